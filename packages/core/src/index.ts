@@ -1,0 +1,41 @@
+/**
+ * `@kiln/core`: the log, the commit path, the server, and the Store and Transport interfaces
+ * that store and transport packages implement.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from '@kiln/core';
+ * import { memoryStore } from '@kiln/store-memory';
+ * import { tcpTransport } from '@kiln/transport-tcp';
+ *
+ * const server = await createServer({ store: memoryStore(), transports: [tcpTransport()], listen: ['tcp://127.0.0.1:7410'] });
+ * ```
+ *
+ * @packageDocumentation
+ */
+export * from './errors.js';
+export { assert, AssertionFailure } from './assert.js';
+export { crc32c } from './crc32c.js';
+export { defaultConnectionLimits, defaultLogLimits, checkLimits, type ConnectionLimits, type LogLimits } from './limits.js';
+export { systemClock, systemTimers, systemRandom, type Clock, type Timers, type TimerHandle, type Random } from './time.js';
+export type { ExpectedVersion, EventData, RecordedEvent } from './log/events.js';
+export {
+  encodeRecord,
+  decodeRecord,
+  RECORD_HEADER_BYTES,
+  type LogRecord,
+  type RecordAppend,
+  type EncodedRecord,
+  type StreamEntry,
+} from './log/record.js';
+export type { Store, StoredRecord, StreamIndexEntry, Direction, LogReadOptions, IndexReadOptions } from './store/store.js';
+export { CheckedStore, checkedStore, type LogPosition, type RecoveryReport, type CheckedStoreLimits } from './store/checked-store.js';
+export type {
+  Transport,
+  Listener,
+  Connection,
+  ListenOptions,
+  DialOptions,
+  SendResult,
+  ConnectionCloseInfo,
+} from './transport/transport.js';

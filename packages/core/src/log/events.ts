@@ -1,0 +1,83 @@
+/**
+ * Events as applications write and read them, and their wire encoding: a transaction carries
+ * each stream's events as one MessagePack blob, which the server validates once and stores as it
+ * came, never re-encoding application data.
+ */
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import { InvalidArgumentError } from '../errors.js';
+
+/** The expected version of a stream for an append or a check. */
+export type ExpectedVersion = 'any' | 'no-stream' | 'exists' | number;
+
+/** An event to append. */
+export interface EventData {
+  /** A unique id chosen by the writer; a random UUID when left out. */
+  id?: string;
+  /** The event's type name. */
+  type: string;
+  /** Any MessagePack value. */
+  data: unknown;
+  /** Any MessagePack value. */
+  metadata?: unknown;
+}
+
+/** An event as it sits in a stream. */
+export interface RecordedEvent {
+  stream: string;
+  /** Index of the event in its stream, from 0. */
+  version: number;
+  /** LSN of the transaction that wrote it. */
+  lsn: number;
+  id: string;
+  type: string;
+  data: unknown;
+  metadata: unknown;
+  /** Wall-clock time at which the active server committed it, in ms since the epoch. */
+  timestampMs: number;
+}
+
+/** Limits of the decoder that reads untrusted MessagePack. */
+export const untrustedDecoderLimits = {
+  maxStrLength: 4 * 1024 * 1024,
+  maxBinLength: 16 * 1024 * 1024,
+  maxArrayLength: 65_536,
+  maxMapLength: 65_536,
+  maxExtLength: 1024,
+} as const;
+
+const encoder = new Encoder({ ignoreUndefined: true });
+const decoder = new Decoder(untrustedDecoderLimits);
+
+/** Encodes events into the blob one append carries; `newId` fills in missing ids. */
+export function encodeEvents(events: readonly EventData[], newId: () => string): Uint8Array {
+  const rows = events.map((e) => (e.metadata === undefined ? [e.id ?? newId(), e.type, e.data] : [e.id ?? newId(), e.type, e.data, e.metadata]));
+  return encoder.encode(rows);
+}
+
+/** One decoded event row: `[id, type, data, metadata?]`. */
+export type EventRow = [string, string, unknown, unknown?];
+
+/** Decodes an events blob. */
+export function decodeEvents(blob: Uint8Array): EventRow[] {
+  return decoder.decode(blob) as EventRow[];
+}
+
+/**
+ * Checks that a blob from a client holds `count` well-formed events and returns `count`.
+ * @throws InvalidArgumentError naming `field` when it does not
+ */
+export function validateEvents(blob: Uint8Array, field: string): number {
+  let rows: unknown;
+  try {
+    rows = decoder.decode(blob);
+  } catch (cause) {
+    throw new InvalidArgumentError(field, `is not valid MessagePack (${(cause as Error).message})`);
+  }
+  if (!Array.isArray(rows) || rows.length === 0) throw new InvalidArgumentError(field, 'must be a non-empty array of events');
+  for (const row of rows) {
+    if (!Array.isArray(row) || row.length < 3 || row.length > 4) throw new InvalidArgumentError(field, 'each event must be [id, type, data, metadata?]');
+    if (typeof row[0] !== 'string' || row[0].length === 0 || row[0].length > 256) throw new InvalidArgumentError(field, 'event id must be a string of 1 to 256 characters');
+    if (typeof row[1] !== 'string' || row[1].length === 0 || row[1].length > 256) throw new InvalidArgumentError(field, 'event type must be a string of 1 to 256 characters');
+  }
+  return rows.length;
+}

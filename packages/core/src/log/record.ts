@@ -1,0 +1,125 @@
+/**
+ * The log record: one committed transaction, as it sits in the log and travels to mirrors.
+ *
+ * Layout: `u32le bodyBytes | u32le crc32c(body) | body`, where body is the MessagePack array
+ * `[lsn, term, clientId, seq, timestampMs, appends]` and each append is
+ * `[stream, firstVersion, eventCount, eventsBlob]`. The length and CRC let recovery find a torn or
+ * corrupt tail and drop it; the record is all there or not there.
+ */
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import { crc32c } from '../crc32c.js';
+import { CorruptRecordError } from '../errors.js';
+import { untrustedDecoderLimits } from './events.js';
+
+/** Bytes before the body: its length and its CRC. */
+export const RECORD_HEADER_BYTES = 8;
+
+/** The events one transaction appended to one stream. */
+export interface RecordAppend {
+  stream: string;
+  /** Version of the first of these events in the stream. */
+  firstVersion: number;
+  eventCount: number;
+  /** The events, MessagePack-encoded as the client sent them. */
+  events: Uint8Array;
+}
+
+/** A committed transaction. */
+export interface LogRecord {
+  lsn: number;
+  term: number;
+  clientId: string;
+  seq: number;
+  timestampMs: number;
+  appends: RecordAppend[];
+}
+
+/** Where one record put one stream's events: what a store's stream index holds. */
+export interface StreamEntry {
+  stream: string;
+  firstVersion: number;
+  eventCount: number;
+}
+
+/** An encoded record with what a store needs to index it, without decoding it again. */
+export interface EncodedRecord {
+  lsn: number;
+  term: number;
+  /** The whole record: header and body. */
+  bytes: Uint8Array;
+  streams: StreamEntry[];
+}
+
+const encoder = new Encoder();
+const decoder = new Decoder(untrustedDecoderLimits);
+
+/** Encodes a record, header and CRC included. */
+export function encodeRecord(record: LogRecord): EncodedRecord {
+  const body = encoder.encodeSharedRef([
+    record.lsn,
+    record.term,
+    record.clientId,
+    record.seq,
+    record.timestampMs,
+    record.appends.map((a) => [a.stream, a.firstVersion, a.eventCount, a.events]),
+  ]);
+  const bytes = new Uint8Array(RECORD_HEADER_BYTES + body.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, body.length, true);
+  view.setUint32(4, crc32c(body), true);
+  bytes.set(body, RECORD_HEADER_BYTES);
+  return {
+    lsn: record.lsn,
+    term: record.term,
+    bytes,
+    streams: record.appends.map((a) => ({ stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount })),
+  };
+}
+
+/**
+ * Decodes a record and checks its length and CRC.
+ * @param expectedLsn the LSN the caller looked up, reported if the record is corrupt
+ * @throws CorruptRecordError when the bytes are torn, garbled or hold another LSN
+ */
+export function decodeRecord(bytes: Uint8Array, expectedLsn: number): LogRecord {
+  const body = verifiedBody(bytes, expectedLsn);
+  let fields: unknown;
+  try {
+    fields = decoder.decode(body);
+  } catch (cause) {
+    throw new CorruptRecordError(expectedLsn, `body does not decode: ${(cause as Error).message}`);
+  }
+  const record = toRecord(fields);
+  if (!record) throw new CorruptRecordError(expectedLsn, 'body has the wrong shape');
+  if (record.lsn !== expectedLsn) throw new CorruptRecordError(expectedLsn, `holds LSN ${record.lsn}`);
+  return record;
+}
+
+/** Checks a record's length and CRC without decoding the body; returns the body. */
+export function verifiedBody(bytes: Uint8Array, lsn: number): Uint8Array {
+  if (bytes.length < RECORD_HEADER_BYTES) throw new CorruptRecordError(lsn, `only ${bytes.length} bytes`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bodyBytes = view.getUint32(0, true);
+  if (bodyBytes !== bytes.length - RECORD_HEADER_BYTES) {
+    throw new CorruptRecordError(lsn, `length prefix says ${bodyBytes} bytes, ${bytes.length - RECORD_HEADER_BYTES} present`);
+  }
+  const body = bytes.subarray(RECORD_HEADER_BYTES);
+  if (crc32c(body) !== view.getUint32(4, true)) throw new CorruptRecordError(lsn, 'CRC mismatch');
+  return body;
+}
+
+function toRecord(fields: unknown): LogRecord | undefined {
+  if (!Array.isArray(fields) || fields.length !== 6) return undefined;
+  const [lsn, term, clientId, seq, timestampMs, appends] = fields as unknown[];
+  if (typeof lsn !== 'number' || typeof term !== 'number' || typeof clientId !== 'string') return undefined;
+  if (typeof seq !== 'number' || typeof timestampMs !== 'number' || !Array.isArray(appends)) return undefined;
+  const decoded: RecordAppend[] = [];
+  for (const a of appends as unknown[]) {
+    if (!Array.isArray(a) || a.length !== 4) return undefined;
+    const [stream, firstVersion, eventCount, events] = a as unknown[];
+    if (typeof stream !== 'string' || typeof firstVersion !== 'number' || typeof eventCount !== 'number') return undefined;
+    if (!(events instanceof Uint8Array)) return undefined;
+    decoded.push({ stream, firstVersion, eventCount, events });
+  }
+  return { lsn, term, clientId, seq, timestampMs, appends: decoded };
+}

@@ -1,0 +1,51 @@
+/**
+ * The seams through which the server reads time and chance. The state machine takes these as
+ * arguments and touches no global clock or timer, so a simulation can drive it from a seed.
+ */
+
+/** A clock. `monotonicMs` never goes backwards and drives every timeout and lease. */
+export interface Clock {
+  /** Milliseconds on a monotonic clock with an arbitrary origin. */
+  monotonicMs(): number;
+  /** Milliseconds since the Unix epoch; only ever recorded, never used to order or time out. */
+  wallMs(): number;
+}
+
+/** A handle returned by {@link Timers.setTimeout}. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/** Timers. */
+export interface Timers {
+  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+}
+
+/** A source of randomness. */
+export interface Random {
+  /** A float in [0, 1). */
+  next(): number;
+  /** A random RFC 4122 version 4 UUID. */
+  uuid(): string;
+}
+
+/** The process's own clock. */
+export const systemClock: Clock = {
+  monotonicMs: () => performance.now(),
+  wallMs: () => Date.now(),
+};
+
+/** The process's own timers; they do not keep the process alive on their own. */
+export const systemTimers: Timers = {
+  setTimeout(callback, delayMs) {
+    const id = setTimeout(callback, delayMs) as unknown as { unref?: () => void };
+    id.unref?.();
+    return { cancel: () => clearTimeout(id as unknown as number) };
+  },
+};
+
+/** `Math.random` and `crypto.randomUUID`. */
+export const systemRandom: Random = {
+  next: () => Math.random(),
+  uuid: () => crypto.randomUUID(),
+};
