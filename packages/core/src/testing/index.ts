@@ -1,0 +1,10 @@
+/**
+ * `@kiln/core/testing`: the conformance suites that prove a store or a transport swappable.
+ * Each takes the caller's own test functions (`{ describe, it, expect }` from vitest), so vitest
+ * stays an optional peer dependency of core.
+ *
+ * @packageDocumentation
+ */
+export { storeConformance, type StoreFixture } from './store/index.js';
+export { transportConformance, type TransportFixture } from './transport/index.js';
+export type { TestRunner } from './runner.js';
