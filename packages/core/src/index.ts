@@ -39,3 +39,6 @@ export type {
   SendResult,
   ConnectionCloseInfo,
 } from './transport/transport.js';
+export { createServer, type ServerOptions, type KilnServer, type ServerStatus, type ServerState } from './server/server.js';
+export type { TransactionResult, AppendedRange } from './protocol/messages.js';
+export { PROTOCOL_VERSION } from './protocol/frames.js';

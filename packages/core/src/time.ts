@@ -19,6 +19,8 @@ export interface TimerHandle {
 /** Timers. */
 export interface Timers {
   setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  /** Runs `callback` soon, after the I/O already waiting in this turn (group commit gathers there). */
+  defer(callback: () => void): void;
 }
 
 /** A source of randomness. */
@@ -42,7 +44,14 @@ export const systemTimers: Timers = {
     id.unref?.();
     return { cancel: () => clearTimeout(id as unknown as number) };
   },
+  defer: (callback) => deferImpl(callback),
 };
+
+// setImmediate runs after pending I/O callbacks, so one turn's requests share a commit; where it
+// does not exist (a browser), a zero timeout does the same job.
+const globalScope = globalThis as { setImmediate?: (callback: () => void) => unknown };
+const deferImpl: (callback: () => void) => void =
+  typeof globalScope.setImmediate === 'function' ? (callback) => void globalScope.setImmediate!(callback) : (callback) => void setTimeout(callback, 0);
 
 /** `Math.random` and `crypto.randomUUID`. */
 export const systemRandom: Random = {

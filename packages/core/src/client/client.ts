@@ -1,0 +1,245 @@
+/**
+ * The Kiln client: transactions with expected versions, reads, and subscriptions as rxjs
+ * Observables, over whichever transport handles each URL's scheme. It imports nothing from
+ * `node:`, so it bundles for a browser.
+ */
+import { Observable, type Subscriber } from 'rxjs';
+import { InvalidArgumentError, type KilnError } from '../errors.js';
+import { defaultConnectionLimits, type ConnectionLimits } from '../limits.js';
+import { encodeEvents, type EventData, type ExpectedVersion, type RecordedEvent } from '../log/events.js';
+import {
+  checkExpectedVersion,
+  readAllToWire,
+  readToWire,
+  resultFromWire,
+  sliceFromWire,
+  subscribeToWire,
+  transactionToWire,
+  type TransactionResult,
+} from '../protocol/messages.js';
+import type { Direction } from '../store/store.js';
+import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
+import type { Transport } from '../transport/transport.js';
+import { eventsOf } from './events.js';
+import { Link, type ClientStatus } from './link.js';
+
+/** Options of {@link connect}. */
+export interface ClientOptions {
+  /** Transports to dial with; each URL goes to the one handling its scheme. */
+  transports: readonly Transport[];
+  /** Identifies this client's transactions for exactly-once resends. @default a random UUID */
+  clientId?: string;
+  /** A name the server shows in logs. @default 'kiln-client' */
+  name?: string;
+  /** Time a request may take, resends included, before it fails with `TimeoutError`. @default 30000 */
+  requestTimeoutMs?: number;
+  /** Time to find a server again after a connection drops before requests fail. @default 10000 */
+  reconnectWindowMs?: number;
+  /** Frame cap, queue cap, in-flight cap and idle timeout; must match the server's. */
+  limits?: Partial<Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax' | 'inFlightMax' | 'idleTimeoutMs'>>;
+  clock?: Clock;
+  timers?: Timers;
+  random?: Random;
+}
+
+/** Options of {@link KilnClient.append}. */
+export interface AppendOptions {
+  /** The version the stream must be at. @default 'any' */
+  expectedVersion?: ExpectedVersion;
+}
+
+/** One stream's part of {@link KilnClient.transact}. */
+export interface TransactAppend {
+  stream: string;
+  /** Events to append; leave out to only check the stream's version. */
+  events?: readonly EventData[];
+  /** @default 'any' */
+  expectedVersion?: ExpectedVersion;
+}
+
+/** What an append returns. */
+export interface AppendResult {
+  /** LSN of the transaction. */
+  lsn: number;
+  /** Version of the first event appended. */
+  firstVersion: number;
+  /** Version of the last event appended: pass it as the next append's `expectedVersion`. */
+  lastVersion: number;
+}
+
+/** Options of {@link KilnClient.read}. */
+export interface ReadOptions {
+  /** First version to read (forward) or last (backward). @default 0 forward, the end backward */
+  fromVersion?: number;
+  /** @default 'forward' */
+  direction?: Direction;
+  /** Events returned at most. @default 1000 */
+  maxCount?: number;
+}
+
+/** Options of {@link KilnClient.readAll}. */
+export interface ReadAllOptions {
+  /** First LSN to read (forward) or last (backward). @default 1 forward, the end backward */
+  fromLsn?: number;
+  /** @default 'forward' */
+  direction?: Direction;
+  /** Records (transactions) read at most. @default 1000 */
+  maxCount?: number;
+}
+
+/** Options of {@link KilnClient.subscribe}. */
+export interface SubscribeOptions {
+  /** First version delivered. @default 0 */
+  fromVersion?: number;
+}
+
+/** Options of {@link KilnClient.subscribeAll}. */
+export interface SubscribeAllOptions {
+  /** First LSN delivered. @default 1 */
+  fromLsn?: number;
+}
+
+const DEFAULT_READ_COUNT = 1000;
+const END = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Connects to a Kiln server. `urls` may name several servers; the client uses the first that
+ * answers and moves to the others if it loses its connection.
+ */
+export async function connect(urls: string | readonly string[], options: ClientOptions): Promise<KilnClient> {
+  const list = typeof urls === 'string' ? [urls] : [...urls];
+  if (list.length === 0) throw new InvalidArgumentError('urls', 'must name at least one server');
+  if (!options.transports || options.transports.length === 0) throw new InvalidArgumentError('transports', 'must hold at least one transport');
+  const random = options.random ?? systemRandom;
+  const link = new Link({
+    urls: list,
+    transports: options.transports,
+    limits: { ...defaultConnectionLimits, ...options.limits },
+    name: options.name ?? 'kiln-client',
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    reconnectWindowMs: options.reconnectWindowMs ?? 10_000,
+    clock: options.clock ?? systemClock,
+    timers: options.timers ?? systemTimers,
+  });
+  await link.open();
+  return new KilnClient(link, options.clientId ?? random.uuid(), random);
+}
+
+/** A connection to Kiln. Create one with {@link connect}. */
+export class KilnClient {
+  private seq = 0;
+
+  /** @internal */
+  constructor(
+    private readonly link: Link,
+    /** Tags this client's transactions, with a sequence number, for exactly-once resends. */
+    readonly clientId: string,
+    private readonly random: Random,
+  ) {}
+
+  /** The connection's state: connected, disconnected, reconnecting, reconnected, failed, closed. */
+  get status$(): Observable<ClientStatus> {
+    return this.link.status$.asObservable();
+  }
+
+  /**
+   * Appends events to one stream, atomically.
+   * @throws WrongExpectedVersionError when the stream is not at `expectedVersion`
+   */
+  async append(stream: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
+    const result = await this.transact([{ stream, events, expectedVersion: options.expectedVersion ?? 'any' }]);
+    const range = result.streams[0]!;
+    return { lsn: result.lsn, firstVersion: range.firstVersion, lastVersion: range.firstVersion + range.eventCount - 1 };
+  }
+
+  /**
+   * Commits appends to several streams, and checks on streams it does not write, as one
+   * transaction: all or nothing.
+   * @throws WrongExpectedVersionError naming the first stream whose expected version does not hold
+   */
+  async transact(appends: readonly TransactAppend[]): Promise<TransactionResult> {
+    if (!Array.isArray(appends) || appends.length === 0) throw new InvalidArgumentError('appends', 'must hold at least one stream');
+    const wire = appends.map((a, i) => {
+      if (a.events !== undefined && (!Array.isArray(a.events) || a.events.length === 0)) {
+        throw new InvalidArgumentError(`appends[${i}].events`, 'must be a non-empty array when given');
+      }
+      const expectedVersion = checkExpectedVersion(a.expectedVersion ?? 'any', `appends[${i}].expectedVersion`);
+      return a.events ? { stream: a.stream, expectedVersion, events: encodeEvents(a.events, () => this.random.uuid()) } : { stream: a.stream, expectedVersion };
+    });
+    // The seq is taken once; a resend after a reconnect carries the same one.
+    const args = transactionToWire({ clientId: this.clientId, seq: ++this.seq, appends: wire });
+    return resultFromWire(await this.link.request('transact', args));
+  }
+
+  /** Reads events of one stream, in version order (or reverse). A stream with no events reads as empty. */
+  async read(stream: string, options: ReadOptions = {}): Promise<RecordedEvent[]> {
+    const direction = options.direction ?? 'forward';
+    const fromVersion = options.fromVersion ?? (direction === 'forward' ? 0 : END);
+    const maxCount = options.maxCount ?? DEFAULT_READ_COUNT;
+    const slices = (await this.link.request('read', readToWire({ stream, fromVersion, direction, maxCount }))) as unknown[];
+    const events = slices.flatMap((s) => eventsOf(sliceFromWire(s)));
+    const inRange = direction === 'forward' ? events.filter((e) => e.version >= fromVersion) : events.reverse().filter((e) => e.version <= fromVersion);
+    return inRange.slice(0, maxCount);
+  }
+
+  /** Reads the whole log by LSN: every event of `maxCount` transactions at most. */
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const direction = options.direction ?? 'forward';
+    const fromLsn = options.fromLsn ?? (direction === 'forward' ? 1 : END);
+    const maxCount = options.maxCount ?? DEFAULT_READ_COUNT;
+    const [slices] = (await this.link.request('readAll', readAllToWire({ fromLsn, direction, maxCount }))) as [unknown[], number];
+    return slices.flatMap((s) => eventsOf(sliceFromWire(s)));
+  }
+
+  /**
+   * Subscribes to one stream: every event from `fromVersion` on, first those already written,
+   * then live, with no gap and no duplicate, across reconnects too.
+   */
+  subscribe(stream: string, options: SubscribeOptions = {}): Observable<RecordedEvent> {
+    return this.observe(stream, options.fromVersion ?? 0);
+  }
+
+  /** Subscribes to the whole log from `fromLsn`, as {@link subscribe} does for one stream. */
+  subscribeAll(options: SubscribeAllOptions = {}): Observable<RecordedEvent> {
+    return this.observe(null, options.fromLsn ?? 1);
+  }
+
+  /** The server's status: state, term, LSN, commit index, connections. */
+  async serverStatus(): Promise<Record<string, unknown>> {
+    return (await this.link.request('status', null)) as Record<string, unknown>;
+  }
+
+  /** Closes the connection. Requests still in flight fail with `ClientClosedError`. */
+  close(): Promise<void> {
+    return this.link.close();
+  }
+
+  private observe(stream: string | null, from: number): Observable<RecordedEvent> {
+    return new Observable<RecordedEvent>((subscriber: Subscriber<RecordedEvent>) => {
+      let next = from;
+      const id = this.link.subscribe({
+        resumeArgs: (subscriptionId) => subscribeToWire({ subscriptionId, stream, from: next }),
+        deliver: (slices) => {
+          let highestLsn = 0;
+          for (const raw of slices as unknown[]) {
+            const slice = sliceFromWire(raw);
+            if (stream === null) {
+              if (slice.lsn < next) continue;
+              highestLsn = Math.max(highestLsn, slice.lsn);
+              for (const event of eventsOf(slice)) subscriber.next(event);
+            } else {
+              for (const event of eventsOf(slice)) {
+                if (event.version < next) continue;
+                next = event.version + 1;
+                subscriber.next(event);
+              }
+            }
+          }
+          if (stream === null && highestLsn >= next) next = highestLsn + 1;
+        },
+        fail: (error: KilnError) => subscriber.error(error),
+      });
+      return () => this.link.unsubscribe(id);
+    });
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * `@kiln/core/client`: connect to Kiln, append, read and subscribe. Imports nothing from `node:`;
+ * pass the transports to dial with, for example `tcpTransport()` from `@kiln/transport-tcp`.
+ *
+ * @example
+ * ```ts
+ * import { connect } from '@kiln/core/client';
+ * import { tcpTransport } from '@kiln/transport-tcp';
+ *
+ * const client = await connect('tcp://127.0.0.1:7410', { transports: [tcpTransport()] });
+ * await client.append('orders-1', [{ type: 'OrderPlaced', data: { total: 42 } }], { expectedVersion: 'no-stream' });
+ * client.subscribe('orders-1').subscribe((event) => console.log(event.version, event.type));
+ * ```
+ *
+ * @packageDocumentation
+ */
+export {
+  connect,
+  KilnClient,
+  type ClientOptions,
+  type AppendOptions,
+  type AppendResult,
+  type TransactAppend,
+  type ReadOptions,
+  type ReadAllOptions,
+  type SubscribeOptions,
+  type SubscribeAllOptions,
+} from './client.js';
+export type { ClientStatus } from './link.js';
+export type { TransactionResult, AppendedRange } from '../protocol/messages.js';
+export type { EventData, ExpectedVersion, RecordedEvent } from '../log/events.js';
+export type { Transport, Connection, DialOptions } from '../transport/transport.js';
+export * from '../errors.js';

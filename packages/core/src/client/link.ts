@@ -1,0 +1,306 @@
+/**
+ * The client's link to a server: one connection at a time, the handshake, the table of requests
+ * in flight, and reconnection. When a connection drops, the link dials the server URLs in turn
+ * until `reconnectWindowMs` runs out, then resends every request still in flight with its original
+ * arguments (a transaction keeps its `(clientId, seq)`, so the server answers a resend of a
+ * committed one with the original result) and resumes every subscription from the position after
+ * the last event it delivered. Only when the window runs out do callers see an error.
+ */
+import { BehaviorSubject } from 'rxjs';
+import {
+  ClientClosedError,
+  ConnectionClosedError,
+  errorFromWire,
+  KilnError,
+  ProtocolError,
+  TimeoutError,
+  TooManyInFlightError,
+  UnsupportedSchemeError,
+} from '../errors.js';
+import type { ConnectionLimits } from '../limits.js';
+import {
+  decodeServerFrame,
+  encodeHello,
+  encodeRequest,
+  FrameKind,
+  PROTOCOL_VERSION,
+  type Operation,
+  type ServerFrame,
+  type Welcome,
+} from '../protocol/frames.js';
+import type { Clock, TimerHandle, Timers } from '../time.js';
+import type { Connection, Transport } from '../transport/transport.js';
+
+/** What the client is doing with its connection. */
+export type ClientStatus =
+  | { type: 'connecting'; url: string }
+  | { type: 'connected'; url: string; server: string }
+  | { type: 'disconnected'; url: string; reason: string }
+  | { type: 'reconnecting'; attempt: number }
+  | { type: 'reconnected'; url: string; server: string }
+  | { type: 'failed'; error: KilnError }
+  | { type: 'closed' };
+
+/** Settings of a link. */
+export interface LinkOptions {
+  urls: readonly string[];
+  transports: readonly Transport[];
+  limits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax' | 'inFlightMax' | 'idleTimeoutMs'>;
+  name: string;
+  requestTimeoutMs: number;
+  reconnectWindowMs: number;
+  clock: Clock;
+  timers: Timers;
+}
+
+interface PendingRequest {
+  op: Operation;
+  args: unknown;
+  deadlineMs: number;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A subscription the link keeps alive across reconnects. */
+export interface LinkSubscription {
+  /** Request arguments that resume it from where it stands now. */
+  resumeArgs(id: number): unknown;
+  deliver(slices: unknown): void;
+  fail(error: KilnError): void;
+}
+
+const RECONNECT_DELAY_MIN_MS = 50;
+const RECONNECT_DELAY_MAX_MS = 1000;
+const SWEEP_INTERVAL_MS = 250;
+
+export class Link {
+  readonly status$: BehaviorSubject<ClientStatus>;
+  private connection: Connection | undefined;
+  private readonly pending = new Map<number, PendingRequest>();
+  private readonly subscriptions = new Map<number, LinkSubscription>();
+  private nextId = 1;
+  private urlIndex = 0;
+  private closed = false;
+  private lastSentMs = 0;
+  private sweepTimer: TimerHandle | undefined;
+  private reconnecting: Promise<void> | undefined;
+
+  constructor(private readonly options: LinkOptions) {
+    this.status$ = new BehaviorSubject<ClientStatus>({ type: 'connecting', url: options.urls[0]! });
+  }
+
+  /** Connects to the first URL that answers, trying each once. */
+  async open(): Promise<void> {
+    let lastError: unknown;
+    for (let i = 0; i < this.options.urls.length; i++) {
+      try {
+        await this.dial(this.options.urls[i]!, 'connected');
+        this.urlIndex = i;
+        this.sweep();
+        return;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
+  }
+
+  /** Sends a request; resent after a reconnect if it has not been answered. */
+  request(op: Operation, args: unknown): Promise<unknown> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    if (this.pending.size >= this.options.limits.inFlightMax) return Promise.reject(new TooManyInFlightError(this.options.limits.inFlightMax));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { op, args, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve, reject });
+      this.transmit(id, op, args);
+    });
+  }
+
+  /** Registers a subscription and starts it on the server. */
+  subscribe(subscription: LinkSubscription): number {
+    const id = this.nextId++;
+    this.subscriptions.set(id, subscription);
+    this.transmit(id, 'subscribe', subscription.resumeArgs(id), true);
+    return id;
+  }
+
+  unsubscribe(id: number): void {
+    if (!this.subscriptions.delete(id)) return;
+    if (this.connection) this.transmit(this.nextId++, 'unsubscribe', id, true);
+  }
+
+  /** Closes the connection; requests in flight fail with `ClientClosedError`. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.sweepTimer?.cancel();
+    this.failAll(new ClientClosedError());
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) {
+      connection.close('client closed');
+      await connection.closed;
+    }
+    this.status$.next({ type: 'closed' });
+    this.status$.complete();
+  }
+
+  /** Sends a frame now if connected; otherwise it goes out on reconnect. Unanswered subscribes are not tracked. */
+  private transmit(id: number, op: Operation, args: unknown, untracked = false): void {
+    const connection = this.connection;
+    if (!connection) return;
+    try {
+      connection.send(encodeRequest(id, op, args));
+      this.lastSentMs = this.options.clock.monotonicMs();
+    } catch (error) {
+      if (error instanceof ConnectionClosedError) return; // the reconnect resends it
+      if (untracked) return;
+      const request = this.pending.get(id);
+      this.pending.delete(id);
+      request?.reject(error);
+    }
+  }
+
+  private async dial(url: string, status: 'connected' | 'reconnected'): Promise<void> {
+    const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
+    const transport = this.options.transports.find((t) => t.schemes.includes(scheme));
+    if (!transport) throw new UnsupportedSchemeError(url);
+    const signal = AbortSignal.timeout(this.options.requestTimeoutMs);
+    const connection = await transport.dial(url, { ...this.options.limits, signal });
+    const frames = connection[Symbol.asyncIterator]();
+    let welcome: Welcome;
+    try {
+      connection.send(encodeHello({ version: PROTOCOL_VERSION, role: 'client', name: this.options.name }));
+      welcome = await this.awaitWelcome(frames, connection);
+    } catch (error) {
+      connection.close('handshake failed');
+      throw error;
+    }
+    this.connection = connection;
+    this.lastSentMs = this.options.clock.monotonicMs();
+    this.status$.next({ type: status, url, server: welcome.server });
+    void this.readLoop(connection, frames, url);
+  }
+
+  private async awaitWelcome(frames: AsyncIterator<Uint8Array>, connection: Connection): Promise<Welcome> {
+    const next = await frames.next();
+    if (next.done) {
+      const info = await connection.closed;
+      throw new ConnectionClosedError(info.reason);
+    }
+    const frame = decodeServerFrame(next.value);
+    if (frame.kind === FrameKind.Error) throw errorFromWire(frame.error);
+    if (frame.kind !== FrameKind.Welcome) throw new ProtocolError('the server did not answer the hello');
+    return frame.welcome;
+  }
+
+  private async readLoop(connection: Connection, frames: AsyncIterator<Uint8Array>, url: string): Promise<void> {
+    let reason = 'connection closed';
+    try {
+      for (;;) {
+        const next = await frames.next();
+        if (next.done) break;
+        this.handleFrame(decodeServerFrame(next.value));
+      }
+      reason = (await connection.closed).reason;
+    } catch (error) {
+      reason = error instanceof Error ? error.message : String(error);
+      connection.close(reason);
+    }
+    if (this.connection !== connection || this.closed) return;
+    this.connection = undefined;
+    this.status$.next({ type: 'disconnected', url, reason });
+    this.reconnecting ??= this.reconnect(reason).finally(() => (this.reconnecting = undefined));
+  }
+
+  private handleFrame(frame: ServerFrame): void {
+    switch (frame.kind) {
+      case FrameKind.Result:
+        this.settle(frame.id, (request) => request.resolve(frame.result));
+        return;
+      case FrameKind.Error: {
+        if (frame.id === null) return; // about the connection; its close follows
+        const subscription = this.subscriptions.get(frame.id);
+        if (subscription) {
+          this.subscriptions.delete(frame.id);
+          subscription.fail(errorFromWire(frame.error));
+        } else {
+          this.settle(frame.id, (request) => request.reject(errorFromWire(frame.error)));
+        }
+        return;
+      }
+      case FrameKind.Events:
+        this.subscriptions.get(frame.subscriptionId)?.deliver(frame.slices);
+        return;
+      case FrameKind.SubscriptionEnd: {
+        const subscription = this.subscriptions.get(frame.subscriptionId);
+        this.subscriptions.delete(frame.subscriptionId);
+        subscription?.fail(errorFromWire(frame.error));
+        return;
+      }
+      case FrameKind.Welcome:
+        throw new ProtocolError('welcome sent twice');
+    }
+  }
+
+  private settle(id: number, action: (request: PendingRequest) => void): void {
+    const request = this.pending.get(id);
+    if (!request) return;
+    this.pending.delete(id);
+    action(request);
+  }
+
+  private async reconnect(reason: string): Promise<void> {
+    const { clock, timers, urls, reconnectWindowMs } = this.options;
+    const deadline = clock.monotonicMs() + reconnectWindowMs;
+    let delay = RECONNECT_DELAY_MIN_MS;
+    for (let attempt = 1; !this.closed; attempt++) {
+      this.status$.next({ type: 'reconnecting', attempt });
+      this.urlIndex = (this.urlIndex + (attempt === 1 ? 0 : 1)) % urls.length;
+      try {
+        await this.dial(urls[this.urlIndex]!, 'reconnected');
+        this.resend();
+        return;
+      } catch {
+        // try the next URL after a pause
+      }
+      if (clock.monotonicMs() + delay > deadline) break;
+      await new Promise<void>((resolve) => timers.setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, RECONNECT_DELAY_MAX_MS);
+    }
+    if (this.closed) return;
+    const error = new ConnectionClosedError(`${reason}; no server answered within ${reconnectWindowMs} ms`);
+    this.failAll(error);
+    this.status$.next({ type: 'failed', error });
+  }
+
+  /** After a reconnect: every request still unanswered goes again, in order, and every subscription resumes. */
+  private resend(): void {
+    for (const [id, request] of this.pending) this.transmit(id, request.op, request.args);
+    for (const [id, subscription] of this.subscriptions) this.transmit(id, 'subscribe', subscription.resumeArgs(id), true);
+  }
+
+  private failAll(error: KilnError): void {
+    const requests = [...this.pending.values()];
+    this.pending.clear();
+    for (const request of requests) request.reject(error);
+    const subscriptions = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    for (const subscription of subscriptions) subscription.fail(error);
+  }
+
+  /** Times out overdue requests and pings an idle connection, on one timer for all requests. */
+  private sweep(): void {
+    const { clock, timers, limits, requestTimeoutMs } = this.options;
+    this.sweepTimer = timers.setTimeout(() => {
+      if (this.closed) return;
+      const now = clock.monotonicMs();
+      for (const [id, request] of this.pending) {
+        if (request.deadlineMs <= now) this.settle(id, (r) => r.reject(new TimeoutError(request.op, requestTimeoutMs)));
+      }
+      if (this.connection && now - this.lastSentMs >= limits.idleTimeoutMs / 3) this.request('ping', null).catch(() => {});
+      this.sweep();
+    }, SWEEP_INTERVAL_MS);
+  }
+}
+

@@ -1,0 +1,172 @@
+/**
+ * The arguments and results of each operation, as they travel inside request and result frames,
+ * and the checks a server applies to what a client sent. A failed check is an
+ * `InvalidArgumentError` for that request alone; the connection stays open.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import type { ExpectedVersion } from '../log/events.js';
+import type { Direction } from '../store/store.js';
+
+/** One stream's part of a transaction: events to append, or none for a check only. */
+export interface TransactionAppend {
+  stream: string;
+  expectedVersion: ExpectedVersion;
+  /** The events as one MessagePack blob (see `encodeEvents`); absent for a check-only stream. */
+  events?: Uint8Array;
+}
+
+/** A transaction as a client sends it. */
+export interface TransactionRequest {
+  clientId: string;
+  seq: number;
+  appends: TransactionAppend[];
+}
+
+/** Where a committed transaction put one stream's events. */
+export interface AppendedRange {
+  stream: string;
+  /** Version of the first event appended. */
+  firstVersion: number;
+  eventCount: number;
+}
+
+/** A committed transaction's result: its LSN and the versions each stream's events took. */
+export interface TransactionResult {
+  lsn: number;
+  streams: AppendedRange[];
+}
+
+/** A run of one stream's events from one record, as reads and subscriptions deliver them. */
+export interface EventSlice {
+  lsn: number;
+  stream: string;
+  firstVersion: number;
+  eventCount: number;
+  timestampMs: number;
+  events: Uint8Array;
+}
+
+/** A read of one stream. */
+export interface ReadRequest {
+  stream: string;
+  fromVersion: number;
+  direction: Direction;
+  maxCount: number;
+}
+
+/** A read of the whole log. */
+export interface ReadAllRequest {
+  fromLsn: number;
+  direction: Direction;
+  maxCount: number;
+}
+
+/** A subscription to one stream (from a version) or to the whole log (`stream` null, from an LSN). */
+export interface SubscribeRequest {
+  subscriptionId: number;
+  stream: string | null;
+  /** The first version (stream) or LSN (whole log) to deliver. */
+  from: number;
+}
+
+// Encoders: compact arrays in a fixed order.
+
+export const transactionToWire = (t: TransactionRequest): unknown[] => [
+  t.clientId,
+  t.seq,
+  t.appends.map((a) => (a.events ? [a.stream, a.expectedVersion, a.events] : [a.stream, a.expectedVersion])),
+];
+export const resultToWire = (r: TransactionResult): unknown[] => [r.lsn, r.streams.map((s) => [s.stream, s.firstVersion, s.eventCount])];
+export const sliceToWire = (s: EventSlice): unknown[] => [s.lsn, s.stream, s.firstVersion, s.eventCount, s.timestampMs, s.events];
+export const readToWire = (r: ReadRequest): unknown[] => [r.stream, r.fromVersion, r.direction, r.maxCount];
+export const readAllToWire = (r: ReadAllRequest): unknown[] => [r.fromLsn, r.direction, r.maxCount];
+export const subscribeToWire = (s: SubscribeRequest): unknown[] => [s.subscriptionId, s.stream, s.from];
+
+// Decoders with checks. `fail` names the field that broke a rule.
+
+function fail(field: string, rule: string): never {
+  throw new InvalidArgumentError(field, rule);
+}
+
+function tuple(value: unknown, field: string, min: number, max = min): unknown[] {
+  if (!Array.isArray(value) || value.length < min || value.length > max) fail(field, `must be an array of ${min === max ? min : `${min} to ${max}`} items`);
+  return value;
+}
+
+function position(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(field, 'must be a non-negative integer');
+  return value;
+}
+
+function direction(value: unknown): Direction {
+  if (value !== 'forward' && value !== 'backward') fail('direction', "must be 'forward' or 'backward'");
+  return value;
+}
+
+function count(value: unknown, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) fail('maxCount', `must be an integer from 1 to ${max}`);
+  return value;
+}
+
+/** @throws InvalidArgumentError naming the field when the value is not an expected version */
+export function checkExpectedVersion(value: unknown, field: string): ExpectedVersion {
+  if (value === 'any' || value === 'no-stream' || value === 'exists') return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  return fail(field, "must be 'any', 'no-stream', 'exists' or a non-negative integer");
+}
+
+export function transactionFromWire(value: unknown, streamsMax: number): TransactionRequest {
+  const [clientId, seq, appends] = tuple(value, 'transaction', 3);
+  if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > 128) fail('clientId', 'must be a string of 1 to 128 characters');
+  if (!Array.isArray(appends) || appends.length === 0 || appends.length > streamsMax) fail('appends', `must name 1 to ${streamsMax} streams`);
+  const decoded = appends.map((a: unknown, i: number): TransactionAppend => {
+    const [stream, expected, events] = tuple(a, `appends[${i}]`, 2, 3);
+    if (typeof stream !== 'string') fail(`appends[${i}].stream`, 'must be a string');
+    const expectedVersion = checkExpectedVersion(expected, `appends[${i}].expectedVersion`);
+    if (events === undefined) return { stream, expectedVersion };
+    if (!(events instanceof Uint8Array)) fail(`appends[${i}].events`, 'must be a MessagePack blob');
+    return { stream, expectedVersion, events };
+  });
+  return { clientId, seq: position(seq, 'seq'), appends: decoded };
+}
+
+export function resultFromWire(value: unknown): TransactionResult {
+  const [lsn, streams] = tuple(value, 'result', 2);
+  return {
+    lsn: lsn as number,
+    streams: (streams as unknown[][]).map(([stream, firstVersion, eventCount]) => ({
+      stream: stream as string,
+      firstVersion: firstVersion as number,
+      eventCount: eventCount as number,
+    })),
+  };
+}
+
+export function sliceFromWire(value: unknown): EventSlice {
+  const [lsn, stream, firstVersion, eventCount, timestampMs, events] = tuple(value, 'slice', 6);
+  return {
+    lsn: lsn as number,
+    stream: stream as string,
+    firstVersion: firstVersion as number,
+    eventCount: eventCount as number,
+    timestampMs: timestampMs as number,
+    events: events as Uint8Array,
+  };
+}
+
+export function readFromWire(value: unknown, countMax: number): ReadRequest {
+  const [stream, fromVersion, dir, maxCount] = tuple(value, 'read', 4);
+  if (typeof stream !== 'string') fail('stream', 'must be a string');
+  return { stream, fromVersion: position(fromVersion, 'fromVersion'), direction: direction(dir), maxCount: count(maxCount, countMax) };
+}
+
+export function readAllFromWire(value: unknown, countMax: number): ReadAllRequest {
+  const [fromLsn, dir, maxCount] = tuple(value, 'readAll', 3);
+  return { fromLsn: position(fromLsn, 'fromLsn'), direction: direction(dir), maxCount: count(maxCount, countMax) };
+}
+
+export function subscribeFromWire(value: unknown): SubscribeRequest {
+  const [subscriptionId, stream, from] = tuple(value, 'subscribe', 3);
+  if (stream !== null && typeof stream !== 'string') fail('stream', 'must be a string, or null for the whole log');
+  return { subscriptionId: position(subscriptionId, 'subscriptionId'), stream, from: position(from, 'from') };
+}

@@ -1,0 +1,258 @@
+/**
+ * The commit path: the one writer of a log. It checks each transaction's expected versions
+ * against committed and pending state in log order, gives it the next LSN, and writes
+ * transactions in group commits: one store write (one fsync in restartable mode) per batch,
+ * never one per transaction. A transaction is acknowledged, and becomes visible to readers and
+ * subscribers, only once its batch is durable.
+ */
+import { assert } from '../assert.js';
+import { InvalidArgumentError, SequenceExpiredError, ServerFailedError, ServerShuttingDownError, WrongExpectedVersionError } from '../errors.js';
+import type { LogLimits } from '../limits.js';
+import { validateEvents, type ExpectedVersion } from '../log/events.js';
+import { encodeRecord, type EncodedRecord, type LogRecord, type RecordAppend } from '../log/record.js';
+import type { TransactionRequest, TransactionResult } from '../protocol/messages.js';
+import { checkStreamName, type CheckedStore } from '../store/checked-store.js';
+import type { Clock, Timers } from '../time.js';
+import { DedupTable } from './dedup-table.js';
+import { StreamHeads } from './stream-heads.js';
+
+/** What the committer needs from the server around it. */
+export interface CommitterOptions {
+  store: CheckedStore;
+  limits: LogLimits;
+  clock: Clock;
+  timers: Timers;
+  /** The term this server writes records in. */
+  term: number;
+  /** Called once per group commit with its records, in LSN order, once they are durable. */
+  onCommitted: (records: readonly LogRecord[]) => void;
+  /** Called once if a store write fails; the committer then refuses all work. */
+  onFailed: (error: unknown) => void;
+}
+
+interface PendingCommit {
+  encoded: EncodedRecord;
+  record: LogRecord;
+  result: TransactionResult;
+  resolve: (result: TransactionResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Progress reported while the de-duplication table is rebuilt. */
+export interface RecoveryProgress {
+  scanned: number;
+  total: number;
+}
+
+export class Committer {
+  private readonly heads: StreamHeads;
+  private readonly dedup: DedupTable;
+  /** Transactions given an LSN and not yet durable, by `clientId#seq`, so a resend joins them. */
+  private readonly inFlight = new Map<string, Promise<TransactionResult>>();
+  private queue: PendingCommit[] = [];
+  private nextLsn: number;
+  private writing = false;
+  private flushScheduled = false;
+  private failure: unknown;
+  private closing = false;
+  private drained: (() => void) | undefined;
+  private committedLsn: number;
+
+  constructor(private readonly options: CommitterOptions) {
+    this.heads = new StreamHeads(options.store, options.limits.streamHeadCacheMax);
+    this.dedup = new DedupTable(options.limits.dedupWindow, options.limits.dedupClientsMax);
+    this.committedLsn = options.store.lastPosition.lsn;
+    this.nextLsn = this.committedLsn + 1;
+  }
+
+  /** The highest LSN that is durable and acknowledged: readers see nothing above it. */
+  get commitIndex(): number {
+    return this.committedLsn;
+  }
+
+  /** Transactions accepted and not yet durable. */
+  get pendingCount(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Rebuilds the de-duplication table from the log's tail, `dedupRecoveryRecordsMax` records at
+   * most, reporting progress along the way.
+   */
+  async recover(onProgress?: (progress: RecoveryProgress) => void): Promise<void> {
+    const { store, limits } = this.options;
+    const last = store.lastPosition.lsn;
+    let from = Math.max(1, last - limits.dedupRecoveryRecordsMax + 1);
+    const total = last - from + 1;
+    let scanned = 0;
+    while (from <= last) {
+      const records = await store.readRecords(from, { direction: 'forward', maxCount: limits.readCountMax, maxBytes: limits.readBytesMax });
+      if (records.length === 0) break;
+      for (const record of records) this.dedup.remember(record.clientId, record.seq, resultOf(record));
+      scanned += records.length;
+      from = records[records.length - 1]!.lsn + 1;
+      onProgress?.({ scanned, total });
+    }
+  }
+
+  /**
+   * Commits a transaction, or returns the original result when `(clientId, seq)` already
+   * committed.
+   * @throws WrongExpectedVersionError when an expected version does not hold; nothing is written
+   * @throws InvalidArgumentError when the transaction breaks a rule; nothing is written
+   */
+  async transact(request: TransactionRequest): Promise<TransactionResult> {
+    this.checkAccepting();
+    const eventCounts = this.validate(request);
+    const tag = `${request.clientId}#${request.seq}`;
+    const streams = request.appends.map((a) => a.stream);
+    for (;;) {
+      const known = this.dedup.lookup(request.clientId, request.seq);
+      if (known.kind === 'committed') return known.result;
+      if (known.kind === 'expired') throw new SequenceExpiredError(request.clientId, request.seq);
+      const joined = this.inFlight.get(tag);
+      if (joined) return joined;
+      if (streams.every((s) => this.heads.get(s) !== undefined)) break;
+      await this.heads.load(streams);
+      this.checkAccepting();
+    }
+    return this.enqueue(request, eventCounts, tag);
+  }
+
+  /** Stops accepting transactions and resolves once every accepted one is durable or failed. */
+  async drain(): Promise<void> {
+    this.closing = true;
+    if (this.inFlight.size === 0) return;
+    await new Promise<void>((resolve) => (this.drained = resolve));
+  }
+
+  private checkAccepting(): void {
+    if (this.failure !== undefined) throw new ServerFailedError({ cause: this.failure });
+    if (this.closing) throw new ServerShuttingDownError();
+  }
+
+  /** Checks stream names and events; returns each append's event count (0 for a check). */
+  private validate(request: TransactionRequest): number[] {
+    const { limits } = this.options;
+    if (request.appends.length > limits.streamsPerTransactionMax) {
+      throw new InvalidArgumentError('appends', `must name at most ${limits.streamsPerTransactionMax} streams`);
+    }
+    const seen = new Set<string>();
+    const counts = request.appends.map((append, i) => {
+      checkStreamName(append.stream, limits.streamNameBytesMax);
+      if (seen.has(append.stream)) throw new InvalidArgumentError(`appends[${i}].stream`, `names '${append.stream}' twice`);
+      seen.add(append.stream);
+      return append.events ? validateEvents(append.events, `appends[${i}].events`) : 0;
+    });
+    if (counts.every((c) => c === 0)) throw new InvalidArgumentError('appends', 'must append at least one event');
+    return counts;
+  }
+
+  /** Checks expected versions against committed and pending state and queues the record. Synchronous on purpose: it is the serial order. */
+  private enqueue(request: TransactionRequest, eventCounts: number[], tag: string): Promise<TransactionResult> {
+    const current = request.appends.map((a) => this.heads.get(a.stream)!);
+    request.appends.forEach((append, i) => checkExpected(append.stream, append.expectedVersion, current[i]!));
+    const appends: RecordAppend[] = [];
+    request.appends.forEach((append, i) => {
+      const eventCount = eventCounts[i]!;
+      if (eventCount === 0) return;
+      const firstVersion = current[i]! + 1;
+      appends.push({ stream: append.stream, firstVersion, eventCount, events: append.events! });
+      this.heads.advance(append.stream, firstVersion + eventCount - 1);
+    });
+    const record: LogRecord = {
+      lsn: this.nextLsn++,
+      term: this.options.term,
+      clientId: request.clientId,
+      seq: request.seq,
+      timestampMs: this.options.clock.wallMs(),
+      appends,
+    };
+    const promise = new Promise<TransactionResult>((resolve, reject) => {
+      this.queue.push({ encoded: encodeRecord(record), record, result: resultOf(record), resolve, reject });
+    });
+    this.inFlight.set(tag, promise);
+    this.scheduleFlush();
+    return promise;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.writing) return;
+    this.flushScheduled = true;
+    this.options.timers.defer(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  /** Writes the queue in group commits until it is empty; requests that arrive meanwhile join the next one. */
+  private async flush(): Promise<void> {
+    const { store, limits } = this.options;
+    while (this.queue.length > 0 && this.failure === undefined) {
+      this.writing = true;
+      const batch = this.takeBatch(limits.groupCommitRecordsMax, limits.groupCommitBytesMax);
+      try {
+        await store.append(batch.map((p) => p.encoded));
+      } catch (error) {
+        this.fail(error, batch);
+        return;
+      }
+      this.committedLsn = batch[batch.length - 1]!.record.lsn;
+      for (const pending of batch) {
+        const { record } = pending;
+        for (const append of record.appends) this.heads.settle(append.stream);
+        this.dedup.remember(record.clientId, record.seq, pending.result);
+        this.inFlight.delete(`${record.clientId}#${record.seq}`);
+        pending.resolve(pending.result);
+      }
+      this.options.onCommitted(batch.map((p) => p.record));
+    }
+    this.writing = false;
+    if (this.inFlight.size === 0) this.drained?.();
+  }
+
+  private takeBatch(recordsMax: number, bytesMax: number): PendingCommit[] {
+    let bytes = 0;
+    let count = 0;
+    for (const pending of this.queue) {
+      if (count === recordsMax || (count > 0 && bytes + pending.encoded.bytes.length > bytesMax)) break;
+      bytes += pending.encoded.bytes.length;
+      count++;
+    }
+    assert(count > 0, 'a group commit must hold a record');
+    const batch = this.queue.slice(0, count);
+    this.queue = this.queue.slice(count);
+    return batch;
+  }
+
+  /** A failed store write leaves the disk in an unknown state: fail everything, accept nothing more. */
+  private fail(error: unknown, batch: PendingCommit[]): void {
+    this.failure = error;
+    const failed = new ServerFailedError({ cause: error });
+    for (const pending of [...batch, ...this.queue]) pending.reject(failed);
+    this.queue = [];
+    this.inFlight.clear();
+    this.heads.clear();
+    this.writing = false;
+    this.drained?.();
+    this.options.onFailed(error);
+  }
+}
+
+/** @throws WrongExpectedVersionError when `expected` does not hold for a stream whose head is `actual` */
+function checkExpected(stream: string, expected: ExpectedVersion, actual: number): void {
+  const holds =
+    expected === 'any' ||
+    (expected === 'no-stream' && actual === -1) ||
+    (expected === 'exists' && actual >= 0) ||
+    expected === actual;
+  if (!holds) throw new WrongExpectedVersionError(stream, expected, actual);
+}
+
+/** The result a record stands for: what a resend of its transaction gets back. */
+export function resultOf(record: LogRecord): TransactionResult {
+  return {
+    lsn: record.lsn,
+    streams: record.appends.map((a) => ({ stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount })),
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * The de-duplication table: for each client, the results of its most recent transactions by
+ * `seq`, so that a resent transaction gets its original result instead of committing twice.
+ * It holds only what the log holds (every record carries its `(clientId, seq)`), so any server
+ * rebuilds the same table from the log's tail.
+ */
+import type { TransactionResult } from '../protocol/messages.js';
+
+interface ClientHistory {
+  highestSeq: number;
+  /** Results by seq, in commit order, so the oldest is first to go. */
+  results: Map<number, TransactionResult>;
+}
+
+/** What the table knows of one `(clientId, seq)`. */
+export type DedupLookup = { kind: 'committed'; result: TransactionResult } | { kind: 'expired' } | { kind: 'unknown' };
+
+export class DedupTable {
+  // Map iteration order is insertion order: re-inserting on use makes the first key the least recently seen.
+  private readonly clients = new Map<string, ClientHistory>();
+
+  constructor(
+    /** Results kept per client, counted back from its newest seq. */
+    private readonly window: number,
+    /** Clients remembered; the least recently seen is forgotten first. */
+    private readonly clientsMax: number,
+  ) {}
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  lookup(clientId: string, seq: number): DedupLookup {
+    const history = this.clients.get(clientId);
+    if (!history) return { kind: 'unknown' };
+    const result = history.results.get(seq);
+    if (result) return { kind: 'committed', result };
+    // A seq this far back may have committed and been forgotten; the server cannot tell.
+    if (seq <= history.highestSeq - this.window) return { kind: 'expired' };
+    return { kind: 'unknown' };
+  }
+
+  remember(clientId: string, seq: number, result: TransactionResult): void {
+    let history = this.clients.get(clientId);
+    if (history) {
+      this.clients.delete(clientId);
+    } else {
+      history = { highestSeq: seq, results: new Map() };
+      if (this.clients.size >= this.clientsMax) this.clients.delete(this.clients.keys().next().value!);
+    }
+    this.clients.set(clientId, history);
+    history.results.set(seq, result);
+    if (seq > history.highestSeq) history.highestSeq = seq;
+    for (const oldSeq of history.results.keys()) {
+      if (oldSeq > history.highestSeq - this.window && history.results.size <= this.window) break;
+      history.results.delete(oldSeq);
+    }
+  }
+}

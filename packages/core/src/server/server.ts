@@ -1,0 +1,259 @@
+/**
+ * A Kiln server: one store, one log, served over any number of transports. This issue's server is
+ * a single-member group that is always the active (`ACTIVE-COORDINATOR`); each start opens a new
+ * term, so every record says which run of the active wrote it.
+ */
+import { decode, encode } from '@msgpack/msgpack';
+import { ConfigError, UnsupportedSchemeError } from '../errors.js';
+import { checkLimits, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '../limits.js';
+import type { LogRecord } from '../log/record.js';
+import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
+import type { Store } from '../store/store.js';
+import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
+import type { Connection, Listener, Transport } from '../transport/transport.js';
+import { Committer, type RecoveryProgress } from './committer.js';
+import { Reader } from './reader.js';
+import { Session } from './session.js';
+import { SubscriptionHub } from './subscriptions.js';
+
+/** A server's role in its group, as the seeds name the states. */
+export type ServerState = 'START' | 'PASSIVE-UNINITIALIZED' | 'PASSIVE-SYNCING' | 'PASSIVE-STANDBY' | 'ACTIVE-COORDINATOR' | 'STOPPED';
+
+/** What `kiln status` and the client's `status()` report. */
+export interface ServerStatus {
+  name: string;
+  clusterId: string;
+  state: ServerState;
+  term: number;
+  /** LSN of the last record in this server's log. */
+  lastLsn: number;
+  /** Highest acknowledged LSN; readers see nothing above it. */
+  commitIndex: number;
+  /** Client connections open now. */
+  connections: number;
+  subscriptions: number;
+  /** Transactions accepted and not yet durable. */
+  pendingTransactions: number;
+  persistent: boolean;
+  /** Addresses listened on. */
+  listen: string[];
+  uptimeMs: number;
+}
+
+/** Options of {@link createServer}. */
+export interface ServerOptions {
+  /** Where the log rests. A persistent store makes the server restartable. */
+  store: Store;
+  /** Transports to listen with; each URL in `listen` goes to the one handling its scheme. */
+  transports: readonly Transport[];
+  /** Addresses to listen on, for example `tcp://127.0.0.1:7410`. Port 0 picks a free port. */
+  listen: readonly string[];
+  /** The server's name in status and logs. @default 'kiln' */
+  name?: string;
+  /** Limits and timeouts; see `docs/LIMITS.md`. */
+  limits?: Partial<ConnectionLimits & LogLimits>;
+  clock?: Clock;
+  timers?: Timers;
+  random?: Random;
+  /** Receives one line per notable event (start, recovery progress, shutdown). @default no output */
+  log?: (line: string) => void;
+}
+
+/** A running server. */
+export interface KilnServer {
+  readonly name: string;
+  /** Bound addresses, with real ports. */
+  readonly urls: readonly string[];
+  /** What recovery found when the store opened. */
+  readonly recovery: RecoveryReport;
+  status(): ServerStatus;
+  /**
+   * Shuts down cleanly: stops taking requests, answers or fails those in flight, closes every
+   * connection and listener, then flushes and closes the store.
+   */
+  close(): Promise<void>;
+  /** Resolves with the cause if a store write fails; the server then stops acknowledging anything. */
+  readonly failed: Promise<unknown>;
+}
+
+const META_TERM = 'term';
+const META_CLUSTER_ID = 'cluster-id';
+
+/** Starts a server: opens and recovers the store, then listens. */
+export async function createServer(options: ServerOptions): Promise<KilnServer> {
+  const connectionLimits: ConnectionLimits = { ...defaultConnectionLimits, ...pick(options.limits, defaultConnectionLimits) };
+  const logLimits: LogLimits = { ...defaultLogLimits, ...pick(options.limits, defaultLogLimits) };
+  try {
+    checkLimits(connectionLimits, logLimits);
+  } catch (error) {
+    throw new ConfigError('limits', (error as Error).message);
+  }
+  if (options.listen.length === 0) throw new ConfigError('listen', 'must name at least one address');
+  const transportFor = (url: string): Transport => {
+    const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
+    const transport = options.transports.find((t) => t.schemes.includes(scheme) && t.listen);
+    if (!transport) throw new UnsupportedSchemeError(url);
+    return transport;
+  };
+  options.listen.forEach(transportFor);
+  const server = new Server(options, connectionLimits, logLimits);
+  await server.start(options.listen.map((url) => [url, transportFor(url)]));
+  return server;
+}
+
+function pick<T extends object>(values: Partial<Record<string, number>> | undefined, shape: T): Partial<T> {
+  if (!values) return {};
+  return Object.fromEntries(Object.entries(values).filter(([key, v]) => key in shape && v !== undefined)) as Partial<T>;
+}
+
+class Server implements KilnServer {
+  readonly name: string;
+  private readonly clock: Clock;
+  private readonly timers: Timers;
+  private readonly random: Random;
+  private readonly log: (line: string) => void;
+  private readonly store;
+  private committer!: Committer;
+  private hub!: SubscriptionHub;
+  private readonly listeners: Listener[] = [];
+  private readonly sessions = new Set<Promise<void>>();
+  private readonly openConnections = new Set<Connection>();
+  private term = 0;
+  private clusterId = '';
+  private state: ServerState = 'START';
+  private startedMs = 0;
+  private closing: Promise<void> | undefined;
+  recovery!: RecoveryReport;
+  readonly failed: Promise<unknown>;
+  private reportFailure!: (error: unknown) => void;
+
+  constructor(
+    options: ServerOptions,
+    private readonly connectionLimits: ConnectionLimits,
+    private readonly logLimits: LogLimits,
+  ) {
+    this.name = options.name ?? 'kiln';
+    this.clock = options.clock ?? systemClock;
+    this.timers = options.timers ?? systemTimers;
+    this.random = options.random ?? systemRandom;
+    this.log = options.log ?? (() => {});
+    this.store = checkedStore(options.store, logLimits);
+    this.failed = new Promise((resolve) => (this.reportFailure = resolve));
+  }
+
+  get urls(): string[] {
+    return this.listeners.map((l) => l.url);
+  }
+
+  async start(bindings: Array<[string, Transport]>): Promise<void> {
+    this.startedMs = this.clock.monotonicMs();
+    this.recovery = await this.store.open();
+    if (this.recovery.droppedRecords > 0) this.log(`recovery dropped ${this.recovery.droppedRecords} torn record(s) at the tail`);
+    this.clusterId = await this.metaString(META_CLUSTER_ID, () => this.random.uuid());
+    // A new term per start: records then tell which run of the active wrote them.
+    const storedTerm = Number(await this.metaValue(META_TERM)) || 0;
+    this.term = Math.max(storedTerm, this.store.lastPosition.term) + 1;
+    await this.store.putMeta(META_TERM, encode(this.term));
+
+    const reader = new Reader(this.store, this.logLimits);
+    this.committer = new Committer({
+      store: this.store,
+      limits: this.logLimits,
+      clock: this.clock,
+      timers: this.timers,
+      term: this.term,
+      onCommitted: (records: readonly LogRecord[]) => this.hub.dispatch(records),
+      onFailed: (error) => this.fail(error),
+    });
+    this.hub = new SubscriptionHub(reader, this.logLimits, () => this.committer.commitIndex);
+    await this.committer.recover((p: RecoveryProgress) => {
+      if (p.scanned === p.total || p.scanned % 65_536 < this.logLimits.readCountMax) this.log(`recovery: de-duplication table ${p.scanned}/${p.total} records`);
+    });
+
+    const context = {
+      serverName: this.name,
+      clusterId: this.clusterId,
+      connectionLimits: this.connectionLimits,
+      logLimits: this.logLimits,
+      clock: this.clock,
+      timers: this.timers,
+      committer: this.committer,
+      reader,
+      subscriptions: this.hub,
+      status: () => this.status(),
+      shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
+    };
+    const onConnection = (connection: Connection): void => {
+      this.openConnections.add(connection);
+      const session = new Session(connection, context).run();
+      this.sessions.add(session);
+      void connection.closed.then(() => {
+        this.openConnections.delete(connection);
+        this.sessions.delete(session);
+      });
+    };
+    try {
+      for (const [url, transport] of bindings) {
+        this.listeners.push(await transport.listen!(url, onConnection, this.connectionLimits));
+      }
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+    this.state = 'ACTIVE-COORDINATOR';
+    this.log(`${this.name} is ACTIVE-COORDINATOR in term ${this.term} at LSN ${this.store.lastPosition.lsn}; listening on ${this.urls.join(', ')}`);
+  }
+
+  status(): ServerStatus {
+    return {
+      name: this.name,
+      clusterId: this.clusterId,
+      state: this.state,
+      term: this.term,
+      lastLsn: this.store.lastPosition.lsn,
+      commitIndex: this.committer.commitIndex,
+      connections: this.openConnections.size,
+      subscriptions: this.hub.size,
+      pendingTransactions: this.committer.pendingCount,
+      persistent: this.store.persistent,
+      listen: this.urls,
+      uptimeMs: Math.round(this.clock.monotonicMs() - this.startedMs),
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    this.log(`${this.name} shutting down: ${this.committer?.pendingCount ?? 0} transaction(s) in flight`);
+    await this.committer?.drain();
+    // Closing a connection flushes the answers already queued on it before the socket goes.
+    for (const connection of this.openConnections) connection.close('server shutting down');
+    await Promise.all(this.listeners.map((listener) => listener.close()));
+    await Promise.all(this.sessions);
+    this.state = 'STOPPED';
+    if (this.store.isOpen) await this.store.close();
+    this.log(`${this.name} stopped at LSN ${this.store.lastPosition.lsn}`);
+  }
+
+  private fail(error: unknown): void {
+    this.state = 'STOPPED';
+    this.log(`${this.name} FAILED: store write failed (${(error as Error)?.message ?? String(error)}); acknowledging nothing more`);
+    this.reportFailure(error);
+  }
+
+  private async metaValue(key: string): Promise<unknown> {
+    const bytes = await this.store.getMeta(key);
+    return bytes === undefined ? undefined : decode(bytes);
+  }
+
+  private async metaString(key: string, create: () => string): Promise<string> {
+    const existing = await this.metaValue(key);
+    if (typeof existing === 'string') return existing;
+    const value = create();
+    await this.store.putMeta(key, encode(value));
+    return value;
+  }
+}

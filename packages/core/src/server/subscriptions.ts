@@ -1,0 +1,131 @@
+/**
+ * Subscriptions: catch up from a position by reading the store, then go live on commit
+ * notifications, with no gap and no duplicate at the seam. The switch to live happens in the
+ * same synchronous step that sees the reads reach the commit index, so no commit falls between.
+ * A subscriber whose connection stops draining drops back to catching up from the store, so a
+ * slow reader costs no server memory beyond its connection's capped send queue.
+ */
+import type { LogLimits } from '../limits.js';
+import type { LogRecord } from '../log/record.js';
+import type { EventSlice } from '../protocol/messages.js';
+import { Reader, sliceOf } from './reader.js';
+
+/** Where a subscription's events go: one client connection. */
+export interface SubscriptionSink {
+  /** False once the connection cannot take more without queueing past its high-water mark. */
+  readonly writable: boolean;
+  /** Sends slices; returns false if the connection is gone. */
+  send(slices: EventSlice[]): boolean;
+  /** Resolves when the connection drains; rejects if it closes. */
+  whenWritable(): Promise<void>;
+  /** Ends the subscription with an error. */
+  fail(error: unknown): void;
+}
+
+/** One subscription's state. */
+export interface Subscription {
+  /** The stream, or null for the whole log. */
+  readonly stream: string | null;
+  /** The next version (stream) or LSN (whole log) to deliver. */
+  next: number;
+  readonly sink: SubscriptionSink;
+  live: boolean;
+  closed: boolean;
+}
+
+export class SubscriptionHub {
+  private readonly live = new Set<Subscription>();
+  private count = 0;
+
+  constructor(
+    private readonly reader: Reader,
+    private readonly limits: LogLimits,
+    private readonly commitIndex: () => number,
+  ) {}
+
+  /** Subscriptions open now. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Starts a subscription: it catches up from `next`, then goes live. */
+  open(stream: string | null, next: number, sink: SubscriptionSink): Subscription {
+    const subscription: Subscription = { stream, next, sink, live: false, closed: false };
+    this.count++;
+    void this.catchUp(subscription);
+    return subscription;
+  }
+
+  close(subscription: Subscription): void {
+    if (subscription.closed) return;
+    subscription.closed = true;
+    this.live.delete(subscription);
+    this.count--;
+  }
+
+  /** Delivers a group commit's records to every live subscription. */
+  dispatch(records: readonly LogRecord[]): void {
+    for (const subscription of this.live) {
+      if (!subscription.sink.writable) {
+        // Stop pushing; read the rest from the store once the connection drains.
+        this.live.delete(subscription);
+        subscription.live = false;
+        void this.catchUp(subscription);
+        continue;
+      }
+      const slices = this.matching(subscription, records);
+      if (slices.length > 0 && !subscription.sink.send(slices)) this.close(subscription);
+    }
+  }
+
+  private matching(subscription: Subscription, records: readonly LogRecord[]): EventSlice[] {
+    const slices: EventSlice[] = [];
+    for (const record of records) {
+      if (subscription.stream === null) {
+        if (record.lsn < subscription.next) continue;
+        for (const append of record.appends) slices.push(sliceOf(record, append.stream)!);
+        subscription.next = record.lsn + 1;
+      } else {
+        const slice = sliceOf(record, subscription.stream);
+        if (!slice || slice.firstVersion + slice.eventCount <= subscription.next) continue;
+        slices.push(slice);
+        subscription.next = slice.firstVersion + slice.eventCount;
+      }
+    }
+    return slices;
+  }
+
+  private async catchUp(subscription: Subscription): Promise<void> {
+    try {
+      while (!subscription.closed) {
+        if (!subscription.sink.writable) await subscription.sink.whenWritable();
+        const commitIndex = this.commitIndex();
+        const slices = await this.readFrom(subscription, commitIndex);
+        if (subscription.closed) return;
+        if (slices.length === 0 && this.commitIndex() === commitIndex) {
+          subscription.live = true;
+          this.live.add(subscription);
+          return;
+        }
+        if (slices.length > 0) {
+          const last = slices[slices.length - 1]!;
+          subscription.next = subscription.stream === null ? last.lsn + 1 : last.firstVersion + last.eventCount;
+          if (!subscription.sink.send(slices)) this.close(subscription);
+        }
+      }
+    } catch (error) {
+      if (subscription.closed) return;
+      this.close(subscription);
+      subscription.sink.fail(error);
+    }
+  }
+
+  private async readFrom(subscription: Subscription, commitIndex: number): Promise<EventSlice[]> {
+    const maxCount = this.limits.readCountMax;
+    if (subscription.stream === null) {
+      const chunk = await this.reader.readAll({ fromLsn: subscription.next, direction: 'forward', maxCount }, commitIndex);
+      return chunk.slices;
+    }
+    return this.reader.readStream({ stream: subscription.stream, fromVersion: subscription.next, direction: 'forward', maxCount }, commitIndex);
+  }
+}
