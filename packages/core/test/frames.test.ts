@@ -1,0 +1,56 @@
+// Frame decoding: every malformed frame is a ProtocolError, never a crash or a hang.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { encode } from '@msgpack/msgpack';
+import { InvalidArgumentError, ProtocolError } from '../src/errors.js';
+import { decodeClientFrame, decodeServerFrame, encodeHello, encodeRequest, FrameKind } from '../src/protocol/frames.js';
+import { transactionFromWire } from '../src/protocol/messages.js';
+
+describe('client frames', () => {
+  it('decodes a hello and a request', () => {
+    expect(decodeClientFrame(encodeHello({ version: 1, role: 'client' }))).toEqual({ kind: FrameKind.Hello, hello: { version: 1, role: 'client' } });
+    expect(decodeClientFrame(encodeRequest(5, 'ping', null))).toEqual({ kind: FrameKind.Request, id: 5, op: 'ping', args: null });
+  });
+
+  it('rejects malformed frames with ProtocolError', () => {
+    const bad = [
+      new Uint8Array([0xc1]),
+      new Uint8Array([]),
+      encode(42),
+      encode([FrameKind.Request, -1, 'ping', null]),
+      encode([FrameKind.Request, 1, 'drop-table', null]),
+      encode([FrameKind.Hello, { version: 1, role: 'admin' }]),
+      encode([FrameKind.Result, 1, null]),
+      new Uint8Array([0xdd, 0xff, 0xff, 0xff, 0xff]), // an array claiming 2^32-1 items
+      new Uint8Array([0xdb, 0xff, 0xff, 0xff, 0xff]), // a string claiming 4 GiB
+    ];
+    for (const frame of bad) expect(() => decodeClientFrame(frame)).toThrow(ProtocolError);
+  });
+
+  it('never throws anything but ProtocolError on random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          decodeClientFrame(bytes);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ProtocolError);
+        }
+        try {
+          decodeServerFrame(bytes);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ProtocolError);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+describe('transaction arguments', () => {
+  it('name the field that breaks a rule', () => {
+    expect(() => transactionFromWire(['c', 1, []], 10)).toThrow(InvalidArgumentError);
+    expect(() => transactionFromWire(['c', 1, [['s', 'sometimes', new Uint8Array([0x90])]]], 10)).toThrow(/appends\[0\]\.expectedVersion/);
+    expect(() => transactionFromWire(['c', -1, [['s', 'any', new Uint8Array([0x90])]]], 10)).toThrow(/seq/);
+    expect(() => transactionFromWire(['c', 1, [['s', 'any', 'not bytes']]], 10)).toThrow(/events/);
+  });
+});
