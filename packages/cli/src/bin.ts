@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/**
+ * The `kiln` command.
+ *
+ * ```
+ * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
+ * kiln status [URL] [--json]
+ * ```
+ */
+import { parseArgs } from 'node:util';
+import { KilnError } from '@kiln/core';
+import { DEFAULT_CONFIG, checkUrl, readConfigFile, type ServerConfig } from './config.js';
+import { runUntilSignalled, startServer } from './start.js';
+import { printStatus } from './status.js';
+
+const USAGE = `usage:
+  kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
+      Runs one server in the foreground. Default: restartable mode, LevelDB under ./kiln-data,
+      listening on tcp://127.0.0.1:7410. SIGINT or SIGTERM shuts it down cleanly.
+  kiln status [URL] [--json]
+      Prints a server's state, term, LSN, commit index and connections (default URL
+      tcp://127.0.0.1:7410).`;
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'status': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' } } });
+      const url = checkUrl(positionals[0] ?? DEFAULT_CONFIG.listen[0], 'URL');
+      return printStatus(url, values.json ?? false, (line) => console.log(line));
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      console.log(USAGE);
+      return;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+async function start(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      memory: { type: 'boolean' },
+      data: { type: 'string' },
+      listen: { type: 'string', multiple: true },
+      name: { type: 'string' },
+      config: { type: 'string' },
+    },
+  });
+  if (values.memory && values.data) throw new UsageError('--memory and --data do not go together');
+  const fromFile = values.config ? await readConfigFile(values.config) : {};
+  const config: ServerConfig = {
+    ...DEFAULT_CONFIG,
+    ...fromFile,
+    ...(values.name ? { name: values.name } : {}),
+    ...(values.memory ? { persistence: 'memory' as const } : {}),
+    ...(values.data ? { dataDir: values.data, persistence: 'restartable' as const } : {}),
+    ...(values.listen ? { listen: values.listen.map((url, i) => checkUrl(url, `--listen[${i}]`)) } : {}),
+  };
+  const server = await startServer(config, log);
+  runUntilSignalled(server, log);
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError || (error instanceof Error && error.name === 'TypeError' && 'code' in error)) {
+    log(`kiln: ${error.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  log(`kiln: ${error instanceof KilnError ? `${error.name}: ${error.message}` : String((error as Error)?.stack ?? error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+/**
+ * The server's configuration: from a JSON file (`--config`), then command-line flags on top.
+ * Validation names the field and the rule it breaks.
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigError, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '@kiln/core';
+
+/** Where the log rests: on disk and restartable, or in memory only. */
+export type Persistence = 'restartable' | 'memory';
+
+/** One server's configuration. */
+export interface ServerConfig {
+  /** The server's name in status and logs. @default 'kiln' */
+  name: string;
+  /** @default 'restartable' */
+  persistence: Persistence;
+  /** LevelDB directory in restartable mode. @default './kiln-data' */
+  dataDir: string;
+  /** Addresses to listen on. @default ['tcp://127.0.0.1:7410'] */
+  listen: string[];
+  /** Limits and timeouts; see docs/LIMITS.md. */
+  limits: Partial<ConnectionLimits & LogLimits>;
+}
+
+export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
+  name: 'kiln',
+  persistence: 'restartable',
+  dataDir: './kiln-data',
+  listen: ['tcp://127.0.0.1:7410'],
+  limits: {},
+});
+
+const KNOWN_FIELDS = new Set(['name', 'persistence', 'dataDir', 'listen', 'limits']);
+const KNOWN_LIMITS = new Set([...Object.keys(defaultConnectionLimits), ...Object.keys(defaultLogLimits)]);
+
+/** Reads and validates a JSON config file. @throws ConfigError naming the field */
+export async function readConfigFile(path: string): Promise<Partial<ServerConfig>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError('--config', `cannot read ${path}: ${(cause as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError(path, `is not valid JSON: ${(cause as Error).message}`);
+  }
+  return validateConfig(value);
+}
+
+/** Checks a configuration object's shape. @throws ConfigError naming the field */
+export function validateConfig(value: unknown): Partial<ServerConfig> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError('config', 'must be a JSON object');
+  const config = value as Record<string, unknown>;
+  for (const key of Object.keys(config)) if (!KNOWN_FIELDS.has(key)) throw new ConfigError(key, 'is not a known setting');
+  if (config.name !== undefined && (typeof config.name !== 'string' || config.name.length === 0)) throw new ConfigError('name', 'must be a non-empty string');
+  if (config.persistence !== undefined && config.persistence !== 'restartable' && config.persistence !== 'memory') {
+    throw new ConfigError('persistence', "must be 'restartable' or 'memory'");
+  }
+  if (config.dataDir !== undefined && (typeof config.dataDir !== 'string' || config.dataDir.length === 0)) throw new ConfigError('dataDir', 'must be a non-empty path');
+  if (config.listen !== undefined) {
+    if (!Array.isArray(config.listen) || config.listen.length === 0) throw new ConfigError('listen', 'must be a non-empty array of URLs');
+    config.listen.forEach((url, i) => checkUrl(url, `listen[${i}]`));
+    if (new Set(config.listen).size !== config.listen.length) throw new ConfigError('listen', 'must not name an address twice');
+  }
+  if (config.limits !== undefined) {
+    if (typeof config.limits !== 'object' || config.limits === null || Array.isArray(config.limits)) throw new ConfigError('limits', 'must be an object');
+    for (const [key, limit] of Object.entries(config.limits)) {
+      if (!KNOWN_LIMITS.has(key)) throw new ConfigError(`limits.${key}`, 'is not a known limit');
+      if (!Number.isSafeInteger(limit) || (limit as number) <= 0) throw new ConfigError(`limits.${key}`, 'must be a positive integer');
+    }
+  }
+  return config as Partial<ServerConfig>;
+}
+
+/** @throws ConfigError when `url` is not a `tcp://host:port` or `ws://host:port` URL */
+export function checkUrl(url: unknown, field: string): string {
+  if (typeof url !== 'string') throw new ConfigError(field, 'must be a URL string');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(field, `'${url}' is not a URL`);
+  }
+  if (!['tcp:', 'ws:', 'wss:'].includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${url}' must be tcp, ws or wss`);
+  if (parsed.port === '') throw new ConfigError(field, `'${url}' must name a port`);
+  return url;
+}
