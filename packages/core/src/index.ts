@@ -30,15 +30,7 @@ export {
 } from './log/record.js';
 export type { Store, StoredRecord, StreamIndexEntry, Direction, LogReadOptions, IndexReadOptions } from './store/store.js';
 export { CheckedStore, checkedStore, type LogPosition, type RecoveryReport, type CheckedStoreLimits } from './store/checked-store.js';
-export type {
-  Transport,
-  Listener,
-  Connection,
-  ListenOptions,
-  DialOptions,
-  SendResult,
-  ConnectionCloseInfo,
-} from './transport/transport.js';
+export * from './transport/index.js';
 export { createServer, type ServerOptions, type KilnServer, type ServerStatus, type ServerState } from './server/server.js';
 export type { TransactionResult, AppendedRange } from './protocol/messages.js';
 export { PROTOCOL_VERSION } from './protocol/frames.js';
