@@ -1,0 +1,96 @@
+/**
+ * Key layout of the level store. Every key starts with one byte naming its kind, and numbers are
+ * fixed-width big-endian, so LevelDB's bytewise order is numeric order within a kind:
+ *
+ * | kind | key | value |
+ * | --- | --- | --- |
+ * | record | `L` u64 lsn | the record's bytes |
+ * | record's streams | `E` u64 lsn | JSON `[[stream, firstVersion], ...]`, to remove its index entries |
+ * | stream index | `I` u32 nameBytes, name (UTF-8), u64 firstVersion | u64 lsn, u32 eventCount |
+ * | meta | `M` key (UTF-8) | the value |
+ *
+ * The stream name is length-prefixed so that no stream's keys fall inside another's range
+ * (`order-1` and `order-10`). "The entry holding version v" is then one reverse seek: the greatest
+ * key `<= I name v`, limit 1.
+ */
+
+const RECORD = 0x4c; // 'L'
+const RECORD_STREAMS = 0x45; // 'E'
+const INDEX = 0x49; // 'I'
+const META = 0x4d; // 'M'
+
+const TWO_TO_32 = 2 ** 32;
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/** Writes a safe integer as 8 bytes big-endian at `offset`. */
+function putU64(target: Uint8Array, offset: number, value: number): void {
+  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
+  view.setUint32(offset, Math.floor(value / TWO_TO_32));
+  view.setUint32(offset + 4, value >>> 0);
+}
+
+function getU64(source: Uint8Array, offset: number): number {
+  const view = new DataView(source.buffer, source.byteOffset, source.byteLength);
+  return view.getUint32(offset) * TWO_TO_32 + view.getUint32(offset + 4);
+}
+
+function numberKey(kind: number, value: number): Uint8Array {
+  const key = new Uint8Array(9);
+  key[0] = kind;
+  putU64(key, 1, value);
+  return key;
+}
+
+/** Key of the record at an LSN. */
+export const recordKey = (lsn: number): Uint8Array => numberKey(RECORD, lsn);
+
+/** Key of the list of streams the record at an LSN wrote. */
+export const recordStreamsKey = (lsn: number): Uint8Array => numberKey(RECORD_STREAMS, lsn);
+
+/** LSN held in a record or record-streams key. */
+export const lsnOfKey = (key: Uint8Array): number => getU64(key, 1);
+
+/** Key of a stream index entry. */
+export function indexKey(stream: string, firstVersion: number): Uint8Array {
+  const name = utf8.encode(stream);
+  const key = new Uint8Array(1 + 4 + name.length + 8);
+  key[0] = INDEX;
+  new DataView(key.buffer).setUint32(1, name.length);
+  key.set(name, 5);
+  putU64(key, 5 + name.length, firstVersion);
+  return key;
+}
+
+/** First version held in a stream index key. */
+export const versionOfIndexKey = (key: Uint8Array): number => getU64(key, key.length - 8);
+
+/** Value of a stream index entry. */
+export function indexValue(lsn: number, eventCount: number): Uint8Array {
+  const value = new Uint8Array(12);
+  putU64(value, 0, lsn);
+  new DataView(value.buffer).setUint32(8, eventCount);
+  return value;
+}
+
+/** Reads a stream index value. */
+export function readIndexValue(value: Uint8Array): { lsn: number; eventCount: number } {
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  return { lsn: getU64(value, 0), eventCount: view.getUint32(8) };
+}
+
+/** Key of a metadata value. */
+export function metaKey(key: string): Uint8Array {
+  const name = utf8.encode(key);
+  const out = new Uint8Array(1 + name.length);
+  out[0] = META;
+  out.set(name, 1);
+  return out;
+}
+
+/** The (stream, firstVersion) pairs a record wrote, as stored under its record-streams key. */
+export type RecordStreams = Array<[stream: string, firstVersion: number]>;
+
+export const encodeRecordStreams = (streams: RecordStreams): Uint8Array => utf8.encode(JSON.stringify(streams));
+
+export const decodeRecordStreams = (value: Uint8Array): RecordStreams => JSON.parse(fromUtf8.decode(value)) as RecordStreams;

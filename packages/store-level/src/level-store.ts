@@ -1,0 +1,182 @@
+/**
+ * The level store: the log, its stream index and the metadata in one LevelDB database, so a
+ * server's memory does not grow with its data. Every write is one atomic batch, synced when
+ * `sync` is on: one fsync per group commit, never one per record.
+ */
+import { defaultLogLimits, type EncodedRecord, type IndexReadOptions, type LogReadOptions, type Store, type StoredRecord, type StreamIndexEntry } from '@kiln/core';
+import { Level } from 'level';
+import {
+  decodeRecordStreams,
+  encodeRecordStreams,
+  indexKey,
+  indexValue,
+  lsnOfKey,
+  metaKey,
+  readIndexValue,
+  recordKey,
+  recordStreamsKey,
+  versionOfIndexKey,
+} from './keys.js';
+
+/** Options of {@link levelStore}. */
+export interface LevelStoreOptions {
+  /** Directory of the LevelDB database. Created when missing; one process may hold it at a time. */
+  path: string;
+  /**
+   * Sync every write to disk before it resolves. When false, writes survive a process crash but
+   * not a machine crash or power loss, and the store reports `persistent: false`.
+   * @default true
+   */
+  sync?: boolean;
+  /** Records a long truncation removes per batch, so no batch grows with the truncation. @default 1024 (`scanYieldEvery`) */
+  truncateBatchRecordsMax?: number;
+}
+
+type Db = Level<Uint8Array, Uint8Array>;
+type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+const LSN_MAX = Number.MAX_SAFE_INTEGER;
+const VERSION_MAX = Number.MAX_SAFE_INTEGER;
+
+/** A {@link Store} on LevelDB (through `level`). Use it through {@link levelStore}. */
+export class LevelStore implements Store {
+  readonly persistent: boolean;
+  readonly path: string;
+  private readonly sync: boolean;
+  private readonly truncateBatchRecordsMax: number;
+  private db: Db | undefined;
+  /** The tail of the write queue: writes reach LevelDB one after another, in call order. */
+  private writing: Promise<unknown> = Promise.resolve();
+
+  constructor(options: LevelStoreOptions) {
+    if (typeof options?.path !== 'string' || options.path.length === 0) throw new TypeError('levelStore: path must be a non-empty string');
+    this.path = options.path;
+    this.sync = options.sync ?? true;
+    this.persistent = this.sync;
+    this.truncateBatchRecordsMax = options.truncateBatchRecordsMax ?? defaultLogLimits.scanYieldEvery;
+  }
+
+  /**
+   * Opens (creating if missing) the database.
+   * @throws Error naming the path when another process holds the directory, or LevelDB cannot open it
+   */
+  async open(): Promise<void> {
+    // Created here, not in the constructor: `level` opens (and locks) on construction.
+    const db: Db = new Level<Uint8Array, Uint8Array>(this.path, { keyEncoding: 'view', valueEncoding: 'view' });
+    try {
+      await db.open();
+    } catch (error) {
+      throw openError(this.path, error);
+    }
+    this.db = db;
+  }
+
+  /** Waits for queued writes, then closes the database. Does nothing if it never opened. */
+  async close(): Promise<void> {
+    await this.writing;
+    const db = this.db;
+    this.db = undefined;
+    await db?.close();
+  }
+
+  append(records: readonly EncodedRecord[]): Promise<void> {
+    const ops: Op[] = [];
+    for (const record of records) {
+      ops.push({ type: 'put', key: recordKey(record.lsn), value: record.bytes });
+      ops.push({ type: 'put', key: recordStreamsKey(record.lsn), value: encodeRecordStreams(record.streams.map((s) => [s.stream, s.firstVersion])) });
+      for (const s of record.streams) ops.push({ type: 'put', key: indexKey(s.stream, s.firstVersion), value: indexValue(record.lsn, s.eventCount) });
+    }
+    return this.write(() => this.batch(ops));
+  }
+
+  async read(fromLsn: number, options: LogReadOptions): Promise<StoredRecord[]> {
+    const forward = options.direction === 'forward';
+    const range = forward ? { gte: recordKey(fromLsn), lte: recordKey(LSN_MAX) } : { gte: recordKey(0), lte: recordKey(Math.min(fromLsn, LSN_MAX)) };
+    const out: StoredRecord[] = [];
+    let bytes = 0;
+    for await (const [key, value] of this.level.iterator({ ...range, reverse: !forward, limit: options.maxCount })) {
+      out.push({ lsn: lsnOfKey(key), bytes: value });
+      bytes += value.length;
+      if (bytes >= options.maxBytes) break;
+    }
+    return out;
+  }
+
+  async readStreamIndex(stream: string, fromVersion: number, options: IndexReadOptions): Promise<StreamIndexEntry[]> {
+    const lowest = indexKey(stream, 0);
+    if (options.direction === 'backward') {
+      const entries = await this.level.iterator({ gte: lowest, lte: indexKey(stream, fromVersion), reverse: true, limit: options.maxCount }).all();
+      return entries.map(toEntry);
+    }
+    // The entry holding fromVersion, if any, starts at or before it: the greatest such key.
+    const [holding] = await this.level.iterator({ gte: lowest, lte: indexKey(stream, fromVersion), reverse: true, limit: 1 }).all();
+    let start = fromVersion;
+    if (holding) {
+      const entry = toEntry(holding);
+      if (entry.firstVersion + entry.eventCount - 1 >= fromVersion) start = entry.firstVersion;
+    }
+    const entries = await this.level.iterator({ gte: indexKey(stream, start), lte: indexKey(stream, VERSION_MAX), limit: options.maxCount }).all();
+    return entries.map(toEntry);
+  }
+
+  truncateAfter(afterLsn: number): Promise<void> {
+    return this.write(async () => {
+      // Removes the tail in batches from the end backwards, so that each batch leaves a dense
+      // prefix with its index whole, and no batch grows with the length of the truncation.
+      for (;;) {
+        const tail = await this.level
+          .iterator({ gt: recordStreamsKey(afterLsn), lte: recordStreamsKey(LSN_MAX), reverse: true, limit: this.truncateBatchRecordsMax })
+          .all();
+        if (tail.length === 0) return;
+        const ops: Op[] = [];
+        for (const [key, value] of tail) {
+          const lsn = lsnOfKey(key);
+          ops.push({ type: 'del', key: recordKey(lsn) }, { type: 'del', key });
+          for (const [stream, firstVersion] of decodeRecordStreams(value)) ops.push({ type: 'del', key: indexKey(stream, firstVersion) });
+        }
+        await this.batch(ops);
+        if (tail.length < this.truncateBatchRecordsMax) return;
+      }
+    });
+  }
+
+  async getMeta(key: string): Promise<Uint8Array | undefined> {
+    return this.level.get(metaKey(key));
+  }
+
+  putMeta(key: string, value: Uint8Array): Promise<void> {
+    return this.write(() => this.batch([{ type: 'put', key: metaKey(key), value }]));
+  }
+
+  private get level(): Db {
+    if (!this.db) throw new TypeError('LevelStore used before open()');
+    return this.db;
+  }
+
+  private batch(ops: Op[]): Promise<void> {
+    // `sync` is classic-level's write option; the `level` typings do not list it.
+    return this.level.batch(ops, { sync: this.sync } as object);
+  }
+
+  /** Queues a write behind the ones before it, so they reach the disk in the order they were made. */
+  private write(operation: () => Promise<void>): Promise<void> {
+    const result = this.writing.then(operation);
+    this.writing = result.catch(() => undefined);
+    return result;
+  }
+}
+
+function toEntry([key, value]: [Uint8Array, Uint8Array]): StreamIndexEntry {
+  const { lsn, eventCount } = readIndexValue(value);
+  return { lsn, firstVersion: versionOfIndexKey(key), eventCount };
+}
+
+function openError(path: string, error: unknown): Error {
+  const code = (error as { code?: string }).code;
+  const causeCode = ((error as { cause?: { code?: string } }).cause ?? {}).code;
+  if (code === 'LEVEL_LOCKED' || causeCode === 'LEVEL_LOCKED') {
+    return new Error(`cannot open the store at ${path}: another process (or another store in this one) holds its lock`, { cause: error });
+  }
+  const detail = ((error as { cause?: Error }).cause ?? (error as Error)).message;
+  return new Error(`cannot open the store at ${path}: ${detail}`, { cause: error });
+}
