@@ -1,0 +1,107 @@
+/** The TCP transport: `listen` and `dial` over `node:net`. */
+import { connect, type ServerOpts } from 'node:net';
+import { AbortError, ConnectionRefusedError, defaultReceiveQueueBytesMax, defaultReceiveQueueFramesMax, type Transport } from '@kiln/core';
+import { SocketConnection } from './socket-connection.js';
+import { TcpListener } from './tcp-listener.js';
+import { formatUrl, parseTcpUrl } from './tcp-url.js';
+
+/** Options of {@link tcpTransport}. */
+export interface TcpTransportOptions {
+  /**
+   * Time a closing connection gets to flush its last frames and its close reason before its
+   * socket is destroyed, in milliseconds. Only a peer that stops reading ever waits this long.
+   * @default 2000
+   */
+  closeTimeoutMs?: number;
+  /** Unread incoming frames held per connection before its socket pauses. @default 1024 */
+  receiveQueueFramesMax?: number;
+  /** Unread incoming bytes held per connection before its socket pauses. @default 1 MiB */
+  receiveQueueBytesMax?: number;
+  /** Pending connections the operating system queues for a listener. @default 511 */
+  backlog?: number;
+}
+
+/** {@link TcpTransportOptions} with every default filled in. */
+export interface ResolvedTcpOptions {
+  closeTimeoutMs: number;
+  receiveQueueFramesMax: number;
+  receiveQueueBytesMax: number;
+  backlog: number;
+  serverOptions: ServerOpts;
+}
+
+/** Socket errors that mean nothing accepts at the address. */
+const REFUSED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EADDRNOTAVAIL']);
+
+/**
+ * Creates a TCP transport for `tcp://host:port` URLs.
+ *
+ * @example
+ * ```ts
+ * import { createServer, defaultConnectionLimits } from '@kiln/core';
+ * import { tcpTransport } from '@kiln/transport-tcp';
+ *
+ * const tcp = tcpTransport();
+ * const server = await createServer({ store, transports: [tcp], listen: ['tcp://127.0.0.1:7410'] });
+ * const connection = await tcp.dial('tcp://127.0.0.1:7410', { ...defaultConnectionLimits, signal: AbortSignal.timeout(5000) });
+ * ```
+ */
+export function tcpTransport(options: TcpTransportOptions = {}): Transport {
+  const resolved: ResolvedTcpOptions = {
+    closeTimeoutMs: options.closeTimeoutMs ?? 2000,
+    receiveQueueFramesMax: options.receiveQueueFramesMax ?? defaultReceiveQueueFramesMax,
+    receiveQueueBytesMax: options.receiveQueueBytesMax ?? defaultReceiveQueueBytesMax,
+    backlog: options.backlog ?? 511,
+    serverOptions: {},
+  };
+
+  return {
+    name: 'tcp',
+    schemes: ['tcp'],
+
+    listen(url, onConnection, listenOptions) {
+      return TcpListener.listen(parseTcpUrl(url), onConnection, listenOptions, resolved);
+    },
+
+    dial(url, dialOptions) {
+      const address = parseTcpUrl(url);
+      const signal = dialOptions.signal;
+      if (signal?.aborted) return Promise.reject(new AbortError());
+      return new Promise((resolve, reject) => {
+        const socket = connect({ host: address.host, port: address.port, noDelay: true });
+        const onAbort = (): void => {
+          settle();
+          socket.destroy();
+          reject(new AbortError());
+        };
+        const onError = (error: NodeJS.ErrnoException): void => {
+          settle();
+          socket.destroy();
+          if (error.code !== undefined && REFUSED.has(error.code)) reject(new ConnectionRefusedError(url, { cause: error }));
+          else reject(error);
+        };
+        const onConnect = (): void => {
+          settle();
+          resolve(
+            new SocketConnection(socket, {
+              remoteAddress: formatUrl(socket.remoteAddress ?? address.host, socket.remotePort ?? address.port),
+              frameBytesMax: dialOptions.frameBytesMax,
+              sendQueueBytesMax: dialOptions.sendQueueBytesMax,
+              closeTimeoutMs: resolved.closeTimeoutMs,
+              receiveQueueFramesMax: resolved.receiveQueueFramesMax,
+              receiveQueueBytesMax: resolved.receiveQueueBytesMax,
+            }),
+          );
+        };
+        const settle = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          socket.off('error', onError);
+          socket.off('connect', onConnect);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        socket.once('error', onError);
+        socket.once('connect', onConnect);
+      });
+    },
+  };
+}
