@@ -38,7 +38,7 @@ type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; k
 const LSN_MAX = Number.MAX_SAFE_INTEGER;
 const VERSION_MAX = Number.MAX_SAFE_INTEGER;
 
-/** A {@link Store} on LevelDB (through `level`). Use it through {@link levelStore}. */
+/** A `Store` on LevelDB (through `level`). Use it through {@link levelStore}. */
 export class LevelStore implements Store {
   readonly persistent: boolean;
   readonly path: string;

@@ -14,7 +14,7 @@ interface Slot {
 }
 
 /**
- * A {@link Store} held in memory. Appends and reads take effect synchronously; the promises only
+ * A `Store` held in memory. Appends and reads take effect synchronously; the promises only
  * keep the Store contract's shape. Use it through {@link memoryStore}.
  */
 export class MemoryStore implements Store {
