@@ -15,6 +15,8 @@ export interface SocketConnectionOptions extends FramedConnectionOptions {
 
 /** Frames at least this large are written on their own instead of copied into a batch. */
 const DIRECT_WRITE_BYTES = 64 * 1024;
+/** Bytes of small frames joined into one write before the writer is told to wait a tick. */
+const BATCH_BYTES_MAX = 64 * 1024;
 
 export class SocketConnection extends FramedConnection {
   private readonly decoder: LengthPrefixDecoder;
@@ -76,7 +78,7 @@ export class SocketConnection extends FramedConnection {
       this.flushScheduled = true;
       queueMicrotask(this.flushTask);
     }
-    if (this.socket.writableLength + this.batchBytes < this.socket.writableHighWaterMark) return true;
+    if (this.socket.writableLength < this.socket.writableHighWaterMark && this.batchBytes < BATCH_BYTES_MAX) return true;
     this.needDrain = true;
     return false;
   }

@@ -31,7 +31,7 @@ export class TcpListener implements Listener {
     options: ListenOptions,
     transportOptions: ResolvedTcpOptions,
   ): Promise<TcpListener> {
-    const server = createServer({ noDelay: true, ...transportOptions.serverOptions });
+    const server = createServer({ noDelay: true });
     const listener = new TcpListener(server, onConnection, options, transportOptions);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,5 +1,5 @@
 /** The TCP transport: `listen` and `dial` over `node:net`. */
-import { connect, type ServerOpts } from 'node:net';
+import { connect } from 'node:net';
 import { AbortError, ConnectionRefusedError, defaultReceiveQueueBytesMax, defaultReceiveQueueFramesMax, type Transport } from '@kiln/core';
 import { SocketConnection } from './socket-connection.js';
 import { TcpListener } from './tcp-listener.js';
@@ -27,7 +27,6 @@ export interface ResolvedTcpOptions {
   receiveQueueFramesMax: number;
   receiveQueueBytesMax: number;
   backlog: number;
-  serverOptions: ServerOpts;
 }
 
 /** Socket errors that mean nothing accepts at the address. */
@@ -52,7 +51,6 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     receiveQueueFramesMax: options.receiveQueueFramesMax ?? defaultReceiveQueueFramesMax,
     receiveQueueBytesMax: options.receiveQueueBytesMax ?? defaultReceiveQueueBytesMax,
     backlog: options.backlog ?? 511,
-    serverOptions: {},
   };
 
   return {
