@@ -71,26 +71,38 @@ export class CheckedStore {
     if (this.state !== 'new') throw new StoreClosedError();
     this.state = 'opening';
     await this.store.open();
+    let dropped: number;
+    try {
+      dropped = await this.recoverTail();
+    } catch (error) {
+      // Leave nothing half-open behind: the caller sees the error and a closed store.
+      this.state = 'closed';
+      await this.store.close();
+      throw error;
+    }
+    this.pending = { ...this.last };
+    this.state = 'open';
+    return { droppedRecords: dropped, last: { ...this.last } };
+  }
+
+  private async recoverTail(): Promise<number> {
     let dropped = 0;
     for (;;) {
       const [tail] = await this.store.read(Number.MAX_SAFE_INTEGER, { direction: 'backward', maxCount: 1, maxBytes: 1 });
       if (!tail) {
         this.last = { lsn: 0, term: 0 };
-        break;
+        return dropped;
       }
       try {
         const record = decodeRecord(tail.bytes, tail.lsn);
         this.last = { lsn: record.lsn, term: record.term };
-        break;
+        return dropped;
       } catch (error) {
         if (!(error instanceof CorruptRecordError) || dropped >= this.limits.groupCommitRecordsMax) throw error;
         dropped++;
         await this.store.truncateAfter(tail.lsn - 1);
       }
     }
-    this.pending = { ...this.last };
-    this.state = 'open';
-    return { droppedRecords: dropped, last: { ...this.last } };
   }
 
   /**
@@ -126,13 +138,25 @@ export class CheckedStore {
     checkReadBounds(options.maxCount, options.direction, this.limits.readCountMax);
     if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 1) throw new InvalidArgumentError('maxBytes', 'must be a positive integer');
     const records = await this.run(() => this.store.read(fromLsn, options));
-    let expected = options.direction === 'forward' ? Math.max(fromLsn, 1) : Math.min(fromLsn, this.pending.lsn);
+    let expected = options.direction === 'forward' ? Math.max(fromLsn, 1) : this.firstBackward(fromLsn, records[0]?.lsn);
     for (const record of records) {
       assert(record.lsn === expected, `store returned LSN ${record.lsn} where ${expected} was due`);
       verifiedBody(record.bytes, record.lsn);
       expected += options.direction === 'forward' ? 1 : -1;
     }
     return records;
+  }
+
+  /**
+   * Where a backward read may start: at the durable tail, or anywhere up to the tail of appends
+   * still in flight, which a store may or may not show yet.
+   */
+  private firstBackward(fromLsn: number, first: number | undefined): number {
+    const low = Math.min(fromLsn, this.last.lsn);
+    const high = Math.min(fromLsn, this.pending.lsn);
+    if (first === undefined) return low;
+    assert(first >= low && first <= high, `store began a backward read at LSN ${first}, outside ${low}..${high}`);
+    return first;
   }
 
   /** Reads and decodes records. */
