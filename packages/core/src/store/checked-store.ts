@@ -137,26 +137,17 @@ export class CheckedStore {
     checkLsn('fromLsn', fromLsn);
     checkReadBounds(options.maxCount, options.direction, this.limits.readCountMax);
     if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 1) throw new InvalidArgumentError('maxBytes', 'must be a positive integer');
+    // The tail bounds as the read starts: an append in flight may or may not show in it.
+    const low = Math.min(fromLsn, this.last.lsn);
+    const high = Math.min(fromLsn, this.pending.lsn);
     const records = await this.run(() => this.store.read(fromLsn, options));
-    let expected = options.direction === 'forward' ? Math.max(fromLsn, 1) : this.firstBackward(fromLsn, records[0]?.lsn);
+    let expected = options.direction === 'forward' ? Math.max(fromLsn, 1) : firstBackward(low, high, records[0]?.lsn);
     for (const record of records) {
       assert(record.lsn === expected, `store returned LSN ${record.lsn} where ${expected} was due`);
       verifiedBody(record.bytes, record.lsn);
       expected += options.direction === 'forward' ? 1 : -1;
     }
     return records;
-  }
-
-  /**
-   * Where a backward read may start: at the durable tail, or anywhere up to the tail of appends
-   * still in flight, which a store may or may not show yet.
-   */
-  private firstBackward(fromLsn: number, first: number | undefined): number {
-    const low = Math.min(fromLsn, this.last.lsn);
-    const high = Math.min(fromLsn, this.pending.lsn);
-    if (first === undefined) return low;
-    assert(first >= low && first <= high, `store began a backward read at LSN ${first}, outside ${low}..${high}`);
-    return first;
   }
 
   /** Reads and decodes records. */
@@ -255,6 +246,13 @@ export class CheckedStore {
       if (this.inFlight === 0 && this.idle) this.idle();
     }
   }
+}
+
+/** Where a backward read may start: between the durable tail and the tail of appends in flight. */
+function firstBackward(low: number, high: number, first: number | undefined): number {
+  if (first === undefined) return low;
+  assert(first >= low && first <= high, `store began a backward read at LSN ${first}, outside ${low}..${high}`);
+  return first;
 }
 
 function checkLsn(field: string, lsn: number): void {

@@ -6,5 +6,5 @@
  * @packageDocumentation
  */
 export { storeConformance, type StoreFixture } from './store/index.js';
-export { transportConformance, type TransportFixture } from './transport/index.js';
+export { transportConformance, type TransportFixture, type TransportSetup, type TransportCapabilities } from './transport/index.js';
 export type { TestRunner } from './runner.js';

@@ -37,6 +37,17 @@ export function appendReadTests({ runner, test }: SuiteContext): void {
       expect(await lsns(6, 'forward')).toEqual([]);
     });
 
+    test('reads backward while an append is in flight, seeing the durable or the new tail', async (h) => {
+      await h.append(...h.log.segment(2, ['a']));
+      const inFlight = h.append(...h.log.segment(3, ['a']));
+      const during = (await h.store.read(Number.MAX_SAFE_INTEGER, { direction: 'backward', ...ALL })).map((r) => r.lsn);
+      expect([[2, 1], [5, 4, 3, 2, 1]]).toContainEqual(during);
+      const head = await h.store.streamHead('a');
+      expect([1, 4]).toContain(head?.firstVersion);
+      await inFlight;
+      expect((await h.store.read(Number.MAX_SAFE_INTEGER, { direction: 'backward', ...ALL })).map((r) => r.lsn)).toEqual([5, 4, 3, 2, 1]);
+    });
+
     test('honours maxCount in both directions', async (h) => {
       await h.append(...h.log.segment(6, ['a']));
       const forward = await h.store.read(2, { direction: 'forward', maxCount: 2, maxBytes: 1 << 30 });
