@@ -177,8 +177,11 @@ export class KilnClient {
     const fromVersion = options.fromVersion ?? (direction === 'forward' ? 0 : END);
     const maxCount = options.maxCount ?? DEFAULT_READ_COUNT;
     const slices = (await this.link.request('read', readToWire({ stream, fromVersion, direction, maxCount }))) as unknown[];
-    const events = slices.flatMap((s) => eventsOf(sliceFromWire(s)));
-    const inRange = direction === 'forward' ? events.filter((e) => e.version >= fromVersion) : events.reverse().filter((e) => e.version <= fromVersion);
+    // Slices come in read order; a backward read also reverses the events inside each slice.
+    const inRange =
+      direction === 'forward'
+        ? slices.flatMap((s) => eventsOf(sliceFromWire(s))).filter((e) => e.version >= fromVersion)
+        : slices.flatMap((s) => eventsOf(sliceFromWire(s)).reverse()).filter((e) => e.version <= fromVersion);
     return inRange.slice(0, maxCount);
   }
 
