@@ -64,6 +64,18 @@ export function clientSuite(target: ClientSuiteTarget): void {
       expect(await client.read('s-2')).toHaveLength(1);
     });
 
+    it('applies pipelined appends to cold streams in the order they were sent', async () => {
+      const { client } = await start();
+      const appends = [];
+      for (let i = 0; i < 40; i++) {
+        const stream = `pipe-${i % 4}`;
+        const version = Math.floor(i / 4);
+        appends.push(client.append(stream, [{ type: 'E', data: i }], { expectedVersion: version === 0 ? 'no-stream' : version - 1 }));
+      }
+      const results = await Promise.all(appends);
+      expect(results.map((r) => r.firstVersion)).toEqual(Array.from({ length: 40 }, (_, i) => Math.floor(i / 4)));
+    });
+
     it('commits a multi-stream transaction whole, or not at all when one check fails', async () => {
       const { client } = await start();
       await client.append('guard', [{ type: 'G', data: 0 }]);

@@ -30,6 +30,16 @@ export interface CommitterOptions {
   onFailed: (error: unknown) => void;
 }
 
+/** A transaction waiting for stream heads to load before its turn. */
+interface WaitingTransaction {
+  request: TransactionRequest;
+  eventCounts: number[];
+  streams: string[];
+  loaded: Promise<void>;
+  resolve: (result: Promise<TransactionResult>) => void;
+  reject: (error: unknown) => void;
+}
+
 interface PendingCommit {
   encoded: EncodedRecord;
   record: LogRecord;
@@ -50,6 +60,7 @@ export class Committer {
   /** Transactions given an LSN and not yet durable, by `clientId#seq`, so a resend joins them. */
   private readonly inFlight = new Map<string, Promise<TransactionResult>>();
   private queue: PendingCommit[] = [];
+  private readonly waiting: WaitingTransaction[] = [];
   private nextLsn: number;
   private writing = false;
   private flushScheduled = false;
@@ -70,9 +81,9 @@ export class Committer {
     return this.committedLsn;
   }
 
-  /** Transactions accepted and not yet durable. */
+  /** Transactions accepted and not yet durable, including those waiting for their turn. */
   get pendingCount(): number {
-    return this.inFlight.size;
+    return this.inFlight.size + this.waiting.length;
   }
 
   /**
@@ -97,26 +108,61 @@ export class Committer {
 
   /**
    * Commits a transaction, or returns the original result when `(clientId, seq)` already
-   * committed.
+   * committed. Transactions are checked in the order they arrive: one that waits for a stream
+   * head to load from the store holds back those behind it, so a client pipelining appends to
+   * one stream with expected versions sees them applied in the order it sent them.
    * @throws WrongExpectedVersionError when an expected version does not hold; nothing is written
    * @throws InvalidArgumentError when the transaction breaks a rule; nothing is written
    */
-  async transact(request: TransactionRequest): Promise<TransactionResult> {
-    this.checkAccepting();
-    const eventCounts = this.validate(request);
-    const tag = `${request.clientId}#${request.seq}`;
-    const streams = request.appends.map((a) => a.stream);
-    for (;;) {
-      const known = this.dedup.lookup(request.clientId, request.seq);
-      if (known.kind === 'committed') return known.result;
-      if (known.kind === 'expired') throw new SequenceExpiredError(request.clientId, request.seq);
-      const joined = this.inFlight.get(tag);
-      if (joined) return joined;
-      if (streams.every((s) => this.heads.get(s) !== undefined)) break;
-      await this.heads.load(streams);
+  transact(request: TransactionRequest): Promise<TransactionResult> {
+    try {
       this.checkAccepting();
+      const eventCounts = this.validate(request);
+      const streams = request.appends.map((a) => a.stream);
+      if (this.waiting.length === 0 && this.headsCached(streams)) return this.admit(request, eventCounts);
+      return new Promise((resolve, reject) => {
+        this.waiting.push({ request, eventCounts, streams, loaded: this.heads.load(streams), resolve, reject });
+        if (this.waiting.length === 1) void this.admitWaiting();
+      });
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.enqueue(request, eventCounts, tag);
+  }
+
+  private headsCached(streams: readonly string[]): boolean {
+    return streams.every((s) => this.heads.get(s) !== undefined);
+  }
+
+  /** Admits waiting transactions in arrival order as their stream heads arrive. */
+  private async admitWaiting(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0]!;
+      try {
+        await next.loaded;
+        // A head loaded for this transaction may have been evicted while it waited its turn.
+        while (!this.headsCached(next.streams)) await this.heads.load(next.streams);
+      } catch (error) {
+        this.waiting.shift();
+        next.reject(error);
+        continue;
+      }
+      this.waiting.shift();
+      try {
+        next.resolve(this.admit(next.request, next.eventCounts));
+      } catch (error) {
+        next.reject(error);
+      }
+    }
+  }
+
+  /** De-duplicates, then checks and queues. Synchronous: it is the serial order. */
+  private admit(request: TransactionRequest, eventCounts: number[]): Promise<TransactionResult> {
+    this.checkAccepting();
+    const known = this.dedup.lookup(request.clientId, request.seq);
+    if (known.kind === 'committed') return Promise.resolve(known.result);
+    if (known.kind === 'expired') throw new SequenceExpiredError(request.clientId, request.seq);
+    const tag = `${request.clientId}#${request.seq}`;
+    return this.inFlight.get(tag) ?? this.enqueue(request, eventCounts, tag);
   }
 
   /** Stops accepting transactions and resolves once every accepted one is durable or failed. */
@@ -148,7 +194,7 @@ export class Committer {
     return counts;
   }
 
-  /** Checks expected versions against committed and pending state and queues the record. Synchronous on purpose: it is the serial order. */
+  /** Checks expected versions against committed and pending state and queues the record. */
   private enqueue(request: TransactionRequest, eventCounts: number[], tag: string): Promise<TransactionResult> {
     const current = request.appends.map((a) => this.heads.get(a.stream)!);
     request.appends.forEach((append, i) => checkExpected(append.stream, append.expectedVersion, current[i]!));
