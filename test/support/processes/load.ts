@@ -107,9 +107,10 @@ export function startLoad(options: LoadOptions): Load {
 
   const newTxn = (writer: string, picks: string[], eventsPer: () => number): LedgerTxn => {
     const n = txnNumber++;
+    let k = 0;
     const txn: LedgerTxn = {
       key: `${writer}-t${n}`,
-      appends: picks.map((stream) => ({ stream, ids: Array.from({ length: eventsPer() }, (_, k) => `${writer}-t${n}-e${k}`) })),
+      appends: picks.map((stream) => ({ stream, ids: Array.from({ length: eventsPer() }, () => `${writer}-t${n}-e${k++}`) })),
       state: 'pending',
     };
     ledger.add(txn);
@@ -198,7 +199,8 @@ export function startLoad(options: LoadOptions): Load {
     const writer = `r${w}`;
     loops.push(
       (async () => {
-        const client = await openClient(60_000);
+        const client = await reconnectUntilUp(60_000);
+        if (!client) return;
         clients.add(client);
         // Failures are rare here (the client resends across restarts): carry on with the same client.
         const same = (): KilnClient => client;
@@ -210,7 +212,8 @@ export function startLoad(options: LoadOptions): Load {
     const writer = `c${w}`;
     loops.push(
       (async () => {
-        let client: KilnClient | undefined = await openClient(100);
+        let client: KilnClient | undefined = await reconnectUntilUp(100);
+        if (!client) return;
         clients.add(client);
         await sharedLoop(
           writer,
@@ -227,11 +230,14 @@ export function startLoad(options: LoadOptions): Load {
     );
   }
 
+  // A writer that dies of an error is a finding, reported with the rest, not an unhandled rejection.
+  const guarded = loops.map((loop) => loop.catch((error: unknown) => void ledger.unexpected.push(`writer died: ${(error as Error)?.stack ?? error}`)));
+
   return {
     streams,
     async stop() {
       stopping = true;
-      await Promise.all(loops);
+      await Promise.all(guarded);
       await Promise.all([...clients].map((c) => c.close()));
     },
   };

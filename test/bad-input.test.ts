@@ -1,0 +1,564 @@
+// Hostile and malformed input, over real TCP sockets and the in-process transport: every bad
+// frame gets an error frame and its connection closes (or, for bad arguments in a well-formed
+// request, a typed InvalidArgumentError while the connection stays open), while the server stays
+// up, a well-behaved client keeps appending, and no stream changes.
+import { createHash } from 'node:crypto';
+import { encode } from '@msgpack/msgpack';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, defaultConnectionLimits, inProcessTransport, type KilnServer } from '@kiln/core';
+import { connect, type KilnClient, type RecordedEvent } from '@kiln/core/client';
+import { memoryStore } from '@kiln/store-memory';
+import { tcpTransport } from '@kiln/transport-tcp';
+import { pollUntil } from './support/processes/kiln-process.js';
+import { exchange, HELLO, RawTcp, tcpFrame, type Outcome } from './support/processes/raw-wire.js';
+import { rawSession } from './support/raw-session.js';
+
+const SEED = Number(process.env.KILN_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const HANDSHAKE_TIMEOUT_MS = 500;
+const IDLE_TIMEOUT_MS = 2000;
+const FRAME_BYTES_MAX = defaultConnectionLimits.frameBytesMax;
+const OPERATIONS = new Set(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping']);
+const MiB = 1024 * 1024;
+
+const tcp = tcpTransport();
+const memory = inProcessTransport();
+let server: KilnServer;
+let tcpUrl: string;
+const memoryUrl = 'memory://bad-input';
+let frameCount = 0;
+
+// The well-behaved client: appends to its own stream for the whole file.
+let good: KilnClient;
+let goodLoop: Promise<void>;
+let goodStopping = false;
+const goodAcked: Array<{ id: string; lsn: number; version: number }> = [];
+const goodFailures: string[] = [];
+let baselineHash = '';
+let baselineEvents = 0;
+
+function hashOf(events: readonly RecordedEvent[]): string {
+  const hash = createHash('sha256');
+  for (const e of events) hash.update(JSON.stringify([e.lsn, e.stream, e.version, e.id, e.type, e.data, e.metadata]));
+  return hash.digest('hex');
+}
+
+async function wholeLog(client: KilnClient): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  for (let fromLsn = 1; ; ) {
+    const page = await client.readAll({ fromLsn, maxCount: 1000 });
+    if (page.length === 0) return out;
+    out.push(...page);
+    fromLsn = page[page.length - 1]!.lsn + 1;
+  }
+}
+
+beforeAll(async () => {
+  console.log(`bad-input fuzz seed ${SEED} (replay with KILN_FUZZ_SEED=${SEED})`);
+  server = await createServer({
+    store: memoryStore(),
+    transports: [tcp, memory],
+    listen: ['tcp://127.0.0.1:0', memoryUrl],
+    limits: { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, idleTimeoutMs: IDLE_TIMEOUT_MS },
+  });
+  tcpUrl = server.urls.find((u) => u.startsWith('tcp:'))!;
+  good = await connect(tcpUrl, { transports: [tcp], limits: { idleTimeoutMs: IDLE_TIMEOUT_MS }, requestTimeoutMs: 10_000 });
+  // Some history for the hostile phase to (not) disturb: 40 transactions over 4 streams.
+  for (let i = 0; i < 40; i++) {
+    await good.append(`base-${i % 4}`, [{ id: `base-${i}`, type: 'Base', data: { i, text: 'x'.repeat(i * 10) } }]);
+  }
+  const base = await wholeLog(good);
+  baselineHash = hashOf(base);
+  baselineEvents = base.length;
+  goodLoop = (async () => {
+    for (let n = 0; !goodStopping; n++) {
+      const id = `good-${n}`;
+      try {
+        const r = await good.append('good', [{ id, type: 'Good', data: n }], { expectedVersion: n === 0 ? 'no-stream' : n - 1 });
+        goodAcked.push({ id, lsn: r.lsn, version: r.firstVersion });
+      } catch (error) {
+        goodFailures.push(`${(error as Error).name}: ${(error as Error).message}`);
+        return;
+      }
+    }
+  })();
+}, 30_000);
+
+afterAll(async () => {
+  goodStopping = true;
+  await goodLoop;
+  await good?.close();
+  await server?.close();
+});
+
+/** Waits until the good client has made `count` more appends: proof the server still serves others. */
+async function goodAppendsGoOn(count: number, timeoutMs = 10_000): Promise<void> {
+  const target = goodAcked.length + count;
+  await pollUntil(`${count} more appends by the good client (failures: ${goodFailures.join('; ')})`, () => goodAcked.length >= target || goodFailures.length > 0, timeoutMs, 5);
+  expect(goodFailures).toEqual([]);
+}
+
+type ErrorFrame = [4, number | null, { name: string; message: string; fields: Record<string, unknown> }];
+const isErrorFrame = (f: unknown): f is ErrorFrame => Array.isArray(f) && f[0] === 4 && typeof f[2] === 'object' && f[2] !== null;
+
+const CONNECTION_ERRORS = new Set(['ProtocolError', 'UnsupportedProtocolVersionError']);
+
+/**
+ * The verdict on a bad frame that must close the connection: the server answered with one
+ * connection-level error frame (id null, a typed protocol error) and nothing else, then closed.
+ */
+function expectProtocolClose(outcome: Outcome, afterHello: boolean, what: unknown): void {
+  const frames = afterHello ? outcome.frames.slice(1) : outcome.frames;
+  const detail = `${JSON.stringify(what)?.slice(0, 200)} -> ${JSON.stringify(outcome).slice(0, 400)}`;
+  expect(outcome.closed, `closed: ${detail}`).toBe(true);
+  expect(frames.length, `one answer: ${detail}`).toBe(1);
+  const [frame] = frames;
+  expect(isErrorFrame(frame) && frame[1] === null && CONNECTION_ERRORS.has(frame[2].name), `a typed connection error: ${detail}`).toBe(true);
+}
+
+/** The verdict on a well-formed request with bad arguments: InvalidArgumentError for it, and the connection still answers. */
+function expectInvalidArgument(outcome: Outcome, id: number, what: unknown): void {
+  const detail = `${JSON.stringify(what)?.slice(0, 200)} -> ${JSON.stringify(outcome).slice(0, 400)}`;
+  // Frames: welcome, the error for `id`, the ping's result.
+  expect(outcome.frames.length, detail).toBe(3);
+  const [, error, pong] = outcome.frames as [unknown, unknown, unknown];
+  expect(isErrorFrame(error) && error[1] === id && error[2].name === 'InvalidArgumentError', `InvalidArgumentError: ${detail}`).toBe(true);
+  expect(pong, `the connection still answers: ${detail}`).toEqual([3, id + 1, null]);
+  expect(outcome.closed, detail).toBe(false);
+}
+
+// ---- generators ---------------------------------------------------------------------------
+
+const validHello = { version: 1, role: 'client' };
+const validBlob = encode([['fuzz-event', 'Fuzz', { ok: true }]]);
+const validTransact = (): unknown[] => ['fuzz-client', 1, [['fuzz-stream', 'any', validBlob]]];
+
+/** Values of every MessagePack type, none of them a string. */
+const notString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.integer(), { maxKeys: 2 }), fc.uint8Array({ maxLength: 8 }));
+const notNumber = fc.oneof(fc.string(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.integer(), { maxKeys: 2 }), fc.uint8Array({ maxLength: 8 }));
+const anyValue = fc.oneof(notString, fc.string({ maxLength: 20 }));
+
+/** A whole hello frame with exactly one field wrong. */
+const badHello = fc.oneof(
+  fc.oneof(notNumber, fc.integer().filter((v) => v !== 1), fc.double().filter((v) => v !== 1)).map((version) => [0, { ...validHello, version }]),
+  anyValue.filter((r) => r !== 'client').map((role) => [0, { ...validHello, role }]),
+  fc.oneof(notString, fc.string({ minLength: 257, maxLength: 300 })).map((name) => [0, { ...validHello, name }]),
+  fc.oneof(notString, fc.string({ maxLength: 40 })).map((clusterId) => [0, { ...validHello, clusterId }]),
+  anyValue.filter((h) => typeof h !== 'object' || h === null || Array.isArray(h) || h instanceof Uint8Array).map((hello) => [0, hello]),
+  anyValue.filter((k) => k !== 0).map((kind) => [kind, validHello]),
+  fc.constant([0]),
+  fc.constant({ 0: 0, 1: validHello }),
+);
+
+const REQUEST_ID = 7;
+/** A request frame (after a good hello) with exactly one frame-level field wrong: the connection must close. */
+const badRequestFrame = fc.oneof(
+  anyValue.filter((k) => k !== 1).map((kind) => [kind, REQUEST_ID, 'ping', null]),
+  fc.oneof(notNumber, fc.integer({ max: -1 }), fc.double().filter((v) => !Number.isSafeInteger(v))).map((id) => [1, id, 'ping', null]),
+  anyValue.filter((op) => typeof op !== 'string' || !OPERATIONS.has(op)).map((op) => [1, REQUEST_ID, op, null]),
+  fc.array(anyValue, { maxLength: 6 }).filter((extra) => extra.length !== 1).map((extra) => [1, REQUEST_ID, 'ping', ...extra]),
+  anyValue.map((v) => v),
+);
+
+/** Would the server accept this as events? (A mirror of `validateEvents`, so fuzzed blobs are surely bad.) */
+function validEvents(rows: unknown): boolean {
+  if (!Array.isArray(rows) || rows.length === 0) return false;
+  return rows.every(
+    (row) =>
+      Array.isArray(row) &&
+      row.length >= 3 &&
+      row.length <= 4 &&
+      typeof row[0] === 'string' &&
+      row[0].length > 0 &&
+      row[0].length <= 256 &&
+      typeof row[1] === 'string' &&
+      row[1].length > 0 &&
+      row[1].length <= 256,
+  );
+}
+
+/** Transact arguments with exactly one field wrong: an InvalidArgumentError for that request. */
+const badTransactArgs = fc.oneof(
+  anyValue.filter((a) => !Array.isArray(a)),
+  fc.array(anyValue, { maxLength: 5 }).filter((a) => a.length !== 3),
+  fc.oneof(notString, fc.constant(''), fc.string({ minLength: 129, maxLength: 140 })).map((clientId) => [clientId, 1, validTransact()[2]]),
+  fc.oneof(notNumber, fc.integer({ max: -1 }), fc.double().filter((v) => !Number.isSafeInteger(v))).map((seq) => ['fuzz-client', seq, validTransact()[2]]),
+  fc.oneof(notString.filter((a) => !Array.isArray(a) || a.length === 0), fc.constant([])).map((appends) => ['fuzz-client', 1, appends]),
+  fc.oneof(anyValue.filter((a) => !Array.isArray(a)), fc.array(anyValue, { maxLength: 6 }).filter((a) => a.length < 2 || a.length > 3)).map((append) => ['fuzz-client', 1, [append]]),
+  fc.oneof(notString, fc.constant(''), fc.constant('$all'), fc.string({ minLength: 1, maxLength: 5 }).map((s) => `$${s}`), fc.constant('n'.repeat(513))).map((stream) => ['fuzz-client', 1, [[stream, 'any', validBlob]]]),
+  anyValue.filter((v) => !['any', 'no-stream', 'exists'].includes(v as string) && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)).map((ev) => ['fuzz-client', 1, [['fuzz-stream', ev, validBlob]]]),
+  notString.filter((b) => !(b instanceof Uint8Array)).map((events) => ['fuzz-client', 1, [['fuzz-stream', 'any', events]]]),
+  fc.oneof(anyValue, fc.array(fc.array(anyValue, { maxLength: 5 }), { maxLength: 3 })).filter((rows) => !validEvents(rows)).map((rows) => ['fuzz-client', 1, [['fuzz-stream', 'any', encode(rows)]]]),
+  fc.uint8Array({ minLength: 0, maxLength: 64 }).map((bytes) => ['fuzz-client', 1, [['fuzz-stream', 'any', bytes]]]),
+  fc.constant(['fuzz-client', 1, [['fuzz-stream', 'any']]]),
+  fc.constant(['fuzz-client', 1, [['fuzz-stream', 'any', validBlob], ['fuzz-stream', 'any', validBlob]]]),
+);
+
+/** Frames claiming 2^32-1 (or just too many) items, at the top and nested inside a hello. */
+const hugeClaims: Uint8Array[] = [
+  Uint8Array.of(0xdd, 0xff, 0xff, 0xff, 0xff),
+  Uint8Array.of(0xdf, 0xff, 0xff, 0xff, 0xff),
+  Uint8Array.of(0xdc, 0xff, 0xff),
+  Uint8Array.of(0x92, 0x00, 0xdf, 0xff, 0xff, 0xff, 0xff),
+  Uint8Array.of(0x92, 0x00, 0xdd, 0xff, 0xff, 0xff, 0xff),
+  Uint8Array.of(0x92, 0x00, 0xdb, 0xff, 0xff, 0xff, 0xff), // str32 of 4 GiB
+  Uint8Array.of(0x92, 0x00, 0xc6, 0xff, 0xff, 0xff, 0xff), // bin32 of 4 GiB
+  Uint8Array.of(0x92, 0x00, 0xc9, 0xff, 0xff, 0xff, 0xff, 0x01), // ext32 of 4 GiB
+  Uint8Array.of(0xdd, 0x00, 0x01, 0x00, 0x01), // 65,537 items, just over the decoder's cap
+];
+
+/** Nested arrays `depth` deep, placed where the hello's map should be. */
+function nestedHello(depth: number): Uint8Array {
+  const out = new Uint8Array(depth + 3);
+  out[0] = 0x92;
+  out[1] = 0x00;
+  out.fill(0x91, 2, depth + 2);
+  out[depth + 2] = 0xc0;
+  return out;
+}
+
+/** A frame that is garbage MessagePack: a valid frame cut short, or with bytes after it, or bytes no decoder accepts. */
+const garbageMsgpack = fc.oneof(
+  fc.tuple(fc.constantFrom(HELLO, encode([1, 1, 'transact', validTransact()]), encode([1, 1, 'read', ['s', 0, 'forward', 10]])), fc.nat()).map(([frame, cut]) => frame.slice(0, cut % frame.length)),
+  fc.tuple(fc.constantFrom(HELLO, encode([1, 1, 'ping', null])), fc.uint8Array({ minLength: 1, maxLength: 16 })).map(([frame, tail]) => Uint8Array.from([...frame, ...tail])),
+  fc.uint8Array({ minLength: 1, maxLength: 32 }).map((tail) => Uint8Array.from([0xc1, ...tail])),
+  fc.uint8Array({ minLength: 0, maxLength: 32 }).map((tail) => Uint8Array.from([0x92, 0x00, 0x81, 0x90, ...tail])), // a map with an array key
+);
+
+// ---- tests --------------------------------------------------------------------------------
+
+describe('hostile input', () => {
+  it('closes the connection with a ProtocolError for every one of ~7,000 malformed first frames (in-process transport)', async () => {
+    const runs = async <T>(arb: fc.Arbitrary<T>, numRuns: number, toBody: (v: T) => Uint8Array): Promise<void> => {
+      await fc.assert(
+        fc.asyncProperty(arb, async (value) => {
+          const outcome = await exchange(memory, memoryUrl, [toBody(value)], { hello: false });
+          frameCount++;
+          expectProtocolClose(outcome, false, value);
+        }),
+        { numRuns, seed: SEED },
+      );
+    };
+    await runs(fc.uint8Array({ minLength: 0, maxLength: 300 }), 3000, (b) => b);
+    await runs(garbageMsgpack, 1500, (b) => b);
+    await runs(badHello, 2000, (h) => encode(h));
+    await runs(fc.constantFrom(...hugeClaims), 200, (b) => b);
+    // Requests before the handshake.
+    await runs(fc.constantFrom('ping', 'status', 'transact', 'readAll'), 100, (op) => encode([1, 1, op, op === 'transact' ? validTransact() : null]));
+    await runs(fc.integer({ min: 1, max: 20_000 }), 300, nestedHello);
+    await goodAppendsGoOn(5);
+  }, 60_000);
+
+  it('closes the connection with a ProtocolError for ~2,500 malformed frames after a good hello (in-process transport)', async () => {
+    await fc.assert(
+      fc.asyncProperty(badRequestFrame, async (frame) => {
+        const outcome = await exchange(memory, memoryUrl, [encode(frame)], { hello: true });
+        frameCount++;
+        expectProtocolClose(outcome, true, frame);
+      }),
+      { numRuns: 1500, seed: SEED },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.uint8Array({ minLength: 0, maxLength: 200 }), garbageMsgpack.filter((b) => b.length > 0)), async (body) => {
+        const outcome = await exchange(memory, memoryUrl, [body], { hello: true });
+        frameCount++;
+        expectProtocolClose(outcome, true, body);
+      }),
+      { numRuns: 1000, seed: SEED + 1 },
+    );
+    // A second hello.
+    const twice = await exchange(memory, memoryUrl, [HELLO], { hello: true });
+    expectProtocolClose(twice, true, 'second hello');
+    expect(((twice.frames[1] as ErrorFrame)[2]).message).toMatch(/hello sent twice/);
+    await goodAppendsGoOn(5);
+  }, 60_000);
+
+  it('answers ~1,500 transactions with one bad field each with InvalidArgumentError and keeps the connection open (in-process transport)', async () => {
+    await fc.assert(
+      fc.asyncProperty(badTransactArgs, async (args) => {
+        const outcome = await exchange(memory, memoryUrl, [encode([1, REQUEST_ID, 'transact', args]), encode([1, REQUEST_ID + 1, 'ping', null])], {
+          hello: true,
+          timeoutMs: 5_000,
+          until: (o) => o.frames.length >= 3,
+        });
+        frameCount++;
+        expectInvalidArgument(outcome, REQUEST_ID, args);
+      }),
+      { numRuns: 1500, seed: SEED },
+    );
+    await goodAppendsGoOn(5);
+  }, 60_000);
+
+  it('closes the connection with a ProtocolError for ~2,500 random and malformed frames over raw TCP', async () => {
+    const viaTcp = async (bodies: Uint8Array[], hello: boolean): Promise<Outcome> => {
+      const raw = await RawTcp.open(tcpUrl);
+      try {
+        if (hello) raw.send(HELLO);
+        for (const body of bodies) raw.send(body);
+        return await raw.waitClosed(5_000);
+      } finally {
+        raw.destroy();
+      }
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.uint8Array({ minLength: 0, maxLength: 300 }), garbageMsgpack, badHello.map((h) => encode(h))), async (body) => {
+        frameCount++;
+        expectProtocolClose(await viaTcp([body], false), false, body);
+      }),
+      { numRuns: 1500, seed: SEED },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(badRequestFrame.map((f) => encode(f)), fc.uint8Array({ minLength: 0, maxLength: 100 })), async (body) => {
+        frameCount++;
+        expectProtocolClose(await viaTcp([body], true), true, body);
+      }),
+      { numRuns: 1000, seed: SEED + 2 },
+    );
+    // A frame split into single bytes, and several bad frames in one write: still one error, one close.
+    const raw = await RawTcp.open(tcpUrl);
+    for (const byte of tcpFrame(encode([1, 1, 'ping', null]))) raw.write(Uint8Array.of(byte));
+    expectProtocolClose(await raw.waitClosed(), false, 'a request before the hello, one byte at a time');
+    const burst = await RawTcp.open(tcpUrl);
+    burst.write(Uint8Array.from([...tcpFrame(Uint8Array.of(0xc1)), ...tcpFrame(Uint8Array.of(0xc1)), ...tcpFrame(HELLO)]));
+    expectProtocolClose(await burst.waitClosed(), false, 'three frames, the first bad');
+    await goodAppendsGoOn(5);
+  }, 60_000);
+
+  // KNOWN BUG (it.fails): decodeClientFrame builds its ProtocolError message with
+  // JSON.stringify(kind) / JSON.stringify(op); on a value nested ~10,000 deep that throws
+  // RangeError (call stack), so the client gets {name: 'InternalError'} instead of ProtocolError.
+  // The connection still closes and the server lives. Remove `.fails` once the message is built
+  // without stringifying untrusted values (or the decoder limits depth).
+  it.fails('answers frames nested 100,000 deep in the kind or op position with a ProtocolError, as anywhere else', async () => {
+    // [[[[...]]], 1] and [1, 7, [[[...]]], null]: the decoder takes them (it has no depth limit),
+    // and the error message then quotes the value with JSON.stringify.
+    const nested = (depth: number): Uint8Array => {
+      const out = new Uint8Array(depth + 1);
+      out.fill(0x91, 0, depth);
+      out[depth] = 0xc0;
+      return out;
+    };
+    for (const depth of [10_000, 100_000]) {
+      const asKind = Uint8Array.from([0x92, ...nested(depth), 0x01]);
+      expectProtocolClose(await exchange(memory, memoryUrl, [asKind], { hello: false }), false, `kind nested ${depth} deep`);
+      const asOp = Uint8Array.from([0x94, 0x01, 0x07, ...nested(depth), 0xc0]);
+      expectProtocolClose(await exchange(memory, memoryUrl, [asOp], { hello: true }), true, `op nested ${depth} deep`);
+    }
+    await goodAppendsGoOn(5);
+  });
+
+  // KNOWN BUG (it.fails): the MessagePack decoder has no depth limit, so one frame of 4 MiB of
+  // 0x91 bytes (an array holding an array ... 4 million deep) is decoded in full before any
+  // check: measured ~1.6 s of blocked event loop and ~600 MiB of RSS for a single frame, where
+  // RELIABILITY.md §3.7 asks for depth limits enforced before allocation and RSS growth <= 64 MiB.
+  // Ten such connections would exhaust memory. Remove `.fails` once frames are depth-limited.
+  it.fails('rejects a 4 MiB frame of nested arrays without ballooning memory', async () => {
+    const depth = FRAME_BYTES_MAX - 16;
+    const frame = new Uint8Array(depth + 3);
+    frame[0] = 0x92;
+    frame[1] = 0x00;
+    frame.fill(0x91, 2, depth + 2);
+    frame[depth + 2] = 0xc0;
+    const maxRssBefore = process.resourceUsage().maxRSS * 1024;
+    const started = Date.now();
+    const outcome = await exchange(memory, memoryUrl, [frame], { hello: false, timeoutMs: 20_000 });
+    const elapsedMs = Date.now() - started;
+    const growth = process.resourceUsage().maxRSS * 1024 - maxRssBefore;
+    console.log(`4 MiB nested frame: answered in ${elapsedMs} ms, peak RSS grew by ${(growth / MiB).toFixed(0)} MiB`);
+    expectProtocolClose(outcome, false, '4 MiB of nesting');
+    await goodAppendsGoOn(5);
+    expect(growth, `peak RSS grew by ${(growth / MiB).toFixed(0)} MiB`).toBeLessThan(64 * MiB);
+  }, 30_000);
+
+  it('rejects oversize length prefixes from the header alone, 100 connections at once, without memory growth', async () => {
+    const rssBefore = process.memoryUsage().rss;
+    const headers = [0xffff_ffff, 0x7fff_ffff, FRAME_BYTES_MAX + 1, 0x8000_4001 /* a control frame over its 16 KiB cap */];
+    const outcomes = await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        const raw = await RawTcp.open(tcpUrl);
+        try {
+          const header = new Uint8Array(4);
+          new DataView(header.buffer).setUint32(0, headers[i % headers.length]!);
+          // Only the header (and, for some, a hello before it): the server must not wait for a body.
+          if (i % 2 === 1) raw.send(HELLO);
+          raw.write(header);
+          return { header: headers[i % headers.length]!, outcome: await raw.waitClosed(3_000) };
+        } finally {
+          raw.destroy();
+        }
+      }),
+    );
+    for (const { header, outcome } of outcomes) {
+      expect(outcome.closed).toBe(true);
+      const expected = header >= 0x8000_0000 ? 'ProtocolError' : 'FrameTooLargeError';
+      expect(outcome.closeError, `header 0x${header.toString(16)}: ${JSON.stringify(outcome)}`).toBe(expected);
+    }
+    const growth = process.memoryUsage().rss - rssBefore;
+    expect(growth, `RSS grew by ${(growth / MiB).toFixed(1)} MiB`).toBeLessThan(64 * MiB);
+    await pollUntil('the refused connections to be gone', () => (server.status().connections as number) <= 1, 5_000);
+    await goodAppendsGoOn(5);
+  });
+
+  it('closes a connection that never completes its handshake within handshakeTimeoutMs', async () => {
+    const started = Date.now();
+    const silent = await RawTcp.open(tcpUrl);
+    const partial = await RawTcp.open(tcpUrl);
+    partial.write(tcpFrame(HELLO).subarray(0, 6)); // half a hello, never finished
+    const [a, b] = await Promise.all([silent.waitClosed(HANDSHAKE_TIMEOUT_MS + 2_000), partial.waitClosed(HANDSHAKE_TIMEOUT_MS + 2_000)]);
+    const elapsed = Date.now() - started;
+    silent.destroy();
+    partial.destroy();
+    expect(elapsed).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - 50);
+    expect(elapsed).toBeLessThan(HANDSHAKE_TIMEOUT_MS + 1_500);
+    for (const outcome of [a, b]) {
+      expect(outcome.frames).toHaveLength(1);
+      const frame = outcome.frames[0];
+      expect(isErrorFrame(frame) && frame[1] === null && frame[2].name === 'TimeoutError', JSON.stringify(outcome)).toBe(true);
+    }
+  });
+
+  it('stops reading from a client that never reads its replies, keeps its memory bounded, and serves others meanwhile', async () => {
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
+    const connectionsBefore = server.status().connections as number;
+    const raw = await RawTcp.open(tcpUrl);
+    try {
+      raw.send(HELLO);
+      await raw.waitFrames(1);
+      raw.socket.pause(); // never read a reply again
+      // Each readAll answer carries up to a thousand records (the good client's stream grows all
+      // the time): unread, 200,000 of them would be gigabytes if the server buffered them.
+      const request = (id: number): Uint8Array => tcpFrame(encode([1, id, 'readAll', [1, 'forward', 1000]]));
+      const REQUESTS = 200_000;
+      let sent = 0;
+      let stalled = false;
+      const goodBefore = goodAcked.length;
+      // Our socket no longer reads, so it may not notice a close: ask the server whether it still holds us.
+      const closedByServer = (): boolean => (server.status().connections as number) <= connectionsBefore;
+      while (sent < REQUESTS && !closedByServer()) {
+        let more = true;
+        for (let k = 0; k < 200 && more; k++) more = raw.write(request(++sent));
+        if (more) {
+          // The server runs in this process: give it a turn to read and answer.
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
+        // The socket is full. If the server still reads, 'drain' comes soon; if it stopped
+        // reading from us (or closed us), it never does.
+        const drained = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => {
+            raw.socket.off('drain', onDrain);
+            resolve(false);
+          }, 1_000);
+          const onDrain = (): void => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+          raw.socket.once('drain', onDrain);
+        });
+        if (!drained) {
+          stalled = true;
+          break;
+        }
+      }
+      const growth = rssPeak - rssBefore;
+      const closed = closedByServer();
+      console.log(`slow reader: sent ${sent} requests; our writes stalled: ${stalled}, server closed the connection: ${closed}; RSS peak +${(growth / MiB).toFixed(1)} MiB; good appends meanwhile: ${goodAcked.length - goodBefore}`);
+      expect(stalled || closed, 'the server stopped reading or closed the connection').toBe(true);
+      expect(sent, 'it stopped well before taking every request').toBeLessThan(REQUESTS);
+      // Read again: what the server sent ends with a connection-level error, then the close.
+      raw.socket.resume();
+      const outcome = await raw.waitClosed(IDLE_TIMEOUT_MS + 5_000);
+      const last = outcome.frames[outcome.frames.length - 1];
+      expect(isErrorFrame(last) && last[1] === null, `last frame ${JSON.stringify(last)?.slice(0, 200)}`).toBe(true);
+      expect(outcome.frames.length, 'answers never exceed the in-flight cap by much').toBeLessThan(defaultConnectionLimits.inFlightMax * 2 + 2);
+      await goodAppendsGoOn(20);
+      expect(growth, `RSS grew by ${(growth / MiB).toFixed(1)} MiB`).toBeLessThan(96 * MiB);
+      const status = server.status();
+      expect(status.state).toBe('ACTIVE-COORDINATOR');
+    } finally {
+      clearInterval(sampler);
+      raw.destroy();
+    }
+    await pollUntil('the slow reader to be gone', () => (server.status().connections as number) <= connectionsBefore, 5_000);
+  });
+
+  it('answers invalid arguments in well-formed requests with a typed InvalidArgumentError and keeps the connection open', async () => {
+    const session = await rawSession(tcp, tcpUrl);
+    const blob = (rows: unknown): Uint8Array => encode(rows);
+    const cases: Array<[op: string, args: unknown, field: RegExp]> = [
+      ['transact', ['c', 1, [['', 'any', validBlob]]], /stream/],
+      ['transact', ['c', 1, [['$all', 'any', validBlob]]], /stream/],
+      ['transact', ['c', 1, [['s'.repeat(600), 'any', validBlob]]], /stream/],
+      ['transact', ['c', 1, [[42, 'any', validBlob]]], /stream/],
+      ['transact', ['c', 1, [['s', -1, validBlob]]], /expectedVersion/],
+      ['transact', ['c', 1, [['s', 1.5, validBlob]]], /expectedVersion/],
+      ['transact', ['c', 1, [['s', 'maybe', validBlob]]], /expectedVersion/],
+      ['transact', ['c', 1, [['s', null, validBlob]]], /expectedVersion/],
+      ['transact', ['c', 1, [['s', 'any', 'not bytes']]], /events/],
+      ['transact', ['c', 1, [['s', 'any', Uint8Array.of(0xc1)]]], /events/],
+      ['transact', ['c', 1, [['s', 'any', blob({ id: 'x' })]]], /events/],
+      ['transact', ['c', 1, [['s', 'any', blob([])]]], /events/],
+      ['transact', ['c', 1, [['s', 'any', blob([['id', 'T']])]]], /events/],
+      ['transact', ['c', 1, [['s', 'any', blob([['id', 'T', 1, 2, 3]])]]], /events/],
+      ['transact', ['c', 1, [['s', 'any', blob([[1, 'T', null]])]]], /events/],
+      ['transact', ['c', 1, [['s', 'any', blob([['', 'T', null]])]]], /events/],
+      ['transact', ['c', 1, [['s', 'any', blob([['id', '', null]])]]], /events/],
+      ['transact', ['c', 1, [['s', 'any', blob([['i'.repeat(257), 'T', null]])]]], /events/],
+      ['transact', ['c', 1, [['s', 'any', blob([['ok', 'T', null], 'not an event'])]]], /events/],
+      ['transact', ['c', 1, [['s', 'any']]], /appends/],
+      ['transact', ['c', 1, [['s', 'any', validBlob], ['s', 'any', validBlob]]], /stream/],
+      ['transact', ['c', 1, []], /appends/],
+      ['transact', ['', 1, [['s', 'any', validBlob]]], /clientId/],
+      ['transact', ['c', -1, [['s', 'any', validBlob]]], /seq/],
+      ['transact', ['c', 'one', [['s', 'any', validBlob]]], /seq/],
+      ['transact', 'not an array', /transaction/],
+      ['read', [42, 0, 'forward', 10], /stream/],
+      ['read', ['s', -1, 'forward', 10], /fromVersion/],
+      ['read', ['s', 0, 'sideways', 10], /direction/],
+      ['read', ['s', 0, 'forward', 0], /maxCount/],
+      ['read', ['s', 0, 'forward', 1e9], /maxCount/],
+      ['readAll', [-1, 'forward', 10], /fromLsn/],
+      ['readAll', [1, 'forward'], /readAll/],
+      ['subscribe', [-1, 's', 0], /subscriptionId/],
+      ['subscribe', [1, 42, 0], /stream/],
+    ];
+    for (const [op, args, field] of cases) {
+      const error = await session.request(op, args).then(
+        (result) => ({ unexpectedResult: result }),
+        (e: { body?: { name: string; fields: { field?: string } } }) => e.body,
+      );
+      frameCount++;
+      expect(error, `${op} ${JSON.stringify(args)?.slice(0, 100)}`).toMatchObject({ name: 'InvalidArgumentError', fields: { field: expect.stringMatching(field) } });
+    }
+    // Still open and serving after every one of them.
+    expect(await session.request('ping', null)).toBeNull();
+    expect((await session.request('read', ['s', 0, 'forward', 10]))).toEqual([]);
+    session.connection.close('done');
+  });
+
+  it('after all of it: the server is up, the good client never failed, and no stream changed but the good one', async () => {
+    goodStopping = true;
+    await goodLoop;
+    expect(goodFailures).toEqual([]);
+    console.log(`bad-input: ${frameCount} hostile frames or requests; the good client made ${goodAcked.length} appends meanwhile`);
+    expect(frameCount).toBeGreaterThanOrEqual(10_000);
+    const checker = await connect(tcpUrl, { transports: [tcp] });
+    try {
+      const log = await wholeLog(checker);
+      const others = log.filter((e) => e.stream !== 'good');
+      expect(others).toHaveLength(baselineEvents);
+      expect(hashOf(others)).toBe(baselineHash);
+      // The good client's events are exactly the ones it was told were committed, in order.
+      const goods = log.filter((e) => e.stream === 'good').map((e) => ({ id: e.id, lsn: e.lsn, version: e.version }));
+      expect(goods).toEqual(goodAcked);
+      expect(log.map((e) => e.lsn)).toEqual(Array.from({ length: log.length }, (_, i) => i + 1));
+      const status = await checker.serverStatus();
+      expect(status.state).toBe('ACTIVE-COORDINATOR');
+      expect(status.lastLsn).toBe(log.length);
+    } finally {
+      await checker.close();
+    }
+  });
+});
