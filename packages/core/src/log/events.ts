@@ -5,6 +5,7 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { InvalidArgumentError } from '../errors.js';
+import { msgpackShapeProblem } from './msgpack-shape.js';
 
 /** The expected version of a stream for an append or a check. */
 export type ExpectedVersion = 'any' | 'no-stream' | 'exists' | number;
@@ -67,6 +68,8 @@ export function decodeEvents(blob: Uint8Array): EventRow[] {
  * @throws InvalidArgumentError naming `field` when it does not
  */
 export function validateEvents(blob: Uint8Array, field: string): number {
+  const problem = msgpackShapeProblem(blob);
+  if (problem) throw new InvalidArgumentError(field, `is not acceptable MessagePack: ${problem}`);
   let rows: unknown;
   try {
     rows = decoder.decode(blob);

@@ -17,6 +17,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { ProtocolError, type WireError } from '../errors.js';
 import { untrustedDecoderLimits } from '../log/events.js';
+import { msgpackShapeProblem } from '../log/msgpack-shape.js';
 
 /** The protocol version this build speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -79,6 +80,8 @@ export const encodeSubscriptionEnd = (subscriptionId: number, error: WireError):
   encoder.encode([FrameKind.SubscriptionEnd, subscriptionId, error]);
 
 function decodeArray(frame: Uint8Array): unknown[] {
+  const problem = msgpackShapeProblem(frame);
+  if (problem) throw new ProtocolError(`frame is not acceptable MessagePack: ${problem}`);
   let value: unknown;
   try {
     value = decoder.decode(frame);
@@ -107,10 +110,10 @@ export function decodeClientFrame(frame: Uint8Array): ClientFrame {
   if (kind === FrameKind.Request) {
     if (value.length !== 4 || !isRequestId(value[1])) throw new ProtocolError('request must be [kind, id, op, args]');
     const op = value[2];
-    if (typeof op !== 'string' || !OPERATIONS.has(op)) throw new ProtocolError(`unknown operation ${JSON.stringify(op)}`);
+    if (typeof op !== 'string' || !OPERATIONS.has(op)) throw new ProtocolError(`unknown operation ${describe(op)}`);
     return { kind, id: value[1], op: op as Operation, args: value[3] };
   }
-  throw new ProtocolError(`unexpected frame kind ${JSON.stringify(kind)} from a client`);
+  throw new ProtocolError(`unexpected frame kind ${describe(kind)} from a client`);
 }
 
 /** Decodes and shape-checks a frame a server sent. @throws ProtocolError */
@@ -135,11 +138,18 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
       if (!isRequestId(value[1])) throw new ProtocolError('events must carry a subscription id');
       return { kind: FrameKind.Events, subscriptionId: value[1], slices: value[2] };
     default:
-      throw new ProtocolError(`unexpected frame kind ${JSON.stringify(value[0])} from a server`);
+      throw new ProtocolError(`unexpected frame kind ${describe(value[0])} from a server`);
   }
 }
 
 function wireError(error: unknown): WireError {
   if (!isPlainObject(error) || typeof error.name !== 'string') throw new ProtocolError('malformed error');
   return { name: error.name, message: String(error.message ?? ''), fields: isPlainObject(error.fields) ? (error.fields as WireError['fields']) : {} };
+}
+
+/** Names an untrusted value for an error message without walking into it. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 40));
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return `of type ${Array.isArray(value) ? 'array' : typeof value}`;
 }
