@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { encode } from '@msgpack/msgpack';
-import { msgpackShapeProblem } from '../src/log/msgpack-shape.js';
+import { eventRowsProblem, msgpackShapeProblem } from '../src/log/msgpack-shape.js';
+import { encodeEvents } from '../src/log/events.js';
 
 describe('msgpackShapeProblem', () => {
   it('accepts whatever the encoder produces', () => {
@@ -33,5 +34,35 @@ describe('msgpackShapeProblem', () => {
     expect(msgpackShapeProblem(new Uint8Array([...good, 0]))).toMatch(/extra/);
     expect(msgpackShapeProblem(new Uint8Array([0xdd, 0xff, 0xff, 0xff, 0xff]))).toMatch(/claims/);
     expect(msgpackShapeProblem(new Uint8Array([0xc1]))).toMatch(/invalid/);
+  });
+});
+
+describe('eventRowsProblem', () => {
+  const event = fc.record({
+    id: fc.string({ minLength: 1, maxLength: 60 }),
+    type: fc.string({ minLength: 1, maxLength: 60 }),
+    data: fc.jsonValue({ maxDepth: 5 }),
+    metadata: fc.option(fc.jsonValue({ maxDepth: 3 }), { nil: undefined }),
+  });
+
+  it('counts the events of every blob the client encodes', () => {
+    fc.assert(
+      fc.property(fc.array(event, { minLength: 1, maxLength: 20 }), (events) => {
+        expect(eventRowsProblem(encodeEvents(events, () => 'unused'))).toBe(events.length);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('names what is wrong with a malformed blob', () => {
+    expect(eventRowsProblem(encode([]))).toMatch(/non-empty/);
+    expect(eventRowsProblem(encode({ a: 1 }))).toMatch(/non-empty/);
+    expect(eventRowsProblem(encode([['id', 'type']]))).toMatch(/\[id, type, data/);
+    expect(eventRowsProblem(encode([['', 'type', 1]]))).toMatch(/id must be/);
+    expect(eventRowsProblem(encode([['id', 7, 1]]))).toMatch(/type must be/);
+    expect(eventRowsProblem(encode([['id', 'x'.repeat(300), 1]]))).toMatch(/type must be/);
+    expect(eventRowsProblem(new Uint8Array([...encode([['id', 't', 1]]), 0]))).toMatch(/extra/);
+    const good = encode([['id', 't', { deep: [1, 2, 3] }]]);
+    for (let cut = 1; cut < good.length; cut++) expect(typeof eventRowsProblem(good.subarray(0, cut))).toBe('string');
   });
 });

@@ -5,7 +5,7 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { InvalidArgumentError } from '../errors.js';
-import { msgpackShapeProblem } from './msgpack-shape.js';
+import { eventRowsProblem } from './msgpack-shape.js';
 
 /** The expected version of a stream for an append or a check. */
 export type ExpectedVersion = 'any' | 'no-stream' | 'exists' | number;
@@ -64,23 +64,12 @@ export function decodeEvents(blob: Uint8Array): EventRow[] {
 }
 
 /**
- * Checks that a blob from a client holds `count` well-formed events and returns `count`.
+ * Checks that a blob from a client holds well-formed events and returns their count. It walks
+ * the bytes without decoding: the server never materialises application data.
  * @throws InvalidArgumentError naming `field` when it does not
  */
 export function validateEvents(blob: Uint8Array, field: string): number {
-  const problem = msgpackShapeProblem(blob);
-  if (problem) throw new InvalidArgumentError(field, `is not acceptable MessagePack: ${problem}`);
-  let rows: unknown;
-  try {
-    rows = decoder.decode(blob);
-  } catch (cause) {
-    throw new InvalidArgumentError(field, `is not valid MessagePack (${(cause as Error).message})`);
-  }
-  if (!Array.isArray(rows) || rows.length === 0) throw new InvalidArgumentError(field, 'must be a non-empty array of events');
-  for (const row of rows) {
-    if (!Array.isArray(row) || row.length < 3 || row.length > 4) throw new InvalidArgumentError(field, 'each event must be [id, type, data, metadata?]');
-    if (typeof row[0] !== 'string' || row[0].length === 0 || row[0].length > 256) throw new InvalidArgumentError(field, 'event id must be a string of 1 to 256 characters');
-    if (typeof row[1] !== 'string' || row[1].length === 0 || row[1].length > 256) throw new InvalidArgumentError(field, 'event type must be a string of 1 to 256 characters');
-  }
-  return rows.length;
+  const result = eventRowsProblem(blob);
+  if (typeof result === 'string') throw new InvalidArgumentError(field, result);
+  return result;
 }

@@ -19,9 +19,19 @@ const FIXED: Record<number, number> = {
  * undefined. It does not validate everything: the decoder still does that.
  */
 export function msgpackShapeProblem(bytes: Uint8Array, depthMax = MSGPACK_DEPTH_MAX): string | undefined {
+  const end = skipValue(bytes, 0, depthMax);
+  if (typeof end === 'string') return end;
+  return end === bytes.length ? undefined : 'extra bytes after the value';
+}
+
+/**
+ * Walks one value starting at `start` without decoding it; returns the offset after it, or a
+ * reason it is not acceptable.
+ */
+export function skipValue(bytes: Uint8Array, start: number, depthMax = MSGPACK_DEPTH_MAX): number | string {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const pending: number[] = []; // items still due in each open container
-  let pos = 0;
+  let pos = start;
   const size = (width: number): number => {
     if (pos + width > bytes.length) return -1;
     const value = width === 1 ? bytes[pos]! : width === 2 ? view.getUint16(pos) : view.getUint32(pos);
@@ -65,7 +75,54 @@ export function msgpackShapeProblem(bytes: Uint8Array, depthMax = MSGPACK_DEPTH_
       }
       pending.pop();
     }
-    if (pending.length === 0) return pos === bytes.length ? undefined : 'extra bytes after the value';
+    if (pending.length === 0) return pos;
   }
-  return pending.length > 0 || bytes.length === 0 ? 'truncated' : undefined;
+  return 'truncated';
+}
+
+/** The header of a string or array at `pos`: its kind, its length or count, and where its body starts. */
+function header(bytes: Uint8Array, pos: number): { kind: 'str' | 'array' | 'other'; length: number; body: number } {
+  const type = bytes[pos];
+  if (type === undefined) return { kind: 'other', length: 0, body: pos };
+  if (type >= 0xa0 && type <= 0xbf) return { kind: 'str', length: type & 0x1f, body: pos + 1 };
+  if (type >= 0x90 && type <= 0x9f) return { kind: 'array', length: type & 0x0f, body: pos + 1 };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (type === 0xd9 && pos + 2 <= bytes.length) return { kind: 'str', length: bytes[pos + 1]!, body: pos + 2 };
+  if (type === 0xda && pos + 3 <= bytes.length) return { kind: 'str', length: view.getUint16(pos + 1), body: pos + 3 };
+  if (type === 0xdc && pos + 3 <= bytes.length) return { kind: 'array', length: view.getUint16(pos + 1), body: pos + 3 };
+  if (type === 0xdd && pos + 5 <= bytes.length) return { kind: 'array', length: view.getUint32(pos + 1), body: pos + 5 };
+  return { kind: 'other', length: 0, body: pos };
+}
+
+/** Longest event id or type, in UTF-8 bytes. */
+export const EVENT_NAME_BYTES_MAX = 256;
+
+/**
+ * Checks, without decoding, that a blob is a non-empty array of events `[id, type, data,
+ * metadata?]` with id and type strings of 1 to {@link EVENT_NAME_BYTES_MAX} bytes and data
+ * within the depth limit. Returns the event count, or a reason.
+ */
+export function eventRowsProblem(bytes: Uint8Array): number | string {
+  const outer = header(bytes, 0);
+  if (outer.kind !== 'array' || outer.length === 0) return 'must be a non-empty array of events';
+  if (outer.length > bytes.length) return 'a container claims more items than the bytes left';
+  let pos = outer.body;
+  for (let i = 0; i < outer.length; i++) {
+    const row = header(bytes, pos);
+    if (row.kind !== 'array' || row.length < 3 || row.length > 4) return 'each event must be [id, type, data, metadata?]';
+    pos = row.body;
+    for (const name of ['id', 'type']) {
+      const str = header(bytes, pos);
+      if (str.kind !== 'str' || str.length === 0 || str.length > EVENT_NAME_BYTES_MAX) {
+        return `event ${name} must be a string of 1 to ${EVENT_NAME_BYTES_MAX} bytes`;
+      }
+      pos = str.body + str.length;
+    }
+    for (let field = 2; field < row.length; field++) {
+      const next = skipValue(bytes, pos, MSGPACK_DEPTH_MAX - 2);
+      if (typeof next === 'string') return next;
+      pos = next;
+    }
+  }
+  return pos === bytes.length ? outer.length : pos > bytes.length ? 'truncated' : 'extra bytes after the events';
 }
