@@ -18,6 +18,8 @@ export interface StartKilnOptions {
   /** Time to wait for the "listening on" line. @default 20000 */
   startTimeoutMs?: number;
   name?: string;
+  /** More arguments for `kiln start`, for example `['--config', file]`. */
+  extraArgs?: readonly string[];
 }
 
 /** A running (or exited) server process. */
@@ -60,8 +62,8 @@ export async function killAllKilns(): Promise<void> {
 
 /** Starts `kiln start` and resolves once it logs the address it listens on. */
 export async function startKiln(options: StartKilnOptions = {}): Promise<KilnProcess> {
-  const args = [KILN_BIN, 'start', '--listen', `tcp://127.0.0.1:${options.port ?? 0}`, '--name', options.name ?? 'crash-test'];
-  args.push(...(options.dataDir === undefined ? ['--memory'] : ['--data', options.dataDir]));
+  const args = [KILN_BIN, 'start', '--listen', `tcp://127.0.0.1:${options.port ?? 0}`, ...(options.name ? ['--name', options.name] : [])];
+  args.push(...(options.dataDir === undefined ? ['--memory'] : ['--data', options.dataDir]), ...(options.extraArgs ?? []));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
   const lines: string[] = [];
