@@ -16,7 +16,8 @@ import { printStatus } from './status.js';
 const USAGE = `usage:
   kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
       Runs one server in the foreground. Default: restartable mode, LevelDB under ./kiln-data,
-      listening on tcp://127.0.0.1:7410. SIGINT or SIGTERM shuts it down cleanly.
+      listening on tcp://127.0.0.1:7410 and ws://127.0.0.1:7411. SIGINT or SIGTERM shuts it
+      down cleanly.
   kiln status [URL] [--json]
       Prints a server's state, term, LSN, commit index and connections (default URL
       tcp://127.0.0.1:7410).`;

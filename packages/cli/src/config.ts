@@ -16,7 +16,7 @@ export interface ServerConfig {
   persistence: Persistence;
   /** LevelDB directory in restartable mode. @default './kiln-data' */
   dataDir: string;
-  /** Addresses to listen on. @default ['tcp://127.0.0.1:7410'] */
+  /** Addresses to listen on. @default ['tcp://127.0.0.1:7410', 'ws://127.0.0.1:7411'] */
   listen: string[];
   /** Limits and timeouts; see docs/LIMITS.md. */
   limits: Partial<ConnectionLimits & LogLimits>;
@@ -26,7 +26,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   name: 'kiln',
   persistence: 'restartable',
   dataDir: './kiln-data',
-  listen: ['tcp://127.0.0.1:7410'],
+  listen: ['tcp://127.0.0.1:7410', 'ws://127.0.0.1:7411'],
   limits: {},
 });
 

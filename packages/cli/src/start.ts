@@ -4,6 +4,7 @@ import { createServer, type KilnServer, type Store } from '@kiln/core';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
+import { wsTransport } from '@kiln/transport-ws';
 import type { ServerConfig } from './config.js';
 
 /** Starts the server the config describes and logs where it listens. */
@@ -12,7 +13,7 @@ export async function startServer(config: ServerConfig, log: (line: string) => v
   const server = await createServer({
     name: config.name,
     store,
-    transports: [tcpTransport()],
+    transports: [tcpTransport(), wsTransport()],
     listen: config.listen,
     limits: config.limits,
     log,
