@@ -35,8 +35,8 @@ export class MemoryStore implements Store {
   async append(records: readonly EncodedRecord[]): Promise<void> {
     if (this.slots.length === 0 && records[0]) this.firstLsn = records[0].lsn;
     for (const record of records) {
-      // A copy: the caller may reuse its buffer, and what was appended must not change.
-      this.slots.push({ bytes: record.bytes.slice(), streams: record.streams.map((s) => ({ ...s })) });
+      // No copy: the Store contract says the caller never changes appended records.
+      this.slots.push({ bytes: record.bytes, streams: record.streams });
       for (const entry of record.streams) {
         let entries = this.streams.get(entry.stream);
         if (!entries) this.streams.set(entry.stream, (entries = []));

@@ -266,9 +266,13 @@ export class Committer {
       count++;
     }
     assert(count > 0, 'a group commit must hold a record');
-    const batch = this.queue.slice(0, count);
-    this.queue = this.queue.slice(count);
-    return batch;
+    // Usually the whole queue goes: hand it over instead of copying it.
+    if (count === this.queue.length) {
+      const batch = this.queue;
+      this.queue = [];
+      return batch;
+    }
+    return this.queue.splice(0, count);
   }
 
   /** A failed store write leaves the disk in an unknown state: fail everything, accept nothing more. */

@@ -57,7 +57,8 @@ export interface Store {
   /**
    * Appends records, which follow the last one with no gap, together with their stream index
    * entries, as one atomic write. Resolves once durable as the store promises: on disk and synced
-   * for a persistent store.
+   * for a persistent store. The store may keep the records and their bytes without copying: the
+   * caller never changes them afterwards.
    */
   append(records: readonly EncodedRecord[]): Promise<void>;
 
