@@ -34,3 +34,4 @@ export * from './transport/index.js';
 export { createServer, type ServerOptions, type KilnServer, type ServerStatus, type ServerState } from './server/server.js';
 export type { TransactionResult, AppendedRange } from './protocol/messages.js';
 export { PROTOCOL_VERSION } from './protocol/frames.js';
+export * from './config/index.js';

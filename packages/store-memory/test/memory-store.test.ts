@@ -32,17 +32,6 @@ describe('memory store', () => {
     expect(await store.readStreamIndex('a', 0, { direction: 'forward', maxCount: 10 })).toEqual([{ lsn: 100, firstVersion: 0, eventCount: 1 }]);
   });
 
-  it('keeps its own copy of appended bytes', async () => {
-    const store = memoryStore();
-    await store.open();
-    const r = record(1, [['a', 0, 1]]);
-    const original = r.bytes.slice();
-    await store.append([r]);
-    r.bytes.fill(0);
-    const [read] = await store.read(1, { direction: 'forward', maxCount: 1, maxBytes: 1 });
-    expect(read?.bytes).toEqual(original);
-  });
-
   it('finds entries by binary search across ten thousand runs', async () => {
     const store = memoryStore();
     await store.open();
