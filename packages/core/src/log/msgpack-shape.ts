@@ -8,7 +8,12 @@
 /** Nesting depth allowed in frames and event data. */
 export const MSGPACK_DEPTH_MAX = 64;
 
-/** Fixed sizes of the payload after each type byte 0xc0..0xdf (-1: variable or invalid). */
+/** Width of the length or count after each variable-size type byte. */
+const WIDTH: Record<number, number> = {
+  0xc4: 1, 0xc5: 2, 0xc6: 4, 0xc7: 1, 0xc8: 2, 0xc9: 4, 0xd9: 1, 0xda: 2, 0xdb: 4, 0xdc: 2, 0xdd: 4, 0xde: 2, 0xdf: 4,
+};
+
+/** Sizes of the fixed payload after each fixed-size type byte from 0xc0 to 0xdf. */
 const FIXED: Record<number, number> = {
   0xc0: 0, 0xc2: 0, 0xc3: 0, 0xca: 4, 0xcb: 8, 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8,
   0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8, 0xd4: 2, 0xd5: 3, 0xd6: 5, 0xd7: 9, 0xd8: 17,
@@ -29,16 +34,10 @@ export function msgpackShapeProblem(bytes: Uint8Array, depthMax = MSGPACK_DEPTH_
  * reason it is not acceptable.
  */
 export function skipValue(bytes: Uint8Array, start: number, depthMax = MSGPACK_DEPTH_MAX): number | string {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const pending: number[] = []; // items still due in each open container
+  const length = bytes.length;
   let pos = start;
-  const size = (width: number): number => {
-    if (pos + width > bytes.length) return -1;
-    const value = width === 1 ? bytes[pos]! : width === 2 ? view.getUint16(pos) : view.getUint32(pos);
-    pos += width;
-    return value;
-  };
-  while (pos < bytes.length) {
+  while (pos < length) {
     const type = bytes[pos++]!;
     let skip = 0;
     let items = 0;
@@ -46,22 +45,22 @@ export function skipValue(bytes: Uint8Array, start: number, depthMax = MSGPACK_D
     else if (type <= 0x8f) items = (type & 0x0f) * 2;
     else if (type <= 0x9f) items = type & 0x0f;
     else if (type <= 0xbf) skip = type & 0x1f;
-    else if (type in FIXED) skip = FIXED[type]!;
-    else if (type === 0xc4 || type === 0xd9) skip = size(1);
-    else if (type === 0xc5 || type === 0xda) skip = size(2);
-    else if (type === 0xc6 || type === 0xdb) skip = size(4);
-    else if (type === 0xc7) skip = size(1) + 1;
-    else if (type === 0xc8) skip = size(2) + 1;
-    else if (type === 0xc9) skip = size(4) + 1;
-    else if (type === 0xdc) items = size(2);
-    else if (type === 0xdd) items = size(4);
-    else if (type === 0xde) items = size(2) * 2;
-    else if (type === 0xdf) items = size(4) * 2;
-    else return `invalid type byte 0x${type.toString(16)}`;
-    if (skip < 0 || items < 0 || pos + skip > bytes.length) return 'truncated';
+    else if (FIXED[type] !== undefined) skip = FIXED[type]!;
+    else {
+      // A length or count follows: 1, 2 or 4 bytes, big-endian.
+      const width = WIDTH[type];
+      if (width === undefined) return `invalid type byte 0x${type.toString(16)}`;
+      if (pos + width > length) return 'truncated';
+      let size = 0;
+      for (let i = 0; i < width; i++) size = size * 256 + bytes[pos + i]!;
+      pos += width;
+      if (type >= 0xdc) items = type >= 0xde ? size * 2 : size;
+      else skip = type >= 0xc7 && type <= 0xc9 ? size + 1 : size;
+    }
+    if (pos + skip > length) return 'truncated';
     pos += skip;
     if (items > 0) {
-      if (items > bytes.length - pos) return 'a container claims more items than the bytes left';
+      if (items > length - pos) return 'a container claims more items than the bytes left';
       if (pending.length >= depthMax) return `nested deeper than ${depthMax}`;
       pending.push(items);
       continue;
