@@ -6,7 +6,7 @@
  * subscribers, only once its batch is durable.
  */
 import { assert } from '../assert.js';
-import { InvalidArgumentError, SequenceExpiredError, ServerFailedError, ServerShuttingDownError, WrongExpectedVersionError } from '../errors.js';
+import { InvalidArgumentError, KilnError, SequenceExpiredError, ServerFailedError, ServerShuttingDownError, WrongExpectedVersionError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
 import { validateEvents, type ExpectedVersion } from '../log/events.js';
 import { encodeRecord, type EncodedRecord, type LogRecord, type RecordAppend } from '../log/record.js';
@@ -24,8 +24,16 @@ export interface CommitterOptions {
   timers: Timers;
   /** The term this server writes records in. */
   term: number;
-  /** Called once per group commit with its records, in LSN order, once they are durable. */
+  /** Called with newly committed records, in LSN order, as the commit index moves. */
   onCommitted: (records: readonly LogRecord[]) => void;
+  /**
+   * Called after each group commit is durable in the local store. A replicating active ships the
+   * records and calls {@link Committer.commitThrough} once every in-sync mirror holds them.
+   * Without it, records commit as soon as they are durable locally.
+   */
+  onWritten?: (records: readonly EncodedRecord[]) => void;
+  /** The commit index to start from. @default the store's last LSN */
+  commitIndex?: number;
   /** Called once if a store write fails; the committer then refuses all work. */
   onFailed: (error: unknown) => void;
 }
@@ -68,17 +76,65 @@ export class Committer {
   private closing = false;
   private drained: (() => void) | undefined;
   private committedLsn: number;
+  /** The last LSN durable in the local store. */
+  private writtenLsn: number;
+  /** Written locally, waiting for the commit index to reach them, in LSN order. */
+  private unacked: PendingCommit[] = [];
 
   constructor(private readonly options: CommitterOptions) {
     this.heads = new StreamHeads(options.store, options.limits.streamHeadCacheMax);
     this.dedup = new DedupTable(options.limits.dedupWindow, options.limits.dedupClientsMax);
-    this.committedLsn = options.store.lastPosition.lsn;
-    this.nextLsn = this.committedLsn + 1;
+    this.writtenLsn = options.store.lastPosition.lsn;
+    this.committedLsn = Math.min(options.commitIndex ?? this.writtenLsn, this.writtenLsn);
+    this.nextLsn = this.writtenLsn + 1;
   }
 
   /** The highest LSN that is durable and acknowledged: readers see nothing above it. */
   get commitIndex(): number {
     return this.committedLsn;
+  }
+
+  /** The last LSN durable in the local store, committed or not. */
+  get lastWrittenLsn(): number {
+    return this.writtenLsn;
+  }
+
+  /**
+   * Moves the commit index up to `lsn` (at most the last record written locally): the
+   * transactions up to there are acknowledged and handed to subscribers.
+   */
+  commitThrough(lsn: number): void {
+    const target = Math.min(lsn, this.writtenLsn);
+    if (target <= this.committedLsn) return;
+    this.committedLsn = target;
+    let count = 0;
+    while (count < this.unacked.length && this.unacked[count]!.record.lsn <= target) count++;
+    const done = count === this.unacked.length ? this.unacked : this.unacked.slice(0, count);
+    this.unacked = count === this.unacked.length ? [] : this.unacked.slice(count);
+    for (const pending of done) {
+      const { record } = pending;
+      this.dedup.remember(record.clientId, record.seq, pending.result);
+      this.inFlight.delete(`${record.clientId}#${record.seq}`);
+      pending.resolve(pending.result);
+    }
+    if (done.length > 0) this.options.onCommitted(done.map((p) => p.record));
+    if (this.inFlight.size === 0) this.drained?.();
+  }
+
+  /**
+   * Gives up every transaction not yet committed, failing each with `error`, and accepts no
+   * more: for an active that lost its term. A resend to the new active finds out what happened.
+   */
+  abandon(error: Error): void {
+    this.failure = error;
+    const given = [...this.unacked, ...this.queue];
+    this.unacked = [];
+    this.queue = [];
+    for (const pending of given) pending.reject(error);
+    for (const waiting of this.waiting.splice(0)) waiting.reject(error);
+    this.inFlight.clear();
+    this.heads.clear();
+    this.drained?.();
   }
 
   /** Transactions accepted and not yet durable, including those waiting for their turn. */
@@ -173,6 +229,7 @@ export class Committer {
   }
 
   private checkAccepting(): void {
+    if (this.failure instanceof KilnError) throw this.failure;
     if (this.failure !== undefined) throw new ServerFailedError({ cause: this.failure });
     if (this.closing) throw new ServerShuttingDownError();
   }
@@ -243,18 +300,16 @@ export class Committer {
         this.fail(error, batch);
         return;
       }
-      this.committedLsn = batch[batch.length - 1]!.record.lsn;
+      if (this.failure !== undefined) return; // abandoned while writing
+      this.writtenLsn = batch[batch.length - 1]!.record.lsn;
       for (const pending of batch) {
-        const { record } = pending;
-        for (const append of record.appends) this.heads.settle(append.stream);
-        this.dedup.remember(record.clientId, record.seq, pending.result);
-        this.inFlight.delete(`${record.clientId}#${record.seq}`);
-        pending.resolve(pending.result);
+        for (const append of pending.record.appends) this.heads.settle(append.stream);
+        this.unacked.push(pending);
       }
-      this.options.onCommitted(batch.map((p) => p.record));
+      if (this.options.onWritten) this.options.onWritten(batch.map((p) => p.encoded));
+      else this.commitThrough(this.writtenLsn);
     }
     this.writing = false;
-    if (this.inFlight.size === 0) this.drained?.();
   }
 
   private takeBatch(recordsMax: number, bytesMax: number): PendingCommit[] {
@@ -279,7 +334,9 @@ export class Committer {
   private fail(error: unknown, batch: PendingCommit[]): void {
     this.failure = error;
     const failed = new ServerFailedError({ cause: error });
-    for (const pending of [...batch, ...this.queue]) pending.reject(failed);
+    for (const pending of [...this.unacked, ...batch, ...this.queue]) pending.reject(failed);
+    for (const waiting of this.waiting.splice(0)) waiting.reject(failed);
+    this.unacked = [];
     this.queue = [];
     this.inFlight.clear();
     this.heads.clear();

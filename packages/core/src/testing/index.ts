@@ -8,3 +8,16 @@
 export { storeConformance, type StoreFixture } from './store/index.js';
 export { transportConformance, type TransportFixture, type TransportSetup, type TransportCapabilities } from './transport/index.js';
 export type { TestRunner } from './runner.js';
+export {
+  checkHistory,
+  anomalyClasses,
+  type CheckResult,
+  type CheckCounts,
+  type AnomalyClass,
+  type HistoryOp,
+  type HistoryAppend,
+  type HistoryAppendedRange,
+  type HistoryRead,
+  type EventPosition,
+  type SubscriptionLog,
+} from './checker/index.js';
