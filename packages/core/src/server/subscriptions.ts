@@ -74,20 +74,31 @@ export class SubscriptionHub {
         continue;
       }
       const slices = this.matching(subscription, records);
+      if (slices === undefined) {
+        // The records skip past what this subscription has seen (the commit index jumped over
+        // records it never got pushed): read the gap from the store.
+        this.live.delete(subscription);
+        subscription.live = false;
+        void this.catchUp(subscription);
+        continue;
+      }
       if (slices.length > 0 && !subscription.sink.send(slices)) this.close(subscription);
     }
   }
 
-  private matching(subscription: Subscription, records: readonly LogRecord[]): EventSlice[] {
+  /** The slices of `records` this subscription has not seen, or undefined when they leave a gap. */
+  private matching(subscription: Subscription, records: readonly LogRecord[]): EventSlice[] | undefined {
     const slices: EventSlice[] = [];
     for (const record of records) {
       if (subscription.stream === null) {
         if (record.lsn < subscription.next) continue;
+        if (record.lsn > subscription.next) return undefined;
         for (const append of record.appends) slices.push(sliceOf(record, append.stream)!);
         subscription.next = record.lsn + 1;
       } else {
         const slice = sliceOf(record, subscription.stream);
         if (!slice || slice.firstVersion + slice.eventCount <= subscription.next) continue;
+        if (slice.firstVersion > subscription.next) return undefined;
         slices.push(slice);
         subscription.next = slice.firstVersion + slice.eventCount;
       }
