@@ -250,6 +250,26 @@ export class SequenceExpiredError extends KilnError {
   }
 }
 
+/**
+ * This server is not its group's active, or stopped being it before the request committed. A
+ * transaction that got this may or may not commit under the new active: resend it with the same
+ * client (the client does so itself), and the new active answers with the original result.
+ */
+export class NotActiveError extends KilnError {
+  override readonly retryable = true;
+
+  constructor(
+    /** A client URL of the active this server knows of, or null when it knows none. */
+    readonly active: string | null,
+  ) {
+    super(active ? `this server is not the active; try ${active}` : 'this server is not the active, and no active is known yet');
+  }
+
+  override fields(): ErrorFields {
+    return { active: this.active };
+  }
+}
+
 /** The server is shutting down; the request was not carried out. */
 export class ServerShuttingDownError extends KilnError {
   override readonly retryable = true;
@@ -313,6 +333,7 @@ const factories: Record<string, ErrorFactory> = {
   LogOrderError: (m) => new LogOrderError(m),
   SequenceExpiredError: (_m, f) => new SequenceExpiredError(str(f.clientId), num(f.seq)),
   ServerShuttingDownError: () => new ServerShuttingDownError(),
+  NotActiveError: (_m, f) => new NotActiveError(typeof f.active === 'string' ? f.active : null),
   ServerFailedError: () => new ServerFailedError(),
 };
 

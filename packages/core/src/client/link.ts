@@ -84,6 +84,10 @@ export class Link {
   private lastSentMs = 0;
   private sweepTimer: TimerHandle | undefined;
   private reconnecting: Promise<void> | undefined;
+  /** When requests first met a server that is not the active, while the client looks for it. */
+  private failoverSince: number | undefined;
+  private redirecting = false;
+  private preferredUrl: string | undefined;
 
   constructor(private readonly options: LinkOptions) {
     this.status$ = new BehaviorSubject<ClientStatus>({ type: 'connecting', url: options.urls[0]! });
@@ -216,10 +220,16 @@ export class Link {
   private handleFrame(frame: ServerFrame): void {
     switch (frame.kind) {
       case FrameKind.Result:
+        this.failoverSince = undefined;
         this.settle(frame.id, (request) => request.resolve(frame.result));
         return;
       case FrameKind.Error: {
         if (frame.id === null) return; // about the connection; its close follows
+        if (frame.error.name === 'NotActiveError') {
+          // Keep the request: it goes again to the active once the client finds it.
+          this.redirect(frame.error.fields.active);
+          return;
+        }
         const subscription = this.subscriptions.get(frame.id);
         if (subscription) {
           this.subscriptions.delete(frame.id);
@@ -243,6 +253,30 @@ export class Link {
     }
   }
 
+  /**
+   * The server is not the active: leave it for the one it names (or the next URL), after a short
+   * pause, until `reconnectWindowMs` has passed since the first such answer.
+   */
+  private redirect(hint: unknown): void {
+    if (this.redirecting || this.closed) return;
+    const { clock, timers, reconnectWindowMs } = this.options;
+    const now = clock.monotonicMs();
+    this.failoverSince ??= now;
+    if (now - this.failoverSince > reconnectWindowMs) {
+      const error = new ConnectionClosedError(`no active server found within ${reconnectWindowMs} ms`);
+      this.failoverSince = undefined;
+      this.failAll(error);
+      this.status$.next({ type: 'failed', error });
+      return;
+    }
+    this.redirecting = true;
+    if (typeof hint === 'string' && hint.length > 0) this.preferredUrl = hint;
+    timers.setTimeout(() => {
+      this.redirecting = false;
+      this.connection?.close('not the active');
+    }, RECONNECT_DELAY_MIN_MS * 2);
+  }
+
   private settle(id: number, action: (request: PendingRequest) => void): void {
     const request = this.pending.get(id);
     if (!request) return;
@@ -256,9 +290,11 @@ export class Link {
     let delay = RECONNECT_DELAY_MIN_MS;
     for (let attempt = 1; !this.closed; attempt++) {
       this.status$.next({ type: 'reconnecting', attempt });
-      this.urlIndex = (this.urlIndex + (attempt === 1 ? 0 : 1)) % urls.length;
+      const preferred = this.preferredUrl;
+      this.preferredUrl = undefined;
+      this.urlIndex = (this.urlIndex + 1) % urls.length;
       try {
-        await this.dial(urls[this.urlIndex]!, 'reconnected');
+        await this.dial(preferred ?? urls[this.urlIndex]!, 'reconnected');
         this.resend();
         return;
       } catch {

@@ -4,7 +4,7 @@
  * term, so every record says which run of the active wrote it.
  */
 import { decode, encode } from '@msgpack/msgpack';
-import { ConfigError, UnsupportedSchemeError } from '../errors.js';
+import { ConfigError, ServerShuttingDownError, UnsupportedSchemeError } from '../errors.js';
 import { checkLimits, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '../limits.js';
 import type { LogRecord } from '../log/record.js';
 import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
@@ -12,8 +12,10 @@ import type { Store } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
 import type { Connection, Listener, Transport } from '../transport/transport.js';
 import { Committer, type RecoveryProgress } from './committer.js';
+import { GroupMember, type GroupOptions, type MirrorStatus } from '../replication/member.js';
+import type { EncodedRecord } from '../log/record.js';
 import { Reader } from './reader.js';
-import { Session } from './session.js';
+import { Session, type SessionContext } from './session.js';
 import { SubscriptionHub } from './subscriptions.js';
 
 /** A server's role in its group, as the seeds name the states. */
@@ -38,6 +40,8 @@ export interface ServerStatus {
   /** Addresses listened on. */
   listen: string[];
   uptimeMs: number;
+  /** The group, when this server is a member of one: the active, the in-sync set, mirror progress. */
+  group?: { leader: string | null; inSync: string[]; inSyncVersion: number; mirrors: MirrorStatus[] };
 }
 
 /** Options of {@link createServer}. */
@@ -57,6 +61,11 @@ export interface ServerOptions {
   random?: Random;
   /** Receives one line per notable event (start, recovery progress, shutdown). @default no output */
   log?: (line: string) => void;
+  /**
+   * Makes this server a member of a mirror group: it listens for peers on its own peer URL,
+   * replicates, and takes part in elections. Without it the server is a lone active.
+   */
+  group?: GroupOptions;
 }
 
 /** A running server. */
@@ -77,6 +86,8 @@ export interface KilnServer {
 }
 
 const META_TERM = 'term';
+/** How long a group member shutting down waits for its mirrors to confirm transactions in flight. */
+const SHUTDOWN_COMMIT_WAIT_MS = 2000;
 const META_CLUSTER_ID = 'cluster-id';
 
 /** Starts a server: opens and recovers the store, then listens. */
@@ -88,16 +99,19 @@ export async function createServer(options: ServerOptions): Promise<KilnServer> 
   } catch (error) {
     throw new ConfigError('limits', (error as Error).message);
   }
-  if (options.listen.length === 0) throw new ConfigError('listen', 'must name at least one address');
+  if (options.listen.length === 0 && !options.group) throw new ConfigError('listen', 'must name at least one address');
   const transportFor = (url: string): Transport => {
     const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
     const transport = options.transports.find((t) => t.schemes.includes(scheme) && t.listen);
     if (!transport) throw new UnsupportedSchemeError(url);
     return transport;
   };
-  options.listen.forEach(transportFor);
+  const self = options.group?.members.find((m) => m.name === options.group?.self);
+  if (options.group && !self) throw new ConfigError('group.self', `names no member of the group`);
+  const urls = self ? [...options.listen, self.peer] : [...options.listen];
+  urls.forEach(transportFor);
   const server = new Server(options, connectionLimits, logLimits);
-  await server.start(options.listen.map((url) => [url, transportFor(url)]));
+  await server.start(urls.map((url) => [url, transportFor(url)]));
   return server;
 }
 
@@ -113,7 +127,9 @@ class Server implements KilnServer {
   private readonly random: Random;
   private readonly log: (line: string) => void;
   private readonly store;
-  private committer!: Committer;
+  private committer: Committer | undefined;
+  private member: GroupMember | undefined;
+
   private hub!: SubscriptionHub;
   private readonly listeners: Listener[] = [];
   private readonly sessions = new Set<Promise<void>>();
@@ -128,7 +144,7 @@ class Server implements KilnServer {
   private reportFailure!: (error: unknown) => void;
 
   constructor(
-    options: ServerOptions,
+    private readonly options: ServerOptions,
     private readonly connectionLimits: ConnectionLimits,
     private readonly logLimits: LogLimits,
   ) {
@@ -150,38 +166,45 @@ class Server implements KilnServer {
     this.recovery = await this.store.open();
     if (this.recovery.droppedRecords > 0) this.log(`recovery dropped ${this.recovery.droppedRecords} torn record(s) at the tail`);
     this.clusterId = await this.metaString(META_CLUSTER_ID, () => this.random.uuid());
-    // A new term per start: records then tell which run of the active wrote them.
-    const storedTerm = Number(await this.metaValue(META_TERM)) || 0;
-    this.term = Math.max(storedTerm, this.store.lastPosition.term) + 1;
-    await this.store.putMeta(META_TERM, encode(this.term));
-
     const reader = new Reader(this.store, this.logLimits);
-    this.committer = new Committer({
-      store: this.store,
-      limits: this.logLimits,
-      clock: this.clock,
-      timers: this.timers,
-      term: this.term,
-      onCommitted: (records: readonly LogRecord[]) => this.hub.dispatch(records),
-      onFailed: (error) => this.fail(error),
-    });
-    this.hub = new SubscriptionHub(reader, this.logLimits, () => this.committer.commitIndex);
-    await this.committer.recover((p: RecoveryProgress) => {
-      if (p.scanned === p.total || p.scanned % 65_536 < this.logLimits.readCountMax) this.log(`recovery: de-duplication table ${p.scanned}/${p.total} records`);
-    });
+    this.hub = new SubscriptionHub(reader, this.logLimits, () => this.committer?.commitIndex ?? 0);
+    const group = this.options.group;
+    if (group) {
+      this.member = new GroupMember(group, {
+        store: this.store,
+        logLimits: this.logLimits,
+        connectionLimits: this.connectionLimits,
+        transports: this.options.transports,
+        clock: this.clock,
+        timers: this.timers,
+        random: this.random,
+        log: this.log,
+        startCommitter: (term, commitIndex, onWritten) => this.startCommitter(term, { commitIndex, onWritten }),
+        onStepDown: () => this.dropClients('this server is no longer the active'),
+      });
+    } else {
+      // A lone server is always the active. A new term per start: records then tell which run
+      // of the active wrote them.
+      const storedTerm = Number(await this.metaValue(META_TERM)) || 0;
+      this.term = Math.max(storedTerm, this.store.lastPosition.term) + 1;
+      await this.store.putMeta(META_TERM, encode(this.term));
+      await this.startCommitter(this.term, {});
+    }
 
-    const context = {
+    const member = this.member;
+    const context: SessionContext = {
       serverName: this.name,
       clusterId: this.clusterId,
       connectionLimits: this.connectionLimits,
       logLimits: this.logLimits,
       clock: this.clock,
       timers: this.timers,
-      committer: this.committer,
+      committer: member ? () => member.activeCommitter() : () => this.committer!,
       reader,
       subscriptions: this.hub,
       status: () => this.status(),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
+      ...(member ? { peers: member.peers } : {}),
     };
     const onConnection = (connection: Connection): void => {
       this.openConnections.add(connection);
@@ -200,24 +223,55 @@ class Server implements KilnServer {
       await this.close();
       throw error;
     }
+    if (this.member) {
+      await this.member.start();
+      this.log(`${this.name} joined group as ${this.member.state}; listening on ${this.urls.join(', ')}`);
+      return;
+    }
     this.state = 'ACTIVE-COORDINATOR';
     this.log(`${this.name} is ACTIVE-COORDINATOR in term ${this.term} at LSN ${this.store.lastPosition.lsn}; listening on ${this.urls.join(', ')}`);
+  }
+
+  /** Makes the log's writer for a term and rebuilds its de-duplication table from the log. */
+  private async startCommitter(term: number, gate: { commitIndex?: number; onWritten?: (records: readonly EncodedRecord[]) => void }): Promise<Committer> {
+    const committer = new Committer({
+      store: this.store,
+      limits: this.logLimits,
+      clock: this.clock,
+      timers: this.timers,
+      term,
+      ...gate,
+      onCommitted: (records: readonly LogRecord[]) => this.hub.dispatch(records),
+      onFailed: (error) => this.fail(error),
+    });
+    await committer.recover((p: RecoveryProgress) => {
+      if (p.scanned === p.total || p.scanned % 65_536 < this.logLimits.readCountMax) this.log(`recovery: de-duplication table ${p.scanned}/${p.total} records`);
+    });
+    this.committer = committer;
+    return committer;
+  }
+
+  /** Closes every client connection; clients then find the active through their reconnect. */
+  private dropClients(reason: string): void {
+    // Peer connections go too; members redial at once.
+    for (const connection of this.openConnections) connection.close(reason);
   }
 
   status(): ServerStatus {
     return {
       name: this.name,
       clusterId: this.clusterId,
-      state: this.state,
-      term: this.term,
+      state: this.member?.state ?? this.state,
+      term: this.member?.term ?? this.term,
       lastLsn: this.store.lastPosition.lsn,
-      commitIndex: this.committer.commitIndex,
+      commitIndex: this.committer?.commitIndex ?? 0,
       connections: this.openConnections.size,
       subscriptions: this.hub.size,
-      pendingTransactions: this.committer.pendingCount,
+      pendingTransactions: this.committer?.pendingCount ?? 0,
       persistent: this.store.persistent,
       listen: this.urls,
       uptimeMs: Math.round(this.clock.monotonicMs() - this.startedMs),
+      ...(this.member ? { group: this.member.describe() } : {}),
     };
   }
 
@@ -228,6 +282,21 @@ class Server implements KilnServer {
 
   private async shutDown(): Promise<void> {
     this.log(`${this.name} shutting down: ${this.committer?.pendingCount ?? 0} transaction(s) in flight`);
+    if (this.member) {
+      // Answers in flight need the mirrors; give them a moment, then fail what is left.
+      const committer = this.committer;
+      if (committer) {
+        await new Promise<void>((resolve) => {
+          const timer = this.timers.setTimeout(resolve, SHUTDOWN_COMMIT_WAIT_MS);
+          void committer.drain().then(() => {
+            timer.cancel();
+            resolve();
+          });
+        });
+        committer.abandon(new ServerShuttingDownError());
+      }
+      await this.member.stop();
+    }
     await this.committer?.drain();
     // Closing a connection flushes the answers already queued on it before the socket goes.
     for (const connection of this.openConnections) connection.close('server shutting down');

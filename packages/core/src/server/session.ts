@@ -40,7 +40,10 @@ export interface SessionContext {
   logLimits: LogLimits;
   clock: Clock;
   timers: Timers;
-  committer: Committer;
+  /** The log's writer while this server is the active. @throws NotActiveError otherwise */
+  committer: () => Committer;
+  /** The group's peer network, when this server is a member of one. */
+  peers?: { accept(connection: Connection, frames: AsyncIterator<Uint8Array>): Promise<void> };
   reader: Reader;
   subscriptions: SubscriptionHub;
   status: () => unknown;
@@ -72,14 +75,22 @@ export class Session {
     );
     void this.connection.closed.then(() => this.cleanUp(handshakeTimer));
     let greeted = false;
+    const frames = this.connection[Symbol.asyncIterator]();
     try {
-      for await (const frame of this.connection) {
+      for (;;) {
+        const next = await frames.next();
+        if (next.done) break;
         this.lastActivityMs = this.context.clock.monotonicMs();
-        const decoded = decodeClientFrame(frame);
+        const decoded = decodeClientFrame(next.value);
         if (!greeted) {
           if (decoded.kind !== FrameKind.Hello) throw new ProtocolError('the first frame must be a hello');
           handshakeTimer.cancel();
           this.greet(decoded.hello.version, decoded.hello.role, decoded.hello.clusterId);
+          if (decoded.hello.role === 'peer') {
+            // A member of this server's group: the peer network reads the rest.
+            await this.context.peers!.accept(this.connection, frames);
+            return;
+          }
           greeted = true;
           this.armIdleTimer();
           continue;
@@ -95,7 +106,7 @@ export class Session {
 
   private greet(version: number, role: string, clusterId: string | undefined): void {
     if (version !== PROTOCOL_VERSION) throw new UnsupportedProtocolVersionError(version, PROTOCOL_VERSION);
-    if (role !== 'client') throw new ProtocolError(`role '${role}' is not served by this server`);
+    if (role !== 'client' && !(role === 'peer' && this.context.peers)) throw new ProtocolError(`role '${role}' is not served by this server`);
     if (clusterId !== undefined && clusterId !== this.context.clusterId) {
       throw new ProtocolError(`cluster id ${clusterId} does not match this server's ${this.context.clusterId}`);
     }
@@ -134,15 +145,15 @@ export class Session {
   }
 
   private start(op: Operation, args: unknown): Promise<unknown> {
-    const { committer, reader, logLimits } = this.context;
+    const { reader, logLimits } = this.context;
     switch (op) {
       case 'transact':
-        return committer.transact(transactionFromWire(args, logLimits.streamsPerTransactionMax)).then(resultToWire);
+        return this.context.committer().transact(transactionFromWire(args, logLimits.streamsPerTransactionMax)).then(resultToWire);
       case 'read':
-        return reader.readStream(readFromWire(args, logLimits.readCountMax), committer.commitIndex).then((slices) => slices.map(sliceToWire));
+        return reader.readStream(readFromWire(args, logLimits.readCountMax), this.context.committer().commitIndex).then((slices) => slices.map(sliceToWire));
       case 'readAll':
         return reader
-          .readAll(readAllFromWire(args, logLimits.readCountMax), committer.commitIndex)
+          .readAll(readAllFromWire(args, logLimits.readCountMax), this.context.committer().commitIndex)
           .then((chunk) => [chunk.slices.map(sliceToWire), chunk.next]);
       case 'subscribe':
         return Promise.resolve(this.subscribe(args));
@@ -163,6 +174,7 @@ export class Session {
   }
 
   private subscribe(args: unknown): null {
+    this.context.committer(); // only the active serves subscriptions
     const request = subscribeFromWire(args);
     if (this.subscriptions.has(request.subscriptionId)) throw new InvalidArgumentError('subscriptionId', 'is already in use on this connection');
     if (this.subscriptions.size >= SUBSCRIPTIONS_PER_CONNECTION_MAX) {

@@ -1,0 +1,49 @@
+/**
+ * The rules of an election, apart from the messages that carry it: who may be voted for, and
+ * which of several candidates is best.
+ */
+
+/** A candidate as voters compare it. */
+export interface Candidate {
+  name: string;
+  lastTerm: number;
+  lastLsn: number;
+  weight: number;
+}
+
+/** A log position, compared by term first, then LSN. */
+export interface LogTip {
+  lastTerm: number;
+  lastLsn: number;
+}
+
+/** Negative when `a`'s log is behind `b`'s, zero when level, positive when ahead. */
+export function compareLogs(a: LogTip, b: LogTip): number {
+  return a.lastTerm !== b.lastTerm ? a.lastTerm - b.lastTerm : a.lastLsn - b.lastLsn;
+}
+
+/** Positive when `a` is the better candidate: the more up-to-date log, then the higher weight, then the lower name. */
+export function compareCandidates(a: Candidate, b: Candidate): number {
+  const logs = compareLogs(a, b);
+  if (logs !== 0) return logs;
+  if (a.weight !== b.weight) return a.weight - b.weight;
+  return a.name < b.name ? 1 : a.name > b.name ? -1 : 0;
+}
+
+/**
+ * The candidate a voting member gives its vote to: the best of those in the recorded in-sync set
+ * whose log is at least as up to date as the voter's own; undefined when there is none.
+ */
+export function chooseCandidate(candidates: Iterable<Candidate>, inSync: ReadonlySet<string>, own: LogTip): Candidate | undefined {
+  let best: Candidate | undefined;
+  for (const candidate of candidates) {
+    if (!inSync.has(candidate.name) || compareLogs(candidate, own) < 0) continue;
+    if (!best || compareCandidates(candidate, best) > 0) best = candidate;
+  }
+  return best;
+}
+
+/** Votes needed for a majority of `members` voting members. */
+export function majority(members: number): number {
+  return Math.floor(members / 2) + 1;
+}

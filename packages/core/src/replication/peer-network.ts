@@ -1,0 +1,162 @@
+/**
+ * The connections between the members of a group: one outgoing connection to each other member,
+ * redialled with backoff while it is down, and the incoming ones the server's listeners hand over
+ * after a peer handshake. Sending is best effort: a message to a member that is not connected, or
+ * whose connection is backed up, is not sent, and the protocol above recovers (the active
+ * re-ships from the last acknowledged LSN; elections and in-sync changes retry on timers).
+ */
+import { ConnectionClosedError, errorFromWire } from '../errors.js';
+import type { ConnectionLimits } from '../limits.js';
+import { decodeServerFrame, encodeHello, FrameKind, PROTOCOL_VERSION } from '../protocol/frames.js';
+import type { TimerHandle, Timers } from '../time.js';
+import type { Connection, Transport } from '../transport/transport.js';
+import { decodePeerMessage, encodePeerMessage, type PeerMessage } from './peer-protocol.js';
+
+/** Another member, as this one reaches it. */
+export interface PeerAddress {
+  name: string;
+  /** Its peer URL. */
+  url: string;
+}
+
+export interface PeerNetworkOptions {
+  self: string;
+  peers: readonly PeerAddress[];
+  transports: readonly Transport[];
+  timers: Timers;
+  limits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax'>;
+  onMessage: (message: PeerMessage) => void;
+  /** Called when an outgoing connection opens or closes. */
+  onLinkChange: (peer: string, up: boolean) => void;
+}
+
+const REDIAL_DELAY_MIN_MS = 50;
+const REDIAL_DELAY_MAX_MS = 500;
+
+interface Link {
+  peer: PeerAddress;
+  connection: Connection | undefined;
+  delayMs: number;
+  timer: TimerHandle | undefined;
+}
+
+export class PeerNetwork {
+  private readonly links = new Map<string, Link>();
+  private readonly incoming = new Set<Connection>();
+  private closed = false;
+
+  constructor(private readonly options: PeerNetworkOptions) {
+    for (const peer of options.peers) this.links.set(peer.name, { peer, connection: undefined, delayMs: REDIAL_DELAY_MIN_MS, timer: undefined });
+  }
+
+  start(): void {
+    for (const link of this.links.values()) void this.dial(link);
+  }
+
+  /** True while the outgoing connection to `peer` is open. */
+  isConnected(peer: string): boolean {
+    return this.links.get(peer)?.connection !== undefined;
+  }
+
+  /** True while a message to `peer` would go out without queueing behind others. */
+  canSend(peer: string): boolean {
+    return this.links.get(peer)?.connection?.writable ?? false;
+  }
+
+  /** Sends a message to one member; false when it could not go out now. */
+  send(peer: string, message: PeerMessage): boolean {
+    const connection = this.links.get(peer)?.connection;
+    if (!connection) return false;
+    try {
+      connection.send(encodePeerMessage(message));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Sends a message to every other member. */
+  broadcast(message: PeerMessage): void {
+    const frame = encodePeerMessage(message);
+    for (const link of this.links.values()) {
+      try {
+        link.connection?.send(frame);
+      } catch {
+        // down or backed up: timers retry what matters
+      }
+    }
+  }
+
+  /** Takes over an incoming connection whose hello said it is a peer; reads its messages until it closes. */
+  async accept(connection: Connection, frames: AsyncIterator<Uint8Array>): Promise<void> {
+    this.incoming.add(connection);
+    try {
+      for (;;) {
+        const next = await frames.next();
+        if (next.done || this.closed) break;
+        this.options.onMessage(decodePeerMessage(next.value));
+      }
+    } catch (error) {
+      connection.close(error instanceof Error ? error.message : String(error));
+    } finally {
+      this.incoming.delete(connection);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const link of this.links.values()) {
+      link.timer?.cancel();
+      link.connection?.close('member shutting down');
+    }
+    for (const connection of this.incoming) connection.close('member shutting down');
+  }
+
+  private async dial(link: Link): Promise<void> {
+    if (this.closed) return;
+    try {
+      const connection = await this.open(link.peer.url);
+      if (this.closed) {
+        connection.close('member shutting down');
+        return;
+      }
+      link.connection = connection;
+      link.delayMs = REDIAL_DELAY_MIN_MS;
+      this.options.onLinkChange(link.peer.name, true);
+      void connection.closed.then(() => {
+        link.connection = undefined;
+        this.options.onLinkChange(link.peer.name, false);
+        this.redial(link);
+      });
+    } catch {
+      this.redial(link);
+    }
+  }
+
+  private redial(link: Link): void {
+    if (this.closed) return;
+    link.timer = this.options.timers.setTimeout(() => void this.dial(link), link.delayMs);
+    link.delayMs = Math.min(link.delayMs * 2, REDIAL_DELAY_MAX_MS);
+  }
+
+  private async open(url: string): Promise<Connection> {
+    const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
+    const transport = this.options.transports.find((t) => t.schemes.includes(scheme));
+    if (!transport) throw new ConnectionClosedError(`no transport for ${url}`);
+    const connection = await transport.dial(url, this.options.limits);
+    const frames = connection[Symbol.asyncIterator]();
+    connection.send(encodeHello({ version: PROTOCOL_VERSION, role: 'peer', name: this.options.self }));
+    const next = await frames.next();
+    if (next.done) throw new ConnectionClosedError((await connection.closed).reason);
+    const frame = decodeServerFrame(next.value);
+    if (frame.kind === FrameKind.Error) {
+      connection.close('refused');
+      throw errorFromWire(frame.error);
+    }
+    // Nothing else comes back on an outgoing link; drain it so the connection never backs up.
+    void (async () => {
+      for (;;) if ((await frames.next()).done) return;
+    })();
+    return connection;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The active's sender to one mirror: it ships records in LSN order, pipelined up to a window,
+ * from the recent records in memory or else from the store (a mirror catching up), and learns
+ * from acknowledgements how far the mirror's log matches. A mismatch walks back to the common
+ * prefix, which the mirror then keeps, truncating what follows.
+ */
+import type { LogLimits } from '../limits.js';
+import { decodeRecord, type EncodedRecord } from '../log/record.js';
+import type { CheckedStore } from '../store/checked-store.js';
+import type { AckMessage } from './peer-protocol.js';
+import type { PeerNetwork } from './peer-network.js';
+
+/** Records sent and not yet acknowledged, at most, per mirror. */
+const WINDOW_RECORDS = 16_384;
+
+/** The records written most recently, kept in memory so live shipping never reads the store. */
+export class RecentRecords {
+  private readonly ring: Array<EncodedRecord | undefined>;
+
+  constructor(private readonly capacity: number) {
+    this.ring = new Array<EncodedRecord | undefined>(capacity);
+  }
+
+  add(records: readonly EncodedRecord[]): void {
+    for (const record of records) this.ring[record.lsn % this.capacity] = record;
+  }
+
+  get(lsn: number): EncodedRecord | undefined {
+    const record = this.ring[lsn % this.capacity];
+    return record?.lsn === lsn ? record : undefined;
+  }
+}
+
+export interface ShipperContext {
+  self: string;
+  term: number;
+  network: PeerNetwork;
+  store: CheckedStore;
+  recent: RecentRecords;
+  limits: LogLimits;
+  /** The last LSN written locally. */
+  writtenLsn: () => number;
+  commitIndex: () => number;
+  now: () => number;
+}
+
+export class Shipper {
+  /** Highest LSN known to match the active's log on the mirror. */
+  ackedLsn = 0;
+  /** When the mirror last answered, on the monotonic clock. */
+  lastAckMs: number;
+  private nextLsn: number;
+  /** Term of the record at `nextLsn - 1`. */
+  private prevTerm: number;
+  private pumping = false;
+  /** Bumped on every walk-back, so a pump that started before it drops what it read. */
+  private generation = 0;
+
+  constructor(
+    readonly mirror: string,
+    private readonly context: ShipperContext,
+    tip: { lsn: number; term: number },
+  ) {
+    this.nextLsn = tip.lsn + 1;
+    this.prevTerm = tip.term;
+    this.lastAckMs = context.now();
+  }
+
+  /** Ships what the mirror lacks, as far as the window and the connection allow. */
+  async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      const { network, limits } = this.context;
+      while (this.nextLsn <= this.context.writtenLsn() && this.nextLsn - this.ackedLsn <= WINDOW_RECORDS && network.canSend(this.mirror)) {
+        const generation = this.generation;
+        const records = await this.read(this.nextLsn, limits.readBytesMax);
+        if (generation !== this.generation || records.length === 0) continue;
+        const first = records[0]!;
+        const sent = network.send(this.mirror, {
+          kind: 'append',
+          term: this.context.term,
+          from: this.context.self,
+          prevLsn: first.lsn - 1,
+          prevTerm: this.prevTerm,
+          commitIndex: this.context.commitIndex(),
+          records: records.map((r) => r.bytes),
+        });
+        if (!sent) break;
+        const last = records[records.length - 1]!;
+        this.nextLsn = last.lsn + 1;
+        this.prevTerm = last.term;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Tells the mirror the active lives, and where the log stands, without records. */
+  heartbeat(): void {
+    this.context.network.send(this.mirror, {
+      kind: 'append',
+      term: this.context.term,
+      from: this.context.self,
+      prevLsn: this.nextLsn - 1,
+      prevTerm: this.prevTerm,
+      commitIndex: this.context.commitIndex(),
+      records: [],
+    });
+  }
+
+  /** Takes in an acknowledgement; a mismatch walks back to where the mirror's log ends or differs. */
+  async onAck(ack: AckMessage): Promise<void> {
+    this.lastAckMs = this.context.now();
+    if (ack.matched) {
+      if (ack.lastLsn > this.ackedLsn) this.ackedLsn = ack.lastLsn;
+      return;
+    }
+    this.generation++;
+    const back = Math.min(ack.lastLsn, this.nextLsn - 2, this.context.writtenLsn());
+    const from = Math.max(back, 0);
+    this.ackedLsn = Math.min(this.ackedLsn, from);
+    this.nextLsn = from + 1;
+    this.prevTerm = await this.termAt(from);
+  }
+
+  private async termAt(lsn: number): Promise<number> {
+    if (lsn === 0) return 0;
+    const recent = this.context.recent.get(lsn);
+    if (recent) return recent.term;
+    const [record] = await this.context.store.readRecords(lsn, { direction: 'forward', maxCount: 1, maxBytes: 1 });
+    return record?.term ?? 0;
+  }
+
+  /** Records from `lsn` on, up to about `maxBytes`: from memory when they are recent, else from the store. */
+  private async read(lsn: number, maxBytes: number): Promise<Array<{ lsn: number; term: number; bytes: Uint8Array }>> {
+    const out: Array<{ lsn: number; term: number; bytes: Uint8Array }> = [];
+    let bytes = 0;
+    const written = this.context.writtenLsn();
+    for (let next = lsn; next <= written && bytes < maxBytes; next++) {
+      const record = this.context.recent.get(next);
+      if (!record) break;
+      out.push(record);
+      bytes += record.bytes.length;
+    }
+    if (out.length > 0) return out;
+    const stored = await this.context.store.read(lsn, { direction: 'forward', maxCount: this.context.limits.readCountMax, maxBytes });
+    return stored.map((r) => ({ lsn: r.lsn, term: decodeRecord(r.bytes, r.lsn).term, bytes: r.bytes }));
+  }
+}

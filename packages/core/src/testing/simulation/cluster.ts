@@ -1,0 +1,277 @@
+/**
+ * A whole Kiln group in one process: members started through the simulation's seams (clock,
+ * timers, random, transport and a crashable disk each), which the harness can crash, restart,
+ * pause and cut off from each other.
+ *
+ * Today a group is one server (replication and elections are not built yet). The API already
+ * takes a member list with roles, and `startMember` lets a caller start group members (servers
+ * that replicate, voters) instead of today's single server, with everything each one needs.
+ */
+import { decodeEvents } from '../../log/events.js';
+import { decodeRecord } from '../../log/record.js';
+import { createServer, type KilnServer, type ServerOptions } from '../../server/server.js';
+import type { Store } from '../../store/store.js';
+import type { Clock, Random, Timers } from '../../time.js';
+import type { Transport } from '../../transport/transport.js';
+import type { EventPosition } from '../checker/types.js';
+import { CrashableStore, type CrashableStoreOptions, type CrashReport } from './crashable-store.js';
+import { simUrl, type SimNetwork } from './network.js';
+import type { Prng } from './prng.js';
+import type { Scheduler, SimNode } from './scheduler.js';
+
+/** One member of a simulated group. */
+export interface SimMemberSpec {
+  /** Its name: node name, server name and address (`sim://<name>`). */
+  name: string;
+  /** A server holds the log; a voter only votes (and records the in-sync set). @default 'server' */
+  role?: 'server' | 'voter';
+}
+
+/** Everything one member incarnation is started with. */
+export interface SimMemberContext {
+  /** The member's name. */
+  name: string;
+  /** Its role. */
+  role: 'server' | 'voter';
+  /** The scheduler's handle on this incarnation. */
+  node: SimNode;
+  /** Its store: a view of its simulated disk (see {@link CrashableStore.view}). */
+  store: Store;
+  /** Its network transport. */
+  transport: Transport;
+  /** Addresses to listen on: `[sim://<name>]`. */
+  listen: string[];
+  /** Every member of the group, with its address: its peers for replication and elections. */
+  members: ReadonlyArray<Required<SimMemberSpec> & { url: string }>;
+  clock: Clock;
+  timers: Timers;
+  random: Random;
+  /** Limits given to the cluster. */
+  limits: ServerOptions['limits'];
+  /** Receives the member's log lines (into the trace). */
+  log: (line: string) => void;
+}
+
+/** A running member, as the cluster needs to see it. */
+export interface SimMember {
+  /** Shuts down cleanly. */
+  close(): Promise<void>;
+  /** The underlying server, when the member is one. */
+  server?: KilnServer;
+}
+
+/** Starts one member incarnation. */
+export type StartMember = (context: SimMemberContext) => Promise<SimMember>;
+
+/** Options of {@link SimCluster}. */
+export interface SimClusterOptions {
+  /** The run's scheduler. */
+  scheduler: Scheduler;
+  /** The run's network. */
+  network: SimNetwork;
+  /** Makes an empty store for a member's disk (core cannot import a store package itself). */
+  createStore: () => Store;
+  /** The group's members. @default one server, `s1` */
+  members?: readonly SimMemberSpec[];
+  /**
+   * `restartable`: a crash keeps what the disk synced (see {@link CrashableStore}).
+   * `memory` (diskless): a crash loses the member's whole store.
+   * @default 'restartable'
+   */
+  persistence?: 'restartable' | 'memory';
+  /** Fsync timing and crash losses of each disk. */
+  disk?: Omit<CrashableStoreOptions, 'random'>;
+  /** Server limits (timeouts, caps). */
+  limits?: ServerOptions['limits'];
+  /** Starts a member. @default a single Kiln server via `createServer` (voters are not supported yet) */
+  startMember?: StartMember;
+}
+
+interface MemberState {
+  spec: Required<SimMemberSpec>;
+  disk: CrashableStore;
+  member: SimMember | undefined;
+  /** The start in progress, if any. */
+  starting: Promise<void> | undefined;
+  random: Prng;
+}
+
+/** Starts today's single server. */
+export const startSingleServer: StartMember = async (context) => {
+  if (context.role !== 'server') throw new Error(`member ${context.name}: voters need the group implementation`);
+  const server = await createServer({
+    store: context.store,
+    transports: [context.transport],
+    listen: context.listen,
+    name: context.name,
+    clock: context.clock,
+    timers: context.timers,
+    random: context.random,
+    ...(context.limits === undefined ? {} : { limits: context.limits }),
+    log: context.log,
+  });
+  return { server, close: () => server.close() };
+};
+
+/** A simulated group. Every method that starts or stops something must be driven by the scheduler. */
+export class SimCluster {
+  private readonly scheduler: Scheduler;
+  private readonly network: SimNetwork;
+  private readonly members = new Map<string, MemberState>();
+  private readonly persistence: 'restartable' | 'memory';
+  private readonly startMember: StartMember;
+
+  constructor(private readonly options: SimClusterOptions) {
+    this.scheduler = options.scheduler;
+    this.network = options.network;
+    this.persistence = options.persistence ?? 'restartable';
+    this.startMember = options.startMember ?? startSingleServer;
+    const specs = options.members ?? [{ name: 's1' }];
+    if (specs.length === 0) throw new RangeError('a cluster needs at least one member');
+    for (const spec of specs) {
+      if (this.members.has(spec.name)) throw new RangeError(`member ${spec.name} named twice`);
+      const random = this.scheduler.random.fork();
+      this.members.set(spec.name, {
+        spec: { name: spec.name, role: spec.role ?? 'server' },
+        disk: this.newDisk(random),
+        member: undefined,
+        starting: undefined,
+        random,
+      });
+    }
+  }
+
+  /** Names of every member. */
+  get names(): string[] {
+    return [...this.members.keys()];
+  }
+
+  /** Names of the members that hold a log. */
+  get serverNames(): string[] {
+    return [...this.members.values()].filter((m) => m.spec.role === 'server').map((m) => m.spec.name);
+  }
+
+  /** Client addresses of the servers. */
+  get serverUrls(): string[] {
+    return this.serverNames.map(simUrl);
+  }
+
+  /** The running member `name`, if it is up. */
+  member(name: string): SimMember | undefined {
+    return this.state(name).member;
+  }
+
+  /** True while `name` runs (started, not crashed). */
+  isUp(name: string): boolean {
+    return this.state(name).member !== undefined && this.scheduler.isAlive(name);
+  }
+
+  /** Starts every member that is not running. */
+  async start(): Promise<void> {
+    await Promise.all(this.names.map((name) => this.restart(name)));
+  }
+
+  /** Starts a new incarnation of `name` on what its disk kept. Does nothing if it is up. */
+  restart(name: string): Promise<void> {
+    const state = this.state(name);
+    if (state.starting) return state.starting;
+    if (this.isUp(name)) return Promise.resolve();
+    state.starting = this.startIncarnation(state).finally(() => (state.starting = undefined));
+    return state.starting;
+  }
+
+  /**
+   * Crashes `name` without a clean shutdown: its tasks stop, its connections reset, and its disk
+   * keeps only what survives (all of it lost in `memory` persistence).
+   */
+  async crash(name: string): Promise<CrashReport | undefined> {
+    const state = this.state(name);
+    if (!this.scheduler.isAlive(name) && state.member === undefined) return undefined;
+    this.scheduler.kill(name);
+    this.network.crashed(name);
+    this.scheduler.resume(name);
+    state.member = undefined;
+    state.starting = undefined;
+    let report: CrashReport;
+    if (this.persistence === 'memory') {
+      await state.disk.dispose();
+      state.disk = this.newDisk(state.random);
+      report = { lastLsn: 0, lostRecords: Number.NaN, torn: false };
+    } else {
+      report = await state.disk.crash();
+    }
+    this.scheduler.note(`crash ${name}: disk keeps LSN ${report.lastLsn}, loses ${report.lostRecords}${report.torn ? ', torn tail' : ''}`);
+    return report;
+  }
+
+  /** Shuts every running member down cleanly. */
+  async closeAll(): Promise<void> {
+    await Promise.all(
+      [...this.members.values()].map(async (state) => {
+        const member = state.member;
+        state.member = undefined;
+        if (member && this.scheduler.isAlive(state.spec.name)) await member.close();
+      }),
+    );
+  }
+
+  /**
+   * The log on `name`'s disk, event by event in LSN order, as the checker takes it. Read straight
+   * from the disk, so call it once the member is closed (or crashed).
+   */
+  async finalLog(name: string): Promise<EventPosition[]> {
+    const inner = this.state(name).disk.inner;
+    const events: EventPosition[] = [];
+    for (let from = 1; ; ) {
+      const records = await inner.read(from, { direction: 'forward', maxCount: 1024, maxBytes: 1024 * 1024 });
+      if (records.length === 0) return events;
+      for (const stored of records) {
+        const record = decodeRecord(stored.bytes, stored.lsn);
+        for (const append of record.appends) {
+          decodeEvents(append.events).forEach(([id], i) => events.push({ stream: append.stream, version: append.firstVersion + i, lsn: record.lsn, id }));
+        }
+      }
+      from = records[records.length - 1]!.lsn + 1;
+    }
+  }
+
+  /** Closes every disk. */
+  async dispose(): Promise<void> {
+    for (const state of this.members.values()) await state.disk.dispose();
+  }
+
+  private state(name: string): MemberState {
+    const state = this.members.get(name);
+    if (!state) throw new RangeError(`no member named ${name}`);
+    return state;
+  }
+
+  private newDisk(random: Prng): CrashableStore {
+    return new CrashableStore(this.options.createStore(), { ...this.options.disk, random: random.fork() });
+  }
+
+  private async startIncarnation(state: MemberState): Promise<void> {
+    const { scheduler } = this;
+    const name = state.spec.name;
+    const node = scheduler.spawn(name);
+    const timers = scheduler.timers(node);
+    const store = state.disk.view(timers, () => scheduler.now);
+    const members = [...this.members.values()].map((m) => ({ ...m.spec, url: simUrl(m.spec.name) }));
+    const member = await this.startMember({
+      name,
+      role: state.spec.role,
+      node,
+      store: this.persistence === 'memory' ? { ...store, persistent: false } : store,
+      transport: this.network.transport(name),
+      listen: [simUrl(name)],
+      members,
+      clock: scheduler.clock(node),
+      timers,
+      random: state.random.fork(),
+      limits: this.options.limits,
+      log: (line) => scheduler.note(`${name}: ${line}`),
+    });
+    // A crash during the start leaves a member that must not be used.
+    if (node.alive) state.member = member;
+  }
+}
