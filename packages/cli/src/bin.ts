@@ -9,7 +9,8 @@
  */
 import { parseArgs } from 'node:util';
 import { KilnError } from '@kiln/core';
-import { DEFAULT_CONFIG, checkUrl, readConfigFile, type ServerConfig } from './config.js';
+import { isClusterFile, startMember } from './cluster.js';
+import { DEFAULT_CONFIG, checkUrl, readConfigFile, readJsonFile, type ServerConfig } from './config.js';
 import { runUntilSignalled, startServer } from './start.js';
 import { printStatus } from './status.js';
 
@@ -18,9 +19,13 @@ const USAGE = `usage:
       Runs one server in the foreground. Default: restartable mode, LevelDB under ./kiln-data,
       listening on tcp://127.0.0.1:7410 and ws://127.0.0.1:7411. SIGINT or SIGTERM shuts it
       down cleanly.
+  kiln start --config CLUSTER-FILE --server NAME
+      Runs server NAME of the mirror group the cluster file describes.
+  kiln voter --config CLUSTER-FILE --name NAME
+      Runs voter NAME of that group: it holds no log, only votes.
   kiln status [URL] [--json]
-      Prints a server's state, term, LSN, commit index and connections (default URL
-      tcp://127.0.0.1:7410).`;
+      Prints a server's state, term, LSN, commit index and connections, and for a group member
+      the active, the in-sync set and each mirror's lag (default URL tcp://127.0.0.1:7410).`;
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
@@ -29,6 +34,12 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'start':
       return start(rest);
+    case 'voter': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, name: { type: 'string' } } });
+      if (!values.config || !values.name) throw new UsageError('kiln voter needs --config FILE and --name NAME');
+      runUntilSignalled(await startMember(values.config, values.name, true, log), log);
+      return;
+    }
     case 'status': {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' } } });
       const url = checkUrl(positionals[0] ?? DEFAULT_CONFIG.listen[0], 'URL');
@@ -53,9 +64,15 @@ async function start(args: string[]): Promise<void> {
       listen: { type: 'string', multiple: true },
       name: { type: 'string' },
       config: { type: 'string' },
+      server: { type: 'string' },
     },
   });
   if (values.memory && values.data) throw new UsageError('--memory and --data do not go together');
+  if (values.server !== undefined || (values.config && isClusterFile(await readJsonFile(values.config)))) {
+    if (!values.config || !values.server) throw new UsageError('a cluster member needs --config FILE and --server NAME');
+    runUntilSignalled(await startMember(values.config, values.server, false, log), log);
+    return;
+  }
   const fromFile = values.config ? await readConfigFile(values.config) : {};
   const config: ServerConfig = {
     ...DEFAULT_CONFIG,

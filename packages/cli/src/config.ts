@@ -33,21 +33,24 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
 const KNOWN_FIELDS = new Set(['name', 'persistence', 'dataDir', 'listen', 'limits']);
 const KNOWN_LIMITS = new Set([...Object.keys(defaultConnectionLimits), ...Object.keys(defaultLogLimits)]);
 
-/** Reads and validates a JSON config file. @throws ConfigError naming the field */
+/** Reads and validates a single-server JSON config file. @throws ConfigError naming the field */
 export async function readConfigFile(path: string): Promise<Partial<ServerConfig>> {
+  return validateConfig(await readJsonFile(path));
+}
+
+/** Reads a JSON file. @throws ConfigError when it cannot be read or parsed */
+export async function readJsonFile(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
     throw new ConfigError('--config', `cannot read ${path}: ${(cause as Error).message}`);
   }
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (cause) {
     throw new ConfigError(path, `is not valid JSON: ${(cause as Error).message}`);
   }
-  return validateConfig(value);
 }
 
 /** Checks a configuration object's shape. @throws ConfigError naming the field */

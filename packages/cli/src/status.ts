@@ -26,6 +26,11 @@ export async function printStatus(url: string, json: boolean, print: (line: stri
       ['uptime', `${Math.round(Number(status.uptimeMs) / 1000)} s`],
     ];
     for (const [label, value] of rows) print(`${label.padEnd(14)} ${String(value)}`);
+    const group = status.group as { leader: string | null; inSync: string[]; inSyncVersion: number; mirrors: Array<{ name: string; ackedLsn: number; lag: number; inSync: boolean }> } | undefined;
+    if (!group) return;
+    print(`${'active'.padEnd(14)} ${group.leader ?? '(none known)'}`);
+    print(`${'in-sync set'.padEnd(14)} ${group.inSync.join(', ')} (version ${group.inSyncVersion})`);
+    for (const m of group.mirrors) print(`${`mirror ${m.name}`.padEnd(14)} acked LSN ${m.ackedLsn}, lag ${m.lag}${m.inSync ? ', in sync' : ', not in sync'}`);
   } finally {
     await client.close();
   }

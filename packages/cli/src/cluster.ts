@@ -1,0 +1,60 @@
+/**
+ * `kiln start --config FILE --server NAME` and `kiln voter --config FILE --name NAME`: one member
+ * of a mirror group, as the cluster file describes it.
+ */
+import { resolve } from 'node:path';
+import {
+  ConfigError,
+  createServer,
+  findServer,
+  findVoter,
+  stripesOf,
+  validateClusterConfig,
+  type ClusterConfig,
+  type GroupOptions,
+  type KilnServer,
+  type Store,
+} from '@kiln/core';
+import { levelStore } from '@kiln/store-level';
+import { memoryStore } from '@kiln/store-memory';
+import { tcpTransport } from '@kiln/transport-tcp';
+import { wsTransport } from '@kiln/transport-ws';
+import { readJsonFile } from './config.js';
+
+/** True when a parsed config file describes a cluster rather than one server. */
+export function isClusterFile(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && 'cluster' in value;
+}
+
+/** The group options every member of the (single) stripe shares, seen from `self`. */
+export function groupOptions(config: ClusterConfig, self: string): GroupOptions {
+  const stripes = stripesOf(config);
+  if (stripes.length !== 1) throw new ConfigError('stripes', 'this version runs one stripe; several stripes are not supported yet');
+  const stripe = stripes[0]!;
+  return {
+    self,
+    members: [
+      ...stripe.servers.map((s) => ({ name: s.name, kind: 'server' as const, peer: s.peer!, clientUrls: s.listen, weight: s.weight })),
+      ...config.voters.map((v) => ({ name: v.name, kind: 'voter' as const, peer: v.peer, clientUrls: [], weight: 1 })),
+    ],
+    electionTimeMs: stripe.electionTimeMs,
+    mirrorTimeoutMs: config.mirrorTimeoutMs,
+    leaseMs: config.leaseMs,
+  };
+}
+
+/** Starts the member `name` (a server, or a voter when `voter`) of the cluster in `file`. */
+export async function startMember(file: string, name: string, voter: boolean, log: (line: string) => void): Promise<KilnServer> {
+  const config = validateClusterConfig(await readJsonFile(file));
+  if (config.failoverPriority === 'availability') {
+    throw new ConfigError('failoverPriority', "'availability' is not supported yet; use 'consistency'");
+  }
+  const dataDir = voter ? findVoter(config, name, '--name').dataDir : findServer(config, name).server.dataDir;
+  const listen = voter ? [] : findServer(config, name).server.listen;
+  const store: Store = config.persistence === 'memory' || dataDir === undefined ? memoryStore() : levelStore({ path: resolve(dataDir) });
+  const group = groupOptions(config, name);
+  if (!group.members.some((m) => m.peer)) throw new ConfigError('servers', 'every member of a group needs a peer address');
+  const server = await createServer({ name, store, transports: [tcpTransport(), wsTransport()], listen, limits: config.limits, log, group });
+  log(`kiln: ${name} (${voter ? 'voter' : 'server'}) of cluster ${config.cluster} listening on ${server.urls.join(', ')}`);
+  return server;
+}
