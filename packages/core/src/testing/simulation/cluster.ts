@@ -204,6 +204,27 @@ export class SimCluster {
     return report;
   }
 
+  /** The server that reports itself `ACTIVE-COORDINATOR`, if exactly one running server does. */
+  activeName(): string | undefined {
+    const actives = this.serverNames.filter((name) => this.isUp(name) && this.member(name)?.server?.status().state === 'ACTIVE-COORDINATOR');
+    return actives.length === 1 ? actives[0] : undefined;
+  }
+
+  /**
+   * True when the group has converged (RELIABILITY.md §3.3 liveness): every server is up, exactly
+   * one is active, and every other one holds the active's log up to its commit index.
+   */
+  converged(): boolean {
+    const active = this.activeName();
+    if (active === undefined) return false;
+    const target = this.member(active)!.server!.status().commitIndex;
+    return this.serverNames.every((name) => {
+      if (!this.isUp(name)) return false;
+      const status = this.member(name)?.server?.status();
+      return status !== undefined && status.lastLsn >= target && (name === active || status.state === 'PASSIVE-STANDBY');
+    });
+  }
+
   /** Shuts every running member down cleanly. */
   async closeAll(): Promise<void> {
     await Promise.all(

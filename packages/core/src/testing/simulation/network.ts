@@ -208,42 +208,40 @@ export class SimNetwork {
         refuse(this.dialTimeoutMs, new ConnectionRefusedError(url));
         return;
       }
-      // The SYN travels as a network task; the listener's process accepts when it runs.
-      this.scheduler.schedule(this.scheduler.node(HARNESS_NODE), this.delayMs(), () => {
-        const listener = this.listeners.get(host);
-        if (!listener || this.isPartitioned(from, host)) {
-          refuse(this.delayMs(), new ConnectionRefusedError(url));
-          return;
-        }
-        this.scheduler.schedule(
-          listener.node,
-          0,
-          () => {
-            let ends: [SimConnection, SimConnection];
-            try {
-              ends = listener.accept(from, dialer, options);
-            } catch (error) {
-              refuse(this.delayMs(), error as Error);
-              return;
-            }
-            const [client] = ends;
-            this.scheduler.schedule(
-              dialer,
-              this.delayMs(),
-              () => {
-                if (signal?.aborted) {
-                  client.close('dial aborted');
-                  reject(new AbortError());
-                  return;
-                }
-                resolve(client);
-              },
-              'dial accepted',
-            );
-          },
-          'accept',
-        );
-      }, 'syn');
+      // The handshake is the kernels' business (a network task): a paused server's kernel still
+      // accepts. The application takes the connection when its process next runs.
+      this.scheduler.schedule(
+        this.scheduler.node(HARNESS_NODE),
+        this.delayMs(),
+        () => {
+          const listener = this.listeners.get(host);
+          if (!listener || this.isPartitioned(from, host)) {
+            refuse(this.delayMs(), new ConnectionRefusedError(url));
+            return;
+          }
+          let client: SimConnection;
+          try {
+            client = listener.accept(from, dialer, options);
+          } catch (error) {
+            refuse(this.delayMs(), error as Error);
+            return;
+          }
+          this.scheduler.schedule(
+            dialer,
+            this.delayMs(),
+            () => {
+              if (signal?.aborted) {
+                client.close('dial aborted');
+                reject(new AbortError());
+                return;
+              }
+              resolve(client);
+            },
+            'dial accepted',
+          );
+        },
+        'syn',
+      );
     });
   }
 }
@@ -278,8 +276,11 @@ class SimListener implements Listener {
     return this.open.size;
   }
 
-  /** Creates both ends of a new connection and hands the server's end to the listener. */
-  accept(from: string, dialer: SimNode, dialOptions: DialOptions): [SimConnection, SimConnection] {
+  /**
+   * Creates both ends of a new connection (the kernel's accept) and hands the server's end to the
+   * listener's process when it next runs. Returns the dialer's end.
+   */
+  accept(from: string, dialer: SimNode, dialOptions: DialOptions): SimConnection {
     if (this.closing || !this.node.alive) throw new ConnectionRefusedError(this.url);
     if (this.open.size >= this.options.connectionsMax) throw new TooManyConnectionsError(this.options.connectionsMax);
     const client = new SimConnection(
@@ -301,8 +302,8 @@ class SimListener implements Listener {
     this.open.add(server);
     void server.closed.then(() => this.open.delete(server));
     this.network.scheduler.note(`accept ${from} -> ${this.nodeName}`);
-    this.onConnection(server);
-    return [client, server];
+    this.network.scheduler.schedule(this.node, 0, () => this.onConnection(server), 'accept');
+    return client;
   }
 
   async close(): Promise<void> {

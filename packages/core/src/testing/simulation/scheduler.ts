@@ -53,6 +53,15 @@ export interface SchedulerOptions {
   settleTurns?: number;
   /** Upper bound on microtask turns between two tasks. @default 100000 */
   settleTurnsMax?: number;
+  /**
+   * An exact alternative to counting microtask turns: resolves after the whole microtask queue
+   * has run, e.g. `() => new Promise((resolve) => setImmediate(resolve))` in Node. It crosses a
+   * real event-loop turn, so it is as faithful to JavaScript's ordering as a run can be (no task
+   * ever cuts into a promise chain); it stays deterministic because nothing outside the
+   * simulation touches its state. Without it the scheduler counts quiet turns (see
+   * {@link settleTurns}), which needs no real event loop at all.
+   */
+  drainMicrotasks?: () => Promise<void>;
   /** The wall clock's reading at virtual time 0, in ms since the epoch. @default 1.7e12 */
   wallEpochMs?: number;
 }
@@ -103,6 +112,7 @@ export class Scheduler {
   private readonly clockRandom: Prng;
   private readonly settleTurns: number;
   private readonly settleTurnsMax: number;
+  private readonly drainMicrotasks: (() => Promise<void>) | undefined;
   private readonly wallEpochMs: number;
 
   constructor(options: SchedulerOptions) {
@@ -112,6 +122,7 @@ export class Scheduler {
     this.trace = new Trace({ linesKept: options.traceLinesKept ?? 0 });
     this.settleTurns = options.settleTurns ?? 24;
     this.settleTurnsMax = options.settleTurnsMax ?? 100_000;
+    this.drainMicrotasks = options.drainMicrotasks;
     this.wallEpochMs = options.wallEpochMs ?? 1.7e12;
     this.spawn(HARNESS_NODE);
   }
@@ -254,7 +265,8 @@ export class Scheduler {
 
   /**
    * Runs tasks in (time, sequence) order, letting the microtasks each one starts settle before
-   * the next, until `until` holds, virtual time passes `untilMs`, or no task is left.
+   * the next, until `until` holds, virtual time passes `untilMs`, or no task is left (time then
+   * still moves on to `untilMs`). Tasks of a paused node are held, not counted as left.
    */
   async run(options: RunOptions = {}): Promise<RunOutcome> {
     const untilMs = options.untilMs ?? Number.POSITIVE_INFINITY;
@@ -264,8 +276,15 @@ export class Scheduler {
       await this.settleMicrotasks();
       if (options.until?.()) return 'done';
       if (ran >= tasksMax) return 'tasks';
+      // With nothing scheduled, only a long promise chain can still make something happen: give
+      // it every turn it needs before calling the run idle.
+      if (this.heap.length === 0 && (await this.settleMicrotasks(this.settleTurnsMax, options.until))) return 'done';
       const task = this.pop();
-      if (!task) return 'idle';
+      if (!task) {
+        // Nothing left to happen: time still passes up to the limit.
+        if (Number.isFinite(untilMs)) this.nowMs = Math.max(this.nowMs, untilMs);
+        return 'idle';
+      }
       if (task.atMs > untilMs) {
         this.push(task);
         this.nowMs = Math.max(this.nowMs, untilMs);
@@ -307,17 +326,28 @@ export class Scheduler {
     return promise;
   }
 
-  private async settleMicrotasks(): Promise<void> {
+  /**
+   * Lets the microtask queue run until `quietTurns` turns pass with no simulation activity (or,
+   * with nothing scheduled, until a task appears or `until` holds). Returns `until`'s verdict.
+   */
+  private async settleMicrotasks(quietTurns = this.settleTurns, until?: () => boolean): Promise<boolean> {
+    if (this.drainMicrotasks) {
+      await this.drainMicrotasks();
+      return until?.() ?? false;
+    }
     let seen = this.activity;
     let quiet = 0;
-    for (let turn = 0; turn < this.settleTurnsMax && quiet < this.settleTurns; turn++) {
+    const waitingForWork = quietTurns >= this.settleTurnsMax;
+    for (let turn = 0; turn < this.settleTurnsMax && quiet < quietTurns; turn++) {
       await undefined;
+      if (waitingForWork && (this.heap.length > 0 || until?.())) break;
       if (this.activity === seen) quiet++;
       else {
         seen = this.activity;
         quiet = 0;
       }
     }
+    return until?.() ?? false;
   }
 
   /** @internal */

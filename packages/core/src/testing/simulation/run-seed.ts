@@ -1,0 +1,343 @@
+/**
+ * One simulation run from one seed, VOPR-style (RELIABILITY.md §1.4, §3.3): the seed draws its own
+ * fault intensities (swarm testing), a cluster and its clients run a bounded workload while a
+ * nemesis injects delays, connection resets, pauses, partitions, crashes with restarts and
+ * wall-clock jumps; then everything heals, drains and shuts down, the final logs are read from
+ * the disks, and the history checker judges the run. The same seed replays the same run, bit for
+ * bit: compare {@link SeedResult.traceHash}.
+ */
+import type { Store } from '../../store/store.js';
+import { checkHistory } from '../checker/index.js';
+import type { CheckCounts, CheckResult } from '../checker/types.js';
+import { SimCluster, type SimMemberSpec, type StartMember } from './cluster.js';
+import { SimNetwork } from './network.js';
+import { normalizeSeed, type Prng } from './prng.js';
+import { Scheduler, SimulationTimeoutError, type SchedulerOptions } from './scheduler.js';
+import { Workload } from './workload.js';
+
+/** The fault intensities and sizes one seed draws (each can be fixed through {@link RunSeedOptions.swarm}). */
+export interface SwarmParameters {
+  /** Servers in the group (1 until replication lands). */
+  servers: number;
+  /** Client processes. */
+  processes: number;
+  /** Streams the workload uses. */
+  streams: number;
+  /** Shortest one-way network delay, ms. */
+  delayMinMs: number;
+  /** Longest one-way network delay, ms. */
+  delayMaxMs: number;
+  /** Chance per frame that it is lost and its connection resets. */
+  resetProbability: number;
+  /** Longest fsync, ms. */
+  syncDelayMaxMs: number;
+  /** Chance each unsynced batch survives a crash. */
+  unsyncedSurvivalProbability: number;
+  /** Chance a crash leaves a torn record at the tail. */
+  tornWriteProbability: number;
+  /** Server crashes (each followed by a restart). */
+  crashes: number;
+  /** Pauses of a server or a client. */
+  pauses: number;
+  /** Partitions (a server or a client cut off, then healed). */
+  partitions: number;
+  /** Explicit resets of every connection of a server. */
+  resets: number;
+  /** Wall-clock jumps of a server, up to ±300 s. */
+  clockJumps: number;
+  /** Periods in which one-way delays grow tenfold ("clogging"). */
+  clogs: number;
+}
+
+/** Options of {@link runSeed}. */
+export interface RunSeedOptions {
+  /** Makes an empty store for each server's simulated disk, e.g. `memoryStore` of `@kiln/store-memory`. */
+  createStore: () => Store;
+  /** Operations the clients issue in all. @default 80 */
+  ops?: number;
+  /** Fixes some swarm parameters instead of drawing them. */
+  swarm?: Partial<SwarmParameters>;
+  /** Plants the ack-before-fsync bug in every disk (the harness's self-test). @default false */
+  ackBeforeSync?: boolean;
+  /** Starts group members instead of today's single server (see {@link SimCluster}). */
+  startMember?: StartMember;
+  /** Scheduler settings (how microtasks settle between tasks); the seed is always the run's. */
+  scheduler?: Omit<SchedulerOptions, 'seed' | 'traceLinesKept'>;
+  /** Trace lines to keep for the report. @default 0 */
+  traceLinesKept?: number;
+  /** The command line that replays a seed. @default `KILN_SEED=<seed> npx vitest run packages/core/test/simulation.test.ts` */
+  replayCommand?: (seed: number) => string;
+  /** Virtual time the workload may take before the run is declared stuck, ms. @default 600000 */
+  timeLimitMs?: number;
+}
+
+/** What one seed's run found. */
+export interface SeedResult {
+  /** The seed (a uint32). */
+  seed: number;
+  /** True when the checker found nothing and the run completed without harness problems. */
+  ok: boolean;
+  /** The checker's counts (zeros when the run did not get that far). */
+  counts: CheckCounts;
+  /** The checker's whole verdict, with examples of each anomaly; absent when the run did not complete. */
+  check: CheckResult | undefined;
+  /** FNV-1a hash of the run's event trace: equal for two runs of one seed. */
+  traceHash: string;
+  /** The command that replays this seed. */
+  replay: string;
+  /** Why the run failed apart from anomalies: stuck phases, exceptions in tasks, unexpected errors. */
+  problems: string[];
+  /** The swarm parameters the seed drew. */
+  swarm: SwarmParameters;
+  /** Sizes of the run. */
+  stats: { virtualMs: number; tasks: number; traceEvents: number; historyOps: number; frames: number; faults: string[] };
+  /** The last trace lines, when {@link RunSeedOptions.traceLinesKept} asked for them. */
+  trace: string[];
+}
+
+/** The default replay command for `seed`. */
+export function defaultReplayCommand(seed: number): string {
+  return `KILN_SEED=${seed} npx vitest run packages/core/test/simulation.test.ts`;
+}
+
+/** Draws one seed's swarm parameters (TigerBeetle's `options_swarm`, adapted to streams). */
+export function drawSwarm(random: Prng, fixed: Partial<SwarmParameters> = {}): SwarmParameters {
+  const delayMinMs = random.int(0, 10);
+  const drawn: SwarmParameters = {
+    servers: 1,
+    processes: random.int(1, 5),
+    streams: random.int(1, 4),
+    delayMinMs,
+    delayMaxMs: delayMinMs + random.int(0, 30),
+    resetProbability: random.chance(0.5) ? 0 : random.float(0, 0.02),
+    syncDelayMaxMs: random.int(0, 10),
+    unsyncedSurvivalProbability: random.float(0, 0.2),
+    tornWriteProbability: random.chance(0.5) ? 0 : random.float(0, 0.5),
+    crashes: random.int(0, 3),
+    pauses: random.int(0, 3),
+    partitions: random.int(0, 2),
+    resets: random.int(0, 2),
+    clockJumps: random.int(0, 2),
+    clogs: random.int(0, 1),
+  };
+  return { ...drawn, ...fixed };
+}
+
+const EMPTY_COUNTS: CheckCounts = {
+  attempted: 0,
+  acked: 0,
+  read: 0,
+  lost: 0,
+  lostPrefix: 0,
+  lostMiddle: 0,
+  lostPostfix: 0,
+  duplicate: 0,
+  unexpected: 0,
+  divergentNodes: 0,
+  staleReads: 0,
+  realTimeViolations: 0,
+  expectedVersionDoubleSuccess: 0,
+  abortedReads: 0,
+  tornTransactions: 0,
+  indeterminate: 0,
+  recovered: 0,
+  wrongPosition: 0,
+  readGaps: 0,
+  subscriptionAnomalies: 0,
+};
+
+type FaultKind = 'crash' | 'pause' | 'partition' | 'reset' | 'clock' | 'clog';
+
+/** Runs one seed and checks it. Never throws for a failing run; see {@link SeedResult.ok}. */
+export async function runSeed(seedInput: number, options: RunSeedOptions): Promise<SeedResult> {
+  const seed = normalizeSeed(seedInput);
+  const scheduler = new Scheduler({ ...options.scheduler, seed, traceLinesKept: options.traceLinesKept ?? 0 });
+  const swarm = drawSwarm(scheduler.random.fork(), options.swarm);
+  const nemesisRandom = scheduler.random.fork();
+  const problems: string[] = [];
+  const faults: string[] = [];
+  const network = new SimNetwork(scheduler, { delayMinMs: swarm.delayMinMs, delayMaxMs: swarm.delayMaxMs, resetProbability: swarm.resetProbability });
+  const members: SimMemberSpec[] = Array.from({ length: swarm.servers }, (_, i) => ({ name: `s${i + 1}`, role: 'server' }));
+  const cluster = new SimCluster({
+    scheduler,
+    network,
+    createStore: options.createStore,
+    members,
+    disk: {
+      syncDelayMaxMs: swarm.syncDelayMaxMs,
+      unsyncedSurvivalProbability: swarm.unsyncedSurvivalProbability,
+      tornWriteProbability: swarm.tornWriteProbability,
+      ackBeforeSync: options.ackBeforeSync ?? false,
+    },
+    ...(options.startMember ? { startMember: options.startMember } : {}),
+  });
+  const opsPerProcess = Math.max(1, Math.ceil((options.ops ?? 80) / swarm.processes));
+  const workload = new Workload(scheduler, network, cluster.serverUrls, { processes: swarm.processes, opsPerProcess, streams: swarm.streams });
+  let check: CheckResult | undefined;
+
+  try {
+    await scheduler.settle(cluster.start(), 60_000, 'cluster start');
+
+    // Safety phase: the workload under faults.
+    let workloadDone = false;
+    const running = workload.run().then(() => void (workloadDone = true));
+    const expectedMs = opsPerProcess * (10 + swarm.delayMaxMs * 2 + swarm.syncDelayMaxMs);
+    const nemesis = runNemesis(scheduler, network, cluster, workload, swarm, nemesisRandom, expectedMs, () => workloadDone, faults);
+    await scheduler.settle(running, options.timeLimitMs ?? 600_000, 'workload');
+    await scheduler.settle(nemesis, 60_000, 'nemesis');
+
+    // Heal and drain: every server up and reachable, the subscription caught up, all closed.
+    network.heal();
+    for (const name of [...cluster.names, ...workload.nodeNames]) scheduler.resume(name);
+    await scheduler.settle(cluster.start(), 60_000, 'restart after healing');
+    // Liveness: the healed group must converge (one active, every mirror caught up) in 100 s.
+    if ((await scheduler.run({ until: () => cluster.converged(), untilMs: scheduler.now + 100_000 })) !== 'done') {
+      problems.push('liveness: the healed group did not converge within 100 s of virtual time');
+    }
+    const active = cluster.activeName();
+    await scheduler.run({ untilMs: scheduler.now + 3000 });
+    await scheduler.settle(workload.stopSubscription(), 60_000, 'subscription stop');
+    await scheduler.settle(cluster.closeAll(), 60_000, 'shutdown');
+
+    // The checker compares every log with the first: the active's.
+    const finalLogs = [];
+    const order = [...cluster.serverNames].sort((a, b) => Number(b === active) - Number(a === active));
+    for (const name of order) finalLogs.push(await cluster.finalLog(name));
+    check = checkHistory(workload.history.ops, finalLogs, workload.subscriptionLogs());
+  } catch (error) {
+    problems.push(error instanceof SimulationTimeoutError ? `run invalid: ${error.message}` : `harness error: ${describe(error)}`);
+  } finally {
+    await cluster.dispose().catch(() => {});
+  }
+  problems.push(...scheduler.errors, ...workload.unexpectedErrors.map((e) => `unexpected client error: ${e}`));
+  const replay = (options.replayCommand ?? defaultReplayCommand)(seed);
+  return {
+    seed,
+    ok: problems.length === 0 && check !== undefined && check.valid,
+    counts: check?.counts ?? { ...EMPTY_COUNTS },
+    check,
+    traceHash: scheduler.trace.hash,
+    replay,
+    problems,
+    swarm,
+    stats: {
+      virtualMs: Math.round(scheduler.now),
+      tasks: scheduler.taskCount,
+      traceEvents: scheduler.trace.length,
+      historyOps: workload.history.ops.length,
+      frames: network.stats.frames,
+      faults,
+    },
+    trace: scheduler.trace.lines(),
+  };
+}
+
+/**
+ * The nemesis: draws the seed's faults at times spread over the expected workload, injects them
+ * one after another (each with its own duration), and stops once the workload is done.
+ */
+async function runNemesis(
+  scheduler: Scheduler,
+  network: SimNetwork,
+  cluster: SimCluster,
+  workload: Workload,
+  swarm: SwarmParameters,
+  random: Prng,
+  windowMs: number,
+  done: () => boolean,
+  faults: string[],
+): Promise<void> {
+  const plan: Array<{ atMs: number; kind: FaultKind }> = [];
+  const add = (count: number, kind: FaultKind): void => {
+    for (let i = 0; i < count; i++) plan.push({ atMs: random.float(0, windowMs), kind });
+  };
+  add(swarm.crashes, 'crash');
+  add(swarm.pauses, 'pause');
+  add(swarm.partitions, 'partition');
+  add(swarm.resets, 'reset');
+  add(swarm.clockJumps, 'clock');
+  add(swarm.clogs, 'clog');
+  plan.sort((a, b) => a.atMs - b.atMs);
+  const start = scheduler.now;
+  const servers = cluster.serverNames;
+  const clients = workload.nodeNames;
+  for (const fault of plan) {
+    const wait = start + fault.atMs - scheduler.now;
+    if (wait > 0) await scheduler.sleep(wait);
+    if (done()) return;
+    const server = random.pick(servers);
+    const line = (text: string): void => {
+      faults.push(`${Math.round(scheduler.now)}ms ${text}`);
+      scheduler.note(`nemesis: ${text}`);
+    };
+    switch (fault.kind) {
+      case 'crash': {
+        const downMs = random.int(0, 2000);
+        line(`crash ${server} for ${downMs} ms`);
+        await cluster.crash(server);
+        await scheduler.sleep(downMs);
+        await cluster.restart(server);
+        break;
+      }
+      case 'pause': {
+        const name = random.chance(0.7) ? server : random.pick(clients);
+        const pausedMs = random.int(1, 3000);
+        line(`pause ${name} for ${pausedMs} ms`);
+        network.pause(name);
+        await scheduler.sleep(pausedMs);
+        network.resume(name);
+        break;
+      }
+      case 'partition': {
+        const cutMs = random.int(1, 3000);
+        const everyone = [...cluster.names, ...clients, ...subscriberNames(workload)];
+        if (servers.length > 1 && random.chance(0.5)) {
+          // Split the group in two, clients scattered over both sides.
+          const side = everyone.filter(() => random.chance(0.5));
+          line(`partition [${side.join(',')}] from the rest for ${cutMs} ms`);
+          network.partition(side, everyone.filter((n) => !side.includes(n)));
+        } else if (random.chance(0.5)) {
+          line(`isolate ${server} for ${cutMs} ms`);
+          network.isolate(server, everyone);
+        } else {
+          const client = random.pick(clients);
+          line(`isolate ${client} for ${cutMs} ms`);
+          network.isolate(client, cluster.names);
+        }
+        await scheduler.sleep(cutMs);
+        network.heal();
+        break;
+      }
+      case 'reset':
+        line(`reset the connections of ${server}`);
+        network.resetConnections(server);
+        break;
+      case 'clock': {
+        const jumpMs = random.int(-300_000, 300_000);
+        line(`wall clock of ${server} jumps ${jumpMs} ms`);
+        scheduler.machineClock(server).jumpWallMs(jumpMs);
+        break;
+      }
+      case 'clog': {
+        const clogMs = random.int(100, 3000);
+        const { delayMinMs, delayMaxMs } = network.faults;
+        line(`clog the network for ${clogMs} ms`);
+        network.faults.delayMinMs = delayMinMs * 10;
+        network.faults.delayMaxMs = Math.max(delayMaxMs * 10, 50);
+        await scheduler.sleep(clogMs);
+        network.faults.delayMinMs = delayMinMs;
+        network.faults.delayMaxMs = delayMaxMs;
+        break;
+      }
+    }
+  }
+}
+
+function subscriberNames(workload: Workload): string[] {
+  return workload.subscriptionLogs().length > 0 ? [workload.subscriberName] : [];
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}\n${error.stack ?? ''}`;
+  return String(error);
+}
