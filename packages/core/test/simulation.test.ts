@@ -7,14 +7,30 @@
 //   KILN_SEED_BASE=<n>   the first seed (default 1); `random` picks one, printed for replay
 //   KILN_SIM_OPS=<n>     client operations per seed (default 80)
 //   KILN_SIM_PLANTED_BUG=1  plant the ack-before-fsync bug everywhere (to see a failure report)
+//   KILN_SIM_SERVERS=<n> run mirror groups of n servers (startGroupMember) instead of one server
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { anomalyClasses } from '../src/testing/checker/index.js';
-import { Prng, runSeed, Scheduler, type RunSeedOptions, type SeedResult } from '../src/testing/simulation/index.js';
+import { defaultReplayCommand, Prng, runSeed, Scheduler, startGroupMember, type RunSeedOptions, type SeedResult } from '../src/testing/simulation/index.js';
 
 const createStore = (): ReturnType<typeof memoryStore> => memoryStore();
 const ops = Number(process.env.KILN_SIM_OPS ?? 80);
-const options: RunSeedOptions = { createStore, ops, ackBeforeSync: process.env.KILN_SIM_PLANTED_BUG === '1' };
+const servers = Number(process.env.KILN_SIM_SERVERS ?? 1);
+/** The environment a replay needs besides the seed. */
+const replayEnv = [
+  process.env.KILN_SIM_SERVERS ? `KILN_SIM_SERVERS=${servers}` : '',
+  process.env.KILN_SIM_OPS ? `KILN_SIM_OPS=${ops}` : '',
+  process.env.KILN_SIM_PLANTED_BUG === '1' ? 'KILN_SIM_PLANTED_BUG=1' : '',
+]
+  .filter(Boolean)
+  .join(' ');
+const options: RunSeedOptions = {
+  createStore,
+  ops,
+  ackBeforeSync: process.env.KILN_SIM_PLANTED_BUG === '1',
+  ...(servers > 1 ? { swarm: { servers }, startMember: startGroupMember() } : {}),
+  replayCommand: (seed) => `${replayEnv ? `${replayEnv} ` : ''}${defaultReplayCommand(seed)}`,
+};
 
 /** A failure report: the replay command first, then what went wrong and the run's last events. */
 function report(result: SeedResult): string {

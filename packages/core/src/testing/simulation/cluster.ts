@@ -9,6 +9,7 @@
  */
 import { decodeEvents } from '../../log/events.js';
 import { decodeRecord } from '../../log/record.js';
+import type { GroupMemberConfig } from '../../replication/member.js';
 import { createServer, type KilnServer, type ServerOptions } from '../../server/server.js';
 import type { Store } from '../../store/store.js';
 import type { Clock, Random, Timers } from '../../time.js';
@@ -112,6 +113,51 @@ export const startSingleServer: StartMember = async (context) => {
   });
   return { server, close: () => server.close() };
 };
+
+/** Election and mirror timing of {@link startGroupMember}, in virtual ms. */
+export interface SimGroupTiming {
+  /** @default 1000 */
+  electionTimeMs?: number;
+  /** @default 500 */
+  mirrorTimeoutMs?: number;
+  /** @default 600 */
+  leaseMs?: number;
+}
+
+/**
+ * Starts members of a mirror group (servers and voters): clients at `sim://<name>`, peers at
+ * `sim://<name>/peer`.
+ */
+export function startGroupMember(timing: SimGroupTiming = {}): StartMember {
+  return async (context) => {
+    const members: GroupMemberConfig[] = context.members.map((m) => ({
+      name: m.name,
+      kind: m.role,
+      peer: `${m.url}/peer`,
+      clientUrls: m.role === 'server' ? [m.url] : [],
+      weight: 1,
+    }));
+    const server = await createServer({
+      store: context.store,
+      transports: [context.transport],
+      listen: context.role === 'server' ? context.listen : [],
+      name: context.name,
+      clock: context.clock,
+      timers: context.timers,
+      random: context.random,
+      ...(context.limits === undefined ? {} : { limits: context.limits }),
+      log: context.log,
+      group: {
+        self: context.name,
+        members,
+        electionTimeMs: timing.electionTimeMs ?? 1000,
+        mirrorTimeoutMs: timing.mirrorTimeoutMs ?? 500,
+        leaseMs: timing.leaseMs ?? 600,
+      },
+    });
+    return { server, close: () => server.close() };
+  };
+}
 
 /** A simulated group. Every method that starts or stops something must be driven by the scheduler. */
 export class SimCluster {

@@ -30,6 +30,8 @@ export { CrashableStore, crashableStore, type CrashableStoreOptions, type CrashR
 export {
   SimCluster,
   startSingleServer,
+  startGroupMember,
+  type SimGroupTiming,
   type SimClusterOptions,
   type SimMemberSpec,
   type SimMemberContext,

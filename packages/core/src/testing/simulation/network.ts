@@ -40,7 +40,7 @@ export interface SimNetworkOptions extends Partial<SimNetworkFaults> {
 /** The URL scheme of simulated addresses. */
 export const SIM_SCHEME = 'sim';
 
-/** The address `name` listens on. */
+/** The client address of node `name` (it may also listen at `sim://<name>/<path>`). */
 export function simUrl(name: string): string {
   return `${SIM_SCHEME}://${name}`;
 }
@@ -176,13 +176,13 @@ export class SimNetwork {
   }
 
   private async listen(nodeName: string, url: string, onConnection: (connection: Connection) => void, options: ListenOptions): Promise<Listener> {
-    const host = hostOf(url);
-    if (host !== nodeName) throw new InvalidArgumentError('url', `node ${nodeName} can only listen at ${simUrl(nodeName)}, not ${url}`);
-    if (this.listeners.has(host)) throw new InvalidArgumentError('url', `${url} is already listened on`);
-    const listener = new SimListener(this, simUrl(host), nodeName, this.scheduler.node(nodeName), onConnection, options, () => {
-      if (this.listeners.get(host) === listener) this.listeners.delete(host);
+    const { host, key } = parseAddress(url);
+    if (host !== nodeName) throw new InvalidArgumentError('url', `node ${nodeName} can only listen at ${simUrl(nodeName)}[/<path>], not ${url}`);
+    if (this.listeners.has(key)) throw new InvalidArgumentError('url', `${url} is already listened on`);
+    const listener = new SimListener(this, `${SIM_SCHEME}://${key}`, nodeName, this.scheduler.node(nodeName), onConnection, options, () => {
+      if (this.listeners.get(key) === listener) this.listeners.delete(key);
     });
-    this.listeners.set(host, listener);
+    this.listeners.set(key, listener);
     this.scheduler.note(`listen ${url}`);
     return listener;
   }
@@ -191,8 +191,9 @@ export class SimNetwork {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(new AbortError());
     let host: string;
+    let key: string;
     try {
-      host = hostOf(url);
+      ({ host, key } = parseAddress(url));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -214,7 +215,7 @@ export class SimNetwork {
         this.scheduler.node(HARNESS_NODE),
         this.delayMs(),
         () => {
-          const listener = this.listeners.get(host);
+          const listener = this.listeners.get(key);
           if (!listener || this.isPartitioned(from, host)) {
             refuse(this.delayMs(), new ConnectionRefusedError(url));
             return;
@@ -250,12 +251,14 @@ function linkKey(a: string, b: string): string {
   return a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
 }
 
-function hostOf(url: string): string {
+/** The node an address belongs to and the address's key: `sim://s1` and `sim://s1/peer` are both s1's. */
+function parseAddress(url: string): { host: string; key: string } {
   const prefix = `${SIM_SCHEME}://`;
   if (!url.startsWith(prefix)) throw new InvalidArgumentError('url', `must start with ${prefix}, got ${url}`);
-  const host = url.slice(prefix.length).replace(/\/+$/, '');
-  if (host.length === 0 || host.includes('/')) throw new InvalidArgumentError('url', `must be ${prefix}<node name>, got ${url}`);
-  return host;
+  const key = url.slice(prefix.length).replace(/\/+$/, '');
+  const host = key.split('/')[0]!;
+  if (host.length === 0) throw new InvalidArgumentError('url', `must be ${prefix}<node name>[/<path>], got ${url}`);
+  return { host, key };
 }
 
 class SimListener implements Listener {
