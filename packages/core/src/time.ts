@@ -18,7 +18,12 @@ export interface TimerHandle {
 
 /** Timers. */
 export interface Timers {
-  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  /**
+   * Runs `callback` after `delayMs`. Where the platform has the notion, the timer keeps the
+   * process alive only when `keepAlive` is set: a server's housekeeping never does, a client
+   * waiting to reconnect with requests in flight does.
+   */
+  setTimeout(callback: () => void, delayMs: number, options?: { keepAlive?: boolean }): TimerHandle;
   /** Runs `callback` soon, after the I/O already waiting in this turn (group commit gathers there). */
   defer(callback: () => void): void;
 }
@@ -39,9 +44,9 @@ export const systemClock: Clock = {
 
 /** The process's own timers; they do not keep the process alive on their own. */
 export const systemTimers: Timers = {
-  setTimeout(callback, delayMs) {
+  setTimeout(callback, delayMs, options) {
     const id = setTimeout(callback, delayMs) as unknown as { unref?: () => void };
-    id.unref?.();
+    if (!options?.keepAlive) id.unref?.();
     return { cancel: () => clearTimeout(id as unknown as number) };
   },
   defer: (callback) => deferImpl(callback),

@@ -119,7 +119,8 @@ describe('validateClusterConfig: each rule names its field', () => {
     ['mirrorTimeoutMs < electionTimeMs', edit(oneStripe, (c) => (c.mirrorTimeoutMs = 5000)), 'mirrorTimeoutMs', /less than electionTimeMs \(5000 ms\)/],
     ['leaseMs < electionTimeMs', edit(oneStripe, (c) => (c.leaseMs = 6000)), 'leaseMs', /less than electionTimeMs/],
     ['leaseMs < every stripe electionTimeMs', edit(twoStripes, (c) => (c.leaseMs = 9000)), 'leaseMs', /stripe 'west'/],
-    ['a short election window blames itself', edit(twoStripes, (c) => (c.stripes[1].electionTimeMs = 1500)), 'stripes[1].electionTimeMs', /more than mirrorTimeoutMs \(2000 ms, its default\)/],
+    ['a short election window blames itself', edit(twoStripes, (c) => (c.stripes[1].electionTimeMs = 900)), 'stripes[1].electionTimeMs', /more than mirrorTimeoutMs \(1000 ms, its default\)/],
+    ['leaseMs < mirrorTimeoutMs', edit(oneStripe, (c) => (c.leaseMs = 1000)), 'leaseMs', /less than mirrorTimeoutMs/],
     ['a short cluster window blames itself', edit(oneStripe, (c) => (c.electionTimeMs = 1000)), 'electionTimeMs', /mirrorTimeoutMs/],
     ['reconnectWindowMs outlasts an election', edit(oneStripe, (c) => (c.reconnectWindowMs = 1000)), 'reconnectWindowMs', /at least electionTimeMs/],
     ['two servers in consistency mode need a voter', edit(oneStripe, (c) => delete c.voters), 'voters', /at least one voter.*two servers/],
@@ -153,8 +154,8 @@ describe('validateClusterConfig: valid configs normalise', () => {
       persistence: 'restartable',
       failoverPriority: 'consistency',
       electionTimeMs: 5000,
-      mirrorTimeoutMs: 2000,
-      leaseMs: 3000,
+      mirrorTimeoutMs: 1000,
+      leaseMs: 800,
       reconnectWindowMs: 10000,
       servers: [
         { name: 'a', listen: ['tcp://10.0.0.1:7410', 'ws://10.0.0.1:7420'], peer: 'tcp://10.0.0.1:7411', dataDir: '/var/lib/kiln', weight: 1 },
@@ -198,8 +199,8 @@ describe('validateClusterConfig: valid configs normalise', () => {
   });
 
   it('lets explicit timeouts fit a short election window', () => {
-    const config = validateClusterConfig(edit(oneStripe, (c) => Object.assign(c, { electionTimeMs: 500, mirrorTimeoutMs: 200, leaseMs: 400 })));
-    expect([config.electionTimeMs, config.mirrorTimeoutMs, config.leaseMs]).toEqual([500, 200, 400]);
+    const config = validateClusterConfig(edit(oneStripe, (c) => Object.assign(c, { electionTimeMs: 500, mirrorTimeoutMs: 400, leaseMs: 300 })));
+    expect([config.electionTimeMs, config.mirrorTimeoutMs, config.leaseMs]).toEqual([500, 400, 300]);
   });
 });
 

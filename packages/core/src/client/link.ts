@@ -271,10 +271,14 @@ export class Link {
     }
     this.redirecting = true;
     if (typeof hint === 'string' && hint.length > 0) this.preferredUrl = hint;
-    timers.setTimeout(() => {
-      this.redirecting = false;
-      this.connection?.close('not the active');
-    }, RECONNECT_DELAY_MIN_MS * 2);
+    timers.setTimeout(
+      () => {
+        this.redirecting = false;
+        this.connection?.close('not the active');
+      },
+      RECONNECT_DELAY_MIN_MS * 2,
+      { keepAlive: true },
+    );
   }
 
   private settle(id: number, action: (request: PendingRequest) => void): void {
@@ -301,7 +305,7 @@ export class Link {
         // try the next URL after a pause
       }
       if (clock.monotonicMs() + delay > deadline) break;
-      await new Promise<void>((resolve) => timers.setTimeout(resolve, delay));
+      await new Promise<void>((resolve) => timers.setTimeout(resolve, delay, { keepAlive: true }));
       delay = Math.min(delay * 2, RECONNECT_DELAY_MAX_MS);
     }
     if (this.closed) return;
