@@ -117,6 +117,9 @@ export class GroupMember {
   private recent = new RecentRecords(RECENT_RECORDS);
   private proposal: (InSyncSet & { acks: Set<string> }) | undefined;
   private promoting = false;
+  /** The log's last LSN when this member became the active: reads wait until it is committed. */
+  private readBarrier = 0;
+  private barrierWaiters: Array<{ resolve: (commitIndex: number) => void; reject: (error: unknown) => void }> = [];
 
   constructor(
     private readonly options: GroupOptions,
@@ -160,6 +163,18 @@ export class GroupMember {
   activeCommitter(): Committer {
     if (this.committer && this.state === 'ACTIVE-COORDINATOR') return this.committer;
     throw new NotActiveError(this.activeHint());
+  }
+
+  /**
+   * The commit index a read may use. Only an active holding its lease serves reads, and a new
+   * active only once it has committed the log it was elected with: an earlier commit index would
+   * hide transactions its predecessor acknowledged.
+   */
+  readIndex(): Promise<number> {
+    const committer = this.activeCommitter();
+    if (!this.leaseHeld()) return Promise.reject(new NotActiveError(null));
+    if (committer.commitIndex >= this.readBarrier) return Promise.resolve(committer.commitIndex);
+    return new Promise((resolve, reject) => this.barrierWaiters.push({ resolve, reject }));
   }
 
   /** A client URL of the active this member knows of. */
@@ -391,6 +406,7 @@ export class GroupMember {
     }
     this.committer = committer;
     this.recent = recent;
+    this.readBarrier = store.lastPosition.lsn;
     this.state = 'ACTIVE-COORDINATOR';
     this.leader = this.self.name;
     this.round = undefined;
@@ -420,6 +436,7 @@ export class GroupMember {
     this.context.log(`${this.self.name}: steps down from term ${this.term} (${reason})`);
     this.committer?.abandon(new NotActiveError(null));
     this.committer = undefined;
+    for (const waiter of this.barrierWaiters.splice(0)) waiter.reject(new NotActiveError(null));
     this.shippers.clear();
     this.proposal = undefined;
     this.leader = undefined;
@@ -438,6 +455,9 @@ export class GroupMember {
       lsn = Math.min(lsn, this.shippers.get(name)?.ackedLsn ?? 0);
     }
     committer.commitThrough(lsn);
+    if (this.barrierWaiters.length > 0 && committer.commitIndex >= this.readBarrier) {
+      for (const waiter of this.barrierWaiters.splice(0)) waiter.resolve(committer.commitIndex);
+    }
   }
 
   /** True while a majority of voting members answered within `leaseMs`. */

@@ -200,6 +200,7 @@ class Server implements KilnServer {
       clock: this.clock,
       timers: this.timers,
       committer: member ? () => member.activeCommitter() : () => this.committer!,
+      readIndex: member ? () => member.readIndex() : () => Promise.resolve(this.committer!.commitIndex),
       reader,
       subscriptions: this.hub,
       status: () => this.status(),

@@ -42,6 +42,8 @@ export interface SessionContext {
   timers: Timers;
   /** The log's writer while this server is the active. @throws NotActiveError otherwise */
   committer: () => Committer;
+  /** The commit index a read may use now (waiting, on a new active, for its inherited log to commit). */
+  readIndex: () => Promise<number>;
   /** The group's peer network, when this server is a member of one. */
   peers?: { accept(connection: Connection, frames: AsyncIterator<Uint8Array>): Promise<void> };
   reader: Reader;
@@ -150,10 +152,14 @@ export class Session {
       case 'transact':
         return this.context.committer().transact(transactionFromWire(args, logLimits.streamsPerTransactionMax)).then(resultToWire);
       case 'read':
-        return reader.readStream(readFromWire(args, logLimits.readCountMax), this.context.committer().commitIndex).then((slices) => slices.map(sliceToWire));
+        return this.context
+          .readIndex()
+          .then((commitIndex) => reader.readStream(readFromWire(args, logLimits.readCountMax), commitIndex))
+          .then((slices) => slices.map(sliceToWire));
       case 'readAll':
-        return reader
-          .readAll(readAllFromWire(args, logLimits.readCountMax), this.context.committer().commitIndex)
+        return this.context
+          .readIndex()
+          .then((commitIndex) => reader.readAll(readAllFromWire(args, logLimits.readCountMax), commitIndex))
           .then((chunk) => [chunk.slices.map(sliceToWire), chunk.next]);
       case 'subscribe':
         return Promise.resolve(this.subscribe(args));
