@@ -32,12 +32,14 @@ export function compareCandidates(a: Candidate, b: Candidate): number {
 
 /**
  * The candidate a voting member gives its vote to: the best of those in the recorded in-sync set
- * whose log is at least as up to date as the voter's own; undefined when there is none.
+ * and, when the voter is in that set itself (so its log holds every committed record), at least as
+ * up to date as the voter. A voter outside the set compares no logs: what it holds beyond the
+ * in-sync members is uncommitted. Undefined when there is none.
  */
-export function chooseCandidate(candidates: Iterable<Candidate>, inSync: ReadonlySet<string>, own: LogTip): Candidate | undefined {
+export function chooseCandidate(candidates: Iterable<Candidate>, inSync: ReadonlySet<string>, own: LogTip | undefined): Candidate | undefined {
   let best: Candidate | undefined;
   for (const candidate of candidates) {
-    if (!inSync.has(candidate.name) || compareLogs(candidate, own) < 0) continue;
+    if (!inSync.has(candidate.name) || (own && compareLogs(candidate, own) < 0)) continue;
     if (!best || compareCandidates(candidate, best) > 0) best = candidate;
   }
   return best;

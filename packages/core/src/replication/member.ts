@@ -137,6 +137,7 @@ export class GroupMember {
       timers: context.timers,
       limits: context.connectionLimits,
       onMessage: (message) => this.onMessage(message),
+      onError: (error) => context.log(`${options.self}: dropped a peer connection: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
       onLinkChange: () => this.checkRound(),
     });
   }
@@ -306,11 +307,16 @@ export class GroupMember {
 
   private async onInSync(message: InSyncMessage): Promise<void> {
     if (message.term < this.term) return;
-    if (message.version > this.inSync.version) {
-      this.inSync = { version: message.version, members: message.members };
-      await this.putMeta(META_IN_SYNC, [message.version, message.members]);
-    }
+    await this.learnInSync(message.version, message.members);
     this.network.send(message.from, { kind: 'in-sync-ack', term: this.term, from: this.self.name, version: message.version });
+  }
+
+  /** Adopts (and records) an in-sync set newer than the one this member holds. */
+  private async learnInSync(version: number, members: string[]): Promise<void> {
+    if (version <= this.inSync.version) return;
+    this.inSync = { version, members };
+    if (this.state === 'PASSIVE-STANDBY' && !members.includes(this.self.name)) this.state = 'PASSIVE-SYNCING';
+    await this.putMeta(META_IN_SYNC, [version, members]);
   }
 
   // ---- elections -----------------------------------------------------------------------------
@@ -346,12 +352,22 @@ export class GroupMember {
     this.round = round;
     const standing = this.eligible && this.leader === undefined;
     if (standing) round.candidates.set(this.self.name, { name: this.self.name, weight: this.self.weight, ...this.tip });
-    this.network.broadcast({ kind: 'candidacy', term, from: this.self.name, standing, weight: this.self.weight, ...this.tip });
+    this.network.broadcast({
+      kind: 'candidacy',
+      term,
+      from: this.self.name,
+      standing,
+      weight: this.self.weight,
+      ...this.tip,
+      inSyncVersion: this.inSync.version,
+      inSync: this.inSync.members,
+    });
     return round;
   }
 
   private onCandidacy(message: CandidacyMessage): void {
     if (message.term < this.term || this.state === 'ACTIVE-COORDINATOR') return;
+    this.learnInSync(message.inSyncVersion, message.inSync);
     const round = this.joinRound(message.term);
     round.heard.add(message.from);
     if (message.standing) round.candidates.set(message.from, { name: message.from, lastTerm: message.lastTerm, lastLsn: message.lastLsn, weight: message.weight });
@@ -367,7 +383,8 @@ export class GroupMember {
     if (now < round.deadlineMs && !everyoneHeard) return;
     round.closed = true;
     if (this.votedFor && this.votedFor.term >= round.term) return;
-    const choice = chooseCandidate(round.candidates.values(), new Set(this.inSync.members), this.self.kind === 'voter' ? { lastTerm: 0, lastLsn: 0 } : this.tip);
+    const inSync = new Set(this.inSync.members);
+    const choice = chooseCandidate(round.candidates.values(), inSync, inSync.has(this.self.name) ? this.tip : undefined);
     if (!choice) return;
     this.votedFor = { term: round.term, name: choice.name };
     void this.putMeta(META_VOTE, [round.term, choice.name]).then(() => {
@@ -450,7 +467,9 @@ export class GroupMember {
     const committer = this.committer;
     if (!committer || !this.leaseHeld()) return;
     let lsn = committer.lastWrittenLsn;
-    for (const name of this.inSync.members) {
+    // A mirror being added must hold every record committed from the moment it was proposed.
+    const members = this.proposal ? new Set([...this.inSync.members, ...this.proposal.members]) : this.inSync.members;
+    for (const name of members) {
       if (name === this.self.name) continue;
       lsn = Math.min(lsn, this.shippers.get(name)?.ackedLsn ?? 0);
     }

@@ -26,6 +26,8 @@ export interface PeerNetworkOptions {
   timers: Timers;
   limits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax'>;
   onMessage: (message: PeerMessage) => void;
+  /** Called with a message that could not be decoded or handled; its connection then closes. */
+  onError: (error: unknown) => void;
   /** Called when an outgoing connection opens or closes. */
   onLinkChange: (peer: string, up: boolean) => void;
 }
@@ -97,6 +99,7 @@ export class PeerNetwork {
         this.options.onMessage(decodePeerMessage(next.value));
       }
     } catch (error) {
+      this.options.onError(error);
       connection.close(error instanceof Error ? error.message : String(error));
     } finally {
       this.incoming.delete(connection);

@@ -59,6 +59,9 @@ export interface CandidacyMessage {
   lastTerm: number;
   lastLsn: number;
   weight: number;
+  /** The sender's recorded in-sync set: members adopt a newer one, so views converge in the election. */
+  inSyncVersion: number;
+  inSync: string[];
 }
 
 /** A voting member gives its one vote of `term`. */
@@ -85,7 +88,7 @@ export function encodePeerMessage(m: PeerMessage): Uint8Array {
     case 'in-sync-ack':
       return encoder.encode([m.kind, m.term, m.from, m.version]);
     case 'candidacy':
-      return encoder.encode([m.kind, m.term, m.from, m.standing, m.lastTerm, m.lastLsn, m.weight]);
+      return encoder.encode([m.kind, m.term, m.from, m.standing, m.lastTerm, m.lastLsn, m.weight, m.inSyncVersion, m.inSync]);
     case 'vote':
       return encoder.encode([m.kind, m.term, m.from, m.votedFor]);
   }
@@ -124,8 +127,10 @@ export function decodePeerMessage(frame: Uint8Array): PeerMessage {
       if (!isCount(v[3])) throw new ProtocolError('malformed in-sync-ack');
       return { kind, term, from, version: v[3] };
     case 'candidacy':
-      if (typeof v[3] !== 'boolean' || !isCount(v[4]) || !isCount(v[5]) || !isCount(v[6])) throw new ProtocolError('malformed candidacy');
-      return { kind, term, from, standing: v[3], lastTerm: v[4], lastLsn: v[5], weight: v[6] };
+      if (typeof v[3] !== 'boolean' || !isCount(v[4]) || !isCount(v[5]) || !isCount(v[6]) || !isCount(v[7]) || !Array.isArray(v[8]) || !v[8].every(isName)) {
+        throw new ProtocolError('malformed candidacy');
+      }
+      return { kind, term, from, standing: v[3], lastTerm: v[4], lastLsn: v[5], weight: v[6], inSyncVersion: v[7], inSync: v[8] as string[] };
     case 'vote':
       if (!isName(v[3])) throw new ProtocolError('malformed vote');
       return { kind, term, from, votedFor: v[3] };
