@@ -12,25 +12,29 @@ afterEach(async () => {
 
 const timing = { electionTimeMs: 400, mirrorTimeoutMs: 300, leaseMs: 350 };
 
-async function startGroup(transport: Transport, names: string[], voters: string[] = []): Promise<Map<string, KilnServer>> {
-  const members: GroupMemberConfig[] = [
-    ...names.map((name) => ({ name, kind: 'server' as const, peer: `memory://${name}-peer`, clientUrls: [`memory://${name}`], weight: 1 })),
+function membersOf(names: string[], voters: string[] = [], weights: Record<string, number> = {}): GroupMemberConfig[] {
+  return [
+    ...names.map((name) => ({ name, kind: 'server' as const, peer: `memory://${name}-peer`, clientUrls: [`memory://${name}`], weight: weights[name] ?? 1 })),
     ...voters.map((name) => ({ name, kind: 'voter' as const, peer: `memory://${name}-peer`, clientUrls: [], weight: 1 })),
   ];
+}
+
+async function startMember(transport: Transport, members: GroupMemberConfig[], name: string): Promise<KilnServer> {
+  const server = await createServer({
+    name,
+    store: memoryStore(),
+    transports: [transport],
+    listen: members.find((m) => m.name === name)!.kind === 'server' ? [`memory://${name}`] : [],
+    group: { self: name, members, ...timing },
+  });
+  cleanups.push(() => server.close());
+  return server;
+}
+
+async function startGroup(transport: Transport, names: string[], voters: string[] = []): Promise<Map<string, KilnServer>> {
+  const members = membersOf(names, voters);
   const servers = new Map<string, KilnServer>();
-  await Promise.all(
-    [...names, ...voters].map(async (name) => {
-      const server = await createServer({
-        name,
-        store: memoryStore(),
-        transports: [transport],
-        listen: names.includes(name) ? [`memory://${name}`] : [],
-        group: { self: name, members, ...timing },
-      });
-      servers.set(name, server);
-      cleanups.push(() => server.close());
-    }),
-  );
+  await Promise.all([...names, ...voters].map(async (name) => servers.set(name, await startMember(transport, members, name))));
   return servers;
 }
 
@@ -83,5 +87,58 @@ describe('a mirror group in one process', () => {
     await activeOf(servers);
     await client.append('s', [{ type: 'E', data: 2 }]);
     expect((await client.read('s')).map((e) => e.data)).toEqual([1, 2]);
+  });
+});
+
+describe('in-sync membership', () => {
+  it('never lets a mirror that fell behind and left the in-sync set win an election', async () => {
+    const transport = inProcessTransport();
+    // b would win every tie on weight, if it were allowed to stand.
+    const members = membersOf(['a', 'b', 'c'], [], { b: 10 });
+    const servers = new Map<string, KilnServer>();
+    for (const name of ['a', 'b', 'c']) servers.set(name, await startMember(transport, members, name));
+    const first = await activeOf(servers);
+    const client = await connect(['memory://a', 'memory://b', 'memory://c'], { transports: [transport] });
+    cleanups.push(() => client.close());
+    const lagging = first === 'b' ? 'c' : 'b';
+    await servers.get(lagging)!.close();
+    servers.delete(lagging);
+    for (let i = 0; i < 50; i++) await client.append('kept', [{ type: 'E', data: i }]);
+    await expect.poll(() => servers.get(first)!.status().group?.inSync, { timeout: 5000 }).not.toContain(lagging);
+    // The active goes too; the lagging mirror comes back empty, out of the in-sync set.
+    await servers.get(first)!.close();
+    servers.delete(first);
+    servers.set(lagging, await startMember(transport, members, lagging));
+    const winner = await activeOf(servers);
+    expect(winner).not.toBe(lagging);
+    expect(await client.read('kept', { maxCount: 100 })).toHaveLength(50);
+  });
+
+  it('catches up a mirror that joins under load and takes it into the in-sync set, without stalling clients', async () => {
+    const transport = inProcessTransport();
+    const members = membersOf(['a', 'b', 'c']);
+    const servers = new Map<string, KilnServer>();
+    for (const name of ['a', 'b']) servers.set(name, await startMember(transport, members, name));
+    const active = await activeOf(servers);
+    const client = await connect(['memory://a', 'memory://b'], { transports: [transport] });
+    cleanups.push(() => client.close());
+    for (let i = 0; i < 2000; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => client.append(`s-${(i + j) % 20}`, [{ type: 'E', data: i + j }])));
+    let running = true;
+    let slowestMs = 0;
+    const load = (async () => {
+      while (running) {
+        const started = performance.now();
+        await client.append('live', [{ type: 'E', data: 0 }]);
+        slowestMs = Math.max(slowestMs, performance.now() - started);
+      }
+    })();
+    servers.set('c', await startMember(transport, members, 'c'));
+    await expect.poll(() => servers.get(active)!.status().group?.inSync, { timeout: 15_000, interval: 20 }).toContain('c');
+    running = false;
+    await load;
+    const mirror = servers.get(active)!.status().group!.mirrors.find((m) => m.name === 'c')!;
+    expect(mirror.ackedLsn).toBeGreaterThanOrEqual(2000);
+    // Bounded: no append waited anywhere near the reconnect window while the mirror caught up.
+    expect(slowestMs).toBeLessThan(5000);
   });
 });

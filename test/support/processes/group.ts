@@ -1,0 +1,100 @@
+// Mirror groups of real `kiln` processes for tests: a cluster file on free ports, members started
+// and killed as processes, logs read back from their data directories.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { appendFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkedStore, decodeRecord, defaultLogLimits } from '@kiln/core';
+import { connect, type KilnClient } from '@kiln/core/client';
+import { levelStore } from '@kiln/store-level';
+import { tcpTransport } from '@kiln/transport-tcp';
+import { freeFixedPort, KILN_BIN, pollUntil, type seededRandom } from './kiln-process.js';
+
+const children = new Set<ChildProcess>();
+
+/** Kills every member process still running. */
+export function killAllMembers(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
+
+/** Timeouts for test clusters: short, so failovers take well under a second. */
+export const FAST_TIMING = { electionTimeMs: 600, mirrorTimeoutMs: 400, leaseMs: 300 };
+
+/** One member of a test cluster. */
+export interface Member {
+  name: string;
+  voter: boolean;
+  client: string;
+  peer: string;
+  dataDir: string;
+  process?: ChildProcess;
+}
+
+export async function cluster(servers: number, voters: number, root: string, random: ReturnType<typeof seededRandom>): Promise<{ file: string; members: Member[] }> {
+  const port = () => freeFixedPort(() => random.int(20_000, 30_000));
+  const members: Member[] = [];
+  for (let i = 0; i < servers + voters; i++) {
+    const voter = i >= servers;
+    const name = voter ? `v${i - servers + 1}` : `s${i + 1}`;
+    members.push({ name, voter, client: `tcp://127.0.0.1:${await port()}`, peer: `tcp://127.0.0.1:${await port()}`, dataDir: join(root, name) });
+  }
+  const file = join(root, 'kiln.config.json');
+  await writeFile(
+    file,
+    JSON.stringify({
+      cluster: 'failover-test',
+      persistence: 'restartable',
+      ...FAST_TIMING,
+      reconnectWindowMs: 20_000,
+      servers: members.filter((m) => !m.voter).map((m) => ({ name: m.name, listen: [m.client], peer: m.peer, dataDir: m.dataDir })),
+      voters: members.filter((m) => m.voter).map((m) => ({ name: m.name, peer: m.peer, dataDir: m.dataDir })),
+    }),
+  );
+  return { file, members };
+}
+
+export function launch(file: string, member: Member): void {
+  const args = member.voter ? ['voter', '--config', file, '--name', member.name] : ['start', '--config', file, '--server', member.name];
+  const child = spawn(process.execPath, [KILN_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.on('data', (chunk: Buffer) => void appendFile(join(member.dataDir, '..', `${member.name}.log`), chunk));
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  member.process = child;
+}
+
+export async function kill(member: Member): Promise<void> {
+  const child = member.process!;
+  if (child.exitCode === null && child.signalCode === null) {
+    const exit = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exit;
+  }
+}
+
+/** Reads a stopped server's whole log from its data directory, checking every CRC. */
+export async function logOf(dataDir: string): Promise<string[]> {
+  const store = checkedStore(levelStore({ path: dataDir }), defaultLogLimits);
+  await store.open();
+  const ids: string[] = [];
+  try {
+    for (let lsn = 1; ; ) {
+      const records = await store.read(lsn, { direction: 'forward', maxCount: 1000, maxBytes: 1 << 20 });
+      if (records.length === 0) break;
+      for (const r of records) ids.push(`${r.lsn}:${decodeRecord(r.bytes, r.lsn).clientId}#${decodeRecord(r.bytes, r.lsn).seq}`);
+      lsn = records[records.length - 1]!.lsn + 1;
+    }
+  } finally {
+    await store.close();
+  }
+  return ids;
+}
+
+/** Connects once the servers listen. */
+export async function connectWithin(urls: string[]): Promise<KilnClient> {
+  let client: KilnClient | undefined;
+  await pollUntil('a server to connect to', async () => {
+    client = await connect(urls, { transports: [tcpTransport()], reconnectWindowMs: 20_000, requestTimeoutMs: 20_000 }).catch(() => undefined);
+    return client !== undefined;
+  }, 20_000, 100);
+  return client!;
+}
