@@ -35,6 +35,11 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** Time to find a server again after a connection drops before requests fail. @default 10000 */
   reconnectWindowMs?: number;
+  /**
+   * With requests outstanding, a server silent for this long is taken for dead and the client
+   * moves on (it pings after half of it). @default 2000
+   */
+  serverSilenceMs?: number;
   /** Frame cap, queue cap, in-flight cap and idle timeout; must match the server's. */
   limits?: Partial<Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax' | 'inFlightMax' | 'idleTimeoutMs'>>;
   clock?: Clock;
@@ -118,6 +123,7 @@ export async function connect(urls: string | readonly string[], options: ClientO
     name: options.name ?? 'kiln-client',
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     reconnectWindowMs: options.reconnectWindowMs ?? 10_000,
+    serverSilenceMs: options.serverSilenceMs ?? 2_000,
     clock: options.clock ?? systemClock,
     timers: options.timers ?? systemTimers,
   });

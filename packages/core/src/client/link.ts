@@ -49,6 +49,8 @@ export interface LinkOptions {
   name: string;
   requestTimeoutMs: number;
   reconnectWindowMs: number;
+  /** With requests outstanding and nothing heard for this long, the server is taken for dead (a paused process keeps its sockets open). */
+  serverSilenceMs: number;
   clock: Clock;
   timers: Timers;
 }
@@ -82,6 +84,8 @@ export class Link {
   private urlIndex = 0;
   private closed = false;
   private lastSentMs = 0;
+  private lastReceivedMs = 0;
+  private lastProbeMs = 0;
   private sweepTimer: TimerHandle | undefined;
   private reconnecting: Promise<void> | undefined;
   /** When requests first met a server that is not the active, while the client looks for it. */
@@ -182,6 +186,7 @@ export class Link {
     }
     this.connection = connection;
     this.lastSentMs = this.options.clock.monotonicMs();
+    this.lastReceivedMs = this.lastSentMs;
     this.status$.next({ type: status, url, server: welcome.server });
     void this.readLoop(connection, frames, url);
   }
@@ -204,6 +209,7 @@ export class Link {
       for (;;) {
         const next = await frames.next();
         if (next.done) break;
+        this.lastReceivedMs = this.options.clock.monotonicMs();
         this.handleFrame(decodeServerFrame(next.value));
       }
       reason = (await connection.closed).reason;
@@ -329,6 +335,23 @@ export class Link {
     for (const subscription of subscriptions) subscription.fail(error);
   }
 
+  /**
+   * With requests outstanding, a server that says nothing is probed with a ping (answered at once
+   * even while a commit waits), and dropped if it still says nothing: the client then finds
+   * another server. This is how it leaves a paused or partitioned active.
+   */
+  private checkServerAlive(now: number): void {
+    const { serverSilenceMs } = this.options;
+    if (!this.connection || this.pending.size === 0) return;
+    const silentMs = now - this.lastReceivedMs;
+    if (silentMs > serverSilenceMs) {
+      this.connection.close(`server silent for ${Math.round(silentMs)} ms`);
+    } else if (silentMs > serverSilenceMs / 2 && now - this.lastProbeMs > serverSilenceMs / 2) {
+      this.lastProbeMs = now;
+      this.request('ping', null).catch(() => {});
+    }
+  }
+
   /** Times out overdue requests and pings an idle connection, on one timer for all requests. */
   private sweep(): void {
     const { clock, timers, limits, requestTimeoutMs } = this.options;
@@ -339,6 +362,7 @@ export class Link {
         if (request.deadlineMs <= now) this.settle(id, (r) => r.reject(new TimeoutError(request.op, requestTimeoutMs)));
       }
       if (this.connection && now - this.lastSentMs >= limits.idleTimeoutMs / 3) this.request('ping', null).catch(() => {});
+      this.checkServerAlive(now);
       this.sweep();
     }, SWEEP_INTERVAL_MS);
   }
