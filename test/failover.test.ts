@@ -58,7 +58,7 @@ for (const [servers, voters] of [
           if (status?.state !== 'ACTIVE-COORDINATOR') return false;
           name = String(status.name);
           return true;
-        }, 30_000);
+        }, 60_000);
         return name;
       };
 
@@ -72,7 +72,7 @@ for (const [servers, voters] of [
           const status = await client.serverStatus().catch(() => undefined);
           const group = status?.group as { inSync: string[] } | undefined;
           return status?.state === 'ACTIVE-COORDINATOR' && group?.inSync.length === servers;
-        }, 30_000);
+        }, 60_000);
         const active = await activeName();
         const target = serverMembers.find((m) => m.name === active)!;
         await kill(target);
@@ -88,7 +88,7 @@ for (const [servers, voters] of [
       await pollUntil('mirrors caught up', async () => {
         const group = (await client.serverStatus()).group as { mirrors: Array<{ ackedLsn: number }> };
         return group.mirrors.every((m) => m.ackedLsn >= lastLsn);
-      }, 30_000);
+      }, 60_000);
       const stored = [];
       for (let from = 1; from <= lastLsn; from = (stored[stored.length - 1]?.lsn ?? from) + 1) {
         stored.push(...(await client.readAll({ fromLsn: from, maxCount: 1000 })));

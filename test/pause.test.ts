@@ -23,11 +23,13 @@ it('a paused active resumes as a mirror and loses nothing acknowledged anywhere'
   const servers = members.filter((m) => !m.voter);
   const client = await connectWithin(servers.map((m) => m.client));
   let activeName = '';
+  // A write makes the client find the active; status answers come from whichever server it holds.
+  await client.append('warm-up', [{ type: 'E', data: 0 }]);
   await pollUntil('an active with its mirror in sync', async () => {
     const status = await client.serverStatus().catch(() => undefined);
     activeName = String(status?.name);
     return status?.state === 'ACTIVE-COORDINATOR' && (status.group as { inSync: string[] }).inSync.length === 2;
-  }, 30_000);
+  }, 60_000);
   const active = servers.find((m) => m.name === activeName)!;
   // A client that knows only the active's address: whatever it is told was committed must survive.
   const pinned: KilnClient = await connect(active.client, { transports: [tcpTransport()], reconnectWindowMs: 20_000, requestTimeoutMs: 20_000 });
@@ -45,7 +47,7 @@ it('a paused active resumes as a mirror and loses nothing acknowledged anywhere'
   await pollUntil('a successor that acknowledges', async () => {
     await attempt(client, `successor-${successor++}`);
     return [...acked].some((id) => id.startsWith('successor-'));
-  }, 30_000, 50);
+  }, 60_000, 50);
   active.process!.kill('SIGCONT');
   await Promise.all(inFlight);
   for (let i = 0; i < 20; i++) await attempt(pinned, `after-${i}`);
@@ -68,7 +70,7 @@ it('a paused active resumes as a mirror and loses nothing acknowledged anywhere'
   await pollUntil('the old active caught up', async () => {
     const group = (await client.serverStatus()).group as { mirrors: Array<{ ackedLsn: number }> };
     return group.mirrors.every((m) => m.ackedLsn >= lastLsn);
-  }, 30_000);
+  }, 60_000);
   await client.close();
   for (const m of members) await kill(m);
   const [first, second] = await Promise.all(servers.map((m) => logOf(m.dataDir)));

@@ -17,8 +17,8 @@ export function killAllMembers(): void {
   for (const child of children) child.kill('SIGKILL');
 }
 
-/** Timeouts for test clusters: short, so failovers take well under a second. */
-export const FAST_TIMING = { electionTimeMs: 600, mirrorTimeoutMs: 400, leaseMs: 300 };
+/** Timeouts for test clusters: the defaults but a shorter election window; generous enough for a loaded 2-core machine. */
+export const TEST_TIMING = { electionTimeMs: 2000, mirrorTimeoutMs: 1000, leaseMs: 800 };
 
 /** One member of a test cluster. */
 export interface Member {
@@ -44,7 +44,7 @@ export async function cluster(servers: number, voters: number, root: string, ran
     JSON.stringify({
       cluster: 'failover-test',
       persistence: 'restartable',
-      ...FAST_TIMING,
+      ...TEST_TIMING,
       reconnectWindowMs: 20_000,
       servers: members.filter((m) => !m.voter).map((m) => ({ name: m.name, listen: [m.client], peer: m.peer, dataDir: m.dataDir })),
       voters: members.filter((m) => m.voter).map((m) => ({ name: m.name, peer: m.peer, dataDir: m.dataDir })),

@@ -173,16 +173,26 @@ export class Link {
     const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
     const transport = this.options.transports.find((t) => t.schemes.includes(scheme));
     if (!transport) throw new UnsupportedSchemeError(url);
-    const signal = AbortSignal.timeout(this.options.requestTimeoutMs);
-    const connection = await transport.dial(url, { ...this.options.limits, signal });
-    const frames = connection[Symbol.asyncIterator]();
+    // A paused server still completes TCP handshakes (the kernel does), then never answers:
+    // the dial and the hello together get `serverSilenceMs`.
+    const { timers, serverSilenceMs } = this.options;
+    const abort = new AbortController();
+    const timer = timers.setTimeout(() => abort.abort(), serverSilenceMs, { keepAlive: true });
+    let connection: Connection | undefined;
+    let frames: AsyncIterator<Uint8Array>;
     let welcome: Welcome;
     try {
-      connection.send(encodeHello({ version: PROTOCOL_VERSION, role: 'client', name: this.options.name }));
-      welcome = await this.awaitWelcome(frames, connection);
+      connection = await transport.dial(url, { ...this.options.limits, signal: abort.signal });
+      const opened = connection;
+      frames = opened[Symbol.asyncIterator]();
+      opened.send(encodeHello({ version: PROTOCOL_VERSION, role: 'client', name: this.options.name }));
+      abort.signal.addEventListener('abort', () => opened.close('no answer to the hello'));
+      welcome = await this.awaitWelcome(frames, opened);
     } catch (error) {
-      connection.close('handshake failed');
-      throw error;
+      connection?.close('handshake failed');
+      throw abort.signal.aborted ? new TimeoutError(`connecting to ${url}`, serverSilenceMs) : error;
+    } finally {
+      timer.cancel();
     }
     this.connection = connection;
     this.lastSentMs = this.options.clock.monotonicMs();
