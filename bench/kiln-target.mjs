@@ -22,6 +22,7 @@
 // written to LevelDB and fsynced, on one server (no replication).
 import { connect as kilnConnect } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
+import { wsTransport } from '@kiln/transport-ws';
 
 const EVENT_TYPE = 'Ev';
 const streamName = (s) => `s-${s}`;
@@ -34,13 +35,27 @@ export function expectedVersionFor(version) {
 const checkVersions = (process.env.KILN_EXPECTED ?? 'workload') !== 'any';
 const expectedWhat = checkVersions ? 'expectedVersion from the workload' : "expectedVersion 'any'";
 
-function url(opts) {
-  const { host, port } = opts.endpoints[0];
-  return `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`;
+// KILN_URLS (environment, comma-separated) overrides --endpoints with full client URLs: ws://
+// URLs select the WebSocket transport, and several URLs (every server of a mirror group) let
+// the client follow the active. Without it: tcp://<first --endpoints entry>.
+const envUrls = (process.env.KILN_URLS ?? '').split(/[\s,]+/).filter(Boolean);
+for (const u of envUrls) {
+  const h = new URL(u).hostname;
+  if (h !== '127.0.0.1') throw new Error(`KILN_URLS: ${u} is not on 127.0.0.1`);
 }
 
+function urls(opts) {
+  if (envUrls.length) return envUrls;
+  const { host, port } = opts.endpoints[0];
+  return [`tcp://${host.includes(':') ? `[${host}]` : host}:${port}`];
+}
+const url = (opts) => urls(opts).join(',');
+const transportName = (opts) => (urls(opts)[0].startsWith('ws') ? 'WebSocket' : 'TCP');
+
 async function open(opts, name) {
-  return kilnConnect(url(opts), { transports: [tcpTransport()], name, requestTimeoutMs: 60_000 });
+  const list = urls(opts);
+  const transports = list.some((u) => u.startsWith('ws')) ? [wsTransport()] : [tcpTransport()];
+  return kilnConnect(list.length === 1 ? list[0] : list, { transports, name, requestTimeoutMs: 60_000 });
 }
 
 // Filled by prepare() (main thread); describe() runs after prepare() in the same thread.
@@ -48,11 +63,20 @@ let serverInfo = null;
 
 export function describe(opts) {
   const where = `${url(opts)}`;
-  if (!serverInfo) return `Kiln client.append (1 event, ${expectedWhat}) to ${where}`;
-  const ack = serverInfo.persistent
-    ? 'ack = transaction written to LevelDB and fsynced, on 1 server (restartable mode, no replica)'
-    : "ack = transaction in the server's memory (memory mode, nothing on disk)";
-  return `Kiln client.append (1 event, ${expectedWhat}) to ${where}; ${ack}`;
+  const via = transportName(opts) === 'TCP' ? '' : ' over WebSocket';
+  if (!serverInfo) return `Kiln client.append (1 event, ${expectedWhat})${via} to ${where}`;
+  const n = serverInfo.servers;
+  let ack;
+  if (n > 1) {
+    ack = serverInfo.persistent
+      ? `ack = transaction written to LevelDB and fsynced on the active and acknowledged by its in-sync mirrors (group of ${n} servers${serverInfo.voters ? ' + voter' : ''}, restartable mode)`
+      : `ack = transaction in the memory of the active and of its in-sync mirrors (group of ${n} servers${serverInfo.voters ? ' + voter' : ''}, memory mode)`;
+  } else {
+    ack = serverInfo.persistent
+      ? 'ack = transaction written to LevelDB and fsynced, on 1 server (restartable mode, no replica)'
+      : "ack = transaction in the server's memory (memory mode, nothing on disk)";
+  }
+  return `Kiln client.append (1 event, ${expectedWhat})${via} to ${where}; ${ack}`;
 }
 
 export async function prepare(opts) {
@@ -74,6 +98,10 @@ export async function prepare(opts) {
       mode: status.persistent ? 'restartable' : 'memory',
       lastLsnBefore: status.lastLsn,
       listen: status.listen,
+      servers: 1 + (status.group?.mirrors?.length ?? 0),
+      inSync: status.group?.inSync ?? null,
+      voters: Number(process.env.KILN_VOTERS ?? 0),
+      transport: transportName(opts),
     };
     return serverInfo;
   } finally {

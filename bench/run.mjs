@@ -28,15 +28,24 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatSummary, summarise } from './profile-summary.mjs';
+import { makeGroup, sleep, startLoad, startMember, statusOf, waitInSync } from './cluster.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(benchDir, '..');
 const cliBin = path.join(repoRoot, 'packages/cli/dist/bin.js');
 const targetModule = path.join(benchDir, 'kiln-target.mjs');
 
-const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--profile] [--results FILE] [--help]
+const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrored] [--failover] [--rejoin] [--all]
+                           [--profile] [--results FILE] [--help]
   --peers          also run the peers (run-peers.sh, in a copy of the peers folder); or PEERS=1
-  --no-kiln        skip the Kiln runs (with --peers: peers only)
+  --no-kiln        skip the single-server Kiln runs over TCP (with --peers: peers only)
+  --ws             also single-server Kiln over ws:// (rows kiln-<mode>-ws; ratios ws/tcp)     (PARTS=ws)
+  --mirrored       mirror groups: MIRRORED="memory-m1 restartable-m1 restartable-r3" (m1 = 2 servers
+                   + 1 voter, r3 = 3 servers); with --peers and no PEER_TARGETS the peers become
+                   "redis-mem redis pg redis-replica pg-sync nats-r3"                        (PARTS=mirrored)
+  --failover       kill -9 the active of a 2 servers + voter group FAILOVER_KILLS=10 times  (PARTS=failover)
+  --rejoin         a mirror REJOIN_EVENTS=1000000 events behind catches up under load     (PARTS=rejoin)
+  --all            --ws --mirrored --failover --rejoin                                     (PARTS=all)
   --profile        run each Kiln server under node --cpu-prof and summarise the profiles
                    (the profiler costs CPU: the figures of such a run are not comparable)
   --results FILE   where to write the markdown report (default bench/RESULTS.md)
@@ -57,6 +66,11 @@ const { values: flags } = parseArgs({
   options: {
     peers: { type: 'boolean', default: false },
     'no-kiln': { type: 'boolean', default: false },
+    ws: { type: 'boolean', default: false },
+    mirrored: { type: 'boolean', default: false },
+    failover: { type: 'boolean', default: false },
+    rejoin: { type: 'boolean', default: false },
+    all: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     results: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -92,8 +106,22 @@ const S = {
 };
 S.runTimeout = int('RUN_TIMEOUT', S.maxSeconds * 2 + 240);
 const withPeers = flags.peers || env.PEERS === '1' || env.PEERS === 'true';
+const ALL_PARTS = ['ws', 'mirrored', 'failover', 'rejoin'];
+const envParts = words(env.PARTS, '-').flatMap((t) => (t === 'all' ? ALL_PARTS : t === '-' ? [] : [t]));
+for (const t of envParts) if (!ALL_PARTS.includes(t)) fatal(`PARTS: unknown part ${t} (${ALL_PARTS.join(' ')}, all)`);
+const part = Object.fromEntries(ALL_PARTS.map((p) => [p, flags.all || flags[p] || envParts.includes(p)]));
+const MIRRORED_ALL = ['memory-m1', 'restartable-m1', 'restartable-r3'];
+const mirroredSets = words(env.MIRRORED, MIRRORED_ALL.join(' '));
+for (const m of mirroredSets) if (!MIRRORED_ALL.includes(m)) fatal(`MIRRORED: unknown group ${m} (${MIRRORED_ALL.join(' ')})`);
+S.failoverKills = int('FAILOVER_KILLS', 10);
+S.rejoinEvents = int('REJOIN_EVENTS', 1_000_000);
+S.rejoinTxEvents = int('REJOIN_TX_EVENTS', 500);
+S.rejoinBaselineS = int('REJOIN_BASELINE_S', 10);
+S.rejoinDeadlineS = int('REJOIN_DEADLINE_S', 120);
 const ALL_PEERS = ['redis-mem', 'redis', 'redis-replica', 'nats-mem', 'nats-r1', 'nats-r3', 'pg', 'pg-sync'];
-const peerTargets = words(env.PEER_TARGETS, 'redis-mem redis pg').flatMap((t) => (t === 'all' ? ALL_PEERS : [t]));
+const peerTargets = words(env.PEER_TARGETS, part.mirrored ? 'redis-mem redis pg redis-replica pg-sync nats-r3' : 'redis-mem redis pg').flatMap((t) =>
+  t === 'all' ? ALL_PEERS : [t],
+);
 const peersDir = path.resolve(env.PEERS_DIR ?? path.join(repoRoot, '../shared/peers'));
 const peersWork = path.resolve(env.PEERS_WORK ?? path.join(os.tmpdir(), 'kiln-bench-peers'));
 const dataRoot = path.resolve(env.KILN_DATA_ROOT ?? os.tmpdir());
@@ -109,6 +137,9 @@ mkdirSync(outDir, { recursive: true });
 const kilnJsonl = path.join(outDir, `${stamp}-kiln.jsonl`);
 const peersJsonl = path.join(outDir, `${stamp}-peers.jsonl`);
 const profDir = path.join(outDir, `${stamp}-profiles`);
+const clusterJson = path.join(outDir, `${stamp}-cluster.json`);
+/** failover and rejoin results, for the report */
+const clusterResults = { failover: null, rejoin: null };
 
 // ------------------------------------------------------------------ child processes
 /** Every child we started and that may still run: pid -> { child, group } */
@@ -199,7 +230,7 @@ function run(cmd, args, { timeoutMs, group = false, ...opts }) {
 }
 
 // ------------------------------------------------------------------ kiln server
-async function startKiln(mode, logFile) {
+async function startKiln(mode, logFile, ws = false) {
   let dataDir = null;
   if (mode === 'restartable') {
     dataDir = mkdtempSync(path.join(dataRoot, 'kiln-bench-'));
@@ -213,6 +244,7 @@ async function startKiln(mode, logFile) {
     ...(mode === 'memory' ? ['--memory'] : ['--data', dataDir]),
     '--listen',
     `tcp://127.0.0.1:${S.port}`,
+    ...(ws ? ['--listen', 'ws://127.0.0.1:0'] : []),
     '--name',
     `bench-${mode}`,
   ];
@@ -225,10 +257,11 @@ async function startKiln(mode, logFile) {
       logStream.write(chunk);
       buffered += chunk.toString('utf8');
       const m = /listening on (tcp:\/\/[^\s,()]+)/.exec(buffered);
-      if (m) {
+      const mw = /listening on .*?(ws:\/\/[^\s,()]+)/.exec(buffered);
+      if (m && (!ws || mw)) {
         child.stderr.off('data', onData);
         child.stderr.pipe(logStream, { end: false });
-        resolve(new URL(m[1]));
+        resolve({ tcp: new URL(m[1]), ws: mw ? mw[1] : null });
       }
     };
     child.stderr.on('data', onData);
@@ -240,10 +273,12 @@ async function startKiln(mode, logFile) {
     timer = setTimeout(() => reject(new Error(`kiln server did not log "listening on" within 30 s:\n${tail(buffered)}`)), 30_000);
   });
   try {
-    const url = await Promise.race([listening, deadline]);
+    const got = await Promise.race([listening, deadline]);
+    const url = got.tcp;
     const host = url.hostname.replace(/^\[|\]$/g, '');
     if (host !== '127.0.0.1') throw new Error(`kiln server listens on ${url}, not 127.0.0.1`);
-    return { child, mode, dataDir, endpoint: `${host}:${url.port}`, logStream };
+    if (got.ws && new URL(got.ws).hostname !== '127.0.0.1') throw new Error(`kiln server listens on ${got.ws}, not 127.0.0.1`);
+    return { child, mode, dataDir, endpoint: `${host}:${url.port}`, wsUrl: got.ws, logStream };
   } catch (e) {
     await stop(child, 5_000);
     logStream.end();
@@ -285,13 +320,14 @@ function workloadArgs(w) {
     : { clients: S.clients, inflight: S.inflight, events: S.events };
 }
 
-async function runKiln() {
+async function runKiln(transports) {
   if (!existsSync(cliBin)) fatal(`${cliBin} is missing: run \`npm run build\` first`);
   const benchMjs = path.join(peersDir, 'bench.mjs');
   if (!existsSync(benchMjs)) fatal(`${benchMjs} not found: set PEERS_DIR to the peers harness folder`);
+  for (const tr of transports)
   for (const expected of S.expected) {
     for (const mode of S.modes) {
-      const name = `kiln-${mode}${expected === 'any' ? '-any' : ''}`;
+      const name = `kiln-${mode}${expected === 'any' ? '-any' : ''}${tr === 'ws' ? '-ws' : ''}`;
       for (let rep = 1; rep <= S.repeat; rep++) {
         for (const w of S.workloads) {
           if (interrupted) return;
@@ -300,7 +336,7 @@ async function runKiln() {
           log(`starting ${name} (fresh) for ${w}#${rep}; server log ${path.relative(repoRoot, logFile)}`);
           let k;
           try {
-            k = await startKiln(mode, logFile);
+            k = await startKiln(mode, logFile, tr === 'ws');
           } catch (e) {
             log(`could not start kiln ${mode}: ${e.message}`);
             failures.push(`${label}: server did not start`);
@@ -328,7 +364,7 @@ async function runKiln() {
               '--label', label,
               '--out', kilnJsonl,
             ],
-            { cwd: repoRoot, timeoutMs: S.runTimeout * 1000, env: { ...env, KILN_EXPECTED: expected } },
+            { cwd: repoRoot, timeoutMs: S.runTimeout * 1000, env: { ...env, KILN_EXPECTED: expected, KILN_URLS: tr === 'ws' ? k.wsUrl : '' } },
           );
           const crashed = k.child.exitCode !== null || k.child.signalCode !== null;
           const { exit, diskBytes } = await stopKiln(k);
@@ -340,6 +376,313 @@ async function runKiln() {
         }
       }
     }
+  }
+}
+
+// ------------------------------------------------------------------ mirror groups (issue #4)
+const groupShape = (set) => ({ mode: set.split('-')[0], servers: set.endsWith('r3') ? 3 : 2, voters: set.endsWith('r3') ? 0 : 1 });
+
+/** Starts a group: every member its own process; waits until it is in sync (60 s). */
+async function startGroup({ mode, servers, voters }, tag) {
+  const g = await makeGroup({ persistence: mode, servers, voters, dataRoot });
+  tempDirs.add(g.dir);
+  g.members = new Map();
+  g.logBase = path.join(outDir, `${stamp}-${tag}`);
+  try {
+    await Promise.all([
+      ...g.servers.map((s) => startGroupMember(g, s.name, false)),
+      ...g.voters.map((v) => startGroupMember(g, v, true)),
+    ]);
+    g.sync = await waitInSync(g, 60_000);
+    return g;
+  } catch (e) {
+    await stopGroup(g);
+    throw e;
+  }
+}
+async function startGroupMember(g, name, voter) {
+  const nodeArgs = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+  const m = await startMember({ cliBin, repoRoot, file: g.file, name, voter, logFile: `${g.logBase}-${name}.log`, track, nodeArgs });
+  g.members.set(name, m);
+  return m;
+}
+/** Stops every member (TERM, KILL after 20 s); returns { exits: {name: code}, diskBytes }. */
+async function stopGroup(g) {
+  const exits = {};
+  await Promise.all([...g.members.values()].map(async (m) => (exits[m.name] = await stop(m.child, 20_000))));
+  let diskBytes = null;
+  try {
+    diskBytes = dirBytes(g.dir);
+  } catch {
+    /* gone */
+  }
+  rmSync(g.dir, { recursive: true, force: true });
+  tempDirs.delete(g.dir);
+  return { exits, diskBytes };
+}
+const pidsOf = (g) => [...g.members.values()].map((m) => m.child.pid);
+/** Client URLs, the active's first. */
+const urlsOf = (g, active) => [active.tcp, ...g.servers.filter((s) => s !== active).map((s) => s.tcp)];
+
+async function runMirrored() {
+  const benchMjs = path.join(peersDir, 'bench.mjs');
+  if (!existsSync(cliBin)) fatal(`${cliBin} is missing: run \`npm run build\` first`);
+  for (const expected of S.expected) {
+    for (const set of mirroredSets) {
+      const shape = groupShape(set);
+      const name = `kiln-${set}${expected === 'any' ? '-any' : ''}`;
+      for (let rep = 1; rep <= S.repeat; rep++) {
+        for (const w of S.workloads) {
+          if (interrupted) return;
+          const label = `${name}:${w}#${rep}`;
+          log(`starting group ${name} (${shape.servers} servers + ${shape.voters} voter(s), ${shape.mode}) for ${w}#${rep}; logs bench/out/${stamp}-${name}-${w}-${rep}-*.log`);
+          let g;
+          try {
+            g = await startGroup(shape, `${name}-${w}-${rep}`);
+          } catch (e) {
+            log(`could not start group ${name}: ${e.message}`);
+            failures.push(`${label}: group did not start or get in sync: ${e.message.split('\n')[0]}`);
+            appendFileSync(kilnJsonl, JSON.stringify({ target: 'kiln', label, status: 'not-started' }) + '\n');
+            continue;
+          }
+          const active = g.sync.active;
+          log(`group in sync after ${g.sync.ms} ms; active ${active.name}; pids ${pidsOf(g).join(',')}`);
+          const wl = workloadArgs(w);
+          const rc = await run(
+            process.execPath,
+            [
+              benchMjs,
+              '--target', 'kiln',
+              '--target-module', targetModule,
+              '--endpoints', new URL(active.tcp).host,
+              '--server-pids', pidsOf(g).join(','),
+              '--clients', String(wl.clients),
+              '--inflight', String(wl.inflight),
+              '--events', String(wl.events),
+              '--size', String(S.size),
+              '--streams', String(S.streams),
+              '--workers', String(S.workers),
+              '--max-seconds', String(S.maxSeconds),
+              '--label', label,
+              '--out', kilnJsonl,
+            ],
+            {
+              cwd: repoRoot,
+              timeoutMs: S.runTimeout * 1000,
+              env: { ...env, KILN_EXPECTED: expected, KILN_URLS: urlsOf(g, active).join(','), KILN_VOTERS: String(shape.voters) },
+            },
+          );
+          // The group must still be in sync with the same active after the run.
+          let after = null;
+          try {
+            after = await waitInSync(g, 15_000);
+          } catch (e) {
+            failures.push(`${label}: after the run: ${e.message}`);
+          }
+          if (after && after.active !== active) failures.push(`${label}: the active changed during the run (${active.name} -> ${after.active.name})`);
+          const crashed = [...g.members.values()].filter((m) => m.child.exitCode !== null || m.child.signalCode !== null).map((m) => m.name);
+          const { exits, diskBytes } = await stopGroup(g);
+          if (crashed.length) failures.push(`${label}: member(s) ${crashed.join(', ')} exited during the run`);
+          for (const [n, x] of Object.entries(exits)) if (x !== 0 && !crashed.includes(n)) failures.push(`${label}: member ${n} exited with ${x} on SIGTERM`);
+          if (rc !== 0) failures.push(`${label}: bench.mjs exited with ${rc} (0 ok, 2 setup failure, 3 timeout, 4 errors or partial)`);
+          annotateLast(kilnJsonl, label, { serverExit: exits, diskBytes: shape.mode === 'restartable' ? diskBytes : null, serverLog: `bench/out/${stamp}-${name}-${w}-${rep}-*.log`, activeAfter: after?.status?.group ?? null });
+          if (flags.profile) collectProfiles(label);
+        }
+      }
+    }
+  }
+}
+
+/** Resolves when `pred()` is true (polled every 20 ms), or false at the deadline. */
+async function until(pred, ms) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (pred()) return true;
+    await sleep(20);
+  }
+  return pred();
+}
+
+async function runFailover() {
+  const { connect } = await import('@kiln/core/client');
+  const { tcpTransport } = await import('@kiln/transport-tcp');
+  const shape = { mode: 'restartable', servers: 2, voters: 1 };
+  const res = { kills: S.failoverKills, samples: [], errors: 0, lastError: null, note: null };
+  clusterResults.failover = res;
+  log(`failover: group of 2 servers + voter (restartable, defaults), ${S.failoverKills} × kill -9 of the active`);
+  let g;
+  try {
+    g = await startGroup(shape, 'failover');
+  } catch (e) {
+    res.note = `group did not start: ${e.message.split('\n')[0]}`;
+    failures.push(`failover: ${res.note}`);
+    return;
+  }
+  const client = await connect(g.servers.map((s) => s.tcp), { transports: [tcpTransport()], name: 'bench-failover', reconnectWindowMs: 60_000, requestTimeoutMs: 60_000 });
+  const acks = []; // [startMs, endMs]
+  let stopLoop = false;
+  const payload = Buffer.alloc(S.size, 0x62);
+  const loop = (async () => {
+    while (!stopLoop) {
+      const st = performance.now();
+      try {
+        await client.append('failover', [{ type: 'Ev', data: payload }]);
+        acks.push([st, performance.now()]);
+      } catch (e) {
+        res.errors++;
+        res.lastError = String(e?.message ?? e);
+        await sleep(10);
+      }
+    }
+  })();
+  try {
+    let sync = g.sync;
+    for (let i = 1; i <= S.failoverKills && !interrupted; i++) {
+      const n0 = acks.length;
+      if (!(await until(() => acks.length >= n0 + 20, 20_000))) throw new Error(`kill ${i}: the client got no acks before the kill (20 s)`);
+      const victim = sync.active;
+      const m = g.members.get(victim.name);
+      const t0 = performance.now();
+      signalChild(m.child.pid, 'SIGKILL');
+      const ok = await until(() => acks.some((a) => a[0] > t0), 60_000);
+      if (!ok) throw new Error(`kill ${i}: no append acknowledged within 60 s of killing ${victim.name}`);
+      const first = acks.find((a) => a[0] > t0);
+      const ms = first[1] - t0;
+      await waitExit(m.child, 5_000);
+      // who is active now
+      const other = g.servers.find((s) => s !== victim);
+      const st = await statusOf(other.tcp);
+      res.samples.push({ kill: i, killed: victim.name, newActive: st?.state === 'ACTIVE-COORDINATOR' ? other.name : `? (${st?.state})`, ms, term: st?.term ?? null });
+      log(`failover ${i}: killed ${victim.name}; first ack of an append sent after the kill ${ms.toFixed(0)} ms later; ${other.name} is ${st?.state} in term ${st?.term}`);
+      await startGroupMember(g, victim.name, false);
+      sync = await waitInSync(g, 90_000);
+    }
+  } catch (e) {
+    res.note = e.message.split('\n')[0];
+    failures.push(`failover: ${res.note}`);
+  } finally {
+    stopLoop = true;
+    await Promise.race([loop, sleep(65_000)]);
+    await client.close().catch(() => {});
+    const { exits } = await stopGroup(g);
+    res.exits = exits;
+    res.appends = acks.length;
+  }
+}
+
+async function runRejoin() {
+  const { connect } = await import('@kiln/core/client');
+  const { tcpTransport } = await import('@kiln/transport-tcp');
+  const shape = { mode: 'restartable', servers: 2, voters: 1 };
+  const K = S.rejoinTxEvents;
+  const res = { target: S.rejoinEvents, txEvents: K, note: null };
+  clusterResults.rejoin = res;
+  log(`rejoin: group of 2 servers + voter (restartable); mirror stopped, ${S.rejoinEvents} events loaded in transactions of ${K}, then caught up under load`);
+  let g;
+  try {
+    g = await startGroup(shape, 'rejoin');
+  } catch (e) {
+    res.note = `group did not start: ${e.message.split('\n')[0]}`;
+    failures.push(`rejoin: ${res.note}`);
+    return;
+  }
+  let load = null;
+  try {
+    const active = g.sync.active;
+    const mirror = g.servers.find((s) => s !== active);
+    res.active = active.name;
+    res.mirror = mirror.name;
+    const mm = g.members.get(mirror.name);
+    res.mirrorStopExit = await stop(mm.child, 20_000);
+    const st0 = await statusOf(active.tcp);
+    const lsnStop = st0.group?.mirrors?.find((x) => x.name === mirror.name)?.ackedLsn ?? st0.lastLsn;
+    const lsnBefore = st0.lastLsn;
+    // load the backlog: K-event transactions, 16 in flight, deadline REJOIN_LOAD_DEADLINE_S
+    const loadDeadline = int('REJOIN_LOAD_DEADLINE_S', 300) * 1000;
+    const c = await connect(active.tcp, { transports: [tcpTransport()], name: 'bench-preload', requestTimeoutMs: 120_000 });
+    const payload = Buffer.alloc(S.size, 0x63);
+    const events = Array.from({ length: K }, () => ({ type: 'Ev', data: payload }));
+    const txTotal = Math.ceil(S.rejoinEvents / K);
+    let sent = 0;
+    let done = 0;
+    const t0 = Date.now();
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (sent < txTotal && Date.now() - t0 < loadDeadline) {
+          const i = sent++;
+          await c.append(`pre-${i % 1000}`, events);
+          done++;
+        }
+      }),
+    );
+    await c.close();
+    res.preloadSeconds = (Date.now() - t0) / 1000;
+    res.preloadEvents = done * K;
+    res.preloadRate = res.preloadEvents / res.preloadSeconds;
+    if (done < txTotal) res.note = `preload stopped at its deadline: ${res.preloadEvents} of ${S.rejoinEvents} events`;
+    log(`rejoin: loaded ${res.preloadEvents} events in ${res.preloadSeconds.toFixed(1)} s (${Math.round(res.preloadRate)} events/s)`);
+    const lsnAfterPreload = (await statusOf(active.tcp)).lastLsn;
+    // LSN range (lsnBefore, lsnAfterPreload] holds K-event transactions; every later LSN one event.
+    const eventsUpTo = (lsn) => Math.max(0, Math.min(lsn, lsnAfterPreload) - lsnBefore) * K + Math.max(0, lsn - lsnAfterPreload);
+    load = await startLoad(urlsOf(g, active), { clients: S.clients, inflight: S.inflight, size: S.size, streams: S.streams });
+    await sleep(2000); // ramp-up, unrecorded
+    const b0 = load.state.acked;
+    const tb = Date.now();
+    await sleep(S.rejoinBaselineS * 1000);
+    res.baselineRate = ((load.state.acked - b0) * 1000) / (Date.now() - tb);
+    log(`rejoin: baseline ${Math.round(res.baselineRate)} appends/s over ${S.rejoinBaselineS} s (8×32 load, mirror stopped)`);
+    const stBase = await statusOf(active.tcp);
+    const behind = eventsUpTo(stBase.lastLsn) - eventsUpTo(lsnStop);
+    res.behindEvents = behind;
+    res.lsnAtRestart = stBase.lastLsn;
+    // restart the mirror under load
+    const a0 = load.state.acked;
+    const tr = Date.now();
+    await startGroupMember(g, mirror.name, false);
+    res.samples = [];
+    let insyncAt = null;
+    let final = null;
+    while (Date.now() - tr < S.rejoinDeadlineS * 1000) {
+      const st = await statusOf(active.tcp);
+      const mv = st?.group?.mirrors?.find((x) => x.name === mirror.name);
+      if (mv) res.samples.push({ t: (Date.now() - tr) / 1000, ackedLsn: mv.ackedLsn, lag: mv.lag, inSync: mv.inSync, acked: load.state.acked - a0 });
+      if (mv?.inSync && st.group.inSync.includes(mirror.name)) {
+        insyncAt = Date.now();
+        final = { st, mv };
+        break;
+      }
+      await sleep(500);
+    }
+    const acksDuring = load.state.acked - a0;
+    const T = ((insyncAt ?? Date.now()) - tr) / 1000;
+    res.catchupSeconds = T;
+    res.inSync = insyncAt !== null;
+    res.loadDuringRate = acksDuring / T;
+    res.loadRatio = res.loadDuringRate / res.baselineRate;
+    res.loadErrors = load.state.errors;
+    res.loadLastError = load.state.lastError;
+    const lastMv = final?.mv ?? res.samples.at(-1);
+    res.caughtUpEvents = lastMv ? eventsUpTo(lastMv.ackedLsn) - eventsUpTo(lsnStop) : 0;
+    res.catchupRate = res.caughtUpEvents / T;
+    res.lsns = { lsnStop, lsnBefore, lsnAfterPreload, atRestart: res.lsnAtRestart, final: lastMv?.ackedLsn ?? null };
+    // The backlog as of the restart: when did the mirror acknowledge it (first poll at or past it)?
+    const backlogDone = res.samples.find((x) => x.ackedLsn >= res.lsnAtRestart);
+    res.backlogSeconds = backlogDone ? backlogDone.t : null;
+    res.backlogRate = backlogDone ? behind / backlogDone.t : null;
+    const preDone = res.samples.find((x) => x.ackedLsn >= lsnAfterPreload);
+    res.preloadCaughtSeconds = preDone ? preDone.t : null;
+    if (!res.inSync) {
+      res.note = `${res.note ? res.note + '; ' : ''}the mirror was not in sync ${S.rejoinDeadlineS} s after its restart`;
+      failures.push(`rejoin: ${res.note}`);
+    }
+    log(`rejoin: mirror ${res.inSync ? 'in sync' : 'NOT in sync'} after ${T.toFixed(1)} s: ${res.caughtUpEvents} events caught up = ${Math.round(res.catchupRate)} events/s; active ${Math.round(res.loadDuringRate)} appends/s = ${(res.loadRatio * 100).toFixed(0)} % of baseline`);
+  } catch (e) {
+    res.note = `${res.note ? res.note + '; ' : ''}${e.message.split('\n')[0]}`;
+    failures.push(`rejoin: ${e.message.split('\n')[0]}`);
+  } finally {
+    if (load) await load.stop();
+    const { exits } = await stopGroup(g);
+    res.exits = exits;
   }
 }
 
@@ -500,7 +843,12 @@ function storedCheck(r) {
 }
 
 function tableLines(groups) {
-  const order = ['kiln-memory', 'kiln-restartable', 'kiln-memory-any', 'kiln-restartable-any', ...ALL_PEERS];
+  const order = [
+    'kiln-memory', 'kiln-restartable', 'kiln-memory-any', 'kiln-restartable-any',
+    'kiln-memory-ws', 'kiln-restartable-ws', 'kiln-memory-any-ws', 'kiln-restartable-any-ws',
+    'kiln-memory-m1', 'kiln-restartable-m1', 'kiln-restartable-r3', 'kiln-memory-m1-any', 'kiln-restartable-m1-any', 'kiln-restartable-r3-any',
+    ...ALL_PEERS,
+  ];
   const list = [...groups.values()].sort(
     (a, b) => a.workload.localeCompare(b.workload) * -1 || order.indexOf(a.name) - order.indexOf(b.name),
   );
@@ -525,6 +873,95 @@ function tableLines(groups) {
     );
   }
   return lines;
+}
+
+/** The goals of issues #3 and #4: [label, numerator row, denominator row, metric, goal, 'min'|'max'] */
+function goalChecks() {
+  const c = [];
+  for (const mode of ['memory', 'restartable']) {
+    for (const w of S.workloads) {
+      c.push([`ws/tcp ${mode} ${w} appends/s`, `kiln-${mode}-ws`, `kiln-${mode}`, w, 'tput', 0.9, 'min']);
+      c.push([`ws/tcp ${mode} ${w} p99`, `kiln-${mode}-ws`, `kiln-${mode}`, w, 'p99', 1.2, 'max']);
+    }
+  }
+  for (const w of S.workloads) {
+    c.push([`memory 1 mirror / single ${w}`, 'kiln-memory-m1', 'kiln-memory', w, 'tput', 0.8, 'min']);
+    c.push([`restartable 1 mirror / single ${w}`, 'kiln-restartable-m1', 'kiln-restartable', w, 'tput', 0.8, 'min']);
+    c.push([`memory 1 mirror / redis-replica ${w}`, 'kiln-memory-m1', 'redis-replica', w, 'tput', 1.0, 'min']);
+    c.push([`restartable 1 mirror / pg-sync ${w}`, 'kiln-restartable-m1', 'pg-sync', w, 'tput', 5.0, 'min']);
+    c.push([`restartable 3 servers / nats-r3 ${w}`, 'kiln-restartable-r3', 'nats-r3', w, 'tput', 1.0, 'min']);
+  }
+  return c;
+}
+
+function goalLines(groups) {
+  const lines = [
+    '| check | workload | ratio | goal | met |',
+    '| --- | --- | ---: | ---: | --- |',
+  ];
+  let any = false;
+  for (const [label, a, b, w, metric, goal, kind] of goalChecks()) {
+    const ga = groups.get(`${a}|${w}`)?.median;
+    const gb = groups.get(`${b}|${w}`)?.median;
+    if (!ga || !gb) continue;
+    any = true;
+    const x = metric === 'tput' ? ga.appendsPerSec / gb.appendsPerSec : ga.latencyMs.p99 / gb.latencyMs.p99;
+    const met = kind === 'min' ? x >= goal : x <= goal;
+    const flag = ga.status !== 'ok' || gb.status !== 'ok' ? ' (run not ok)' : '';
+    lines.push(`| ${a} / ${b}${flag}: ${metric === 'tput' ? 'appends/s' : 'p99'} | ${w} | ${x.toFixed(2)}× | ${kind === 'min' ? '≥' : '≤'} ${goal}× | ${met ? 'yes' : '**no**'} |`);
+  }
+  return any ? lines : ['(no ws/mirrored pair measured in this run)'];
+}
+
+function clusterLines() {
+  const out = [];
+  const fo = clusterResults.failover;
+  if (fo) {
+    const ms = fo.samples.map((x) => x.ms).sort((a, b) => a - b);
+    const med = ms.length ? (ms.length % 2 ? ms[(ms.length - 1) / 2] : (ms[ms.length / 2 - 1] + ms[ms.length / 2]) / 2) : null;
+    const max = ms.length ? ms[ms.length - 1] : null;
+    fo.medianMs = med;
+    fo.maxMs = max;
+    out.push(
+      '## Failover (issue #4)',
+      '',
+      `Group: 2 servers + 1 voter, restartable, default timings (electionTimeMs 5000, mirrorTimeoutMs 1000, leaseMs 800). One client (all server URLs), 1 append in flight, continuously. Each round: \`kill -9\` the active; failover time = kill → acknowledgement of the first append *sent after* the kill (so it is conservative by at most one append's latency; an ack of the append in flight at the kill could still come from the dying process's socket buffer); then the killed server is restarted and the next round starts once both servers are in the in-sync set again.`,
+      '',
+      '| kill | killed | new active | term | kill → first ack ms |',
+      '| ---: | --- | --- | ---: | ---: |',
+      ...fo.samples.map((x) => `| ${x.kill} | ${x.killed} | ${x.newActive} | ${x.term ?? 'n/a'} | ${x.ms.toFixed(0)} |`),
+      '',
+      `Kills done: ${fo.samples.length} of ${fo.kills}. **Median ${med == null ? 'n/a' : (med / 1000).toFixed(2) + ' s'}, max ${max == null ? 'n/a' : (max / 1000).toFixed(2) + ' s'}** (goal ≤ 2 s: ${max == null ? 'not measured' : max <= 2000 ? 'met' : med <= 2000 ? 'median met, max **not met**' : '**not met**'}). Appends acknowledged in the whole phase: ${fo.appends ?? 'n/a'}; appends that failed (rejected to the caller, then retried by the bench): ${fo.errors}${fo.lastError ? ` (last: \`${fo.lastError}\`)` : ''}.${fo.note ? ` **Phase stopped early: ${fo.note}**` : ''}`,
+      '',
+    );
+  }
+  const rj = clusterResults.rejoin;
+  if (rj) {
+    const n = (x) => (x == null ? 'n/a' : Math.round(x).toLocaleString('en-US'));
+    out.push(
+      '## Rejoin catch-up (issue #4)',
+      '',
+      `Group: 2 servers + 1 voter, restartable, defaults. The mirror (${rj.mirror ?? '?'}) is stopped (SIGTERM); ${n(rj.preloadEvents)} events are appended to the active as **transactions of ${rj.txEvents} events** (16 in flight; ${n(rj.preloadRate)} events/s, ${rj.preloadSeconds?.toFixed(1) ?? 'n/a'} s) — multi-event transactions only to load quickly. Then the standard ${S.clients}×${S.inflight} load (1-event appends of ${S.size} bytes, expectedVersion 'any', in-process client) runs: 2 s ramp-up, ${S.rejoinBaselineS} s baseline, then the mirror is restarted under the same load. Catch-up = restart → the active lists the mirror in its in-sync set; events caught up = events in the mirror's missing LSN range (its acked LSN at the end, from the active's status, polled every 0.5 s).`,
+      '',
+      '| figure | value | goal |',
+      '| --- | ---: | --- |',
+      `| events behind when the mirror restarted | ${n(rj.behindEvents)} | 1,000,000 |`,
+      `| catch-up time, restart → in sync | ${rj.catchupSeconds?.toFixed(1) ?? 'n/a'} s${rj.inSync ? '' : ' (NOT in sync at the deadline)'} | |`,
+      `| events caught up | ${n(rj.caughtUpEvents)} | |`,
+      `| catch-up rate, restart → in sync (or the deadline) | ${n(rj.catchupRate)} events/s | ≥ 20,000 (${rj.catchupRate >= 20000 && rj.inSync ? 'met' : '**not met**'}) |`,
+      `| the ${rj.txEvents}-event-transaction part (${n(rj.preloadEvents)} events) acknowledged by the mirror after | ${rj.preloadCaughtSeconds == null ? 'not reached' : rj.preloadCaughtSeconds.toFixed(1) + ' s (±0.5 s)'} | |`,
+      `| the whole backlog as of the restart acknowledged after | ${rj.backlogSeconds == null ? 'not reached' : `${rj.backlogSeconds.toFixed(1)} s = ${n(rj.backlogRate)} events/s`} | |`,
+      `| active, baseline (mirror down) | ${n(rj.baselineRate)} appends/s | |`,
+      `| active, during catch-up | ${n(rj.loadDuringRate)} appends/s = ${rj.loadRatio == null ? 'n/a' : (rj.loadRatio * 100).toFixed(0) + ' %'} of baseline | ≥ 50 % (${rj.loadRatio >= 0.5 ? 'met' : '**not met**'}) |`,
+      `| load errors | ${rj.loadErrors ?? 'n/a'}${rj.loadLastError ? ` (last: \`${rj.loadLastError}\`)` : ''} | |`,
+      '',
+      ...(rj.samples?.length
+        ? ['Mirror progress (from the active\'s status): ' + rj.samples.filter((_, i, a) => i % Math.max(1, Math.ceil(a.length / 12)) === 0 || i === a.length - 1).map((x) => `${x.t.toFixed(1)} s: acked LSN ${x.ackedLsn}, lag ${x.lag}${x.inSync ? ' (in sync)' : ''}`).join('; ') + '.', '']
+        : []),
+      ...(rj.note ? [`**Note: ${rj.note}**`, ''] : []),
+    );
+  }
+  return out;
 }
 
 function ratioLines(groups) {
@@ -586,10 +1023,12 @@ function writeReport(groups, startedAt, seconds) {
       .filter(([k, v]) => env[k] !== undefined && String(v) !== '')
       .map(([k, v]) => `${k}=${v}`),
     ...['MODES', 'KILN_EXPECTED', 'PEER_TARGETS', 'WORKLOADS', 'SIZE', 'STREAMS', 'WORKERS', 'MAX_SECONDS'].filter((k) => env[k]).map((k) => `${k}=${JSON.stringify(env[k])}`),
+    ...['PARTS', 'MIRRORED', 'FAILOVER_KILLS', 'REJOIN_EVENTS', 'REJOIN_TX_EVENTS'].filter((k) => env[k]).map((k) => `${k}=${JSON.stringify(env[k])}`),
     'npm run bench',
-    ...(withPeers || flags.profile || flags['no-kiln'] ? ['--'] : []),
+    ...(withPeers || flags.profile || flags['no-kiln'] || flags.all || ALL_PARTS.some((p) => flags[p]) ? ['--'] : []),
     ...(withPeers ? ['--peers'] : []),
     ...(flags['no-kiln'] ? ['--no-kiln'] : []),
+    ...(flags.all ? ['--all'] : ALL_PARTS.filter((p) => flags[p]).map((p) => `--${p}`)),
     ...(flags.profile ? ['--profile'] : []),
   ].join(' ');
   const describes = new Map();
@@ -640,6 +1079,12 @@ function writeReport(groups, startedAt, seconds) {
     '',
     ...ratioLines(groups),
     '',
+    '## Goals (issues #3 and #4)',
+    '',
+    ...goalLines(groups),
+    '',
+    ...clusterLines(),
+    ...(extraNotes ? [extraNotes, ''] : []),
     ...(disk.length ? ['Restartable data directory size after each run:', '', ...disk.map((d) => `* ${d}`), ''] : []),
     ...(failures.length ? ['## Failures in this run', '', ...failures.map((x) => `* ${x}`), ''] : []),
     ...(profiles.length
@@ -671,11 +1116,18 @@ function fatal(msg) {
 }
 
 const loadStart = os.loadavg();
+// BENCH_NOTES=FILE: markdown appended to the report (e.g. a "what limits it" section)
+const extraNotes = env.BENCH_NOTES && existsSync(env.BENCH_NOTES) ? readFileSync(env.BENCH_NOTES, 'utf8').trim() : '';
 
 async function main() {
   const startedAt = new Date();
   log(`results -> ${path.relative(repoRoot, resultsFile)}; raw -> ${path.relative(repoRoot, outDir)}/${stamp}-*`);
-  if (!flags['no-kiln']) await runKiln();
+  const transports = [...(flags['no-kiln'] ? [] : ['tcp']), ...(part.ws ? ['ws'] : [])];
+  if (transports.length) await runKiln(transports);
+  if (part.mirrored && !interrupted) await runMirrored();
+  if (part.failover && !interrupted) await runFailover();
+  if (part.rejoin && !interrupted) await runRejoin();
+  if (part.failover || part.rejoin) writeFileSync(clusterJson, JSON.stringify(clusterResults, null, 2));
   if (withPeers && !interrupted) await runPeers();
   if (interrupted) return;
   const groups = groupRows([...readRows(kilnJsonl), ...readRows(peersJsonl)]);
@@ -683,6 +1135,9 @@ async function main() {
   for (const l of tableLines(groups)) console.log(l);
   console.log('');
   for (const l of ratioLines(groups)) console.log(l);
+  console.log('');
+  for (const l of goalLines(groups)) console.log(l);
+  for (const l of clusterLines()) console.log(l);
   writeReport(groups, startedAt, (Date.now() - startedAt.getTime()) / 1000);
   console.log(`\nwrote ${path.relative(process.cwd(), resultsFile)}`);
   if (failures.length) {
