@@ -64,7 +64,11 @@ export interface MemberContext {
   random: Random;
   log: (line: string) => void;
   /** Makes (and recovers) the committer of a new active term, starting from `commitIndex`. */
-  startCommitter: (term: number, commitIndex: number, onWritten: (records: readonly EncodedRecord[]) => void) => Promise<Committer>;
+  startCommitter: (
+    term: number,
+    commitIndex: number,
+    hooks: { onWriting: (records: readonly EncodedRecord[]) => void; onWritten: (records: readonly EncodedRecord[]) => void },
+  ) => Promise<Committer>;
   /** Called when this member stops being the active. */
   onStepDown: () => void;
 }
@@ -109,6 +113,8 @@ export class GroupMember {
   private tickTimer: TimerHandle | undefined;
   private round: Round | undefined;
   private applying: Promise<void> = Promise.resolve();
+  /** Appends received and not yet applied, in order. */
+  private readonly inbox: AppendMessage[] = [];
   private stopped = false;
   // Active only:
   private committer: Committer | undefined;
@@ -254,7 +260,37 @@ export class GroupMember {
       this.network.send(message.from, { kind: 'ack', term: this.term, from: this.self.name, lastLsn: 0, matched: true });
       return;
     }
-    this.applying = this.applying.then(() => this.apply(message)).catch((error: unknown) => this.context.log(`${this.self.name}: cannot apply records: ${String(error)}`));
+    this.inbox.push(message);
+    if (this.inbox.length === 1) {
+      this.applying = this.applying.then(() => this.applyInbox());
+    }
+  }
+
+  /**
+   * Applies queued appends in order. Appends that queued up behind a store write and follow one
+   * another go to the store together: one write (one sync) and one acknowledgement for all.
+   */
+  private async applyInbox(): Promise<void> {
+    while (this.inbox.length > 0) {
+      const first = this.inbox[0]!;
+      let merged = first;
+      let taken = 1;
+      while (taken < this.inbox.length && merged.records.length > 0) {
+        const next = this.inbox[taken]!;
+        if (next.term !== merged.term || next.from !== merged.from || next.records.length === 0) break;
+        if (next.prevLsn !== merged.prevLsn + merged.records.length) break;
+        merged = { ...merged, records: [...merged.records, ...next.records], commitIndex: next.commitIndex };
+        taken++;
+      }
+      try {
+        await this.apply(merged);
+      } catch (error) {
+        // Not acknowledged: the active re-ships from the last acknowledged LSN.
+        this.context.log(`${this.self.name}: cannot apply records: ${String(error)}`);
+      } finally {
+        this.inbox.splice(0, taken);
+      }
+    }
   }
 
   /** Checks the records follow this log, truncates a divergent tail, appends, and acknowledges. */
@@ -412,10 +448,15 @@ export class GroupMember {
   private async becomeActive(term: number): Promise<void> {
     const { store } = this.context;
     const recent = new RecentRecords(RECENT_RECORDS);
-    const committer = await this.context.startCommitter(term, this.knownCommitIndex, (records) => {
-      recent.add(records);
-      for (const shipper of this.shippers.values()) void shipper.pump();
-      this.maybeCommit();
+    let shippable = store.lastPosition.lsn;
+    const committer = await this.context.startCommitter(term, this.knownCommitIndex, {
+      // Ship while the local disk syncs: the commit waits for both anyway.
+      onWriting: (records) => {
+        recent.add(records);
+        shippable = records[records.length - 1]!.lsn;
+        for (const shipper of this.shippers.values()) void shipper.pump();
+      },
+      onWritten: () => this.maybeCommit(),
     });
     if (this.term !== term || this.stopped) {
       committer.abandon(new NotActiveError(null));
@@ -436,7 +477,7 @@ export class GroupMember {
       store,
       recent: this.recent,
       limits: this.context.logLimits,
-      writtenLsn: () => committer.lastWrittenLsn,
+      shippableLsn: () => shippable,
       commitIndex: () => committer.commitIndex,
       now: () => this.context.clock.monotonicMs(),
     };

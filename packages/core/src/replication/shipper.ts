@@ -38,8 +38,8 @@ export interface ShipperContext {
   store: CheckedStore;
   recent: RecentRecords;
   limits: LogLimits;
-  /** The last LSN written locally. */
-  writtenLsn: () => number;
+  /** The last LSN that may be shipped: handed to the local store, durable there or about to be. */
+  shippableLsn: () => number;
   commitIndex: () => number;
   now: () => number;
 }
@@ -72,7 +72,7 @@ export class Shipper {
     this.pumping = true;
     try {
       const { network, limits } = this.context;
-      while (this.nextLsn <= this.context.writtenLsn() && this.nextLsn - this.ackedLsn <= WINDOW_RECORDS && network.canSend(this.mirror)) {
+      while (this.nextLsn <= this.context.shippableLsn() && this.nextLsn - this.ackedLsn <= WINDOW_RECORDS && network.canSend(this.mirror)) {
         const generation = this.generation;
         const records = await this.read(this.nextLsn, limits.readBytesMax);
         if (generation !== this.generation || records.length === 0) continue;
@@ -117,7 +117,7 @@ export class Shipper {
       return;
     }
     this.generation++;
-    const back = Math.min(ack.lastLsn, this.nextLsn - 2, this.context.writtenLsn());
+    const back = Math.min(ack.lastLsn, this.nextLsn - 2, this.context.shippableLsn());
     const from = Math.max(back, 0);
     this.ackedLsn = Math.min(this.ackedLsn, from);
     this.nextLsn = from + 1;
@@ -136,7 +136,7 @@ export class Shipper {
   private async read(lsn: number, maxBytes: number): Promise<Array<{ lsn: number; term: number; bytes: Uint8Array }>> {
     const out: Array<{ lsn: number; term: number; bytes: Uint8Array }> = [];
     let bytes = 0;
-    const written = this.context.writtenLsn();
+    const written = this.context.shippableLsn();
     for (let next = lsn; next <= written && bytes < maxBytes; next++) {
       const record = this.context.recent.get(next);
       if (!record) break;

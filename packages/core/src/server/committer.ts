@@ -32,6 +32,11 @@ export interface CommitterOptions {
    * Without it, records commit as soon as they are durable locally.
    */
   onWritten?: (records: readonly EncodedRecord[]) => void;
+  /**
+   * Called with each group commit just before it is written locally, so a replicating active
+   * ships it to its mirrors while its own disk syncs, instead of after.
+   */
+  onWriting?: (records: readonly EncodedRecord[]) => void;
   /** The commit index to start from. @default the store's last LSN */
   commitIndex?: number;
   /** Called once if a store write fails; the committer then refuses all work. */
@@ -294,8 +299,10 @@ export class Committer {
     while (this.queue.length > 0 && this.failure === undefined) {
       this.writing = true;
       const batch = this.takeBatch(limits.groupCommitRecordsMax, limits.groupCommitBytesMax);
+      const encoded = batch.map((p) => p.encoded);
+      this.options.onWriting?.(encoded);
       try {
-        await store.append(batch.map((p) => p.encoded));
+        await store.append(encoded);
       } catch (error) {
         this.fail(error, batch);
         return;

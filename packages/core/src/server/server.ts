@@ -179,7 +179,7 @@ class Server implements KilnServer {
         timers: this.timers,
         random: this.random,
         log: this.log,
-        startCommitter: (term, commitIndex, onWritten) => this.startCommitter(term, { commitIndex, onWritten }),
+        startCommitter: (term, commitIndex, hooks) => this.startCommitter(term, { commitIndex, ...hooks }),
         onStepDown: () => this.dropClients('this server is no longer the active'),
       });
     } else {
@@ -234,7 +234,10 @@ class Server implements KilnServer {
   }
 
   /** Makes the log's writer for a term and rebuilds its de-duplication table from the log. */
-  private async startCommitter(term: number, gate: { commitIndex?: number; onWritten?: (records: readonly EncodedRecord[]) => void }): Promise<Committer> {
+  private async startCommitter(
+    term: number,
+    gate: { commitIndex?: number; onWritten?: (records: readonly EncodedRecord[]) => void; onWriting?: (records: readonly EncodedRecord[]) => void },
+  ): Promise<Committer> {
     const committer = new Committer({
       store: this.store,
       limits: this.logLimits,
