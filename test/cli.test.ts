@@ -65,6 +65,18 @@ describe('kiln start and kiln status', () => {
     expect(await c.serverStatus()).toMatchObject({ name: 'from-file', persistent: false });
   });
 
+  it('runs the single server of a cluster file, and refuses flags beside one', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'kiln.config.json');
+    await writeFile(file, JSON.stringify({ cluster: 'dev', persistence: 'memory', servers: [{ name: 'solo', listen: ['tcp://127.0.0.1:0'] }] }));
+    const server = await startKiln({ args: ['--config', file] });
+    const c = await client(server.url);
+    expect(await c.serverStatus()).toMatchObject({ name: 'solo', state: 'ACTIVE-COORDINATOR' });
+    const refused = kiln('start', '--config', file, '--memory');
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('cannot be used with a cluster file');
+  });
+
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`shuts down cleanly on ${signal}: requests in flight answered or failed, nothing acknowledged lost`, async () => {
       const dir = await tempDir();

@@ -69,7 +69,9 @@ async function start(args: string[]): Promise<void> {
   });
   if (values.memory && values.data) throw new UsageError('--memory and --data do not go together');
   if (values.server !== undefined || (values.config && isClusterFile(await readJsonFile(values.config)))) {
-    if (!values.config || !values.server) throw new UsageError('a cluster member needs --config FILE and --server NAME');
+    if (!values.config) throw new UsageError('--server needs --config FILE');
+    const overrides = (['memory', 'data', 'listen', 'name'] as const).filter((flag) => values[flag] !== undefined);
+    if (overrides.length > 0) throw new UsageError(`--${overrides.join(', --')} cannot be used with a cluster file; set them in the file`);
     runUntilSignalled(await startMember(values.config, values.server, false, log), log);
     return;
   }

@@ -43,18 +43,26 @@ export function groupOptions(config: ClusterConfig, self: string): GroupOptions 
   };
 }
 
-/** Starts the member `name` (a server, or a voter when `voter`) of the cluster in `file`. */
-export async function startMember(file: string, name: string, voter: boolean, log: (line: string) => void): Promise<KilnServer> {
+/**
+ * Starts the member `name` (a server, or a voter when `voter`) of the cluster in `file`. `name`
+ * may be left out when the file names a single server.
+ */
+export async function startMember(file: string, name: string | undefined, voter: boolean, log: (line: string) => void): Promise<KilnServer> {
   const config = validateClusterConfig(await readJsonFile(file));
+  const servers = stripesOf(config).flatMap((s) => s.servers);
+  if (name === undefined) {
+    if (servers.length !== 1) throw new ConfigError('--server', `the file names ${servers.length} servers: ${servers.map((s) => s.name).join(', ')}; pick one`);
+    name = servers[0]!.name;
+  }
   if (config.failoverPriority === 'availability') {
     throw new ConfigError('failoverPriority', "'availability' is not supported yet; use 'consistency'");
   }
   const dataDir = voter ? findVoter(config, name, '--name').dataDir : findServer(config, name).server.dataDir;
   const listen = voter ? [] : findServer(config, name).server.listen;
   const store: Store = config.persistence === 'memory' || dataDir === undefined ? memoryStore() : levelStore({ path: resolve(dataDir) });
-  const group = groupOptions(config, name);
-  if (!group.members.some((m) => m.peer)) throw new ConfigError('servers', 'every member of a group needs a peer address');
-  const server = await createServer({ name, store, transports: [tcpTransport(), wsTransport()], listen, limits: config.limits, log, group });
+  // One server and no voters is a lone active: no group to form.
+  const group = servers.length === 1 && config.voters.length === 0 ? undefined : groupOptions(config, name);
+  const server = await createServer({ name, store, transports: [tcpTransport(), wsTransport()], listen, limits: config.limits, log, ...(group ? { group } : {}) });
   log(`kiln: ${name} (${voter ? 'voter' : 'server'}) of cluster ${config.cluster} listening on ${server.urls.join(', ')}`);
   return server;
 }

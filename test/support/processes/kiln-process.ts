@@ -20,6 +20,8 @@ export interface StartKilnOptions {
   name?: string;
   /** More arguments for `kiln start`, for example `['--config', file]`. */
   extraArgs?: readonly string[];
+  /** All the arguments for `kiln start`, instead of the ones the other options make. */
+  args?: readonly string[];
 }
 
 /** A running (or exited) server process. */
@@ -64,6 +66,7 @@ export async function killAllKilns(): Promise<void> {
 export async function startKiln(options: StartKilnOptions = {}): Promise<KilnProcess> {
   const args = [KILN_BIN, 'start', '--listen', `tcp://127.0.0.1:${options.port ?? 0}`, ...(options.name ? ['--name', options.name] : [])];
   args.push(...(options.dataDir === undefined ? ['--memory'] : ['--data', options.dataDir]), ...(options.extraArgs ?? []));
+  if (options.args) args.splice(2, args.length, ...options.args);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
   const lines: string[] = [];
