@@ -14,8 +14,6 @@ export interface LogChunk {
   slices: EventSlice[];
   /** The LSN after the last record read (forward) or before it (backward). */
   next: number;
-  /** Records read. */
-  recordCount: number;
 }
 
 export class Reader {
@@ -54,13 +52,13 @@ export class Reader {
   async readAll(request: ReadAllRequest, commitIndex: number): Promise<LogChunk> {
     const forward = request.direction === 'forward';
     const from = forward ? request.fromLsn : Math.min(request.fromLsn, commitIndex);
-    if ((forward && from > commitIndex) || (!forward && from < 1)) return { slices: [], next: from, recordCount: 0 };
+    if ((forward && from > commitIndex) || (!forward && from < 1)) return { slices: [], next: from };
     const maxCount = forward ? Math.min(request.maxCount, commitIndex - Math.max(from, 1) + 1) : request.maxCount;
     const records = await this.store.readRecords(from, { direction: request.direction, maxCount, maxBytes: this.limits.readBytesMax });
     const slices = records.flatMap((record) => record.appends.map((append) => toSlice(record, append)));
     const last = records[records.length - 1];
     const next = last ? (forward ? last.lsn + 1 : last.lsn - 1) : from;
-    return { slices, next, recordCount: records.length };
+    return { slices, next };
   }
 }
 

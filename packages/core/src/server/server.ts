@@ -6,14 +6,13 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { ConfigError, ServerShuttingDownError, UnsupportedSchemeError } from '../errors.js';
 import { checkLimits, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '../limits.js';
-import type { LogRecord } from '../log/record.js';
+import type { EncodedRecord, LogRecord } from '../log/record.js';
 import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
 import type { Store } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
 import type { Connection, Listener, Transport } from '../transport/transport.js';
 import { Committer, type RecoveryProgress } from './committer.js';
 import { GroupMember, type GroupOptions, type MirrorStatus } from '../replication/member.js';
-import type { EncodedRecord } from '../log/record.js';
 import { Reader } from './reader.js';
 import { Session, type SessionContext } from './session.js';
 import { SubscriptionHub } from './subscriptions.js';
