@@ -32,7 +32,8 @@ export type { Store, StoredRecord, StreamIndexEntry, Direction, LogReadOptions, 
 export { CheckedStore, checkedStore, type LogPosition, type RecoveryReport, type CheckedStoreLimits } from './store/checked-store.js';
 export * from './transport/index.js';
 export { createServer, type ServerOptions, type KilnServer, type ServerStatus, type ServerState } from './server/server.js';
-export type { GroupOptions, GroupMemberConfig, MirrorStatus } from './replication/member.js';
-export type { TransactionResult, AppendedRange } from './protocol/messages.js';
+export type { GroupOptions, GroupMemberConfig, GroupStatus, MirrorStatus } from './replication/member.js';
+export type { GroupView } from './replication/group-view.js';
+export type { TransactionResult, AppendedRange, MirrorSpec } from './protocol/messages.js';
 export { PROTOCOL_VERSION } from './protocol/frames.js';
 export * from './config/index.js';

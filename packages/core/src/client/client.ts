@@ -7,14 +7,17 @@ import { Observable, type Subscriber } from 'rxjs';
 import { InvalidArgumentError, type KilnError } from '../errors.js';
 import { defaultConnectionLimits, type ConnectionLimits } from '../limits.js';
 import { encodeEvents, type EventData, type ExpectedVersion, type RecordedEvent } from '../log/events.js';
+import { viewFromWire, type GroupView } from '../replication/group-view.js';
 import {
   checkExpectedVersion,
+  mirrorToWire,
   readAllToWire,
   readToWire,
   resultFromWire,
   sliceFromWire,
   subscribeToWire,
   transactionToWire,
+  type MirrorSpec,
   type TransactionResult,
 } from '../protocol/messages.js';
 import type { Direction } from '../store/store.js';
@@ -216,6 +219,28 @@ export class KilnClient {
   /** The server's status: state, term, LSN, commit index, connections. */
   async serverStatus(): Promise<Record<string, unknown>> {
     return (await this.link.request('status', null)) as Record<string, unknown>;
+  }
+
+  /**
+   * Adds a mirror to the group at runtime (the request goes to the active); resolves with the
+   * recorded view once a majority of the old and new members hold it. The mirror then catches up
+   * and joins the in-sync set; `serverStatus()` shows its progress. Asking again for the same
+   * mirror resolves at once.
+   *
+   * @throws InvalidArgumentError when its name or an address is taken, or the server is in no group
+   */
+  async addMirror(mirror: MirrorSpec): Promise<GroupView> {
+    return viewFromWire(await this.link.request('addMirror', mirrorToWire(mirror)))!;
+  }
+
+  /**
+   * Removes a mirror from the group at runtime (the request goes to the active); resolves with
+   * the recorded view.
+   *
+   * @throws InvalidArgumentError when `name` is no mirror or is the active
+   */
+  async removeMirror(name: string): Promise<GroupView> {
+    return viewFromWire(await this.link.request('removeMirror', name))!;
   }
 
   /** Closes the connection. Requests still in flight fail with `ClientClosedError`. */

@@ -27,7 +27,8 @@ export {
   type SubscribeAllOptions,
 } from './client.js';
 export type { ClientStatus } from './link.js';
-export type { TransactionResult, AppendedRange } from '../protocol/messages.js';
+export type { TransactionResult, AppendedRange, MirrorSpec } from '../protocol/messages.js';
+export type { GroupView, GroupMemberConfig } from '../replication/group-view.js';
 export type { EventData, ExpectedVersion, RecordedEvent } from '../log/events.js';
 export type { Transport, Connection, DialOptions } from '../transport/transport.js';
 export * from '../errors.js';

@@ -312,7 +312,8 @@ export class Link {
       this.status$.next({ type: 'reconnecting', attempt });
       const preferred = this.preferredUrl;
       this.preferredUrl = undefined;
-      this.urlIndex = (this.urlIndex + 1) % urls.length;
+      // A hint takes one attempt of its own: a stale one must not make the rotation skip a URL.
+      if (preferred === undefined) this.urlIndex = (this.urlIndex + 1) % urls.length;
       try {
         await this.dial(preferred ?? urls[this.urlIndex]!, 'reconnected');
         this.resend();

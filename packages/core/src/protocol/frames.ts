@@ -50,9 +50,9 @@ export interface Welcome {
 }
 
 /** The operations a client may request. */
-export type Operation = 'transact' | 'read' | 'readAll' | 'subscribe' | 'unsubscribe' | 'status' | 'ping';
+export type Operation = 'transact' | 'read' | 'readAll' | 'subscribe' | 'unsubscribe' | 'status' | 'ping' | 'addMirror' | 'removeMirror';
 
-const OPERATIONS: ReadonlySet<string> = new Set<Operation>(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping']);
+const OPERATIONS: ReadonlySet<string> = new Set<Operation>(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping', 'addMirror', 'removeMirror']);
 
 /** A decoded frame from a client. */
 export type ClientFrame =

@@ -69,6 +69,14 @@ export interface SubscribeRequest {
   from: number;
 }
 
+/** A server to add to a group as a mirror: its name, peer address, client addresses and election weight. */
+export interface MirrorSpec {
+  name: string;
+  peer: string;
+  clientUrls: readonly string[];
+  weight: number;
+}
+
 // Encoders: compact arrays in a fixed order.
 
 export const transactionToWire = (t: TransactionRequest): unknown[] => [
@@ -81,6 +89,7 @@ export const sliceToWire = (s: EventSlice): unknown[] => [s.lsn, s.stream, s.fir
 export const readToWire = (r: ReadRequest): unknown[] => [r.stream, r.fromVersion, r.direction, r.maxCount];
 export const readAllToWire = (r: ReadAllRequest): unknown[] => [r.fromLsn, r.direction, r.maxCount];
 export const subscribeToWire = (s: SubscribeRequest): unknown[] => [s.subscriptionId, s.stream, s.from];
+export const mirrorToWire = (m: MirrorSpec): unknown[] => [m.name, m.peer, [...m.clientUrls], m.weight];
 
 // Decoders with checks. `fail` names the field that broke a rule.
 
@@ -169,4 +178,26 @@ export function subscribeFromWire(value: unknown): SubscribeRequest {
   const [subscriptionId, stream, from] = tuple(value, 'subscribe', 3);
   if (stream !== null && typeof stream !== 'string') fail('stream', 'must be a string, or null for the whole log');
   return { subscriptionId: position(subscriptionId, 'subscriptionId'), stream, from: position(from, 'from') };
+}
+
+function shortString(value: unknown, field: string, max: number): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) fail(field, `must be a string of 1 to ${max} characters`);
+  return value;
+}
+
+/** A mirror to add; the group checks that its name and addresses are free. */
+export function mirrorFromWire(value: unknown): MirrorSpec & { kind: 'server' } {
+  const [name, peer, clientUrls, weight] = tuple(value, 'mirror', 4);
+  if (!Array.isArray(clientUrls) || clientUrls.length === 0 || clientUrls.length > 8) fail('clientUrls', 'must name 1 to 8 URLs');
+  return {
+    kind: 'server',
+    name: shortString(name, 'name', 64),
+    peer: shortString(peer, 'peer', 512),
+    clientUrls: clientUrls.map((url: unknown, i: number) => shortString(url, `clientUrls[${i}]`, 512)),
+    weight: position(weight, 'weight'),
+  };
+}
+
+export function mirrorNameFromWire(value: unknown): string {
+  return shortString(value, 'name', 64);
 }

@@ -24,27 +24,35 @@ import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Random, TimerHandle, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
 import { chooseCandidate, majority, type Candidate } from './election.js';
+import { serversOf, viewFromWire, viewToWire, withInSync, withMirrorAdded, withMirrorRemoved, type GroupMemberConfig, type GroupView } from './group-view.js';
 import { PeerNetwork } from './peer-network.js';
-import type { AckMessage, AppendMessage, CandidacyMessage, InSyncMessage, PeerMessage } from './peer-protocol.js';
+import type { AckMessage, AppendMessage, CandidacyMessage, PeerMessage, ViewMessage } from './peer-protocol.js';
 import { RecentRecords, Shipper } from './shipper.js';
 
-/** A voting member of the group, as every member knows it from the configuration. */
-export interface GroupMemberConfig {
-  name: string;
-  kind: 'server' | 'voter';
-  /** Peer URL. */
-  peer: string;
-  /** Client URLs (servers only), for pointing clients at the active. */
-  clientUrls: readonly string[];
-  weight: number;
-}
+export type { GroupMemberConfig } from './group-view.js';
 
 /** The group settings every member shares. */
 export interface GroupOptions {
   /** This member's name. */
   self: string;
-  /** Every voting member, this one included. */
+  /**
+   * Every voting member, this one included, as the configuration names them. Once the group
+   * recorded a view of its own (after any change of membership or of the in-sync set), the
+   * recorded view wins over this list at start.
+   */
   members: readonly GroupMemberConfig[];
+  /**
+   * Set on a server added to a running group: it starts outside the in-sync set, so it neither
+   * stands for election nor disturbs the group until the active adds it and it has caught up.
+   * @default false
+   */
+  joining?: boolean;
+  /**
+   * `consistency`: no split brain, ever. `availability`: a lone server takes over after the
+   * election window; the losing side's divergent transactions go to the `diverged` report.
+   * @default 'consistency'
+   */
+  failoverPriority?: 'consistency' | 'availability';
   /** @default 5000 */
   electionTimeMs: number;
   /** @default 2000 */
@@ -73,9 +81,20 @@ export interface MemberContext {
   onStepDown: () => void;
 }
 
-interface InSyncSet {
-  version: number;
-  members: string[];
+/** A view the active asked the group to record, with who has recorded it. */
+interface Proposal {
+  view: GroupView;
+  /** The view it replaces: a majority of its members must record the change too. */
+  previous: GroupView;
+  acks: Set<string>;
+  settle?: { resolve: (view: GroupView) => void; reject: (error: unknown) => void };
+}
+
+/** A membership change an operator asked for, waiting for the proposal before it to settle. */
+interface MembershipChange {
+  apply: (view: GroupView) => GroupView;
+  resolve: (view: GroupView) => void;
+  reject: (error: unknown) => void;
 }
 
 interface Round {
@@ -89,7 +108,7 @@ interface Round {
 
 const META_TERM = 'term';
 const META_VOTE = 'vote';
-const META_IN_SYNC = 'in-sync';
+const META_VIEW = 'view';
 const RECENT_RECORDS = 65_536;
 
 /** Per-mirror replication state, for status. */
@@ -98,13 +117,17 @@ export interface MirrorStatus {
   ackedLsn: number;
   lag: number;
   inSync: boolean;
+  /** Records acknowledged per second over the last few seconds. */
+  rate: number;
 }
 
 export class GroupMember {
   state: ServerState = 'START';
   term = 0;
   private votedFor: { term: number; name: string } | undefined;
-  private inSync: InSyncSet;
+  private view: GroupView;
+  /** Set once this member learned a view without itself: it holds on, but takes no part. */
+  private removed = false;
   private leader: string | undefined;
   private knownCommitIndex = 0;
   private lastFromActiveMs: number;
@@ -120,8 +143,12 @@ export class GroupMember {
   private committer: Committer | undefined;
   private readonly shippers = new Map<string, Shipper>();
   private readonly lastHeardMs = new Map<string, number>();
+  private shipperContext: ConstructorParameters<typeof Shipper>[1] | undefined;
   private recent = new RecentRecords(RECENT_RECORDS);
-  private proposal: (InSyncSet & { acks: Set<string> }) | undefined;
+  private proposal: Proposal | undefined;
+  private readonly membershipChanges: MembershipChange[] = [];
+  /** Per mirror, an acknowledged LSN a few seconds back, for the catch-up rate. */
+  private readonly rateSamples = new Map<string, { ms: number; lsn: number; rate: number }>();
   private promoting = false;
   /** The log's last LSN when this member became the active: reads wait until it is committed. */
   private readBarrier = 0;
@@ -134,11 +161,12 @@ export class GroupMember {
     const self = options.members.find((m) => m.name === options.self);
     assert(self, `member ${options.self} is not in the group`);
     this.self = self;
-    this.inSync = { version: 0, members: options.members.filter((m) => m.kind === 'server').map((m) => m.name) };
+    const servers = options.members.filter((m) => m.kind === 'server').map((m) => m.name);
+    this.view = { version: 0, members: options.members, inSync: options.joining ? [] : servers };
     this.lastFromActiveMs = context.clock.monotonicMs();
     this.network = new PeerNetwork({
       self: options.self,
-      peers: options.members.filter((m) => m.name !== options.self).map((m) => ({ name: m.name, url: m.peer })),
+      peers: peersOf(this.view.members),
       transports: context.transports,
       timers: context.timers,
       limits: context.connectionLimits,
@@ -154,11 +182,15 @@ export class GroupMember {
     this.term = Math.max(Number(await this.meta(META_TERM)) || 0, store.lastPosition.term);
     const vote = (await this.meta(META_VOTE)) as [number, string] | undefined;
     if (vote) this.votedFor = { term: vote[0], name: vote[1] };
-    const inSync = (await this.meta(META_IN_SYNC)) as [number, string[]] | undefined;
-    if (inSync) this.inSync = { version: inSync[0], members: inSync[1] };
+    const recorded = viewFromWire(await this.meta(META_VIEW));
+    if (recorded) this.adoptView(recorded);
     this.state = this.self.kind === 'voter' ? 'PASSIVE-STANDBY' : 'PASSIVE-UNINITIALIZED';
     this.network.start();
     this.scheduleTick();
+  }
+
+  private get availability(): boolean {
+    return this.options.failoverPriority === 'availability';
   }
 
   /** The peer network, for the server to hand incoming peer connections to. */
@@ -186,19 +218,63 @@ export class GroupMember {
 
   /** A client URL of the active this member knows of. */
   activeHint(): string | null {
-    const leader = this.options.members.find((m) => m.name === this.leader);
+    const leader = this.view.members.find((m) => m.name === this.leader);
     return leader?.clientUrls[0] ?? null;
   }
 
-  /** For status: the leader, the in-sync set, and each mirror's progress. */
-  describe(): { leader: string | null; inSync: string[]; inSyncVersion: number; mirrors: MirrorStatus[] } {
+  /** For status: the leader, the recorded view, and each mirror's progress. */
+  describe(): GroupStatus {
     const written = this.committer?.lastWrittenLsn ?? this.context.store.lastPosition.lsn;
     return {
       leader: this.leader ?? null,
-      inSync: [...this.inSync.members],
-      inSyncVersion: this.inSync.version,
-      mirrors: [...this.shippers.values()].map((s) => ({ name: s.mirror, ackedLsn: s.ackedLsn, lag: written - s.ackedLsn, inSync: this.inSync.members.includes(s.mirror) })),
+      members: this.view.members.map((m) => ({ name: m.name, kind: m.kind })),
+      inSync: [...this.view.inSync],
+      viewVersion: this.view.version,
+      removed: this.removed,
+      mirrors: [...this.shippers.values()].map((s) => ({
+        name: s.mirror,
+        ackedLsn: s.ackedLsn,
+        lag: written - s.ackedLsn,
+        inSync: this.view.inSync.includes(s.mirror),
+        rate: this.rateSamples.get(s.mirror)?.rate ?? 0,
+      })),
     };
+  }
+
+  /**
+   * Adds a mirror to the group without pausing the active: once a majority of the old members
+   * and of the new ones recorded the new view, the active ships it the log; it joins the in-sync
+   * set when caught up. Resolves with the recorded view. Asking again for a mirror already
+   * added, with the same addresses, resolves at once.
+   *
+   * @throws NotActiveError (pointing at the active) on any other member
+   * @throws InvalidArgumentError when a name or an address is taken
+   */
+  addMirror(mirror: GroupMemberConfig): Promise<GroupView> {
+    return this.changeMembership((view) => {
+      const same = view.members.find((m) => m.name === mirror.name);
+      if (same && same.kind === 'server' && same.peer === mirror.peer && same.weight === mirror.weight && same.clientUrls.join() === mirror.clientUrls.join()) return view;
+      return withMirrorAdded(view, mirror, this.availability);
+    });
+  }
+
+  /**
+   * Removes a mirror from the group without pausing the active: from the in-sync set and the
+   * voting members at once, recorded like any change. The removed server then takes no part.
+   *
+   * @throws NotActiveError (pointing at the active) on any other member
+   * @throws InvalidArgumentError when `name` is not a mirror, or is the active
+   */
+  removeMirror(name: string): Promise<GroupView> {
+    return this.changeMembership((view) => withMirrorRemoved(view, name, this.self.name, this.availability));
+  }
+
+  private changeMembership(apply: (view: GroupView) => GroupView): Promise<GroupView> {
+    this.activeCommitter();
+    return new Promise((resolve, reject) => {
+      this.membershipChanges.push({ apply, resolve, reject });
+      this.reviewInSync();
+    });
   }
 
   async stop(): Promise<void> {
@@ -211,7 +287,7 @@ export class GroupMember {
   // ---- messages ------------------------------------------------------------------------------
 
   private onMessage(message: PeerMessage): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.knows(message.from)) return;
     if (message.term > this.term) this.adoptTerm(message.term);
     switch (message.kind) {
       case 'append':
@@ -220,11 +296,11 @@ export class GroupMember {
       case 'ack':
         this.onAck(message);
         return;
-      case 'in-sync':
-        void this.onInSync(message);
+      case 'view':
+        void this.onView(message);
         return;
-      case 'in-sync-ack':
-        if (this.proposal && message.term === this.term && message.version === this.proposal.version) {
+      case 'view-ack':
+        if (this.proposal && message.term === this.term && message.version === this.proposal.view.version) {
           this.proposal.acks.add(message.from);
           this.checkProposal();
         }
@@ -246,7 +322,13 @@ export class GroupMember {
     void this.putMeta(META_TERM, term);
   }
 
+  /** A member of the recorded view, or of the one being recorded: others are not listened to. */
+  private knows(name: string): boolean {
+    return this.view.members.some((m) => m.name === name) || (this.proposal?.view.members.some((m) => m.name === name) ?? false);
+  }
+
   private onAppend(message: AppendMessage): void {
+    if (this.removed) return;
     if (message.term < this.term) {
       this.network.send(message.from, { kind: 'ack', term: this.term, from: this.self.name, lastLsn: 0, matched: false });
       return;
@@ -318,7 +400,7 @@ export class GroupMember {
       if (store.lastPosition.lsn >= fresh[0]!.lsn) await store.truncateAfter(fresh[0]!.lsn - 1);
       await store.append(fresh);
     }
-    this.state = this.inSync.members.includes(this.self.name) ? 'PASSIVE-STANDBY' : 'PASSIVE-SYNCING';
+    this.state = this.view.inSync.includes(this.self.name) ? 'PASSIVE-STANDBY' : 'PASSIVE-SYNCING';
     reply(message.prevLsn + records.length, true);
   }
 
@@ -341,18 +423,27 @@ export class GroupMember {
     });
   }
 
-  private async onInSync(message: InSyncMessage): Promise<void> {
+  private async onView(message: ViewMessage): Promise<void> {
     if (message.term < this.term) return;
-    await this.learnInSync(message.version, message.members);
-    this.network.send(message.from, { kind: 'in-sync-ack', term: this.term, from: this.self.name, version: message.version });
+    await this.learnView(message.view);
+    this.network.send(message.from, { kind: 'view-ack', term: this.term, from: this.self.name, version: message.view.version });
   }
 
-  /** Adopts (and records) an in-sync set newer than the one this member holds. */
-  private async learnInSync(version: number, members: string[]): Promise<void> {
-    if (version <= this.inSync.version) return;
-    this.inSync = { version, members };
-    if (this.state === 'PASSIVE-STANDBY' && !members.includes(this.self.name)) this.state = 'PASSIVE-SYNCING';
-    await this.putMeta(META_IN_SYNC, [version, members]);
+  /** Adopts (and records) a view newer than the one this member holds. */
+  private async learnView(view: GroupView): Promise<void> {
+    if (view.version <= this.view.version) return;
+    this.adoptView(view);
+    await this.putMeta(META_VIEW, viewToWire(view));
+  }
+
+  /** Follows a view: who to talk to, whether this member is in sync, and whether it is a member still. */
+  private adoptView(view: GroupView): void {
+    this.view = view;
+    if (this.state === 'PASSIVE-STANDBY' && this.self.kind === 'server' && !view.inSync.includes(this.self.name)) this.state = 'PASSIVE-SYNCING';
+    const member = view.members.some((m) => m.name === this.self.name);
+    if (!member && !this.removed) this.context.log(`${this.self.name}: removed from the group (view ${view.version}); it takes no further part`);
+    this.removed = !member;
+    this.network.setPeers(this.proposal ? peersOf([...view.members, ...this.proposal.view.members]) : peersOf(view.members));
   }
 
   // ---- elections -----------------------------------------------------------------------------
@@ -364,7 +455,7 @@ export class GroupMember {
 
   /** Only a server in the recorded in-sync set, holding a log, may stand. */
   private get eligible(): boolean {
-    return this.self.kind === 'server' && this.inSync.members.includes(this.self.name) && this.state !== 'PASSIVE-SYNCING';
+    return this.self.kind === 'server' && !this.removed && this.view.inSync.includes(this.self.name) && this.state !== 'PASSIVE-SYNCING';
   }
 
   private startElection(): void {
@@ -395,15 +486,14 @@ export class GroupMember {
       standing,
       weight: this.self.weight,
       ...this.tip,
-      inSyncVersion: this.inSync.version,
-      inSync: this.inSync.members,
+      view: this.view,
     });
     return round;
   }
 
   private onCandidacy(message: CandidacyMessage): void {
-    if (message.term < this.term || this.state === 'ACTIVE-COORDINATOR') return;
-    this.learnInSync(message.inSyncVersion, message.inSync);
+    if (message.term < this.term || this.state === 'ACTIVE-COORDINATOR' || this.removed) return;
+    void this.learnView(message.view);
     const round = this.joinRound(message.term);
     round.heard.add(message.from);
     if (message.standing) round.candidates.set(message.from, { name: message.from, lastTerm: message.lastTerm, lastLsn: message.lastLsn, weight: message.weight });
@@ -415,11 +505,11 @@ export class GroupMember {
     const round = this.round;
     if (!round || round.closed || round.term !== this.term) return;
     const now = this.context.clock.monotonicMs();
-    const everyoneHeard = this.options.members.every((m) => round.heard.has(m.name) || !this.network.isConnected(m.name));
+    const everyoneHeard = this.view.members.every((m) => round.heard.has(m.name) || !this.network.isConnected(m.name));
     if (now < round.deadlineMs && !everyoneHeard) return;
     round.closed = true;
     if (this.votedFor && this.votedFor.term >= round.term) return;
-    const inSync = new Set(this.inSync.members);
+    const inSync = new Set(this.view.inSync);
     const choice = chooseCandidate(round.candidates.values(), inSync, inSync.has(this.self.name) ? this.tip : undefined);
     if (!choice) return;
     this.votedFor = { term: round.term, name: choice.name };
@@ -435,7 +525,8 @@ export class GroupMember {
     round.heard.add(from);
     if (votedFor === this.self.name) {
       round.votesForMe.add(from);
-      if (round.votesForMe.size >= majority(this.options.members.length) && this.state !== 'ACTIVE-COORDINATOR' && !this.promoting) {
+      const votes = this.view.members.filter((m) => round.votesForMe.has(m.name)).length;
+      if (votes >= majority(this.view.members.length) && this.state !== 'ACTIVE-COORDINATOR' && !this.promoting) {
         this.promoting = true;
         void this.becomeActive(term).finally(() => (this.promoting = false));
       }
@@ -469,8 +560,8 @@ export class GroupMember {
     this.leader = this.self.name;
     this.round = undefined;
     const now = this.context.clock.monotonicMs();
-    for (const m of this.options.members) this.lastHeardMs.set(m.name, now);
-    const shipperContext = {
+    for (const m of this.view.members) this.lastHeardMs.set(m.name, now);
+    this.shipperContext = {
       self: this.self.name,
       term: this.term,
       network: this.network,
@@ -482,9 +573,8 @@ export class GroupMember {
       now: () => this.context.clock.monotonicMs(),
     };
     this.shippers.clear();
-    for (const m of this.options.members) {
-      if (m.kind === 'server' && m.name !== this.self.name) this.shippers.set(m.name, new Shipper(m.name, shipperContext, store.lastPosition));
-    }
+    this.rateSamples.clear();
+    this.followMirrors(serversOf(this.view));
     this.context.log(`${this.self.name} is ACTIVE-COORDINATOR in term ${this.term} at LSN ${store.lastPosition.lsn}`);
     this.heartbeat();
     this.maybeCommit();
@@ -496,7 +586,10 @@ export class GroupMember {
     this.committer = undefined;
     for (const waiter of this.barrierWaiters.splice(0)) waiter.reject(new NotActiveError(null));
     this.shippers.clear();
+    this.shipperContext = undefined;
+    this.proposal?.settle?.reject(new NotActiveError(null));
     this.proposal = undefined;
+    for (const change of this.membershipChanges.splice(0)) change.reject(new NotActiveError(null));
     this.leader = undefined;
     this.state = 'PASSIVE-UNINITIALIZED';
     this.lastFromActiveMs = this.context.clock.monotonicMs();
@@ -508,8 +601,8 @@ export class GroupMember {
     const committer = this.committer;
     if (!committer || !this.leaseHeld()) return;
     let lsn = committer.lastWrittenLsn;
-    // A mirror being added must hold every record committed from the moment it was proposed.
-    const members = this.proposal ? new Set([...this.inSync.members, ...this.proposal.members]) : this.inSync.members;
+    // A mirror entering the in-sync set must hold every record committed from the moment it was proposed.
+    const members = this.proposal ? new Set([...this.view.inSync, ...this.proposal.view.inSync]) : this.view.inSync;
     for (const name of members) {
       if (name === this.self.name) continue;
       lsn = Math.min(lsn, this.shippers.get(name)?.ackedLsn ?? 0);
@@ -524,51 +617,104 @@ export class GroupMember {
   private leaseHeld(): boolean {
     const now = this.context.clock.monotonicMs();
     let fresh = 1;
-    for (const m of this.options.members) {
+    for (const m of this.view.members) {
       if (m.name !== this.self.name && now - (this.lastHeardMs.get(m.name) ?? -Infinity) <= this.options.leaseMs) fresh++;
     }
-    return fresh >= majority(this.options.members.length);
+    return fresh >= majority(this.view.members.length);
   }
 
   private heartbeat(): void {
     for (const shipper of this.shippers.values()) shipper.heartbeat();
-    for (const m of this.options.members) {
+    for (const m of this.view.members) {
       if (m.kind === 'voter') {
         this.network.send(m.name, { kind: 'append', term: this.term, from: this.self.name, prevLsn: 0, prevTerm: 0, commitIndex: 0, records: [] });
       }
     }
   }
 
-  /** Drops silent mirrors from the in-sync set and adds caught-up ones, one recorded change at a time. */
+  /**
+   * Makes the next change of the view, one recorded change at a time: an operator's membership
+   * change first, then silent mirrors out of the in-sync set and caught-up ones in.
+   */
   private reviewInSync(): void {
     if (this.proposal || !this.committer) return;
+    const change = this.membershipChanges.shift();
+    if (change) {
+      let view: GroupView;
+      try {
+        view = change.apply(this.view);
+      } catch (error) {
+        change.reject(error);
+        return this.reviewInSync();
+      }
+      if (view === this.view) {
+        change.resolve(view);
+        return this.reviewInSync();
+      }
+      return this.propose(view, change);
+    }
     const now = this.context.clock.monotonicMs();
-    const current = new Set(this.inSync.members);
+    const current = new Set(this.view.inSync);
     for (const shipper of this.shippers.values()) {
       const silent = now - shipper.lastAckMs > this.options.mirrorTimeoutMs;
       const caughtUp = shipper.ackedLsn >= this.committer.lastWrittenLsn;
       if (current.has(shipper.mirror) && silent) current.delete(shipper.mirror);
       else if (!current.has(shipper.mirror) && caughtUp && !silent) current.add(shipper.mirror);
       else continue;
-      this.propose([...current].sort());
+      this.propose(withInSync(this.view, [...current]));
       return;
     }
   }
 
-  /** Asks every voting member to record a new in-sync set; it takes effect once a majority has. */
-  private propose(members: string[]): void {
-    this.proposal = { version: this.inSync.version + 1, members, acks: new Set([this.self.name]) };
-    this.context.log(`${this.self.name}: proposes in-sync set ${members.join(', ')} (version ${this.proposal.version})`);
-    this.network.broadcast({ kind: 'in-sync', term: this.term, from: this.self.name, version: this.proposal.version, members });
+  /** Asks every voting member, old and new, to record a new view; it takes effect once majorities of both have. */
+  private propose(view: GroupView, settle?: Proposal['settle']): void {
+    this.proposal = { view, previous: this.view, acks: new Set([this.self.name]), ...(settle ? { settle } : {}) };
+    this.context.log(`${this.self.name}: proposes view ${view.version}: servers ${serversOf(view).join(', ')}; in sync ${view.inSync.join(', ')}`);
+    // A mirror being added is shipped to from now: it catches up while the change is recorded.
+    this.network.setPeers(peersOf([...this.view.members, ...view.members]));
+    this.followMirrors([...serversOf(this.view), ...serversOf(view)]);
+    this.network.broadcast({ kind: 'view', term: this.term, from: this.self.name, view });
   }
 
   private checkProposal(): void {
     const proposal = this.proposal;
-    if (!proposal || proposal.acks.size < majority(this.options.members.length)) return;
+    if (!proposal) return;
+    const recordedBy = (view: GroupView): number => view.members.filter((m) => proposal.acks.has(m.name)).length;
+    if (recordedBy(proposal.previous) < majority(proposal.previous.members.length) || recordedBy(proposal.view) < majority(proposal.view.members.length)) return;
     this.proposal = undefined;
-    this.inSync = { version: proposal.version, members: proposal.members };
-    void this.putMeta(META_IN_SYNC, [proposal.version, proposal.members]);
+    this.adoptView(proposal.view);
+    this.followMirrors(serversOf(proposal.view));
+    void this.putMeta(META_VIEW, viewToWire(proposal.view));
+    proposal.settle?.resolve(proposal.view);
     this.maybeCommit();
+    this.reviewInSync();
+  }
+
+  /** Keeps one shipper per mirror named: new ones start at the log's end and walk back to what the mirror holds. */
+  private followMirrors(servers: readonly string[]): void {
+    const context = this.shipperContext;
+    if (!context) return;
+    const wanted = new Set(servers.filter((name) => name !== this.self.name));
+    for (const name of this.shippers.keys()) {
+      if (!wanted.has(name)) {
+        this.shippers.delete(name);
+        this.rateSamples.delete(name);
+      }
+    }
+    for (const name of wanted) {
+      if (!this.shippers.has(name)) this.shippers.set(name, new Shipper(name, context, this.context.store.lastPosition));
+    }
+  }
+
+  /** Samples each mirror's acknowledged LSN, at most once a second, for the catch-up rate. */
+  private sampleRates(now: number): void {
+    for (const shipper of this.shippers.values()) {
+      const sample = this.rateSamples.get(shipper.mirror);
+      if (!sample) this.rateSamples.set(shipper.mirror, { ms: now, lsn: shipper.ackedLsn, rate: 0 });
+      else if (now - sample.ms >= 1000) {
+        this.rateSamples.set(shipper.mirror, { ms: now, lsn: shipper.ackedLsn, rate: Math.max(0, Math.round(((shipper.ackedLsn - sample.lsn) * 1000) / (now - sample.ms))) });
+      }
+    }
   }
 
   // ---- time ----------------------------------------------------------------------------------
@@ -590,10 +736,9 @@ export class GroupMember {
         return;
       }
       this.heartbeat();
+      this.sampleRates(now);
       this.reviewInSync();
-      if (this.proposal) {
-        this.network.broadcast({ kind: 'in-sync', term: this.term, from: this.self.name, version: this.proposal.version, members: this.proposal.members });
-      }
+      if (this.proposal) this.network.broadcast({ kind: 'view', term: this.term, from: this.self.name, view: this.proposal.view });
       for (const shipper of this.shippers.values()) void shipper.pump();
       this.maybeCommit();
       return;
@@ -620,3 +765,17 @@ export class GroupMember {
     await this.context.store.putMeta(key, encode(value));
   }
 }
+
+/** A member's view of its group, for status. */
+export interface GroupStatus {
+  leader: string | null;
+  /** The voting members of the recorded view. */
+  members: Array<{ name: string; kind: 'server' | 'voter' }>;
+  inSync: string[];
+  viewVersion: number;
+  /** True once this member learned it was removed from the group. */
+  removed: boolean;
+  mirrors: MirrorStatus[];
+}
+
+const peersOf = (members: readonly GroupMemberConfig[]): Array<{ name: string; url: string }> => members.map((m) => ({ name: m.name, url: m.peer }));

@@ -40,19 +40,41 @@ interface Link {
   connection: Connection | undefined;
   delayMs: number;
   timer: TimerHandle | undefined;
+  /** Set once the member left the group: the link is never redialled. */
+  closed: boolean;
 }
 
 export class PeerNetwork {
   private readonly links = new Map<string, Link>();
   private readonly incoming = new Set<Connection>();
   private closed = false;
+  private started = false;
 
   constructor(private readonly options: PeerNetworkOptions) {
-    for (const peer of options.peers) this.links.set(peer.name, { peer, connection: undefined, delayMs: REDIAL_DELAY_MIN_MS, timer: undefined });
+    this.setPeers(options.peers);
   }
 
   start(): void {
+    this.started = true;
     for (const link of this.links.values()) void this.dial(link);
+  }
+
+  /** Follows a change of the group: dials members that joined, hangs up on members that left. */
+  setPeers(peers: readonly PeerAddress[]): void {
+    const wanted = new Map(peers.filter((p) => p.name !== this.options.self).map((p) => [p.name, p]));
+    for (const [name, link] of this.links) {
+      if (wanted.get(name)?.url === link.peer.url) continue;
+      this.links.delete(name);
+      link.closed = true;
+      link.timer?.cancel();
+      link.connection?.close('no longer a member of the group');
+    }
+    for (const [name, peer] of wanted) {
+      if (this.links.has(name)) continue;
+      const link: Link = { peer, connection: undefined, delayMs: REDIAL_DELAY_MIN_MS, timer: undefined, closed: false };
+      this.links.set(name, link);
+      if (this.started) void this.dial(link);
+    }
   }
 
   /** True while the outgoing connection to `peer` is open. */
@@ -116,10 +138,10 @@ export class PeerNetwork {
   }
 
   private async dial(link: Link): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || link.closed) return;
     try {
       const connection = await this.open(link.peer.url);
-      if (this.closed) {
+      if (this.closed || link.closed) {
         connection.close('member shutting down');
         return;
       }
@@ -137,7 +159,7 @@ export class PeerNetwork {
   }
 
   private redial(link: Link): void {
-    if (this.closed) return;
+    if (this.closed || link.closed) return;
     link.timer = this.options.timers.setTimeout(() => void this.dial(link), link.delayMs);
     link.delayMs = Math.min(link.delayMs * 2, REDIAL_DELAY_MAX_MS);
   }

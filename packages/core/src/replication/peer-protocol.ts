@@ -8,6 +8,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import { ProtocolError } from '../errors.js';
 import { untrustedDecoderLimits } from '../log/events.js';
 import { msgpackShapeProblem } from '../log/msgpack-shape.js';
+import { viewFromWire, viewToWire, type GroupView } from './group-view.js';
 
 /** The active ships records (none: a heartbeat) that follow `(prevLsn, prevTerm)`. */
 export interface AppendMessage {
@@ -30,18 +31,17 @@ export interface AckMessage {
   matched: boolean;
 }
 
-/** The active asks every voting member to record a new in-sync set. */
-export interface InSyncMessage {
-  kind: 'in-sync';
+/** The active asks every voting member (old and new) to record a new view of the group. */
+export interface ViewMessage {
+  kind: 'view';
   term: number;
   from: string;
-  version: number;
-  members: string[];
+  view: GroupView;
 }
 
-/** A voting member recorded in-sync set `version`. */
-export interface InSyncAckMessage {
-  kind: 'in-sync-ack';
+/** A voting member recorded view `version`. */
+export interface ViewAckMessage {
+  kind: 'view-ack';
   term: number;
   from: string;
   version: number;
@@ -59,9 +59,8 @@ export interface CandidacyMessage {
   lastTerm: number;
   lastLsn: number;
   weight: number;
-  /** The sender's recorded in-sync set: members adopt a newer one, so views converge in the election. */
-  inSyncVersion: number;
-  inSync: string[];
+  /** The sender's recorded view: members adopt a newer one, so views converge in the election. */
+  view: GroupView;
 }
 
 /** A voting member gives its one vote of `term`. */
@@ -72,7 +71,7 @@ export interface VoteMessage {
   votedFor: string;
 }
 
-export type PeerMessage = AppendMessage | AckMessage | InSyncMessage | InSyncAckMessage | CandidacyMessage | VoteMessage;
+export type PeerMessage = AppendMessage | AckMessage | ViewMessage | ViewAckMessage | CandidacyMessage | VoteMessage;
 
 const encoder = new Encoder();
 const decoder = new Decoder(untrustedDecoderLimits);
@@ -83,12 +82,12 @@ export function encodePeerMessage(m: PeerMessage): Uint8Array {
       return encoder.encode([m.kind, m.term, m.from, m.prevLsn, m.prevTerm, m.commitIndex, m.records]);
     case 'ack':
       return encoder.encode([m.kind, m.term, m.from, m.lastLsn, m.matched]);
-    case 'in-sync':
-      return encoder.encode([m.kind, m.term, m.from, m.version, m.members]);
-    case 'in-sync-ack':
+    case 'view':
+      return encoder.encode([m.kind, m.term, m.from, viewToWire(m.view)]);
+    case 'view-ack':
       return encoder.encode([m.kind, m.term, m.from, m.version]);
     case 'candidacy':
-      return encoder.encode([m.kind, m.term, m.from, m.standing, m.lastTerm, m.lastLsn, m.weight, m.inSyncVersion, m.inSync]);
+      return encoder.encode([m.kind, m.term, m.from, m.standing, m.lastTerm, m.lastLsn, m.weight, viewToWire(m.view)]);
     case 'vote':
       return encoder.encode([m.kind, m.term, m.from, m.votedFor]);
   }
@@ -120,17 +119,19 @@ export function decodePeerMessage(frame: Uint8Array): PeerMessage {
     case 'ack':
       if (!isCount(v[3]) || typeof v[4] !== 'boolean') throw new ProtocolError('malformed ack');
       return { kind, term, from, lastLsn: v[3], matched: v[4] };
-    case 'in-sync':
-      if (!isCount(v[3]) || !Array.isArray(v[4]) || !v[4].every(isName)) throw new ProtocolError('malformed in-sync');
-      return { kind, term, from, version: v[3], members: v[4] as string[] };
-    case 'in-sync-ack':
-      if (!isCount(v[3])) throw new ProtocolError('malformed in-sync-ack');
+    case 'view': {
+      const view = viewFromWire(v[3]);
+      if (!view) throw new ProtocolError('malformed view');
+      return { kind, term, from, view };
+    }
+    case 'view-ack':
+      if (!isCount(v[3])) throw new ProtocolError('malformed view-ack');
       return { kind, term, from, version: v[3] };
-    case 'candidacy':
-      if (typeof v[3] !== 'boolean' || !isCount(v[4]) || !isCount(v[5]) || !isCount(v[6]) || !isCount(v[7]) || !Array.isArray(v[8]) || !v[8].every(isName)) {
-        throw new ProtocolError('malformed candidacy');
-      }
-      return { kind, term, from, standing: v[3], lastTerm: v[4], lastLsn: v[5], weight: v[6], inSyncVersion: v[7], inSync: v[8] as string[] };
+    case 'candidacy': {
+      const view = viewFromWire(v[7]);
+      if (typeof v[3] !== 'boolean' || !isCount(v[4]) || !isCount(v[5]) || !isCount(v[6]) || !view) throw new ProtocolError('malformed candidacy');
+      return { kind, term, from, standing: v[3], lastTerm: v[4], lastLsn: v[5], weight: v[6], view };
+    }
     case 'vote':
       if (!isName(v[3])) throw new ProtocolError('malformed vote');
       return { kind, term, from, votedFor: v[3] };

@@ -4,7 +4,7 @@
  * term, so every record says which run of the active wrote it.
  */
 import { decode, encode } from '@msgpack/msgpack';
-import { ConfigError, ServerShuttingDownError, UnsupportedSchemeError } from '../errors.js';
+import { ConfigError, InvalidArgumentError, ServerShuttingDownError, UnsupportedSchemeError } from '../errors.js';
 import { checkLimits, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '../limits.js';
 import type { EncodedRecord, LogRecord } from '../log/record.js';
 import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
@@ -12,7 +12,8 @@ import type { Store } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
 import type { Connection, Listener, Transport } from '../transport/transport.js';
 import { Committer, type RecoveryProgress } from './committer.js';
-import { GroupMember, type GroupOptions, type MirrorStatus } from '../replication/member.js';
+import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
+import { GroupMember, type GroupOptions, type GroupStatus } from '../replication/member.js';
 import { Reader } from './reader.js';
 import { Session, type SessionContext } from './session.js';
 import { SubscriptionHub } from './subscriptions.js';
@@ -39,8 +40,8 @@ export interface ServerStatus {
   /** Addresses listened on. */
   listen: string[];
   uptimeMs: number;
-  /** The group, when this server is a member of one: the active, the in-sync set, mirror progress. */
-  group?: { leader: string | null; inSync: string[]; inSyncVersion: number; mirrors: MirrorStatus[] };
+  /** The group, when this server is a member of one: the active, its members, the in-sync set, mirror progress. */
+  group?: GroupStatus;
 }
 
 /** Options of {@link createServer}. */
@@ -75,6 +76,22 @@ export interface KilnServer {
   /** What recovery found when the store opened. */
   readonly recovery: RecoveryReport;
   status(): ServerStatus;
+  /**
+   * Adds a mirror to this server's group at runtime, without pausing the active; resolves once
+   * the new view is recorded (the mirror then catches up and joins the in-sync set by itself).
+   * Start the new server first, with `joining: true` in its group options.
+   *
+   * @throws NotActiveError (pointing at the active) unless this server is the group's active
+   * @throws InvalidArgumentError when a name or address is taken, or this server is in no group
+   */
+  addMirror(mirror: GroupMemberConfig): Promise<GroupView>;
+  /**
+   * Removes a mirror from this server's group at runtime, without pausing the active.
+   *
+   * @throws NotActiveError (pointing at the active) unless this server is the group's active
+   * @throws InvalidArgumentError when `name` is no mirror, is the active, or this server is in no group
+   */
+  removeMirror(name: string): Promise<GroupView>;
   /**
    * Shuts down cleanly: stops taking requests, answers or fails those in flight, closes every
    * connection and listener, then flushes and closes the store.
@@ -203,6 +220,8 @@ class Server implements KilnServer {
       reader,
       subscriptions: this.hub,
       status: () => this.status(),
+      addMirror: (mirror) => this.addMirror(mirror),
+      removeMirror: (name) => this.removeMirror(name),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
       ...(member ? { peers: member.peers } : {}),
     };
@@ -258,6 +277,19 @@ class Server implements KilnServer {
   private dropClients(reason: string): void {
     // Peer connections go too; members redial at once.
     for (const connection of this.openConnections) connection.close(reason);
+  }
+
+  addMirror(mirror: GroupMemberConfig): Promise<GroupView> {
+    return this.groupMember().addMirror(mirror);
+  }
+
+  removeMirror(name: string): Promise<GroupView> {
+    return this.groupMember().removeMirror(name);
+  }
+
+  private groupMember(): GroupMember {
+    if (!this.member) throw new InvalidArgumentError('group', 'this server is a lone active, not a member of a mirror group; start it with a group to add mirrors');
+    return this.member;
   }
 
   status(): ServerStatus {

@@ -18,6 +18,8 @@ import {
   type Operation,
 } from '../protocol/frames.js';
 import {
+  mirrorFromWire,
+  mirrorNameFromWire,
   readAllFromWire,
   readFromWire,
   resultToWire,
@@ -26,6 +28,7 @@ import {
   transactionFromWire,
   type EventSlice,
 } from '../protocol/messages.js';
+import { viewToWire, type GroupMemberConfig, type GroupView } from '../replication/group-view.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection } from '../transport/transport.js';
 import type { Committer } from './committer.js';
@@ -49,6 +52,8 @@ export interface SessionContext {
   reader: Reader;
   subscriptions: SubscriptionHub;
   status: () => unknown;
+  addMirror: (mirror: GroupMemberConfig) => Promise<GroupView>;
+  removeMirror: (name: string) => Promise<GroupView>;
   /** True once the server began shutting down. */
   shuttingDown: () => boolean;
 }
@@ -174,6 +179,10 @@ export class Session {
       }
       case 'status':
         return Promise.resolve(this.context.status());
+      case 'addMirror':
+        return this.context.addMirror(mirrorFromWire(args)).then(viewToWire);
+      case 'removeMirror':
+        return this.context.removeMirror(mirrorNameFromWire(args)).then(viewToWire);
       case 'ping':
         return Promise.resolve(null);
     }
