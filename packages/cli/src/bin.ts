@@ -4,11 +4,15 @@
  *
  * ```
  * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
+ * kiln start --config CLUSTER-FILE --server NAME [--join]
+ * kiln voter --config CLUSTER-FILE --name NAME
+ * kiln admin add-mirror|remove-mirror --config CLUSTER-FILE --name NAME [--wait]
  * kiln status [URL] [--json]
  * ```
  */
 import { parseArgs } from 'node:util';
 import { KilnError } from '@kiln/core';
+import { AdminWaitError, runAdmin } from './admin.js';
 import { isClusterFile, startMember } from './cluster.js';
 import { DEFAULT_CONFIG, checkUrl, readConfigFile, readJsonFile, type ServerConfig } from './config.js';
 import { runUntilSignalled, startServer } from './start.js';
@@ -19,13 +23,21 @@ const USAGE = `usage:
       Runs one server in the foreground. Default: restartable mode, LevelDB under ./kiln-data,
       listening on tcp://127.0.0.1:7410 and ws://127.0.0.1:7411. SIGINT or SIGTERM shuts it
       down cleanly.
-  kiln start --config CLUSTER-FILE --server NAME
-      Runs server NAME of the mirror group the cluster file describes.
+  kiln start --config CLUSTER-FILE --server NAME [--join]
+      Runs server NAME of the mirror group the cluster file describes. With --join it is a new
+      server for a running group: it waits, outside the in-sync set, for kiln admin add-mirror.
   kiln voter --config CLUSTER-FILE --name NAME
       Runs voter NAME of that group: it holds no log, only votes.
+  kiln admin add-mirror --config CLUSTER-FILE --name NAME [--wait]
+      Adds server NAME (its addresses from the cluster file) to the running group, without
+      pausing the active. --wait prints its catch-up progress until it is in sync (at most 1 h).
+  kiln admin remove-mirror --config CLUSTER-FILE --name NAME
+      Removes mirror NAME from the running group; it then takes no part.
   kiln status [URL] [--json]
       Prints a server's state, term, LSN, commit index and connections, and for a group member
       the active, the in-sync set and each mirror's lag (default URL tcp://127.0.0.1:7410).`;
+
+const ADMIN_WAIT_LIMIT_MS = 3_600_000;
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
@@ -37,8 +49,16 @@ async function main(argv: string[]): Promise<void> {
     case 'voter': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, name: { type: 'string' } } });
       if (!values.config || !values.name) throw new UsageError('kiln voter needs --config FILE and --name NAME');
-      runUntilSignalled(await startMember(values.config, values.name, true, log), log);
+      runUntilSignalled(await startMember(values.config, values.name, 'voter', log), log);
       return;
+    }
+    case 'admin': {
+      const [action, ...flags] = rest;
+      if (action !== 'add-mirror' && action !== 'remove-mirror') throw new UsageError(`kiln admin needs add-mirror or remove-mirror, not '${action ?? ''}'`);
+      const { values } = parseArgs({ args: flags, options: { config: { type: 'string' }, name: { type: 'string' }, wait: { type: 'boolean' } } });
+      if (!values.config || !values.name) throw new UsageError(`kiln admin ${action} needs --config FILE and --name NAME`);
+      if (values.wait && action === 'remove-mirror') throw new UsageError('--wait goes with add-mirror only');
+      return runAdmin(action, { file: values.config, name: values.name, wait: values.wait ?? false, waitLimitMs: ADMIN_WAIT_LIMIT_MS }, (line) => console.log(line));
     }
     case 'status': {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' } } });
@@ -65,6 +85,7 @@ async function start(args: string[]): Promise<void> {
       name: { type: 'string' },
       config: { type: 'string' },
       server: { type: 'string' },
+      join: { type: 'boolean' },
     },
   });
   if (values.memory && values.data) throw new UsageError('--memory and --data do not go together');
@@ -72,9 +93,10 @@ async function start(args: string[]): Promise<void> {
     if (!values.config) throw new UsageError('--server needs --config FILE');
     const overrides = (['memory', 'data', 'listen', 'name'] as const).filter((flag) => values[flag] !== undefined);
     if (overrides.length > 0) throw new UsageError(`--${overrides.join(', --')} cannot be used with a cluster file; set them in the file`);
-    runUntilSignalled(await startMember(values.config, values.server, false, log), log);
+    runUntilSignalled(await startMember(values.config, values.server, values.join ? 'joining server' : 'server', log), log);
     return;
   }
+  if (values.join) throw new UsageError('--join needs --config CLUSTER-FILE --server NAME');
   const fromFile = values.config ? await readConfigFile(values.config) : {};
   const config: ServerConfig = {
     ...DEFAULT_CONFIG,
@@ -91,6 +113,10 @@ async function start(args: string[]): Promise<void> {
 class UsageError extends Error {}
 
 main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof AdminWaitError) {
+    log(`kiln: ${error.message}`);
+    process.exit(1);
+  }
   if (error instanceof UsageError || (error instanceof Error && error.name === 'TypeError' && 'code' in error)) {
     log(`kiln: ${error.message}\n\n${USAGE}`);
     process.exit(2);

@@ -26,8 +26,11 @@ export function isClusterFile(value: unknown): boolean {
   return typeof value === 'object' && value !== null && 'cluster' in value;
 }
 
+/** How a process takes part in its group. */
+export type MemberRole = 'server' | 'joining server' | 'voter';
+
 /** The group options every member of the (single) stripe shares, seen from `self`. */
-export function groupOptions(config: ClusterConfig, self: string): GroupOptions {
+export function groupOptions(config: ClusterConfig, self: string, joining = false): GroupOptions {
   const stripes = stripesOf(config);
   if (stripes.length !== 1) throw new ConfigError('stripes', 'this version runs one stripe; several stripes are not supported yet');
   const stripe = stripes[0]!;
@@ -40,14 +43,17 @@ export function groupOptions(config: ClusterConfig, self: string): GroupOptions 
     electionTimeMs: stripe.electionTimeMs,
     mirrorTimeoutMs: config.mirrorTimeoutMs,
     leaseMs: config.leaseMs,
+    failoverPriority: config.failoverPriority,
+    joining,
   };
 }
 
 /**
- * Starts the member `name` (a server, or a voter when `voter`) of the cluster in `file`. `name`
- * may be left out when the file names a single server.
+ * Starts the member `name` of the cluster in `file`, in the role given. `name` may be left out
+ * when the file names a single server.
  */
-export async function startMember(file: string, name: string | undefined, voter: boolean, log: (line: string) => void): Promise<KilnServer> {
+export async function startMember(file: string, name: string | undefined, role: MemberRole, log: (line: string) => void): Promise<KilnServer> {
+  const voter = role === 'voter';
   const config = validateClusterConfig(await readJsonFile(file));
   const servers = stripesOf(config).flatMap((s) => s.servers);
   if (name === undefined) {
@@ -61,8 +67,8 @@ export async function startMember(file: string, name: string | undefined, voter:
   const listen = voter ? [] : findServer(config, name).server.listen;
   const store: Store = config.persistence === 'memory' || dataDir === undefined ? memoryStore() : levelStore({ path: resolve(dataDir) });
   // One server and no voters is a lone active: no group to form.
-  const group = servers.length === 1 && config.voters.length === 0 ? undefined : groupOptions(config, name);
+  const group = servers.length === 1 && config.voters.length === 0 && role !== 'joining server' ? undefined : groupOptions(config, name, role === 'joining server');
   const server = await createServer({ name, store, transports: [tcpTransport(), wsTransport()], listen, limits: config.limits, log, ...(group ? { group } : {}) });
-  log(`kiln: ${name} (${voter ? 'voter' : 'server'}) of cluster ${config.cluster} listening on ${server.urls.join(', ')}`);
+  log(`kiln: ${name} (${role}) of cluster ${config.cluster} listening on ${server.urls.join(', ')}`);
   return server;
 }

@@ -1,7 +1,18 @@
 /** `kiln status URL`: prints a server's state, term, LSN, commit index and connections. */
+import type { MirrorStatus } from '@kiln/core';
 import { connect } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
+
+/** The group part of a status, as it arrives over the wire. */
+export interface GroupStatusView {
+  leader: string | null;
+  members: Array<{ name: string; kind: 'server' | 'voter' }>;
+  inSync: string[];
+  viewVersion: number;
+  removed: boolean;
+  mirrors: MirrorStatus[];
+}
 
 export async function printStatus(url: string, json: boolean, print: (line: string) => void): Promise<void> {
   const client = await connect(url, { transports: [tcpTransport(), wsTransport()], reconnectWindowMs: 0, requestTimeoutMs: 5000 });
@@ -26,12 +37,24 @@ export async function printStatus(url: string, json: boolean, print: (line: stri
       ['uptime', `${Math.round(Number(status.uptimeMs) / 1000)} s`],
     ];
     for (const [label, value] of rows) print(`${label.padEnd(14)} ${String(value)}`);
-    const group = status.group as { leader: string | null; inSync: string[]; inSyncVersion: number; mirrors: Array<{ name: string; ackedLsn: number; lag: number; inSync: boolean }> } | undefined;
+    const group = status.group as GroupStatusView | undefined;
     if (!group) return;
+    const names = (kind: 'server' | 'voter'): string => group.members.filter((m) => m.kind === kind).map((m) => m.name).join(', ') || '(none)';
     print(`${'active'.padEnd(14)} ${group.leader ?? '(none known)'}`);
-    print(`${'in-sync set'.padEnd(14)} ${group.inSync.join(', ')} (version ${group.inSyncVersion})`);
-    for (const m of group.mirrors) print(`${`mirror ${m.name}`.padEnd(14)} acked LSN ${m.ackedLsn}, lag ${m.lag}${m.inSync ? ', in sync' : ', not in sync'}`);
+    print(`${'servers'.padEnd(14)} ${names('server')}`);
+    print(`${'voters'.padEnd(14)} ${names('voter')}`);
+    print(`${'in-sync set'.padEnd(14)} ${group.inSync.join(', ')} (view ${group.viewVersion})`);
+    if (group.removed) print(`${'removed'.padEnd(14)} this server was removed from the group; it takes no part`);
+    for (const m of group.mirrors) print(describeMirror(m));
   } finally {
     await client.close();
   }
+}
+
+/** One mirror's progress: in sync, or how many records it has to go and how fast it closes the gap. */
+export function describeMirror(m: MirrorStatus): string {
+  const label = `mirror ${m.name}`.padEnd(14);
+  if (m.inSync) return `${label} in sync, acked LSN ${m.ackedLsn}, lag ${m.lag}`;
+  const eta = m.rate > 0 ? `, about ${Math.ceil(m.lag / m.rate)} s to go` : '';
+  return `${label} syncing: acked LSN ${m.ackedLsn}, ${m.lag} records to go at ${m.rate} records/s${eta}`;
 }

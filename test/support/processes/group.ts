@@ -53,8 +53,9 @@ export async function cluster(servers: number, voters: number, root: string, ran
   return { file, members };
 }
 
-export function launch(file: string, member: Member): void {
-  const args = member.voter ? ['voter', '--config', file, '--name', member.name] : ['start', '--config', file, '--server', member.name];
+/** Starts a member's process; `join` starts a server new to a running group (`--join`). */
+export function launch(file: string, member: Member, joining = false): void {
+  const args = member.voter ? ['voter', '--config', file, '--name', member.name] : ['start', '--config', file, '--server', member.name, ...(joining ? ['--join'] : [])];
   const child = spawn(process.execPath, [KILN_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.on('data', (chunk: Buffer) => void appendFile(join(member.dataDir, '..', `${member.name}.log`), chunk));
   children.add(child);

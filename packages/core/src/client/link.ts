@@ -71,6 +71,8 @@ export interface LinkSubscription {
   fail(error: KilnError): void;
 }
 
+/** Group URLs a server may name to a client, at most. */
+const LEARNED_URLS_MAX = 256;
 const RECONNECT_DELAY_MIN_MS = 50;
 const RECONNECT_DELAY_MAX_MS = 1000;
 const SWEEP_INTERVAL_MS = 250;
@@ -92,6 +94,8 @@ export class Link {
   private failoverSince: number | undefined;
   private redirecting = false;
   private preferredUrl: string | undefined;
+  /** The group's servers as the last server greeted with them: the rotation follows membership changes. */
+  private learnedUrls: readonly string[] = [];
 
   constructor(private readonly options: LinkOptions) {
     this.status$ = new BehaviorSubject<ClientStatus>({ type: 'connecting', url: options.urls[0]! });
@@ -197,6 +201,7 @@ export class Link {
     this.connection = connection;
     this.lastSentMs = this.options.clock.monotonicMs();
     this.lastReceivedMs = this.lastSentMs;
+    this.learn(welcome.servers);
     this.status$.next({ type: status, url, server: welcome.server });
     void this.readLoop(connection, frames, url);
   }
@@ -304,8 +309,24 @@ export class Link {
     action(request);
   }
 
+  /** Keeps the group's client URLs a server named, those this client has a transport for (bounded, untrusted). */
+  private learn(servers: unknown): void {
+    if (!Array.isArray(servers)) return;
+    this.learnedUrls = servers
+      .slice(0, LEARNED_URLS_MAX)
+      .filter((url): url is string => typeof url === 'string' && url.length <= 512)
+      .filter((url) => this.options.transports.some((t) => t.schemes.includes(url.slice(0, Math.max(url.indexOf(':'), 0)))));
+  }
+
+  /** The URLs reconnects go round: those given to `connect`, then those the group named. */
+  private get rotation(): readonly string[] {
+    const extra = this.learnedUrls.filter((url) => !this.options.urls.includes(url));
+    return extra.length === 0 ? this.options.urls : [...this.options.urls, ...extra];
+  }
+
   private async reconnect(reason: string): Promise<void> {
-    const { clock, timers, urls, reconnectWindowMs } = this.options;
+    const { clock, timers, reconnectWindowMs } = this.options;
+    const urls = this.rotation;
     const deadline = clock.monotonicMs() + reconnectWindowMs;
     let delay = RECONNECT_DELAY_MIN_MS;
     for (let attempt = 1; !this.closed; attempt++) {

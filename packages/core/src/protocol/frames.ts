@@ -47,6 +47,8 @@ export interface Welcome {
   version: number;
   server: string;
   clusterId: string;
+  /** The client URLs of every server of the group, so a client follows it as it changes. */
+  servers?: string[];
 }
 
 /** The operations a client may request. */

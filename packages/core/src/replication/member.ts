@@ -222,6 +222,11 @@ export class GroupMember {
     return leader?.clientUrls[0] ?? null;
   }
 
+  /** The client URLs of every server in the recorded view: what clients follow the group by. */
+  clientUrls(): string[] {
+    return this.view.members.flatMap((m) => m.clientUrls);
+  }
+
   /** For status: the leader, the recorded view, and each mirror's progress. */
   describe(): GroupStatus {
     const written = this.committer?.lastWrittenLsn ?? this.context.store.lastPosition.lsn;

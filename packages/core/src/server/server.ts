@@ -223,7 +223,7 @@ class Server implements KilnServer {
       addMirror: (mirror) => this.addMirror(mirror),
       removeMirror: (name) => this.removeMirror(name),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
-      ...(member ? { peers: member.peers } : {}),
+      ...(member ? { peers: member.peers, groupUrls: () => member.clientUrls() } : {}),
     };
     const onConnection = (connection: Connection): void => {
       this.openConnections.add(connection);

@@ -47,6 +47,8 @@ export interface SessionContext {
   committer: () => Committer;
   /** The commit index a read may use now (waiting, on a new active, for its inherited log to commit). */
   readIndex: () => Promise<number>;
+  /** The client URLs of the group's servers, when this server is a member of one. */
+  groupUrls?: () => string[];
   /** The group's peer network, when this server is a member of one. */
   peers?: { accept(connection: Connection, frames: AsyncIterator<Uint8Array>): Promise<void> };
   reader: Reader;
@@ -118,7 +120,8 @@ export class Session {
       throw new ProtocolError(`cluster id ${clusterId} does not match this server's ${this.context.clusterId}`);
     }
     if (this.context.shuttingDown()) throw new ServerShuttingDownError();
-    this.connection.send(encodeWelcome({ version: PROTOCOL_VERSION, server: this.context.serverName, clusterId: this.context.clusterId }));
+    const servers = this.context.groupUrls?.();
+    this.connection.send(encodeWelcome({ version: PROTOCOL_VERSION, server: this.context.serverName, clusterId: this.context.clusterId, ...(servers ? { servers } : {}) }));
   }
 
   /** Starts one request; its answer is sent when it settles, so requests pipeline. */

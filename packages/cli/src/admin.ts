@@ -1,0 +1,69 @@
+/**
+ * `kiln admin add-mirror|remove-mirror --config FILE --name NAME`: changes a running group's
+ * membership through its active, which records the change without pausing. The cluster file
+ * says where the group's servers are and, for `add-mirror`, the new server's addresses.
+ */
+import { findServer, stripesOf, validateClusterConfig, type GroupView } from '@kiln/core';
+import { connect, type KilnClient } from '@kiln/core/client';
+import { tcpTransport } from '@kiln/transport-tcp';
+import { wsTransport } from '@kiln/transport-ws';
+import { readJsonFile } from './config.js';
+import { describeMirror, type GroupStatusView } from './status.js';
+
+export interface AdminOptions {
+  file: string;
+  name: string;
+  /** add-mirror: wait until the new mirror is in the in-sync set, printing its progress. */
+  wait: boolean;
+  /** The longest wait, ms. */
+  waitLimitMs: number;
+}
+
+const PROGRESS_EVERY_MS = 1000;
+
+/** Runs one admin command; resolves when the change is recorded (and, with `wait`, synced). */
+export async function runAdmin(command: 'add-mirror' | 'remove-mirror', options: AdminOptions, print: (line: string) => void): Promise<void> {
+  const config = validateClusterConfig(await readJsonFile(options.file));
+  const { server } = findServer(config, options.name);
+  // Ask the group's other servers: the client follows whichever one is the active.
+  const others = stripesOf(config)
+    .flatMap((s) => s.servers)
+    .filter((s) => s.name !== options.name)
+    .flatMap((s) => s.listen);
+  const client = await connect(others, { transports: [tcpTransport(), wsTransport()], reconnectWindowMs: 10_000, requestTimeoutMs: 30_000 });
+  try {
+    if (command === 'remove-mirror') {
+      printView(await client.removeMirror(options.name), print);
+      return;
+    }
+    const view = await client.addMirror({ name: server.name, peer: server.peer!, clientUrls: server.listen, weight: server.weight });
+    printView(view, print);
+    if (options.wait) await waitInSync(client, options, print);
+  } finally {
+    await client.close();
+  }
+}
+
+function printView(view: GroupView, print: (line: string) => void): void {
+  const servers = view.members.filter((m) => m.kind === 'server').map((m) => m.name);
+  const voters = view.members.filter((m) => m.kind === 'voter').map((m) => m.name);
+  print(`view ${view.version} recorded: servers ${servers.join(', ')}${voters.length > 0 ? `; voters ${voters.join(', ')}` : ''}; in sync ${view.inSync.join(', ')}`);
+}
+
+/** Prints the new mirror's progress once a second until the active counts it in sync. */
+async function waitInSync(client: KilnClient, options: AdminOptions, print: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + options.waitLimitMs;
+  for (;;) {
+    const group = (await client.serverStatus()).group as GroupStatusView | undefined;
+    const mirror = group?.mirrors.find((m) => m.name === options.name);
+    if (mirror) print(describeMirror(mirror));
+    if (group?.inSync.includes(options.name)) return;
+    if (Date.now() > deadline) throw new AdminWaitError(`${options.name} is not in sync after ${Math.round(options.waitLimitMs / 1000)} s; it stays a member and keeps catching up`);
+    await new Promise((resolve) => setTimeout(resolve, PROGRESS_EVERY_MS));
+  }
+}
+
+/** `--wait` ran out before the mirror was in sync. */
+export class AdminWaitError extends Error {
+  override name = 'AdminWaitError';
+}
