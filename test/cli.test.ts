@@ -44,6 +44,19 @@ describe('kiln start and kiln status', () => {
     expect(json).toMatchObject({ state: 'ACTIVE-COORDINATOR', lastLsn: 1, commitIndex: 1, persistent: false });
   });
 
+  it('prints an empty diverged report for a server that never diverged, and refuses bad admin use', async () => {
+    const server = await startKiln();
+    const diverged = kiln('diverged', server.url);
+    expect(diverged.status).toBe(0);
+    expect(diverged.stdout).toMatch(/no diverged transactions/);
+    const noAction = kiln('admin', 'grow');
+    expect(noAction.status).toBe(2);
+    expect(noAction.stderr).toMatch(/add-mirror or remove-mirror/);
+    const noFile = kiln('admin', 'add-mirror', '--name', 's3');
+    expect(noFile.status).toBe(2);
+    expect(noFile.stderr).toMatch(/needs --config FILE and --name NAME/);
+  });
+
   it('fails to start on a bad config, naming the field', async () => {
     const dir = await tempDir();
     const file = join(dir, 'kiln.config.json');

@@ -8,12 +8,14 @@
  * kiln voter --config CLUSTER-FILE --name NAME
  * kiln admin add-mirror|remove-mirror --config CLUSTER-FILE --name NAME [--wait]
  * kiln status [URL] [--json]
+ * kiln diverged [URL] [--json]
  * ```
  */
 import { parseArgs } from 'node:util';
 import { KilnError } from '@kiln/core';
 import { AdminWaitError, runAdmin } from './admin.js';
 import { isClusterFile, startMember } from './cluster.js';
+import { printDiverged } from './diverged.js';
 import { DEFAULT_CONFIG, checkUrl, readConfigFile, readJsonFile, type ServerConfig } from './config.js';
 import { runUntilSignalled, startServer } from './start.js';
 import { printStatus } from './status.js';
@@ -35,7 +37,10 @@ const USAGE = `usage:
       Removes mirror NAME from the running group; it then takes no part.
   kiln status [URL] [--json]
       Prints a server's state, term, LSN, commit index and connections, and for a group member
-      the active, the in-sync set and each mirror's lag (default URL tcp://127.0.0.1:7410).`;
+      the active, the in-sync set and each mirror's lag (default URL tcp://127.0.0.1:7410).
+  kiln diverged [URL] [--json]
+      Prints the transactions a server gave up to follow a newer active after a partition
+      (failoverPriority 'availability'), oldest first; --json prints one object per line.`;
 
 const ADMIN_WAIT_LIMIT_MS = 3_600_000;
 
@@ -60,10 +65,11 @@ async function main(argv: string[]): Promise<void> {
       if (values.wait && action === 'remove-mirror') throw new UsageError('--wait goes with add-mirror only');
       return runAdmin(action, { file: values.config, name: values.name, wait: values.wait ?? false, waitLimitMs: ADMIN_WAIT_LIMIT_MS }, (line) => console.log(line));
     }
-    case 'status': {
+    case 'status':
+    case 'diverged': {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' } } });
       const url = checkUrl(positionals[0] ?? DEFAULT_CONFIG.listen[0], 'URL');
-      return printStatus(url, values.json ?? false, (line) => console.log(line));
+      return (command === 'status' ? printStatus : printDiverged)(url, values.json ?? false, (line) => console.log(line));
     }
     case undefined:
     case 'help':

@@ -60,9 +60,6 @@ export async function startMember(file: string, name: string | undefined, role: 
     if (servers.length !== 1) throw new ConfigError('--server', `the file names ${servers.length} servers: ${servers.map((s) => s.name).join(', ')}; pick one`);
     name = servers[0]!.name;
   }
-  if (config.failoverPriority === 'availability') {
-    throw new ConfigError('failoverPriority', "'availability' is not supported yet; use 'consistency'");
-  }
   const dataDir = voter ? findVoter(config, name, '--name').dataDir : findServer(config, name).server.dataDir;
   const listen = voter ? [] : findServer(config, name).server.listen;
   const store: Store = config.persistence === 'memory' || dataDir === undefined ? memoryStore() : levelStore({ path: resolve(dataDir) });

@@ -7,6 +7,7 @@ import { Observable, type Subscriber } from 'rxjs';
 import { InvalidArgumentError, type KilnError } from '../errors.js';
 import { defaultConnectionLimits, type ConnectionLimits } from '../limits.js';
 import { encodeEvents, type EventData, type ExpectedVersion, type RecordedEvent } from '../log/events.js';
+import { decodeRecord } from '../log/record.js';
 import { viewFromWire, type GroupView } from '../replication/group-view.js';
 import {
   checkExpectedVersion,
@@ -25,6 +26,24 @@ import { systemClock, systemRandom, systemTimers, type Clock, type Random, type 
 import type { Transport } from '../transport/transport.js';
 import { eventsOf } from './events.js';
 import { Link, type ClientStatus } from './link.js';
+
+/** A transaction a server gave up to follow the active (see {@link KilnClient.diverged}). */
+export interface DivergedTransaction {
+  /** The report entry it is in. */
+  entry: number;
+  /** When the server gave it up, ms since the epoch. */
+  atMs: number;
+  /** The term of the active whose log replaced it. */
+  replacedInTerm: number;
+  lsn: number;
+  term: number;
+  /** The `(clientId, seq)` the client sent it with. */
+  clientId: string;
+  seq: number;
+  timestampMs: number;
+  /** Its events, with the stream versions they had on the diverged server. */
+  events: RecordedEvent[];
+}
 
 /** Options of {@link connect}. */
 export interface ClientOptions {
@@ -241,6 +260,28 @@ export class KilnClient {
    */
   async removeMirror(name: string): Promise<GroupView> {
     return viewFromWire(await this.link.request('removeMirror', name))!;
+  }
+
+  /**
+   * The `diverged` report of the server this client is connected to (availability mode):
+   * transactions it had committed, maybe acknowledged, then gave up to follow an active of a
+   * higher term after a partition healed, oldest first. Empty on a server that never diverged.
+   * Read it from each server, for example with `kiln diverged URL`, and apply again what still
+   * matters.
+   */
+  async *diverged(): AsyncGenerator<DivergedTransaction> {
+    for (let index = 0; ; index++) {
+      const entry = (await this.link.request('diverged', index)) as [number, number, number, Array<[number, Uint8Array]>] | null;
+      if (!entry) return;
+      const [, atMs, replacedInTerm, records] = entry;
+      for (const [lsn, bytes] of records) {
+        const record = decodeRecord(bytes, lsn);
+        const events = record.appends.flatMap((a) =>
+          eventsOf({ lsn: record.lsn, stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount, timestampMs: record.timestampMs, events: a.events }),
+        );
+        yield { entry: index, atMs, replacedInTerm, lsn: record.lsn, term: record.term, clientId: record.clientId, seq: record.seq, timestampMs: record.timestampMs, events };
+      }
+    }
   }
 
   /** Closes the connection. Requests still in flight fail with `ClientClosedError`. */

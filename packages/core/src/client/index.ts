@@ -25,6 +25,7 @@ export {
   type ReadAllOptions,
   type SubscribeOptions,
   type SubscribeAllOptions,
+  type DivergedTransaction,
 } from './client.js';
 export type { ClientStatus } from './link.js';
 export type { TransactionResult, AppendedRange, MirrorSpec } from '../protocol/messages.js';

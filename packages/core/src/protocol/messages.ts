@@ -201,3 +201,8 @@ export function mirrorFromWire(value: unknown): MirrorSpec & { kind: 'server' } 
 export function mirrorNameFromWire(value: unknown): string {
   return shortString(value, 'name', 64);
 }
+
+/** The index of the `diverged` report entry a request asks for (one per request: an entry fills a read). */
+export function divergedIndexFromWire(value: unknown): number {
+  return position(value, 'index');
+}

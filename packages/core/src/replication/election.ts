@@ -49,3 +49,12 @@ export function chooseCandidate(candidates: Iterable<Candidate>, inSync: Readonl
 export function majority(members: number): number {
   return Math.floor(members / 2) + 1;
 }
+
+/** Slots terms are spread over under availability: one per possible member of a group. */
+export const TERM_SLOTS = 64;
+
+/** The lowest term above `term` that belongs to `slot` (terms `slot`, `slot + 64`, ...). */
+export function nextOwnTerm(term: number, slot: number): number {
+  const base = term + 1;
+  return base + ((((slot - base) % TERM_SLOTS) + TERM_SLOTS) % TERM_SLOTS);
+}

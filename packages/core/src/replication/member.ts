@@ -23,7 +23,8 @@ import type { ServerState } from '../server/server.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Random, TimerHandle, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
-import { chooseCandidate, majority, type Candidate } from './election.js';
+import { DivergedReport, type DivergedEntry } from './diverged-report.js';
+import { chooseCandidate, majority, nextOwnTerm, type Candidate } from './election.js';
 import { serversOf, viewFromWire, viewToWire, withInSync, withMirrorAdded, withMirrorRemoved, type GroupMemberConfig, type GroupView } from './group-view.js';
 import { PeerNetwork } from './peer-network.js';
 import type { AckMessage, AppendMessage, CandidacyMessage, PeerMessage, ViewMessage } from './peer-protocol.js';
@@ -87,6 +88,7 @@ interface Proposal {
   /** The view it replaces: a majority of its members must record the change too. */
   previous: GroupView;
   acks: Set<string>;
+  startedMs: number;
   settle?: { resolve: (view: GroupView) => void; reject: (error: unknown) => void };
 }
 
@@ -149,6 +151,7 @@ export class GroupMember {
   private readonly membershipChanges: MembershipChange[] = [];
   /** Per mirror, an acknowledged LSN a few seconds back, for the catch-up rate. */
   private readonly rateSamples = new Map<string, { ms: number; lsn: number; rate: number }>();
+  private readonly diverged: DivergedReport;
   private promoting = false;
   /** The log's last LSN when this member became the active: reads wait until it is committed. */
   private readBarrier = 0;
@@ -164,6 +167,7 @@ export class GroupMember {
     const servers = options.members.filter((m) => m.kind === 'server').map((m) => m.name);
     this.view = { version: 0, members: options.members, inSync: options.joining ? [] : servers };
     this.lastFromActiveMs = context.clock.monotonicMs();
+    this.diverged = new DivergedReport(context.store, context.logLimits.readBytesMax);
     this.network = new PeerNetwork({
       self: options.self,
       peers: peersOf(this.view.members),
@@ -184,6 +188,7 @@ export class GroupMember {
     if (vote) this.votedFor = { term: vote[0], name: vote[1] };
     const recorded = viewFromWire(await this.meta(META_VIEW));
     if (recorded) this.adoptView(recorded);
+    await this.diverged.load();
     this.state = this.self.kind === 'voter' ? 'PASSIVE-STANDBY' : 'PASSIVE-UNINITIALIZED';
     this.network.start();
     this.scheduleTick();
@@ -236,6 +241,7 @@ export class GroupMember {
       inSync: [...this.view.inSync],
       viewVersion: this.view.version,
       removed: this.removed,
+      diverged: this.diverged.summary,
       mirrors: [...this.shippers.values()].map((s) => ({
         name: s.mirror,
         ackedLsn: s.ackedLsn,
@@ -244,6 +250,11 @@ export class GroupMember {
         rate: this.rateSamples.get(s.mirror)?.rate ?? 0,
       })),
     };
+  }
+
+  /** One entry of the `diverged` report (availability mode); undefined past the last. */
+  divergedEntry(index: number): Promise<DivergedEntry | undefined> {
+    return this.diverged.read(index);
   }
 
   /**
@@ -402,7 +413,14 @@ export class GroupMember {
     while (skip < records.length && records[skip]!.lsn <= store.lastPosition.lsn && (await this.termAt(records[skip]!.lsn)) === records[skip]!.term) skip++;
     const fresh = records.slice(skip);
     if (fresh.length > 0) {
-      if (store.lastPosition.lsn >= fresh[0]!.lsn) await store.truncateAfter(fresh[0]!.lsn - 1);
+      if (store.lastPosition.lsn >= fresh[0]!.lsn) {
+        // Under availability both sides of a partition may have acknowledged: keep what goes.
+        if (this.availability) {
+          const kept = await this.diverged.keepAfter(fresh[0]!.lsn - 1, message.term, this.context.clock.wallMs());
+          this.context.log(`${this.self.name}: ${kept} record(s) after LSN ${fresh[0]!.lsn - 1} diverged from the active of term ${message.term}; kept in the diverged report`);
+        }
+        await store.truncateAfter(fresh[0]!.lsn - 1);
+      }
       await store.append(fresh);
     }
     this.state = this.view.inSync.includes(this.self.name) ? 'PASSIVE-STANDBY' : 'PASSIVE-SYNCING';
@@ -464,7 +482,7 @@ export class GroupMember {
   }
 
   private startElection(): void {
-    const term = this.term + 1;
+    const term = this.nextTerm();
     this.adoptTerm(term);
     this.context.log(`${this.self.name}: no active heard; election for term ${term}`);
     this.joinRound(term);
@@ -522,6 +540,36 @@ export class GroupMember {
       this.network.broadcast({ kind: 'vote', term: round.term, from: this.self.name, votedFor: choice.name });
       this.onVote(round.term, this.self.name, choice.name);
     });
+  }
+
+  /**
+   * The term this member opens next. Under availability a member may promote itself without a
+   * majority, so two members must never open the same term: each opens only terms of its own
+   * slot (its place in the view).
+   */
+  private nextTerm(): number {
+    if (!this.availability) return this.term + 1;
+    return nextOwnTerm(this.term, this.view.members.findIndex((m) => m.name === this.self.name));
+  }
+
+  /**
+   * Availability mode: a member that stood, voted for itself and heard from no other server by
+   * the end of the window takes over alone, in a term of its own slot that it never announced
+   * (so no majority election can have used it).
+   */
+  private promoteAlone(): void {
+    const round = this.round;
+    if (!this.availability || !round || !round.closed || round.term !== this.term || this.promoting || this.state === 'ACTIVE-COORDINATOR') return;
+    if (this.context.clock.monotonicMs() < round.deadlineMs || this.votedFor?.term !== round.term || this.votedFor.name !== this.self.name) return;
+    if (this.view.members.some((m) => m.kind === 'server' && m.name !== this.self.name && round.heard.has(m.name))) return;
+    const term = this.nextTerm();
+    this.context.log(`${this.self.name}: heard no other server in the window; takes over alone in term ${term} (availability)`);
+    this.adoptTerm(term);
+    this.votedFor = { term, name: this.self.name };
+    this.promoting = true;
+    void this.putMeta(META_VOTE, [term, this.self.name])
+      .then(() => this.becomeActive(term))
+      .finally(() => (this.promoting = false));
   }
 
   private onVote(term: number, from: string, votedFor: string): void {
@@ -618,8 +666,9 @@ export class GroupMember {
     }
   }
 
-  /** True while a majority of voting members answered within `leaseMs`. */
+  /** True while a majority of voting members answered within `leaseMs`; always under availability, which serves alone. */
   private leaseHeld(): boolean {
+    if (this.availability) return true;
     const now = this.context.clock.monotonicMs();
     let fresh = 1;
     for (const m of this.view.members) {
@@ -673,7 +722,7 @@ export class GroupMember {
 
   /** Asks every voting member, old and new, to record a new view; it takes effect once majorities of both have. */
   private propose(view: GroupView, settle?: Proposal['settle']): void {
-    this.proposal = { view, previous: this.view, acks: new Set([this.self.name]), ...(settle ? { settle } : {}) };
+    this.proposal = { view, previous: this.view, acks: new Set([this.self.name]), startedMs: this.context.clock.monotonicMs(), ...(settle ? { settle } : {}) };
     this.context.log(`${this.self.name}: proposes view ${view.version}: servers ${serversOf(view).join(', ')}; in sync ${view.inSync.join(', ')}`);
     // A mirror being added is shipped to from now: it catches up while the change is recorded.
     this.network.setPeers(peersOf([...this.view.members, ...view.members]));
@@ -685,7 +734,10 @@ export class GroupMember {
     const proposal = this.proposal;
     if (!proposal) return;
     const recordedBy = (view: GroupView): number => view.members.filter((m) => proposal.acks.has(m.name)).length;
-    if (recordedBy(proposal.previous) < majority(proposal.previous.members.length) || recordedBy(proposal.view) < majority(proposal.view.members.length)) return;
+    const recorded = recordedBy(proposal.previous) >= majority(proposal.previous.members.length) && recordedBy(proposal.view) >= majority(proposal.view.members.length);
+    // Availability: an in-sync change no majority recorded within the window counts anyway.
+    const alone = this.availability && !proposal.settle && this.context.clock.monotonicMs() - proposal.startedMs >= this.options.electionTimeMs;
+    if (!recorded && !alone) return;
     this.proposal = undefined;
     this.adoptView(proposal.view);
     this.followMirrors(serversOf(proposal.view));
@@ -743,12 +795,16 @@ export class GroupMember {
       this.heartbeat();
       this.sampleRates(now);
       this.reviewInSync();
-      if (this.proposal) this.network.broadcast({ kind: 'view', term: this.term, from: this.self.name, view: this.proposal.view });
+      if (this.proposal) {
+        this.network.broadcast({ kind: 'view', term: this.term, from: this.self.name, view: this.proposal.view });
+        this.checkProposal();
+      }
       for (const shipper of this.shippers.values()) void shipper.pump();
       this.maybeCommit();
       return;
     }
     this.checkRound();
+    this.promoteAlone();
     const silentMs = now - this.lastFromActiveMs;
     // Jitter keeps members that lost the active together from always colliding.
     const patienceMs = this.options.mirrorTimeoutMs + (this.round ? this.options.electionTimeMs : 0) + this.context.random.next() * 50;
@@ -780,6 +836,8 @@ export interface GroupStatus {
   viewVersion: number;
   /** True once this member learned it was removed from the group. */
   removed: boolean;
+  /** The `diverged` report so far (availability mode): entries and the records they keep. */
+  diverged: { entries: number; records: number };
   mirrors: MirrorStatus[];
 }
 

@@ -222,6 +222,7 @@ class Server implements KilnServer {
       status: () => this.status(),
       addMirror: (mirror) => this.addMirror(mirror),
       removeMirror: (name) => this.removeMirror(name),
+      diverged: (index) => (member ? member.divergedEntry(index) : Promise.resolve(undefined)),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
       ...(member ? { peers: member.peers, groupUrls: () => member.clientUrls() } : {}),
     };

@@ -18,6 +18,7 @@ import {
   type Operation,
 } from '../protocol/frames.js';
 import {
+  divergedIndexFromWire,
   mirrorFromWire,
   mirrorNameFromWire,
   readAllFromWire,
@@ -28,6 +29,7 @@ import {
   transactionFromWire,
   type EventSlice,
 } from '../protocol/messages.js';
+import type { DivergedEntry } from '../replication/diverged-report.js';
 import { viewToWire, type GroupMemberConfig, type GroupView } from '../replication/group-view.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection } from '../transport/transport.js';
@@ -56,6 +58,8 @@ export interface SessionContext {
   status: () => unknown;
   addMirror: (mirror: GroupMemberConfig) => Promise<GroupView>;
   removeMirror: (name: string) => Promise<GroupView>;
+  /** One entry of the `diverged` report, by index (none outside a group). */
+  diverged: (index: number) => Promise<DivergedEntry | undefined>;
   /** True once the server began shutting down. */
   shuttingDown: () => boolean;
 }
@@ -186,6 +190,8 @@ export class Session {
         return this.context.addMirror(mirrorFromWire(args)).then(viewToWire);
       case 'removeMirror':
         return this.context.removeMirror(mirrorNameFromWire(args)).then(viewToWire);
+      case 'diverged':
+        return this.context.diverged(divergedIndexFromWire(args)).then((entry) => (entry ? [entry.index, entry.atMs, entry.replacedInTerm, entry.records.map((r) => [r.lsn, r.bytes])] : null));
       case 'ping':
         return Promise.resolve(null);
     }

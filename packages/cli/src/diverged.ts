@@ -1,0 +1,23 @@
+/** `kiln diverged URL [--json]`: prints a server's diverged report (availability mode), oldest first. */
+import { connect } from '@kiln/core/client';
+import { tcpTransport } from '@kiln/transport-tcp';
+import { wsTransport } from '@kiln/transport-ws';
+
+export async function printDiverged(url: string, json: boolean, print: (line: string) => void): Promise<void> {
+  const client = await connect(url, { transports: [tcpTransport(), wsTransport()], reconnectWindowMs: 0, requestTimeoutMs: 30_000 });
+  try {
+    let count = 0;
+    for await (const t of client.diverged()) {
+      count++;
+      if (json) {
+        print(JSON.stringify(t));
+        continue;
+      }
+      const streams = [...new Set(t.events.map((e) => e.stream))].join(', ');
+      print(`LSN ${t.lsn} (term ${t.term}), ${t.clientId}#${t.seq}, ${t.events.length} event(s) on ${streams || '(checks only)'}; replaced in term ${t.replacedInTerm} at ${new Date(t.atMs).toISOString()}`);
+    }
+    if (!json) print(count === 0 ? 'no diverged transactions' : `${count} diverged transaction(s)`);
+  } finally {
+    await client.close();
+  }
+}

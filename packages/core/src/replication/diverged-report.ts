@@ -1,0 +1,77 @@
+/**
+ * The `diverged` report (availability mode): records a member gave up to follow an active of a
+ * higher term. Under a partition both sides may have acknowledged transactions; the side that
+ * loses keeps its divergent tail here, in the store's metadata, before truncating it, so nothing
+ * acknowledged is dropped silently. Each truncation adds entries of at most
+ * {@link ENTRY_RECORDS_MAX} records and one read's bytes; nothing is ever removed by Kiln.
+ */
+import { decode, encode } from '@msgpack/msgpack';
+import type { CheckedStore } from '../store/checked-store.js';
+
+/** One entry: records truncated together, in LSN order. */
+export interface DivergedEntry {
+  /** The entry's index, from 0. */
+  index: number;
+  /** Wall-clock time of the truncation, ms since the epoch. */
+  atMs: number;
+  /** The term of the active whose log replaced these records. */
+  replacedInTerm: number;
+  /** The whole encoded records (see `decodeRecord`), with their LSNs. */
+  records: Array<{ lsn: number; bytes: Uint8Array }>;
+}
+
+/** Records one entry holds at most. */
+export const ENTRY_RECORDS_MAX = 1024;
+const META_COUNT = 'diverged-count';
+const META_RECORDS = 'diverged-records';
+const entryKey = (index: number): string => `diverged/${index}`;
+
+export class DivergedReport {
+  private entries = 0;
+  private records = 0;
+
+  /** @param entryBytesMax bytes of records an entry holds, about (at least one record): one read's worth, so an entry fits a frame */
+  constructor(
+    private readonly store: CheckedStore,
+    private readonly entryBytesMax: number,
+  ) {}
+
+  async load(): Promise<void> {
+    this.entries = Number(await this.metaValue(META_COUNT)) || 0;
+    this.records = Number(await this.metaValue(META_RECORDS)) || 0;
+  }
+
+  /** Entries and records kept so far. */
+  get summary(): { entries: number; records: number } {
+    return { entries: this.entries, records: this.records };
+  }
+
+  /** Keeps every record after `lsn` (they are about to be truncated), before the truncation. */
+  async keepAfter(lsn: number, replacedInTerm: number, atMs: number): Promise<number> {
+    let kept = 0;
+    for (let from = lsn + 1; ; ) {
+      const batch = await this.store.read(from, { direction: 'forward', maxCount: ENTRY_RECORDS_MAX, maxBytes: this.entryBytesMax });
+      if (batch.length === 0) return kept;
+      await this.store.putMeta(entryKey(this.entries), encode([atMs, replacedInTerm, batch.map((r) => [r.lsn, r.bytes])]));
+      this.entries++;
+      this.records += batch.length;
+      kept += batch.length;
+      // The count goes last: a crash in between leaves an entry that the next one overwrites.
+      await this.store.putMeta(META_RECORDS, encode(this.records));
+      await this.store.putMeta(META_COUNT, encode(this.entries));
+      from = batch[batch.length - 1]!.lsn + 1;
+    }
+  }
+
+  /** Entry `index`; undefined past the last. */
+  async read(index: number): Promise<DivergedEntry | undefined> {
+    if (index >= this.entries) return undefined;
+    const [atMs, replacedInTerm, records] = (await this.metaValue(entryKey(index))) as [number, number, Array<[number, Uint8Array]>];
+    return { index, atMs, replacedInTerm, records: records.map(([lsn, bytes]) => ({ lsn, bytes })) };
+  }
+
+  private async metaValue(key: string): Promise<unknown> {
+    const bytes = await this.store.getMeta(key);
+    return bytes === undefined ? undefined : decode(bytes);
+  }
+}
