@@ -30,7 +30,13 @@ export interface Member {
   process?: ChildProcess;
 }
 
-export async function cluster(servers: number, voters: number, root: string, random: ReturnType<typeof seededRandom>): Promise<{ file: string; members: Member[] }> {
+export async function cluster(
+  servers: number,
+  voters: number,
+  root: string,
+  random: ReturnType<typeof seededRandom>,
+  persistence: 'restartable' | 'memory' = 'restartable',
+): Promise<{ file: string; members: Member[] }> {
   const port = () => freeFixedPort(() => random.int(20_000, 30_000));
   const members: Member[] = [];
   for (let i = 0; i < servers + voters; i++) {
@@ -43,7 +49,7 @@ export async function cluster(servers: number, voters: number, root: string, ran
     file,
     JSON.stringify({
       cluster: 'failover-test',
-      persistence: 'restartable',
+      persistence,
       ...TEST_TIMING,
       reconnectWindowMs: 20_000,
       servers: members.filter((m) => !m.voter).map((m) => ({ name: m.name, listen: [m.client], peer: m.peer, dataDir: m.dataDir })),

@@ -18,6 +18,7 @@ import {
   sliceFromWire,
   subscribeToWire,
   transactionToWire,
+  type LogDigest,
   type MirrorSpec,
   type TransactionResult,
 } from '../protocol/messages.js';
@@ -260,6 +261,17 @@ export class KilnClient {
    */
   async removeMirror(name: string): Promise<GroupView> {
     return viewFromWire(await this.link.request('removeMirror', name))!;
+  }
+
+  /**
+   * A fingerprint of the log of the server this client is connected to, from LSN 1 through
+   * `throughLsn` (or its log's end): equal digests through the same LSN mean equal logs. Compare
+   * the members of a group by connecting to each with `reconnectWindowMs: 0`. It reads the whole
+   * range from the server's store.
+   */
+  async logDigest(throughLsn: number): Promise<LogDigest> {
+    const [through, digest] = (await this.link.request('logDigest', throughLsn)) as [number, number];
+    return { throughLsn: through, digest };
   }
 
   /**

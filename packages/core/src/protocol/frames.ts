@@ -52,9 +52,9 @@ export interface Welcome {
 }
 
 /** The operations a client may request. */
-export type Operation = 'transact' | 'read' | 'readAll' | 'subscribe' | 'unsubscribe' | 'status' | 'ping' | 'addMirror' | 'removeMirror' | 'diverged';
+export type Operation = 'transact' | 'read' | 'readAll' | 'subscribe' | 'unsubscribe' | 'status' | 'ping' | 'addMirror' | 'removeMirror' | 'diverged' | 'logDigest';
 
-const OPERATIONS: ReadonlySet<string> = new Set<Operation>(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping', 'addMirror', 'removeMirror', 'diverged']);
+const OPERATIONS: ReadonlySet<string> = new Set<Operation>(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping', 'addMirror', 'removeMirror', 'diverged', 'logDigest']);
 
 /** A decoded frame from a client. */
 export type ClientFrame =

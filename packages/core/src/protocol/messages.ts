@@ -206,3 +206,15 @@ export function mirrorNameFromWire(value: unknown): string {
 export function divergedIndexFromWire(value: unknown): number {
   return position(value, 'index');
 }
+
+/** The LSN a log digest runs through. */
+export function logDigestThroughFromWire(value: unknown): number {
+  return position(value, 'throughLsn');
+}
+
+/** A fingerprint of a server's own log from LSN 1 through `throughLsn` (see `KilnClient.logDigest`). */
+export interface LogDigest {
+  throughLsn: number;
+  /** Chained CRC-32C of the records' own CRCs: equal digests mean equal logs. */
+  digest: number;
+}

@@ -141,6 +141,12 @@ export class GroupMember {
   /** Appends received and not yet applied, in order. */
   private readonly inbox: AppendMessage[] = [];
   private stopped = false;
+  /**
+   * Until then this member neither votes nor stands. A member without a disk (memory mode) forgets
+   * its votes when it restarts; sitting out one election window and one mirror timeout lets every
+   * round it may have voted in close first, so it never votes twice in a term.
+   */
+  private quietUntilMs = 0;
   // Active only:
   private committer: Committer | undefined;
   private readonly shippers = new Map<string, Shipper>();
@@ -189,6 +195,7 @@ export class GroupMember {
     const recorded = viewFromWire(await this.meta(META_VIEW));
     if (recorded) this.adoptView(recorded);
     await this.diverged.load();
+    if (!store.persistent) this.quietUntilMs = this.context.clock.monotonicMs() + this.options.electionTimeMs + this.options.mirrorTimeoutMs;
     this.state = this.self.kind === 'voter' ? 'PASSIVE-STANDBY' : 'PASSIVE-UNINITIALIZED';
     this.network.start();
     this.scheduleTick();
@@ -478,6 +485,7 @@ export class GroupMember {
 
   /** Only a server in the recorded in-sync set, holding a log, may stand. */
   private get eligible(): boolean {
+    if (this.context.clock.monotonicMs() < this.quietUntilMs) return false;
     return this.self.kind === 'server' && !this.removed && this.view.inSync.includes(this.self.name) && this.state !== 'PASSIVE-SYNCING';
   }
 
@@ -532,6 +540,7 @@ export class GroupMember {
     if (now < round.deadlineMs && !everyoneHeard) return;
     round.closed = true;
     if (this.votedFor && this.votedFor.term >= round.term) return;
+    if (now < this.quietUntilMs) return;
     const inSync = new Set(this.view.inSync);
     const choice = chooseCandidate(round.candidates.values(), inSync, inSync.has(this.self.name) ? this.tip : undefined);
     if (!choice) return;

@@ -5,6 +5,8 @@
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { ConfigError, InvalidArgumentError, ServerShuttingDownError, UnsupportedSchemeError } from '../errors.js';
+import { crc32c } from '../crc32c.js';
+import type { LogDigest } from '../protocol/messages.js';
 import { checkLimits, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '../limits.js';
 import type { EncodedRecord, LogRecord } from '../log/record.js';
 import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
@@ -222,6 +224,7 @@ class Server implements KilnServer {
       status: () => this.status(),
       addMirror: (mirror) => this.addMirror(mirror),
       removeMirror: (name) => this.removeMirror(name),
+      logDigest: (throughLsn) => this.logDigest(throughLsn),
       diverged: (index) => (member ? member.divergedEntry(index) : Promise.resolve(undefined)),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
       ...(member ? { peers: member.peers, groupUrls: () => member.clientUrls() } : {}),
@@ -278,6 +281,27 @@ class Server implements KilnServer {
   private dropClients(reason: string): void {
     // Peer connections go too; members redial at once.
     for (const connection of this.openConnections) connection.close(reason);
+  }
+
+  /** Folds the CRC of every record through `throughLsn` (or the log's end) into one number. */
+  private async logDigest(throughLsn: number): Promise<LogDigest> {
+    const through = Math.min(throughLsn, this.store.lastPosition.lsn);
+    const pair = new Uint8Array(8);
+    const view = new DataView(pair.buffer);
+    let digest = 0;
+    for (let lsn = 1; lsn <= through; ) {
+      const records = await this.store.read(lsn, { direction: 'forward', maxCount: this.logLimits.readCountMax, maxBytes: this.logLimits.readBytesMax });
+      if (records.length === 0) break;
+      for (const record of records) {
+        if (record.lsn > through) break;
+        view.setUint32(0, digest, true);
+        // A record's header holds the CRC of its body, which names its LSN and term.
+        view.setUint32(4, new DataView(record.bytes.buffer, record.bytes.byteOffset, 8).getUint32(4, true), true);
+        digest = crc32c(pair);
+      }
+      lsn = records[records.length - 1]!.lsn + 1;
+    }
+    return { throughLsn: through, digest };
   }
 
   addMirror(mirror: GroupMemberConfig): Promise<GroupView> {

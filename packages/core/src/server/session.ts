@@ -19,6 +19,7 @@ import {
 } from '../protocol/frames.js';
 import {
   divergedIndexFromWire,
+  logDigestThroughFromWire,
   mirrorFromWire,
   mirrorNameFromWire,
   readAllFromWire,
@@ -28,6 +29,7 @@ import {
   subscribeFromWire,
   transactionFromWire,
   type EventSlice,
+  type LogDigest,
 } from '../protocol/messages.js';
 import type { DivergedEntry } from '../replication/diverged-report.js';
 import { viewToWire, type GroupMemberConfig, type GroupView } from '../replication/group-view.js';
@@ -58,6 +60,8 @@ export interface SessionContext {
   status: () => unknown;
   addMirror: (mirror: GroupMemberConfig) => Promise<GroupView>;
   removeMirror: (name: string) => Promise<GroupView>;
+  /** A fingerprint of this server's own log through an LSN (the end of its log at most). */
+  logDigest: (throughLsn: number) => Promise<LogDigest>;
   /** One entry of the `diverged` report, by index (none outside a group). */
   diverged: (index: number) => Promise<DivergedEntry | undefined>;
   /** True once the server began shutting down. */
@@ -190,6 +194,8 @@ export class Session {
         return this.context.addMirror(mirrorFromWire(args)).then(viewToWire);
       case 'removeMirror':
         return this.context.removeMirror(mirrorNameFromWire(args)).then(viewToWire);
+      case 'logDigest':
+        return this.context.logDigest(logDigestThroughFromWire(args)).then((d) => [d.throughLsn, d.digest]);
       case 'diverged':
         return this.context.diverged(divergedIndexFromWire(args)).then((entry) => (entry ? [entry.index, entry.atMs, entry.replacedInTerm, entry.records.map((r) => [r.lsn, r.bytes])] : null));
       case 'ping':
