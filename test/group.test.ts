@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, inProcessTransport, type GroupMemberConfig, type KilnServer, type Transport } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
+import { activeOf } from './support/active.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -36,21 +37,6 @@ async function startGroup(transport: Transport, names: string[], voters: string[
   const servers = new Map<string, KilnServer>();
   await Promise.all([...names, ...voters].map(async (name) => servers.set(name, await startMember(transport, members, name))));
   return servers;
-}
-
-async function activeOf(servers: Map<string, KilnServer>): Promise<string> {
-  let active: string | undefined;
-  await expect
-    .poll(
-      () => {
-        const actives = [...servers.entries()].filter(([, s]) => s.status().state === 'ACTIVE-COORDINATOR');
-        active = actives.length === 1 ? actives[0]![0] : undefined;
-        return active;
-      },
-      { timeout: 10_000, interval: 20 },
-    )
-    .toBeDefined();
-  return active!;
 }
 
 describe('a mirror group in one process', () => {

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, InvalidArgumentError, inProcessTransport, type GroupMemberConfig, type KilnServer, type Transport } from '@kiln/core';
 import { connect } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
+import { activeOf } from './support/active.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -27,21 +28,6 @@ async function start(transport: Transport, members: GroupMemberConfig[], name: s
   });
   cleanups.push(() => started.close());
   return started;
-}
-
-async function activeOf(servers: Map<string, KilnServer>): Promise<string> {
-  let active: string | undefined;
-  await expect
-    .poll(
-      () => {
-        const actives = [...servers.entries()].filter(([, s]) => s.status().state === 'ACTIVE-COORDINATOR');
-        active = actives.length === 1 ? actives[0]![0] : undefined;
-        return active;
-      },
-      { timeout: 10_000, interval: 20 },
-    )
-    .toBeDefined();
-  return active!;
 }
 
 /** Appends one event at a time to `stream` until stopped; returns how many were acknowledged. */
