@@ -600,8 +600,10 @@ export class GroupMember {
     }
     this.checkRound();
     const silentMs = now - this.lastFromActiveMs;
+    // A refused redial to the active says its process is gone: a shorter silence will do.
+    const timeoutMs = this.leader !== undefined && this.network.isRefused(this.leader) ? this.options.mirrorTimeoutMs / 4 : this.options.mirrorTimeoutMs;
     // Jitter keeps members that lost the active together from always colliding.
-    const patienceMs = this.options.mirrorTimeoutMs + (this.round ? this.options.electionTimeMs : 0) + this.context.random.next() * 50;
+    const patienceMs = timeoutMs + (this.round ? this.options.electionTimeMs : 0) + this.context.random.next() * 50;
     if (this.eligible && silentMs > patienceMs && (!this.round || this.round.closed)) {
       this.lastFromActiveMs = now;
       this.startElection();

@@ -5,7 +5,7 @@
  * whose connection is backed up, is not sent, and the protocol above recovers (the active
  * re-ships from the last acknowledged LSN; elections and in-sync changes retry on timers).
  */
-import { ConnectionClosedError, errorFromWire } from '../errors.js';
+import { ConnectionClosedError, ConnectionRefusedError, errorFromWire } from '../errors.js';
 import type { ConnectionLimits } from '../limits.js';
 import { decodeServerFrame, encodeHello, FrameKind, PROTOCOL_VERSION } from '../protocol/frames.js';
 import type { TimerHandle, Timers } from '../time.js';
@@ -40,6 +40,8 @@ interface Link {
   connection: Connection | undefined;
   delayMs: number;
   timer: TimerHandle | undefined;
+  /** The last dial was refused: nothing accepts at the peer's address. */
+  refused: boolean;
 }
 
 export class PeerNetwork {
@@ -48,7 +50,7 @@ export class PeerNetwork {
   private closed = false;
 
   constructor(private readonly options: PeerNetworkOptions) {
-    for (const peer of options.peers) this.links.set(peer.name, { peer, connection: undefined, delayMs: REDIAL_DELAY_MIN_MS, timer: undefined });
+    for (const peer of options.peers) this.links.set(peer.name, { peer, connection: undefined, delayMs: REDIAL_DELAY_MIN_MS, timer: undefined, refused: false });
   }
 
   start(): void {
@@ -58,6 +60,15 @@ export class PeerNetwork {
   /** True while the outgoing connection to `peer` is open. */
   isConnected(peer: string): boolean {
     return this.links.get(peer)?.connection !== undefined;
+  }
+
+  /**
+   * True while `peer` is not connected and the last dial to it was refused: a strong sign its
+   * process is gone, unlike a dropped connection, which a redial usually restores.
+   */
+  isRefused(peer: string): boolean {
+    const link = this.links.get(peer);
+    return link !== undefined && link.connection === undefined && link.refused;
   }
 
   /** True while a message to `peer` would go out without queueing behind others. */
@@ -124,6 +135,7 @@ export class PeerNetwork {
         return;
       }
       link.connection = connection;
+      link.refused = false;
       link.delayMs = REDIAL_DELAY_MIN_MS;
       this.options.onLinkChange(link.peer.name, true);
       void connection.closed.then(() => {
@@ -131,7 +143,8 @@ export class PeerNetwork {
         this.options.onLinkChange(link.peer.name, false);
         this.redial(link);
       });
-    } catch {
+    } catch (error) {
+      link.refused = error instanceof ConnectionRefusedError;
       this.redial(link);
     }
   }
