@@ -275,11 +275,17 @@ export class GroupMember {
       const first = this.inbox[0]!;
       let merged = first;
       let taken = 1;
+      // One store write holds at most one group commit's worth, as the store requires.
+      const { groupCommitRecordsMax, groupCommitBytesMax } = this.context.logLimits;
+      let bytes = byteLength(first.records);
       while (taken < this.inbox.length && merged.records.length > 0) {
         const next = this.inbox[taken]!;
         if (next.term !== merged.term || next.from !== merged.from || next.records.length === 0) break;
         if (next.prevLsn !== merged.prevLsn + merged.records.length) break;
+        const nextBytes = byteLength(next.records);
+        if (merged.records.length + next.records.length > groupCommitRecordsMax || bytes + nextBytes > groupCommitBytesMax) break;
         merged = { ...merged, records: [...merged.records, ...next.records], commitIndex: next.commitIndex };
+        bytes += nextBytes;
         taken++;
       }
       try {
@@ -621,4 +627,10 @@ export class GroupMember {
     if (!this.context.store.isOpen) return;
     await this.context.store.putMeta(key, encode(value));
   }
+}
+
+function byteLength(records: readonly Uint8Array[]): number {
+  let bytes = 0;
+  for (const record of records) bytes += record.length;
+  return bytes;
 }
