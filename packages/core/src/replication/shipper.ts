@@ -5,7 +5,7 @@
  * prefix, which the mirror then keeps, truncating what follows.
  */
 import type { LogLimits } from '../limits.js';
-import { decodeRecord, type EncodedRecord } from '../log/record.js';
+import { recordTerm, type EncodedRecord } from '../log/record.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { AckMessage } from './peer-protocol.js';
 import type { PeerNetwork } from './peer-network.js';
@@ -151,6 +151,7 @@ export class Shipper {
     }
     if (out.length > 0) return out;
     const stored = await this.context.store.read(lsn, { direction: 'forward', maxCount, maxBytes });
-    return stored.map((r) => ({ lsn: r.lsn, term: decodeRecord(r.bytes, r.lsn).term, bytes: r.bytes }));
+    // The store checked each record's CRC as it read it: only the term is needed here.
+    return stored.map((r) => ({ lsn: r.lsn, term: recordTerm(r.bytes, r.lsn), bytes: r.bytes }));
   }
 }
