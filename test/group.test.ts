@@ -1,7 +1,7 @@
 // A mirror group in one process: replication to every in-sync mirror, an election at start, and
 // a failover when the active goes away, with a client that carries on.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, inProcessTransport, type GroupMemberConfig, type KilnServer, type Transport } from '@kiln/core';
+import { createServer, inProcessTransport, type GroupMemberConfig, type KilnServer, type ServerOptions, type Transport } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { activeOf } from './support/active.js';
@@ -20,13 +20,14 @@ function membersOf(names: string[], voters: string[] = [], weights: Record<strin
   ];
 }
 
-async function startMember(transport: Transport, members: GroupMemberConfig[], name: string): Promise<KilnServer> {
+async function startMember(transport: Transport, members: GroupMemberConfig[], name: string, limits?: ServerOptions['limits']): Promise<KilnServer> {
   const server = await createServer({
     name,
     store: memoryStore(),
     transports: [transport],
     listen: members.find((m) => m.name === name)!.kind === 'server' ? [`memory://${name}`] : [],
     group: { self: name, members, ...timing },
+    ...(limits ? { limits } : {}),
   });
   cleanups.push(() => server.close());
   return server;
@@ -126,5 +127,22 @@ describe('in-sync membership', () => {
     expect(mirror.ackedLsn).toBeGreaterThanOrEqual(2000);
     // Bounded: no append waited anywhere near the reconnect window while the mirror caught up.
     expect(slowestMs).toBeLessThan(5000);
+  });
+
+  it('ships a catching-up mirror appends no larger than the group commit its store accepts', async () => {
+    // Small group commits: pipelined appends queue up on the mirror, in memory and from the store.
+    const limits = { groupCommitRecordsMax: 8, readCountMax: 8 };
+    const transport = inProcessTransport();
+    const members = membersOf(['a', 'b', 'c']);
+    const servers = new Map<string, KilnServer>();
+    for (const name of ['a', 'b']) servers.set(name, await startMember(transport, members, name, limits));
+    const active = await activeOf(servers);
+    const client = await connect(['memory://a', 'memory://b'], { transports: [transport] });
+    cleanups.push(() => client.close());
+    for (let i = 0; i < 600; i += 200) await Promise.all(Array.from({ length: 200 }, (_, j) => client.append(`s-${(i + j) % 20}`, [{ type: 'E', data: i + j }])));
+    servers.set('c', await startMember(transport, members, 'c', limits));
+    await Promise.all(Array.from({ length: 200 }, (_, j) => client.append(`t-${j % 20}`, [{ type: 'E', data: j }])));
+    await expect.poll(() => servers.get(active)!.status().group?.inSync, { timeout: 15_000, interval: 20 }).toContain('c');
+    expect(servers.get('c')!.status().lastLsn).toBeGreaterThanOrEqual(800);
   });
 });

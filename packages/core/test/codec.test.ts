@@ -1,7 +1,7 @@
 // The record codec and CRC: what recovery relies on to tell a whole record from a torn one.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CorruptRecordError, crc32c, decodeRecord, encodeRecord, RECORD_HEADER_BYTES, type LogRecord } from '@kiln/core';
+import { CorruptRecordError, crc32c, decodeRecord, encodeRecord, recordTerm, RECORD_HEADER_BYTES, type LogRecord } from '@kiln/core';
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -28,6 +28,14 @@ describe('record codec', () => {
     const encoded = encodeRecord(record());
     expect(encoded.streams).toEqual([{ stream: 'orders-1', firstVersion: 4, eventCount: 1 }]);
     expect(decodeRecord(encoded.bytes, 7)).toEqual(record());
+  });
+
+  it('reads the term from the head of a record as a full decode does, for any LSN and term', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (lsn, term) => {
+        expect(recordTerm(encodeRecord(record({ lsn, term })).bytes, lsn)).toBe(term);
+      }),
+    );
   });
 
   it('detects every single flipped byte and every cut', () => {

@@ -100,9 +100,9 @@ export interface ClusterSettingsInput {
   failoverPriority?: FailoverPriority;
   /** Election window of every stripe that does not set its own, in milliseconds, 100..600000. @default 5000 */
   electionTimeMs?: number;
-  /** A mirror that does not acknowledge for this long leaves the in-sync set, in milliseconds, 10..600000; less than every `electionTimeMs`; a mirror that hears nothing from the active for this long starts an election. @default 1000 */
+  /** A mirror that does not acknowledge for this long leaves the in-sync set, in milliseconds, 10..600000; less than every `electionTimeMs`; a mirror that hears nothing from the active for this long starts an election (a quarter of it once its redial of the active is refused). @default 1000 */
   mirrorTimeoutMs?: number;
-  /** An active that cannot reach a majority for this long stops acknowledging commits and serving reads, in milliseconds, 10..600000; less than `mirrorTimeoutMs`, so it stops before a mirror starts an election. @default 800 */
+  /** An active that cannot reach a majority for this long stops acknowledging commits and serving reads, in milliseconds, 10..600000; less than `mirrorTimeoutMs`, so it stops before a successor can acknowledge anything. @default 800 */
   leaseMs?: number;
   /** How long a client keeps trying to reach an active before it surfaces an error, in milliseconds, 100..3600000; at least every `electionTimeMs`. @default 10000 */
   reconnectWindowMs?: number;
@@ -350,7 +350,7 @@ export function validateClusterConfig(value: unknown): ClusterConfig {
   }
   if (leaseMs >= mirrorTimeoutMs) {
     const field = root.leaseMs !== undefined ? 'leaseMs' : 'mirrorTimeoutMs';
-    throw new ConfigError(field, `leaseMs (${leaseMs} ms) must be less than mirrorTimeoutMs (${mirrorTimeoutMs} ms): an active must stop serving before a mirror that lost it starts an election`);
+    throw new ConfigError(field, `leaseMs (${leaseMs} ms) must be less than mirrorTimeoutMs (${mirrorTimeoutMs} ms): an active must stop serving before a successor can acknowledge anything`);
   }
 
   // Two servers cannot tell a dead peer from a partition: in consistency mode a voter breaks the tie.

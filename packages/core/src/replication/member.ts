@@ -380,11 +380,17 @@ export class GroupMember {
       const first = this.inbox[0]!;
       let merged = first;
       let taken = 1;
+      // One store write holds at most one group commit's worth, as the store requires.
+      const { groupCommitRecordsMax, groupCommitBytesMax } = this.context.logLimits;
+      let bytes = byteLength(first.records);
       while (taken < this.inbox.length && merged.records.length > 0) {
         const next = this.inbox[taken]!;
         if (next.term !== merged.term || next.from !== merged.from || next.records.length === 0) break;
         if (next.prevLsn !== merged.prevLsn + merged.records.length) break;
+        const nextBytes = byteLength(next.records);
+        if (merged.records.length + next.records.length > groupCommitRecordsMax || bytes + nextBytes > groupCommitBytesMax) break;
         merged = { ...merged, records: [...merged.records, ...next.records], commitIndex: next.commitIndex };
+        bytes += nextBytes;
         taken++;
       }
       try {
@@ -815,8 +821,10 @@ export class GroupMember {
     this.checkRound();
     this.promoteAlone();
     const silentMs = now - this.lastFromActiveMs;
+    // A refused redial to the active says its process is gone: a shorter silence will do.
+    const timeoutMs = this.leader !== undefined && this.network.isRefused(this.leader) ? this.options.mirrorTimeoutMs / 4 : this.options.mirrorTimeoutMs;
     // Jitter keeps members that lost the active together from always colliding.
-    const patienceMs = this.options.mirrorTimeoutMs + (this.round ? this.options.electionTimeMs : 0) + this.context.random.next() * 50;
+    const patienceMs = timeoutMs + (this.round ? this.options.electionTimeMs : 0) + this.context.random.next() * 50;
     if (this.eligible && silentMs > patienceMs && (!this.round || this.round.closed)) {
       this.lastFromActiveMs = now;
       this.startElection();
@@ -851,3 +859,9 @@ export interface GroupStatus {
 }
 
 const peersOf = (members: readonly GroupMemberConfig[]): Array<{ name: string; url: string }> => members.map((m) => ({ name: m.name, url: m.peer }));
+
+function byteLength(records: readonly Uint8Array[]): number {
+  let bytes = 0;
+  for (const record of records) bytes += record.length;
+  return bytes;
+}

@@ -5,7 +5,7 @@
  * whose connection is backed up, is not sent, and the protocol above recovers (the active
  * re-ships from the last acknowledged LSN; elections and in-sync changes retry on timers).
  */
-import { ConnectionClosedError, errorFromWire } from '../errors.js';
+import { ConnectionClosedError, ConnectionRefusedError, errorFromWire } from '../errors.js';
 import type { ConnectionLimits } from '../limits.js';
 import { decodeServerFrame, encodeHello, FrameKind, PROTOCOL_VERSION } from '../protocol/frames.js';
 import type { TimerHandle, Timers } from '../time.js';
@@ -42,6 +42,8 @@ interface Link {
   timer: TimerHandle | undefined;
   /** Set once the member left the group: the link is never redialled. */
   closed: boolean;
+  /** The last dial was refused: nothing accepts at the peer's address. */
+  refused: boolean;
 }
 
 export class PeerNetwork {
@@ -71,7 +73,7 @@ export class PeerNetwork {
     }
     for (const [name, peer] of wanted) {
       if (this.links.has(name)) continue;
-      const link: Link = { peer, connection: undefined, delayMs: REDIAL_DELAY_MIN_MS, timer: undefined, closed: false };
+      const link: Link = { peer, connection: undefined, delayMs: REDIAL_DELAY_MIN_MS, timer: undefined, closed: false, refused: false };
       this.links.set(name, link);
       if (this.started) void this.dial(link);
     }
@@ -80,6 +82,15 @@ export class PeerNetwork {
   /** True while the outgoing connection to `peer` is open. */
   isConnected(peer: string): boolean {
     return this.links.get(peer)?.connection !== undefined;
+  }
+
+  /**
+   * True while `peer` is not connected and the last dial to it was refused: a strong sign its
+   * process is gone, unlike a dropped connection, which a redial usually restores.
+   */
+  isRefused(peer: string): boolean {
+    const link = this.links.get(peer);
+    return link !== undefined && link.connection === undefined && link.refused;
   }
 
   /** True while a message to `peer` would go out without queueing behind others. */
@@ -146,6 +157,7 @@ export class PeerNetwork {
         return;
       }
       link.connection = connection;
+      link.refused = false;
       link.delayMs = REDIAL_DELAY_MIN_MS;
       this.options.onLinkChange(link.peer.name, true);
       void connection.closed.then(() => {
@@ -153,7 +165,8 @@ export class PeerNetwork {
         this.options.onLinkChange(link.peer.name, false);
         this.redial(link);
       });
-    } catch {
+    } catch (error) {
+      link.refused = error instanceof ConnectionRefusedError;
       this.redial(link);
     }
   }

@@ -5,7 +5,7 @@
  * prefix, which the mirror then keeps, truncating what follows.
  */
 import type { LogLimits } from '../limits.js';
-import { decodeRecord, type EncodedRecord } from '../log/record.js';
+import { recordTerm, type EncodedRecord } from '../log/record.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { AckMessage } from './peer-protocol.js';
 import type { PeerNetwork } from './peer-network.js';
@@ -71,10 +71,10 @@ export class Shipper {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      const { network, limits } = this.context;
+      const { network } = this.context;
       while (this.nextLsn <= this.context.shippableLsn() && this.nextLsn - this.ackedLsn <= WINDOW_RECORDS && network.canSend(this.mirror)) {
         const generation = this.generation;
-        const records = await this.read(this.nextLsn, limits.readBytesMax);
+        const records = await this.read(this.nextLsn);
         if (generation !== this.generation || records.length === 0) continue;
         const first = records[0]!;
         const sent = network.send(this.mirror, {
@@ -132,19 +132,26 @@ export class Shipper {
     return record?.term ?? 0;
   }
 
-  /** Records from `lsn` on, up to about `maxBytes`: from memory when they are recent, else from the store. */
-  private async read(lsn: number, maxBytes: number): Promise<Array<{ lsn: number; term: number; bytes: Uint8Array }>> {
+  /**
+   * Records from `lsn` on, from memory when they are recent, else from the store: at most what
+   * the mirror may write in one store write, one group commit's records and bytes.
+   */
+  private async read(lsn: number): Promise<Array<{ lsn: number; term: number; bytes: Uint8Array }>> {
+    const { limits } = this.context;
+    const maxCount = Math.min(limits.readCountMax, limits.groupCommitRecordsMax);
+    const maxBytes = Math.min(limits.readBytesMax, limits.groupCommitBytesMax);
     const out: Array<{ lsn: number; term: number; bytes: Uint8Array }> = [];
     let bytes = 0;
     const written = this.context.shippableLsn();
-    for (let next = lsn; next <= written && bytes < maxBytes; next++) {
+    for (let next = lsn; next <= written && bytes < maxBytes && out.length < maxCount; next++) {
       const record = this.context.recent.get(next);
       if (!record) break;
       out.push(record);
       bytes += record.bytes.length;
     }
     if (out.length > 0) return out;
-    const stored = await this.context.store.read(lsn, { direction: 'forward', maxCount: this.context.limits.readCountMax, maxBytes });
-    return stored.map((r) => ({ lsn: r.lsn, term: decodeRecord(r.bytes, r.lsn).term, bytes: r.bytes }));
+    const stored = await this.context.store.read(lsn, { direction: 'forward', maxCount, maxBytes });
+    // The store checked each record's CRC as it read it: only the term is needed here.
+    return stored.map((r) => ({ lsn: r.lsn, term: recordTerm(r.bytes, r.lsn), bytes: r.bytes }));
   }
 }
