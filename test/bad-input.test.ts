@@ -457,7 +457,11 @@ describe('hostile input', () => {
       console.log(`slow reader: sent ${sent} requests; our writes stalled: ${stalled}, server closed the connection: ${closed}; RSS peak +${(growth / MiB).toFixed(1)} MiB; good appends meanwhile: ${goodAcked.length - goodBefore}`);
       expect(stalled || closed, 'the server stopped reading or closed the connection').toBe(true);
       expect(sent, 'it stopped well before taking every request').toBeLessThan(REQUESTS);
-      // Read again: what the server sent ends with a connection-level error, then the close.
+      // The server times the stalled connection out (idleTimeoutMs) while we still read nothing;
+      // resuming earlier would let it drain our backlog of requests instead. Read again at once
+      // (it destroys the socket closeTimeoutMs after closing): it ends with a connection-level
+      // error, then the close.
+      await expect.poll(closedByServer, { timeout: IDLE_TIMEOUT_MS + 15_000, interval: 20 }).toBe(true);
       raw.socket.resume();
       const outcome = await raw.waitClosed(IDLE_TIMEOUT_MS + 15_000);
       const last = outcome.frames[outcome.frames.length - 1];

@@ -96,7 +96,7 @@ export class RawTcp {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== check);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; got ${JSON.stringify(this.outcome.frames).slice(0, 300)}`));
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; got ${this.outcome.frames.length} frame(s), the first ${JSON.stringify(this.outcome.frames.slice(0, 3)).slice(0, 300)}`));
       }, timeoutMs);
       const check = (): void => {
         if (!done()) return;

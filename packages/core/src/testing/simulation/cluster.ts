@@ -3,9 +3,8 @@
  * timers, random, transport and a crashable disk each), which the harness can crash, restart,
  * pause and cut off from each other.
  *
- * Today a group is one server (replication and elections are not built yet). The API already
- * takes a member list with roles, and `startMember` lets a caller start group members (servers
- * that replicate, voters) instead of today's single server, with everything each one needs.
+ * `startMember` says how each member starts: {@link startSingleServer} for a lone server without
+ * a group, {@link startGroupMember} for the servers and voters of a mirror group.
  */
 import { decodeEvents } from '../../log/events.js';
 import { decodeRecord } from '../../log/record.js';
@@ -84,7 +83,7 @@ export interface SimClusterOptions {
   disk?: Omit<CrashableStoreOptions, 'random'>;
   /** Server limits (timeouts, caps). */
   limits?: ServerOptions['limits'];
-  /** Starts a member. @default a single Kiln server via `createServer` (voters are not supported yet) */
+  /** Starts a member. @default {@link startSingleServer} (which refuses voters) */
   startMember?: StartMember;
 }
 
@@ -97,9 +96,9 @@ interface MemberState {
   random: Prng;
 }
 
-/** Starts today's single server. */
+/** Starts a lone server, outside any group. */
 export const startSingleServer: StartMember = async (context) => {
-  if (context.role !== 'server') throw new Error(`member ${context.name}: voters need the group implementation`);
+  if (context.role !== 'server') throw new Error(`member ${context.name}: a voter needs startGroupMember`);
   const server = await createServer({
     store: context.store,
     transports: [context.transport],

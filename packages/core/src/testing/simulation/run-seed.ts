@@ -9,7 +9,7 @@
 import type { Store } from '../../store/store.js';
 import { checkHistory } from '../checker/index.js';
 import type { CheckCounts, CheckResult } from '../checker/types.js';
-import { SimCluster, type SimMemberSpec, type StartMember } from './cluster.js';
+import { SimCluster, startGroupMember, startSingleServer, type SimMemberSpec, type StartMember } from './cluster.js';
 import { SimNetwork } from './network.js';
 import { normalizeSeed, type Prng } from './prng.js';
 import { Scheduler, SimulationTimeoutError, type SchedulerOptions } from './scheduler.js';
@@ -17,8 +17,10 @@ import { Workload } from './workload.js';
 
 /** The fault intensities and sizes one seed draws (each can be fixed through {@link RunSeedOptions.swarm}). */
 export interface SwarmParameters {
-  /** Servers in the group (1 until replication lands). */
+  /** Servers in the group: 1 to 5. */
   servers: number;
+  /** Voters in the group: 0 to 2, at least 1 beside two servers (as the configuration requires). */
+  voters: number;
   /** Client processes. */
   processes: number;
   /** Streams the workload uses. */
@@ -59,7 +61,10 @@ export interface RunSeedOptions {
   swarm?: Partial<SwarmParameters>;
   /** Plants the ack-before-fsync bug in every disk (the harness's self-test). @default false */
   ackBeforeSync?: boolean;
-  /** Starts group members instead of today's single server (see {@link SimCluster}). */
+  /**
+   * Starts each member. @default a lone server without a group ({@link startSingleServer}) when
+   * the seed drew one server and no voter, else a mirror group ({@link startGroupMember})
+   */
   startMember?: StartMember;
   /** Scheduler settings (how microtasks settle between tasks); the seed is always the run's. */
   scheduler?: Omit<SchedulerOptions, 'seed' | 'traceLinesKept'>;
@@ -103,8 +108,10 @@ export function defaultReplayCommand(seed: number): string {
 /** Draws one seed's swarm parameters (TigerBeetle's `options_swarm`, adapted to streams). */
 export function drawSwarm(random: Prng, fixed: Partial<SwarmParameters> = {}): SwarmParameters {
   const delayMinMs = random.int(0, 10);
+  const servers = fixed.servers ?? random.int(1, 5);
   const drawn: SwarmParameters = {
-    servers: 1,
+    servers,
+    voters: servers === 2 ? random.int(1, 2) : random.int(0, 2),
     processes: random.int(1, 5),
     streams: random.int(1, 4),
     delayMinMs,
@@ -157,7 +164,11 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
   const problems: string[] = [];
   const faults: string[] = [];
   const network = new SimNetwork(scheduler, { delayMinMs: swarm.delayMinMs, delayMaxMs: swarm.delayMaxMs, resetProbability: swarm.resetProbability });
-  const members: SimMemberSpec[] = Array.from({ length: swarm.servers }, (_, i) => ({ name: `s${i + 1}`, role: 'server' }));
+  const members: SimMemberSpec[] = [
+    ...Array.from({ length: swarm.servers }, (_, i) => ({ name: `s${i + 1}`, role: 'server' as const })),
+    ...Array.from({ length: swarm.voters }, (_, i) => ({ name: `v${i + 1}`, role: 'voter' as const })),
+  ];
+  const lone = swarm.servers === 1 && swarm.voters === 0;
   const cluster = new SimCluster({
     scheduler,
     network,
@@ -169,7 +180,7 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
       tornWriteProbability: swarm.tornWriteProbability,
       ackBeforeSync: options.ackBeforeSync ?? false,
     },
-    ...(options.startMember ? { startMember: options.startMember } : {}),
+    startMember: options.startMember ?? (lone ? startSingleServer : startGroupMember()),
   });
   const opsPerProcess = Math.max(1, Math.ceil((options.ops ?? 80) / swarm.processes));
   const workload = new Workload(scheduler, network, cluster.serverUrls, { processes: swarm.processes, opsPerProcess, streams: swarm.streams });
@@ -259,13 +270,14 @@ async function runNemesis(
   add(swarm.clogs, 'clog');
   plan.sort((a, b) => a.atMs - b.atMs);
   const start = scheduler.now;
-  const servers = cluster.serverNames;
+  // Voters are crashed, paused and cut off like servers.
+  const members = cluster.names;
   const clients = workload.nodeNames;
   for (const fault of plan) {
     const wait = start + fault.atMs - scheduler.now;
     if (wait > 0) await scheduler.sleep(wait);
     if (done()) return;
-    const server = random.pick(servers);
+    const member = random.pick(members);
     const line = (text: string): void => {
       faults.push(`${Math.round(scheduler.now)}ms ${text}`);
       scheduler.note(`nemesis: ${text}`);
@@ -273,14 +285,14 @@ async function runNemesis(
     switch (fault.kind) {
       case 'crash': {
         const downMs = random.int(0, 2000);
-        line(`crash ${server} for ${downMs} ms`);
-        await cluster.crash(server);
+        line(`crash ${member} for ${downMs} ms`);
+        await cluster.crash(member);
         await scheduler.sleep(downMs);
-        await cluster.restart(server);
+        await cluster.restart(member);
         break;
       }
       case 'pause': {
-        const name = random.chance(0.7) ? server : random.pick(clients);
+        const name = random.chance(0.7) ? member : random.pick(clients);
         const pausedMs = random.int(1, 3000);
         line(`pause ${name} for ${pausedMs} ms`);
         network.pause(name);
@@ -291,14 +303,14 @@ async function runNemesis(
       case 'partition': {
         const cutMs = random.int(1, 3000);
         const everyone = [...cluster.names, ...clients, ...subscriberNames(workload)];
-        if (servers.length > 1 && random.chance(0.5)) {
+        if (members.length > 1 && random.chance(0.5)) {
           // Split the group in two, clients scattered over both sides.
           const side = everyone.filter(() => random.chance(0.5));
           line(`partition [${side.join(',')}] from the rest for ${cutMs} ms`);
           network.partition(side, everyone.filter((n) => !side.includes(n)));
         } else if (random.chance(0.5)) {
-          line(`isolate ${server} for ${cutMs} ms`);
-          network.isolate(server, everyone);
+          line(`isolate ${member} for ${cutMs} ms`);
+          network.isolate(member, everyone);
         } else {
           const client = random.pick(clients);
           line(`isolate ${client} for ${cutMs} ms`);
@@ -309,13 +321,13 @@ async function runNemesis(
         break;
       }
       case 'reset':
-        line(`reset the connections of ${server}`);
-        network.resetConnections(server);
+        line(`reset the connections of ${member}`);
+        network.resetConnections(member);
         break;
       case 'clock': {
         const jumpMs = random.int(-300_000, 300_000);
-        line(`wall clock of ${server} jumps ${jumpMs} ms`);
-        scheduler.machineClock(server).jumpWallMs(jumpMs);
+        line(`wall clock of ${member} jumps ${jumpMs} ms`);
+        scheduler.machineClock(member).jumpWallMs(jumpMs);
         break;
       }
       case 'clog': {
