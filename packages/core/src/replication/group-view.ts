@@ -3,6 +3,10 @@
  * change (a mirror leaving or re-entering the in-sync set, a mirror added or removed) makes a new
  * view one version higher, which counts only once a majority of the old members and a majority of
  * the new ones recorded it. Changes go one at a time, so any two majorities that matter overlap.
+ *
+ * A view also carries the term of the active that proposed it, and views are ordered by term, then
+ * version: a new active re-proposes its view in its own term, which outranks any proposal of an
+ * earlier term that reached some members but was never recorded.
  */
 import { InvalidArgumentError } from '../errors.js';
 
@@ -18,6 +22,8 @@ export interface GroupMemberConfig {
 }
 
 export interface GroupView {
+  /** The term of the active that proposed it; 0 for the configuration's view. */
+  term: number;
   version: number;
   members: readonly GroupMemberConfig[];
   /** Servers holding every committed record: the only ones that may become the active. */
@@ -25,10 +31,15 @@ export interface GroupView {
 }
 
 /** A view as it travels between members and sits in the store's metadata. */
-export type WireView = [version: number, members: Array<[string, 'server' | 'voter', string, string[], number]>, inSync: string[]];
+export type WireView = [version: number, members: Array<[string, 'server' | 'voter', string, string[], number]>, inSync: string[], term: number];
 
 export function viewToWire(view: GroupView): WireView {
-  return [view.version, view.members.map((m) => [m.name, m.kind, m.peer, [...m.clientUrls], m.weight]), [...view.inSync]];
+  return [view.version, view.members.map((m) => [m.name, m.kind, m.peer, [...m.clientUrls], m.weight]), [...view.inSync], view.term];
+}
+
+/** True when `a` supersedes `b`: a later term, or the same term and a higher version. */
+export function isNewerView(a: GroupView, b: GroupView): boolean {
+  return a.term > b.term || (a.term === b.term && a.version > b.version);
 }
 
 const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 64;
@@ -37,9 +48,10 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 
 /** A view from the wire or the store; undefined when it is not one. */
 export function viewFromWire(value: unknown): GroupView | undefined {
-  if (!Array.isArray(value) || value.length !== 3) return undefined;
-  const [version, members, inSync] = value as unknown[];
-  if (!isCount(version) || !Array.isArray(members) || members.length > 64 || !Array.isArray(inSync) || !inSync.every(isName)) return undefined;
+  // Views recorded before views carried a term have three fields: term 0.
+  if (!Array.isArray(value) || (value.length !== 3 && value.length !== 4)) return undefined;
+  const [version, members, inSync, term = 0] = value as unknown[];
+  if (!isCount(version) || !isCount(term) || !Array.isArray(members) || members.length > 64 || !Array.isArray(inSync) || !inSync.every(isName)) return undefined;
   const decoded: GroupMemberConfig[] = [];
   for (const m of members) {
     if (!Array.isArray(m) || m.length !== 5) return undefined;
@@ -47,12 +59,12 @@ export function viewFromWire(value: unknown): GroupView | undefined {
     if (!isName(name) || (kind !== 'server' && kind !== 'voter') || !isUrl(peer) || !Array.isArray(clientUrls) || !clientUrls.every(isUrl) || !isCount(weight)) return undefined;
     decoded.push({ name, kind, peer, clientUrls: clientUrls as string[], weight });
   }
-  return { version, members: decoded, inSync: inSync as string[] };
+  return { term, version, members: decoded, inSync: inSync as string[] };
 }
 
 /** The view with a new in-sync set. */
 export function withInSync(view: GroupView, inSync: readonly string[]): GroupView {
-  return { version: view.version + 1, members: view.members, inSync: [...inSync].sort() };
+  return { term: view.term, version: view.version + 1, members: view.members, inSync: [...inSync].sort() };
 }
 
 /**
@@ -76,7 +88,7 @@ export function withMirrorAdded(view: GroupView, mirror: GroupMemberConfig, avai
   }
   const members = [...view.members, { ...mirror, clientUrls: [...mirror.clientUrls] }];
   checkFailoverSafety(members, availability);
-  return { version: view.version + 1, members, inSync: view.inSync };
+  return { term: view.term, version: view.version + 1, members, inSync: view.inSync };
 }
 
 /**
@@ -91,7 +103,7 @@ export function withMirrorRemoved(view: GroupView, name: string, active: string,
   if (name === active) throw new InvalidArgumentError('name', `'${name}' is the active; stop it and let the group fail over, then remove it`);
   const members = view.members.filter((m) => m.name !== name);
   checkFailoverSafety(members, availability);
-  return { version: view.version + 1, members, inSync: view.inSync.filter((n) => n !== name) };
+  return { term: view.term, version: view.version + 1, members, inSync: view.inSync.filter((n) => n !== name) };
 }
 
 /** A two-server group in consistency mode cannot fail over without a voter: refuse to make one. */

@@ -25,7 +25,7 @@ import type { Clock, Random, TimerHandle, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
 import { DivergedReport, type DivergedEntry } from './diverged-report.js';
 import { chooseCandidate, majority, nextOwnTerm, type Candidate } from './election.js';
-import { serversOf, viewFromWire, viewToWire, withInSync, withMirrorAdded, withMirrorRemoved, type GroupMemberConfig, type GroupView } from './group-view.js';
+import { isNewerView, serversOf, viewFromWire, viewToWire, withInSync, withMirrorAdded, withMirrorRemoved, type GroupMemberConfig, type GroupView } from './group-view.js';
 import { PeerNetwork } from './peer-network.js';
 import type { AckMessage, AppendMessage, CandidacyMessage, PeerMessage, ViewMessage } from './peer-protocol.js';
 import { RecentRecords, Shipper } from './shipper.js';
@@ -171,7 +171,7 @@ export class GroupMember {
     assert(self, `member ${options.self} is not in the group`);
     this.self = self;
     const servers = options.members.filter((m) => m.kind === 'server').map((m) => m.name);
-    this.view = { version: 0, members: options.members, inSync: options.joining ? [] : servers };
+    this.view = { term: 0, version: 0, members: options.members, inSync: options.joining ? [] : servers };
     this.lastFromActiveMs = context.clock.monotonicMs();
     this.diverged = new DivergedReport(context.store, context.logLimits.readBytesMax);
     this.network = new PeerNetwork({
@@ -323,7 +323,7 @@ export class GroupMember {
         void this.onView(message);
         return;
       case 'view-ack':
-        if (this.proposal && message.term === this.term && message.version === this.proposal.view.version) {
+        if (this.proposal && message.term === this.term && this.proposal.view.term === this.term && message.version === this.proposal.view.version) {
           this.proposal.acks.add(message.from);
           this.checkProposal();
         }
@@ -332,6 +332,7 @@ export class GroupMember {
         this.onCandidacy(message);
         return;
       case 'vote':
+        void this.learnView(message.view);
         this.onVote(message.term, message.from, message.votedFor);
         return;
     }
@@ -467,7 +468,7 @@ export class GroupMember {
 
   /** Adopts (and records) a view newer than the one this member holds. */
   private async learnView(view: GroupView): Promise<void> {
-    if (view.version <= this.view.version) return;
+    if (!isNewerView(view, this.view)) return;
     this.adoptView(view);
     await this.putMeta(META_VIEW, viewToWire(view));
   }
@@ -514,6 +515,9 @@ export class GroupMember {
       votesForMe: new Set(),
     };
     this.round = round;
+    // A round in progress counts as news of an active: the patience before the next election
+    // starts again, so the round's winner has time to take office before anyone opens another.
+    this.lastFromActiveMs = this.context.clock.monotonicMs();
     const standing = this.eligible && this.leader === undefined;
     if (standing) round.candidates.set(this.self.name, { name: this.self.name, weight: this.self.weight, ...this.tip });
     this.network.broadcast({
@@ -551,8 +555,9 @@ export class GroupMember {
     const choice = chooseCandidate(round.candidates.values(), inSync, inSync.has(this.self.name) ? this.tip : undefined);
     if (!choice) return;
     this.votedFor = { term: round.term, name: choice.name };
+    this.lastFromActiveMs = now;
     void this.putMeta(META_VOTE, [round.term, choice.name]).then(() => {
-      this.network.broadcast({ kind: 'vote', term: round.term, from: this.self.name, votedFor: choice.name });
+      this.network.broadcast({ kind: 'vote', term: round.term, from: this.self.name, votedFor: choice.name, view: this.view });
       this.onVote(round.term, this.self.name, choice.name);
     });
   }
@@ -645,6 +650,9 @@ export class GroupMember {
     this.followMirrors(serversOf(this.view));
     this.context.log(`${this.self.name} is ACTIVE-COORDINATOR in term ${this.term} at LSN ${store.lastPosition.lsn}`);
     this.heartbeat();
+    // Record the view again in this term: it outranks any proposal of an earlier active that some
+    // members adopted but no majority recorded, so every member converges on this one.
+    this.propose({ ...this.view, version: this.view.version + 1 });
     this.maybeCommit();
   }
 
@@ -736,9 +744,10 @@ export class GroupMember {
   }
 
   /** Asks every voting member, old and new, to record a new view; it takes effect once majorities of both have. */
-  private propose(view: GroupView, settle?: Proposal['settle']): void {
+  private propose(proposed: GroupView, settle?: Proposal['settle']): void {
+    const view = { ...proposed, term: this.term };
     this.proposal = { view, previous: this.view, acks: new Set([this.self.name]), startedMs: this.context.clock.monotonicMs(), ...(settle ? { settle } : {}) };
-    this.context.log(`${this.self.name}: proposes view ${view.version}: servers ${serversOf(view).join(', ')}; in sync ${view.inSync.join(', ')}`);
+    this.context.log(`${this.self.name}: proposes view ${view.version} (term ${view.term}): servers ${serversOf(view).join(', ')}; in sync ${view.inSync.join(', ')}`);
     // A mirror being added is shipped to from now: it catches up while the change is recorded.
     this.network.setPeers(peersOf([...this.view.members, ...view.members]));
     this.followMirrors([...serversOf(this.view), ...serversOf(view)]);

@@ -69,6 +69,11 @@ export interface VoteMessage {
   term: number;
   from: string;
   votedFor: string;
+  /**
+   * The voter's recorded view. A view recorded by a majority is held by at least one member of any
+   * majority that elects an active, so the winner learns it from its votes.
+   */
+  view: GroupView;
 }
 
 export type PeerMessage = AppendMessage | AckMessage | ViewMessage | ViewAckMessage | CandidacyMessage | VoteMessage;
@@ -89,7 +94,7 @@ export function encodePeerMessage(m: PeerMessage): Uint8Array {
     case 'candidacy':
       return encoder.encode([m.kind, m.term, m.from, m.standing, m.lastTerm, m.lastLsn, m.weight, viewToWire(m.view)]);
     case 'vote':
-      return encoder.encode([m.kind, m.term, m.from, m.votedFor]);
+      return encoder.encode([m.kind, m.term, m.from, m.votedFor, viewToWire(m.view)]);
   }
 }
 
@@ -132,9 +137,11 @@ export function decodePeerMessage(frame: Uint8Array): PeerMessage {
       if (typeof v[3] !== 'boolean' || !isCount(v[4]) || !isCount(v[5]) || !isCount(v[6]) || !view) throw new ProtocolError('malformed candidacy');
       return { kind, term, from, standing: v[3], lastTerm: v[4], lastLsn: v[5], weight: v[6], view };
     }
-    case 'vote':
-      if (!isName(v[3])) throw new ProtocolError('malformed vote');
-      return { kind, term, from, votedFor: v[3] };
+    case 'vote': {
+      const view = viewFromWire(v[4]);
+      if (!isName(v[3]) || !view) throw new ProtocolError('malformed vote');
+      return { kind, term, from, votedFor: v[3], view };
+    }
     default:
       throw new ProtocolError('unknown peer message kind');
   }
