@@ -154,6 +154,8 @@ export class GroupMember {
   private shipperContext: ConstructorParameters<typeof Shipper>[1] | undefined;
   private recent = new RecentRecords(RECENT_RECORDS);
   private proposal: Proposal | undefined;
+  /** Members known to hold the active's current view; the others are sent it again each tick. */
+  private readonly holdView = new Set<string>();
   private readonly membershipChanges: MembershipChange[] = [];
   /** Per mirror, an acknowledged LSN a few seconds back, for the catch-up rate. */
   private readonly rateSamples = new Map<string, { ms: number; lsn: number; rate: number }>();
@@ -323,7 +325,9 @@ export class GroupMember {
         void this.onView(message);
         return;
       case 'view-ack':
-        if (this.proposal && message.term === this.term && this.proposal.view.term === this.term && message.version === this.proposal.view.version) {
+        if (message.term !== this.term) return;
+        if (this.view.term === this.term && message.version === this.view.version) this.holdView.add(message.from);
+        if (this.proposal && this.proposal.view.term === this.term && message.version === this.proposal.view.version) {
           this.proposal.acks.add(message.from);
           this.checkProposal();
         }
@@ -764,6 +768,8 @@ export class GroupMember {
     if (!recorded && !alone) return;
     this.proposal = undefined;
     this.adoptView(proposal.view);
+    this.holdView.clear();
+    for (const name of proposal.acks) this.holdView.add(name);
     this.followMirrors(serversOf(proposal.view));
     void this.putMeta(META_VIEW, viewToWire(proposal.view));
     proposal.settle?.resolve(proposal.view);
@@ -822,6 +828,11 @@ export class GroupMember {
       if (this.proposal) {
         this.network.broadcast({ kind: 'view', term: this.term, from: this.self.name, view: this.proposal.view });
         this.checkProposal();
+      } else {
+        // A member that missed the recorded view (paused, cut off) would go on with an older one.
+        for (const m of this.view.members) {
+          if (m.name !== this.self.name && !this.holdView.has(m.name)) this.network.send(m.name, { kind: 'view', term: this.term, from: this.self.name, view: this.view });
+        }
       }
       for (const shipper of this.shippers.values()) void shipper.pump();
       this.maybeCommit();

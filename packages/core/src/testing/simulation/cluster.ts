@@ -270,6 +270,17 @@ export class SimCluster {
     });
   }
 
+  /** One line per server: up or down, state, term, LSNs and the view it holds (for a liveness report). */
+  describeServers(): string[] {
+    return this.serverNames.map((name) => {
+      const status = this.isUp(name) ? this.member(name)?.server?.status() : undefined;
+      if (!status) return `${name}: down`;
+      const group = status.group;
+      const view = group ? `; leader ${group.leader ?? '-'}, view ${group.viewVersion} in sync [${group.inSync.join(',')}]` : '';
+      return `${name}: ${status.state} term ${status.term} lastLsn ${status.lastLsn} commitIndex ${status.commitIndex}${view}`;
+    });
+  }
+
   /** Shuts every running member down cleanly. */
   async closeAll(): Promise<void> {
     await Promise.all(

@@ -203,7 +203,7 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
     await scheduler.settle(cluster.start(), 60_000, 'restart after healing');
     // Liveness: the healed group must converge (one active, every mirror caught up) in 100 s.
     if ((await scheduler.run({ until: () => cluster.converged(), untilMs: scheduler.now + 100_000 })) !== 'done') {
-      problems.push('liveness: the healed group did not converge within 100 s of virtual time');
+      problems.push(`liveness: the healed group did not converge within 100 s of virtual time: ${cluster.describeServers().join('; ')}`);
     }
     const active = cluster.activeName();
     await scheduler.run({ untilMs: scheduler.now + 3000 });
