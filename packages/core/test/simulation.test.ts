@@ -74,6 +74,9 @@ if (single !== undefined) {
     process.env.KILN_SEED_BASE === 'random' ? new Prng(Date.now()).nextUint32() : Number(process.env.KILN_SEED_BASE ?? 1);
   const chunk = 100;
 
+  /** The group shapes the seeds drew, as `servers+voters`. */
+  const shapes = new Set<string>();
+
   describe(`simulation: ${count} seeds from ${base}`, () => {
     for (let start = 0; start < count; start += chunk) {
       const first = base + start;
@@ -82,11 +85,17 @@ if (single !== undefined) {
         const failed: string[] = [];
         for (let seed = first; seed <= last; seed++) {
           const result = await checkSeed(seed);
+          shapes.add(`${result.swarm.servers}+${result.swarm.voters}`);
           if (!result.ok) failed.push(result.replay);
         }
         expect(failed, `failing seeds; replay each with:\n${failed.join('\n')}`).toEqual([]);
       }, 120_000);
     }
+
+    it.runIf(count >= 1000 && servers === undefined)('drew every group shape: 1 to 5 servers, with and without voters', () => {
+      const wanted = [1, 2, 3, 4, 5].flatMap((n) => [0, 1, 2].filter((v) => n !== 2 || v > 0).map((v) => `${n}+${v}`));
+      expect(wanted.filter((shape) => !shapes.has(shape))).toEqual([]);
+    });
   });
 
   describe('simulation harness', () => {
