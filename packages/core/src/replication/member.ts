@@ -647,6 +647,7 @@ export class GroupMember {
       limits: this.context.logLimits,
       shippableLsn: () => shippable,
       commitIndex: () => committer.commitIndex,
+      inSync: (mirror) => this.view.inSync.includes(mirror),
       now: () => this.context.clock.monotonicMs(),
     };
     this.shippers.clear();

@@ -10,7 +10,7 @@ import type { CheckedStore } from '../store/checked-store.js';
 import type { AckMessage } from './peer-protocol.js';
 import type { PeerNetwork } from './peer-network.js';
 
-/** Records sent and not yet acknowledged, at most, per mirror. */
+/** Records sent and not yet acknowledged, at most, to an in-sync mirror. */
 const WINDOW_RECORDS = 16_384;
 
 /** The records written most recently, kept in memory so live shipping never reads the store. */
@@ -41,6 +41,8 @@ export interface ShipperContext {
   /** The last LSN that may be shipped: handed to the local store, durable there or about to be. */
   shippableLsn: () => number;
   commitIndex: () => number;
+  /** Whether `mirror` is in the in-sync set: a mirror catching up gets one append at a time. */
+  inSync: (mirror: string) => boolean;
   now: () => number;
 }
 
@@ -72,7 +74,10 @@ export class Shipper {
     this.pumping = true;
     try {
       const { network } = this.context;
-      while (this.nextLsn <= this.context.shippableLsn() && this.nextLsn - this.ackedLsn <= WINDOW_RECORDS && network.canSend(this.mirror)) {
+      // Catch-up is paced at one append in flight: the mirror rests between its writes, so the
+      // active's clients keep most of the machine, and catch-up still outruns any live load.
+      const window = this.context.inSync(this.mirror) ? WINDOW_RECORDS : 1;
+      while (this.nextLsn <= this.context.shippableLsn() && this.nextLsn - this.ackedLsn <= window && network.canSend(this.mirror)) {
         const generation = this.generation;
         const records = await this.read(this.nextLsn);
         if (generation !== this.generation || records.length === 0) continue;
