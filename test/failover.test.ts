@@ -6,22 +6,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, KilnError, WrongExpectedVersionError, type LogDigest } from '@kiln/core/client';
-import { tcpTransport } from '@kiln/transport-tcp';
-import { cluster, connectWithin, kill, killAllMembers, launch, logOf } from './support/processes/group.js';
+import { KilnError, WrongExpectedVersionError } from '@kiln/core/client';
+import { cluster, connectWithin, kill, killAllMembers, launch, stopAndReadLogs } from './support/processes/group.js';
 import { pollUntil, seededRandom } from './support/processes/kiln-process.js';
 
 const KILLS = 10;
 
-/** The fingerprint of one server's own log through `lsn`. */
-async function digestOf(url: string, lsn: number): Promise<LogDigest> {
-  const client = await connect(url, { transports: [tcpTransport()], reconnectWindowMs: 0 });
-  try {
-    return await client.logDigest(lsn);
-  } finally {
-    await client.close();
-  }
-}
 const dirs: string[] = [];
 afterAll(async () => {
   killAllMembers();
@@ -107,18 +97,8 @@ for (const [servers, voters, persistence] of [
         stored.push(...(await client.readAll({ fromLsn: from, maxCount: 1000 })));
       }
       await client.close();
-      if (persistence === 'memory') {
-        // Nothing on disk: each server fingerprints its own log through the same LSN.
-        const digests = await Promise.all(serverMembers.map((m) => digestOf(m.client, lastLsn)));
-        for (const digest of digests) expect(digest).toEqual(digests[0]);
-        expect(digests[0]!.throughLsn).toBe(lastLsn);
-      }
-      for (const m of members) await kill(m);
-
-      if (persistence === 'restartable') {
-        const logs = await Promise.all(serverMembers.map((m) => logOf(m.dataDir)));
-        for (const log of logs.slice(1)) expect(log.slice(0, lastLsn)).toEqual(logs[0]!.slice(0, lastLsn));
-      }
+      const logs = await stopAndReadLogs(members, persistence, lastLsn);
+      for (const log of logs.slice(1)) expect(log).toEqual(logs[0]);
       const ids = new Set(stored.map((e) => e.id));
       expect(ids.size).toBe(stored.length);
       expect([...acked.keys()].filter((id) => !ids.has(id))).toEqual([]);

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkedStore, decodeRecord, defaultLogLimits } from '@kiln/core';
-import { connect, type KilnClient } from '@kiln/core/client';
+import { connect, type KilnClient, type LogDigest } from '@kiln/core/client';
 import { levelStore } from '@kiln/store-level';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { freeFixedPort, KILN_BIN, pollUntil, type seededRandom } from './kiln-process.js';
@@ -94,6 +94,30 @@ export async function logOf(dataDir: string): Promise<string[]> {
     await store.close();
   }
   return ids;
+}
+
+/** The fingerprint of one running server's own log through `lsn`. */
+async function digestOf(url: string, lsn: number): Promise<LogDigest> {
+  const client = await connect(url, { transports: [tcpTransport()], reconnectWindowMs: 0 });
+  try {
+    return await client.logDigest(lsn);
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Stops every member and returns each server's log through `lastLsn`, to compare: read from disk
+ * (restartable), or, with nothing on disk (memory), as each server's own digest taken just before.
+ */
+export async function stopAndReadLogs(members: readonly Member[], persistence: 'restartable' | 'memory', lastLsn: number): Promise<unknown[]> {
+  const servers = members.filter((m) => !m.voter);
+  const digests = persistence === 'memory' ? await Promise.all(servers.map((m) => digestOf(m.client, lastLsn))) : [];
+  const short = digests.find((d) => d.throughLsn !== lastLsn);
+  if (short) throw new Error(`a server's log ends at LSN ${short.throughLsn}, before ${lastLsn}`);
+  for (const m of members) await kill(m);
+  if (persistence === 'memory') return digests;
+  return (await Promise.all(servers.map((m) => logOf(m.dataDir)))).map((log) => log.slice(0, lastLsn));
 }
 
 /** Connects once the servers listen. */
