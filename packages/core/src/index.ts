@@ -22,6 +22,7 @@ export type { ExpectedVersion, EventData, RecordedEvent } from './log/events.js'
 export {
   encodeRecord,
   decodeRecord,
+  indexRecord,
   recordTerm,
   RECORD_HEADER_BYTES,
   type LogRecord,

@@ -1,7 +1,7 @@
 // The record codec and CRC: what recovery relies on to tell a whole record from a torn one.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CorruptRecordError, crc32c, decodeRecord, encodeRecord, recordTerm, RECORD_HEADER_BYTES, type LogRecord } from '@kiln/core';
+import { CorruptRecordError, crc32c, decodeRecord, encodeRecord, indexRecord, recordTerm, RECORD_HEADER_BYTES, type LogRecord } from '@kiln/core';
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -28,6 +28,36 @@ describe('record codec', () => {
     const encoded = encodeRecord(record());
     expect(encoded.streams).toEqual([{ stream: 'orders-1', firstVersion: 4, eventCount: 1 }]);
     expect(decodeRecord(encoded.bytes, 7)).toEqual(record());
+  });
+
+  it('indexes a record from its bytes as encoding it does: term and stream entries, for any shape', () => {
+    const append = fc.record({
+      stream: fc.string({ unit: 'binary', minLength: 1, maxLength: 300 }),
+      firstVersion: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      eventCount: fc.integer({ min: 1, max: 100_000 }),
+      events: fc.uint8Array({ minLength: 0, maxLength: 70_000 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.array(append, { maxLength: 20 }),
+        fc.oneof(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.double({ noNaN: true })),
+        (lsn, term, appends, timestampMs) => {
+          const encoded = encodeRecord(record({ lsn, term, appends, timestampMs }));
+          expect(indexRecord(encoded.bytes, lsn)).toEqual(encoded);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses to index a record with a bad CRC or another LSN', () => {
+    const bytes = encodeRecord(record()).bytes;
+    expect(() => indexRecord(bytes, 8)).toThrow(CorruptRecordError);
+    const garbled = bytes.slice();
+    garbled[garbled.length - 1]! ^= 0xff;
+    expect(() => indexRecord(garbled, 7)).toThrow(CorruptRecordError);
   });
 
   it('reads the term from the head of a record as a full decode does, for any LSN and term', () => {

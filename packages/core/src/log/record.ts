@@ -10,6 +10,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import { crc32c } from '../crc32c.js';
 import { CorruptRecordError } from '../errors.js';
 import { untrustedDecoderLimits } from './events.js';
+import { skipValue } from './msgpack-shape.js';
 
 /** Bytes before the body: its length and its CRC. */
 export const RECORD_HEADER_BYTES = 8;
@@ -110,6 +111,88 @@ export function recordTerm(bytes: Uint8Array, lsn: number): number {
     if (term !== undefined) return term;
   }
   return decodeRecord(bytes, lsn).term;
+}
+
+/**
+ * What a store needs to index a record (its term and the streams it appends to), read from the
+ * record's bytes without decoding its events: a mirror does this for every record it is shipped.
+ * Checks the length and CRC like {@link decodeRecord}, and falls back to it for a body not in the
+ * usual form. The returned record shares `bytes`.
+ * @throws CorruptRecordError as {@link decodeRecord} does
+ */
+export function indexRecord(bytes: Uint8Array, expectedLsn: number): EncodedRecord {
+  verifiedBody(bytes, expectedLsn);
+  const head = readIndexHead(bytes);
+  if (head && head.lsn === expectedLsn) return { lsn: head.lsn, term: head.term, bytes, streams: head.streams };
+  const record = decodeRecord(bytes, expectedLsn);
+  return { lsn: record.lsn, term: record.term, bytes, streams: record.appends.map((a) => ({ stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount })) };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `[lsn, term, clientId, seq, timestampMs, [[stream, firstVersion, eventCount, events]…]]`, skimmed; undefined when not in that form. */
+function readIndexHead(bytes: Uint8Array): { lsn: number; term: number; streams: StreamEntry[] } | undefined {
+  let at = RECORD_HEADER_BYTES;
+  if (bytes[at++] !== 0x96) return undefined;
+  const lsn = readUint(bytes, at);
+  const afterLsn = skipUint(bytes, at);
+  if (lsn === undefined || afterLsn === undefined) return undefined;
+  const term = readUint(bytes, afterLsn);
+  at = skipUint(bytes, afterLsn) ?? -1;
+  if (term === undefined || at < 0) return undefined;
+  for (let field = 0; field < 3; field++) {
+    const next = skipValue(bytes, at, 1);
+    if (typeof next === 'string') return undefined;
+    at = next;
+  }
+  // The appends: a fixarray (under 16 streams) or an array16.
+  const type = bytes[at];
+  let count: number;
+  if (type !== undefined && type >= 0x90 && type <= 0x9f) {
+    count = type & 0x0f;
+    at += 1;
+  } else if (type === 0xdc && at + 3 <= bytes.length) {
+    count = bytes[at + 1]! * 256 + bytes[at + 2]!;
+    at += 3;
+  } else return undefined;
+  const streams: StreamEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    if (bytes[at++] !== 0x94) return undefined;
+    const stream = readString(bytes, at);
+    if (!stream) return undefined;
+    at = stream.end;
+    const firstVersion = readUint(bytes, at);
+    const afterFirst = skipUint(bytes, at);
+    if (firstVersion === undefined || afterFirst === undefined) return undefined;
+    const eventCount = readUint(bytes, afterFirst);
+    const afterCount = skipUint(bytes, afterFirst);
+    if (eventCount === undefined || afterCount === undefined) return undefined;
+    const end = skipValue(bytes, afterCount, 1);
+    if (typeof end === 'string' || !isBin(bytes[afterCount])) return undefined;
+    at = end;
+    streams.push({ stream: stream.value, firstVersion, eventCount });
+  }
+  return at === bytes.length ? { lsn, term, streams } : undefined;
+}
+
+const isBin = (type: number | undefined): boolean => type === 0xc4 || type === 0xc5 || type === 0xc6;
+
+/** The MessagePack string at `at`, and the offset after it; undefined when there is none. */
+function readString(bytes: Uint8Array, at: number): { value: string; end: number } | undefined {
+  const type = bytes[at];
+  if (type === undefined) return undefined;
+  let length: number;
+  let start: number;
+  if (type >= 0xa0 && type <= 0xbf) [length, start] = [type & 0x1f, at + 1];
+  else if (type === 0xd9 && at + 2 <= bytes.length) [length, start] = [bytes[at + 1]!, at + 2];
+  else if (type === 0xda && at + 3 <= bytes.length) [length, start] = [bytes[at + 1]! * 256 + bytes[at + 2]!, at + 3];
+  else return undefined;
+  if (start + length > bytes.length) return undefined;
+  try {
+    return { value: utf8.decode(bytes.subarray(start, start + length)), end: start + length };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Width in bytes of the MessagePack unsigned integer at `at`, type byte included, or undefined. */

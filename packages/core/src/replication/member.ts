@@ -17,7 +17,7 @@ import { decode, encode } from '@msgpack/msgpack';
 import { assert } from '../assert.js';
 import { NotActiveError } from '../errors.js';
 import type { ConnectionLimits, LogLimits } from '../limits.js';
-import { decodeRecord, type EncodedRecord } from '../log/record.js';
+import { indexRecord, type EncodedRecord } from '../log/record.js';
 import type { Committer } from '../server/committer.js';
 import type { ServerState } from '../server/server.js';
 import type { CheckedStore } from '../store/checked-store.js';
@@ -421,10 +421,8 @@ export class GroupMember {
     const records: EncodedRecord[] = [];
     let lsn = message.prevLsn;
     for (const bytes of message.records) {
-      lsn++;
       // Copy: the bytes are a view into a network buffer.
-      const record = decodeRecord(bytes, lsn);
-      records.push({ lsn, term: record.term, bytes: bytes.slice(), streams: record.appends.map((a) => ({ stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount })) });
+      records.push(indexRecord(bytes.slice(), ++lsn));
     }
     // Keep what already matches; replace everything after the first difference.
     let skip = 0;
