@@ -48,6 +48,14 @@ describe('kiln admin', () => {
     expect(added.stdout).toMatch(/mirror s3 +in sync/);
     const status = await kiln('status', s3.client, '--json');
     expect(JSON.parse(status.stdout)).toMatchObject({ state: 'PASSIVE-STANDBY', group: { inSync: ['s1', 's2', 's3'], removed: false } });
+    // Every member at a glance: one row each, asked of each server.
+    const rows = JSON.parse((await kiln('status', '--config', file, '--json')).stdout) as Array<{ name: string; kind: string; state: string | null; lag: number | null; inSync: boolean | null }>;
+    expect(rows.map((r) => [r.name, r.kind])).toEqual([['s1', 'server'], ['s2', 'server'], ['s3', 'server'], ['v1', 'voter']]);
+    expect(rows.filter((r) => r.state === 'ACTIVE-COORDINATOR')).toHaveLength(1);
+    expect(rows.filter((r) => r.kind === 'server').every((r) => r.inSync === true && typeof r.lag === 'number')).toBe(true);
+    const table = (await kiln('status', '--config', file)).stdout;
+    expect(table).toMatch(/^member +kind +state +term +last LSN +lag +in sync$/m);
+    expect(table).toMatch(/^s3 +server +PASSIVE-STANDBY +\d+ +\d+ +\d+ +yes$/m);
 
     const active = String((await client.serverStatus()).name);
     const leaving = active === 's1' ? s2 : s1;
@@ -66,6 +74,9 @@ describe('kiln admin', () => {
     // Only s3 is left to take over; the client was given s1 and s2 only and learned s3 from the group.
     const newActive = await client.serverStatus();
     expect(newActive).toMatchObject({ state: 'ACTIVE-COORDINATOR', name: 's3' });
+    const after = JSON.parse((await kiln('status', '--config', file, '--json')).stdout) as Array<{ name: string; state: string | null }>;
+    expect(after.find((r) => r.name === active)?.state).toBe('unreachable');
+    expect(after.find((r) => r.name === 's3')?.state).toBe('ACTIVE-COORDINATOR');
     let read = 0;
     for (let page = await client.read('load', { maxCount: 4096 }); page.length > 0; page = await client.read('load', { fromVersion: read, maxCount: 4096 })) {
       for (const event of page) expect(event.data).toBe(read++);

@@ -8,6 +8,7 @@
  * kiln voter --config CLUSTER-FILE --name NAME
  * kiln admin add-mirror|remove-mirror --config CLUSTER-FILE --name NAME [--wait]
  * kiln status [URL] [--json]
+ * kiln status --config CLUSTER-FILE [--json]
  * kiln diverged [URL] [--json]
  * ```
  */
@@ -18,6 +19,7 @@ import { isClusterFile, startMember } from './cluster.js';
 import { printDiverged } from './diverged.js';
 import { DEFAULT_CONFIG, checkUrl, readConfigFile, readJsonFile, type ServerConfig } from './config.js';
 import { runUntilSignalled, startServer } from './start.js';
+import { printGroupStatus } from './group-status.js';
 import { printStatus } from './status.js';
 
 const USAGE = `usage:
@@ -38,6 +40,9 @@ const USAGE = `usage:
   kiln status [URL] [--json]
       Prints a server's state, term, LSN, commit index and connections, and for a group member
       the active, the in-sync set and each mirror's lag (default URL tcp://127.0.0.1:7410).
+  kiln status --config CLUSTER-FILE [--json]
+      Asks every server of the group and prints one row per member: state, term, last LSN, lag
+      behind the active, and whether the active counts it in sync.
   kiln diverged [URL] [--json]
       Prints the transactions a server gave up to follow a newer active after a partition
       (failoverPriority 'availability'), oldest first; --json prints one object per line.`;
@@ -67,7 +72,11 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'status':
     case 'diverged': {
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' } } });
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' }, config: { type: 'string' } } });
+      if (values.config !== undefined) {
+        if (command !== 'status' || positionals.length > 0) throw new UsageError('--config goes with kiln status, without a URL');
+        return printGroupStatus(values.config, values.json ?? false, (line) => console.log(line));
+      }
       const url = checkUrl(positionals[0] ?? DEFAULT_CONFIG.listen[0], 'URL');
       return (command === 'status' ? printStatus : printDiverged)(url, values.json ?? false, (line) => console.log(line));
     }
