@@ -12,6 +12,9 @@ import type { PeerNetwork } from './peer-network.js';
 
 /** Records sent and not yet acknowledged, at most, to an in-sync mirror. */
 const WINDOW_RECORDS = 16_384;
+/** At most this many records and bytes in one append to a mirror catching up. */
+const CATCH_UP_RECORDS = 1024;
+const CATCH_UP_BYTES = 256 * 1024;
 
 /** The records written most recently, kept in memory so live shipping never reads the store. */
 export class RecentRecords {
@@ -74,12 +77,13 @@ export class Shipper {
     this.pumping = true;
     try {
       const { network } = this.context;
-      // Catch-up is paced at one append in flight: the mirror rests between its writes, so the
-      // active's clients keep most of the machine, and catch-up still outruns any live load.
-      const window = this.context.inSync(this.mirror) ? WINDOW_RECORDS : 1;
+      // Catch-up is paced at one small append in flight: the mirror rests between its writes, so
+      // the active's clients keep most of the machine, and catch-up still outruns any live load.
+      const catchingUp = !this.context.inSync(this.mirror);
+      const window = catchingUp ? 1 : WINDOW_RECORDS;
       while (this.nextLsn <= this.context.shippableLsn() && this.nextLsn - this.ackedLsn <= window && network.canSend(this.mirror)) {
         const generation = this.generation;
-        const records = await this.read(this.nextLsn);
+        const records = await this.read(this.nextLsn, catchingUp);
         if (generation !== this.generation || records.length === 0) continue;
         const first = records[0]!;
         const sent = network.send(this.mirror, {
@@ -139,12 +143,13 @@ export class Shipper {
 
   /**
    * Records from `lsn` on, from memory when they are recent, else from the store: at most what
-   * the mirror may write in one store write, one group commit's records and bytes.
+   * the mirror may write in one store write, one group commit's records and bytes, and less to a
+   * mirror catching up.
    */
-  private async read(lsn: number): Promise<Array<{ lsn: number; term: number; bytes: Uint8Array }>> {
+  private async read(lsn: number, catchingUp: boolean): Promise<Array<{ lsn: number; term: number; bytes: Uint8Array }>> {
     const { limits } = this.context;
-    const maxCount = Math.min(limits.readCountMax, limits.groupCommitRecordsMax);
-    const maxBytes = Math.min(limits.readBytesMax, limits.groupCommitBytesMax);
+    const maxCount = Math.min(limits.readCountMax, limits.groupCommitRecordsMax, catchingUp ? CATCH_UP_RECORDS : Infinity);
+    const maxBytes = Math.min(limits.readBytesMax, limits.groupCommitBytesMax, catchingUp ? CATCH_UP_BYTES : Infinity);
     const out: Array<{ lsn: number; term: number; bytes: Uint8Array }> = [];
     let bytes = 0;
     const written = this.context.shippableLsn();
