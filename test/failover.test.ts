@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KilnError, WrongExpectedVersionError } from '@kiln/core/client';
 import { anomalyClasses, checkHistory, type EventPosition, type HistoryOp } from '@kiln/core/testing';
-import { cluster, connectWithin, kill, killAllMembers, launch, stopAndReadLogs } from './support/processes/group.js';
+import { cluster, connectWithin, GROUP_SHAPES, kill, killAllMembers, launch, stopAndReadLogs } from './support/processes/group.js';
 import { pollUntil, seededRandom } from './support/processes/kiln-process.js';
 
 const KILLS = 10;
@@ -20,12 +20,7 @@ afterAll(async () => {
   if (!process.env.KILN_KEEP) await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-for (const [servers, voters, persistence] of [
-  [3, 0, 'restartable'],
-  [2, 1, 'restartable'],
-  [3, 0, 'memory'],
-  [2, 1, 'memory'],
-] as const) {
+for (const [servers, voters, persistence] of GROUP_SHAPES) {
   describe(`a ${persistence} group of ${servers} servers and ${voters} voter(s) under SIGKILL of its active`, () => {
     it(`loses and duplicates nothing over ${KILLS} kills, and every server ends with the same log`, async () => {
       const seed = Number(process.env.KILN_FAILOVER_SEED ?? Math.floor(Math.random() * 2 ** 31));

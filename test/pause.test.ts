@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, KilnError, type KilnClient } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { cluster, connectWithin, killAllMembers, launch, stopAndReadLogs } from './support/processes/group.js';
+import { cluster, connectWithin, GROUP_SHAPES, killAllMembers, launch, stopAndReadLogs } from './support/processes/group.js';
 import { pollUntil, seededRandom } from './support/processes/kiln-process.js';
 
 const dirs: string[] = [];
@@ -16,12 +16,7 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-for (const [serverCount, voters, persistence] of [
-  [2, 1, 'restartable'],
-  [3, 0, 'restartable'],
-  [2, 1, 'memory'],
-  [3, 0, 'memory'],
-] as const) {
+for (const [serverCount, voters, persistence] of GROUP_SHAPES) {
   describe(`a ${persistence} group of ${serverCount} servers and ${voters} voter(s)`, () => {
     it('a paused active resumes as a mirror and loses nothing acknowledged anywhere', async () => {
       const root = await mkdtemp(join(tmpdir(), 'kiln-pause-'));

@@ -20,6 +20,14 @@ export function killAllMembers(): void {
 /** Timeouts for test clusters: the defaults but a shorter election window; generous enough for a loaded 2-core machine. */
 export const TEST_TIMING = { electionTimeMs: 2000, mirrorTimeoutMs: 1000, leaseMs: 800 };
 
+/** The group shapes the fault tests run: servers, voters and mode. */
+export const GROUP_SHAPES = [
+  [3, 0, 'restartable'],
+  [2, 1, 'restartable'],
+  [3, 0, 'memory'],
+  [2, 1, 'memory'],
+] as const;
+
 /** One member of a test cluster. */
 export interface Member {
   name: string;
