@@ -418,11 +418,15 @@ export class GroupMember {
     const last = store.lastPosition;
     if (last.lsn < message.prevLsn) return reply(last.lsn, false);
     if ((await this.termAt(message.prevLsn)) !== message.prevTerm) return reply(Math.max(message.prevLsn - 1, 0), false);
+    // Copy out of the network buffer, into one buffer for the whole append: one allocation, not one per record.
+    const copy = new Uint8Array(byteLength(message.records));
     const records: EncodedRecord[] = [];
     let lsn = message.prevLsn;
+    let offset = 0;
     for (const bytes of message.records) {
-      // Copy: the bytes are a view into a network buffer.
-      records.push(indexRecord(bytes.slice(), ++lsn));
+      copy.set(bytes, offset);
+      records.push(indexRecord(copy.subarray(offset, offset + bytes.length), ++lsn));
+      offset += bytes.length;
     }
     // Keep what already matches; replace everything after the first difference.
     let skip = 0;
