@@ -80,7 +80,7 @@ export function skipValue(bytes: Uint8Array, start: number, depthMax = MSGPACK_D
 }
 
 /** The header of a string or array at `pos`: its kind, its length or count, and where its body starts. */
-function header(bytes: Uint8Array, pos: number): { kind: 'str' | 'array' | 'other'; length: number; body: number } {
+export function header(bytes: Uint8Array, pos: number): { kind: 'str' | 'array' | 'other'; length: number; body: number } {
   const type = bytes[pos];
   if (type === undefined) return { kind: 'other', length: 0, body: pos };
   if (type >= 0xa0 && type <= 0xbf) return { kind: 'str', length: type & 0x1f, body: pos + 1 };

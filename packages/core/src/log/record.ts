@@ -10,7 +10,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import { crc32c } from '../crc32c.js';
 import { CorruptRecordError } from '../errors.js';
 import { untrustedDecoderLimits } from './events.js';
-import { skipValue } from './msgpack-shape.js';
+import { header, skipValue } from './msgpack-shape.js';
 
 /** Bytes before the body: its length and its CRC. */
 export const RECORD_HEADER_BYTES = 8;
@@ -145,24 +145,24 @@ function readIndexHead(bytes: Uint8Array): { lsn: number; term: number; streams:
     if (typeof next === 'string') return undefined;
     at = next;
   }
-  // The appends: a fixarray (under 16 streams) or an array16.
-  const type = bytes[at];
-  let count: number;
-  if (type !== undefined && type >= 0x90 && type <= 0x9f) {
-    count = type & 0x0f;
-    at += 1;
-  } else if (type === 0xdc && at + 3 <= bytes.length) {
-    count = bytes[at + 1]! * 256 + bytes[at + 2]!;
-    at += 3;
-  } else return undefined;
+  const appends = header(bytes, at);
+  if (appends.kind !== 'array') return undefined;
+  at = appends.body;
   const streams: StreamEntry[] = [];
-  for (let i = 0; i < count; i++) {
-    if (bytes[at++] !== 0x94) return undefined;
-    const stream = readString(bytes, at);
-    if (!stream) return undefined;
-    at = stream.end;
-    const firstVersion = readUint(bytes, at);
-    const afterFirst = skipUint(bytes, at);
+  for (let i = 0; i < appends.length; i++) {
+    const row = header(bytes, at);
+    if (row.kind !== 'array' || row.length !== 4) return undefined;
+    const name = header(bytes, row.body);
+    const nameEnd = name.body + name.length;
+    if (name.kind !== 'str' || nameEnd > bytes.length) return undefined;
+    let stream: string;
+    try {
+      stream = utf8.decode(bytes.subarray(name.body, nameEnd));
+    } catch {
+      return undefined;
+    }
+    const firstVersion = readUint(bytes, nameEnd);
+    const afterFirst = skipUint(bytes, nameEnd);
     if (firstVersion === undefined || afterFirst === undefined) return undefined;
     const eventCount = readUint(bytes, afterFirst);
     const afterCount = skipUint(bytes, afterFirst);
@@ -170,30 +170,12 @@ function readIndexHead(bytes: Uint8Array): { lsn: number; term: number; streams:
     const end = skipValue(bytes, afterCount, 1);
     if (typeof end === 'string' || !isBin(bytes[afterCount])) return undefined;
     at = end;
-    streams.push({ stream: stream.value, firstVersion, eventCount });
+    streams.push({ stream, firstVersion, eventCount });
   }
   return at === bytes.length ? { lsn, term, streams } : undefined;
 }
 
 const isBin = (type: number | undefined): boolean => type === 0xc4 || type === 0xc5 || type === 0xc6;
-
-/** The MessagePack string at `at`, and the offset after it; undefined when there is none. */
-function readString(bytes: Uint8Array, at: number): { value: string; end: number } | undefined {
-  const type = bytes[at];
-  if (type === undefined) return undefined;
-  let length: number;
-  let start: number;
-  if (type >= 0xa0 && type <= 0xbf) [length, start] = [type & 0x1f, at + 1];
-  else if (type === 0xd9 && at + 2 <= bytes.length) [length, start] = [bytes[at + 1]!, at + 2];
-  else if (type === 0xda && at + 3 <= bytes.length) [length, start] = [bytes[at + 1]! * 256 + bytes[at + 2]!, at + 3];
-  else return undefined;
-  if (start + length > bytes.length) return undefined;
-  try {
-    return { value: utf8.decode(bytes.subarray(start, start + length)), end: start + length };
-  } catch {
-    return undefined;
-  }
-}
 
 /** Width in bytes of the MessagePack unsigned integer at `at`, type byte included, or undefined. */
 function uintWidth(bytes: Uint8Array, at: number): number | undefined {
