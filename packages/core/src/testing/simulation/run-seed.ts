@@ -108,7 +108,9 @@ export function defaultReplayCommand(seed: number): string {
 /** Draws one seed's swarm parameters (TigerBeetle's `options_swarm`, adapted to streams). */
 export function drawSwarm(random: Prng, fixed: Partial<SwarmParameters> = {}): SwarmParameters {
   const delayMinMs = random.int(0, 10);
-  const servers = fixed.servers ?? random.int(1, 5);
+  // Drawn even when fixed, like every parameter: fixing one leaves the others as the seed drew them.
+  const drawnServers = random.int(1, 5);
+  const servers = fixed.servers ?? drawnServers;
   const drawn: SwarmParameters = {
     servers,
     voters: servers === 2 ? random.int(1, 2) : random.int(0, 2),
