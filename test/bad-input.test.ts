@@ -528,7 +528,7 @@ describe('hostile input', () => {
     }
     // Still open and serving after every one of them.
     expect(await session.request('ping', null)).toBeNull();
-    expect((await session.request('read', ['s', 0, 'forward', 10]))).toEqual([]);
+    expect((await session.request('read', ['s', 0, 'forward', 10]))).toEqual([[], false]);
     session.connection.close('done');
   });
 

@@ -38,7 +38,7 @@ describe('exactly once', () => {
       const second = await rawSession(transport, server.urls[0]!);
       const resent = await second.request('transact', ['client-a', 1, [['pay', 'no-stream', events]]]);
       expect(resent).toEqual(original);
-      const slices = (await second.request('read', ['pay', 0, 'forward', 100])) as unknown[];
+      const [slices] = (await second.request('read', ['pay', 0, 'forward', 100])) as [unknown[], boolean];
       expect(slices).toHaveLength(1);
       second.connection.close('done');
     });

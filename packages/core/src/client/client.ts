@@ -154,6 +154,14 @@ export async function connect(urls: string | readonly string[], options: ClientO
   return new KilnClient(link, options.clientId ?? random.uuid(), random);
 }
 
+/** The events of a page's slices that lie in the range read, in read order. */
+function inRange(slices: unknown[], direction: Direction, fromVersion: number): RecordedEvent[] {
+  // Slices come in read order; a backward read also reverses the events inside each slice.
+  return direction === 'forward'
+    ? slices.flatMap((s) => eventsOf(sliceFromWire(s))).filter((e) => e.version >= fromVersion)
+    : slices.flatMap((s) => eventsOf(sliceFromWire(s)).reverse()).filter((e) => e.version <= fromVersion);
+}
+
 /** A connection to Kiln. Create one with {@link connect}. */
 export class KilnClient {
   private seq = 0;
@@ -200,18 +208,26 @@ export class KilnClient {
     return resultFromWire(await this.link.request('transact', args));
   }
 
-  /** Reads events of one stream, in version order (or reverse). A stream with no events reads as empty. */
+  /**
+   * Reads events of one stream, in version order (or reverse): `maxCount` of them, or fewer only
+   * when the stream ends first. A stream with no events reads as empty.
+   */
   async read(stream: string, options: ReadOptions = {}): Promise<RecordedEvent[]> {
     const direction = options.direction ?? 'forward';
-    const fromVersion = options.fromVersion ?? (direction === 'forward' ? 0 : END);
+    let fromVersion = options.fromVersion ?? (direction === 'forward' ? 0 : END);
     const maxCount = options.maxCount ?? DEFAULT_READ_COUNT;
-    const slices = (await this.link.request('read', readToWire({ stream, fromVersion, direction, maxCount }))) as unknown[];
-    // Slices come in read order; a backward read also reverses the events inside each slice.
-    const inRange =
-      direction === 'forward'
-        ? slices.flatMap((s) => eventsOf(sliceFromWire(s))).filter((e) => e.version >= fromVersion)
-        : slices.flatMap((s) => eventsOf(sliceFromWire(s)).reverse()).filter((e) => e.version <= fromVersion);
-    return inRange.slice(0, maxCount);
+    const events: RecordedEvent[] = [];
+    // The server ends a page early only at its byte cap, and says so: read on from there.
+    for (;;) {
+      const args = readToWire({ stream, fromVersion, direction, maxCount: maxCount - events.length });
+      const [slices, truncated] = (await this.link.request('read', args)) as [unknown[], boolean];
+      const page = inRange(slices, direction, fromVersion);
+      events.push(...page.slice(0, maxCount - events.length));
+      const last = events[events.length - 1];
+      if (!truncated || page.length === 0 || events.length >= maxCount || !last) return events;
+      fromVersion = direction === 'forward' ? last.version + 1 : last.version - 1;
+      if (fromVersion < 0) return events;
+    }
   }
 
   /** Reads the whole log by LSN: every event of `maxCount` transactions at most. */

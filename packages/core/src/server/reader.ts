@@ -8,6 +8,14 @@ import type { LogRecord, RecordAppend } from '../log/record.js';
 import type { EventSlice, ReadAllRequest, ReadRequest } from '../protocol/messages.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import { checkStreamName } from '../store/checked-store.js';
+import type { StreamIndexEntry } from '../store/store.js';
+
+/** One page of a stream read. */
+export interface StreamPage {
+  slices: EventSlice[];
+  /** True when `readBytesMax` ended the page before `maxCount` events: more may follow, so read on. */
+  truncated: boolean;
+}
 
 /** One chunk of the whole log: slices, and where the next chunk starts. */
 export interface LogChunk {
@@ -22,30 +30,42 @@ export class Reader {
     private readonly limits: LogLimits,
   ) {}
 
-  /** Reads a stream's events from `fromVersion`, whole slices, at most about `maxCount` events. */
-  async readStream(request: ReadRequest, commitIndex: number): Promise<EventSlice[]> {
+  /**
+   * Reads a stream's committed events from `fromVersion`, in whole slices holding `maxCount` events
+   * of the requested range (a slice may also carry events outside it, which the client drops), or
+   * fewer when the stream ends first or the page reaches `readBytesMax`, which `truncated` tells.
+   */
+  async readStream(request: ReadRequest, commitIndex: number): Promise<StreamPage> {
     checkStreamName(request.stream, this.limits.streamNameBytesMax);
-    const entries = await this.store.readStreamIndex(request.stream, request.fromVersion, {
-      direction: request.direction,
-      maxCount: request.maxCount,
-    });
+    const forward = request.direction === 'forward';
     const slices: EventSlice[] = [];
     let events = 0;
     let bytes = 0;
-    for (const entry of entries) {
-      if (entry.lsn > commitIndex) {
-        if (request.direction === 'forward') break;
-        continue;
+    let from = request.fromVersion;
+    // Each entry holds at least one event of the range, so `maxCount` entries are enough, unless a
+    // backward read skips entries above the commit index: then the index is read again past them.
+    for (;;) {
+      const wanted = request.maxCount - events;
+      const entries = await this.store.readStreamIndex(request.stream, from, { direction: request.direction, maxCount: wanted });
+      for (const entry of entries) {
+        if (entry.lsn > commitIndex) {
+          if (forward) return { slices, truncated: false };
+          continue;
+        }
+        const [record] = await this.store.readRecords(entry.lsn, { direction: 'forward', maxCount: 1, maxBytes: 1 });
+        const slice = record && sliceOf(record, request.stream);
+        if (!slice) continue;
+        slices.push(slice);
+        events += eventsInRange(entry, request);
+        bytes += slice.events.length;
+        if (events >= request.maxCount) return { slices, truncated: false };
+        if (bytes >= this.limits.readBytesMax) return { slices, truncated: true };
       }
-      const [record] = await this.store.readRecords(entry.lsn, { direction: 'forward', maxCount: 1, maxBytes: 1 });
-      const slice = record && sliceOf(record, request.stream);
-      if (!slice) continue;
-      slices.push(slice);
-      events += entry.eventCount;
-      bytes += slice.events.length;
-      if (events >= request.maxCount || bytes >= this.limits.readBytesMax) break;
+      const last = entries[entries.length - 1];
+      if (!last || entries.length < wanted) return { slices, truncated: false };
+      from = forward ? last.firstVersion + last.eventCount : last.firstVersion - 1;
+      if (from < 0) return { slices, truncated: false };
     }
-    return slices;
   }
 
   /** Reads the whole log from `fromLsn`, at most `maxCount` records. */
@@ -66,6 +86,13 @@ export class Reader {
 export function sliceOf(record: LogRecord, stream: string): EventSlice | undefined {
   const append = record.appends.find((a) => a.stream === stream);
   return append && toSlice(record, append);
+}
+
+/** How many of an index entry's events lie in the requested range. */
+function eventsInRange(entry: StreamIndexEntry, request: ReadRequest): number {
+  const last = entry.firstVersion + entry.eventCount - 1;
+  if (request.direction === 'forward') return last - Math.max(entry.firstVersion, request.fromVersion) + 1;
+  return Math.min(last, request.fromVersion) - entry.firstVersion + 1;
 }
 
 function toSlice(record: LogRecord, append: RecordAppend): EventSlice {

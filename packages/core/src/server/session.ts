@@ -171,7 +171,7 @@ export class Session {
         return this.context
           .readIndex()
           .then((commitIndex) => reader.readStream(readFromWire(args, logLimits.readCountMax), commitIndex))
-          .then((slices) => slices.map(sliceToWire));
+          .then((page) => [page.slices.map(sliceToWire), page.truncated]);
       case 'readAll':
         return this.context
           .readIndex()

@@ -137,6 +137,7 @@ export class SubscriptionHub {
       const chunk = await this.reader.readAll({ fromLsn: subscription.next, direction: 'forward', maxCount }, commitIndex);
       return chunk.slices;
     }
-    return this.reader.readStream({ stream: subscription.stream, fromVersion: subscription.next, direction: 'forward', maxCount }, commitIndex);
+    const page = await this.reader.readStream({ stream: subscription.stream, fromVersion: subscription.next, direction: 'forward', maxCount }, commitIndex);
+    return page.slices;
   }
 }
