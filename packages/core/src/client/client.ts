@@ -8,6 +8,7 @@ import { InvalidArgumentError, type KilnError } from '../errors.js';
 import { defaultConnectionLimits, type ConnectionLimits } from '../limits.js';
 import { encodeEvents, type EventData, type ExpectedVersion, type RecordedEvent } from '../log/events.js';
 import { decodeRecord } from '../log/record.js';
+import { checkStreamNameText } from '../log/stream-name.js';
 import { viewFromWire, type GroupView } from '../replication/group-view.js';
 import {
   checkExpectedVersion,
@@ -189,6 +190,7 @@ export class KilnClient {
   async transact(appends: readonly TransactAppend[]): Promise<TransactionResult> {
     if (!Array.isArray(appends) || appends.length === 0) throw new InvalidArgumentError('appends', 'must hold at least one stream');
     const wire = appends.map((a, i) => {
+      checkStreamNameText(a.stream, `appends[${i}].stream`);
       if (a.events !== undefined && (!Array.isArray(a.events) || a.events.length === 0)) {
         throw new InvalidArgumentError(`appends[${i}].events`, 'must be a non-empty array when given');
       }
@@ -202,6 +204,7 @@ export class KilnClient {
 
   /** Reads events of one stream, in version order (or reverse). A stream with no events reads as empty. */
   async read(stream: string, options: ReadOptions = {}): Promise<RecordedEvent[]> {
+    checkStreamNameText(stream);
     const direction = options.direction ?? 'forward';
     const fromVersion = options.fromVersion ?? (direction === 'forward' ? 0 : END);
     const maxCount = options.maxCount ?? DEFAULT_READ_COUNT;
@@ -303,6 +306,8 @@ export class KilnClient {
 
   private observe(stream: string | null, from: number): Observable<RecordedEvent> {
     return new Observable<RecordedEvent>((subscriber: Subscriber<RecordedEvent>) => {
+      // Thrown here, the error reaches the subscriber as the observable's error.
+      if (stream !== null) checkStreamNameText(stream);
       let next = from;
       const id = this.link.subscribe({
         resumeArgs: (subscriptionId) => subscribeToWire({ subscriptionId, stream, from: next }),
