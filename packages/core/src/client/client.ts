@@ -79,6 +79,7 @@ export interface AppendOptions {
 
 /** One stream's part of {@link KilnClient.transact}. */
 export interface TransactAppend {
+  /** The stream's name: see {@link KilnClient.append} for the rule. */
   stream: string;
   /** Events to append; leave out to only check the stream's version. */
   events?: readonly EventData[];
@@ -174,7 +175,13 @@ export class KilnClient {
 
   /**
    * Appends events to one stream, atomically.
+   *
+   * A stream name is a non-empty string of well-formed Unicode (no lone UTF-16 surrogate, which
+   * UTF-8 cannot hold), at most the server's `streamNameBytesMax` (512) bytes of UTF-8, not
+   * starting with `$`. Every method taking a stream name holds it to this rule.
    * @throws WrongExpectedVersionError when the stream is not at `expectedVersion`
+   * @throws InvalidArgumentError when the stream name breaks the rule (an empty or not well-formed
+   * name is refused before anything is sent)
    */
   async append(stream: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
     const result = await this.transact([{ stream, events, expectedVersion: options.expectedVersion ?? 'any' }]);
