@@ -1,7 +1,7 @@
 // The record codec and CRC: what recovery relies on to tell a whole record from a torn one.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CorruptRecordError, crc32c, decodeRecord, encodeRecord, indexRecord, recordTerm, RECORD_HEADER_BYTES, type LogRecord } from '@kiln/core';
+import { CorruptRecordError, crc32c, decodeRecord, encodeRecord, indexRecord, InvalidArgumentError, recordTerm, RECORD_HEADER_BYTES, type LogRecord } from '@kiln/core';
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -50,6 +50,15 @@ describe('record codec', () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('refuses a stream name with a lone surrogate, whose bytes would name another stream than its entry', () => {
+    const events = record().appends[0]!.events;
+    for (const stream of ['a\uD800', '\uDC00', `${'n'.repeat(300)}\uD83D`]) {
+      const appends = [{ stream: 'fine', firstVersion: 0, eventCount: 1, events }, { stream, firstVersion: 0, eventCount: 1, events }];
+      expect(() => encodeRecord(record({ appends })), JSON.stringify(stream.slice(-2))).toThrow(InvalidArgumentError);
+    }
+    expect(encodeRecord(record({ appends: [{ stream: 'a\uD83D\uDE00', firstVersion: 0, eventCount: 1, events }] })).streams[0]!.stream).toBe('a\uD83D\uDE00');
   });
 
   it('refuses to index a record with a bad CRC or another LSN', () => {

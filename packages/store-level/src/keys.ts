@@ -12,6 +12,10 @@
  * The stream name is length-prefixed so that no stream's keys fall inside another's range
  * (`order-1` and `order-10`). "The entry holding version v" is then one reverse seek: the greatest
  * key `<= I name v`, limit 1.
+ *
+ * Names become keys as UTF-8, which is one-to-one only on well-formed Unicode: a lone surrogate
+ * encodes as U+FFFD, so 'a\uD800' and 'a\uFFFD' would share a key. The checked layer refuses such
+ * names; the encoder refuses them too, so that no caller can make two names share a key.
  */
 
 const RECORD = 0x4c; // 'L'
@@ -22,6 +26,14 @@ const META = 0x4d; // 'M'
 const TWO_TO_32 = 2 ** 32;
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
+// With the `u` flag this range matches only a surrogate that is not half of a pair.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** UTF-8 of a name that is part of a key. @throws TypeError on a lone surrogate, which UTF-8 cannot hold */
+function keyText(text: string): Uint8Array {
+  if (LONE_SURROGATE.test(text)) throw new TypeError(`a key name must be well-formed Unicode: ${JSON.stringify(text)}`);
+  return utf8.encode(text);
+}
 
 /** Writes a safe integer as 8 bytes big-endian at `offset`; byte by byte, as a DataView per key costs more than the key. */
 function putU64(target: Uint8Array, offset: number, value: number): void {
@@ -59,7 +71,7 @@ export const lsnOfKey = (key: Uint8Array): number => getU64(key, 1);
 
 /** Key of a stream index entry. */
 export function indexKey(stream: string, firstVersion: number): Uint8Array {
-  const name = utf8.encode(stream);
+  const name = keyText(stream);
   const key = new Uint8Array(1 + 4 + name.length + 8);
   key[0] = INDEX;
   putU32(key, 1, name.length);
@@ -87,7 +99,7 @@ export function readIndexValue(value: Uint8Array): { lsn: number; eventCount: nu
 
 /** Key of a metadata value. */
 export function metaKey(key: string): Uint8Array {
-  const name = utf8.encode(key);
+  const name = keyText(key);
   const out = new Uint8Array(1 + name.length);
   out[0] = META;
   out.set(name, 1);

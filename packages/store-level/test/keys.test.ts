@@ -1,7 +1,7 @@
 // The key layout sorts the way the store's range scans assume: LSNs and versions numerically,
 // and each stream's index keys in a range no other stream's keys fall into.
 import { describe, expect, it } from 'vitest';
-import { indexKey, indexValue, lsnOfKey, readIndexValue, recordKey, versionOfIndexKey } from '../src/keys.js';
+import { indexKey, indexValue, lsnOfKey, metaKey, readIndexValue, recordKey, versionOfIndexKey } from '../src/keys.js';
 
 const compare = (a: Uint8Array, b: Uint8Array): number => Buffer.compare(a, b);
 
@@ -24,6 +24,17 @@ describe('level store keys', () => {
     for (const v of versions) {
       const other = indexKey('order-10', v);
       expect(compare(other, low) < 0 || compare(other, high) > 0).toBe(true);
+    }
+  });
+
+  it('gives distinct names distinct keys, and refuses a name UTF-8 cannot hold', () => {
+    const names = ['a', 'a\uFFFD', 'a\uFFFD\uFFFD', 'a\uD83D\uDE00', 'a\uD83D\uDE01', '\uFFFD'];
+    expect(new Set(names.map((n) => Buffer.from(indexKey(n, 0)).toString('hex'))).size).toBe(names.length);
+    expect(new Set(names.map((n) => Buffer.from(metaKey(n)).toString('hex'))).size).toBe(names.length);
+    // UTF-8 would put U+FFFD for each lone surrogate, taking the key of another name.
+    for (const name of ['a\uD800', 'a\uDC00', 'a\uDE00\uD83D']) {
+      expect(() => indexKey(name, 0), JSON.stringify(name)).toThrow(TypeError);
+      expect(() => metaKey(name), JSON.stringify(name)).toThrow(TypeError);
     }
   });
 

@@ -8,6 +8,7 @@ import { InvalidArgumentError, type KilnError } from '../errors.js';
 import { defaultConnectionLimits, type ConnectionLimits } from '../limits.js';
 import { encodeEvents, type EventData, type ExpectedVersion, type RecordedEvent } from '../log/events.js';
 import { decodeRecord } from '../log/record.js';
+import { checkStreamNameText } from '../log/stream-name.js';
 import { viewFromWire, type GroupView } from '../replication/group-view.js';
 import {
   checkExpectedVersion,
@@ -78,6 +79,7 @@ export interface AppendOptions {
 
 /** One stream's part of {@link KilnClient.transact}. */
 export interface TransactAppend {
+  /** The stream's name: see {@link KilnClient.append} for the rule. */
   stream: string;
   /** Events to append; leave out to only check the stream's version. */
   events?: readonly EventData[];
@@ -181,7 +183,13 @@ export class KilnClient {
 
   /**
    * Appends events to one stream, atomically.
+   *
+   * A stream name is a non-empty string of well-formed Unicode (no lone UTF-16 surrogate, which
+   * UTF-8 cannot hold), at most the server's `streamNameBytesMax` (512) bytes of UTF-8, not
+   * starting with `$`. Every method taking a stream name holds it to this rule.
    * @throws WrongExpectedVersionError when the stream is not at `expectedVersion`
+   * @throws InvalidArgumentError when the stream name breaks the rule (an empty or not well-formed
+   * name is refused before anything is sent)
    */
   async append(stream: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
     const result = await this.transact([{ stream, events, expectedVersion: options.expectedVersion ?? 'any' }]);
@@ -197,6 +205,7 @@ export class KilnClient {
   async transact(appends: readonly TransactAppend[]): Promise<TransactionResult> {
     if (!Array.isArray(appends) || appends.length === 0) throw new InvalidArgumentError('appends', 'must hold at least one stream');
     const wire = appends.map((a, i) => {
+      checkStreamNameText(a.stream, `appends[${i}].stream`);
       if (a.events !== undefined && (!Array.isArray(a.events) || a.events.length === 0)) {
         throw new InvalidArgumentError(`appends[${i}].events`, 'must be a non-empty array when given');
       }
@@ -213,6 +222,7 @@ export class KilnClient {
    * when the stream ends first. A stream with no events reads as empty.
    */
   async read(stream: string, options: ReadOptions = {}): Promise<RecordedEvent[]> {
+    checkStreamNameText(stream);
     const direction = options.direction ?? 'forward';
     let fromVersion = options.fromVersion ?? (direction === 'forward' ? 0 : END);
     const maxCount = options.maxCount ?? DEFAULT_READ_COUNT;
@@ -319,6 +329,8 @@ export class KilnClient {
 
   private observe(stream: string | null, from: number): Observable<RecordedEvent> {
     return new Observable<RecordedEvent>((subscriber: Subscriber<RecordedEvent>) => {
+      // Thrown here, the error reaches the subscriber as the observable's error.
+      if (stream !== null) checkStreamNameText(stream);
       let next = from;
       const id = this.link.subscribe({
         resumeArgs: (subscriptionId) => subscribeToWire({ subscriptionId, stream, from: next }),

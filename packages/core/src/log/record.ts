@@ -11,6 +11,7 @@ import { crc32c } from '../crc32c.js';
 import { CorruptRecordError } from '../errors.js';
 import { untrustedDecoderLimits } from './events.js';
 import { header, skipValue } from './msgpack-shape.js';
+import { checkWellFormed } from './stream-name.js';
 
 /** Bytes before the body: its length and its CRC. */
 export const RECORD_HEADER_BYTES = 8;
@@ -54,8 +55,13 @@ export interface EncodedRecord {
 const encoder = new Encoder();
 const decoder = new Decoder(untrustedDecoderLimits);
 
-/** Encodes a record, header and CRC included. */
+/**
+ * Encodes a record, header and CRC included.
+ * @throws InvalidArgumentError when a stream name is not well-formed Unicode: its bytes would name
+ * another stream than the index entry the store makes from `streams`
+ */
 export function encodeRecord(record: LogRecord): EncodedRecord {
+  record.appends.forEach((a, i) => checkWellFormed(a.stream, `appends[${i}].stream`));
   const body = encoder.encodeSharedRef([
     record.lsn,
     record.term,

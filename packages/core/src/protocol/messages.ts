@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { ExpectedVersion } from '../log/events.js';
+import { checkStreamNameText } from '../log/stream-name.js';
 import type { Direction } from '../store/store.js';
 
 /** One stream's part of a transaction: events to append, or none for a check only. */
@@ -130,7 +131,7 @@ export function transactionFromWire(value: unknown, streamsMax: number): Transac
   if (!Array.isArray(appends) || appends.length === 0 || appends.length > streamsMax) fail('appends', `must name 1 to ${streamsMax} streams`);
   const decoded = appends.map((a: unknown, i: number): TransactionAppend => {
     const [stream, expected, events] = tuple(a, `appends[${i}]`, 2, 3);
-    if (typeof stream !== 'string') fail(`appends[${i}].stream`, 'must be a string');
+    checkStreamNameText(stream, `appends[${i}].stream`);
     const expectedVersion = checkExpectedVersion(expected, `appends[${i}].expectedVersion`);
     if (events === undefined) return { stream, expectedVersion };
     if (!(events instanceof Uint8Array)) fail(`appends[${i}].events`, 'must be a MessagePack blob');
@@ -165,7 +166,7 @@ export function sliceFromWire(value: unknown): EventSlice {
 
 export function readFromWire(value: unknown, countMax: number): ReadRequest {
   const [stream, fromVersion, dir, maxCount] = tuple(value, 'read', 4);
-  if (typeof stream !== 'string') fail('stream', 'must be a string');
+  checkStreamNameText(stream);
   return { stream, fromVersion: position(fromVersion, 'fromVersion'), direction: direction(dir), maxCount: count(maxCount, countMax) };
 }
 
@@ -176,7 +177,7 @@ export function readAllFromWire(value: unknown, countMax: number): ReadAllReques
 
 export function subscribeFromWire(value: unknown): SubscribeRequest {
   const [subscriptionId, stream, from] = tuple(value, 'subscribe', 3);
-  if (stream !== null && typeof stream !== 'string') fail('stream', 'must be a string, or null for the whole log');
+  if (stream !== null) checkStreamNameText(stream);
   return { subscriptionId: position(subscriptionId, 'subscriptionId'), stream, from: position(from, 'from') };
 }
 

@@ -10,8 +10,9 @@ import { InvalidArgumentError, KilnError, SequenceExpiredError, ServerFailedErro
 import type { LogLimits } from '../limits.js';
 import { validateEvents, type ExpectedVersion } from '../log/events.js';
 import { encodeRecord, type EncodedRecord, type LogRecord, type RecordAppend } from '../log/record.js';
+import { checkStreamName } from '../log/stream-name.js';
 import type { TransactionRequest, TransactionResult } from '../protocol/messages.js';
-import { checkStreamName, type CheckedStore } from '../store/checked-store.js';
+import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Timers } from '../time.js';
 import { DedupTable } from './dedup-table.js';
 import { StreamHeads } from './stream-heads.js';

@@ -5,9 +5,9 @@
  */
 import type { LogLimits } from '../limits.js';
 import type { LogRecord, RecordAppend } from '../log/record.js';
+import { checkStreamName } from '../log/stream-name.js';
 import type { EventSlice, ReadAllRequest, ReadRequest } from '../protocol/messages.js';
 import type { CheckedStore } from '../store/checked-store.js';
-import { checkStreamName } from '../store/checked-store.js';
 import type { StreamIndexEntry } from '../store/store.js';
 
 /** One page of a stream read. */

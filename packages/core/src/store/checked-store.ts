@@ -7,6 +7,7 @@ import { assert } from '../assert.js';
 import { CorruptRecordError, InvalidArgumentError, LogOrderError, StoreClosedError, StoreFailedError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
 import { decodeRecord, verifiedBody, type EncodedRecord, type LogRecord } from '../log/record.js';
+import { checkStreamName, checkWellFormed } from '../log/stream-name.js';
 import type { Direction, IndexReadOptions, LogReadOptions, Store, StoredRecord, StreamIndexEntry } from './store.js';
 
 /** The position of a record in the log. LSN 0 and term 0 stand for the empty log. */
@@ -266,19 +267,10 @@ function checkReadBounds(maxCount: number, direction: Direction, countMax: numbe
   }
 }
 
-const utf8 = new TextEncoder();
-
-/** @throws InvalidArgumentError when the name is empty, too long or reserved */
-export function checkStreamName(stream: string, bytesMax: number): void {
-  if (typeof stream !== 'string' || stream.length === 0) throw new InvalidArgumentError('stream', 'must be a non-empty string');
-  if (stream.startsWith('$')) throw new InvalidArgumentError('stream', "names starting with '$' are reserved");
-  if (stream.length * 3 > bytesMax && utf8.encode(stream).length > bytesMax) {
-    throw new InvalidArgumentError('stream', `must be at most ${bytesMax} UTF-8 bytes`);
-  }
-}
-
 function checkMetaKey(key: string): void {
   if (typeof key !== 'string' || key.length === 0 || key.length > META_KEY_CHARS_MAX) {
     throw new InvalidArgumentError('key', `must be a string of 1 to ${META_KEY_CHARS_MAX} characters`);
   }
+  // A store keys meta by UTF-8 as it keys streams, so the same rule keeps two keys from becoming one.
+  checkWellFormed(key, 'key');
 }

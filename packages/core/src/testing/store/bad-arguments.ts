@@ -51,6 +51,19 @@ export function badArgumentTests({ runner, test }: SuiteContext): void {
         h.store.readStreamIndex(stream, 0, { direction: 'forward', maxCount: 1 }),
       );
     }
+    // A lone surrogate has no UTF-8 form: a store keying its index by UTF-8 would file 'a\uD800',
+    // 'a\uDC00' and 'a\uFFFD' under one key. `encodeRecord` refuses such a name, so the record
+    // here says 'c' in its bytes and the bad name only in the `streams` a store indexes by.
+    const named = (record: EncodedRecord, stream: string): EncodedRecord => ({ ...record, streams: record.streams.map((s) => ({ ...s, stream })) });
+    for (const stream of ['a\uD800', 'a\uDC00', '\uD83D', 'c\uDE00c']) {
+      const label = JSON.stringify(stream);
+      refused(`a stream name with a lone surrogate (${label}) in a record is an InvalidArgumentError`, InvalidArgumentError, (h) =>
+        h.store.append([named(one(3, 3), stream)]),
+      );
+      refused(`a stream name with a lone surrogate (${label}) in an index read is an InvalidArgumentError`, InvalidArgumentError, (h) =>
+        h.store.readStreamIndex(stream, 0, { direction: 'backward', maxCount: 1 }),
+      );
+    }
     for (const lsn of [-1, 1.5, Number.NaN, Infinity]) {
       refused(`reading from LSN ${lsn} is an InvalidArgumentError`, InvalidArgumentError, (h) =>
         h.store.read(lsn, { direction: 'forward', maxCount: 1, maxBytes: 1 }),

@@ -52,6 +52,10 @@ export function metaTests({ runner, test }: SuiteContext): void {
       await expectRejects(runner, () => h.store.putMeta('', bytes(1)), InvalidArgumentError);
       await expectRejects(runner, () => h.store.putMeta('k'.repeat(257), bytes(1)), InvalidArgumentError);
       await expectRejects(runner, () => h.store.getMeta(''), InvalidArgumentError);
+      // A lone surrogate has no UTF-8 form: stored, 'k\uD800' and 'k\uFFFD' could share a key.
+      await expectRejects(runner, () => h.store.putMeta('k\uD800', bytes(1)), InvalidArgumentError);
+      await expectRejects(runner, () => h.store.getMeta('k\uDC00'), InvalidArgumentError);
+      expect(await h.store.getMeta('k\uFFFD')).toBeUndefined();
       await expectRejects(runner, () => h.store.putMeta('term', [1, 2] as unknown as Uint8Array), InvalidArgumentError);
       expect(await h.store.getMeta('term')).toBeUndefined();
     });

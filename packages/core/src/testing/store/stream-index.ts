@@ -91,6 +91,17 @@ export function streamIndexTests({ runner, test }: SuiteContext): void {
       }
     });
 
+    test('well-formed names that a lossy UTF-8 encoding would merge stay apart', async (h) => {
+      // A lone surrogate becomes U+FFFD in UTF-8; every name here is well-formed, and each is its own stream.
+      const names = ['a\uFFFD', 'a\uFFFD\uFFFD', 'a\uD83D\uDE00', 'a\uD83D\uDE01', 'a\uD800\uDC00', 'a', '\uFFFD', '\uD83D\uDE00'];
+      for (const [i, name] of names.entries()) await h.append(...h.log.segment(i + 1, [name]));
+      for (const name of names) {
+        expect(await h.store.readStreamIndex(name, 0, fwd()), JSON.stringify(name)).toEqual(h.log.index(name, 0, fwd()));
+        expect(await h.store.streamHead(name), JSON.stringify(name)).toEqual(h.log.index(name, MAX, back(1))[0]);
+      }
+      expect(await h.store.streamHead('a\uFFFD\uFFFD\uFFFD')).toBeUndefined();
+    });
+
     test('matches the contract for every fromVersion over runs of varied length', async (h) => {
       // Runs of 1 to 7 events on 's', interleaved with other streams, in segments of varied size.
       const lengths = [1, 3, 1, 7, 2, 2, 5, 1, 1, 4, 6, 1, 3, 2, 7, 1];
