@@ -143,7 +143,7 @@ export class PeerNetwork {
         if (message.stripe === this.stripe) this.options.onMessage(message);
         else if (!reported.has(message.stripe)) {
           reported.add(message.stripe);
-          this.options.log(`${this.options.self}: dropped a ${message.kind} from ${message.from} for stripe ${message.stripe}, which this member does not serve (it serves stripe ${this.stripe}); later ones on this connection are dropped silently`);
+          this.options.log(`${this.options.self}: dropped a '${message.kind}' message from ${message.from} for stripe ${message.stripe}, which this member does not serve (it serves stripe ${this.stripe}); later ones on this connection are dropped silently`);
         }
       }
     } catch (error) {
