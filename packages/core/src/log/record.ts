@@ -12,6 +12,7 @@
  * still read, as commit records.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
+import { assert } from '../assert.js';
 import { crc32c } from '../crc32c.js';
 import { CorruptRecordError, UnsupportedRecordKindError } from '../errors.js';
 import { untrustedDecoderLimits } from './events.js';
@@ -79,6 +80,7 @@ const decoder = new Decoder(untrustedDecoderLimits);
 
 /** Encodes a record, header and CRC included. */
 export function encodeRecord(record: LogRecord): EncodedRecord {
+  assert(record.kind === RecordKind.Commit, `a record of kind ${String(record.kind)} cannot be encoded`);
   const body = encoder.encodeSharedRef([
     record.lsn,
     record.term,
