@@ -226,6 +226,42 @@ export class CorruptRecordError extends KilnError {
   }
 }
 
+/**
+ * A record is of a kind this code does not implement (one reserved for a later version, say):
+ * a newer Kiln wrote it. It is not corruption, and recovery never drops it.
+ */
+export class UnsupportedRecordKindError extends KilnError {
+  constructor(
+    readonly lsn: number,
+    readonly kind: number,
+  ) {
+    super(`record at LSN ${lsn} is of kind ${kind}, which this version of Kiln does not read`);
+  }
+
+  override fields(): ErrorFields {
+    return { lsn: this.lsn, kind: this.kind };
+  }
+}
+
+/**
+ * A store records an on-disk format version this code does not read: a newer Kiln wrote it.
+ * The store was not changed; open it with that version or a later one.
+ */
+export class UnsupportedFormatVersionError extends KilnError {
+  constructor(
+    /** The version the store records; 0 when what it records is not a version at all. */
+    readonly version: number,
+    /** The newest version this code reads (and the one it writes). */
+    readonly supported: number,
+  ) {
+    super(`the store is in format version ${version}; this version of Kiln reads format versions 1 to ${supported}`);
+  }
+
+  override fields(): ErrorFields {
+    return { version: this.version, supported: this.supported };
+  }
+}
+
 /** A segment did not follow the log: an LSN gap, or a term lower than the last record's. */
 export class LogOrderError extends KilnError {
   constructor(detail: string) {
@@ -330,6 +366,8 @@ const factories: Record<string, ErrorFactory> = {
   StoreClosedError: () => new StoreClosedError(),
   StoreFailedError: () => new StoreFailedError(),
   CorruptRecordError: (_m, f) => new CorruptRecordError(num(f.lsn), str(f.detail)),
+  UnsupportedRecordKindError: (_m, f) => new UnsupportedRecordKindError(num(f.lsn), num(f.kind)),
+  UnsupportedFormatVersionError: (_m, f) => new UnsupportedFormatVersionError(num(f.version), num(f.supported)),
   LogOrderError: (m) => new LogOrderError(m),
   SequenceExpiredError: (_m, f) => new SequenceExpiredError(str(f.clientId), num(f.seq)),
   ServerShuttingDownError: () => new ServerShuttingDownError(),

@@ -25,6 +25,8 @@ export {
   indexRecord,
   recordTerm,
   RECORD_HEADER_BYTES,
+  RecordKind,
+  STORE_FORMAT_VERSION,
   type LogRecord,
   type RecordAppend,
   type EncodedRecord,

@@ -1,7 +1,20 @@
 // The record codec and CRC: what recovery relies on to tell a whole record from a torn one.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CorruptRecordError, crc32c, decodeRecord, encodeRecord, indexRecord, InvalidArgumentError, recordTerm, RECORD_HEADER_BYTES, type LogRecord } from '@kiln/core';
+import { encode } from '@msgpack/msgpack';
+import {
+  CorruptRecordError,
+  crc32c,
+  decodeRecord,
+  encodeRecord,
+  indexRecord,
+  InvalidArgumentError,
+  RecordKind,
+  recordTerm,
+  RECORD_HEADER_BYTES,
+  UnsupportedRecordKindError,
+  type LogRecord,
+} from '@kiln/core';
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -16,6 +29,7 @@ describe('crc32c', () => {
 const record = (over: Partial<LogRecord> = {}): LogRecord => ({
   lsn: 7,
   term: 2,
+  kind: RecordKind.Commit,
   clientId: 'c1',
   seq: 3,
   timestampMs: 1_700_000_000_000,
@@ -100,11 +114,78 @@ describe('record codec', () => {
     });
     fc.assert(
       fc.property(fc.nat(), fc.nat(), fc.string({ maxLength: 40 }), fc.nat(), fc.array(append, { minLength: 1, maxLength: 5 }), (lsn, term, clientId, seq, appends) => {
-        const r: LogRecord = { lsn, term, clientId, seq, timestampMs: 0, appends };
+        const r: LogRecord = { lsn, term, kind: RecordKind.Commit, clientId, seq, timestampMs: 0, appends };
         const { bytes } = encodeRecord(r);
         expect(bytes.length).toBeGreaterThan(RECORD_HEADER_BYTES);
         expect(decodeRecord(bytes, lsn)).toEqual(r);
       }),
     );
+  });
+});
+
+/** Frames a record body as every format does: `u32le length | u32le crc32c | body`. */
+function framed(body: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(RECORD_HEADER_BYTES + body.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, body.length, true);
+  view.setUint32(4, crc32c(body), true);
+  bytes.set(body, RECORD_HEADER_BYTES);
+  return bytes;
+}
+
+/** A record as format version 1 wrote it: no kind. */
+const formatOne = (r: LogRecord): Uint8Array =>
+  framed(encode([r.lsn, r.term, r.clientId, r.seq, r.timestampMs, r.appends.map((a) => [a.stream, a.firstVersion, a.eventCount, a.events])]));
+
+/** A record of the current layout but of any kind, as a newer version might write. */
+const ofKind = (r: LogRecord, kind: number): Uint8Array =>
+  framed(encode([r.lsn, r.term, kind, r.clientId, r.seq, r.timestampMs, r.appends.map((a) => [a.stream, a.firstVersion, a.eventCount, a.events])]));
+
+describe('record kinds and format versions', () => {
+  it('writes the kind third, after the LSN and term', () => {
+    const body = encodeRecord(record()).bytes.subarray(RECORD_HEADER_BYTES);
+    expect([...body.subarray(0, 4)]).toEqual([0x97, 7, 2, RecordKind.Commit]);
+  });
+
+  it('reads a format-1 record, which has no kind, as a commit record: decoded, indexed and its term read as the encoder would', () => {
+    const append = fc.record({
+      stream: fc.string({ unit: 'binary', minLength: 1, maxLength: 100 }),
+      firstVersion: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      eventCount: fc.integer({ min: 1, max: 100_000 }),
+      events: fc.uint8Array({ minLength: 0, maxLength: 300 }),
+    });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.array(append, { maxLength: 8 }), (lsn, term, appends) => {
+        const r = record({ lsn, term, appends });
+        const bytes = formatOne(r);
+        expect(decodeRecord(bytes, lsn)).toEqual(r);
+        expect(recordTerm(bytes, lsn)).toBe(term);
+        expect(indexRecord(bytes, lsn)).toEqual({ ...encodeRecord(r), bytes });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses a record of a reserved or unknown kind with UnsupportedRecordKindError, not as corrupt', () => {
+    for (const kind of [RecordKind.Prepare, RecordKind.Decide, RecordKind.Outcome, RecordKind.Scavenge, 0, 99]) {
+      const bytes = ofKind(record(), kind);
+      for (const read of [() => decodeRecord(bytes, 7), () => indexRecord(bytes, 7)]) {
+        let error: unknown;
+        try {
+          read();
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(UnsupportedRecordKindError);
+        expect(error).not.toBeInstanceOf(CorruptRecordError);
+        expect(error).toMatchObject({ lsn: 7, kind, message: `record at LSN 7 is of kind ${kind}, which this version of Kiln does not read` });
+      }
+      // Every kind opens with [lsn, term]: a mirror's term lookup needs no more.
+      expect(recordTerm(bytes, 7)).toBe(2);
+    }
+  });
+
+  it('refuses a kind that is not an integer as a corrupt record', () => {
+    expect(() => decodeRecord(ofKind(record(), 'commit' as unknown as number), 7)).toThrow(CorruptRecordError);
   });
 });

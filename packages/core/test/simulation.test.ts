@@ -136,7 +136,9 @@ if (single !== undefined) {
         }
       }
       expect(caught.length, 'no seed in 1..200 caught acknowledging before fsync').toBeGreaterThan(0);
-      for (const result of caught) expect(result.counts.lost, `seed ${result.seed}`).toBeGreaterThan(0);
+      // A seed may also be caught by a subscriber that was sent events the crash then lost, before
+      // their writer saw the acknowledgement (it resent them): the same bug, seen by the reader.
+      expect(caught.some((r) => r.counts.lost > 0), `seeds ${caught.map((r) => r.seed).join(', ')}: none lost an acknowledged write`).toBe(true);
     });
 
     it('runs tasks in (virtual time, sequence) order, holds a paused node, drops a crashed one', async () => {

@@ -7,7 +7,7 @@ import { mkdtemp, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkedStore, defaultLogLimits, encodeRecord, type CheckedStore, type EncodedRecord } from '@kiln/core';
+import { checkedStore, defaultLogLimits, encodeRecord, RecordKind, type CheckedStore, type EncodedRecord } from '@kiln/core';
 import { levelStore } from '@kiln/store-level';
 
 const STREAMS = 5;
@@ -26,7 +26,7 @@ afterEach(async () => {
 /** Record `lsn` writes one event to stream `s(lsn % 5)`, the same shape the child writer uses. */
 function record(lsn: number): EncodedRecord {
   const appends = [{ stream: `s${lsn % STREAMS}`, firstVersion: Math.floor((lsn - 1) / STREAMS), eventCount: 1, events: new Uint8Array(200).fill(7) }];
-  return encodeRecord({ lsn, term: 1, clientId: 'writer', seq: lsn, timestampMs: 0, appends });
+  return encodeRecord({ lsn, term: 1, kind: RecordKind.Commit, clientId: 'writer', seq: lsn, timestampMs: 0, appends });
 }
 
 /** Checks that the store holds LSNs 1..last with no gap, each passing its CRC, and an index that matches them. */

@@ -1,11 +1,11 @@
 // The checked layer over the memory store, where the store cannot mask anything: a failed write
 // stops the store, pipelined appends keep their order, and the position follows the durable log.
 import { describe, expect, it } from 'vitest';
-import { checkedStore, defaultLogLimits, encodeRecord, StoreFailedError, type Store } from '@kiln/core';
+import { checkedStore, defaultLogLimits, encodeRecord, RecordKind, StoreFailedError, type Store } from '@kiln/core';
 import { memoryStore } from '@kiln/store-memory';
 
 const rec = (lsn: number, term = 1) =>
-  encodeRecord({ lsn, term, clientId: 'c', seq: lsn, timestampMs: 0, appends: [{ stream: 'a', firstVersion: lsn - 1, eventCount: 1, events: new Uint8Array([1]) }] });
+  encodeRecord({ lsn, term, kind: RecordKind.Commit, clientId: 'c', seq: lsn, timestampMs: 0, appends: [{ stream: 'a', firstVersion: lsn - 1, eventCount: 1, events: new Uint8Array([1]) }] });
 
 describe('checked layer over the memory store', () => {
   it('refuses everything with StoreFailedError after a write fails, until reopened', async () => {

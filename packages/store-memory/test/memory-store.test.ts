@@ -1,13 +1,14 @@
 // Memory-store specifics the conformance suite does not reach: a log that starts after LSN 1,
 // copies of what it is given, and the stream index's binary search over many entries.
 import { describe, expect, it } from 'vitest';
-import { encodeRecord, type EncodedRecord } from '@kiln/core';
+import { encodeRecord, RecordKind, type EncodedRecord } from '@kiln/core';
 import { memoryStore } from '@kiln/store-memory';
 
 function record(lsn: number, streams: Array<[string, number, number]>): EncodedRecord {
   return encodeRecord({
     lsn,
     term: 1,
+    kind: RecordKind.Commit,
     clientId: 'c',
     seq: lsn,
     timestampMs: 0,

@@ -1,20 +1,43 @@
 /**
- * The log record: one committed transaction, as it sits in the log and travels to mirrors.
+ * The log record: one entry of the log, as it sits in a store and travels to mirrors. Today every
+ * record is a commit record, one committed transaction.
  *
  * Layout: `u32le bodyBytes | u32le crc32c(body) | body`, where body is the MessagePack array
- * `[lsn, term, clientId, seq, timestampMs, appends]` and each append is
+ * `[lsn, term, kind, clientId, seq, timestampMs, appends]` and each append is
  * `[stream, firstVersion, eventCount, eventsBlob]`. The length and CRC let recovery find a torn or
- * corrupt tail and drop it; the record is all there or not there.
+ * corrupt tail and drop it; the record is all there or not there. `lsn` and `term` open every
+ * kind of record, and `kind` says how the rest reads.
+ *
+ * Format version 1 had no kind: `[lsn, term, clientId, seq, timestampMs, appends]`. Such records
+ * still read, as commit records.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
+import { assert } from '../assert.js';
 import { crc32c } from '../crc32c.js';
-import { CorruptRecordError } from '../errors.js';
+import { CorruptRecordError, UnsupportedRecordKindError } from '../errors.js';
 import { untrustedDecoderLimits } from './events.js';
 import { header, skipValue } from './msgpack-shape.js';
 import { checkWellFormed } from './stream-name.js';
 
 /** Bytes before the body: its length and its CRC. */
 export const RECORD_HEADER_BYTES = 8;
+
+/**
+ * The on-disk format this code writes, recorded in every store's metadata. 1: records without a
+ * kind (read as commit records); 2: records open with `[lsn, term, kind]`. A store of a later
+ * version is refused.
+ */
+export const STORE_FORMAT_VERSION = 2;
+
+/**
+ * What a record is. Only commit records exist today; the other kinds are reserved for
+ * cross-stripe transactions (prepare, decide, outcome) and log scavenging, and a record of one of
+ * them is refused with `UnsupportedRecordKindError` until this code implements it.
+ */
+export const RecordKind = { Commit: 1, Prepare: 2, Decide: 3, Outcome: 4, Scavenge: 5 } as const;
+
+/** One of {@link RecordKind}'s values. */
+export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 
 /** The events one transaction appended to one stream. */
 export interface RecordAppend {
@@ -26,10 +49,11 @@ export interface RecordAppend {
   events: Uint8Array;
 }
 
-/** A committed transaction. */
+/** A committed transaction: a commit record. */
 export interface LogRecord {
   lsn: number;
   term: number;
+  kind: typeof RecordKind.Commit;
   clientId: string;
   seq: number;
   timestampMs: number;
@@ -62,9 +86,11 @@ const decoder = new Decoder(untrustedDecoderLimits);
  */
 export function encodeRecord(record: LogRecord): EncodedRecord {
   record.appends.forEach((a, i) => checkWellFormed(a.stream, `appends[${i}].stream`));
+  assert(record.kind === RecordKind.Commit, `a record of kind ${String(record.kind)} cannot be encoded`);
   const body = encoder.encodeSharedRef([
     record.lsn,
     record.term,
+    record.kind,
     record.clientId,
     record.seq,
     record.timestampMs,
@@ -87,6 +113,7 @@ export function encodeRecord(record: LogRecord): EncodedRecord {
  * Decodes a record and checks its length and CRC.
  * @param expectedLsn the LSN the caller looked up, reported if the record is corrupt
  * @throws CorruptRecordError when the bytes are torn, garbled or hold another LSN
+ * @throws UnsupportedRecordKindError when the record is of a kind this code does not implement
  */
 export function decodeRecord(bytes: Uint8Array, expectedLsn: number): LogRecord {
   const body = verifiedBody(bytes, expectedLsn);
@@ -96,7 +123,7 @@ export function decodeRecord(bytes: Uint8Array, expectedLsn: number): LogRecord 
   } catch (cause) {
     throw new CorruptRecordError(expectedLsn, `body does not decode: ${(cause as Error).message}`);
   }
-  const record = toRecord(fields);
+  const record = toRecord(fields, expectedLsn);
   if (!record) throw new CorruptRecordError(expectedLsn, 'body has the wrong shape');
   if (record.lsn !== expectedLsn) throw new CorruptRecordError(expectedLsn, `holds LSN ${record.lsn}`);
   return record;
@@ -110,8 +137,8 @@ export function decodeRecord(bytes: Uint8Array, expectedLsn: number): LogRecord 
  */
 export function recordTerm(bytes: Uint8Array, lsn: number): number {
   const body = RECORD_HEADER_BYTES;
-  // [lsn, term, ...]: a fixarray of 6, then two unsigned integers.
-  if (bytes[body] === 0x96) {
+  // [lsn, term, ...]: a fixarray of 7 (or 6, format 1), then two unsigned integers.
+  if (bytes[body] === 0x97 || bytes[body] === 0x96) {
     const afterLsn = skipUint(bytes, body + 1);
     const term = afterLsn === undefined ? undefined : readUint(bytes, afterLsn);
     if (term !== undefined) return term;
@@ -125,6 +152,7 @@ export function recordTerm(bytes: Uint8Array, lsn: number): number {
  * Checks the length and CRC like {@link decodeRecord}, and falls back to it for a body not in the
  * usual form. The returned record shares `bytes`.
  * @throws CorruptRecordError as {@link decodeRecord} does
+ * @throws UnsupportedRecordKindError as {@link decodeRecord} does
  */
 export function indexRecord(bytes: Uint8Array, expectedLsn: number): EncodedRecord {
   verifiedBody(bytes, expectedLsn);
@@ -136,16 +164,21 @@ export function indexRecord(bytes: Uint8Array, expectedLsn: number): EncodedReco
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** `[lsn, term, clientId, seq, timestampMs, [[stream, firstVersion, eventCount, events]…]]`, skimmed; undefined when not in that form. */
+/**
+ * `[lsn, term, kind, clientId, seq, timestampMs, [[stream, firstVersion, eventCount, events]…]]`
+ * (format 1: no kind), skimmed; undefined when not in that form or not a commit record.
+ */
 function readIndexHead(bytes: Uint8Array): { lsn: number; term: number; streams: StreamEntry[] } | undefined {
   let at = RECORD_HEADER_BYTES;
-  if (bytes[at++] !== 0x96) return undefined;
+  const fieldCount = bytes[at++];
+  if (fieldCount !== 0x97 && fieldCount !== 0x96) return undefined;
   const lsn = readUint(bytes, at);
   const afterLsn = skipUint(bytes, at);
   if (lsn === undefined || afterLsn === undefined) return undefined;
   const term = readUint(bytes, afterLsn);
   at = skipUint(bytes, afterLsn) ?? -1;
   if (term === undefined || at < 0) return undefined;
+  if (fieldCount === 0x97 && bytes[at++] !== RecordKind.Commit) return undefined;
   for (let field = 0; field < 3; field++) {
     const next = skipValue(bytes, at, 1);
     if (typeof next === 'string') return undefined;
@@ -219,9 +252,21 @@ export function verifiedBody(bytes: Uint8Array, lsn: number): Uint8Array {
   return body;
 }
 
-function toRecord(fields: unknown): LogRecord | undefined {
-  if (!Array.isArray(fields) || fields.length !== 6) return undefined;
-  const [lsn, term, clientId, seq, timestampMs, appends] = fields as unknown[];
+/** The fields of a record body as a commit record; undefined when they are not in its shape. */
+function toRecord(fields: unknown, expectedLsn: number): LogRecord | undefined {
+  if (!Array.isArray(fields)) return undefined;
+  let rest: unknown[];
+  if (fields.length === 6) {
+    // Format 1: no kind, and every record a commit.
+    rest = fields as unknown[];
+  } else {
+    const [lsn, term, kind, ...tail] = fields as unknown[];
+    if (typeof kind !== 'number') return undefined;
+    if (kind !== RecordKind.Commit) throw new UnsupportedRecordKindError(expectedLsn, kind);
+    if (tail.length !== 4) return undefined;
+    rest = [lsn, term, ...tail];
+  }
+  const [lsn, term, clientId, seq, timestampMs, appends] = rest;
   if (typeof lsn !== 'number' || typeof term !== 'number' || typeof clientId !== 'string') return undefined;
   if (typeof seq !== 'number' || typeof timestampMs !== 'number' || !Array.isArray(appends)) return undefined;
   const decoded: RecordAppend[] = [];
@@ -232,5 +277,5 @@ function toRecord(fields: unknown): LogRecord | undefined {
     if (!(events instanceof Uint8Array)) return undefined;
     decoded.push({ stream, firstVersion, eventCount, events });
   }
-  return { lsn, term, clientId, seq, timestampMs, appends: decoded };
+  return { lsn, term, kind: RecordKind.Commit, clientId, seq, timestampMs, appends: decoded };
 }

@@ -183,6 +183,7 @@ export class GroupMember {
       timers: context.timers,
       limits: context.connectionLimits,
       onMessage: (message) => this.onMessage(message),
+      log: context.log,
       onError: (error) => context.log(`${options.self}: dropped a peer connection: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
       onLinkChange: () => this.checkRound(),
     });

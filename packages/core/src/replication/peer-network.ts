@@ -4,13 +4,16 @@
  * after a peer handshake. Sending is best effort: a message to a member that is not connected, or
  * whose connection is backed up, is not sent, and the protocol above recovers (the active
  * re-ships from the last acknowledged LSN; elections and in-sync changes retry on timers).
+ *
+ * The network serves one stripe: it stamps that stripe on every message it sends, and drops (and
+ * logs) a message it receives for any other.
  */
 import { ConnectionClosedError, ConnectionRefusedError, errorFromWire } from '../errors.js';
 import type { ConnectionLimits } from '../limits.js';
 import { decodeServerFrame, encodeHello, FrameKind, PROTOCOL_VERSION } from '../protocol/frames.js';
 import type { TimerHandle, Timers } from '../time.js';
 import type { Connection, Transport } from '../transport/transport.js';
-import { decodePeerMessage, encodePeerMessage, type PeerMessage } from './peer-protocol.js';
+import { decodePeerMessage, encodePeerMessage, SINGLE_STRIPE, type OutgoingPeerMessage, type PeerMessage } from './peer-protocol.js';
 
 /** Another member, as this one reaches it. */
 export interface PeerAddress {
@@ -25,7 +28,11 @@ export interface PeerNetworkOptions {
   transports: readonly Transport[];
   timers: Timers;
   limits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax'>;
+  /** The stripe whose messages this network carries. @default SINGLE_STRIPE */
+  stripe?: number;
   onMessage: (message: PeerMessage) => void;
+  /** Reports a message dropped because it is for another stripe, once per connection and stripe. */
+  log: (line: string) => void;
   /** Called with a message that could not be decoded or handled; its connection then closes. */
   onError: (error: unknown) => void;
   /** Called when an outgoing connection opens or closes. */
@@ -51,8 +58,10 @@ export class PeerNetwork {
   private readonly incoming = new Set<Connection>();
   private closed = false;
   private started = false;
+  private readonly stripe: number;
 
   constructor(private readonly options: PeerNetworkOptions) {
+    this.stripe = options.stripe ?? SINGLE_STRIPE;
     this.setPeers(options.peers);
   }
 
@@ -99,11 +108,11 @@ export class PeerNetwork {
   }
 
   /** Sends a message to one member; false when it could not go out now. */
-  send(peer: string, message: PeerMessage): boolean {
+  send(peer: string, message: OutgoingPeerMessage): boolean {
     const connection = this.links.get(peer)?.connection;
     if (!connection) return false;
     try {
-      connection.send(encodePeerMessage(message));
+      connection.send(this.encode(message));
       return true;
     } catch {
       return false;
@@ -111,8 +120,8 @@ export class PeerNetwork {
   }
 
   /** Sends a message to every other member. */
-  broadcast(message: PeerMessage): void {
-    const frame = encodePeerMessage(message);
+  broadcast(message: OutgoingPeerMessage): void {
+    const frame = this.encode(message);
     for (const link of this.links.values()) {
       try {
         link.connection?.send(frame);
@@ -125,11 +134,17 @@ export class PeerNetwork {
   /** Takes over an incoming connection whose hello said it is a peer; reads its messages until it closes. */
   async accept(connection: Connection, frames: AsyncIterator<Uint8Array>): Promise<void> {
     this.incoming.add(connection);
+    const reported = new Set<number>();
     try {
       for (;;) {
         const next = await frames.next();
         if (next.done || this.closed) break;
-        this.options.onMessage(decodePeerMessage(next.value));
+        const message = decodePeerMessage(next.value);
+        if (message.stripe === this.stripe) this.options.onMessage(message);
+        else if (!reported.has(message.stripe)) {
+          reported.add(message.stripe);
+          this.options.log(`${this.options.self}: dropped a '${message.kind}' message from ${message.from} for stripe ${message.stripe}, which this member does not serve (it serves stripe ${this.stripe}); later ones on this connection are dropped silently`);
+        }
       }
     } catch (error) {
       this.options.onError(error);
@@ -146,6 +161,10 @@ export class PeerNetwork {
       link.connection?.close('member shutting down');
     }
     for (const connection of this.incoming) connection.close('member shutting down');
+  }
+
+  private encode(message: OutgoingPeerMessage): Uint8Array {
+    return encodePeerMessage({ ...message, stripe: this.stripe });
   }
 
   private async dial(link: Link): Promise<void> {

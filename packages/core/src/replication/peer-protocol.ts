@@ -1,8 +1,11 @@
 /**
  * Messages between the members of a mirror group. Each is a MessagePack array opening with its
- * kind, then the sender's term and name: a member that sees a higher term than its own adopts it
- * at once (and an active steps down). Messages are one-way; each member sends over its own
- * outgoing connection to each other member.
+ * kind, then the stripe it belongs to, then the sender's term and name: a member that sees a
+ * higher term than its own adopts it at once (and an active steps down). Messages are one-way;
+ * each member sends over its own outgoing connection to each other member.
+ *
+ * The stripe says which of a server's logs a message is about. Today a server holds one log, the
+ * stripe {@link SINGLE_STRIPE}, and drops (and logs) a message for any other.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { ProtocolError } from '../errors.js';
@@ -10,9 +13,13 @@ import { untrustedDecoderLimits } from '../log/events.js';
 import { msgpackShapeProblem } from '../log/msgpack-shape.js';
 import { viewFromWire, viewToWire, type GroupView } from './group-view.js';
 
+/** The stripe of a server that holds one log: today, every server. */
+export const SINGLE_STRIPE = 0;
+
 /** The active ships records (none: a heartbeat) that follow `(prevLsn, prevTerm)`. */
 export interface AppendMessage {
   kind: 'append';
+  stripe: number;
   term: number;
   from: string;
   prevLsn: number;
@@ -25,6 +32,7 @@ export interface AppendMessage {
 /** A member answers an append: the last LSN it holds, and whether the records followed its log. */
 export interface AckMessage {
   kind: 'ack';
+  stripe: number;
   term: number;
   from: string;
   lastLsn: number;
@@ -34,6 +42,7 @@ export interface AckMessage {
 /** The active asks every voting member (old and new) to record a new view of the group. */
 export interface ViewMessage {
   kind: 'view';
+  stripe: number;
   term: number;
   from: string;
   view: GroupView;
@@ -42,6 +51,7 @@ export interface ViewMessage {
 /** A voting member recorded view `version`. */
 export interface ViewAckMessage {
   kind: 'view-ack';
+  stripe: number;
   term: number;
   from: string;
   version: number;
@@ -53,6 +63,7 @@ export interface ViewAckMessage {
  */
 export interface CandidacyMessage {
   kind: 'candidacy';
+  stripe: number;
   term: number;
   from: string;
   standing: boolean;
@@ -66,6 +77,7 @@ export interface CandidacyMessage {
 /** A voting member gives its one vote of `term`. */
 export interface VoteMessage {
   kind: 'vote';
+  stripe: number;
   term: number;
   from: string;
   votedFor: string;
@@ -78,23 +90,28 @@ export interface VoteMessage {
 
 export type PeerMessage = AppendMessage | AckMessage | ViewMessage | ViewAckMessage | CandidacyMessage | VoteMessage;
 
+/** A message as a member writes it: the network it goes out on adds the stripe it serves. */
+export type OutgoingPeerMessage = WithoutStripe<PeerMessage>;
+
+type WithoutStripe<M> = M extends unknown ? Omit<M, 'stripe'> : never;
+
 const encoder = new Encoder();
 const decoder = new Decoder(untrustedDecoderLimits);
 
 export function encodePeerMessage(m: PeerMessage): Uint8Array {
   switch (m.kind) {
     case 'append':
-      return encoder.encode([m.kind, m.term, m.from, m.prevLsn, m.prevTerm, m.commitIndex, m.records]);
+      return encoder.encode([m.kind, m.stripe, m.term, m.from, m.prevLsn, m.prevTerm, m.commitIndex, m.records]);
     case 'ack':
-      return encoder.encode([m.kind, m.term, m.from, m.lastLsn, m.matched]);
+      return encoder.encode([m.kind, m.stripe, m.term, m.from, m.lastLsn, m.matched]);
     case 'view':
-      return encoder.encode([m.kind, m.term, m.from, viewToWire(m.view)]);
+      return encoder.encode([m.kind, m.stripe, m.term, m.from, viewToWire(m.view)]);
     case 'view-ack':
-      return encoder.encode([m.kind, m.term, m.from, m.version]);
+      return encoder.encode([m.kind, m.stripe, m.term, m.from, m.version]);
     case 'candidacy':
-      return encoder.encode([m.kind, m.term, m.from, m.standing, m.lastTerm, m.lastLsn, m.weight, viewToWire(m.view)]);
+      return encoder.encode([m.kind, m.stripe, m.term, m.from, m.standing, m.lastTerm, m.lastLsn, m.weight, viewToWire(m.view)]);
     case 'vote':
-      return encoder.encode([m.kind, m.term, m.from, m.votedFor, viewToWire(m.view)]);
+      return encoder.encode([m.kind, m.stripe, m.term, m.from, m.votedFor, viewToWire(m.view)]);
   }
 }
 
@@ -111,36 +128,43 @@ export function decodePeerMessage(frame: Uint8Array): PeerMessage {
   } catch (cause) {
     throw new ProtocolError(`peer frame does not decode: ${(cause as Error).message}`);
   }
-  if (!Array.isArray(v) || !isCount(v[1]) || !isName(v[2])) throw new ProtocolError('peer frame must be [kind, term, from, ...]');
-  const [kind, term, from] = v as [unknown, number, string];
+  if (!Array.isArray(v) || !isCount(v[1]) || !isCount(v[2]) || !isName(v[3])) throw new ProtocolError('peer frame must be [kind, stripe, term, from, ...]');
+  const [kind, stripe, term, from, ...rest] = v as [unknown, number, number, string, ...unknown[]];
+  const fields = (count: number): boolean => rest.length === count;
   switch (kind) {
     case 'append': {
-      const [, , , prevLsn, prevTerm, commitIndex, records] = v as unknown[];
-      if (!isCount(prevLsn) || !isCount(prevTerm) || !isCount(commitIndex) || !Array.isArray(records) || !records.every((r) => r instanceof Uint8Array)) {
+      const [prevLsn, prevTerm, commitIndex, records] = rest;
+      if (!fields(4) || !isCount(prevLsn) || !isCount(prevTerm) || !isCount(commitIndex) || !Array.isArray(records) || !records.every((r) => r instanceof Uint8Array)) {
         throw new ProtocolError('malformed append');
       }
-      return { kind, term, from, prevLsn, prevTerm, commitIndex, records: records as Uint8Array[] };
+      return { kind, stripe, term, from, prevLsn, prevTerm, commitIndex, records: records as Uint8Array[] };
     }
-    case 'ack':
-      if (!isCount(v[3]) || typeof v[4] !== 'boolean') throw new ProtocolError('malformed ack');
-      return { kind, term, from, lastLsn: v[3], matched: v[4] };
+    case 'ack': {
+      const [lastLsn, matched] = rest;
+      if (!fields(2) || !isCount(lastLsn) || typeof matched !== 'boolean') throw new ProtocolError('malformed ack');
+      return { kind, stripe, term, from, lastLsn, matched };
+    }
     case 'view': {
-      const view = viewFromWire(v[3]);
-      if (!view) throw new ProtocolError('malformed view');
-      return { kind, term, from, view };
+      const view = viewFromWire(rest[0]);
+      if (!fields(1) || !view) throw new ProtocolError('malformed view');
+      return { kind, stripe, term, from, view };
     }
-    case 'view-ack':
-      if (!isCount(v[3])) throw new ProtocolError('malformed view-ack');
-      return { kind, term, from, version: v[3] };
+    case 'view-ack': {
+      const [version] = rest;
+      if (!fields(1) || !isCount(version)) throw new ProtocolError('malformed view-ack');
+      return { kind, stripe, term, from, version };
+    }
     case 'candidacy': {
-      const view = viewFromWire(v[7]);
-      if (typeof v[3] !== 'boolean' || !isCount(v[4]) || !isCount(v[5]) || !isCount(v[6]) || !view) throw new ProtocolError('malformed candidacy');
-      return { kind, term, from, standing: v[3], lastTerm: v[4], lastLsn: v[5], weight: v[6], view };
+      const [standing, lastTerm, lastLsn, weight, wireView] = rest;
+      const view = viewFromWire(wireView);
+      if (!fields(5) || typeof standing !== 'boolean' || !isCount(lastTerm) || !isCount(lastLsn) || !isCount(weight) || !view) throw new ProtocolError('malformed candidacy');
+      return { kind, stripe, term, from, standing, lastTerm, lastLsn, weight, view };
     }
     case 'vote': {
-      const view = viewFromWire(v[4]);
-      if (!isName(v[3]) || !view) throw new ProtocolError('malformed vote');
-      return { kind, term, from, votedFor: v[3], view };
+      const [votedFor, wireView] = rest;
+      const view = viewFromWire(wireView);
+      if (!fields(2) || !isName(votedFor) || !view) throw new ProtocolError('malformed vote');
+      return { kind, stripe, term, from, votedFor, view };
     }
     default:
       throw new ProtocolError('unknown peer message kind');

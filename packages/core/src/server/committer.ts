@@ -9,7 +9,7 @@ import { assert } from '../assert.js';
 import { InvalidArgumentError, KilnError, SequenceExpiredError, ServerFailedError, ServerShuttingDownError, WrongExpectedVersionError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
 import { validateEvents, type ExpectedVersion } from '../log/events.js';
-import { encodeRecord, type EncodedRecord, type LogRecord, type RecordAppend } from '../log/record.js';
+import { encodeRecord, RecordKind, type EncodedRecord, type LogRecord, type RecordAppend } from '../log/record.js';
 import { checkStreamName } from '../log/stream-name.js';
 import type { TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import type { CheckedStore } from '../store/checked-store.js';
@@ -272,6 +272,7 @@ export class Committer {
     const record: LogRecord = {
       lsn: this.nextLsn++,
       term: this.options.term,
+      kind: RecordKind.Commit,
       clientId: request.clientId,
       seq: request.seq,
       timestampMs: this.options.clock.wallMs(),

@@ -1,12 +1,13 @@
 /**
  * The checked layer every store sits behind. It validates arguments and open state, keeps LSNs
- * contiguous and terms in order, verifies each record's CRC as it is read, and recovers a torn
- * tail on open, so that store implementations only store.
+ * contiguous and terms in order, verifies each record's CRC as it is read, checks the store's
+ * on-disk format version and recovers a torn tail on open, so that store implementations only
+ * store.
  */
 import { assert } from '../assert.js';
-import { CorruptRecordError, InvalidArgumentError, LogOrderError, StoreClosedError, StoreFailedError } from '../errors.js';
+import { CorruptRecordError, InvalidArgumentError, LogOrderError, StoreClosedError, StoreFailedError, UnsupportedFormatVersionError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
-import { decodeRecord, verifiedBody, type EncodedRecord, type LogRecord } from '../log/record.js';
+import { decodeRecord, STORE_FORMAT_VERSION, verifiedBody, type EncodedRecord, type LogRecord } from '../log/record.js';
 import { checkStreamName, checkWellFormed } from '../log/stream-name.js';
 import type { Direction, IndexReadOptions, LogReadOptions, Store, StoredRecord, StreamIndexEntry } from './store.js';
 
@@ -30,6 +31,9 @@ type State = 'new' | 'opening' | 'open' | 'closing' | 'closed' | 'failed';
 export type CheckedStoreLimits = Pick<LogLimits, 'groupCommitRecordsMax' | 'groupCommitBytesMax' | 'streamNameBytesMax' | 'readCountMax'>;
 
 const META_KEY_CHARS_MAX = 256;
+
+/** The metadata key of the store's on-disk format version, a `u32le`; only this layer writes it. */
+export const META_FORMAT_VERSION = 'format-version';
 
 /** Wraps a store in the checked layer. */
 export function checkedStore(store: Store, limits: CheckedStoreLimits): CheckedStore {
@@ -64,9 +68,10 @@ export class CheckedStore {
   }
 
   /**
-   * Opens the store and drops a torn or corrupt tail: records whose length or CRC does not check,
-   * walking back from the end, at most one group commit's worth. Corruption further back is not a
-   * torn write, and opening fails with `CorruptRecordError`.
+   * Opens the store, checks its format version and drops a torn or corrupt tail: records whose
+   * length or CRC does not check, walking back from the end, at most one group commit's worth.
+   * Corruption further back is not a torn write, and opening fails with `CorruptRecordError`.
+   * @throws UnsupportedFormatVersionError when a newer Kiln wrote the store; nothing is changed
    */
   async open(): Promise<RecoveryReport> {
     if (this.state !== 'new') throw new StoreClosedError();
@@ -74,6 +79,7 @@ export class CheckedStore {
     await this.store.open();
     let dropped: number;
     try {
+      await this.checkFormatVersion();
       dropped = await this.recoverTail();
     } catch (error) {
       // Leave nothing half-open behind: the caller sees the error and a closed store.
@@ -84,6 +90,18 @@ export class CheckedStore {
     this.pending = { ...this.last };
     this.state = 'open';
     return { droppedRecords: dropped, last: { ...this.last } };
+  }
+
+  /**
+   * Refuses a store of a newer format before anything reads or writes it. A new store, or one of an
+   * older format (format 1 recorded none), is marked with the current version: this code reads
+   * the older records as they are, and from now on writes records of the current format beside them.
+   */
+  private async checkFormatVersion(): Promise<void> {
+    const recorded = await this.store.getMeta(META_FORMAT_VERSION);
+    const version = recorded === undefined ? 1 : formatVersionOf(recorded);
+    if (version > STORE_FORMAT_VERSION || version < 1) throw new UnsupportedFormatVersionError(version, STORE_FORMAT_VERSION);
+    if (version < STORE_FORMAT_VERSION) await this.store.putMeta(META_FORMAT_VERSION, formatVersionBytes(STORE_FORMAT_VERSION));
   }
 
   private async recoverTail(): Promise<number> {
@@ -194,9 +212,11 @@ export class CheckedStore {
     return this.run(() => this.store.getMeta(key));
   }
 
+  /** @throws InvalidArgumentError for the key of the format version, which only this layer writes */
   async putMeta(key: string, value: Uint8Array): Promise<void> {
     this.checkOpen();
     checkMetaKey(key);
+    if (key === META_FORMAT_VERSION) throw new InvalidArgumentError('key', `'${META_FORMAT_VERSION}' is kept by the checked layer`);
     if (!(value instanceof Uint8Array)) throw new InvalidArgumentError('value', 'must be a Uint8Array');
     await this.run(() => this.store.putMeta(key, value));
   }
@@ -265,6 +285,18 @@ function checkReadBounds(maxCount: number, direction: Direction, countMax: numbe
   if (!Number.isSafeInteger(maxCount) || maxCount < 1 || maxCount > countMax) {
     throw new InvalidArgumentError('maxCount', `must be an integer from 1 to ${countMax}`);
   }
+}
+
+/** The recorded format version; 0 when the value is not a version. */
+function formatVersionOf(value: Uint8Array): number {
+  if (value.length !== 4) return 0;
+  return new DataView(value.buffer, value.byteOffset, 4).getUint32(0, true);
+}
+
+function formatVersionBytes(version: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, version, true);
+  return bytes;
 }
 
 function checkMetaKey(key: string): void {

@@ -16,6 +16,7 @@ import { badArgumentTests } from './bad-arguments.js';
 import { closedTests } from './closed.js';
 import { suiteContext, type StoreFixture } from './context.js';
 import { corruptTests } from './corrupt.js';
+import { formatVersionTests } from './format-version.js';
 import { metaTests } from './meta.js';
 import { reopenTests } from './reopen.js';
 import { streamIndexTests } from './stream-index.js';
@@ -26,7 +27,7 @@ export type { StoreFixture } from './context.js';
 
 /**
  * Declares the store conformance tests with the caller's own test functions.
- * The reopen and torn-tail areas run only when the fixture can `reopen`.
+ * The reopen and torn-tail areas, and most of the format-version area, run only when the fixture can `reopen`.
  * @param runner `{ describe, it, expect }` from the caller's test framework (vitest)
  * @param fixture how to create, reopen and remove the stores under test
  */
@@ -40,6 +41,7 @@ export function storeConformance(runner: TestRunner, fixture: StoreFixture): voi
     closedTests(context);
     badArgumentTests(context);
     corruptTests(context);
+    formatVersionTests(context);
     if (fixture.reopen) {
       reopenTests(context);
       tornTailTests(context);

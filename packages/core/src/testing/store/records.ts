@@ -2,7 +2,7 @@
  * Test records for the store suite: a builder that makes the next records of a log for given
  * streams, and a reference model of the stream index to check a store's answers against.
  */
-import { encodeRecord, type EncodedRecord, type RecordAppend } from '../../log/record.js';
+import { encodeRecord, RecordKind, type EncodedRecord, type RecordAppend } from '../../log/record.js';
 import type { IndexReadOptions, StreamIndexEntry } from '../../store/store.js';
 
 /** A stream a record writes to: its name (one event) or its name and an event count. */
@@ -22,7 +22,7 @@ export interface RecordOptions {
  */
 export function makeRecord(lsn: number, term: number, appends: ReadonlyArray<{ stream: string; firstVersion: number; eventCount: number }>, payloadBytes = 8): EncodedRecord {
   const full: RecordAppend[] = appends.map((a, i) => ({ ...a, events: payload(lsn * 31 + i, payloadBytes) }));
-  return encodeRecord({ lsn, term, clientId: 'conformance', seq: lsn, timestampMs: 1_700_000_000_000 + lsn, appends: full });
+  return encodeRecord({ lsn, term, kind: RecordKind.Commit, clientId: 'conformance', seq: lsn, timestampMs: 1_700_000_000_000 + lsn, appends: full });
 }
 
 function payload(seed: number, bytes: number): Uint8Array {
