@@ -36,6 +36,14 @@ export interface LogLimits {
   readCountMax: number;
   /** Bytes of records one read or subscription chunk loads at most. @default 1 MiB */
   readBytesMax: number;
+  /**
+   * Bytes one connection's reads in flight may hold, each read charged `readBytesMax` before it
+   * touches the store: a client that pipelines reads and never reads the answers holds no more.
+   * @default 4 MiB
+   */
+  readBytesInFlightPerConnectionMax: number;
+  /** Bytes all client reads in flight on one server may hold, charged as above; further reads wait their turn. @default 64 MiB */
+  readBytesInFlightMax: number;
   /** Transactions per client kept for answering resends, counted back from its newest. @default 1024 */
   dedupWindow: number;
   /** Clients whose recent transactions are remembered; the least recently seen is forgotten first. @default 16384 */
@@ -64,6 +72,8 @@ export const defaultLogLimits: Readonly<LogLimits> = Object.freeze({
   groupCommitBytesMax: 8 * MiB,
   readCountMax: 4096,
   readBytesMax: 1 * MiB,
+  readBytesInFlightPerConnectionMax: 4 * MiB,
+  readBytesInFlightMax: 64 * MiB,
   dedupWindow: 1024,
   dedupClientsMax: 16_384,
   dedupRecoveryRecordsMax: 1_000_000,
@@ -82,5 +92,8 @@ export function checkLimits(c: ConnectionLimits, l: LogLimits): void {
   if (c.sendQueueBytesMax < c.frameBytesMax) throw new RangeError('sendQueueBytesMax must be at least frameBytesMax');
   // A client with a full window of requests in flight must still get its resends answered.
   if (l.dedupWindow < c.inFlightMax) throw new RangeError('dedupWindow must be at least inFlightMax');
+  // One read must fit each read budget, or it could never start.
+  if (l.readBytesInFlightPerConnectionMax < l.readBytesMax) throw new RangeError('readBytesInFlightPerConnectionMax must be at least readBytesMax');
+  if (l.readBytesInFlightMax < l.readBytesInFlightPerConnectionMax) throw new RangeError('readBytesInFlightMax must be at least readBytesInFlightPerConnectionMax');
   if (c.handshakeTimeoutMs > c.idleTimeoutMs) throw new RangeError('handshakeTimeoutMs must not exceed idleTimeoutMs');
 }

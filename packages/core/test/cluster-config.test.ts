@@ -128,6 +128,8 @@ describe('validateClusterConfig: each rule names its field', () => {
     ['limits are known', edit(oneStripe, (c) => (c.limits = { speed: 11 })), 'limits.speed', /not a known limit/],
     ['limits are positive integers', edit(oneStripe, (c) => (c.limits = { frameBytesMax: -1 })), 'limits.frameBytesMax', /positive integer/],
     ['limits pass checkLimits', edit(oneStripe, (c) => (c.limits = { frameBytesMax: 64 * 1024 * 1024 })), 'limits', /groupCommitBytesMax must be at least frameBytesMax/],
+    ['one read fits the connection read budget', edit(oneStripe, (c) => (c.limits = { readBytesInFlightPerConnectionMax: 1024 })), 'limits', /readBytesInFlightPerConnectionMax must be at least readBytesMax/],
+    ['the server read budget fits a connection budget', edit(oneStripe, (c) => (c.limits = { readBytesInFlightMax: 2 * 1024 * 1024 })), 'limits', /readBytesInFlightMax must be at least readBytesInFlightPerConnectionMax/],
     ['auth is reserved', edit(oneStripe, (c) => (c.auth = { token: 'x' })), 'auth', /reserved/],
   ];
 

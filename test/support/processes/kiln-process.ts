@@ -3,6 +3,7 @@
 // afterEach/afterAll leaves no process behind even when a test fails halfway.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -155,6 +156,13 @@ export async function freeFixedPort(pick: () => number): Promise<number> {
     if (free) return port;
   }
   throw new Error('no free port found below the ephemeral range');
+}
+
+/** A live process's resident set size in bytes (VmRSS of /proc/PID/status; Linux only). */
+export function rssBytes(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
 }
 
 /** Polls `check` until it returns true, or throws naming `what` after `timeoutMs`. */

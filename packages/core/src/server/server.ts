@@ -17,6 +17,7 @@ import { Committer, type RecoveryProgress } from './committer.js';
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import { GroupMember, type GroupOptions, type GroupStatus } from '../replication/member.js';
 import { Reader } from './reader.js';
+import { ReadBudget } from './read-budget.js';
 import { Session, type SessionContext } from './session.js';
 import { SubscriptionHub } from './subscriptions.js';
 
@@ -220,6 +221,7 @@ class Server implements KilnServer {
       committer: member ? () => member.activeCommitter() : () => this.committer!,
       readIndex: member ? () => member.readIndex() : () => Promise.resolve(this.committer!.commitIndex),
       reader,
+      readBudget: new ReadBudget(this.logLimits.readBytesInFlightMax),
       subscriptions: this.hub,
       status: () => this.status(),
       addMirror: (mirror) => this.addMirror(mirror),

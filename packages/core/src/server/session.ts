@@ -36,6 +36,7 @@ import { viewToWire, type GroupMemberConfig, type GroupView } from '../replicati
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection } from '../transport/transport.js';
 import type { Committer } from './committer.js';
+import { ReadGate, type ReadBudget } from './read-budget.js';
 import type { Reader } from './reader.js';
 import type { Subscription, SubscriptionHub } from './subscriptions.js';
 
@@ -56,6 +57,8 @@ export interface SessionContext {
   /** The group's peer network, when this server is a member of one. */
   peers?: { accept(connection: Connection, frames: AsyncIterator<Uint8Array>): Promise<void> };
   reader: Reader;
+  /** The server's budget for the bytes client reads in flight hold. */
+  readBudget: ReadBudget;
   subscriptions: SubscriptionHub;
   status: () => unknown;
   addMirror: (mirror: GroupMemberConfig) => Promise<GroupView>;
@@ -76,12 +79,15 @@ export class Session {
   private readonly subscriptions = new Map<number, Subscription>();
   private lastActivityMs: number;
   private idleTimer: TimerHandle | undefined;
+  private readonly reads: ReadGate;
 
   constructor(
     private readonly connection: Connection,
     private readonly context: SessionContext,
   ) {
     this.lastActivityMs = context.clock.monotonicMs();
+    const { readBytesInFlightPerConnectionMax, readBytesMax } = context.logLimits;
+    this.reads = new ReadGate(connection, context.readBudget, readBytesInFlightPerConnectionMax, readBytesMax);
   }
 
   /** Serves the connection until it closes. Never rejects. */
@@ -142,6 +148,10 @@ export class Session {
       this.reply(id, new ServerShuttingDownError());
       return;
     }
+    if (op === 'read' || op === 'readAll') {
+      this.handleRead(id, op, args);
+      return;
+    }
     let work: Promise<unknown>;
     try {
       work = this.start(op, args);
@@ -159,6 +169,21 @@ export class Session {
         this.inFlight--;
         this.reply(id, error);
       },
+    );
+  }
+
+  /** Starts a read once the read budgets admit it; its charge comes back once its answer is handed to the connection. */
+  private handleRead(id: number, op: 'read' | 'readAll', args: unknown): void {
+    this.inFlight++;
+    const answer = (): Promise<void> =>
+      this.start(op, args).then(
+        (result) => void this.send(encodeResult(id, result)),
+        (error: unknown) => this.reply(id, error),
+      );
+    // Refused only when the connection closed first: there is no one to answer.
+    void this.reads.run(answer).then(
+      () => this.inFlight--,
+      () => this.inFlight--,
     );
   }
 
@@ -260,6 +285,7 @@ export class Session {
   private cleanUp(handshakeTimer: TimerHandle): void {
     handshakeTimer.cancel();
     this.idleTimer?.cancel();
+    this.reads.close('the connection closed');
     for (const subscription of this.subscriptions.values()) this.context.subscriptions.close(subscription);
     this.subscriptions.clear();
   }
