@@ -30,7 +30,7 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-async function client(urls: string | string[], clientId: string): Promise<KilnClient> {
+async function client(urls: string | readonly string[], clientId: string): Promise<KilnClient> {
   const c = await connect(urls, { transports: [transport], clientId, reconnectWindowMs: 20_000, requestTimeoutMs: 30_000 });
   cleanups.push(() => c.close());
   return c;
