@@ -287,6 +287,24 @@ export class SequenceExpiredError extends KilnError {
 }
 
 /**
+ * A transaction reused a `(clientId, seq)` that the server holds, committed or in flight, for a
+ * transaction that writes something else. Nothing was written. A client made by `connect()`
+ * never does this; a hand-rolled client that restarts its sequence, or two that share one id, do.
+ */
+export class SequenceReusedError extends KilnError {
+  constructor(
+    readonly clientId: string,
+    readonly seq: number,
+  ) {
+    super(`transaction ${clientId}#${seq} was already taken by a transaction that writes something else`);
+  }
+
+  override fields(): ErrorFields {
+    return { clientId: this.clientId, seq: this.seq };
+  }
+}
+
+/**
  * This server is not its group's active, or stopped being it before the request committed. A
  * transaction that got this may or may not commit under the new active: resend it with the same
  * client (the client does so itself), and the new active answers with the original result.
@@ -370,6 +388,7 @@ const factories: Record<string, ErrorFactory> = {
   UnsupportedFormatVersionError: (_m, f) => new UnsupportedFormatVersionError(num(f.version), num(f.supported)),
   LogOrderError: (m) => new LogOrderError(m),
   SequenceExpiredError: (_m, f) => new SequenceExpiredError(str(f.clientId), num(f.seq)),
+  SequenceReusedError: (_m, f) => new SequenceReusedError(str(f.clientId), num(f.seq)),
   ServerShuttingDownError: () => new ServerShuttingDownError(),
   NotActiveError: (_m, f) => new NotActiveError(typeof f.active === 'string' ? f.active : null),
   ServerFailedError: () => new ServerFailedError(),

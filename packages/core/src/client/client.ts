@@ -12,6 +12,7 @@ import { checkStreamNameText } from '../log/stream-name.js';
 import { viewFromWire, type GroupView } from '../replication/group-view.js';
 import {
   checkExpectedVersion,
+  CLIENT_ID_LENGTH_MAX,
   mirrorToWire,
   readAllToWire,
   readToWire,
@@ -51,7 +52,14 @@ export interface DivergedTransaction {
 export interface ClientOptions {
   /** Transports to dial with; each URL goes to the one handling its scheme. */
   transports: readonly Transport[];
-  /** Identifies this client's transactions for exactly-once resends. @default a random UUID */
+  /**
+   * Names this client's transactions in the log (and in `diverged()` reports). Each `connect()`
+   * tags them `<clientId>/<random UUID>`, numbered from 1, so the id may be reused, by a later
+   * client or by several at once, without one taking another's transaction for a resend.
+   * Exactly-once resends hold within one client, across its reconnects and failovers; a new
+   * client starts a new sequence, so a transaction whose outcome an old client never learned is
+   * found by reading the stream. At most 91 characters. @default a random UUID (used as is)
+   */
   clientId?: string;
   /** A name the server shows in logs. @default 'kiln-client' */
   name?: string;
@@ -141,6 +149,7 @@ export async function connect(urls: string | readonly string[], options: ClientO
   if (list.length === 0) throw new InvalidArgumentError('urls', 'must name at least one server');
   if (!options.transports || options.transports.length === 0) throw new InvalidArgumentError('transports', 'must hold at least one transport');
   const random = options.random ?? systemRandom;
+  const clientId = sessionClientId(options.clientId, random);
   const link = new Link({
     urls: list,
     transports: options.transports,
@@ -153,7 +162,23 @@ export async function connect(urls: string | readonly string[], options: ClientO
     timers: options.timers ?? systemTimers,
   });
   await link.open();
-  return new KilnClient(link, options.clientId ?? random.uuid(), random);
+  return new KilnClient(link, clientId, random);
+}
+
+/** Length of the `/<UUID>` a given `clientId` gets. */
+const SESSION_SUFFIX_LENGTH = 37;
+
+/**
+ * The id this client's transactions carry: unique to this client, since the server tells
+ * transactions apart by `(clientId, seq)` and every client numbers its own from 1.
+ */
+function sessionClientId(clientId: string | undefined, random: Random): string {
+  if (clientId === undefined) return random.uuid();
+  const lengthMax = CLIENT_ID_LENGTH_MAX - SESSION_SUFFIX_LENGTH;
+  if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > lengthMax) {
+    throw new InvalidArgumentError('clientId', `must be a string of 1 to ${lengthMax} characters`);
+  }
+  return `${clientId}/${random.uuid()}`;
 }
 
 /** The events of a page's slices that lie in the range read, in read order. */
@@ -171,7 +196,10 @@ export class KilnClient {
   /** @internal */
   constructor(
     private readonly link: Link,
-    /** Tags this client's transactions, with a sequence number, for exactly-once resends. */
+    /**
+     * Tags this client's transactions, with a sequence number, for exactly-once resends: the
+     * `clientId` option followed by `/` and a UUID drawn at connect (see {@link ClientOptions.clientId}).
+     */
     readonly clientId: string,
     private readonly random: Random,
   ) {}

@@ -92,6 +92,9 @@ export const readAllToWire = (r: ReadAllRequest): unknown[] => [r.fromLsn, r.dir
 export const subscribeToWire = (s: SubscribeRequest): unknown[] => [s.subscriptionId, s.stream, s.from];
 export const mirrorToWire = (m: MirrorSpec): unknown[] => [m.name, m.peer, [...m.clientUrls], m.weight];
 
+/** The longest `clientId` a transaction may carry, in UTF-16 code units. */
+export const CLIENT_ID_LENGTH_MAX = 128;
+
 // Decoders with checks. `fail` names the field that broke a rule.
 
 function fail(field: string, rule: string): never {
@@ -127,7 +130,7 @@ export function checkExpectedVersion(value: unknown, field: string): ExpectedVer
 
 export function transactionFromWire(value: unknown, streamsMax: number): TransactionRequest {
   const [clientId, seq, appends] = tuple(value, 'transaction', 3);
-  if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > 128) fail('clientId', 'must be a string of 1 to 128 characters');
+  if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > CLIENT_ID_LENGTH_MAX) fail('clientId', `must be a string of 1 to ${CLIENT_ID_LENGTH_MAX} characters`);
   if (!Array.isArray(appends) || appends.length === 0 || appends.length > streamsMax) fail('appends', `must name 1 to ${streamsMax} streams`);
   const decoded = appends.map((a: unknown, i: number): TransactionAppend => {
     const [stream, expected, events] = tuple(a, `appends[${i}]`, 2, 3);

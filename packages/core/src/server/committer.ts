@@ -6,7 +6,7 @@
  * subscribers, only once its batch is durable.
  */
 import { assert } from '../assert.js';
-import { InvalidArgumentError, KilnError, SequenceExpiredError, ServerFailedError, ServerShuttingDownError, WrongExpectedVersionError } from '../errors.js';
+import { InvalidArgumentError, KilnError, SequenceExpiredError, SequenceReusedError, ServerFailedError, ServerShuttingDownError, WrongExpectedVersionError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
 import { validateEvents, type ExpectedVersion } from '../log/events.js';
 import { encodeRecord, RecordKind, type EncodedRecord, type LogRecord, type RecordAppend } from '../log/record.js';
@@ -14,7 +14,7 @@ import { checkStreamName } from '../log/stream-name.js';
 import type { TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Timers } from '../time.js';
-import { DedupTable } from './dedup-table.js';
+import { DedupTable, writeDigest } from './dedup-table.js';
 import { StreamHeads } from './stream-heads.js';
 
 /** What the committer needs from the server around it. */
@@ -58,6 +58,8 @@ interface PendingCommit {
   encoded: EncodedRecord;
   record: LogRecord;
   result: TransactionResult;
+  /** {@link writeDigest} of the transaction, remembered with its result. */
+  digest: number;
   resolve: (result: TransactionResult) => void;
   reject: (error: unknown) => void;
 }
@@ -72,7 +74,7 @@ export class Committer {
   private readonly heads: StreamHeads;
   private readonly dedup: DedupTable;
   /** Transactions given an LSN and not yet durable, by `clientId#seq`, so a resend joins them. */
-  private readonly inFlight = new Map<string, Promise<TransactionResult>>();
+  private readonly inFlight = new Map<string, { digest: number; result: Promise<TransactionResult> }>();
   private queue: PendingCommit[] = [];
   private readonly waiting: WaitingTransaction[] = [];
   private nextLsn: number;
@@ -119,7 +121,7 @@ export class Committer {
     this.unacked = count === this.unacked.length ? [] : this.unacked.slice(count);
     for (const pending of done) {
       const { record } = pending;
-      this.dedup.remember(record.clientId, record.seq, pending.result);
+      this.dedup.remember(record.clientId, record.seq, pending.result, pending.digest);
       this.inFlight.delete(`${record.clientId}#${record.seq}`);
       pending.resolve(pending.result);
     }
@@ -161,7 +163,7 @@ export class Committer {
     while (from <= last) {
       const records = await store.readRecords(from, { direction: 'forward', maxCount: limits.readCountMax, maxBytes: limits.readBytesMax });
       if (records.length === 0) break;
-      for (const record of records) this.dedup.remember(record.clientId, record.seq, resultOf(record));
+      for (const record of records) this.dedup.remember(record.clientId, record.seq, resultOf(record), writeDigest(record.appends));
       scanned += records.length;
       from = records[records.length - 1]!.lsn + 1;
       onProgress?.({ scanned, total });
@@ -170,11 +172,13 @@ export class Committer {
 
   /**
    * Commits a transaction, or returns the original result when `(clientId, seq)` already
-   * committed. Transactions are checked in the order they arrive: one that waits for a stream
-   * head to load from the store holds back those behind it, so a client pipelining appends to
-   * one stream with expected versions sees them applied in the order it sent them.
+   * committed with the same writes. Transactions are checked in the order they arrive: one that
+   * waits for a stream head to load from the store holds back those behind it, so a client
+   * pipelining appends to one stream with expected versions sees them applied in the order it
+   * sent them.
    * @throws WrongExpectedVersionError when an expected version does not hold; nothing is written
    * @throws InvalidArgumentError when the transaction breaks a rule; nothing is written
+   * @throws SequenceReusedError when `(clientId, seq)` is taken by a transaction with other writes; nothing is written
    */
   transact(request: TransactionRequest): Promise<TransactionResult> {
     try {
@@ -220,11 +224,16 @@ export class Committer {
   /** De-duplicates, then checks and queues. Synchronous: it is the serial order. */
   private admit(request: TransactionRequest, eventCounts: number[]): Promise<TransactionResult> {
     this.checkAccepting();
-    const known = this.dedup.lookup(request.clientId, request.seq);
+    const digest = writeDigest(request.appends);
+    const known = this.dedup.lookup(request.clientId, request.seq, digest);
     if (known.kind === 'committed') return Promise.resolve(known.result);
+    if (known.kind === 'reused') throw new SequenceReusedError(request.clientId, request.seq);
     if (known.kind === 'expired') throw new SequenceExpiredError(request.clientId, request.seq);
     const tag = `${request.clientId}#${request.seq}`;
-    return this.inFlight.get(tag) ?? this.enqueue(request, eventCounts, tag);
+    const joined = this.inFlight.get(tag);
+    if (!joined) return this.enqueue(request, eventCounts, tag, digest);
+    if (joined.digest !== digest) throw new SequenceReusedError(request.clientId, request.seq);
+    return joined.result;
   }
 
   /** Stops accepting transactions and resolves once every accepted one is durable or failed. */
@@ -258,7 +267,7 @@ export class Committer {
   }
 
   /** Checks expected versions against committed and pending state and queues the record. */
-  private enqueue(request: TransactionRequest, eventCounts: number[], tag: string): Promise<TransactionResult> {
+  private enqueue(request: TransactionRequest, eventCounts: number[], tag: string, digest: number): Promise<TransactionResult> {
     const current = request.appends.map((a) => this.heads.get(a.stream)!);
     request.appends.forEach((append, i) => checkExpected(append.stream, append.expectedVersion, current[i]!));
     const appends: RecordAppend[] = [];
@@ -279,9 +288,9 @@ export class Committer {
       appends,
     };
     const promise = new Promise<TransactionResult>((resolve, reject) => {
-      this.queue.push({ encoded: encodeRecord(record), record, result: resultOf(record), resolve, reject });
+      this.queue.push({ encoded: encodeRecord(record), record, result: resultOf(record), digest, resolve, reject });
     });
-    this.inFlight.set(tag, promise);
+    this.inFlight.set(tag, { digest, result: promise });
     this.scheduleFlush();
     return promise;
   }

@@ -1,19 +1,49 @@
 /**
  * The de-duplication table: for each client, the results of its most recent transactions by
  * `seq`, so that a resent transaction gets its original result instead of committing twice.
- * It holds only what the log holds (every record carries its `(clientId, seq)`), so any server
- * rebuilds the same table from the log's tail.
+ * Each result keeps a digest of what its transaction wrote, so that a different transaction
+ * under the same `(clientId, seq)` is refused rather than answered with a write it never made.
+ * It holds only what the log holds (every record carries its `(clientId, seq)` and its writes),
+ * so any server rebuilds the same table from the log's tail.
  */
+import { crc32c } from '../crc32c.js';
 import type { TransactionResult } from '../protocol/messages.js';
+
+interface Remembered {
+  result: TransactionResult;
+  /** {@link writeDigest} of the transaction. */
+  digest: number;
+}
 
 interface ClientHistory {
   highestSeq: number;
   /** Results by seq, in commit order, so the oldest is first to go. */
-  results: Map<number, TransactionResult>;
+  results: Map<number, Remembered>;
 }
 
 /** What the table knows of one `(clientId, seq)`. */
-export type DedupLookup = { kind: 'committed'; result: TransactionResult } | { kind: 'expired' } | { kind: 'unknown' };
+export type DedupLookup = { kind: 'committed'; result: TransactionResult } | { kind: 'reused' } | { kind: 'expired' } | { kind: 'unknown' };
+
+const utf8 = new TextEncoder();
+
+/**
+ * What a transaction writes, as one CRC-32C over each written stream's name and event bytes, in
+ * order, lengths included. Expected versions and check-only streams are left out: the log does
+ * not keep them, and a table rebuilt from the log must hold the same digests.
+ */
+export function writeDigest(appends: ReadonlyArray<{ stream: string; events?: Uint8Array }>): number {
+  const lengths = new Uint8Array(8);
+  const view = new DataView(lengths.buffer);
+  let crc = 0;
+  for (const { stream, events } of appends) {
+    if (!events) continue;
+    const name = utf8.encode(stream);
+    view.setUint32(0, name.length, true);
+    view.setUint32(4, events.length, true);
+    crc = crc32c(events, crc32c(name, crc32c(lengths, crc)));
+  }
+  return crc;
+}
 
 export class DedupTable {
   // Map iteration order is insertion order: re-inserting on use makes the first key the least recently seen.
@@ -30,17 +60,18 @@ export class DedupTable {
     return this.clients.size;
   }
 
-  lookup(clientId: string, seq: number): DedupLookup {
+  /** `digest` is the {@link writeDigest} of the transaction asking: one that differs is `reused`. */
+  lookup(clientId: string, seq: number, digest: number): DedupLookup {
     const history = this.clients.get(clientId);
     if (!history) return { kind: 'unknown' };
-    const result = history.results.get(seq);
-    if (result) return { kind: 'committed', result };
+    const known = history.results.get(seq);
+    if (known) return known.digest === digest ? { kind: 'committed', result: known.result } : { kind: 'reused' };
     // A seq this far back may have committed and been forgotten; the server cannot tell.
     if (seq <= history.highestSeq - this.window) return { kind: 'expired' };
     return { kind: 'unknown' };
   }
 
-  remember(clientId: string, seq: number, result: TransactionResult): void {
+  remember(clientId: string, seq: number, result: TransactionResult, digest: number): void {
     let history = this.clients.get(clientId);
     if (history) {
       this.clients.delete(clientId);
@@ -49,7 +80,7 @@ export class DedupTable {
       if (this.clients.size >= this.clientsMax) this.clients.delete(this.clients.keys().next().value!);
     }
     this.clients.set(clientId, history);
-    history.results.set(seq, result);
+    history.results.set(seq, { result, digest });
     if (seq > history.highestSeq) history.highestSeq = seq;
     for (const oldSeq of history.results.keys()) {
       if (oldSeq > history.highestSeq - this.window && history.results.size <= this.window) break;
