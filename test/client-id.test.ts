@@ -105,6 +105,13 @@ describe('a reused clientId', () => {
     expect(longest.clientId).toMatch(/^x{91}\/[0-9a-f-]{36}$/);
     expect((await longest.append('s', [{ type: 'E', data: 1 }])).lsn).toBe(1);
 
+    // UTF-8 has no bytes for a lone surrogate: such an id would come back from the log as another.
+    await expect(connect(server.urls, { transports: [transport], clientId: 'billing\uD800' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    const raw = await rawSession(transport, server.urls[0]!);
+    cleanups.push(async () => raw.connection.close('done'));
+    expect(await refusal(raw.request('transact', ['billing\uDC00', 1, [['orders', 'any', blob('o1')]]]))).toBe('InvalidArgumentError');
+    expect(await raw.request('ping', [])).toBeDefined();
+
     const rebuilt = errorFromWire(errorToWire(new SequenceReusedError('billing', 3)));
     expect(rebuilt).toBeInstanceOf(SequenceReusedError);
     expect(rebuilt).toMatchObject({ clientId: 'billing', seq: 3, retryable: false });

@@ -8,7 +8,7 @@ import { InvalidArgumentError, type KilnError } from '../errors.js';
 import { defaultConnectionLimits, type ConnectionLimits } from '../limits.js';
 import { encodeEvents, type EventData, type ExpectedVersion, type RecordedEvent } from '../log/events.js';
 import { decodeRecord } from '../log/record.js';
-import { checkStreamNameText } from '../log/stream-name.js';
+import { checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
 import { viewFromWire, type GroupView } from '../replication/group-view.js';
 import {
   checkExpectedVersion,
@@ -178,6 +178,8 @@ function sessionClientId(clientId: string | undefined, random: Random): string {
   if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > lengthMax) {
     throw new InvalidArgumentError('clientId', `must be a string of 1 to ${lengthMax} characters`);
   }
+  // The id goes into the log as UTF-8: a lone surrogate would come back as another id after a restart.
+  checkWellFormed(clientId, 'clientId');
   return `${clientId}/${random.uuid()}`;
 }
 

@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { ExpectedVersion } from '../log/events.js';
-import { checkStreamNameText } from '../log/stream-name.js';
+import { checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
 import type { Direction } from '../store/store.js';
 
 /** One stream's part of a transaction: events to append, or none for a check only. */
@@ -131,6 +131,7 @@ export function checkExpectedVersion(value: unknown, field: string): ExpectedVer
 export function transactionFromWire(value: unknown, streamsMax: number): TransactionRequest {
   const [clientId, seq, appends] = tuple(value, 'transaction', 3);
   if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > CLIENT_ID_LENGTH_MAX) fail('clientId', `must be a string of 1 to ${CLIENT_ID_LENGTH_MAX} characters`);
+  checkWellFormed(clientId, 'clientId');
   if (!Array.isArray(appends) || appends.length === 0 || appends.length > streamsMax) fail('appends', `must name 1 to ${streamsMax} streams`);
   const decoded = appends.map((a: unknown, i: number): TransactionAppend => {
     const [stream, expected, events] = tuple(a, `appends[${i}]`, 2, 3);
