@@ -175,11 +175,14 @@ export class Session {
   /** Starts a read once the read budgets admit it; its charge comes back once its answer is handed to the connection. */
   private handleRead(id: number, op: 'read' | 'readAll', args: unknown): void {
     this.inFlight++;
+    // `start` may throw before it returns a promise (NotActiveError on a mirror): that too is an answer.
     const answer = (): Promise<void> =>
-      this.start(op, args).then(
-        (result) => void this.send(encodeResult(id, result)),
-        (error: unknown) => this.reply(id, error),
-      );
+      Promise.resolve()
+        .then(() => this.start(op, args))
+        .then(
+          (result) => void this.send(encodeResult(id, result)),
+          (error: unknown) => this.reply(id, error),
+        );
     // Refused only when the connection closed first: there is no one to answer.
     void this.reads.run(answer).then(
       () => this.inFlight--,
