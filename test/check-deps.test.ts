@@ -84,5 +84,4 @@ describe('check-deps', () => {
     expect(result.status).toBe(1);
     expect(result.output).toContain("packages/core/src/a.ts: imports '@kiln/store-memory': core must not import a sibling package");
   });
-
 });
