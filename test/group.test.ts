@@ -11,7 +11,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
 });
 
-const timing = { electionTimeMs: 400, mirrorTimeoutMs: 300, leaseMs: 350 };
+const timing = { electionTimeMs: 400, mirrorTimeoutMs: 300, leaseMs: 250 };
 
 function membersOf(names: string[], voters: string[] = [], weights: Record<string, number> = {}): GroupMemberConfig[] {
   return [

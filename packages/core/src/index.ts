@@ -46,7 +46,17 @@ export {
 } from './errors.js';
 export { assert, AssertionFailure } from './assert.js';
 export { crc32c } from './crc32c.js';
-export { defaultConnectionLimits, defaultLogLimits, checkLimits, type ConnectionLimits, type LogLimits } from './limits.js';
+export {
+  defaultConnectionLimits,
+  defaultLogLimits,
+  defaultGroupTiming,
+  defaultClientTiming,
+  checkLimits,
+  type ConnectionLimits,
+  type LogLimits,
+  type GroupTiming,
+  type ClientTiming,
+} from './limits.js';
 export { systemClock, systemTimers, systemRandom, type Clock, type Timers, type TimerHandle, type Random } from './time.js';
 export type { ExpectedVersion, EventData, RecordedEvent } from './log/events.js';
 export {
@@ -85,6 +95,8 @@ export type { TransactionResult, AppendedRange, MirrorSpec } from './protocol/me
 export { PROTOCOL_VERSION } from './protocol/frames.js';
 export {
   validateClusterConfig,
+  checkGroupSettings,
+  type GroupSettings,
   clusterConfigDefaults,
   clusterConfigBounds,
   type ClusterConfig,
@@ -100,6 +112,7 @@ export {
   type StripeConfigInput,
   type VoterConfig,
 } from './config/cluster-config.js';
+export { groupOptionsOf, isLoneServer } from './config/group-options.js';
 export {
   findServer,
   findVoter,

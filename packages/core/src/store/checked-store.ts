@@ -5,7 +5,7 @@
  */
 import { assert } from '../assert.js';
 import { CorruptRecordError, InvalidArgumentError, LogOrderError, StoreClosedError, StoreFailedError } from '../errors.js';
-import type { LogLimits } from '../limits.js';
+import { META_KEY_CHARS_MAX, type LogLimits } from '../limits.js';
 import { decodeRecord, verifiedBody, type EncodedRecord, type LogRecord } from '../log/record.js';
 import type { Direction, IndexReadOptions, LogReadOptions, Store, StoredRecord, StreamIndexEntry } from './store.js';
 
@@ -27,8 +27,6 @@ type State = 'new' | 'opening' | 'open' | 'closing' | 'closed' | 'failed';
 
 /** The limits the checked layer enforces. */
 export type CheckedStoreLimits = Pick<LogLimits, 'groupCommitRecordsMax' | 'groupCommitBytesMax' | 'streamNameBytesMax' | 'readCountMax'>;
-
-const META_KEY_CHARS_MAX = 256;
 
 /** Wraps a store in the checked layer. */
 export function checkedStore(store: Store, limits: CheckedStoreLimits): CheckedStore {
