@@ -10,9 +10,8 @@ import { createServer, defaultConnectionLimits, inProcessTransport, type KilnSer
 import { connect, type KilnClient, type RecordedEvent } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { pollUntil } from './support/processes/kiln-process.js';
-import { exchange, HELLO, RawTcp, tcpFrame, type Outcome } from './support/processes/raw-wire.js';
-import { rawSession } from './support/raw-session.js';
+import { pollUntil, wholeLog } from './support/cluster.js';
+import { exchange, HELLO, rawSession, RawTcp, tcpFrame, type Outcome } from './support/wire.js';
 
 const SEED = Number(process.env.KILN_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const HANDSHAKE_TIMEOUT_MS = 500;
@@ -41,16 +40,6 @@ function hashOf(events: readonly RecordedEvent[]): string {
   const hash = createHash('sha256');
   for (const e of events) hash.update(JSON.stringify([e.lsn, e.stream, e.version, e.id, e.type, e.data, e.metadata]));
   return hash.digest('hex');
-}
-
-async function wholeLog(client: KilnClient): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
-  for (let fromLsn = 1; ; ) {
-    const page = await client.readAll({ fromLsn, maxCount: 1000 });
-    if (page.length === 0) return out;
-    out.push(...page);
-    fromLsn = page[page.length - 1]!.lsn + 1;
-  }
 }
 
 beforeAll(async () => {
