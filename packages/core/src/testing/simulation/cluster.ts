@@ -119,9 +119,9 @@ export const startSingleServer: StartMember = async (context) => {
 export interface SimGroupTiming {
   /** @default 1000 */
   electionTimeMs?: number;
-  /** @default 500 */
+  /** @default 700 */
   mirrorTimeoutMs?: number;
-  /** @default 400 */
+  /** @default 600 */
   leaseMs?: number;
 }
 
@@ -137,8 +137,8 @@ export function startGroupMember(timing: SimGroupTiming = {}): StartMember {
       persistence: 'restartable',
       failoverPriority: 'consistency',
       electionTimeMs: timing.electionTimeMs ?? 1000,
-      mirrorTimeoutMs: timing.mirrorTimeoutMs ?? 500,
-      leaseMs: timing.leaseMs ?? 400,
+      mirrorTimeoutMs: timing.mirrorTimeoutMs ?? 700,
+      leaseMs: timing.leaseMs ?? 600,
       reconnectWindowMs: defaultClientTiming.reconnectWindowMs,
       servers: context.members.filter((m) => m.role === 'server').map((m) => ({ name: m.name, listen: [m.url], peer: `${m.url}/peer`, weight: 1 })),
       voters: context.members.filter((m) => m.role === 'voter').map((m) => ({ name: m.name, peer: `${m.url}/peer` })),
