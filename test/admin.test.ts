@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cluster, connectWithin, kill, killAllMembers, launch } from './support/processes/group.js';
-import { KILN_BIN, pollUntil, seededRandom } from './support/processes/kiln-process.js';
+import { cluster, connectWithin, kill, killAllMembers, KILN_BIN, launch, pollUntil, seededRandom } from './support/cluster.js';
 
 const run = promisify(execFile);
 const kiln = (...args: string[]): Promise<{ stdout: string; stderr: string }> => run(process.execPath, [KILN_BIN, ...args], { timeout: 120_000 });

@@ -2,9 +2,9 @@
 // side takes over alone and acknowledges writes; when the partition heals the higher term wins,
 // and the losing side's transactions are kept in its diverged report, never dropped silently.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, inProcessTransport, type GroupMemberConfig, type KilnServer } from '@kiln/core';
+import { inProcessTransport, type GroupMemberConfig, type KilnServer } from '@kiln/core';
 import { connect, type DivergedTransaction, type KilnClient } from '@kiln/core/client';
-import { memoryStore } from '@kiln/store-memory';
+import { memoryMember, startInProcessMember } from './support/cluster.js';
 import { Partitions } from './support/partition.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -12,8 +12,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
 });
 
-const timing = { electionTimeMs: 400, mirrorTimeoutMs: 300, leaseMs: 250 };
-const members: GroupMemberConfig[] = ['a', 'b'].map((name) => ({ name, kind: 'server', peer: `memory://${name}-peer`, clientUrls: [`memory://${name}`], weight: 1 }));
+const members: GroupMemberConfig[] = ['a', 'b'].map((name) => memoryMember(name));
 
 describe("failoverPriority 'availability'", () => {
   it('lets both sides of a partition serve, then keeps the losing side’s transactions in its diverged report', async () => {
@@ -21,13 +20,7 @@ describe("failoverPriority 'availability'", () => {
     const partitions = new Partitions(transport, (url) => url.replace('memory://', '').replace('-peer', ''));
     const servers = new Map<string, KilnServer>();
     for (const { name } of members) {
-      const server = await createServer({
-        name,
-        store: memoryStore(),
-        transports: [partitions.transportFor(name)],
-        listen: [`memory://${name}`],
-        group: { self: name, members, failoverPriority: 'availability', ...timing },
-      });
+      const server = await startInProcessMember(partitions.transportFor(name), members, name, { failoverPriority: 'availability' });
       cleanups.push(() => server.close());
       servers.set(name, server);
     }

@@ -6,13 +6,12 @@ import { createHash } from 'node:crypto';
 import { encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, defaultConnectionLimits, inProcessTransport, type KilnServer } from '@kiln/core';
+import { createServer, defaultConnectionLimits, inProcessTransport, PROTOCOL_VERSION, type KilnServer } from '@kiln/core';
 import { connect, type KilnClient, type RecordedEvent } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { pollUntil } from './support/processes/kiln-process.js';
-import { exchange, HELLO, RawTcp, tcpFrame, type Outcome } from './support/processes/raw-wire.js';
-import { rawSession } from './support/raw-session.js';
+import { pollUntil, wholeLog } from './support/cluster.js';
+import { exchange, HELLO, rawSession, RawTcp, tcpFrame, type Outcome } from './support/wire.js';
 
 const SEED = Number(process.env.KILN_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const HANDSHAKE_TIMEOUT_MS = 500;
@@ -41,16 +40,6 @@ function hashOf(events: readonly RecordedEvent[]): string {
   const hash = createHash('sha256');
   for (const e of events) hash.update(JSON.stringify([e.lsn, e.stream, e.version, e.id, e.type, e.data, e.metadata]));
   return hash.digest('hex');
-}
-
-async function wholeLog(client: KilnClient): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
-  for (let fromLsn = 1; ; ) {
-    const page = await client.readAll({ fromLsn, maxCount: 1000 });
-    if (page.length === 0) return out;
-    out.push(...page);
-    fromLsn = page[page.length - 1]!.lsn + 1;
-  }
 }
 
 beforeAll(async () => {
@@ -129,7 +118,7 @@ function expectInvalidArgument(outcome: Outcome, id: number, what: unknown): voi
 
 // ---- generators ---------------------------------------------------------------------------
 
-const validHello = { version: 1, role: 'client' };
+const validHello = { version: PROTOCOL_VERSION, role: 'client' };
 const validBlob = encode([['fuzz-event', 'Fuzz', { ok: true }]]);
 const validTransact = (): unknown[] => ['fuzz-client', 1, [['fuzz-stream', 'any', validBlob]]];
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, KilnError, type KilnClient } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { KILN_BIN, killAllKilns, startKiln } from './support/processes/kiln-process.js';
+import { killAllKilns, KILN_BIN, startKiln } from './support/cluster.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

@@ -11,10 +11,8 @@ import { connect, type KilnClient } from '@kiln/core/client';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { rawSession } from './support/raw-session.js';
-import { exchange } from './support/processes/raw-wire.js';
-import { cluster, kill, killAllMembers, launch } from './support/processes/group.js';
-import { pollUntil, seededRandom } from './support/processes/kiln-process.js';
+import { exchange, rawSession } from './support/wire.js';
+import { cluster, kill, killAllMembers, launch, pollUntil, seededRandom } from './support/cluster.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -12,8 +12,8 @@ import { checkedStore, decodeRecord, defaultLogLimits, type LogRecord } from '@k
 import { connect, type KilnClient } from '@kiln/core/client';
 import { levelStore } from '@kiln/store-level';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { freeFixedPort, killAllKilns, seededRandom, startKiln, type KilnProcess } from './support/processes/kiln-process.js';
 import { checkLog, Ledger, readWholeLog, startLoad, type LedgerTxn, type SeenEvent } from './support/processes/load.js';
+import { freeFixedPort, killAllKilns, seededRandom, startKiln, type KilnProcess } from './support/cluster.js';
 
 const SEED = Number(process.env.KILN_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const KILLS = 24;

@@ -10,7 +10,7 @@ import { connect } from '@kiln/core/client';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { rawSession } from './support/raw-session.js';
+import { rawSession } from './support/wire.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

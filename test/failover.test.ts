@@ -8,9 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KilnError, WrongExpectedVersionError } from '@kiln/core/client';
-import { anomalyClasses, checkHistory, type EventPosition, type HistoryOp } from '@kiln/core/testing';
-import { cluster, connectWithin, GROUP_SHAPES, kill, killAllMembers, launch, stopAndReadLogs } from './support/processes/group.js';
-import { pollUntil, seededRandom } from './support/processes/kiln-process.js';
+import { anomalyClasses, checkHistory, type EventPosition, type HistoryOp } from '@kiln/core/testing/checker';
+import { cluster, connectWithin, GROUP_SHAPES, kill, killAllMembers, launch, pollUntil, seededRandom, stopAndReadLogs } from './support/cluster.js';
 
 const KILLS = 10;
 

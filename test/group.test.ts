@@ -1,34 +1,21 @@
 // A mirror group in one process: replication to every in-sync mirror, an election at start, and
 // a failover when the active goes away, with a client that carries on.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, inProcessTransport, type GroupMemberConfig, type KilnServer, type ServerOptions, type Transport } from '@kiln/core';
+import { inProcessTransport, type GroupMemberConfig, type KilnServer, type ServerOptions, type Transport } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
-import { memoryStore } from '@kiln/store-memory';
-import { activeOf } from './support/active.js';
+import { activeOf, memoryMember, startInProcessMember } from './support/cluster.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
 });
 
-const timing = { electionTimeMs: 400, mirrorTimeoutMs: 300, leaseMs: 350 };
-
 function membersOf(names: string[], voters: string[] = [], weights: Record<string, number> = {}): GroupMemberConfig[] {
-  return [
-    ...names.map((name) => ({ name, kind: 'server' as const, peer: `memory://${name}-peer`, clientUrls: [`memory://${name}`], weight: weights[name] ?? 1 })),
-    ...voters.map((name) => ({ name, kind: 'voter' as const, peer: `memory://${name}-peer`, clientUrls: [], weight: 1 })),
-  ];
+  return [...names.map((name) => memoryMember(name, 'server', weights[name] ?? 1)), ...voters.map((name) => memoryMember(name, 'voter'))];
 }
 
 async function startMember(transport: Transport, members: GroupMemberConfig[], name: string, limits?: ServerOptions['limits']): Promise<KilnServer> {
-  const server = await createServer({
-    name,
-    store: memoryStore(),
-    transports: [transport],
-    listen: members.find((m) => m.name === name)!.kind === 'server' ? [`memory://${name}`] : [],
-    group: { self: name, members, ...timing },
-    ...(limits ? { limits } : {}),
-  });
+  const server = await startInProcessMember(transport, members, name, limits ? { limits } : {});
   cleanups.push(() => server.close());
   return server;
 }

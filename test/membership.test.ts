@@ -5,27 +5,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, InvalidArgumentError, inProcessTransport, type GroupMemberConfig, type KilnServer, type Transport } from '@kiln/core';
 import { connect } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
-import { activeOf } from './support/active.js';
+import { activeOf, memoryMember, startInProcessMember } from './support/cluster.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
 });
 
-const timing = { electionTimeMs: 400, mirrorTimeoutMs: 300, leaseMs: 250 };
-
-const server = (name: string, weight = 1): GroupMemberConfig => ({ name, kind: 'server', peer: `memory://${name}-peer`, clientUrls: [`memory://${name}`], weight });
-const voter = (name: string): GroupMemberConfig => ({ name, kind: 'voter', peer: `memory://${name}-peer`, clientUrls: [], weight: 1 });
+const server = (name: string, weight = 1): GroupMemberConfig => memoryMember(name, 'server', weight);
+const voter = (name: string): GroupMemberConfig => memoryMember(name, 'voter');
 
 async function start(transport: Transport, members: GroupMemberConfig[], name: string, joining = false): Promise<KilnServer> {
-  const self = members.find((m) => m.name === name)!;
-  const started = await createServer({
-    name,
-    store: memoryStore(),
-    transports: [transport],
-    listen: self.kind === 'server' ? [...self.clientUrls] : [],
-    group: { self: name, members, joining, ...timing },
-  });
+  const started = await startInProcessMember(transport, members, name, { joining });
   cleanups.push(() => started.close());
   return started;
 }

@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, KilnError, type KilnClient } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { cluster, connectWithin, GROUP_SHAPES, killAllMembers, launch, stopAndReadLogs } from './support/processes/group.js';
-import { pollUntil, seededRandom } from './support/processes/kiln-process.js';
+import { cluster, connectWithin, GROUP_SHAPES, killAllMembers, launch, pollUntil, seededRandom, stopAndReadLogs } from './support/cluster.js';
 
 const dirs: string[] = [];
 afterAll(async () => {

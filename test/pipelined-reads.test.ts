@@ -14,8 +14,8 @@ import { connect, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
-import { killAllKilns, pollUntil, rssBytes, startKiln, type KilnProcess } from './support/processes/kiln-process.js';
-import { HELLO, RawTcp, tcpFrame } from './support/processes/raw-wire.js';
+import { killAllKilns, pollUntil, rssBytes, startKiln, type KilnProcess } from './support/cluster.js';
+import { HELLO, RawTcp, tcpFrame } from './support/wire.js';
 
 const MiB = 1024 * 1024;
 const HOSTILE_CONNECTIONS = 4;

@@ -12,7 +12,7 @@ import { connect, type KilnClient } from '@kiln/core/client';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { rawSession, type RawSession } from './support/raw-session.js';
+import { rawSession, type RawSession } from './support/wire.js';
 
 type Direction = 'forward' | 'backward';
 const END = Number.MAX_SAFE_INTEGER;

@@ -13,8 +13,8 @@ import { createServer, InvalidArgumentError, type KilnServer } from '@kiln/core'
 import { connect, type KilnClient } from '@kiln/core/client';
 import { levelStore } from '@kiln/store-level';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { pollUntil } from './support/processes/kiln-process.js';
-import { HELLO, RawTcp } from './support/processes/raw-wire.js';
+import { pollUntil } from './support/cluster.js';
+import { HELLO, RawTcp } from './support/wire.js';
 
 /** Names with a lone surrogate. MessagePack carries a short one as is (WTF-8). */
 const LONE_SURROGATES = ['a\uD800', 'a\uDC00', '\uD83D', 'x\uDE00y'];

@@ -7,6 +7,7 @@ import { createServer, defaultConnectionLimits, type Connection, type KilnServer
 import { connect, type KilnClient, type RecordedEvent } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
+import { HELLO } from './support/wire.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -85,7 +86,7 @@ async function readWhole(client: KilnClient, stream: string): Promise<RecordedEv
 /** A client that handshakes, subscribes to the whole log, then never reads a frame. */
 async function stalledSubscriber(url: string): Promise<Connection> {
   const connection = await tcpTransport().dial(url, defaultConnectionLimits);
-  connection.send(encode([0, { version: 1, role: 'client' }]));
+  connection.send(HELLO);
   connection.send(encode([1, 1, 'subscribe', [1, null, 1]]));
   return connection;
 }

@@ -8,10 +8,11 @@ import { createServer, defaultConnectionLimits, type KilnServer } from '@kiln/co
 import { connect, type KilnClient, type RecordedEvent } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { wsTransport } from '@kiln/transport-ws';
+import { wholeLog } from './support/cluster.js';
+import { HELLO } from './support/wire.js';
 
 const DEADLINE_MS = 15_000;
 const FRAME_BYTES_MAX = defaultConnectionLimits.frameBytesMax;
-const HELLO = encode([0, { version: 1, role: 'client' }]);
 
 let server: KilnServer;
 let url: string;
@@ -50,16 +51,6 @@ function errorNames(h: Hostile): string[] {
     .map((m) => decode(m.data) as unknown[])
     .filter((frame) => frame[0] === 4)
     .map((frame) => (frame[2] as { name: string }).name);
-}
-
-async function wholeLog(client: KilnClient): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
-  for (let fromLsn = 1; ; ) {
-    const page = await client.readAll({ fromLsn, maxCount: 1000 });
-    if (page.length === 0) return out;
-    out.push(...page);
-    fromLsn = page[page.length - 1]!.lsn + 1;
-  }
 }
 
 /** The server, its log and the good client are as they were; the good client can still append and read. */

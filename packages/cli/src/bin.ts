@@ -15,10 +15,10 @@
 import { parseArgs } from 'node:util';
 import { KilnError } from '@kiln/core';
 import { AdminWaitError, runAdmin } from './admin.js';
-import { isClusterFile, startMember } from './cluster.js';
+import { startMember } from './cluster.js';
 import { printDiverged } from './diverged.js';
-import { DEFAULT_CONFIG, checkUrl, readConfigFile, readJsonFile, type ServerConfig } from './config.js';
-import { runUntilSignalled, startServer } from './start.js';
+import { DEFAULT_CONFIG, checkUrl, isClusterFile, readClusterConfig, readJsonFile } from './config.js';
+import { runUntilSignalled } from './start.js';
 import { printGroupStatus } from './group-status.js';
 import { printStatus } from './status.js';
 
@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<void> {
     case 'voter': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, name: { type: 'string' } } });
       if (!values.config || !values.name) throw new UsageError('kiln voter needs --config FILE and --name NAME');
-      runUntilSignalled(await startMember(values.config, values.name, 'voter', log), log);
+      runUntilSignalled(await startMember(await readClusterConfig(values.config), values.name, 'voter', log), log);
       return;
     }
     case 'admin': {
@@ -108,21 +108,18 @@ async function start(args: string[]): Promise<void> {
     if (!values.config) throw new UsageError('--server needs --config FILE');
     const overrides = (['memory', 'data', 'listen', 'name'] as const).filter((flag) => values[flag] !== undefined);
     if (overrides.length > 0) throw new UsageError(`--${overrides.join(', --')} cannot be used with a cluster file; set them in the file`);
-    runUntilSignalled(await startMember(values.config, values.server, values.join ? 'joining server' : 'server', log), log);
+    runUntilSignalled(await startMember(await readClusterConfig(values.config), values.server, values.join ? 'joining server' : 'server', log), log);
     return;
   }
   if (values.join) throw new UsageError('--join needs --config CLUSTER-FILE --server NAME');
-  const fromFile = values.config ? await readConfigFile(values.config) : {};
-  const config: ServerConfig = {
-    ...DEFAULT_CONFIG,
-    ...fromFile,
+  // A single-server file or flags only: a one-server cluster, the flags over the file.
+  const config = await readClusterConfig(values.config, {
     ...(values.name ? { name: values.name } : {}),
     ...(values.memory ? { persistence: 'memory' as const } : {}),
     ...(values.data ? { dataDir: values.data, persistence: 'restartable' as const } : {}),
     ...(values.listen ? { listen: values.listen.map((url, i) => checkUrl(url, `--listen[${i}]`)) } : {}),
-  };
-  const server = await startServer(config, log);
-  runUntilSignalled(server, log);
+  });
+  runUntilSignalled(await startMember(config, undefined, 'server', log), log);
 }
 
 class UsageError extends Error {}

@@ -1,15 +1,24 @@
 /**
- * The server's configuration: from a JSON file (`--config`), then command-line flags on top.
- * Validation names the field and the rule it breaks.
+ * The configuration `kiln start` runs: a cluster file (see `validateClusterConfig` in
+ * `@kiln/core`). A lone server is a cluster of one. The single-server file of earlier versions
+ * (`name`, `persistence`, `dataDir`, `listen`, `limits`) and the `start` flags still work: they
+ * become a one-server cluster, validated by the same rules. Validation names the field and the
+ * rule it breaks.
  */
 import { readFile } from 'node:fs/promises';
-import { ConfigError, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '@kiln/core';
+import {
+  ConfigError,
+  defaultConnectionLimits,
+  defaultLogLimits,
+  validateClusterConfig,
+  type ClusterConfig,
+  type ConnectionLimits,
+  type LogLimits,
+  type Persistence,
+} from '@kiln/core';
 
-/** Where the log rests: on disk and restartable, or in memory only. */
-export type Persistence = 'restartable' | 'memory';
-
-/** One server's configuration. */
-export interface ServerConfig {
+/** A single-server file as earlier versions wrote it; it loads as a one-server cluster. */
+export interface SingleServerFile {
   /** The server's name in status and logs. @default 'kiln' */
   name: string;
   /** @default 'restartable' */
@@ -22,7 +31,8 @@ export interface ServerConfig {
   limits: Partial<ConnectionLimits & LogLimits>;
 }
 
-export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
+/** What `kiln start` runs with no file and no flags. */
+export const DEFAULT_CONFIG: Readonly<SingleServerFile> = Object.freeze({
   name: 'kiln',
   persistence: 'restartable',
   dataDir: './kiln-data',
@@ -33,9 +43,31 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
 const KNOWN_FIELDS = new Set(['name', 'persistence', 'dataDir', 'listen', 'limits']);
 const KNOWN_LIMITS = new Set([...Object.keys(defaultConnectionLimits), ...Object.keys(defaultLogLimits)]);
 
-/** Reads and validates a single-server JSON config file. @throws ConfigError naming the field */
-export async function readConfigFile(path: string): Promise<Partial<ServerConfig>> {
-  return validateConfig(await readJsonFile(path));
+/** True when a parsed config file describes a cluster rather than one server in the earlier format. */
+export function isClusterFile(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && 'cluster' in value;
+}
+
+/**
+ * Reads a config file of either format as a cluster configuration; a single-server file, with
+ * `overrides` (the `start` flags) on top, becomes a one-server cluster.
+ *
+ * @throws ConfigError naming the field
+ */
+export async function readClusterConfig(path: string | undefined, overrides: Partial<SingleServerFile> = {}): Promise<ClusterConfig> {
+  const value = path === undefined ? {} : await readJsonFile(path);
+  if (isClusterFile(value)) return validateClusterConfig(value);
+  return oneServerCluster({ ...DEFAULT_CONFIG, ...validateConfig(value), ...overrides });
+}
+
+/** The one-server cluster a single-server configuration stands for. @throws ConfigError naming the field */
+export function oneServerCluster(config: SingleServerFile): ClusterConfig {
+  return validateClusterConfig({
+    cluster: config.name,
+    persistence: config.persistence,
+    servers: [{ name: config.name, listen: config.listen, ...(config.persistence === 'restartable' ? { dataDir: config.dataDir } : {}) }],
+    limits: config.limits,
+  });
 }
 
 /** Reads a JSON file. @throws ConfigError when it cannot be read or parsed */
@@ -53,8 +85,8 @@ export async function readJsonFile(path: string): Promise<unknown> {
   }
 }
 
-/** Checks a configuration object's shape. @throws ConfigError naming the field */
-export function validateConfig(value: unknown): Partial<ServerConfig> {
+/** Checks a single-server file's shape. @throws ConfigError naming the field */
+export function validateConfig(value: unknown): Partial<SingleServerFile> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError('config', 'must be a JSON object');
   const config = value as Record<string, unknown>;
   for (const key of Object.keys(config)) if (!KNOWN_FIELDS.has(key)) throw new ConfigError(key, 'is not a known setting');
@@ -75,7 +107,7 @@ export function validateConfig(value: unknown): Partial<ServerConfig> {
       if (!Number.isSafeInteger(limit) || (limit as number) <= 0) throw new ConfigError(`limits.${key}`, 'must be a positive integer');
     }
   }
-  return config as Partial<ServerConfig>;
+  return config as Partial<SingleServerFile>;
 }
 
 /** @throws ConfigError when `url` is not a `tcp://host:port` or `ws://host:port` URL */

@@ -1,27 +1,5 @@
-/** `kiln start`: runs one server in the foreground until SIGINT or SIGTERM. */
-import { resolve } from 'node:path';
-import { createServer, type KilnServer, type Store } from '@kiln/core';
-import { levelStore } from '@kiln/store-level';
-import { memoryStore } from '@kiln/store-memory';
-import { tcpTransport } from '@kiln/transport-tcp';
-import { wsTransport } from '@kiln/transport-ws';
-import type { ServerConfig } from './config.js';
-
-/** Starts the server the config describes and logs where it listens. */
-export async function startServer(config: ServerConfig, log: (line: string) => void): Promise<KilnServer> {
-  const store: Store = config.persistence === 'memory' ? memoryStore() : levelStore({ path: resolve(config.dataDir) });
-  const server = await createServer({
-    name: config.name,
-    store,
-    transports: [tcpTransport(), wsTransport()],
-    listen: config.listen,
-    limits: config.limits,
-    log,
-  });
-  const where = config.persistence === 'memory' ? 'memory mode, nothing on disk' : `restartable mode, data in ${resolve(config.dataDir)}`;
-  log(`kiln: ${config.name} listening on ${server.urls.join(', ')} (${where})`);
-  return server;
-}
+/** Runs a started server in the foreground until SIGINT or SIGTERM. */
+import type { KilnServer } from '@kiln/core';
 
 /** Shuts the server down on SIGINT or SIGTERM; a second signal exits at once. A store failure exits with 1. */
 export function runUntilSignalled(server: KilnServer, log: (line: string) => void): void {

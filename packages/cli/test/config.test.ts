@@ -1,7 +1,10 @@
 // Config validation names the field and the rule it breaks.
-import { describe, expect, it } from 'vitest';
-import { ConfigError } from '@kiln/core';
-import { checkUrl, validateConfig } from '../src/config.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, validateClusterConfig } from '@kiln/core';
+import { checkUrl, readClusterConfig, validateConfig } from '../src/config.js';
 
 describe('validateConfig', () => {
   it('accepts a full config', () => {
@@ -36,5 +39,43 @@ describe('validateConfig', () => {
   it('checks listen URLs', () => {
     expect(checkUrl('tcp://127.0.0.1:0', 'x')).toBe('tcp://127.0.0.1:0');
     expect(() => checkUrl('nonsense', 'x')).toThrow(ConfigError);
+  });
+});
+
+describe('readClusterConfig', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  const file = (value: unknown): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-cli-config-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'kiln.config.json'), JSON.stringify(value));
+    return join(dir, 'kiln.config.json');
+  };
+
+  it('loads a single-server file of earlier versions as the one-server cluster it stands for', async () => {
+    const old = { name: 'k1', persistence: 'restartable', dataDir: './d', listen: ['tcp://127.0.0.1:7410'], limits: { inFlightMax: 64, dedupWindow: 64 } };
+    const cluster = { cluster: 'k1', persistence: 'restartable', servers: [{ name: 'k1', listen: ['tcp://127.0.0.1:7410'], dataDir: './d' }], limits: old.limits };
+    const fromOld = await readClusterConfig(file(old));
+    expect(fromOld).toEqual(await readClusterConfig(file(cluster)));
+    expect(fromOld).toEqual(validateClusterConfig(cluster));
+    expect(fromOld.limits.inFlightMax).toBe(64);
+  });
+
+  it('fills an empty or absent file with the defaults, and lays flags over the file', async () => {
+    expect(await readClusterConfig(undefined)).toMatchObject({
+      cluster: 'kiln',
+      persistence: 'restartable',
+      servers: [{ name: 'kiln', listen: ['tcp://127.0.0.1:7410', 'ws://127.0.0.1:7411'], dataDir: './kiln-data' }],
+    });
+    const memory = await readClusterConfig(file({ name: 'from-file', dataDir: './d' }), { persistence: 'memory', listen: ['tcp://127.0.0.1:0'] });
+    expect(memory).toMatchObject({ cluster: 'from-file', persistence: 'memory', servers: [{ name: 'from-file', listen: ['tcp://127.0.0.1:0'] }] });
+    expect(memory.servers![0]!.dataDir).toBeUndefined();
+  });
+
+  it('holds an old file to the cluster rules too, naming the field', async () => {
+    await expect(readClusterConfig(file({ limits: { inFlightMax: 4096 } }))).rejects.toMatchObject({ name: 'ConfigError', field: 'limits' });
+    await expect(readClusterConfig(file({ nmae: 'typo' }))).rejects.toMatchObject({ name: 'ConfigError', field: 'nmae' });
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Every error Kiln raises or sends over the wire. One class per condition; `name` equals the
- * class name and never changes. Data travels as fields, never inside the message text, so a
+ * class name, is declared as a literal (`static name`) so a minified bundle keeps it, and never
+ * changes. Data travels as fields, never inside the message text, so a
  * client rebuilds the same class with the same fields from an error frame.
  *
  * Programmer mistakes and broken invariants are not here: those are `TypeError` or a failed
@@ -12,13 +13,20 @@
 /** Fields an error carries over the wire, besides `name` and `message`. */
 export type ErrorFields = Record<string, string | number | boolean | null>;
 
+// Wire fields are checked loosely: a field of the wrong type becomes a harmless string or NaN.
+const str = (v: unknown): string => String(v ?? '');
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
+
 /** Base class of every Kiln error. */
 export class KilnError extends Error {
+  static override readonly name: string = 'KilnError';
+
   /** True when trying the same operation again, unchanged, may succeed. */
   readonly retryable: boolean = false;
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+    // Every subclass declares its `name` as a literal, so this survives minifying.
     this.name = new.target.name;
   }
 
@@ -30,6 +38,8 @@ export class KilnError extends Error {
 
 /** An append's expected version did not match the stream's actual version. */
 export class WrongExpectedVersionError extends KilnError {
+  static override readonly name: string = 'WrongExpectedVersionError';
+
   constructor(
     readonly stream: string,
     readonly expected: string | number,
@@ -41,6 +51,11 @@ export class WrongExpectedVersionError extends KilnError {
   override fields(): ErrorFields {
     return { stream: this.stream, expected: this.expected, actual: this.actual };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): WrongExpectedVersionError {
+    return new WrongExpectedVersionError(str(fields.stream), typeof fields.expected === 'number' ? fields.expected : str(fields.expected), num(fields.actual));
+  }
 }
 
 function describeVersion(version: number): string {
@@ -49,6 +64,8 @@ function describeVersion(version: number): string {
 
 /** An argument or request field broke a rule. Nothing was changed. */
 export class InvalidArgumentError extends KilnError {
+  static override readonly name: string = 'InvalidArgumentError';
+
   constructor(
     readonly field: string,
     readonly rule: string,
@@ -59,13 +76,27 @@ export class InvalidArgumentError extends KilnError {
   override fields(): ErrorFields {
     return { field: this.field, rule: this.rule };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): InvalidArgumentError {
+    return new InvalidArgumentError(str(fields.field), str(fields.rule));
+  }
 }
 
 /** A configuration value broke a rule; `field` is its path, for example `listen[0]`. */
-export class ConfigError extends InvalidArgumentError {}
+export class ConfigError extends InvalidArgumentError {
+  static override readonly name: string = 'ConfigError';
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): ConfigError {
+    return new ConfigError(str(fields.field), str(fields.rule));
+  }
+}
 
 /** A frame was larger than the connection's frame cap. The connection closes. */
 export class FrameTooLargeError extends KilnError {
+  static override readonly name: string = 'FrameTooLargeError';
+
   constructor(
     readonly bytes: number,
     readonly limit: number,
@@ -76,13 +107,27 @@ export class FrameTooLargeError extends KilnError {
   override fields(): ErrorFields {
     return { bytes: this.bytes, limit: this.limit };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): FrameTooLargeError {
+    return new FrameTooLargeError(num(fields.bytes), num(fields.limit));
+  }
 }
 
 /** A frame could not be decoded or came out of turn. The connection closes. */
-export class ProtocolError extends KilnError {}
+export class ProtocolError extends KilnError {
+  static override readonly name: string = 'ProtocolError';
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(message: string, _fields: ErrorFields): ProtocolError {
+    return new ProtocolError(message);
+  }
+}
 
 /** The peer speaks a protocol version this side does not. */
 export class UnsupportedProtocolVersionError extends KilnError {
+  static override readonly name: string = 'UnsupportedProtocolVersionError';
+
   constructor(
     readonly version: number,
     readonly supported: number,
@@ -93,10 +138,17 @@ export class UnsupportedProtocolVersionError extends KilnError {
   override fields(): ErrorFields {
     return { version: this.version, supported: this.supported };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): UnsupportedProtocolVersionError {
+    return new UnsupportedProtocolVersionError(num(fields.version), num(fields.supported));
+  }
 }
 
 /** A connection sent too many requests without waiting for replies. */
 export class TooManyInFlightError extends KilnError {
+  static override readonly name: string = 'TooManyInFlightError';
+
   override readonly retryable = true;
 
   constructor(readonly limit: number) {
@@ -106,10 +158,17 @@ export class TooManyInFlightError extends KilnError {
   override fields(): ErrorFields {
     return { limit: this.limit };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): TooManyInFlightError {
+    return new TooManyInFlightError(num(fields.limit));
+  }
 }
 
 /** The server refused a connection because it already holds its maximum. */
 export class TooManyConnectionsError extends KilnError {
+  static override readonly name: string = 'TooManyConnectionsError';
+
   override readonly retryable = true;
 
   constructor(readonly limit: number) {
@@ -119,10 +178,17 @@ export class TooManyConnectionsError extends KilnError {
   override fields(): ErrorFields {
     return { limit: this.limit };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): TooManyConnectionsError {
+    return new TooManyConnectionsError(num(fields.limit));
+  }
 }
 
 /** A connection closed, or was closed, with the given reason. */
 export class ConnectionClosedError extends KilnError {
+  static override readonly name: string = 'ConnectionClosedError';
+
   override readonly retryable = true;
 
   constructor(readonly reason: string) {
@@ -132,10 +198,17 @@ export class ConnectionClosedError extends KilnError {
   override fields(): ErrorFields {
     return { reason: this.reason };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): ConnectionClosedError {
+    return new ConnectionClosedError(str(fields.reason));
+  }
 }
 
 /** Nothing accepted a connection at the given address. */
 export class ConnectionRefusedError extends KilnError {
+  static override readonly name: string = 'ConnectionRefusedError';
+
   override readonly retryable = true;
 
   constructor(
@@ -152,6 +225,8 @@ export class ConnectionRefusedError extends KilnError {
 
 /** A peer did not read fast enough: its queued bytes passed the cap, so the connection closed. */
 export class SendQueueFullError extends KilnError {
+  static override readonly name: string = 'SendQueueFullError';
+
   constructor(
     readonly queuedBytes: number,
     readonly limit: number,
@@ -162,10 +237,17 @@ export class SendQueueFullError extends KilnError {
   override fields(): ErrorFields {
     return { queuedBytes: this.queuedBytes, limit: this.limit };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): SendQueueFullError {
+    return new SendQueueFullError(num(fields.queuedBytes), num(fields.limit));
+  }
 }
 
 /** An operation did not finish within its time limit. Whether it took effect is unknown. */
 export class TimeoutError extends KilnError {
+  static override readonly name: string = 'TimeoutError';
+
   override readonly retryable = true;
 
   constructor(
@@ -178,10 +260,17 @@ export class TimeoutError extends KilnError {
   override fields(): ErrorFields {
     return { operation: this.operation, timeoutMs: this.timeoutMs };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): TimeoutError {
+    return new TimeoutError(str(fields.operation), num(fields.timeoutMs));
+  }
 }
 
 /** The operation was aborted through its `AbortSignal`. */
 export class AbortError extends KilnError {
+  static override readonly name: string = 'AbortError';
+
   constructor(message = 'the operation was aborted') {
     super(message);
   }
@@ -189,6 +278,8 @@ export class AbortError extends KilnError {
 
 /** No transport given to this client or server handles the URL's scheme. */
 export class UnsupportedSchemeError extends KilnError {
+  static override readonly name: string = 'UnsupportedSchemeError';
+
   constructor(readonly url: string) {
     super(`no transport handles the scheme of ${url}`);
   }
@@ -200,20 +291,36 @@ export class UnsupportedSchemeError extends KilnError {
 
 /** The store was used while closed or closing. */
 export class StoreClosedError extends KilnError {
+  static override readonly name: string = 'StoreClosedError';
+
   constructor() {
     super('the store is not open');
+  }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, _fields: ErrorFields): StoreClosedError {
+    return new StoreClosedError();
   }
 }
 
 /** A store write failed; the store refuses further work, since what reached the disk is unknown. */
 export class StoreFailedError extends KilnError {
+  static override readonly name: string = 'StoreFailedError';
+
   constructor(options?: { cause?: unknown }) {
     super('a store write failed; the store accepts no more work until it is reopened', options);
+  }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, _fields: ErrorFields): StoreFailedError {
+    return new StoreFailedError();
   }
 }
 
 /** A record failed its length or CRC check at a place where a torn tail is impossible. */
 export class CorruptRecordError extends KilnError {
+  static override readonly name: string = 'CorruptRecordError';
+
   constructor(
     readonly lsn: number,
     readonly detail: string,
@@ -224,6 +331,11 @@ export class CorruptRecordError extends KilnError {
   override fields(): ErrorFields {
     return { lsn: this.lsn, detail: this.detail };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): CorruptRecordError {
+    return new CorruptRecordError(num(fields.lsn), str(fields.detail));
+  }
 }
 
 /**
@@ -231,6 +343,8 @@ export class CorruptRecordError extends KilnError {
  * a newer Kiln wrote it. It is not corruption, and recovery never drops it.
  */
 export class UnsupportedRecordKindError extends KilnError {
+  static override readonly name: string = 'UnsupportedRecordKindError';
+
   constructor(
     readonly lsn: number,
     readonly kind: number,
@@ -241,6 +355,11 @@ export class UnsupportedRecordKindError extends KilnError {
   override fields(): ErrorFields {
     return { lsn: this.lsn, kind: this.kind };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): UnsupportedRecordKindError {
+    return new UnsupportedRecordKindError(num(fields.lsn), num(fields.kind));
+  }
 }
 
 /**
@@ -248,6 +367,8 @@ export class UnsupportedRecordKindError extends KilnError {
  * The store was not changed; open it with that version or a later one.
  */
 export class UnsupportedFormatVersionError extends KilnError {
+  static override readonly name: string = 'UnsupportedFormatVersionError';
+
   constructor(
     /** The version the store records; 0 when what it records is not a version at all. */
     readonly version: number,
@@ -260,12 +381,24 @@ export class UnsupportedFormatVersionError extends KilnError {
   override fields(): ErrorFields {
     return { version: this.version, supported: this.supported };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): UnsupportedFormatVersionError {
+    return new UnsupportedFormatVersionError(num(fields.version), num(fields.supported));
+  }
 }
 
 /** A segment did not follow the log: an LSN gap, or a term lower than the last record's. */
 export class LogOrderError extends KilnError {
+  static override readonly name: string = 'LogOrderError';
+
   constructor(detail: string) {
     super(detail);
+  }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(message: string, _fields: ErrorFields): LogOrderError {
+    return new LogOrderError(message);
   }
 }
 
@@ -274,6 +407,8 @@ export class LogOrderError extends KilnError {
  * server can no longer tell whether it committed. Read the stream to find out.
  */
 export class SequenceExpiredError extends KilnError {
+  static override readonly name: string = 'SequenceExpiredError';
+
   constructor(
     readonly clientId: string,
     readonly seq: number,
@@ -284,6 +419,11 @@ export class SequenceExpiredError extends KilnError {
   override fields(): ErrorFields {
     return { clientId: this.clientId, seq: this.seq };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): SequenceExpiredError {
+    return new SequenceExpiredError(str(fields.clientId), num(fields.seq));
+  }
 }
 
 /**
@@ -292,6 +432,8 @@ export class SequenceExpiredError extends KilnError {
  * never does this; a hand-rolled client that restarts its sequence, or two that share one id, do.
  */
 export class SequenceReusedError extends KilnError {
+  static override readonly name: string = 'SequenceReusedError';
+
   constructor(
     readonly clientId: string,
     readonly seq: number,
@@ -302,6 +444,11 @@ export class SequenceReusedError extends KilnError {
   override fields(): ErrorFields {
     return { clientId: this.clientId, seq: this.seq };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): SequenceReusedError {
+    return new SequenceReusedError(str(fields.clientId), num(fields.seq));
+  }
 }
 
 /**
@@ -310,6 +457,8 @@ export class SequenceReusedError extends KilnError {
  * client (the client does so itself), and the new active answers with the original result.
  */
 export class NotActiveError extends KilnError {
+  static override readonly name: string = 'NotActiveError';
+
   override readonly retryable = true;
 
   constructor(
@@ -322,26 +471,47 @@ export class NotActiveError extends KilnError {
   override fields(): ErrorFields {
     return { active: this.active };
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): NotActiveError {
+    return new NotActiveError(typeof fields.active === 'string' ? fields.active : null);
+  }
 }
 
 /** The server is shutting down; the request was not carried out. */
 export class ServerShuttingDownError extends KilnError {
+  static override readonly name: string = 'ServerShuttingDownError';
+
   override readonly retryable = true;
 
   constructor() {
     super('the server is shutting down');
   }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, _fields: ErrorFields): ServerShuttingDownError {
+    return new ServerShuttingDownError();
+  }
 }
 
 /** The server failed its store and stopped accepting work; nothing after the failure is acknowledged. */
 export class ServerFailedError extends KilnError {
+  static override readonly name: string = 'ServerFailedError';
+
   constructor(options?: { cause?: unknown }) {
     super('the server stopped after a store failure', options);
+  }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, _fields: ErrorFields): ServerFailedError {
+    return new ServerFailedError();
   }
 }
 
 /** The client was closed by the application. */
 export class ClientClosedError extends KilnError {
+  static override readonly name: string = 'ClientClosedError';
+
   constructor() {
     super('the client is closed');
   }
@@ -349,6 +519,8 @@ export class ClientClosedError extends KilnError {
 
 /** An error frame named a class this side does not know (a newer server, say). */
 export class RemoteError extends KilnError {
+  static override readonly name: string = 'RemoteError';
+
   constructor(
     readonly remoteName: string,
     message: string,
@@ -362,37 +534,37 @@ export class RemoteError extends KilnError {
   }
 }
 
-/** Builds an error from its wire fields; each known class has one. */
-type ErrorFactory = (message: string, f: ErrorFields) => KilnError;
-
-const str = (v: unknown): string => String(v ?? '');
-const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
-
-const factories: Record<string, ErrorFactory> = {
-  WrongExpectedVersionError: (_m, f) =>
-    new WrongExpectedVersionError(str(f.stream), typeof f.expected === 'number' ? f.expected : str(f.expected), num(f.actual)),
-  InvalidArgumentError: (_m, f) => new InvalidArgumentError(str(f.field), str(f.rule)),
-  ConfigError: (_m, f) => new ConfigError(str(f.field), str(f.rule)),
-  FrameTooLargeError: (_m, f) => new FrameTooLargeError(num(f.bytes), num(f.limit)),
-  ProtocolError: (m) => new ProtocolError(m),
-  UnsupportedProtocolVersionError: (_m, f) => new UnsupportedProtocolVersionError(num(f.version), num(f.supported)),
-  TooManyInFlightError: (_m, f) => new TooManyInFlightError(num(f.limit)),
-  TooManyConnectionsError: (_m, f) => new TooManyConnectionsError(num(f.limit)),
-  ConnectionClosedError: (_m, f) => new ConnectionClosedError(str(f.reason)),
-  SendQueueFullError: (_m, f) => new SendQueueFullError(num(f.queuedBytes), num(f.limit)),
-  TimeoutError: (_m, f) => new TimeoutError(str(f.operation), num(f.timeoutMs)),
-  StoreClosedError: () => new StoreClosedError(),
-  StoreFailedError: () => new StoreFailedError(),
-  CorruptRecordError: (_m, f) => new CorruptRecordError(num(f.lsn), str(f.detail)),
-  UnsupportedRecordKindError: (_m, f) => new UnsupportedRecordKindError(num(f.lsn), num(f.kind)),
-  UnsupportedFormatVersionError: (_m, f) => new UnsupportedFormatVersionError(num(f.version), num(f.supported)),
-  LogOrderError: (m) => new LogOrderError(m),
-  SequenceExpiredError: (_m, f) => new SequenceExpiredError(str(f.clientId), num(f.seq)),
-  SequenceReusedError: (_m, f) => new SequenceReusedError(str(f.clientId), num(f.seq)),
-  ServerShuttingDownError: () => new ServerShuttingDownError(),
-  NotActiveError: (_m, f) => new NotActiveError(typeof f.active === 'string' ? f.active : null),
-  ServerFailedError: () => new ServerFailedError(),
-};
+/**
+ * The classes an error frame may name, each found by its literal `name` (which minifying a
+ * bundle does not change) and rebuilt by its own `fromWire`.
+ */
+const wireClasses = [
+  WrongExpectedVersionError,
+  InvalidArgumentError,
+  ConfigError,
+  FrameTooLargeError,
+  ProtocolError,
+  UnsupportedProtocolVersionError,
+  TooManyInFlightError,
+  TooManyConnectionsError,
+  ConnectionClosedError,
+  SendQueueFullError,
+  TimeoutError,
+  StoreClosedError,
+  StoreFailedError,
+  CorruptRecordError,
+  UnsupportedRecordKindError,
+  UnsupportedFormatVersionError,
+  LogOrderError,
+  SequenceExpiredError,
+  SequenceReusedError,
+  ServerShuttingDownError,
+  NotActiveError,
+  ServerFailedError,
+];
+const fromWireByName = new Map<string, (message: string, fields: ErrorFields) => KilnError>(
+  wireClasses.map((errorClass) => [errorClass.name, (message, fields) => errorClass.fromWire(message, fields)]),
+);
 
 /** The wire form of an error: its class name, message and fields. */
 export interface WireError {
@@ -409,6 +581,6 @@ export function errorToWire(error: unknown): WireError {
 
 /** Rebuilds the error class the other side raised; an unknown name becomes a {@link RemoteError}. */
 export function errorFromWire(wire: WireError): KilnError {
-  const factory = factories[wire.name];
-  return factory ? factory(wire.message, wire.fields) : new RemoteError(wire.name, wire.message, wire.fields);
+  const fromWire = fromWireByName.get(wire.name);
+  return fromWire ? fromWire(wire.message, wire.fields) : new RemoteError(wire.name, wire.message, wire.fields);
 }

@@ -13,10 +13,53 @@
  *
  * @packageDocumentation
  */
-export * from './errors.js';
+export {
+  KilnError,
+  WrongExpectedVersionError,
+  InvalidArgumentError,
+  ConfigError,
+  FrameTooLargeError,
+  ProtocolError,
+  UnsupportedProtocolVersionError,
+  TooManyInFlightError,
+  TooManyConnectionsError,
+  ConnectionClosedError,
+  ConnectionRefusedError,
+  SendQueueFullError,
+  TimeoutError,
+  AbortError,
+  UnsupportedSchemeError,
+  StoreClosedError,
+  StoreFailedError,
+  CorruptRecordError,
+  UnsupportedRecordKindError,
+  UnsupportedFormatVersionError,
+  LogOrderError,
+  SequenceExpiredError,
+  SequenceReusedError,
+  NotActiveError,
+  ServerShuttingDownError,
+  ServerFailedError,
+  ClientClosedError,
+  RemoteError,
+  errorFromWire,
+  errorToWire,
+  type ErrorFields,
+  type WireError,
+} from './errors.js';
 export { assert, AssertionFailure } from './assert.js';
 export { crc32c } from './crc32c.js';
-export { defaultConnectionLimits, defaultLogLimits, checkLimits, type ConnectionLimits, type LogLimits } from './limits.js';
+export {
+  defaultConnectionLimits,
+  defaultLogLimits,
+  defaultGroupTiming,
+  defaultClientTiming,
+  checkLimits,
+  type ConnectionLimits,
+  type LogLimits,
+  type GroupTiming,
+  type ClientTiming,
+} from './limits.js';
 export { systemClock, systemTimers, systemRandom, type Clock, type Timers, type TimerHandle, type Random } from './time.js';
 export type { ExpectedVersion, EventData, RecordedEvent } from './log/events.js';
 export {
@@ -34,10 +77,55 @@ export {
 } from './log/record.js';
 export type { Store, StoredRecord, StreamIndexEntry, Direction, LogReadOptions, IndexReadOptions } from './store/store.js';
 export { CheckedStore, checkedStore, type LogPosition, type RecoveryReport, type CheckedStoreLimits } from './store/checked-store.js';
-export * from './transport/index.js';
+export type {
+  Transport,
+  Listener,
+  Connection,
+  ListenOptions,
+  DialOptions,
+  SendResult,
+  ConnectionCloseInfo,
+} from './transport/transport.js';
+export {
+  FramedConnection,
+  defaultReceiveQueueBytesMax,
+  defaultReceiveQueueFramesMax,
+  type FramedConnectionOptions,
+} from './transport/framed-connection.js';
+export { inProcessTransport, type InProcessTransportOptions } from './transport/in-process.js';
 export { createServer, type ServerOptions, type KilnServer, type ServerStatus, type ServerState } from './server/server.js';
 export type { GroupOptions, GroupMemberConfig, GroupStatus, MirrorStatus } from './replication/member.js';
 export type { GroupView } from './replication/group-view.js';
 export type { TransactionResult, AppendedRange, MirrorSpec } from './protocol/messages.js';
 export { PROTOCOL_VERSION } from './protocol/frames.js';
-export * from './config/index.js';
+export {
+  validateClusterConfig,
+  checkGroupSettings,
+  type GroupSettings,
+  clusterConfigDefaults,
+  clusterConfigBounds,
+  type ClusterConfig,
+  type ClusterConfigInput,
+  type ClusterSettings,
+  type ClusterSettingsInput,
+  type ConfigLimits,
+  type FailoverPriority,
+  type Persistence,
+  type ServerConfig,
+  type ServerConfigInput,
+  type StripeConfig,
+  type StripeConfigInput,
+  type VoterConfig,
+} from './config/cluster-config.js';
+export { groupOptionsOf, isLoneServer } from './config/group-options.js';
+export {
+  findServer,
+  findVoter,
+  quorumSize,
+  serversOf,
+  stripeOf,
+  stripesOf,
+  votingMembers,
+  type ServerPlacement,
+  type VotingMember,
+} from './config/members.js';

@@ -1,6 +1,7 @@
 /**
- * Every default limit and timeout in one place, with the checks that they fit together.
- * `docs/LIMITS.md` lists each one and what happens when it is reached.
+ * Every tunable in one place: the settable limits and timeouts with their defaults, the fixed
+ * limits, each with its unit and why it is what it is, and the checks that settings fit together.
+ * `docs/LIMITS.md` lists each one and what happens when it is reached; a test holds the two equal.
  */
 
 const KiB = 1024;
@@ -80,6 +81,90 @@ export const defaultLogLimits: Readonly<LogLimits> = Object.freeze({
   streamHeadCacheMax: 65_536,
   scanYieldEvery: 1024,
 });
+
+/** Timing of a mirror group, in milliseconds; every member of a group must use the same. */
+export interface GroupTiming {
+  /** Longest time a voting member collects candidacies before it votes. @default 5000 */
+  electionTimeMs: number;
+  /**
+   * A mirror that does not acknowledge for this long leaves the in-sync set; a mirror that hears
+   * nothing from the active for this long starts an election. @default 1000
+   */
+  mirrorTimeoutMs: number;
+  /** An active that hears from no majority for this long stops acknowledging and steps down. @default 800 */
+  leaseMs: number;
+}
+
+export const defaultGroupTiming: Readonly<GroupTiming> = Object.freeze({
+  // Long enough for every reachable member to be heard from across a slow network.
+  electionTimeMs: 5_000,
+  // A mirror's missed acknowledgements show within a second; well inside the election window.
+  mirrorTimeoutMs: 1_000,
+  // Below mirrorTimeoutMs, so an old active stops serving before a successor can be elected.
+  leaseMs: 800,
+});
+
+/** Inclusive bounds of each group timing setting, in milliseconds. */
+export const groupTimingBounds: Readonly<Record<keyof GroupTiming, Readonly<{ min: number; max: number }>>> = Object.freeze({
+  electionTimeMs: Object.freeze({ min: 100, max: 600_000 }),
+  mirrorTimeoutMs: Object.freeze({ min: 10, max: 600_000 }),
+  leaseMs: Object.freeze({ min: 10, max: 600_000 }),
+});
+
+/** Timeouts of a client, in milliseconds (`connect(urls, options)`). */
+export interface ClientTiming {
+  /** A request unanswered by then fails with `TimeoutError`. @default 30000 */
+  requestTimeoutMs: number;
+  /** How long a client looks for an active before failing requests in flight; at least an election. @default 10000 */
+  reconnectWindowMs: number;
+  /** With requests outstanding, a server silent for this long is taken for dead. @default 2000 */
+  serverSilenceMs: number;
+}
+
+export const defaultClientTiming: Readonly<ClientTiming> = Object.freeze({
+  requestTimeoutMs: 30_000,
+  // Twice the default election window: a client outlasts one failover.
+  reconnectWindowMs: 10_000,
+  serverSilenceMs: 2_000,
+});
+
+/** Inclusive bounds of the client's reconnect window in a config file, in milliseconds. */
+export const reconnectWindowBounds = Object.freeze({ min: 100, max: 3_600_000 });
+
+// Fixed limits: not settable, named here so each has one home and one documented value.
+
+/** Subscriptions one connection may hold at once; bounds a connection's server-side state. */
+export const SUBSCRIPTIONS_PER_CONNECTION_MAX = 256;
+/** Events a client's `read` asks for when the caller gives no `maxCount`; below `readCountMax`. */
+export const DEFAULT_READ_COUNT = 1000;
+/** How long a group member shutting down waits for its mirrors to confirm transactions in flight, in ms. */
+export const SHUTDOWN_COMMIT_WAIT_MS = 2000;
+/** Records an active keeps in memory for shipping; a mirror further behind is shipped from the store. */
+export const RECENT_RECORDS = 65_536;
+/** Records sent and not yet acknowledged, at most, to an in-sync mirror; bounds the active's memory per mirror. */
+export const SHIP_WINDOW_RECORDS = 16_384;
+/** Records in one append to a mirror catching up: small, so catching up never starves the live stream. */
+export const CATCH_UP_RECORDS = 1024;
+/** Bytes in one append to a mirror catching up. */
+export const CATCH_UP_BYTES = 256 * KiB;
+/** First and longest delay between redials of a peer, in ms: quick to recover, gentle when it is down. */
+export const REDIAL_DELAY_MIN_MS = 50;
+export const REDIAL_DELAY_MAX_MS = 500;
+/** Group URLs a server may name to a client, at most; bounds what a hostile server can make a client hold. */
+export const LEARNED_URLS_MAX = 256;
+/** First and longest delay between a client's reconnect attempts, in ms. */
+export const RECONNECT_DELAY_MIN_MS = 50;
+export const RECONNECT_DELAY_MAX_MS = 1000;
+/** How often a client checks its requests for timeouts, in ms; the granularity of `requestTimeoutMs`. */
+export const SWEEP_INTERVAL_MS = 250;
+/** Records one diverged-report entry holds at most. */
+export const ENTRY_RECORDS_MAX = 1024;
+/** Longest store metadata key, in characters. */
+export const META_KEY_CHARS_MAX = 256;
+/** Nesting depth allowed in frames and event data; deeper input costs stack and time to walk. */
+export const MSGPACK_DEPTH_MAX = 64;
+/** Longest event id or type, in UTF-8 bytes. */
+export const EVENT_NAME_BYTES_MAX = 256;
 
 /** Throws a `RangeError` naming the first pair of limits that do not fit together. */
 export function checkLimits(c: ConnectionLimits, l: LogLimits): void {

@@ -19,4 +19,5 @@
  *
  * @packageDocumentation
  */
-export { tcpTransport, type TcpTransportOptions } from './tcp-transport.js';
+export { tcpTransport } from './tcp-transport.js';
+export type { TcpTransportOptions } from './tcp-options.js';

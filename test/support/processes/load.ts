@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { connect, type KilnClient, type RecordedEvent, type TransactionResult } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { seededRandom } from './kiln-process.js';
+import { seededRandom } from '../cluster.js';
 
 export type TxnState = 'pending' | 'acked' | 'rejected' | 'indeterminate';
 

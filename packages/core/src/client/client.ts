@@ -5,7 +5,7 @@
  */
 import { Observable, type Subscriber } from 'rxjs';
 import { InvalidArgumentError, type KilnError } from '../errors.js';
-import { defaultConnectionLimits, type ConnectionLimits } from '../limits.js';
+import { DEFAULT_READ_COUNT, defaultClientTiming, defaultConnectionLimits, type ConnectionLimits } from '../limits.js';
 import { encodeEvents, type EventData, type ExpectedVersion, type RecordedEvent } from '../log/events.js';
 import { decodeRecord } from '../log/record.js';
 import { checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
@@ -137,7 +137,6 @@ export interface SubscribeAllOptions {
   fromLsn?: number;
 }
 
-const DEFAULT_READ_COUNT = 1000;
 const END = Number.MAX_SAFE_INTEGER;
 
 /**
@@ -155,9 +154,9 @@ export async function connect(urls: string | readonly string[], options: ClientO
     transports: options.transports,
     limits: { ...defaultConnectionLimits, ...options.limits },
     name: options.name ?? 'kiln-client',
-    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
-    reconnectWindowMs: options.reconnectWindowMs ?? 10_000,
-    serverSilenceMs: options.serverSilenceMs ?? 2_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? defaultClientTiming.requestTimeoutMs,
+    reconnectWindowMs: options.reconnectWindowMs ?? defaultClientTiming.reconnectWindowMs,
+    serverSilenceMs: options.serverSilenceMs ?? defaultClientTiming.serverSilenceMs,
     clock: options.clock ?? systemClock,
     timers: options.timers ?? systemTimers,
   });

@@ -32,4 +32,34 @@ export type { TransactionResult, AppendedRange, MirrorSpec, LogDigest } from '..
 export type { GroupView, GroupMemberConfig } from '../replication/group-view.js';
 export type { EventData, ExpectedVersion, RecordedEvent } from '../log/events.js';
 export type { Transport, Connection, DialOptions } from '../transport/transport.js';
-export * from '../errors.js';
+export {
+  KilnError,
+  WrongExpectedVersionError,
+  InvalidArgumentError,
+  ConfigError,
+  FrameTooLargeError,
+  ProtocolError,
+  UnsupportedProtocolVersionError,
+  TooManyInFlightError,
+  TooManyConnectionsError,
+  ConnectionClosedError,
+  ConnectionRefusedError,
+  SendQueueFullError,
+  TimeoutError,
+  AbortError,
+  UnsupportedSchemeError,
+  StoreClosedError,
+  StoreFailedError,
+  CorruptRecordError,
+  UnsupportedRecordKindError,
+  UnsupportedFormatVersionError,
+  LogOrderError,
+  SequenceExpiredError,
+  SequenceReusedError,
+  NotActiveError,
+  ServerShuttingDownError,
+  ServerFailedError,
+  ClientClosedError,
+  RemoteError,
+  type ErrorFields,
+} from '../errors.js';

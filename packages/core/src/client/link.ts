@@ -17,7 +17,7 @@ import {
   TooManyInFlightError,
   UnsupportedSchemeError,
 } from '../errors.js';
-import type { ConnectionLimits } from '../limits.js';
+import { LEARNED_URLS_MAX, RECONNECT_DELAY_MAX_MS, RECONNECT_DELAY_MIN_MS, SWEEP_INTERVAL_MS, type ConnectionLimits } from '../limits.js';
 import {
   decodeServerFrame,
   encodeHello,
@@ -71,11 +71,6 @@ export interface LinkSubscription {
   fail(error: KilnError): void;
 }
 
-/** Group URLs a server may name to a client, at most. */
-const LEARNED_URLS_MAX = 256;
-const RECONNECT_DELAY_MIN_MS = 50;
-const RECONNECT_DELAY_MAX_MS = 1000;
-const SWEEP_INTERVAL_MS = 250;
 
 export class Link {
   readonly status$: BehaviorSubject<ClientStatus>;

@@ -11,7 +11,18 @@
  * @packageDocumentation
  */
 import { ConfigError } from '../errors.js';
-import { checkLimits, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '../limits.js';
+import {
+  checkLimits,
+  defaultClientTiming,
+  defaultConnectionLimits,
+  defaultGroupTiming,
+  defaultLogLimits,
+  groupTimingBounds,
+  reconnectWindowBounds,
+  type ConnectionLimits,
+  type GroupTiming,
+  type LogLimits,
+} from '../limits.js';
 
 /** Where the log rests: on disk and restartable, or in memory only. */
 export type Persistence = 'restartable' | 'memory';
@@ -128,9 +139,9 @@ export interface ClusterSettings {
   failoverPriority: FailoverPriority;
   /** Election window of a stripe that sets none, in milliseconds. @default 5000 */
   electionTimeMs: number;
-  /** Mirror acknowledgement timeout, in milliseconds. @default 2000 */
+  /** Mirror acknowledgement timeout, in milliseconds. @default 1000 */
   mirrorTimeoutMs: number;
-  /** Active's lease, in milliseconds. @default 3000 */
+  /** Active's lease, in milliseconds. @default 800 */
   leaseMs: number;
   /** Client reconnect window, in milliseconds. @default 10000 */
   reconnectWindowMs: number;
@@ -152,20 +163,49 @@ export type ClusterConfig = ClusterSettings &
 export const clusterConfigDefaults = Object.freeze({
   persistence: 'restartable' as Persistence,
   failoverPriority: 'consistency' as FailoverPriority,
-  electionTimeMs: 5_000,
-  mirrorTimeoutMs: 1_000,
-  leaseMs: 800,
-  reconnectWindowMs: 10_000,
+  ...defaultGroupTiming,
+  reconnectWindowMs: defaultClientTiming.reconnectWindowMs,
   weight: 1,
 });
 
 /** Bounds of each time setting, in milliseconds, inclusive. */
-export const clusterConfigBounds = Object.freeze({
-  electionTimeMs: Object.freeze({ min: 100, max: 600_000 }),
-  mirrorTimeoutMs: Object.freeze({ min: 10, max: 600_000 }),
-  leaseMs: Object.freeze({ min: 10, max: 600_000 }),
-  reconnectWindowMs: Object.freeze({ min: 100, max: 3_600_000 }),
-});
+export const clusterConfigBounds = Object.freeze({ ...groupTimingBounds, reconnectWindowMs: reconnectWindowBounds });
+
+/** The settings of one mirror group that must fit together, however they were given. */
+export interface GroupSettings extends GroupTiming {
+  failoverPriority?: FailoverPriority;
+  /** The group's voting members; only their kinds matter here. */
+  members: readonly { kind: 'server' | 'voter' }[];
+}
+
+/**
+ * The rules a mirror group's settings keep, as the config file enforces them, for settings given
+ * in code (`createServer({ group })`) too: each time within its bounds, `mirrorTimeoutMs` and
+ * `leaseMs` less than `electionTimeMs`, `leaseMs` less than `mirrorTimeoutMs`, and in
+ * consistency mode a voter beside a pair of servers.
+ *
+ * @throws ConfigError naming `${prefix}.<setting>` and the rule it broke
+ */
+export function checkGroupSettings(group: GroupSettings, prefix = 'group'): void {
+  for (const setting of ['electionTimeMs', 'mirrorTimeoutMs', 'leaseMs'] as const) {
+    if (group[setting] === undefined) throw new ConfigError(`${prefix}.${setting}`, 'is required');
+    time(group[setting], `${prefix}.${setting}`, Number.NaN);
+  }
+  const { electionTimeMs, mirrorTimeoutMs, leaseMs } = group;
+  if (mirrorTimeoutMs >= electionTimeMs) {
+    throw new ConfigError(`${prefix}.mirrorTimeoutMs`, `must be less than electionTimeMs (${electionTimeMs} ms), got ${mirrorTimeoutMs} ms: a slow mirror must leave the in-sync set before an election would start`);
+  }
+  if (leaseMs >= electionTimeMs) {
+    throw new ConfigError(`${prefix}.leaseMs`, `must be less than electionTimeMs (${electionTimeMs} ms), got ${leaseMs} ms: an active must stop acknowledging commits before another can be elected`);
+  }
+  if (leaseMs >= mirrorTimeoutMs) {
+    throw new ConfigError(`${prefix}.leaseMs`, `must be less than mirrorTimeoutMs (${mirrorTimeoutMs} ms), got ${leaseMs} ms: an active must stop serving before a successor can acknowledge anything`);
+  }
+  const servers = group.members.filter((m) => m.kind === 'server').length;
+  if ((group.failoverPriority ?? clusterConfigDefaults.failoverPriority) === 'consistency' && servers === 2 && servers === group.members.length) {
+    throw new ConfigError(`${prefix}.members`, "must list at least one voter: two servers in 'consistency' mode could never fail over; add a voter or set failoverPriority to 'availability'");
+  }
+}
 
 const CLUSTER_KEYS = [
   'cluster',

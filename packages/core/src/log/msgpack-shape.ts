@@ -4,9 +4,7 @@
  * bytes left could hold. The decoder limits lengths but not depth, and one 4 MiB frame of nested
  * one-item arrays would otherwise cost seconds of CPU and hundreds of MiB.
  */
-
-/** Nesting depth allowed in frames and event data. */
-export const MSGPACK_DEPTH_MAX = 64;
+import { EVENT_NAME_BYTES_MAX, MSGPACK_DEPTH_MAX } from '../limits.js';
 
 /** Width of the length or count after each variable-size type byte. */
 const WIDTH: Record<number, number> = {
@@ -92,9 +90,6 @@ export function header(bytes: Uint8Array, pos: number): { kind: 'str' | 'array' 
   if (type === 0xdd && pos + 5 <= bytes.length) return { kind: 'array', length: view.getUint32(pos + 1), body: pos + 5 };
   return { kind: 'other', length: 0, body: pos };
 }
-
-/** Longest event id or type, in UTF-8 bytes. */
-export const EVENT_NAME_BYTES_MAX = 256;
 
 /**
  * Checks, without decoding, that a blob is a non-empty array of events `[id, type, data,

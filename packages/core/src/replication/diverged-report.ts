@@ -7,6 +7,7 @@
  */
 import { decode, encode } from '@msgpack/msgpack';
 import type { CheckedStore } from '../store/checked-store.js';
+import { ENTRY_RECORDS_MAX } from '../limits.js';
 
 /** One entry: records truncated together, in LSN order. */
 export interface DivergedEntry {
@@ -20,8 +21,6 @@ export interface DivergedEntry {
   records: Array<{ lsn: number; bytes: Uint8Array }>;
 }
 
-/** Records one entry holds at most. */
-export const ENTRY_RECORDS_MAX = 1024;
 const META_COUNT = 'diverged-count';
 const META_RECORDS = 'diverged-records';
 const entryKey = (index: number): string => `diverged/${index}`;

@@ -16,7 +16,7 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { assert } from '../assert.js';
 import { NotActiveError } from '../errors.js';
-import type { ConnectionLimits, LogLimits } from '../limits.js';
+import { RECENT_RECORDS, type ConnectionLimits, type LogLimits } from '../limits.js';
 import { indexRecord, type EncodedRecord } from '../log/record.js';
 import type { Committer } from '../server/committer.js';
 import type { ServerState } from '../server/server.js';
@@ -54,11 +54,11 @@ export interface GroupOptions {
    * @default 'consistency'
    */
   failoverPriority?: 'consistency' | 'availability';
-  /** @default 5000 */
+  /** @default 5000 (`defaultGroupTiming` in limits.ts) */
   electionTimeMs: number;
-  /** @default 2000 */
+  /** @default 1000 (`defaultGroupTiming` in limits.ts) */
   mirrorTimeoutMs: number;
-  /** @default 3000 */
+  /** @default 800 (`defaultGroupTiming` in limits.ts) */
   leaseMs: number;
 }
 
@@ -111,7 +111,6 @@ interface Round {
 const META_TERM = 'term';
 const META_VOTE = 'vote';
 const META_VIEW = 'view';
-const RECENT_RECORDS = 65_536;
 
 /** Per-mirror replication state, for status. */
 export interface MirrorStatus {

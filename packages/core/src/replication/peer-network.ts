@@ -9,7 +9,7 @@
  * logs) a message it receives for any other.
  */
 import { ConnectionClosedError, ConnectionRefusedError, errorFromWire } from '../errors.js';
-import type { ConnectionLimits } from '../limits.js';
+import { REDIAL_DELAY_MAX_MS, REDIAL_DELAY_MIN_MS, type ConnectionLimits } from '../limits.js';
 import { decodeServerFrame, encodeHello, FrameKind, PROTOCOL_VERSION } from '../protocol/frames.js';
 import type { TimerHandle, Timers } from '../time.js';
 import type { Connection, Transport } from '../transport/transport.js';
@@ -39,8 +39,6 @@ export interface PeerNetworkOptions {
   onLinkChange: (peer: string, up: boolean) => void;
 }
 
-const REDIAL_DELAY_MIN_MS = 50;
-const REDIAL_DELAY_MAX_MS = 500;
 
 interface Link {
   peer: PeerAddress;

@@ -4,17 +4,12 @@
  * from acknowledgements how far the mirror's log matches. A mismatch walks back to the common
  * prefix, which the mirror then keeps, truncating what follows.
  */
-import type { LogLimits } from '../limits.js';
+import { CATCH_UP_BYTES, CATCH_UP_RECORDS, SHIP_WINDOW_RECORDS, type LogLimits } from '../limits.js';
 import { recordTerm, type EncodedRecord } from '../log/record.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { AckMessage } from './peer-protocol.js';
 import type { PeerNetwork } from './peer-network.js';
 
-/** Records sent and not yet acknowledged, at most, to an in-sync mirror. */
-const WINDOW_RECORDS = 16_384;
-/** At most this many records and bytes in one append to a mirror catching up. */
-const CATCH_UP_RECORDS = 1024;
-const CATCH_UP_BYTES = 256 * 1024;
 
 /** The records written most recently, kept in memory so live shipping never reads the store. */
 export class RecentRecords {
@@ -80,7 +75,7 @@ export class Shipper {
       // Catch-up is paced at one small append in flight: the mirror rests between its writes, so
       // the active's clients keep most of the machine, and catch-up still outruns any live load.
       const catchingUp = !this.context.inSync(this.mirror);
-      const window = catchingUp ? 1 : WINDOW_RECORDS;
+      const window = catchingUp ? 1 : SHIP_WINDOW_RECORDS;
       while (this.nextLsn <= this.context.shippableLsn() && this.nextLsn - this.ackedLsn <= window && network.canSend(this.mirror)) {
         const generation = this.generation;
         const records = await this.read(this.nextLsn, catchingUp);

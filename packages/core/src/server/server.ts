@@ -7,7 +7,8 @@ import { decode, encode } from '@msgpack/msgpack';
 import { ConfigError, InvalidArgumentError, ServerShuttingDownError, UnsupportedSchemeError } from '../errors.js';
 import { crc32c } from '../crc32c.js';
 import type { LogDigest } from '../protocol/messages.js';
-import { checkLimits, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '../limits.js';
+import { checkGroupSettings } from '../config/cluster-config.js';
+import { checkLimits, defaultConnectionLimits, defaultLogLimits, SHUTDOWN_COMMIT_WAIT_MS, type ConnectionLimits, type LogLimits } from '../limits.js';
 import type { EncodedRecord, LogRecord } from '../log/record.js';
 import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
 import type { Store } from '../store/store.js';
@@ -105,8 +106,6 @@ export interface KilnServer {
 }
 
 const META_TERM = 'term';
-/** How long a group member shutting down waits for its mirrors to confirm transactions in flight. */
-const SHUTDOWN_COMMIT_WAIT_MS = 2000;
 const META_CLUSTER_ID = 'cluster-id';
 
 /** Starts a server: opens and recovers the store, then listens. */
@@ -119,6 +118,7 @@ export async function createServer(options: ServerOptions): Promise<KilnServer> 
     throw new ConfigError('limits', (error as Error).message);
   }
   if (options.listen.length === 0 && !options.group) throw new ConfigError('listen', 'must name at least one address');
+  if (options.group) checkGroupSettings(options.group);
   const transportFor = (url: string): Transport => {
     const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
     const transport = options.transports.find((t) => t.schemes.includes(scheme) && t.listen);

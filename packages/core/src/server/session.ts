@@ -5,7 +5,7 @@
  * while its connection cannot write, so a client that never reads its replies stalls only itself.
  */
 import { errorToWire, ConnectionClosedError, InvalidArgumentError, KilnError, ProtocolError, ServerShuttingDownError, TimeoutError, TooManyInFlightError, UnsupportedProtocolVersionError } from '../errors.js';
-import type { ConnectionLimits, LogLimits } from '../limits.js';
+import { SUBSCRIPTIONS_PER_CONNECTION_MAX, type ConnectionLimits, type LogLimits } from '../limits.js';
 import {
   decodeClientFrame,
   encodeError,
@@ -70,9 +70,6 @@ export interface SessionContext {
   /** True once the server began shutting down. */
   shuttingDown: () => boolean;
 }
-
-/** Subscriptions one connection may hold at once. */
-const SUBSCRIPTIONS_PER_CONNECTION_MAX = 256;
 
 export class Session {
   private inFlight = 0;

@@ -6,7 +6,7 @@
  */
 import { assert } from '../assert.js';
 import { CorruptRecordError, InvalidArgumentError, LogOrderError, StoreClosedError, StoreFailedError, UnsupportedFormatVersionError } from '../errors.js';
-import type { LogLimits } from '../limits.js';
+import { META_KEY_CHARS_MAX, type LogLimits } from '../limits.js';
 import { decodeRecord, STORE_FORMAT_VERSION, verifiedBody, type EncodedRecord, type LogRecord } from '../log/record.js';
 import { checkStreamName, checkWellFormed } from '../log/stream-name.js';
 import type { Direction, IndexReadOptions, LogReadOptions, Store, StoredRecord, StreamIndexEntry } from './store.js';
@@ -29,8 +29,6 @@ type State = 'new' | 'opening' | 'open' | 'closing' | 'closed' | 'failed';
 
 /** The limits the checked layer enforces. */
 export type CheckedStoreLimits = Pick<LogLimits, 'groupCommitRecordsMax' | 'groupCommitBytesMax' | 'streamNameBytesMax' | 'readCountMax'>;
-
-const META_KEY_CHARS_MAX = 256;
 
 /** The metadata key of the store's on-disk format version, a `u32le`; only this layer writes it. */
 export const META_FORMAT_VERSION = 'format-version';

@@ -5,7 +5,7 @@
  * and each invariant is a scan over it: linear, or n·log n where a check sorts by time. No search.
  *
  * ```ts
- * import { checkHistory } from '@kiln/core/testing';
+ * import { checkHistory } from '@kiln/core/testing/checker';
  * const result = checkHistory(history, [activeLog, mirrorLog1, mirrorLog2], subscriptions);
  * if (!result.valid) console.log(result.counts, result.examples);
  * ```

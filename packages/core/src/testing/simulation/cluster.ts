@@ -8,7 +8,9 @@
  */
 import { decodeEvents } from '../../log/events.js';
 import { decodeRecord } from '../../log/record.js';
-import type { GroupMemberConfig } from '../../replication/member.js';
+import type { ClusterConfig } from '../../config/cluster-config.js';
+import { groupOptionsOf } from '../../config/group-options.js';
+import { defaultClientTiming, defaultConnectionLimits, defaultLogLimits } from '../../limits.js';
 import { createServer, type KilnServer, type ServerOptions } from '../../server/server.js';
 import type { Store } from '../../store/store.js';
 import type { Clock, Random, Timers } from '../../time.js';
@@ -113,11 +115,11 @@ export const startSingleServer: StartMember = async (context) => {
   return { server, close: () => server.close() };
 };
 
-/** Election and mirror timing of {@link startGroupMember}, in virtual ms. */
+/** Election and mirror timing of {@link startGroupMember}, in virtual ms; must fit together as a config file's. */
 export interface SimGroupTiming {
   /** @default 1000 */
   electionTimeMs?: number;
-  /** @default 500 */
+  /** @default 700 */
   mirrorTimeoutMs?: number;
   /** @default 600 */
   leaseMs?: number;
@@ -125,17 +127,23 @@ export interface SimGroupTiming {
 
 /**
  * Starts members of a mirror group (servers and voters): clients at `sim://<name>`, peers at
- * `sim://<name>/peer`.
+ * `sim://<name>/peer`. Each gets its group options from a cluster configuration through
+ * {@link groupOptionsOf}, as a `kiln` process does.
  */
 export function startGroupMember(timing: SimGroupTiming = {}): StartMember {
   return async (context) => {
-    const members: GroupMemberConfig[] = context.members.map((m) => ({
-      name: m.name,
-      kind: m.role,
-      peer: `${m.url}/peer`,
-      clientUrls: m.role === 'server' ? [m.url] : [],
-      weight: 1,
-    }));
+    const config: ClusterConfig = {
+      cluster: 'sim',
+      persistence: 'restartable',
+      failoverPriority: 'consistency',
+      electionTimeMs: timing.electionTimeMs ?? 1000,
+      mirrorTimeoutMs: timing.mirrorTimeoutMs ?? 700,
+      leaseMs: timing.leaseMs ?? 600,
+      reconnectWindowMs: defaultClientTiming.reconnectWindowMs,
+      servers: context.members.filter((m) => m.role === 'server').map((m) => ({ name: m.name, listen: [m.url], peer: `${m.url}/peer`, weight: 1 })),
+      voters: context.members.filter((m) => m.role === 'voter').map((m) => ({ name: m.name, peer: `${m.url}/peer` })),
+      limits: { ...defaultConnectionLimits, ...defaultLogLimits, ...context.limits },
+    };
     const server = await createServer({
       store: context.store,
       transports: [context.transport],
@@ -146,13 +154,7 @@ export function startGroupMember(timing: SimGroupTiming = {}): StartMember {
       random: context.random,
       ...(context.limits === undefined ? {} : { limits: context.limits }),
       log: context.log,
-      group: {
-        self: context.name,
-        members,
-        electionTimeMs: timing.electionTimeMs ?? 1000,
-        mirrorTimeoutMs: timing.mirrorTimeoutMs ?? 500,
-        leaseMs: timing.leaseMs ?? 600,
-      },
+      group: groupOptionsOf(config, context.name),
     });
     return { server, close: () => server.close() };
   };

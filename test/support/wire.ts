@@ -1,9 +1,11 @@
-// Speaking to a Kiln server below the client: raw node:net sockets that write any bytes at all
-// (length prefix included), and in-process connections that send any frame body. Each gathers
-// what the server answers until it closes, so a test can judge one hostile frame at a time.
+// Speaking to a Kiln server below the client, in one place: a hand-driven client session
+// (`rawSession`: hello, then requests frame by frame), raw node:net sockets that write any bytes
+// at all (length prefix included), and in-process connections that send any frame body. The
+// socket and connection helpers gather what the server answers until it closes, so a test can
+// judge one hostile frame at a time.
 import { connect as netConnect, type Socket } from 'node:net';
 import { decode, encode } from '@msgpack/msgpack';
-import { defaultConnectionLimits, type Connection, type Transport } from '@kiln/core';
+import { defaultConnectionLimits, PROTOCOL_VERSION, type Connection, type Transport } from '@kiln/core';
 
 /** What came back on one connection. */
 export interface Outcome {
@@ -17,7 +19,7 @@ export interface Outcome {
   closeError?: string;
 }
 
-export const HELLO = encode([0, { version: 1, role: 'client' }]);
+export const HELLO = encode([0, { version: PROTOCOL_VERSION, role: 'client' }]);
 
 function decodeOrMark(body: Uint8Array): unknown {
   try {
@@ -174,4 +176,40 @@ export async function exchange(transport: Transport, url: string, bodies: readon
     connection.close('test done');
   }
   return outcome;
+}
+
+/** A client session spoken by hand, frame by frame, for tests that need exact control of the wire. */
+export interface RawSession {
+  connection: Connection;
+  /** Sends a request and resolves with its result, or rejects with the error frame's body. */
+  request(op: string, args: unknown): Promise<unknown>;
+}
+
+let nextId = 1;
+
+/** Dials `url`, says hello and waits for the welcome. */
+export async function rawSession(transport: Transport, url: string): Promise<RawSession> {
+  const connection = await transport.dial(url, defaultConnectionLimits);
+  const frames = connection[Symbol.asyncIterator]();
+  const nextFrame = async (): Promise<unknown[]> => {
+    const next = await frames.next();
+    if (next.done) throw new Error(`connection closed: ${(await connection.closed).reason}`);
+    return decode(next.value) as unknown[];
+  };
+  connection.send(HELLO);
+  const welcome = await nextFrame();
+  if (welcome[0] !== 2) throw new Error(`no welcome: ${JSON.stringify(welcome)}`);
+  return {
+    connection,
+    async request(op, args) {
+      const id = nextId++;
+      connection.send(encode([1, id, op, args]));
+      for (;;) {
+        const frame = await nextFrame();
+        if (frame[1] !== id) continue;
+        if (frame[0] === 3) return frame[2];
+        throw Object.assign(new Error('error frame'), { body: frame[2] });
+      }
+    },
+  };
 }
