@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, defaultConnectionLimits, inProcessTransport, type KilnServer } from '@kiln/core';
+import { createServer, defaultConnectionLimits, inProcessTransport, PROTOCOL_VERSION, type KilnServer } from '@kiln/core';
 import { connect, type KilnClient, type RecordedEvent } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
@@ -18,7 +18,7 @@ const SEED = Number(process.env.KILN_FUZZ_SEED ?? Math.floor(Math.random() * 2 *
 const HANDSHAKE_TIMEOUT_MS = 500;
 const IDLE_TIMEOUT_MS = 2000;
 const FRAME_BYTES_MAX = defaultConnectionLimits.frameBytesMax;
-const OPERATIONS = new Set(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping']);
+const OPERATIONS = new Set(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping', 'addMirror', 'removeMirror', 'diverged', 'logDigest']);
 const MiB = 1024 * 1024;
 
 const tcp = tcpTransport();
@@ -129,7 +129,7 @@ function expectInvalidArgument(outcome: Outcome, id: number, what: unknown): voi
 
 // ---- generators ---------------------------------------------------------------------------
 
-const validHello = { version: 1, role: 'client' };
+const validHello = { version: PROTOCOL_VERSION, role: 'client' };
 const validBlob = encode([['fuzz-event', 'Fuzz', { ok: true }]]);
 const validTransact = (): unknown[] => ['fuzz-client', 1, [['fuzz-stream', 'any', validBlob]]];
 
@@ -140,7 +140,7 @@ const anyValue = fc.oneof(notString, fc.string({ maxLength: 20 }));
 
 /** A whole hello frame with exactly one field wrong. */
 const badHello = fc.oneof(
-  fc.oneof(notNumber, fc.integer().filter((v) => v !== 1), fc.double().filter((v) => v !== 1)).map((version) => [0, { ...validHello, version }]),
+  fc.oneof(notNumber, fc.integer().filter((v) => v !== PROTOCOL_VERSION), fc.double().filter((v) => v !== PROTOCOL_VERSION)).map((version) => [0, { ...validHello, version }]),
   anyValue.filter((r) => r !== 'client').map((role) => [0, { ...validHello, role }]),
   fc.oneof(notString, fc.string({ minLength: 257, maxLength: 300 })).map((name) => [0, { ...validHello, name }]),
   fc.oneof(notString, fc.string({ maxLength: 40 })).map((clusterId) => [0, { ...validHello, clusterId }]),

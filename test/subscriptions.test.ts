@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encode } from '@msgpack/msgpack';
 import { firstValueFrom, filter, take, toArray } from 'rxjs';
-import { createServer, defaultConnectionLimits, type Connection, type KilnServer } from '@kiln/core';
+import { createServer, defaultConnectionLimits, PROTOCOL_VERSION, type Connection, type KilnServer } from '@kiln/core';
 import { connect, type KilnClient, type RecordedEvent } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
@@ -85,7 +85,7 @@ async function readWhole(client: KilnClient, stream: string): Promise<RecordedEv
 /** A client that handshakes, subscribes to the whole log, then never reads a frame. */
 async function stalledSubscriber(url: string): Promise<Connection> {
   const connection = await tcpTransport().dial(url, defaultConnectionLimits);
-  connection.send(encode([0, { version: 1, role: 'client' }]));
+  connection.send(encode([0, { version: PROTOCOL_VERSION, role: 'client' }]));
   connection.send(encode([1, 1, 'subscribe', [1, null, 1]]));
   return connection;
 }

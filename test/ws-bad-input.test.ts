@@ -4,14 +4,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, encode } from '@msgpack/msgpack';
 import WebSocket from 'ws';
-import { createServer, defaultConnectionLimits, type KilnServer } from '@kiln/core';
+import { createServer, defaultConnectionLimits, PROTOCOL_VERSION, type KilnServer } from '@kiln/core';
 import { connect, type KilnClient, type RecordedEvent } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { wsTransport } from '@kiln/transport-ws';
 
 const DEADLINE_MS = 15_000;
 const FRAME_BYTES_MAX = defaultConnectionLimits.frameBytesMax;
-const HELLO = encode([0, { version: 1, role: 'client' }]);
+const HELLO = encode([0, { version: PROTOCOL_VERSION, role: 'client' }]);
 
 let server: KilnServer;
 let url: string;

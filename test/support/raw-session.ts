@@ -1,6 +1,6 @@
 // A client session spoken by hand, frame by frame, for tests that need exact control of the wire.
 import { decode, encode } from '@msgpack/msgpack';
-import { defaultConnectionLimits, type Connection, type Transport } from '@kiln/core';
+import { defaultConnectionLimits, PROTOCOL_VERSION, type Connection, type Transport } from '@kiln/core';
 
 export interface RawSession {
   connection: Connection;
@@ -18,7 +18,7 @@ export async function rawSession(transport: Transport, url: string): Promise<Raw
     if (next.done) throw new Error(`connection closed: ${(await connection.closed).reason}`);
     return decode(next.value) as unknown[];
   };
-  connection.send(encode([0, { version: 1, role: 'client' }]));
+  connection.send(encode([0, { version: PROTOCOL_VERSION, role: 'client' }]));
   const welcome = await nextFrame();
   if (welcome[0] !== 2) throw new Error(`no welcome: ${JSON.stringify(welcome)}`);
   return {

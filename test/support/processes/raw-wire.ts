@@ -3,7 +3,7 @@
 // what the server answers until it closes, so a test can judge one hostile frame at a time.
 import { connect as netConnect, type Socket } from 'node:net';
 import { decode, encode } from '@msgpack/msgpack';
-import { defaultConnectionLimits, type Connection, type Transport } from '@kiln/core';
+import { defaultConnectionLimits, PROTOCOL_VERSION, type Connection, type Transport } from '@kiln/core';
 
 /** What came back on one connection. */
 export interface Outcome {
@@ -17,7 +17,7 @@ export interface Outcome {
   closeError?: string;
 }
 
-export const HELLO = encode([0, { version: 1, role: 'client' }]);
+export const HELLO = encode([0, { version: PROTOCOL_VERSION, role: 'client' }]);
 
 function decodeOrMark(body: Uint8Array): unknown {
   try {
