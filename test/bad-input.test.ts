@@ -389,6 +389,19 @@ describe('hostile input', () => {
     await goodAppendsGoOn(5);
   });
 
+  it('refuses a version 1 hello (client or peer) over TCP with UnsupportedProtocolVersionError naming both versions, then closes', async () => {
+    for (const role of ['client', 'peer']) {
+      const outcome = await exchange(tcp, tcpUrl, [encode([0, { version: 1, role }])], { hello: false });
+      expect(outcome.closed, role).toBe(true);
+      expect(outcome.frames, role).toHaveLength(1);
+      const [frame] = outcome.frames as [ErrorFrame];
+      expect(frame.slice(0, 2)).toEqual([4, null]);
+      expect(frame[2]).toMatchObject({ name: 'UnsupportedProtocolVersionError', fields: { version: 1, supported: PROTOCOL_VERSION } });
+      expect(frame[2].message).toMatch(new RegExp(`version 1 .*speaks ${PROTOCOL_VERSION}`));
+    }
+    expect(PROTOCOL_VERSION).toBe(2);
+  });
+
   it('closes a connection that never completes its handshake within handshakeTimeoutMs', async () => {
     const started = Date.now();
     const silent = await RawTcp.open(tcpUrl);

@@ -192,7 +192,7 @@ export function subscriptionIdFromWire(value: unknown): number {
 
 /** The arguments of an operation that takes none. */
 export function noArguments(value: unknown): null {
-  if (value !== null && value !== undefined) fail('arguments', 'must be nil');
+  if (value !== null) fail('arguments', 'must be nil');
   return null;
 }
 

@@ -163,5 +163,7 @@ export const groupViewToWire = viewToWire;
 
 /** The view a membership change recorded. */
 export function groupViewFromWire(value: unknown): GroupView {
-  return viewFromWire(value) ?? new ReplyReader('membership').fail('view', 'must be a group view');
+  const check = new ReplyReader('membership');
+  // Only views in store metadata may be of the older three-field form.
+  return viewFromWire(check.tuple(value, 'view', 4)) ?? check.fail('view', 'must be a group view');
 }
