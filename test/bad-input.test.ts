@@ -17,7 +17,7 @@ const SEED = Number(process.env.KILN_FUZZ_SEED ?? Math.floor(Math.random() * 2 *
 const HANDSHAKE_TIMEOUT_MS = 500;
 const IDLE_TIMEOUT_MS = 2000;
 const FRAME_BYTES_MAX = defaultConnectionLimits.frameBytesMax;
-const OPERATIONS = new Set(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping']);
+const OPERATIONS = new Set(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping', 'addMirror', 'removeMirror', 'diverged', 'logDigest']);
 const MiB = 1024 * 1024;
 
 const tcp = tcpTransport();
@@ -129,7 +129,7 @@ const anyValue = fc.oneof(notString, fc.string({ maxLength: 20 }));
 
 /** A whole hello frame with exactly one field wrong. */
 const badHello = fc.oneof(
-  fc.oneof(notNumber, fc.integer().filter((v) => v !== 1), fc.double().filter((v) => v !== 1)).map((version) => [0, { ...validHello, version }]),
+  fc.oneof(notNumber, fc.integer().filter((v) => v !== PROTOCOL_VERSION), fc.double().filter((v) => v !== PROTOCOL_VERSION)).map((version) => [0, { ...validHello, version }]),
   anyValue.filter((r) => r !== 'client').map((role) => [0, { ...validHello, role }]),
   fc.oneof(notString, fc.string({ minLength: 257, maxLength: 300 })).map((name) => [0, { ...validHello, name }]),
   fc.oneof(notString, fc.string({ maxLength: 40 })).map((clusterId) => [0, { ...validHello, clusterId }]),
@@ -376,6 +376,19 @@ describe('hostile input', () => {
     expect(growth, `RSS grew by ${(growth / MiB).toFixed(1)} MiB`).toBeLessThan(64 * MiB);
     await pollUntil('the refused connections to be gone', () => (server.status().connections as number) <= 1, 5_000);
     await goodAppendsGoOn(5);
+  });
+
+  it('refuses a version 1 hello (client or peer) over TCP with UnsupportedProtocolVersionError naming both versions, then closes', async () => {
+    for (const role of ['client', 'peer']) {
+      const outcome = await exchange(tcp, tcpUrl, [encode([0, { version: 1, role }])], { hello: false });
+      expect(outcome.closed, role).toBe(true);
+      expect(outcome.frames, role).toHaveLength(1);
+      const [frame] = outcome.frames as [ErrorFrame];
+      expect(frame.slice(0, 2)).toEqual([4, null]);
+      expect(frame[2]).toMatchObject({ name: 'UnsupportedProtocolVersionError', fields: { version: 1, supported: PROTOCOL_VERSION } });
+      expect(frame[2].message).toMatch(new RegExp(`version 1 .*speaks ${PROTOCOL_VERSION}`));
+    }
+    expect(PROTOCOL_VERSION).toBe(2);
   });
 
   it('closes a connection that never completes its handshake within handshakeTimeoutMs', async () => {

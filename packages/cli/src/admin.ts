@@ -8,7 +8,7 @@ import { connect, type KilnClient } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
 import { readJsonFile } from './config.js';
-import { describeMirror, type GroupStatusView } from './status.js';
+import { describeMirror } from './status.js';
 
 export interface AdminOptions {
   file: string;
@@ -54,7 +54,7 @@ function printView(view: GroupView, print: (line: string) => void): void {
 async function waitInSync(client: KilnClient, options: AdminOptions, print: (line: string) => void): Promise<void> {
   const deadline = Date.now() + options.waitLimitMs;
   for (;;) {
-    const group = (await client.serverStatus()).group as GroupStatusView | undefined;
+    const { group } = await client.serverStatus();
     const mirror = group?.mirrors.find((m) => m.name === options.name);
     if (mirror) print(describeMirror(mirror));
     if (group?.inSync.includes(options.name)) return;

@@ -5,11 +5,10 @@
  * no clients, so they are listed without state.
  */
 import { stripesOf, validateClusterConfig } from '@kiln/core';
-import { connect } from '@kiln/core/client';
+import { connect, type ServerStatus } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
 import { readJsonFile } from './config.js';
-import type { GroupStatusView } from './status.js';
 
 /** How long one server may take to answer. */
 const ANSWER_WITHIN_MS = 3000;
@@ -28,18 +27,11 @@ export interface MemberRow {
   inSync: boolean | null;
 }
 
-interface Answer {
-  state: string;
-  term: number;
-  lastLsn: number;
-  group?: GroupStatusView;
-}
-
-async function ask(urls: readonly string[]): Promise<Answer | undefined> {
+async function ask(urls: readonly string[]): Promise<ServerStatus | undefined> {
   const client = await connect(urls, { transports: [tcpTransport(), wsTransport()], reconnectWindowMs: 0, requestTimeoutMs: ANSWER_WITHIN_MS, serverSilenceMs: ANSWER_WITHIN_MS }).catch(() => undefined);
   if (!client) return undefined;
   try {
-    return (await client.serverStatus()) as unknown as Answer;
+    return await client.serverStatus();
   } catch {
     return undefined;
   } finally {
@@ -53,7 +45,7 @@ export async function groupRows(file: string): Promise<MemberRow[]> {
   const servers = stripesOf(config).flatMap((s) => s.servers);
   const answers = await Promise.all(servers.map((s) => ask(s.listen)));
   // The active of the highest term, should a deposed one not have heard yet.
-  let active: Answer | undefined;
+  let active: ServerStatus | undefined;
   for (const answer of answers) {
     if (answer?.state === 'ACTIVE-COORDINATOR' && (!active || answer.term > active.term)) active = answer;
   }

@@ -1,18 +1,7 @@
 /** `kiln status URL`: prints a server's state, term, LSN, commit index and connections. */
-import type { MirrorStatus } from '@kiln/core';
-import { connect } from '@kiln/core/client';
+import { connect, type MirrorStatus } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
-
-/** The group part of a status, as it arrives over the wire. */
-export interface GroupStatusView {
-  leader: string | null;
-  members: Array<{ name: string; kind: 'server' | 'voter' }>;
-  inSync: string[];
-  viewVersion: number;
-  removed: boolean;
-  mirrors: MirrorStatus[];
-}
 
 export async function printStatus(url: string, json: boolean, print: (line: string) => void): Promise<void> {
   const client = await connect(url, { transports: [tcpTransport(), wsTransport()], reconnectWindowMs: 0, requestTimeoutMs: 5000 });
@@ -32,12 +21,12 @@ export async function printStatus(url: string, json: boolean, print: (line: stri
       ['subscriptions', status.subscriptions],
       ['pending', status.pendingTransactions],
       ['persistent', status.persistent],
-      ['listening on', (status.listen as string[]).join(', ')],
+      ['listening on', status.listen.join(', ')],
       ['cluster id', status.clusterId],
-      ['uptime', `${Math.round(Number(status.uptimeMs) / 1000)} s`],
+      ['uptime', `${Math.round(status.uptimeMs / 1000)} s`],
     ];
     for (const [label, value] of rows) print(`${label.padEnd(14)} ${String(value)}`);
-    const group = status.group as GroupStatusView | undefined;
+    const { group } = status;
     if (!group) return;
     const names = (kind: 'server' | 'voter'): string => group.members.filter((m) => m.kind === kind).map((m) => m.name).join(', ') || '(none)';
     print(`${'active'.padEnd(14)} ${group.leader ?? '(none known)'}`);

@@ -152,6 +152,10 @@ export const REDIAL_DELAY_MIN_MS = 50;
 export const REDIAL_DELAY_MAX_MS = 500;
 /** Group URLs a server may name to a client, at most; bounds what a hostile server can make a client hold. */
 export const LEARNED_URLS_MAX = 256;
+/** Longest URL a welcome may name, in characters. */
+export const URL_LENGTH_MAX = 512;
+/** Longest name a hello may carry (a client's or a member's), in characters. */
+export const HELLO_NAME_LENGTH_MAX = 256;
 /** First and longest delay between a client's reconnect attempts, in ms. */
 export const RECONNECT_DELAY_MIN_MS = 50;
 export const RECONNECT_DELAY_MAX_MS = 1000;

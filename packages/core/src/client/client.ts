@@ -9,21 +9,9 @@ import { DEFAULT_READ_COUNT, defaultClientTiming, defaultConnectionLimits, type 
 import { encodeEvents, type EventData, type ExpectedVersion, type RecordedEvent } from '../log/events.js';
 import { decodeRecord } from '../log/record.js';
 import { checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
-import { viewFromWire, type GroupView } from '../replication/group-view.js';
-import {
-  checkExpectedVersion,
-  CLIENT_ID_LENGTH_MAX,
-  mirrorToWire,
-  readAllToWire,
-  readToWire,
-  resultFromWire,
-  sliceFromWire,
-  subscribeToWire,
-  transactionToWire,
-  type LogDigest,
-  type MirrorSpec,
-  type TransactionResult,
-} from '../protocol/messages.js';
+import type { GroupView } from '../replication/group-view.js';
+import { checkExpectedVersion, CLIENT_ID_LENGTH_MAX, type EventSlice, type LogDigest, type MirrorSpec, type TransactionResult } from '../protocol/messages.js';
+import type { ServerStatus } from '../protocol/status.js';
 import type { Direction } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
@@ -183,11 +171,11 @@ function sessionClientId(clientId: string | undefined, random: Random): string {
 }
 
 /** The events of a page's slices that lie in the range read, in read order. */
-function inRange(slices: unknown[], direction: Direction, fromVersion: number): RecordedEvent[] {
+function inRange(slices: readonly EventSlice[], direction: Direction, fromVersion: number): RecordedEvent[] {
   // Slices come in read order; a backward read also reverses the events inside each slice.
   return direction === 'forward'
-    ? slices.flatMap((s) => eventsOf(sliceFromWire(s))).filter((e) => e.version >= fromVersion)
-    : slices.flatMap((s) => eventsOf(sliceFromWire(s)).reverse()).filter((e) => e.version <= fromVersion);
+    ? slices.flatMap((s) => eventsOf(s)).filter((e) => e.version >= fromVersion)
+    : slices.flatMap((s) => eventsOf(s).reverse()).filter((e) => e.version <= fromVersion);
 }
 
 /** A connection to Kiln. Create one with {@link connect}. */
@@ -242,8 +230,7 @@ export class KilnClient {
       return a.events ? { stream: a.stream, expectedVersion, events: encodeEvents(a.events, () => this.random.uuid()) } : { stream: a.stream, expectedVersion };
     });
     // The seq is taken once; a resend after a reconnect carries the same one.
-    const args = transactionToWire({ clientId: this.clientId, seq: ++this.seq, appends: wire });
-    return resultFromWire(await this.link.request('transact', args));
+    return this.link.request('transact', { clientId: this.clientId, seq: ++this.seq, appends: wire });
   }
 
   /**
@@ -258,8 +245,7 @@ export class KilnClient {
     const events: RecordedEvent[] = [];
     // The server ends a page early only at its byte cap, and says so: read on from there.
     for (;;) {
-      const args = readToWire({ stream, fromVersion, direction, maxCount: maxCount - events.length });
-      const [slices, truncated] = (await this.link.request('read', args)) as [unknown[], boolean];
+      const { slices, truncated } = await this.link.request('read', { stream, fromVersion, direction, maxCount: maxCount - events.length });
       const page = inRange(slices, direction, fromVersion);
       events.push(...page.slice(0, maxCount - events.length));
       const last = events[events.length - 1];
@@ -274,8 +260,8 @@ export class KilnClient {
     const direction = options.direction ?? 'forward';
     const fromLsn = options.fromLsn ?? (direction === 'forward' ? 1 : END);
     const maxCount = options.maxCount ?? DEFAULT_READ_COUNT;
-    const [slices] = (await this.link.request('readAll', readAllToWire({ fromLsn, direction, maxCount }))) as [unknown[], number];
-    return slices.flatMap((s) => eventsOf(sliceFromWire(s)));
+    const { slices } = await this.link.request('readAll', { fromLsn, direction, maxCount });
+    return slices.flatMap((s) => eventsOf(s));
   }
 
   /**
@@ -291,9 +277,9 @@ export class KilnClient {
     return this.observe(null, options.fromLsn ?? 1);
   }
 
-  /** The server's status: state, term, LSN, commit index, connections. */
-  async serverStatus(): Promise<Record<string, unknown>> {
-    return (await this.link.request('status', null)) as Record<string, unknown>;
+  /** The server's status: state, term, LSN, commit index, connections, and its group's. */
+  serverStatus(): Promise<ServerStatus> {
+    return this.link.request('status', null);
   }
 
   /**
@@ -305,7 +291,7 @@ export class KilnClient {
    * @throws InvalidArgumentError when its name or an address is taken, or the server is in no group
    */
   async addMirror(mirror: MirrorSpec): Promise<GroupView> {
-    return viewFromWire(await this.link.request('addMirror', mirrorToWire(mirror)))!;
+    return this.link.request('addMirror', mirror);
   }
 
   /**
@@ -315,7 +301,7 @@ export class KilnClient {
    * @throws InvalidArgumentError when `name` is no mirror or is the active
    */
   async removeMirror(name: string): Promise<GroupView> {
-    return viewFromWire(await this.link.request('removeMirror', name))!;
+    return this.link.request('removeMirror', name);
   }
 
   /**
@@ -325,8 +311,7 @@ export class KilnClient {
    * range from the server's store.
    */
   async logDigest(throughLsn: number): Promise<LogDigest> {
-    const [through, digest] = (await this.link.request('logDigest', throughLsn)) as [number, number];
-    return { throughLsn: through, digest };
+    return this.link.request('logDigest', throughLsn);
   }
 
   /**
@@ -338,10 +323,10 @@ export class KilnClient {
    */
   async *diverged(): AsyncGenerator<DivergedTransaction> {
     for (let index = 0; ; index++) {
-      const entry = (await this.link.request('diverged', index)) as [number, number, number, Array<[number, Uint8Array]>] | null;
+      const entry = await this.link.request('diverged', index);
       if (!entry) return;
-      const [, atMs, replacedInTerm, records] = entry;
-      for (const [lsn, bytes] of records) {
+      const { atMs, replacedInTerm, records } = entry;
+      for (const { lsn, bytes } of records) {
         const record = decodeRecord(bytes, lsn);
         const events = record.appends.flatMap((a) =>
           eventsOf({ lsn: record.lsn, stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount, timestampMs: record.timestampMs, events: a.events }),
@@ -362,11 +347,10 @@ export class KilnClient {
       if (stream !== null) checkStreamNameText(stream);
       let next = from;
       const id = this.link.subscribe({
-        resumeArgs: (subscriptionId) => subscribeToWire({ subscriptionId, stream, from: next }),
+        resumeArgs: (subscriptionId) => ({ subscriptionId, stream, from: next }),
         deliver: (slices) => {
           let highestLsn = 0;
-          for (const raw of slices as unknown[]) {
-            const slice = sliceFromWire(raw);
+          for (const slice of slices) {
             if (stream === null) {
               if (slice.lsn < next) continue;
               highestLsn = Math.max(highestLsn, slice.lsn);

@@ -17,17 +17,11 @@ import {
   TooManyInFlightError,
   UnsupportedSchemeError,
 } from '../errors.js';
-import { LEARNED_URLS_MAX, RECONNECT_DELAY_MAX_MS, RECONNECT_DELAY_MIN_MS, SWEEP_INTERVAL_MS, type ConnectionLimits } from '../limits.js';
-import {
-  decodeServerFrame,
-  encodeHello,
-  encodeRequest,
-  FrameKind,
-  PROTOCOL_VERSION,
-  type Operation,
-  type ServerFrame,
-  type Welcome,
-} from '../protocol/frames.js';
+import { RECONNECT_DELAY_MAX_MS, RECONNECT_DELAY_MIN_MS, SWEEP_INTERVAL_MS, type ConnectionLimits } from '../limits.js';
+import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
+import { openHandshake, type Welcome } from '../protocol/handshake.js';
+import type { EventSlice, SubscribeRequest } from '../protocol/messages.js';
+import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection, Transport } from '../transport/transport.js';
 
@@ -56,7 +50,8 @@ export interface LinkOptions {
 }
 
 interface PendingRequest {
-  op: Operation;
+  op: OperationName;
+  /** The arguments as they go on the wire. */
   args: unknown;
   deadlineMs: number;
   resolve: (value: unknown) => void;
@@ -66,8 +61,8 @@ interface PendingRequest {
 /** A subscription the link keeps alive across reconnects. */
 export interface LinkSubscription {
   /** Request arguments that resume it from where it stands now. */
-  resumeArgs(id: number): unknown;
-  deliver(slices: unknown): void;
+  resumeArgs(id: number): SubscribeRequest;
+  deliver(slices: EventSlice[]): void;
   fail(error: KilnError): void;
 }
 
@@ -112,28 +107,33 @@ export class Link {
     throw lastError;
   }
 
-  /** Sends a request; resent after a reconnect if it has not been answered. */
-  request(op: Operation, args: unknown): Promise<unknown> {
-    if (this.closed) return Promise.reject(new ClientClosedError());
-    if (this.pending.size >= this.options.limits.inFlightMax) return Promise.reject(new TooManyInFlightError(this.options.limits.inFlightMax));
+  /**
+   * Sends a request, resent after a reconnect if it has not been answered, and checks its result.
+   * @throws ProtocolError when the server's result is malformed
+   */
+  async request<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
+    if (this.closed) throw new ClientClosedError();
+    if (this.pending.size >= this.options.limits.inFlightMax) throw new TooManyInFlightError(this.options.limits.inFlightMax);
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { op, args, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve, reject });
-      this.transmit(id, op, args);
+    const wireArgs = encodeArguments(op, args);
+    const result = await new Promise<unknown>((resolve, reject) => {
+      this.pending.set(id, { op, args: wireArgs, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve, reject });
+      this.transmit(id, op, wireArgs);
     });
+    return decodeResult(op, result);
   }
 
   /** Registers a subscription and starts it on the server. */
   subscribe(subscription: LinkSubscription): number {
     const id = this.nextId++;
     this.subscriptions.set(id, subscription);
-    this.transmit(id, 'subscribe', subscription.resumeArgs(id), true);
+    this.transmit(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id)), true);
     return id;
   }
 
   unsubscribe(id: number): void {
     if (!this.subscriptions.delete(id)) return;
-    if (this.connection) this.transmit(this.nextId++, 'unsubscribe', id, true);
+    if (this.connection) this.transmit(this.nextId++, 'unsubscribe', encodeArguments('unsubscribe', id), true);
   }
 
   /** Closes the connection; requests in flight fail with `ClientClosedError`. */
@@ -153,7 +153,7 @@ export class Link {
   }
 
   /** Sends a frame now if connected; otherwise it goes out on reconnect. Unanswered subscribes are not tracked. */
-  private transmit(id: number, op: Operation, args: unknown, untracked = false): void {
+  private transmit(id: number, op: OperationName, args: unknown, untracked = false): void {
     const connection = this.connection;
     if (!connection) return;
     try {
@@ -184,9 +184,8 @@ export class Link {
       connection = await transport.dial(url, { ...this.options.limits, signal: abort.signal });
       const opened = connection;
       frames = opened[Symbol.asyncIterator]();
-      opened.send(encodeHello({ version: PROTOCOL_VERSION, role: 'client', name: this.options.name }));
       abort.signal.addEventListener('abort', () => opened.close('no answer to the hello'));
-      welcome = await this.awaitWelcome(frames, opened);
+      welcome = await openHandshake(opened, frames, { role: 'client', name: this.options.name });
     } catch (error) {
       connection?.close('handshake failed');
       throw abort.signal.aborted ? new TimeoutError(`connecting to ${url}`, serverSilenceMs) : error;
@@ -199,18 +198,6 @@ export class Link {
     this.learn(welcome.servers);
     this.status$.next({ type: status, url, server: welcome.server });
     void this.readLoop(connection, frames, url);
-  }
-
-  private async awaitWelcome(frames: AsyncIterator<Uint8Array>, connection: Connection): Promise<Welcome> {
-    const next = await frames.next();
-    if (next.done) {
-      const info = await connection.closed;
-      throw new ConnectionClosedError(info.reason);
-    }
-    const frame = decodeServerFrame(next.value);
-    if (frame.kind === FrameKind.Error) throw errorFromWire(frame.error);
-    if (frame.kind !== FrameKind.Welcome) throw new ProtocolError('the server did not answer the hello');
-    return frame.welcome;
   }
 
   private async readLoop(connection: Connection, frames: AsyncIterator<Uint8Array>, url: string): Promise<void> {
@@ -304,13 +291,10 @@ export class Link {
     action(request);
   }
 
-  /** Keeps the group's client URLs a server named, those this client has a transport for (bounded, untrusted). */
-  private learn(servers: unknown): void {
-    if (!Array.isArray(servers)) return;
-    this.learnedUrls = servers
-      .slice(0, LEARNED_URLS_MAX)
-      .filter((url): url is string => typeof url === 'string' && url.length <= 512)
-      .filter((url) => this.options.transports.some((t) => t.schemes.includes(url.slice(0, Math.max(url.indexOf(':'), 0)))));
+  /** Keeps the group's client URLs a server named (the welcome's check bounds them), those this client has a transport for. */
+  private learn(servers: readonly string[] | undefined): void {
+    if (!servers) return;
+    this.learnedUrls = servers.filter((url) => this.options.transports.some((t) => t.schemes.includes(url.slice(0, Math.max(url.indexOf(':'), 0)))));
   }
 
   /** The URLs reconnects go round: those given to `connect`, then those the group named. */
@@ -350,7 +334,7 @@ export class Link {
   /** After a reconnect: every request still unanswered goes again, in order, and every subscription resumes. */
   private resend(): void {
     for (const [id, request] of this.pending) this.transmit(id, request.op, request.args);
-    for (const [id, subscription] of this.subscriptions) this.transmit(id, 'subscribe', subscription.resumeArgs(id), true);
+    for (const [id, subscription] of this.subscriptions) this.transmit(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id)), true);
   }
 
   private failAll(error: KilnError): void {

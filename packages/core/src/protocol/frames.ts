@@ -2,7 +2,7 @@
  * The wire protocol: MessagePack frames, each an array whose first element is its kind.
  *
  * ```
- * client → server   [HELLO, { version, role, clusterId?, credentials?, name? }]
+ * client → server   [HELLO, { version, role, clusterId?, name? }]   (see handshake.ts)
  *                   [REQUEST, id, op, args]
  * server → client   [WELCOME, { version, server, clusterId }]
  *                   [RESULT, id, result]
@@ -12,15 +12,22 @@
  * ```
  *
  * Arrays rather than maps keep the hot path small. Every decoded frame is checked for shape before
- * use; anything malformed is a `ProtocolError`, and the connection closes.
+ * use; anything malformed is a `ProtocolError`, and the connection closes. What a hello, a welcome,
+ * a request and a result hold is checked by `handshake.ts` and `operations.ts`.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { ProtocolError, type WireError } from '../errors.js';
 import { untrustedDecoderLimits } from '../log/events.js';
 import { msgpackShapeProblem } from '../log/msgpack-shape.js';
+import type { EventSlice } from './messages.js';
+import { isOperationName, type OperationName } from './operations.js';
+import { sliceToWire, slicesFromWire } from './replies.js';
 
-/** The protocol version this build speaks. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The protocol version this build speaks; the handshake refuses any other. Version 2: a `read`
+ * answers `[slices, truncated]`, and peer messages carry a stripe (`[kind, stripe, term, from, ...]`).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** The kind tag that opens every frame. */
 export const FrameKind = { Hello: 0, Request: 1, Welcome: 2, Result: 3, Error: 4, Events: 5, SubscriptionEnd: 6 } as const;
@@ -28,56 +35,28 @@ export const FrameKind = { Hello: 0, Request: 1, Welcome: 2, Result: 3, Error: 4
 /** One of {@link FrameKind}'s values. */
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
-/** Who is on the other end of a connection. */
-export type Role = 'client' | 'peer' | 'voter';
-
-/** The first frame a client, peer or voter sends. */
-export interface Hello {
-  version: number;
-  role: Role;
-  clusterId?: string;
-  /** Reserved for authentication; ignored today. */
-  credentials?: unknown;
-  /** A name for logs and status. */
-  name?: string;
-}
-
-/** The server's answer to a good handshake. */
-export interface Welcome {
-  version: number;
-  server: string;
-  clusterId: string;
-  /** The client URLs of every server of the group, so a client follows it as it changes. */
-  servers?: string[];
-}
-
-/** The operations a client may request. */
-export type Operation = 'transact' | 'read' | 'readAll' | 'subscribe' | 'unsubscribe' | 'status' | 'ping' | 'addMirror' | 'removeMirror' | 'diverged' | 'logDigest';
-
-const OPERATIONS: ReadonlySet<string> = new Set<Operation>(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping', 'addMirror', 'removeMirror', 'diverged', 'logDigest']);
-
 /** A decoded frame from a client. */
 export type ClientFrame =
-  | { kind: typeof FrameKind.Hello; hello: Hello }
-  | { kind: typeof FrameKind.Request; id: number; op: Operation; args: unknown };
+  | { kind: typeof FrameKind.Hello; hello: unknown }
+  | { kind: typeof FrameKind.Request; id: number; op: OperationName; args: unknown };
 
 /** A decoded frame from a server. */
 export type ServerFrame =
-  | { kind: typeof FrameKind.Welcome; welcome: Welcome }
+  | { kind: typeof FrameKind.Welcome; welcome: unknown }
   | { kind: typeof FrameKind.Result; id: number; result: unknown }
   | { kind: typeof FrameKind.Error; id: number | null; error: WireError }
-  | { kind: typeof FrameKind.Events; subscriptionId: number; slices: unknown }
+  | { kind: typeof FrameKind.Events; subscriptionId: number; slices: EventSlice[] }
   | { kind: typeof FrameKind.SubscriptionEnd; subscriptionId: number; error: WireError };
 
 const encoder = new Encoder({ ignoreUndefined: true });
 const decoder = new Decoder(untrustedDecoderLimits);
 
-export const encodeHello = (hello: Hello): Uint8Array => encoder.encode([FrameKind.Hello, hello]);
-export const encodeRequest = (id: number, op: Operation, args: unknown): Uint8Array => encoder.encode([FrameKind.Request, id, op, args]);
-export const encodeWelcome = (welcome: Welcome): Uint8Array => encoder.encode([FrameKind.Welcome, welcome]);
+export const encodeHello = (hello: unknown): Uint8Array => encoder.encode([FrameKind.Hello, hello]);
+export const encodeRequest = (id: number, op: OperationName, args: unknown): Uint8Array => encoder.encode([FrameKind.Request, id, op, args]);
+export const encodeWelcome = (welcome: unknown): Uint8Array => encoder.encode([FrameKind.Welcome, welcome]);
 export const encodeResult = (id: number, result: unknown): Uint8Array => encoder.encode([FrameKind.Result, id, result]);
 export const encodeError = (id: number | null, error: WireError): Uint8Array => encoder.encode([FrameKind.Error, id, error]);
-export const encodeEvents = (subscriptionId: number, slices: unknown): Uint8Array => encoder.encode([FrameKind.Events, subscriptionId, slices]);
+export const encodeEvents = (subscriptionId: number, slices: readonly EventSlice[]): Uint8Array => encoder.encode([FrameKind.Events, subscriptionId, slices.map(sliceToWire)]);
 export const encodeSubscriptionEnd = (subscriptionId: number, error: WireError): Uint8Array =>
   encoder.encode([FrameKind.SubscriptionEnd, subscriptionId, error]);
 
@@ -101,19 +80,13 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v ===
 export function decodeClientFrame(frame: Uint8Array): ClientFrame {
   const value = decodeArray(frame);
   const kind = value[0];
-  if (kind === FrameKind.Hello) {
-    const hello = value[1];
-    if (!isPlainObject(hello) || typeof hello.version !== 'number') throw new ProtocolError('hello must carry a version');
-    if (hello.role !== 'client' && hello.role !== 'peer' && hello.role !== 'voter') throw new ProtocolError("hello role must be 'client', 'peer' or 'voter'");
-    if (hello.name !== undefined && (typeof hello.name !== 'string' || hello.name.length > 256)) throw new ProtocolError('hello name must be a short string');
-    if (hello.clusterId !== undefined && typeof hello.clusterId !== 'string') throw new ProtocolError('hello clusterId must be a string');
-    return { kind, hello: hello as unknown as Hello };
-  }
+  // A hello's layout may change with the version it carries: the handshake reads the version first.
+  if (kind === FrameKind.Hello) return { kind, hello: value[1] };
   if (kind === FrameKind.Request) {
     if (value.length !== 4 || !isRequestId(value[1])) throw new ProtocolError('request must be [kind, id, op, args]');
     const op = value[2];
-    if (typeof op !== 'string' || !OPERATIONS.has(op)) throw new ProtocolError(`unknown operation ${describe(op)}`);
-    return { kind, id: value[1], op: op as Operation, args: value[3] };
+    if (!isOperationName(op)) throw new ProtocolError(`unknown operation ${describe(op)}`);
+    return { kind, id: value[1], op, args: value[3] };
   }
   throw new ProtocolError(`unexpected frame kind ${describe(kind)} from a client`);
 }
@@ -123,8 +96,7 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
   const value = decodeArray(frame);
   switch (value[0]) {
     case FrameKind.Welcome:
-      if (!isPlainObject(value[1])) throw new ProtocolError('welcome must be a map');
-      return { kind: FrameKind.Welcome, welcome: value[1] as unknown as Welcome };
+      return { kind: FrameKind.Welcome, welcome: value[1] };
     case FrameKind.Result:
       if (!isRequestId(value[1])) throw new ProtocolError('result must carry a request id');
       return { kind: FrameKind.Result, id: value[1], result: value[2] };
@@ -138,7 +110,7 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
       return { kind: FrameKind.SubscriptionEnd, subscriptionId: value[1], error: wireError(value[2]) };
     case FrameKind.Events:
       if (!isRequestId(value[1])) throw new ProtocolError('events must carry a subscription id');
-      return { kind: FrameKind.Events, subscriptionId: value[1], slices: value[2] };
+      return { kind: FrameKind.Events, subscriptionId: value[1], slices: slicesFromWire(value[2], 'events') };
     default:
       throw new ProtocolError(`unexpected frame kind ${describe(value[0])} from a server`);
   }

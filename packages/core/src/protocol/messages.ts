@@ -1,6 +1,6 @@
 /**
- * The arguments and results of each operation, as they travel inside request and result frames,
- * and the checks a server applies to what a client sent. A failed check is an
+ * The arguments of each operation, as they travel inside request frames, and the checks a server
+ * applies to what a client sent (results are in `replies.ts`). A failed check is an
  * `InvalidArgumentError` for that request alone; the connection stays open.
  */
 import { InvalidArgumentError } from '../errors.js';
@@ -85,8 +85,6 @@ export const transactionToWire = (t: TransactionRequest): unknown[] => [
   t.seq,
   t.appends.map((a) => (a.events ? [a.stream, a.expectedVersion, a.events] : [a.stream, a.expectedVersion])),
 ];
-export const resultToWire = (r: TransactionResult): unknown[] => [r.lsn, r.streams.map((s) => [s.stream, s.firstVersion, s.eventCount])];
-export const sliceToWire = (s: EventSlice): unknown[] => [s.lsn, s.stream, s.firstVersion, s.eventCount, s.timestampMs, s.events];
 export const readToWire = (r: ReadRequest): unknown[] => [r.stream, r.fromVersion, r.direction, r.maxCount];
 export const readAllToWire = (r: ReadAllRequest): unknown[] => [r.fromLsn, r.direction, r.maxCount];
 export const subscribeToWire = (s: SubscribeRequest): unknown[] => [s.subscriptionId, s.stream, s.from];
@@ -144,30 +142,6 @@ export function transactionFromWire(value: unknown, streamsMax: number): Transac
   return { clientId, seq: position(seq, 'seq'), appends: decoded };
 }
 
-export function resultFromWire(value: unknown): TransactionResult {
-  const [lsn, streams] = tuple(value, 'result', 2);
-  return {
-    lsn: lsn as number,
-    streams: (streams as unknown[][]).map(([stream, firstVersion, eventCount]) => ({
-      stream: stream as string,
-      firstVersion: firstVersion as number,
-      eventCount: eventCount as number,
-    })),
-  };
-}
-
-export function sliceFromWire(value: unknown): EventSlice {
-  const [lsn, stream, firstVersion, eventCount, timestampMs, events] = tuple(value, 'slice', 6);
-  return {
-    lsn: lsn as number,
-    stream: stream as string,
-    firstVersion: firstVersion as number,
-    eventCount: eventCount as number,
-    timestampMs: timestampMs as number,
-    events: events as Uint8Array,
-  };
-}
-
 export function readFromWire(value: unknown, countMax: number): ReadRequest {
   const [stream, fromVersion, dir, maxCount] = tuple(value, 'read', 4);
   checkStreamNameText(stream);
@@ -210,6 +184,17 @@ export function mirrorNameFromWire(value: unknown): string {
 /** The index of the `diverged` report entry a request asks for (one per request: an entry fills a read). */
 export function divergedIndexFromWire(value: unknown): number {
   return position(value, 'index');
+}
+
+/** The subscription an `unsubscribe` ends. */
+export function subscriptionIdFromWire(value: unknown): number {
+  return position(value, 'subscriptionId');
+}
+
+/** The arguments of an operation that takes none. */
+export function noArguments(value: unknown): null {
+  if (value !== null) fail('arguments', 'must be nil');
+  return null;
 }
 
 /** The LSN a log digest runs through. */

@@ -8,9 +8,9 @@
  * The network serves one stripe: it stamps that stripe on every message it sends, and drops (and
  * logs) a message it receives for any other.
  */
-import { ConnectionClosedError, ConnectionRefusedError, errorFromWire } from '../errors.js';
+import { ConnectionClosedError, ConnectionRefusedError } from '../errors.js';
 import { REDIAL_DELAY_MAX_MS, REDIAL_DELAY_MIN_MS, type ConnectionLimits } from '../limits.js';
-import { decodeServerFrame, encodeHello, FrameKind, PROTOCOL_VERSION } from '../protocol/frames.js';
+import { openHandshake } from '../protocol/handshake.js';
 import type { TimerHandle, Timers } from '../time.js';
 import type { Connection, Transport } from '../transport/transport.js';
 import { decodePeerMessage, encodePeerMessage, SINGLE_STRIPE, type OutgoingPeerMessage, type PeerMessage } from './peer-protocol.js';
@@ -200,13 +200,11 @@ export class PeerNetwork {
     if (!transport) throw new ConnectionClosedError(`no transport for ${url}`);
     const connection = await transport.dial(url, this.options.limits);
     const frames = connection[Symbol.asyncIterator]();
-    connection.send(encodeHello({ version: PROTOCOL_VERSION, role: 'peer', name: this.options.self }));
-    const next = await frames.next();
-    if (next.done) throw new ConnectionClosedError((await connection.closed).reason);
-    const frame = decodeServerFrame(next.value);
-    if (frame.kind === FrameKind.Error) {
+    try {
+      await openHandshake(connection, frames, { role: 'peer', name: this.options.self });
+    } catch (error) {
       connection.close('refused');
-      throw errorFromWire(frame.error);
+      throw error;
     }
     // Nothing else comes back on an outgoing link; drain it so the connection never backs up.
     void (async () => {

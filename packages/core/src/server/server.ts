@@ -8,6 +8,7 @@ import { ConfigError, InvalidArgumentError, ServerShuttingDownError, Unsupported
 import { crc32c } from '../crc32c.js';
 import type { LogDigest } from '../protocol/messages.js';
 import { checkGroupSettings } from '../config/cluster-config.js';
+import type { ServerState, ServerStatus } from '../protocol/status.js';
 import { checkLimits, defaultConnectionLimits, defaultLogLimits, SHUTDOWN_COMMIT_WAIT_MS, type ConnectionLimits, type LogLimits } from '../limits.js';
 import type { EncodedRecord, LogRecord } from '../log/record.js';
 import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
@@ -16,37 +17,13 @@ import { systemClock, systemRandom, systemTimers, type Clock, type Random, type 
 import type { Connection, Listener, Transport } from '../transport/transport.js';
 import { Committer, type RecoveryProgress } from './committer.js';
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
-import { GroupMember, type GroupOptions, type GroupStatus } from '../replication/member.js';
+import { GroupMember, type GroupOptions } from '../replication/member.js';
 import { Reader } from './reader.js';
 import { ReadBudget } from './read-budget.js';
 import { Session, type SessionContext } from './session.js';
 import { SubscriptionHub } from './subscriptions.js';
 
-/** A server's role in its group, as the seeds name the states. */
-export type ServerState = 'START' | 'PASSIVE-UNINITIALIZED' | 'PASSIVE-SYNCING' | 'PASSIVE-STANDBY' | 'ACTIVE-COORDINATOR' | 'STOPPED';
-
-/** What `kiln status` and the client's `status()` report. */
-export interface ServerStatus {
-  name: string;
-  clusterId: string;
-  state: ServerState;
-  term: number;
-  /** LSN of the last record in this server's log. */
-  lastLsn: number;
-  /** Highest acknowledged LSN; readers see nothing above it. */
-  commitIndex: number;
-  /** Client connections open now. */
-  connections: number;
-  subscriptions: number;
-  /** Transactions accepted and not yet durable. */
-  pendingTransactions: number;
-  persistent: boolean;
-  /** Addresses listened on. */
-  listen: string[];
-  uptimeMs: number;
-  /** The group, when this server is a member of one: the active, its members, the in-sync set, mirror progress. */
-  group?: GroupStatus;
-}
+export type { ServerState, ServerStatus } from '../protocol/status.js';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {

@@ -4,35 +4,15 @@
  * request with bad arguments gets an error for that request alone. The session stops reading
  * while its connection cannot write, so a client that never reads its replies stalls only itself.
  */
-import { errorToWire, ConnectionClosedError, InvalidArgumentError, KilnError, ProtocolError, ServerShuttingDownError, TimeoutError, TooManyInFlightError, UnsupportedProtocolVersionError } from '../errors.js';
+import { errorToWire, ConnectionClosedError, InvalidArgumentError, KilnError, ProtocolError, ServerShuttingDownError, TimeoutError, TooManyInFlightError } from '../errors.js';
 import { SUBSCRIPTIONS_PER_CONNECTION_MAX, type ConnectionLimits, type LogLimits } from '../limits.js';
-import {
-  decodeClientFrame,
-  encodeError,
-  encodeEvents,
-  encodeResult,
-  encodeSubscriptionEnd,
-  encodeWelcome,
-  FrameKind,
-  PROTOCOL_VERSION,
-  type Operation,
-} from '../protocol/frames.js';
-import {
-  divergedIndexFromWire,
-  logDigestThroughFromWire,
-  mirrorFromWire,
-  mirrorNameFromWire,
-  readAllFromWire,
-  readFromWire,
-  resultToWire,
-  sliceToWire,
-  subscribeFromWire,
-  transactionFromWire,
-  type EventSlice,
-  type LogDigest,
-} from '../protocol/messages.js';
+import { decodeClientFrame, encodeError, encodeEvents, encodeResult, encodeSubscriptionEnd, FrameKind } from '../protocol/frames.js';
+import { acceptHello, encodeWelcomeFrame, type Role } from '../protocol/handshake.js';
+import type { EventSlice, LogDigest, SubscribeRequest } from '../protocol/messages.js';
+import { serveOperation, type OperationHandlers, type OperationName } from '../protocol/operations.js';
+import type { ServerStatus } from '../protocol/status.js';
 import type { DivergedEntry } from '../replication/diverged-report.js';
-import { viewToWire, type GroupMemberConfig, type GroupView } from '../replication/group-view.js';
+import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection } from '../transport/transport.js';
 import type { Committer } from './committer.js';
@@ -60,7 +40,7 @@ export interface SessionContext {
   /** The server's budget for the bytes client reads in flight hold. */
   readBudget: ReadBudget;
   subscriptions: SubscriptionHub;
-  status: () => unknown;
+  status: () => ServerStatus;
   addMirror: (mirror: GroupMemberConfig) => Promise<GroupView>;
   removeMirror: (name: string) => Promise<GroupView>;
   /** A fingerprint of this server's own log through an LSN (the end of its log at most). */
@@ -71,12 +51,16 @@ export interface SessionContext {
   shuttingDown: () => boolean;
 }
 
+const CLIENT_ROLES: ReadonlySet<Role> = new Set(['client']);
+const GROUP_ROLES: ReadonlySet<Role> = new Set(['client', 'peer']);
+
 export class Session {
   private inFlight = 0;
   private readonly subscriptions = new Map<number, Subscription>();
   private lastActivityMs: number;
   private idleTimer: TimerHandle | undefined;
   private readonly reads: ReadGate;
+  private readonly handlers: OperationHandlers;
 
   constructor(
     private readonly connection: Connection,
@@ -85,6 +69,7 @@ export class Session {
     this.lastActivityMs = context.clock.monotonicMs();
     const { readBytesInFlightPerConnectionMax, readBytesMax } = context.logLimits;
     this.reads = new ReadGate(connection, context.readBudget, readBytesInFlightPerConnectionMax, readBytesMax);
+    this.handlers = this.operationHandlers();
   }
 
   /** Serves the connection until it closes. Never rejects. */
@@ -105,8 +90,8 @@ export class Session {
         if (!greeted) {
           if (decoded.kind !== FrameKind.Hello) throw new ProtocolError('the first frame must be a hello');
           handshakeTimer.cancel();
-          this.greet(decoded.hello.version, decoded.hello.role, decoded.hello.clusterId);
-          if (decoded.hello.role === 'peer') {
+          const { role } = this.greet(decoded.hello);
+          if (role === 'peer') {
             // A member of this server's group: the peer network reads the rest.
             await this.context.peers!.accept(this.connection, frames);
             return;
@@ -124,19 +109,16 @@ export class Session {
     }
   }
 
-  private greet(version: number, role: string, clusterId: string | undefined): void {
-    if (version !== PROTOCOL_VERSION) throw new UnsupportedProtocolVersionError(version, PROTOCOL_VERSION);
-    if (role !== 'client' && !(role === 'peer' && this.context.peers)) throw new ProtocolError(`role '${role}' is not served by this server`);
-    if (clusterId !== undefined && clusterId !== this.context.clusterId) {
-      throw new ProtocolError(`cluster id ${clusterId} does not match this server's ${this.context.clusterId}`);
-    }
+  private greet(hello: unknown): { role: Role } {
+    const accepted = acceptHello(hello, { clusterId: this.context.clusterId, roles: this.context.peers ? GROUP_ROLES : CLIENT_ROLES });
     if (this.context.shuttingDown()) throw new ServerShuttingDownError();
     const servers = this.context.groupUrls?.();
-    this.connection.send(encodeWelcome({ version: PROTOCOL_VERSION, server: this.context.serverName, clusterId: this.context.clusterId, ...(servers ? { servers } : {}) }));
+    this.connection.send(encodeWelcomeFrame({ server: this.context.serverName, clusterId: this.context.clusterId, ...(servers ? { servers } : {}) }));
+    return accepted;
   }
 
   /** Starts one request; its answer is sent when it settles, so requests pipeline. */
-  private handle(id: number, op: Operation, args: unknown): void {
+  private handle(id: number, op: OperationName, args: unknown): void {
     if (this.inFlight >= this.context.connectionLimits.inFlightMax) {
       this.reply(id, new TooManyInFlightError(this.context.connectionLimits.inFlightMax));
       return;
@@ -149,15 +131,8 @@ export class Session {
       this.handleRead(id, op, args);
       return;
     }
-    let work: Promise<unknown>;
-    try {
-      work = this.start(op, args);
-    } catch (error) {
-      this.reply(id, error);
-      return;
-    }
     this.inFlight++;
-    work.then(
+    this.start(op, args).then(
       (result) => {
         this.inFlight--;
         this.send(encodeResult(id, result));
@@ -187,50 +162,37 @@ export class Session {
     );
   }
 
-  private start(op: Operation, args: unknown): Promise<unknown> {
-    const { reader, logLimits } = this.context;
-    switch (op) {
-      case 'transact':
-        return this.context.committer().transact(transactionFromWire(args, logLimits.streamsPerTransactionMax)).then(resultToWire);
-      case 'read':
-        return this.context
-          .readIndex()
-          .then((commitIndex) => reader.readStream(readFromWire(args, logLimits.readCountMax), commitIndex))
-          .then((page) => [page.slices.map(sliceToWire), page.truncated]);
-      case 'readAll':
-        return this.context
-          .readIndex()
-          .then((commitIndex) => reader.readAll(readAllFromWire(args, logLimits.readCountMax), commitIndex))
-          .then((chunk) => [chunk.slices.map(sliceToWire), chunk.next]);
-      case 'subscribe':
-        return Promise.resolve(this.subscribe(args));
-      case 'unsubscribe': {
-        const subscriptionId = args;
-        const subscription = typeof subscriptionId === 'number' ? this.subscriptions.get(subscriptionId) : undefined;
-        if (subscription) {
-          this.context.subscriptions.close(subscription);
-          this.subscriptions.delete(subscriptionId as number);
-        }
-        return Promise.resolve(null);
-      }
-      case 'status':
-        return Promise.resolve(this.context.status());
-      case 'addMirror':
-        return this.context.addMirror(mirrorFromWire(args)).then(viewToWire);
-      case 'removeMirror':
-        return this.context.removeMirror(mirrorNameFromWire(args)).then(viewToWire);
-      case 'logDigest':
-        return this.context.logDigest(logDigestThroughFromWire(args)).then((d) => [d.throughLsn, d.digest]);
-      case 'diverged':
-        return this.context.diverged(divergedIndexFromWire(args)).then((entry) => (entry ? [entry.index, entry.atMs, entry.replacedInTerm, entry.records.map((r) => [r.lsn, r.bytes])] : null));
-      case 'ping':
-        return Promise.resolve(null);
-    }
+  private start(op: OperationName, args: unknown): Promise<unknown> {
+    return serveOperation(op, args, this.handlers, this.context.logLimits);
   }
 
-  private subscribe(args: unknown): null {
+  /** This connection's handler of every operation in the protocol's table. */
+  private operationHandlers(): OperationHandlers {
+    const { context } = this;
+    return {
+      transact: (transaction) => context.committer().transact(transaction),
+      read: (request) => context.readIndex().then((commitIndex) => context.reader.readStream(request, commitIndex)),
+      readAll: (request) => context.readIndex().then((commitIndex) => context.reader.readAll(request, commitIndex)),
+      subscribe: (request) => Promise.resolve(this.subscribe(request)),
+      unsubscribe: (subscriptionId) => {
+        const subscription = this.subscriptions.get(subscriptionId);
+        if (subscription) {
+          context.subscriptions.close(subscription);
+          this.subscriptions.delete(subscriptionId);
+        }
+        return Promise.resolve(null);
+      },
+      status: () => Promise.resolve(context.status()),
+      ping: () => Promise.resolve(null),
+      addMirror: (mirror) => context.addMirror(mirror),
+      removeMirror: (name) => context.removeMirror(name),
+      logDigest: (throughLsn) => context.logDigest(throughLsn),
+      diverged: (index) => context.diverged(index),
+    };
+  }
+
+  private subscribe(request: SubscribeRequest): null {
     this.context.committer(); // only the active serves subscriptions
-    const request = subscribeFromWire(args);
     if (this.subscriptions.has(request.subscriptionId)) throw new InvalidArgumentError('subscriptionId', 'is already in use on this connection');
     if (this.subscriptions.size >= SUBSCRIPTIONS_PER_CONNECTION_MAX) {
       throw new InvalidArgumentError('subscribe', `at most ${SUBSCRIPTIONS_PER_CONNECTION_MAX} subscriptions per connection`);
@@ -241,7 +203,7 @@ export class Session {
       get writable() {
         return connection.writable;
       },
-      send: (slices: EventSlice[]) => this.send(encodeEvents(id, slices.map(sliceToWire))),
+      send: (slices: EventSlice[]) => this.send(encodeEvents(id, slices)),
       whenWritable: () => connection.whenWritable(),
       fail: (error: unknown) => {
         this.subscriptions.delete(id);

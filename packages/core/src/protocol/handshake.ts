@@ -1,0 +1,94 @@
+/**
+ * The handshake every connection opens with, whoever dials: a client, a peer or a voter sends a
+ * hello; the server checks it and answers with a welcome, or with a connection error and a close.
+ *
+ * The version is read before anything else, since the rest of a hello may change with it: a
+ * dialler speaking another version is refused with `UnsupportedProtocolVersionError` naming both,
+ * never misread later. Authentication will plug in here: a hello's `credentials` field is
+ * reserved for it, and refused until a server can check it.
+ */
+import { ConnectionClosedError, errorFromWire, ProtocolError, UnsupportedProtocolVersionError } from '../errors.js';
+import { HELLO_NAME_LENGTH_MAX, LEARNED_URLS_MAX, URL_LENGTH_MAX } from '../limits.js';
+import type { Connection } from '../transport/transport.js';
+import { decodeServerFrame, encodeHello, encodeWelcome, FrameKind, PROTOCOL_VERSION } from './frames.js';
+
+/** Who is on the other end of a connection. Voters dial their peers as `peer`. */
+export type Role = 'client' | 'peer' | 'voter';
+
+/** The first frame a client, peer or voter sends (its version is {@link PROTOCOL_VERSION}). */
+export interface Hello {
+  role: Role;
+  /** The cluster the dialler expects to reach; a server of another refuses it. */
+  clusterId?: string;
+  /** A name for logs and status. */
+  name?: string;
+}
+
+/** The server's answer to a good hello. */
+export interface Welcome {
+  version: number;
+  server: string;
+  clusterId: string;
+  /** The client URLs of every server of the group, so a client follows it as it changes. */
+  servers?: string[];
+}
+
+/** What a server accepts in a hello. */
+export interface HelloPolicy {
+  clusterId: string;
+  roles: ReadonlySet<Role>;
+}
+
+
+const isUrl = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= URL_LENGTH_MAX;
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+
+/**
+ * The server's check of a hello: the version first, then the fields, the role and the cluster.
+ * @throws UnsupportedProtocolVersionError when the dialler speaks another version
+ * @throws ProtocolError when the hello is malformed, or its role or cluster is not served here
+ */
+export function acceptHello(value: unknown, policy: HelloPolicy): Hello {
+  if (!isMap(value) || typeof value.version !== 'number') throw new ProtocolError('hello must carry a version');
+  if (value.version !== PROTOCOL_VERSION) throw new UnsupportedProtocolVersionError(value.version, PROTOCOL_VERSION);
+  const { role, name, clusterId } = value;
+  if (role !== 'client' && role !== 'peer' && role !== 'voter') throw new ProtocolError("hello role must be 'client', 'peer' or 'voter'");
+  if (name !== undefined && (typeof name !== 'string' || name.length > HELLO_NAME_LENGTH_MAX)) throw new ProtocolError('hello name must be a short string');
+  if (clusterId !== undefined && typeof clusterId !== 'string') throw new ProtocolError('hello clusterId must be a string');
+  // The seam for authentication: until a server checks credentials, one that sends them is refused rather than let in unchecked.
+  if (value.credentials !== undefined) throw new ProtocolError('hello credentials are not supported by this server');
+  if (!policy.roles.has(role)) throw new ProtocolError(`role '${role}' is not served by this server`);
+  if (clusterId !== undefined && clusterId !== policy.clusterId) throw new ProtocolError(`cluster id ${clusterId} does not match this server's ${policy.clusterId}`);
+  return { role, ...(name !== undefined ? { name } : {}), ...(clusterId !== undefined ? { clusterId } : {}) };
+}
+
+/** The welcome frame a server answers a good hello with. */
+export function encodeWelcomeFrame(welcome: Omit<Welcome, 'version'>): Uint8Array {
+  return encodeWelcome({ version: PROTOCOL_VERSION, ...welcome });
+}
+
+/**
+ * The dialler's side: sends the hello and waits for the welcome.
+ * @throws the server's refusal (for example `UnsupportedProtocolVersionError`), `ConnectionClosedError`
+ *   when the connection closes first, or `ProtocolError` when the answer is not a good welcome
+ */
+export async function openHandshake(connection: Connection, frames: AsyncIterator<Uint8Array>, hello: Hello): Promise<Welcome> {
+  connection.send(encodeHello({ version: PROTOCOL_VERSION, ...hello }));
+  const next = await frames.next();
+  if (next.done) throw new ConnectionClosedError((await connection.closed).reason);
+  const frame = decodeServerFrame(next.value);
+  if (frame.kind === FrameKind.Error) throw errorFromWire(frame.error);
+  if (frame.kind !== FrameKind.Welcome) throw new ProtocolError('the server did not answer the hello');
+  return welcomeFromWire(frame.welcome);
+}
+
+/** @throws UnsupportedProtocolVersionError or ProtocolError when the welcome is not one this side can trust */
+export function welcomeFromWire(value: unknown): Welcome {
+  if (!isMap(value) || typeof value.version !== 'number') throw new ProtocolError('welcome must carry a version');
+  if (value.version !== PROTOCOL_VERSION) throw new UnsupportedProtocolVersionError(value.version, PROTOCOL_VERSION);
+  const { server, clusterId, servers } = value;
+  if (typeof server !== 'string' || typeof clusterId !== 'string') throw new ProtocolError('welcome must name the server and its cluster');
+  if (servers === undefined) return { version: value.version, server, clusterId };
+  if (!Array.isArray(servers) || servers.length > LEARNED_URLS_MAX || !servers.every(isUrl)) throw new ProtocolError(`welcome servers must be at most ${LEARNED_URLS_MAX} URLs`);
+  return { version: value.version, server, clusterId, servers };
+}

@@ -1,0 +1,57 @@
+// The handshake shared by clients, peers and voters: the version is read first, and a dialler of
+// another version is refused with UnsupportedProtocolVersionError naming both versions.
+import { describe, expect, it } from 'vitest';
+import { ProtocolError, UnsupportedProtocolVersionError } from '../src/errors.js';
+import { PROTOCOL_VERSION } from '../src/protocol/frames.js';
+import { acceptHello, welcomeFromWire, type Role } from '../src/protocol/handshake.js';
+
+const policy = { clusterId: 'c1', roles: new Set<Role>(['client', 'peer']) };
+
+describe('acceptHello', () => {
+  it('is at version 2: the read reply and the peer message layout changed since version 1', () => {
+    expect(PROTOCOL_VERSION).toBe(2);
+  });
+
+  it('accepts a good hello', () => {
+    expect(acceptHello({ version: PROTOCOL_VERSION, role: 'client', name: 'app', clusterId: 'c1' }, policy)).toEqual({ role: 'client', name: 'app', clusterId: 'c1' });
+    expect(acceptHello({ version: PROTOCOL_VERSION, role: 'peer' }, policy)).toEqual({ role: 'peer' });
+  });
+
+  it('refuses a version 1 client or peer with UnsupportedProtocolVersionError naming both versions, before reading the rest', () => {
+    for (const hello of [{ version: 1, role: 'client' }, { version: 1, role: 'peer', name: 'old' }, { version: 1, role: 'no such role', credentials: 'x' }]) {
+      const error = (() => {
+        try {
+          acceptHello(hello, policy);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(UnsupportedProtocolVersionError);
+      expect(error).toMatchObject({ version: 1, supported: 2 });
+      expect((error as Error).message).toMatch(/version 1 .*speaks 2/);
+    }
+  });
+
+  it('refuses a malformed hello, a role or cluster not served here, and credentials (reserved for authentication)', () => {
+    const bad = [
+      null,
+      { role: 'client' },
+      { version: PROTOCOL_VERSION, role: 'admin' },
+      { version: PROTOCOL_VERSION, role: 'voter' },
+      { version: PROTOCOL_VERSION, role: 'client', clusterId: 'c2' },
+      { version: PROTOCOL_VERSION, role: 'client', name: 'n'.repeat(257) },
+      { version: PROTOCOL_VERSION, role: 'client', credentials: { token: 'secret' } },
+    ];
+    for (const hello of bad) expect(() => acceptHello(hello, policy), JSON.stringify(hello)).toThrow(ProtocolError);
+  });
+});
+
+describe('welcomeFromWire', () => {
+  it('checks the welcome a client or peer receives', () => {
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', servers: ['tcp://a:1'] })).toEqual({ version: 2, server: 'a', clusterId: 'c', servers: ['tcp://a:1'] });
+    expect(() => welcomeFromWire({ version: 1, server: 'a', clusterId: 'c' })).toThrow(UnsupportedProtocolVersionError);
+    for (const bad of [null, { version: PROTOCOL_VERSION, server: 1, clusterId: 'c' }, { version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', servers: [7] }, { version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', servers: 'tcp://a:1' }]) {
+      expect(() => welcomeFromWire(bad), JSON.stringify(bad)).toThrow(ProtocolError);
+    }
+  });
+});
