@@ -1,6 +1,6 @@
 // The de-duplication table answers resends with original results, and stays bounded.
 import { describe, expect, it } from 'vitest';
-import { DedupTable } from '../src/server/dedup-table.js';
+import { DedupTable } from '../src/commit/dedup-table.js';
 
 const result = (lsn: number) => ({ lsn, streams: [{ stream: 's', firstVersion: lsn, eventCount: 1 }] });
 

@@ -18,7 +18,7 @@ import { assert } from '../assert.js';
 import { NotActiveError } from '../errors.js';
 import type { ConnectionLimits, LogLimits } from '../limits.js';
 import { indexRecord, type EncodedRecord } from '../log/record.js';
-import type { Committer } from '../server/committer.js';
+import type { Committer } from '../commit/committer.js';
 import type { ServerState } from '../server/server.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Random, TimerHandle, Timers } from '../time.js';

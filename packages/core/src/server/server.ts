@@ -13,12 +13,12 @@ import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
 import type { Store } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
 import type { Connection, Listener, Transport } from '../transport/transport.js';
-import { Committer, type RecoveryProgress } from './committer.js';
+import { Committer, type RecoveryProgress } from '../commit/committer.js';
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import { GroupMember, type GroupOptions, type GroupStatus } from '../replication/member.js';
-import { Reader } from './reader.js';
+import { Reader } from '../read/reader.js';
 import { Session, type SessionContext } from './session.js';
-import { SubscriptionHub } from './subscriptions.js';
+import { SubscriptionHub } from '../read/subscriptions.js';
 
 /** A server's role in its group, as the seeds name the states. */
 export type ServerState = 'START' | 'PASSIVE-UNINITIALIZED' | 'PASSIVE-SYNCING' | 'PASSIVE-STANDBY' | 'ACTIVE-COORDINATOR' | 'STOPPED';
