@@ -7,7 +7,7 @@ import { TooManyConnectionsError, type Connection, type Listener, type ListenOpt
 import { encodeCloseFrame } from './length-prefix.js';
 import { SocketConnection } from './socket-connection.js';
 import { formatUrl, type TcpAddress } from './tcp-url.js';
-import type { ResolvedTcpOptions } from './tcp-transport.js';
+import type { ResolvedTcpOptions } from './tcp-options.js';
 
 export class TcpListener implements Listener {
   private readonly connections = new Set<SocketConnection>();

@@ -17,9 +17,8 @@ import { decode, encode } from '@msgpack/msgpack';
 import { assert } from '../assert.js';
 import { NotActiveError } from '../errors.js';
 import type { ConnectionLimits, LogLimits } from '../limits.js';
-import { indexRecord, type EncodedRecord } from '../log/record.js';
-import type { Committer } from '../commit/committer.js';
-import type { ServerState } from '../server/server.js';
+import { indexRecord, type EncodedRecord, type LogRecord } from '../log/record.js';
+import { Committer, type RecoveryProgress } from '../commit/committer.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Random, TimerHandle, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
@@ -29,8 +28,10 @@ import { isNewerView, serversOf, viewFromWire, viewToWire, withInSync, withMirro
 import { PeerNetwork } from './peer-network.js';
 import type { AckMessage, AppendMessage, CandidacyMessage, PeerMessage, ViewMessage } from './peer-protocol.js';
 import { RecentRecords, Shipper } from './shipper.js';
+import type { GroupStatus, ServerState } from './status.js';
 
 export type { GroupMemberConfig } from './group-view.js';
+export type { GroupStatus, MirrorStatus } from './status.js';
 
 /** The group settings every member shares. */
 export interface GroupOptions {
@@ -72,14 +73,19 @@ export interface MemberContext {
   timers: Timers;
   random: Random;
   log: (line: string) => void;
-  /** Makes (and recovers) the committer of a new active term, starting from `commitIndex`. */
-  startCommitter: (
-    term: number,
-    commitIndex: number,
-    hooks: { onWriting: (records: readonly EncodedRecord[]) => void; onWritten: (records: readonly EncodedRecord[]) => void },
-  ) => Promise<Committer>;
+  /** Called with newly committed records, in LSN order, while this member is the active. */
+  onCommitted: (records: readonly LogRecord[]) => void;
+  /** Called once if a store write fails; the member's committer then refuses all work. */
+  onFailed: (error: unknown) => void;
   /** Called when this member stops being the active. */
   onStepDown: () => void;
+  /**
+   * A server outside any mirror group: the group is the configuration's one member, which opens
+   * a new term and becomes the active at once. A view recorded while the log served in a group
+   * is kept on disk but not followed.
+   * @default false
+   */
+  standalone?: boolean;
 }
 
 /** A view the active asked the group to record, with who has recorded it. */
@@ -112,16 +118,6 @@ const META_TERM = 'term';
 const META_VOTE = 'vote';
 const META_VIEW = 'view';
 const RECENT_RECORDS = 65_536;
-
-/** Per-mirror replication state, for status. */
-export interface MirrorStatus {
-  name: string;
-  ackedLsn: number;
-  lag: number;
-  inSync: boolean;
-  /** Records acknowledged per second over the last few seconds. */
-  rate: number;
-}
 
 export class GroupMember {
   state: ServerState = 'START';
@@ -195,12 +191,24 @@ export class GroupMember {
     const vote = (await this.meta(META_VOTE)) as [number, string] | undefined;
     if (vote) this.votedFor = { term: vote[0], name: vote[1] };
     const recorded = viewFromWire(await this.meta(META_VIEW));
-    if (recorded) this.adoptView(recorded);
+    if (recorded && !this.context.standalone) this.adoptView(recorded);
     await this.diverged.load();
     if (!store.persistent) this.quietUntilMs = this.context.clock.monotonicMs() + this.options.electionTimeMs + this.options.mirrorTimeoutMs;
     this.state = this.self.kind === 'voter' ? 'PASSIVE-STANDBY' : 'PASSIVE-UNINITIALIZED';
+    if (this.context.standalone) return this.takeOfficeAlone();
     this.network.start();
     this.scheduleTick();
+  }
+
+  /**
+   * A standalone server is its whole group: it becomes the active at once, in a new term per
+   * start, so records tell which run of the active wrote them. It has no peers to hear from or
+   * ship to, and so nothing to check on a timer.
+   */
+  private async takeOfficeAlone(): Promise<void> {
+    this.term += 1;
+    await this.putMeta(META_TERM, this.term);
+    await this.becomeActive(this.term);
   }
 
   private get availability(): boolean {
@@ -228,6 +236,33 @@ export class GroupMember {
     if (!this.leaseHeld()) return Promise.reject(new NotActiveError(null));
     if (committer.commitIndex >= this.readBarrier) return Promise.resolve(committer.commitIndex);
     return new Promise((resolve, reject) => this.barrierWaiters.push({ resolve, reject }));
+  }
+
+  /** The highest acknowledged LSN this member knows of; readers see nothing above it. */
+  get commitIndex(): number {
+    return this.committer?.commitIndex ?? this.knownCommitIndex;
+  }
+
+  /** Transactions accepted by this member's committer and not yet committed. */
+  get pendingCount(): number {
+    return this.committer?.pendingCount ?? 0;
+  }
+
+  /**
+   * Stops taking transactions and waits, up to `timeoutMs`, for those in flight to commit; then
+   * fails what is left with `error`.
+   */
+  async drainCommits(timeoutMs: number, error: Error): Promise<void> {
+    const committer = this.committer;
+    if (!committer) return;
+    await new Promise<void>((resolve) => {
+      const timer = this.context.timers.setTimeout(resolve, timeoutMs);
+      void committer.drain().then(() => {
+        timer.cancel();
+        resolve();
+      });
+    });
+    committer.abandon(error);
   }
 
   /** A client URL of the active this member knows of. */
@@ -619,7 +654,13 @@ export class GroupMember {
     const { store } = this.context;
     const recent = new RecentRecords(RECENT_RECORDS);
     let shippable = store.lastPosition.lsn;
-    const committer = await this.context.startCommitter(term, this.knownCommitIndex, {
+    const committer = new Committer({
+      store,
+      limits: this.context.logLimits,
+      clock: this.context.clock,
+      timers: this.context.timers,
+      term,
+      commitIndex: this.knownCommitIndex,
       // Ship while the local disk syncs: the commit waits for both anyway.
       onWriting: (records) => {
         recent.add(records);
@@ -627,6 +668,11 @@ export class GroupMember {
         for (const shipper of this.shippers.values()) void shipper.pump();
       },
       onWritten: () => this.maybeCommit(),
+      onCommitted: this.context.onCommitted,
+      onFailed: this.context.onFailed,
+    });
+    await committer.recover((p: RecoveryProgress) => {
+      if (p.scanned === p.total || p.scanned % 65_536 < this.context.logLimits.readCountMax) this.context.log(`recovery: de-duplication table ${p.scanned}/${p.total} records`);
     });
     if (this.term !== term || this.stopped) {
       committer.abandon(new NotActiveError(null));
@@ -658,8 +704,9 @@ export class GroupMember {
     this.context.log(`${this.self.name} is ACTIVE-COORDINATOR in term ${this.term} at LSN ${store.lastPosition.lsn}`);
     this.heartbeat();
     // Record the view again in this term: it outranks any proposal of an earlier active that some
-    // members adopted but no majority recorded, so every member converges on this one.
-    this.propose({ ...this.view, version: this.view.version + 1 });
+    // members adopted but no majority recorded, so every member converges on this one. A
+    // standalone server has no one to tell, and records no view.
+    if (!this.context.standalone) this.propose({ ...this.view, version: this.view.version + 1 });
     this.maybeCommit();
   }
 
@@ -865,20 +912,6 @@ export class GroupMember {
     if (!this.context.store.isOpen) return;
     await this.context.store.putMeta(key, encode(value));
   }
-}
-
-/** A member's view of its group, for status. */
-export interface GroupStatus {
-  leader: string | null;
-  /** The voting members of the recorded view. */
-  members: Array<{ name: string; kind: 'server' | 'voter' }>;
-  inSync: string[];
-  viewVersion: number;
-  /** True once this member learned it was removed from the group. */
-  removed: boolean;
-  /** The `diverged` report so far (availability mode): entries and the records they keep. */
-  diverged: { entries: number; records: number };
-  mirrors: MirrorStatus[];
 }
 
 const peersOf = (members: readonly GroupMemberConfig[]): Array<{ name: string; url: string }> => members.map((m) => ({ name: m.name, url: m.peer }));
