@@ -13,7 +13,6 @@
  *   candidacies; then it votes once for the best in-sync candidate at least as up to date as
  *   itself. A candidate with a majority becomes the active.
  */
-import { decode, encode } from '@msgpack/msgpack';
 import { assert } from '../assert.js';
 import { NotActiveError } from '../errors.js';
 import type { ConnectionLimits, LogLimits } from '../limits.js';
@@ -23,8 +22,10 @@ import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Random, TimerHandle, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
 import { DivergedReport, type DivergedEntry } from './diverged-report.js';
+import { DurableState } from './durable-state.js';
 import { chooseCandidate, majority, nextOwnTerm, type Candidate } from './election.js';
-import { isNewerView, serversOf, viewFromWire, viewToWire, withInSync, withMirrorAdded, withMirrorRemoved, type GroupMemberConfig, type GroupView } from './group-view.js';
+import { isNewerView, serversOf, withInSync, withMirrorAdded, withMirrorRemoved, type GroupMemberConfig, type GroupView } from './group-view.js';
+import { Outbox } from './outbox.js';
 import { PeerNetwork } from './peer-network.js';
 import type { AckMessage, AppendMessage, CandidacyMessage, PeerMessage, ViewMessage } from './peer-protocol.js';
 import { RecentRecords, Shipper } from './shipper.js';
@@ -95,6 +96,8 @@ interface Proposal {
   previous: GroupView;
   acks: Set<string>;
   startedMs: number;
+  /** Set once enough members recorded it, while this member's own record is being written. */
+  recording?: boolean;
   settle?: { resolve: (view: GroupView) => void; reject: (error: unknown) => void };
 }
 
@@ -114,15 +117,14 @@ interface Round {
   votesForMe: Set<string>;
 }
 
-const META_TERM = 'term';
-const META_VOTE = 'vote';
-const META_VIEW = 'view';
 const RECENT_RECORDS = 65_536;
 
 export class GroupMember {
   state: ServerState = 'START';
-  term = 0;
-  private votedFor: { term: number; name: string } | undefined;
+  /** Term, vote and recorded view, on disk; loaded at start. */
+  private durable!: DurableState;
+  /** Every message leaves through it: none before its term is on disk. */
+  private readonly outbox: Outbox;
   private view: GroupView;
   /** Set once this member learned a view without itself: it holds on, but takes no part. */
   private removed = false;
@@ -182,16 +184,27 @@ export class GroupMember {
       onError: (error) => context.log(`${options.self}: dropped a peer connection: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
       onLinkChange: () => this.checkRound(),
     });
+    this.outbox = new Outbox(this.network, () => (this.durable === undefined ? 0 : this.durable.durableTerm));
+  }
+
+  /** The current term: the highest this member has seen. */
+  get term(): number {
+    return this.durable === undefined ? 0 : this.durable.term;
+  }
+
+  private get votedFor(): { term: number; name: string } | undefined {
+    return this.durable.vote;
   }
 
   /** Loads term, vote and in-sync set, then joins the group as a mirror (or voter). */
   async start(): Promise<void> {
     const { store } = this.context;
-    this.term = Math.max(Number(await this.meta(META_TERM)) || 0, store.lastPosition.term);
-    const vote = (await this.meta(META_VOTE)) as [number, string] | undefined;
-    if (vote) this.votedFor = { term: vote[0], name: vote[1] };
-    const recorded = viewFromWire(await this.meta(META_VIEW));
+    this.durable = await DurableState.load(store, () => this.outbox.release(), this.context.onFailed);
+    const recorded = this.durable.view;
     if (recorded && !this.context.standalone) this.adoptView(recorded);
+    // A term whose record a crash lost still stands in the log: record it before acting in it.
+    const term = Math.max(this.durable.term, store.lastPosition.term);
+    if (term > this.durable.term && !this.context.standalone) await this.durable.save({ term });
     await this.diverged.load();
     if (!store.persistent) this.quietUntilMs = this.context.clock.monotonicMs() + this.options.electionTimeMs + this.options.mirrorTimeoutMs;
     this.state = this.self.kind === 'voter' ? 'PASSIVE-STANDBY' : 'PASSIVE-UNINITIALIZED';
@@ -206,9 +219,9 @@ export class GroupMember {
    * ship to, and so nothing to check on a timer.
    */
   private async takeOfficeAlone(): Promise<void> {
-    this.term += 1;
-    await this.putMeta(META_TERM, this.term);
-    await this.becomeActive(this.term);
+    const term = Math.max(this.durable.term, this.context.store.lastPosition.term) + 1;
+    await this.durable.save({ term });
+    await this.becomeActive(term);
   }
 
   private get availability(): boolean {
@@ -340,6 +353,7 @@ export class GroupMember {
   async stop(): Promise<void> {
     this.stopped = true;
     this.tickTimer?.cancel();
+    this.outbox.clear();
     this.network.close();
     await this.applying;
   }
@@ -380,9 +394,8 @@ export class GroupMember {
   /** A higher term: step down if active, forget the leader, and persist it. */
   private adoptTerm(term: number): void {
     if (this.state === 'ACTIVE-COORDINATOR') this.stepDown(`saw term ${term}`);
-    this.term = term;
+    void this.durable.save({ term });
     this.leader = undefined;
-    void this.putMeta(META_TERM, term);
   }
 
   /** A member of the recorded view, or of the one being recorded: others are not listened to. */
@@ -393,7 +406,7 @@ export class GroupMember {
   private onAppend(message: AppendMessage): void {
     if (this.removed) return;
     if (message.term < this.term) {
-      this.network.send(message.from, { kind: 'ack', term: this.term, from: this.self.name, lastLsn: 0, matched: false });
+      this.outbox.send(message.from, { kind: 'ack', term: this.term, from: this.self.name, lastLsn: 0, matched: false });
       return;
     }
     assert(this.state !== 'ACTIVE-COORDINATOR', `two actives in term ${this.term}`);
@@ -402,7 +415,7 @@ export class GroupMember {
     if (this.round && this.round.term <= this.term) this.round = undefined;
     this.knownCommitIndex = Math.max(this.knownCommitIndex, message.commitIndex);
     if (this.self.kind === 'voter') {
-      this.network.send(message.from, { kind: 'ack', term: this.term, from: this.self.name, lastLsn: 0, matched: true });
+      this.outbox.send(message.from, { kind: 'ack', term: this.term, from: this.self.name, lastLsn: 0, matched: true });
       return;
     }
     this.inbox.push(message);
@@ -449,7 +462,7 @@ export class GroupMember {
     const { store } = this.context;
     if (this.stopped || message.term !== this.term) return;
     const reply = (lastLsn: number, matched: boolean): void =>
-      void this.network.send(message.from, { kind: 'ack', term: this.term, from: this.self.name, lastLsn, matched });
+      void this.outbox.send(message.from, { kind: 'ack', term: this.term, from: this.self.name, lastLsn, matched });
     const last = store.lastPosition;
     if (last.lsn < message.prevLsn) return reply(last.lsn, false);
     if ((await this.termAt(message.prevLsn)) !== message.prevTerm) return reply(Math.max(message.prevLsn - 1, 0), false);
@@ -504,14 +517,17 @@ export class GroupMember {
   private async onView(message: ViewMessage): Promise<void> {
     if (message.term < this.term) return;
     await this.learnView(message.view);
-    this.network.send(message.from, { kind: 'view-ack', term: this.term, from: this.self.name, version: message.view.version });
+    this.outbox.send(message.from, { kind: 'view-ack', term: this.term, from: this.self.name, version: message.view.version });
   }
 
   /** Adopts (and records) a view newer than the one this member holds. */
   private async learnView(view: GroupView): Promise<void> {
-    if (!isNewerView(view, this.view)) return;
+    // Newer than the recorded view too: the active's own record of its proposal may be on its way.
+    const recorded = this.durable.view;
+    // Not newer: it may still be on its way to the disk; whoever waits for this waits for that.
+    if (!isNewerView(view, this.view) || (recorded && !isNewerView(view, recorded))) return this.durable.settled();
     this.adoptView(view);
-    await this.putMeta(META_VIEW, viewToWire(view));
+    await this.durable.save({ view });
   }
 
   /** Follows a view: who to talk to, whether this member is in sync, and whether it is a member still. */
@@ -561,7 +577,7 @@ export class GroupMember {
     this.lastFromActiveMs = this.context.clock.monotonicMs();
     const standing = this.eligible && this.leader === undefined;
     if (standing) round.candidates.set(this.self.name, { name: this.self.name, weight: this.self.weight, ...this.tip });
-    this.network.broadcast({
+    this.outbox.broadcast({
       kind: 'candidacy',
       term,
       from: this.self.name,
@@ -595,10 +611,9 @@ export class GroupMember {
     const inSync = new Set(this.view.inSync);
     const choice = chooseCandidate(round.candidates.values(), inSync, inSync.has(this.self.name) ? this.tip : undefined);
     if (!choice) return;
-    this.votedFor = { term: round.term, name: choice.name };
     this.lastFromActiveMs = now;
-    void this.putMeta(META_VOTE, [round.term, choice.name]).then(() => {
-      this.network.broadcast({ kind: 'vote', term: round.term, from: this.self.name, votedFor: choice.name, view: this.view });
+    void this.durable.save({ vote: { term: round.term, name: choice.name } }).then(() => {
+      this.outbox.broadcast({ kind: 'vote', term: round.term, from: this.self.name, votedFor: choice.name, view: this.view });
       this.onVote(round.term, this.self.name, choice.name);
     });
   }
@@ -626,9 +641,9 @@ export class GroupMember {
     const term = this.nextTerm();
     this.context.log(`${this.self.name}: heard no other server in the window; takes over alone in term ${term} (availability)`);
     this.adoptTerm(term);
-    this.votedFor = { term, name: this.self.name };
     this.promoting = true;
-    void this.putMeta(META_VOTE, [term, this.self.name])
+    void this.durable
+      .save({ vote: { term, name: this.self.name } })
       .then(() => this.becomeActive(term))
       .finally(() => (this.promoting = false));
   }
@@ -652,6 +667,9 @@ export class GroupMember {
 
   private async becomeActive(term: number): Promise<void> {
     const { store } = this.context;
+    // The term and the vote that won it are on disk before this member ships in it.
+    await this.durable.settled();
+    if (this.term !== term || this.stopped) return;
     const recent = new RecentRecords(RECENT_RECORDS);
     let shippable = store.lastPosition.lsn;
     const committer = new Committer({
@@ -689,7 +707,7 @@ export class GroupMember {
     this.shipperContext = {
       self: this.self.name,
       term: this.term,
-      network: this.network,
+      network: this.outbox,
       store,
       recent: this.recent,
       limits: this.context.logLimits,
@@ -758,7 +776,7 @@ export class GroupMember {
     for (const shipper of this.shippers.values()) shipper.heartbeat();
     for (const m of this.view.members) {
       if (m.kind === 'voter') {
-        this.network.send(m.name, { kind: 'append', term: this.term, from: this.self.name, prevLsn: 0, prevTerm: 0, commitIndex: 0, records: [] });
+        this.outbox.send(m.name, { kind: 'append', term: this.term, from: this.self.name, prevLsn: 0, prevTerm: 0, commitIndex: 0, records: [] });
       }
     }
   }
@@ -805,7 +823,7 @@ export class GroupMember {
     // A mirror being added is shipped to from now: it catches up while the change is recorded.
     this.network.setPeers(peersOf([...this.view.members, ...view.members]));
     this.followMirrors([...serversOf(this.view), ...serversOf(view)]);
-    this.network.broadcast({ kind: 'view', term: this.term, from: this.self.name, view });
+    this.outbox.broadcast({ kind: 'view', term: this.term, from: this.self.name, view });
   }
 
   private checkProposal(): void {
@@ -815,16 +833,24 @@ export class GroupMember {
     const recorded = recordedBy(proposal.previous) >= majority(proposal.previous.members.length) && recordedBy(proposal.view) >= majority(proposal.view.members.length);
     // Availability: an in-sync change no majority recorded within the window counts anyway.
     const alone = this.availability && !proposal.settle && this.context.clock.monotonicMs() - proposal.startedMs >= this.options.electionTimeMs;
-    if (!recorded && !alone) return;
-    this.proposal = undefined;
-    this.adoptView(proposal.view);
-    this.holdView.clear();
-    for (const name of proposal.acks) this.holdView.add(name);
-    this.followMirrors(serversOf(proposal.view));
-    void this.putMeta(META_VIEW, viewToWire(proposal.view));
-    proposal.settle?.resolve(proposal.view);
-    this.maybeCommit();
-    this.reviewInSync();
+    if ((!recorded && !alone) || proposal.recording) return;
+    proposal.recording = true;
+    // This member counted itself among those that recorded the view: it does, before acting on it.
+    void this.durable.save({ view: proposal.view }).then(() => {
+      if (this.proposal !== proposal) {
+        // Stepped down meanwhile: the view is recorded all the same.
+        if (isNewerView(proposal.view, this.view)) this.adoptView(proposal.view);
+        return;
+      }
+      this.proposal = undefined;
+      this.adoptView(proposal.view);
+      this.holdView.clear();
+      for (const name of proposal.acks) this.holdView.add(name);
+      this.followMirrors(serversOf(proposal.view));
+      proposal.settle?.resolve(proposal.view);
+      this.maybeCommit();
+      this.reviewInSync();
+    });
   }
 
   /** Keeps one shipper per mirror named: new ones start at the log's end and walk back to what the mirror holds. */
@@ -876,12 +902,12 @@ export class GroupMember {
       this.sampleRates(now);
       this.reviewInSync();
       if (this.proposal) {
-        this.network.broadcast({ kind: 'view', term: this.term, from: this.self.name, view: this.proposal.view });
+        this.outbox.broadcast({ kind: 'view', term: this.term, from: this.self.name, view: this.proposal.view });
         this.checkProposal();
       } else {
         // A member that missed the recorded view (paused, cut off) would go on with an older one.
         for (const m of this.view.members) {
-          if (m.name !== this.self.name && !this.holdView.has(m.name)) this.network.send(m.name, { kind: 'view', term: this.term, from: this.self.name, view: this.view });
+          if (m.name !== this.self.name && !this.holdView.has(m.name)) this.outbox.send(m.name, { kind: 'view', term: this.term, from: this.self.name, view: this.view });
         }
       }
       for (const shipper of this.shippers.values()) void shipper.pump();
@@ -899,18 +925,6 @@ export class GroupMember {
       this.lastFromActiveMs = now;
       this.startElection();
     }
-  }
-
-  // ---- metadata --------------------------------------------------------------------------------
-
-  private async meta(key: string): Promise<unknown> {
-    const bytes = await this.context.store.getMeta(key);
-    return bytes === undefined ? undefined : decode(bytes);
-  }
-
-  private async putMeta(key: string, value: unknown): Promise<void> {
-    if (!this.context.store.isOpen) return;
-    await this.context.store.putMeta(key, encode(value));
   }
 }
 

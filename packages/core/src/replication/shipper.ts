@@ -8,7 +8,7 @@ import type { LogLimits } from '../limits.js';
 import { recordTerm, type EncodedRecord } from '../log/record.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { AckMessage } from './peer-protocol.js';
-import type { PeerNetwork } from './peer-network.js';
+import type { PeerSender } from './outbox.js';
 
 /** Records sent and not yet acknowledged, at most, to an in-sync mirror. */
 const WINDOW_RECORDS = 16_384;
@@ -37,7 +37,7 @@ export class RecentRecords {
 export interface ShipperContext {
   self: string;
   term: number;
-  network: PeerNetwork;
+  network: PeerSender;
   store: CheckedStore;
   recent: RecentRecords;
   limits: LogLimits;
