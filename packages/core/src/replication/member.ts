@@ -1,14 +1,9 @@
 /**
  * One member of a mirror group, as a router between its roles: it hands each peer message to the
- * role it is for, runs the timer, and switches roles. It reads time only through the `Clock` and
- * `Timers` it is given, so a simulation can drive it.
- *
- * - {@link MemberState}: term, vote and recorded view (on disk), the view followed, the leader.
- * - {@link Follower}: a mirror applies what the active ships; a voter acknowledges.
- * - {@link Election}: rounds, candidacies and votes, when no active is heard.
- * - {@link Active}: the committer, the shippers, the commit index, the lease and the read barrier,
- *   with its {@link ViewChange} (proposals, membership changes, in-sync review).
- * - `status.ts`: what status shows.
+ * role it is for, runs the timer and switches roles. Time comes only through the `Clock` and
+ * `Timers` it is given, so a simulation can drive it. The roles: {@link MemberState} (term, vote
+ * and view, on disk; the leader), {@link Follower}, {@link Election}, {@link Active} (committer,
+ * shippers, commit index, lease, read barrier) with its {@link ViewChange}, and `status.ts`.
  */
 import { assert } from '../assert.js';
 import { NotActiveError } from '../errors.js';
@@ -92,9 +87,8 @@ export class GroupMember {
   }
 
   /**
-   * A standalone server is its whole group: it becomes the active at once, in a new term per
-   * start, so records tell which run of the active wrote them. It has no peers to hear from or
-   * ship to, and so nothing to check on a timer.
+   * A standalone server is its whole group: the active at once, in a new term per start (records
+   * tell which run wrote them). With no peers it has nothing to check on a timer.
    */
   private async takeOfficeAlone(): Promise<void> {
     const term = Math.max(this.member.term, this.context.store.lastPosition.term) + 1;
@@ -156,11 +150,8 @@ export class GroupMember {
   }
 
   /**
-   * Adds a mirror to the group without pausing the active: once a majority of the old members
-   * and of the new ones recorded the new view, the active ships it the log; it joins the in-sync
-   * set when caught up. Resolves with the recorded view. Asking again for a mirror already
-   * added, with the same addresses, resolves at once.
-   *
+   * Adds a mirror without pausing the active; resolves once majorities of the old and the new
+   * members recorded the view (asking again for the same mirror resolves at once).
    * @throws NotActiveError (pointing at the active) on any other member
    * @throws InvalidArgumentError when a name or an address is taken
    */
@@ -173,9 +164,7 @@ export class GroupMember {
   }
 
   /**
-   * Removes a mirror from the group without pausing the active: from the in-sync set and the
-   * voting members at once, recorded like any change. The removed server then takes no part.
-   *
+   * Removes a mirror without pausing the active, from the in-sync set and the voting members at once.
    * @throws NotActiveError (pointing at the active) on any other member
    * @throws InvalidArgumentError when `name` is not a mirror, or is the active
    */
