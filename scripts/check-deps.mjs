@@ -11,16 +11,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
-/**
- * Circles that exist today, while the refactor that removes them is under way (issue 8, item 6).
- * Each is written as the checker prints it, starting at its smallest path. A listed circle that is
- * gone is reported too, so this list only shrinks; a new circle fails the check.
- */
-const allowedCycles = new Set([
-  // replication/member.ts builds the server's committer and the server builds the member.
-  'packages/core/src/replication/member.ts -> packages/core/src/server/server.ts -> packages/core/src/replication/member.ts',
-]);
-
 // Every `import … from`, `export … from`, side-effect `import '…'` and dynamic `import('…')`.
 const importPattern = /(?:import|export)\s[^'";]*?from\s+['"]([^'"]+)['"]|import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 const builtins = new Set(['fs', 'path', 'os', 'net', 'crypto', 'util', 'events', 'stream', 'child_process', 'url', 'buffer']);
@@ -122,14 +112,8 @@ export function checkTree(root) {
   }
 
   const cycles = findCycles(graph);
-  for (const cycle of cycles) {
-    if (!allowedCycles.has(cycle)) problems.push(`import circle: ${cycle}`);
-  }
-  const present = new Set(cycles);
-  for (const cycle of allowedCycles) {
-    if (root === repositoryRoot && !present.has(cycle)) problems.push(`allowed import circle is gone, remove it from the list: ${cycle}`);
-  }
-  return { problems, cycles };
+  for (const cycle of cycles) problems.push(`import circle: ${cycle}`);
+  return { problems };
 }
 
 const repositoryRoot = resolve(dirname(new URL(import.meta.url).pathname), '..');
@@ -137,9 +121,7 @@ const repositoryRoot = resolve(dirname(new URL(import.meta.url).pathname), '..')
 function main(argv) {
   const rootFlag = argv.indexOf('--root');
   const root = rootFlag >= 0 ? resolve(argv[rootFlag + 1]) : repositoryRoot;
-  const { problems, cycles } = checkTree(root);
-  const allowed = cycles.filter((cycle) => allowedCycles.has(cycle));
-  if (allowed.length > 0) console.log(`import circles still allowed (to be removed):\n  ${allowed.join('\n  ')}`);
+  const { problems } = checkTree(root);
   if (problems.length > 0) {
     console.error(`dependency check failed:\n${problems.join('\n')}`);
     process.exit(1);

@@ -141,6 +141,8 @@ export const DEFAULT_READ_COUNT = 1000;
 export const SHUTDOWN_COMMIT_WAIT_MS = 2000;
 /** Records an active keeps in memory for shipping; a mirror further behind is shipped from the store. */
 export const RECENT_RECORDS = 65_536;
+/** Records between progress lines while the de-duplication table is rebuilt at start. */
+export const RECOVERY_PROGRESS_EVERY = 65_536;
 /** Records sent and not yet acknowledged, at most, to an in-sync mirror; bounds the active's memory per mirror. */
 export const SHIP_WINDOW_RECORDS = 16_384;
 /** Records in one append to a mirror catching up: small, so catching up never starves the live stream. */

@@ -1,7 +1,7 @@
 // The de-duplication table answers resends with original results, refuses a different transaction
 // under a taken (clientId, seq), and stays bounded.
 import { describe, expect, it } from 'vitest';
-import { DedupTable, writeDigest } from '../src/server/dedup-table.js';
+import { DedupTable, writeDigest } from '../src/commit/dedup-table.js';
 
 const result = (lsn: number) => ({ lsn, streams: [{ stream: 's', firstVersion: lsn, eventCount: 1 }] });
 const bytes = (...values: number[]) => new Uint8Array(values);

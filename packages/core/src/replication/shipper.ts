@@ -8,7 +8,7 @@ import { CATCH_UP_BYTES, CATCH_UP_RECORDS, SHIP_WINDOW_RECORDS, type LogLimits }
 import { recordTerm, type EncodedRecord } from '../log/record.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { AckMessage } from './peer-protocol.js';
-import type { PeerNetwork } from './peer-network.js';
+import type { PeerSender } from './outbox.js';
 
 
 /** The records written most recently, kept in memory so live shipping never reads the store. */
@@ -32,7 +32,7 @@ export class RecentRecords {
 export interface ShipperContext {
   self: string;
   term: number;
-  network: PeerNetwork;
+  network: PeerSender;
   store: CheckedStore;
   recent: RecentRecords;
   limits: LogLimits;

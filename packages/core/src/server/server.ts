@@ -1,27 +1,26 @@
 /**
- * A Kiln server: one store, one log, served over any number of transports. This issue's server is
- * a single-member group that is always the active (`ACTIVE-COORDINATOR`); each start opens a new
- * term, so every record says which run of the active wrote it.
+ * A Kiln server: one store, one log, served over any number of transports, as a member of a
+ * mirror group. A server started without a group is a group of one, standalone: it becomes the
+ * active (`ACTIVE-COORDINATOR`) at once, and each start opens a new term, so every record says
+ * which run of the active wrote it.
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { ConfigError, InvalidArgumentError, ServerShuttingDownError, UnsupportedSchemeError } from '../errors.js';
 import { crc32c } from '../crc32c.js';
 import type { LogDigest } from '../protocol/messages.js';
-import { checkGroupSettings } from '../config/cluster-config.js';
+import { checkGroupSettings, clusterConfigDefaults } from '../config/cluster-config.js';
 import type { ServerState, ServerStatus } from '../protocol/status.js';
 import { checkLimits, defaultConnectionLimits, defaultLogLimits, SHUTDOWN_COMMIT_WAIT_MS, type ConnectionLimits, type LogLimits } from '../limits.js';
-import type { EncodedRecord, LogRecord } from '../log/record.js';
 import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
 import type { Store } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
 import type { Connection, Listener, Transport } from '../transport/transport.js';
-import { Committer, type RecoveryProgress } from './committer.js';
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import { GroupMember, type GroupOptions } from '../replication/member.js';
-import { Reader } from './reader.js';
+import { Reader } from '../read/reader.js';
 import { ReadBudget } from './read-budget.js';
 import { Session, type SessionContext } from './session.js';
-import { SubscriptionHub } from './subscriptions.js';
+import { SubscriptionHub } from '../read/subscriptions.js';
 
 export type { ServerState, ServerStatus } from '../protocol/status.js';
 
@@ -82,7 +81,6 @@ export interface KilnServer {
   readonly failed: Promise<unknown>;
 }
 
-const META_TERM = 'term';
 const META_CLUSTER_ID = 'cluster-id';
 
 /** Starts a server: opens and recovers the store, then listens. */
@@ -123,14 +121,14 @@ class Server implements KilnServer {
   private readonly random: Random;
   private readonly log: (line: string) => void;
   private readonly store;
-  private committer: Committer | undefined;
-  private member: GroupMember | undefined;
+  private member!: GroupMember;
+  /** Started without a group: a group of one, with no peers and no group features. */
+  private readonly standalone: boolean;
 
   private hub!: SubscriptionHub;
   private readonly listeners: Listener[] = [];
   private readonly sessions = new Set<Promise<void>>();
   private readonly openConnections = new Set<Connection>();
-  private term = 0;
   private clusterId = '';
   private state: ServerState = 'START';
   private startedMs = 0;
@@ -151,6 +149,7 @@ class Server implements KilnServer {
     this.log = options.log ?? (() => {});
     this.store = checkedStore(options.store, logLimits);
     this.failed = new Promise((resolve) => (this.reportFailure = resolve));
+    this.standalone = options.group === undefined;
   }
 
   get urls(): string[] {
@@ -163,31 +162,23 @@ class Server implements KilnServer {
     if (this.recovery.droppedRecords > 0) this.log(`recovery dropped ${this.recovery.droppedRecords} torn record(s) at the tail`);
     this.clusterId = await this.metaString(META_CLUSTER_ID, () => this.random.uuid());
     const reader = new Reader(this.store, this.logLimits);
-    this.hub = new SubscriptionHub(reader, this.logLimits, () => this.committer?.commitIndex ?? 0);
-    const group = this.options.group;
-    if (group) {
-      this.member = new GroupMember(group, {
-        store: this.store,
-        logLimits: this.logLimits,
-        connectionLimits: this.connectionLimits,
-        transports: this.options.transports,
-        clock: this.clock,
-        timers: this.timers,
-        random: this.random,
-        log: this.log,
-        startCommitter: (term, commitIndex, hooks) => this.startCommitter(term, { commitIndex, ...hooks }),
-        onStepDown: () => this.dropClients('this server is no longer the active'),
-      });
-    } else {
-      // A lone server is always the active. A new term per start: records then tell which run
-      // of the active wrote them.
-      const storedTerm = Number(await this.metaValue(META_TERM)) || 0;
-      this.term = Math.max(storedTerm, this.store.lastPosition.term) + 1;
-      await this.store.putMeta(META_TERM, encode(this.term));
-      await this.startCommitter(this.term, {});
-    }
-
-    const member = this.member;
+    this.hub = new SubscriptionHub(reader, this.logLimits, () => this.member.commitIndex);
+    const member = new GroupMember(this.options.group ?? this.loneGroup(), {
+      store: this.store,
+      logLimits: this.logLimits,
+      connectionLimits: this.connectionLimits,
+      transports: this.options.transports,
+      clock: this.clock,
+      timers: this.timers,
+      random: this.random,
+      log: this.log,
+      onCommitted: (records) => this.hub.dispatch(records),
+      onFailed: (error) => this.fail(error),
+      onStepDown: () => this.dropClients('this server is no longer the active'),
+      standalone: this.standalone,
+    });
+    this.member = member;
+    const group = this.standalone ? {} : { peers: member.peers, groupUrls: () => member.clientUrls() };
     const context: SessionContext = {
       serverName: this.name,
       clusterId: this.clusterId,
@@ -195,8 +186,8 @@ class Server implements KilnServer {
       logLimits: this.logLimits,
       clock: this.clock,
       timers: this.timers,
-      committer: member ? () => member.activeCommitter() : () => this.committer!,
-      readIndex: member ? () => member.readIndex() : () => Promise.resolve(this.committer!.commitIndex),
+      committer: () => member.activeCommitter(),
+      readIndex: () => member.readIndex(),
       reader,
       readBudget: new ReadBudget(this.logLimits.readBytesInFlightMax),
       subscriptions: this.hub,
@@ -204,9 +195,9 @@ class Server implements KilnServer {
       addMirror: (mirror) => this.addMirror(mirror),
       removeMirror: (name) => this.removeMirror(name),
       logDigest: (throughLsn) => this.logDigest(throughLsn),
-      diverged: (index) => (member ? member.divergedEntry(index) : Promise.resolve(undefined)),
+      diverged: (index) => (this.standalone ? Promise.resolve(undefined) : member.divergedEntry(index)),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
-      ...(member ? { peers: member.peers, groupUrls: () => member.clientUrls() } : {}),
+      ...group,
     };
     const onConnection = (connection: Connection): void => {
       this.openConnections.add(connection);
@@ -217,6 +208,8 @@ class Server implements KilnServer {
         this.sessions.delete(session);
       });
     };
+    // A standalone server is the active before its first client can arrive.
+    if (this.standalone) await member.start();
     try {
       for (const [url, transport] of bindings) {
         this.listeners.push(await transport.listen!(url, onConnection, this.connectionLimits));
@@ -225,35 +218,24 @@ class Server implements KilnServer {
       await this.close();
       throw error;
     }
-    if (this.member) {
-      await this.member.start();
-      this.log(`${this.name} joined group as ${this.member.state}; listening on ${this.urls.join(', ')}`);
+    if (this.standalone) {
+      this.log(`${this.name} is ${member.state} in term ${member.term} at LSN ${this.store.lastPosition.lsn}; listening on ${this.urls.join(', ')}`);
       return;
     }
-    this.state = 'ACTIVE-COORDINATOR';
-    this.log(`${this.name} is ACTIVE-COORDINATOR in term ${this.term} at LSN ${this.store.lastPosition.lsn}; listening on ${this.urls.join(', ')}`);
+    await member.start();
+    this.log(`${this.name} joined group as ${member.state}; listening on ${this.urls.join(', ')}`);
   }
 
-  /** Makes the log's writer for a term and rebuilds its de-duplication table from the log. */
-  private async startCommitter(
-    term: number,
-    gate: { commitIndex?: number; onWritten?: (records: readonly EncodedRecord[]) => void; onWriting?: (records: readonly EncodedRecord[]) => void },
-  ): Promise<Committer> {
-    const committer = new Committer({
-      store: this.store,
-      limits: this.logLimits,
-      clock: this.clock,
-      timers: this.timers,
-      term,
-      ...gate,
-      onCommitted: (records: readonly LogRecord[]) => this.hub.dispatch(records),
-      onFailed: (error) => this.fail(error),
-    });
-    await committer.recover((p: RecoveryProgress) => {
-      if (p.scanned === p.total || p.scanned % 65_536 < this.logLimits.readCountMax) this.log(`recovery: de-duplication table ${p.scanned}/${p.total} records`);
-    });
-    this.committer = committer;
-    return committer;
+  /** The group of a server started without one: itself alone, needing no peer address. */
+  private loneGroup(): GroupOptions {
+    const { electionTimeMs, mirrorTimeoutMs, leaseMs } = clusterConfigDefaults;
+    return {
+      self: this.name,
+      members: [{ name: this.name, kind: 'server', peer: '', clientUrls: [], weight: 1 }],
+      electionTimeMs,
+      mirrorTimeoutMs,
+      leaseMs,
+    };
   }
 
   /** Closes every client connection; clients then find the active through their reconnect. */
@@ -292,7 +274,7 @@ class Server implements KilnServer {
   }
 
   private groupMember(): GroupMember {
-    if (!this.member) throw new InvalidArgumentError('group', 'this server is a lone active, not a member of a mirror group; start it with a group to add mirrors');
+    if (this.standalone) throw new InvalidArgumentError('group', 'this server is a lone active, not a member of a mirror group; start it with a group to add mirrors');
     return this.member;
   }
 
@@ -300,17 +282,17 @@ class Server implements KilnServer {
     return {
       name: this.name,
       clusterId: this.clusterId,
-      state: this.member?.state ?? this.state,
-      term: this.member?.term ?? this.term,
+      state: this.state === 'STOPPED' ? this.state : this.member.state,
+      term: this.member.term,
       lastLsn: this.store.lastPosition.lsn,
-      commitIndex: this.committer?.commitIndex ?? 0,
+      commitIndex: this.member.commitIndex,
       connections: this.openConnections.size,
       subscriptions: this.hub.size,
-      pendingTransactions: this.committer?.pendingCount ?? 0,
+      pendingTransactions: this.member.pendingCount,
       persistent: this.store.persistent,
       listen: this.urls,
       uptimeMs: Math.round(this.clock.monotonicMs() - this.startedMs),
-      ...(this.member ? { group: this.member.describe() } : {}),
+      ...(this.standalone ? {} : { group: this.member.describe() }),
     };
   }
 
@@ -320,23 +302,12 @@ class Server implements KilnServer {
   }
 
   private async shutDown(): Promise<void> {
-    this.log(`${this.name} shutting down: ${this.committer?.pendingCount ?? 0} transaction(s) in flight`);
+    this.log(`${this.name} shutting down: ${this.member?.pendingCount ?? 0} transaction(s) in flight`);
     if (this.member) {
       // Answers in flight need the mirrors; give them a moment, then fail what is left.
-      const committer = this.committer;
-      if (committer) {
-        await new Promise<void>((resolve) => {
-          const timer = this.timers.setTimeout(resolve, SHUTDOWN_COMMIT_WAIT_MS);
-          void committer.drain().then(() => {
-            timer.cancel();
-            resolve();
-          });
-        });
-        committer.abandon(new ServerShuttingDownError());
-      }
+      await this.member.drainCommits(SHUTDOWN_COMMIT_WAIT_MS, new ServerShuttingDownError());
       await this.member.stop();
     }
-    await this.committer?.drain();
     // Closing a connection flushes the answers already queued on it before the socket goes.
     for (const connection of this.openConnections) connection.close('server shutting down');
     await Promise.all(this.listeners.map((listener) => listener.close()));

@@ -15,10 +15,10 @@ import type { DivergedEntry } from '../replication/diverged-report.js';
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection } from '../transport/transport.js';
-import type { Committer } from './committer.js';
+import type { Committer } from '../commit/committer.js';
+import type { Reader } from '../read/reader.js';
+import type { Subscription, SubscriptionHub } from '../read/subscriptions.js';
 import { ReadGate, type ReadBudget } from './read-budget.js';
-import type { Reader } from './reader.js';
-import type { Subscription, SubscriptionHub } from './subscriptions.js';
 
 /** What a session needs from its server. */
 export interface SessionContext {

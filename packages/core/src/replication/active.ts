@@ -1,0 +1,236 @@
+/**
+ * The active's role for one term: it owns the log's writer (the committer), ships every record to
+ * each mirror, and commits a record once every in-sync mirror holds it. It holds a lease while a
+ * majority of voting members answer within `leaseMs`, and serves reads only then, and only once
+ * it has committed the log it was elected with. Changes of the view go through its
+ * {@link ViewChange}. Made anew for each term this member wins; dropped when it steps down.
+ */
+import { Committer, type RecoveryProgress } from '../commit/committer.js';
+import { NotActiveError } from '../errors.js';
+import { RECENT_RECORDS, RECOVERY_PROGRESS_EVERY, type LogLimits } from '../limits.js';
+import type { LogRecord } from '../log/record.js';
+import type { CheckedStore } from '../store/checked-store.js';
+import type { Timers } from '../time.js';
+import { majority } from './election.js';
+import { serversOf, type GroupMemberConfig } from './group-view.js';
+import type { MemberState } from './member-state.js';
+import type { PeerSender } from './outbox.js';
+import type { AckMessage } from './peer-protocol.js';
+import { RecentRecords, Shipper, type ShipperContext } from './shipper.js';
+import { MirrorRates, type MirrorStatus } from './status.js';
+import { ViewChange } from './view-change.js';
+
+/** Records kept in memory for shipping, so live shipping never reads the store. */
+
+export interface ActiveContext {
+  member: MemberState;
+  outbox: PeerSender;
+  store: CheckedStore;
+  logLimits: LogLimits;
+  timers: Timers;
+  log: (line: string) => void;
+  /** Called with newly committed records, in LSN order. */
+  onCommitted: (records: readonly LogRecord[]) => void;
+  /** Called once if a store write fails. */
+  onFailed: (error: unknown) => void;
+  /** Stays connected to these members. */
+  setPeers: (members: readonly GroupMemberConfig[]) => void;
+  /** A group of one that records no view (a server started without a group). */
+  standalone: boolean;
+}
+
+export class Active {
+  readonly committer: Committer;
+  readonly viewChange: ViewChange;
+  private readonly shippers = new Map<string, Shipper>();
+  private readonly lastHeardMs = new Map<string, number>();
+  private readonly recent = new RecentRecords(RECENT_RECORDS);
+  /** The last LSN handed to the local store: it may be shipped while the local disk syncs. */
+  private shippable: number;
+  private readonly rates = new MirrorRates();
+  private readonly shipperContext: ShipperContext;
+  /** The log's last LSN when this member took office: reads wait until it is committed. */
+  private readBarrier = 0;
+  private readonly barrierWaiters: Array<{ resolve: (commitIndex: number) => void; reject: (error: unknown) => void }> = [];
+
+  constructor(
+    readonly term: number,
+    private readonly context: ActiveContext,
+  ) {
+    const { member, store } = context;
+    this.shippable = store.lastPosition.lsn;
+    this.committer = new Committer({
+      store,
+      limits: context.logLimits,
+      clock: member.clock,
+      timers: context.timers,
+      term,
+      commitIndex: member.knownCommitIndex,
+      // Ship while the local disk syncs: the commit waits for both anyway.
+      onWriting: (records) => {
+        this.recent.add(records);
+        this.shippable = records[records.length - 1]!.lsn;
+        for (const shipper of this.shippers.values()) void shipper.pump();
+      },
+      onWritten: () => this.maybeCommit(),
+      onCommitted: context.onCommitted,
+      onFailed: context.onFailed,
+    });
+    this.viewChange = new ViewChange({
+      member,
+      outbox: context.outbox,
+      log: context.log,
+      mirrors: () => this.shippers.values(),
+      lastWrittenLsn: () => this.committer.lastWrittenLsn,
+      followMirrors: (servers) => this.followMirrors(servers),
+      setPeers: context.setPeers,
+      onRecorded: () => this.maybeCommit(),
+    });
+    this.shipperContext = {
+      self: member.self.name,
+      term,
+      network: context.outbox,
+      store,
+      recent: this.recent,
+      limits: context.logLimits,
+      shippableLsn: () => this.shippable,
+      commitIndex: () => this.committer.commitIndex,
+      inSync: (mirror) => member.view.inSync.includes(mirror),
+      now: () => member.clock.monotonicMs(),
+    };
+  }
+
+  /** Rebuilds the committer's de-duplication table from the log, logging progress. */
+  recover(): Promise<void> {
+    const { log, logLimits } = this.context;
+    return this.committer.recover((p: RecoveryProgress) => {
+      if (p.scanned === p.total || p.scanned % RECOVERY_PROGRESS_EVERY < logLimits.readCountMax) log(`recovery: de-duplication table ${p.scanned}/${p.total} records`);
+    });
+  }
+
+  /** Takes office: ships to every mirror, and records the view again in this term. */
+  open(): void {
+    const { member, store } = this.context;
+    this.readBarrier = store.lastPosition.lsn;
+    const now = member.clock.monotonicMs();
+    for (const m of member.view.members) this.lastHeardMs.set(m.name, now);
+    this.followMirrors(serversOf(member.view));
+    this.context.log(`${member.self.name} is ACTIVE-COORDINATOR in term ${this.term} at LSN ${store.lastPosition.lsn}`);
+    this.heartbeat();
+    // Record the view again in this term: it outranks any proposal of an earlier active that some
+    // members adopted but no majority recorded, so every member converges on this one. A
+    // standalone server has no one to tell, and records no view.
+    if (!this.context.standalone) this.viewChange.propose({ ...member.view, version: member.view.version + 1 });
+    this.maybeCommit();
+  }
+
+  /** Leaves office: everything waiting on this term fails with `error`. */
+  close(error: Error): void {
+    this.committer.abandon(error);
+    for (const waiter of this.barrierWaiters.splice(0)) waiter.reject(error);
+    this.viewChange.abandon(error);
+  }
+
+  /**
+   * The commit index a read may use. Only an active holding its lease serves reads, and a new
+   * active only once it has committed the log it was elected with: an earlier commit index would
+   * hide transactions its predecessor acknowledged.
+   */
+  readIndex(): Promise<number> {
+    if (!this.leaseHeld()) return Promise.reject(new NotActiveError(null));
+    if (this.committer.commitIndex >= this.readBarrier) return Promise.resolve(this.committer.commitIndex);
+    return new Promise((resolve, reject) => this.barrierWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Stops taking transactions and waits, up to `timeoutMs`, for those in flight to commit; then
+   * fails what is left with `error`.
+   */
+  async drain(timeoutMs: number, error: Error): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = this.context.timers.setTimeout(resolve, timeoutMs);
+      void this.committer.drain().then(() => {
+        timer.cancel();
+        resolve();
+      });
+    });
+    this.committer.abandon(error);
+  }
+
+  /** Runs the active's timers; false when the lease is lost and this member must step down. */
+  tick(now: number): boolean {
+    if (!this.leaseHeld()) return false;
+    this.heartbeat();
+    this.rates.sample(this.shippers.values(), now);
+    this.viewChange.tick();
+    for (const shipper of this.shippers.values()) void shipper.pump();
+    this.maybeCommit();
+    return true;
+  }
+
+  onAck(message: AckMessage): void {
+    this.lastHeardMs.set(message.from, this.context.member.clock.monotonicMs());
+    const shipper = this.shippers.get(message.from);
+    if (!shipper) return;
+    void shipper.onAck(message).then(() => {
+      this.maybeCommit();
+      void shipper.pump();
+    });
+  }
+
+  /** Each mirror's progress, for status. */
+  mirrorStatuses(): MirrorStatus[] {
+    const written = this.committer.lastWrittenLsn;
+    const { inSync } = this.context.member.view;
+    return [...this.shippers.values()].map((s) => ({ name: s.mirror, ackedLsn: s.ackedLsn, lag: written - s.ackedLsn, inSync: inSync.includes(s.mirror), rate: this.rates.rate(s.mirror) }));
+  }
+
+  /** Commit index: the lowest LSN that this active and every in-sync mirror hold. */
+  private maybeCommit(): void {
+    if (!this.leaseHeld()) return;
+    const self = this.context.member.self.name;
+    let lsn = this.committer.lastWrittenLsn;
+    for (const name of this.viewChange.inSyncNow()) {
+      if (name === self) continue;
+      lsn = Math.min(lsn, this.shippers.get(name)?.ackedLsn ?? 0);
+    }
+    this.committer.commitThrough(lsn);
+    if (this.barrierWaiters.length > 0 && this.committer.commitIndex >= this.readBarrier) {
+      for (const waiter of this.barrierWaiters.splice(0)) waiter.resolve(this.committer.commitIndex);
+    }
+  }
+
+  /** True while a majority of voting members answered within `leaseMs`; always under availability, which serves alone. */
+  private leaseHeld(): boolean {
+    const { member } = this.context;
+    if (member.availability) return true;
+    const now = member.clock.monotonicMs();
+    let fresh = 1;
+    for (const m of member.view.members) {
+      if (m.name !== member.self.name && now - (this.lastHeardMs.get(m.name) ?? -Infinity) <= member.options.leaseMs) fresh++;
+    }
+    return fresh >= majority(member.view.members.length);
+  }
+
+  private heartbeat(): void {
+    const { member, outbox } = this.context;
+    for (const shipper of this.shippers.values()) shipper.heartbeat();
+    for (const m of member.view.members) {
+      if (m.kind === 'voter') outbox.send(m.name, { kind: 'append', term: this.term, from: member.self.name, prevLsn: 0, prevTerm: 0, commitIndex: 0, records: [] });
+    }
+  }
+
+  /** Keeps one shipper per mirror named: new ones start at the log's end and walk back to what the mirror holds. */
+  private followMirrors(servers: readonly string[]): void {
+    const wanted = new Set(servers.filter((name) => name !== this.context.member.self.name));
+    for (const name of this.shippers.keys()) {
+      if (!wanted.has(name)) {
+        this.shippers.delete(name);
+        this.rates.forget(name);
+      }
+    }
+    for (const name of wanted) {
+      if (!this.shippers.has(name)) this.shippers.set(name, new Shipper(name, this.shipperContext, this.context.store.lastPosition));
+    }
+  }
+}

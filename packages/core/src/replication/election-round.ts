@@ -1,0 +1,181 @@
+/**
+ * Elections, as one member takes part in them. A member that hears from no active for
+ * `mirrorTimeoutMs` opens a round for the next term. For `electionTimeMs`, or until it heard from
+ * every member it can reach, the round collects candidacies; then the member votes once for the
+ * best in-sync candidate at least as up to date as itself. A candidate with a majority becomes
+ * the active. The vote is on disk before it is sent.
+ */
+import type { Random } from '../time.js';
+import { chooseCandidate, majority, nextOwnTerm, type Candidate } from './election.js';
+import type { MemberState } from './member-state.js';
+import type { PeerSender } from './outbox.js';
+import type { CandidacyMessage } from './peer-protocol.js';
+
+interface Round {
+  term: number;
+  deadlineMs: number;
+  candidates: Map<string, Candidate>;
+  heard: Set<string>;
+  closed: boolean;
+  votesForMe: Set<string>;
+}
+
+export interface ElectionContext {
+  member: MemberState;
+  outbox: PeerSender;
+  random: Random;
+  log: (line: string) => void;
+  /** Whether the outgoing connection to a member is up: a round need not wait for one that is down. */
+  isConnected: (name: string) => boolean;
+  /** Whether the last dial to a member was refused: nothing accepts at its address. */
+  isRefused: (name: string) => boolean;
+  /** Takes office in `term`, won by a majority (or alone, under availability). */
+  becomeActive: (term: number) => Promise<void>;
+}
+
+export class Election {
+  private round: Round | undefined;
+  /** Set while this member takes office: it must not start to twice. */
+  private promoting = false;
+
+  constructor(private readonly context: ElectionContext) {}
+
+  /** An active of the current term spoke: a round for this term or an earlier one is over. */
+  onActiveHeard(): void {
+    if (this.round && this.round.term <= this.context.member.term) this.round = undefined;
+  }
+
+  /** This member took office: its round is over. */
+  onTookOffice(): void {
+    this.round = undefined;
+  }
+
+  /** Not the active: ends a round whose time is up, and opens one when the active was silent too long. */
+  tick(now: number): void {
+    const { member } = this.context;
+    const { mirrorTimeoutMs, electionTimeMs } = member.options;
+    this.checkRound();
+    this.promoteAlone();
+    const silentMs = now - member.lastFromActiveMs;
+    // A refused redial to the active says its process is gone: a shorter silence will do.
+    const timeoutMs = member.leader !== undefined && this.context.isRefused(member.leader) ? mirrorTimeoutMs / 4 : mirrorTimeoutMs;
+    // Jitter keeps members that lost the active together from always colliding.
+    const patienceMs = timeoutMs + (this.round ? electionTimeMs : 0) + this.context.random.next() * 50;
+    if (member.eligible && silentMs > patienceMs && (!this.round || this.round.closed)) {
+      member.lastFromActiveMs = now;
+      this.startElection();
+    }
+  }
+
+  private startElection(): void {
+    const { member } = this.context;
+    const term = this.nextTerm();
+    member.adoptTerm(term);
+    this.context.log(`${member.self.name}: no active heard; election for term ${term}`);
+    this.joinRound(term);
+  }
+
+  /** Opens (once) the round of `term`, announcing this member as a candidate or a voter. */
+  private joinRound(term: number): Round {
+    if (this.round?.term === term) return this.round;
+    const { member } = this.context;
+    const { self } = member;
+    const round: Round = {
+      term,
+      deadlineMs: member.clock.monotonicMs() + member.options.electionTimeMs,
+      candidates: new Map(),
+      heard: new Set([self.name]),
+      closed: false,
+      votesForMe: new Set(),
+    };
+    this.round = round;
+    // A round in progress counts as news of an active: the patience before the next election
+    // starts again, so the round's winner has time to take office before anyone opens another.
+    member.lastFromActiveMs = member.clock.monotonicMs();
+    const standing = member.eligible && member.leader === undefined;
+    if (standing) round.candidates.set(self.name, { name: self.name, weight: self.weight, ...member.tip });
+    this.context.outbox.broadcast({ kind: 'candidacy', term, from: self.name, standing, weight: self.weight, ...member.tip, view: member.view });
+    return round;
+  }
+
+  onCandidacy(message: CandidacyMessage): void {
+    const { member } = this.context;
+    if (message.term < member.term || member.isActive || member.removed) return;
+    void member.learnView(message.view);
+    const round = this.joinRound(message.term);
+    round.heard.add(message.from);
+    if (message.standing) round.candidates.set(message.from, { name: message.from, lastTerm: message.lastTerm, lastLsn: message.lastLsn, weight: message.weight });
+    this.checkRound();
+  }
+
+  /** Ends the round once its window passed or every reachable member was heard, and votes. */
+  checkRound(): void {
+    const { member } = this.context;
+    const round = this.round;
+    if (!round || round.closed || round.term !== member.term) return;
+    const now = member.clock.monotonicMs();
+    const everyoneHeard = member.view.members.every((m) => round.heard.has(m.name) || !this.context.isConnected(m.name));
+    if (now < round.deadlineMs && !everyoneHeard) return;
+    round.closed = true;
+    const voted = member.durable.vote;
+    if (voted && voted.term >= round.term) return;
+    if (now < member.quietUntilMs) return;
+    const inSync = new Set(member.view.inSync);
+    const choice = chooseCandidate(round.candidates.values(), inSync, inSync.has(member.self.name) ? member.tip : undefined);
+    if (!choice) return;
+    member.lastFromActiveMs = now;
+    void member.durable.save({ vote: { term: round.term, name: choice.name } }).then(() => {
+      this.context.outbox.broadcast({ kind: 'vote', term: round.term, from: member.self.name, votedFor: choice.name, view: member.view });
+      this.onVote(round.term, member.self.name, choice.name);
+    });
+  }
+
+  /**
+   * The term this member opens next. Under availability a member may promote itself without a
+   * majority, so two members must never open the same term: each opens only terms of its own
+   * slot (its place in the view).
+   */
+  private nextTerm(): number {
+    const { member } = this.context;
+    if (!member.availability) return member.term + 1;
+    return nextOwnTerm(member.term, member.view.members.findIndex((m) => m.name === member.self.name));
+  }
+
+  /**
+   * Availability mode: a member that stood, voted for itself and heard from no other server by
+   * the end of the window takes over alone, in a term of its own slot that it never announced
+   * (so no majority election can have used it).
+   */
+  private promoteAlone(): void {
+    const { member } = this.context;
+    const round = this.round;
+    if (!member.availability || !round || !round.closed || round.term !== member.term || this.promoting || member.isActive) return;
+    const voted = member.durable.vote;
+    if (member.clock.monotonicMs() < round.deadlineMs || voted?.term !== round.term || voted.name !== member.self.name) return;
+    if (member.view.members.some((m) => m.kind === 'server' && m.name !== member.self.name && round.heard.has(m.name))) return;
+    const term = this.nextTerm();
+    this.context.log(`${member.self.name}: heard no other server in the window; takes over alone in term ${term} (availability)`);
+    member.adoptTerm(term);
+    this.promoting = true;
+    void member.durable
+      .save({ vote: { term, name: member.self.name } })
+      .then(() => this.context.becomeActive(term))
+      .finally(() => (this.promoting = false));
+  }
+
+  onVote(term: number, from: string, votedFor: string): void {
+    const { member } = this.context;
+    const round = this.round;
+    if (!round || round.term !== term || term !== member.term) return;
+    round.heard.add(from);
+    if (votedFor === member.self.name) {
+      round.votesForMe.add(from);
+      const votes = member.view.members.filter((m) => round.votesForMe.has(m.name)).length;
+      if (votes >= majority(member.view.members.length) && !member.isActive && !this.promoting) {
+        this.promoting = true;
+        void this.context.becomeActive(term).finally(() => (this.promoting = false));
+      }
+    }
+    this.checkRound();
+  }
+}

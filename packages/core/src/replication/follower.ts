@@ -1,0 +1,134 @@
+/**
+ * A mirror's (or a voter's) side of replication: it applies what the active ships after the
+ * common prefix, truncating a divergent tail (kept in the `diverged` report under availability),
+ * and acknowledges how far its log matches. A voter holds no log and only acknowledges.
+ */
+import type { LogLimits } from '../limits.js';
+import { indexRecord, type EncodedRecord } from '../log/record.js';
+import type { CheckedStore } from '../store/checked-store.js';
+import type { DivergedReport } from './diverged-report.js';
+import type { MemberState } from './member-state.js';
+import type { PeerSender } from './outbox.js';
+import type { AppendMessage } from './peer-protocol.js';
+
+export interface FollowerContext {
+  member: MemberState;
+  outbox: PeerSender;
+  store: CheckedStore;
+  logLimits: LogLimits;
+  diverged: DivergedReport;
+  log: (line: string) => void;
+  /** True once the member stopped: nothing more is applied. */
+  stopped: () => boolean;
+}
+
+export class Follower {
+  /** Appends received and not yet applied, in order. */
+  private readonly inbox: AppendMessage[] = [];
+  private applying: Promise<void> = Promise.resolve();
+
+  constructor(private readonly context: FollowerContext) {}
+
+  /** Takes an append of the current term's active: a voter acknowledges it, a server queues it. */
+  receive(message: AppendMessage): void {
+    const { member } = this.context;
+    if (member.self.kind === 'voter') {
+      this.context.outbox.send(message.from, { kind: 'ack', term: member.term, from: member.self.name, lastLsn: 0, matched: true });
+      return;
+    }
+    this.inbox.push(message);
+    if (this.inbox.length === 1) {
+      this.applying = this.applying.then(() => this.applyInbox());
+    }
+  }
+
+  /** Resolves once nothing is being applied. */
+  idle(): Promise<void> {
+    return this.applying;
+  }
+
+  /**
+   * Applies queued appends in order. Appends that queued up behind a store write and follow one
+   * another go to the store together: one write (one sync) and one acknowledgement for all.
+   */
+  private async applyInbox(): Promise<void> {
+    while (this.inbox.length > 0) {
+      const first = this.inbox[0]!;
+      let merged = first;
+      let taken = 1;
+      // One store write holds at most one group commit's worth, as the store requires.
+      const { groupCommitRecordsMax, groupCommitBytesMax } = this.context.logLimits;
+      let bytes = byteLength(first.records);
+      while (taken < this.inbox.length && merged.records.length > 0) {
+        const next = this.inbox[taken]!;
+        if (next.term !== merged.term || next.from !== merged.from || next.records.length === 0) break;
+        if (next.prevLsn !== merged.prevLsn + merged.records.length) break;
+        const nextBytes = byteLength(next.records);
+        if (merged.records.length + next.records.length > groupCommitRecordsMax || bytes + nextBytes > groupCommitBytesMax) break;
+        merged = { ...merged, records: [...merged.records, ...next.records], commitIndex: next.commitIndex };
+        bytes += nextBytes;
+        taken++;
+      }
+      try {
+        await this.apply(merged);
+      } catch (error) {
+        // Not acknowledged: the active re-ships from the last acknowledged LSN.
+        this.context.log(`${this.context.member.self.name}: cannot apply records: ${String(error)}`);
+      } finally {
+        this.inbox.splice(0, taken);
+      }
+    }
+  }
+
+  /** Checks the records follow this log, truncates a divergent tail, appends, and acknowledges. */
+  private async apply(message: AppendMessage): Promise<void> {
+    const { store, member } = this.context;
+    if (this.context.stopped() || message.term !== member.term) return;
+    const reply = (lastLsn: number, matched: boolean): void =>
+      void this.context.outbox.send(message.from, { kind: 'ack', term: member.term, from: member.self.name, lastLsn, matched });
+    const last = store.lastPosition;
+    if (last.lsn < message.prevLsn) return reply(last.lsn, false);
+    if ((await this.termAt(message.prevLsn)) !== message.prevTerm) return reply(Math.max(message.prevLsn - 1, 0), false);
+    // Copy out of the network buffer, into one buffer for the whole append: one allocation, not one per record.
+    const copy = new Uint8Array(byteLength(message.records));
+    const records: EncodedRecord[] = [];
+    let lsn = message.prevLsn;
+    let offset = 0;
+    for (const bytes of message.records) {
+      copy.set(bytes, offset);
+      records.push(indexRecord(copy.subarray(offset, offset + bytes.length), ++lsn));
+      offset += bytes.length;
+    }
+    // Keep what already matches; replace everything after the first difference.
+    let skip = 0;
+    while (skip < records.length && records[skip]!.lsn <= store.lastPosition.lsn && (await this.termAt(records[skip]!.lsn)) === records[skip]!.term) skip++;
+    const fresh = records.slice(skip);
+    if (fresh.length > 0) {
+      if (store.lastPosition.lsn >= fresh[0]!.lsn) {
+        // Under availability both sides of a partition may have acknowledged: keep what goes.
+        if (member.availability) {
+          const kept = await this.context.diverged.keepAfter(fresh[0]!.lsn - 1, message.term, member.clock.wallMs());
+          this.context.log(`${member.self.name}: ${kept} record(s) after LSN ${fresh[0]!.lsn - 1} diverged from the active of term ${message.term}; kept in the diverged report`);
+        }
+        await store.truncateAfter(fresh[0]!.lsn - 1);
+      }
+      await store.append(fresh);
+    }
+    member.state = member.view.inSync.includes(member.self.name) ? 'PASSIVE-STANDBY' : 'PASSIVE-SYNCING';
+    reply(message.prevLsn + records.length, true);
+  }
+
+  private async termAt(lsn: number): Promise<number> {
+    if (lsn === 0) return 0;
+    const last = this.context.store.lastPosition;
+    if (lsn === last.lsn) return last.term;
+    const [record] = await this.context.store.readRecords(lsn, { direction: 'forward', maxCount: 1, maxBytes: 1 });
+    return record?.term ?? -1;
+  }
+}
+
+function byteLength(records: readonly Uint8Array[]): number {
+  let bytes = 0;
+  for (const record of records) bytes += record.length;
+  return bytes;
+}

@@ -1,0 +1,65 @@
+/**
+ * What a group member is given: the group's settings, and what it needs from the server around
+ * it. Its own module, so the member's roles can name it without importing the member.
+ */
+import type { ConnectionLimits, LogLimits } from '../limits.js';
+import type { LogRecord } from '../log/record.js';
+import type { CheckedStore } from '../store/checked-store.js';
+import type { Clock, Random, Timers } from '../time.js';
+import type { Transport } from '../transport/transport.js';
+import type { GroupMemberConfig } from './group-view.js';
+
+/** The group settings every member shares. */
+export interface GroupOptions {
+  /** This member's name. */
+  self: string;
+  /**
+   * Every voting member, this one included, as the configuration names them. Once the group
+   * recorded a view of its own (after any change of membership or of the in-sync set), the
+   * recorded view wins over this list at start.
+   */
+  members: readonly GroupMemberConfig[];
+  /**
+   * Set on a server added to a running group: it starts outside the in-sync set, so it neither
+   * stands for election nor disturbs the group until the active adds it and it has caught up.
+   * @default false
+   */
+  joining?: boolean;
+  /**
+   * `consistency`: no split brain, ever. `availability`: a lone server takes over after the
+   * election window; the losing side's divergent transactions go to the `diverged` report.
+   * @default 'consistency'
+   */
+  failoverPriority?: 'consistency' | 'availability';
+  /** @default 5000 (`defaultGroupTiming` in limits.ts) */
+  electionTimeMs: number;
+  /** @default 1000 (`defaultGroupTiming` in limits.ts) */
+  mirrorTimeoutMs: number;
+  /** @default 800 (`defaultGroupTiming` in limits.ts) */
+  leaseMs: number;
+}
+
+/** What a member needs from the server around it. */
+export interface MemberContext {
+  store: CheckedStore;
+  logLimits: LogLimits;
+  connectionLimits: ConnectionLimits;
+  transports: readonly Transport[];
+  clock: Clock;
+  timers: Timers;
+  random: Random;
+  log: (line: string) => void;
+  /** Called with newly committed records, in LSN order, while this member is the active. */
+  onCommitted: (records: readonly LogRecord[]) => void;
+  /** Called once if a store write fails; the member's committer then refuses all work. */
+  onFailed: (error: unknown) => void;
+  /** Called when this member stops being the active. */
+  onStepDown: () => void;
+  /**
+   * A server outside any mirror group: the group is the configuration's one member, which opens
+   * a new term and becomes the active at once. A view recorded while the log served in a group
+   * is kept on disk but not followed.
+   * @default false
+   */
+  standalone?: boolean;
+}

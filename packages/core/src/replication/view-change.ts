@@ -1,0 +1,196 @@
+/**
+ * The active's changes of the group's view, one recorded change at a time: an operator's
+ * membership change first, then a silent mirror out of the in-sync set or a caught-up one back
+ * in. A change takes effect once a majority of the old view's members and a majority of the new
+ * one's recorded it; the active records its own copy before it acts on the change.
+ */
+import { majority } from './election.js';
+import { isNewerView, serversOf, withInSync, type GroupMemberConfig, type GroupView } from './group-view.js';
+import type { MemberState } from './member-state.js';
+import type { PeerSender } from './outbox.js';
+import type { ViewAckMessage } from './peer-protocol.js';
+
+/** A view the active asked the group to record, with who has recorded it. */
+interface Proposal {
+  view: GroupView;
+  /** The view it replaces: a majority of its members must record the change too. */
+  previous: GroupView;
+  acks: Set<string>;
+  startedMs: number;
+  /** Set once enough members recorded it, while this member's own record is being written. */
+  recording: boolean;
+  settle?: { resolve: (view: GroupView) => void; reject: (error: unknown) => void };
+}
+
+/** A membership change an operator asked for, waiting for the proposal before it to settle. */
+interface MembershipChange {
+  apply: (view: GroupView) => GroupView;
+  resolve: (view: GroupView) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A mirror's progress, as the active's shipper to it knows it. */
+export interface MirrorProgress {
+  readonly mirror: string;
+  readonly ackedLsn: number;
+  /** When the mirror last answered, on the monotonic clock. */
+  readonly lastAckMs: number;
+}
+
+export interface ViewChangeContext {
+  member: MemberState;
+  outbox: PeerSender;
+  log: (line: string) => void;
+  /** Each mirror shipped to. */
+  mirrors: () => Iterable<MirrorProgress>;
+  /** The last LSN durable in the active's log: a mirror holding it has caught up. */
+  lastWrittenLsn: () => number;
+  /** Ships to these servers from now on, and to no others. */
+  followMirrors: (servers: readonly string[]) => void;
+  /** Stays connected to these members. */
+  setPeers: (members: readonly GroupMemberConfig[]) => void;
+  /** A view was recorded: the set a commit waits for may have changed. */
+  onRecorded: () => void;
+}
+
+export class ViewChange {
+  private proposal: Proposal | undefined;
+  /** Members known to hold the active's current view; the others are sent it again each tick. */
+  private readonly holdView = new Set<string>();
+  private readonly membershipChanges: MembershipChange[] = [];
+
+  constructor(private readonly context: ViewChangeContext) {}
+
+  /** The view being recorded, if any. */
+  get proposed(): GroupView | undefined {
+    return this.proposal?.view;
+  }
+
+  /**
+   * The servers a commit waits for: the in-sync set, and while a change is recorded the proposed
+   * one too (a mirror entering it must hold every record committed from the moment it was proposed).
+   */
+  inSyncNow(): Iterable<string> {
+    const { view } = this.context.member;
+    return this.proposal ? new Set([...view.inSync, ...this.proposal.view.inSync]) : view.inSync;
+  }
+
+  /** Queues an operator's change of the membership; resolves with the view once it is recorded. */
+  changeMembership(apply: (view: GroupView) => GroupView): Promise<GroupView> {
+    return new Promise((resolve, reject) => {
+      this.membershipChanges.push({ apply, resolve, reject });
+      this.review();
+    });
+  }
+
+  /**
+   * Makes the next change of the view, one recorded change at a time: an operator's membership
+   * change first, then silent mirrors out of the in-sync set and caught-up ones in.
+   */
+  review(): void {
+    if (this.proposal) return;
+    const { member } = this.context;
+    const change = this.membershipChanges.shift();
+    if (change) {
+      let view: GroupView;
+      try {
+        view = change.apply(member.view);
+      } catch (error) {
+        change.reject(error);
+        return this.review();
+      }
+      if (view === member.view) {
+        change.resolve(view);
+        return this.review();
+      }
+      return this.propose(view, change);
+    }
+    const now = member.clock.monotonicMs();
+    const current = new Set(member.view.inSync);
+    for (const mirror of this.context.mirrors()) {
+      const silent = now - mirror.lastAckMs > member.options.mirrorTimeoutMs;
+      const caughtUp = mirror.ackedLsn >= this.context.lastWrittenLsn();
+      if (current.has(mirror.mirror) && silent) current.delete(mirror.mirror);
+      else if (!current.has(mirror.mirror) && caughtUp && !silent) current.add(mirror.mirror);
+      else continue;
+      this.propose(withInSync(member.view, [...current]));
+      return;
+    }
+  }
+
+  /** Asks every voting member, old and new, to record a new view; it takes effect once majorities of both have. */
+  propose(proposed: GroupView, settle?: Proposal['settle']): void {
+    const { member } = this.context;
+    const view = { ...proposed, term: member.term };
+    this.proposal = { view, previous: member.view, acks: new Set([member.self.name]), startedMs: member.clock.monotonicMs(), recording: false, ...(settle ? { settle } : {}) };
+    this.context.log(`${member.self.name}: proposes view ${view.version} (term ${view.term}): servers ${serversOf(view).join(', ')}; in sync ${view.inSync.join(', ')}`);
+    // A mirror being added is shipped to from now: it catches up while the change is recorded.
+    this.context.setPeers([...member.view.members, ...view.members]);
+    this.context.followMirrors([...serversOf(member.view), ...serversOf(view)]);
+    this.context.outbox.broadcast({ kind: 'view', term: member.term, from: member.self.name, view });
+  }
+
+  /** A member recorded a view of the current term. */
+  onViewAck(message: ViewAckMessage): void {
+    const { member } = this.context;
+    if (member.view.term === member.term && message.version === member.view.version) this.holdView.add(message.from);
+    const proposal = this.proposal;
+    if (proposal && proposal.view.term === member.term && message.version === proposal.view.version) {
+      proposal.acks.add(message.from);
+      this.check();
+    }
+  }
+
+  /** Sends the proposal again (or the view to members that missed it), and checks whether it counts now. */
+  tick(): void {
+    const { member, outbox } = this.context;
+    this.review();
+    if (this.proposal) {
+      outbox.broadcast({ kind: 'view', term: member.term, from: member.self.name, view: this.proposal.view });
+      this.check();
+      return;
+    }
+    // A member that missed the recorded view (paused, cut off) would go on with an older one.
+    for (const m of member.view.members) {
+      if (m.name !== member.self.name && !this.holdView.has(m.name)) outbox.send(m.name, { kind: 'view', term: member.term, from: member.self.name, view: member.view });
+    }
+  }
+
+  /** This member is no longer the active: every change waiting fails with `error`. */
+  abandon(error: Error): void {
+    this.proposal?.settle?.reject(error);
+    this.proposal = undefined;
+    for (const change of this.membershipChanges.splice(0)) change.reject(error);
+  }
+
+  private check(): void {
+    const { member } = this.context;
+    const proposal = this.proposal;
+    if (!proposal || proposal.recording) return;
+    const recordedBy = (view: GroupView): number => view.members.filter((m) => proposal.acks.has(m.name)).length;
+    const recorded = recordedBy(proposal.previous) >= majority(proposal.previous.members.length) && recordedBy(proposal.view) >= majority(proposal.view.members.length);
+    // Availability: an in-sync change no majority recorded within the window counts anyway.
+    const alone = member.availability && !proposal.settle && member.clock.monotonicMs() - proposal.startedMs >= member.options.electionTimeMs;
+    if (!recorded && !alone) return;
+    proposal.recording = true;
+    // This member counted itself among those that recorded the view: it does, before acting on it.
+    void member.durable.save({ view: proposal.view }).then(() => this.recorded(proposal));
+  }
+
+  private recorded(proposal: Proposal): void {
+    const { member } = this.context;
+    if (this.proposal !== proposal) {
+      // Stepped down meanwhile: the view is recorded all the same.
+      if (isNewerView(proposal.view, member.view)) member.adoptView(proposal.view);
+      return;
+    }
+    this.proposal = undefined;
+    member.adoptView(proposal.view);
+    this.holdView.clear();
+    for (const name of proposal.acks) this.holdView.add(name);
+    this.context.followMirrors(serversOf(proposal.view));
+    proposal.settle?.resolve(proposal.view);
+    this.context.onRecorded();
+    this.review();
+  }
+}

@@ -1,0 +1,171 @@
+// The committer, the log's one writer: group commits, expected versions checked against pending
+// heads in arrival order, resends answered from the de-duplication table, and a failed store write
+// failing everything.
+import { memoryStore } from '@kiln/store-memory';
+import { describe, expect, it } from 'vitest';
+import { Committer, type CommitterOptions } from '../src/commit/committer.js';
+import { NotActiveError } from '../src/errors.js';
+import { defaultLogLimits, type LogLimits } from '../src/limits.js';
+import { encodeEvents, type ExpectedVersion } from '../src/log/events.js';
+import type { LogRecord } from '../src/log/record.js';
+import type { TransactionRequest } from '../src/protocol/messages.js';
+import { checkedStore, type CheckedStore } from '../src/store/checked-store.js';
+import { systemClock, systemTimers } from '../src/time.js';
+
+interface Harness {
+  committer: Committer;
+  store: CheckedStore;
+  /** Each store write, as the number of records it held. */
+  writes: number[];
+  committed: LogRecord[];
+  failures: unknown[];
+}
+
+async function harness(options: Partial<CommitterOptions> = {}, limits: Partial<LogLimits> = {}): Promise<Harness> {
+  const logLimits = { ...defaultLogLimits, ...limits };
+  const store = checkedStore(memoryStore(), logLimits);
+  await store.open();
+  const writes: number[] = [];
+  const append = store.append.bind(store);
+  store.append = (records) => {
+    writes.push(records.length);
+    return append(records);
+  };
+  const committed: LogRecord[] = [];
+  const failures: unknown[] = [];
+  const committer = new Committer({
+    store,
+    limits: logLimits,
+    clock: systemClock,
+    timers: systemTimers,
+    term: 1,
+    onCommitted: (records) => committed.push(...records),
+    onFailed: (error) => failures.push(error),
+    ...options,
+  });
+  await committer.recover();
+  return { committer, store, writes, committed, failures };
+}
+
+let seq = 0;
+const events = (count: number): Uint8Array => encodeEvents(Array.from({ length: count }, (_, i) => ({ type: 't', data: i })), () => `id-${++seq}`);
+const tx = (clientId: string, n: number, stream: string, expectedVersion: ExpectedVersion = 'any', count = 1): TransactionRequest => ({
+  clientId,
+  seq: n,
+  appends: [{ stream, expectedVersion, events: events(count) }],
+});
+
+describe('Committer', () => {
+  it('writes the transactions of one turn in one group commit, in arrival order', async () => {
+    const { committer, writes, committed } = await harness();
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => committer.transact(tx('c', i + 1, `s${i % 3}`))));
+    expect(writes).toEqual([20]);
+    expect(results.map((r) => r.lsn)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(committed.map((r) => r.lsn)).toEqual(results.map((r) => r.lsn));
+    expect(committer.commitIndex).toBe(20);
+  });
+
+  it('splits a group commit at groupCommitRecordsMax', async () => {
+    const { committer, writes } = await harness({}, { groupCommitRecordsMax: 4 });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => committer.transact(tx('c', i + 1, 's'))));
+    expect(writes).toEqual([4, 4, 2]);
+  });
+
+  it('checks expected versions against pending heads: a pipelined writer sees its own appends', async () => {
+    const { committer, store } = await harness();
+    const first = committer.transact(tx('c', 1, 's', 'no-stream', 2)); // versions 0-1
+    const second = committer.transact(tx('c', 2, 's', 1)); // version 2: after the pending first
+    const stale = committer.transact(tx('c', 3, 's', 'no-stream'));
+    const exists = committer.transact(tx('c', 4, 's', 'exists'));
+    await expect(stale).rejects.toMatchObject({ name: 'WrongExpectedVersionError', stream: 's', expected: 'no-stream', actual: 2 });
+    expect(await first).toEqual({ lsn: 1, streams: [{ stream: 's', firstVersion: 0, eventCount: 2 }] });
+    expect(await second).toEqual({ lsn: 2, streams: [{ stream: 's', firstVersion: 2, eventCount: 1 }] });
+    expect((await exists).lsn).toBe(3);
+    // The refused transaction took no LSN and wrote nothing.
+    expect(store.lastPosition.lsn).toBe(3);
+  });
+
+  it('checks expected versions against the store for a stream not cached, then against committed heads', async () => {
+    const { store } = await harness();
+    const first = new Committer({ store, limits: defaultLogLimits, clock: systemClock, timers: systemTimers, term: 1, onCommitted: () => {}, onFailed: () => {} });
+    await first.transact(tx('a', 1, 'old', 'no-stream', 3));
+    // A fresh committer (a new active) knows the head only from the store's index.
+    const committer = new Committer({ store, limits: defaultLogLimits, clock: systemClock, timers: systemTimers, term: 2, onCommitted: () => {}, onFailed: () => {} });
+    await committer.recover();
+    await expect(committer.transact(tx('b', 1, 'old', 1))).rejects.toMatchObject({ name: 'WrongExpectedVersionError', actual: 2 });
+    expect(await committer.transact(tx('b', 2, 'old', 2))).toMatchObject({ lsn: 2, streams: [{ firstVersion: 3 }] });
+  });
+
+  it('answers a resend with the original result: in flight it joins it, committed it comes from the table, across a restart too', async () => {
+    const { committer, store, writes } = await harness();
+    const original = committer.transact(tx('c', 1, 's'));
+    const joined = committer.transact(tx('c', 1, 's'));
+    expect(await joined).toEqual(await original);
+    expect(await committer.transact(tx('c', 1, 's'))).toEqual(await original);
+    expect(writes).toEqual([1]);
+    // A new committer over the same log rebuilds the table from it.
+    const next = new Committer({ store, limits: defaultLogLimits, clock: systemClock, timers: systemTimers, term: 2, onCommitted: () => {}, onFailed: () => {} });
+    await next.recover();
+    expect(await next.transact(tx('c', 1, 's'))).toEqual(await original);
+    expect(store.lastPosition.lsn).toBe(1);
+  });
+
+  it('refuses a sequence number older than the de-duplication window', async () => {
+    const { committer } = await harness({}, { dedupWindow: 4 });
+    for (let n = 1; n <= 10; n++) await committer.transact(tx('c', n, 's'));
+    await expect(committer.transact(tx('c', 2, 's'))).rejects.toMatchObject({ name: 'SequenceExpiredError' });
+    expect((await committer.transact(tx('c', 9, 's'))).lsn).toBe(9);
+  });
+
+  it('refuses a malformed transaction before it takes an LSN', async () => {
+    const { committer, store } = await harness();
+    await expect(committer.transact({ clientId: 'c', seq: 1, appends: [{ stream: 's', expectedVersion: 'any' }] })).rejects.toMatchObject({ name: 'InvalidArgumentError' });
+    await expect(committer.transact({ clientId: 'c', seq: 2, appends: [...tx('c', 2, 's').appends, ...tx('c', 2, 's').appends] })).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+    });
+    expect(store.lastPosition.lsn).toBe(0);
+  });
+
+  it('with a replication gate, acknowledges only once commitThrough reaches a record', async () => {
+    const written: number[] = [];
+    const { committer, committed } = await harness({ onWritten: (records) => written.push(...records.map((r) => r.lsn)), commitIndex: 0 });
+    let settled = false;
+    const result = committer.transact(tx('c', 1, 's')).then((r) => ((settled = true), r));
+    const second = committer.transact(tx('c', 2, 's'));
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(written).toEqual([1, 2]);
+    expect(settled).toBe(false);
+    expect(committer.commitIndex).toBe(0);
+    committer.commitThrough(1);
+    expect((await result).lsn).toBe(1);
+    expect(committed.map((r) => r.lsn)).toEqual([1]);
+    committer.commitThrough(99); // never past what is written
+    expect(committer.commitIndex).toBe(2);
+    expect((await second).lsn).toBe(2);
+  });
+
+  it('fails every pending transaction when a store write fails, reports it once, and accepts nothing more', async () => {
+    const { committer, store, failures } = await harness();
+    await committer.transact(tx('c', 1, 's'));
+    const broken = new Error('disk gone');
+    store.append = () => Promise.reject(broken);
+    const pending = [committer.transact(tx('c', 2, 's')), committer.transact(tx('c', 3, 't')), committer.transact(tx('d', 1, 's', 1))];
+    for (const p of pending) await expect(p).rejects.toMatchObject({ name: 'ServerFailedError', cause: broken });
+    expect(failures).toEqual([broken]);
+    await expect(committer.transact(tx('c', 4, 's'))).rejects.toMatchObject({ name: 'ServerFailedError' });
+    expect(committer.pendingCount).toBe(0);
+    expect(committer.commitIndex).toBe(1);
+  });
+
+  it('abandons what is not committed (a step-down) with the given error, and drains', async () => {
+    const { committer } = await harness({ onWritten: () => {}, commitIndex: 0 });
+    const pending = committer.transact(tx('c', 1, 's'));
+    await new Promise((resolve) => setImmediate(resolve));
+    const drained = committer.drain();
+    committer.abandon(new NotActiveError(null));
+    await expect(pending).rejects.toMatchObject({ name: 'NotActiveError' });
+    await drained;
+    expect(committer.pendingCount).toBe(0);
+  });
+});

@@ -1,0 +1,144 @@
+// The active's shipper to one mirror: it starts at the log's end, walks back to where the
+// mirror's log ends or differs, ships from there, and caps what it sends to a mirror catching up.
+import { memoryStore } from '@kiln/store-memory';
+import { describe, expect, it } from 'vitest';
+import { Committer } from '../src/commit/committer.js';
+import { defaultLogLimits } from '../src/limits.js';
+import { encodeEvents } from '../src/log/events.js';
+import { indexRecord } from '../src/log/record.js';
+import type { PeerSender } from '../src/replication/outbox.js';
+import type { AppendMessage, PeerMessage } from '../src/replication/peer-protocol.js';
+import { RecentRecords, Shipper, type ShipperContext } from '../src/replication/shipper.js';
+import { checkedStore, type CheckedStore } from '../src/store/checked-store.js';
+import { systemClock, systemTimers } from '../src/time.js';
+
+/** A store holding `counts[i]` records written in term i + 1, each with one event of `dataBytes` bytes. */
+async function logWith(counts: number[], dataBytes = 8): Promise<CheckedStore> {
+  const store = checkedStore(memoryStore(), defaultLogLimits);
+  await store.open();
+  let seq = 0;
+  for (const [i, count] of counts.entries()) {
+    const committer = new Committer({ store, limits: defaultLogLimits, clock: systemClock, timers: systemTimers, term: i + 1, onCommitted: () => {}, onFailed: () => {} });
+    const events = encodeEvents([{ type: 't', data: 'x'.repeat(dataBytes) }], () => 'id');
+    await Promise.all(Array.from({ length: count }, () => committer.transact({ clientId: 'c', seq: ++seq, appends: [{ stream: 's', expectedVersion: 'any', events }] })));
+  }
+  return store;
+}
+
+interface Mirror {
+  shipper: Shipper;
+  sent: AppendMessage[];
+  setInSync(value: boolean): void;
+  reads: () => number;
+}
+
+function shipTo(store: CheckedStore, recent = new RecentRecords(16)): Mirror {
+  const sent: AppendMessage[] = [];
+  let inSync = false;
+  let reads = 0;
+  const read = store.read.bind(store);
+  store.read = (lsn, options) => {
+    reads++;
+    return read(lsn, options);
+  };
+  const network: PeerSender = {
+    send: (_to: string, message: PeerMessage) => (message.kind === 'append' ? sent.push(message) > 0 : true),
+    broadcast: () => {},
+    canSend: () => true,
+  };
+  const context: ShipperContext = {
+    self: 'a',
+    term: 9,
+    network,
+    store,
+    recent,
+    limits: defaultLogLimits,
+    shippableLsn: () => store.lastPosition.lsn,
+    commitIndex: () => 0,
+    inSync: () => inSync,
+    now: () => 0,
+  };
+  return { shipper: new Shipper('m', context, store.lastPosition), sent, setInSync: (value) => (inSync = value), reads: () => reads };
+}
+
+const ack = (lastLsn: number, matched: boolean) => ({ kind: 'ack' as const, term: 9, from: 'm', lastLsn, matched });
+const lsnsOf = (message: AppendMessage): [number, number] => [message.prevLsn + 1, message.prevLsn + message.records.length];
+
+describe('Shipper', () => {
+  it('starts at the log end and walks back to where the mirror log ends, then ships from there with the right previous term', async () => {
+    const store = await logWith([5, 5]); // LSN 1-5 in term 1, 6-10 in term 2
+    const { shipper, sent, setInSync } = shipTo(store);
+    setInSync(true);
+    await shipper.pump();
+    expect(sent).toEqual([]); // nothing past the end yet
+    shipper.heartbeat();
+    expect(sent[0]).toMatchObject({ prevLsn: 10, prevTerm: 2, records: [] });
+    await shipper.onAck(ack(3, false)); // the mirror holds LSN 1-3
+    await shipper.pump();
+    expect(sent[1]).toMatchObject({ prevLsn: 3, prevTerm: 1 });
+    expect(lsnsOf(sent[1]!)).toEqual([4, 10]);
+    await shipper.onAck(ack(10, true));
+    expect(shipper.ackedLsn).toBe(10);
+  });
+
+  it('walks back one record per mismatch to the common prefix of a diverged mirror, lowering what it counts as acknowledged', async () => {
+    const store = await logWith([4, 4]);
+    const { shipper, sent, setInSync } = shipTo(store);
+    setInSync(true);
+    await shipper.onAck(ack(8, true));
+    expect(shipper.ackedLsn).toBe(8);
+    // The mirror's LSN 6-8 came from another active: each append's previous term differs.
+    for (const mirrorSays of [7, 6, 5]) await shipper.onAck(ack(mirrorSays, false));
+    expect(shipper.ackedLsn).toBe(5);
+    await shipper.pump();
+    expect(sent.at(-1)).toMatchObject({ prevLsn: 5, prevTerm: 2 });
+    expect(lsnsOf(sent.at(-1)!)).toEqual([6, 8]);
+  });
+
+  it('catches up an empty mirror from LSN 1, one append of at most 1,024 records in flight', async () => {
+    const store = await logWith([1500]);
+    const { shipper, sent } = shipTo(store);
+    await shipper.onAck(ack(0, false));
+    await shipper.pump();
+    expect(sent.map(lsnsOf)).toEqual([[1, 1024]]);
+    await shipper.pump(); // still one in flight: nothing more
+    expect(sent).toHaveLength(1);
+    await shipper.onAck(ack(1024, true));
+    await shipper.pump();
+    expect(sent.map(lsnsOf)).toEqual([
+      [1, 1024],
+      [1025, 1500],
+    ]);
+  });
+
+  it('caps a catch-up append at the record that reaches 256 KiB, and ships more at once to an in-sync mirror', async () => {
+    const store = await logWith([600], 2000);
+    const { shipper, sent, setInSync } = shipTo(store);
+    await shipper.onAck(ack(0, false));
+    await shipper.pump();
+    expect(sent).toHaveLength(1);
+    // Like a store read, the cap is reached, not kept under: the record that reaches it goes too.
+    const bytes = sent[0]!.records.reduce((sum, r) => sum + r.length, 0);
+    expect(bytes - sent[0]!.records.at(-1)!.length).toBeLessThan(256 * 1024);
+    expect(bytes).toBeGreaterThanOrEqual(256 * 1024);
+    expect(sent[0]!.records.length).toBeGreaterThan(100);
+    expect(sent[0]!.records.length).toBeLessThan(600);
+    setInSync(true);
+    await shipper.pump(); // in sync: no one-append window, no catch-up cap
+    expect(sent.at(-1)!.prevLsn + sent.at(-1)!.records.length).toBe(600);
+  });
+
+  it('ships recent records from memory, without reading the store', async () => {
+    const store = await logWith([6]);
+    const recent = new RecentRecords(16);
+    const records = (await store.read(1, { direction: 'forward', maxCount: 10, maxBytes: 1 << 20 })).map((r) => indexRecord(r.bytes, r.lsn));
+    const { shipper, sent, setInSync, reads } = shipTo(store, recent);
+    recent.add(records);
+    setInSync(true);
+    await shipper.onAck(ack(2, false));
+    await shipper.pump();
+    expect(lsnsOf(sent[0]!)).toEqual([3, 6]);
+    expect(sent[0]!.records).toEqual(records.slice(2).map((r) => r.bytes));
+    expect(reads()).toBe(0);
+  });
+});
