@@ -7,7 +7,7 @@ import { defaultLogLimits } from '../src/limits.js';
 import { isNewerView, viewFromWire, viewToWire, withInSync, withMirrorAdded, withMirrorRemoved, type GroupMemberConfig, type GroupView } from '../src/replication/group-view.js';
 import { MemberState } from '../src/replication/member-state.js';
 import type { PeerSender } from '../src/replication/outbox.js';
-import type { PeerMessage } from '../src/replication/peer-protocol.js';
+import type { OutgoingPeerMessage } from '../src/replication/peer-protocol.js';
 import { ViewChange, type MirrorProgress } from '../src/replication/view-change.js';
 import { checkedStore } from '../src/store/checked-store.js';
 
@@ -69,7 +69,7 @@ interface Harness {
   member: MemberState;
   change: ViewChange;
   mirrors: Array<{ -readonly [K in keyof MirrorProgress]: MirrorProgress[K] }>;
-  sent: PeerMessage[];
+  sent: OutgoingPeerMessage[];
   recorded: () => number;
   followed: string[][];
   advance(ms: number): void;
@@ -93,7 +93,7 @@ async function active(members: GroupMemberConfig[], inSync: string[]): Promise<H
   await member.durable.save({ term: 3, view: recordedView });
   member.adoptView(recordedView);
   member.state = 'ACTIVE-COORDINATOR';
-  const sent: PeerMessage[] = [];
+  const sent: OutgoingPeerMessage[] = [];
   const outbox: PeerSender = { send: (_to, m) => sent.push(m) > 0, broadcast: (m) => void sent.push(m), canSend: () => true };
   const mirrors: Harness['mirrors'] = members.filter((m) => m.kind === 'server' && m.name !== 'a').map((m) => ({ mirror: m.name, ackedLsn: 10, lastAckMs: now }));
   let recorded = 0;
