@@ -2,9 +2,9 @@
 // sent after them, until the term is on disk, then sends them in order.
 import { describe, expect, it } from 'vitest';
 import { Outbox } from '../src/replication/outbox.js';
-import type { PeerMessage } from '../src/replication/peer-protocol.js';
+import type { OutgoingPeerMessage } from '../src/replication/peer-protocol.js';
 
-const ack = (term: number, lastLsn: number): PeerMessage => ({ kind: 'ack', term, from: 'a', lastLsn, matched: true });
+const ack = (term: number, lastLsn: number): OutgoingPeerMessage => ({ kind: 'ack', term, from: 'a', lastLsn, matched: true });
 
 describe('Outbox', () => {
   it('holds messages of an unrecorded term and everything after them, and releases them in order once the term is on disk', () => {
@@ -30,7 +30,7 @@ describe('Outbox', () => {
   });
 
   it('drops what it holds when the member stops', () => {
-    const wire: PeerMessage[] = [];
+    const wire: OutgoingPeerMessage[] = [];
     const outbox = new Outbox({ send: (_to, m) => wire.push(m) > 0, broadcast: (m) => void wire.push(m), canSend: () => true }, () => 0);
     outbox.broadcast(ack(1, 1));
     outbox.clear();

@@ -7,10 +7,14 @@ import { defaultLogLimits } from '../src/limits.js';
 import { encodeEvents } from '../src/log/events.js';
 import { indexRecord } from '../src/log/record.js';
 import type { PeerSender } from '../src/replication/outbox.js';
-import type { AppendMessage, PeerMessage } from '../src/replication/peer-protocol.js';
+import type { AppendMessage, OutgoingPeerMessage } from '../src/replication/peer-protocol.js';
+
 import { RecentRecords, Shipper, type ShipperContext } from '../src/replication/shipper.js';
 import { checkedStore, type CheckedStore } from '../src/store/checked-store.js';
 import { systemClock, systemTimers } from '../src/time.js';
+
+/** An append as the shipper hands it to the network, which stamps the stripe. */
+type Sent = Omit<AppendMessage, 'stripe'>;
 
 /** A store holding `counts[i]` records written in term i + 1, each with one event of `dataBytes` bytes. */
 async function logWith(counts: number[], dataBytes = 8): Promise<CheckedStore> {
@@ -27,13 +31,13 @@ async function logWith(counts: number[], dataBytes = 8): Promise<CheckedStore> {
 
 interface Mirror {
   shipper: Shipper;
-  sent: AppendMessage[];
+  sent: Sent[];
   setInSync(value: boolean): void;
   reads: () => number;
 }
 
 function shipTo(store: CheckedStore, recent = new RecentRecords(16)): Mirror {
-  const sent: AppendMessage[] = [];
+  const sent: Sent[] = [];
   let inSync = false;
   let reads = 0;
   const read = store.read.bind(store);
@@ -42,7 +46,7 @@ function shipTo(store: CheckedStore, recent = new RecentRecords(16)): Mirror {
     return read(lsn, options);
   };
   const network: PeerSender = {
-    send: (_to: string, message: PeerMessage) => (message.kind === 'append' ? sent.push(message) > 0 : true),
+    send: (_to: string, message: OutgoingPeerMessage) => (message.kind === 'append' ? sent.push(message) > 0 : true),
     broadcast: () => {},
     canSend: () => true,
   };
@@ -61,8 +65,8 @@ function shipTo(store: CheckedStore, recent = new RecentRecords(16)): Mirror {
   return { shipper: new Shipper('m', context, store.lastPosition), sent, setInSync: (value) => (inSync = value), reads: () => reads };
 }
 
-const ack = (lastLsn: number, matched: boolean) => ({ kind: 'ack' as const, term: 9, from: 'm', lastLsn, matched });
-const lsnsOf = (message: AppendMessage): [number, number] => [message.prevLsn + 1, message.prevLsn + message.records.length];
+const ack = (lastLsn: number, matched: boolean) => ({ kind: 'ack' as const, stripe: 0, term: 9, from: 'm', lastLsn, matched });
+const lsnsOf = (message: Sent): [number, number] => [message.prevLsn + 1, message.prevLsn + message.records.length];
 
 describe('Shipper', () => {
   it('starts at the log end and walks back to where the mirror log ends, then ships from there with the right previous term', async () => {
