@@ -8,7 +8,6 @@ import { encodeEvents } from '../src/log/events.js';
 import { indexRecord } from '../src/log/record.js';
 import type { PeerSender } from '../src/replication/outbox.js';
 import type { AppendMessage, OutgoingPeerMessage } from '../src/replication/peer-protocol.js';
-
 import { RecentRecords, Shipper, type ShipperContext } from '../src/replication/shipper.js';
 import { checkedStore, type CheckedStore } from '../src/store/checked-store.js';
 import { systemClock, systemTimers } from '../src/time.js';
