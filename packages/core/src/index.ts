@@ -98,25 +98,23 @@ export type { GroupOptions, GroupMemberConfig, GroupStatus, MirrorStatus } from 
 export type { GroupView } from './replication/group-view.js';
 export type { TransactionResult, AppendedRange, MirrorSpec } from './protocol/messages.js';
 export { PROTOCOL_VERSION } from './protocol/frames.js';
-export {
-  validateClusterConfig,
-  checkGroupSettings,
-  type GroupSettings,
-  clusterConfigDefaults,
-  clusterConfigBounds,
-  type ClusterConfig,
-  type ClusterConfigInput,
-  type ClusterSettings,
-  type ClusterSettingsInput,
-  type ConfigLimits,
-  type FailoverPriority,
-  type Persistence,
-  type ServerConfig,
-  type ServerConfigInput,
-  type StripeConfig,
-  type StripeConfigInput,
-  type VoterConfig,
-} from './config/cluster-config.js';
+export { validateClusterConfig } from './config/cluster-config.js';
+export { checkGroupSettings, type GroupSettings } from './config/group-settings.js';
+export { clusterConfigDefaults, clusterConfigBounds } from './config/defaults.js';
+export type {
+  ClusterConfig,
+  ClusterConfigInput,
+  ClusterSettings,
+  ClusterSettingsInput,
+  ConfigLimits,
+  FailoverPriority,
+  Persistence,
+  ServerConfig,
+  ServerConfigInput,
+  StripeConfig,
+  StripeConfigInput,
+  VoterConfig,
+} from './config/types.js';
 export { groupOptionsOf, isLoneServer } from './config/group-options.js';
 export {
   findServer,

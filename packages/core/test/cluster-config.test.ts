@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ConfigError } from '../src/errors.js';
 import { defaultConnectionLimits, defaultLogLimits } from '../src/limits.js';
-import { validateClusterConfig, type ClusterConfig } from '../src/config/cluster-config.js';
+import { validateClusterConfig } from '../src/config/cluster-config.js';
+import type { ClusterConfig } from '../src/config/types.js';
 import { findServer, findVoter, quorumSize, serversOf, stripeOf, stripesOf, votingMembers } from '../src/config/members.js';
 
 /** A valid one-stripe cluster: two servers and a voter. */

@@ -4,7 +4,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { GroupOptions } from '../replication/member.js';
-import type { ClusterConfig } from './cluster-config.js';
+import type { ClusterConfig } from './types.js';
 import { serversOf, stripesOf } from './members.js';
 
 /**

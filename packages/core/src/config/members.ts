@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { ConfigError } from '../errors.js';
-import type { ClusterConfig, ServerConfig, StripeConfig, VoterConfig } from './cluster-config.js';
+import type { ClusterConfig, ServerConfig, StripeConfig, VoterConfig } from './types.js';
 
 /** A server found by name, with the stripe it belongs to. */
 export interface ServerPlacement {

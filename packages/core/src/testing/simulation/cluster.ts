@@ -8,7 +8,7 @@
  */
 import { decodeEvents } from '../../log/events.js';
 import { decodeRecord } from '../../log/record.js';
-import type { ClusterConfig } from '../../config/cluster-config.js';
+import type { ClusterConfig } from '../../config/types.js';
 import { groupOptionsOf } from '../../config/group-options.js';
 import { defaultClientTiming, defaultConnectionLimits, defaultLogLimits } from '../../limits.js';
 import { createServer, type KilnServer, type ServerOptions } from '../../server/server.js';

@@ -1,0 +1,153 @@
+/**
+ * Readers of single config fields: each checks one value, returns it typed, or throws a
+ * {@link ConfigError} naming the field's path and the rule it broke.
+ *
+ * @packageDocumentation
+ */
+import { ConfigError } from '../errors.js';
+import { clusterConfigBounds } from './defaults.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** A plain object (not null, not an array). */
+export function object(value: unknown, field: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(field, `must be an object, got ${show(value)}`);
+  return value as Record<string, unknown>;
+}
+
+/** An array; empty only when `mayBeEmpty`. */
+export function array(value: unknown, field: string, mayBeEmpty = false): unknown[] {
+  if (!Array.isArray(value)) throw new ConfigError(field, `must be an array, got ${show(value)}`);
+  if (!mayBeEmpty && value.length === 0) throw new ConfigError(field, 'must not be empty');
+  return value;
+}
+
+/** Refuses the first key of `o` not in `known`, suggesting the nearest known one. */
+export function knownKeys(o: Record<string, unknown>, path: string, known: readonly string[], rule = 'is not a known setting'): void {
+  for (const key of Object.keys(o)) {
+    if (known.includes(key)) continue;
+    let near: string | undefined;
+    let best = Math.max(2, Math.floor(key.length / 4)) + 1;
+    for (const k of known) {
+      const d = editDistance(k.toLowerCase(), key.toLowerCase());
+      if (d < best) [near, best] = [k, d];
+    }
+    throw new ConfigError(child(path, key), near === undefined ? rule : `${rule}; did you mean '${near}'?`);
+  }
+}
+
+/** The path of `key` under `path`: `a.b`, or `a["odd key"]` when the key is not an identifier. */
+function child(path: string, key: string): string {
+  if (!/^[A-Za-z_$][\w$]*$/.test(key)) return `${path}[${JSON.stringify(key)}]`;
+  return path === '' ? key : `${path}.${key}`;
+}
+
+/** A name of the cluster, a stripe, a server or a voter: 1 to 64 of letters, digits, `.`, `_`, `-`. */
+export function name(value: unknown, field: string): string {
+  if (value === undefined) throw new ConfigError(field, 'is required');
+  if (typeof value !== 'string' || !NAME.test(value)) {
+    throw new ConfigError(field, `must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit, got ${show(value)}`);
+  }
+  return value;
+}
+
+/** One of `allowed`; `fallback` when absent. */
+export function oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(field, `must be ${allowed.map((a) => `'${a}'`).join(' or ')}, got ${show(value)}`);
+  }
+  return value as T;
+}
+
+/** Milliseconds within the bounds of the setting the field's last segment names; `fallback` when absent. */
+export function time(value: unknown, field: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const setting = (field.split('.').pop() ?? field) as keyof typeof clusterConfigBounds;
+  const { min, max } = clusterConfigBounds[setting];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(field, `must be an integer number of milliseconds from ${min} to ${max}, got ${show(value)}`);
+  }
+  return value;
+}
+
+/** A non-empty path without NUL. */
+export function directory(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.trim() === '' || value.includes('\u0000')) throw new ConfigError(field, `must be a non-empty path, got ${show(value)}`);
+  return value;
+}
+
+/** A parsed address: its text, the host and port that identify it, and its port number. */
+export interface Address {
+  url: string;
+  host: string;
+  port: number;
+  key: string;
+}
+
+const SCHEMES = ['tcp:', 'ws:', 'wss:'];
+const EXPLICIT_PORT = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*):(\d+)(?:[/?#]|$)/i;
+
+/** A `tcp://`, `ws://` or `wss://` URL with a host and an explicit port (0 only when `allowPortZero`). */
+export function address(value: unknown, field: string, allowPortZero: boolean): Address {
+  if (typeof value !== 'string') throw new ConfigError(field, `must be a URL string, got ${show(value)}`);
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(field, `'${value}' is not a URL`);
+  }
+  if (!SCHEMES.includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${value}' must be tcp, ws or wss`);
+  if (parsed.hostname === '') throw new ConfigError(field, `'${value}' must name a host`);
+  if (parsed.username !== '' || parsed.password !== '') throw new ConfigError(field, `'${value}' must not carry credentials`);
+  // `new URL` drops a ws or wss URL's default port (80, 443); an explicit one still counts.
+  const explicit = EXPLICIT_PORT.exec(value)?.[1];
+  if (explicit === undefined) throw new ConfigError(field, `'${value}' must name a port`);
+  const port = Number(parsed.port === '' ? explicit : parsed.port);
+  if (port === 0 && !allowPortZero) throw new ConfigError(field, `'${value}' must name a port other than 0: others must find it`);
+  const host = hostKey(parsed.hostname);
+  return { url: value, host, port, key: `${host}:${port}` };
+}
+
+/** Lower-cased host, with every loopback spelling folded into one. */
+function hostKey(hostname: string): string {
+  const h = hostname.toLowerCase();
+  if (h === 'localhost' || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h)) return 'loopback';
+  return h;
+}
+
+/** Folds `.`, `..` (where it can), repeated and trailing slashes, so `./d/` and `d` compare equal. */
+export function normalisePath(path: string): string {
+  const absolute = path.startsWith('/');
+  const out: string[] = [];
+  for (const part of path.replace(/\\/g, '/').split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..' && out.length > 0 && out[out.length - 1] !== '..') out.pop();
+    else out.push(part);
+  }
+  return (absolute ? '/' : '') + out.join('/');
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+/** A value as it appears in a message: JSON where it can be, short. */
+export function show(value: unknown): string {
+  let text: string;
+  try {
+    text = value === undefined ? 'nothing' : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = String(value);
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}

@@ -1,0 +1,142 @@
+/**
+ * The shapes of the cluster configuration (`kiln.config.json`): as written (`*Input`) and as
+ * {@link validateClusterConfig} returns them, every default filled in.
+ *
+ * @packageDocumentation
+ */
+import type { ConnectionLimits, LogLimits } from '../limits.js';
+
+/** Where the log rests: on disk and restartable, or in memory only. */
+export type Persistence = 'restartable' | 'memory';
+
+/**
+ * What a mirror group gives up when it cannot be sure: `consistency` never risks two actives (a
+ * two-server group needs a voter to fail over); `availability` lets a lone mirror promote itself,
+ * and writes what diverged to a report when the sides meet.
+ */
+export type FailoverPriority = 'consistency' | 'availability';
+
+/** Every limit and timeout of a connection and of the log; see docs/LIMITS.md. */
+export type ConfigLimits = ConnectionLimits & LogLimits;
+
+/** One server as written in the file. */
+export interface ServerConfigInput {
+  /** The server's name, unique in the cluster; `kiln start --server NAME` picks it. Letters, digits, `.`, `_`, `-`; at most 64. */
+  name: string;
+  /** Client addresses to listen on: `tcp://`, `ws://` or `wss://` URLs with a port. At least one. */
+  listen: string[];
+  /**
+   * Address other servers and voters reach this one at (`tcp://host:port`, or `ws://`/`wss://`).
+   * Required unless the cluster is one server alone with no voters.
+   */
+  peer?: string;
+  /** Directory of the server's store. Required when `persistence` is `restartable`; ignored in memory mode. */
+  dataDir?: string;
+  /** Preference in elections between equally up-to-date candidates: higher wins. Positive integer. @default 1 */
+  weight?: number;
+}
+
+/** One server, validated: `weight` filled in. */
+export interface ServerConfig {
+  /** The server's name, unique in the cluster. */
+  name: string;
+  /** Client addresses to listen on. */
+  listen: string[];
+  /** Peer address; absent only for a lone server with no voters. */
+  peer?: string;
+  /** Directory of the server's store; always present in restartable mode. */
+  dataDir?: string;
+  /** Election preference between equally up-to-date candidates. @default 1 */
+  weight: number;
+}
+
+/** A voter: a tiny process that holds no log, only `(term, votedFor, inSync)`, and votes in every stripe's elections. */
+export interface VoterConfig {
+  /** The voter's name, unique in the cluster. */
+  name: string;
+  /** Address servers reach the voter at (`tcp://host:port`, or `ws://`/`wss://`). */
+  peer: string;
+  /**
+   * Directory where the voter keeps its term, vote and in-sync sets. Optional; without it they
+   * live in memory and a restarted voter may vote again in a term it already voted in.
+   */
+  dataDir?: string;
+}
+
+/** One stripe (mirror group) as written in the file. */
+export interface StripeConfigInput {
+  /** The stripe's name, unique in the cluster (among stripes, servers and voters). */
+  name: string;
+  /** This stripe's election window, in milliseconds, 100..600000. @default the cluster's `electionTimeMs` */
+  electionTimeMs?: number;
+  /** The stripe's servers: one active, the rest mirrors. At least one. */
+  servers: ServerConfigInput[];
+}
+
+/** One stripe, validated: `electionTimeMs` resolved. */
+export interface StripeConfig {
+  /** The stripe's name; for a one-stripe cluster written with `servers`, the cluster's name. */
+  name: string;
+  /** The stripe's election window, in milliseconds. */
+  electionTimeMs: number;
+  /** The stripe's servers. */
+  servers: ServerConfig[];
+}
+
+/** Settings shared by both forms of the file. */
+export interface ClusterSettingsInput {
+  /** The cluster's name, recorded with its cluster id. Letters, digits, `.`, `_`, `-`; at most 64. */
+  cluster: string;
+  /** `restartable`: each server's store is on disk in its `dataDir`; `memory`: nothing survives a restart. @default 'restartable' */
+  persistence?: Persistence;
+  /** @default 'consistency' */
+  failoverPriority?: FailoverPriority;
+  /** Election window of every stripe that does not set its own, in milliseconds, 100..600000. @default 5000 */
+  electionTimeMs?: number;
+  /** A mirror that does not acknowledge for this long leaves the in-sync set, in milliseconds, 10..600000; less than every `electionTimeMs`; a mirror that hears nothing from the active for this long starts an election (a quarter of it once its redial of the active is refused). @default 1000 */
+  mirrorTimeoutMs?: number;
+  /** An active that cannot reach a majority for this long stops acknowledging commits and serving reads, in milliseconds, 10..600000; less than `mirrorTimeoutMs`, so it stops before a successor can acknowledge anything. @default 800 */
+  leaseMs?: number;
+  /** How long a client keeps trying to reach an active before it surfaces an error, in milliseconds, 100..3600000; at least every `electionTimeMs`. @default 10000 */
+  reconnectWindowMs?: number;
+  /** Voters, shared by every stripe. @default [] */
+  voters?: VoterConfig[];
+  /** Any limit from docs/LIMITS.md; the rest keep their defaults. @default {} */
+  limits?: Partial<ConfigLimits>;
+  /** Reserved for authentication; must be absent. */
+  auth?: undefined;
+}
+
+/** The file's shape, as written: either `servers` (one stripe) or `stripes`, never both. */
+export type ClusterConfigInput = ClusterSettingsInput &
+  ({ servers: ServerConfigInput[]; stripes?: undefined } | { stripes: StripeConfigInput[]; servers?: undefined });
+
+/** Settings shared by both forms, validated, every default filled in. */
+export interface ClusterSettings {
+  /** The cluster's name. */
+  cluster: string;
+  /** @default 'restartable' */
+  persistence: Persistence;
+  /** @default 'consistency' */
+  failoverPriority: FailoverPriority;
+  /** Election window of a stripe that sets none, in milliseconds. @default 5000 */
+  electionTimeMs: number;
+  /** Mirror acknowledgement timeout, in milliseconds. @default 1000 */
+  mirrorTimeoutMs: number;
+  /** Active's lease, in milliseconds. @default 800 */
+  leaseMs: number;
+  /** Client reconnect window, in milliseconds. @default 10000 */
+  reconnectWindowMs: number;
+  /** Voters, shared by every stripe. @default [] */
+  voters: VoterConfig[];
+  /** Every limit, defaults merged with the file's. */
+  limits: ConfigLimits;
+}
+
+/**
+ * A validated cluster configuration. It keeps the form it was written in (`servers` or
+ * `stripes`); use {@link stripesOf} for a uniform list of stripes. Validating it again returns an
+ * equal value.
+ */
+export type ClusterConfig = ClusterSettings &
+  ({ servers: ServerConfig[]; stripes?: undefined } | { stripes: StripeConfig[]; servers?: undefined });
