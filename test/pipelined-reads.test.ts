@@ -166,7 +166,7 @@ describe('pipelined reads never read, over WebSocket', () => {
   }
 
   /** A raw `ws` client that says hello, then sends pipelined reads and never reads again. */
-  async function hostile(reads: number): Promise<void> {
+  async function hostile(reads: number, requests: (count: number) => Uint8Array[] = readAllRequests): Promise<void> {
     const socket = new WebSocket(server.urls[0]!, { perMessageDeflate: false });
     sockets.push(socket);
     socket.on('error', () => {});
@@ -178,7 +178,7 @@ describe('pipelined reads never read, over WebSocket', () => {
     socket.send(HELLO);
     expect((decode((await within(welcome, 'the welcome', 5_000)) as Buffer) as unknown[])[0], 'a welcome frame').toBe(2);
     socket.pause(); // never read a reply again
-    for (const request of readAllRequests(reads)) socket.send(request);
+    for (const request of requests(reads)) socket.send(request);
   }
 
   beforeAll(async () => {
@@ -211,6 +211,17 @@ describe('pipelined reads never read, over WebSocket', () => {
     await pollUntil('reads of the new connections to start', () => started - startedBefore >= 12, 10_000);
     expect(runningMax, 'reads running at once on the server').toBeLessThanOrEqual(SERVER_BUDGET / defaultLogLimits.readBytesMax);
     // The hostile connections stalled themselves; a normal client is still answered.
+    const page = await within(good.readAll({ fromLsn: 1, maxCount: 4 }), 'a normal read', ANSWER_MS_MAX);
+    expect(page.length).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('charges subscriptions catching up to the server budget too', async () => {
+    runningMax = 0;
+    const startedBefore = started;
+    // 200 subscriptions to the whole log from its start, on one connection that never reads.
+    await hostile(200, (count) => Array.from({ length: count }, (_, i) => encode([1, i + 1, 'subscribe', [i + 1, null, 1]])));
+    await pollUntil('the catch-up reads to start', () => started - startedBefore >= 6, 10_000);
+    expect(runningMax, 'catch-up reads running at once on the server').toBeLessThanOrEqual(SERVER_BUDGET / defaultLogLimits.readBytesMax);
     const page = await within(good.readAll({ fromLsn: 1, maxCount: 4 }), 'a normal read', ANSWER_MS_MAX);
     expect(page.length).toBeGreaterThan(0);
   }, 30_000);

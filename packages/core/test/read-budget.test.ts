@@ -3,7 +3,7 @@
 // connection's waiting reads are refused.
 import { describe, expect, it } from 'vitest';
 import { ConnectionClosedError } from '../src/errors.js';
-import { ReadBudget, ReadGate } from '../src/server/read-budget.js';
+import { ReadBudget, ReadGate } from '../src/read/read-budget.js';
 
 /** A connection whose writability the test sets. */
 class FakeConnection {

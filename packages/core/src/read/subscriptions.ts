@@ -3,11 +3,14 @@
  * notifications, with no gap and no duplicate at the seam. The switch to live happens in the
  * same synchronous step that sees the reads reach the commit index, so no commit falls between.
  * A subscriber whose connection stops draining drops back to catching up from the store, so a
- * slow reader costs no server memory beyond its connection's capped send queue.
+ * slow reader costs no server memory beyond its connection's capped send queue. Each catch-up
+ * read is charged to the server's read budget, as a client's read is, so many subscriptions
+ * catching up at once hold at most `readBytesInFlightMax` between them.
  */
 import type { LogLimits } from '../limits.js';
 import type { LogRecord } from '../log/record.js';
 import type { EventSlice } from '../protocol/messages.js';
+import type { ReadBudget } from './read-budget.js';
 import { Reader, sliceOf } from './reader.js';
 
 /** Where a subscription's events go: one client connection. */
@@ -41,6 +44,7 @@ export class SubscriptionHub {
     private readonly reader: Reader,
     private readonly limits: LogLimits,
     private readonly commitIndex: () => number,
+    private readonly budget: ReadBudget,
   ) {}
 
   /** Subscriptions open now. */
@@ -110,18 +114,26 @@ export class SubscriptionHub {
     try {
       while (!subscription.closed) {
         if (!subscription.sink.writable) await subscription.sink.whenWritable();
-        const commitIndex = this.commitIndex();
-        const slices = await this.readFrom(subscription, commitIndex);
-        if (subscription.closed) return;
-        if (slices.length === 0 && this.commitIndex() === commitIndex) {
-          subscription.live = true;
-          this.live.add(subscription);
-          return;
-        }
-        if (slices.length > 0) {
-          const last = slices[slices.length - 1]!;
-          subscription.next = subscription.stream === null ? last.lsn + 1 : last.firstVersion + last.eventCount;
-          if (!subscription.sink.send(slices)) this.close(subscription);
+        const chargeBytes = this.limits.readBytesMax;
+        await this.budget.charge(chargeBytes);
+        try {
+          if (subscription.closed) return;
+          const commitIndex = this.commitIndex();
+          const slices = await this.readFrom(subscription, commitIndex);
+          if (subscription.closed) return;
+          if (slices.length === 0 && this.commitIndex() === commitIndex) {
+            subscription.live = true;
+            this.live.add(subscription);
+            return;
+          }
+          if (slices.length > 0) {
+            const last = slices[slices.length - 1]!;
+            subscription.next = subscription.stream === null ? last.lsn + 1 : last.firstVersion + last.eventCount;
+            if (!subscription.sink.send(slices)) this.close(subscription);
+          }
+        } finally {
+          // Once its answer is handed to the connection, a read holds no memory of its own.
+          this.budget.refund(chargeBytes);
         }
       }
     } catch (error) {

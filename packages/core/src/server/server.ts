@@ -19,7 +19,7 @@ import type { Connection, Listener, Transport } from '../transport/transport.js'
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import { GroupMember, type GroupOptions } from '../replication/member.js';
 import { Reader } from '../read/reader.js';
-import { ReadBudget } from './read-budget.js';
+import { ReadBudget } from '../read/read-budget.js';
 import { Session, type SessionContext } from './session.js';
 import { SubscriptionHub } from '../read/subscriptions.js';
 
@@ -163,7 +163,8 @@ class Server implements KilnServer {
     if (this.recovery.droppedRecords > 0) this.log(`recovery dropped ${this.recovery.droppedRecords} torn record(s) at the tail`);
     this.clusterId = await this.metaString(META_CLUSTER_ID, () => this.random.uuid());
     const reader = new Reader(this.store, this.logLimits);
-    this.hub = new SubscriptionHub(reader, this.logLimits, () => this.member.commitIndex);
+    const readBudget = new ReadBudget(this.logLimits.readBytesInFlightMax);
+    this.hub = new SubscriptionHub(reader, this.logLimits, () => this.member.commitIndex, readBudget);
     const member = new GroupMember(this.options.group ?? this.loneGroup(), {
       store: this.store,
       logLimits: this.logLimits,
@@ -190,7 +191,7 @@ class Server implements KilnServer {
       committer: () => member.activeCommitter(),
       readIndex: () => member.readIndex(),
       reader,
-      readBudget: new ReadBudget(this.logLimits.readBytesInFlightMax),
+      readBudget,
       subscriptions: this.hub,
       status: () => this.status(),
       addMirror: (mirror) => this.addMirror(mirror),

@@ -18,7 +18,7 @@ import type { Connection } from '../transport/transport.js';
 import type { Committer } from '../commit/committer.js';
 import type { Reader } from '../read/reader.js';
 import type { Subscription, SubscriptionHub } from '../read/subscriptions.js';
-import { ReadGate, type ReadBudget } from './read-budget.js';
+import { ReadGate, type ReadBudget } from '../read/read-budget.js';
 
 /** What a session needs from its server. */
 export interface SessionContext {
