@@ -47,12 +47,15 @@ async function harness(options: Partial<CommitterOptions> = {}, limits: Partial<
   return { committer, store, writes, committed, failures };
 }
 
-let seq = 0;
-const events = (count: number): Uint8Array => encodeEvents(Array.from({ length: count }, (_, i) => ({ type: 't', data: i })), () => `id-${++seq}`);
+/** Events whose ids name the transaction, so a resend carries the same bytes as the original. */
+const events = (tag: string, count: number): Uint8Array => {
+  let i = 0;
+  return encodeEvents(Array.from({ length: count }, (_, n) => ({ type: 't', data: n })), () => `${tag}/${i++}`);
+};
 const tx = (clientId: string, n: number, stream: string, expectedVersion: ExpectedVersion = 'any', count = 1): TransactionRequest => ({
   clientId,
   seq: n,
-  appends: [{ stream, expectedVersion, events: events(count) }],
+  appends: [{ stream, expectedVersion, events: events(`${clientId}#${n}`, count) }],
 });
 
 describe('Committer', () => {
