@@ -47,12 +47,15 @@ async function harness(options: Partial<CommitterOptions> = {}, limits: Partial<
   return { committer, store, writes, committed, failures };
 }
 
-let seq = 0;
-const events = (count: number): Uint8Array => encodeEvents(Array.from({ length: count }, (_, i) => ({ type: 't', data: i })), () => `id-${++seq}`);
+/** Events whose ids name the transaction, so a resend carries the same bytes as the original. */
+const events = (tag: string, count: number): Uint8Array => {
+  let i = 0;
+  return encodeEvents(Array.from({ length: count }, (_, n) => ({ type: 't', data: n })), () => `${tag}/${i++}`);
+};
 const tx = (clientId: string, n: number, stream: string, expectedVersion: ExpectedVersion = 'any', count = 1): TransactionRequest => ({
   clientId,
   seq: n,
-  appends: [{ stream, expectedVersion, events: events(count) }],
+  appends: [{ stream, expectedVersion, events: events(`${clientId}#${n}`, count) }],
 });
 
 describe('Committer', () => {
@@ -170,5 +173,59 @@ describe('Committer', () => {
     await expect(pending).rejects.toMatchObject({ name: 'NotActiveError' });
     await drained;
     expect(committer.pendingCount).toBe(0);
+  });
+});
+
+/** A committer of a replicating active: nothing commits until `commitThrough`. */
+function activeCommitter(store: CheckedStore, term: number, onWritten: () => void = () => {}): Committer {
+  return new Committer({ store, limits: defaultLogLimits, clock: systemClock, timers: systemTimers, term, commitIndex: 0, onWritten, onCommitted: () => {}, onFailed: () => {} });
+}
+
+/** Lets pending promise callbacks and deferred work run, so an answer already given has arrived. */
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10));
+
+/** A store holding one record the active of term 1 wrote and never committed (a mirror in sync lacks it). */
+async function storeWithUncommittedRecord(request: TransactionRequest): Promise<CheckedStore> {
+  const store = checkedStore(memoryStore(), defaultLogLimits);
+  await store.open();
+  let written!: () => void;
+  const durable = new Promise<void>((resolve) => (written = resolve));
+  const predecessor = activeCommitter(store, 1, () => written());
+  predecessor.transact(request).catch(() => {});
+  await durable;
+  predecessor.abandon(new NotActiveError(null));
+  return store;
+}
+
+// Simulation seed 636 at 1000/900/100 ms: a new active answered such a resend at once, from the
+// table it recovered from its whole log; a failover to the in-sync mirror lacking the record lost it.
+describe('Committer: a resend of a transaction recovered above the commit index', () => {
+  it('is answered only once the commit index reaches its record', async () => {
+    const request = tx('writer', 1, 'orders');
+    const store = await storeWithUncommittedRecord(request);
+    const committer = activeCommitter(store, 2);
+    await committer.recover();
+    let answered = false;
+    const answer = committer.transact(request).then((result) => ((answered = true), result));
+    await settle();
+    expect(answered, 'answered before its record was committed').toBe(false);
+    committer.commitThrough(1);
+    const result = await answer;
+    expect(result).toEqual({ lsn: 1, streams: [{ stream: 'orders', firstVersion: 0, eventCount: 1 }] });
+    // Once committed, a resend is answered at once, and nothing was written twice.
+    await expect(committer.transact(request)).resolves.toEqual(result);
+    expect(committer.lastWrittenLsn).toBe(1);
+  });
+
+  it('fails with the term when the active steps down first, so the client asks the next one', async () => {
+    const request = tx('writer', 1, 'orders');
+    const store = await storeWithUncommittedRecord(request);
+    const committer = activeCommitter(store, 2);
+    await committer.recover();
+    const answer = committer.transact(request);
+    answer.catch(() => {});
+    await settle();
+    committer.abandon(new NotActiveError(null));
+    await expect(answer).rejects.toBeInstanceOf(NotActiveError);
   });
 });

@@ -31,8 +31,8 @@ const record = (lsn: number) =>
 
 /** One message of every kind, and the variants that matter (a heartbeat, a refused ack, a stripe other than 0). */
 const messages: PeerMessage[] = [
-  { kind: 'append', stripe: SINGLE_STRIPE, term: 3, from: 's1', prevLsn: 40, prevTerm: 2, commitIndex: 39, records: [record(41), record(42)] },
-  { kind: 'append', stripe: SINGLE_STRIPE, term: 3, from: 's1', prevLsn: 42, prevTerm: 3, commitIndex: 42, records: [] },
+  { kind: 'append', stripe: SINGLE_STRIPE, term: 3, from: 's1', prevLsn: 40, prevTerm: 2, commitIndex: 39, termStartLsn: 38, records: [record(41), record(42)] },
+  { kind: 'append', stripe: SINGLE_STRIPE, term: 3, from: 's1', prevLsn: 42, prevTerm: 3, commitIndex: 42, termStartLsn: 38, records: [] },
   { kind: 'ack', stripe: SINGLE_STRIPE, term: 3, from: 's2', lastLsn: 42, matched: true },
   { kind: 'ack', stripe: 5, term: 3, from: 's2', lastLsn: 0, matched: false },
   { kind: 'view', stripe: SINGLE_STRIPE, term: 3, from: 's1', view },

@@ -58,6 +58,7 @@ function shipTo(store: CheckedStore, recent = new RecentRecords(16)): Mirror {
     limits: defaultLogLimits,
     shippableLsn: () => store.lastPosition.lsn,
     commitIndex: () => 0,
+    termStartLsn: () => 0,
     inSync: () => inSync,
     now: () => 0,
   };

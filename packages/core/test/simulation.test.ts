@@ -11,7 +11,18 @@
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { anomalyClasses } from '../src/testing/checker/index.js';
-import { defaultReplayCommand, Prng, runSeed, Scheduler, type RunSeedOptions, type SeedResult } from '../src/testing/simulation/index.js';
+import {
+  defaultReplayCommand,
+  Prng,
+  runSeed,
+  Scheduler,
+  startGroupMember,
+  startSingleServer,
+  type RunSeedOptions,
+  type SeedResult,
+  type SimGroupTiming,
+  type StartMember,
+} from '../src/testing/simulation/index.js';
 
 const createStore = (): ReturnType<typeof memoryStore> => memoryStore();
 const ops = Number(process.env.KILN_SIM_OPS ?? 80);
@@ -96,6 +107,35 @@ if (single !== undefined) {
       const wanted = [1, 2, 3, 4, 5].flatMap((n) => [0, 1, 2].filter((v) => n !== 2 || v > 0).map((v) => `${n}+${v}`));
       expect(wanted.filter((shape) => !shapes.has(shape))).toEqual([]);
     });
+  });
+
+  describe('simulation: seeds that failed under other legal group timings', () => {
+    /** Group members with `timing`; a seed that drew a lone server still runs it alone, as by default. */
+    const withTiming = (timing: SimGroupTiming): StartMember => {
+      const member = startGroupMember(timing);
+      return (context) => (context.members.length === 1 ? startSingleServer(context) : member(context));
+    };
+    const cases: Array<{ timing: Required<SimGroupTiming>; seeds: number[]; why: string }> = [
+      // A new active answered a resend from its de-duplication table for a record its predecessor
+      // wrote and never committed; a failover to the in-sync mirror that lacked it then lost it.
+      // 636 and 1778 still did so after the replication code became role objects; 1686 and 2284
+      // (found before) no longer reach either bug, and stay as cheap guards.
+      { timing: { electionTimeMs: 1000, mirrorTimeoutMs: 900, leaseMs: 100 }, seeds: [636, 1778], why: 'acknowledged resend of an uncommitted record' },
+      { timing: { electionTimeMs: 1000, mirrorTimeoutMs: 500, leaseMs: 400 }, seeds: [1686], why: 'acknowledged resend of an uncommitted record' },
+      // An active of a later term that wrote nothing left two mirrors with an earlier active's
+      // uncommitted tail.
+      { timing: { electionTimeMs: 1000, mirrorTimeoutMs: 500, leaseMs: 400 }, seeds: [2284], why: "a mirror keeps an earlier term's tail past the active's log" },
+    ];
+    for (const { timing, seeds, why } of cases) {
+      it(`${timing.electionTimeMs}/${timing.mirrorTimeoutMs}/${timing.leaseMs} ms: seeds ${seeds.join(', ')} check clean (${why})`, async () => {
+        const failed: string[] = [];
+        for (const seed of seeds) {
+          const result = await runSeed(seed, { ...options, startMember: withTiming(timing) });
+          if (!result.ok) failed.push(report(await runSeed(seed, { ...options, startMember: withTiming(timing), traceLinesKept: 60 })));
+        }
+        expect(failed, failed.join('\n\n')).toEqual([]);
+      });
+    }
   });
 
   describe('simulation harness', () => {

@@ -88,6 +88,8 @@ export class Committer {
   private writtenLsn: number;
   /** Written locally, waiting for the commit index to reach them, in LSN order. */
   private unacked: PendingCommit[] = [];
+  /** Resends of transactions recovered from the log above the commit index, answered once it reaches them. */
+  private resendsAwaitingCommit: Array<{ result: TransactionResult; resolve: (result: TransactionResult) => void; reject: (error: unknown) => void }> = [];
 
   constructor(private readonly options: CommitterOptions) {
     this.heads = new StreamHeads(options.store, options.limits.streamHeadCacheMax);
@@ -126,6 +128,11 @@ export class Committer {
       pending.resolve(pending.result);
     }
     if (done.length > 0) this.options.onCommitted(done.map((p) => p.record));
+    if (this.resendsAwaitingCommit.length > 0) {
+      const due = this.resendsAwaitingCommit.filter((r) => r.result.lsn <= target);
+      this.resendsAwaitingCommit = this.resendsAwaitingCommit.filter((r) => r.result.lsn > target);
+      for (const resend of due) resend.resolve(resend.result);
+    }
     if (this.inFlight.size === 0) this.drained?.();
   }
 
@@ -140,6 +147,7 @@ export class Committer {
     this.queue = [];
     for (const pending of given) pending.reject(error);
     for (const waiting of this.waiting.splice(0)) waiting.reject(error);
+    for (const resend of this.resendsAwaitingCommit.splice(0)) resend.reject(error);
     this.inFlight.clear();
     this.heads.clear();
     this.drained?.();
@@ -226,7 +234,7 @@ export class Committer {
     this.checkAccepting();
     const digest = writeDigest(request.appends);
     const known = this.dedup.lookup(request.clientId, request.seq, digest);
-    if (known.kind === 'committed') return Promise.resolve(known.result);
+    if (known.kind === 'committed') return this.afterCommit(known.result);
     if (known.kind === 'reused') throw new SequenceReusedError(request.clientId, request.seq);
     if (known.kind === 'expired') throw new SequenceExpiredError(request.clientId, request.seq);
     const tag = `${request.clientId}#${request.seq}`;
@@ -234,6 +242,17 @@ export class Committer {
     if (!joined) return this.enqueue(request, eventCounts, tag, digest);
     if (joined.digest !== digest) throw new SequenceReusedError(request.clientId, request.seq);
     return joined.result;
+  }
+
+  /**
+   * The answer to a resend found in the de-duplication table. A new active recovers the table from
+   * its whole log, which may end in records its predecessor never committed (a mirror in sync
+   * lacks them): their resends are answered once the commit index reaches them, as reads are, or
+   * fail with the term. Answering at once would acknowledge a write a failover can still drop.
+   */
+  private afterCommit(result: TransactionResult): Promise<TransactionResult> {
+    if (result.lsn <= this.committedLsn) return Promise.resolve(result);
+    return new Promise((resolve, reject) => this.resendsAwaitingCommit.push({ result, resolve, reject }));
   }
 
   /** Stops accepting transactions and resolves once every accepted one is durable or failed. */
@@ -354,6 +373,7 @@ export class Committer {
     const failed = new ServerFailedError({ cause: error });
     for (const pending of [...this.unacked, ...batch, ...this.queue]) pending.reject(failed);
     for (const waiting of this.waiting.splice(0)) waiting.reject(failed);
+    for (const resend of this.resendsAwaitingCommit.splice(0)) resend.reject(failed);
     this.unacked = [];
     this.queue = [];
     this.inFlight.clear();

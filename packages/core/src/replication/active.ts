@@ -49,7 +49,10 @@ export class Active {
   private shippable: number;
   private readonly rates = new MirrorRates();
   private readonly shipperContext: ShipperContext;
-  /** The log's last LSN when this member took office: reads wait until it is committed. */
+  /**
+   * The log's last LSN when this member took office: reads wait until it is committed, and mirrors
+   * drop an earlier term's records past it (appends carry it as `termStartLsn`).
+   */
   private readBarrier = 0;
   private readonly barrierWaiters: Array<{ resolve: (commitIndex: number) => void; reject: (error: unknown) => void }> = [];
 
@@ -95,6 +98,7 @@ export class Active {
       limits: context.logLimits,
       shippableLsn: () => this.shippable,
       commitIndex: () => this.committer.commitIndex,
+      termStartLsn: () => this.readBarrier,
       inSync: (mirror) => member.view.inSync.includes(mirror),
       now: () => member.clock.monotonicMs(),
     };
@@ -216,7 +220,7 @@ export class Active {
     const { member, outbox } = this.context;
     for (const shipper of this.shippers.values()) shipper.heartbeat();
     for (const m of member.view.members) {
-      if (m.kind === 'voter') outbox.send(m.name, { kind: 'append', term: this.term, from: member.self.name, prevLsn: 0, prevTerm: 0, commitIndex: 0, records: [] });
+      if (m.kind === 'voter') outbox.send(m.name, { kind: 'append', term: this.term, from: member.self.name, prevLsn: 0, prevTerm: 0, commitIndex: 0, termStartLsn: 0, records: [] });
     }
   }
 

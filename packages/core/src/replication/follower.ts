@@ -114,6 +114,17 @@ export class Follower {
       }
       await store.append(fresh);
     }
+    // Past the active's start (and this append), records of an older term are none of the active's:
+    // all it wrote since is of its own term. Drop them, or an active that writes nothing would
+    // leave a predecessor's uncommitted tail here for good (and make this log look the newer).
+    const end = Math.max(message.prevLsn + records.length, message.termStartLsn);
+    if (store.lastPosition.lsn > end && store.lastPosition.term < message.term) {
+      if (member.availability) {
+        const kept = await this.context.diverged.keepAfter(end, message.term, member.clock.wallMs());
+        this.context.log(`${member.self.name}: ${kept} record(s) after LSN ${end} diverged from the active of term ${message.term}; kept in the diverged report`);
+      }
+      await store.truncateAfter(end);
+    }
     member.state = member.view.inSync.includes(member.self.name) ? 'PASSIVE-STANDBY' : 'PASSIVE-SYNCING';
     reply(message.prevLsn + records.length, true);
   }

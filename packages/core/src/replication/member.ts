@@ -6,7 +6,7 @@
  * shippers, commit index, lease, read barrier) with its {@link ViewChange}, and `status.ts`.
  */
 import { assert } from '../assert.js';
-import { NotActiveError } from '../errors.js';
+import { NotActiveError, StoreClosedError } from '../errors.js';
 import type { Committer } from '../commit/committer.js';
 import type { TimerHandle } from '../time.js';
 import { Active } from './active.js';
@@ -259,8 +259,13 @@ export class GroupMember {
       setPeers: (members) => this.network.setPeers(peersOf(members)),
       standalone: this.context.standalone ?? false,
     });
-    await active.recover();
-    if (this.term !== term || this.stopped) {
+    try {
+      await active.recover();
+    } catch (error) {
+      // The store closed under the promotion: the member is stopping, and takes no office.
+      if (!(error instanceof StoreClosedError)) throw error;
+    }
+    if (this.term !== term || this.stopped || !store.isOpen) {
       active.close(new NotActiveError(null));
       return;
     }

@@ -25,6 +25,11 @@ export interface AppendMessage {
   prevLsn: number;
   prevTerm: number;
   commitIndex: number;
+  /**
+   * The active's last LSN when it took office: every record it holds past it is of its own term,
+   * so a mirror drops an older term's records past it (see `Follower.apply`). Voters get 0.
+   */
+  termStartLsn: number;
   /** Whole encoded records, in LSN order. */
   records: Uint8Array[];
 }
@@ -101,7 +106,7 @@ const decoder = new Decoder(untrustedDecoderLimits);
 export function encodePeerMessage(m: PeerMessage): Uint8Array {
   switch (m.kind) {
     case 'append':
-      return encoder.encode([m.kind, m.stripe, m.term, m.from, m.prevLsn, m.prevTerm, m.commitIndex, m.records]);
+      return encoder.encode([m.kind, m.stripe, m.term, m.from, m.prevLsn, m.prevTerm, m.commitIndex, m.termStartLsn, m.records]);
     case 'ack':
       return encoder.encode([m.kind, m.stripe, m.term, m.from, m.lastLsn, m.matched]);
     case 'view':
@@ -133,11 +138,11 @@ export function decodePeerMessage(frame: Uint8Array): PeerMessage {
   const fields = (count: number): boolean => rest.length === count;
   switch (kind) {
     case 'append': {
-      const [prevLsn, prevTerm, commitIndex, records] = rest;
-      if (!fields(4) || !isCount(prevLsn) || !isCount(prevTerm) || !isCount(commitIndex) || !Array.isArray(records) || !records.every((r) => r instanceof Uint8Array)) {
+      const [prevLsn, prevTerm, commitIndex, termStartLsn, records] = rest;
+      if (!fields(5) || !isCount(prevLsn) || !isCount(prevTerm) || !isCount(commitIndex) || !isCount(termStartLsn) || !Array.isArray(records) || !records.every((r) => r instanceof Uint8Array)) {
         throw new ProtocolError('malformed append');
       }
-      return { kind, stripe, term, from, prevLsn, prevTerm, commitIndex, records: records as Uint8Array[] };
+      return { kind, stripe, term, from, prevLsn, prevTerm, commitIndex, termStartLsn, records: records as Uint8Array[] };
     }
     case 'ack': {
       const [lastLsn, matched] = rest;

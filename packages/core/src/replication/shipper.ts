@@ -39,6 +39,8 @@ export interface ShipperContext {
   /** The last LSN that may be shipped: handed to the local store, durable there or about to be. */
   shippableLsn: () => number;
   commitIndex: () => number;
+  /** The active's last LSN when it took office: sent with every append as `termStartLsn`. */
+  termStartLsn: () => number;
   /** Whether `mirror` is in the in-sync set: a mirror catching up gets one append at a time. */
   inSync: (mirror: string) => boolean;
   now: () => number;
@@ -88,6 +90,7 @@ export class Shipper {
           prevLsn: first.lsn - 1,
           prevTerm: this.prevTerm,
           commitIndex: this.context.commitIndex(),
+          termStartLsn: this.context.termStartLsn(),
           records: records.map((r) => r.bytes),
         });
         if (!sent) break;
@@ -109,6 +112,7 @@ export class Shipper {
       prevLsn: this.nextLsn - 1,
       prevTerm: this.prevTerm,
       commitIndex: this.context.commitIndex(),
+      termStartLsn: this.context.termStartLsn(),
       records: [],
     });
   }
