@@ -1,12 +1,13 @@
-// A group member's promotion racing the server's shutdown: the store closes while the new active
-// rebuilds its de-duplication table (a StoreClosedError nothing caught: an unhandled rejection).
+// A group member's promotion racing the server's shutdown, or its store failing: the store closes
+// or a read fails while the new active rebuilds its de-duplication table (either was a rejection
+// nothing caught). A closed store ends the promotion quietly; a failed one fails the server.
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { NotActiveError } from '../src/errors.js';
 import { defaultConnectionLimits, defaultGroupTiming, defaultLogLimits } from '../src/limits.js';
 import { encodeRecord, RecordKind } from '../src/log/record.js';
-import { GroupMember } from '../src/replication/member.js';
-import { checkedStore } from '../src/store/checked-store.js';
+import { GroupMember, type GroupOptions, type MemberContext } from '../src/replication/member.js';
+import { checkedStore, type CheckedStore } from '../src/store/checked-store.js';
 import { systemClock, systemRandom, systemTimers } from '../src/time.js';
 
 describe('GroupMember: a promotion that loses the race with close', () => {
@@ -47,4 +48,62 @@ describe('GroupMember: a promotion that loses the race with close', () => {
     expect(closedUnderRecovery).toBe(true);
     expect(() => member.activeCommitter()).toThrow(NotActiveError);
   });
+
+  it('fails a lone server\'s start with the cause when a store read fails during its promotion', async () => {
+    const store = checkedStore(memoryStore(), defaultLogLimits);
+    await store.open();
+    await store.append([encodeRecord(record(1))]);
+    const broken = new Error('disk read failed');
+    store.readRecords = () => Promise.reject(broken);
+    const member = new GroupMember(loneGroup('a'), memberContext(store, { standalone: true }));
+    await expect(member.start()).rejects.toBe(broken);
+    expect(() => member.activeCommitter()).toThrow(NotActiveError);
+  });
+
+  it('reports a store read that fails during a group member\'s promotion to onFailed, and takes no office', async () => {
+    const store = checkedStore(memoryStore(), defaultLogLimits);
+    await store.open();
+    await store.append([encodeRecord(record(1))]);
+    const broken = new Error('disk read failed');
+    store.readRecords = () => Promise.reject(broken);
+    let reportFailure!: (error: unknown) => void;
+    const failed = new Promise((resolve) => (reportFailure = resolve));
+    // A group of one server, not standalone: it elects itself once the mirror timeout passes.
+    const member = new GroupMember(
+      { ...loneGroup('a'), electionTimeMs: 100, mirrorTimeoutMs: 50, leaseMs: 40 },
+      memberContext(store, { onFailed: reportFailure }),
+    );
+    await member.start();
+    try {
+      expect(await Promise.race([failed, new Promise((resolve) => setTimeout(resolve, 10_000, 'no failure reported'))])).toBe(broken);
+      expect(() => member.activeCommitter()).toThrow(NotActiveError);
+    } finally {
+      await member.stop();
+    }
+  });
 });
+
+function record(lsn: number) {
+  return { lsn, term: 1, kind: RecordKind.Commit, clientId: 'c', seq: lsn, timestampMs: 0, appends: [{ stream: 's', firstVersion: lsn - 1, eventCount: 1, events: new Uint8Array([0x91, 1]) }] };
+}
+
+function loneGroup(self: string): GroupOptions {
+  return { self, members: [{ name: self, kind: 'server', peer: '', clientUrls: [], weight: 1 }], ...defaultGroupTiming };
+}
+
+function memberContext(store: CheckedStore, overrides: Partial<MemberContext>): MemberContext {
+  return {
+    store,
+    logLimits: defaultLogLimits,
+    connectionLimits: defaultConnectionLimits,
+    transports: [],
+    clock: systemClock,
+    timers: systemTimers,
+    random: systemRandom,
+    log: () => {},
+    onCommitted: () => {},
+    onFailed: () => {},
+    onStepDown: () => {},
+    ...overrides,
+  };
+}

@@ -262,8 +262,14 @@ export class GroupMember {
     try {
       await active.recover();
     } catch (error) {
+      active.close(new NotActiveError(null));
       // The store closed under the promotion: the member is stopping, and takes no office.
-      if (!(error instanceof StoreClosedError)) throw error;
+      if (error instanceof StoreClosedError) return;
+      // A lone server's start fails with the cause; a group member's store failed under it, and
+      // the server stops acknowledging anything, as after a failed write.
+      if (this.context.standalone) throw error;
+      onFailed(error);
+      return;
     }
     if (this.term !== term || this.stopped || !store.isOpen) {
       active.close(new NotActiveError(null));
