@@ -31,12 +31,15 @@ async function logWith(counts: number[], dataBytes = 8): Promise<CheckedStore> {
 interface Mirror {
   shipper: Shipper;
   sent: Sent[];
+  /** Store read failures the shipper reported. */
+  readFailures: unknown[];
   setInSync(value: boolean): void;
   reads: () => number;
 }
 
 function shipTo(store: CheckedStore, recent = new RecentRecords(16)): Mirror {
   const sent: Sent[] = [];
+  const readFailures: unknown[] = [];
   let inSync = false;
   let reads = 0;
   const read = store.read.bind(store);
@@ -61,8 +64,9 @@ function shipTo(store: CheckedStore, recent = new RecentRecords(16)): Mirror {
     termStartLsn: () => 0,
     inSync: () => inSync,
     now: () => 0,
+    onReadFailed: (error) => readFailures.push(error),
   };
-  return { shipper: new Shipper('m', context, store.lastPosition), sent, setInSync: (value) => (inSync = value), reads: () => reads };
+  return { shipper: new Shipper('m', context, store.lastPosition), sent, readFailures, setInSync: (value) => (inSync = value), reads: () => reads };
 }
 
 const ack = (lastLsn: number, matched: boolean) => ({ kind: 'ack' as const, stripe: 0, term: 9, from: 'm', lastLsn, matched });
@@ -144,5 +148,27 @@ describe('Shipper', () => {
     expect(lsnsOf(sent[0]!)).toEqual([3, 6]);
     expect(sent[0]!.records).toEqual(records.slice(2).map((r) => r.bytes));
     expect(reads()).toBe(0);
+  });
+
+  it('stops quietly when the store closes under a pump, and reports any other read failure', async () => {
+    const store = await logWith([10]);
+    const { shipper, sent, readFailures } = shipTo(store);
+    await shipper.onAck(ack(0, false));
+    const read = store.read.bind(store);
+    store.read = async (lsn, options) => {
+      await store.close(); // the server shuts down while the pump reads
+      return read(lsn, options);
+    };
+    await expect(shipper.pump()).resolves.toBeUndefined();
+    expect(sent).toHaveLength(0);
+    expect(readFailures).toEqual([]);
+
+    const failing = await logWith([10]);
+    const second = shipTo(failing);
+    await second.shipper.onAck(ack(0, false));
+    const broken = new Error('disk read failed');
+    failing.read = () => Promise.reject(broken);
+    await expect(second.shipper.pump()).resolves.toBeUndefined();
+    expect(second.readFailures).toEqual([broken]);
   });
 });

@@ -101,6 +101,7 @@ export class Active {
       termStartLsn: () => this.readBarrier,
       inSync: (mirror) => member.view.inSync.includes(mirror),
       now: () => member.clock.monotonicMs(),
+      onReadFailed: context.onFailed,
     };
   }
 

@@ -4,6 +4,7 @@
  * from acknowledgements how far the mirror's log matches. A mismatch walks back to the common
  * prefix, which the mirror then keeps, truncating what follows.
  */
+import { StoreClosedError } from '../errors.js';
 import { CATCH_UP_BYTES, CATCH_UP_RECORDS, SHIP_WINDOW_RECORDS, type LogLimits } from '../limits.js';
 import { recordTerm, type EncodedRecord } from '../log/record.js';
 import type { CheckedStore } from '../store/checked-store.js';
@@ -44,6 +45,8 @@ export interface ShipperContext {
   /** Whether `mirror` is in the in-sync set: a mirror catching up gets one append at a time. */
   inSync: (mirror: string) => boolean;
   now: () => number;
+  /** A store read failed while shipping (not a close): the server's disk is in doubt. */
+  onReadFailed: (error: unknown) => void;
 }
 
 export class Shipper {
@@ -98,6 +101,9 @@ export class Shipper {
         this.nextLsn = last.lsn + 1;
         this.prevTerm = last.term;
       }
+    } catch (error) {
+      // A store closed under a pump: the server is stopping, and so is shipping.
+      if (!(error instanceof StoreClosedError)) this.context.onReadFailed(error);
     } finally {
       this.pumping = false;
     }
