@@ -24,23 +24,35 @@ interface ClientHistory {
 /** What the table knows of one `(clientId, seq)`. */
 export type DedupLookup = { kind: 'committed'; result: TransactionResult } | { kind: 'reused' } | { kind: 'expired' } | { kind: 'unknown' };
 
-const utf8 = new TextEncoder();
+/** Room for lengths and name code units on their way into the digest; reused, so a digest allocates nothing. */
+const scratch = new Uint8Array(512);
+const scratchView = new DataView(scratch.buffer);
 
 /**
- * What a transaction writes, as one CRC-32C over each written stream's name and event bytes, in
- * order, lengths included. Expected versions and check-only streams are left out: the log does
- * not keep them, and a table rebuilt from the log must hold the same digests.
+ * What a transaction writes, as one CRC-32C over each written stream's name (its UTF-16 code
+ * units) and event bytes, in order, lengths included. Expected versions and check-only streams
+ * are left out: the log does not keep them, and a table rebuilt from the log must hold the same
+ * digests. Digests live only in memory, so their form may change between versions.
  */
 export function writeDigest(appends: ReadonlyArray<{ stream: string; events?: Uint8Array }>): number {
-  const lengths = new Uint8Array(8);
-  const view = new DataView(lengths.buffer);
   let crc = 0;
   for (const { stream, events } of appends) {
     if (!events) continue;
-    const name = utf8.encode(stream);
-    view.setUint32(0, name.length, true);
-    view.setUint32(4, events.length, true);
-    crc = crc32c(events, crc32c(name, crc32c(lengths, crc)));
+    scratchView.setUint32(0, stream.length, true);
+    scratchView.setUint32(4, events.length, true);
+    crc = crc32c(scratch.subarray(0, 8), crc);
+    crc = textDigest(stream, crc);
+    crc = crc32c(events, crc);
+  }
+  return crc;
+}
+
+function textDigest(text: string, crc: number): number {
+  const unitsPerChunk = scratch.length / 2;
+  for (let start = 0; start < text.length; start += unitsPerChunk) {
+    const end = Math.min(text.length, start + unitsPerChunk);
+    for (let i = start; i < end; i++) scratchView.setUint16((i - start) * 2, text.charCodeAt(i), true);
+    crc = crc32c(scratch.subarray(0, (end - start) * 2), crc);
   }
   return crc;
 }

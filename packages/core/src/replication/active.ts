@@ -71,8 +71,11 @@ export class Active {
       commitIndex: member.knownCommitIndex,
       // Ship while the local disk syncs: the commit waits for both anyway.
       onWriting: (records) => {
-        this.recent.add(records);
         this.shippable = records[records.length - 1]!.lsn;
+        // With no mirror to ship to (a lone server), keeping records would only hold memory: a
+        // mirror added later is shipped what it misses from the store.
+        if (this.shippers.size === 0) return;
+        this.recent.add(records);
         for (const shipper of this.shippers.values()) void shipper.pump();
       },
       onWritten: () => this.maybeCommit(),
