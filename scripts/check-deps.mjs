@@ -83,6 +83,9 @@ function findCycles(graph) {
   return cycles.map((cycle) => cycle.join(' -> ')).sort();
 }
 
+/** Longest source file outside `testing/`, in lines. */
+const SOURCE_LINES_MAX = 400;
+
 export function checkTree(root) {
   const problems = [];
   const packagesDir = join(root, 'packages');
@@ -93,6 +96,11 @@ export function checkTree(root) {
     const srcDir = join(packagesDir, pkg, 'src');
     if (!existsSync(srcDir)) continue;
     for (const file of tsFiles(srcDir)) {
+      const lines = readFileSync(file, 'utf8').split('\n').length - 1;
+      // Small modules with one job; the test kit (suites, simulation, checker) is exempt.
+      if (lines > SOURCE_LINES_MAX && !rel(file).includes('/src/testing/')) {
+        problems.push(`${rel(file)}: ${lines} lines, over ${SOURCE_LINES_MAX}; split it by job`);
+      }
       const source = code(file);
       if (file.endsWith(`${sep}index.ts`) && /\bexport\s*\*/.test(source)) {
         problems.push(`${rel(file)}: 'export *' in an index file; list the exported names`);

@@ -1,6 +1,7 @@
 // The structure check `npm run lint` runs (scripts/check-deps.mjs), pointed at small fixture trees:
 // it passes a clean tree and fails, naming the place, on an import circle (type-only included),
-// on `export *` in an index file, and on a core module importing a sibling package.
+// on `export *` in an index file, on a core module importing a sibling package, and on a source
+// file over 400 lines outside testing/.
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,5 +84,14 @@ describe('check-deps', () => {
     const result = check(tree({ ...clean, 'packages/core/src/a.ts': "import { memoryStore } from '@kiln/store-memory';\nexport const a = memoryStore;\n" }));
     expect(result.status).toBe(1);
     expect(result.output).toContain("packages/core/src/a.ts: imports '@kiln/store-memory': core must not import a sibling package");
+  });
+
+  it('fails on a source file over 400 lines outside testing/, and passes one inside it', () => {
+    const long = 'export const x = 1;\n'.repeat(401);
+    const inTesting = check(tree({ ...clean, 'packages/core/src/testing/long.ts': long }));
+    expect(inTesting.status, inTesting.output).toBe(0);
+    const result = check(tree({ ...clean, 'packages/core/src/long.ts': long }));
+    expect(result.status).toBe(1);
+    expect(result.output).toContain('packages/core/src/long.ts: 401 lines, over 400');
   });
 });

@@ -6,16 +6,15 @@
  * subscribers, only once its batch is durable.
  */
 import { assert } from '../assert.js';
-import { InvalidArgumentError, KilnError, SequenceExpiredError, SequenceReusedError, ServerFailedError, ServerShuttingDownError, WrongExpectedVersionError } from '../errors.js';
+import { KilnError, SequenceExpiredError, SequenceReusedError, ServerFailedError, ServerShuttingDownError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
-import { validateEvents, type ExpectedVersion } from '../log/events.js';
 import { encodeRecord, RecordKind, type EncodedRecord, type LogRecord, type RecordAppend } from '../log/record.js';
-import { checkStreamName } from '../log/stream-name.js';
 import type { TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Timers } from '../time.js';
 import { DedupTable, writeDigest } from './dedup-table.js';
 import { StreamHeads } from './stream-heads.js';
+import { checkExpected, resultOf, validateTransaction } from './transaction-rules.js';
 
 /** What the committer needs from the server around it. */
 export interface CommitterOptions {
@@ -191,7 +190,7 @@ export class Committer {
   transact(request: TransactionRequest): Promise<TransactionResult> {
     try {
       this.checkAccepting();
-      const eventCounts = this.validate(request);
+      const eventCounts = validateTransaction(request, this.options.limits);
       const streams = request.appends.map((a) => a.stream);
       if (this.waiting.length === 0 && this.headsCached(streams)) return this.admit(request, eventCounts);
       return new Promise((resolve, reject) => {
@@ -266,23 +265,6 @@ export class Committer {
     if (this.failure instanceof KilnError) throw this.failure;
     if (this.failure !== undefined) throw new ServerFailedError({ cause: this.failure });
     if (this.closing) throw new ServerShuttingDownError();
-  }
-
-  /** Checks stream names and events; returns each append's event count (0 for a check). */
-  private validate(request: TransactionRequest): number[] {
-    const { limits } = this.options;
-    if (request.appends.length > limits.streamsPerTransactionMax) {
-      throw new InvalidArgumentError('appends', `must name at most ${limits.streamsPerTransactionMax} streams`);
-    }
-    const seen = new Set<string>();
-    const counts = request.appends.map((append, i) => {
-      checkStreamName(append.stream, limits.streamNameBytesMax);
-      if (seen.has(append.stream)) throw new InvalidArgumentError(`appends[${i}].stream`, `names '${append.stream}' twice`);
-      seen.add(append.stream);
-      return append.events ? validateEvents(append.events, `appends[${i}].events`) : 0;
-    });
-    if (counts.every((c) => c === 0)) throw new InvalidArgumentError('appends', 'must append at least one event');
-    return counts;
   }
 
   /** Checks expected versions against committed and pending state and queues the record. */
@@ -382,22 +364,4 @@ export class Committer {
     this.drained?.();
     this.options.onFailed(error);
   }
-}
-
-/** @throws WrongExpectedVersionError when `expected` does not hold for a stream whose head is `actual` */
-function checkExpected(stream: string, expected: ExpectedVersion, actual: number): void {
-  const holds =
-    expected === 'any' ||
-    (expected === 'no-stream' && actual === -1) ||
-    (expected === 'exists' && actual >= 0) ||
-    expected === actual;
-  if (!holds) throw new WrongExpectedVersionError(stream, expected, actual);
-}
-
-/** The result a record stands for: what a resend of its transaction gets back. */
-export function resultOf(record: LogRecord): TransactionResult {
-  return {
-    lsn: record.lsn,
-    streams: record.appends.map((a) => ({ stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount })),
-  };
 }

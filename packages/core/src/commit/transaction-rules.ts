@@ -1,0 +1,49 @@
+/**
+ * The rules a transaction is held to, apart from the state they are checked against: its shape
+ * (names, events, limits), an expected version against a stream's head, and the result a
+ * committed record stands for.
+ */
+import { InvalidArgumentError, WrongExpectedVersionError } from '../errors.js';
+import type { LogLimits } from '../limits.js';
+import { validateEvents, type ExpectedVersion } from '../log/events.js';
+import type { LogRecord } from '../log/record.js';
+import { checkStreamName } from '../log/stream-name.js';
+import type { TransactionRequest, TransactionResult } from '../protocol/messages.js';
+
+/**
+ * Checks a transaction's stream names and events before it takes an LSN; returns each append's
+ * event count (0 for a check-only entry).
+ * @throws InvalidArgumentError naming the first field that breaks a rule
+ */
+export function validateTransaction(request: TransactionRequest, limits: LogLimits): number[] {
+  if (request.appends.length > limits.streamsPerTransactionMax) {
+    throw new InvalidArgumentError('appends', `must name at most ${limits.streamsPerTransactionMax} streams`);
+  }
+  const seen = new Set<string>();
+  const counts = request.appends.map((append, i) => {
+    checkStreamName(append.stream, limits.streamNameBytesMax);
+    if (seen.has(append.stream)) throw new InvalidArgumentError(`appends[${i}].stream`, `names '${append.stream}' twice`);
+    seen.add(append.stream);
+    return append.events ? validateEvents(append.events, `appends[${i}].events`) : 0;
+  });
+  if (counts.every((c) => c === 0)) throw new InvalidArgumentError('appends', 'must append at least one event');
+  return counts;
+}
+
+/** @throws WrongExpectedVersionError when `expected` does not hold for a stream whose head is `actual` */
+export function checkExpected(stream: string, expected: ExpectedVersion, actual: number): void {
+  const holds =
+    expected === 'any' ||
+    (expected === 'no-stream' && actual === -1) ||
+    (expected === 'exists' && actual >= 0) ||
+    expected === actual;
+  if (!holds) throw new WrongExpectedVersionError(stream, expected, actual);
+}
+
+/** The result a record stands for: what a resend of its transaction gets back. */
+export function resultOf(record: LogRecord): TransactionResult {
+  return {
+    lsn: record.lsn,
+    streams: record.appends.map((a) => ({ stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount })),
+  };
+}
