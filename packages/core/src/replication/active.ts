@@ -123,7 +123,8 @@ export class Active {
     const now = member.clock.monotonicMs();
     for (const m of member.view.members) this.lastHeardMs.set(m.name, now);
     this.followMirrors(serversOf(member.view));
-    this.context.log(`${member.self.name} is ACTIVE-COORDINATOR in term ${this.term} at LSN ${store.lastPosition.lsn}`);
+    // A standalone server says so once it listens, with its addresses.
+    if (!this.context.standalone) this.context.log(`${member.self.name} is ACTIVE-COORDINATOR in term ${this.term} at LSN ${store.lastPosition.lsn}`);
     this.heartbeat();
     // Record the view again in this term: it outranks any proposal of an earlier active that some
     // members adopted but no majority recorded, so every member converges on this one. A
