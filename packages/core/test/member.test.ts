@@ -12,27 +12,8 @@ import { systemClock, systemRandom, systemTimers } from '../src/time.js';
 
 describe('GroupMember: a promotion that loses the race with close', () => {
   it('ends quietly, taking no office, when the store closes while the new active recovers', async () => {
-    const store = checkedStore(memoryStore(), defaultLogLimits);
-    await store.open();
-    const record = { lsn: 1, term: 1, kind: RecordKind.Commit, clientId: 'c', seq: 1, timestampMs: 0, appends: [{ stream: 's', firstVersion: 0, eventCount: 1, events: new Uint8Array([0x91, 1]) }] };
-    await store.append([encodeRecord(record)]);
-    const member = new GroupMember(
-      { self: 'a', members: [{ name: 'a', kind: 'server', peer: '', clientUrls: [], weight: 1 }], ...defaultGroupTiming },
-      {
-        store,
-        logLimits: defaultLogLimits,
-        connectionLimits: defaultConnectionLimits,
-        transports: [],
-        clock: systemClock,
-        timers: systemTimers,
-        random: systemRandom,
-        log: () => {},
-        onCommitted: () => {},
-        onFailed: () => {},
-        onStepDown: () => {},
-        standalone: true,
-      },
-    );
+    const store = await storeWithOneRecord();
+    const member = new GroupMember(loneGroup('a'), memberContext(store, { standalone: true }));
     // The server shuts down just as the promotion reads the log: the member stops, the store closes.
     const readRecords = store.readRecords.bind(store);
     let closedUnderRecovery = false;
@@ -50,9 +31,7 @@ describe('GroupMember: a promotion that loses the race with close', () => {
   });
 
   it('fails a lone server\'s start with the cause when a store read fails during its promotion', async () => {
-    const store = checkedStore(memoryStore(), defaultLogLimits);
-    await store.open();
-    await store.append([encodeRecord(record(1))]);
+    const store = await storeWithOneRecord();
     const broken = new Error('disk read failed');
     store.readRecords = () => Promise.reject(broken);
     const member = new GroupMember(loneGroup('a'), memberContext(store, { standalone: true }));
@@ -61,9 +40,7 @@ describe('GroupMember: a promotion that loses the race with close', () => {
   });
 
   it('reports a store read that fails during a group member\'s promotion to onFailed, and takes no office', async () => {
-    const store = checkedStore(memoryStore(), defaultLogLimits);
-    await store.open();
-    await store.append([encodeRecord(record(1))]);
+    const store = await storeWithOneRecord();
     const broken = new Error('disk read failed');
     store.readRecords = () => Promise.reject(broken);
     let reportFailure!: (error: unknown) => void;
@@ -83,8 +60,13 @@ describe('GroupMember: a promotion that loses the race with close', () => {
   });
 });
 
-function record(lsn: number) {
-  return { lsn, term: 1, kind: RecordKind.Commit, clientId: 'c', seq: lsn, timestampMs: 0, appends: [{ stream: 's', firstVersion: lsn - 1, eventCount: 1, events: new Uint8Array([0x91, 1]) }] };
+/** A store holding one committed record, for a new active to recover. */
+async function storeWithOneRecord(): Promise<CheckedStore> {
+  const store = checkedStore(memoryStore(), defaultLogLimits);
+  await store.open();
+  const record = { lsn: 1, term: 1, kind: RecordKind.Commit, clientId: 'c', seq: 1, timestampMs: 0, appends: [{ stream: 's', firstVersion: 0, eventCount: 1, events: new Uint8Array([0x91, 1]) }] };
+  await store.append([encodeRecord(record)]);
+  return store;
 }
 
 function loneGroup(self: string): GroupOptions {
