@@ -115,6 +115,22 @@ describe('Committer', () => {
     expect(store.lastPosition.lsn).toBe(1);
   });
 
+  it('refuses another transaction under a taken (clientId, seq), in flight, committed and after a restart, writing nothing', async () => {
+    const { committer, store } = await harness();
+    const request = tx('c', 1, 's');
+    const other = { ...tx('c', 1, 's'), appends: [{ stream: 'payments', expectedVersion: 'any' as const, events: request.appends[0]!.events! }] };
+    const original = committer.transact(request);
+    await expect(committer.transact(other)).rejects.toMatchObject({ name: 'SequenceReusedError' });
+    await original;
+    await expect(committer.transact(tx('c', 1, 's', 'any', 2))).rejects.toMatchObject({ name: 'SequenceReusedError' }); // same stream, other events
+    await expect(committer.transact(other)).rejects.toMatchObject({ name: 'SequenceReusedError' });
+    const next = new Committer({ store, limits: defaultLogLimits, clock: systemClock, timers: systemTimers, term: 2, onCommitted: () => {}, onFailed: () => {} });
+    await next.recover();
+    await expect(next.transact(other)).rejects.toMatchObject({ name: 'SequenceReusedError' });
+    expect(await next.transact(request)).toEqual(await original);
+    expect(store.lastPosition.lsn).toBe(1);
+  });
+
   it('refuses a sequence number older than the de-duplication window', async () => {
     const { committer } = await harness({}, { dedupWindow: 4 });
     const requests = Array.from({ length: 10 }, (_, i) => tx('c', i + 1, 's'));

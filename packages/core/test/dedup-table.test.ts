@@ -1,58 +1,59 @@
-// The de-duplication table answers resends with original results, refuses a different transaction
-// under a taken (clientId, seq), and stays bounded.
+// The de-duplication table answers resends with original results and stays bounded; `sameWrites`
+// tells a resend from another transaction under a taken (clientId, seq).
 import { describe, expect, it } from 'vitest';
-import { DedupTable, writeDigest } from '../src/commit/dedup-table.js';
+import { DedupTable } from '../src/commit/dedup-table.js';
+import { sameWrites } from '../src/commit/transaction-rules.js';
 
 const result = (lsn: number) => ({ lsn, streams: [{ stream: 's', firstVersion: lsn, eventCount: 1 }] });
 const bytes = (...values: number[]) => new Uint8Array(values);
-const digest = writeDigest([{ stream: 's', events: bytes(1, 2, 3) }]);
 
 describe('DedupTable', () => {
   it('returns the original result of a committed seq', () => {
     const table = new DedupTable(4, 10);
-    table.remember('a', 1, result(10), digest);
-    expect(table.lookup('a', 1, digest)).toEqual({ kind: 'committed', result: result(10) });
-    expect(table.lookup('a', 2, digest)).toEqual({ kind: 'unknown' });
-    expect(table.lookup('b', 1, digest)).toEqual({ kind: 'unknown' });
-  });
-
-  it('refuses a resend whose writes differ from the committed one', () => {
-    const table = new DedupTable(4, 10);
-    table.remember('a', 1, result(10), digest);
-    const other = writeDigest([{ stream: 'payments', events: bytes(1, 2, 3) }]);
-    expect(table.lookup('a', 1, other)).toEqual({ kind: 'reused' });
-    expect(table.lookup('a', 1, digest)).toEqual({ kind: 'committed', result: result(10) });
+    table.remember('a', 1, result(10));
+    expect(table.lookup('a', 1)).toEqual({ kind: 'committed', result: result(10) });
+    expect(table.lookup('a', 2)).toEqual({ kind: 'unknown' });
+    expect(table.lookup('b', 1)).toEqual({ kind: 'unknown' });
   });
 
   it('keeps only the window per client and says when a seq has expired', () => {
     const table = new DedupTable(4, 10);
-    for (let seq = 1; seq <= 10; seq++) table.remember('a', seq, result(seq), digest);
-    expect(table.lookup('a', 10, digest).kind).toBe('committed');
-    expect(table.lookup('a', 7, digest).kind).toBe('committed');
-    expect(table.lookup('a', 6, digest)).toEqual({ kind: 'expired' });
+    for (let seq = 1; seq <= 10; seq++) table.remember('a', seq, result(seq));
+    expect(table.lookup('a', 10).kind).toBe('committed');
+    expect(table.lookup('a', 7).kind).toBe('committed');
+    expect(table.lookup('a', 6)).toEqual({ kind: 'expired' });
   });
 
   it('forgets the least recently seen client first', () => {
     const table = new DedupTable(4, 2);
-    table.remember('a', 1, result(1), digest);
-    table.remember('b', 1, result(2), digest);
-    table.remember('a', 2, result(3), digest);
-    table.remember('c', 1, result(4), digest);
+    table.remember('a', 1, result(1));
+    table.remember('b', 1, result(2));
+    table.remember('a', 2, result(3));
+    table.remember('c', 1, result(4));
     expect(table.clientCount).toBe(2);
-    expect(table.lookup('b', 1, digest).kind).toBe('unknown');
-    expect(table.lookup('a', 2, digest).kind).toBe('committed');
+    expect(table.lookup('b', 1).kind).toBe('unknown');
+    expect(table.lookup('a', 2).kind).toBe('committed');
   });
 });
 
-describe('writeDigest', () => {
-  it('covers stream names, event bytes and their order, not check-only streams', () => {
-    const write = [{ stream: 'orders', events: bytes(1, 2) }, { stream: 'payments', events: bytes(3) }];
-    const base = writeDigest(write);
-    expect(writeDigest([{ stream: 'audit' }, ...write])).toBe(base);
-    expect(writeDigest([write[1]!, write[0]!])).not.toBe(base);
-    expect(writeDigest([{ stream: 'orders', events: bytes(1, 2) }, { stream: 'payment', events: bytes(3) }])).not.toBe(base);
-    expect(writeDigest([{ stream: 'orders', events: bytes(1, 2) }, { stream: 'payments', events: bytes(4) }])).not.toBe(base);
-    // Lengths are part of it: moving a byte between a name and its events changes the digest.
-    expect(writeDigest([{ stream: 'ab', events: bytes(0x63) }])).not.toBe(writeDigest([{ stream: 'a', events: bytes(0x62, 0x63) }]));
+describe('sameWrites', () => {
+  const written = [
+    { stream: 'orders', firstVersion: 0, eventCount: 1, events: bytes(1, 2) },
+    { stream: 'payments', firstVersion: 4, eventCount: 1, events: bytes(3) },
+  ];
+  const append = (stream: string, events?: Uint8Array) => ({ stream, expectedVersion: 'any' as const, ...(events ? { events } : {}) });
+
+  it('holds for the same streams and event bytes in order, whatever the checks and expected versions', () => {
+    expect(sameWrites([append('orders', bytes(1, 2)), append('payments', bytes(3))], [1, 1], written)).toBe(true);
+    expect(sameWrites([append('audit'), append('orders', bytes(1, 2)), { ...append('payments', bytes(3)), expectedVersion: 3 }], [0, 1, 1], written)).toBe(true);
+  });
+
+  it('fails on another stream, other bytes, another order, a missing or an extra write', () => {
+    expect(sameWrites([append('orders', bytes(1, 2)), append('payment', bytes(3))], [1, 1], written)).toBe(false);
+    expect(sameWrites([append('orders', bytes(1, 2)), append('payments', bytes(4))], [1, 1], written)).toBe(false);
+    expect(sameWrites([append('orders', bytes(1, 2)), append('payments', bytes(3, 0))], [1, 1], written)).toBe(false);
+    expect(sameWrites([append('payments', bytes(3)), append('orders', bytes(1, 2))], [1, 1], written)).toBe(false);
+    expect(sameWrites([append('orders', bytes(1, 2))], [1], written)).toBe(false);
+    expect(sameWrites([append('orders', bytes(1, 2)), append('payments', bytes(3)), append('x', bytes(5))], [1, 1, 1], written)).toBe(false);
   });
 });

@@ -12,9 +12,9 @@ import { encodeRecord, RecordKind, type EncodedRecord, type LogRecord, type Reco
 import type { TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Timers } from '../time.js';
-import { DedupTable, writeDigest } from './dedup-table.js';
+import { DedupTable } from './dedup-table.js';
 import { StreamHeads } from './stream-heads.js';
-import { checkExpected, resultOf, validateTransaction } from './transaction-rules.js';
+import { checkExpected, resultOf, sameWrites, validateTransaction } from './transaction-rules.js';
 
 /** What the committer needs from the server around it. */
 export interface CommitterOptions {
@@ -57,8 +57,6 @@ interface PendingCommit {
   encoded: EncodedRecord;
   record: LogRecord;
   result: TransactionResult;
-  /** {@link writeDigest} of the transaction, remembered with its result. */
-  digest: number;
   resolve: (result: TransactionResult) => void;
   reject: (error: unknown) => void;
 }
@@ -73,7 +71,7 @@ export class Committer {
   private readonly heads: StreamHeads;
   private readonly dedup: DedupTable;
   /** Transactions given an LSN and not yet durable, by `clientId#seq`, so a resend joins them. */
-  private readonly inFlight = new Map<string, { digest: number; result: Promise<TransactionResult> }>();
+  private readonly inFlight = new Map<string, { record: LogRecord; result: Promise<TransactionResult> }>();
   private queue: PendingCommit[] = [];
   private readonly waiting: WaitingTransaction[] = [];
   private nextLsn: number;
@@ -122,7 +120,7 @@ export class Committer {
     this.unacked = count === this.unacked.length ? [] : this.unacked.slice(count);
     for (const pending of done) {
       const { record } = pending;
-      this.dedup.remember(record.clientId, record.seq, pending.result, pending.digest);
+      this.dedup.remember(record.clientId, record.seq, pending.result);
       this.inFlight.delete(`${record.clientId}#${record.seq}`);
       pending.resolve(pending.result);
     }
@@ -170,7 +168,7 @@ export class Committer {
     while (from <= last) {
       const records = await store.readRecords(from, { direction: 'forward', maxCount: limits.readCountMax, maxBytes: limits.readBytesMax });
       if (records.length === 0) break;
-      for (const record of records) this.dedup.remember(record.clientId, record.seq, resultOf(record), writeDigest(record.appends));
+      for (const record of records) this.dedup.remember(record.clientId, record.seq, resultOf(record));
       scanned += records.length;
       from = records[records.length - 1]!.lsn + 1;
       onProgress?.({ scanned, total });
@@ -231,15 +229,13 @@ export class Committer {
   /** De-duplicates, then checks and queues. Synchronous: it is the serial order. */
   private admit(request: TransactionRequest, eventCounts: number[]): Promise<TransactionResult> {
     this.checkAccepting();
-    const digest = writeDigest(request.appends);
-    const known = this.dedup.lookup(request.clientId, request.seq, digest);
-    if (known.kind === 'committed') return this.afterCommit(known.result);
-    if (known.kind === 'reused') throw new SequenceReusedError(request.clientId, request.seq);
+    const known = this.dedup.lookup(request.clientId, request.seq);
+    if (known.kind === 'committed') return this.resendOfCommitted(request, eventCounts, known.result);
     if (known.kind === 'expired') throw new SequenceExpiredError(request.clientId, request.seq);
     const tag = `${request.clientId}#${request.seq}`;
     const joined = this.inFlight.get(tag);
-    if (!joined) return this.enqueue(request, eventCounts, tag, digest);
-    if (joined.digest !== digest) throw new SequenceReusedError(request.clientId, request.seq);
+    if (!joined) return this.enqueue(request, eventCounts, tag);
+    if (!sameWrites(request.appends, eventCounts, joined.record.appends)) throw new SequenceReusedError(request.clientId, request.seq);
     return joined.result;
   }
 
@@ -249,6 +245,14 @@ export class Committer {
    * lacks them): their resends are answered once the commit index reaches them, as reads are, or
    * fail with the term. Answering at once would acknowledge a write a failover can still drop.
    */
+  private async resendOfCommitted(request: TransactionRequest, eventCounts: readonly number[], result: TransactionResult): Promise<TransactionResult> {
+    // The original's record is in the log (the table holds only what reached it): a resend must
+    // write exactly what it wrote, or it is another transaction under a taken (clientId, seq).
+    const [original] = await this.options.store.readRecords(result.lsn, { direction: 'forward', maxCount: 1, maxBytes: 1 });
+    if (!original || !sameWrites(request.appends, eventCounts, original.appends)) throw new SequenceReusedError(request.clientId, request.seq);
+    return this.afterCommit(result);
+  }
+
   private afterCommit(result: TransactionResult): Promise<TransactionResult> {
     if (result.lsn <= this.committedLsn) return Promise.resolve(result);
     return new Promise((resolve, reject) => this.resendsAwaitingCommit.push({ result, resolve, reject }));
@@ -268,7 +272,7 @@ export class Committer {
   }
 
   /** Checks expected versions against committed and pending state and queues the record. */
-  private enqueue(request: TransactionRequest, eventCounts: number[], tag: string, digest: number): Promise<TransactionResult> {
+  private enqueue(request: TransactionRequest, eventCounts: number[], tag: string): Promise<TransactionResult> {
     const current = request.appends.map((a) => this.heads.get(a.stream)!);
     request.appends.forEach((append, i) => checkExpected(append.stream, append.expectedVersion, current[i]!));
     const appends: RecordAppend[] = [];
@@ -289,9 +293,9 @@ export class Committer {
       appends,
     };
     const promise = new Promise<TransactionResult>((resolve, reject) => {
-      this.queue.push({ encoded: encodeRecord(record), record, result: resultOf(record), digest, resolve, reject });
+      this.queue.push({ encoded: encodeRecord(record), record, result: resultOf(record), resolve, reject });
     });
-    this.inFlight.set(tag, { digest, result: promise });
+    this.inFlight.set(tag, { record, result: promise });
     this.scheduleFlush();
     return promise;
   }

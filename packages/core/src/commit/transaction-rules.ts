@@ -1,14 +1,14 @@
 /**
  * The rules a transaction is held to, apart from the state they are checked against: its shape
- * (names, events, limits), an expected version against a stream's head, and the result a
- * committed record stands for.
+ * (names, events, limits), an expected version against a stream's head, the result a committed
+ * record stands for, and whether a resend writes what its original wrote.
  */
 import { InvalidArgumentError, WrongExpectedVersionError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
 import { validateEvents, type ExpectedVersion } from '../log/events.js';
-import type { LogRecord } from '../log/record.js';
+import type { LogRecord, RecordAppend } from '../log/record.js';
 import { checkStreamName } from '../log/stream-name.js';
-import type { TransactionRequest, TransactionResult } from '../protocol/messages.js';
+import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 
 /**
  * Checks a transaction's stream names and events before it takes an LSN; returns each append's
@@ -46,4 +46,26 @@ export function resultOf(record: LogRecord): TransactionResult {
     lsn: record.lsn,
     streams: record.appends.map((a) => ({ stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount })),
   };
+}
+
+/**
+ * True when a transaction writes exactly what a record (or a queued one) holds: the same streams
+ * with the same event bytes, in order. Expected versions and appends of no events are not
+ * compared: the log does not keep them. Only resends get here, so the hot path pays nothing.
+ * @param eventCounts each append's event count, from {@link validateTransaction}
+ */
+export function sameWrites(appends: readonly TransactionAppend[], eventCounts: readonly number[], written: readonly RecordAppend[]): boolean {
+  let index = 0;
+  for (const [i, append] of appends.entries()) {
+    if (eventCounts[i] === 0 || !append.events) continue;
+    const other = written[index++];
+    if (!other || other.stream !== append.stream || !sameBytes(other.events, append.events)) return false;
+  }
+  return index === written.length;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
