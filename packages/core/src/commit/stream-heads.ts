@@ -48,7 +48,8 @@ export class StreamHeads {
 
   /** Records a write in flight that moves the stream's head to `version`. */
   advance(stream: string, version: number): void {
-    assert(this.heads.has(stream), `head of ${stream} advanced while not loaded`);
+    // The message is built only on failure: this runs for every append.
+    if (!this.heads.has(stream)) assert(false, `head of ${stream} advanced while not loaded`);
     this.heads.delete(stream);
     this.heads.set(stream, version);
     this.writesInFlight.set(stream, (this.writesInFlight.get(stream) ?? 0) + 1);
@@ -57,7 +58,7 @@ export class StreamHeads {
   /** Records that a write to the stream reached the store. */
   settle(stream: string): void {
     const left = (this.writesInFlight.get(stream) ?? 0) - 1;
-    assert(left >= 0, `settle without a write in flight on ${stream}`);
+    if (left < 0) assert(false, `settle without a write in flight on ${stream}`);
     if (left === 0) this.writesInFlight.delete(stream);
     else this.writesInFlight.set(stream, left);
   }

@@ -17,7 +17,7 @@ import { crc32c } from '../crc32c.js';
 import { CorruptRecordError, UnsupportedRecordKindError } from '../errors.js';
 import { untrustedDecoderLimits } from './events.js';
 import { header, skipValue } from './msgpack-shape.js';
-import { checkWellFormed } from './stream-name.js';
+import { checkAppendStreamText } from './stream-name.js';
 
 /** Bytes before the body: its length and its CRC. */
 export const RECORD_HEADER_BYTES = 8;
@@ -85,8 +85,8 @@ const decoder = new Decoder(untrustedDecoderLimits);
  * another stream than the index entry the store makes from `streams`
  */
 export function encodeRecord(record: LogRecord): EncodedRecord {
-  record.appends.forEach((a, i) => checkWellFormed(a.stream, `appends[${i}].stream`));
-  assert(record.kind === RecordKind.Commit, `a record of kind ${String(record.kind)} cannot be encoded`);
+  for (let i = 0; i < record.appends.length; i++) checkAppendStreamText(record.appends[i]!.stream, i);
+  assert(record.kind === RecordKind.Commit, 'only commit records can be encoded');
   const body = encoder.encodeSharedRef([
     record.lsn,
     record.term,

@@ -18,6 +18,14 @@ export function checkWellFormed(text: string, field: string): void {
 }
 
 /**
+ * {@link checkStreamNameText} for the stream of `appends[index]`, on the hot path: the field's
+ * name is built only when the check fails.
+ */
+export function checkAppendStreamText(value: unknown, index: number): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0 || LONE_SURROGATE.test(value)) checkStreamNameText(value, `appends[${index}].stream`);
+}
+
+/**
  * The part of the rule that needs no server settings, for the client and the wire decoders.
  * @throws InvalidArgumentError naming `field` when the value is not a non-empty, well-formed string
  */

@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { ExpectedVersion } from '../log/events.js';
-import { checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
+import { checkAppendStreamText, checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
 import type { Direction } from '../store/store.js';
 
 /** One stream's part of a transaction: events to append, or none for a check only. */
@@ -133,7 +133,7 @@ export function transactionFromWire(value: unknown, streamsMax: number): Transac
   if (!Array.isArray(appends) || appends.length === 0 || appends.length > streamsMax) fail('appends', `must name 1 to ${streamsMax} streams`);
   const decoded = appends.map((a: unknown, i: number): TransactionAppend => {
     const [stream, expected, events] = tuple(a, `appends[${i}]`, 2, 3);
-    checkStreamNameText(stream, `appends[${i}].stream`);
+    checkAppendStreamText(stream, i);
     const expectedVersion = checkExpectedVersion(expected, `appends[${i}].expectedVersion`);
     if (events === undefined) return { stream, expectedVersion };
     if (!(events instanceof Uint8Array)) fail(`appends[${i}].events`, 'must be a MessagePack blob');
