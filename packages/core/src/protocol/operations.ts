@@ -158,16 +158,25 @@ export const OPERATIONS: { readonly [K in OperationName]: OperationRow<Arguments
 /** A server's handler for every operation. */
 export type OperationHandlers = { readonly [K in OperationName]: (args: DecodedArgumentsOf<K>) => Promise<ResultOf<K>> };
 
-export const isOperationName = (value: unknown): value is OperationName => typeof value === 'string' && Object.hasOwn(OPERATIONS, value);
+const OPERATION_NAMES: ReadonlySet<string> = new Set(Object.keys(TABLE));
+
+export const isOperationName = (value: unknown): value is OperationName => typeof value === 'string' && OPERATION_NAMES.has(value);
 
 /**
  * Serves one request: decodes its arguments, runs the handler, encodes its result. Rejects with
- * the decoder's `InvalidArgumentError` or the handler's error.
+ * the decoder's `InvalidArgumentError` or the handler's error. (A plain promise chain, not an
+ * async function: every request passes here, and the chain costs one promise less.)
  */
-export async function serveOperation<K extends OperationName>(op: K, wire: unknown, handlers: OperationHandlers, limits: ArgumentLimits): Promise<unknown> {
+export function serveOperation<K extends OperationName>(op: K, wire: unknown, handlers: OperationHandlers, limits: ArgumentLimits): Promise<unknown> {
   const operation = OPERATIONS[op];
   const handler: OperationHandlers[K] = handlers[op];
-  return operation.result.toWire(await handler(operation.args.fromWire(wire, limits)));
+  let answer: Promise<ResultOf<K>>;
+  try {
+    answer = handler(operation.args.fromWire(wire, limits));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return answer.then((result) => operation.result.toWire(result));
 }
 
 /** The wire form of a request's arguments. */
