@@ -20,13 +20,10 @@ function buildTables(): Uint32Array[] {
   return result;
 }
 
-/**
- * The CRC-32C of `bytes`, as an unsigned 32-bit integer. Pass the CRC of what came before as
- * `previous` to go on from it: `crc32c(b, crc32c(a))` is the CRC of `a` then `b`.
- */
-export function crc32c(bytes: Uint8Array, previous = 0): number {
+/** The CRC-32C of `bytes`, as an unsigned 32-bit integer. */
+export function crc32c(bytes: Uint8Array): number {
   const [t0, t1, t2, t3] = tables as [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
-  let crc = ~previous;
+  let crc = 0xffffffff;
   let i = 0;
   const end4 = bytes.length - (bytes.length % 4);
   for (; i < end4; i += 4) {

@@ -8,7 +8,7 @@
 import { Committer, type RecoveryProgress } from '../commit/committer.js';
 import { NotActiveError } from '../errors.js';
 import { RECENT_RECORDS, RECOVERY_PROGRESS_EVERY, type LogLimits } from '../limits.js';
-import type { LogRecord } from '../log/record.js';
+import type { EncodedRecord, LogRecord } from '../log/record.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Timers } from '../time.js';
 import { majority } from './election.js';
@@ -62,23 +62,29 @@ export class Active {
   ) {
     const { member, store } = context;
     this.shippable = store.lastPosition.lsn;
+    // A standalone server has no mirror to wait for: what is durable is committed, as it is written.
+    const replicationGate = context.standalone
+      ? {}
+      : {
+          commitIndex: member.knownCommitIndex,
+          // Ship while the local disk syncs: the commit waits for both anyway.
+          onWriting: (records: readonly EncodedRecord[]) => {
+            this.shippable = records[records.length - 1]!.lsn;
+            // No mirror to ship to (voters only): keeping records would only hold memory; a mirror
+            // added later is shipped what it misses from the store.
+            if (this.shippers.size === 0) return;
+            this.recent.add(records);
+            for (const shipper of this.shippers.values()) void shipper.pump();
+          },
+          onWritten: () => this.maybeCommit(),
+        };
     this.committer = new Committer({
       store,
       limits: context.logLimits,
       clock: member.clock,
       timers: context.timers,
       term,
-      commitIndex: member.knownCommitIndex,
-      // Ship while the local disk syncs: the commit waits for both anyway.
-      onWriting: (records) => {
-        this.shippable = records[records.length - 1]!.lsn;
-        // With no mirror to ship to (a lone server), keeping records would only hold memory: a
-        // mirror added later is shipped what it misses from the store.
-        if (this.shippers.size === 0) return;
-        this.recent.add(records);
-        for (const shipper of this.shippers.values()) void shipper.pump();
-      },
-      onWritten: () => this.maybeCommit(),
+      ...replicationGate,
       onCommitted: context.onCommitted,
       onFailed: context.onFailed,
     });
