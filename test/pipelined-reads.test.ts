@@ -83,8 +83,18 @@ describe('pipelined reads never read, over TCP, restartable', () => {
   }
 
   it('keeps server RSS within 100 MiB of its baseline while four such clients hold on, and gives it back after they close', async () => {
-    // Warm up the read path with a few full pages, so the baseline is a server that has served reads.
-    for (let i = 0; i < 5; i++) await connectAndRead(1000);
+    // Warm up with normal concurrent reads (four clients, eight full pages each in flight), so the
+    // baseline is a server whose heap has served reads at the concurrency the budgets allow.
+    for (let round = 0; round < 2; round++) {
+      await Promise.all(Array.from({ length: HOSTILE_CONNECTIONS }, async () => {
+        const client = await connect(kiln.url, { transports: [tcp] });
+        try {
+          await Promise.all(Array.from({ length: 8 }, () => within(client.readAll({ fromLsn: 1, maxCount: 1000 }), 'a warm-up read', 10_000)));
+        } finally {
+          await client.close();
+        }
+      }));
+    }
     const rssBefore = rssBytes(kiln.pid);
 
     const hostile: RawTcp[] = [];
