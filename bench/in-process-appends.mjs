@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// The server's append path alone, in one process: a lone memory-mode server over the in-process
+// transport, fed 200,000 raw pipelined `transact` frames (256 in flight, 1,000 streams, one ~100
+// byte event each) by a client that only encodes frames and decodes replies. Prints process CPU
+// per append (server and raw client together) and the group commits taken. For before/after
+// comparisons of the commit path and for `node --cpu-prof` / `--trace-gc-nvp` runs; the real
+// figures come from `npm run bench`.
+//
+//   node bench/in-process-appends.mjs [CHECKOUT]      # CHECKOUT: a built checkout (default: this one)
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
+const core = await import(path.join(root, 'packages/core/dist/index.js'));
+const { memoryStore } = await import(path.join(root, 'packages/store-memory/dist/index.js'));
+const { encode, decode } = await import(path.join(root, 'node_modules/@msgpack/msgpack/dist.esm/index.mjs'));
+
+const APPENDS = 200_000;
+const IN_FLIGHT = 256;
+const store = memoryStore();
+let groupCommits = 0;
+const append = store.append.bind(store);
+store.append = (records) => {
+  groupCommits++;
+  return append(records);
+};
+const transport = core.inProcessTransport();
+const server = await core.createServer({ store, transports: [transport], listen: ['memory://bench'] });
+const connection = await transport.dial(server.urls[0], core.defaultConnectionLimits);
+const frames = connection[Symbol.asyncIterator]();
+connection.send(encode([0, { version: core.PROTOCOL_VERSION, role: 'client' }]));
+await frames.next();
+
+const events = encode([['id', 'E', { d: 'x'.repeat(80) }]]);
+let sent = 0;
+let answered = 0;
+const sendNext = () => {
+  sent++;
+  connection.send(encode([1, sent, 'transact', ['bench', sent, [[`s-${sent % 1000}`, 'any', events]]]]));
+};
+const cpuBefore = process.cpuUsage();
+const started = performance.now();
+for (let i = 0; i < IN_FLIGHT; i++) sendNext();
+while (answered < APPENDS) {
+  const next = await frames.next();
+  if (next.done) throw new Error('the server closed the connection');
+  const frame = decode(next.value);
+  if (frame[0] !== 3) throw new Error(`not a result: ${JSON.stringify(frame)}`);
+  answered++;
+  if (sent < APPENDS) sendNext();
+}
+const cpu = process.cpuUsage(cpuBefore);
+const elapsedMs = performance.now() - started;
+console.log(`${((cpu.user + cpu.system) / APPENDS).toFixed(2)} µs CPU per append (server and raw client), ${Math.round((APPENDS / elapsedMs) * 1000)} appends/s, ${groupCommits} group commits`);
+connection.close('done');
+await server.close();
