@@ -8,7 +8,7 @@ import { InvalidArgumentError, type KilnError } from '../errors.js';
 import { DEFAULT_READ_COUNT, defaultClientTiming, defaultConnectionLimits, type ConnectionLimits } from '../limits.js';
 import { encodeEvents, type EventData, type ExpectedVersion, type RecordedEvent } from '../log/events.js';
 import { decodeRecord } from '../log/record.js';
-import { checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
+import { checkAppendStreamText, checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
 import type { GroupView } from '../replication/group-view.js';
 import { checkExpectedVersion, CLIENT_ID_LENGTH_MAX, type EventSlice, type LogDigest, type MirrorSpec, type TransactionResult } from '../protocol/messages.js';
 import type { ServerStatus } from '../protocol/status.js';
@@ -222,7 +222,7 @@ export class KilnClient {
   async transact(appends: readonly TransactAppend[]): Promise<TransactionResult> {
     if (!Array.isArray(appends) || appends.length === 0) throw new InvalidArgumentError('appends', 'must hold at least one stream');
     const wire = appends.map((a, i) => {
-      checkStreamNameText(a.stream, `appends[${i}].stream`);
+      checkAppendStreamText(a.stream, i);
       if (a.events !== undefined && (!Array.isArray(a.events) || a.events.length === 0)) {
         throw new InvalidArgumentError(`appends[${i}].events`, 'must be a non-empty array when given');
       }

@@ -139,15 +139,7 @@ export class Committer {
    */
   abandon(error: Error): void {
     this.failure = error;
-    const given = [...this.unacked, ...this.queue];
-    this.unacked = [];
-    this.queue = [];
-    for (const pending of given) pending.reject(error);
-    for (const waiting of this.waiting.splice(0)) waiting.reject(error);
-    for (const resend of this.resendsAwaitingCommit.splice(0)) resend.reject(error);
-    this.inFlight.clear();
-    this.heads.clear();
-    this.drained?.();
+    this.rejectEverything(error, []);
   }
 
   /** Transactions accepted and not yet durable, including those waiting for their turn. */
@@ -329,7 +321,7 @@ export class Committer {
         for (const append of pending.record.appends) this.heads.settle(append.stream);
         this.unacked.push(pending);
       }
-      if (this.options.onWritten) this.options.onWritten(batch.map((p) => p.encoded));
+      if (this.options.onWritten) this.options.onWritten(encoded);
       else this.commitThrough(this.writtenLsn);
     }
     this.writing = false;
@@ -356,16 +348,21 @@ export class Committer {
   /** A failed store write leaves the disk in an unknown state: fail everything, accept nothing more. */
   private fail(error: unknown, batch: PendingCommit[]): void {
     this.failure = error;
-    const failed = new ServerFailedError({ cause: error });
-    for (const pending of [...this.unacked, ...batch, ...this.queue]) pending.reject(failed);
-    for (const waiting of this.waiting.splice(0)) waiting.reject(failed);
-    for (const resend of this.resendsAwaitingCommit.splice(0)) resend.reject(failed);
+    this.writing = false;
+    this.rejectEverything(new ServerFailedError({ cause: error }), batch);
+    this.options.onFailed(error);
+  }
+
+  /** Fails every transaction not committed (written, being written, queued, waiting, resent) with `error`. */
+  private rejectEverything(error: Error, batch: PendingCommit[]): void {
+    const given = [...this.unacked, ...batch, ...this.queue];
     this.unacked = [];
     this.queue = [];
+    for (const pending of given) pending.reject(error);
+    for (const waiting of this.waiting.splice(0)) waiting.reject(error);
+    for (const resend of this.resendsAwaitingCommit.splice(0)) resend.reject(error);
     this.inFlight.clear();
     this.heads.clear();
-    this.writing = false;
     this.drained?.();
-    this.options.onFailed(error);
   }
 }

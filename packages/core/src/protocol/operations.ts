@@ -163,9 +163,10 @@ const OPERATION_NAMES: ReadonlySet<string> = new Set(Object.keys(TABLE));
 export const isOperationName = (value: unknown): value is OperationName => typeof value === 'string' && OPERATION_NAMES.has(value);
 
 /**
- * Serves one request: decodes its arguments, runs the handler, encodes its result. Rejects with
- * the decoder's `InvalidArgumentError` or the handler's error. (A plain promise chain, not an
- * async function: every request passes here, and the chain costs one promise less.)
+ * Serves one request: decodes its arguments, runs the handler, encodes its result. Never throws:
+ * it rejects with the decoder's `InvalidArgumentError` or the handler's error, thrown or rejected.
+ * (A plain promise chain, not an async function: every request passes here, and the chain costs
+ * one promise less.)
  */
 export function serveOperation<K extends OperationName>(op: K, wire: unknown, handlers: OperationHandlers, limits: ArgumentLimits): Promise<unknown> {
   const operation = OPERATIONS[op];

@@ -7,22 +7,9 @@ import type { LogLimits } from '../limits.js';
 import type { LogRecord, RecordAppend } from '../log/record.js';
 import { checkStreamName } from '../log/stream-name.js';
 import type { EventSlice, ReadAllRequest, ReadRequest } from '../protocol/messages.js';
+import type { ReadAllChunk, ReadPage } from '../protocol/replies.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { StreamIndexEntry } from '../store/store.js';
-
-/** One page of a stream read. */
-export interface StreamPage {
-  slices: EventSlice[];
-  /** True when `readBytesMax` ended the page before `maxCount` events: more may follow, so read on. */
-  truncated: boolean;
-}
-
-/** One chunk of the whole log: slices, and where the next chunk starts. */
-export interface LogChunk {
-  slices: EventSlice[];
-  /** The LSN after the last record read (forward) or before it (backward). */
-  next: number;
-}
 
 export class Reader {
   constructor(
@@ -35,7 +22,7 @@ export class Reader {
    * of the requested range (a slice may also carry events outside it, which the client drops), or
    * fewer when the stream ends first or the page reaches `readBytesMax`, which `truncated` tells.
    */
-  async readStream(request: ReadRequest, commitIndex: number): Promise<StreamPage> {
+  async readStream(request: ReadRequest, commitIndex: number): Promise<ReadPage> {
     checkStreamName(request.stream, this.limits.streamNameBytesMax);
     const forward = request.direction === 'forward';
     const slices: EventSlice[] = [];
@@ -69,7 +56,7 @@ export class Reader {
   }
 
   /** Reads the whole log from `fromLsn`, at most `maxCount` records. */
-  async readAll(request: ReadAllRequest, commitIndex: number): Promise<LogChunk> {
+  async readAll(request: ReadAllRequest, commitIndex: number): Promise<ReadAllChunk> {
     const forward = request.direction === 'forward';
     const from = forward ? request.fromLsn : Math.min(request.fromLsn, commitIndex);
     if ((forward && from > commitIndex) || (!forward && from < 1)) return { slices: [], next: from };

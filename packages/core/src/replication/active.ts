@@ -20,8 +20,6 @@ import { RecentRecords, Shipper, type ShipperContext } from './shipper.js';
 import { MirrorRates, type MirrorStatus } from './status.js';
 import { ViewChange } from './view-change.js';
 
-/** Records kept in memory for shipping, so live shipping never reads the store. */
-
 export interface ActiveContext {
   member: MemberState;
   outbox: PeerSender;

@@ -8,10 +8,9 @@ import { decode, encode } from '@msgpack/msgpack';
 import { ConfigError, InvalidArgumentError, ServerShuttingDownError, UnsupportedSchemeError } from '../errors.js';
 import { crc32c } from '../crc32c.js';
 import type { LogDigest } from '../protocol/messages.js';
-import { clusterConfigDefaults } from '../config/defaults.js';
 import { checkGroupSettings } from '../config/group-settings.js';
 import type { ServerState, ServerStatus } from '../protocol/status.js';
-import { checkLimits, defaultConnectionLimits, defaultLogLimits, SHUTDOWN_COMMIT_WAIT_MS, type ConnectionLimits, type LogLimits } from '../limits.js';
+import { checkLimits, defaultConnectionLimits, defaultGroupTiming, defaultLogLimits, SHUTDOWN_COMMIT_WAIT_MS, type ConnectionLimits, type LogLimits } from '../limits.js';
 import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
 import type { Store } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
@@ -230,14 +229,7 @@ class Server implements KilnServer {
 
   /** The group of a server started without one: itself alone, needing no peer address. */
   private loneGroup(): GroupOptions {
-    const { electionTimeMs, mirrorTimeoutMs, leaseMs } = clusterConfigDefaults;
-    return {
-      self: this.name,
-      members: [{ name: this.name, kind: 'server', peer: '', clientUrls: [], weight: 1 }],
-      electionTimeMs,
-      mirrorTimeoutMs,
-      leaseMs,
-    };
+    return { self: this.name, members: [{ name: this.name, kind: 'server', peer: '', clientUrls: [], weight: 1 }], ...defaultGroupTiming };
   }
 
   /** Closes every client connection; clients then find the active through their reconnect. */

@@ -147,14 +147,12 @@ export class Session {
   /** Starts a read once the read budgets admit it; its charge comes back once its answer is handed to the connection. */
   private handleRead(id: number, op: 'read' | 'readAll', args: unknown): void {
     this.inFlight++;
-    // `start` may throw before it returns a promise (NotActiveError on a mirror): that too is an answer.
+    // `start` never throws: a refusal (NotActiveError on a mirror, bad arguments) is a rejection, and answered.
     const answer = (): Promise<void> =>
-      Promise.resolve()
-        .then(() => this.start(op, args))
-        .then(
-          (result) => void this.send(encodeResult(id, result)),
-          (error: unknown) => this.reply(id, error),
-        );
+      this.start(op, args).then(
+        (result) => void this.send(encodeResult(id, result)),
+        (error: unknown) => this.reply(id, error),
+      );
     // Refused only when the connection closed first: there is no one to answer.
     void this.reads.run(answer).then(
       () => this.inFlight--,
