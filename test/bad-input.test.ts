@@ -122,9 +122,14 @@ const validHello = { version: PROTOCOL_VERSION, role: 'client' };
 const validBlob = encode([['fuzz-event', 'Fuzz', { ok: true }]]);
 const validTransact = (): unknown[] => ['fuzz-client', 1, [['fuzz-stream', 'any', validBlob]]];
 
+/**
+ * Map keys: any string but `__proto__`, which the frame decoder refuses outright (a malformed
+ * frame, closing the connection, tested on its own), so a generated bad field stays one field.
+ */
+const mapKey = fc.string().filter((k) => k !== '__proto__');
 /** Values of every MessagePack type, none of them a string. */
-const notString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.integer(), { maxKeys: 2 }), fc.uint8Array({ maxLength: 8 }));
-const notNumber = fc.oneof(fc.string(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.integer(), { maxKeys: 2 }), fc.uint8Array({ maxLength: 8 }));
+const notString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(mapKey, fc.integer(), { maxKeys: 2 }), fc.uint8Array({ maxLength: 8 }));
+const notNumber = fc.oneof(fc.string(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(mapKey, fc.integer(), { maxKeys: 2 }), fc.uint8Array({ maxLength: 8 }));
 const anyValue = fc.oneof(notString, fc.string({ maxLength: 20 }));
 
 /** A whole hello frame with exactly one field wrong. */
@@ -312,6 +317,12 @@ describe('hostile input', () => {
     expectProtocolClose(await burst.waitClosed(), false, 'three frames, the first bad');
     await goodAppendsGoOn(5);
   }, 60_000);
+
+  it('closes a connection whose frame holds a `__proto__` map key with a ProtocolError (the decoder refuses it)', async () => {
+    const args = ['fuzz-client', 1, [{ ['__proto__']: 0 }]];
+    expectProtocolClose(await exchange(memory, memoryUrl, [encode([1, REQUEST_ID, 'transact', args])], { hello: true }), true, '__proto__ key');
+    await goodAppendsGoOn(5);
+  });
 
   // Deep nesting anywhere is refused by the pre-scan before decoding, with a typed error.
   it('answers frames nested 100,000 deep in the kind or op position with a ProtocolError, as anywhere else', async () => {
