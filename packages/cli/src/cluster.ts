@@ -8,7 +8,9 @@ import {
   createServer,
   findServer,
   findVoter,
+  clusterLayoutOf,
   groupOptionsOf,
+  stripesOf,
   isLoneServer,
   serversOf,
   type ClusterConfig,
@@ -41,7 +43,10 @@ export async function startMember(config: ClusterConfig, name: string | undefine
   // One server and no voters is a lone active: no group to form.
   const lone = isLoneServer(config) && role !== 'joining server';
   const group = lone ? undefined : groupOptionsOf(config, name, role === 'joining server');
-  const server = await createServer({ name, store, transports: [tcpTransport(), wsTransport()], listen, limits: config.limits, log, ...(group ? { group } : {}) });
+  const layout = clusterLayoutOf(config);
+  const stripe = voter ? 0 : stripesOf(config).findIndex((s) => s.servers.some((server) => server.name === name));
+  const cluster = { layout, stripe };
+  const server = await createServer({ name, store, transports: [tcpTransport(), wsTransport()], listen, limits: config.limits, log, cluster, ...(group ? { group } : {}) });
   const where = inMemory ? 'memory mode, nothing on disk' : `restartable mode, data in ${resolve(dataDir)}`;
   log(`kiln: ${name}${lone ? '' : ` (${role}) of cluster ${config.cluster}`} listening on ${server.urls.join(', ')} (${where})`);
   return server;

@@ -35,4 +35,5 @@ export {
   LogOrderError,
 } from './errors/store.js';
 export { NotActiveError, ServerShuttingDownError, ServerFailedError } from './errors/server.js';
+export { WrongStripeError, CrossStripeTransactionError, StripeUnavailableError, StripeEpochChangedError } from './errors/stripe.js';
 export { RemoteError, errorToWire, errorFromWire, type WireError } from './errors/wire.js';

@@ -40,6 +40,10 @@ export {
   NotActiveError,
   ServerShuttingDownError,
   ServerFailedError,
+  WrongStripeError,
+  CrossStripeTransactionError,
+  StripeUnavailableError,
+  StripeEpochChangedError,
   ClientClosedError,
   RemoteError,
   errorFromWire,
@@ -115,7 +119,10 @@ export type {
   StripeConfigInput,
   VoterConfig,
 } from './config/types.js';
-export { groupOptionsOf, isLoneServer } from './config/group-options.js';
+export { groupOptionsOf, clusterLayoutOf, isLoneServer } from './config/group-options.js';
+export { SLOT_COUNT, INITIAL_SLOT_TABLE_VERSION, SlotTable, slotOf, hashKeyOf, crc16, type SlotRange } from './cluster/slots.js';
+export { clusterIdOf, type ClusterLayout, type LayoutStripe, type LayoutServer } from './cluster/layout.js';
+export type { Topology, StripeTopology, TopologyMember } from './protocol/topology.js';
 export {
   findServer,
   findVoter,

@@ -10,6 +10,7 @@ import { defaultLogLimits } from '../src/limits.js';
 import { encodeEvents } from '../src/log/events.js';
 import { OPERATIONS, type ArgumentsOf, type OperationName, type ResultOf } from '../src/protocol/operations.js';
 import type { ServerStatus } from '../src/protocol/status.js';
+import { topologyToWire, type Topology } from '../src/protocol/topology.js';
 
 const blob = (n: number): Uint8Array => encodeEvents(Array.from({ length: n }, (_, i) => ({ id: `e${i}`, type: 'T', data: { i } })), () => 'x');
 const slice = { lsn: 3, stream: 's', firstVersion: 4, eventCount: 2, timestampMs: 1_700_000_000_000, events: blob(2) };
@@ -38,6 +39,24 @@ const status: ServerStatus = {
   },
 };
 const { group: _group, ...loneStatus } = status;
+const topology: Topology = {
+  clusterId: 'c',
+  cluster: 'shop',
+  slotTableVersion: 1,
+  slots: [
+    [0, 8191, 0],
+    [8192, 16383, 1],
+  ],
+  stripes: [
+    { name: 'alpha', epoch: 1, members: [{ name: 'a', urls: ['tcp://a:2'] }], active: 'a', term: 3 },
+    { name: 'bravo', epoch: 2, members: [{ name: 'b', urls: ['tcp://b:2', 'ws://b:3'] }], active: 'b', term: 1 },
+  ],
+};
+/** The topology's wire form with some parts replaced. */
+function topologyWire(parts: { slots?: unknown; stripes?: unknown }): unknown {
+  const wire = topologyToWire(topology);
+  return [wire[0], wire[1], wire[2], parts.slots ?? wire[3], parts.stripes ?? wire[4]];
+}
 
 /** Every row's samples: a new row without them does not type-check. */
 const SAMPLES: { [K in OperationName]: { args: Array<ArgumentsOf<K>>; badArgs: unknown[]; results: Array<ResultOf<K>>; badResults: unknown[] } } = {
@@ -89,6 +108,20 @@ const SAMPLES: { [K in OperationName]: { args: Array<ArgumentsOf<K>>; badArgs: u
     ],
   },
   ping: { args: [null], badArgs: [1], results: [null], badResults: [1, {}] },
+  topology: {
+    args: [null],
+    badArgs: [1, 'all'],
+    results: [topology, { ...topology, stripes: [{ ...topology.stripes[0]!, active: null, term: 0 }, topology.stripes[1]!] }],
+    badResults: [
+      null,
+      [],
+      topologyWire({ slots: [[0, 100, 0]] }),
+      topologyWire({ slots: [[0, 8191, 0], [8192, 16383, 2]] }),
+      topologyWire({ slots: [[1, 16383, 0]] }),
+      topologyWire({ stripes: [] }),
+      topologyWire({ stripes: [['alpha', 1, [['a', 'tcp://a:2']], null, 0]] }),
+    ],
+  },
   addMirror: {
     args: [{ name: 'b', peer: 'tcp://b:1', clientUrls: ['tcp://b:2'], weight: 1 }],
     badArgs: [['b', 'tcp://b:1', [], 1], ['', 'tcp://b:1', ['tcp://b:2'], 1], ['b', 'tcp://b:1', ['tcp://b:2'], -1]],

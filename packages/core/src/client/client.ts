@@ -12,6 +12,7 @@ import { checkAppendStreamText, checkStreamNameText, checkWellFormed } from '../
 import type { GroupView } from '../replication/group-view.js';
 import { checkExpectedVersion, CLIENT_ID_LENGTH_MAX, type EventSlice, type LogDigest, type MirrorSpec, type TransactionResult } from '../protocol/messages.js';
 import type { ServerStatus } from '../protocol/status.js';
+import type { Topology } from '../protocol/topology.js';
 import type { Direction } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
@@ -280,6 +281,11 @@ export class KilnClient {
   /** The server's status: state, term, LSN, commit index, connections, and its group's. */
   serverStatus(): Promise<ServerStatus> {
     return this.link.request('status', null);
+  }
+
+  /** The cluster as the connected server knows it: the slot table, every stripe's servers, and each stripe's active and term. */
+  topology(): Promise<Topology> {
+    return this.link.request('topology', null);
   }
 
   /**

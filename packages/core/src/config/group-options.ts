@@ -4,19 +4,22 @@
  */
 import { ConfigError } from '../errors.js';
 import type { GroupOptions } from '../replication/member.js';
-import type { ClusterConfig } from './types.js';
-import { serversOf, stripesOf } from './members.js';
+import type { ClusterLayout } from '../cluster/layout.js';
+import { SlotTable } from '../cluster/slots.js';
+import type { ClusterConfig, StripeConfig } from './types.js';
+import { serversOf, stripeOf, stripesOf } from './members.js';
 
 /**
- * The group options every member of the (single) stripe shares, seen from member `self`; `joining`
- * marks a server added to a running group.
+ * The group options every member of a stripe shares, seen from member `self`: a server of the
+ * stripe, or a voter (voters vote in every stripe, so a voter names the stripe). `joining` marks
+ * a server added to a running group.
  *
- * @throws ConfigError when the configuration has several stripes, which this version does not run
+ * @throws ConfigError when `self` is not in the stripe
  */
-export function groupOptionsOf(config: ClusterConfig, self: string, joining = false): GroupOptions {
+export function groupOptionsOf(config: ClusterConfig, self: string, joining = false, stripeName?: string): GroupOptions {
   const stripes = stripesOf(config);
-  if (stripes.length !== 1) throw new ConfigError('stripes', 'this version runs one stripe; several stripes are not supported yet');
-  const stripe = stripes[0]!;
+  const stripe = stripeName === undefined ? (stripeOf(config, self) ?? onlyStripe(stripes)) : stripes.find((s) => s.name === stripeName);
+  if (stripe === undefined) throw new ConfigError('stripes', `no stripe is named '${stripeName ?? self}'`);
   return {
     self,
     members: [
@@ -28,6 +31,24 @@ export function groupOptionsOf(config: ClusterConfig, self: string, joining = fa
     leaseMs: config.leaseMs,
     failoverPriority: config.failoverPriority,
     joining,
+  };
+}
+
+function onlyStripe(stripes: StripeConfig[]): StripeConfig | undefined {
+  if (stripes.length === 1) return stripes[0];
+  throw new ConfigError('stripes', `the cluster has ${stripes.length} stripes: name the stripe`);
+}
+
+/** The cluster's layout as its file describes it: stripes in file order, each with its servers, and the initial slot table. */
+export function clusterLayoutOf(config: ClusterConfig): ClusterLayout {
+  const stripes = stripesOf(config);
+  return {
+    name: config.cluster,
+    stripes: stripes.map((stripe) => ({
+      name: stripe.name,
+      servers: stripe.servers.map((s) => ({ name: s.name, urls: [...s.listen], ...(s.peer !== undefined ? { peer: s.peer } : {}) })),
+    })),
+    slotTable: SlotTable.initial(stripes.length),
   };
 }
 

@@ -16,6 +16,7 @@ import {
 import { TimeoutError } from './operation.js';
 import { ConfigError, InvalidArgumentError, SequenceExpiredError, SequenceReusedError, WrongExpectedVersionError } from './request.js';
 import { NotActiveError, ServerFailedError, ServerShuttingDownError } from './server.js';
+import { CrossStripeTransactionError, StripeEpochChangedError, StripeUnavailableError, WrongStripeError } from './stripe.js';
 import { CorruptRecordError, LogOrderError, StoreClosedError, StoreFailedError, UnsupportedFormatVersionError, UnsupportedRecordKindError } from './store.js';
 
 /** An error frame named a class this side does not know (a newer server, say). */
@@ -62,6 +63,10 @@ const wireClasses = [
   ServerShuttingDownError,
   NotActiveError,
   ServerFailedError,
+  WrongStripeError,
+  CrossStripeTransactionError,
+  StripeUnavailableError,
+  StripeEpochChangedError,
 ];
 const fromWireByName = new Map<string, (message: string, fields: ErrorFields) => KilnError>(
   wireClasses.map((errorClass) => [errorClass.name, (message, fields) => errorClass.fromWire(message, fields)]),

@@ -51,6 +51,7 @@ import {
   type ReadPage,
 } from './replies.js';
 import { serverStatusFromWire, serverStatusToWire, type ServerStatus } from './status.js';
+import { topologyFromWire, topologyToWire, type Topology } from './topology.js';
 
 /** The limits argument checks hold requests to. */
 export type ArgumentLimits = Pick<LogLimits, 'streamsPerTransactionMax' | 'readCountMax'>;
@@ -114,6 +115,11 @@ const TABLE = {
     clientMethods: ['serverStatus'],
   }),
   ping: row<null, null, null>({ args: nothing, result: done, clientMethods: [] }),
+  topology: row<null, null, Topology>({
+    args: nothing,
+    result: { toWire: topologyToWire, fromWire: topologyFromWire },
+    clientMethods: ['topology'],
+  }),
   addMirror: row<MirrorSpec, GroupMemberConfig, GroupView>({
     args: { toWire: mirrorToWire, fromWire: mirrorFromWire },
     result: { toWire: groupViewToWire, fromWire: groupViewFromWire },

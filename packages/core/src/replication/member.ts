@@ -140,6 +140,16 @@ export class GroupMember {
     return this.member.view.members.flatMap((m) => m.clientUrls);
   }
 
+  /** The active's name as far as this member knows, or null. */
+  get leaderName(): string | null {
+    return this.member.leader ?? null;
+  }
+
+  /** The servers of the recorded view, with their client URLs: what the topology lists for this stripe. */
+  servers(): Array<{ name: string; urls: string[] }> {
+    return this.member.view.members.filter((m) => m.kind === 'server').map((m) => ({ name: m.name, urls: [...m.clientUrls] }));
+  }
+
   /** For status: the leader, the recorded view, and each mirror's progress. */
   describe(): GroupStatus {
     return groupStatus(this.member, this.diverged.summary, this.active?.mirrorStatuses() ?? []);

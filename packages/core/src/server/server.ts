@@ -21,6 +21,10 @@ import { Reader } from '../read/reader.js';
 import { ReadBudget } from '../read/read-budget.js';
 import { Session, type SessionContext } from './session.js';
 import { SubscriptionHub } from '../read/subscriptions.js';
+import { ClusterDirectory } from '../cluster/directory.js';
+import { CLUSTER_META_KEY, decodeIdentity, encodeIdentity, identityMismatch, identityOf } from '../cluster/identity-record.js';
+import type { ClusterLayout } from '../cluster/layout.js';
+import { SlotTable } from '../cluster/slots.js';
 
 export type { ServerState, ServerStatus } from '../protocol/status.js';
 
@@ -46,6 +50,13 @@ export interface ServerOptions {
    * replicates, and takes part in elections. Without it the server is a lone active.
    */
   group?: GroupOptions;
+  /**
+   * The cluster this server belongs to, and the index of its stripe in it: the server records it
+   * at its first start, refuses to start with a different one, reports the cluster's id, answers
+   * topology requests, and refuses streams of other stripes. Without it the server is a cluster
+   * of one stripe of its own.
+   */
+  cluster?: { layout: ClusterLayout; stripe: number };
 }
 
 /** A running server. */
@@ -130,6 +141,7 @@ class Server implements KilnServer {
   private readonly sessions = new Set<Promise<void>>();
   private readonly openConnections = new Set<Connection>();
   private clusterId = '';
+  private directory!: ClusterDirectory;
   private state: ServerState = 'START';
   private startedMs = 0;
   private closing: Promise<void> | undefined;
@@ -160,7 +172,13 @@ class Server implements KilnServer {
     this.startedMs = this.clock.monotonicMs();
     this.recovery = await this.store.open();
     if (this.recovery.droppedRecords > 0) this.log(`recovery dropped ${this.recovery.droppedRecords} torn record(s) at the tail`);
-    this.clusterId = await this.metaString(META_CLUSTER_ID, () => this.random.uuid());
+    try {
+      this.directory = await this.openDirectory();
+    } catch (error) {
+      await this.store.close();
+      throw error;
+    }
+    this.clusterId = this.directory.clusterId;
     const reader = new Reader(this.store, this.logLimits);
     const readBudget = new ReadBudget(this.logLimits.readBytesInFlightMax);
     this.hub = new SubscriptionHub(reader, this.logLimits, () => this.member.commitIndex, readBudget);
@@ -193,6 +211,7 @@ class Server implements KilnServer {
       readBudget,
       subscriptions: this.hub,
       status: () => this.status(),
+      directory: this.directory,
       addMirror: (mirror) => this.addMirror(mirror),
       removeMirror: (name) => this.removeMirror(name),
       logDigest: (throughLsn) => this.logDigest(throughLsn),
@@ -225,6 +244,31 @@ class Server implements KilnServer {
     }
     await member.start();
     this.log(`${this.name} joined group as ${member.state}; listening on ${this.urls.join(', ')}`);
+  }
+
+  /**
+   * The cluster this server is in: recorded at the first start and checked at every later one. A
+   * server started without a cluster is a cluster of one stripe, with an id of its own.
+   */
+  private async openDirectory(): Promise<ClusterDirectory> {
+    const facts = (): { active: string | null; term: number; members: Array<{ name: string; urls: string[] }> } => ({
+      active: this.standalone ? this.name : this.member.leaderName,
+      term: this.member.term,
+      members: this.standalone ? [{ name: this.name, urls: this.urls }] : this.member.servers(),
+    });
+    const cluster = this.options.cluster;
+    if (cluster === undefined) {
+      const id = await this.metaString(META_CLUSTER_ID, () => this.random.uuid());
+      return new ClusterDirectory(id, { name: this.name, stripes: [{ name: this.name, servers: [] }], slotTable: SlotTable.initial(1) }, 0, facts);
+    }
+    const current = identityOf(cluster.layout, cluster.stripe);
+    const bytes = await this.store.getMeta(CLUSTER_META_KEY);
+    if (bytes === undefined) await this.store.putMeta(CLUSTER_META_KEY, encodeIdentity(current));
+    else {
+      const mismatch = identityMismatch(decodeIdentity(bytes), current);
+      if (mismatch !== undefined) throw new ConfigError('stripes', mismatch);
+    }
+    return new ClusterDirectory(current.clusterId, cluster.layout, cluster.stripe, facts);
   }
 
   /** The group of a server started without one: itself alone, needing no peer address. */

@@ -11,6 +11,7 @@ import { acceptHello, encodeWelcomeFrame, type Role } from '../protocol/handshak
 import type { EventSlice, LogDigest, SubscribeRequest } from '../protocol/messages.js';
 import { serveOperation, type OperationHandlers, type OperationName } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
+import type { ClusterDirectory } from '../cluster/directory.js';
 import type { DivergedEntry } from '../replication/diverged-report.js';
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
@@ -41,6 +42,8 @@ export interface SessionContext {
   readBudget: ReadBudget;
   subscriptions: SubscriptionHub;
   status: () => ServerStatus;
+  /** The cluster as this server knows it: it answers topology requests and routes streams. */
+  directory: ClusterDirectory;
   addMirror: (mirror: GroupMemberConfig) => Promise<GroupView>;
   removeMirror: (name: string) => Promise<GroupView>;
   /** A fingerprint of this server's own log through an LSN (the end of its log at most). */
@@ -167,9 +170,16 @@ export class Session {
   /** This connection's handler of every operation in the protocol's table. */
   private operationHandlers(): OperationHandlers {
     const { context } = this;
+    const { directory } = context;
     return {
-      transact: (transaction) => context.committer().transact(transaction),
-      read: (request) => context.readIndex().then((commitIndex) => context.reader.readStream(request, commitIndex)),
+      transact: (transaction) => {
+        if (directory.striped) directory.checkStreams(transaction.appends.map((a) => a.stream));
+        return context.committer().transact(transaction);
+      },
+      read: (request) => {
+        if (directory.striped) directory.checkStreams([request.stream]);
+        return context.readIndex().then((commitIndex) => context.reader.readStream(request, commitIndex));
+      },
       readAll: (request) => context.readIndex().then((commitIndex) => context.reader.readAll(request, commitIndex)),
       subscribe: (request) => Promise.resolve(this.subscribe(request)),
       unsubscribe: (subscriptionId) => {
@@ -182,6 +192,7 @@ export class Session {
       },
       status: () => Promise.resolve(context.status()),
       ping: () => Promise.resolve(null),
+      topology: () => Promise.resolve(context.directory.topology()),
       addMirror: (mirror) => context.addMirror(mirror),
       removeMirror: (name) => context.removeMirror(name),
       logDigest: (throughLsn) => context.logDigest(throughLsn),
@@ -190,6 +201,7 @@ export class Session {
   }
 
   private subscribe(request: SubscribeRequest): null {
+    if (request.stream !== null && this.context.directory.striped) this.context.directory.checkStreams([request.stream]);
     this.context.committer(); // only the active serves subscriptions
     if (this.subscriptions.has(request.subscriptionId)) throw new InvalidArgumentError('subscriptionId', 'is already in use on this connection');
     if (this.subscriptions.size >= SUBSCRIPTIONS_PER_CONNECTION_MAX) {

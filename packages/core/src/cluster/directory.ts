@@ -1,0 +1,104 @@
+/**
+ * What a server knows of its cluster: the layout, and each stripe's active as far as it has heard.
+ * Its own stripe's active comes from its group; the other stripes' come from their actives'
+ * announcements over the peer links (the highest term heard wins). It answers the topology
+ * request and routes streams: an operation on a stream of another stripe is refused with
+ * `WrongStripeError`, a transaction over several stripes with `CrossStripeTransactionError`.
+ */
+import { CrossStripeTransactionError, WrongStripeError } from '../errors.js';
+import type { StripeTopology, Topology } from '../protocol/topology.js';
+import type { ClusterLayout } from './layout.js';
+
+/** What the server's own group says of itself, read at each request. */
+export interface OwnStripeFacts {
+  active: string | null;
+  term: number;
+  /** The group's servers as its recorded view has them (membership changes at runtime). */
+  members: Array<{ name: string; urls: string[] }>;
+}
+
+interface KnownActive {
+  name: string;
+  term: number;
+}
+
+export class ClusterDirectory {
+  private readonly actives = new Map<number, KnownActive>();
+  /** False for a cluster of one stripe: no stream is ever elsewhere, and routing costs nothing. */
+  readonly striped: boolean;
+
+  constructor(
+    readonly clusterId: string,
+    readonly layout: ClusterLayout,
+    /** The index of this server's stripe. */
+    readonly ownStripe: number,
+    private readonly ownFacts: () => OwnStripeFacts,
+    private readonly epochOf: (stripe: number) => number = () => 1,
+  ) {
+    this.striped = layout.stripes.length > 1;
+  }
+
+  /** An active announced itself for its stripe; older terms than what is known are ignored. */
+  learnActive(stripe: number, name: string, term: number): boolean {
+    if (stripe === this.ownStripe || stripe >= this.layout.stripes.length) return false;
+    if (!this.layout.stripes[stripe]!.servers.some((s) => s.name === name)) return false;
+    const known = this.actives.get(stripe);
+    if (known !== undefined && known.term >= term) return false;
+    this.actives.set(stripe, { name, term });
+    return true;
+  }
+
+  topology(): Topology {
+    const table = this.layout.slotTable;
+    return {
+      clusterId: this.clusterId,
+      cluster: this.layout.name,
+      slotTableVersion: table.version,
+      slots: table.ranges(),
+      stripes: this.layout.stripes.map((stripe, index): StripeTopology => {
+        if (index === this.ownStripe) {
+          const own = this.ownFacts();
+          return { name: stripe.name, epoch: this.epochOf(index), members: own.members, active: own.active, term: own.term };
+        }
+        const known = this.actives.get(index);
+        return {
+          name: stripe.name,
+          epoch: this.epochOf(index),
+          members: stripe.servers.map((s) => ({ name: s.name, urls: [...s.urls] })),
+          active: known?.name ?? null,
+          term: known?.term ?? 0,
+        };
+      }),
+    };
+  }
+
+  /**
+   * Refuses an operation whose streams are not all on this server's stripe.
+   * @throws CrossStripeTransactionError when they lie on several stripes
+   * @throws WrongStripeError when they all lie on one other stripe
+   */
+  checkStreams(streams: readonly string[]): void {
+    if (!this.striped) return;
+    const table = this.layout.slotTable;
+    let elsewhere: { stream: string; stripe: number } | undefined;
+    let several = false;
+    const first = streams.length > 0 ? table.stripeOf(streams[0]!) : this.ownStripe;
+    for (const stream of streams) {
+      const stripe = table.stripeOf(stream);
+      if (stripe !== first) several = true;
+      if (stripe !== this.ownStripe && elsewhere === undefined) elsewhere = { stream, stripe };
+    }
+    if (several) {
+      const stripes = [...new Set(streams.map((s) => table.stripeOf(s)))].sort((a, b) => a - b);
+      throw new CrossStripeTransactionError(stripes.map((i) => this.layout.stripes[i]!.name));
+    }
+    if (elsewhere !== undefined) throw new WrongStripeError(elsewhere.stream, this.layout.stripes[elsewhere.stripe]!.name, this.activeUrl(elsewhere.stripe));
+  }
+
+  /** A client URL of a stripe's active as far as this server knows, or null. */
+  private activeUrl(stripe: number): string | null {
+    const known = this.actives.get(stripe);
+    const server = known && this.layout.stripes[stripe]!.servers.find((s) => s.name === known.name);
+    return server?.urls[0] ?? null;
+  }
+}

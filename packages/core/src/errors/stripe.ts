@@ -1,0 +1,118 @@
+/**
+ * Errors of a cluster of several stripes: a request that reached the wrong stripe, a transaction
+ * over several, a stripe with no active, and a position from an earlier life of a stripe.
+ *
+ * @packageDocumentation
+ */
+import { KilnError, num, str, type ErrorFields } from './base.js';
+
+/**
+ * A stream's operation reached a server of another stripe (the client's slot table is stale). It
+ * names the stripe that holds the stream and a client URL of its active, as far as this server
+ * knows (like Redis Cluster's `MOVED`); the client refreshes its topology and tries there.
+ */
+export class WrongStripeError extends KilnError {
+  static override readonly name: string = 'WrongStripeError';
+
+  override readonly retryable = true;
+
+  constructor(
+    readonly stream: string,
+    /** The stripe that holds the stream. */
+    readonly stripe: string,
+    /** A client URL of that stripe's active, or null when this server knows none. */
+    readonly active: string | null,
+  ) {
+    super(`stream '${stream}' is on stripe '${stripe}'${active ? `; try ${active}` : ''}`);
+  }
+
+  override fields(): ErrorFields {
+    return { stream: this.stream, stripe: this.stripe, active: this.active };
+  }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): WrongStripeError {
+    return new WrongStripeError(str(fields.stream), str(fields.stripe), typeof fields.active === 'string' ? fields.active : null);
+  }
+}
+
+/**
+ * A transaction's streams lie on several stripes, and this version commits a transaction on one
+ * stripe only. Keep an aggregate's streams together with a hash tag (`account-{42}`,
+ * `ledger-{42}`), or split the transaction.
+ */
+export class CrossStripeTransactionError extends KilnError {
+  static override readonly name: string = 'CrossStripeTransactionError';
+
+  constructor(
+    /** The stripes the transaction's streams lie on, in stripe order. */
+    readonly stripes: readonly string[],
+  ) {
+    super(`the transaction's streams lie on stripes ${stripes.map((s) => `'${s}'`).join(', ')}; a transaction commits on one stripe: keep its streams together with a hash tag ({...})`);
+  }
+
+  override fields(): ErrorFields {
+    return { stripes: this.stripes.join(',') };
+  }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): CrossStripeTransactionError {
+    return new CrossStripeTransactionError(str(fields.stripes).split(',').filter((s) => s !== ''));
+  }
+}
+
+/**
+ * No server of a stripe could be reached as its active within the client's `reconnectWindowMs`:
+ * operations on that stripe's streams fail with this, while every other stripe keeps serving.
+ * Retrying later succeeds once a server of the stripe is back.
+ */
+export class StripeUnavailableError extends KilnError {
+  static override readonly name: string = 'StripeUnavailableError';
+
+  override readonly retryable = true;
+
+  constructor(
+    readonly stripe: string,
+    /** What the last attempt met. */
+    readonly reason: string,
+  ) {
+    super(`stripe '${stripe}' has no reachable active: ${reason}`);
+  }
+
+  override fields(): ErrorFields {
+    return { stripe: this.stripe, reason: this.reason };
+  }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): StripeUnavailableError {
+    return new StripeUnavailableError(str(fields.stripe), str(fields.reason));
+  }
+}
+
+/**
+ * A position names an earlier life of a stripe: in memory mode a stripe that lost every server
+ * comes back empty under a new epoch, so a consumer resuming from an older position would skip or
+ * repeat. It must decide what to do (start the stripe over, say) rather than go on silently.
+ */
+export class StripeEpochChangedError extends KilnError {
+  static override readonly name: string = 'StripeEpochChangedError';
+
+  constructor(
+    readonly stripe: string,
+    /** The epoch the position was taken in. */
+    readonly positionEpoch: number,
+    /** The stripe's epoch now. */
+    readonly currentEpoch: number,
+  ) {
+    super(`stripe '${stripe}' restarted empty (epoch ${currentEpoch}) after the position was taken (epoch ${positionEpoch}); its earlier events are gone`);
+  }
+
+  override fields(): ErrorFields {
+    return { stripe: this.stripe, positionEpoch: this.positionEpoch, currentEpoch: this.currentEpoch };
+  }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): StripeEpochChangedError {
+    return new StripeEpochChangedError(str(fields.stripe), num(fields.positionEpoch), num(fields.currentEpoch));
+  }
+}
