@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { KilnError } from '@kiln/core';
 import { AdminWaitError, runAdmin } from './admin.js';
-import { startMember } from './cluster.js';
+import { startServerMember, startVoterMember } from './cluster.js';
 import { printDiverged } from './diverged.js';
 import { DEFAULT_CONFIG, checkUrl, isClusterFile, readClusterConfig, readJsonFile } from './config.js';
 import { runUntilSignalled } from './start.js';
@@ -28,10 +28,10 @@ const USAGE = `usage:
       listening on tcp://127.0.0.1:7410 and ws://127.0.0.1:7411. SIGINT or SIGTERM shuts it
       down cleanly.
   kiln start --config CLUSTER-FILE --server NAME [--join]
-      Runs server NAME of the mirror group the cluster file describes. With --join it is a new
+      Runs server NAME of the cluster file, in its stripe (mirror group). With --join it is a new
       server for a running group: it waits, outside the in-sync set, for kiln admin add-mirror.
   kiln voter --config CLUSTER-FILE --name NAME
-      Runs voter NAME of that group: it holds no log, only votes.
+      Runs voter NAME: it holds no log, and votes in the elections of every stripe.
   kiln admin add-mirror --config CLUSTER-FILE --name NAME [--wait]
       Adds server NAME (its addresses from the cluster file) to the running group, without
       pausing the active. --wait prints its catch-up progress until it is in sync (at most 1 h).
@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<void> {
     case 'voter': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, name: { type: 'string' } } });
       if (!values.config || !values.name) throw new UsageError('kiln voter needs --config FILE and --name NAME');
-      runUntilSignalled(await startMember(await readClusterConfig(values.config), values.name, 'voter', log), log);
+      runUntilSignalled(await startVoterMember(await readClusterConfig(values.config), values.name, log), log);
       return;
     }
     case 'admin': {
@@ -108,7 +108,7 @@ async function start(args: string[]): Promise<void> {
     if (!values.config) throw new UsageError('--server needs --config FILE');
     const overrides = (['memory', 'data', 'listen', 'name'] as const).filter((flag) => values[flag] !== undefined);
     if (overrides.length > 0) throw new UsageError(`--${overrides.join(', --')} cannot be used with a cluster file; set them in the file`);
-    runUntilSignalled(await startMember(await readClusterConfig(values.config), values.server, values.join ? 'joining server' : 'server', log), log);
+    runUntilSignalled(await startServerMember(await readClusterConfig(values.config), values.server, values.join ? 'joining server' : 'server', log), log);
     return;
   }
   if (values.join) throw new UsageError('--join needs --config CLUSTER-FILE --server NAME');
@@ -119,7 +119,7 @@ async function start(args: string[]): Promise<void> {
     ...(values.data ? { dataDir: values.data, persistence: 'restartable' as const } : {}),
     ...(values.listen ? { listen: values.listen.map((url, i) => checkUrl(url, `--listen[${i}]`)) } : {}),
   });
-  runUntilSignalled(await startMember(config, undefined, 'server', log), log);
+  runUntilSignalled(await startServerMember(config, undefined, 'server', log), log);
 }
 
 class UsageError extends Error {}

@@ -2,19 +2,22 @@
  * `kiln start` and `kiln voter`: one member of a cluster, as its configuration describes it; a
  * lone server is a cluster of one.
  */
-import { resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import {
   ConfigError,
+  clusterLayoutOf,
   createServer,
+  createVoter,
   findServer,
   findVoter,
-  clusterLayoutOf,
   groupOptionsOf,
-  stripesOf,
   isLoneServer,
   serversOf,
+  stripesOf,
   type ClusterConfig,
   type KilnServer,
+  type KilnVoter,
   type Store,
 } from '@kiln/core';
 import { levelStore } from '@kiln/store-level';
@@ -22,32 +25,61 @@ import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
 
-/** How a process takes part in its group. */
-export type MemberRole = 'server' | 'joining server' | 'voter';
+/** How a server takes part in its stripe. */
+export type ServerRole = 'server' | 'joining server';
+
+const transports = () => [tcpTransport(), wsTransport()];
+
+function storeAt(config: ClusterConfig, dataDir: string | undefined): Store {
+  return config.persistence === 'memory' || dataDir === undefined ? memoryStore() : levelStore({ path: resolve(dataDir) });
+}
+
+function where(config: ClusterConfig, dataDir: string | undefined): string {
+  return config.persistence === 'memory' || dataDir === undefined ? 'memory mode, nothing on disk' : `restartable mode, data in ${resolve(dataDir)}`;
+}
 
 /**
- * Starts the member `name` of the cluster `config`, in the role given. `name` may be left out
- * when the cluster has a single server.
+ * Starts server `name` of the cluster `config`, in the role given. `name` may be left out when the
+ * cluster has a single server.
  */
-export async function startMember(config: ClusterConfig, name: string | undefined, role: MemberRole, log: (line: string) => void): Promise<KilnServer> {
-  const voter = role === 'voter';
+export async function startServerMember(config: ClusterConfig, name: string | undefined, role: ServerRole, log: (line: string) => void): Promise<KilnServer> {
   const servers = serversOf(config);
   if (name === undefined) {
     if (servers.length !== 1) throw new ConfigError('--server', `the file names ${servers.length} servers: ${servers.map((s) => s.name).join(', ')}; pick one`);
     name = servers[0]!.name;
   }
-  const dataDir = voter ? findVoter(config, name, '--name').dataDir : findServer(config, name).server.dataDir;
-  const listen = voter ? [] : findServer(config, name).server.listen;
-  const inMemory = config.persistence === 'memory' || dataDir === undefined;
-  const store: Store = inMemory ? memoryStore() : levelStore({ path: resolve(dataDir) });
+  const { stripe, server: self } = findServer(config, name);
   // One server and no voters is a lone active: no group to form.
   const lone = isLoneServer(config) && role !== 'joining server';
   const group = lone ? undefined : groupOptionsOf(config, name, role === 'joining server');
   const layout = clusterLayoutOf(config);
-  const stripe = voter ? 0 : stripesOf(config).findIndex((s) => s.servers.some((server) => server.name === name));
-  const cluster = { layout, stripe };
-  const server = await createServer({ name, store, transports: [tcpTransport(), wsTransport()], listen, limits: config.limits, log, cluster, ...(group ? { group } : {}) });
-  const where = inMemory ? 'memory mode, nothing on disk' : `restartable mode, data in ${resolve(dataDir)}`;
-  log(`kiln: ${name}${lone ? '' : ` (${role}) of cluster ${config.cluster}`} listening on ${server.urls.join(', ')} (${where})`);
+  const cluster = { layout, stripe: layout.stripes.findIndex((s) => s.name === stripe.name) };
+  const server = await createServer({ name, store: storeAt(config, self.dataDir), transports: transports(), listen: self.listen, limits: config.limits, log, cluster, ...(group ? { group } : {}) });
+  const striped = layout.stripes.length > 1 ? ` stripe ${stripe.name}` : '';
+  log(`kiln: ${name}${lone ? '' : ` (${role}${striped}) of cluster ${config.cluster}`} listening on ${server.urls.join(', ')} (${where(config, self.dataDir)})`);
   return server;
+}
+
+/**
+ * Starts voter `name`, voting in every stripe. With several stripes, each stripe's state rests in
+ * a folder of its own under the voter's `dataDir`, named after the stripe.
+ */
+export async function startVoterMember(config: ClusterConfig, name: string, log: (line: string) => void): Promise<KilnVoter> {
+  const { dataDir } = findVoter(config, name, '--name');
+  const stripes = stripesOf(config);
+  const dirOf = (stripe: string): string | undefined => (dataDir === undefined || stripes.length === 1 ? dataDir : join(dataDir, stripe));
+  for (const stripe of stripes) {
+    const dir = dirOf(stripe.name);
+    if (dir !== undefined && config.persistence === 'restartable') await mkdir(resolve(dir), { recursive: true });
+  }
+  const voter = await createVoter({
+    name,
+    layout: clusterLayoutOf(config),
+    stripes: stripes.map((stripe) => ({ group: groupOptionsOf(config, name, false, stripe.name), store: storeAt(config, dirOf(stripe.name)) })),
+    transports: transports(),
+    limits: config.limits,
+    log,
+  });
+  log(`kiln: ${name} (voter of ${stripes.length === 1 ? 'the group' : `stripes ${stripes.map((s) => s.name).join(', ')}`}) of cluster ${config.cluster} listening on ${voter.urls.join(', ')} (${where(config, dataDir)})`);
+  return voter;
 }

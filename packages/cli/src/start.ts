@@ -1,8 +1,11 @@
 /** Runs a started server in the foreground until SIGINT or SIGTERM. */
 import type { KilnServer } from '@kiln/core';
 
+/** What runs in the foreground: a server, or a voter. */
+type Running = Pick<KilnServer, 'close' | 'failed'>;
+
 /** Shuts the server down on SIGINT or SIGTERM; a second signal exits at once. A store failure exits with 1. */
-export function runUntilSignalled(server: KilnServer, log: (line: string) => void): void {
+export function runUntilSignalled(server: Running, log: (line: string) => void): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {

@@ -9,6 +9,7 @@ import { defaultConnectionLimits } from '../src/limits.js';
 import { encodeRecord, RecordKind } from '../src/log/record.js';
 import { encodeWelcome, PROTOCOL_VERSION } from '../src/protocol/frames.js';
 import type { GroupView } from '../src/replication/group-view.js';
+import { PeerInbox } from '../src/replication/peer-inbox.js';
 import { PeerNetwork } from '../src/replication/peer-network.js';
 import { decodePeerMessage, encodePeerMessage, SINGLE_STRIPE, type PeerMessage } from '../src/replication/peer-protocol.js';
 import { systemTimers } from '../src/time.js';
@@ -40,9 +41,10 @@ const messages: PeerMessage[] = [
   { kind: 'candidacy', stripe: SINGLE_STRIPE, term: 4, from: 's2', standing: true, lastTerm: 3, lastLsn: 42, weight: 1, view },
   { kind: 'candidacy', stripe: SINGLE_STRIPE, term: 4, from: 'v1', standing: false, lastTerm: 0, lastLsn: 0, weight: 0, view },
   { kind: 'vote', stripe: SINGLE_STRIPE, term: 4, from: 'v1', votedFor: 's2', view },
+  { kind: 'announce', stripe: 2, term: 6, from: 's9' },
 ];
 
-const kinds = ['append', 'ack', 'view', 'view-ack', 'candidacy', 'vote'] as const;
+const kinds = ['append', 'ack', 'view', 'view-ack', 'candidacy', 'vote', 'announce'] as const;
 
 /** Frames as the TCP transport writes them: a 4-byte length, then the frame. */
 function lengthPrefixed(frames: readonly Uint8Array[]): Uint8Array {
@@ -185,23 +187,15 @@ describe('peer network and stripes', () => {
     for (const step of cleanup.splice(0).reverse()) await step();
   });
 
-  /** A network for member `b` behind an in-process listener that answers the peer hello as a server does. */
+  /** The peer inbox of a process running member `b` of stripe 0, behind an in-process listener that answers the peer hello as a server does. */
   async function receiver() {
     const transport = inProcessTransport();
     const received: PeerMessage[] = [];
+    const announced: PeerMessage[] = [];
     const logged: string[] = [];
     const errors: unknown[] = [];
-    const network = new PeerNetwork({
-      self: 'b',
-      peers: [],
-      transports: [transport],
-      timers: systemTimers,
-      limits: defaultConnectionLimits,
-      onMessage: (m) => received.push(m),
-      log: (line) => logged.push(line),
-      onError: (e) => errors.push(e),
-      onLinkChange: () => undefined,
-    });
+    const network = new PeerInbox({ self: 'b', log: (line) => logged.push(line), onError: (e) => errors.push(e), onAnnounce: (m) => announced.push(m) });
+    network.register(SINGLE_STRIPE, (m) => received.push(m));
     const listener: Listener = await transport.listen!(
       'memory://b',
       (connection) => {
@@ -214,7 +208,7 @@ describe('peer network and stripes', () => {
       defaultConnectionLimits,
     );
     cleanup.push(() => listener.close(), () => network.close());
-    return { transport, url: listener.url, received, logged, errors };
+    return { transport, url: listener.url, received, announced, logged, errors };
   }
 
   async function until(condition: () => boolean, what: string): Promise<void> {
@@ -228,7 +222,7 @@ describe('peer network and stripes', () => {
   it('stamps its stripe on what it sends', async () => {
     const b = await receiver();
     let up = false;
-    const a = new PeerNetwork({ self: 'a', peers: [{ name: 'b', url: b.url }], transports: [b.transport], timers: systemTimers, limits: defaultConnectionLimits, onMessage: () => undefined, log: () => undefined, onError: () => undefined, onLinkChange: (_peer, isUp) => (up = isUp) });
+    const a = new PeerNetwork({ self: 'a', peers: [{ name: 'b', url: b.url }], transports: [b.transport], timers: systemTimers, limits: defaultConnectionLimits, onLinkChange: (_peer, isUp) => (up = isUp) });
     cleanup.push(() => a.close());
     a.start();
     await until(() => up, 'the link to b');
@@ -248,11 +242,14 @@ describe('peer network and stripes', () => {
     cleanup.push(() => connection.close('test over'));
     connection.send(new Uint8Array([0x92, 0x00, 0x80])); // stands in for the hello, which the listener skips
     const ack = (stripe: number, lastLsn: number): PeerMessage => ({ kind: 'ack', stripe, term: 3, from: 'a', lastLsn, matched: true });
-    for (const m of [ack(1, 1), ack(1, 2), ack(SINGLE_STRIPE, 3), ack(2, 4), ack(SINGLE_STRIPE, 5)]) connection.send(encodePeerMessage(m));
+    const announce: PeerMessage = { kind: 'announce', stripe: 1, term: 4, from: 'a' };
+    for (const m of [ack(1, 1), ack(1, 2), ack(SINGLE_STRIPE, 3), announce, ack(2, 4), ack(SINGLE_STRIPE, 5)]) connection.send(encodePeerMessage(m));
     await until(() => b.received.length === 2, 'the messages of stripe 0');
     expect(b.received.map((m) => m.kind === 'ack' && m.lastLsn)).toEqual([3, 5]);
+    // An announcement crosses stripes: it goes to the directory, whatever stripe it names.
+    expect(b.announced).toEqual([announce]);
     expect(b.logged).toHaveLength(2);
-    expect(b.logged[0]).toMatch(/b: dropped a 'ack' message from a for stripe 1, which this member does not serve \(it serves stripe 0\)/);
+    expect(b.logged[0]).toMatch(/b: dropped a 'ack' message from a for stripe 1, which this process does not serve \(it serves 0\)/);
     expect(b.logged[1]).toMatch(/for stripe 2/);
     expect(b.errors).toEqual([]);
 

@@ -55,6 +55,10 @@ export interface MemberContext {
   onFailed: (error: unknown) => void;
   /** Called when this member stops being the active. */
   onStepDown: () => void;
+  /** Called when this member took office as the active in `term`. @default nothing */
+  onTookOffice?: (term: number) => void;
+  /** The stripe this member's group is, stamped on every message it sends. @default SINGLE_STRIPE */
+  stripe?: number;
   /**
    * A server outside any mirror group: the group is the configuration's one member, which opens
    * a new term and becomes the active at once. A view recorded while the log served in a group

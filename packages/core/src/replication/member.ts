@@ -18,7 +18,7 @@ import type { GroupOptions, MemberContext } from './member-context.js';
 import { MemberState } from './member-state.js';
 import { Outbox } from './outbox.js';
 import { PeerNetwork } from './peer-network.js';
-import type { AppendMessage, PeerMessage, ViewMessage } from './peer-protocol.js';
+import { SINGLE_STRIPE, type AppendMessage, type GroupMessage, type ViewMessage } from './peer-protocol.js';
 import { groupStatus, type GroupStatus, type ServerState } from './status.js';
 
 export type { GroupMemberConfig } from './group-view.js';
@@ -50,9 +50,7 @@ export class GroupMember {
       transports: context.transports,
       timers: context.timers,
       limits: context.connectionLimits,
-      onMessage: (message) => this.onMessage(message),
-      log: context.log,
-      onError: (error) => context.log(`${options.self}: dropped a peer connection: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+      stripe: context.stripe ?? SINGLE_STRIPE,
       onLinkChange: () => this.election.checkRound(),
     });
     this.outbox = new Outbox(this.network, () => this.member.durableTerm);
@@ -105,9 +103,9 @@ export class GroupMember {
     await this.follower.idle();
   }
 
-  /** The peer network, for the server to hand incoming peer connections to. */
-  get peers(): PeerNetwork {
-    return this.network;
+  /** Takes a message of this member's stripe from the process's peer inbox. */
+  receive(message: GroupMessage): void {
+    this.onMessage(message);
   }
 
   /** The committer while this member is the active; otherwise `NotActiveError` pointing at the active. */
@@ -190,7 +188,7 @@ export class GroupMember {
 
   // ---- messages ------------------------------------------------------------------------------
 
-  private onMessage(message: PeerMessage): void {
+  private onMessage(message: GroupMessage): void {
     if (this.stopped || !this.knows(message.from)) return;
     if (message.term > this.term) this.adoptTerm(message.term);
     switch (message.kind) {
@@ -290,6 +288,7 @@ export class GroupMember {
     this.member.leader = this.member.self.name;
     this.election.onTookOffice();
     active.open();
+    this.context.onTookOffice?.(term);
   }
 
   private stepDown(reason: string): void {

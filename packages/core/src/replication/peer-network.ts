@@ -1,19 +1,17 @@
 /**
- * The connections between the members of a group: one outgoing connection to each other member,
- * redialled with backoff while it is down, and the incoming ones the server's listeners hand over
- * after a peer handshake. Sending is best effort: a message to a member that is not connected, or
+ * The outgoing connections of a member to the others: one to each, redialled with backoff while it
+ * is down (incoming ones go to the process's `PeerInbox`). Sending is best effort: a message to a member that is not connected, or
  * whose connection is backed up, is not sent, and the protocol above recovers (the active
  * re-ships from the last acknowledged LSN; elections and in-sync changes retry on timers).
  *
- * The network serves one stripe: it stamps that stripe on every message it sends, and drops (and
- * logs) a message it receives for any other.
+ * The network serves one stripe: it stamps that stripe on every message it sends.
  */
 import { ConnectionClosedError, ConnectionRefusedError } from '../errors.js';
 import { REDIAL_DELAY_MAX_MS, REDIAL_DELAY_MIN_MS, type ConnectionLimits } from '../limits.js';
 import { openHandshake } from '../protocol/handshake.js';
 import type { TimerHandle, Timers } from '../time.js';
 import type { Connection, Transport } from '../transport/transport.js';
-import { decodePeerMessage, encodePeerMessage, SINGLE_STRIPE, type OutgoingPeerMessage, type PeerMessage } from './peer-protocol.js';
+import { encodePeerMessage, SINGLE_STRIPE, type OutgoingPeerMessage } from './peer-protocol.js';
 
 /** Another member, as this one reaches it. */
 export interface PeerAddress {
@@ -30,11 +28,6 @@ export interface PeerNetworkOptions {
   limits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax'>;
   /** The stripe whose messages this network carries. @default SINGLE_STRIPE */
   stripe?: number;
-  onMessage: (message: PeerMessage) => void;
-  /** Reports a message dropped because it is for another stripe, once per connection and stripe. */
-  log: (line: string) => void;
-  /** Called with a message that could not be decoded or handled; its connection then closes. */
-  onError: (error: unknown) => void;
   /** Called when an outgoing connection opens or closes. */
   onLinkChange: (peer: string, up: boolean) => void;
 }
@@ -53,7 +46,6 @@ interface Link {
 
 export class PeerNetwork {
   private readonly links = new Map<string, Link>();
-  private readonly incoming = new Set<Connection>();
   private closed = false;
   private started = false;
   private readonly stripe: number;
@@ -129,36 +121,12 @@ export class PeerNetwork {
     }
   }
 
-  /** Takes over an incoming connection whose hello said it is a peer; reads its messages until it closes. */
-  async accept(connection: Connection, frames: AsyncIterator<Uint8Array>): Promise<void> {
-    this.incoming.add(connection);
-    const reported = new Set<number>();
-    try {
-      for (;;) {
-        const next = await frames.next();
-        if (next.done || this.closed) break;
-        const message = decodePeerMessage(next.value);
-        if (message.stripe === this.stripe) this.options.onMessage(message);
-        else if (!reported.has(message.stripe)) {
-          reported.add(message.stripe);
-          this.options.log(`${this.options.self}: dropped a '${message.kind}' message from ${message.from} for stripe ${message.stripe}, which this member does not serve (it serves stripe ${this.stripe}); later ones on this connection are dropped silently`);
-        }
-      }
-    } catch (error) {
-      this.options.onError(error);
-      connection.close(error instanceof Error ? error.message : String(error));
-    } finally {
-      this.incoming.delete(connection);
-    }
-  }
-
   close(): void {
     this.closed = true;
     for (const link of this.links.values()) {
       link.timer?.cancel();
       link.connection?.close('member shutting down');
     }
-    for (const connection of this.incoming) connection.close('member shutting down');
   }
 
   private encode(message: OutgoingPeerMessage): Uint8Array {

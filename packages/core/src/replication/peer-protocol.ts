@@ -4,8 +4,9 @@
  * higher term than its own adopts it at once (and an active steps down). Messages are one-way;
  * each member sends over its own outgoing connection to each other member.
  *
- * The stripe says which of a server's logs a message is about. Today a server holds one log, the
- * stripe {@link SINGLE_STRIPE}, and drops (and logs) a message for any other.
+ * The stripe says which group a message is about: a server serves its own stripe, a voter every
+ * stripe. One kind crosses stripes: an active announces itself to the servers of the other
+ * stripes, so any server can tell a client where each stripe's active is.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { ProtocolError } from '../errors.js';
@@ -13,7 +14,7 @@ import { untrustedDecoderLimits } from '../log/events.js';
 import { msgpackShapeProblem } from '../log/msgpack-shape.js';
 import { viewFromWire, viewToWire, type GroupView } from './group-view.js';
 
-/** The stripe of a server that holds one log: today, every server. */
+/** The stripe of a cluster of one stripe. */
 export const SINGLE_STRIPE = 0;
 
 /** The active ships records (none: a heartbeat) that follow `(prevLsn, prevTerm)`. */
@@ -93,7 +94,18 @@ export interface VoteMessage {
   view: GroupView;
 }
 
-export type PeerMessage = AppendMessage | AckMessage | ViewMessage | ViewAckMessage | CandidacyMessage | VoteMessage;
+/** The active of `stripe` in `term` is `from`: sent to the servers of the other stripes when it takes office, and to each again when its link comes up. */
+export interface AnnounceMessage {
+  kind: 'announce';
+  stripe: number;
+  term: number;
+  from: string;
+}
+
+/** A message between the members of one group. */
+export type GroupMessage = AppendMessage | AckMessage | ViewMessage | ViewAckMessage | CandidacyMessage | VoteMessage;
+
+export type PeerMessage = GroupMessage | AnnounceMessage;
 
 /** A message as a member writes it: the network it goes out on adds the stripe it serves. */
 export type OutgoingPeerMessage = WithoutStripe<PeerMessage>;
@@ -117,6 +129,8 @@ export function encodePeerMessage(m: PeerMessage): Uint8Array {
       return encoder.encode([m.kind, m.stripe, m.term, m.from, m.standing, m.lastTerm, m.lastLsn, m.weight, viewToWire(m.view)]);
     case 'vote':
       return encoder.encode([m.kind, m.stripe, m.term, m.from, m.votedFor, viewToWire(m.view)]);
+    case 'announce':
+      return encoder.encode([m.kind, m.stripe, m.term, m.from]);
   }
 }
 
@@ -171,6 +185,9 @@ export function decodePeerMessage(frame: Uint8Array): PeerMessage {
       if (!fields(2) || !isName(votedFor) || !view) throw new ProtocolError('malformed vote');
       return { kind, stripe, term, from, votedFor, view };
     }
+    case 'announce':
+      if (!fields(0)) throw new ProtocolError('malformed announce');
+      return { kind, stripe, term, from };
     default:
       throw new ProtocolError('unknown peer message kind');
   }

@@ -25,6 +25,8 @@ import { ClusterDirectory } from '../cluster/directory.js';
 import { CLUSTER_META_KEY, decodeIdentity, encodeIdentity, identityMismatch, identityOf } from '../cluster/identity-record.js';
 import type { ClusterLayout } from '../cluster/layout.js';
 import { SlotTable } from '../cluster/slots.js';
+import { ActiveAnnouncer } from '../cluster/announcer.js';
+import { PeerInbox } from '../replication/peer-inbox.js';
 
 export type { ServerState, ServerStatus } from '../protocol/status.js';
 
@@ -95,7 +97,20 @@ export interface KilnServer {
 const META_CLUSTER_ID = 'cluster-id';
 
 /** Starts a server: opens and recovers the store, then listens. */
-export async function createServer(options: ServerOptions): Promise<KilnServer> {
+export function createServer(options: ServerOptions): Promise<KilnServer> {
+  return startServer(options, { bindPeer: true });
+}
+
+/** How a server is placed in its process: a voter runs one per stripe, sharing one peer inbox and listener. */
+export interface ServerPlacement {
+  /** The inbox incoming peer messages go to; the server makes its own when absent. */
+  inbox?: PeerInbox;
+  /** Whether this server listens on its peer URL (a voter's first stripe does, for all). */
+  bindPeer: boolean;
+}
+
+/** {@link createServer}, placed in its process. */
+export async function startServer(options: ServerOptions, placement: ServerPlacement): Promise<KilnServer> {
   const connectionLimits: ConnectionLimits = { ...defaultConnectionLimits, ...pick(options.limits, defaultConnectionLimits) };
   const logLimits: LogLimits = { ...defaultLogLimits, ...pick(options.limits, defaultLogLimits) };
   try {
@@ -105,6 +120,7 @@ export async function createServer(options: ServerOptions): Promise<KilnServer> 
   }
   if (options.listen.length === 0 && !options.group) throw new ConfigError('listen', 'must name at least one address');
   if (options.group) checkGroupSettings(options.group);
+  if (options.cluster) checkPlacement(options.cluster);
   const transportFor = (url: string): Transport => {
     const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
     const transport = options.transports.find((t) => t.schemes.includes(scheme) && t.listen);
@@ -113,11 +129,22 @@ export async function createServer(options: ServerOptions): Promise<KilnServer> 
   };
   const self = options.group?.members.find((m) => m.name === options.group?.self);
   if (options.group && !self) throw new ConfigError('group.self', `names no member of the group`);
-  const urls = self ? [...options.listen, self.peer] : [...options.listen];
+  const urls = self && placement.bindPeer ? [...options.listen, self.peer] : [...options.listen];
   urls.forEach(transportFor);
-  const server = new Server(options, connectionLimits, logLimits);
+  const server = new Server(options, connectionLimits, logLimits, placement);
   await server.start(urls.map((url) => [url, transportFor(url)]));
   return server;
+}
+
+/** @throws ConfigError when the cluster's stripe index names no stripe */
+function checkPlacement(cluster: NonNullable<ServerOptions['cluster']>): void {
+  const { layout, stripe } = cluster;
+  if (!Number.isSafeInteger(stripe) || stripe < 0 || stripe >= layout.stripes.length) {
+    throw new ConfigError('cluster.stripe', `must index one of the layout's ${layout.stripes.length} stripes, got ${stripe}`);
+  }
+  if (layout.slotTable.stripeCount !== layout.stripes.length) {
+    throw new ConfigError('cluster.layout.slotTable', `routes to ${layout.slotTable.stripeCount} stripes but the layout lists ${layout.stripes.length}`);
+  }
 }
 
 function pick<T extends object>(values: Partial<Record<string, number>> | undefined, shape: T): Partial<T> {
@@ -142,6 +169,9 @@ class Server implements KilnServer {
   private readonly openConnections = new Set<Connection>();
   private clusterId = '';
   private directory!: ClusterDirectory;
+  private announcer: ActiveAnnouncer | undefined;
+  /** The peer inbox this server made for itself, which it closes; a shared one is its process's to close. */
+  private ownedInbox: PeerInbox | undefined;
   private state: ServerState = 'START';
   private startedMs = 0;
   private closing: Promise<void> | undefined;
@@ -153,6 +183,7 @@ class Server implements KilnServer {
     private readonly options: ServerOptions,
     private readonly connectionLimits: ConnectionLimits,
     private readonly logLimits: LogLimits,
+    private readonly placement: ServerPlacement,
   ) {
     this.name = options.name ?? 'kiln';
     this.clock = options.clock ?? systemClock;
@@ -193,11 +224,19 @@ class Server implements KilnServer {
       log: this.log,
       onCommitted: (records) => this.hub.dispatch(records),
       onFailed: (error) => this.fail(error),
-      onStepDown: () => this.dropClients('this server is no longer the active'),
+      onStepDown: () => {
+        this.announcer?.steppedDown();
+        this.dropClients('this server is no longer the active');
+      },
+      onTookOffice: (term) => this.announcer?.tookOffice(term),
+      stripe: this.directory.ownStripe,
       standalone: this.standalone,
     });
     this.member = member;
-    const group = this.standalone ? {} : { peers: member.peers, groupUrls: () => member.clientUrls() };
+    this.announcer = this.standalone ? undefined : this.announcerOf(this.directory.layout);
+    const inbox = this.placement.inbox ?? this.ownInbox();
+    inbox.register(this.directory.ownStripe, (message) => member.receive(message));
+    const group = this.standalone ? {} : { peers: inbox, groupUrls: () => member.clientUrls() };
     const context: SessionContext = {
       serverName: this.name,
       clusterId: this.clusterId,
@@ -244,6 +283,28 @@ class Server implements KilnServer {
     }
     await member.start();
     this.log(`${this.name} joined group as ${member.state}; listening on ${this.urls.join(', ')}`);
+  }
+
+  /** The inbox of a server alone in its process: its stripe's messages, and the other stripes' announcements. */
+  private ownInbox(): PeerInbox {
+    const inbox = new PeerInbox({
+      self: this.name,
+      log: this.log,
+      onError: (error) => this.log(`${this.name}: dropped a peer connection: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+      onAnnounce: (message) => {
+        if (this.directory.learnActive(message.stripe, message.from, message.term)) this.log(`${this.name}: ${message.from} is the active of stripe ${this.directory.layout.stripes[message.stripe]?.name} in term ${message.term}`);
+      },
+    });
+    this.ownedInbox = inbox;
+    return inbox;
+  }
+
+  /** Announces this server's taking office to the other stripes' servers; none in a cluster of one stripe. */
+  private announcerOf(layout: ClusterLayout): ActiveAnnouncer | undefined {
+    const own = this.directory.ownStripe;
+    const others = layout.stripes.flatMap((stripe, index) => (index === own ? [] : stripe.servers.flatMap((s) => (s.peer === undefined ? [] : [{ name: s.name, url: s.peer }]))));
+    if (others.length === 0) return undefined;
+    return new ActiveAnnouncer({ self: this.name, stripe: own, others, transports: this.options.transports, timers: this.timers, limits: this.connectionLimits });
   }
 
   /**
@@ -346,6 +407,8 @@ class Server implements KilnServer {
       await this.member.drainCommits(SHUTDOWN_COMMIT_WAIT_MS, new ServerShuttingDownError());
       await this.member.stop();
     }
+    this.announcer?.close();
+    this.ownedInbox?.close();
     // Closing a connection flushes the answers already queued on it before the socket goes.
     for (const connection of this.openConnections) connection.close('server shutting down');
     await Promise.all(this.listeners.map((listener) => listener.close()));
