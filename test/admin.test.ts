@@ -18,6 +18,13 @@ afterAll(async () => {
   if (!process.env.KILN_KEEP) await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
+/** What `kiln status --config F --json` prints. */
+interface ClusterStatusJson {
+  clusterId: string;
+  stripes: Array<{ name: string; active: string | null; term: number | null; members: Array<{ name: string; state: string; term: number | null; lastLsn: number | null; lag: number | null; inSync: boolean | null; reachable: boolean }> }>;
+  voters: Array<{ name: string; reachable: boolean; term: number | null }>;
+}
+
 describe('kiln admin', () => {
   it('adds a joining server under load, removes a mirror, and the group fails over with its new membership', { timeout: 240_000 }, async () => {
     const random = seededRandom(Number(process.env.KILN_ADMIN_SEED ?? Math.floor(Math.random() * 2 ** 31)));
@@ -47,14 +54,20 @@ describe('kiln admin', () => {
     expect(added.stdout).toMatch(/mirror s3 +in sync/);
     const status = await kiln('status', s3.client, '--json');
     expect(JSON.parse(status.stdout)).toMatchObject({ state: 'PASSIVE-STANDBY', group: { inSync: ['s1', 's2', 's3'], removed: false } });
-    // Every member at a glance: one row each, asked of each server.
-    const rows = JSON.parse((await kiln('status', '--config', file, '--json')).stdout) as Array<{ name: string; kind: string; state: string | null; lag: number | null; inSync: boolean | null }>;
-    expect(rows.map((r) => [r.name, r.kind])).toEqual([['s1', 'server'], ['s2', 'server'], ['s3', 'server'], ['v1', 'voter']]);
-    expect(rows.filter((r) => r.state === 'ACTIVE-COORDINATOR')).toHaveLength(1);
-    expect(rows.filter((r) => r.kind === 'server').every((r) => r.inSync === true && typeof r.lag === 'number')).toBe(true);
+    // Every member at a glance: one block per stripe (here one), asked of each server, and the voters.
+    const whole = JSON.parse((await kiln('status', '--config', file, '--json')).stdout) as ClusterStatusJson;
+    const [stripe] = whole.stripes;
+    expect(whole.stripes).toHaveLength(1);
+    expect(stripe!.members.map((r) => r.name)).toEqual(['s1', 's2', 's3']);
+    expect(stripe!.members.filter((r) => r.state === 'ACTIVE-COORDINATOR').map((r) => r.name)).toEqual([stripe!.active]);
+    expect(stripe!.members.every((r) => r.inSync === true && r.reachable && typeof r.lag === 'number')).toBe(true);
+    expect(whole.voters).toEqual([{ name: 'v1', reachable: true, term: stripe!.term }]);
+    expect(whole.clusterId).toBe((await client.serverStatus()).clusterId);
     const table = (await kiln('status', '--config', file)).stdout;
-    expect(table).toMatch(/^member +kind +state +term +last LSN +lag +in sync$/m);
-    expect(table).toMatch(/^s3 +server +PASSIVE-STANDBY +\d+ +\d+ +\d+ +yes$/m);
+    expect(table).toMatch(/^stripe \S+: active s\d, term \d+$/m);
+    expect(table).toMatch(/^member +state +term +last LSN +lag +in sync$/m);
+    expect(table).toMatch(/^s3 +PASSIVE-STANDBY +\d+ +\d+ +\d+ +yes$/m);
+    expect(table).toMatch(/^v1 +yes +\d+$/m);
 
     const active = String((await client.serverStatus()).name);
     const leaving = active === 's1' ? s2 : s1;
@@ -73,9 +86,10 @@ describe('kiln admin', () => {
     // Only s3 is left to take over; the client was given s1 and s2 only and learned s3 from the group.
     const newActive = await client.serverStatus();
     expect(newActive).toMatchObject({ state: 'ACTIVE-COORDINATOR', name: 's3' });
-    const after = JSON.parse((await kiln('status', '--config', file, '--json')).stdout) as Array<{ name: string; state: string | null }>;
-    expect(after.find((r) => r.name === active)?.state).toBe('unreachable');
-    expect(after.find((r) => r.name === 's3')?.state).toBe('ACTIVE-COORDINATOR');
+    const after = (JSON.parse((await kiln('status', '--config', file, '--json')).stdout) as ClusterStatusJson).stripes[0]!;
+    expect(after.members.find((r) => r.name === active)).toMatchObject({ state: 'unreachable', reachable: false });
+    expect(after.members.find((r) => r.name === 's3')?.state).toBe('ACTIVE-COORDINATOR');
+    expect(after.active).toBe('s3');
     let read = 0;
     for (let page = await client.read('load', { maxCount: 4096 }); page.length > 0; page = await client.read('load', { fromVersion: read, maxCount: 4096 })) {
       for (const event of page) expect(event.data).toBe(read++);

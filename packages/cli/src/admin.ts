@@ -1,9 +1,11 @@
 /**
- * `kiln admin add-mirror|remove-mirror --config FILE --name NAME`: changes a running group's
- * membership through its active, which records the change without pausing. The cluster file
- * says where the group's servers are and, for `add-mirror`, the new server's addresses.
+ * `kiln admin add-mirror|remove-mirror --config FILE --name NAME [--stripe STRIPE]`: changes a
+ * running stripe's membership through its active, which records the change without pausing. The
+ * cluster file says where the stripe's servers are and, for `add-mirror`, the new server's
+ * addresses; with several stripes, `--stripe` names the stripe, and must be the one the file puts
+ * the server in.
  */
-import { findServer, stripesOf, validateClusterConfig, type GroupView } from '@kiln/core';
+import { ConfigError, findServer, stripesOf, validateClusterConfig, type GroupView } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
@@ -13,6 +15,8 @@ import { describeMirror } from './status.js';
 export interface AdminOptions {
   file: string;
   name: string;
+  /** The stripe the server is in; required when the cluster has several. */
+  stripe: string | undefined;
   /** add-mirror: wait until the new mirror is in the in-sync set, printing its progress. */
   wait: boolean;
   /** The longest wait, ms. */
@@ -24,12 +28,16 @@ const PROGRESS_EVERY_MS = 1000;
 /** Runs one admin command; resolves when the change is recorded (and, with `wait`, synced). */
 export async function runAdmin(command: 'add-mirror' | 'remove-mirror', options: AdminOptions, print: (line: string) => void): Promise<void> {
   const config = validateClusterConfig(await readJsonFile(options.file));
-  const { server } = findServer(config, options.name);
-  // Ask the group's other servers: the client follows whichever one is the active.
-  const others = stripesOf(config)
-    .flatMap((s) => s.servers)
-    .filter((s) => s.name !== options.name)
-    .flatMap((s) => s.listen);
+  const { server, stripe } = findServer(config, options.name);
+  const stripes = stripesOf(config);
+  if (options.stripe === undefined && stripes.length > 1) {
+    throw new ConfigError('--stripe', `the cluster has ${stripes.length} stripes (${stripes.map((s) => s.name).join(', ')}); name the one '${options.name}' is in`);
+  }
+  if (options.stripe !== undefined && options.stripe !== stripe.name) {
+    throw new ConfigError('--stripe', `'${options.name}' is in stripe '${stripe.name}' in the cluster file, not '${options.stripe}'`);
+  }
+  // Ask the stripe's other servers: the client follows whichever one is the active.
+  const others = stripe.servers.filter((s) => s.name !== options.name).flatMap((s) => s.listen);
   const client = await connect(others, { transports: [tcpTransport(), wsTransport()], reconnectWindowMs: 10_000, requestTimeoutMs: 30_000 });
   try {
     if (command === 'remove-mirror') {

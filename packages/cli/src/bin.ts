@@ -6,7 +6,7 @@
  * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
  * kiln start --config CLUSTER-FILE --server NAME [--join]
  * kiln voter --config CLUSTER-FILE --name NAME
- * kiln admin add-mirror|remove-mirror --config CLUSTER-FILE --name NAME [--wait]
+ * kiln admin add-mirror|remove-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE] [--wait]
  * kiln status [URL] [--json]
  * kiln status --config CLUSTER-FILE [--json]
  * kiln diverged [URL] [--json]
@@ -32,17 +32,19 @@ const USAGE = `usage:
       server for a running group: it waits, outside the in-sync set, for kiln admin add-mirror.
   kiln voter --config CLUSTER-FILE --name NAME
       Runs voter NAME: it holds no log, and votes in the elections of every stripe.
-  kiln admin add-mirror --config CLUSTER-FILE --name NAME [--wait]
-      Adds server NAME (its addresses from the cluster file) to the running group, without
+  kiln admin add-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE] [--wait]
+      Adds server NAME (its addresses from the cluster file) to its running stripe, without
       pausing the active. --wait prints its catch-up progress until it is in sync (at most 1 h).
-  kiln admin remove-mirror --config CLUSTER-FILE --name NAME
-      Removes mirror NAME from the running group; it then takes no part.
+      With several stripes, --stripe names the server's stripe.
+  kiln admin remove-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE]
+      Removes mirror NAME from its running stripe; it then takes no part.
   kiln status [URL] [--json]
       Prints a server's state, term, LSN, commit index and connections, and for a group member
       the active, the in-sync set and each mirror's lag (default URL tcp://127.0.0.1:7410).
   kiln status --config CLUSTER-FILE [--json]
-      Asks every server of the group and prints one row per member: state, term, last LSN, lag
-      behind the active, and whether the active counts it in sync.
+      Asks every server and voter of the cluster and prints one block per stripe (its active and
+      term; each member's state, term, last LSN, lag behind the active, and whether the active
+      counts it in sync), then each voter, reachable or not, with its term.
   kiln diverged [URL] [--json]
       Prints the transactions a server gave up to follow a newer active after a partition
       (failoverPriority 'availability'), oldest first; --json prints one object per line.`;
@@ -65,10 +67,10 @@ async function main(argv: string[]): Promise<void> {
     case 'admin': {
       const [action, ...flags] = rest;
       if (action !== 'add-mirror' && action !== 'remove-mirror') throw new UsageError(`kiln admin needs add-mirror or remove-mirror, not '${action ?? ''}'`);
-      const { values } = parseArgs({ args: flags, options: { config: { type: 'string' }, name: { type: 'string' }, wait: { type: 'boolean' } } });
+      const { values } = parseArgs({ args: flags, options: { config: { type: 'string' }, name: { type: 'string' }, stripe: { type: 'string' }, wait: { type: 'boolean' } } });
       if (!values.config || !values.name) throw new UsageError(`kiln admin ${action} needs --config FILE and --name NAME`);
       if (values.wait && action === 'remove-mirror') throw new UsageError('--wait goes with add-mirror only');
-      return runAdmin(action, { file: values.config, name: values.name, wait: values.wait ?? false, waitLimitMs: ADMIN_WAIT_LIMIT_MS }, (line) => console.log(line));
+      return runAdmin(action, { file: values.config, name: values.name, stripe: values.stripe, wait: values.wait ?? false, waitLimitMs: ADMIN_WAIT_LIMIT_MS }, (line) => console.log(line));
     }
     case 'status':
     case 'diverged': {

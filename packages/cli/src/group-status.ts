@@ -1,30 +1,53 @@
 /**
- * `kiln status --config CLUSTER-FILE`: one row per member of the group, asked of each server
- * itself: its state, term, last LSN, its lag behind the active, and whether the active counts it
- * in sync. A server that does not answer within a few seconds shows as unreachable; voters serve
- * no clients, so they are listed without state.
+ * `kiln status --config CLUSTER-FILE`: the whole cluster, one block per stripe, asked of each
+ * server itself: the stripe's active and term, and each member's state, term, last LSN, lag
+ * behind the active, whether the active counts it in sync, and whether it answered at all; then
+ * the voters, each reachable or not, with its term. A member that does not answer within a few
+ * seconds shows as unreachable.
  */
-import { stripesOf, validateClusterConfig } from '@kiln/core';
+import { clusterIdOf, clusterLayoutOf, stripesOf, validateClusterConfig, type ClusterConfig, type StripeConfig } from '@kiln/core';
 import { connect, type ServerStatus } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
 import { readJsonFile } from './config.js';
 
-/** How long one server may take to answer. */
+/** How long one member may take to answer. */
 const ANSWER_WITHIN_MS = 3000;
 
-/** One member's row. */
+/** One server of a stripe. */
 export interface MemberRow {
   name: string;
-  kind: 'server' | 'voter';
-  /** The server's own state; `unreachable` when it did not answer; null for a voter. */
-  state: string | null;
+  /** The server's own state; `unreachable` when it did not answer. */
+  state: string;
   term: number | null;
   lastLsn: number | null;
   /** Records behind the active's last LSN; null without an active or an answer. */
   lag: number | null;
   /** In the active's in-sync set; null without an active. */
   inSync: boolean | null;
+  reachable: boolean;
+}
+
+/** One stripe: its active (the highest term's, should a deposed one not have heard yet) and its servers. */
+export interface StripeBlock {
+  name: string;
+  active: string | null;
+  term: number | null;
+  members: MemberRow[];
+}
+
+export interface VoterRow {
+  name: string;
+  reachable: boolean;
+  /** The voter's term in the first stripe's elections; null when it did not answer. */
+  term: number | null;
+}
+
+/** What `kiln status --config F --json` prints. */
+export interface ClusterStatus {
+  clusterId: string;
+  stripes: StripeBlock[];
+  voters: VoterRow[];
 }
 
 async function ask(urls: readonly string[]): Promise<ServerStatus | undefined> {
@@ -39,44 +62,59 @@ async function ask(urls: readonly string[]): Promise<ServerStatus | undefined> {
   }
 }
 
-/** Every member's row, asking the servers of the cluster file at once. */
-export async function groupRows(file: string): Promise<MemberRow[]> {
-  const config = validateClusterConfig(await readJsonFile(file));
-  const servers = stripesOf(config).flatMap((s) => s.servers);
-  const answers = await Promise.all(servers.map((s) => ask(s.listen)));
-  // The active of the highest term, should a deposed one not have heard yet.
+async function stripeBlock(stripe: StripeConfig): Promise<StripeBlock> {
+  const answers = await Promise.all(stripe.servers.map((s) => ask(s.listen)));
   let active: ServerStatus | undefined;
   for (const answer of answers) {
     if (answer?.state === 'ACTIVE-COORDINATOR' && (!active || answer.term > active.term)) active = answer;
   }
-  const rows: MemberRow[] = servers.map((s, i) => {
+  const members = stripe.servers.map((s, i): MemberRow => {
     const answer = answers[i];
-    if (!answer) return { name: s.name, kind: 'server', state: 'unreachable', term: null, lastLsn: null, lag: null, inSync: active ? false : null };
+    if (!answer) return { name: s.name, state: 'unreachable', term: null, lastLsn: null, lag: null, inSync: active ? false : null, reachable: false };
     return {
       name: s.name,
-      kind: 'server',
       state: answer.state,
       term: answer.term,
       lastLsn: answer.lastLsn,
       lag: active ? Math.max(0, active.lastLsn - answer.lastLsn) : null,
       inSync: active?.group ? active.group.inSync.includes(s.name) : null,
+      reachable: true,
     };
   });
-  for (const v of config.voters) rows.push({ name: v.name, kind: 'voter', state: null, term: null, lastLsn: null, lag: null, inSync: null });
-  return rows;
+  return { name: stripe.name, active: active?.name ?? null, term: active?.term ?? null, members };
 }
 
-/** Prints the rows as a table, or as JSON. */
+/** The whole cluster, asking every server and voter of the cluster file at once. */
+export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatus> {
+  const [stripes, voterAnswers] = await Promise.all([Promise.all(stripesOf(config).map(stripeBlock)), Promise.all(config.voters.map((v) => ask([v.peer])))]);
+  const voters = config.voters.map((v, i): VoterRow => ({ name: v.name, reachable: voterAnswers[i] !== undefined, term: voterAnswers[i]?.term ?? null }));
+  return { clusterId: clusterIdOf(clusterLayoutOf(config)), stripes, voters };
+}
+
+/** Prints the cluster's status as one table per stripe and one of voters, or as JSON. */
 export async function printGroupStatus(file: string, json: boolean, print: (line: string) => void): Promise<void> {
-  const rows = await groupRows(file);
+  const config = validateClusterConfig(await readJsonFile(file));
+  const status = await clusterStatus(config);
   if (json) {
-    print(JSON.stringify(rows, null, 2));
+    print(JSON.stringify(status, null, 2));
     return;
   }
-  const table = [
-    ['member', 'kind', 'state', 'term', 'last LSN', 'lag', 'in sync'],
-    ...rows.map((r) => [r.name, r.kind, r.state ?? '-', show(r.term), show(r.lastLsn), show(r.lag), r.inSync === null ? '-' : r.inSync ? 'yes' : 'no']),
-  ];
+  print(`cluster ${config.cluster} (${status.clusterId})`);
+  for (const stripe of status.stripes) {
+    print('');
+    print(`stripe ${stripe.name}: ${stripe.active === null ? 'NO ACTIVE' : `active ${stripe.active}, term ${stripe.term}`}`);
+    printTable(
+      [['member', 'state', 'term', 'last LSN', 'lag', 'in sync'], ...stripe.members.map((r) => [r.name, r.state, show(r.term), show(r.lastLsn), show(r.lag), r.inSync === null ? '-' : r.inSync ? 'yes' : 'no'])],
+      print,
+    );
+  }
+  if (status.voters.length > 0) {
+    print('');
+    printTable([['voter', 'reachable', 'term'], ...status.voters.map((v) => [v.name, v.reachable ? 'yes' : 'no', show(v.term)])], print);
+  }
+}
+
+function printTable(table: string[][], print: (line: string) => void): void {
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
   for (const row of table) print(row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
 }
