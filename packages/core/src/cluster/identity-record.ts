@@ -5,7 +5,7 @@
  * stripes: the server refuses to start, naming both.
  */
 import { decode, encode } from '@msgpack/msgpack';
-import { CorruptRecordError } from '../errors.js';
+import { ConfigError, CorruptRecordError } from '../errors.js';
 import { clusterIdOf, type ClusterLayout } from './layout.js';
 import { SlotTable, type SlotRange } from './slots.js';
 
@@ -67,4 +67,25 @@ export function identityMismatch(recorded: RecordedIdentity, current: RecordedId
     recorded.slotTable.sameAssignment(current.slotTable);
   if (same) return undefined;
   return `this server's data was created in ${describe(recorded)}; the configuration describes ${describe(current)}. A cluster's stripes and slot table are fixed at creation: start it with the file it was created with`;
+}
+
+/**
+ * Records the identity of a server of `layout` in stripe `stripe` at its first start, and checks it
+ * at every later one.
+ * @throws ConfigError naming both the recorded and the configured cluster when they differ
+ */
+export async function recordIdentity(
+  store: { getMeta(key: string): Promise<Uint8Array | undefined>; putMeta(key: string, value: Uint8Array): Promise<void> },
+  layout: ClusterLayout,
+  stripe: number,
+): Promise<RecordedIdentity> {
+  const current = identityOf(layout, stripe);
+  const bytes = await store.getMeta(CLUSTER_META_KEY);
+  if (bytes === undefined) {
+    await store.putMeta(CLUSTER_META_KEY, encodeIdentity(current));
+    return current;
+  }
+  const mismatch = identityMismatch(decodeIdentity(bytes), current);
+  if (mismatch !== undefined) throw new ConfigError('stripes', mismatch);
+  return current;
 }

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { crc32c } from '../crc32c.js';
+import { ConfigError } from '../errors.js';
 import type { SlotTable } from './slots.js';
 
 /** A server of a stripe, as clients and other servers reach it. */
@@ -43,4 +44,15 @@ export function clusterIdOf(layout: ClusterLayout): string {
   // Four CRCs over the basis with different salts: 128 bits, formatted like a UUID.
   const hex = [0, 1, 2, 3].map((salt) => crc32c(utf8.encode(`${salt}\u0000${basis}`)).toString(16).padStart(8, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** @throws ConfigError when `stripe` indexes no stripe of the layout, or its slot table routes to another number of stripes */
+export function checkPlacement(cluster: { layout: ClusterLayout; stripe: number }): void {
+  const { layout, stripe } = cluster;
+  if (!Number.isSafeInteger(stripe) || stripe < 0 || stripe >= layout.stripes.length) {
+    throw new ConfigError('cluster.stripe', `must index one of the layout's ${layout.stripes.length} stripes, got ${stripe}`);
+  }
+  if (layout.slotTable.stripeCount !== layout.stripes.length) {
+    throw new ConfigError('cluster.layout.slotTable', `routes to ${layout.slotTable.stripeCount} stripes but the layout lists ${layout.stripes.length}`);
+  }
 }

@@ -6,8 +6,6 @@
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { ConfigError, InvalidArgumentError, ServerShuttingDownError, UnsupportedSchemeError } from '../errors.js';
-import { crc32c } from '../crc32c.js';
-import type { LogDigest } from '../protocol/messages.js';
 import { checkGroupSettings } from '../config/group-settings.js';
 import type { ServerState, ServerStatus } from '../protocol/status.js';
 import { checkLimits, defaultConnectionLimits, defaultGroupTiming, defaultLogLimits, SHUTDOWN_COMMIT_WAIT_MS, type ConnectionLimits, type LogLimits } from '../limits.js';
@@ -22,8 +20,9 @@ import { ReadBudget } from '../read/read-budget.js';
 import { Session, type SessionContext } from './session.js';
 import { SubscriptionHub } from '../read/subscriptions.js';
 import { ClusterDirectory } from '../cluster/directory.js';
-import { CLUSTER_META_KEY, decodeIdentity, encodeIdentity, identityMismatch, identityOf } from '../cluster/identity-record.js';
-import type { ClusterLayout } from '../cluster/layout.js';
+import { recordIdentity } from '../cluster/identity-record.js';
+import { logDigest } from '../read/log-digest.js';
+import { checkPlacement, type ClusterLayout } from '../cluster/layout.js';
 import { SlotTable } from '../cluster/slots.js';
 import { ActiveAnnouncer } from '../cluster/announcer.js';
 import { PeerInbox } from '../replication/peer-inbox.js';
@@ -136,17 +135,6 @@ export async function startServer(options: ServerOptions, placement: ServerPlace
   return server;
 }
 
-/** @throws ConfigError when the cluster's stripe index names no stripe */
-function checkPlacement(cluster: NonNullable<ServerOptions['cluster']>): void {
-  const { layout, stripe } = cluster;
-  if (!Number.isSafeInteger(stripe) || stripe < 0 || stripe >= layout.stripes.length) {
-    throw new ConfigError('cluster.stripe', `must index one of the layout's ${layout.stripes.length} stripes, got ${stripe}`);
-  }
-  if (layout.slotTable.stripeCount !== layout.stripes.length) {
-    throw new ConfigError('cluster.layout.slotTable', `routes to ${layout.slotTable.stripeCount} stripes but the layout lists ${layout.stripes.length}`);
-  }
-}
-
 function pick<T extends object>(values: Partial<Record<string, number>> | undefined, shape: T): Partial<T> {
   if (!values) return {};
   return Object.fromEntries(Object.entries(values).filter(([key, v]) => key in shape && v !== undefined)) as Partial<T>;
@@ -253,7 +241,7 @@ class Server implements KilnServer {
       directory: this.directory,
       addMirror: (mirror) => this.addMirror(mirror),
       removeMirror: (name) => this.removeMirror(name),
-      logDigest: (throughLsn) => this.logDigest(throughLsn),
+      logDigest: (throughLsn) => logDigest(this.store, this.logLimits, throughLsn),
       diverged: (index) => (this.standalone ? Promise.resolve(undefined) : member.divergedEntry(index)),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
       ...group,
@@ -322,14 +310,8 @@ class Server implements KilnServer {
       const id = await this.metaString(META_CLUSTER_ID, () => this.random.uuid());
       return new ClusterDirectory(id, { name: this.name, stripes: [{ name: this.name, servers: [] }], slotTable: SlotTable.initial(1) }, 0, facts);
     }
-    const current = identityOf(cluster.layout, cluster.stripe);
-    const bytes = await this.store.getMeta(CLUSTER_META_KEY);
-    if (bytes === undefined) await this.store.putMeta(CLUSTER_META_KEY, encodeIdentity(current));
-    else {
-      const mismatch = identityMismatch(decodeIdentity(bytes), current);
-      if (mismatch !== undefined) throw new ConfigError('stripes', mismatch);
-    }
-    return new ClusterDirectory(current.clusterId, cluster.layout, cluster.stripe, facts);
+    const identity = await recordIdentity(this.store, cluster.layout, cluster.stripe);
+    return new ClusterDirectory(identity.clusterId, cluster.layout, cluster.stripe, facts);
   }
 
   /** The group of a server started without one: itself alone, needing no peer address. */
@@ -341,27 +323,6 @@ class Server implements KilnServer {
   private dropClients(reason: string): void {
     // Peer connections go too; members redial at once.
     for (const connection of this.openConnections) connection.close(reason);
-  }
-
-  /** Folds the CRC of every record through `throughLsn` (or the log's end) into one number. */
-  private async logDigest(throughLsn: number): Promise<LogDigest> {
-    const through = Math.min(throughLsn, this.store.lastPosition.lsn);
-    const pair = new Uint8Array(8);
-    const view = new DataView(pair.buffer);
-    let digest = 0;
-    for (let lsn = 1; lsn <= through; ) {
-      const records = await this.store.read(lsn, { direction: 'forward', maxCount: this.logLimits.readCountMax, maxBytes: this.logLimits.readBytesMax });
-      if (records.length === 0) break;
-      for (const record of records) {
-        if (record.lsn > through) break;
-        view.setUint32(0, digest, true);
-        // A record's header holds the CRC of its body, which names its LSN and term.
-        view.setUint32(4, new DataView(record.bytes.buffer, record.bytes.byteOffset, 8).getUint32(4, true), true);
-        digest = crc32c(pair);
-      }
-      lsn = records[records.length - 1]!.lsn + 1;
-    }
-    return { throughLsn: through, digest };
   }
 
   addMirror(mirror: GroupMemberConfig): Promise<GroupView> {
