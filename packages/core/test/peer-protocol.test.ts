@@ -41,7 +41,7 @@ const messages: PeerMessage[] = [
   { kind: 'candidacy', stripe: SINGLE_STRIPE, term: 4, from: 's2', standing: true, lastTerm: 3, lastLsn: 42, weight: 1, view },
   { kind: 'candidacy', stripe: SINGLE_STRIPE, term: 4, from: 'v1', standing: false, lastTerm: 0, lastLsn: 0, weight: 0, view },
   { kind: 'vote', stripe: SINGLE_STRIPE, term: 4, from: 'v1', votedFor: 's2', view },
-  { kind: 'announce', stripe: 2, term: 6, from: 's9' },
+  { kind: 'announce', stripe: 2, term: 6, from: 's9', epoch: 1_700_000_000_000 },
 ];
 
 const kinds = ['append', 'ack', 'view', 'view-ack', 'candidacy', 'vote', 'announce'] as const;
@@ -242,7 +242,7 @@ describe('peer network and stripes', () => {
     cleanup.push(() => connection.close('test over'));
     connection.send(new Uint8Array([0x92, 0x00, 0x80])); // stands in for the hello, which the listener skips
     const ack = (stripe: number, lastLsn: number): PeerMessage => ({ kind: 'ack', stripe, term: 3, from: 'a', lastLsn, matched: true });
-    const announce: PeerMessage = { kind: 'announce', stripe: 1, term: 4, from: 'a' };
+    const announce: PeerMessage = { kind: 'announce', stripe: 1, term: 4, from: 'a', epoch: 0 };
     for (const m of [ack(1, 1), ack(1, 2), ack(SINGLE_STRIPE, 3), announce, ack(2, 4), ack(SINGLE_STRIPE, 5)]) connection.send(encodePeerMessage(m));
     await until(() => b.received.length === 2, 'the messages of stripe 0');
     expect(b.received.map((m) => m.kind === 'ack' && m.lastLsn)).toEqual([3, 5]);

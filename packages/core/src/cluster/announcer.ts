@@ -1,8 +1,8 @@
 /**
- * An active's announcements of itself to the servers of the other stripes, so that any server can
- * tell a client where each stripe's active is (the seed's "active servers automatically
- * coordinate"). It speaks only on change: once when the active takes office, and again to each
- * server whose link comes up (a server that restarts hears it within a redial). At idle it sends
+ * An active's announcements of itself (and of its stripe's epoch) to the servers of the other
+ * stripes, so that any server can tell a client where each stripe's active is (the seed's "active
+ * servers automatically coordinate"). It speaks only on change: once when the active takes
+ * office, once when the epoch becomes known, and again to each server whose link comes up (a server that restarts hears it within a redial). At idle it sends
  * nothing, so a cluster's idle traffic per stripe does not grow with the number of stripes.
  */
 import type { ConnectionLimits } from '../limits.js';
@@ -25,7 +25,11 @@ export class ActiveAnnouncer {
   private network: PeerNetwork | undefined;
   private term = 0;
 
-  constructor(private readonly options: AnnouncerOptions) {}
+  constructor(
+    private readonly options: AnnouncerOptions,
+    /** The epoch of this server's stripe as known now. */
+    private readonly epoch: () => number,
+  ) {}
 
   /** This server took office in `term`: tell every other stripe, now and whenever a link comes up. */
   tookOffice(term: number): void {
@@ -38,6 +42,11 @@ export class ActiveAnnouncer {
       network.start();
     }
     this.network.broadcast(this.message());
+  }
+
+  /** The stripe's epoch became known (its first record committed): tell the other stripes again. */
+  epochKnown(): void {
+    this.network?.broadcast(this.message());
   }
 
   /** This server is the active no more: stop announcing (the next active announces itself). */
@@ -54,7 +63,7 @@ export class ActiveAnnouncer {
     this.network?.send(peer, this.message());
   }
 
-  private message(): { kind: 'announce'; term: number; from: string } {
-    return { kind: 'announce', term: this.term, from: this.options.self };
+  private message(): { kind: 'announce'; term: number; from: string; epoch: number } {
+    return { kind: 'announce', term: this.term, from: this.options.self, epoch: this.epoch() };
   }
 }

@@ -13,6 +13,8 @@ import type { ClusterLayout } from './layout.js';
 export interface OwnStripeFacts {
   active: string | null;
   term: number;
+  /** The stripe's epoch (see `stripe-epoch.ts`). */
+  epoch: number;
   /** The group's servers as its recorded view has them (membership changes at runtime). */
   members: Array<{ name: string; urls: string[] }>;
 }
@@ -20,6 +22,7 @@ export interface OwnStripeFacts {
 interface KnownActive {
   name: string;
   term: number;
+  epoch: number;
 }
 
 export class ClusterDirectory {
@@ -33,19 +36,18 @@ export class ClusterDirectory {
     /** The index of this server's stripe. */
     readonly ownStripe: number,
     private readonly ownFacts: () => OwnStripeFacts,
-    private readonly epochOf: (stripe: number) => number = () => 1,
   ) {
     this.striped = layout.stripes.length > 1;
   }
 
-  /** An active announced itself for its stripe; older terms than what is known are ignored. */
-  learnActive(stripe: number, name: string, term: number): boolean {
+  /** An active announced itself for its stripe; true when that is news (older terms than what is known are ignored). */
+  learnActive(stripe: number, name: string, term: number, epoch: number): boolean {
     if (stripe === this.ownStripe || stripe >= this.layout.stripes.length) return false;
     if (!this.layout.stripes[stripe]!.servers.some((s) => s.name === name)) return false;
     const known = this.actives.get(stripe);
-    if (known !== undefined && known.term >= term) return false;
-    this.actives.set(stripe, { name, term });
-    return true;
+    if (known !== undefined && (known.term > term || (known.term === term && known.epoch === epoch))) return false;
+    this.actives.set(stripe, { name, term, epoch });
+    return known?.term !== term;
   }
 
   topology(): Topology {
@@ -58,12 +60,12 @@ export class ClusterDirectory {
       stripes: this.layout.stripes.map((stripe, index): StripeTopology => {
         if (index === this.ownStripe) {
           const own = this.ownFacts();
-          return { name: stripe.name, epoch: this.epochOf(index), members: own.members, active: own.active, term: own.term };
+          return { name: stripe.name, epoch: own.epoch, members: own.members, active: own.active, term: own.term };
         }
         const known = this.actives.get(index);
         return {
           name: stripe.name,
-          epoch: this.epochOf(index),
+          epoch: known?.epoch ?? 0,
           members: stripe.servers.map((s) => ({ name: s.name, urls: [...s.urls] })),
           active: known?.name ?? null,
           term: known?.term ?? 0,

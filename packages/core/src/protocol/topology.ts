@@ -18,8 +18,9 @@ export interface TopologyMember {
 export interface StripeTopology {
   name: string;
   /**
-   * The stripe's life: 1 at creation, one more each time a memory-mode stripe that lost every
-   * server comes back empty. Positions carry it.
+   * The life of the stripe's log: the commit time (ms) of its first record, 0 while it is empty
+   * or not yet heard of. A memory-mode stripe that lost every server comes back empty, and its
+   * next first record makes a new epoch. Positions carry it.
    */
   epoch: number;
   members: TopologyMember[];

@@ -94,12 +94,17 @@ export interface VoteMessage {
   view: GroupView;
 }
 
-/** The active of `stripe` in `term` is `from`: sent to the servers of the other stripes when it takes office, and to each again when its link comes up. */
+/**
+ * The active of `stripe` in `term` is `from`, and its log is in `epoch` (see `cluster/stripe-epoch.ts`):
+ * sent to the servers of the other stripes when it takes office, when its epoch becomes known,
+ * and to each server again when its link comes up.
+ */
 export interface AnnounceMessage {
   kind: 'announce';
   stripe: number;
   term: number;
   from: string;
+  epoch: number;
 }
 
 /** A message between the members of one group. */
@@ -130,7 +135,7 @@ export function encodePeerMessage(m: PeerMessage): Uint8Array {
     case 'vote':
       return encoder.encode([m.kind, m.stripe, m.term, m.from, m.votedFor, viewToWire(m.view)]);
     case 'announce':
-      return encoder.encode([m.kind, m.stripe, m.term, m.from]);
+      return encoder.encode([m.kind, m.stripe, m.term, m.from, m.epoch]);
   }
 }
 
@@ -185,9 +190,11 @@ export function decodePeerMessage(frame: Uint8Array): PeerMessage {
       if (!fields(2) || !isName(votedFor) || !view) throw new ProtocolError('malformed vote');
       return { kind, stripe, term, from, votedFor, view };
     }
-    case 'announce':
-      if (!fields(0)) throw new ProtocolError('malformed announce');
-      return { kind, stripe, term, from };
+    case 'announce': {
+      const [epoch] = rest;
+      if (!fields(1) || !isCount(epoch)) throw new ProtocolError('malformed announce');
+      return { kind, stripe, term, from, epoch };
+    }
     default:
       throw new ProtocolError('unknown peer message kind');
   }

@@ -4,7 +4,6 @@
  * active (`ACTIVE-COORDINATOR`) at once, and each start opens a new term, so every record says
  * which run of the active wrote it.
  */
-import { decode, encode } from '@msgpack/msgpack';
 import { ConfigError, InvalidArgumentError, ServerShuttingDownError, UnsupportedSchemeError } from '../errors.js';
 import { checkGroupSettings } from '../config/group-settings.js';
 import type { ServerState, ServerStatus } from '../protocol/status.js';
@@ -19,13 +18,10 @@ import { Reader } from '../read/reader.js';
 import { ReadBudget } from '../read/read-budget.js';
 import { Session, type SessionContext } from './session.js';
 import { SubscriptionHub } from '../read/subscriptions.js';
-import { ClusterDirectory } from '../cluster/directory.js';
-import { recordIdentity } from '../cluster/identity-record.js';
+import { ClusterPresence } from '../cluster/presence.js';
 import { logDigest } from '../read/log-digest.js';
 import { checkPlacement, type ClusterLayout } from '../cluster/layout.js';
-import { SlotTable } from '../cluster/slots.js';
-import { ActiveAnnouncer } from '../cluster/announcer.js';
-import { PeerInbox } from '../replication/peer-inbox.js';
+import type { PeerInbox } from '../replication/peer-inbox.js';
 
 export type { ServerState, ServerStatus } from '../protocol/status.js';
 
@@ -93,8 +89,6 @@ export interface KilnServer {
   readonly failed: Promise<unknown>;
 }
 
-const META_CLUSTER_ID = 'cluster-id';
-
 /** Starts a server: opens and recovers the store, then listens. */
 export function createServer(options: ServerOptions): Promise<KilnServer> {
   return startServer(options, { bindPeer: true });
@@ -156,10 +150,7 @@ class Server implements KilnServer {
   private readonly sessions = new Set<Promise<void>>();
   private readonly openConnections = new Set<Connection>();
   private clusterId = '';
-  private directory!: ClusterDirectory;
-  private announcer: ActiveAnnouncer | undefined;
-  /** The peer inbox this server made for itself, which it closes; a shared one is its process's to close. */
-  private ownedInbox: PeerInbox | undefined;
+  private presence!: ClusterPresence;
   private state: ServerState = 'START';
   private startedMs = 0;
   private closing: Promise<void> | undefined;
@@ -192,12 +183,28 @@ class Server implements KilnServer {
     this.recovery = await this.store.open();
     if (this.recovery.droppedRecords > 0) this.log(`recovery dropped ${this.recovery.droppedRecords} torn record(s) at the tail`);
     try {
-      this.directory = await this.openDirectory();
+      this.presence = await ClusterPresence.open({
+        name: this.name,
+        store: this.store,
+        cluster: this.options.cluster,
+        standalone: this.standalone,
+        transports: this.options.transports,
+        timers: this.timers,
+        random: this.random,
+        connectionLimits: this.connectionLimits,
+        log: this.log,
+        ownFacts: () => ({
+          active: this.standalone ? this.name : this.member.leaderName,
+          term: this.member.term,
+          members: this.standalone ? [{ name: this.name, urls: this.urls }] : this.member.servers(),
+        }),
+        commitIndex: () => this.member.commitIndex,
+      });
     } catch (error) {
       await this.store.close();
       throw error;
     }
-    this.clusterId = this.directory.clusterId;
+    this.clusterId = this.presence.clusterId;
     const reader = new Reader(this.store, this.logLimits);
     const readBudget = new ReadBudget(this.logLimits.readBytesInFlightMax);
     this.hub = new SubscriptionHub(reader, this.logLimits, () => this.member.commitIndex, readBudget);
@@ -210,20 +217,22 @@ class Server implements KilnServer {
       timers: this.timers,
       random: this.random,
       log: this.log,
-      onCommitted: (records) => this.hub.dispatch(records),
+      onCommitted: (records) => {
+        if (records[0]?.lsn === 1) this.presence.committed(records);
+        this.hub.dispatch(records);
+      },
       onFailed: (error) => this.fail(error),
       onStepDown: () => {
-        this.announcer?.steppedDown();
+        this.presence.steppedDown();
         this.dropClients('this server is no longer the active');
       },
-      onTookOffice: (term) => this.announcer?.tookOffice(term),
-      stripe: this.directory.ownStripe,
+      onTookOffice: (term) => this.presence.tookOffice(term),
+      stripe: this.presence.stripe,
       standalone: this.standalone,
     });
     this.member = member;
-    this.announcer = this.standalone ? undefined : this.announcerOf(this.directory.layout);
-    const inbox = this.placement.inbox ?? this.ownInbox();
-    inbox.register(this.directory.ownStripe, (message) => member.receive(message));
+    const inbox = this.placement.inbox ?? this.presence.ownInbox();
+    inbox.register(this.presence.stripe, (message) => member.receive(message));
     const group = this.standalone ? {} : { peers: inbox, groupUrls: () => member.clientUrls() };
     const context: SessionContext = {
       serverName: this.name,
@@ -238,7 +247,8 @@ class Server implements KilnServer {
       readBudget,
       subscriptions: this.hub,
       status: () => this.status(),
-      directory: this.directory,
+      directory: this.presence.directory,
+      topology: () => this.presence.topology(),
       addMirror: (mirror) => this.addMirror(mirror),
       removeMirror: (name) => this.removeMirror(name),
       logDigest: (throughLsn) => logDigest(this.store, this.logLimits, throughLsn),
@@ -271,47 +281,6 @@ class Server implements KilnServer {
     }
     await member.start();
     this.log(`${this.name} joined group as ${member.state}; listening on ${this.urls.join(', ')}`);
-  }
-
-  /** The inbox of a server alone in its process: its stripe's messages, and the other stripes' announcements. */
-  private ownInbox(): PeerInbox {
-    const inbox = new PeerInbox({
-      self: this.name,
-      log: this.log,
-      onError: (error) => this.log(`${this.name}: dropped a peer connection: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
-      onAnnounce: (message) => {
-        if (this.directory.learnActive(message.stripe, message.from, message.term)) this.log(`${this.name}: ${message.from} is the active of stripe ${this.directory.layout.stripes[message.stripe]?.name} in term ${message.term}`);
-      },
-    });
-    this.ownedInbox = inbox;
-    return inbox;
-  }
-
-  /** Announces this server's taking office to the other stripes' servers; none in a cluster of one stripe. */
-  private announcerOf(layout: ClusterLayout): ActiveAnnouncer | undefined {
-    const own = this.directory.ownStripe;
-    const others = layout.stripes.flatMap((stripe, index) => (index === own ? [] : stripe.servers.flatMap((s) => (s.peer === undefined ? [] : [{ name: s.name, url: s.peer }]))));
-    if (others.length === 0) return undefined;
-    return new ActiveAnnouncer({ self: this.name, stripe: own, others, transports: this.options.transports, timers: this.timers, limits: this.connectionLimits });
-  }
-
-  /**
-   * The cluster this server is in: recorded at the first start and checked at every later one. A
-   * server started without a cluster is a cluster of one stripe, with an id of its own.
-   */
-  private async openDirectory(): Promise<ClusterDirectory> {
-    const facts = (): { active: string | null; term: number; members: Array<{ name: string; urls: string[] }> } => ({
-      active: this.standalone ? this.name : this.member.leaderName,
-      term: this.member.term,
-      members: this.standalone ? [{ name: this.name, urls: this.urls }] : this.member.servers(),
-    });
-    const cluster = this.options.cluster;
-    if (cluster === undefined) {
-      const id = await this.metaString(META_CLUSTER_ID, () => this.random.uuid());
-      return new ClusterDirectory(id, { name: this.name, stripes: [{ name: this.name, servers: [] }], slotTable: SlotTable.initial(1) }, 0, facts);
-    }
-    const identity = await recordIdentity(this.store, cluster.layout, cluster.stripe);
-    return new ClusterDirectory(identity.clusterId, cluster.layout, cluster.stripe, facts);
   }
 
   /** The group of a server started without one: itself alone, needing no peer address. */
@@ -368,8 +337,7 @@ class Server implements KilnServer {
       await this.member.drainCommits(SHUTDOWN_COMMIT_WAIT_MS, new ServerShuttingDownError());
       await this.member.stop();
     }
-    this.announcer?.close();
-    this.ownedInbox?.close();
+    this.presence?.close();
     // Closing a connection flushes the answers already queued on it before the socket goes.
     for (const connection of this.openConnections) connection.close('server shutting down');
     await Promise.all(this.listeners.map((listener) => listener.close()));
@@ -383,18 +351,5 @@ class Server implements KilnServer {
     this.state = 'STOPPED';
     this.log(`${this.name} FAILED: store write failed (${(error as Error)?.message ?? String(error)}); acknowledging nothing more`);
     this.reportFailure(error);
-  }
-
-  private async metaValue(key: string): Promise<unknown> {
-    const bytes = await this.store.getMeta(key);
-    return bytes === undefined ? undefined : decode(bytes);
-  }
-
-  private async metaString(key: string, create: () => string): Promise<string> {
-    const existing = await this.metaValue(key);
-    if (typeof existing === 'string') return existing;
-    const value = create();
-    await this.store.putMeta(key, encode(value));
-    return value;
   }
 }

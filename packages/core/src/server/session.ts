@@ -12,6 +12,7 @@ import type { EventSlice, LogDigest, SubscribeRequest } from '../protocol/messag
 import { serveOperation, type OperationHandlers, type OperationName } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
 import type { ClusterDirectory } from '../cluster/directory.js';
+import type { Topology } from '../protocol/topology.js';
 import type { DivergedEntry } from '../replication/diverged-report.js';
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
@@ -42,8 +43,10 @@ export interface SessionContext {
   readBudget: ReadBudget;
   subscriptions: SubscriptionHub;
   status: () => ServerStatus;
-  /** The cluster as this server knows it: it answers topology requests and routes streams. */
+  /** The cluster as this server knows it: it routes streams. */
   directory: ClusterDirectory;
+  /** The cluster's topology as this server knows it. */
+  topology: () => Promise<Topology>;
   addMirror: (mirror: GroupMemberConfig) => Promise<GroupView>;
   removeMirror: (name: string) => Promise<GroupView>;
   /** A fingerprint of this server's own log through an LSN (the end of its log at most). */
@@ -192,7 +195,7 @@ export class Session {
       },
       status: () => Promise.resolve(context.status()),
       ping: () => Promise.resolve(null),
-      topology: () => Promise.resolve(context.directory.topology()),
+      topology: () => context.topology(),
       addMirror: (mirror) => context.addMirror(mirror),
       removeMirror: (name) => context.removeMirror(name),
       logDigest: (throughLsn) => context.logDigest(throughLsn),
