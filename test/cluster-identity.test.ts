@@ -80,7 +80,7 @@ async function fixture(): Promise<Fixture> {
   const layout = clusterLayoutOf(validateClusterConfig(clusterFile(ports)));
   const root = await mkdtemp(join(tmpdir(), 'kiln-cluster-identity-'));
   cleanups.push(() => rm(root, { recursive: true, force: true }));
-  const dirs = new Map(SERVERS.map(([, name]) => [name, join(root, name)]));
+  const dirs = new Map<string, string>(SERVERS.map(([, name]) => [name, join(root, name)]));
   const servers = new Map<string, KilnServer>();
   cleanups.push(async () => {
     for (const server of servers.values()) await server.close();
