@@ -10,6 +10,7 @@
  * kiln status [URL] [--json]
  * kiln status --config CLUSTER-FILE [--json]
  * kiln diverged [URL] [--json]
+ * kiln stripe-of STREAM --config CLUSTER-FILE [--json]
  * ```
  */
 import { parseArgs } from 'node:util';
@@ -21,6 +22,7 @@ import { DEFAULT_CONFIG, checkUrl, isClusterFile, readClusterConfig, readJsonFil
 import { runUntilSignalled } from './start.js';
 import { printGroupStatus } from './group-status.js';
 import { printStatus } from './status.js';
+import { formatPlacement, placeStream, streamNameProblem } from './stripe-of.js';
 
 const USAGE = `usage:
   kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
@@ -47,7 +49,11 @@ const USAGE = `usage:
       counts it in sync), then each voter, reachable or not, with its term.
   kiln diverged [URL] [--json]
       Prints the transactions a server gave up to follow a newer active after a partition
-      (failoverPriority 'availability'), oldest first; --json prints one object per line.`;
+      (failoverPriority 'availability'), oldest first; --json prints one object per line.
+  kiln stripe-of STREAM --config CLUSTER-FILE [--json]
+      Prints the slot of stream STREAM and the stripe that holds it in that cluster, as
+      'slot 1234 stripe bravo'; --json prints { stream, slot, stripe }. For a name that starts
+      with '-', put the options first and -- before the name.`;
 
 const ADMIN_WAIT_LIMIT_MS = 3_600_000;
 
@@ -82,6 +88,8 @@ async function main(argv: string[]): Promise<void> {
       const url = checkUrl(positionals[0] ?? DEFAULT_CONFIG.listen[0], 'URL');
       return (command === 'status' ? printStatus : printDiverged)(url, values.json ?? false, (line) => console.log(line));
     }
+    case 'stripe-of':
+      return stripeOf(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -122,6 +130,16 @@ async function start(args: string[]): Promise<void> {
     ...(values.listen ? { listen: values.listen.map((url, i) => checkUrl(url, `--listen[${i}]`)) } : {}),
   });
   runUntilSignalled(await startServerMember(config, undefined, 'server', log), log);
+}
+
+async function stripeOf(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, json: { type: 'boolean' } } });
+  if (positionals.length !== 1 || !values.config) throw new UsageError('kiln stripe-of needs one STREAM and --config FILE');
+  const stream = positionals[0]!;
+  const config = await readClusterConfig(values.config);
+  const problem = streamNameProblem(config, stream);
+  if (problem !== undefined) throw new UsageError(`STREAM: ${problem}`);
+  console.log(formatPlacement(placeStream(config, stream), values.json ?? false));
 }
 
 class UsageError extends Error {}

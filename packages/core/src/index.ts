@@ -66,6 +66,7 @@ export {
 } from './limits.js';
 export { systemClock, systemTimers, systemRandom, type Clock, type Timers, type TimerHandle, type Random } from './time.js';
 export type { ExpectedVersion, EventData, RecordedEvent } from './log/events.js';
+export { checkStreamName } from './log/stream-name.js';
 export {
   encodeRecord,
   decodeRecord,
