@@ -25,7 +25,10 @@ import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
 
 const EVENT_TYPE = 'Ev';
-const streamName = (s) => `s-${s}`;
+// KILN_STREAM_TAG (environment) puts every stream under one hash tag, `s-<n>{TAG}`, so that all of
+// them land on the stripe holding the tag (bench/stripes.mjs measures one stripe's rate this way).
+const streamTag = process.env.KILN_STREAM_TAG ?? '';
+const streamName = streamTag === '' ? (s) => `s-${s}` : (s) => `s-${s}{${streamTag}}`;
 
 /** Kiln's expected version for an event that will get 1-based version `version`. */
 export function expectedVersionFor(version) {

@@ -45,7 +45,10 @@ const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrore
                    "redis-mem redis pg redis-replica pg-sync nats-r3"                        (PARTS=mirrored)
   --failover       kill -9 the active of a 2 servers + voter group FAILOVER_KILLS=10 times  (PARTS=failover)
   --rejoin         a mirror REJOIN_EVENTS=1000000 events behind catches up under load     (PARTS=rejoin)
-  --all            --ws --mirrored --failover --rejoin                                     (PARTS=all)
+  --stripes        clusters of 1, 2 and 4 stripes (1 server, then 2 servers + a shared voter each,
+                   memory mode), and one stripe's rate while another has no active (bench/stripes.mjs)
+                                                                                           (PARTS=stripes)
+  --all            --ws --mirrored --failover --rejoin --stripes                           (PARTS=all)
   --profile        run each Kiln server under node --cpu-prof and summarise the profiles
                    (the profiler costs CPU: the figures of such a run are not comparable)
   --results FILE   where to write the markdown report (default bench/RESULTS.md)
@@ -70,6 +73,7 @@ const { values: flags } = parseArgs({
     mirrored: { type: 'boolean', default: false },
     failover: { type: 'boolean', default: false },
     rejoin: { type: 'boolean', default: false },
+    stripes: { type: 'boolean', default: false },
     all: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     results: { type: 'string' },
@@ -106,7 +110,7 @@ const S = {
 };
 S.runTimeout = int('RUN_TIMEOUT', S.maxSeconds * 2 + 240);
 const withPeers = flags.peers || env.PEERS === '1' || env.PEERS === 'true';
-const ALL_PARTS = ['ws', 'mirrored', 'failover', 'rejoin'];
+const ALL_PARTS = ['ws', 'mirrored', 'failover', 'rejoin', 'stripes'];
 const envParts = words(env.PARTS, '-').flatMap((t) => (t === 'all' ? ALL_PARTS : t === '-' ? [] : [t]));
 for (const t of envParts) if (!ALL_PARTS.includes(t)) fatal(`PARTS: unknown part ${t} (${ALL_PARTS.join(' ')}, all)`);
 const part = Object.fromEntries(ALL_PARTS.map((p) => [p, flags.all || flags[p] || envParts.includes(p)]));
@@ -1084,6 +1088,7 @@ function writeReport(groups, startedAt, seconds) {
     ...goalLines(groups),
     '',
     ...clusterLines(),
+    ...stripesLines,
     ...(extraNotes ? [extraNotes, ''] : []),
     ...(disk.length ? ['Restartable data directory size after each run:', '', ...disk.map((d) => `* ${d}`), ''] : []),
     ...(failures.length ? ['## Failures in this run', '', ...failures.map((x) => `* ${x}`), ''] : []),
@@ -1119,6 +1124,19 @@ const loadStart = os.loadavg();
 // BENCH_NOTES=FILE: markdown appended to the report (e.g. a "what limits it" section)
 const extraNotes = env.BENCH_NOTES && existsSync(env.BENCH_NOTES) ? readFileSync(env.BENCH_NOTES, 'utf8').trim() : '';
 
+/** The stripes table (bench/stripes.mjs), for the report. */
+const stripesLines = [];
+
+async function runStripes() {
+  log('stripes: bench/stripes.mjs (scale over 1, 2, 4 stripes; isolation)');
+  const child = track(spawn(process.execPath, [path.join(benchDir, 'stripes.mjs'), '--seconds', String(S.maxSeconds), '--out', path.join(outDir, `${stamp}-stripes.jsonl`)], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], env }));
+  let table = '';
+  child.stdout.on('data', (c) => (table += c));
+  const code = await new Promise((resolve) => child.once('exit', (c) => resolve(c)));
+  if (code !== 0) failures.push(`stripes: bench/stripes.mjs exited with ${code}`);
+  stripesLines.push('', '## Stripes', '', ...table.trim().split('\n'));
+}
+
 async function main() {
   const startedAt = new Date();
   log(`results -> ${path.relative(repoRoot, resultsFile)}; raw -> ${path.relative(repoRoot, outDir)}/${stamp}-*`);
@@ -1127,6 +1145,7 @@ async function main() {
   if (part.mirrored && !interrupted) await runMirrored();
   if (part.failover && !interrupted) await runFailover();
   if (part.rejoin && !interrupted) await runRejoin();
+  if (part.stripes && !interrupted) await runStripes();
   if (part.failover || part.rejoin) writeFileSync(clusterJson, JSON.stringify(clusterResults, null, 2));
   if (withPeers && !interrupted) await runPeers();
   if (interrupted) return;
@@ -1138,6 +1157,7 @@ async function main() {
   console.log('');
   for (const l of goalLines(groups)) console.log(l);
   for (const l of clusterLines()) console.log(l);
+  for (const l of stripesLines) console.log(l);
   writeReport(groups, startedAt, (Date.now() - startedAt.getTime()) / 1000);
   console.log(`\nwrote ${path.relative(process.cwd(), resultsFile)}`);
   if (failures.length) {
