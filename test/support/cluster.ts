@@ -232,6 +232,8 @@ export const GROUP_SHAPES = [
 export interface Member {
   name: string;
   voter: boolean;
+  /** The stripe of a server in a cluster of several stripes. */
+  stripe?: string;
   client: string;
   peer: string;
   dataDir: string;
@@ -265,6 +267,46 @@ export async function cluster(
     }),
   );
   return { file, members };
+}
+
+/**
+ * A cluster file of `stripes` stripes (`alpha`, `bravo`, ...) of `servers` servers each (`a1`,
+ * `a2`, `b1`, ...), plus `voters` voters shared by every stripe, on free fixed ports.
+ */
+export async function stripedCluster(
+  stripes: number,
+  servers: number,
+  voters: number,
+  root: string,
+  random: ReturnType<typeof seededRandom>,
+  persistence: 'restartable' | 'memory' = 'restartable',
+): Promise<{ file: string; members: Member[]; stripeNames: string[] }> {
+  const port = () => freeFixedPort(() => random.int(20_000, 30_000));
+  const stripeNames = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot'].slice(0, stripes);
+  const members: Member[] = [];
+  for (const stripe of stripeNames) {
+    for (let i = 1; i <= servers; i++) {
+      const name = `${stripe[0]}${i}`;
+      members.push({ name, voter: false, stripe, client: `tcp://127.0.0.1:${await port()}`, peer: `tcp://127.0.0.1:${await port()}`, dataDir: join(root, name) });
+    }
+  }
+  for (let i = 1; i <= voters; i++) members.push({ name: `v${i}`, voter: true, client: '', peer: `tcp://127.0.0.1:${await port()}`, dataDir: join(root, `v${i}`) });
+  const file = join(root, 'kiln.config.json');
+  await writeFile(
+    file,
+    JSON.stringify({
+      cluster: 'stripes-test',
+      persistence,
+      ...TEST_TIMING,
+      reconnectWindowMs: 20_000,
+      stripes: stripeNames.map((stripe) => ({
+        name: stripe,
+        servers: members.filter((m) => m.stripe === stripe).map((m) => ({ name: m.name, listen: [m.client], peer: m.peer, dataDir: m.dataDir })),
+      })),
+      voters: members.filter((m) => m.voter).map((m) => ({ name: m.name, peer: m.peer, dataDir: m.dataDir })),
+    }),
+  );
+  return { file, members, stripeNames };
 }
 
 /** Starts a member's process; `join` starts a server new to a running group (`--join`). */
