@@ -280,7 +280,9 @@ class Server implements KilnServer {
       return;
     }
     await member.start();
-    this.log(`${this.name} joined group as ${member.state}; listening on ${this.urls.join(', ')}`);
+    const stripe = this.presence.directory.layout.stripes[this.presence.stripe]!.name;
+    const where = this.urls.length > 0 ? `listening on ${this.urls.join(', ')}` : "on its process's peer listener";
+    this.log(`${this.name} joined ${this.presence.directory.striped ? `stripe ${stripe}` : 'group'} as ${member.state}; ${where}`);
   }
 
   /** The group of a server started without one: itself alone, needing no peer address. */
