@@ -155,7 +155,8 @@ export class TopologyRouter implements StripeFacts {
   /** Fetches the topology again, from a server the client is connected to if any, then from the given stripe's. */
   async refresh(preferred = this.home): Promise<void> {
     if (!this.topology) return;
-    const connected = this.links.filter((l): l is Link => l !== undefined && ['connected', 'reconnected'].includes(l.status$.value.type));
+    const links = [this.links[preferred], ...this.links.filter((_, i) => i !== preferred)];
+    const connected = links.filter((l): l is Link => l !== undefined && ['connected', 'reconnected'].includes(l.status$.value.type));
     for (const link of connected) {
       try {
         this.apply(await link.request('topology', null));
