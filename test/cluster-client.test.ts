@@ -42,11 +42,16 @@ describe('a client of a cluster of stripes', () => {
     const stores = STRIPE_NAMES.map(() => memoryStore());
     stripes = await startStripes(3, stores.map((s) => () => s));
     const client = await open(stripes.urls[1]!);
+    // Stripes are dialled on first use: at first only beta's server, the one given, is connected.
+    const connected = new Set<string | undefined>();
+    client.status$.subscribe((s) => (s.type === 'connected' || s.type === 'reconnected') && connected.add(s.stripe));
+    expect(connected).toEqual(new Set(['beta']));
     const streams = streamsByStripe(stripes.layout, 'order', 2).flat();
     for (const [i, stream] of streams.entries()) {
       await client.append(stream, [{ type: 'Placed', data: i }]);
       await client.append(stream, [{ type: 'Paid', data: i }], { expectedVersion: 0 });
     }
+    expect(connected).toEqual(new Set(STRIPE_NAMES));
     for (const [i, stream] of streams.entries()) {
       expect((await client.read(stream)).map((e) => [e.type, e.data])).toEqual([['Placed', i], ['Paid', i]]);
       expect((await firstValueFrom(client.subscribe(stream).pipe(take(2), toArray()))).map((e) => e.data)).toEqual([i, i]);

@@ -54,17 +54,13 @@ export class TopologyRouter implements StripeFacts {
       this.links[0] = seed;
       return;
     }
-    const status = seed.status$.value;
-    const url = 'url' in status ? status.url : '';
-    const server = 'server' in status ? status.server : '';
-    const stripes = topology!.stripes;
-    const byUrl = stripes.findIndex((s) => s.members.some((m) => m.urls.includes(url)));
-    this.home = byUrl >= 0 ? byUrl : Math.max(stripes.findIndex((s) => s.members.some((m) => m.name === server)), 0);
-    this.statuses = new BehaviorSubject<ClientStatus>({ ...status, stripe: stripes[this.home]!.name });
-    if (byUrl >= 0 || stripes[this.home]!.members.some((m) => m.name === server)) {
+    const found = stripeOfServer(topology!, seed.status$.value);
+    this.home = Math.max(found, 0);
+    this.statuses = new BehaviorSubject<ClientStatus>({ ...seed.status$.value, stripe: this.stripeName(this.home) });
+    if (found >= 0) {
       // The connection made already serves its own stripe; reconnects go round that stripe's servers only.
-      seed.useUrls(this.urlsOf(this.home));
-      this.adopt(this.home, seed, true);
+      seed.useUrls(this.urlsOf(found));
+      this.adopt(found, seed, true);
     } else {
       void seed.close();
     }
@@ -222,4 +218,11 @@ export class TopologyRouter implements StripeFacts {
     if (!this.striped || !(error instanceof ConnectionClosedError)) return error;
     return new StripeUnavailableError(this.stripeName(stripe), error.message, { cause: error });
   }
+}
+
+/** The stripe of the server a link is connected to, by its URL or else its name; -1 when neither is listed. */
+function stripeOfServer(topology: Topology, status: ClientStatus): number {
+  if (status.type !== 'connected' && status.type !== 'reconnected') return -1;
+  const byUrl = topology.stripes.findIndex((s) => s.members.some((m) => m.urls.includes(status.url)));
+  return byUrl >= 0 ? byUrl : topology.stripes.findIndex((s) => s.members.some((m) => m.name === status.server));
 }
