@@ -4,20 +4,26 @@
  * `node:`, so it bundles for a browser.
  */
 import { Observable, type Subscriber } from 'rxjs';
-import { InvalidArgumentError, type KilnError } from '../errors.js';
-import { DEFAULT_READ_COUNT, defaultClientTiming, defaultConnectionLimits, type ConnectionLimits } from '../limits.js';
-import { encodeEvents, type EventData, type ExpectedVersion, type RecordedEvent } from '../log/events.js';
+import { InvalidArgumentError, ProtocolError, type KilnError } from '../errors.js';
+import { DEFAULT_READ_COUNT, defaultClientTiming, defaultConnectionLimits } from '../limits.js';
+import { encodeEvents, type EventData, type RecordedEvent } from '../log/events.js';
 import { decodeRecord } from '../log/record.js';
 import { checkAppendStreamText, checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
 import type { GroupView } from '../replication/group-view.js';
 import { checkExpectedVersion, CLIENT_ID_LENGTH_MAX, type EventSlice, type LogDigest, type MirrorSpec, type TransactionResult } from '../protocol/messages.js';
+import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
 import type { Topology } from '../protocol/topology.js';
 import type { Direction } from '../store/store.js';
-import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
-import type { Transport } from '../transport/transport.js';
+import { systemClock, systemRandom, systemTimers, type Random } from '../time.js';
 import { eventsOf } from './events.js';
 import { Link, type ClientStatus } from './link.js';
+import { readAllLog, subscribeAllLog } from './merged-log.js';
+import type { AppendOptions, AppendResult, ClientOptions, ReadAllOptions, ReadOptions, SubscribeAllOptions, SubscribeOptions, TransactAppend } from './options.js';
+import type { PositionedEvent } from './position.js';
+import { TopologyRouter } from './topology-router.js';
+
+export type { AppendOptions, AppendResult, ClientOptions, ReadAllOptions, ReadOptions, SubscribeAllOptions, SubscribeOptions, TransactAppend } from './options.js';
 
 /** A transaction a server gave up to follow the active (see {@link KilnClient.diverged}). */
 export interface DivergedTransaction {
@@ -37,100 +43,16 @@ export interface DivergedTransaction {
   events: RecordedEvent[];
 }
 
-/** Options of {@link connect}. */
-export interface ClientOptions {
-  /** Transports to dial with; each URL goes to the one handling its scheme. */
-  transports: readonly Transport[];
-  /**
-   * Names this client's transactions in the log (and in `diverged()` reports). Each `connect()`
-   * tags them `<clientId>/<random UUID>`, numbered from 1, so the id may be reused, by a later
-   * client or by several at once, without one taking another's transaction for a resend.
-   * Exactly-once resends hold within one client, across its reconnects and failovers; a new
-   * client starts a new sequence, so a transaction whose outcome an old client never learned is
-   * found by reading the stream. At most 91 characters. @default a random UUID (used as is)
-   */
-  clientId?: string;
-  /** A name the server shows in logs. @default 'kiln-client' */
-  name?: string;
-  /** Time a request may take, resends included, before it fails with `TimeoutError`. @default 30000 */
-  requestTimeoutMs?: number;
-  /** Time to find a server again after a connection drops before requests fail. @default 10000 */
-  reconnectWindowMs?: number;
-  /**
-   * With requests outstanding, a server silent for this long is taken for dead and the client
-   * moves on (it pings after half of it). @default 2000
-   */
-  serverSilenceMs?: number;
-  /** Frame cap, queue cap, in-flight cap and idle timeout; must match the server's. */
-  limits?: Partial<Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax' | 'inFlightMax' | 'idleTimeoutMs'>>;
-  clock?: Clock;
-  timers?: Timers;
-  random?: Random;
-}
-
-/** Options of {@link KilnClient.append}. */
-export interface AppendOptions {
-  /** The version the stream must be at. @default 'any' */
-  expectedVersion?: ExpectedVersion;
-}
-
-/** One stream's part of {@link KilnClient.transact}. */
-export interface TransactAppend {
-  /** The stream's name: see {@link KilnClient.append} for the rule. */
-  stream: string;
-  /** Events to append; leave out to only check the stream's version. */
-  events?: readonly EventData[];
-  /** @default 'any' */
-  expectedVersion?: ExpectedVersion;
-}
-
-/** What an append returns. */
-export interface AppendResult {
-  /** LSN of the transaction. */
-  lsn: number;
-  /** Version of the first event appended. */
-  firstVersion: number;
-  /** Version of the last event appended: pass it as the next append's `expectedVersion`. */
-  lastVersion: number;
-}
-
-/** Options of {@link KilnClient.read}. */
-export interface ReadOptions {
-  /** First version to read (forward) or last (backward). @default 0 forward, the end backward */
-  fromVersion?: number;
-  /** @default 'forward' */
-  direction?: Direction;
-  /** Events returned at most. @default 1000 */
-  maxCount?: number;
-}
-
-/** Options of {@link KilnClient.readAll}. */
-export interface ReadAllOptions {
-  /** First LSN to read (forward) or last (backward). @default 1 forward, the end backward */
-  fromLsn?: number;
-  /** @default 'forward' */
-  direction?: Direction;
-  /** Records (transactions) read at most. @default 1000 */
-  maxCount?: number;
-}
-
-/** Options of {@link KilnClient.subscribe}. */
-export interface SubscribeOptions {
-  /** First version delivered. @default 0 */
-  fromVersion?: number;
-}
-
-/** Options of {@link KilnClient.subscribeAll}. */
-export interface SubscribeAllOptions {
-  /** First LSN delivered. @default 1 */
-  fromLsn?: number;
-}
-
 const END = Number.MAX_SAFE_INTEGER;
 
 /**
  * Connects to a Kiln server. `urls` may name several servers; the client uses the first that
  * answers and moves to the others if it loses its connection.
+ *
+ * It then asks that server for the cluster's topology. In a cluster of several stripes, the
+ * client connects to each stripe's servers on first use and sends every stream's operations to
+ * its stripe (see {@link KilnClient.transact}, {@link KilnClient.readAll}); one URL of any
+ * server is enough.
  */
 export async function connect(urls: string | readonly string[], options: ClientOptions): Promise<KilnClient> {
   const list = typeof urls === 'string' ? [urls] : [...urls];
@@ -138,19 +60,32 @@ export async function connect(urls: string | readonly string[], options: ClientO
   if (!options.transports || options.transports.length === 0) throw new InvalidArgumentError('transports', 'must hold at least one transport');
   const random = options.random ?? systemRandom;
   const clientId = sessionClientId(options.clientId, random);
-  const link = new Link({
-    urls: list,
-    transports: options.transports,
-    limits: { ...defaultConnectionLimits, ...options.limits },
-    name: options.name ?? 'kiln-client',
-    requestTimeoutMs: options.requestTimeoutMs ?? defaultClientTiming.requestTimeoutMs,
-    reconnectWindowMs: options.reconnectWindowMs ?? defaultClientTiming.reconnectWindowMs,
-    serverSilenceMs: options.serverSilenceMs ?? defaultClientTiming.serverSilenceMs,
-    clock: options.clock ?? systemClock,
-    timers: options.timers ?? systemTimers,
-  });
+  const newLink = (urls: readonly string[]): Link =>
+    new Link({
+      urls,
+      transports: options.transports,
+      limits: { ...defaultConnectionLimits, ...options.limits },
+      name: options.name ?? 'kiln-client',
+      requestTimeoutMs: options.requestTimeoutMs ?? defaultClientTiming.requestTimeoutMs,
+      reconnectWindowMs: options.reconnectWindowMs ?? defaultClientTiming.reconnectWindowMs,
+      serverSilenceMs: options.serverSilenceMs ?? defaultClientTiming.serverSilenceMs,
+      clock: options.clock ?? systemClock,
+      timers: options.timers ?? systemTimers,
+    });
+  const link = newLink(list);
   await link.open();
-  return new KilnClient(link, clientId, random);
+  let topology: Topology | undefined;
+  try {
+    topology = await link.request('topology', null);
+  } catch (error) {
+    // A server with no usable topology is taken for a cluster of one stripe; it still refuses
+    // streams it does not hold (WrongStripeError), so nothing goes astray.
+    if (!(error instanceof ProtocolError)) {
+      await link.close();
+      throw error;
+    }
+  }
+  return new KilnClient(new TopologyRouter(link, topology, newLink), clientId, random);
 }
 
 /** Length of the `/<UUID>` a given `clientId` gets. */
@@ -181,11 +116,9 @@ function inRange(slices: readonly EventSlice[], direction: Direction, fromVersio
 
 /** A connection to Kiln. Create one with {@link connect}. */
 export class KilnClient {
-  private seq = 0;
-
   /** @internal */
   constructor(
-    private readonly link: Link,
+    private readonly router: TopologyRouter,
     /**
      * Tags this client's transactions, with a sequence number, for exactly-once resends: the
      * `clientId` option followed by `/` and a UUID drawn at connect (see {@link ClientOptions.clientId}).
@@ -194,9 +127,12 @@ export class KilnClient {
     private readonly random: Random,
   ) {}
 
-  /** The connection's state: connected, disconnected, reconnecting, reconnected, failed, closed. */
+  /**
+   * The connection's state: connected, disconnected, reconnecting, reconnected, failed, closed. In
+   * a cluster of several stripes, each stripe's connection's, with `stripe` naming it.
+   */
   get status$(): Observable<ClientStatus> {
-    return this.link.status$.asObservable();
+    return this.router.status$;
   }
 
   /**
@@ -217,8 +153,11 @@ export class KilnClient {
 
   /**
    * Commits appends to several streams, and checks on streams it does not write, as one
-   * transaction: all or nothing.
+   * transaction: all or nothing. In a cluster of several stripes its streams must lie on one
+   * stripe: give them a common hash tag (`account-{42}`, `ledger-{42}`).
    * @throws WrongExpectedVersionError naming the first stream whose expected version does not hold
+   * @throws CrossStripeTransactionError naming the stripes when its streams lie on several; nothing is sent
+   * @throws StripeUnavailableError when the stripe had no reachable active within `reconnectWindowMs`
    */
   async transact(appends: readonly TransactAppend[]): Promise<TransactionResult> {
     if (!Array.isArray(appends) || appends.length === 0) throw new InvalidArgumentError('appends', 'must hold at least one stream');
@@ -230,8 +169,11 @@ export class KilnClient {
       const expectedVersion = checkExpectedVersion(a.expectedVersion ?? 'any', `appends[${i}].expectedVersion`);
       return a.events ? { stream: a.stream, expectedVersion, events: encodeEvents(a.events, () => this.random.uuid()) } : { stream: a.stream, expectedVersion };
     });
-    // The seq is taken once; a resend after a reconnect carries the same one.
-    return this.link.request('transact', { clientId: this.clientId, seq: ++this.seq, appends: wire });
+    // The seq is taken once per stripe tried; a resend after a reconnect carries the same one.
+    return this.router.routed(
+      appends.map((a) => a.stream),
+      (stripe) => this.router.request(stripe, 'transact', { clientId: this.clientId, seq: this.router.nextSeq(stripe), appends: wire }),
+    );
   }
 
   /**
@@ -246,7 +188,8 @@ export class KilnClient {
     const events: RecordedEvent[] = [];
     // The server ends a page early only at its byte cap, and says so: read on from there.
     for (;;) {
-      const { slices, truncated } = await this.link.request('read', { stream, fromVersion, direction, maxCount: maxCount - events.length });
+      const args = { stream, fromVersion, direction, maxCount: maxCount - events.length };
+      const { slices, truncated } = await this.router.routed([stream], (stripe) => this.router.request(stripe, 'read', args));
       const page = inRange(slices, direction, fromVersion);
       events.push(...page.slice(0, maxCount - events.length));
       const last = events[events.length - 1];
@@ -256,13 +199,16 @@ export class KilnClient {
     }
   }
 
-  /** Reads the whole log by LSN: every event of `maxCount` transactions at most. */
-  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    const direction = options.direction ?? 'forward';
-    const fromLsn = options.fromLsn ?? (direction === 'forward' ? 1 : END);
-    const maxCount = options.maxCount ?? DEFAULT_READ_COUNT;
-    const { slices } = await this.link.request('readAll', { fromLsn, direction, maxCount });
-    return slices.flatMap((s) => eventsOf(s));
+  /**
+   * Reads the whole log (`$all`): every event of `maxCount` transactions at most, each with the
+   * `position` to read on from. In a cluster of several stripes it merges the stripes' logs,
+   * keeping each stripe's order: the earliest commit timestamp first, ties to the lower stripe
+   * index (see {@link ReadAllOptions}).
+   * @throws StripeEpochChangedError when `from` names an earlier life of a stripe
+   * @throws StripeUnavailableError when a stripe read had no reachable active within `reconnectWindowMs`
+   */
+  readAll(options: ReadAllOptions = {}): Promise<PositionedEvent[]> {
+    return readAllLog(this.router, options);
   }
 
   /**
@@ -273,19 +219,28 @@ export class KilnClient {
     return this.observe(stream, options.fromVersion ?? 0);
   }
 
-  /** Subscribes to the whole log from `fromLsn`, as {@link subscribe} does for one stream. */
-  subscribeAll(options: SubscribeAllOptions = {}): Observable<RecordedEvent> {
-    return this.observe(null, options.fromLsn ?? 1);
+  /**
+   * Subscribes to the whole log, as {@link subscribe} does for one stream; each event carries the
+   * `position` to resume from. In a cluster of several stripes it follows every stripe (or the
+   * one `stripe` names), each in its own order, stripes interleaved as their events arrive; a
+   * stripe that stays out of reach past `reconnectWindowMs` ends it with `StripeUnavailableError`.
+   */
+  subscribeAll(options: SubscribeAllOptions = {}): Observable<PositionedEvent> {
+    return subscribeAllLog(this.router, options);
   }
 
-  /** The server's status: state, term, LSN, commit index, connections, and its group's. */
+  /**
+   * The server's status: state, term, LSN, commit index, connections, and its group's. In a
+   * cluster of several stripes, this and the calls below go to the stripe of the server the
+   * client connected to first.
+   */
   serverStatus(): Promise<ServerStatus> {
-    return this.link.request('status', null);
+    return this.toHome('status', null);
   }
 
   /** The cluster as the connected server knows it: the slot table, every stripe's servers, and each stripe's active and term. */
   topology(): Promise<Topology> {
-    return this.link.request('topology', null);
+    return this.toHome('topology', null);
   }
 
   /**
@@ -297,7 +252,7 @@ export class KilnClient {
    * @throws InvalidArgumentError when its name or an address is taken, or the server is in no group
    */
   async addMirror(mirror: MirrorSpec): Promise<GroupView> {
-    return this.link.request('addMirror', mirror);
+    return this.toHome('addMirror', mirror);
   }
 
   /**
@@ -307,7 +262,7 @@ export class KilnClient {
    * @throws InvalidArgumentError when `name` is no mirror or is the active
    */
   async removeMirror(name: string): Promise<GroupView> {
-    return this.link.request('removeMirror', name);
+    return this.toHome('removeMirror', name);
   }
 
   /**
@@ -317,7 +272,7 @@ export class KilnClient {
    * range from the server's store.
    */
   async logDigest(throughLsn: number): Promise<LogDigest> {
-    return this.link.request('logDigest', throughLsn);
+    return this.toHome('logDigest', throughLsn);
   }
 
   /**
@@ -329,7 +284,7 @@ export class KilnClient {
    */
   async *diverged(): AsyncGenerator<DivergedTransaction> {
     for (let index = 0; ; index++) {
-      const entry = await this.link.request('diverged', index);
+      const entry = await this.toHome('diverged', index);
       if (!entry) return;
       const { atMs, replacedInTerm, records } = entry;
       for (const { lsn, bytes } of records) {
@@ -342,38 +297,34 @@ export class KilnClient {
     }
   }
 
-  /** Closes the connection. Requests still in flight fail with `ClientClosedError`. */
+  /** Closes the connection (every stripe's). Requests still in flight fail with `ClientClosedError`. */
   close(): Promise<void> {
-    return this.link.close();
+    return this.router.close();
   }
 
-  private observe(stream: string | null, from: number): Observable<RecordedEvent> {
+  /** Sends a request about the server itself to the server the client connected to (its stripe's active). */
+  private toHome<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
+    return this.router.request(this.router.home, op, args);
+  }
+
+  private observe(stream: string, from: number): Observable<RecordedEvent> {
     return new Observable<RecordedEvent>((subscriber: Subscriber<RecordedEvent>) => {
       // Thrown here, the error reaches the subscriber as the observable's error.
-      if (stream !== null) checkStreamNameText(stream);
+      checkStreamNameText(stream);
       let next = from;
-      const id = this.link.subscribe({
+      return this.router.subscribe(this.router.stripeOfStreams([stream]), {
         resumeArgs: (subscriptionId) => ({ subscriptionId, stream, from: next }),
         deliver: (slices) => {
-          let highestLsn = 0;
           for (const slice of slices) {
-            if (stream === null) {
-              if (slice.lsn < next) continue;
-              highestLsn = Math.max(highestLsn, slice.lsn);
-              for (const event of eventsOf(slice)) subscriber.next(event);
-            } else {
-              for (const event of eventsOf(slice)) {
-                if (event.version < next) continue;
-                next = event.version + 1;
-                subscriber.next(event);
-              }
+            for (const event of eventsOf(slice)) {
+              if (event.version < next) continue;
+              next = event.version + 1;
+              subscriber.next(event);
             }
           }
-          if (stream === null && highestLsn >= next) next = highestLsn + 1;
         },
         fail: (error: KilnError) => subscriber.error(error),
       });
-      return () => this.link.unsubscribe(id);
     });
   }
 }

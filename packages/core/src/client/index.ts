@@ -14,19 +14,18 @@
  *
  * @packageDocumentation
  */
-export {
-  connect,
-  KilnClient,
-  type ClientOptions,
-  type AppendOptions,
-  type AppendResult,
-  type TransactAppend,
-  type ReadOptions,
-  type ReadAllOptions,
-  type SubscribeOptions,
-  type SubscribeAllOptions,
-  type DivergedTransaction,
-} from './client.js';
+export { connect, KilnClient, type DivergedTransaction } from './client.js';
+export type {
+  ClientOptions,
+  AppendOptions,
+  AppendResult,
+  TransactAppend,
+  ReadOptions,
+  ReadAllOptions,
+  SubscribeOptions,
+  SubscribeAllOptions,
+} from './options.js';
+export type { PositionedEvent } from './position.js';
 export type { ClientStatus } from './link.js';
 export type { TransactionResult, AppendedRange, MirrorSpec, LogDigest } from '../protocol/messages.js';
 export type { ServerStatus, ServerState, GroupStatus, MirrorStatus } from '../protocol/status.js';

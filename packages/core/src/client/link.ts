@@ -25,15 +25,16 @@ import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, ty
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection, Transport } from '../transport/transport.js';
 
-/** What the client is doing with its connection. */
-export type ClientStatus =
+/** What the client is doing with its connection; in a cluster of several stripes, `stripe` names whose connection. */
+export type ClientStatus = (
   | { type: 'connecting'; url: string }
   | { type: 'connected'; url: string; server: string }
   | { type: 'disconnected'; url: string; reason: string }
   | { type: 'reconnecting'; attempt: number }
   | { type: 'reconnected'; url: string; server: string }
   | { type: 'failed'; error: KilnError }
-  | { type: 'closed' };
+  | { type: 'closed' }
+) & { stripe?: string };
 
 /** Settings of a link. */
 export interface LinkOptions {
@@ -66,7 +67,6 @@ export interface LinkSubscription {
   fail(error: KilnError): void;
 }
 
-
 export class Link {
   readonly status$: BehaviorSubject<ClientStatus>;
   private connection: Connection | undefined;
@@ -86,9 +86,28 @@ export class Link {
   private preferredUrl: string | undefined;
   /** The group's servers as the last server greeted with them: the rotation follows membership changes. */
   private learnedUrls: readonly string[] = [];
+  /** The URLs reconnects start from: those given, until {@link useUrls} narrows them to one stripe's. */
+  private urls: readonly string[];
 
   constructor(private readonly options: LinkOptions) {
+    this.urls = options.urls;
     this.status$ = new BehaviorSubject<ClientStatus>({ type: 'connecting', url: options.urls[0]! });
+  }
+
+  /**
+   * Connects in the background instead, first to the first URL, then round the others until
+   * `reconnectWindowMs` runs out: requests made meanwhile wait for the connection, and fail as
+   * after a lost connection if none is made.
+   */
+  start(): void {
+    this.preferredUrl = this.urls[0];
+    this.sweep();
+    this.reconnecting ??= this.reconnect('not connected yet').finally(() => (this.reconnecting = undefined));
+  }
+
+  /** Reconnects go round these URLs from now on (with those the group names): a stripe's servers. */
+  useUrls(urls: readonly string[]): void {
+    if (urls.length > 0) this.urls = urls;
   }
 
   /** Connects to the first URL that answers, trying each once. */
@@ -299,8 +318,8 @@ export class Link {
 
   /** The URLs reconnects go round: those given to `connect`, then those the group named. */
   private get rotation(): readonly string[] {
-    const extra = this.learnedUrls.filter((url) => !this.options.urls.includes(url));
-    return extra.length === 0 ? this.options.urls : [...this.options.urls, ...extra];
+    const extra = this.learnedUrls.filter((url) => !this.urls.includes(url));
+    return extra.length === 0 ? this.urls : [...this.urls, ...extra];
   }
 
   private async reconnect(reason: string): Promise<void> {

@@ -75,8 +75,10 @@ export class StripeUnavailableError extends KilnError {
     readonly stripe: string,
     /** What the last attempt met. */
     readonly reason: string,
+    /** `cause`: the error the stripe's connection failed with. */
+    options?: { cause?: unknown },
   ) {
-    super(`stripe '${stripe}' has no reachable active: ${reason}`);
+    super(`stripe '${stripe}' has no reachable active: ${reason}`, options);
   }
 
   override fields(): ErrorFields {

@@ -1,0 +1,127 @@
+/** The options of the client's calls, and what an append returns. */
+import type { ExpectedVersion, EventData } from '../log/events.js';
+import type { ConnectionLimits } from '../limits.js';
+import type { Direction } from '../store/store.js';
+import type { Clock, Random, Timers } from '../time.js';
+import type { Transport } from '../transport/transport.js';
+
+/** Options of {@link connect}. */
+export interface ClientOptions {
+  /** Transports to dial with; each URL goes to the one handling its scheme. */
+  transports: readonly Transport[];
+  /**
+   * Names this client's transactions in the log (and in `diverged()` reports). Each `connect()`
+   * tags them `<clientId>/<random UUID>`, numbered from 1, so the id may be reused, by a later
+   * client or by several at once, without one taking another's transaction for a resend.
+   * Exactly-once resends hold within one client, across its reconnects and failovers; a new
+   * client starts a new sequence, so a transaction whose outcome an old client never learned is
+   * found by reading the stream. In a cluster of several stripes the one tag serves every
+   * stripe, each numbering its own transactions from 1 (each stripe dedups on its own).
+   * At most 91 characters. @default a random UUID (used as is)
+   */
+  clientId?: string;
+  /** A name the server shows in logs. @default 'kiln-client' */
+  name?: string;
+  /** Time a request may take, resends included, before it fails with `TimeoutError`. @default 30000 */
+  requestTimeoutMs?: number;
+  /**
+   * Time to find a server again after a connection drops before requests fail. In a cluster of
+   * several stripes each stripe has its own: past it, that stripe's operations fail with
+   * `StripeUnavailableError` and the next one tries again. @default 10000
+   */
+  reconnectWindowMs?: number;
+  /**
+   * With requests outstanding, a server silent for this long is taken for dead and the client
+   * moves on (it pings after half of it). @default 2000
+   */
+  serverSilenceMs?: number;
+  /** Frame cap, queue cap, in-flight cap and idle timeout; must match the server's. */
+  limits?: Partial<Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax' | 'inFlightMax' | 'idleTimeoutMs'>>;
+  clock?: Clock;
+  timers?: Timers;
+  random?: Random;
+}
+
+/** Options of {@link KilnClient.append}. */
+export interface AppendOptions {
+  /** The version the stream must be at. @default 'any' */
+  expectedVersion?: ExpectedVersion;
+}
+
+/** One stream's part of {@link KilnClient.transact}. */
+export interface TransactAppend {
+  /** The stream's name: see {@link KilnClient.append} for the rule. */
+  stream: string;
+  /** Events to append; leave out to only check the stream's version. */
+  events?: readonly EventData[];
+  /** @default 'any' */
+  expectedVersion?: ExpectedVersion;
+}
+
+/** What an append returns. */
+export interface AppendResult {
+  /** LSN of the transaction. */
+  lsn: number;
+  /** Version of the first event appended. */
+  firstVersion: number;
+  /** Version of the last event appended: pass it as the next append's `expectedVersion`. */
+  lastVersion: number;
+}
+
+/** Options of {@link KilnClient.read}. */
+export interface ReadOptions {
+  /** First version to read (forward) or last (backward). @default 0 forward, the end backward */
+  fromVersion?: number;
+  /** @default 'forward' */
+  direction?: Direction;
+  /** Events returned at most. @default 1000 */
+  maxCount?: number;
+}
+
+/**
+ * Options of {@link KilnClient.readAll}. Every event read carries a `position`; pass it back as
+ * `from` to read on strictly after that event.
+ *
+ * In a cluster of several stripes, a read goes over the merged log of every stripe (or of the
+ * one `stripe` names) and goes forward from `from`; `fromLsn` and `direction: 'backward'` read
+ * one stripe's own log by LSN and need `stripe`.
+ */
+export interface ReadAllOptions {
+  /**
+   * The position of the last event already read (from an event of `readAll` or `subscribeAll`):
+   * the read goes on strictly after it, in every stripe. Not with `fromLsn`.
+   * @throws StripeEpochChangedError when a stripe restarted empty (memory mode) after it was taken
+   * @default the start of every stripe
+   */
+  from?: string;
+  /** Reads only this stripe's log (by its name in the topology). @default every stripe */
+  stripe?: string;
+  /** First LSN to read (forward) or last (backward), in one stripe's log. @default 1 forward, the end backward */
+  fromLsn?: number;
+  /** `'backward'` reads one stripe's log by LSN, without `from`. @default 'forward' */
+  direction?: Direction;
+  /** Records (transactions) read at most, over all the stripes read. @default 1000 */
+  maxCount?: number;
+}
+/** Options of {@link KilnClient.subscribe}. */
+export interface SubscribeOptions {
+  /** First version delivered. @default 0 */
+  fromVersion?: number;
+}
+
+/**
+ * Options of {@link KilnClient.subscribeAll}. Every event carries a `position`; pass it back as
+ * `from` to resume strictly after that event, with a new client too.
+ */
+export interface SubscribeAllOptions {
+  /**
+   * The position of the last event already seen: delivery resumes strictly after it, in every
+   * stripe. Not with `fromLsn`.
+   * @default the start of every stripe
+   */
+  from?: string;
+  /** Subscribes to this stripe's log only (by its name in the topology). @default every stripe */
+  stripe?: string;
+  /** First LSN delivered, in one stripe's log: in a cluster of several stripes, with `stripe` only. @default 1 */
+  fromLsn?: number;
+}

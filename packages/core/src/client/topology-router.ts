@@ -1,0 +1,228 @@
+/**
+ * The client's routing over a cluster's stripes: one {@link Link} per stripe, dialled on first
+ * use with that stripe's servers (the known active first), and each stream's operations sent to
+ * its stripe by the slot table. A stripe whose link finds no active within `reconnectWindowMs`
+ * fails its operations with `StripeUnavailableError` and gets a fresh link on the next one, so
+ * the other stripes never wait for it and it serves again once a server is back.
+ *
+ * A cluster of one stripe keeps the link the client connected with, as it is: no hashing, no
+ * error mapping, nothing more per operation.
+ */
+import { BehaviorSubject, skip, type Observable } from 'rxjs';
+import { SlotTable } from '../cluster/slots.js';
+import {
+  ClientClosedError,
+  ConnectionClosedError,
+  CrossStripeTransactionError,
+  StripeUnavailableError,
+  WrongStripeError,
+  type KilnError,
+} from '../errors.js';
+import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
+import type { Topology } from '../protocol/topology.js';
+import type { ClientStatus, Link, LinkSubscription } from './link.js';
+import type { StripeFacts } from './position.js';
+
+/** Makes a link over the given URLs, not yet connected. */
+export type LinkFactory = (urls: readonly string[]) => Link;
+
+export class TopologyRouter implements StripeFacts {
+  /** True for a cluster of several stripes, as the server the client connected to described it. */
+  readonly striped: boolean;
+  /** The stripe of the server the client connected to first: status and admin requests go there. */
+  readonly home: number;
+  private topology: Topology | undefined;
+  private table: SlotTable | undefined;
+  private readonly links: Array<Link | undefined> = [];
+  /** Each stripe's transaction sequence: the stripe's dedup table sees it grow by one per transaction. */
+  private readonly seqs: number[] = [];
+  /** A stripe's active URL as a `WrongStripeError` named it, tried first when its link is made. */
+  private readonly hints = new Map<number, string>();
+  private readonly statuses: BehaviorSubject<ClientStatus> | undefined;
+  private closed = false;
+
+  /** `topology` is undefined when the server gave none the client could use: it is then taken for one stripe. */
+  constructor(
+    private readonly seed: Link,
+    topology: Topology | undefined,
+    private readonly newLink: LinkFactory,
+  ) {
+    this.striped = topology !== undefined && topology.stripes.length > 1;
+    if (topology) this.apply(topology);
+    if (!this.striped) {
+      this.home = 0;
+      this.links[0] = seed;
+      return;
+    }
+    const found = stripeOfServer(topology!, seed.status$.value);
+    this.home = Math.max(found, 0);
+    this.statuses = new BehaviorSubject<ClientStatus>({ ...seed.status$.value, stripe: this.stripeName(this.home) });
+    if (found >= 0) {
+      // The connection made already serves its own stripe; reconnects go round that stripe's servers only.
+      seed.useUrls(this.urlsOf(found));
+      this.adopt(found, seed, true);
+    } else {
+      void seed.close();
+    }
+  }
+
+  /** The connection's state; in a cluster of several stripes, every stripe link's, each naming its stripe. */
+  get status$(): Observable<ClientStatus> {
+    return (this.statuses ?? this.seed.status$).asObservable();
+  }
+
+  get stripeCount(): number {
+    return this.topology?.stripes.length ?? 1;
+  }
+
+  stripeName(stripe: number): string {
+    return this.topology?.stripes[stripe]?.name ?? '';
+  }
+
+  epochOf(stripe: number): number {
+    return this.topology?.stripes[stripe]?.epoch ?? 1;
+  }
+
+  /** The index of the stripe of that name, or undefined. */
+  stripeNamed(name: string): number | undefined {
+    if (!this.topology) return undefined;
+    const index = this.topology.stripes.findIndex((s) => s.name === name);
+    return index >= 0 ? index : undefined;
+  }
+
+  /**
+   * The one stripe holding all of `streams`.
+   * @throws CrossStripeTransactionError naming the stripes when they lie on several
+   */
+  stripeOfStreams(streams: readonly string[]): number {
+    if (!this.striped) return 0;
+    const stripes = [...new Set(streams.map((s) => this.table!.stripeOf(s)))].sort((a, b) => a - b);
+    if (stripes.length > 1) throw new CrossStripeTransactionError(stripes.map((i) => this.stripeName(i)));
+    return stripes[0]!;
+  }
+
+  /** The next transaction sequence number on a stripe. */
+  nextSeq(stripe: number): number {
+    const seq = (this.seqs[stripe] ?? 0) + 1;
+    this.seqs[stripe] = seq;
+    return seq;
+  }
+
+  /**
+   * Runs an operation on the stripe of `streams`. After a `WrongStripeError` (the slot table
+   * moved on), it refreshes the topology from the server that answered and runs it once more, on
+   * the stripe the new table (or the error) names.
+   */
+  async routed<T>(streams: readonly string[], run: (stripe: number) => Promise<T>): Promise<T> {
+    const stripe = this.stripeOfStreams(streams);
+    if (!this.striped) return run(stripe);
+    try {
+      return await run(stripe);
+    } catch (error) {
+      if (!(error instanceof WrongStripeError)) throw error;
+      await this.refresh(stripe);
+      let next = this.stripeOfStreams(streams);
+      if (next === stripe) next = this.stripeNamed(error.stripe) ?? stripe;
+      if (next === stripe) throw error;
+      if (error.active !== null && this.links[next] === undefined) this.hints.set(next, error.active);
+      return run(next);
+    }
+  }
+
+  /** Sends a request to a stripe's active; in a cluster of several, a stripe out of reach fails it with `StripeUnavailableError`. */
+  async request<K extends OperationName>(stripe: number, op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
+    const link = this.link(stripe);
+    if (!this.striped) return link.request(op, args);
+    try {
+      return await link.request(op, args);
+    } catch (error) {
+      throw this.unavailable(stripe, error);
+    }
+  }
+
+  /** Starts a subscription on a stripe's link; returns what ends it. */
+  subscribe(stripe: number, subscription: LinkSubscription): () => void {
+    const link = this.link(stripe);
+    const fail = (error: KilnError): void => subscription.fail(this.unavailable(stripe, error) as KilnError);
+    const id = link.subscribe({ resumeArgs: (i) => subscription.resumeArgs(i), deliver: (slices) => subscription.deliver(slices), fail });
+    return () => link.unsubscribe(id);
+  }
+
+  /** Fetches the topology again, from a server the client is connected to if any, then from the given stripe's. */
+  async refresh(preferred = this.home): Promise<void> {
+    if (!this.topology) return;
+    const links = [this.links[preferred], ...this.links.filter((_, i) => i !== preferred)];
+    const connected = links.filter((l): l is Link => l !== undefined && ['connected', 'reconnected'].includes(l.status$.value.type));
+    for (const link of connected) {
+      try {
+        this.apply(await link.request('topology', null));
+        return;
+      } catch {
+        // try another server
+      }
+    }
+    this.apply(await this.request(preferred, 'topology', null));
+  }
+
+  /** Closes every link; requests in flight fail with `ClientClosedError`. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const links = [...new Set([this.seed, ...this.links])].filter((l): l is Link => l !== undefined);
+    await Promise.all(links.map((l) => l.close()));
+    this.statuses?.next({ type: 'closed' });
+    this.statuses?.complete();
+  }
+
+  private apply(topology: Topology): void {
+    this.topology = topology;
+    this.table = SlotTable.fromRanges(topology.slotTableVersion, topology.stripes.length, topology.slots);
+  }
+
+  /** A stripe's link, made and started on first use, or again after the last one gave up. */
+  private link(stripe: number): Link {
+    if (this.closed) throw new ClientClosedError();
+    const existing = this.links[stripe];
+    if (existing) return existing;
+    const link = this.newLink(this.urlsOf(stripe));
+    this.hints.delete(stripe);
+    this.adopt(stripe, link);
+    link.start();
+    return link;
+  }
+
+  /** The stripe's client URLs: a hinted active's first, then the known active's, then the others'. */
+  private urlsOf(stripe: number): string[] {
+    const { members, active } = this.topology!.stripes[stripe]!;
+    const ordered = [...members].sort((a, b) => Number(b.name === active) - Number(a.name === active));
+    const hint = this.hints.get(stripe);
+    return [...new Set([...(hint ? [hint] : []), ...ordered.flatMap((m) => m.urls)])];
+  }
+
+  /** Makes `link` the stripe's, and follows its status; `seen` when its current status is out already. */
+  private adopt(stripe: number, link: Link, seen = false): void {
+    this.links[stripe] = link;
+    const name = this.stripeName(stripe);
+    link.status$.pipe(skip(seen ? 1 : 0)).subscribe((status) => {
+      if (status.type === 'closed') return; // a link given up is closed; the client is not
+      if (status.type === 'failed' && this.links[stripe] === link) {
+        this.links[stripe] = undefined;
+        void Promise.resolve().then(() => link.close());
+      }
+      this.statuses?.next({ ...status, stripe: name });
+    });
+  }
+
+  /** A link that gave up on its stripe fails with `ConnectionClosedError`: the caller sees which stripe. */
+  private unavailable(stripe: number, error: unknown): unknown {
+    if (!this.striped || !(error instanceof ConnectionClosedError)) return error;
+    return new StripeUnavailableError(this.stripeName(stripe), error.message, { cause: error });
+  }
+}
+
+/** The stripe of the server a link is connected to, by its URL or else its name; -1 when neither is listed. */
+function stripeOfServer(topology: Topology, status: ClientStatus): number {
+  if (status.type !== 'connected' && status.type !== 'reconnected') return -1;
+  const byUrl = topology.stripes.findIndex((s) => s.members.some((m) => m.urls.includes(status.url)));
+  return byUrl >= 0 ? byUrl : topology.stripes.findIndex((s) => s.members.some((m) => m.name === status.server));
+}

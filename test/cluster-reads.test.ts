@@ -1,0 +1,213 @@
+// `$all` over a cluster of stripes: a merged read returns every event once with each stripe's
+// order kept, and a read or a subscription resumed from any event's position returns exactly the
+// rest; a single server's events carry positions too.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, InvalidArgumentError, StripeEpochChangedError, type KilnServer } from '@kiln/core';
+import { connect, type KilnClient, type PositionedEvent } from '@kiln/core/client';
+import { levelStore } from '@kiln/store-level';
+import { memoryStore } from '@kiln/store-memory';
+import { tcpTransport } from '@kiln/transport-tcp';
+import fc from 'fast-check';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
+
+let stripes: Stripes | undefined;
+let lone: KilnServer | undefined;
+const clients: KilnClient[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) await client.close();
+  await stripes?.close();
+  await lone?.close();
+  stripes = lone = undefined;
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+async function open(url: string): Promise<KilnClient> {
+  const client = await connect(url, { transports: [tcpTransport()], reconnectWindowMs: 2000, requestTimeoutMs: 10_000 });
+  clients.push(client);
+  return client;
+}
+
+/** Each stripe's events in the order they came, by their `data` (a number unique to each event). */
+function byStripe(events: readonly PositionedEvent[], stripeOf: (stream: string) => number): number[][] {
+  const lists: number[][] = [[], [], []];
+  for (const e of events) lists[stripeOf(e.stream)]!.push(e.data as number);
+  return lists;
+}
+
+/** Reads the merged log to its end in pages of `pageCount` records, each page from the last position. */
+async function readInPages(client: KilnClient, pageCount: number): Promise<PositionedEvent[]> {
+  const events: PositionedEvent[] = [];
+  for (;;) {
+    const from = events[events.length - 1]?.position;
+    const page = await client.readAll({ maxCount: pageCount, ...(from ? { from } : {}) });
+    if (page.length === 0) return events;
+    events.push(...page);
+  }
+}
+
+describe('$all over a cluster of stripes', () => {
+  it('merges three stripes: each event once, each stripe in its order, and every position resumes exactly the rest', async () => {
+    stripes = await startStripes(3);
+    const cluster = stripes;
+    const streams = streamsByStripe(cluster.layout, 'p', 2);
+    const stripeOf = (stream: string): number => cluster.layout.slotTable.stripeOf(stream);
+    // One write: a transaction of 1-3 events to one of a stripe's two streams.
+    const write = fc.record({ stripe: fc.integer({ min: 0, max: 2 }), stream: fc.integer({ min: 0, max: 1 }), events: fc.integer({ min: 1, max: 3 }) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(write, { minLength: 1, maxLength: 16 }), fc.integer({ min: 1, max: 4 }), async (writes, pageCount) => {
+        for (let i = 0; i < 3; i++) {
+          await cluster.stop(i);
+          await cluster.start(i);
+        }
+        const client = await open(cluster.urls[2]!);
+        const expected: number[][] = [[], [], []];
+        let next = 0;
+        for (const w of writes) {
+          const data = Array.from({ length: w.events }, () => next++);
+          await client.append(streams[w.stripe]![w.stream]!, data.map((d) => ({ type: 'E', data: d })));
+          expected[w.stripe]!.push(...data);
+        }
+        const all = await client.readAll();
+        expect(all).toHaveLength(next);
+        expect(byStripe(all, stripeOf)).toEqual(expected);
+        // The order does not depend on how the log is paged.
+        expect((await readInPages(client, pageCount)).map((e) => e.data)).toEqual(all.map((e) => e.data));
+        for (const [i, event] of all.entries()) {
+          const rest = await client.readAll({ from: event.position });
+          expect(rest.map((e) => e.data)).toEqual(all.slice(i + 1).map((e) => e.data));
+        }
+        await client.close();
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('delivers every event once to a merged subscription while writers run, and resumes from a position with a new client', async () => {
+    stripes = await startStripes(3);
+    const cluster = stripes;
+    const streams = streamsByStripe(cluster.layout, 's', 1).map(([s]) => s!);
+    const stripeOf = (stream: string): number => cluster.layout.slotTable.stripeOf(stream);
+    const writer = await open(cluster.urls[0]!);
+    const watcher = await open(cluster.urls[0]!);
+    const reader = await open(cluster.urls[1]!);
+    const perStripe = 40;
+    const total = perStripe * 3;
+    const firstPart = 50;
+    const everything = firstValueFrom(watcher.subscribeAll().pipe(take(total), toArray()));
+    const early = firstValueFrom(reader.subscribeAll().pipe(take(firstPart), toArray()));
+    // Each stripe gets transactions of one and of two events, from writers running side by side.
+    const expected: number[][] = [[], [], []];
+    const writers = streams.map(async (stream, stripe) => {
+      for (let n = 0; n < perStripe; ) {
+        const data = (n % 3 === 1 ? [n, n + 1] : [n]).filter((d) => d < perStripe).map((d) => stripe * 1000 + d);
+        expected[stripe]!.push(...data);
+        await writer.append(stream, data.map((d) => ({ type: 'E', data: d })));
+        n += data.length;
+      }
+    });
+
+    const seenFirst = await early;
+    await reader.close();
+    // A new client resumes from the last event seen, while the writers may still be running.
+    const resumed = await open(cluster.urls[2]!);
+    const rest = firstValueFrom(resumed.subscribeAll({ from: seenFirst[firstPart - 1]!.position }).pipe(take(total - firstPart), toArray()));
+    await Promise.all(writers);
+    const seenRest = await rest;
+    expect(byStripe([...seenFirst, ...seenRest], stripeOf)).toEqual(expected);
+    // Nothing is left after the last event delivered.
+    expect(await resumed.readAll({ from: seenRest[seenRest.length - 1]!.position })).toEqual([]);
+    // The subscription that ran through all the writing saw every event once, in each stripe's order.
+    const full = await everything;
+    expect(byStripe(full, stripeOf)).toEqual(expected);
+    expect(await watcher.readAll({ from: full[total - 1]!.position })).toEqual([]);
+  });
+
+  it("resumes a merged subscription on a stripe whose server restarts within the client's window", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-stripe-'));
+    dirs.push(dir);
+    stripes = await startStripes(3, [() => memoryStore(), () => levelStore({ path: dir })]);
+    const cluster = stripes;
+    const streams = streamsByStripe(cluster.layout, 'r', 1).map(([s]) => s!);
+    const stripeOf = (stream: string): number => cluster.layout.slotTable.stripeOf(stream);
+    const client = await open(cluster.urls[0]!);
+    const expected: number[][] = [[], [], []];
+    let next = 0;
+    const write = async (stripe: number, count = 1): Promise<void> => {
+      const data = Array.from({ length: count }, () => next++);
+      expected[stripe]!.push(...data);
+      await client.append(streams[stripe]!, data.map((d) => ({ type: 'E', data: d })));
+    };
+    for (const stripe of [0, 1, 2, 1]) await write(stripe, 2);
+    const seen = firstValueFrom(client.subscribeAll().pipe(take(21), toArray()));
+    await cluster.stop(1);
+    for (const stripe of [0, 2, 0]) await write(stripe);
+    await cluster.start(1, levelStore({ path: dir }));
+    for (const stripe of [1, 1, 0, 2, 1]) await write(stripe, 2);
+    expect(next).toBe(21);
+    expect(byStripe(await seen, stripeOf)).toEqual(expected);
+  });
+
+  it('reads and subscribes to one stripe by name, and refuses an LSN or a backward read over several', async () => {
+    stripes = await startStripes(3);
+    const client = await open(stripes.urls[0]!);
+    const [[onAlpha], [onBeta]] = streamsByStripe(stripes.layout, 'one') as [[string], [string]];
+    await client.append(onAlpha, [{ type: 'A', data: 1 }]);
+    await client.append(onBeta, [{ type: 'B', data: 2 }]);
+    await client.append(onBeta, [{ type: 'B', data: 3 }]);
+    expect((await client.readAll({ stripe: 'beta' })).map((e) => e.data)).toEqual([2, 3]);
+    expect((await client.readAll({ stripe: 'beta', direction: 'backward', maxCount: 1 })).map((e) => e.data)).toEqual([3]);
+    expect((await client.readAll({ stripe: 'beta', fromLsn: 2 })).map((e) => e.data)).toEqual([3]);
+    const [first] = await client.readAll({ stripe: 'beta', maxCount: 1 });
+    expect((await client.readAll({ stripe: 'beta', from: first!.position })).map((e) => e.data)).toEqual([3]);
+    const live = firstValueFrom(client.subscribeAll({ stripe: 'beta', from: first!.position }).pipe(take(2), toArray()));
+    await client.append(onAlpha, [{ type: 'A', data: 4 }]);
+    await client.append(onBeta, [{ type: 'B', data: 5 }]);
+    expect((await live).map((e) => e.data)).toEqual([3, 5]);
+
+    await expect(client.readAll({ fromLsn: 1 })).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'fromLsn' });
+    await expect(client.readAll({ direction: 'backward' })).rejects.toMatchObject({ field: 'direction' });
+    await expect(client.readAll({ stripe: 'delta' })).rejects.toMatchObject({ field: 'stripe' });
+    await expect(client.readAll({ from: 'not a position' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(firstValueFrom(client.subscribeAll({ fromLsn: 1 }))).rejects.toMatchObject({ field: 'fromLsn' });
+  });
+
+  it('refuses a position taken in an earlier epoch of a stripe with StripeEpochChangedError', async () => {
+    stripes = await startStripes(3);
+    const client = await open(stripes.urls[0]!);
+    const [[onAlpha]] = streamsByStripe(stripes.layout, 'epoch') as [[string]];
+    await client.append(onAlpha, [{ type: 'A', data: 1 }]);
+    const [event] = await client.readAll();
+    // A position names each stripe as `index.epoch.nextLsn.skip`: this one claims alpha's epoch 2.
+    const older = event!.position.replace(/([:,])0\.1\./, '$10.2.');
+    expect(older).not.toBe(event!.position);
+    await expect(client.readAll({ from: older })).rejects.toBeInstanceOf(StripeEpochChangedError);
+    await expect(client.readAll({ from: older })).rejects.toMatchObject({ stripe: 'alpha', positionEpoch: 2, currentEpoch: 1 });
+    await expect(firstValueFrom(client.subscribeAll({ from: older }))).rejects.toBeInstanceOf(StripeEpochChangedError);
+  });
+
+  it("gives a single server's events positions that resume reads and subscriptions", async () => {
+    lone = await createServer({ store: memoryStore(), transports: [tcpTransport()], listen: ['tcp://127.0.0.1:0'] });
+    const client = await open(lone.urls[0]!);
+    await client.transact([
+      { stream: 'a', events: [{ type: 'E', data: 1 }, { type: 'E', data: 2 }] },
+      { stream: 'b', events: [{ type: 'E', data: 3 }] },
+    ]);
+    await client.append('a', [{ type: 'E', data: 4 }]);
+    const all = await client.readAll();
+    expect(all.map((e) => e.data)).toEqual([1, 2, 3, 4]);
+    for (const [i, event] of all.entries()) {
+      expect((await client.readAll({ from: event.position })).map((e) => e.data)).toEqual(all.slice(i + 1).map((e) => e.data));
+    }
+    // From the middle of the first transaction: the rest of it, then what follows.
+    const resumed = firstValueFrom(client.subscribeAll({ from: all[0]!.position }).pipe(take(4), toArray()));
+    await client.append('c', [{ type: 'E', data: 5 }]);
+    expect((await resumed).map((e) => e.data)).toEqual([2, 3, 4, 5]);
+    expect((await client.readAll({ fromLsn: 2 })).map((e) => e.data)).toEqual([4, 5]);
+  });
+});

@@ -1,0 +1,83 @@
+// A cluster of stripes on 127.0.0.1 for client tests: each stripe one standalone server over TCP,
+// on ports chosen before the layout is written (the layout names every server's URL).
+import { createServer as createNetServer } from 'node:net';
+import { clusterLayoutOf, createServer, validateClusterConfig, type ClusterLayout, type KilnServer, type Store } from '@kiln/core';
+import { memoryStore } from '@kiln/store-memory';
+import { tcpTransport } from '@kiln/transport-tcp';
+
+export const STRIPE_NAMES = ['alpha', 'beta', 'gamma'];
+
+/** A free TCP port: bound on port 0, read, released. */
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** The layout of `count` stripes of one server each, listening on `urls[i]`. */
+export function layoutOf(urls: readonly string[], peers: readonly string[]): ClusterLayout {
+  return clusterLayoutOf(
+    validateClusterConfig({
+      cluster: 'c',
+      persistence: 'memory',
+      failoverPriority: 'availability',
+      stripes: urls.map((url, i) => ({ name: STRIPE_NAMES[i]!, servers: [{ name: `${STRIPE_NAMES[i]![0]}1`, listen: [url], peer: peers[i]! }] })),
+    }),
+  );
+}
+
+export interface Stripes {
+  layout: ClusterLayout;
+  /** Each stripe's client URL. */
+  urls: string[];
+  /** Each stripe's server, or undefined while it is stopped. */
+  servers: Array<KilnServer | undefined>;
+  /** Starts stripe `i`'s server (again) on its URL, with `store` or a new memory store. */
+  start(i: number, store?: Store, layout?: ClusterLayout): Promise<KilnServer>;
+  stop(i: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startStripes(count: number, stores: Array<() => Store> = []): Promise<Stripes> {
+  const ports = [];
+  for (let i = 0; i < count * 2; i++) ports.push(await freePort());
+  const urls = ports.slice(0, count).map((p) => `tcp://127.0.0.1:${p}`);
+  const layout = layoutOf(
+    urls,
+    ports.slice(count).map((p) => `tcp://127.0.0.1:${p}`),
+  );
+  const servers: Array<KilnServer | undefined> = [];
+  const stripes: Stripes = {
+    layout,
+    urls,
+    servers,
+    async start(i, store, at = layout) {
+      const server = await createServer({ store: store ?? stores[i]?.() ?? memoryStore(), transports: [tcpTransport()], listen: [urls[i]!], cluster: { layout: at, stripe: i } });
+      servers[i] = server;
+      return server;
+    },
+    async stop(i) {
+      const server = servers[i];
+      servers[i] = undefined;
+      await server?.close();
+    },
+    async close() {
+      for (let i = 0; i < count; i++) await stripes.stop(i);
+    },
+  };
+  for (let i = 0; i < count; i++) await stripes.start(i);
+  return stripes;
+}
+
+/** A stream name of each stripe: `${prefix}-${n}` for the first n that lands there. */
+export function streamsByStripe(layout: ClusterLayout, prefix: string, perStripe = 1): string[][] {
+  const found: string[][] = layout.stripes.map(() => []);
+  for (let n = 0; found.some((f) => f.length < perStripe); n++) {
+    const name = `${prefix}-${n}`;
+    const list = found[layout.slotTable.stripeOf(name)]!;
+    if (list.length < perStripe) list.push(name);
+  }
+  return found;
+}
