@@ -7,8 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decode } from '@msgpack/msgpack';
-import { firstValueFrom } from 'rxjs';
+import { decode, encode } from '@msgpack/msgpack';
 import {
   clusterIdOf,
   clusterLayoutOf,
@@ -20,10 +19,10 @@ import {
   type KilnServer,
   type StoredRecord,
 } from '@kiln/core';
-import { connect, CrossStripeTransactionError, WrongStripeError, type KilnClient } from '@kiln/core/client';
+import { connect, CrossStripeTransactionError, type KilnClient } from '@kiln/core/client';
 import { levelStore } from '@kiln/store-level';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { exchange } from './support/wire.js';
+import { exchange, rawSession } from './support/wire.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -222,28 +221,38 @@ describe('routing on a server of a two-stripe cluster', () => {
     expect(topology.stripes[1]!.members).toEqual(f.layout.stripes[1]!.servers.map((s) => ({ name: s.name, urls: [...s.urls] })));
   });
 
-  it('refuses transact, read and subscribe on a stream of the other stripe, and a transaction over both, writing nothing', async () => {
+  it('refuses transact, read and subscribe on a stream of the other stripe, and a transaction over both, writing nothing (server and client alike)', async () => {
     const f = await fixture();
     const a1 = await f.start('a1');
     const b1 = await f.start('b1');
     const alpha = await f.client('a1');
     const bravo = await f.client('b1');
 
-    const wrong = async (attempt: Promise<unknown>): Promise<WrongStripeError> => {
-      const error = await attempt.then(() => expect.fail('the other stripe served it'), (e: unknown) => e);
-      expect(error).toBeInstanceOf(WrongStripeError);
-      return error as WrongStripeError;
+    // The servers' own refusals, over the raw wire: a routing client would never send these.
+    const tcp = tcpTransport();
+    const rawAlpha = await rawSession(tcp, a1.urls[0]!);
+    const rawBravo = await rawSession(tcp, b1.urls[0]!);
+    const blob = encode([['lost', 'Lost', 1]]);
+    const refusal = async (attempt: Promise<unknown>): Promise<{ name: string; message: string; fields: Record<string, unknown> }> => {
+      return attempt.then(() => expect.fail('the other stripe served it'), (e: { body?: unknown }) => e.body as { name: string; message: string; fields: Record<string, unknown> });
     };
     for (const error of [
-      await wrong(alpha.append(onBravo, [{ type: 'Lost', data: 1 }])),
-      await wrong(alpha.read(onBravo)),
-      await wrong(firstValueFrom(alpha.subscribe(onBravo))),
+      await refusal(rawAlpha.request('transact', ['raw', 1, [[onBravo, 'any', blob]]])),
+      await refusal(rawAlpha.request('read', [onBravo, 0, 'forward', 10])),
+      await refusal(rawAlpha.request('subscribe', [1, onBravo, 0])),
     ]) {
-      expect(error).toMatchObject({ stream: onBravo, stripe: 'bravo' });
+      expect(error).toMatchObject({ name: 'WrongStripeError', fields: { stream: onBravo, stripe: 'bravo' } });
       expect(error.message).toContain("stripe 'bravo'");
     }
-    expect(await wrong(bravo.append(onAlpha, [{ type: 'Lost', data: 1 }]))).toMatchObject({ stream: onAlpha, stripe: 'alpha' });
+    expect(await refusal(rawBravo.request('transact', ['raw', 1, [[onAlpha, 'any', blob]]]))).toMatchObject({ name: 'WrongStripeError', fields: { stream: onAlpha, stripe: 'alpha' } });
+    for (const raw of [rawAlpha, rawBravo]) {
+      const error = await refusal(raw.request('transact', ['raw', 2, [[onAlpha, 'any', blob], [onBravo, 'any', blob]]]));
+      expect(error).toMatchObject({ name: 'CrossStripeTransactionError', fields: { stripes: 'alpha,bravo' } });
+    }
+    rawAlpha.connection.close('done');
+    rawBravo.connection.close('done');
 
+    // A routing client sends each stream to its stripe, and refuses a transaction over both before sending it.
     for (const client of [alpha, bravo]) {
       const error = await client
         .transact([

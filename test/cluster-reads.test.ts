@@ -183,11 +183,14 @@ describe('$all over a cluster of stripes', () => {
     const [[onAlpha]] = streamsByStripe(stripes.layout, 'epoch') as [[string]];
     await client.append(onAlpha, [{ type: 'A', data: 1 }]);
     const [event] = await client.readAll();
-    // A position names each stripe as `index.epoch.nextLsn.skip`: this one claims alpha's epoch 2.
-    const older = event!.position.replace(/([:,])0\.1\./, '$10.2.');
+    // A position names each stripe as `index.epoch.nextLsn.skip`; alpha's epoch is the commit time
+    // of its first record. This one claims an earlier life of alpha.
+    const epoch = Number(/[:,]0\.(\d+)\./.exec(event!.position)![1]);
+    expect(epoch).toBe(event!.timestampMs);
+    const older = event!.position.replace(/([:,])0\.\d+\./, `$10.${epoch - 1}.`);
     expect(older).not.toBe(event!.position);
     await expect(client.readAll({ from: older })).rejects.toBeInstanceOf(StripeEpochChangedError);
-    await expect(client.readAll({ from: older })).rejects.toMatchObject({ stripe: 'alpha', positionEpoch: 2, currentEpoch: 1 });
+    await expect(client.readAll({ from: older })).rejects.toMatchObject({ stripe: 'alpha', positionEpoch: epoch - 1, currentEpoch: epoch });
     await expect(firstValueFrom(client.subscribeAll({ from: older }))).rejects.toBeInstanceOf(StripeEpochChangedError);
   });
 

@@ -13,7 +13,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { DEFAULT_READ_COUNT } from '../limits.js';
 import type { EventSlice } from '../protocol/messages.js';
 import type { ReadAllOptions, SubscribeAllOptions } from './options.js';
-import { decodePosition, PositionTracker, recordsOf, startCursors, type PositionedEvent, type RecordEvents } from './position.js';
+import { decodePosition, freshCursors, PositionTracker, recordsOf, resumeCursors, type PositionedEvent, type RecordEvents } from './position.js';
 import type { TopologyRouter } from './topology-router.js';
 
 const END = Number.MAX_SAFE_INTEGER;
@@ -27,8 +27,8 @@ export async function readAllLog(router: TopologyRouter, options: ReadAllOptions
     // One stripe's log by LSN: the one request a client of a single server always sent.
     const [stripe] = stripes as [number];
     const fromLsn = options.fromLsn ?? (direction === 'forward' ? 1 : END);
-    const { slices } = await router.request(stripe, 'readAll', { fromLsn, direction, maxCount });
-    const tracker = new PositionTracker(startCursors(new Map(), router));
+    const [{ slices }, epoch] = await Promise.all([router.request(stripe, 'readAll', { fromLsn, direction, maxCount }), router.ownEpoch(stripe)]);
+    const tracker = new PositionTracker(freshCursors(router)).settle(stripe, epoch);
     return recordsOf(slices).flatMap((record) => tracker.seek(stripe, record.lsn).consume(stripe, record));
   }
   if (direction !== 'forward') throw new InvalidArgumentError('direction', "a merged read or a read from a position goes forward; read one stripe's log backward with `stripe`");
@@ -49,9 +49,12 @@ export function subscribeAllLog(router: TopologyRouter, options: SubscribeAllOpt
       for (const stripe of stripes) ends.push(router.subscribe(stripe, stripeFeed(stripe, tracker, subscriber)));
     };
     if (options.from === undefined) {
-      const tracker = new PositionTracker(startCursors(new Map(), router));
-      if (options.fromLsn !== undefined) tracker.seek(stripes[0]!, options.fromLsn);
-      begin(tracker);
+      const tracker = new PositionTracker(freshCursors(router));
+      if (options.fromLsn === undefined) begin(tracker);
+      else {
+        const stripe = stripes[0]!;
+        router.ownEpoch(stripe).then((epoch) => begin(tracker.settle(stripe, epoch).seek(stripe, options.fromLsn!)), (error: unknown) => subscriber.error(error));
+      }
     } else {
       trackerFrom(router, options.from).then(begin, (error: unknown) => subscriber.error(error));
     }
@@ -94,15 +97,13 @@ function scopeOf(router: TopologyRouter, options: ReadAllOptions | SubscribeAllO
 }
 
 /**
- * The tracker of a read from `from`: the topology is fetched again first, for the stripes'
- * epochs now.
+ * The tracker of a read from `from`, each stripe it consumed from checked against that stripe's
+ * epoch now, as its own server gives it.
  * @throws StripeEpochChangedError when a stripe restarted empty after the position was taken
  */
 async function trackerFrom(router: TopologyRouter, from: string | undefined): Promise<PositionTracker> {
-  if (from === undefined) return new PositionTracker(startCursors(new Map(), router));
-  const cursors = decodePosition(from);
-  await router.refresh();
-  return new PositionTracker(startCursors(cursors, router));
+  if (from === undefined) return new PositionTracker(freshCursors(router));
+  return new PositionTracker(await resumeCursors(decodePosition(from), router, (stripe) => router.ownEpoch(stripe)));
 }
 
 /** One stripe's log as a merged read walks it: a page of records, and where the next page starts. */

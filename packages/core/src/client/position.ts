@@ -20,7 +20,11 @@ export interface PositionedEvent extends RecordedEvent {
 
 /** Where a reader stands in one stripe's log. */
 export interface StripeCursor {
-  /** The stripe's epoch when the position was taken. */
+  /**
+   * The epoch of the log the reader consumed from: the commit time of its first record (see
+   * `cluster/stripe-epoch.ts`), learnt from that record when the reader passes it, else from the
+   * stripe's own server; 0 while unknown.
+   */
   epoch: number;
   /** Every record before this LSN is consumed. */
   nextLsn: number;
@@ -62,7 +66,7 @@ export function decodePosition(position: unknown): Map<number, StripeCursor> {
     const match = ENTRY.exec(entry);
     if (!match) throw bad();
     const [stripe, epoch, nextLsn, skip] = match.slice(1).map(Number) as [number, number, number, number];
-    if (cursors.has(stripe) || epoch < 1 || nextLsn < 1) throw bad();
+    if (cursors.has(stripe) || nextLsn < 1) throw bad();
     cursors.set(stripe, { epoch, nextLsn, skip });
   }
   return cursors;
@@ -72,23 +76,37 @@ export function decodePosition(position: unknown): Map<number, StripeCursor> {
 export interface StripeFacts {
   stripeCount: number;
   stripeName(stripe: number): string;
+  /** The stripe's epoch as the topology has it (another stripe's server may not know it yet: 0). */
   epochOf(stripe: number): number;
 }
 
+/** True when the reader consumed something of the stripe's log: only then does its epoch matter. */
+export const hasConsumed = (cursor: StripeCursor): boolean => cursor.nextLsn > 1 || cursor.skip > 0;
+
+/** The cursors of a read from the start of every stripe, each with the epoch the topology gives it. */
+export function freshCursors(stripes: StripeFacts): Map<number, StripeCursor> {
+  const cursors = new Map<number, StripeCursor>();
+  for (let stripe = 0; stripe < stripes.stripeCount; stripe++) cursors.set(stripe, { epoch: stripes.epochOf(stripe), nextLsn: 1, skip: 0 });
+  return cursors;
+}
+
 /**
- * The cursors of a read: those of `from` (checked against the stripes' epochs now), and the
- * start of every stripe it does not name.
+ * The cursors of a read from `from`: its own for the stripes it consumed from, checked against
+ * each stripe's epoch now (`epochNow` asks the stripe's own server), and the start of every other.
  * @throws InvalidArgumentError when `from` names a stripe the cluster does not have
  * @throws StripeEpochChangedError when a stripe restarted empty after `from` was taken
  */
-export function startCursors(from: Map<number, StripeCursor>, stripes: StripeFacts): Map<number, StripeCursor> {
-  for (const [stripe, cursor] of from) {
+export async function resumeCursors(from: Map<number, StripeCursor>, stripes: StripeFacts, epochNow: (stripe: number) => Promise<number>): Promise<Map<number, StripeCursor>> {
+  for (const stripe of from.keys()) {
     if (stripe >= stripes.stripeCount) throw new InvalidArgumentError('from', `names stripe ${stripe}; the cluster has ${stripes.stripeCount}`);
-    const epoch = stripes.epochOf(stripe);
-    if (cursor.epoch !== epoch) throw new StripeEpochChangedError(stripes.stripeName(stripe), cursor.epoch, epoch);
   }
-  const cursors = new Map<number, StripeCursor>();
-  for (let stripe = 0; stripe < stripes.stripeCount; stripe++) cursors.set(stripe, from.get(stripe) ?? { epoch: stripes.epochOf(stripe), nextLsn: 1, skip: 0 });
+  const consumed = [...from].filter(([, cursor]) => hasConsumed(cursor));
+  const epochs = await Promise.all(consumed.map(([stripe]) => epochNow(stripe)));
+  consumed.forEach(([stripe, cursor], i) => {
+    if (cursor.epoch !== epochs[i]) throw new StripeEpochChangedError(stripes.stripeName(stripe), cursor.epoch, epochs[i]!);
+  });
+  const cursors = freshCursors(stripes);
+  for (const [stripe, cursor] of consumed) cursors.set(stripe, cursor);
   return cursors;
 }
 
@@ -102,6 +120,12 @@ export class PositionTracker {
     return this.cursors.get(stripe)!;
   }
 
+  /** Takes a stripe's epoch as its own server gave it (a read by LSN may never pass the log's first record). */
+  settle(stripe: number, epoch: number): this {
+    this.cursors.set(stripe, { ...this.cursor(stripe), epoch });
+    return this;
+  }
+
   /** Puts the reader of a stripe at the start of record `nextLsn` (a read by LSN starts anywhere). */
   seek(stripe: number, nextLsn: number): this {
     this.cursors.set(stripe, { epoch: this.cursor(stripe).epoch, nextLsn, skip: 0 });
@@ -110,8 +134,10 @@ export class PositionTracker {
 
   /** The events of a stripe's record not yet consumed, each with the position after it; the reader moves past them. */
   consume(stripe: number, record: RecordEvents): PositionedEvent[] {
-    const cursor = this.cursor(stripe);
-    if (record.lsn < cursor.nextLsn) return [];
+    const known = this.cursor(stripe);
+    if (record.lsn < known.nextLsn) return [];
+    // The log's first record names its epoch exactly: its commit time.
+    const cursor = record.lsn === 1 ? { ...known, epoch: record.timestampMs } : known;
     const first = record.lsn === cursor.nextLsn ? cursor.skip : 0;
     const out: PositionedEvent[] = [];
     const lastIndex = record.events.length - 1;

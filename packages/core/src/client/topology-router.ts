@@ -39,6 +39,8 @@ export class TopologyRouter implements StripeFacts {
   /** A stripe's active URL as a `WrongStripeError` named it, tried first when its link is made. */
   private readonly hints = new Map<number, string>();
   private readonly statuses: BehaviorSubject<ClientStatus> | undefined;
+  /** Each stripe's epoch as its own server gave it, kept while its link stays connected (a stripe starts over only after losing every server). */
+  private readonly epochs: Array<number | undefined> = [];
   private closed = false;
 
   /** `topology` is undefined when the server gave none the client could use: it is then taken for one stripe. */
@@ -52,6 +54,7 @@ export class TopologyRouter implements StripeFacts {
     if (!this.striped) {
       this.home = 0;
       this.links[0] = seed;
+      seed.status$.subscribe((status) => this.forgetEpochUnlessUp(0, status));
       return;
     }
     const found = stripeOfServer(topology!, seed.status$.value);
@@ -80,7 +83,21 @@ export class TopologyRouter implements StripeFacts {
   }
 
   epochOf(stripe: number): number {
-    return this.topology?.stripes[stripe]?.epoch ?? 1;
+    return this.epochs[stripe] ?? this.topology?.stripes[stripe]?.epoch ?? 0;
+  }
+
+  /** A stripe's epoch, asked of one of its own servers (which knows it exactly) unless known already. */
+  async ownEpoch(stripe: number): Promise<number> {
+    const known = this.epochs[stripe];
+    if (known !== undefined && known !== 0) return known;
+    const topology = await this.request(stripe, 'topology', null);
+    const epoch = topology.stripes[stripe]?.epoch ?? 0;
+    this.epochs[stripe] = epoch;
+    return epoch;
+  }
+
+  private forgetEpochUnlessUp(stripe: number, status: ClientStatus): void {
+    if (status.type !== 'connected' && status.type !== 'reconnected') this.epochs[stripe] = undefined;
   }
 
   /** The index of the stripe of that name, or undefined. */
@@ -204,6 +221,7 @@ export class TopologyRouter implements StripeFacts {
     this.links[stripe] = link;
     const name = this.stripeName(stripe);
     link.status$.pipe(skip(seen ? 1 : 0)).subscribe((status) => {
+      this.forgetEpochUnlessUp(stripe, status);
       if (status.type === 'closed') return; // a link given up is closed; the client is not
       if (status.type === 'failed' && this.links[stripe] === link) {
         this.links[stripe] = undefined;
