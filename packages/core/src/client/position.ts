@@ -7,6 +7,7 @@
  *
  * Form: `1:` then, per stripe in index order, `index.epoch.nextLsn.skip`, comma-separated.
  */
+import { epochOfFirstRecord } from '../cluster/stripe-epoch.js';
 import { InvalidArgumentError, StripeEpochChangedError } from '../errors.js';
 import type { RecordedEvent } from '../log/events.js';
 import type { EventSlice } from '../protocol/messages.js';
@@ -137,7 +138,7 @@ export class PositionTracker {
     const known = this.cursor(stripe);
     if (record.lsn < known.nextLsn) return [];
     // The log's first record names its epoch exactly: its commit time.
-    const cursor = record.lsn === 1 ? { ...known, epoch: record.timestampMs } : known;
+    const cursor = record.lsn === 1 ? { ...known, epoch: epochOfFirstRecord(record.timestampMs) } : known;
     const first = record.lsn === cursor.nextLsn ? cursor.skip : 0;
     const out: PositionedEvent[] = [];
     const lastIndex = record.events.length - 1;

@@ -9,6 +9,11 @@
 import type { LogRecord } from '../log/record.js';
 import type { CheckedStore } from '../store/checked-store.js';
 
+/** The epoch a log whose first record was committed at `timestampMs` is in: a whole number of ms, never 0 (which means empty). */
+export function epochOfFirstRecord(timestampMs: number): number {
+  return Math.max(1, Math.trunc(timestampMs));
+}
+
 export class StripeEpoch {
   private epoch = 0;
 
@@ -27,7 +32,7 @@ export class StripeEpoch {
   async current(): Promise<number> {
     if (this.epoch === 0 && this.commitIndex() >= 1) {
       const [first] = await this.store.readRecords(1, { direction: 'forward', maxCount: 1, maxBytes: 1 });
-      if (first !== undefined && first.lsn === 1) this.epoch = first.timestampMs;
+      if (first !== undefined && first.lsn === 1) this.epoch = epochOfFirstRecord(first.timestampMs);
     }
     return this.epoch;
   }
@@ -38,7 +43,7 @@ export class StripeEpoch {
   observe(records: readonly LogRecord[]): boolean {
     const first = records[0];
     if (this.epoch !== 0 || first === undefined || first.lsn !== 1) return false;
-    this.epoch = first.timestampMs;
+    this.epoch = epochOfFirstRecord(first.timestampMs);
     return true;
   }
 }
