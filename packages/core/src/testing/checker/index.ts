@@ -11,7 +11,8 @@
  * ```
  *
  * One call checks one log: a mirror group (stripe). Give the active's final log first; it is the
- * reference the other servers, the reads and the subscriptions are compared with.
+ * reference the other servers, the reads and the subscriptions are compared with. A cluster of
+ * several stripes is checked with `checkStripes`, stripe by stripe and across them.
  *
  * @module
  */
@@ -36,6 +37,7 @@ export type {
   SubscriptionLog,
 } from './types.js';
 export { anomalyClasses } from './types.js';
+export { checkStripes, type StripeLogs } from './stripes.js';
 
 /**
  * Checks a history against the final logs and the subscription logs.
