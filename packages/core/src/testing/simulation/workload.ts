@@ -246,7 +246,7 @@ export class Workload {
         if (error.actual < 0) known.delete(error.stream);
         else known.set(error.stream, error.actual);
       }
-      this.noteUnexpected(error);
+      this.noteUnexpected(error, chosen, stripe);
       this.history.add({ process: p, type: DEFINITE_FAILURES.has(name) ? 'fail' : 'info', f: 'append', error: name });
     }
   }
@@ -284,7 +284,7 @@ export class Workload {
       if (stream !== null && events.length > 0) known.set(stream, events[events.length - 1]!.version);
       this.history.add({ process: p, type: 'ok', f: 'read', read: { stream, from, maxCount, ...where, events: events.map(position) } });
     } catch (error) {
-      this.noteUnexpected(error);
+      this.noteUnexpected(error, stream === null ? [] : [stream], stripe);
       // A read changes nothing, so a read that did not answer is a plain failure.
       this.history.add({ process: p, type: 'fail', f: 'read', error: errorName(error) });
     }
@@ -316,8 +316,14 @@ export class Workload {
     }
   }
 
-  private noteUnexpected(error: unknown): void {
+  /** `streams`: those of the operation, sent to `stripe`; a stripe refusing streams it holds misroutes. */
+  private noteUnexpected(error: unknown, streams: readonly string[], stripe: number): void {
     const name = errorName(error);
+    const refused = error instanceof WrongStripeError || error instanceof CrossStripeTransactionError;
+    if (refused && streams.every((s) => this.cluster.stripeOf(s) === stripe)) {
+      this.unexpectedErrors.push(`${name} for streams [${streams.join(', ')}] of stripe ${this.cluster.stripes[stripe]!.name}, sent to that stripe: ${error.message}`);
+      return;
+    }
     if (name === 'InvalidArgumentError' || name === 'ProtocolError' || !(error instanceof Error) || error instanceof ClientClosedError) {
       this.unexpectedErrors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
     }
