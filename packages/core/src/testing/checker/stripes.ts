@@ -5,7 +5,7 @@
  * several stripes must never be acknowledged nor leave a trace anywhere. Every example names its
  * stripe.
  */
-import { checkHistory } from './index.js';
+import { checkHistory } from './check-history.js';
 import { Report } from './report.js';
 import { anomalyClasses, type CheckResult, type EventPosition, type HistoryOp, type SubscriptionLog } from './types.js';
 
