@@ -15,6 +15,7 @@ import { SimCluster, startGroupMember, startSingleServer, type SimMemberSpec, ty
 import { SimNetwork, simUrl } from './network.js';
 import { normalizeSeed, type Prng } from './prng.js';
 import { Scheduler, SimulationTimeoutError, type SchedulerOptions } from './scheduler.js';
+import { checkTopology } from './topology-check.js';
 import { Workload } from './workload.js';
 
 /** The fault intensities and sizes one seed draws (each can be fixed through {@link RunSeedOptions.swarm}). */
@@ -259,6 +260,7 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
     }
     const actives = cluster.stripes.map((_, i) => cluster.activeName(i));
     await scheduler.run({ untilMs: scheduler.now + 3000 });
+    if (cluster.stripes.length > 1) problems.push(...(await scheduler.settle(checkTopology(scheduler, network, cluster), 60_000, 'topology check')));
     await scheduler.settle(workload.stopSubscription(), 60_000, 'subscription stop');
     await scheduler.settle(cluster.closeAll(), 60_000, 'shutdown');
 
