@@ -11,8 +11,21 @@ import type { Scheduler } from './scheduler.js';
 /** The harness's node for the topology queries. */
 const ASKER = 'topology-check';
 
-/** Asks each stripe's active for the topology; returns what disagrees with the actives the cluster reports. */
+/**
+ * Asks each stripe's active for the topology; returns what disagrees with the actives the cluster
+ * reports. The network loses no frame meanwhile: the question is the servers', not the link's.
+ */
 export async function checkTopology(scheduler: Scheduler, network: SimNetwork, cluster: SimCluster): Promise<string[]> {
+  const { resetProbability } = network.faults;
+  network.faults.resetProbability = 0;
+  try {
+    return await askActives(scheduler, network, cluster);
+  } finally {
+    network.faults.resetProbability = resetProbability;
+  }
+}
+
+async function askActives(scheduler: Scheduler, network: SimNetwork, cluster: SimCluster): Promise<string[]> {
   const node = scheduler.spawn(ASKER);
   const random = scheduler.random.fork();
   const actives = cluster.stripes.map((_, i) => cluster.activeName(i));
