@@ -9,7 +9,7 @@
 //   KILN_SIM_OPS=<n>     client operations per seed (default 80)
 //   KILN_SIM_PLANTED_BUG=1  plant the ack-before-fsync bug everywhere (to see a failure report)
 //   KILN_SIM_SERVERS=<n> fix the group's servers at n, in one stripe (by default each seed draws 1 to 5, and 0 to 2 voters)
-//   KILN_SIM_STRIPES=<n> fix the stripes at n (by default half the seeds draw one stripe, half 2 to 4 of 1 to 3 servers)
+//   KILN_SIM_STRIPES=<n> fix the stripes at n (by default about a third of the seeds draw 2 to 4 stripes of 1 to 3 servers, the rest one)
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { anomalyClasses } from '../src/testing/checker/index.js';

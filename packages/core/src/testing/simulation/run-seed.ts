@@ -66,7 +66,7 @@ export interface SwarmParameters {
 }
 
 /** Chance that a seed draws a cluster of several stripes. */
-const SEVERAL_STRIPES_PROBABILITY = 0.5;
+const SEVERAL_STRIPES_PROBABILITY = 0.35;
 
 /** Options of {@link runSeed}. */
 export interface RunSeedOptions {
