@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   anomalyClasses,
   checkHistory,
+  checkStripes,
   type AnomalyClass,
   type CheckResult,
   type EventPosition,
@@ -524,7 +525,8 @@ describe('history checker', () => {
       });
     }
     it('covers every anomaly class', () => {
-      const covered = new Set(mutations.flatMap((m) => m.classes));
+      // wrongStripe comes from checkStripes only: its own tests below.
+      const covered = new Set<AnomalyClass>([...mutations.flatMap((m) => m.classes), 'wrongStripe']);
       expect(anomalyClasses.filter((c) => !covered.has(c))).toEqual([]);
       console.log(`mutation self-test: ${mutations.length} mutations over ${covered.size} anomaly classes`);
     });
@@ -610,5 +612,73 @@ describe('history checker', () => {
     console.log(
       `checked 100k operations (${big.history.length} history entries, ${big.finalLogs[0]!.length} events x ${big.finalLogs.length} servers) in ${ms.toFixed(0)} ms; heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`,
     );
+  });
+});
+
+describe('history checker across stripes', () => {
+  /** Stripe `a` holds streams `a-*`, stripe `b` the rest. */
+  const stripeOf = (stream: string): number => (stream.startsWith('a-') ? 0 : 1);
+  const at = (stream: string, version: number, lsn: number, id: string): EventPosition => ({ stream, version, lsn, id });
+
+  /** Two stripes of two servers; a write to each, a `$all` read of `b`, and a transaction over both that was refused. */
+  function striped(): { history: HistoryOp[]; logs: EventPosition[][][] } {
+    const ops: Array<Omit<HistoryOp, 'index'>> = [
+      { process: 0, type: 'invoke', f: 'append', txn: { appends: [{ stream: 'a-x', eventIds: ['e1'], expectedVersion: 'no-stream' }] }, timeMs: 1 },
+      { process: 1, type: 'invoke', f: 'append', txn: { appends: [{ stream: 'b-y', eventIds: ['e2'] }] }, timeMs: 1 },
+      { process: 0, type: 'ok', f: 'append', result: { lsn: 1, streams: [{ stream: 'a-x', firstVersion: 0, eventCount: 1 }] }, timeMs: 2 },
+      { process: 1, type: 'ok', f: 'append', result: { lsn: 1, streams: [{ stream: 'b-y', firstVersion: 0, eventCount: 1 }] }, timeMs: 2 },
+      { process: 0, type: 'invoke', f: 'read', read: { stream: null, from: 1, stripe: 'b' }, timeMs: 3 },
+      { process: 1, type: 'invoke', f: 'append', txn: { appends: [{ stream: 'a-x', eventIds: ['e3'] }, { stream: 'b-y', eventIds: ['e4'] }] }, timeMs: 3 },
+      { process: 0, type: 'ok', f: 'read', read: { stream: null, from: 1, stripe: 'b', events: [at('b-y', 0, 1, 'e2')] }, timeMs: 4 },
+      { process: 1, type: 'fail', f: 'append', error: 'CrossStripeTransactionError', timeMs: 4 },
+    ];
+    const a = [at('a-x', 0, 1, 'e1')];
+    const b = [at('b-y', 0, 1, 'e2')];
+    return { history: ops.map((op, index) => ({ ...op, index })), logs: [[a, structuredClone(a)], [b, structuredClone(b)]] };
+  }
+  const run = ({ history, logs }: ReturnType<typeof striped>): CheckResult =>
+    checkStripes(history, logs.map((finalLogs, i) => ({ name: 'ab'[i]!, finalLogs })), stripeOf);
+
+  it('passes a clean history of two stripes, a refused transaction over both included', () => {
+    const result = run(striped());
+    expect(result.examples).toEqual({});
+    expect(result.warnings).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(result.counts.acked).toBe(2);
+    expect(result.counts.read).toBe(1);
+  });
+
+  it("flags a stream found in another stripe's log, naming both stripes", () => {
+    const sc = striped();
+    sc.logs[0] = sc.logs[0]!.map((log) => [...log, at('b-y', 0, 2, 'e2')]);
+    const result = run(sc);
+    expect(result.valid).toBe(false);
+    expect(result.counts.wrongStripe).toBe(2);
+    expect(result.examples.wrongStripe![0]).toMatch(/^stripe a: stream b-y, which stripe b holds, is in the final log of its server 0/);
+  });
+
+  it('flags a transaction over several stripes that was acknowledged, or that wrote anything', () => {
+    const acked = striped();
+    acked.history[7] = { ...acked.history[7]!, type: 'ok', result: { lsn: 2, streams: [] } };
+    delete acked.history[7]!.error;
+    expect(run(acked).counts.wrongStripe).toBeGreaterThan(0);
+    expect(run(acked).examples.wrongStripe).toContain('transaction e3 over stripes a, b was acknowledged (LSN 2); a transaction over several stripes must be refused');
+
+    const written = striped();
+    written.logs[1] = written.logs[1]!.map((log) => [...log, at('b-y', 1, 2, 'e4')]);
+    const result = run(written);
+    expect(result.valid).toBe(false);
+    expect(result.examples.wrongStripe).toEqual(['stripe b: transaction e3, over several stripes, wrote e4 at b-y/1#2 on its server 0']);
+    expect(result.examples.abortedReads?.[0]).toMatch(/^stripe b: failed transaction e3/);
+  });
+
+  it("judges each stripe on its own log: a write lost in one stripe is that stripe's", () => {
+    const sc = striped();
+    sc.logs[1]![1] = [];
+    const result = run(sc);
+    expect(result.valid).toBe(false);
+    expect(result.counts.lost).toBe(1);
+    expect(result.examples.lost![0]).toMatch(/^stripe b: acknowledged transaction e2 /);
+    expect(result.counts.wrongStripe).toBe(0);
   });
 });

@@ -49,6 +49,8 @@ export interface HistoryRead {
    * short, so it is not checked for staleness or for ending inside a transaction.
    */
   maxCount?: number;
+  /** For `$all` in a cluster of several stripes: the stripe whose log was read (by name). */
+  stripe?: string;
 }
 
 /**
@@ -123,6 +125,7 @@ export const anomalyClasses = [
   'wrongPosition',
   'readGaps',
   'subscriptionAnomalies',
+  'wrongStripe',
 ] as const;
 
 /** One anomaly class. */
@@ -189,6 +192,12 @@ export interface CheckCounts {
   readGaps: number;
   /** Subscription deliveries duplicated, skipped (one per gap), reordered or misplaced (I10). */
   subscriptionAnomalies: number;
+  /**
+   * With several stripes (`checkStripes`): streams found in another stripe's log or delivery
+   * (one per stripe, place and stream), and transactions over several stripes acknowledged or
+   * written anywhere. Always 0 from `checkHistory`.
+   */
+  wrongStripe: number;
 }
 
 /** The checker's verdict. */

@@ -4,14 +4,17 @@
  * pause and cut off from each other.
  *
  * `startMember` says how each member starts: {@link startSingleServer} for a lone server without
- * a group, {@link startGroupMember} for the servers and voters of a mirror group.
+ * a group, {@link startGroupMember} for the servers and voters of a mirror group, or of a cluster
+ * of several stripes (each server in one stripe, each voter voting in all of them).
  */
 import { decodeEvents } from '../../log/events.js';
 import { decodeRecord } from '../../log/record.js';
-import type { ClusterConfig } from '../../config/types.js';
-import { groupOptionsOf } from '../../config/group-options.js';
+import type { ClusterLayout } from '../../cluster/layout.js';
+import type { ClusterConfig, ServerConfig } from '../../config/types.js';
+import { clusterLayoutOf, groupOptionsOf } from '../../config/group-options.js';
 import { defaultClientTiming, defaultConnectionLimits, defaultLogLimits } from '../../limits.js';
 import { createServer, type KilnServer, type ServerOptions } from '../../server/server.js';
+import { createVoter } from '../../server/voter.js';
 import type { Store } from '../../store/store.js';
 import type { Clock, Random, Timers } from '../../time.js';
 import type { Transport } from '../../transport/transport.js';
@@ -27,6 +30,20 @@ export interface SimMemberSpec {
   name: string;
   /** A server holds the log; a voter only votes (and records the in-sync set). @default 'server' */
   role?: 'server' | 'voter';
+  /**
+   * A server's stripe, in a cluster of several; a voter votes in every stripe. Members without a
+   * stripe form one group, as a one-stripe cluster. @default none
+   */
+  stripe?: string;
+}
+
+/** A member as every member sees it: its spec with defaults, and its address. */
+export interface SimMemberInfo {
+  name: string;
+  role: 'server' | 'voter';
+  /** The server's stripe; undefined for voters and in a one-stripe cluster. */
+  stripe: string | undefined;
+  url: string;
 }
 
 /** Everything one member incarnation is started with. */
@@ -37,14 +54,16 @@ export interface SimMemberContext {
   role: 'server' | 'voter';
   /** The scheduler's handle on this incarnation. */
   node: SimNode;
-  /** Its store: a view of its simulated disk (see {@link CrashableStore.view}). */
+  /** Its store: a view of its simulated disk (see {@link CrashableStore.view}); `stores[0]`. */
   store: Store;
+  /** One store per stripe for a voter of a cluster of several stripes (one disk each); else `[store]`. */
+  stores: Store[];
   /** Its network transport. */
   transport: Transport;
   /** Addresses to listen on: `[sim://<name>]`. */
   listen: string[];
-  /** Every member of the group, with its address: its peers for replication and elections. */
-  members: ReadonlyArray<Required<SimMemberSpec> & { url: string }>;
+  /** Every member of the cluster, with its address: its peers for replication and elections. */
+  members: readonly SimMemberInfo[];
   clock: Clock;
   timers: Timers;
   random: Random;
@@ -90,8 +109,9 @@ export interface SimClusterOptions {
 }
 
 interface MemberState {
-  spec: Required<SimMemberSpec>;
-  disk: CrashableStore;
+  spec: SimMemberInfo;
+  /** One disk, or one per stripe for a voter of several stripes. */
+  disks: CrashableStore[];
   member: SimMember | undefined;
   /** The start in progress, if any. */
   starting: Promise<void> | undefined;
@@ -126,47 +146,79 @@ export interface SimGroupTiming {
 }
 
 /**
- * Starts members of a mirror group (servers and voters): clients at `sim://<name>`, peers at
- * `sim://<name>/peer`. Each gets its group options from a cluster configuration through
- * {@link groupOptionsOf}, as a `kiln` process does.
+ * The cluster configuration the members of a simulated cluster share: one group written with
+ * `servers` when no member names a stripe, else `stripes` in the order the members first name
+ * them. Voters vote in every stripe.
+ */
+export function simClusterConfig(members: readonly SimMemberInfo[], timing: SimGroupTiming = {}, limits: ServerOptions['limits'] = {}): ClusterConfig {
+  const electionTimeMs = timing.electionTimeMs ?? 1000;
+  const serverOf = (m: SimMemberInfo): ServerConfig => ({ name: m.name, listen: [m.url], peer: `${m.url}/peer`, weight: 1 });
+  const servers = members.filter((m) => m.role === 'server');
+  const stripeNames = [...new Set(servers.flatMap((m) => (m.stripe === undefined ? [] : [m.stripe])))];
+  const shape =
+    stripeNames.length === 0
+      ? { servers: servers.map(serverOf) }
+      : { stripes: stripeNames.map((name) => ({ name, electionTimeMs, servers: servers.filter((m) => m.stripe === name).map(serverOf) })) };
+  return {
+    cluster: 'sim',
+    persistence: 'restartable',
+    failoverPriority: 'consistency',
+    electionTimeMs,
+    mirrorTimeoutMs: timing.mirrorTimeoutMs ?? 700,
+    leaseMs: timing.leaseMs ?? 600,
+    reconnectWindowMs: defaultClientTiming.reconnectWindowMs,
+    voters: members.filter((m) => m.role === 'voter').map((m) => ({ name: m.name, peer: `${m.url}/peer` })),
+    limits: { ...defaultConnectionLimits, ...defaultLogLimits, ...limits },
+    ...shape,
+  };
+}
+
+/**
+ * Starts members of a mirror group (servers and voters), or of a cluster of several stripes, as
+ * the CLI does: clients at `sim://<name>`, peers at `sim://<name>/peer`. Each gets its group
+ * options from a cluster configuration ({@link simClusterConfig}) through {@link groupOptionsOf};
+ * in a cluster of several stripes a server also gets the layout ({@link clusterLayoutOf}) and its
+ * stripe, and a voter votes in every stripe through {@link createVoter}, one store each.
  */
 export function startGroupMember(timing: SimGroupTiming = {}): StartMember {
   return async (context) => {
-    const config: ClusterConfig = {
-      cluster: 'sim',
-      persistence: 'restartable',
-      failoverPriority: 'consistency',
-      electionTimeMs: timing.electionTimeMs ?? 1000,
-      mirrorTimeoutMs: timing.mirrorTimeoutMs ?? 700,
-      leaseMs: timing.leaseMs ?? 600,
-      reconnectWindowMs: defaultClientTiming.reconnectWindowMs,
-      servers: context.members.filter((m) => m.role === 'server').map((m) => ({ name: m.name, listen: [m.url], peer: `${m.url}/peer`, weight: 1 })),
-      voters: context.members.filter((m) => m.role === 'voter').map((m) => ({ name: m.name, peer: `${m.url}/peer` })),
-      limits: { ...defaultConnectionLimits, ...defaultLogLimits, ...context.limits },
-    };
-    const server = await createServer({
-      store: context.store,
+    const config = simClusterConfig(context.members, timing, context.limits);
+    const seams = {
       transports: [context.transport],
-      listen: context.role === 'server' ? context.listen : [],
-      name: context.name,
       clock: context.clock,
       timers: context.timers,
       random: context.random,
       ...(context.limits === undefined ? {} : { limits: context.limits }),
       log: context.log,
-      group: groupOptionsOf(config, context.name),
-    });
+    };
+    if (config.stripes === undefined) {
+      const server = await createServer({ ...seams, store: context.store, listen: context.role === 'server' ? context.listen : [], name: context.name, group: groupOptionsOf(config, context.name) });
+      return { server, close: () => server.close() };
+    }
+    const layout = clusterLayoutOf(config);
+    if (context.role === 'voter') {
+      const stripes = config.stripes.map((stripe, i) => ({ group: groupOptionsOf(config, context.name, false, stripe.name), store: context.stores[i]! }));
+      const voter = await createVoter({ ...seams, name: context.name, layout, stripes });
+      return { close: () => voter.close() };
+    }
+    const stripe = layout.stripes.findIndex((s) => s.servers.some((server) => server.name === context.name));
+    const server = await createServer({ ...seams, store: context.store, listen: context.listen, name: context.name, group: groupOptionsOf(config, context.name), cluster: { layout, stripe } });
     return { server, close: () => server.close() };
   };
 }
 
-/** A simulated group. Every method that starts or stops something must be driven by the scheduler. */
+/**
+ * A simulated group, or a cluster of several stripes. Every method that starts or stops something
+ * must be driven by the scheduler.
+ */
 export class SimCluster {
   private readonly scheduler: Scheduler;
   private readonly network: SimNetwork;
   private readonly members = new Map<string, MemberState>();
   private readonly persistence: 'restartable' | 'memory';
   private readonly startMember: StartMember;
+  /** Server names by stripe, in the order the members first name the stripes; one stripe when none does. */
+  readonly stripes: ReadonlyArray<{ name: string | undefined; servers: string[] }>;
 
   constructor(private readonly options: SimClusterOptions) {
     this.scheduler = options.scheduler;
@@ -175,17 +227,29 @@ export class SimCluster {
     this.startMember = options.startMember ?? startSingleServer;
     const specs = options.members ?? [{ name: 's1' }];
     if (specs.length === 0) throw new RangeError('a cluster needs at least one member');
+    const stripeNames = [...new Set(specs.flatMap((m) => ((m.role ?? 'server') === 'server' && m.stripe !== undefined ? [m.stripe] : [])))];
+    const serverNamesIn = (stripe: string | undefined): string[] => specs.filter((m) => (m.role ?? 'server') === 'server' && m.stripe === stripe).map((m) => m.name);
+    this.stripes = stripeNames.length === 0 ? [{ name: undefined, servers: serverNamesIn(undefined) }] : stripeNames.map((name) => ({ name, servers: serverNamesIn(name) }));
+    if (stripeNames.length > 0 && serverNamesIn(undefined).length > 0) throw new RangeError('in a cluster of several stripes every server names its stripe');
     for (const spec of specs) {
       if (this.members.has(spec.name)) throw new RangeError(`member ${spec.name} named twice`);
       const random = this.scheduler.random.fork();
+      const role = spec.role ?? 'server';
+      // A voter of several stripes keeps a state, so a disk, per stripe.
+      const diskCount = role === 'voter' ? this.stripes.length : 1;
       this.members.set(spec.name, {
-        spec: { name: spec.name, role: spec.role ?? 'server' },
-        disk: this.newDisk(random),
+        spec: { name: spec.name, role, stripe: role === 'server' ? spec.stripe : undefined, url: simUrl(spec.name) },
+        disks: Array.from({ length: diskCount }, () => this.newDisk(random)),
         member: undefined,
         starting: undefined,
         random,
       });
     }
+  }
+
+  /** The cluster's layout, as every member builds it (one stripe when no member names a stripe). */
+  get layout(): ClusterLayout {
+    return clusterLayoutOf(simClusterConfig(this.infos()));
   }
 
   /** Names of every member. */
@@ -201,6 +265,11 @@ export class SimCluster {
   /** Client addresses of the servers. */
   get serverUrls(): string[] {
     return this.serverNames.map(simUrl);
+  }
+
+  /** Names of the voters. */
+  get voterNames(): string[] {
+    return [...this.members.values()].filter((m) => m.spec.role === 'voter').map((m) => m.spec.name);
   }
 
   /** The running member `name`, if it is up. */
@@ -239,33 +308,40 @@ export class SimCluster {
     this.scheduler.resume(name);
     state.member = undefined;
     state.starting = undefined;
-    let report: CrashReport;
-    if (this.persistence === 'memory') {
-      await state.disk.dispose();
-      state.disk = this.newDisk(state.random);
-      report = { lastLsn: 0, lostRecords: Number.NaN, torn: false };
-    } else {
-      report = await state.disk.crash();
+    let report: CrashReport | undefined;
+    for (const [i, disk] of state.disks.entries()) {
+      if (this.persistence === 'memory') {
+        await disk.dispose();
+        state.disks[i] = this.newDisk(state.random);
+        report = { lastLsn: 0, lostRecords: Number.NaN, torn: false };
+      } else {
+        report = await disk.crash();
+      }
+      this.scheduler.note(`crash ${name}: disk${state.disks.length > 1 ? ` ${i}` : ''} keeps LSN ${report.lastLsn}, loses ${report.lostRecords}${report.torn ? ', torn tail' : ''}`);
     }
-    this.scheduler.note(`crash ${name}: disk keeps LSN ${report.lastLsn}, loses ${report.lostRecords}${report.torn ? ', torn tail' : ''}`);
-    return report;
+    return report!;
   }
 
-  /** The server that reports itself `ACTIVE-COORDINATOR`, if exactly one running server does. */
-  activeName(): string | undefined {
-    const actives = this.serverNames.filter((name) => this.isUp(name) && this.member(name)?.server?.status().state === 'ACTIVE-COORDINATOR');
+  /** The server of `stripe` (an index into {@link stripes}) that reports itself `ACTIVE-COORDINATOR`, if exactly one running server does. */
+  activeName(stripe = 0): string | undefined {
+    const actives = this.stripes[stripe]!.servers.filter((name) => this.isUp(name) && this.member(name)?.server?.status().state === 'ACTIVE-COORDINATOR');
     return actives.length === 1 ? actives[0] : undefined;
   }
 
   /**
-   * True when the group has converged (RELIABILITY.md §3.3 liveness): every server is up, exactly
-   * one is active, and every other one holds the active's log up to its commit index.
+   * True when every stripe has converged (RELIABILITY.md §3.3 liveness): every server is up, and
+   * in each stripe exactly one is active and every other one holds the active's log up to its
+   * commit index.
    */
   converged(): boolean {
-    const active = this.activeName();
+    return this.stripes.every((_, stripe) => this.stripeConverged(stripe));
+  }
+
+  private stripeConverged(stripe: number): boolean {
+    const active = this.activeName(stripe);
     if (active === undefined) return false;
     const target = this.member(active)!.server!.status().commitIndex;
-    return this.serverNames.every((name) => {
+    return this.stripes[stripe]!.servers.every((name) => {
       if (!this.isUp(name)) return false;
       const status = this.member(name)?.server?.status();
       return status !== undefined && status.lastLsn >= target && (name === active || status.state === 'PASSIVE-STANDBY');
@@ -299,7 +375,7 @@ export class SimCluster {
    * from the disk, so call it once the member is closed (or crashed).
    */
   async finalLog(name: string): Promise<EventPosition[]> {
-    const inner = this.state(name).disk.inner;
+    const inner = this.state(name).disks[0]!.inner;
     const events: EventPosition[] = [];
     for (let from = 1; ; ) {
       const records = await inner.read(from, { direction: 'forward', maxCount: 1024, maxBytes: 1024 * 1024 });
@@ -316,7 +392,11 @@ export class SimCluster {
 
   /** Closes every disk. */
   async dispose(): Promise<void> {
-    for (const state of this.members.values()) await state.disk.dispose();
+    for (const state of this.members.values()) for (const disk of state.disks) await disk.dispose();
+  }
+
+  private infos(): SimMemberInfo[] {
+    return [...this.members.values()].map((m) => m.spec);
   }
 
   private state(name: string): MemberState {
@@ -334,16 +414,19 @@ export class SimCluster {
     const name = state.spec.name;
     const node = scheduler.spawn(name);
     const timers = scheduler.timers(node);
-    const store = state.disk.view(timers, () => scheduler.now);
-    const members = [...this.members.values()].map((m) => ({ ...m.spec, url: simUrl(m.spec.name) }));
+    const stores = state.disks.map((disk) => {
+      const store = disk.view(timers, () => scheduler.now);
+      return this.persistence === 'memory' ? { ...store, persistent: false } : store;
+    });
     const member = await this.startMember({
       name,
       role: state.spec.role,
       node,
-      store: this.persistence === 'memory' ? { ...store, persistent: false } : store,
+      store: stores[0]!,
+      stores,
       transport: this.network.transport(name),
       listen: [simUrl(name)],
-      members,
+      members: this.infos(),
       clock: scheduler.clock(node),
       timers,
       random: state.random.fork(),

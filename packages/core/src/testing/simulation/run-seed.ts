@@ -1,25 +1,35 @@
 /**
  * One simulation run from one seed, VOPR-style (RELIABILITY.md §1.4, §3.3): the seed draws its own
- * fault intensities (swarm testing), a cluster and its clients run a bounded workload while a
- * nemesis injects delays, connection resets, pauses, partitions, crashes with restarts and
- * wall-clock jumps; then everything heals, drains and shuts down, the final logs are read from
- * the disks, and the history checker judges the run. The same seed replays the same run, bit for
+ * fault intensities (swarm testing) and its cluster's shape (one group, or several stripes with
+ * shared voters), a cluster and its clients run a bounded workload while a nemesis injects delays,
+ * connection resets, pauses, partitions, crashes with restarts and wall-clock jumps (with several
+ * stripes also partitions between stripes, or between a stripe and the voters, and the loss of
+ * every server of a stripe at once); then everything heals, drains and shuts down, the final logs
+ * are read from the disks, and the history checker judges the run, stripe by stripe. The same seed replays the same run, bit for
  * bit: compare {@link SeedResult.traceHash}.
  */
 import type { Store } from '../../store/store.js';
-import { checkHistory } from '../checker/index.js';
+import { checkHistory, checkStripes } from '../checker/index.js';
 import type { CheckCounts, CheckResult } from '../checker/types.js';
 import { SimCluster, startGroupMember, startSingleServer, type SimMemberSpec, type StartMember } from './cluster.js';
-import { SimNetwork } from './network.js';
+import { SimNetwork, simUrl } from './network.js';
 import { normalizeSeed, type Prng } from './prng.js';
 import { Scheduler, SimulationTimeoutError, type SchedulerOptions } from './scheduler.js';
+import { checkTopology } from './topology-check.js';
 import { Workload } from './workload.js';
 
 /** The fault intensities and sizes one seed draws (each can be fixed through {@link RunSeedOptions.swarm}). */
 export interface SwarmParameters {
-  /** Servers in the group: 1 to 5. */
+  /**
+   * Stripes (mirror groups): 1 to 4. A one-stripe cluster is drawn as before stripes were, so a
+   * seed that draws one stripe runs as it did then. Fixing `servers` alone fixes one stripe.
+   */
+  stripes: number;
+  /** Servers in all: 1 to 5 in a one-stripe cluster; with several stripes, the sum of {@link stripeServers}. */
   servers: number;
-  /** Voters in the group: 0 to 2, at least 1 beside two servers (as the configuration requires). */
+  /** Servers of each stripe, in order: `[servers]` with one stripe, 1 to 3 each with several. */
+  stripeServers: number[];
+  /** Voters, shared by every stripe: 0 to 2, at least 1 beside a stripe of two servers (as the configuration requires). */
   voters: number;
   /** Client processes. */
   processes: number;
@@ -49,7 +59,14 @@ export interface SwarmParameters {
   clockJumps: number;
   /** Periods in which one-way delays grow tenfold ("clogging"). */
   clogs: number;
+  /** With several stripes: partitions between stripes, or between a stripe and the voters. */
+  stripePartitions: number;
+  /** With several stripes: losses of every server of one stripe at once (all crash, later all restart). */
+  stripeLosses: number;
 }
+
+/** Chance that a seed draws a cluster of several stripes. */
+const SEVERAL_STRIPES_PROBABILITY = 0.35;
 
 /** Options of {@link runSeed}. */
 export interface RunSeedOptions {
@@ -111,7 +128,7 @@ export function drawSwarm(random: Prng, fixed: Partial<SwarmParameters> = {}): S
   // Drawn even when fixed, like every parameter: fixing one leaves the others as the seed drew them.
   const drawnServers = random.int(1, 5);
   const servers = fixed.servers ?? drawnServers;
-  const drawn: SwarmParameters = {
+  const drawn: Omit<SwarmParameters, 'stripes' | 'stripeServers' | 'stripePartitions' | 'stripeLosses'> = {
     servers,
     voters: servers === 2 ? random.int(1, 2) : random.int(0, 2),
     processes: random.int(1, 5),
@@ -129,7 +146,41 @@ export function drawSwarm(random: Prng, fixed: Partial<SwarmParameters> = {}): S
     clockJumps: random.int(0, 2),
     clogs: random.int(0, 1),
   };
-  return { ...drawn, ...fixed };
+  // Stripes are drawn after everything above, so a seed that draws one stripe draws as before.
+  const drawnStripes = random.chance(SEVERAL_STRIPES_PROBABILITY) ? random.int(2, 4) : 1;
+  const drawnPerStripe = Array.from({ length: 4 }, () => random.int(1, 3));
+  const drawnVoters = random.int(0, 2);
+  const drawnVotersBesideTwo = random.int(1, 2);
+  const drawnStripePartitions = random.int(0, 2);
+  const drawnStripeLosses = random.int(0, 1);
+  const stripes = fixed.stripeServers?.length ?? fixed.stripes ?? (fixed.servers !== undefined ? 1 : drawnStripes);
+  if (stripes === 1) {
+    const one = { ...drawn, ...fixed };
+    return { ...one, stripes, stripeServers: [one.servers], stripePartitions: 0, stripeLosses: 0 };
+  }
+  // Two servers in 'consistency' mode need a voter: with voters fixed at none, such a stripe gets three.
+  const stripeServers = fixed.stripeServers ?? drawnPerStripe.slice(0, stripes).map((n) => (n === 2 && fixed.voters === 0 ? 3 : n));
+  const several = {
+    ...drawn,
+    stripes,
+    stripeServers,
+    servers: stripeServers.reduce((a, b) => a + b, 0),
+    voters: stripeServers.includes(2) ? drawnVotersBesideTwo : drawnVoters,
+    stripePartitions: drawnStripePartitions,
+    stripeLosses: drawnStripeLosses,
+  };
+  return { ...several, ...fixed, servers: several.servers, stripeServers };
+}
+
+/** The members of the cluster a swarm drew: `s1`... and `v1`... for one stripe; stripes `a`, `b`... with servers `sa1`, `sb1`... */
+function membersOf(swarm: SwarmParameters): SimMemberSpec[] {
+  const voters = Array.from({ length: swarm.voters }, (_, i) => ({ name: `v${i + 1}`, role: 'voter' as const }));
+  if (swarm.stripes === 1) return [...Array.from({ length: swarm.servers }, (_, i) => ({ name: `s${i + 1}`, role: 'server' as const })), ...voters];
+  const servers = swarm.stripeServers.flatMap((count, s) => {
+    const stripe = String.fromCharCode(97 + s);
+    return Array.from({ length: count }, (_, i) => ({ name: `s${stripe}${i + 1}`, role: 'server' as const, stripe }));
+  });
+  return [...servers, ...voters];
 }
 
 const EMPTY_COUNTS: CheckCounts = {
@@ -153,9 +204,10 @@ const EMPTY_COUNTS: CheckCounts = {
   wrongPosition: 0,
   readGaps: 0,
   subscriptionAnomalies: 0,
+  wrongStripe: 0,
 };
 
-type FaultKind = 'crash' | 'pause' | 'partition' | 'reset' | 'clock' | 'clog';
+type FaultKind = 'crash' | 'pause' | 'partition' | 'reset' | 'clock' | 'clog' | 'stripe-partition' | 'stripe-loss';
 
 /** Runs one seed and checks it. Never throws for a failing run; see {@link SeedResult.ok}. */
 export async function runSeed(seedInput: number, options: RunSeedOptions): Promise<SeedResult> {
@@ -166,16 +218,12 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
   const problems: string[] = [];
   const faults: string[] = [];
   const network = new SimNetwork(scheduler, { delayMinMs: swarm.delayMinMs, delayMaxMs: swarm.delayMaxMs, resetProbability: swarm.resetProbability });
-  const members: SimMemberSpec[] = [
-    ...Array.from({ length: swarm.servers }, (_, i) => ({ name: `s${i + 1}`, role: 'server' as const })),
-    ...Array.from({ length: swarm.voters }, (_, i) => ({ name: `v${i + 1}`, role: 'voter' as const })),
-  ];
   const lone = swarm.servers === 1 && swarm.voters === 0;
   const cluster = new SimCluster({
     scheduler,
     network,
     createStore: options.createStore,
-    members,
+    members: membersOf(swarm),
     disk: {
       syncDelayMaxMs: swarm.syncDelayMaxMs,
       unsyncedSurvivalProbability: swarm.unsyncedSurvivalProbability,
@@ -185,7 +233,10 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
     startMember: options.startMember ?? (lone ? startSingleServer : startGroupMember()),
   });
   const opsPerProcess = Math.max(1, Math.ceil((options.ops ?? 80) / swarm.processes));
-  const workload = new Workload(scheduler, network, cluster.serverUrls, { processes: swarm.processes, opsPerProcess, streams: swarm.streams });
+  const layout = cluster.layout;
+  const stripes = cluster.stripes.map((s, i) => ({ name: layout.stripes[i]!.name, urls: s.servers.map(simUrl) }));
+  const route = swarm.stripes === 1 ? cluster.serverUrls : { stripes, stripeOf: (stream: string) => layout.slotTable.stripeOf(stream) };
+  const workload = new Workload(scheduler, network, route, { processes: swarm.processes, opsPerProcess, streams: swarm.streams });
   let check: CheckResult | undefined;
 
   try {
@@ -203,20 +254,28 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
     network.heal();
     for (const name of [...cluster.names, ...workload.nodeNames]) scheduler.resume(name);
     await scheduler.settle(cluster.start(), 60_000, 'restart after healing');
-    // Liveness: the healed group must converge (one active, every mirror caught up) in 100 s.
+    // Liveness: every healed stripe must converge (one active, every mirror caught up) in 100 s.
     if ((await scheduler.run({ until: () => cluster.converged(), untilMs: scheduler.now + 100_000 })) !== 'done') {
-      problems.push(`liveness: the healed group did not converge within 100 s of virtual time: ${cluster.describeServers().join('; ')}`);
+      problems.push(`liveness: the healed cluster did not converge within 100 s of virtual time: ${cluster.describeServers().join('; ')}`);
     }
-    const active = cluster.activeName();
+    const actives = cluster.stripes.map((_, i) => cluster.activeName(i));
     await scheduler.run({ untilMs: scheduler.now + 3000 });
+    if (cluster.stripes.length > 1) problems.push(...(await scheduler.settle(checkTopology(scheduler, network, cluster), 60_000, 'topology check')));
     await scheduler.settle(workload.stopSubscription(), 60_000, 'subscription stop');
     await scheduler.settle(cluster.closeAll(), 60_000, 'shutdown');
 
-    // The checker compares every log with the first: the active's.
-    const finalLogs = [];
-    const order = [...cluster.serverNames].sort((a, b) => Number(b === active) - Number(a === active));
-    for (const name of order) finalLogs.push(await cluster.finalLog(name));
-    check = checkHistory(workload.history.ops, finalLogs, workload.subscriptionLogs());
+    // The checker compares every log of a stripe with the first: its active's.
+    const logs = [];
+    for (const [i, stripe] of cluster.stripes.entries()) {
+      const order = [...stripe.servers].sort((a, b) => Number(b === actives[i]) - Number(a === actives[i]));
+      const finalLogs = [];
+      for (const name of order) finalLogs.push(await cluster.finalLog(name));
+      logs.push({ name: layout.stripes[i]!.name, finalLogs, subscriptions: workload.subscriptionLogs(i) });
+    }
+    check =
+      logs.length === 1
+        ? checkHistory(workload.history.ops, logs[0]!.finalLogs, logs[0]!.subscriptions)
+        : checkStripes(workload.history.ops, logs, (stream) => layout.slotTable.stripeOf(stream));
   } catch (error) {
     problems.push(error instanceof SimulationTimeoutError ? `run invalid: ${error.message}` : `harness error: ${describe(error)}`);
   } finally {
@@ -270,6 +329,8 @@ async function runNemesis(
   add(swarm.resets, 'reset');
   add(swarm.clockJumps, 'clock');
   add(swarm.clogs, 'clog');
+  add(swarm.stripePartitions, 'stripe-partition');
+  add(swarm.stripeLosses, 'stripe-loss');
   plan.sort((a, b) => a.atMs - b.atMs);
   const start = scheduler.now;
   // Voters are crashed, paused and cut off like servers.
@@ -343,12 +404,45 @@ async function runNemesis(
         network.faults.delayMaxMs = delayMaxMs;
         break;
       }
+      case 'stripe-partition': {
+        const cutMs = random.int(1, 3000);
+        const { stripes, voterNames } = cluster;
+        const cut = random.int(0, stripes.length - 1);
+        const nameOf = (i: number): string => stripes[i]!.name ?? `#${i}`;
+        if (voterNames.length > 0 && random.chance(0.5)) {
+          line(`partition stripe ${nameOf(cut)} from the voters for ${cutMs} ms`);
+          network.partition(stripes[cut]!.servers, voterNames);
+        } else {
+          // Stripes on two sides, `cut` and `other` apart; each voter with one side; clients untouched.
+          const other = (cut + random.int(1, stripes.length - 1)) % stripes.length;
+          const onSide = stripes.map((_, i) => i === cut || (i !== other && random.chance(0.5)));
+          const votersOnSide = voterNames.map(() => random.chance(0.5));
+          const side = (inside: boolean): string[] => [
+            ...stripes.flatMap((s, i) => (onSide[i] === inside ? s.servers : [])),
+            ...voterNames.filter((_, i) => votersOnSide[i] === inside),
+          ];
+          line(`partition stripes [${stripes.flatMap((_, i) => (onSide[i] ? [nameOf(i)] : [])).join(',')}] from the others for ${cutMs} ms: [${side(true).join(',')}] | [${side(false).join(',')}]`);
+          network.partition(side(true), side(false));
+        }
+        await scheduler.sleep(cutMs);
+        network.heal();
+        break;
+      }
+      case 'stripe-loss': {
+        const stripe = cluster.stripes[random.int(0, cluster.stripes.length - 1)]!;
+        const downMs = random.int(0, 3000);
+        line(`lose every server of stripe ${stripe.name ?? '#0'} (${stripe.servers.join(',')}) for ${downMs} ms`);
+        for (const name of stripe.servers) await cluster.crash(name);
+        await scheduler.sleep(downMs);
+        await Promise.all(stripe.servers.map((name) => cluster.restart(name)));
+        break;
+      }
     }
   }
 }
 
 function subscriberNames(workload: Workload): string[] {
-  return workload.subscriptionLogs().length > 0 ? [workload.subscriberName] : [];
+  return workload.subscriberNames.filter((_, stripe) => workload.subscriptionLogs(stripe).length > 0);
 }
 
 function describe(error: unknown): string {
