@@ -280,7 +280,7 @@ export class Workload {
     const where = all && this.streams.length > 1 ? { stripe: this.cluster.stripes[stripe]!.name } : {};
     this.history.add({ process: p, type: 'invoke', f: 'read', read: { stream, from, maxCount, ...where } });
     try {
-      const events = stream === null ? await client.readAll({ fromLsn: 1, maxCount }) : await client.read(stream, { fromVersion: 0, maxCount });
+      const events = stream === null ? await client.readAll({ fromLsn: 1, maxCount, ...where }) : await client.read(stream, { fromVersion: 0, maxCount });
       if (stream !== null && events.length > 0) known.set(stream, events[events.length - 1]!.version);
       this.history.add({ process: p, type: 'ok', f: 'read', read: { stream, from, maxCount, ...where, events: events.map(position) } });
     } catch (error) {
@@ -303,7 +303,7 @@ export class Workload {
     try {
       const client = await this.connect(node, random, several ? `sub-${p}-${stripeName}` : `sub-${p}`, stripe);
       if (subscription.stop === undefined && subscription.client === undefined) subscription.client = client;
-      const live = client.subscribeAll({ fromLsn: 1 }).subscribe({
+      const live = client.subscribeAll({ fromLsn: 1, ...(several ? { stripe: stripeName } : {}) }).subscribe({
         next: (event: RecordedEvent) => {
           log.events.push(position(event));
           this.scheduler.note(`delivered ${event.id} lsn ${event.lsn}`);
