@@ -40,5 +40,5 @@ export {
   type SimMember,
   type StartMember,
 } from './cluster.js';
-export { Workload, HistoryRecorder, type WorkloadOptions } from './workload.js';
+export { Workload, HistoryRecorder, type WorkloadOptions, type WorkloadCluster } from './workload.js';
 export { runSeed, drawSwarm, defaultReplayCommand, type RunSeedOptions, type SeedResult, type SwarmParameters } from './run-seed.js';
