@@ -6,6 +6,7 @@
 // again in the same client. Every acknowledged event is then there exactly once, versions dense,
 // and every server of a stripe holds the same log (in memory mode the lost stripe starts over
 // empty, under a new epoch, as that mode promises).
+import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { slotOf, SlotTable } from '@kiln/core';
 import { connect, KilnError, StripeUnavailableError, type KilnClient, type ServerStatus } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { kill, killAllMembers, launch, pollUntil, seededRandom, stripedCluster, type Member } from './support/cluster.js';
+import { KILN_BIN, kill, killAllMembers, launch, pollUntil, seededRandom, stripedCluster, type Member } from './support/cluster.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -178,6 +179,19 @@ for (const persistence of ['restartable', 'memory'] as const) {
         const digests = await Promise.all(servers.map((m) => digestOf(m.client, lastLsn)));
         expect(digests.every((d) => d.digest === digests[0]!.digest && d.throughLsn === lastLsn), `stripe ${servers[0]!.stripe}: the same log on every server`).toBe(true);
       }
+      // The operator's view: one block per stripe, each with its active, and the voter.
+      const status = JSON.parse(execFileSync(process.execPath, [KILN_BIN, 'status', '--config', file, '--json'], { encoding: 'utf8' })) as {
+        clusterId: string;
+        stripes: Array<{ name: string; active: string | null; members: Array<{ name: string; reachable: boolean; inSync: boolean | null }> }>;
+        voters: Array<{ name: string; reachable: boolean; term: number | null }>;
+      };
+      expect(status.clusterId).toBe((await client.topology()).clusterId);
+      expect(status.stripes.map((s) => s.name)).toEqual(stripeNames);
+      for (const [i, stripe] of status.stripes.entries()) {
+        expect(stripeServers[i]!.map((m) => m.name)).toContain(stripe.active);
+        expect(stripe.members.every((m) => m.reachable && m.inSync === true)).toBe(true);
+      }
+      expect(status.voters).toMatchObject([{ name: 'v1', reachable: true }]);
       await client.close();
       for (const m of members) await kill(m);
       console.log(`stripes (${persistence}): alpha ${total(0)} acked, bravo ${total(1)} acked; ${failures.length} bravo operations failed while it had no server`);
