@@ -53,6 +53,17 @@ interface WaitingTransaction {
   reject: (error: unknown) => void;
 }
 
+/**
+ * A transaction given an LSN and not yet committed, as a resend finds it. It names its record by
+ * LSN instead of holding it: an entry of a long-lived Map that reached the record (and through it
+ * the request's bytes) kept records alive past their commit, and doubled the bytes the collector
+ * promoted per append.
+ */
+interface InFlight {
+  lsn: number;
+  result: Promise<TransactionResult>;
+}
+
 interface PendingCommit {
   encoded: EncodedRecord;
   record: LogRecord;
@@ -71,8 +82,10 @@ export class Committer {
   private readonly heads: StreamHeads;
   private readonly dedup: DedupTable;
   /** Transactions given an LSN and not yet durable, by `clientId#seq`, so a resend joins them. */
-  private readonly inFlight = new Map<string, { record: LogRecord; result: Promise<TransactionResult> }>();
+  private readonly inFlight = new Map<string, InFlight>();
   private queue: PendingCommit[] = [];
+  /** The group commit the store is writing now. */
+  private writingBatch: PendingCommit[] = [];
   private readonly waiting: WaitingTransaction[] = [];
   private nextLsn: number;
   private writing = false;
@@ -227,8 +240,17 @@ export class Committer {
     const tag = `${request.clientId}#${request.seq}`;
     const joined = this.inFlight.get(tag);
     if (!joined) return this.enqueue(request, eventCounts, tag);
-    if (!sameWrites(request.appends, eventCounts, joined.record.appends)) throw new SequenceReusedError(request.clientId, request.seq);
+    if (!sameWrites(request.appends, eventCounts, this.pendingRecord(joined.lsn).appends)) throw new SequenceReusedError(request.clientId, request.seq);
     return joined.result;
+  }
+
+  /** The record of a transaction in flight: queued, being written, or written and not yet committed. */
+  private pendingRecord(lsn: number): LogRecord {
+    for (const pendings of [this.unacked, this.writingBatch, this.queue]) {
+      const found = pendings.find((p) => p.record.lsn === lsn);
+      if (found) return found.record;
+    }
+    assert(false, `in-flight LSN ${lsn} is neither queued, being written nor awaiting commit`);
   }
 
   /**
@@ -287,7 +309,7 @@ export class Committer {
     const promise = new Promise<TransactionResult>((resolve, reject) => {
       this.queue.push({ encoded: encodeRecord(record), record, result: resultOf(record), resolve, reject });
     });
-    this.inFlight.set(tag, { record, result: promise });
+    this.inFlight.set(tag, { lsn: record.lsn, result: promise });
     this.scheduleFlush();
     return promise;
   }
@@ -309,11 +331,14 @@ export class Committer {
       const batch = this.takeBatch(limits.groupCommitRecordsMax, limits.groupCommitBytesMax);
       const encoded = batch.map((p) => p.encoded);
       this.options.onWriting?.(encoded);
+      this.writingBatch = batch;
       try {
         await store.append(encoded);
       } catch (error) {
         this.fail(error, batch);
         return;
+      } finally {
+        this.writingBatch = [];
       }
       if (this.failure !== undefined) return; // abandoned while writing
       this.writtenLsn = batch[batch.length - 1]!.record.lsn;
