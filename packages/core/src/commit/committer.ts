@@ -68,6 +68,8 @@ interface PendingCommit {
   encoded: EncodedRecord;
   record: LogRecord;
   result: TransactionResult;
+  /** Its key in the in-flight map. */
+  tag: string;
   resolve: (result: TransactionResult) => void;
   reject: (error: unknown) => void;
 }
@@ -134,7 +136,7 @@ export class Committer {
     for (const pending of done) {
       const { record } = pending;
       this.dedup.remember(record.clientId, record.seq, pending.result);
-      this.inFlight.delete(`${record.clientId}#${record.seq}`);
+      this.inFlight.delete(pending.tag);
       pending.resolve(pending.result);
     }
     if (done.length > 0) this.options.onCommitted(done.map((p) => p.record));
@@ -287,16 +289,22 @@ export class Committer {
 
   /** Checks expected versions against committed and pending state and queues the record. */
   private enqueue(request: TransactionRequest, eventCounts: number[], tag: string): Promise<TransactionResult> {
-    const current = request.appends.map((a) => this.heads.get(a.stream)!);
-    request.appends.forEach((append, i) => checkExpected(append.stream, append.expectedVersion, current[i]!));
+    // Plain loops: this runs for every transaction, and closures per call cost more than the work.
+    const current: number[] = [];
+    for (const append of request.appends) {
+      const head = this.heads.get(append.stream)!;
+      checkExpected(append.stream, append.expectedVersion, head);
+      current.push(head);
+    }
     const appends: RecordAppend[] = [];
-    request.appends.forEach((append, i) => {
+    for (let i = 0; i < request.appends.length; i++) {
       const eventCount = eventCounts[i]!;
-      if (eventCount === 0) return;
+      if (eventCount === 0) continue;
+      const { stream, events } = request.appends[i]!;
       const firstVersion = current[i]! + 1;
-      appends.push({ stream: append.stream, firstVersion, eventCount, events: append.events! });
-      this.heads.advance(append.stream, firstVersion + eventCount - 1);
-    });
+      appends.push({ stream, firstVersion, eventCount, events: events! });
+      this.heads.advance(stream, firstVersion + eventCount - 1);
+    }
     const record: LogRecord = {
       lsn: this.nextLsn++,
       term: this.options.term,
@@ -306,8 +314,11 @@ export class Committer {
       timestampMs: this.options.clock.wallMs(),
       appends,
     };
+    const encoded = encodeRecord(record);
+    // The result names the ranges the store indexes: one list serves both (neither changes it).
+    const result: TransactionResult = { lsn: record.lsn, streams: encoded.streams };
     const promise = new Promise<TransactionResult>((resolve, reject) => {
-      this.queue.push({ encoded: encodeRecord(record), record, result: resultOf(record), resolve, reject });
+      this.queue.push({ encoded, record, result, tag, resolve, reject });
     });
     this.inFlight.set(tag, { lsn: record.lsn, result: promise });
     this.scheduleFlush();
