@@ -53,17 +53,6 @@ interface WaitingTransaction {
   reject: (error: unknown) => void;
 }
 
-/**
- * A transaction given an LSN and not yet committed, as a resend finds it. It names its record by
- * LSN instead of holding it: an entry of a long-lived Map that reached the record (and through it
- * the request's bytes) kept records alive past their commit, and doubled the bytes the collector
- * promoted per append.
- */
-interface InFlight {
-  lsn: number;
-  result: Promise<TransactionResult>;
-}
-
 interface PendingCommit {
   encoded: EncodedRecord;
   record: LogRecord;
@@ -83,8 +72,12 @@ export interface RecoveryProgress {
 export class Committer {
   private readonly heads: StreamHeads;
   private readonly dedup: DedupTable;
-  /** Transactions given an LSN and not yet durable, by `clientId#seq`, so a resend joins them. */
-  private readonly inFlight = new Map<string, InFlight>();
+  /**
+   * Transactions given an LSN and not yet durable, by `clientId#seq`, so a resend joins them. An
+   * entry names its record by LSN: holding records from this long-lived map doubled the bytes the
+   * collector promoted per append.
+   */
+  private readonly inFlight = new Map<string, { lsn: number; result: Promise<TransactionResult> }>();
   private queue: PendingCommit[] = [];
   /** The group commit the store is writing now. */
   private writingBatch: PendingCommit[] = [];
