@@ -131,6 +131,43 @@ describe('Committer', () => {
     expect(store.lastPosition.lsn).toBe(1);
   });
 
+  it('compares a resend with its original at every stage in flight: queued, being written, written and not yet committed', async () => {
+    const { committer, store, writes } = await harness({ onWritten: () => {}, commitIndex: 0 });
+    // Each store write waits until the test lets it through.
+    const held: Array<() => void> = [];
+    const append = store.append.bind(store);
+    store.append = (records) => new Promise<void>((resolve) => held.push(resolve)).then(() => append(records));
+    const until = async (condition: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      while (!condition()) {
+        if (Date.now() > deadline) throw new Error('timed out waiting for the committer');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const first = tx('c', 1, 's');
+    const second = tx('c', 2, 's');
+    const otherWrites = (request: TransactionRequest): TransactionRequest => ({ ...request, appends: [{ stream: 's', expectedVersion: 'any', events: events('other', 1) }] });
+    const firstResult = committer.transact(first);
+    await until(() => held.length === 1); // the first is being written
+    const secondResult = committer.transact(second); // queued behind it
+    const joinedWhileWritten = committer.transact(first);
+    await expect(committer.transact(otherWrites(first))).rejects.toMatchObject({ name: 'SequenceReusedError' });
+    const joinedWhileQueued = committer.transact(second);
+    await expect(committer.transact(otherWrites(second))).rejects.toMatchObject({ name: 'SequenceReusedError' });
+    held[0]!();
+    await until(() => held.length === 2); // the first awaits the commit index, the second is being written
+    const joinedWhileUncommitted = committer.transact(first);
+    await expect(committer.transact(otherWrites(first))).rejects.toMatchObject({ name: 'SequenceReusedError' });
+    held[1]!();
+    await until(() => committer.lastWrittenLsn === 2);
+    committer.commitThrough(2);
+    expect(await joinedWhileWritten).toEqual(await firstResult);
+    expect(await joinedWhileUncommitted).toEqual(await firstResult);
+    expect(await joinedWhileQueued).toEqual(await secondResult);
+    expect(writes).toEqual([1, 1]);
+    expect(committer.pendingCount).toBe(0);
+  });
+
   it('refuses a sequence number older than the de-duplication window', async () => {
     const { committer } = await harness({}, { dedupWindow: 4 });
     const requests = Array.from({ length: 10 }, (_, i) => tx('c', i + 1, 's'));

@@ -34,6 +34,22 @@ describe('DedupTable', () => {
     expect(table.lookup('b', 1).kind).toBe('unknown');
     expect(table.lookup('a', 2).kind).toBe('committed');
   });
+
+  it('keeps the order of use when one client commits many in a row', () => {
+    const table = new DedupTable(4, 2);
+    table.remember('a', 1, result(1));
+    table.remember('b', 1, result(2));
+    table.remember('b', 2, result(3));
+    table.remember('a', 2, result(4));
+    table.remember('a', 3, result(5));
+    table.remember('c', 1, result(6));
+    expect(table.lookup('b', 2).kind).toBe('unknown');
+    expect(table.lookup('a', 3).kind).toBe('committed');
+    table.remember('c', 2, result(7));
+    table.remember('d', 1, result(8));
+    expect(table.lookup('a', 3).kind).toBe('unknown');
+    expect(table.lookup('c', 2).kind).toBe('committed');
+  });
 });
 
 describe('sameWrites', () => {

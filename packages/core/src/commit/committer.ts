@@ -57,6 +57,8 @@ interface PendingCommit {
   encoded: EncodedRecord;
   record: LogRecord;
   result: TransactionResult;
+  /** Its key in the in-flight map. */
+  tag: string;
   resolve: (result: TransactionResult) => void;
   reject: (error: unknown) => void;
 }
@@ -70,9 +72,15 @@ export interface RecoveryProgress {
 export class Committer {
   private readonly heads: StreamHeads;
   private readonly dedup: DedupTable;
-  /** Transactions given an LSN and not yet durable, by `clientId#seq`, so a resend joins them. */
-  private readonly inFlight = new Map<string, { record: LogRecord; result: Promise<TransactionResult> }>();
+  /**
+   * Transactions given an LSN and not yet durable, by `clientId#seq`, so a resend joins them. An
+   * entry names its record by LSN: holding records from this long-lived map doubled the bytes the
+   * collector promoted per append.
+   */
+  private readonly inFlight = new Map<string, { lsn: number; result: Promise<TransactionResult> }>();
   private queue: PendingCommit[] = [];
+  /** The group commit the store is writing now. */
+  private writingBatch: PendingCommit[] = [];
   private readonly waiting: WaitingTransaction[] = [];
   private nextLsn: number;
   private writing = false;
@@ -121,7 +129,7 @@ export class Committer {
     for (const pending of done) {
       const { record } = pending;
       this.dedup.remember(record.clientId, record.seq, pending.result);
-      this.inFlight.delete(`${record.clientId}#${record.seq}`);
+      this.inFlight.delete(pending.tag);
       pending.resolve(pending.result);
     }
     if (done.length > 0) this.options.onCommitted(done.map((p) => p.record));
@@ -227,8 +235,17 @@ export class Committer {
     const tag = `${request.clientId}#${request.seq}`;
     const joined = this.inFlight.get(tag);
     if (!joined) return this.enqueue(request, eventCounts, tag);
-    if (!sameWrites(request.appends, eventCounts, joined.record.appends)) throw new SequenceReusedError(request.clientId, request.seq);
+    if (!sameWrites(request.appends, eventCounts, this.pendingRecord(joined.lsn).appends)) throw new SequenceReusedError(request.clientId, request.seq);
     return joined.result;
+  }
+
+  /** The record of a transaction in flight: queued, being written, or written and not yet committed. */
+  private pendingRecord(lsn: number): LogRecord {
+    for (const pendings of [this.unacked, this.writingBatch, this.queue]) {
+      const found = pendings.find((p) => p.record.lsn === lsn);
+      if (found) return found.record;
+    }
+    assert(false, `in-flight LSN ${lsn} is neither queued, being written nor awaiting commit`);
   }
 
   /**
@@ -265,16 +282,22 @@ export class Committer {
 
   /** Checks expected versions against committed and pending state and queues the record. */
   private enqueue(request: TransactionRequest, eventCounts: number[], tag: string): Promise<TransactionResult> {
-    const current = request.appends.map((a) => this.heads.get(a.stream)!);
-    request.appends.forEach((append, i) => checkExpected(append.stream, append.expectedVersion, current[i]!));
+    // Plain loops: this runs for every transaction, and closures per call cost more than the work.
+    const current: number[] = [];
+    for (const append of request.appends) {
+      const head = this.heads.get(append.stream)!;
+      checkExpected(append.stream, append.expectedVersion, head);
+      current.push(head);
+    }
     const appends: RecordAppend[] = [];
-    request.appends.forEach((append, i) => {
+    for (let i = 0; i < request.appends.length; i++) {
       const eventCount = eventCounts[i]!;
-      if (eventCount === 0) return;
+      if (eventCount === 0) continue;
+      const { stream, events } = request.appends[i]!;
       const firstVersion = current[i]! + 1;
-      appends.push({ stream: append.stream, firstVersion, eventCount, events: append.events! });
-      this.heads.advance(append.stream, firstVersion + eventCount - 1);
-    });
+      appends.push({ stream, firstVersion, eventCount, events: events! });
+      this.heads.advance(stream, firstVersion + eventCount - 1);
+    }
     const record: LogRecord = {
       lsn: this.nextLsn++,
       term: this.options.term,
@@ -284,10 +307,13 @@ export class Committer {
       timestampMs: this.options.clock.wallMs(),
       appends,
     };
+    const encoded = encodeRecord(record);
+    // The result names the ranges the store indexes: one list serves both (neither changes it).
+    const result: TransactionResult = { lsn: record.lsn, streams: encoded.streams };
     const promise = new Promise<TransactionResult>((resolve, reject) => {
-      this.queue.push({ encoded: encodeRecord(record), record, result: resultOf(record), resolve, reject });
+      this.queue.push({ encoded, record, result, tag, resolve, reject });
     });
-    this.inFlight.set(tag, { record, result: promise });
+    this.inFlight.set(tag, { lsn: record.lsn, result: promise });
     this.scheduleFlush();
     return promise;
   }
@@ -309,11 +335,14 @@ export class Committer {
       const batch = this.takeBatch(limits.groupCommitRecordsMax, limits.groupCommitBytesMax);
       const encoded = batch.map((p) => p.encoded);
       this.options.onWriting?.(encoded);
+      this.writingBatch = batch;
       try {
         await store.append(encoded);
       } catch (error) {
         this.fail(error, batch);
         return;
+      } finally {
+        this.writingBatch = [];
       }
       if (this.failure !== undefined) return; // abandoned while writing
       this.writtenLsn = batch[batch.length - 1]!.record.lsn;

@@ -20,6 +20,8 @@ export type DedupLookup = { kind: 'committed'; result: TransactionResult } | { k
 export class DedupTable {
   // Map iteration order is insertion order: re-inserting on use makes the first key the least recently seen.
   private readonly clients = new Map<string, ClientHistory>();
+  /** The client remembered last: the last key of `clients`, which needs no moving to the end. */
+  private newestClient: string | undefined;
 
   constructor(
     /** Results kept per client, counted back from its newest seq. */
@@ -44,13 +46,15 @@ export class DedupTable {
 
   remember(clientId: string, seq: number, result: TransactionResult): void {
     let history = this.clients.get(clientId);
-    if (history) {
-      this.clients.delete(clientId);
-    } else {
+    if (!history) {
       history = { highestSeq: seq, results: new Map() };
       if (this.clients.size >= this.clientsMax) this.clients.delete(this.clients.keys().next().value!);
+      this.clients.set(clientId, history);
+    } else if (clientId !== this.newestClient) {
+      this.clients.delete(clientId);
+      this.clients.set(clientId, history);
     }
-    this.clients.set(clientId, history);
+    this.newestClient = clientId;
     history.results.set(seq, result);
     if (seq > history.highestSeq) history.highestSeq = seq;
     for (const oldSeq of history.results.keys()) {

@@ -19,14 +19,22 @@ export function validateTransaction(request: TransactionRequest, limits: LogLimi
   if (request.appends.length > limits.streamsPerTransactionMax) {
     throw new InvalidArgumentError('appends', `must name at most ${limits.streamsPerTransactionMax} streams`);
   }
-  const seen = new Set<string>();
-  const counts = request.appends.map((append, i) => {
+  // Every transaction passes here: a plain loop, and no set of names for the usual single stream.
+  const seen = request.appends.length > 1 ? new Set<string>() : undefined;
+  const counts: number[] = [];
+  let events = 0;
+  for (let i = 0; i < request.appends.length; i++) {
+    const append = request.appends[i]!;
     checkStreamName(append.stream, limits.streamNameBytesMax);
-    if (seen.has(append.stream)) throw new InvalidArgumentError(`appends[${i}].stream`, `names '${append.stream}' twice`);
-    seen.add(append.stream);
-    return append.events ? validateEvents(append.events, `appends[${i}].events`) : 0;
-  });
-  if (counts.every((c) => c === 0)) throw new InvalidArgumentError('appends', 'must append at least one event');
+    if (seen) {
+      if (seen.has(append.stream)) throw new InvalidArgumentError(`appends[${i}].stream`, `names '${append.stream}' twice`);
+      seen.add(append.stream);
+    }
+    const count = append.events ? validateEvents(append.events, i) : 0;
+    counts.push(count);
+    events += count;
+  }
+  if (events === 0) throw new InvalidArgumentError('appends', 'must append at least one event');
   return counts;
 }
 

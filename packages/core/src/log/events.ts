@@ -64,12 +64,14 @@ export function decodeEvents(blob: Uint8Array): EventRow[] {
 }
 
 /**
- * Checks that a blob from a client holds well-formed events and returns their count. It walks
- * the bytes without decoding: the server never materialises application data.
- * @throws InvalidArgumentError naming `field` when it does not
+ * Checks that the events blob of a transaction's `appends[appendIndex]` holds well-formed events
+ * and returns their count. It walks the bytes without decoding: the server never materialises
+ * application data.
+ * @throws InvalidArgumentError naming `appends[appendIndex].events` when it does not (the name is
+ * built only then: every append passes here)
  */
-export function validateEvents(blob: Uint8Array, field: string): number {
+export function validateEvents(blob: Uint8Array, appendIndex: number): number {
   const result = eventRowsProblem(blob);
-  if (typeof result === 'string') throw new InvalidArgumentError(field, result);
+  if (typeof result === 'string') throw new InvalidArgumentError(`appends[${appendIndex}].events`, result);
   return result;
 }

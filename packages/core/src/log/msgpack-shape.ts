@@ -28,11 +28,20 @@ export function msgpackShapeProblem(bytes: Uint8Array, depthMax = MSGPACK_DEPTH_
 }
 
 /**
+ * Items still due in each open container, for {@link skipValue}: one array for every call (every
+ * frame and every event passes there, and the walk is synchronous), grown when a caller allows
+ * deeper nesting.
+ */
+let pendingScratch = new Float64Array(MSGPACK_DEPTH_MAX);
+
+/**
  * Walks one value starting at `start` without decoding it; returns the offset after it, or a
  * reason it is not acceptable.
  */
 export function skipValue(bytes: Uint8Array, start: number, depthMax = MSGPACK_DEPTH_MAX): number | string {
-  const pending: number[] = []; // items still due in each open container
+  if (pendingScratch.length < depthMax) pendingScratch = new Float64Array(depthMax);
+  const pending = pendingScratch;
+  let depth = 0;
   const length = bytes.length;
   let pos = start;
   while (pos < length) {
@@ -59,20 +68,20 @@ export function skipValue(bytes: Uint8Array, start: number, depthMax = MSGPACK_D
     pos += skip;
     if (items > 0) {
       if (items > length - pos) return 'a container claims more items than the bytes left';
-      if (pending.length >= depthMax) return `nested deeper than ${depthMax}`;
-      pending.push(items);
+      if (depth >= depthMax) return `nested deeper than ${depthMax}`;
+      pending[depth++] = items;
       continue;
     }
     // A whole value ended: count it against every container it completes.
-    while (pending.length > 0) {
-      const left = pending[pending.length - 1]! - 1;
+    while (depth > 0) {
+      const left = pending[depth - 1]! - 1;
       if (left > 0) {
-        pending[pending.length - 1] = left;
+        pending[depth - 1] = left;
         break;
       }
-      pending.pop();
+      depth--;
     }
-    if (pending.length === 0) return pos;
+    if (depth === 0) return pos;
   }
   return 'truncated';
 }

@@ -119,10 +119,12 @@ function count(value: unknown, max: number): number {
   return value;
 }
 
+const isExpectedVersion = (value: unknown): value is ExpectedVersion =>
+  value === 'any' || value === 'no-stream' || value === 'exists' || (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0);
+
 /** @throws InvalidArgumentError naming the field when the value is not an expected version */
 export function checkExpectedVersion(value: unknown, field: string): ExpectedVersion {
-  if (value === 'any' || value === 'no-stream' || value === 'exists') return value;
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  if (isExpectedVersion(value)) return value;
   return fail(field, "must be 'any', 'no-stream', 'exists' or a non-negative integer");
 }
 
@@ -131,15 +133,19 @@ export function transactionFromWire(value: unknown, streamsMax: number): Transac
   if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > CLIENT_ID_LENGTH_MAX) fail('clientId', `must be a string of 1 to ${CLIENT_ID_LENGTH_MAX} characters`);
   checkWellFormed(clientId, 'clientId');
   if (!Array.isArray(appends) || appends.length === 0 || appends.length > streamsMax) fail('appends', `must name 1 to ${streamsMax} streams`);
-  const decoded = appends.map((a: unknown, i: number): TransactionAppend => {
-    const [stream, expected, events] = tuple(a, `appends[${i}]`, 2, 3);
-    checkAppendStreamText(stream, i);
-    const expectedVersion = checkExpectedVersion(expected, `appends[${i}].expectedVersion`);
-    if (events === undefined) return { stream, expectedVersion };
-    if (!(events instanceof Uint8Array)) fail(`appends[${i}].events`, 'must be a MessagePack blob');
-    return { stream, expectedVersion, events };
-  });
+  const decoded: TransactionAppend[] = [];
+  for (let i = 0; i < appends.length; i++) decoded.push(appendFromWire(appends[i], i));
   return { clientId, seq: position(seq, 'seq'), appends: decoded };
+}
+
+/** `appends[index]` of a transaction. Every append passes here: a field's name is built only when its check fails. */
+function appendFromWire(value: unknown, index: number): TransactionAppend {
+  const [stream, expected, events] = Array.isArray(value) && value.length >= 2 && value.length <= 3 ? value : tuple(value, `appends[${index}]`, 2, 3);
+  checkAppendStreamText(stream, index);
+  const expectedVersion = isExpectedVersion(expected) ? expected : checkExpectedVersion(expected, `appends[${index}].expectedVersion`);
+  if (events === undefined) return { stream, expectedVersion };
+  if (!(events instanceof Uint8Array)) fail(`appends[${index}].events`, 'must be a MessagePack blob');
+  return { stream, expectedVersion, events };
 }
 
 export function readFromWire(value: unknown, countMax: number): ReadRequest {

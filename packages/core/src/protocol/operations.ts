@@ -183,7 +183,8 @@ export function serveOperation<K extends OperationName>(op: K, wire: unknown, ha
   } catch (error) {
     return Promise.reject(error);
   }
-  return answer.then((result) => operation.result.toWire(result));
+  // The codec's own function, not a closure per request: no toWire uses `this`.
+  return answer.then(operation.result.toWire);
 }
 
 /** The wire form of a request's arguments. */
