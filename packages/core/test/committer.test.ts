@@ -227,6 +227,28 @@ describe('Committer', () => {
     await drained;
     expect(committer.pendingCount).toBe(0);
   });
+
+  it('abandons the batch being written too: none of its transactions is left unanswered', async () => {
+    const { committer, store } = await harness({ onWritten: () => {}, commitIndex: 0 });
+    let release!: () => void;
+    const writing = new Promise<void>((resolve) => (release = resolve));
+    const append = store.append.bind(store);
+    let entered!: () => void;
+    const inWrite = new Promise<void>((resolve) => (entered = resolve));
+    store.append = async (records) => {
+      entered();
+      await writing;
+      return append(records);
+    };
+    const pending = committer.transact(tx('c', 1, 's'));
+    await inWrite;
+    const drained = committer.drain();
+    committer.abandon(new NotActiveError(null));
+    release();
+    await expect(pending).rejects.toMatchObject({ name: 'NotActiveError' });
+    await drained;
+    expect(committer.pendingCount).toBe(0);
+  });
 });
 
 /** A committer of a replicating active: nothing commits until `commitThrough`. */

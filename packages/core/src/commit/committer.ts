@@ -147,7 +147,8 @@ export class Committer {
    */
   abandon(error: Error): void {
     this.failure = error;
-    this.rejectEverything(error, []);
+    // The batch in the store's hands too: its write's end finds the committer abandoned and answers no one.
+    this.rejectEverything(error, this.writingBatch);
   }
 
   /** Transactions accepted and not yet durable, including those waiting for their turn. */
