@@ -36,4 +36,5 @@ export {
 } from './errors/store.js';
 export { NotActiveError, ServerShuttingDownError, ServerFailedError } from './errors/server.js';
 export { WrongStripeError, CrossStripeTransactionError, StripeUnavailableError, StripeEpochChangedError } from './errors/stripe.js';
+export { StreamBusyError, TransactionInDoubtError } from './errors/transaction.js';
 export { RemoteError, errorToWire, errorFromWire, type WireError } from './errors/wire.js';

@@ -44,6 +44,8 @@ export {
   CrossStripeTransactionError,
   StripeUnavailableError,
   StripeEpochChangedError,
+  StreamBusyError,
+  TransactionInDoubtError,
   ClientClosedError,
   RemoteError,
   errorFromWire,

@@ -167,7 +167,7 @@ describe('record kinds and format versions', () => {
   });
 
   it('refuses a record of a reserved or unknown kind with UnsupportedRecordKindError, not as corrupt', () => {
-    for (const kind of [RecordKind.Prepare, RecordKind.Decide, RecordKind.Outcome, RecordKind.Scavenge, 0, 99]) {
+    for (const kind of [RecordKind.Scavenge, 0, 99]) {
       const bytes = ofKind(record(), kind);
       for (const read of [() => decodeRecord(bytes, 7), () => indexRecord(bytes, 7)]) {
         let error: unknown;
@@ -182,6 +182,26 @@ describe('record kinds and format versions', () => {
       }
       // Every kind opens with [lsn, term]: a mirror's term lookup needs no more.
       expect(recordTerm(bytes, 7)).toBe(2);
+    }
+  });
+
+  it('round-trips the steps of a transaction over several stripes; a prepare indexes nothing, a committing decide or outcome its part', () => {
+    const txn = (decision: 0 | 1 | 2, prepareLsn = 0) => ({ id: 'client#4', coordinator: 0, participants: [0, 2], decision, prepareLsn, streams: decision === 1 && prepareLsn === 0 ? [{ stream: 'a', firstVersion: 3, eventCount: 1 }, { stream: 'b', firstVersion: 0, eventCount: 2 }] : [] });
+    const part = [{ stream: 'b', firstVersion: 0, eventCount: 2, events: new Uint8Array([0x92, 1, 2]) }];
+    const steps: LogRecord[] = [
+      { ...record(), kind: RecordKind.Prepare, appends: part, txn: txn(0) },
+      { ...record(), kind: RecordKind.Decide, appends: [{ stream: 'a', firstVersion: 3, eventCount: 1, events: new Uint8Array([0x91, 1]) }], txn: txn(1) },
+      { ...record(), kind: RecordKind.Decide, appends: [], txn: txn(2) },
+      { ...record(), kind: RecordKind.Outcome, appends: part, txn: txn(1, 5) },
+      { ...record(), kind: RecordKind.Outcome, appends: [], txn: txn(2, 5) },
+    ];
+    for (const step of steps) {
+      const encoded = encodeRecord(step);
+      expect(decodeRecord(encoded.bytes, step.lsn)).toEqual(step);
+      const indexed = indexRecord(encoded.bytes, step.lsn);
+      expect(indexed.streams).toEqual(encoded.streams);
+      expect(indexed.streams).toEqual(step.kind === RecordKind.Prepare ? [] : step.appends.map(({ stream, firstVersion, eventCount }) => ({ stream, firstVersion, eventCount })));
+      expect(recordTerm(encoded.bytes, step.lsn)).toBe(step.term);
     }
   });
 

@@ -63,6 +63,8 @@ export {
   CrossStripeTransactionError,
   StripeUnavailableError,
   StripeEpochChangedError,
+  StreamBusyError,
+  TransactionInDoubtError,
   ClientClosedError,
   RemoteError,
   type ErrorFields,

@@ -5,14 +5,14 @@
  * never one per transaction. A transaction is acknowledged, and becomes visible to readers and
  * subscribers, only once its batch is durable.
  */
-import { assert } from '../assert.js';
-import { KilnError, SequenceExpiredError, SequenceReusedError, ServerFailedError, ServerShuttingDownError } from '../errors.js';
+import { KilnError, SequenceExpiredError, SequenceReusedError, ServerFailedError, ServerShuttingDownError, StreamBusyError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
-import { encodeRecord, RecordKind, type EncodedRecord, type LogRecord, type RecordAppend } from '../log/record.js';
+import { encodeRecord, RecordKind, type EncodedRecord, type LogRecord, type RecordAppend, type TxnInfo } from '../log/record.js';
 import type { TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Timers } from '../time.js';
 import { DedupTable } from './dedup-table.js';
+import { GroupWriter, type PendingCommit } from './group-writer.js';
 import { StreamHeads } from './stream-heads.js';
 import { checkExpected, resultOf, sameWrites, validateTransaction } from './transaction-rules.js';
 
@@ -53,16 +53,6 @@ interface WaitingTransaction {
   reject: (error: unknown) => void;
 }
 
-interface PendingCommit {
-  encoded: EncodedRecord;
-  record: LogRecord;
-  result: TransactionResult;
-  /** Its key in the in-flight map. */
-  tag: string;
-  resolve: (result: TransactionResult) => void;
-  reject: (error: unknown) => void;
-}
-
 /** Progress reported while the de-duplication table is rebuilt. */
 export interface RecoveryProgress {
   scanned: number;
@@ -78,40 +68,44 @@ export class Committer {
    * collector promoted per append.
    */
   private readonly inFlight = new Map<string, { lsn: number; result: Promise<TransactionResult> }>();
-  private queue: PendingCommit[] = [];
-  /** The group commit the store is writing now. */
-  private writingBatch: PendingCommit[] = [];
+  private readonly writer: GroupWriter;
   private readonly waiting: WaitingTransaction[] = [];
-  private nextLsn: number;
-  private writing = false;
-  private flushScheduled = false;
+  /** Streams held by a transaction over several stripes, by its id: nobody else writes them until its outcome. */
+  private readonly holds = new Map<string, string>();
   private failure: unknown;
   private closing = false;
   private drained: (() => void) | undefined;
-  private committedLsn: number;
-  /** The last LSN durable in the local store. */
-  private writtenLsn: number;
-  /** Written locally, waiting for the commit index to reach them, in LSN order. */
-  private unacked: PendingCommit[] = [];
   /** Resends of transactions recovered from the log above the commit index, answered once it reaches them. */
   private resendsAwaitingCommit: Array<{ result: TransactionResult; resolve: (result: TransactionResult) => void; reject: (error: unknown) => void }> = [];
 
   constructor(private readonly options: CommitterOptions) {
     this.heads = new StreamHeads(options.store, options.limits.streamHeadCacheMax);
     this.dedup = new DedupTable(options.limits.dedupWindow, options.limits.dedupClientsMax);
-    this.writtenLsn = options.store.lastPosition.lsn;
-    this.committedLsn = Math.min(options.commitIndex ?? this.writtenLsn, this.writtenLsn);
-    this.nextLsn = this.writtenLsn + 1;
+    this.writer = new GroupWriter({
+      store: options.store,
+      limits: options.limits,
+      timers: options.timers,
+      commitIndex: options.commitIndex ?? options.store.lastPosition.lsn,
+      ...(options.onWriting ? { onWriting: options.onWriting } : {}),
+      ...(options.onWritten ? { onWritten: options.onWritten } : {}),
+      onDurable: (stream) => this.heads.settle(stream),
+      onCommit: (done) => this.committed(done),
+      onStoreFailed: (error, batch) => {
+        this.failure = error;
+        this.rejectEverything(new ServerFailedError({ cause: error }), batch);
+        options.onFailed(error);
+      },
+    });
   }
 
   /** The highest LSN that is durable and acknowledged: readers see nothing above it. */
   get commitIndex(): number {
-    return this.committedLsn;
+    return this.writer.committedLsn;
   }
 
   /** The last LSN durable in the local store, committed or not. */
   get lastWrittenLsn(): number {
-    return this.writtenLsn;
+    return this.writer.writtenLsn;
   }
 
   /**
@@ -119,21 +113,20 @@ export class Committer {
    * transactions up to there are acknowledged and handed to subscribers.
    */
   commitThrough(lsn: number): void {
-    const target = Math.min(lsn, this.writtenLsn);
-    if (target <= this.committedLsn) return;
-    this.committedLsn = target;
-    let count = 0;
-    while (count < this.unacked.length && this.unacked[count]!.record.lsn <= target) count++;
-    const done = count === this.unacked.length ? this.unacked : this.unacked.slice(0, count);
-    this.unacked = count === this.unacked.length ? [] : this.unacked.slice(count);
+    this.writer.commitThrough(lsn);
+  }
+
+  private committed(done: readonly PendingCommit[]): void {
     for (const pending of done) {
       const { record } = pending;
-      this.dedup.remember(record.clientId, record.seq, pending.result);
+      // A participant's steps are the coordinator's transaction: its client's sequence is the coordinator's, not this stripe's.
+      if (record.kind === RecordKind.Commit || record.kind === RecordKind.Decide) this.dedup.remember(record.clientId, record.seq, pending.result);
       this.inFlight.delete(pending.tag);
       pending.resolve(pending.result);
     }
     if (done.length > 0) this.options.onCommitted(done.map((p) => p.record));
     if (this.resendsAwaitingCommit.length > 0) {
+      const target = this.writer.committedLsn;
       const due = this.resendsAwaitingCommit.filter((r) => r.result.lsn <= target);
       this.resendsAwaitingCommit = this.resendsAwaitingCommit.filter((r) => r.result.lsn > target);
       for (const resend of due) resend.resolve(resend.result);
@@ -148,7 +141,7 @@ export class Committer {
   abandon(error: Error): void {
     this.failure = error;
     // The batch in the store's hands too: its write's end finds the committer abandoned and answers no one.
-    this.rejectEverything(error, this.writingBatch);
+    this.rejectEverything(error);
   }
 
   /** Transactions accepted and not yet durable, including those waiting for their turn. */
@@ -160,7 +153,7 @@ export class Committer {
    * Rebuilds the de-duplication table from the log's tail, `dedupRecoveryRecordsMax` records at
    * most, reporting progress along the way.
    */
-  async recover(onProgress?: (progress: RecoveryProgress) => void): Promise<void> {
+  async recover(onProgress?: (progress: RecoveryProgress) => void, observe?: (record: LogRecord) => void): Promise<void> {
     const { store, limits } = this.options;
     const last = store.lastPosition.lsn;
     let from = Math.max(1, last - limits.dedupRecoveryRecordsMax + 1);
@@ -169,7 +162,10 @@ export class Committer {
     while (from <= last) {
       const records = await store.readRecords(from, { direction: 'forward', maxCount: limits.readCountMax, maxBytes: limits.readBytesMax });
       if (records.length === 0) break;
-      for (const record of records) this.dedup.remember(record.clientId, record.seq, resultOf(record));
+      for (const record of records) {
+        if (record.kind === RecordKind.Commit || record.kind === RecordKind.Decide) this.dedup.remember(record.clientId, record.seq, resultOf(record));
+        observe?.(record);
+      }
       scanned += records.length;
       from = records[records.length - 1]!.lsn + 1;
       onProgress?.({ scanned, total });
@@ -236,17 +232,8 @@ export class Committer {
     const tag = `${request.clientId}#${request.seq}`;
     const joined = this.inFlight.get(tag);
     if (!joined) return this.enqueue(request, eventCounts, tag);
-    if (!sameWrites(request.appends, eventCounts, this.pendingRecord(joined.lsn).appends)) throw new SequenceReusedError(request.clientId, request.seq);
+    if (!sameWrites(request.appends, eventCounts, this.writer.pendingRecord(joined.lsn).appends)) throw new SequenceReusedError(request.clientId, request.seq);
     return joined.result;
-  }
-
-  /** The record of a transaction in flight: queued, being written, or written and not yet committed. */
-  private pendingRecord(lsn: number): LogRecord {
-    for (const pendings of [this.unacked, this.writingBatch, this.queue]) {
-      const found = pendings.find((p) => p.record.lsn === lsn);
-      if (found) return found.record;
-    }
-    assert(false, `in-flight LSN ${lsn} is neither queued, being written nor awaiting commit`);
   }
 
   /**
@@ -264,7 +251,7 @@ export class Committer {
   }
 
   private afterCommit(result: TransactionResult): Promise<TransactionResult> {
-    if (result.lsn <= this.committedLsn) return Promise.resolve(result);
+    if (result.lsn <= this.writer.committedLsn) return Promise.resolve(result);
     return new Promise((resolve, reject) => this.resendsAwaitingCommit.push({ result, resolve, reject }));
   }
 
@@ -286,6 +273,7 @@ export class Committer {
     // Plain loops: this runs for every transaction, and closures per call cost more than the work.
     const current: number[] = [];
     for (const append of request.appends) {
+      if (this.holds.size > 0) this.checkNotHeld(append.stream);
       const head = this.heads.get(append.stream)!;
       checkExpected(append.stream, append.expectedVersion, head);
       current.push(head);
@@ -300,7 +288,7 @@ export class Committer {
       this.heads.advance(stream, firstVersion + eventCount - 1);
     }
     const record: LogRecord = {
-      lsn: this.nextLsn++,
+      lsn: this.writer.takeLsn(),
       term: this.options.term,
       kind: RecordKind.Commit,
       clientId: request.clientId,
@@ -311,88 +299,85 @@ export class Committer {
     const encoded = encodeRecord(record);
     // The result names the ranges the store indexes: one list serves both (neither changes it).
     const result: TransactionResult = { lsn: record.lsn, streams: encoded.streams };
-    const promise = new Promise<TransactionResult>((resolve, reject) => {
-      this.queue.push({ encoded, record, result, tag, resolve, reject });
-    });
+    return this.queue(encoded, record, result, tag);
+  }
+
+  private queue(encoded: EncodedRecord, record: LogRecord, result: TransactionResult, tag: string): Promise<TransactionResult> {
+    const promise = new Promise<TransactionResult>((resolve, reject) => this.writer.push({ encoded, record, result, tag, resolve, reject }));
     this.inFlight.set(tag, { lsn: record.lsn, result: promise });
-    this.scheduleFlush();
     return promise;
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.writing) return;
-    this.flushScheduled = true;
-    this.options.timers.defer(() => {
-      this.flushScheduled = false;
-      void this.flush();
-    });
+  /**
+   * Reserves this stripe's part of a transaction over several stripes: checks that nobody holds
+   * its streams and that their expected versions hold (committed and pending state), then holds
+   * them for `txnId` until {@link release}. Returns the appends at the versions they will take.
+   * @throws StreamBusyError when another transaction holds a stream; nothing is held
+   * @throws WrongExpectedVersionError when an expected version does not hold; nothing is held
+   */
+  async reserve(txnId: string, request: TransactionRequest): Promise<RecordAppend[]> {
+    this.checkAccepting();
+    const eventCounts = validateTransaction(request, this.options.limits);
+    await this.heads.load(request.appends.map((a) => a.stream));
+    this.checkAccepting();
+    const appends: RecordAppend[] = [];
+    for (const [i, append] of request.appends.entries()) {
+      const holder = this.holds.get(append.stream);
+      if (holder !== undefined && holder !== txnId) throw new StreamBusyError(append.stream, holder);
+      const head = this.heads.get(append.stream)!;
+      checkExpected(append.stream, append.expectedVersion, head);
+      if (eventCounts[i]! > 0) appends.push({ stream: append.stream, firstVersion: head + 1, eventCount: eventCounts[i]!, events: append.events! });
+    }
+    for (const append of request.appends) this.holds.set(append.stream, txnId);
+    return appends;
   }
 
-  /** Writes the queue in group commits until it is empty; requests that arrive meanwhile join the next one. */
-  private async flush(): Promise<void> {
-    const { store, limits } = this.options;
-    while (this.queue.length > 0 && this.failure === undefined) {
-      this.writing = true;
-      const batch = this.takeBatch(limits.groupCommitRecordsMax, limits.groupCommitBytesMax);
-      const encoded = batch.map((p) => p.encoded);
-      this.options.onWriting?.(encoded);
-      this.writingBatch = batch;
-      try {
-        await store.append(encoded);
-      } catch (error) {
-        this.fail(error, batch);
-        return;
-      } finally {
-        this.writingBatch = [];
-      }
-      if (this.failure !== undefined) return; // abandoned while writing
-      this.writtenLsn = batch[batch.length - 1]!.record.lsn;
-      for (const pending of batch) {
-        for (const append of pending.record.appends) this.heads.settle(append.stream);
-        this.unacked.push(pending);
-      }
-      if (this.options.onWritten) this.options.onWritten(encoded);
-      else this.commitThrough(this.writtenLsn);
-    }
-    this.writing = false;
+  /** Holds streams for `txnId` again, as a new active recovering a prepare does. */
+  hold(txnId: string, streams: readonly string[]): void {
+    for (const stream of streams) this.holds.set(stream, txnId);
   }
 
-  private takeBatch(recordsMax: number, bytesMax: number): PendingCommit[] {
-    let bytes = 0;
-    let count = 0;
-    for (const pending of this.queue) {
-      if (count === recordsMax || (count > 0 && bytes + pending.encoded.bytes.length > bytesMax)) break;
-      bytes += pending.encoded.bytes.length;
-      count++;
-    }
-    assert(count > 0, 'a group commit must hold a record');
-    // Usually the whole queue goes: hand it over instead of copying it.
-    if (count === this.queue.length) {
-      const batch = this.queue;
-      this.queue = [];
-      return batch;
-    }
-    return this.queue.splice(0, count);
+  /** Lets go of the streams `txnId` holds. */
+  release(txnId: string): void {
+    for (const [stream, holder] of this.holds) if (holder === txnId) this.holds.delete(stream);
   }
 
-  /** A failed store write leaves the disk in an unknown state: fail everything, accept nothing more. */
-  private fail(error: unknown, batch: PendingCommit[]): void {
-    this.failure = error;
-    this.writing = false;
-    this.rejectEverything(new ServerFailedError({ cause: error }), batch);
-    this.options.onFailed(error);
+  /** The transaction holding `stream`, if any. */
+  holderOf(stream: string): string | undefined {
+    return this.holds.get(stream);
+  }
+
+  /**
+   * Writes a step of a transaction over several stripes (prepare, decide or outcome) with its
+   * appends at the versions reserved for them; resolves once it is committed. Asking again for a
+   * step in flight joins it.
+   */
+  async writeStep(kind: typeof RecordKind.Prepare | typeof RecordKind.Decide | typeof RecordKind.Outcome, txn: TxnInfo, clientId: string, seq: number, appends: RecordAppend[]): Promise<TransactionResult> {
+    const tag = `${txn.id}@${kind}`;
+    const joined = this.inFlight.get(tag);
+    if (joined) return joined.result;
+    const visible = kind !== RecordKind.Prepare;
+    if (visible) await this.heads.load(appends.map((a) => a.stream));
+    this.checkAccepting();
+    if (visible) for (const a of appends) this.heads.advance(a.stream, a.firstVersion + a.eventCount - 1);
+    const record: LogRecord = { lsn: this.writer.takeLsn(), term: this.options.term, kind, clientId, seq, timestampMs: this.options.clock.wallMs(), appends, txn };
+    const encoded = encodeRecord(record);
+    return this.queue(encoded, record, kind === RecordKind.Decide ? { lsn: record.lsn, streams: txn.streams } : { lsn: record.lsn, streams: encoded.streams }, tag);
+  }
+
+  private checkNotHeld(stream: string): void {
+    const holder = this.holds.get(stream);
+    if (holder !== undefined) throw new StreamBusyError(stream, holder);
   }
 
   /** Fails every transaction not committed (written, being written, queued, waiting, resent) with `error`. */
-  private rejectEverything(error: Error, batch: PendingCommit[]): void {
-    const given = [...this.unacked, ...batch, ...this.queue];
-    this.unacked = [];
-    this.queue = [];
-    for (const pending of given) pending.reject(error);
+  private rejectEverything(error: Error, batch?: PendingCommit[]): void {
+    this.writer.stop(error, batch);
     for (const waiting of this.waiting.splice(0)) waiting.reject(error);
     for (const resend of this.resendsAwaitingCommit.splice(0)) resend.reject(error);
     this.inFlight.clear();
     this.heads.clear();
+    this.holds.clear();
     this.drained?.();
   }
 }

@@ -6,7 +6,7 @@
 import { InvalidArgumentError, WrongExpectedVersionError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
 import { validateEvents, type ExpectedVersion } from '../log/events.js';
-import type { LogRecord, RecordAppend } from '../log/record.js';
+import { RecordKind, type LogRecord, type RecordAppend } from '../log/record.js';
 import { checkStreamName } from '../log/stream-name.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 
@@ -48,8 +48,9 @@ export function checkExpected(stream: string, expected: ExpectedVersion, actual:
   if (!holds) throw new WrongExpectedVersionError(stream, expected, actual);
 }
 
-/** The result a record stands for: what a resend of its transaction gets back. */
+/** The result a record stands for: what a resend of its transaction gets back (a decide's names every part). */
 export function resultOf(record: LogRecord): TransactionResult {
+  if (record.kind === RecordKind.Decide) return { lsn: record.lsn, streams: record.txn!.streams };
   return {
     lsn: record.lsn,
     streams: record.appends.map((a) => ({ stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount })),

@@ -16,6 +16,7 @@ import {
 import { TimeoutError } from './operation.js';
 import { ConfigError, InvalidArgumentError, SequenceExpiredError, SequenceReusedError, WrongExpectedVersionError } from './request.js';
 import { NotActiveError, ServerFailedError, ServerShuttingDownError } from './server.js';
+import { StreamBusyError, TransactionInDoubtError } from './transaction.js';
 import { CrossStripeTransactionError, StripeEpochChangedError, StripeUnavailableError, WrongStripeError } from './stripe.js';
 import { CorruptRecordError, LogOrderError, StoreClosedError, StoreFailedError, UnsupportedFormatVersionError, UnsupportedRecordKindError } from './store.js';
 
@@ -67,6 +68,8 @@ const wireClasses = [
   CrossStripeTransactionError,
   StripeUnavailableError,
   StripeEpochChangedError,
+  StreamBusyError,
+  TransactionInDoubtError,
 ];
 const fromWireByName = new Map<string, (message: string, fields: ErrorFields) => KilnError>(
   wireClasses.map((errorClass) => [errorClass.name, (message, fields) => errorClass.fromWire(message, fields)]),

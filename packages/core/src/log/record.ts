@@ -1,10 +1,10 @@
 /**
- * The log record: one entry of the log, as it sits in a store and travels to mirrors. Today every
- * record is a commit record, one committed transaction.
+ * The log record: one entry of the log, as it sits in a store and travels to mirrors: a commit
+ * record (one committed transaction), or one step of a transaction over several stripes.
  *
  * Layout: `u32le bodyBytes | u32le crc32c(body) | body`, where body is the MessagePack array
- * `[lsn, term, kind, clientId, seq, timestampMs, appends]` and each append is
- * `[stream, firstVersion, eventCount, eventsBlob]`. The length and CRC let recovery find a torn or
+ * `[lsn, term, kind, clientId, seq, timestampMs, appends]` (a transaction step adds an eighth
+ * field, `txn`, see {@link TxnInfo}) and each append is `[stream, firstVersion, eventCount, eventsBlob]`. The length and CRC let recovery find a torn or
  * corrupt tail and drop it; the record is all there or not there. `lsn` and `term` open every
  * kind of record, and `kind` says how the rest reads.
  *
@@ -30,11 +30,34 @@ export const RECORD_HEADER_BYTES = 8;
 export const STORE_FORMAT_VERSION = 2;
 
 /**
- * What a record is. Only commit records exist today; the other kinds are reserved for
- * cross-stripe transactions (prepare, decide, outcome) and log scavenging, and a record of one of
- * them is refused with `UnsupportedRecordKindError` until this code implements it.
+ * What a record is. A commit is one committed transaction of one stripe. A transaction over
+ * several stripes writes a prepare in each participant's log (its part, held and invisible), one
+ * decide in the coordinator's (commit with the coordinator's part, or abort), and an outcome in
+ * each participant's (commit with its part, or abort). Readers see the appends of commits, of
+ * committing decides and of committing outcomes; a prepare's never. Scavenge is reserved, and a
+ * record of it is refused with `UnsupportedRecordKindError`.
  */
 export const RecordKind = { Commit: 1, Prepare: 2, Decide: 3, Outcome: 4, Scavenge: 5 } as const;
+
+/** A decision on a transaction over several stripes. */
+export const Decision = { None: 0, Commit: 1, Abort: 2 } as const;
+export type Decision = (typeof Decision)[keyof typeof Decision];
+
+/** What a record of a transaction over several stripes says of it. */
+export interface TxnInfo {
+  /** The transaction's id: `<clientId>#<seq>` of the client's request to the coordinator. */
+  id: string;
+  /** The coordinator's stripe index: the lowest of the participants. */
+  coordinator: number;
+  /** Every participating stripe's index, ascending, the coordinator's first. */
+  participants: number[];
+  /** `None` in a prepare; the decision in a decide or an outcome. */
+  decision: Decision;
+  /** In an outcome: the LSN of the prepare it ends; otherwise 0. */
+  prepareLsn: number;
+  /** In a decide: every part's stream ranges, the result a resend of the transaction gets; otherwise empty. */
+  streams: StreamEntry[];
+}
 
 /** One of {@link RecordKind}'s values. */
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
@@ -49,15 +72,22 @@ export interface RecordAppend {
   events: Uint8Array;
 }
 
-/** A committed transaction: a commit record. */
+/** A record: a committed transaction, or a step of one over several stripes (with `txn`). */
 export interface LogRecord {
   lsn: number;
   term: number;
-  kind: typeof RecordKind.Commit;
+  kind: typeof RecordKind.Commit | typeof RecordKind.Prepare | typeof RecordKind.Decide | typeof RecordKind.Outcome;
   clientId: string;
   seq: number;
   timestampMs: number;
   appends: RecordAppend[];
+  /** Present exactly on prepare, decide and outcome records. */
+  txn?: TxnInfo;
+}
+
+/** The appends readers see: a prepare's stay hidden until its outcome (which carries them again). */
+export function visibleAppends(record: LogRecord): RecordAppend[] {
+  return record.kind === RecordKind.Prepare ? [] : record.appends;
 }
 
 /** Where one record put one stream's events: what a store's stream index holds. */
@@ -94,13 +124,35 @@ export function encodeRecord(record: LogRecord): EncodedRecord {
     rows.push([stream, firstVersion, eventCount, events]);
     streams.push({ stream, firstVersion, eventCount });
   }
-  assert(record.kind === RecordKind.Commit, 'only commit records can be encoded');
-  const body = encoder.encodeSharedRef([record.lsn, record.term, record.kind, record.clientId, record.seq, record.timestampMs, rows]);
+  const fields: unknown[] = [record.lsn, record.term, record.kind, record.clientId, record.seq, record.timestampMs, rows];
+  if (record.kind !== RecordKind.Commit) {
+    assert(record.txn !== undefined, 'a transaction step names its transaction');
+    fields.push(txnToWire(record.txn));
+  }
+  const body = encoder.encodeSharedRef(fields);
   const bytes = new Uint8Array(RECORD_HEADER_BYTES + body.length);
   putU32le(bytes, 0, body.length);
   putU32le(bytes, 4, crc32c(body));
   bytes.set(body, RECORD_HEADER_BYTES);
-  return { lsn: record.lsn, term: record.term, bytes, streams };
+  // A prepare's appends are not indexed: its events are nobody's until the outcome.
+  return { lsn: record.lsn, term: record.term, bytes, streams: record.kind === RecordKind.Prepare ? [] : streams };
+}
+
+const txnToWire = (t: TxnInfo): unknown[] => [t.id, t.coordinator, t.participants, t.decision, t.prepareLsn, t.streams.map((s) => [s.stream, s.firstVersion, s.eventCount])];
+
+function txnFromWire(value: unknown): TxnInfo | undefined {
+  if (!Array.isArray(value) || value.length !== 6) return undefined;
+  const [id, coordinator, participants, decision, prepareLsn, streams] = value as unknown[];
+  const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  if (typeof id !== 'string' || !count(coordinator) || !count(prepareLsn) || !Array.isArray(participants) || !participants.every(count)) return undefined;
+  if (decision !== Decision.None && decision !== Decision.Commit && decision !== Decision.Abort) return undefined;
+  if (!Array.isArray(streams)) return undefined;
+  const entries: StreamEntry[] = [];
+  for (const s of streams as unknown[]) {
+    if (!Array.isArray(s) || s.length !== 3 || typeof s[0] !== 'string' || !count(s[1]) || !count(s[2])) return undefined;
+    entries.push({ stream: s[0], firstVersion: s[1], eventCount: s[2] });
+  }
+  return { id, coordinator, participants: participants as number[], decision, prepareLsn, streams: entries };
 }
 
 /** Writes a u32 little-endian at `at`; by hand, as a DataView per record costs more than the header. */
@@ -161,7 +213,7 @@ export function indexRecord(bytes: Uint8Array, expectedLsn: number): EncodedReco
   const head = readIndexHead(bytes);
   if (head && head.lsn === expectedLsn) return { lsn: head.lsn, term: head.term, bytes, streams: head.streams };
   const record = decodeRecord(bytes, expectedLsn);
-  return { lsn: record.lsn, term: record.term, bytes, streams: record.appends.map((a) => ({ stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount })) };
+  return { lsn: record.lsn, term: record.term, bytes, streams: visibleAppends(record).map((a) => ({ stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount })) };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -258,14 +310,21 @@ export function verifiedBody(bytes: Uint8Array, lsn: number): Uint8Array {
 function toRecord(fields: unknown, expectedLsn: number): LogRecord | undefined {
   if (!Array.isArray(fields)) return undefined;
   let rest: unknown[];
+  let recordKind: LogRecord['kind'] = RecordKind.Commit;
+  let txn: TxnInfo | undefined;
   if (fields.length === 6) {
     // Format 1: no kind, and every record a commit.
     rest = fields as unknown[];
   } else {
     const [lsn, term, kind, ...tail] = fields as unknown[];
     if (typeof kind !== 'number') return undefined;
-    if (kind !== RecordKind.Commit) throw new UnsupportedRecordKindError(expectedLsn, kind);
-    if (tail.length !== 4) return undefined;
+    if (kind !== RecordKind.Commit && kind !== RecordKind.Prepare && kind !== RecordKind.Decide && kind !== RecordKind.Outcome) throw new UnsupportedRecordKindError(expectedLsn, kind);
+    recordKind = kind;
+    if (kind === RecordKind.Commit ? tail.length !== 4 : tail.length !== 5) return undefined;
+    if (kind !== RecordKind.Commit) {
+      txn = txnFromWire(tail.pop());
+      if (txn === undefined) return undefined;
+    }
     rest = [lsn, term, ...tail];
   }
   const [lsn, term, clientId, seq, timestampMs, appends] = rest;
@@ -279,5 +338,5 @@ function toRecord(fields: unknown, expectedLsn: number): LogRecord | undefined {
     if (!(events instanceof Uint8Array)) return undefined;
     decoded.push({ stream, firstVersion, eventCount, events });
   }
-  return { lsn, term, kind: RecordKind.Commit, clientId, seq, timestampMs, appends: decoded };
+  return txn === undefined ? { lsn, term, kind: recordKind, clientId, seq, timestampMs, appends: decoded } : { lsn, term, kind: recordKind, clientId, seq, timestampMs, appends: decoded, txn };
 }

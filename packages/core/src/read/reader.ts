@@ -4,7 +4,7 @@
  * by a count and by `readBytesMax`.
  */
 import type { LogLimits } from '../limits.js';
-import type { LogRecord, RecordAppend } from '../log/record.js';
+import { visibleAppends, type LogRecord, type RecordAppend } from '../log/record.js';
 import { checkStreamName } from '../log/stream-name.js';
 import type { EventSlice, ReadAllRequest, ReadRequest } from '../protocol/messages.js';
 import type { ReadAllChunk, ReadPage } from '../protocol/replies.js';
@@ -62,7 +62,7 @@ export class Reader {
     if ((forward && from > commitIndex) || (!forward && from < 1)) return { slices: [], next: from };
     const maxCount = forward ? Math.min(request.maxCount, commitIndex - Math.max(from, 1) + 1) : request.maxCount;
     const records = await this.store.readRecords(from, { direction: request.direction, maxCount, maxBytes: this.limits.readBytesMax });
-    const slices = records.flatMap((record) => record.appends.map((append) => toSlice(record, append)));
+    const slices = records.flatMap((record) => visibleAppends(record).map((append) => toSlice(record, append)));
     const last = records[records.length - 1];
     const next = last ? (forward ? last.lsn + 1 : last.lsn - 1) : from;
     return { slices, next };
@@ -71,7 +71,7 @@ export class Reader {
 
 /** The slice of a record that belongs to one stream, if the record wrote to it. */
 export function sliceOf(record: LogRecord, stream: string): EventSlice | undefined {
-  const append = record.appends.find((a) => a.stream === stream);
+  const append = visibleAppends(record).find((a) => a.stream === stream);
   return append && toSlice(record, append);
 }
 

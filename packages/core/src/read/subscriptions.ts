@@ -8,7 +8,7 @@
  * catching up at once hold at most `readBytesInFlightMax` between them.
  */
 import type { LogLimits } from '../limits.js';
-import type { LogRecord } from '../log/record.js';
+import { visibleAppends, type LogRecord } from '../log/record.js';
 import type { EventSlice } from '../protocol/messages.js';
 import type { ReadBudget } from './read-budget.js';
 import { Reader, sliceOf } from './reader.js';
@@ -97,7 +97,7 @@ export class SubscriptionHub {
       if (subscription.stream === null) {
         if (record.lsn < subscription.next) continue;
         if (record.lsn > subscription.next) return undefined;
-        for (const append of record.appends) slices.push(sliceOf(record, append.stream)!);
+        for (const append of visibleAppends(record)) slices.push(sliceOf(record, append.stream)!);
         subscription.next = record.lsn + 1;
       } else {
         const slice = sliceOf(record, subscription.stream);
