@@ -55,6 +55,12 @@ export interface LogLimits {
   streamHeadCacheMax: number;
   /** Records a long scan handles before it yields to the event loop. @default 1024 */
   scanYieldEvery: number;
+  /**
+   * Time a coordinator gives every participant of a transaction over several stripes to vote
+   * before it decides abort; also the longest one server's call to another stripe may take.
+   * @default 10000
+   */
+  txnTimeoutMs: number;
 }
 
 export const defaultConnectionLimits: Readonly<ConnectionLimits> = Object.freeze({
@@ -80,6 +86,7 @@ export const defaultLogLimits: Readonly<LogLimits> = Object.freeze({
   dedupRecoveryRecordsMax: 1_000_000,
   streamHeadCacheMax: 65_536,
   scanYieldEvery: 1024,
+  txnTimeoutMs: 10_000,
 });
 
 /** Timing of a mirror group, in milliseconds; every member of a group must use the same. */

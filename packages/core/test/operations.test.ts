@@ -108,6 +108,14 @@ const SAMPLES: { [K in OperationName]: { args: Array<ArgumentsOf<K>>; badArgs: u
     ],
   },
   ping: { args: [null], badArgs: [1], results: [null], badResults: [1, {}] },
+  prepare: {
+    args: [{ txnId: 'c#1/2.1', coordinator: 0, participants: [0, 2], part: { clientId: 'c', seq: 1, appends: [{ stream: 's', expectedVersion: 'no-stream', events: blob(1) }] } }],
+    badArgs: [null, ['c#1', 0, [0], ['c', 1, [['s', 'any', blob(1)]]]], ['c#1', 1, [0, 1], ['c', 1, [['s', 'any', blob(1)]]]], ['', 0, [0, 1], ['c', 1, [['s', 'any', blob(1)]]]], ['c#1', 0, [0, 1], ['c', 1, []]]],
+    results: [[{ stream: 's', firstVersion: 3, eventCount: 1 }], []],
+    badResults: [null, [['s', -1, 1]], [['s', 0]]],
+  },
+  decide: { args: [{ txnId: 'c#1/2.1', decision: 1 }, { txnId: 'c#1/2.1', decision: 2 }], badArgs: [['c#1', 0], ['c#1', 3], ['', 1], 'c#1'], results: [null], badResults: [1] },
+  txnStatus: { args: ['c#1/2.1'], badArgs: ['', 7, null], results: [0, 1, 2], badResults: [3, -1, 'commit', null] },
   topology: {
     args: [null],
     badArgs: [1, 'all'],

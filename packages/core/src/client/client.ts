@@ -16,6 +16,7 @@ import type { ServerStatus } from '../protocol/status.js';
 import type { Topology } from '../protocol/topology.js';
 import type { Direction } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Random } from '../time.js';
+import { DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_RETRY_DELAY_MS, retryWhileBusy, type BusyRetrySettings } from './busy-retry.js';
 import { eventsOf } from './events.js';
 import { Link, type ClientStatus } from './link.js';
 import { readAllLog, subscribeAllLog } from './merged-log.js';
@@ -85,7 +86,8 @@ export async function connect(urls: string | readonly string[], options: ClientO
       throw error;
     }
   }
-  return new KilnClient(new TopologyRouter(link, topology, newLink), clientId, random);
+  const busyRetry = { retries: options.busyRetries ?? DEFAULT_BUSY_RETRIES, delayMs: options.busyRetryDelayMs ?? DEFAULT_BUSY_RETRY_DELAY_MS, timers: options.timers ?? systemTimers, random };
+  return new KilnClient(new TopologyRouter(link, topology, newLink), clientId, random, busyRetry);
 }
 
 /** Length of the `/<UUID>` a given `clientId` gets. */
@@ -125,6 +127,7 @@ export class KilnClient {
      */
     readonly clientId: string,
     private readonly random: Random,
+    private readonly busyRetry: BusyRetrySettings,
   ) {}
 
   /**
@@ -169,10 +172,13 @@ export class KilnClient {
       const expectedVersion = checkExpectedVersion(a.expectedVersion ?? 'any', `appends[${i}].expectedVersion`);
       return a.events ? { stream: a.stream, expectedVersion, events: encodeEvents(a.events, () => this.random.uuid()) } : { stream: a.stream, expectedVersion };
     });
-    // The seq is taken once per stripe tried; a resend after a reconnect carries the same one.
-    return this.router.routed(
-      appends.map((a) => a.stream),
-      (stripe) => this.router.request(stripe, 'transact', { clientId: this.clientId, seq: this.router.nextSeq(stripe), appends: wire }),
+    // The seq is taken once per stripe tried; a resend after a reconnect carries the same one. A
+    // transaction over several stripes goes to the lowest, its coordinator.
+    return retryWhileBusy(this.busyRetry, () =>
+      this.router.routed(
+        appends.map((a) => a.stream),
+        (stripe) => this.router.request(stripe, 'transact', { clientId: this.clientId, seq: this.router.nextSeq(stripe), appends: wire }),
+      ),
     );
   }
 

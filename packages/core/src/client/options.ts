@@ -31,6 +31,15 @@ export interface ClientOptions {
    */
   reconnectWindowMs?: number;
   /**
+   * Retries of a transaction refused with `StreamBusyError` (a stream held by a transaction over
+   * several stripes still deciding), after a delay that doubles from `busyRetryDelayMs` up to a
+   * second, with jitter. 0 turns retrying off: the error then reaches the caller at once.
+   * @default 8
+   */
+  busyRetries?: number;
+  /** Delay before the first retry of a busy transaction, ms. @default 25 */
+  busyRetryDelayMs?: number;
+  /**
    * With requests outstanding, a server silent for this long is taken for dead and the client
    * moves on (it pings after half of it). @default 2000
    */

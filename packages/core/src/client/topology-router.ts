@@ -13,7 +13,6 @@ import { SlotTable } from '../cluster/slots.js';
 import {
   ClientClosedError,
   ConnectionClosedError,
-  CrossStripeTransactionError,
   StripeUnavailableError,
   WrongStripeError,
   type KilnError,
@@ -107,15 +106,12 @@ export class TopologyRouter implements StripeFacts {
     return index >= 0 ? index : undefined;
   }
 
-  /**
-   * The one stripe holding all of `streams`.
-   * @throws CrossStripeTransactionError naming the stripes when they lie on several
-   */
+  /** The stripe that takes an operation on `streams`: theirs, or, when they lie on several, the lowest, which coordinates a transaction over them. */
   stripeOfStreams(streams: readonly string[]): number {
     if (!this.striped) return 0;
-    const stripes = [...new Set(streams.map((s) => this.table!.stripeOf(s)))].sort((a, b) => a - b);
-    if (stripes.length > 1) throw new CrossStripeTransactionError(stripes.map((i) => this.stripeName(i)));
-    return stripes[0]!;
+    let lowest = Number.MAX_SAFE_INTEGER;
+    for (const stream of streams) lowest = Math.min(lowest, this.table!.stripeOf(stream));
+    return lowest;
   }
 
   /** The next transaction sequence number on a stripe. */

@@ -74,6 +74,18 @@ export class ClusterDirectory {
     };
   }
 
+  /** The stripe holding `stream`. */
+  stripeOf(stream: string): number {
+    return this.layout.slotTable.stripeOf(stream);
+  }
+
+  /** True when `streams` lie on several stripes: a transaction over them is coordinated by the lowest. */
+  spansStripes(streams: readonly string[]): boolean {
+    if (!this.striped || streams.length < 2) return false;
+    const first = this.stripeOf(streams[0]!);
+    return streams.some((s) => this.stripeOf(s) !== first);
+  }
+
   /**
    * Refuses an operation whose streams are not all on this server's stripe.
    * @throws CrossStripeTransactionError when they lie on several stripes

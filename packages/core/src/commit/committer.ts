@@ -14,7 +14,7 @@ import type { Clock, Timers } from '../time.js';
 import { DedupTable } from './dedup-table.js';
 import { GroupWriter, type PendingCommit } from './group-writer.js';
 import { StreamHeads } from './stream-heads.js';
-import { checkExpected, resultOf, sameWrites, validateTransaction } from './transaction-rules.js';
+import { answersClient, checkExpected, resultOf, sameWrites, validateTransaction } from './transaction-rules.js';
 
 /** What the committer needs from the server around it. */
 export interface CommitterOptions {
@@ -120,7 +120,7 @@ export class Committer {
     for (const pending of done) {
       const { record } = pending;
       // A participant's steps are the coordinator's transaction: its client's sequence is the coordinator's, not this stripe's.
-      if (record.kind === RecordKind.Commit || record.kind === RecordKind.Decide) this.dedup.remember(record.clientId, record.seq, pending.result);
+      if (answersClient(record)) this.dedup.remember(record.clientId, record.seq, pending.result);
       this.inFlight.delete(pending.tag);
       pending.resolve(pending.result);
     }
@@ -163,7 +163,7 @@ export class Committer {
       const records = await store.readRecords(from, { direction: 'forward', maxCount: limits.readCountMax, maxBytes: limits.readBytesMax });
       if (records.length === 0) break;
       for (const record of records) {
-        if (record.kind === RecordKind.Commit || record.kind === RecordKind.Decide) this.dedup.remember(record.clientId, record.seq, resultOf(record));
+        if (answersClient(record)) this.dedup.remember(record.clientId, record.seq, resultOf(record));
         observe?.(record);
       }
       scanned += records.length;
@@ -317,7 +317,7 @@ export class Committer {
    */
   async reserve(txnId: string, request: TransactionRequest): Promise<RecordAppend[]> {
     this.checkAccepting();
-    const eventCounts = validateTransaction(request, this.options.limits);
+    const eventCounts = validateTransaction(request, this.options.limits, true);
     await this.heads.load(request.appends.map((a) => a.stream));
     this.checkAccepting();
     const appends: RecordAppend[] = [];
@@ -330,6 +330,18 @@ export class Committer {
     }
     for (const append of request.appends) this.holds.set(append.stream, txnId);
     return appends;
+  }
+
+  /**
+   * What a transaction over several stripes got, if its `(clientId, seq)` decided commit here:
+   * answered once its decide is committed; undefined when unknown.
+   * @throws SequenceExpiredError when it is older than the de-duplication window
+   */
+  recordedResult(clientId: string, seq: number): Promise<TransactionResult> | undefined {
+    const known = this.dedup.lookup(clientId, seq);
+    if (known.kind === 'committed') return this.afterCommit(known.result);
+    if (known.kind === 'expired') throw new SequenceExpiredError(clientId, seq);
+    return undefined;
   }
 
   /** Holds streams for `txnId` again, as a new active recovering a prepare does. */

@@ -6,16 +6,17 @@
 import { InvalidArgumentError, WrongExpectedVersionError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
 import { validateEvents, type ExpectedVersion } from '../log/events.js';
-import { RecordKind, type LogRecord, type RecordAppend } from '../log/record.js';
+import { Decision, RecordKind, type LogRecord, type RecordAppend } from '../log/record.js';
 import { checkStreamName } from '../log/stream-name.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 
 /**
  * Checks a transaction's stream names and events before it takes an LSN; returns each append's
- * event count (0 for a check-only entry).
+ * event count (0 for a check-only entry). A `part` of a transaction over several stripes may
+ * only check versions: the events may all be in other parts.
  * @throws InvalidArgumentError naming the first field that breaks a rule
  */
-export function validateTransaction(request: TransactionRequest, limits: LogLimits): number[] {
+export function validateTransaction(request: TransactionRequest, limits: LogLimits, part = false): number[] {
   if (request.appends.length > limits.streamsPerTransactionMax) {
     throw new InvalidArgumentError('appends', `must name at most ${limits.streamsPerTransactionMax} streams`);
   }
@@ -34,7 +35,7 @@ export function validateTransaction(request: TransactionRequest, limits: LogLimi
     counts.push(count);
     events += count;
   }
-  if (events === 0) throw new InvalidArgumentError('appends', 'must append at least one event');
+  if (events === 0 && !part) throw new InvalidArgumentError('appends', 'must append at least one event');
   return counts;
 }
 
@@ -47,6 +48,14 @@ export function checkExpected(stream: string, expected: ExpectedVersion, actual:
     expected === actual;
   if (!holds) throw new WrongExpectedVersionError(stream, expected, actual);
 }
+
+/**
+ * True for a record that stands for a client's committed transaction on this stripe: a commit, or
+ * a coordinator's commit decision. A participant's steps carry the coordinator's sequence, and an
+ * aborted transaction answers nothing: a resend of it runs again.
+ */
+export const answersClient = (record: LogRecord): boolean =>
+  record.kind === RecordKind.Commit || (record.kind === RecordKind.Decide && record.txn!.decision === Decision.Commit);
 
 /** The result a record stands for: what a resend of its transaction gets back (a decide's names every part). */
 export function resultOf(record: LogRecord): TransactionResult {

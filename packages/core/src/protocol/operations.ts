@@ -52,6 +52,19 @@ import {
 } from './replies.js';
 import { serverStatusFromWire, serverStatusToWire, type ServerStatus } from './status.js';
 import { topologyFromWire, topologyToWire, type Topology } from './topology.js';
+import type { Decision, StreamEntry } from '../log/record.js';
+import {
+  decideFromWire,
+  decideToWire,
+  decisionFromWire,
+  prepareFromWire,
+  prepareToWire,
+  streamEntriesFromWire,
+  streamEntriesToWire,
+  txnIdFromWire,
+  type DecideRequest,
+  type PrepareRequest,
+} from './txn-messages.js';
 
 /** The limits argument checks hold requests to. */
 export type ArgumentLimits = Pick<LogLimits, 'streamsPerTransactionMax' | 'readCountMax'>;
@@ -115,6 +128,21 @@ const TABLE = {
     clientMethods: ['serverStatus'],
   }),
   ping: row<null, null, null>({ args: nothing, result: done, clientMethods: [] }),
+  prepare: row<PrepareRequest, PrepareRequest, StreamEntry[]>({
+    args: { toWire: prepareToWire, fromWire: (wire, limits) => prepareFromWire(wire, limits.streamsPerTransactionMax) },
+    result: { toWire: streamEntriesToWire, fromWire: streamEntriesFromWire },
+    clientMethods: [],
+  }),
+  decide: row<DecideRequest, DecideRequest, null>({
+    args: { toWire: decideToWire, fromWire: decideFromWire },
+    result: done,
+    clientMethods: [],
+  }),
+  txnStatus: row<string, string, Decision>({
+    args: { toWire: (id) => id, fromWire: txnIdFromWire },
+    result: { toWire: (d) => d, fromWire: decisionFromWire },
+    clientMethods: [],
+  }),
   topology: row<null, null, Topology>({
     args: nothing,
     result: { toWire: topologyToWire, fromWire: topologyFromWire },

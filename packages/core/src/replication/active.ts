@@ -29,6 +29,8 @@ export interface ActiveContext {
   log: (line: string) => void;
   /** Called with newly committed records, in LSN order. */
   onCommitted: (records: readonly LogRecord[]) => void;
+  /** Called with each record recovery scans before this active takes office, in LSN order. */
+  onRecoveredRecord?: (record: LogRecord) => void;
   /** Called once if a store write fails. */
   onFailed: (error: unknown) => void;
   /** Stays connected to these members. */
@@ -117,7 +119,7 @@ export class Active {
     const { log, logLimits } = this.context;
     return this.committer.recover((p: RecoveryProgress) => {
       if (p.scanned === p.total || p.scanned % RECOVERY_PROGRESS_EVERY < logLimits.readCountMax) log(`recovery: de-duplication table ${p.scanned}/${p.total} records`);
-    });
+    }, this.context.onRecoveredRecord);
   }
 
   /** Takes office: ships to every mirror, and records the view again in this term. */

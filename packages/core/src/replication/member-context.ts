@@ -55,6 +55,8 @@ export interface MemberContext {
   onFailed: (error: unknown) => void;
   /** Called when this member stops being the active. */
   onStepDown: () => void;
+  /** Called with each record recovery scans before this member takes office, in LSN order. @default nothing */
+  onRecoveredRecord?: (record: LogRecord) => void;
   /** Called when this member took office as the active in `term`. @default nothing */
   onTookOffice?: (term: number) => void;
   /** The stripe this member's group is, stamped on every message it sends. @default SINGLE_STRIPE */

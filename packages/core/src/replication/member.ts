@@ -254,7 +254,7 @@ export class GroupMember {
     // The term and the vote that won it are on disk before this member ships in it.
     await this.member.durable.settled();
     if (this.term !== term || this.stopped) return;
-    const { store, logLimits, timers, log, onCommitted, onFailed } = this.context;
+    const { store, logLimits, timers, log, onCommitted, onFailed, onRecoveredRecord } = this.context;
     const active = new Active(term, {
       member: this.member,
       outbox: this.outbox,
@@ -264,6 +264,7 @@ export class GroupMember {
       log,
       onCommitted,
       onFailed,
+      ...(onRecoveredRecord ? { onRecoveredRecord } : {}),
       setPeers: (members) => this.network.setPeers(peersOf(members)),
       standalone: this.context.standalone ?? false,
     });

@@ -22,6 +22,8 @@ import { ClusterPresence } from '../cluster/presence.js';
 import { logDigest } from '../read/log-digest.js';
 import { checkPlacement, type ClusterLayout } from '../cluster/layout.js';
 import type { PeerInbox } from '../replication/peer-inbox.js';
+import { Transactions } from '../txn/transactions.js';
+import type { LogRecord } from '../log/record.js';
 
 export type { ServerState, ServerStatus } from '../protocol/status.js';
 
@@ -151,6 +153,7 @@ class Server implements KilnServer {
   private readonly openConnections = new Set<Connection>();
   private clusterId = '';
   private presence!: ClusterPresence;
+  private transactions: Transactions | undefined;
   private state: ServerState = 'START';
   private startedMs = 0;
   private closing: Promise<void> | undefined;
@@ -208,6 +211,8 @@ class Server implements KilnServer {
     const reader = new Reader(this.store, this.logLimits);
     const readBudget = new ReadBudget(this.logLimits.readBytesInFlightMax);
     this.hub = new SubscriptionHub(reader, this.logLimits, () => this.member.commitIndex, readBudget);
+    const txns = this.presence.directory.striped ? this.transactionsOf(this.presence.directory.layout) : undefined;
+    this.transactions = txns;
     const member = new GroupMember(this.options.group ?? this.loneGroup(), {
       store: this.store,
       logLimits: this.logLimits,
@@ -219,14 +224,20 @@ class Server implements KilnServer {
       log: this.log,
       onCommitted: (records) => {
         if (records[0]?.lsn === 1) this.presence.committed(records);
+        txns?.committed(records);
         this.hub.dispatch(records);
       },
       onFailed: (error) => this.fail(error),
       onStepDown: () => {
         this.presence.steppedDown();
+        txns?.steppedDown();
         this.dropClients('this server is no longer the active');
       },
-      onTookOffice: (term) => this.presence.tookOffice(term),
+      onTookOffice: (term) => {
+        this.presence.tookOffice(term);
+        txns?.tookOffice();
+      },
+      ...(txns ? { onRecoveredRecord: (record: LogRecord) => txns.recoveredRecord(record) } : {}),
       stripe: this.presence.stripe,
       standalone: this.standalone,
     });
@@ -249,6 +260,7 @@ class Server implements KilnServer {
       status: () => this.status(),
       directory: this.presence.directory,
       topology: () => this.presence.topology(),
+      ...(txns ? { transactions: txns } : {}),
       addMirror: (mirror) => this.addMirror(mirror),
       removeMirror: (name) => this.removeMirror(name),
       logDigest: (throughLsn) => logDigest(this.store, this.logLimits, throughLsn),
@@ -283,6 +295,25 @@ class Server implements KilnServer {
     const stripe = this.presence.directory.layout.stripes[this.presence.stripe]!.name;
     const where = this.urls.length > 0 ? `listening on ${this.urls.join(', ')}` : "on its process's peer listener";
     this.log(`${this.name} joined ${this.presence.directory.striped ? `stripe ${stripe}` : 'group'} as ${member.state}; ${where}`);
+  }
+
+  /** Transactions over several stripes, for a server of a cluster of several. */
+  private transactionsOf(layout: ClusterLayout): Transactions {
+    return new Transactions({
+      name: this.name,
+      layout,
+      stripe: this.presence.stripe,
+      committer: () => this.member.activeCommitter(),
+      term: () => this.member.term,
+      readIndex: () => this.member.readIndex(),
+      transports: this.options.transports,
+      limits: this.connectionLimits,
+      txnTimeoutMs: this.logLimits.txnTimeoutMs,
+      logLimits: this.logLimits,
+      clock: this.clock,
+      timers: this.timers,
+      log: this.log,
+    });
   }
 
   /** The group of a server started without one: itself alone, needing no peer address. */
@@ -340,6 +371,7 @@ class Server implements KilnServer {
       await this.member.stop();
     }
     this.presence?.close();
+    await this.transactions?.close();
     // Closing a connection flushes the answers already queued on it before the socket goes.
     for (const connection of this.openConnections) connection.close('server shutting down');
     await Promise.all(this.listeners.map((listener) => listener.close()));

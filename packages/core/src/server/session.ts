@@ -13,6 +13,7 @@ import { serveOperation, type OperationHandlers, type OperationName } from '../p
 import type { ServerStatus } from '../protocol/status.js';
 import type { ClusterDirectory } from '../cluster/directory.js';
 import type { Topology } from '../protocol/topology.js';
+import type { Transactions } from '../txn/transactions.js';
 import type { DivergedEntry } from '../replication/diverged-report.js';
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
@@ -47,6 +48,8 @@ export interface SessionContext {
   directory: ClusterDirectory;
   /** The cluster's topology as this server knows it. */
   topology: () => Promise<Topology>;
+  /** Transactions over several stripes, on a server of a cluster of several. */
+  transactions?: Transactions;
   addMirror: (mirror: GroupMemberConfig) => Promise<GroupView>;
   removeMirror: (name: string) => Promise<GroupView>;
   /** A fingerprint of this server's own log through an LSN (the end of its log at most). */
@@ -176,12 +179,21 @@ export class Session {
     const { directory } = context;
     return {
       transact: (transaction) => {
-        if (directory.striped) directory.checkStreams(transaction.appends.map((a) => a.stream));
+        if (directory.striped) {
+          const streams = transaction.appends.map((a) => a.stream);
+          if (directory.spansStripes(streams)) return this.transactions().coordinate(transaction, (stream) => directory.stripeOf(stream));
+          directory.checkStreams(streams);
+        }
         return context.committer().transact(transaction);
       },
       read: (request) => {
-        if (directory.striped) directory.checkStreams([request.stream]);
-        return context.readIndex().then((commitIndex) => context.reader.readStream(request, commitIndex));
+        if (!directory.striped) return context.readIndex().then((commitIndex) => context.reader.readStream(request, commitIndex));
+        directory.checkStreams([request.stream]);
+        // A part of a transaction over several stripes holding the stream is ended first, if decided.
+        return this.transactions()
+          .resolveHeld([request.stream])
+          .then(() => context.readIndex())
+          .then((commitIndex) => context.reader.readStream(request, commitIndex));
       },
       readAll: (request) => context.readIndex().then((commitIndex) => context.reader.readAll(request, commitIndex)),
       subscribe: (request) => Promise.resolve(this.subscribe(request)),
@@ -196,11 +208,20 @@ export class Session {
       status: () => Promise.resolve(context.status()),
       ping: () => Promise.resolve(null),
       topology: () => context.topology(),
+      prepare: (request) => this.transactions().prepare(request),
+      decide: (request) => this.transactions().decide(request),
+      txnStatus: (txnId) => this.transactions().status(txnId),
       addMirror: (mirror) => context.addMirror(mirror),
       removeMirror: (name) => context.removeMirror(name),
       logDigest: (throughLsn) => context.logDigest(throughLsn),
       diverged: (index) => context.diverged(index),
     };
+  }
+
+  /** The server's transactions over several stripes. @throws InvalidArgumentError on a server of a cluster of one stripe */
+  private transactions(): Transactions {
+    if (this.context.transactions === undefined) throw new InvalidArgumentError('operation', 'this server is in a cluster of one stripe: it has no transactions over several');
+    return this.context.transactions;
   }
 
   private subscribe(request: SubscribeRequest): null {

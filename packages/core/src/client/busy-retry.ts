@@ -1,0 +1,37 @@
+/**
+ * Retries of a transaction refused with `StreamBusyError`: a stream was held by a transaction over
+ * several stripes still deciding. Nobody waits for a held stream (there is no distributed
+ * deadlock), so the client tries again a bounded number of times, after a delay that doubles
+ * each time (capped at a second), with jitter so that clients refused together do not return
+ * together.
+ */
+import { StreamBusyError } from '../errors.js';
+import type { Random, Timers } from '../time.js';
+
+export interface BusyRetrySettings {
+  /** Tries after the first; 0 turns retrying off. */
+  retries: number;
+  /** Delay before the first retry, ms; each later one doubles it, up to {@link BUSY_RETRY_DELAY_MAX_MS}. */
+  delayMs: number;
+  timers: Timers;
+  random: Random;
+}
+
+export const BUSY_RETRY_DELAY_MAX_MS = 1_000;
+/** Retries of a busy transaction unless the client says otherwise. */
+export const DEFAULT_BUSY_RETRIES = 8;
+/** Delay before the first retry, ms, unless the client says otherwise. */
+export const DEFAULT_BUSY_RETRY_DELAY_MS = 25;
+
+/** Runs `attempt`, again while it fails with `StreamBusyError` and retries are left. */
+export async function retryWhileBusy<T>(settings: BusyRetrySettings, attempt: () => Promise<T>): Promise<T> {
+  for (let tried = 0; ; tried++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof StreamBusyError) || tried >= settings.retries) throw error;
+      const delay = Math.min(settings.delayMs * 2 ** tried, BUSY_RETRY_DELAY_MAX_MS) * (0.5 + settings.random.next());
+      await new Promise<void>((resolve) => settings.timers.setTimeout(resolve, delay, { keepAlive: true }));
+    }
+  }
+}

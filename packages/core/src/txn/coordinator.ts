@@ -1,0 +1,132 @@
+/**
+ * The coordinator's side of a transaction over several stripes (two-phase commit over replicated
+ * logs, presumed abort). The coordinator is the lowest participating stripe. It reserves its own
+ * part, asks every other participant to prepare its part, and writes one decide record: commit,
+ * carrying its own part, when every participant voted yes within `txnTimeoutMs`; abort otherwise.
+ * The client is answered once the decide is committed; the participants are then told, and a
+ * participant that was not asks (`txnStatus`). A transaction this stripe has no decision for is
+ * aborted: a decision lost with a deposed active was never committed, so nobody acted on it.
+ */
+import type { Committer } from '../commit/committer.js';
+import { TimeoutError } from '../errors.js';
+import { Decision, RecordKind, type StreamEntry, type TxnInfo } from '../log/record.js';
+import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
+import type { Timers } from '../time.js';
+import type { StripeCaller } from './stripe-caller.js';
+import type { TxnLog } from './txn-log.js';
+
+export interface CoordinatorContext {
+  /** This server's stripe. */
+  stripe: number;
+  committer: () => Committer;
+  /** The term of this server's office: transaction ids name it, so a new active never reuses one. */
+  term: () => number;
+  caller: StripeCaller;
+  txnLog: TxnLog;
+  timers: Timers;
+  txnTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+/** Tries at telling a participant the decision before leaving it to ask. */
+const DECISION_SENDS = 3;
+
+export class Coordinator {
+  /** Transactions being decided, by `clientId#seq` (a resend joins) and by id (`txnStatus` says: not yet). */
+  private readonly byRequest = new Map<string, Promise<TransactionResult>>();
+  private readonly deciding = new Set<string>();
+  private counter = 0;
+
+  constructor(private readonly context: CoordinatorContext) {}
+
+  /**
+   * Commits a transaction whose streams lie on `parts`' stripes (this one the lowest), all or nothing.
+   * A resend of one that committed gets its original result.
+   * @throws WrongExpectedVersionError, StreamBusyError: a participant (or this stripe) voted no; nothing was written anywhere
+   * @throws TimeoutError when a participant did not vote within `txnTimeoutMs`; nothing was written anywhere
+   */
+  transact(request: TransactionRequest, parts: Map<number, TransactionAppend[]>): Promise<TransactionResult> {
+    const key = `${request.clientId}#${request.seq}`;
+    const known = this.context.committer().recordedResult(request.clientId, request.seq) ?? this.byRequest.get(key);
+    if (known) return known;
+    const running = this.run(request, parts).finally(() => this.byRequest.delete(key));
+    this.byRequest.set(key, running);
+    return running;
+  }
+
+  /** This stripe's decision on a transaction it coordinates: none yet while it is being decided; abort when it has none. */
+  status(txnId: string): Decision {
+    const decided = this.context.txnLog.decisions.get(txnId);
+    if (decided !== undefined) return decided;
+    return this.deciding.has(txnId) ? Decision.None : Decision.Abort;
+  }
+
+  private async run(request: TransactionRequest, parts: Map<number, TransactionAppend[]>): Promise<TransactionResult> {
+    const { stripe, caller } = this.context;
+    const committer = this.context.committer();
+    const txnId = `${request.clientId}#${request.seq}/${this.context.term()}.${++this.counter}`;
+    const participants = [...parts.keys()].sort((a, b) => a - b);
+    const others = participants.filter((p) => p !== stripe);
+    this.deciding.add(txnId);
+    try {
+      const own = await committer.reserve(txnId, { ...request, appends: parts.get(stripe)! });
+      let decision: Decision = Decision.Commit;
+      let refusal: unknown;
+      const entries = new Map<string, StreamEntry>(own.map(({ stream, firstVersion, eventCount }) => [stream, { stream, firstVersion, eventCount }]));
+      try {
+        const votes = await this.withinTimeout(Promise.all(others.map((p) => caller.call(p, 'prepare', { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } }))));
+        for (const entry of votes.flat()) entries.set(entry.stream, entry);
+      } catch (error) {
+        decision = Decision.Abort;
+        refusal = error;
+      }
+      // The result names every part's ranges, in the order of the request.
+      const streams = decision === Decision.Commit ? request.appends.flatMap((a) => entries.get(a.stream) ?? []) : [];
+      const txn: TxnInfo = { id: txnId, coordinator: stripe, participants, decision, prepareLsn: 0, streams };
+      let result: TransactionResult;
+      try {
+        result = await committer.writeStep(RecordKind.Decide, txn, request.clientId, request.seq, decision === Decision.Commit ? own : []);
+      } finally {
+        committer.release(txnId);
+      }
+      void this.tell(others, txnId, decision);
+      if (decision === Decision.Abort) throw refusal;
+      return result;
+    } finally {
+      this.deciding.delete(txnId);
+    }
+  }
+
+  /** Tells the participants the decision, a few times at most; one not told asks by itself. */
+  private async tell(participants: readonly number[], txnId: string, decision: typeof Decision.Commit | typeof Decision.Abort): Promise<void> {
+    await Promise.all(
+      participants.map(async (p) => {
+        for (let attempt = 1; attempt <= DECISION_SENDS; attempt++) {
+          try {
+            await this.context.caller.call(p, 'decide', { txnId, decision });
+            return;
+          } catch (error) {
+            if (attempt === DECISION_SENDS) this.context.log(`transaction ${txnId}: stripe ${p} not told its decision (${(error as Error).message}); it will ask`);
+          }
+        }
+      }),
+    );
+  }
+
+  private withinTimeout<T>(work: Promise<T>): Promise<T> {
+    const { timers, txnTimeoutMs } = this.context;
+    return new Promise<T>((resolve, reject) => {
+      const timer = timers.setTimeout(() => reject(new TimeoutError('transaction prepare', txnTimeoutMs)), txnTimeoutMs);
+      work.then(
+        (value) => {
+          timer.cancel();
+          resolve(value);
+        },
+        (error: unknown) => {
+          timer.cancel();
+          reject(error);
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * A participant's side of a transaction over several stripes: it prepares its part (checks it
+ * against committed and pending state, holds its streams, writes a prepare record) and votes yes
+ * by answering; it ends the part with an outcome record when the coordinator's decision comes,
+ * or when it asks for it. A read of a stream held by an undecided part asks the coordinator first,
+ * so no reader sees one stripe's part of a committed transaction without the others'.
+ */
+import type { Committer } from '../commit/committer.js';
+import { InvalidArgumentError, TransactionInDoubtError } from '../errors.js';
+import { Decision, RecordKind, type LogRecord, type StreamEntry } from '../log/record.js';
+import type { DecideRequest, PrepareRequest } from '../protocol/txn-messages.js';
+import type { StripeCaller } from './stripe-caller.js';
+import type { TxnLog } from './txn-log.js';
+
+export interface ParticipantContext {
+  committer: () => Committer;
+  caller: StripeCaller;
+  txnLog: TxnLog;
+  stripeName: (stripe: number) => string;
+}
+
+const entriesOf = (record: LogRecord): StreamEntry[] => record.appends.map(({ stream, firstVersion, eventCount }) => ({ stream, firstVersion, eventCount }));
+
+export class Participant {
+  /** Outcomes being written, by transaction: a decision and a resolving read join one. */
+  private readonly ending = new Map<string, Promise<void>>();
+
+  constructor(private readonly context: ParticipantContext) {}
+
+  /**
+   * Prepares this stripe's part; resolves, with the part's stream ranges, once the prepare record
+   * is committed. Asking again for a part prepared already answers the same.
+   * @throws StreamBusyError or WrongExpectedVersionError: the vote is no, and nothing is held
+   */
+  async prepare(request: PrepareRequest): Promise<StreamEntry[]> {
+    const { txnLog } = this.context;
+    const open = txnLog.prepared.get(request.txnId);
+    if (open) return entriesOf(open.record);
+    if (txnLog.ended.has(request.txnId)) throw new InvalidArgumentError('txnId', `transaction ${request.txnId} already ended on this stripe`);
+    const committer = this.context.committer();
+    const appends = await committer.reserve(request.txnId, request.part);
+    const txn = { id: request.txnId, coordinator: request.coordinator, participants: request.participants, decision: Decision.None, prepareLsn: 0, streams: [] };
+    try {
+      await committer.writeStep(RecordKind.Prepare, txn, request.part.clientId, request.part.seq, appends);
+    } catch (error) {
+      committer.release(request.txnId);
+      throw error;
+    }
+    return appends.map(({ stream, firstVersion, eventCount }) => ({ stream, firstVersion, eventCount }));
+  }
+
+  /** Ends a prepared part with the coordinator's decision; done at once for a part ended or never prepared here. */
+  decide(request: DecideRequest): Promise<null> {
+    return this.end(request.txnId, request.decision).then(() => null);
+  }
+
+  /**
+   * Before a read of `streams`: ends every part holding one of them whose coordinator has decided.
+   * @throws TransactionInDoubtError when a coordinator cannot be asked
+   */
+  async resolveHeld(streams: readonly string[]): Promise<void> {
+    const { txnLog } = this.context;
+    if (txnLog.prepared.size === 0) return;
+    for (const stream of streams) {
+      const open = txnLog.preparedHolding(stream);
+      if (open) await this.resolve(open.record);
+    }
+  }
+
+  /** Asks the coordinator about a prepared part, and ends it if it decided. */
+  async resolve(prepare: LogRecord): Promise<void> {
+    const txn = prepare.txn!;
+    let decision: Decision;
+    try {
+      decision = await this.context.caller.call(txn.coordinator, 'txnStatus', txn.id);
+    } catch {
+      throw new TransactionInDoubtError(txn.id, this.context.stripeName(txn.coordinator));
+    }
+    if (decision !== Decision.None) await this.end(txn.id, decision);
+  }
+
+  private end(txnId: string, decision: Decision): Promise<void> {
+    const running = this.ending.get(txnId);
+    if (running) return running;
+    const open = this.context.txnLog.prepared.get(txnId);
+    if (!open) return Promise.resolve();
+    const ending = this.writeOutcome(open.record, decision).finally(() => this.ending.delete(txnId));
+    this.ending.set(txnId, ending);
+    return ending;
+  }
+
+  private async writeOutcome(prepare: LogRecord, decision: Decision): Promise<void> {
+    const committer = this.context.committer();
+    const txn = { ...prepare.txn!, decision, prepareLsn: prepare.lsn, streams: [] };
+    await committer.writeStep(RecordKind.Outcome, txn, prepare.clientId, prepare.seq, decision === Decision.Commit ? prepare.appends : []);
+    committer.release(txn.id);
+  }
+}

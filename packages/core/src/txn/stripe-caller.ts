@@ -1,0 +1,58 @@
+/**
+ * A server's calls to the actives of other stripes, for transactions over several stripes: one
+ * client link per stripe, made on first use with that stripe's client URLs, following its active
+ * through failovers as any client does.
+ */
+import { Link } from '../client/link.js';
+import type { ClusterLayout } from '../cluster/layout.js';
+import type { ConnectionLimits } from '../limits.js';
+import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
+import type { Clock, Timers } from '../time.js';
+import type { Transport } from '../transport/transport.js';
+
+export interface StripeCallerOptions {
+  self: string;
+  layout: ClusterLayout;
+  transports: readonly Transport[];
+  limits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax' | 'inFlightMax' | 'idleTimeoutMs'>;
+  /** How long one call may take, resends after a failover included. */
+  callTimeoutMs: number;
+  clock: Clock;
+  timers: Timers;
+}
+
+export class StripeCaller {
+  private readonly links = new Map<number, Link>();
+  private closed = false;
+
+  constructor(private readonly options: StripeCallerOptions) {}
+
+  /** Sends a request to the active of `stripe`. */
+  call<K extends OperationName>(stripe: number, op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
+    return this.link(stripe).request(op, args);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.links.values()].map((l) => l.close()));
+    this.links.clear();
+  }
+
+  private link(stripe: number): Link {
+    const existing = this.links.get(stripe);
+    if (existing && !this.closed) return existing;
+    const { layout, transports, limits, callTimeoutMs, clock, timers, self } = this.options;
+    const urls = layout.stripes[stripe]!.servers.flatMap((s) => [...s.urls]);
+    const link = new Link({ urls, transports, limits, name: `${self}-txn`, requestTimeoutMs: callTimeoutMs, reconnectWindowMs: callTimeoutMs, serverSilenceMs: Math.min(2_000, callTimeoutMs), clock, timers });
+    // A link that gave up is made again on the next call.
+    link.status$.subscribe((status) => {
+      if (status.type === 'failed' && this.links.get(stripe) === link) {
+        this.links.delete(stripe);
+        void link.close();
+      }
+    });
+    this.links.set(stripe, link);
+    link.start();
+    return link;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Transactions over several stripes on one server: the coordinator and participant sides, the
+ * state the log holds of them, and the calls to the other stripes. While the server is its
+ * stripe's active, it rebuilds that state from the records recovery scanned, holds again the
+ * streams of every part prepared and not ended, and asks the coordinators about such parts until
+ * each has its outcome.
+ */
+import type { Committer } from '../commit/committer.js';
+import type { ClusterLayout } from '../cluster/layout.js';
+import { InvalidArgumentError, WrongStripeError } from '../errors.js';
+import type { ConnectionLimits, LogLimits } from '../limits.js';
+import { validateTransaction } from '../commit/transaction-rules.js';
+import type { LogRecord, StreamEntry } from '../log/record.js';
+import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
+import type { DecideRequest, PrepareRequest } from '../protocol/txn-messages.js';
+import type { Decision } from '../log/record.js';
+import type { Clock, TimerHandle, Timers } from '../time.js';
+import type { Transport } from '../transport/transport.js';
+import { Coordinator } from './coordinator.js';
+import { Participant } from './participant.js';
+import { StripeCaller } from './stripe-caller.js';
+import { TxnLog } from './txn-log.js';
+
+export interface TransactionsOptions {
+  name: string;
+  layout: ClusterLayout;
+  stripe: number;
+  committer: () => Committer;
+  term: () => number;
+  /** Resolves once this active may answer from its log (its read barrier). */
+  readIndex: () => Promise<number>;
+  transports: readonly Transport[];
+  limits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax' | 'inFlightMax' | 'idleTimeoutMs'>;
+  txnTimeoutMs: number;
+  logLimits: LogLimits;
+  clock: Clock;
+  timers: Timers;
+  log: (line: string) => void;
+}
+
+/** How often an active looks for prepared parts to ask about, and how old a part must be to be asked about. */
+const RESOLVE_EVERY_MS = 250;
+const RESOLVE_AFTER_MS = 500;
+
+export class Transactions {
+  private readonly txnLog = new TxnLog();
+  /** Records recovery scanned for the office being taken, in LSN order. */
+  private recovered: LogRecord[] = [];
+  private readonly caller: StripeCaller;
+  private readonly coordinator: Coordinator;
+  private readonly participant: Participant;
+  private resolveTimer: TimerHandle | undefined;
+  private active = false;
+
+  constructor(private readonly options: TransactionsOptions) {
+    const { name, layout, transports, limits, txnTimeoutMs, clock, timers, log, stripe, committer, term } = options;
+    this.caller = new StripeCaller({ self: name, layout, transports, limits, callTimeoutMs: txnTimeoutMs, clock, timers });
+    this.coordinator = new Coordinator({ stripe, committer, term, caller: this.caller, txnLog: this.txnLog, timers, txnTimeoutMs, log });
+    this.participant = new Participant({ committer, caller: this.caller, txnLog: this.txnLog, stripeName: (i) => layout.stripes[i]?.name ?? String(i) });
+  }
+
+  /** A record recovery scanned while this server takes office. */
+  recoveredRecord(record: LogRecord): void {
+    if (record.txn !== undefined) this.recovered.push(record);
+  }
+
+  /** This server took office: the state of its transactions comes from its log, and their streams are held again. */
+  tookOffice(): void {
+    const now = this.options.clock.monotonicMs();
+    this.txnLog.clear();
+    for (const record of this.recovered) this.txnLog.see(record, now);
+    this.recovered = [];
+    const committer = this.options.committer();
+    for (const [txnId, open] of this.txnLog.prepared) committer.hold(txnId, open.record.appends.map((a) => a.stream));
+    this.active = true;
+    this.scheduleResolve();
+  }
+
+  steppedDown(): void {
+    this.active = false;
+    this.recovered = [];
+    this.resolveTimer?.cancel();
+  }
+
+  /** Records committed while active. */
+  committed(records: readonly LogRecord[]): void {
+    const now = this.options.clock.monotonicMs();
+    for (const record of records) if (record.txn !== undefined) this.txnLog.see(record, now);
+  }
+
+  /**
+   * A transaction whose streams lie on several stripes: coordinated here when this stripe is the lowest of them.
+   * @throws WrongStripeError naming the lowest stripe otherwise
+   */
+  coordinate(request: TransactionRequest, stripeOf: (stream: string) => number): Promise<TransactionResult> {
+    // The whole transaction keeps the rules of one (at least one event, no stream twice); its parts need not.
+    validateTransaction(request, this.options.logLimits);
+    const parts = new Map<number, TransactionAppend[]>();
+    for (const append of request.appends) {
+      const stripe = stripeOf(append.stream);
+      const list = parts.get(stripe);
+      if (list) list.push(append);
+      else parts.set(stripe, [append]);
+    }
+    const lowest = Math.min(...parts.keys());
+    if (lowest !== this.options.stripe) {
+      const stream = request.appends.find((a) => stripeOf(a.stream) === lowest)!.stream;
+      throw new WrongStripeError(stream, this.options.layout.stripes[lowest]!.name, null);
+    }
+    return this.coordinator.transact(request, parts);
+  }
+
+  prepare(request: PrepareRequest): Promise<StreamEntry[]> {
+    this.checkParticipant(request.participants);
+    return this.participant.prepare(request);
+  }
+
+  decide(request: DecideRequest): Promise<null> {
+    return this.participant.decide(request);
+  }
+
+  async status(txnId: string): Promise<Decision> {
+    // A new active answers only once its inherited log is committed: a decision in it counts then.
+    await this.options.readIndex();
+    return this.coordinator.status(txnId);
+  }
+
+  /** Before a read of `streams`: ends every part holding one whose coordinator decided. */
+  resolveHeld(streams: readonly string[]): Promise<void> {
+    return this.participant.resolveHeld(streams);
+  }
+
+  async close(): Promise<void> {
+    this.steppedDown();
+    await this.caller.close();
+  }
+
+  private checkParticipant(participants: readonly number[]): void {
+    if (!participants.includes(this.options.stripe)) throw new InvalidArgumentError('participants', `does not name this server's stripe (${this.options.stripe})`);
+  }
+
+  private scheduleResolve(): void {
+    this.resolveTimer = this.options.timers.setTimeout(() => {
+      if (!this.active) return;
+      void this.resolveOld().finally(() => {
+        if (this.active) this.scheduleResolve();
+      });
+    }, RESOLVE_EVERY_MS);
+  }
+
+  /** Asks the coordinators about parts prepared a while ago and not yet ended. */
+  private async resolveOld(): Promise<void> {
+    const before = this.options.clock.monotonicMs() - RESOLVE_AFTER_MS;
+    const old = [...this.txnLog.prepared.values()].filter((open) => open.sinceMs <= before);
+    await Promise.all(old.map((open) => this.participant.resolve(open.record).catch(() => undefined)));
+  }
+}

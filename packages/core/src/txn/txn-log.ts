@@ -1,0 +1,64 @@
+/**
+ * What the log says of transactions over several stripes, as the active of one stripe knows it:
+ * the decisions it took as a coordinator, the parts it prepared as a participant and has not ended
+ * yet, and those it ended. Rebuilt at each taking of office from the records recovery scans (the
+ * de-duplication window's worth), then kept current as records commit.
+ */
+import { Decision, RecordKind, type LogRecord } from '../log/record.js';
+
+/** A part this stripe prepared and has not ended. */
+export interface OpenPrepare {
+  record: LogRecord;
+  /** When this active learnt of it (monotonic ms): the resolver asks about old ones first. */
+  sinceMs: number;
+}
+
+/** Decisions and ended parts kept at most, the oldest forgotten first. */
+const REMEMBERED_MAX = 100_000;
+
+export class TxnLog {
+  /** Coordinator: each transaction's committed decision. */
+  readonly decisions = new Map<string, Decision>();
+  /** Participant: prepared, not yet ended. */
+  readonly prepared = new Map<string, OpenPrepare>();
+  /** Participant: ended, with the decision it ended with. */
+  readonly ended = new Map<string, Decision>();
+
+  /** Takes a committed (or recovered) record into account. */
+  see(record: LogRecord, nowMs: number): void {
+    const { txn } = record;
+    if (txn === undefined) return;
+    switch (record.kind) {
+      case RecordKind.Decide:
+        remember(this.decisions, txn.id, txn.decision);
+        return;
+      case RecordKind.Prepare:
+        if (!this.ended.has(txn.id)) this.prepared.set(txn.id, { record, sinceMs: nowMs });
+        return;
+      case RecordKind.Outcome:
+        this.prepared.delete(txn.id);
+        remember(this.ended, txn.id, txn.decision);
+        return;
+    }
+  }
+
+  clear(): void {
+    this.decisions.clear();
+    this.prepared.clear();
+    this.ended.clear();
+  }
+
+  /** The open prepare holding `stream`, if any. */
+  preparedHolding(stream: string): OpenPrepare | undefined {
+    for (const open of this.prepared.values()) if (open.record.appends.some((a) => a.stream === stream)) return open;
+    return undefined;
+  }
+}
+
+function remember(map: Map<string, Decision>, id: string, decision: Decision): void {
+  map.delete(id);
+  map.set(id, decision);
+  if (map.size > REMEMBERED_MAX) map.delete(map.keys().next().value!);
+}
+
+export { Decision };
