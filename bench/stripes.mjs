@@ -149,19 +149,29 @@ function tagOnFirstOfTwo() {
   for (let i = 0; ; i++) if (table.stripeOfSlot(slotOf(`t${i}`)) === 0) return `t${i}`;
 }
 
+/**
+ * Two fresh clusters of 2 stripes × 2 servers + a voter, the same load on alpha's streams: one
+ * with bravo up, one with every bravo server killed before the load. Each starts empty, so
+ * neither run carries the other's heap.
+ */
 async function isolation() {
   const shape = { stripes: 2, servers: 2, voters: 1 };
-  const c = await startCluster(shape, 'isolation');
   const env = { KILN_STREAM_TAG: tagOnFirstOfTwo() };
-  try {
-    const before = await load(c, 'isolation-before', env);
-    for (const s of c.config.stripes[1].servers) c.members.get(s.name).child.kill('SIGKILL');
-    await sleep(1000);
-    const after = await load(c, 'isolation-bravo-down', env, { reset: false });
-    rows.push({ label: 'isolation', before: before.appendsPerSec, after: after.appendsPerSec, ratio: after.appendsPerSec / before.appendsPerSec });
-  } finally {
-    await stopCluster(c);
-  }
+  const measure = async (label, killBravo) => {
+    const c = await startCluster(shape, label);
+    try {
+      if (killBravo) {
+        for (const s of c.config.stripes[1].servers) c.members.get(s.name).child.kill('SIGKILL');
+        await sleep(1000);
+      }
+      return await load(c, label, env);
+    } finally {
+      await stopCluster(c);
+    }
+  };
+  const before = await measure('isolation-bravo-up', false);
+  const after = await measure('isolation-bravo-down', true);
+  rows.push({ label: 'isolation', before: before.appendsPerSec, after: after.appendsPerSec, ratio: after.appendsPerSec / before.appendsPerSec, usBefore: usPerAppend(before), usAfter: usPerAppend(after) });
 }
 
 try {
@@ -177,6 +187,8 @@ for (const r of rows.filter((x) => x.label !== 'isolation')) {
   lines.push(`| ${r.stripes} stripe(s) × ${r.servers} server(s)${r.voters ? ' + shared voter' : ''} | ${r.even ? `8 × ${32 * r.stripes} (32 per stripe)` : '8 × 32'} | ${Math.round(r.appendsPerSec)} | ${f(r.usPerAppend)} | ${f(r.p99, 2)} |`);
 }
 const iso = rows.find((x) => x.label === 'isolation');
-if (iso) lines.push('', `isolation (2 stripes × 2 servers + voter, load on alpha's streams): ${Math.round(iso.before)} appends/s with bravo up, ${Math.round(iso.after)} with every bravo server killed: ${f(iso.ratio * 100)} %`);
+if (iso) {
+  lines.push('', `isolation (2 stripes × 2 servers + voter, load on alpha's streams, each run on a fresh cluster): ${Math.round(iso.before)} appends/s (${f(iso.usBefore)} µs/append) with bravo up, ${Math.round(iso.after)} (${f(iso.usAfter)} µs/append) with every bravo server killed: ${f(iso.ratio * 100)} %`);
+}
 console.log(lines.join('\n'));
 appendFileSync(outFile, JSON.stringify({ summary: rows }) + '\n');
