@@ -8,7 +8,12 @@
 // - isolation: 2 stripes of 2 servers + a voter; appends/s on stripe alpha's streams (hash-tagged
 //   onto alpha) with bravo healthy, then again after every bravo server was killed.
 //
-//   node bench/stripes.mjs [--seconds 20] [--out FILE.jsonl]       (PEERS_DIR: the peers harness)
+//   node bench/stripes.mjs [--seconds 20] [--out FILE.jsonl] [--parts scale,even,isolation]
+//                                                                   (PEERS_DIR: the peers harness)
+//
+// scale: the same load (8 clients x 32 appends in flight) over 1, 2, 4 stripes; even: the same
+// load PER STRIPE (32 in flight per client per stripe), so each stripe's group commits are as
+// large as with one stripe and only what stripes cost each other shows.
 //
 // Prints a markdown table; every wait has a deadline, and every process started is killed at exit.
 import { spawn } from 'node:child_process';
@@ -24,7 +29,8 @@ const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(benchDir, '..');
 const cliBin = path.join(repoRoot, 'packages/cli/dist/bin.js');
 const peersDir = process.env.PEERS_DIR ?? path.resolve(repoRoot, '../shared/peers');
-const { values: flags } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, out: { type: 'string' } } });
+const { values: flags } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, out: { type: 'string' }, parts: { type: 'string', default: 'scale,even,isolation' } } });
+const PARTS = new Set(flags.parts.split(','));
 const SECONDS = Number(flags.seconds);
 const outFile = flags.out ?? path.join(benchDir, 'out', `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-stripes.jsonl`);
 mkdirSync(path.dirname(outFile), { recursive: true });
@@ -92,13 +98,14 @@ async function stopCluster(c) {
 }
 
 /** One load run of the peers harness against the cluster, given one server's URL; returns its JSON result. */
-function load(c, label, env = {}) {
+function load(c, label, env = {}, { inflight = 32, reset = true } = {}) {
   const first = c.config.stripes[0].servers[0].listen[0];
   const pids = [...c.members.values()].filter((m) => m.child.exitCode === null && m.child.signalCode === null).map((m) => m.child.pid);
   const args = [
     path.join(peersDir, 'bench.mjs'),
     ...['--target', 'kiln', '--target-module', path.join(benchDir, 'kiln-target.mjs'), '--endpoints', new URL(first).host, '--server-pids', pids.join(',')],
-    ...['--clients', '8', '--inflight', '32', '--events', '2000000', '--size', '100', '--streams', '1000', '--max-seconds', String(SECONDS), '--label', label, '--out', outFile, '--quiet'],
+    ...(reset ? [] : ['--no-reset']),
+    ...['--clients', '8', '--inflight', String(inflight), '--events', '400000', '--size', '100', '--streams', '1000', '--max-seconds', String(SECONDS), '--label', label, '--out', outFile, '--quiet'],
   ];
   return new Promise((resolve, reject) => {
     const child = track(spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KILN_EXPECTED: 'any', KILN_URLS: first, ...env } }));
@@ -108,7 +115,9 @@ function load(c, label, env = {}) {
       clearTimeout(timer);
       const lines = readFileSync(outFile, 'utf8').trim().split('\n');
       const result = JSON.parse(lines[lines.length - 1]);
-      if (code !== 0 || result.label !== label) reject(new Error(`${label}: bench.mjs exited with ${code}`));
+      // 4 with status 'partial' is a run that stopped at --max-seconds before all its events: still a measurement.
+      const measured = result.label === label && result.failed === 0 && (code === 0 || (code === 4 && result.status === 'partial'));
+      if (!measured) reject(new Error(`${label}: bench.mjs exited with ${code} (status ${result.status}, ${result.failed} failed)`));
       else resolve(result);
     });
   });
@@ -117,16 +126,16 @@ function load(c, label, env = {}) {
 const usPerAppend = (r) => (r.server.cpuSeconds * 1e6) / r.acked;
 const rows = [];
 
-async function scale() {
+async function scale(even) {
   for (const servers of [1, 2]) {
     for (const stripes of [1, 2, 4]) {
       const shape = { stripes, servers, voters: servers === 2 ? 1 : 0 };
-      const label = `stripes-${stripes}x${servers}${shape.voters ? '+v' : ''}`;
+      const label = `stripes-${stripes}x${servers}${shape.voters ? '+v' : ''}${even ? '-even' : ''}`;
       console.error(`stripes bench: ${label}`);
       const c = await startCluster(shape, label);
       try {
-        const r = await load(c, label);
-        rows.push({ label, stripes, servers, voters: shape.voters, appendsPerSec: r.appendsPerSec, usPerAppend: usPerAppend(r), p99: r.latencyMs?.p99 ?? null });
+        const r = await load(c, label, {}, { inflight: even ? 32 * stripes : 32 });
+        rows.push({ label, even, stripes, servers, voters: shape.voters, appendsPerSec: r.appendsPerSec, usPerAppend: usPerAppend(r), p99: r.latencyMs?.p99 ?? null });
       } finally {
         await stopCluster(c);
       }
@@ -140,31 +149,46 @@ function tagOnFirstOfTwo() {
   for (let i = 0; ; i++) if (table.stripeOfSlot(slotOf(`t${i}`)) === 0) return `t${i}`;
 }
 
+/**
+ * Two fresh clusters of 2 stripes × 2 servers + a voter, the same load on alpha's streams: one
+ * with bravo up, one with every bravo server killed before the load. Each starts empty, so
+ * neither run carries the other's heap.
+ */
 async function isolation() {
   const shape = { stripes: 2, servers: 2, voters: 1 };
-  const c = await startCluster(shape, 'isolation');
   const env = { KILN_STREAM_TAG: tagOnFirstOfTwo() };
-  try {
-    const before = await load(c, 'isolation-before', env);
-    for (const s of c.config.stripes[1].servers) c.members.get(s.name).child.kill('SIGKILL');
-    await sleep(1000);
-    const after = await load(c, 'isolation-bravo-down', env);
-    rows.push({ label: 'isolation', before: before.appendsPerSec, after: after.appendsPerSec, ratio: after.appendsPerSec / before.appendsPerSec });
-  } finally {
-    await stopCluster(c);
-  }
+  const measure = async (label, killBravo) => {
+    const c = await startCluster(shape, label);
+    try {
+      if (killBravo) {
+        for (const s of c.config.stripes[1].servers) c.members.get(s.name).child.kill('SIGKILL');
+        await sleep(1000);
+      }
+      return await load(c, label, env);
+    } finally {
+      await stopCluster(c);
+    }
+  };
+  const before = await measure('isolation-bravo-up', false);
+  const after = await measure('isolation-bravo-down', true);
+  rows.push({ label: 'isolation', before: before.appendsPerSec, after: after.appendsPerSec, ratio: after.appendsPerSec / before.appendsPerSec, usBefore: usPerAppend(before), usAfter: usPerAppend(after) });
 }
 
 try {
-  await scale();
-  await isolation();
+  if (PARTS.has('scale')) await scale(false);
+  if (PARTS.has('even')) await scale(true);
+  if (PARTS.has('isolation')) await isolation();
 } finally {
   killAll();
 }
 const f = (x, d = 1) => (x === null || x === undefined ? 'n/a' : x.toFixed(d));
-const lines = ['| shape | appends/s | server CPU µs/append | p99 ms |', '| --- | ---: | ---: | ---: |'];
-for (const r of rows.filter((x) => x.label !== 'isolation')) lines.push(`| ${r.stripes} stripe(s) × ${r.servers} server(s)${r.voters ? ' + shared voter' : ''} | ${Math.round(r.appendsPerSec)} | ${f(r.usPerAppend)} | ${f(r.p99, 2)} |`);
+const lines = ['| shape | load | appends/s | server CPU µs/append | p99 ms |', '| --- | --- | ---: | ---: | ---: |'];
+for (const r of rows.filter((x) => x.label !== 'isolation')) {
+  lines.push(`| ${r.stripes} stripe(s) × ${r.servers} server(s)${r.voters ? ' + shared voter' : ''} | ${r.even ? `8 × ${32 * r.stripes} (32 per stripe)` : '8 × 32'} | ${Math.round(r.appendsPerSec)} | ${f(r.usPerAppend)} | ${f(r.p99, 2)} |`);
+}
 const iso = rows.find((x) => x.label === 'isolation');
-if (iso) lines.push('', `isolation (2 stripes × 2 servers + voter, load on alpha's streams): ${Math.round(iso.before)} appends/s with bravo up, ${Math.round(iso.after)} with every bravo server killed: ${f(iso.ratio * 100)} %`);
+if (iso) {
+  lines.push('', `isolation (2 stripes × 2 servers + voter, load on alpha's streams, each run on a fresh cluster): ${Math.round(iso.before)} appends/s (${f(iso.usBefore)} µs/append) with bravo up, ${Math.round(iso.after)} (${f(iso.usAfter)} µs/append) with every bravo server killed: ${f(iso.ratio * 100)} %`);
+}
 console.log(lines.join('\n'));
 appendFileSync(outFile, JSON.stringify({ summary: rows }) + '\n');
