@@ -156,10 +156,12 @@ export class KilnClient {
 
   /**
    * Commits appends to several streams, and checks on streams it does not write, as one
-   * transaction: all or nothing. In a cluster of several stripes its streams must lie on one
-   * stripe: give them a common hash tag (`account-{42}`, `ledger-{42}`).
+   * transaction: all or nothing. In a cluster of several stripes, a transaction whose streams lie
+   * on several commits over all of them (two-phase commit, coordinated by the lowest stripe), at
+   * about twice the latency of one on one stripe: give streams that go together a common hash tag
+   * (`account-{42}`, `ledger-{42}`) to keep them on one.
    * @throws WrongExpectedVersionError naming the first stream whose expected version does not hold
-   * @throws CrossStripeTransactionError naming the stripes when its streams lie on several; nothing is sent
+   * @throws StreamBusyError when a stream stayed held by another transaction over several stripes through every retry (`busyRetries`)
    * @throws StripeUnavailableError when the stripe had no reachable active within `reconnectWindowMs`
    */
   async transact(appends: readonly TransactAppend[]): Promise<TransactionResult> {

@@ -3,9 +3,9 @@
  * Its own stripe's active comes from its group; the other stripes' come from their actives'
  * announcements over the peer links (the highest term heard wins). It answers the topology
  * request and routes streams: an operation on a stream of another stripe is refused with
- * `WrongStripeError`, a transaction over several stripes with `CrossStripeTransactionError`.
+ * `WrongStripeError`.
  */
-import { CrossStripeTransactionError, WrongStripeError } from '../errors.js';
+import { WrongStripeError } from '../errors.js';
 import type { StripeTopology, Topology } from '../protocol/topology.js';
 import type { ClusterLayout } from './layout.js';
 
@@ -87,26 +87,16 @@ export class ClusterDirectory {
   }
 
   /**
-   * Refuses an operation whose streams are not all on this server's stripe.
-   * @throws CrossStripeTransactionError when they lie on several stripes
-   * @throws WrongStripeError when they all lie on one other stripe
+   * Refuses an operation on streams of one other stripe (a transaction over several is the
+   * lowest stripe's to coordinate: see {@link spansStripes}).
+   * @throws WrongStripeError naming the stripe that holds them
    */
   checkStreams(streams: readonly string[]): void {
     if (!this.striped) return;
-    const table = this.layout.slotTable;
-    let elsewhere: { stream: string; stripe: number } | undefined;
-    let several = false;
-    const first = streams.length > 0 ? table.stripeOf(streams[0]!) : this.ownStripe;
     for (const stream of streams) {
-      const stripe = table.stripeOf(stream);
-      if (stripe !== first) several = true;
-      if (stripe !== this.ownStripe && elsewhere === undefined) elsewhere = { stream, stripe };
+      const stripe = this.stripeOf(stream);
+      if (stripe !== this.ownStripe) throw new WrongStripeError(stream, this.layout.stripes[stripe]!.name, this.activeUrl(stripe));
     }
-    if (several) {
-      const stripes = [...new Set(streams.map((s) => table.stripeOf(s)))].sort((a, b) => a - b);
-      throw new CrossStripeTransactionError(stripes.map((i) => this.layout.stripes[i]!.name));
-    }
-    if (elsewhere !== undefined) throw new WrongStripeError(elsewhere.stream, this.layout.stripes[elsewhere.stripe]!.name, this.activeUrl(elsewhere.stripe));
   }
 
   /** A client URL of a stripe's active as far as this server knows, or null. */

@@ -53,6 +53,9 @@ interface WaitingTransaction {
   reject: (error: unknown) => void;
 }
 
+/** The events of a stream a transaction only checks. */
+const NO_EVENTS = new Uint8Array(0);
+
 /** Progress reported while the de-duplication table is rebuilt. */
 export interface RecoveryProgress {
   scanned: number;
@@ -311,7 +314,8 @@ export class Committer {
   /**
    * Reserves this stripe's part of a transaction over several stripes: checks that nobody holds
    * its streams and that their expected versions hold (committed and pending state), then holds
-   * them for `txnId` until {@link release}. Returns the appends at the versions they will take.
+   * them for `txnId` until {@link release}. Returns every stream's append at the versions it will
+   * take; a stream only checked has no events (a prepare records it, so a new active holds it too).
    * @throws StreamBusyError when another transaction holds a stream; nothing is held
    * @throws WrongExpectedVersionError when an expected version does not hold; nothing is held
    */
@@ -326,7 +330,7 @@ export class Committer {
       if (holder !== undefined && holder !== txnId) throw new StreamBusyError(append.stream, holder);
       const head = this.heads.get(append.stream)!;
       checkExpected(append.stream, append.expectedVersion, head);
-      if (eventCounts[i]! > 0) appends.push({ stream: append.stream, firstVersion: head + 1, eventCount: eventCounts[i]!, events: append.events! });
+      appends.push({ stream: append.stream, firstVersion: head + 1, eventCount: eventCounts[i]!, events: append.events ?? NO_EVENTS });
     }
     for (const append of request.appends) this.holds.set(append.stream, txnId);
     return appends;

@@ -37,8 +37,10 @@ export class WrongStripeError extends KilnError {
 }
 
 /**
- * A transaction's streams lie on several stripes, and this version commits a transaction on one
- * stripe only. Keep an aggregate's streams together with a hash tag (`account-{42}`,
+ * A transaction's streams lie on several stripes, and the server commits a transaction on one
+ * stripe only. Earlier servers raised it; this version commits such a transaction over its
+ * stripes (two-phase commit) and raises it no more, but a client still reads it from an older
+ * server. Keep an aggregate's streams together with a hash tag (`account-{42}`,
  * `ledger-{42}`), or split the transaction.
  */
 export class CrossStripeTransactionError extends KilnError {

@@ -69,7 +69,7 @@ export class Coordinator {
     const others = participants.filter((p) => p !== stripe);
     this.deciding.add(txnId);
     try {
-      const own = await committer.reserve(txnId, { ...request, appends: parts.get(stripe)! });
+      const own = (await committer.reserve(txnId, { ...request, appends: parts.get(stripe)! })).filter((a) => a.eventCount > 0);
       let decision: Decision = Decision.Commit;
       let refusal: unknown;
       const entries = new Map<string, StreamEntry>(own.map(({ stream, firstVersion, eventCount }) => [stream, { stream, firstVersion, eventCount }]));

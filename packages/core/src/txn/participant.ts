@@ -7,7 +7,7 @@
  */
 import type { Committer } from '../commit/committer.js';
 import { InvalidArgumentError, TransactionInDoubtError } from '../errors.js';
-import { Decision, RecordKind, type LogRecord, type StreamEntry } from '../log/record.js';
+import { Decision, RecordKind, type LogRecord, type RecordAppend, type StreamEntry } from '../log/record.js';
 import type { DecideRequest, PrepareRequest } from '../protocol/txn-messages.js';
 import type { StripeCaller } from './stripe-caller.js';
 import type { TxnLog } from './txn-log.js';
@@ -19,7 +19,9 @@ export interface ParticipantContext {
   stripeName: (stripe: number) => string;
 }
 
-const entriesOf = (record: LogRecord): StreamEntry[] => record.appends.map(({ stream, firstVersion, eventCount }) => ({ stream, firstVersion, eventCount }));
+/** A part's appends that write events (a prepare also names the streams it only checks, to hold them). */
+const writes = (record: LogRecord): RecordAppend[] => record.appends.filter((a) => a.eventCount > 0);
+const entriesOf = (record: LogRecord): StreamEntry[] => writes(record).map(({ stream, firstVersion, eventCount }) => ({ stream, firstVersion, eventCount }));
 
 export class Participant {
   /** Outcomes being written, by transaction: a decision and a resolving read join one. */
@@ -46,7 +48,7 @@ export class Participant {
       committer.release(request.txnId);
       throw error;
     }
-    return appends.map(({ stream, firstVersion, eventCount }) => ({ stream, firstVersion, eventCount }));
+    return appends.filter((a) => a.eventCount > 0).map(({ stream, firstVersion, eventCount }) => ({ stream, firstVersion, eventCount }));
   }
 
   /** Ends a prepared part with the coordinator's decision; done at once for a part ended or never prepared here. */
@@ -92,7 +94,7 @@ export class Participant {
   private async writeOutcome(prepare: LogRecord, decision: Decision): Promise<void> {
     const committer = this.context.committer();
     const txn = { ...prepare.txn!, decision, prepareLsn: prepare.lsn, streams: [] };
-    await committer.writeStep(RecordKind.Outcome, txn, prepare.clientId, prepare.seq, decision === Decision.Commit ? prepare.appends : []);
+    await committer.writeStep(RecordKind.Outcome, txn, prepare.clientId, prepare.seq, decision === Decision.Commit ? writes(prepare) : []);
     committer.release(txn.id);
   }
 }
