@@ -93,13 +93,16 @@ describe('a transaction over several stripes', () => {
       part: { clientId: 'ghost', seq: 1, appends: [{ stream: b, expectedVersion: 'any' }] },
     });
     await prepared;
-    await impatient.read(other); // dials beta: what follows is the refusal alone (a read of b itself would ask alpha, and end the ghost)
+    await impatient.read(other); // dials beta: what follows is the refusal alone
+    // Its coordinator, alpha, is gone: nobody can say what became of ghost, and b stays held.
+    await stripes.stop(0);
     const started = Date.now();
     await expect(impatient.append(b, [{ type: 'Y', data: 1 }])).rejects.toBeInstanceOf(StreamBusyError);
     console.log(`busy after ${Date.now() - started} ms`);
     await expect(impatient.append(b, [{ type: 'Y', data: 1 }])).rejects.toMatchObject({ stream: b, txnId: 'ghost#1/9.1' });
     expect(Date.now() - started, 'refused at once, not after a wait').toBeLessThan(400);
-    // The coordinator (alpha) never decided ghost: asked, it says abort, and b is free again. A client that retries gets through.
+    // Alpha is back, and never decided ghost: asked, it says abort, and b is free again. A client that retries gets through.
+    await stripes.start(0);
     const patient = await open(stripes.urls[0]!);
     await patient.transact([
       { stream: a, events: [{ type: 'Z', data: 1 }] },

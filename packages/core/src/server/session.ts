@@ -183,6 +183,10 @@ export class Session {
           const streams = transaction.appends.map((a) => a.stream);
           if (directory.spansStripes(streams)) return this.transactions().coordinate(transaction, (stream) => directory.stripeOf(stream));
           directory.checkStreams(streams);
+          // A part holding a stream whose coordinator decided, but has not told this stripe yet, is ended first.
+          return this.transactions()
+            .settleHeld(streams)
+            .then(() => context.committer().transact(transaction));
         }
         return context.committer().transact(transaction);
       },

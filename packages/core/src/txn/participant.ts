@@ -9,11 +9,13 @@ import type { Committer } from '../commit/committer.js';
 import { InvalidArgumentError, TransactionInDoubtError } from '../errors.js';
 import { Decision, RecordKind, type LogRecord, type RecordAppend, type StreamEntry } from '../log/record.js';
 import type { DecideRequest, PrepareRequest } from '../protocol/txn-messages.js';
+import type { TimerHandle, Timers } from '../time.js';
 import type { StripeCaller } from './stripe-caller.js';
 import type { TxnLog } from './txn-log.js';
 
 export interface ParticipantContext {
   committer: () => Committer;
+  timers: Timers;
   caller: StripeCaller;
   txnLog: TxnLog;
   stripeName: (stripe: number) => string;
@@ -21,6 +23,9 @@ export interface ParticipantContext {
 
 /** A part's appends that write events (a prepare also names the streams it only checks, to hold them). */
 const writes = (record: LogRecord): RecordAppend[] => record.appends.filter((a) => a.eventCount > 0);
+/** The longest a write waits for a held stream's coordinator to say it decided. */
+const SETTLE_WAIT_MS = 100;
+
 const entriesOf = (record: LogRecord): StreamEntry[] => writes(record).map(({ stream, firstVersion, eventCount }) => ({ stream, firstVersion, eventCount }));
 
 export class Participant {
@@ -39,6 +44,8 @@ export class Participant {
     const open = txnLog.prepared.get(request.txnId);
     if (open) return entriesOf(open.record);
     if (txnLog.ended.has(request.txnId)) throw new InvalidArgumentError('txnId', `transaction ${request.txnId} already ended on this stripe`);
+    // A part of an earlier transaction still holding a stream, decided but not yet told, is ended first.
+    await this.settleHeld(request.part.appends.map((a) => a.stream));
     const committer = this.context.committer();
     const appends = await committer.reserve(request.txnId, request.part);
     const txn = { id: request.txnId, coordinator: request.coordinator, participants: request.participants, decision: Decision.None, prepareLsn: 0, streams: [] };
@@ -67,6 +74,19 @@ export class Participant {
       const open = txnLog.preparedHolding(stream);
       if (open) await this.resolve(open.record);
     }
+  }
+
+  /**
+   * Before a write to `streams`: ends every part holding one whose coordinator answers within
+   * {@link SETTLE_WAIT_MS} that it decided. A write never waits longer: a part still held then
+   * makes it fail with `StreamBusyError`, and the client retries.
+   */
+  async settleHeld(streams: readonly string[]): Promise<void> {
+    if (this.context.txnLog.prepared.size === 0) return;
+    let timer: TimerHandle | undefined;
+    const gaveUp = new Promise<void>((resolve) => (timer = this.context.timers.setTimeout(resolve, SETTLE_WAIT_MS)));
+    await Promise.race([this.resolveHeld(streams).catch(() => undefined), gaveUp]);
+    timer?.cancel();
   }
 
   /** Asks the coordinator about a prepared part, and ends it if it decided. */

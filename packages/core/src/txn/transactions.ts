@@ -56,7 +56,7 @@ export class Transactions {
     const { name, layout, transports, limits, txnTimeoutMs, clock, timers, log, stripe, committer, term } = options;
     this.caller = new StripeCaller({ self: name, layout, transports, limits, callTimeoutMs: txnTimeoutMs, clock, timers });
     this.coordinator = new Coordinator({ stripe, committer, term, caller: this.caller, txnLog: this.txnLog, timers, txnTimeoutMs, log });
-    this.participant = new Participant({ committer, caller: this.caller, txnLog: this.txnLog, stripeName: (i) => layout.stripes[i]?.name ?? String(i) });
+    this.participant = new Participant({ committer, timers, caller: this.caller, txnLog: this.txnLog, stripeName: (i) => layout.stripes[i]?.name ?? String(i) });
   }
 
   /** A record recovery scanned while this server takes office. */
@@ -125,9 +125,14 @@ export class Transactions {
     return this.coordinator.status(txnId);
   }
 
-  /** Before a read of `streams`: ends every part holding one whose coordinator decided. */
+  /** Before a read of `streams`: ends every part holding one whose coordinator decided. @throws TransactionInDoubtError when one cannot be asked */
   resolveHeld(streams: readonly string[]): Promise<void> {
     return this.participant.resolveHeld(streams);
+  }
+
+  /** Before a write to `streams`: ends what a coordinator answers at once it decided; waits no longer. */
+  settleHeld(streams: readonly string[]): Promise<void> {
+    return this.participant.settleHeld(streams);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+// Transactions over two stripes against the same transactions on one stripe (issue 10's figures),
+// every member its own `kiln` process: 2 stripes × 2 servers + a shared voter, memory and
+// restartable. Clients each run transactions of two streams in a loop (one in flight per client):
+// once with the two streams on different stripes, once hash-tagged onto one stripe. Then the
+// recovery: under the cross-stripe load, the coordinator's active is killed with SIGKILL and the
+// time to the first transaction on the same streams that commits is measured, against the same
+// for the hash-tagged load (a single-stripe failover).
+//
+//   node bench/cross-stripe.mjs [--seconds 20] [--clients 8] [--modes memory,restartable]
+//
+// Prints a markdown table. Every process it starts is killed at exit.
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { slotOf, SlotTable } from '@kiln/core';
+import { connect } from '@kiln/core/client';
+import { tcpTransport } from '@kiln/transport-tcp';
+import { freePorts, sleep, startMember, statusOf } from './cluster.mjs';
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(benchDir, '..');
+const cliBin = path.join(repoRoot, 'packages/cli/dist/bin.js');
+const { values: flags } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, clients: { type: 'string', default: '8' }, modes: { type: 'string', default: 'memory,restartable' } } });
+const SECONDS = Number(flags.seconds);
+const CLIENTS = Number(flags.clients);
+
+const children = new Set();
+const track = (child) => {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+};
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+async function startCluster(mode) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-bench-xs-'));
+  const ports = await freePorts(9);
+  let p = 0;
+  const server = (name) => ({ name, listen: [`tcp://127.0.0.1:${ports[p++]}`], peer: `tcp://127.0.0.1:${ports[p++]}`, ...(mode === 'restartable' ? { dataDir: path.join(dir, name) } : {}) });
+  const config = {
+    cluster: 'bench-xs',
+    persistence: mode,
+    electionTimeMs: 1000,
+    mirrorTimeoutMs: 500,
+    leaseMs: 400,
+    reconnectWindowMs: 20000,
+    stripes: [
+      { name: 'alpha', servers: [server('a1'), server('a2')] },
+      { name: 'bravo', servers: [server('b1'), server('b2')] },
+    ],
+    voters: [{ name: 'v1', peer: `tcp://127.0.0.1:${ports[p++]}`, ...(mode === 'restartable' ? { dataDir: path.join(dir, 'v1') } : {}) }],
+  };
+  const file = path.join(dir, 'kiln.config.json');
+  writeFileSync(file, JSON.stringify(config));
+  const members = new Map();
+  const names = [['a1', false], ['a2', false], ['b1', false], ['b2', false], ['v1', true]];
+  await Promise.all(names.map(async ([name, voter]) => members.set(name, await startMember({ cliBin, repoRoot, file, name, voter, logFile: path.join(dir, `${name}.log`), track }))));
+  const c = { dir, file, config, members };
+  await waitActives(c);
+  return c;
+}
+
+async function waitActives(c) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const actives = await Promise.all(c.config.stripes.map(async (stripe) => {
+      const statuses = await Promise.all(stripe.servers.map((s) => statusOf(s.listen[0])));
+      const i = statuses.findIndex((st) => st?.state === 'ACTIVE-COORDINATOR' && stripe.servers.every((s) => st.group?.inSync.includes(s.name)));
+      return i >= 0 ? stripe.servers[i].name : null;
+    }));
+    if (actives.every(Boolean)) return actives;
+    if (Date.now() > deadline) throw new Error('stripes not elected and in sync within 60 s');
+    await sleep(200);
+  }
+}
+
+async function stopCluster(c) {
+  for (const m of c.members.values()) m.child.kill('SIGKILL');
+  await sleep(300);
+  rmSync(c.dir, { recursive: true, force: true });
+}
+
+/** Stream pairs for each client: on two stripes (alpha and bravo), or hash-tagged onto alpha. */
+function pairs(kind) {
+  const table = SlotTable.initial(2);
+  const out = [];
+  for (let n = 0; out.length < CLIENTS; n++) {
+    if (kind === 'cross') {
+      const a = `x-${n}`;
+      const b = `y-${n}`;
+      if (table.stripeOfSlot(slotOf(a)) === 0 && table.stripeOfSlot(slotOf(b)) === 1) out.push([a, b]);
+    } else if (table.stripeOfSlot(slotOf(String(n))) === 0) out.push([`x-{${n}}`, `y-{${n}}`]); // on alpha, the cross pairs' coordinator
+  }
+  return out;
+}
+
+/** C clients each running transactions on their pair for `seconds`; returns latencies (ms) and the rate. */
+async function load(c, kind, seconds, onCommit) {
+  const url = c.config.stripes[0].servers[0].listen[0];
+  const clients = await Promise.all(pairs(kind).map(() => connect(url, { transports: [tcpTransport()], reconnectWindowMs: 20000, requestTimeoutMs: 60000 })));
+  const latencies = [];
+  let failed = 0;
+  const end = Date.now() + seconds * 1000;
+  await Promise.all(clients.map(async (client, i) => {
+    const [a, b] = pairs(kind)[i];
+    for (let n = 0; Date.now() < end; n++) {
+      const t0 = performance.now();
+      try {
+        await client.transact([{ stream: a, events: [{ type: 'T', data: n }] }, { stream: b, events: [{ type: 'T', data: n }] }]);
+        latencies.push(performance.now() - t0);
+        onCommit?.(Date.now());
+      } catch {
+        failed++;
+      }
+    }
+  }));
+  await Promise.all(clients.map((cl) => cl.close()));
+  latencies.sort((x, y) => x - y);
+  const q = (f) => latencies[Math.min(latencies.length - 1, Math.floor(f * latencies.length))];
+  return { rate: latencies.length / seconds, p50: q(0.5), p99: q(0.99), failed };
+}
+
+/** Under load, SIGKILL of alpha's active (the coordinator of every cross-stripe pair): ms to the next commit. */
+async function recovery(c, kind) {
+  const [alphaActive] = await waitActives(c);
+  let killedAt = 0;
+  let firstAfter = 0;
+  const running = load(c, kind, 8, (now) => {
+    if (killedAt && !firstAfter && now > killedAt) firstAfter = now;
+  });
+  await sleep(2000);
+  killedAt = Date.now();
+  c.members.get(alphaActive).child.kill('SIGKILL');
+  await running;
+  return firstAfter ? firstAfter - killedAt : null;
+}
+
+const rows = [];
+for (const mode of flags.modes.split(',')) {
+  for (const kind of ['one', 'cross']) {
+    const c = await startCluster(mode);
+    try {
+      await load(c, kind, 2); // warm up
+      const r = await load(c, kind, SECONDS);
+      const failoverMs = await recovery(c, kind);
+      rows.push({ mode, kind, ...r, failoverMs });
+      console.error(`${mode} ${kind}: ${Math.round(r.rate)} tx/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, failover ${failoverMs} ms`);
+    } finally {
+      await stopCluster(c);
+    }
+  }
+}
+const f = (x, d = 2) => (x === null || x === undefined ? 'n/a' : x.toFixed(d));
+const lines = ['| mode | streams | tx/s | p50 ms | p99 ms | first commit after SIGKILL of alpha\'s active, ms |', '| --- | --- | ---: | ---: | ---: | ---: |'];
+for (const r of rows) lines.push(`| ${r.mode} | ${r.kind === 'cross' ? 'two stripes' : 'one stripe (hash tag)'} | ${Math.round(r.rate)} | ${f(r.p50)} | ${f(r.p99)} | ${r.failoverMs ?? 'n/a'} |`);
+lines.push('');
+for (const mode of new Set(rows.map((r) => r.mode))) {
+  const one = rows.find((r) => r.mode === mode && r.kind === 'one');
+  const cross = rows.find((r) => r.mode === mode && r.kind === 'cross');
+  if (one && cross) lines.push(`${mode}: two stripes / one stripe: p50 ${f(cross.p50 / one.p50)}×, p99 ${f(cross.p99 / one.p99)}×, tx/s ${f(cross.rate / one.rate)}×; recovery ${cross.failoverMs} ms vs ${one.failoverMs} ms`);
+}
+console.log(lines.join('\n'));
+process.exit(0);
