@@ -19,6 +19,9 @@ export interface OwnStripeFacts {
   members: Array<{ name: string; urls: string[] }>;
 }
 
+/** Stream names whose stripe is remembered; past it the memory starts over. */
+const RECENT_STREAMS_MAX = 65_536;
+
 interface KnownActive {
   name: string;
   term: number;
@@ -27,6 +30,7 @@ interface KnownActive {
 
 export class ClusterDirectory {
   private readonly actives = new Map<number, KnownActive>();
+  private readonly recentStripes = new Map<string, number>();
   /** False for a cluster of one stripe: no stream is ever elsewhere, and routing costs nothing. */
   readonly striped: boolean;
 
@@ -74,9 +78,15 @@ export class ClusterDirectory {
     };
   }
 
-  /** The stripe holding `stream`. */
+  /** The stripe holding `stream`; the hash of a recent name is remembered, as every request of a stream asks again. */
   stripeOf(stream: string): number {
-    return this.layout.slotTable.stripeOf(stream);
+    let stripe = this.recentStripes.get(stream);
+    if (stripe === undefined) {
+      stripe = this.layout.slotTable.stripeOf(stream);
+      if (this.recentStripes.size >= RECENT_STREAMS_MAX) this.recentStripes.clear();
+      this.recentStripes.set(stream, stripe);
+    }
+    return stripe;
   }
 
   /** True when `streams` lie on several stripes: a transaction over them is coordinated by the lowest. */

@@ -184,9 +184,8 @@ export class Session {
           if (directory.spansStripes(streams)) return this.transactions().coordinate(transaction, (stream) => directory.stripeOf(stream));
           directory.checkStreams(streams);
           // A part holding a stream whose coordinator decided, but has not told this stripe yet, is ended first.
-          return this.transactions()
-            .settleHeld(streams)
-            .then(() => context.committer().transact(transaction));
+          const txns = this.transactions();
+          if (txns.holdsAny) return txns.settleHeld(streams).then(() => context.committer().transact(transaction));
         }
         return context.committer().transact(transaction);
       },

@@ -130,6 +130,11 @@ export class Transactions {
     return this.participant.resolveHeld(streams);
   }
 
+  /** True while a part prepared here is not ended: only then may a write find a stream held. */
+  get holdsAny(): boolean {
+    return this.txnLog.prepared.size > 0;
+  }
+
   /** Before a write to `streams`: ends what a coordinator answers at once it decided; waits no longer. */
   settleHeld(streams: readonly string[]): Promise<void> {
     return this.participant.settleHeld(streams);
