@@ -411,7 +411,7 @@ describe('hostile input', () => {
       expect(frame[2]).toMatchObject({ name: 'UnsupportedProtocolVersionError', fields: { version: 1, supported: PROTOCOL_VERSION } });
       expect(frame[2].message).toMatch(new RegExp(`version 1 .*speaks ${PROTOCOL_VERSION}`));
     }
-    expect(PROTOCOL_VERSION).toBe(2);
+    expect(PROTOCOL_VERSION).toBe(3);
   });
 
   it('closes a connection that never completes its handshake within handshakeTimeoutMs', async () => {

@@ -6,6 +6,7 @@ import { decodeRecord, Decision, RecordKind, StreamBusyError, WrongExpectedVersi
 import { connect, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
+import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
 
@@ -55,8 +56,16 @@ describe('a transaction over several stripes', () => {
     expect(alpha![0]!.txn!.participants).toEqual([0, 1, 2]);
     for (const log of [beta!.slice(1), gamma!]) expect(log.map((r) => r.kind)).toEqual([RecordKind.Prepare, RecordKind.Outcome]);
     expect(gamma![1]!.txn).toMatchObject({ decision: Decision.Commit, prepareLsn: gamma![0]!.lsn });
-    // The merged $all shows each part once, the prepares never.
-    expect((await client.readAll()).map((e) => e.type).sort()).toEqual(['Credited', 'Debited', 'Opened']);
+    // The merged $all shows each part once, the prepares never; the parts name their transaction and its stripe count.
+    const all = await client.readAll();
+    expect(all.map((e) => e.type).sort()).toEqual(['Credited', 'Debited', 'Opened']);
+    const parts = all.filter((e) => e.transaction !== undefined);
+    expect(parts.map((e) => e.type).sort()).toEqual(['Credited', 'Debited']);
+    expect(new Set(parts.map((e) => e.transaction!.id))).toEqual(new Set([alpha![0]!.txn!.id]));
+    expect(parts.every((e) => e.transaction!.stripes === 3)).toBe(true);
+    expect(all.find((e) => e.type === 'Opened')!.transaction).toBeUndefined();
+    const delivered = await firstValueFrom(client.subscribeAll().pipe(take(3), toArray()));
+    expect(delivered.filter((e) => e.transaction?.id === alpha![0]!.txn!.id)).toHaveLength(2);
   });
 
   it('writes nothing anywhere when a participant votes no', async () => {

@@ -8,8 +8,8 @@ import { acceptHello, welcomeFromWire, type Role } from '../src/protocol/handsha
 const policy = { clusterId: 'c1', roles: new Set<Role>(['client', 'peer']) };
 
 describe('acceptHello', () => {
-  it('is at version 2: the read reply and the peer message layout changed since version 1', () => {
-    expect(PROTOCOL_VERSION).toBe(2);
+  it('is at version 3: stripes and transactions over several came after version 2', () => {
+    expect(PROTOCOL_VERSION).toBe(3);
   });
 
   it('accepts a good hello', () => {
@@ -17,8 +17,8 @@ describe('acceptHello', () => {
     expect(acceptHello({ version: PROTOCOL_VERSION, role: 'peer' }, policy)).toEqual({ role: 'peer' });
   });
 
-  it('refuses a version 1 client or peer with UnsupportedProtocolVersionError naming both versions, before reading the rest', () => {
-    for (const hello of [{ version: 1, role: 'client' }, { version: 1, role: 'peer', name: 'old' }, { version: 1, role: 'no such role', credentials: 'x' }]) {
+  it('refuses an older client or peer with UnsupportedProtocolVersionError naming both versions, before reading the rest', () => {
+    for (const hello of [{ version: 2, role: 'client' }, { version: 1, role: 'peer', name: 'old' }, { version: 2, role: 'no such role', credentials: 'x' }]) {
       const error = (() => {
         try {
           acceptHello(hello, policy);
@@ -27,8 +27,8 @@ describe('acceptHello', () => {
         }
       })();
       expect(error).toBeInstanceOf(UnsupportedProtocolVersionError);
-      expect(error).toMatchObject({ version: 1, supported: 2 });
-      expect((error as Error).message).toMatch(/version 1 .*speaks 2/);
+      expect(error).toMatchObject({ version: hello.version, supported: 3 });
+      expect((error as Error).message).toMatch(new RegExp(`version ${hello.version} .*speaks 3`));
     }
   });
 
@@ -48,7 +48,7 @@ describe('acceptHello', () => {
 
 describe('welcomeFromWire', () => {
   it('checks the welcome a client or peer receives', () => {
-    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', servers: ['tcp://a:1'] })).toEqual({ version: 2, server: 'a', clusterId: 'c', servers: ['tcp://a:1'] });
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', servers: ['tcp://a:1'] })).toEqual({ version: 3, server: 'a', clusterId: 'c', servers: ['tcp://a:1'] });
     expect(() => welcomeFromWire({ version: 1, server: 'a', clusterId: 'c' })).toThrow(UnsupportedProtocolVersionError);
     for (const bad of [null, { version: PROTOCOL_VERSION, server: 1, clusterId: 'c' }, { version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', servers: [7] }, { version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', servers: 'tcp://a:1' }]) {
       expect(() => welcomeFromWire(bad), JSON.stringify(bad)).toThrow(ProtocolError);

@@ -35,6 +35,12 @@ export interface RecordedEvent {
   metadata: unknown;
   /** Wall-clock time at which the active server committed it, in ms since the epoch. */
   timestampMs: number;
+  /**
+   * Set on an event of a transaction over several stripes: the transaction's id, and how many
+   * stripes have a part of it. A consumer of the merged `$all` sees each part at its own point
+   * of the merge; these let it apply the transaction as one unit once it has every part.
+   */
+  transaction?: { id: string; stripes: number };
 }
 
 /** Limits of the decoder that reads untrusted MessagePack. */

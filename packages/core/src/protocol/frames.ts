@@ -26,8 +26,11 @@ import { sliceToWire, slicesFromWire } from './replies.js';
 /**
  * The protocol version this build speaks; the handshake refuses any other. Version 2: a `read`
  * answers `[slices, truncated]`, and peer messages carry a stripe (`[kind, stripe, term, from, ...]`).
+ * Version 3: a cluster of several stripes (the `topology` operation, the peer `announce`
+ * message), transactions over several stripes (`prepare`, `decide`, `txnStatus`), and a slice
+ * of such a transaction names it (a seventh field).
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The kind tag that opens every frame. */
 export const FrameKind = { Hello: 0, Request: 1, Welcome: 2, Result: 3, Error: 4, Events: 5, SubscriptionEnd: 6 } as const;

@@ -45,6 +45,15 @@ export interface EventSlice {
   eventCount: number;
   timestampMs: number;
   events: Uint8Array;
+  /** Set on the part of a transaction over several stripes: its id, and how many stripes have a part of it. */
+  transaction?: TransactionPart;
+}
+
+/** What an event of a transaction over several stripes says of it, so a consumer can apply it as one unit. */
+export interface TransactionPart {
+  id: string;
+  /** The stripes that took part, each with one part. */
+  stripes: number;
 }
 
 /** A read of one stream. */

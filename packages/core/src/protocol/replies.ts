@@ -92,13 +92,14 @@ export function transactionResultFromWire(value: unknown): TransactionResult {
   };
 }
 
-export const sliceToWire = (s: EventSlice): unknown[] => [s.lsn, s.stream, s.firstVersion, s.eventCount, s.timestampMs, s.events];
+export const sliceToWire = (s: EventSlice): unknown[] =>
+  s.transaction === undefined ? [s.lsn, s.stream, s.firstVersion, s.eventCount, s.timestampMs, s.events] : [s.lsn, s.stream, s.firstVersion, s.eventCount, s.timestampMs, s.events, [s.transaction.id, s.transaction.stripes]];
 
 /** Slices as reads and events frames carry them; each slice's events blob must hold exactly its `eventCount` events. */
 export function slicesFromWire(value: unknown, reply: string): EventSlice[] {
   const check = new ReplyReader(reply);
   return check.array(value, 'slices').map((s, i) => {
-    const [lsn, stream, firstVersion, eventCount, timestampMs, events] = check.tuple(s, `slices[${i}]`, 6);
+    const [lsn, stream, firstVersion, eventCount, timestampMs, events, transaction] = Array.isArray(s) && s.length === 7 ? s : check.tuple(s, `slices[${i}]`, 6);
     const slice: EventSlice = {
       lsn: check.count(lsn, `slices[${i}].lsn`),
       stream: check.string(stream, `slices[${i}].stream`),
@@ -107,6 +108,10 @@ export function slicesFromWire(value: unknown, reply: string): EventSlice[] {
       timestampMs: check.time(timestampMs, `slices[${i}].timestampMs`),
       events: check.bytes(events, `slices[${i}].events`),
     };
+    if (transaction !== undefined) {
+      const [id, stripes] = check.tuple(transaction, `slices[${i}].transaction`, 2);
+      slice.transaction = { id: check.string(id, `slices[${i}].transaction.id`), stripes: check.count(stripes, `slices[${i}].transaction.stripes`) };
+    }
     const rows = eventRowsProblem(slice.events);
     if (typeof rows === 'string') check.fail(`slices[${i}].events`, rows);
     if (rows !== slice.eventCount) check.fail(`slices[${i}].events`, `must hold eventCount (${slice.eventCount}) events, not ${rows}`);

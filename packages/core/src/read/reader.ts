@@ -83,5 +83,7 @@ function eventsInRange(entry: StreamIndexEntry, request: ReadRequest): number {
 }
 
 function toSlice(record: LogRecord, append: RecordAppend): EventSlice {
-  return { lsn: record.lsn, stream: append.stream, firstVersion: append.firstVersion, eventCount: append.eventCount, timestampMs: record.timestampMs, events: append.events };
+  const slice: EventSlice = { lsn: record.lsn, stream: append.stream, firstVersion: append.firstVersion, eventCount: append.eventCount, timestampMs: record.timestampMs, events: append.events };
+  if (record.txn !== undefined) slice.transaction = { id: record.txn.id, stripes: record.txn.participants.length };
+  return slice;
 }
