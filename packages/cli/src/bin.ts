@@ -52,7 +52,8 @@ const USAGE = `usage:
       counts it in sync), then each voter, reachable or not, with its term.
   kiln diverged [URL] [--json]
       Prints the transactions a server gave up to follow a newer active after a partition
-      (failoverPriority 'availability'), oldest first; --json prints one object per line.
+      (failoverPriority 'availability'), and the decisions operators forced on transactions in
+      doubt (kiln txn resolve), oldest first; --json prints one object per line.
   kiln stripe-of STREAM --config CLUSTER-FILE [--json]
       Prints the slot of stream STREAM and the stripe that holds it in that cluster, as
       'slot 1234 stripe bravo'; --json prints { stream, slot, stripe }. For a name that starts
