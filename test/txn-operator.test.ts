@@ -56,7 +56,7 @@ async function clusterFile(s: Stripes): Promise<string> {
 async function eventually<T>(attempt: () => Promise<T>, done: (outcome: { value?: T; error?: unknown }) => boolean, withinMs = 10_000): Promise<{ value?: T; error?: unknown }> {
   const deadline = Date.now() + withinMs;
   for (;;) {
-    const outcome = await attempt().then(
+    const outcome: { value?: T; error?: unknown } = await attempt().then(
       (value) => ({ value }),
       (error: unknown) => ({ error }),
     );
