@@ -72,11 +72,12 @@ async function recordsIn(store: Store) {
   return records.map(({ lsn, bytes }) => decodeRecord(bytes, lsn));
 }
 
-/** A memory store whose appends wait while it is held: a server that takes its time to write. */
-function holdableStore(): { store: Store; hold(): void; release(): void } {
+/** A memory store whose appends wait while it is held, and fail once it is lost: a server that takes its time to write, or dies writing. */
+function holdableStore(): { store: Store; hold(): void; release(): void; lose(): void } {
   const inner = memoryStore();
   let gate: Promise<void> | undefined;
   let open = (): void => {};
+  let fail = (_error: Error): void => {};
   const store = new Proxy(inner, {
     get(target, prop) {
       if (prop === 'append') return async (records: Parameters<Store['append']>[0]) => (await gate, target.append(records));
@@ -86,11 +87,16 @@ function holdableStore(): { store: Store; hold(): void; release(): void } {
   });
   return {
     store,
-    hold: () => void (gate = new Promise((resolve) => (open = resolve))),
+    hold: () =>
+      void (gate = new Promise((resolve, reject) => {
+        open = resolve;
+        fail = reject;
+      })),
     release: () => {
       gate = undefined;
       open();
     },
+    lose: () => fail(new Error('the store is lost')),
   };
 }
 
@@ -160,6 +166,72 @@ describe('a transaction in doubt', () => {
     expect(report[0]!.atMs).toBeLessThanOrEqual(Date.now());
     const printed = await kiln('diverged', stripes.urls[1]!);
     expect(printed.stdout).toMatch(new RegExp(`transaction ${txnId}: an operator forced abort at `));
+  });
+});
+
+describe('kiln txn resolve --commit', () => {
+  it('writes the part of a transaction whose coordinator was lost writing its decision', async () => {
+    const alpha = holdableStore();
+    const betaStore = memoryStore();
+    stripes = await startStripes(2, [() => alpha.store, () => betaStore], { txnTimeoutMs: TXN_TIMEOUT_MS });
+    const file = await clusterFile(stripes);
+    const [[a], [b]] = streamsByStripe(stripes.layout, 'won') as [[string], [string]];
+    const client = await open(stripes.urls[0]!);
+    await client.read(b); // dials beta first
+    // Beta votes yes; alpha's decide never reaches its store, and alpha's server is lost.
+    alpha.hold();
+    const lost = client.transact([
+      { stream: a, events: [{ type: 'A', data: 1 }] },
+      { stream: b, events: [{ type: 'B', data: 1 }] },
+    ]);
+    lost.catch(() => undefined);
+    await eventually(
+      () => recordsIn(betaStore),
+      ({ value }) => value?.some((r) => r.kind === RecordKind.Prepare) ?? false,
+    );
+    alpha.lose();
+    await stripes.stop(0);
+    const txnId = (await recordsIn(betaStore)).find((r) => r.kind === RecordKind.Prepare)!.txn!.id;
+
+    const resolved = await kiln('txn', 'resolve', txnId, '--commit', '--config', file);
+    expect(resolved.stderr).toBe('');
+    expect(resolved.stdout).toMatch(/stripe beta: ended its part with the forced decision/);
+    const beta = await open(stripes.urls[1]!);
+    expect((await beta.read(b)).map((e) => e.type)).toEqual(['B']);
+    const report = [];
+    for await (const entry of beta.diverged()) report.push(entry);
+    expect(report).toMatchObject([{ forcedByOperator: { txnId, decision: 'commit' }, events: [{ stream: b, type: 'B' }] }]);
+  });
+});
+
+describe('kiln txn list', () => {
+  it('shows a transaction its coordinator is deciding, and nothing once it committed', async () => {
+    const beta = holdableStore();
+    stripes = await startStripes(2, [() => memoryStore(), () => beta.store], { txnTimeoutMs: 20_000 });
+    const file = await clusterFile(stripes);
+    const [[a], [b]] = streamsByStripe(stripes.layout, 'listed') as [[string], [string]];
+    const client = await open(stripes.urls[0]!);
+    await client.read(b); // dials beta first
+    beta.hold();
+    const committing = client.transact([
+      { stream: a, events: [{ type: 'A', data: 1 }] },
+      { stream: b, events: [{ type: 'B', data: 1 }] },
+    ]);
+    const { value: deciding } = await eventually(
+      () => client.openTransactions(),
+      ({ value }) => (value?.length ?? 0) > 0,
+    );
+    expect(deciding).toEqual([{ txnId: expect.stringMatching(/#1\//), coordinator: 'alpha', participants: ['alpha', 'beta'], state: 'deciding', ageMs: expect.any(Number), inDoubt: false }]);
+    const listed = await kiln('txn', 'list', '--config', file, '--json');
+    expect(listed.status).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([{ txnId: deciding![0]!.txnId, coordinator: 'alpha', participants: ['alpha', 'beta'], state: 'deciding', ageMs: expect.any(Number), preparedOn: [], inDoubt: false }]);
+
+    beta.release();
+    await committing;
+    await eventually(
+      () => kiln('txn', 'list', '--config', file),
+      ({ value }) => value?.stdout === 'no open transactions\n',
+    );
   });
 });
 
