@@ -40,6 +40,7 @@ const entryKey = (index: number): string => `diverged/${index}`;
 export class DivergedReport {
   private entries = 0;
   private records = 0;
+  private adding: Promise<void> = Promise.resolve();
 
   /** @param entryBytesMax bytes of records an entry holds, about (at least one record): one read's worth, so an entry fits a frame */
   constructor(
@@ -75,7 +76,14 @@ export class DivergedReport {
     await this.add([atMs, term, prepare.map((r) => [r.lsn, r.bytes]), [forced.txnId, forced.decision]], prepare.length);
   }
 
-  private async add(entry: unknown[], records: number): Promise<void> {
+  /** Adds one entry after those being added (two operators' decisions may come at once). */
+  private add(entry: unknown[], records: number): Promise<void> {
+    const adding = this.adding.then(() => this.write(entry, records));
+    this.adding = adding.catch(() => undefined);
+    return adding;
+  }
+
+  private async write(entry: unknown[], records: number): Promise<void> {
     await this.store.putMeta(entryKey(this.entries), encode(entry));
     this.entries++;
     this.records += records;
