@@ -1,7 +1,7 @@
 // A cluster of stripes on 127.0.0.1 for client tests: each stripe one standalone server over TCP,
 // on ports chosen before the layout is written (the layout names every server's URL).
 import { createServer as createNetServer } from 'node:net';
-import { clusterLayoutOf, createServer, validateClusterConfig, type ClusterLayout, type KilnServer, type Store } from '@kiln/core';
+import { clusterLayoutOf, createServer, validateClusterConfig, type ClusterLayout, type KilnServer, type ServerOptions, type Store } from '@kiln/core';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 
@@ -16,20 +16,25 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** The cluster file of `count` stripes of one server each, listening on `urls[i]`. */
+export function configOf(urls: readonly string[], peers: readonly string[]) {
+  return {
+    cluster: 'c',
+    persistence: 'memory',
+    failoverPriority: 'availability',
+    stripes: urls.map((url, i) => ({ name: STRIPE_NAMES[i]!, servers: [{ name: `${STRIPE_NAMES[i]![0]}1`, listen: [url], peer: peers[i]! }] })),
+  };
+}
+
 /** The layout of `count` stripes of one server each, listening on `urls[i]`. */
 export function layoutOf(urls: readonly string[], peers: readonly string[]): ClusterLayout {
-  return clusterLayoutOf(
-    validateClusterConfig({
-      cluster: 'c',
-      persistence: 'memory',
-      failoverPriority: 'availability',
-      stripes: urls.map((url, i) => ({ name: STRIPE_NAMES[i]!, servers: [{ name: `${STRIPE_NAMES[i]![0]}1`, listen: [url], peer: peers[i]! }] })),
-    }),
-  );
+  return clusterLayoutOf(validateClusterConfig(configOf(urls, peers)));
 }
 
 export interface Stripes {
   layout: ClusterLayout;
+  /** The cluster file's content (for `kiln ... --config`). */
+  config: ReturnType<typeof configOf>;
   /** Each stripe's client URL. */
   urls: string[];
   /** Each stripe's server, or undefined while it is stopped. */
@@ -40,21 +45,30 @@ export interface Stripes {
   close(): Promise<void>;
 }
 
-export async function startStripes(count: number, stores: Array<() => Store> = []): Promise<Stripes> {
+export async function startStripes(count: number, stores: Array<() => Store> = [], limits?: ServerOptions['limits']): Promise<Stripes> {
   const ports = [];
   for (let i = 0; i < count * 2; i++) ports.push(await freePort());
   const urls = ports.slice(0, count).map((p) => `tcp://127.0.0.1:${p}`);
-  const layout = layoutOf(
+  const config = configOf(
     urls,
     ports.slice(count).map((p) => `tcp://127.0.0.1:${p}`),
   );
+  const layout = clusterLayoutOf(validateClusterConfig(config));
   const servers: Array<KilnServer | undefined> = [];
   const stripes: Stripes = {
     layout,
+    config,
     urls,
     servers,
     async start(i, store, at = layout) {
-      const server = await createServer({ store: store ?? stores[i]?.() ?? memoryStore(), transports: [tcpTransport()], listen: [urls[i]!], cluster: { layout: at, stripe: i } });
+      const server = await createServer({
+        name: config.stripes[i]!.servers[0]!.name,
+        store: store ?? stores[i]?.() ?? memoryStore(),
+        transports: [tcpTransport()],
+        listen: [urls[i]!],
+        cluster: { layout: at, stripe: i },
+        ...(limits ? { limits } : {}),
+      });
       servers[i] = server;
       return server;
     },

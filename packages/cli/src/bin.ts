@@ -11,6 +11,8 @@
  * kiln status --config CLUSTER-FILE [--json]
  * kiln diverged [URL] [--json]
  * kiln stripe-of STREAM --config CLUSTER-FILE [--json]
+ * kiln txn list --config CLUSTER-FILE [--json]
+ * kiln txn resolve TXN --abort|--commit --config CLUSTER-FILE
  * ```
  */
 import { parseArgs } from 'node:util';
@@ -23,6 +25,7 @@ import { runUntilSignalled } from './start.js';
 import { printGroupStatus } from './group-status.js';
 import { printStatus } from './status.js';
 import { formatPlacement, placeStream, streamNameProblem } from './stripe-of.js';
+import { printOpenTransactions, resolveTransaction } from './txn.js';
 
 const USAGE = `usage:
   kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
@@ -49,11 +52,23 @@ const USAGE = `usage:
       counts it in sync), then each voter, reachable or not, with its term.
   kiln diverged [URL] [--json]
       Prints the transactions a server gave up to follow a newer active after a partition
-      (failoverPriority 'availability'), oldest first; --json prints one object per line.
+      (failoverPriority 'availability'), and the decisions operators forced on transactions in
+      doubt (kiln txn resolve), oldest first; --json prints one object per line.
   kiln stripe-of STREAM --config CLUSTER-FILE [--json]
       Prints the slot of stream STREAM and the stripe that holds it in that cluster, as
       'slot 1234 stripe bravo'; --json prints { stream, slot, stripe }. For a name that starts
-      with '-', put the options first and -- before the name.`;
+      with '-', put the options first and -- before the name.
+  kiln txn list --config CLUSTER-FILE [--json]
+      Asks every stripe's active for the transactions over several stripes open on it, and
+      prints one row per transaction: its coordinator and participants, 'deciding' (its
+      coordinator has not decided) or 'prepared' (only participants hold parts), its age, the
+      stripes holding a prepared part, and whether it is in doubt (its coordinator unreachable for
+      longer than txnTimeoutMs). --json prints an array ([] when none is open).
+  kiln txn resolve TXN --abort|--commit --config CLUSTER-FILE
+      The way out for transaction TXN in doubt, its coordinator's stripe lost for good: every
+      stripe's active holding a prepared part of it asks the coordinator once more, and if it
+      still cannot, ends the part with the forced decision and keeps that in its diverged report.
+      Prints what each stripe did; fails when no stripe holds a part of TXN.`;
 
 const ADMIN_WAIT_LIMIT_MS = 3_600_000;
 
@@ -90,6 +105,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'stripe-of':
       return stripeOf(rest);
+    case 'txn':
+      return txn(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -140,6 +157,23 @@ async function stripeOf(args: string[]): Promise<void> {
   const problem = streamNameProblem(config, stream);
   if (problem !== undefined) throw new UsageError(`STREAM: ${problem}`);
   console.log(formatPlacement(placeStream(config, stream), values.json ?? false));
+}
+
+async function txn(args: string[]): Promise<void> {
+  const [action, ...flags] = args;
+  const { values, positionals } = parseArgs({
+    args: flags,
+    allowPositionals: true,
+    options: { config: { type: 'string' }, json: { type: 'boolean' }, abort: { type: 'boolean' }, commit: { type: 'boolean' } },
+  });
+  if (!values.config) throw new UsageError(`kiln txn ${action ?? ''} needs --config CLUSTER-FILE`);
+  if (action === 'list') {
+    if (positionals.length > 0 || values.abort || values.commit) throw new UsageError('kiln txn list takes --config FILE and --json only');
+    return printOpenTransactions(values.config, values.json ?? false, (line) => console.log(line));
+  }
+  if (action !== 'resolve') throw new UsageError(`kiln txn needs list or resolve, not '${action ?? ''}'`);
+  if (positionals.length !== 1 || values.abort === values.commit || values.json) throw new UsageError('kiln txn resolve needs one TXN, one of --abort or --commit, and --config FILE');
+  return resolveTransaction(values.config, positionals[0]!, values.commit ? 'commit' : 'abort', (line) => console.log(line));
 }
 
 class UsageError extends Error {}

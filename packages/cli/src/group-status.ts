@@ -114,7 +114,7 @@ export async function printGroupStatus(file: string, json: boolean, print: (line
   }
 }
 
-function printTable(table: string[][], print: (line: string) => void): void {
+export function printTable(table: string[][], print: (line: string) => void): void {
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
   for (const row of table) print(row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
 }

@@ -116,6 +116,24 @@ const SAMPLES: { [K in OperationName]: { args: Array<ArgumentsOf<K>>; badArgs: u
   },
   decide: { args: [{ txnId: 'c#1/2.1', decision: 1 }, { txnId: 'c#1/2.1', decision: 2 }], badArgs: [['c#1', 0], ['c#1', 3], ['', 1], 'c#1'], results: [null], badResults: [1] },
   txnStatus: { args: ['c#1/2.1'], badArgs: ['', 7, null], results: [0, 1, 2], badResults: [3, -1, 'commit', null] },
+  txnList: {
+    args: [null],
+    badArgs: [1, 'all'],
+    results: [
+      [],
+      [
+        { txnId: 'c#1/2.1', coordinator: 'alpha', participants: ['alpha', 'beta'], state: 'deciding', ageMs: 12, inDoubt: false },
+        { txnId: 'c#2/2.2', coordinator: 'alpha', participants: ['alpha', 'gamma'], state: 'prepared', ageMs: 0, inDoubt: true },
+      ],
+    ],
+    badResults: [null, [['c#1/2.1', 'alpha', ['alpha', 'beta'], 'open', 12, false]], [['c#1/2.1', 'alpha', ['alpha', 'beta'], 'prepared', -1, false]], [['c#1/2.1', 'alpha', [0, 1], 'prepared', 1, false]], [['c#1/2.1', 'alpha', ['alpha'], 'prepared', 1, 'yes']]],
+  },
+  txnResolve: {
+    args: [{ txnId: 'c#1/2.1', decision: 1 }, { txnId: 'c#1/2.1', decision: 2 }],
+    badArgs: [['c#1/2.1', 0], ['c#1/2.1', 'abort'], ['', 2], null],
+    results: ['none', 'forced', 'commit', 'abort', 'deciding'],
+    badResults: ['ended', 1, null],
+  },
   topology: {
     args: [null],
     badArgs: [1, 'all'],
@@ -141,8 +159,12 @@ const SAMPLES: { [K in OperationName]: { args: Array<ArgumentsOf<K>>; badArgs: u
   diverged: {
     args: [0],
     badArgs: [-1, 1.5],
-    results: [undefined, { index: 0, atMs: 1_700_000_000_000, replacedInTerm: 3, records: [{ lsn: 7, bytes: new Uint8Array([1, 2]) }] }],
-    badResults: [[0, 1, 3], [0, 1, 3, [[7, 'bytes']]], [0, 1, 3, [[-7, new Uint8Array()]]]],
+    results: [
+      undefined,
+      { index: 0, atMs: 1_700_000_000_000, replacedInTerm: 3, records: [{ lsn: 7, bytes: new Uint8Array([1, 2]) }] },
+      { index: 1, atMs: 1_700_000_000_000, replacedInTerm: 4, records: [{ lsn: 9, bytes: new Uint8Array([1, 2]) }], forcedByOperator: { txnId: 'c#1/2.1', decision: 'abort' } },
+    ],
+    badResults: [[0, 1, 3], [0, 1, 3, [[7, 'bytes']]], [0, 1, 3, [[-7, new Uint8Array()]]], [0, 1, 3, [], ['c#1/2.1', 'maybe']], [0, 1, 3, [], ['c#1/2.1']]],
   },
 };
 

@@ -7,13 +7,15 @@ import { Observable, type Subscriber } from 'rxjs';
 import { InvalidArgumentError, ProtocolError, type KilnError } from '../errors.js';
 import { DEFAULT_READ_COUNT, defaultClientTiming, defaultConnectionLimits } from '../limits.js';
 import { encodeEvents, type EventData, type RecordedEvent } from '../log/events.js';
-import { decodeRecord } from '../log/record.js';
+import { decodeRecord, Decision } from '../log/record.js';
 import { checkAppendStreamText, checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
+import type { ForcedDecision } from '../replication/diverged-report.js';
 import type { GroupView } from '../replication/group-view.js';
 import { checkExpectedVersion, CLIENT_ID_LENGTH_MAX, type EventSlice, type LogDigest, type MirrorSpec, type TransactionResult } from '../protocol/messages.js';
 import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
 import type { Topology } from '../protocol/topology.js';
+import type { OpenTransaction, ResolveOutcome } from '../protocol/txn-messages.js';
 import type { Direction } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Random } from '../time.js';
 import { DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_RETRY_DELAY_MS, retryWhileBusy, type BusyRetrySettings } from './busy-retry.js';
@@ -42,6 +44,11 @@ export interface DivergedTransaction {
   timestampMs: number;
   /** Its events, with the stream versions they had on the diverged server. */
   events: RecordedEvent[];
+  /**
+   * Present when this is no truncated transaction but a prepared part of one over several stripes
+   * that an operator ended with a forced decision (`kiln txn resolve`); `atMs` is when.
+   */
+  forcedByOperator?: ForcedDecision;
 }
 
 const END = Number.MAX_SAFE_INTEGER;
@@ -294,15 +301,46 @@ export class KilnClient {
     for (let index = 0; ; index++) {
       const entry = await this.toHome('diverged', index);
       if (!entry) return;
-      const { atMs, replacedInTerm, records } = entry;
+      const { atMs, replacedInTerm, records, forcedByOperator } = entry;
       for (const { lsn, bytes } of records) {
         const record = decodeRecord(bytes, lsn);
-        const events = record.appends.flatMap((a) =>
+        // A prepare names the streams its part only checks too: they have no events.
+        const events = record.appends.filter((a) => a.eventCount > 0).flatMap((a) =>
           eventsOf({ lsn: record.lsn, stream: a.stream, firstVersion: a.firstVersion, eventCount: a.eventCount, timestampMs: record.timestampMs, events: a.events }),
         );
-        yield { entry: index, atMs, replacedInTerm, lsn: record.lsn, term: record.term, clientId: record.clientId, seq: record.seq, timestampMs: record.timestampMs, events };
+        yield {
+          entry: index,
+          atMs,
+          replacedInTerm,
+          lsn: record.lsn,
+          term: record.term,
+          clientId: record.clientId,
+          seq: record.seq,
+          timestampMs: record.timestampMs,
+          events,
+          ...(forcedByOperator ? { forcedByOperator } : {}),
+        };
       }
     }
+  }
+
+  /**
+   * The transactions over several stripes open on the server this client is connected to (its
+   * stripe's active): those it is deciding as coordinator, and the parts it prepared and has not
+   * ended. `kiln txn list` asks every stripe.
+   */
+  openTransactions(): Promise<OpenTransaction[]> {
+    return this.toHome('txnList', null);
+  }
+
+  /**
+   * An operator's way out for a transaction in doubt (its coordinator's stripe lost): ends the
+   * part the connected server's stripe prepared with `decision`, unless the coordinator answers
+   * after all (then its decision stands). A forced decision is kept in the server's `diverged`
+   * report. `kiln txn resolve` asks every stripe.
+   */
+  resolveTransaction(txnId: string, decision: 'commit' | 'abort'): Promise<ResolveOutcome> {
+    return this.toHome('txnResolve', { txnId, decision: decision === 'commit' ? Decision.Commit : Decision.Abort });
   }
 
   /** Closes the connection (every stripe's). Requests still in flight fail with `ClientClosedError`. */

@@ -29,6 +29,8 @@ export type { PositionedEvent } from './position.js';
 export type { ClientStatus } from './link.js';
 export type { TransactionResult, AppendedRange, MirrorSpec, LogDigest } from '../protocol/messages.js';
 export type { ServerStatus, ServerState, GroupStatus, MirrorStatus } from '../protocol/status.js';
+export type { OpenTransaction, ResolveOutcome } from '../protocol/txn-messages.js';
+export type { ForcedDecision } from '../replication/diverged-report.js';
 export type { GroupView, GroupMemberConfig } from '../replication/group-view.js';
 export type { EventData, ExpectedVersion, RecordedEvent } from '../log/events.js';
 export type { Transport, Connection, DialOptions } from '../transport/transport.js';

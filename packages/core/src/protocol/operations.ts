@@ -57,13 +57,18 @@ import {
   decideFromWire,
   decideToWire,
   decisionFromWire,
+  openTransactionsFromWire,
+  openTransactionsToWire,
   prepareFromWire,
   prepareToWire,
+  resolveOutcomeFromWire,
   streamEntriesFromWire,
   streamEntriesToWire,
   txnIdFromWire,
   type DecideRequest,
+  type OpenTransaction,
   type PrepareRequest,
+  type ResolveOutcome,
 } from './txn-messages.js';
 
 /** The limits argument checks hold requests to. */
@@ -142,6 +147,17 @@ const TABLE = {
     args: { toWire: (id) => id, fromWire: txnIdFromWire },
     result: { toWire: (d) => d, fromWire: decisionFromWire },
     clientMethods: [],
+  }),
+  txnList: row<null, null, OpenTransaction[]>({
+    args: nothing,
+    result: { toWire: openTransactionsToWire, fromWire: openTransactionsFromWire },
+    clientMethods: ['openTransactions'],
+  }),
+  // An operator's decision for a part in doubt: the same shape as a coordinator's.
+  txnResolve: row<DecideRequest, DecideRequest, ResolveOutcome>({
+    args: { toWire: decideToWire, fromWire: decideFromWire },
+    result: { toWire: (outcome) => outcome, fromWire: resolveOutcomeFromWire },
+    clientMethods: ['resolveTransaction'],
   }),
   topology: row<null, null, Topology>({
     args: nothing,

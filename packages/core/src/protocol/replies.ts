@@ -5,7 +5,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import { eventRowsProblem } from '../log/msgpack-shape.js';
-import type { DivergedEntry } from '../replication/diverged-report.js';
+import type { DivergedEntry, ForcedDecision } from '../replication/diverged-report.js';
 import { viewFromWire, viewToWire, type GroupView } from '../replication/group-view.js';
 import type { EventSlice, LogDigest, TransactionResult } from './messages.js';
 
@@ -145,15 +145,21 @@ export function logDigestFromWire(value: unknown): LogDigest {
   return { throughLsn: check.count(throughLsn, 'throughLsn'), digest: crc };
 }
 
-export const divergedEntryToWire = (entry: DivergedEntry | undefined): unknown =>
-  entry ? [entry.index, entry.atMs, entry.replacedInTerm, entry.records.map((r) => [r.lsn, r.bytes])] : null;
+export function divergedEntryToWire(entry: DivergedEntry | undefined): unknown {
+  if (!entry) return null;
+  const wire: unknown[] = [entry.index, entry.atMs, entry.replacedInTerm, entry.records.map((r) => [r.lsn, r.bytes])];
+  if (entry.forcedByOperator) wire.push([entry.forcedByOperator.txnId, entry.forcedByOperator.decision]);
+  return wire;
+}
 
 /** One entry of the diverged report, or undefined past the last. */
 export function divergedEntryFromWire(value: unknown): DivergedEntry | undefined {
   if (value === null) return undefined;
   const check = new ReplyReader('diverged');
-  const [index, atMs, replacedInTerm, records] = check.tuple(value, 'entry', 4);
+  // A fifth item: an operator's forced decision.
+  const [index, atMs, replacedInTerm, records, forced] = Array.isArray(value) && value.length === 5 ? value : check.tuple(value, 'entry', 4);
   return {
+    ...(forced === undefined ? {} : { forcedByOperator: forcedDecisionFromWire(check, forced) }),
     index: check.count(index, 'index'),
     atMs: check.time(atMs, 'atMs'),
     replacedInTerm: check.count(replacedInTerm, 'replacedInTerm'),
@@ -162,6 +168,12 @@ export function divergedEntryFromWire(value: unknown): DivergedEntry | undefined
       return { lsn: check.count(lsn, `records[${i}].lsn`), bytes: check.bytes(bytes, `records[${i}].bytes`) };
     }),
   };
+}
+
+function forcedDecisionFromWire(check: ReplyReader, value: unknown): ForcedDecision {
+  const [txnId, decision] = check.tuple(value, 'forcedByOperator', 2);
+  if (decision !== 'commit' && decision !== 'abort') check.fail('forcedByOperator.decision', "must be 'commit' or 'abort'");
+  return { txnId: check.string(txnId, 'forcedByOperator.txnId'), decision };
 }
 
 export const groupViewToWire = viewToWire;

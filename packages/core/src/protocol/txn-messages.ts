@@ -2,7 +2,8 @@
  * What the servers of a cluster ask each other about a transaction over several stripes, over
  * the client protocol (a coordinator is a client of the participants' actives, and a participant
  * of the coordinator's): `prepare` a part, `decide` a prepared part's outcome, and `txnStatus`,
- * the coordinator's decision as far as it has one.
+ * the coordinator's decision as far as it has one. An operator asks too: `txnList`, the
+ * transactions open on a stripe's active, and `txnResolve`, a decision forced on a part in doubt.
  */
 import { Decision, type StreamEntry } from '../log/record.js';
 import { transactionFromWire, transactionToWire, type TransactionRequest } from './messages.js';
@@ -23,6 +24,31 @@ export interface DecideRequest {
   txnId: string;
   decision: typeof Decision.Commit | typeof Decision.Abort;
 }
+
+/** A transaction open on one stripe's active, as `txnList` tells it. */
+export interface OpenTransaction {
+  txnId: string;
+  /** The coordinator's stripe, by name. */
+  coordinator: string;
+  /** Every participating stripe, by name, the coordinator first. */
+  participants: string[];
+  /** `deciding`: this stripe coordinates it and has not decided; `prepared`: this stripe prepared its part and has not ended it. */
+  state: 'deciding' | 'prepared';
+  /** How long this active has known it open. */
+  ageMs: number;
+  /** A prepared part whose coordinator has not been reached for longer than `txnTimeoutMs`. */
+  inDoubt: boolean;
+}
+
+/**
+ * What `txnResolve` did on one stripe: `none`, it holds no prepared part of the transaction;
+ * `forced`, it ended its part with the operator's decision (kept in its `diverged` report);
+ * `commit` or `abort`, the coordinator answered after all, and the part ended with its decision;
+ * `deciding`, the coordinator answered that it is still deciding, so the part stays.
+ */
+export type ResolveOutcome = 'none' | 'forced' | 'commit' | 'abort' | 'deciding';
+
+const RESOLVE_OUTCOMES: ReadonlySet<unknown> = new Set<ResolveOutcome>(['none', 'forced', 'commit', 'abort', 'deciding']);
 
 const TXN_ID_MAX = 200;
 
@@ -72,4 +98,28 @@ export function streamEntriesFromWire(value: unknown): StreamEntry[] {
 export function decisionFromWire(value: unknown): Decision {
   if (value !== Decision.None && value !== Decision.Commit && value !== Decision.Abort) new ReplyReader('txnStatus').fail('decision', 'must be 0, 1 or 2');
   return value as Decision;
+}
+
+export const openTransactionsToWire = (list: readonly OpenTransaction[]): unknown[] => list.map((t) => [t.txnId, t.coordinator, t.participants, t.state, t.ageMs, t.inDoubt]);
+
+export function openTransactionsFromWire(value: unknown): OpenTransaction[] {
+  const check: ReplyReader = new ReplyReader('txnList'); // typed, so that its `fail` narrows
+  return check.array(value, 'transactions').map((row, i) => {
+    const [id, coordinator, participants, state, ageMs, inDoubt] = check.tuple(row, `transactions[${i}]`, 6);
+    if (state !== 'deciding' && state !== 'prepared') check.fail(`transactions[${i}].state`, "must be 'deciding' or 'prepared'");
+    if (typeof inDoubt !== 'boolean') check.fail(`transactions[${i}].inDoubt`, 'must be a boolean');
+    return {
+      txnId: check.string(id, `transactions[${i}].txnId`),
+      coordinator: check.string(coordinator, `transactions[${i}].coordinator`),
+      participants: check.array(participants, `transactions[${i}].participants`).map((p, j) => check.string(p, `transactions[${i}].participants[${j}]`)),
+      state,
+      ageMs: check.count(ageMs, `transactions[${i}].ageMs`),
+      inDoubt,
+    };
+  });
+}
+
+export function resolveOutcomeFromWire(value: unknown): ResolveOutcome {
+  if (!RESOLVE_OUTCOMES.has(value)) new ReplyReader('txnResolve').fail('outcome', `must be one of ${[...RESOLVE_OUTCOMES].join(', ')}`);
+  return value as ResolveOutcome;
 }

@@ -10,7 +10,7 @@ import { NotActiveError, StoreClosedError } from '../errors.js';
 import type { Committer } from '../commit/committer.js';
 import type { TimerHandle } from '../time.js';
 import { Active } from './active.js';
-import { DivergedReport, type DivergedEntry } from './diverged-report.js';
+import { DivergedReport, type DivergedEntry, type ForcedDecision } from './diverged-report.js';
 import { Election } from './election-round.js';
 import { Follower } from './follower.js';
 import { withMirrorAdded, withMirrorRemoved, type GroupMemberConfig, type GroupView } from './group-view.js';
@@ -156,6 +156,11 @@ export class GroupMember {
   /** One entry of the `diverged` report (availability mode); undefined past the last. */
   divergedEntry(index: number): Promise<DivergedEntry | undefined> {
     return this.diverged.read(index);
+  }
+
+  /** Keeps an operator's forced decision on a part prepared at `prepareLsn` in the `diverged` report. */
+  keepForcedDecision(forced: ForcedDecision, prepareLsn: number): Promise<void> {
+    return this.diverged.keepForced(forced, prepareLsn, this.member.term, this.context.clock.wallMs());
   }
 
   /**

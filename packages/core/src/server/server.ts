@@ -264,7 +264,8 @@ class Server implements KilnServer {
       addMirror: (mirror) => this.addMirror(mirror),
       removeMirror: (name) => this.removeMirror(name),
       logDigest: (throughLsn) => logDigest(this.store, this.logLimits, throughLsn),
-      diverged: (index) => (this.standalone ? Promise.resolve(undefined) : member.divergedEntry(index)),
+      // A standalone server's report holds only operators' forced decisions.
+      diverged: (index) => member.divergedEntry(index),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
       ...group,
     };
@@ -313,6 +314,7 @@ class Server implements KilnServer {
       clock: this.clock,
       timers: this.timers,
       log: this.log,
+      keepForced: (forced, prepareLsn) => this.member.keepForcedDecision(forced, prepareLsn),
     });
   }
 

@@ -54,7 +54,7 @@ export interface SessionContext {
   removeMirror: (name: string) => Promise<GroupView>;
   /** A fingerprint of this server's own log through an LSN (the end of its log at most). */
   logDigest: (throughLsn: number) => Promise<LogDigest>;
-  /** One entry of the `diverged` report, by index (none outside a group). */
+  /** One entry of the `diverged` report, by index. */
   diverged: (index: number) => Promise<DivergedEntry | undefined>;
   /** True once the server began shutting down. */
   shuttingDown: () => boolean;
@@ -183,9 +183,13 @@ export class Session {
           const streams = transaction.appends.map((a) => a.stream);
           if (directory.spansStripes(streams)) return this.transactions().coordinate(transaction, (stream) => directory.stripeOf(stream));
           directory.checkStreams(streams);
-          // A part holding a stream whose coordinator decided, but has not told this stripe yet, is ended first.
+          // A part holding a stream whose coordinator decided, but has not told this stripe yet, is ended
+          // first; one whose coordinator has been out of reach past txnTimeoutMs is in doubt.
           const txns = this.transactions();
-          if (txns.holdsAny) return txns.settleHeld(streams).then(() => context.committer().transact(transaction));
+          if (txns.holdsAny) {
+            txns.refuseInDoubt(streams);
+            return txns.settleHeld(streams).then(() => context.committer().transact(transaction));
+          }
         }
         return context.committer().transact(transaction);
       },
@@ -214,6 +218,8 @@ export class Session {
       prepare: (request) => this.transactions().prepare(request),
       decide: (request) => this.transactions().decide(request),
       txnStatus: (txnId) => this.transactions().status(txnId),
+      txnList: () => Promise.resolve(this.transactions().list()),
+      txnResolve: (request) => this.transactions().resolveByOperator(request),
       addMirror: (mirror) => context.addMirror(mirror),
       removeMirror: (name) => context.removeMirror(name),
       logDigest: (throughLsn) => context.logDigest(throughLsn),

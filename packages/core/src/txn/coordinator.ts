@@ -11,7 +11,7 @@ import type { Committer } from '../commit/committer.js';
 import { TimeoutError } from '../errors.js';
 import { Decision, RecordKind, type StreamEntry, type TxnInfo } from '../log/record.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
-import type { Timers } from '../time.js';
+import type { Clock, Timers } from '../time.js';
 import type { StripeCaller } from './stripe-caller.js';
 import type { TxnLog } from './txn-log.js';
 
@@ -23,9 +23,17 @@ export interface CoordinatorContext {
   term: () => number;
   caller: StripeCaller;
   txnLog: TxnLog;
+  clock: Clock;
   timers: Timers;
   txnTimeoutMs: number;
   log: (line: string) => void;
+}
+
+/** A transaction this stripe coordinates and has not decided yet. */
+export interface DecidingTransaction {
+  participants: readonly number[];
+  /** When it began (monotonic ms). */
+  sinceMs: number;
 }
 
 /** Tries at telling a participant the decision before leaving it to ask. */
@@ -34,7 +42,7 @@ const DECISION_SENDS = 3;
 export class Coordinator {
   /** Transactions being decided, by `clientId#seq` (a resend joins) and by id (`txnStatus` says: not yet). */
   private readonly byRequest = new Map<string, Promise<TransactionResult>>();
-  private readonly deciding = new Set<string>();
+  private readonly deciding = new Map<string, DecidingTransaction>();
   private counter = 0;
 
   constructor(private readonly context: CoordinatorContext) {}
@@ -61,13 +69,18 @@ export class Coordinator {
     return this.deciding.has(txnId) ? Decision.None : Decision.Abort;
   }
 
+  /** The transactions being decided, by id. */
+  open(): ReadonlyMap<string, DecidingTransaction> {
+    return this.deciding;
+  }
+
   private async run(request: TransactionRequest, parts: Map<number, TransactionAppend[]>): Promise<TransactionResult> {
     const { stripe, caller } = this.context;
     const committer = this.context.committer();
     const txnId = `${request.clientId}#${request.seq}/${this.context.term()}.${++this.counter}`;
     const participants = [...parts.keys()].sort((a, b) => a - b);
     const others = participants.filter((p) => p !== stripe);
-    this.deciding.add(txnId);
+    this.deciding.set(txnId, { participants, sinceMs: this.context.clock.monotonicMs() });
     try {
       const own = (await committer.reserve(txnId, { ...request, appends: parts.get(stripe)! })).filter((a) => a.eventCount > 0);
       let decision: Decision = Decision.Commit;

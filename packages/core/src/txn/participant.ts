@@ -4,12 +4,17 @@
  * by answering; it ends the part with an outcome record when the coordinator's decision comes,
  * or when it asks for it. A read of a stream held by an undecided part asks the coordinator first,
  * so no reader sees one stripe's part of a committed transaction without the others'.
+ *
+ * A part whose coordinator has not been reached for longer than `txnTimeoutMs` is in doubt: reads
+ * and writes of its streams fail at once with `TransactionInDoubtError` (the resolver keeps asking),
+ * until the coordinator answers or an operator forces a decision (`kiln txn resolve`).
  */
 import type { Committer } from '../commit/committer.js';
 import { InvalidArgumentError, TransactionInDoubtError } from '../errors.js';
 import { Decision, RecordKind, type LogRecord, type RecordAppend, type StreamEntry } from '../log/record.js';
-import type { DecideRequest, PrepareRequest } from '../protocol/txn-messages.js';
-import type { TimerHandle, Timers } from '../time.js';
+import type { DecideRequest, PrepareRequest, ResolveOutcome } from '../protocol/txn-messages.js';
+import type { ForcedDecision } from '../replication/diverged-report.js';
+import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { StripeCaller } from './stripe-caller.js';
 import type { TxnLog } from './txn-log.js';
 
@@ -19,6 +24,10 @@ export interface ParticipantContext {
   caller: StripeCaller;
   txnLog: TxnLog;
   stripeName: (stripe: number) => string;
+  clock: Clock;
+  txnTimeoutMs: number;
+  /** Keeps an operator's forced decision in the `diverged` report. */
+  keepForced: (forced: ForcedDecision, prepareLsn: number) => Promise<void>;
 }
 
 /** A part's appends that write events (a prepare also names the streams it only checks, to hold them). */
@@ -31,6 +40,8 @@ const entriesOf = (record: LogRecord): StreamEntry[] => writes(record).map(({ st
 export class Participant {
   /** Outcomes being written, by transaction: a decision and a resolving read join one. */
   private readonly ending = new Map<string, Promise<void>>();
+  /** Parts whose coordinator did not answer: since when (monotonic ms) it has not, by transaction. */
+  private readonly unanswered = new Map<string, number>();
 
   constructor(private readonly context: ParticipantContext) {}
 
@@ -58,6 +69,11 @@ export class Participant {
     return appends.filter((a) => a.eventCount > 0).map(({ stream, firstVersion, eventCount }) => ({ stream, firstVersion, eventCount }));
   }
 
+  /** Forgets what it knew of coordinators' answers (a new office starts asking afresh). */
+  forget(): void {
+    this.unanswered.clear();
+  }
+
   /** Ends a prepared part with the coordinator's decision; done at once for a part ended or never prepared here. */
   decide(request: DecideRequest): Promise<null> {
     return this.end(request.txnId, request.decision).then(() => null);
@@ -65,11 +81,12 @@ export class Participant {
 
   /**
    * Before a read of `streams`: ends every part holding one of them whose coordinator has decided.
-   * @throws TransactionInDoubtError when a coordinator cannot be asked
+   * @throws TransactionInDoubtError when a coordinator cannot be asked, or is known unreachable
    */
   async resolveHeld(streams: readonly string[]): Promise<void> {
     const { txnLog } = this.context;
     if (txnLog.prepared.size === 0) return;
+    this.refuseInDoubt(streams);
     for (const stream of streams) {
       const open = txnLog.preparedHolding(stream);
       if (open) await this.resolve(open.record);
@@ -89,16 +106,68 @@ export class Participant {
     timer?.cancel();
   }
 
-  /** Asks the coordinator about a prepared part, and ends it if it decided. */
+  /**
+   * Before a write of `streams`.
+   * @throws TransactionInDoubtError when a part in doubt holds one of them
+   */
+  refuseInDoubt(streams: readonly string[]): void {
+    if (this.unanswered.size === 0) return;
+    for (const stream of streams) {
+      const open = this.context.txnLog.preparedHolding(stream);
+      if (open && this.inDoubt(open.record.txn!.id)) throw new TransactionInDoubtError(open.record.txn!.id, this.context.stripeName(open.record.txn!.coordinator));
+    }
+  }
+
+  /** Whether the part of `txnId` has not reached its coordinator for longer than `txnTimeoutMs`. */
+  inDoubt(txnId: string): boolean {
+    const since = this.unanswered.get(txnId);
+    return since !== undefined && this.context.clock.monotonicMs() - since >= this.context.txnTimeoutMs;
+  }
+
+  /**
+   * Asks the coordinator about a prepared part, and ends it if it decided.
+   * @throws TransactionInDoubtError when the coordinator cannot be asked
+   */
   async resolve(prepare: LogRecord): Promise<void> {
     const txn = prepare.txn!;
+    const askedMs = this.context.clock.monotonicMs();
     let decision: Decision;
     try {
       decision = await this.context.caller.call(txn.coordinator, 'txnStatus', txn.id);
     } catch {
+      if (!this.unanswered.has(txn.id) && this.context.txnLog.prepared.has(txn.id)) this.unanswered.set(txn.id, askedMs);
       throw new TransactionInDoubtError(txn.id, this.context.stripeName(txn.coordinator));
     }
+    this.unanswered.delete(txn.id);
     if (decision !== Decision.None) await this.end(txn.id, decision);
+  }
+
+  /**
+   * An operator's decision for a part in doubt: the coordinator is asked first, and its decision
+   * wins if it answers; otherwise the forced decision goes to the `diverged` report, then the
+   * part ends with it.
+   */
+  async force(request: DecideRequest): Promise<ResolveOutcome> {
+    const { txnLog } = this.context;
+    const open = txnLog.prepared.get(request.txnId);
+    if (!open) return 'none';
+    let forced = false;
+    try {
+      await this.resolve(open.record);
+    } catch (error) {
+      if (!(error instanceof TransactionInDoubtError)) throw error;
+      // An outcome under way (the coordinator's decision came meanwhile) ends the part: nothing to force.
+      if (!this.ending.has(request.txnId) && txnLog.prepared.has(request.txnId)) {
+        await this.context.keepForced({ txnId: request.txnId, decision: request.decision === Decision.Commit ? 'commit' : 'abort' }, open.record.lsn);
+        forced = true;
+        await this.end(request.txnId, request.decision);
+      }
+    }
+    await this.ending.get(request.txnId);
+    const ended = txnLog.ended.get(request.txnId);
+    if (ended === undefined) return 'deciding';
+    if (forced && ended === request.decision) return 'forced';
+    return ended === Decision.Commit ? 'commit' : 'abort';
   }
 
   private end(txnId: string, decision: Decision): Promise<void> {
@@ -106,7 +175,10 @@ export class Participant {
     if (running) return running;
     const open = this.context.txnLog.prepared.get(txnId);
     if (!open) return Promise.resolve();
-    const ending = this.writeOutcome(open.record, decision).finally(() => this.ending.delete(txnId));
+    const ending = this.writeOutcome(open.record, decision).finally(() => {
+      this.ending.delete(txnId);
+      this.unanswered.delete(txnId);
+    });
     this.ending.set(txnId, ending);
     return ending;
   }

@@ -12,8 +12,9 @@ import type { ConnectionLimits, LogLimits } from '../limits.js';
 import { validateTransaction } from '../commit/transaction-rules.js';
 import type { LogRecord, StreamEntry } from '../log/record.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
-import type { DecideRequest, PrepareRequest } from '../protocol/txn-messages.js';
-import type { Decision } from '../log/record.js';
+import type { DecideRequest, OpenTransaction, PrepareRequest, ResolveOutcome } from '../protocol/txn-messages.js';
+import type { ForcedDecision } from '../replication/diverged-report.js';
+import { Decision } from '../log/record.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
 import { Coordinator } from './coordinator.js';
@@ -36,6 +37,8 @@ export interface TransactionsOptions {
   clock: Clock;
   timers: Timers;
   log: (line: string) => void;
+  /** Keeps an operator's forced decision on a part prepared at `prepareLsn` in the `diverged` report. */
+  keepForced: (forced: ForcedDecision, prepareLsn: number) => Promise<void>;
 }
 
 /** How often an active looks for prepared parts to ask about, and how old a part must be to be asked about. */
@@ -53,10 +56,10 @@ export class Transactions {
   private active = false;
 
   constructor(private readonly options: TransactionsOptions) {
-    const { name, layout, transports, limits, txnTimeoutMs, clock, timers, log, stripe, committer, term } = options;
+    const { name, layout, transports, limits, txnTimeoutMs, clock, timers, log, stripe, committer, term, keepForced } = options;
     this.caller = new StripeCaller({ self: name, layout, transports, limits, callTimeoutMs: txnTimeoutMs, clock, timers });
-    this.coordinator = new Coordinator({ stripe, committer, term, caller: this.caller, txnLog: this.txnLog, timers, txnTimeoutMs, log });
-    this.participant = new Participant({ committer, timers, caller: this.caller, txnLog: this.txnLog, stripeName: (i) => layout.stripes[i]?.name ?? String(i) });
+    this.coordinator = new Coordinator({ stripe, committer, term, caller: this.caller, txnLog: this.txnLog, clock, timers, txnTimeoutMs, log });
+    this.participant = new Participant({ committer, timers, caller: this.caller, txnLog: this.txnLog, stripeName: (i) => this.stripeName(i), clock, txnTimeoutMs, keepForced });
   }
 
   /** A record recovery scanned while this server takes office. */
@@ -68,6 +71,7 @@ export class Transactions {
   tookOffice(): void {
     const now = this.options.clock.monotonicMs();
     this.txnLog.clear();
+    this.participant.forget();
     for (const record of this.recovered) this.txnLog.see(record, now);
     this.recovered = [];
     const committer = this.options.committer();
@@ -107,16 +111,59 @@ export class Transactions {
       const stream = request.appends.find((a) => stripeOf(a.stream) === lowest)!.stream;
       throw new WrongStripeError(stream, this.options.layout.stripes[lowest]!.name, null);
     }
+    this.refuseInDoubt(parts.get(lowest)!.map((a) => a.stream));
     return this.coordinator.transact(request, parts);
   }
 
   prepare(request: PrepareRequest): Promise<StreamEntry[]> {
     this.checkParticipant(request.participants);
+    this.refuseInDoubt(request.part.appends.map((a) => a.stream));
     return this.participant.prepare(request);
   }
 
   decide(request: DecideRequest): Promise<null> {
     return this.participant.decide(request);
+  }
+
+  /**
+   * Before a write of `streams` on this stripe.
+   * @throws TransactionInDoubtError when one is held by a part whose coordinator has not answered for longer than `txnTimeoutMs`
+   */
+  refuseInDoubt(streams: readonly string[]): void {
+    this.participant.refuseInDoubt(streams);
+  }
+
+  /** The transactions open on this active: those it is deciding, and the parts it prepared and has not ended. */
+  list(): OpenTransaction[] {
+    this.options.committer(); // only the active knows them
+    const now = this.options.clock.monotonicMs();
+    const names = (stripes: readonly number[]): string[] => stripes.map((i) => this.stripeName(i));
+    const deciding = [...this.coordinator.open()].map(([txnId, t]): OpenTransaction => ({
+      txnId,
+      coordinator: this.stripeName(this.options.stripe),
+      participants: names(t.participants),
+      state: 'deciding',
+      ageMs: Math.round(now - t.sinceMs),
+      inDoubt: false,
+    }));
+    const prepared = [...this.txnLog.prepared].map(([txnId, open]): OpenTransaction => ({
+      txnId,
+      coordinator: this.stripeName(open.record.txn!.coordinator),
+      participants: names(open.record.txn!.participants),
+      state: 'prepared',
+      ageMs: Math.round(now - open.sinceMs),
+      inDoubt: this.participant.inDoubt(txnId),
+    }));
+    return [...deciding, ...prepared];
+  }
+
+  /** An operator's decision for this stripe's part of a transaction in doubt (see {@link Participant.force}). */
+  async resolveByOperator(request: DecideRequest): Promise<ResolveOutcome> {
+    this.options.committer(); // only the active holds parts
+    await this.options.readIndex();
+    const outcome = await this.participant.force(request);
+    if (outcome === 'forced') this.options.log(`transaction ${request.txnId}: an operator forced ${request.decision === Decision.Commit ? 'commit' : 'abort'} of this stripe's part (kept in the diverged report)`);
+    return outcome;
   }
 
   async status(txnId: string): Promise<Decision> {
@@ -143,6 +190,10 @@ export class Transactions {
   async close(): Promise<void> {
     this.steppedDown();
     await this.caller.close();
+  }
+
+  private stripeName(stripe: number): string {
+    return this.options.layout.stripes[stripe]?.name ?? String(stripe);
   }
 
   private checkParticipant(participants: readonly number[]): void {

@@ -1,0 +1,117 @@
+/**
+ * `kiln txn list|resolve --config CLUSTER-FILE`: the operator's view of transactions over several
+ * stripes. `list` asks every stripe's active for the transactions open on it and merges their
+ * answers; `resolve` forces a decision on the parts of a transaction in doubt (its coordinator's
+ * stripe lost for good), on every stripe that holds one.
+ */
+import { InvalidArgumentError, stripesOf, validateClusterConfig, type ClusterConfig } from '@kiln/core';
+import { connect, type KilnClient, type ResolveOutcome } from '@kiln/core/client';
+import { tcpTransport } from '@kiln/transport-tcp';
+import { wsTransport } from '@kiln/transport-ws';
+import { readJsonFile } from './config.js';
+import { clusterStatus, printTable } from './group-status.js';
+
+/**
+ * How long one active may take to answer: a resolve first asks the coordinator, which may take
+ * the server's `txnTimeoutMs` (10 s by default) to fail.
+ */
+const ANSWER_WITHIN_MS = 60_000;
+
+/** One open transaction, merged over the stripes' answers (what `kiln txn list --json` prints). */
+export interface OpenTransactionRow {
+  txnId: string;
+  coordinator: string;
+  participants: string[];
+  /** `deciding` while its coordinator's active is deciding it; `prepared` when only participants hold parts. */
+  state: 'deciding' | 'prepared';
+  /** The oldest of the stripes' ages for it. */
+  ageMs: number;
+  /** The stripes holding a prepared part of it. */
+  preparedOn: string[];
+  /** A part's coordinator has not been reached for longer than `txnTimeoutMs`. */
+  inDoubt: boolean;
+}
+
+/** Each stripe's active, connected; stripes with no active answering are named apart. */
+async function actives(config: ClusterConfig): Promise<{ clients: Array<[string, KilnClient]>; missing: string[] }> {
+  const status = await clusterStatus(config);
+  const clients: Array<[string, KilnClient]> = [];
+  const missing: string[] = [];
+  await Promise.all(
+    stripesOf(config).map(async (stripe, i) => {
+      const active = stripe.servers.find((s) => s.name === status.stripes[i]!.active);
+      const client = active && (await connect(active.listen, { transports: [tcpTransport(), wsTransport()], reconnectWindowMs: 0, requestTimeoutMs: ANSWER_WITHIN_MS }).catch(() => undefined));
+      if (client) clients.push([stripe.name, client]);
+      else missing.push(stripe.name);
+    }),
+  );
+  return { clients, missing };
+}
+
+async function withActives<T>(file: string, work: (clients: Array<[string, KilnClient]>, missing: string[]) => Promise<T>): Promise<T> {
+  const { clients, missing } = await actives(validateClusterConfig(await readJsonFile(file)));
+  try {
+    return await work(clients, missing);
+  } finally {
+    await Promise.all(clients.map(([, client]) => client.close()));
+  }
+}
+
+/** The transactions open on the stripes' actives, merged by transaction, oldest first. */
+export async function printOpenTransactions(file: string, json: boolean, print: (line: string) => void): Promise<void> {
+  await withActives(file, async (clients, missing) => {
+    const rows = new Map<string, OpenTransactionRow>();
+    const answers = await Promise.all(clients.map(async ([stripe, client]) => [stripe, await client.openTransactions()] as const));
+    for (const [stripe, open] of answers) {
+      for (const t of open) {
+        const row = rows.get(t.txnId) ?? { txnId: t.txnId, coordinator: t.coordinator, participants: t.participants, state: 'prepared', ageMs: 0, preparedOn: [], inDoubt: false };
+        if (t.state === 'deciding') row.state = 'deciding';
+        else row.preparedOn.push(stripe);
+        row.ageMs = Math.max(row.ageMs, t.ageMs);
+        row.inDoubt ||= t.inDoubt;
+        rows.set(t.txnId, row);
+      }
+    }
+    const list = [...rows.values()].sort((a, b) => b.ageMs - a.ageMs);
+    if (json) {
+      print(JSON.stringify(list, null, 2));
+      return;
+    }
+    for (const stripe of missing) print(`stripe ${stripe}: no active answered; its transactions are not listed`);
+    if (list.length === 0) {
+      print('no open transactions');
+      return;
+    }
+    printTable(
+      [
+        ['transaction', 'coordinator', 'participants', 'state', 'age', 'prepared on', 'in doubt'],
+        ...list.map((t) => [t.txnId, t.coordinator, t.participants.join(','), t.state, `${(t.ageMs / 1000).toFixed(1)} s`, t.preparedOn.join(',') || '-', t.inDoubt ? 'yes' : 'no']),
+      ],
+      print,
+    );
+  });
+}
+
+const DID: Record<ResolveOutcome, string> = {
+  none: 'holds no prepared part of it',
+  forced: 'ended its part with the forced decision (kept in its diverged report)',
+  commit: 'its coordinator answered commit; the part ended with that',
+  abort: 'its coordinator answered abort; the part ended with that',
+  deciding: 'its coordinator answered that it is still deciding; the part stays',
+};
+
+/**
+ * Forces `decision` on every stripe's prepared part of `txnId`, and prints what each did.
+ * @throws InvalidArgumentError when no stripe asked holds such a part
+ */
+export async function resolveTransaction(file: string, txnId: string, decision: 'commit' | 'abort', print: (line: string) => void): Promise<void> {
+  await withActives(file, async (clients, missing) => {
+    const outcomes = await Promise.all(clients.map(async ([stripe, client]) => [stripe, await client.resolveTransaction(txnId, decision)] as const));
+    if (outcomes.every(([, outcome]) => outcome === 'none')) {
+      const unasked = missing.length > 0 ? ` (stripes not asked, with no active: ${missing.join(', ')})` : '';
+      throw new InvalidArgumentError('TXN', `no stripe holds a prepared part of transaction ${txnId}${unasked}`);
+    }
+    for (const [stripe, outcome] of outcomes) print(`stripe ${stripe}: ${DID[outcome]}`);
+    for (const stripe of missing) print(`stripe ${stripe}: no active answered; not asked`);
+  });
+}
