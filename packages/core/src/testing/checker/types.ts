@@ -83,8 +83,13 @@ export interface HistoryOp {
   };
   /** On `ok` appends: the LSN and versions the acknowledgement reported. */
   result?: {
-    /** The LSN of the transaction's record. */
-    lsn: number;
+    /**
+     * The LSN of the transaction's record. Absent when the client cannot know it: a participant's
+     * part of a transaction over several stripes becomes visible at its outcome record, later in
+     * its own stripe's log (`checkStripes` splits such a transaction into parts). Such a part's
+     * versions are still checked; its LSN, and a stripe's `$all` reads against it, are not.
+     */
+    lsn?: number;
     /** The versions each stream's events took. */
     streams: HistoryAppendedRange[];
   };
@@ -126,6 +131,8 @@ export const anomalyClasses = [
   'readGaps',
   'subscriptionAnomalies',
   'wrongStripe',
+  'fracturedTransactions',
+  'duplicatedTransactions',
 ] as const;
 
 /** One anomaly class. */
@@ -194,10 +201,19 @@ export interface CheckCounts {
   subscriptionAnomalies: number;
   /**
    * With several stripes (`checkStripes`): streams found in another stripe's log or delivery
-   * (one per stripe, place and stream), and transactions over several stripes acknowledged or
-   * written anywhere. Always 0 from `checkHistory`.
+   * (one per stripe, place and stream). Always 0 from `checkHistory`.
    */
   wrongStripe: number;
+  /**
+   * With several stripes: transactions over several stripes present in the final log of some of
+   * their stripes and absent from another's (atomicity across stripes). Always 0 from `checkHistory`.
+   */
+  fracturedTransactions: number;
+  /**
+   * With several stripes: transactions over several stripes with an event found more than once
+   * over their stripes' final logs (exactly once across stripes). Always 0 from `checkHistory`.
+   */
+  duplicatedTransactions: number;
 }
 
 /** The checker's verdict. */
