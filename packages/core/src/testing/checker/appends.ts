@@ -123,10 +123,10 @@ export function checkAckedPositions(history: PairedHistory, order: VersionOrder,
         if (range.eventCount !== append.eventIds.length) problem = `it reports ${range.eventCount} events for ${append.stream}, not ${append.eventIds.length}`;
         append.eventIds.forEach((id, k) => {
           const e = order.events[order.indexOf.get(id)!]!;
-          // A participant's part has no LSN the client knows: only its versions are checked.
-          const lsn = result.lsn ?? e.lsn;
+          // A participant's part is at an LSN the client never learns: only its versions are checked.
+          const lsn = result.participant === true ? e.lsn : result.lsn;
           if (problem === undefined && (e.lsn !== lsn || e.version !== range.firstVersion + k))
-            problem = `it put ${id} at ${append.stream}/${range.firstVersion + k}#${result.lsn ?? '?'}, the final order at ${e.stream}/${e.version}#${e.lsn}`;
+            problem = `it put ${id} at ${append.stream}/${range.firstVersion + k}#${result.participant === true ? '?' : result.lsn}, the final order at ${e.stream}/${e.version}#${e.lsn}`;
         });
         if (problem !== undefined) break;
       }

@@ -51,9 +51,9 @@ export function checkStripes(history: readonly HistoryOp[], stripes: readonly St
 /**
  * Each stripe's part of the history, paired per process (a completion goes where its invoke went).
  * A transaction over several stripes goes to each as its part there: that stripe's appends, and
- * on `ok` that stripe's ranges, with the acknowledged LSN for the coordinator's part (the lowest
- * stripe's, at its decide record) only; a participant's part is written at an LSN the client never
- * learns.
+ * on `ok` that stripe's ranges. The acknowledged LSN is the coordinator's part's (the lowest
+ * stripe's, at its decide record); a participant's part, written at an LSN the client never
+ * learns, is marked `participant` so that its LSN is not checked.
  */
 function splitHistory(history: readonly HistoryOp[], stripes: readonly StripeLogs[], stripeOf: (stream: string) => number, report: Report): HistoryOp[][] {
   const parts = stripes.map((): HistoryOp[] => []);
@@ -83,13 +83,13 @@ function splitHistory(history: readonly HistoryOp[], stripes: readonly StripeLog
   return parts;
 }
 
-/** One stripe's part (its streams: `ours`) of an entry of a transaction over several stripes; `coordinator`: the part keeps the acknowledged LSN. */
+/** One stripe's part (its streams: `ours`) of an entry of a transaction over several stripes: the coordinator's, or a participant's (marked). */
 function partOf(op: HistoryOp, ours: (stream: string) => boolean, coordinator: boolean): HistoryOp {
   const part: HistoryOp = { ...op };
   if (op.txn) part.txn = { appends: op.txn.appends.filter((a) => ours(a.stream)) };
   if (op.result) {
     const streams = op.result.streams.filter((r) => ours(r.stream));
-    part.result = coordinator && op.result.lsn !== undefined ? { lsn: op.result.lsn, streams } : { streams };
+    part.result = coordinator ? { lsn: op.result.lsn, streams } : { lsn: op.result.lsn, streams, participant: true };
   }
   return part;
 }

@@ -83,13 +83,16 @@ export interface HistoryOp {
   };
   /** On `ok` appends: the LSN and versions the acknowledgement reported. */
   result?: {
+    /** The LSN of the transaction's record. */
+    lsn: number;
     /**
-     * The LSN of the transaction's record. Absent when the client cannot know it: a participant's
-     * part of a transaction over several stripes becomes visible at its outcome record, later in
-     * its own stripe's log (`checkStripes` splits such a transaction into parts). Such a part's
-     * versions are still checked; its LSN, and a stripe's `$all` reads against it, are not.
+     * True on a participant's part of a transaction over several stripes (`checkStripes` splits
+     * such a transaction into parts): the part becomes visible at its outcome record, at an LSN of
+     * its own stripe's log the client never learns, so `lsn` (the coordinator's) is not its
+     * position. Its versions are still checked; its LSN, and its stripe's `$all` reads against it,
+     * are not.
      */
-    lsn?: number;
+    participant?: boolean;
     /** The versions each stream's events took. */
     streams: HistoryAppendedRange[];
   };
