@@ -525,8 +525,8 @@ describe('history checker', () => {
       });
     }
     it('covers every anomaly class', () => {
-      // wrongStripe comes from checkStripes only: its own tests below.
-      const covered = new Set<AnomalyClass>([...mutations.flatMap((m) => m.classes), 'wrongStripe']);
+      // The anomalies across stripes come from checkStripes only: their own tests below.
+      const covered = new Set<AnomalyClass>([...mutations.flatMap((m) => m.classes), 'wrongStripe', 'fracturedTransactions', 'duplicatedTransactions']);
       expect(anomalyClasses.filter((c) => !covered.has(c))).toEqual([]);
       console.log(`mutation self-test: ${mutations.length} mutations over ${covered.size} anomaly classes`);
     });
@@ -620,7 +620,11 @@ describe('history checker across stripes', () => {
   const stripeOf = (stream: string): number => (stream.startsWith('a-') ? 0 : 1);
   const at = (stream: string, version: number, lsn: number, id: string): EventPosition => ({ stream, version, lsn, id });
 
-  /** Two stripes of two servers; a write to each, a `$all` read of `b`, and a transaction over both that was refused. */
+  /**
+   * Two stripes of two servers; a write to each, a `$all` read of `b`, and a transaction over both,
+   * committed: `a` coordinates it (its part at the acknowledged LSN 2), `b`'s part is at its
+   * outcome, LSN 3 of `b`'s log, which the client never learns.
+   */
   function striped(): { history: HistoryOp[]; logs: EventPosition[][][] } {
     const ops: Array<Omit<HistoryOp, 'index'>> = [
       { process: 0, type: 'invoke', f: 'append', txn: { appends: [{ stream: 'a-x', eventIds: ['e1'], expectedVersion: 'no-stream' }] }, timeMs: 1 },
@@ -628,48 +632,77 @@ describe('history checker across stripes', () => {
       { process: 0, type: 'ok', f: 'append', result: { lsn: 1, streams: [{ stream: 'a-x', firstVersion: 0, eventCount: 1 }] }, timeMs: 2 },
       { process: 1, type: 'ok', f: 'append', result: { lsn: 1, streams: [{ stream: 'b-y', firstVersion: 0, eventCount: 1 }] }, timeMs: 2 },
       { process: 0, type: 'invoke', f: 'read', read: { stream: null, from: 1, stripe: 'b' }, timeMs: 3 },
-      { process: 1, type: 'invoke', f: 'append', txn: { appends: [{ stream: 'a-x', eventIds: ['e3'] }, { stream: 'b-y', eventIds: ['e4'] }] }, timeMs: 3 },
+      { process: 1, type: 'invoke', f: 'append', txn: { appends: [{ stream: 'a-x', eventIds: ['e3'], expectedVersion: 0 }, { stream: 'b-y', eventIds: ['e4'], expectedVersion: 0 }] }, timeMs: 3 },
       { process: 0, type: 'ok', f: 'read', read: { stream: null, from: 1, stripe: 'b', events: [at('b-y', 0, 1, 'e2')] }, timeMs: 4 },
-      { process: 1, type: 'fail', f: 'append', error: 'CrossStripeTransactionError', timeMs: 4 },
+      { process: 1, type: 'ok', f: 'append', result: { lsn: 2, streams: [{ stream: 'a-x', firstVersion: 1, eventCount: 1 }, { stream: 'b-y', firstVersion: 1, eventCount: 1 }] }, timeMs: 4 },
+      // Read after the acknowledgement, before `b` wrote its outcome: `b`'s `$all` need not show the part yet.
+      { process: 0, type: 'invoke', f: 'read', read: { stream: null, from: 1, stripe: 'b' }, timeMs: 5 },
+      { process: 0, type: 'ok', f: 'read', read: { stream: null, from: 1, stripe: 'b', events: [at('b-y', 0, 1, 'e2')] }, timeMs: 6 },
     ];
-    const a = [at('a-x', 0, 1, 'e1')];
-    const b = [at('b-y', 0, 1, 'e2')];
+    const a = [at('a-x', 0, 1, 'e1'), at('a-x', 1, 2, 'e3')];
+    const b = [at('b-y', 0, 1, 'e2'), at('b-y', 1, 3, 'e4')];
     return { history: ops.map((op, index) => ({ ...op, index })), logs: [[a, structuredClone(a)], [b, structuredClone(b)]] };
   }
   const run = ({ history, logs }: ReturnType<typeof striped>): CheckResult =>
     checkStripes(history, logs.map((finalLogs, i) => ({ name: 'ab'[i]!, finalLogs })), stripeOf);
 
-  it('passes a clean history of two stripes, a refused transaction over both included', () => {
+  it('passes a clean history of two stripes, a transaction over both included, its participant part at an LSN of its own', () => {
     const result = run(striped());
     expect(result.examples).toEqual({});
     expect(result.warnings).toEqual([]);
     expect(result.valid).toBe(true);
-    expect(result.counts.acked).toBe(2);
-    expect(result.counts.read).toBe(1);
+    // The transaction over both counts in each stripe.
+    expect(result.counts.acked).toBe(4);
+    expect(result.counts.read).toBe(2);
   });
 
   it("flags a stream found in another stripe's log, naming both stripes", () => {
     const sc = striped();
-    sc.logs[0] = sc.logs[0]!.map((log) => [...log, at('b-y', 0, 2, 'e2')]);
+    sc.logs[0] = sc.logs[0]!.map((log) => [...log, at('b-y', 0, 3, 'e2')]);
     const result = run(sc);
     expect(result.valid).toBe(false);
     expect(result.counts.wrongStripe).toBe(2);
     expect(result.examples.wrongStripe![0]).toMatch(/^stripe a: stream b-y, which stripe b holds, is in the final log of its server 0/);
   });
 
-  it('flags a transaction over several stripes that was acknowledged, or that wrote anything', () => {
-    const acked = striped();
-    acked.history[7] = { ...acked.history[7]!, type: 'ok', result: { lsn: 2, streams: [] } };
-    delete acked.history[7]!.error;
-    expect(run(acked).counts.wrongStripe).toBeGreaterThan(0);
-    expect(run(acked).examples.wrongStripe).toContain('transaction e3 over stripes a, b was acknowledged (LSN 2); a transaction over several stripes must be refused');
+  it("checks each part's versions, and the coordinator's LSN", () => {
+    const versions = striped();
+    versions.history[7]!.result!.streams[1]!.firstVersion = 2;
+    expect(run(versions).examples.wrongPosition).toEqual([expect.stringMatching(/^stripe b: acknowledgement of e4 .* it put e4 at b-y\/2#\?, the final order at b-y\/1#3/)]);
+    const lsn = striped();
+    lsn.history[7]!.result!.lsn = 3;
+    expect(run(lsn).examples.wrongPosition).toEqual([expect.stringMatching(/^stripe a: acknowledgement of e3 .* it put e3 at a-x\/1#3, the final order at a-x\/1#2/)]);
+  });
 
-    const written = striped();
-    written.logs[1] = written.logs[1]!.map((log) => [...log, at('b-y', 1, 2, 'e4')]);
-    const result = run(written);
-    expect(result.valid).toBe(false);
-    expect(result.examples.wrongStripe).toEqual(['stripe b: transaction e3, over several stripes, wrote e4 at b-y/1#2 on its server 0']);
-    expect(result.examples.abortedReads?.[0]).toMatch(/^stripe b: failed transaction e3/);
+  it('flags a transaction over several stripes on one of its stripes only, naming them', () => {
+    const sc = striped();
+    sc.logs[1] = sc.logs[1]!.map((log) => log.slice(0, 1));
+    const result = run(sc);
+    expect(result.counts.fracturedTransactions).toBe(1);
+    expect(result.examples.fracturedTransactions).toEqual(['transaction e3 (ok) over stripes a, b is in the final log of stripe a, not of stripe b']);
+    expect(result.examples.lost![0]).toMatch(/^stripe b: acknowledged transaction e4 /);
+
+    // Failed, yet on one stripe: visible and fractured.
+    const failed = striped();
+    failed.history[7] = { ...failed.history[7]!, type: 'fail', error: 'StreamBusyError' };
+    delete failed.history[7]!.result;
+    failed.logs[1] = failed.logs[1]!.map((log) => log.slice(0, 1));
+    const flaggedFailed = run(failed);
+    expect(flaggedFailed.counts.fracturedTransactions).toBe(1);
+    expect(flaggedFailed.examples.abortedReads![0]).toMatch(/^stripe a: failed transaction e3 \(StreamBusyError\)/);
+
+    // Failed and on neither stripe: clean.
+    failed.logs[0] = failed.logs[0]!.map((log) => log.slice(0, 1));
+    expect(run(failed).valid).toBe(true);
+  });
+
+  it('flags a transaction over several stripes with an event twice (its part committed again)', () => {
+    const sc = striped();
+    sc.logs[1] = sc.logs[1]!.map((log) => [...log, at('b-y', 2, 4, 'e4')]);
+    const result = run(sc);
+    expect(result.counts.duplicatedTransactions).toBe(1);
+    expect(result.examples.duplicatedTransactions).toEqual(['transaction e3 (ok) over stripes a, b: e4 is on stripe b at b-y/1#3 and again on stripe b at b-y/2#4']);
+    expect(result.counts.duplicate).toBe(1);
   });
 
   it("judges each stripe on its own log: a write lost in one stripe is that stripe's", () => {
@@ -677,7 +710,8 @@ describe('history checker across stripes', () => {
     sc.logs[1]![1] = [];
     const result = run(sc);
     expect(result.valid).toBe(false);
-    expect(result.counts.lost).toBe(1);
+    // Server 1 of `b` lost both its writes: the one to `b`, and `b`'s part of the one over both.
+    expect(result.counts.lost).toBe(2);
     expect(result.examples.lost![0]).toMatch(/^stripe b: acknowledged transaction e2 /);
     expect(result.counts.wrongStripe).toBe(0);
   });

@@ -1,7 +1,8 @@
 // The deterministic simulation (RELIABILITY.md §3.3, tier T1): whole Kiln clusters (one group, or
 // several stripes with shared voters) in one process from a seed, under swarm faults, judged by the
 // history checker. Every seed must check clean; one seed replays bit for bit; and a planted
-// durability bug must be caught, in a lone server and in a cluster of stripes.
+// durability bug must be caught, in a lone server and in a cluster of stripes, and so must a
+// participant that shows a transaction's part before its outcome.
 //
 //   KILN_SEED=<n>        run (and report in full) one seed only: the replay command of a failure
 //   KILN_SEEDS=<count>   how many seeds to run (default 1000)
@@ -24,6 +25,7 @@ import {
   type SeedResult,
   type SimGroupTiming,
   type StartMember,
+  visiblePreparesStore,
 } from '../src/testing/simulation/index.js';
 
 const createStore = (): ReturnType<typeof memoryStore> => memoryStore();
@@ -204,6 +206,19 @@ if (single !== undefined) {
       expect(caught!.problems, `seed ${caught!.seed}: the run itself must complete`).toEqual([]);
       expect(caught!.counts.lost, `seed ${caught!.seed}: ${report(caught!)}`).toBeGreaterThan(0);
       expect(caught!.check!.examples.lost![0]).toMatch(/^stripe [abc]: acknowledged transaction /);
+    });
+
+    it('catches a planted bug: a participant whose prepared events are visible before the outcome', async () => {
+      // Every disk keeps a prepare as a commit: a transaction over several stripes shows a part
+      // before it is decided (and again at its outcome), or one that aborted.
+      const caught: SeedResult[] = [];
+      for (let seed = 1; seed <= 30 && caught.length < 3; seed++) {
+        const result = await runSeed(seed, { ...options, swarm: { stripes: 3 }, createStore: () => visiblePreparesStore(memoryStore()) });
+        if (result.check !== undefined && !result.check.valid) caught.push(result);
+      }
+      expect(caught.length, 'fewer than 3 seeds in 1..30 caught prepared events made visible').toBe(3);
+      const classes = new Set(caught.flatMap((r) => anomalyClasses.filter((c) => r.counts[c] > 0)));
+      expect([...classes], 'the part is seen twice or without its transaction').toEqual(expect.arrayContaining(['duplicatedTransactions']));
     });
 
     it('runs tasks in (virtual time, sequence) order, holds a paused node, drops a crashed one', async () => {

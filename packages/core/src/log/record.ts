@@ -45,7 +45,7 @@ export type Decision = (typeof Decision)[keyof typeof Decision];
 
 /** What a record of a transaction over several stripes says of it. */
 export interface TxnInfo {
-  /** The transaction's id: `<clientId>#<seq>` of the client's request to the coordinator. */
+  /** The transaction's id: `<clientId>#<seq>` of the client's request to the coordinator, then the coordinator's stripe, term and count (`/<stripe>.<term>.<n>`). */
   id: string;
   /** The coordinator's stripe index: the lowest of the participants. */
   coordinator: number;

@@ -77,7 +77,8 @@ export class Coordinator {
   private async run(request: TransactionRequest, parts: Map<number, TransactionAppend[]>): Promise<TransactionResult> {
     const { stripe, caller } = this.context;
     const committer = this.context.committer();
-    const txnId = `${request.clientId}#${request.seq}/${this.context.term()}.${++this.counter}`;
+    // A client numbers its requests per stripe, so two coordinators may both see its `#1`: the id names the coordinator's stripe too.
+    const txnId = `${request.clientId}#${request.seq}/${stripe}.${this.context.term()}.${++this.counter}`;
     const participants = [...parts.keys()].sort((a, b) => a - b);
     const others = participants.filter((p) => p !== stripe);
     this.deciding.set(txnId, { participants, sinceMs: this.context.clock.monotonicMs() });

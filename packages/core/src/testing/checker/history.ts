@@ -18,8 +18,8 @@ export interface Attempt {
   completeMs: number;
   /** An invoke that never completed is `info`. */
   type: 'ok' | 'fail' | 'info';
-  /** The acknowledgement's LSN and versions, on `ok`. */
-  result?: { lsn: number; streams: HistoryAppendedRange[] };
+  /** The acknowledgement's LSN and versions, on `ok` (see {@link HistoryOp.result}). */
+  result?: { lsn: number; streams: HistoryAppendedRange[]; participant?: boolean };
   /** The error's name, on `fail` and `info`. */
   error?: string;
 }

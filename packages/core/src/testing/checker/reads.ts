@@ -67,6 +67,8 @@ function frontiers(history: PairedHistory, order: VersionOrder): { streams: Map<
       if (!f) streams.set(append.stream, (f = new AckedFrontier()));
       f.add(txn.okMs, end, txn);
     }
+    // A participant's part may become visible in its stripe's `$all` after the acknowledgement.
+    if (result?.participant === true) continue;
     lsn ??= result?.lsn;
     if (lsn !== undefined) all.add(txn.okMs, lsn, txn);
   }

@@ -2,8 +2,8 @@
  * The checker over a cluster of several stripes. Each stripe keeps its own log, so each is judged
  * as one group is ({@link checkHistory}), on the part of the history that went to it; across
  * stripes, every stream's events must live only in its own stripe's log, and a transaction over
- * several stripes must never be acknowledged nor leave a trace anywhere. Every example names its
- * stripe.
+ * several stripes (two-phase commit) must be on all of its stripes or on none, each event once.
+ * Every example names its stripe.
  */
 import { checkHistory } from './check-history.js';
 import { Report } from './report.js';
@@ -22,18 +22,18 @@ export interface StripeLogs {
 /**
  * Checks a history of a cluster of several stripes. An operation belongs to the stripes of its
  * streams (a `$all` read to the one its `read.stripe` names); a transaction over several stripes
- * belongs to each, and must have failed there (a definite failure), so each stripe checks that it
- * is visible nowhere.
+ * is checked in each as its part there (see {@link splitHistory}), and across them as a whole.
  *
  * @param stripeOf the index in `stripes` of the stripe holding a stream (the slot table's routing)
  * @returns the stripes' counts summed (a transaction over several stripes counts in each), their
- *   examples and warnings prefixed with the stripe's name, and `wrongStripe` anomalies
+ *   examples and warnings prefixed with the stripe's name, and the anomalies across stripes:
+ *   `wrongStripe`, `fracturedTransactions`, `duplicatedTransactions`
  */
 export function checkStripes(history: readonly HistoryOp[], stripes: readonly StripeLogs[], stripeOf: (stream: string) => number): CheckResult {
   const report = new Report();
   const results = splitHistory(history, stripes, stripeOf, report).map((ops, i) => checkHistory(ops, stripes[i]!.finalLogs, stripes[i]!.subscriptions ?? []));
   checkPlacement(stripes, stripeOf, report);
-  checkCrossStripe(history, stripes, stripeOf, report);
+  checkAcrossStripes(history, stripes, stripeOf, report);
   const merged = report.result();
   results.forEach((result, i) => {
     const name = stripes[i]!.name;
@@ -48,7 +48,13 @@ export function checkStripes(history: readonly HistoryOp[], stripes: readonly St
   return merged;
 }
 
-/** Each stripe's part of the history, paired per process (a completion goes where its invoke went). */
+/**
+ * Each stripe's part of the history, paired per process (a completion goes where its invoke went).
+ * A transaction over several stripes goes to each as its part there: that stripe's appends, and
+ * on `ok` that stripe's ranges. The acknowledged LSN is the coordinator's part's (the lowest
+ * stripe's, at its decide record); a participant's part, written at an LSN the client never
+ * learns, is marked `participant` so that its LSN is not checked.
+ */
 function splitHistory(history: readonly HistoryOp[], stripes: readonly StripeLogs[], stripeOf: (stream: string) => number, report: Report): HistoryOp[][] {
   const parts = stripes.map((): HistoryOp[] => []);
   const inFlight = new Map<number | string, number[]>();
@@ -59,7 +65,7 @@ function splitHistory(history: readonly HistoryOp[], stripes: readonly StripeLog
     return [];
   };
   const owners = (op: HistoryOp): number[] => {
-    if (op.f === 'append') return [...new Set((op.txn?.appends ?? []).map((a) => stripeOf(a.stream)))];
+    if (op.f === 'append') return [...new Set((op.txn?.appends ?? []).map((a) => stripeOf(a.stream)))].sort((a, b) => a - b);
     const stream = op.read?.stream;
     return stream === undefined || stream === null ? named(op) : [stripeOf(stream)];
   };
@@ -71,9 +77,21 @@ function splitHistory(history: readonly HistoryOp[], stripes: readonly StripeLog
       targets = inFlight.get(op.process) ?? [];
       inFlight.delete(op.process);
     }
-    for (const i of targets) parts[i]!.push(op);
+    if (op.f !== 'append' || targets.length < 2) for (const i of targets) parts[i]!.push(op);
+    else targets.forEach((i, n) => parts[i]!.push(partOf(op, (stream) => stripeOf(stream) === i, n === 0)));
   }
   return parts;
+}
+
+/** One stripe's part (its streams: `ours`) of an entry of a transaction over several stripes: the coordinator's, or a participant's (marked). */
+function partOf(op: HistoryOp, ours: (stream: string) => boolean, coordinator: boolean): HistoryOp {
+  const part: HistoryOp = { ...op };
+  if (op.txn) part.txn = { appends: op.txn.appends.filter((a) => ours(a.stream)) };
+  if (op.result) {
+    const streams = op.result.streams.filter((r) => ours(r.stream));
+    part.result = coordinator ? { lsn: op.result.lsn, streams } : { lsn: op.result.lsn, streams, participant: true };
+  }
+  return part;
 }
 
 /** Every event in a stripe's logs, reads and deliveries must be of a stream that stripe holds; one anomaly per stripe, server and stream. */
@@ -94,39 +112,76 @@ function checkPlacement(stripes: readonly StripeLogs[], stripeOf: (stream: strin
   });
 }
 
-/** A transaction over several stripes must be refused: never acknowledged, none of its events in any stripe's log. */
-function checkCrossStripe(history: readonly HistoryOp[], stripes: readonly StripeLogs[], stripeOf: (stream: string) => number, report: Report): void {
-  const cross = new Map<string, string>();
-  const acknowledged = new Set<number | string>();
-  const pending = new Map<number | string, string>();
+/**
+ * A transaction over several stripes is all or nothing across them, and exactly once: in the
+ * stripes' reference final logs, its events are on every stripe it wrote or on none
+ * (`fracturedTransactions`; one acknowledged and on none is `lost` in each stripe's own check), and
+ * none of them is there twice (`duplicatedTransactions`). A resend is the same transaction.
+ */
+function checkAcrossStripes(history: readonly HistoryOp[], stripes: readonly StripeLogs[], stripeOf: (stream: string) => number, report: Report): void {
+  interface Spanning {
+    key: string;
+    status: 'ok' | 'fail' | 'info';
+    /** Per stripe written: how many of its events the stripe's reference log holds. */
+    found: Map<number, number>;
+  }
+  const byId = new Map<string, Spanning>();
+  const spanning: Spanning[] = [];
+  const inFlight = new Map<number | string, Spanning>();
   for (const op of history) {
     if (op.f !== 'append') continue;
     if (op.type === 'invoke') {
-      const appends = op.txn?.appends ?? [];
-      const names = [...new Set(appends.map((a) => stripes[stripeOf(a.stream)]?.name ?? '?'))];
-      const key = appends.flatMap((a) => a.eventIds)[0];
-      if (names.length > 1 && key !== undefined) {
-        for (const a of appends) for (const id of a.eventIds) cross.set(id, key);
-        pending.set(op.process, `${key} over stripes ${names.join(', ')}`);
-      } else pending.delete(op.process);
+      const appends = (op.txn?.appends ?? []).filter((a) => a.eventIds.length > 0);
+      const written = new Set(appends.map((a) => stripeOf(a.stream)));
+      const key = appends[0]?.eventIds[0];
+      if (written.size < 2 || key === undefined) {
+        inFlight.delete(op.process);
+        continue;
+      }
+      let txn = byId.get(key);
+      if (!txn) {
+        txn = { key, status: 'fail', found: new Map([...written].sort((a, b) => a - b).map((i) => [i, 0])) };
+        spanning.push(txn);
+        for (const a of appends) for (const id of a.eventIds) byId.set(id, txn);
+      }
+      inFlight.set(op.process, txn);
       continue;
     }
-    const txn = pending.get(op.process);
-    pending.delete(op.process);
-    if (txn !== undefined && op.type === 'ok' && !acknowledged.has(txn)) {
-      acknowledged.add(txn);
-      report.anomaly('wrongStripe', () => `transaction ${txn} was acknowledged (LSN ${op.result?.lsn}); a transaction over several stripes must be refused`);
-    }
+    const txn = inFlight.get(op.process);
+    inFlight.delete(op.process);
+    if (txn && (op.type === 'ok' || (op.type === 'info' && txn.status === 'fail'))) txn.status = op.type;
   }
-  const found = new Set<string>();
-  stripes.forEach((s) =>
-    s.finalLogs.forEach((log, n) => {
-      for (const e of log) {
-        const key = cross.get(e.id);
-        if (key === undefined || found.has(key)) continue;
-        found.add(key);
-        report.anomaly('wrongStripe', () => `stripe ${s.name}: transaction ${key}, over several stripes, wrote ${e.id} at ${e.stream}/${e.version}#${e.lsn} on its server ${n}`);
+  // A transaction whose invoke never completed may have committed.
+  for (const txn of inFlight.values()) if (txn.status === 'fail') txn.status = 'info';
+  if (spanning.length === 0) return;
+
+  const seen = new Map<string, string>();
+  const doubled = new Set<Spanning>();
+  stripes.forEach((s, i) => {
+    for (const e of s.finalLogs[0] ?? []) {
+      const txn = byId.get(e.id);
+      if (!txn) continue;
+      const where = `stripe ${s.name} at ${e.stream}/${e.version}#${e.lsn}`;
+      const before = seen.get(e.id);
+      if (before !== undefined && !doubled.has(txn)) {
+        doubled.add(txn);
+        report.anomaly('duplicatedTransactions', () => `transaction ${txn.key} (${txn.status}) over stripes ${names(stripes, txn.found)}: ${e.id} is on ${before} and again on ${where}`);
       }
-    }),
-  );
+      seen.set(e.id, where);
+      if (txn.found.has(i)) txn.found.set(i, txn.found.get(i)! + 1);
+    }
+  });
+  for (const txn of spanning) {
+    const on = [...txn.found].filter(([, count]) => count > 0).map(([i]) => i);
+    if (on.length === 0 || on.length === txn.found.size) continue;
+    const off = [...txn.found.keys()].filter((i) => !on.includes(i));
+    report.anomaly(
+      'fracturedTransactions',
+      () => `transaction ${txn.key} (${txn.status}) over stripes ${names(stripes, txn.found)} is in the final log of stripe ${on.map((i) => stripes[i]!.name).join(', ')}, not of stripe ${off.map((i) => stripes[i]!.name).join(', ')}`,
+    );
+  }
+}
+
+function names(stripes: readonly StripeLogs[], found: Map<number, number>): string {
+  return [...found.keys()].map((i) => stripes[i]?.name ?? `#${i}`).join(', ');
 }

@@ -85,6 +85,14 @@ export interface HistoryOp {
   result?: {
     /** The LSN of the transaction's record. */
     lsn: number;
+    /**
+     * True on a participant's part of a transaction over several stripes (`checkStripes` splits
+     * such a transaction into parts): the part becomes visible at its outcome record, at an LSN of
+     * its own stripe's log the client never learns, so `lsn` (the coordinator's) is not its
+     * position. Its versions are still checked; its LSN, and its stripe's `$all` reads against it,
+     * are not.
+     */
+    participant?: boolean;
     /** The versions each stream's events took. */
     streams: HistoryAppendedRange[];
   };
@@ -126,6 +134,8 @@ export const anomalyClasses = [
   'readGaps',
   'subscriptionAnomalies',
   'wrongStripe',
+  'fracturedTransactions',
+  'duplicatedTransactions',
 ] as const;
 
 /** One anomaly class. */
@@ -194,10 +204,19 @@ export interface CheckCounts {
   subscriptionAnomalies: number;
   /**
    * With several stripes (`checkStripes`): streams found in another stripe's log or delivery
-   * (one per stripe, place and stream), and transactions over several stripes acknowledged or
-   * written anywhere. Always 0 from `checkHistory`.
+   * (one per stripe, place and stream). Always 0 from `checkHistory`.
    */
   wrongStripe: number;
+  /**
+   * With several stripes: transactions over several stripes present in the final log of some of
+   * their stripes and absent from another's (atomicity across stripes). Always 0 from `checkHistory`.
+   */
+  fracturedTransactions: number;
+  /**
+   * With several stripes: transactions over several stripes with an event found more than once
+   * over their stripes' final logs (exactly once across stripes). Always 0 from `checkHistory`.
+   */
+  duplicatedTransactions: number;
 }
 
 /** The checker's verdict. */

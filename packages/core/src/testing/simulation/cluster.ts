@@ -8,7 +8,7 @@
  * of several stripes (each server in one stripe, each voter voting in all of them).
  */
 import { decodeEvents } from '../../log/events.js';
-import { decodeRecord } from '../../log/record.js';
+import { decodeRecord, RecordKind, visibleAppends } from '../../log/record.js';
 import type { ClusterLayout } from '../../cluster/layout.js';
 import type { ClusterConfig, ServerConfig } from '../../config/types.js';
 import { clusterLayoutOf, groupOptionsOf } from '../../config/group-options.js';
@@ -371,18 +371,23 @@ export class SimCluster {
   }
 
   /**
-   * The log on `name`'s disk, event by event in LSN order, as the checker takes it. Read straight
-   * from the disk, so call it once the member is closed (or crashed).
+   * The log on `name`'s disk, event by event in LSN order as readers see it (a prepare's events
+   * only at its outcome), as the checker takes it; and the transactions over several stripes
+   * whose prepare on that disk has no outcome after it. Read straight from the disk, so call it
+   * once the member is closed (or crashed).
    */
-  async finalLog(name: string): Promise<EventPosition[]> {
+  async finalLog(name: string): Promise<{ events: EventPosition[]; openPrepares: string[] }> {
     const inner = this.state(name).disks[0]!.inner;
     const events: EventPosition[] = [];
+    const open = new Map<string, number>();
     for (let from = 1; ; ) {
       const records = await inner.read(from, { direction: 'forward', maxCount: 1024, maxBytes: 1024 * 1024 });
-      if (records.length === 0) return events;
+      if (records.length === 0) return { events, openPrepares: [...open].map(([id, lsn]) => `${id} (prepared at LSN ${lsn})`) };
       for (const stored of records) {
         const record = decodeRecord(stored.bytes, stored.lsn);
-        for (const append of record.appends) {
+        if (record.kind === RecordKind.Prepare) open.set(record.txn!.id, record.lsn);
+        else if (record.kind === RecordKind.Outcome) open.delete(record.txn!.id);
+        for (const append of visibleAppends(record)) {
           decodeEvents(append.events).forEach(([id], i) => events.push({ stream: append.stream, version: append.firstVersion + i, lsn: record.lsn, id }));
         }
       }

@@ -26,6 +26,7 @@ export {
   type RunOutcome,
 } from './scheduler.js';
 export { SimNetwork, simUrl, SIM_SCHEME, type SimNetworkOptions, type SimNetworkFaults, type SimNetworkStats } from './network.js';
+export { visiblePreparesStore } from './visible-prepares-store.js';
 export { CrashableStore, crashableStore, type CrashableStoreOptions, type CrashReport } from './crashable-store.js';
 export {
   SimCluster,

@@ -205,6 +205,8 @@ const EMPTY_COUNTS: CheckCounts = {
   readGaps: 0,
   subscriptionAnomalies: 0,
   wrongStripe: 0,
+  fracturedTransactions: 0,
+  duplicatedTransactions: 0,
 };
 
 type FaultKind = 'crash' | 'pause' | 'partition' | 'reset' | 'clock' | 'clog' | 'stripe-partition' | 'stripe-loss';
@@ -269,7 +271,12 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
     for (const [i, stripe] of cluster.stripes.entries()) {
       const order = [...stripe.servers].sort((a, b) => Number(b === actives[i]) - Number(a === actives[i]));
       const finalLogs = [];
-      for (const name of order) finalLogs.push(await cluster.finalLog(name));
+      for (const name of order) {
+        const { events, openPrepares } = await cluster.finalLog(name);
+        finalLogs.push(events);
+        // Healed, every participant must have ended what it prepared (asking its coordinator if nobody told it).
+        if (openPrepares.length > 0) problems.push(`liveness: ${name} ends with transactions prepared and never ended: ${openPrepares.join(', ')}`);
+      }
       logs.push({ name: layout.stripes[i]!.name, finalLogs, subscriptions: workload.subscriptionLogs(i) });
     }
     check =

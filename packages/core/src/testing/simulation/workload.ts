@@ -6,10 +6,10 @@
  * In a cluster of several stripes a process keeps one client per stripe, connected to that
  * stripe's servers, and sends each operation to the stripe of its streams (the slot table's
  * routing, done here until the client routes by itself). Streams come in hash-tagged pairs
- * (`acct-{3}`, `ledger-{3}`) so that two-stream transactions within one stripe exist; a small
- * share of transactions spans two stripes on purpose, and must be refused.
+ * (`acct-{3}`, `ledger-{3}`) so that two-stream transactions within one stripe exist; a share of
+ * transactions spans two stripes on purpose, committed all or nothing (two-phase commit).
  */
-import { ClientClosedError, CrossStripeTransactionError, WrongExpectedVersionError, WrongStripeError } from '../../errors.js';
+import { ClientClosedError, CrossStripeTransactionError, StreamBusyError, WrongExpectedVersionError, WrongStripeError } from '../../errors.js';
 import { connect, type KilnClient, type TransactAppend } from '../../client/client.js';
 import type { RecordedEvent } from '../../log/events.js';
 import type { EventPosition, HistoryAppend, HistoryOp, SubscriptionLog } from '../checker/types.js';
@@ -31,7 +31,7 @@ export interface WorkloadOptions {
   readProbability?: number;
   /** Share of writes that span two streams. @default 0.25 */
   multiStreamProbability?: number;
-  /** With several stripes: share of writes that span two stripes, which the server must refuse. @default 0.05 */
+  /** With several stripes: share of writes that span two stripes (committed over both, or over neither). @default 0.12 */
   crossStripeProbability?: number;
   /** Share of stream appends that carry the version the process last saw instead of `'any'`. @default 0.6 */
   expectedVersionProbability?: number;
@@ -46,8 +46,12 @@ export interface WorkloadOptions {
 /** Failed connects in a row after which a process gives up an operation. */
 const CONNECT_ATTEMPTS_MAX = 100;
 
-/** Error names that mean the transaction certainly did not commit (a stripe refuses streams before it commits anything). */
-const DEFINITE_FAILURES = new Set([WrongExpectedVersionError.name, CrossStripeTransactionError.name, WrongStripeError.name]);
+/**
+ * Error names that mean the transaction certainly did not commit: a stripe refuses streams before
+ * it commits anything, and a transaction over several stripes that a participant voted no on was
+ * aborted before any part became visible.
+ */
+const DEFINITE_FAILURES = new Set([WrongExpectedVersionError.name, StreamBusyError.name, WrongStripeError.name]);
 
 /** Where the workload's streams live: each stripe's servers, and the stripe of a stream. */
 export interface WorkloadCluster {
@@ -110,7 +114,7 @@ export class Workload {
       thinkMs: options.thinkMs ?? [0, 20],
       readProbability: options.readProbability ?? 0.25,
       multiStreamProbability: options.multiStreamProbability ?? 0.25,
-      crossStripeProbability: options.crossStripeProbability ?? 0.05,
+      crossStripeProbability: options.crossStripeProbability ?? 0.12,
       expectedVersionProbability: options.expectedVersionProbability ?? 0.6,
       requestTimeoutMs: options.requestTimeoutMs ?? 4000,
       reconnectWindowMs: options.reconnectWindowMs ?? 6000,
@@ -253,7 +257,7 @@ export class Workload {
 
   /**
    * The streams of one write to `stripe`: one, two of that stripe (often a hash-tagged pair), or,
-   * rarely and with several stripes only, one of it and one of another stripe.
+   * with several stripes only, one of it and one of another stripe (a transaction over two).
    */
   private drawStreams(stripe: number, random: Prng): string[] {
     const own = this.streams[stripe]!;
@@ -316,11 +320,11 @@ export class Workload {
     }
   }
 
-  /** `streams`: those of the operation, sent to `stripe`; a stripe refusing streams it holds misroutes. */
+  /** `streams`: those of the operation, sent to `stripe`; a stripe refusing streams it holds misroutes, and a transaction over several stripes is never refused. */
   private noteUnexpected(error: unknown, streams: readonly string[], stripe: number): void {
     const name = errorName(error);
     const refused = error instanceof WrongStripeError || error instanceof CrossStripeTransactionError;
-    if (refused && streams.every((s) => this.cluster.stripeOf(s) === stripe)) {
+    if (error instanceof CrossStripeTransactionError || (refused && streams.every((s) => this.cluster.stripeOf(s) === stripe))) {
       this.unexpectedErrors.push(`${name} for streams [${streams.join(', ')}] of stripe ${this.cluster.stripes[stripe]!.name}, sent to that stripe: ${error.message}`);
       return;
     }
