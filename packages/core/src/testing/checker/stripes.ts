@@ -22,7 +22,7 @@ export interface StripeLogs {
 /**
  * Checks a history of a cluster of several stripes. An operation belongs to the stripes of its
  * streams (a `$all` read to the one its `read.stripe` names); a transaction over several stripes
- * is checked in each as its part there (see {@link splitHistory}), and across them as a whole.
+ * is checked in each as its part there (see `splitHistory` below), and across them as a whole.
  *
  * @param stripeOf the index in `stripes` of the stripe holding a stream (the slot table's routing)
  * @returns the stripes' counts summed (a transaction over several stripes counts in each), their
