@@ -111,9 +111,10 @@ async function load(c, kind, seconds, onCommit) {
     for (let n = 0; Date.now() < end; n++) {
       const t0 = performance.now();
       try {
+        const startedAt = Date.now();
         await client.transact([{ stream: a, events: [{ type: 'T', data: n }] }, { stream: b, events: [{ type: 'T', data: n }] }]);
         latencies.push(performance.now() - t0);
-        onCommit?.(Date.now());
+        onCommit?.(startedAt, Date.now());
       } catch {
         failed++;
       }
@@ -125,13 +126,13 @@ async function load(c, kind, seconds, onCommit) {
   return { rate: latencies.length / seconds, p50: q(0.5), p99: q(0.99), failed };
 }
 
-/** Under load, SIGKILL of alpha's active (the coordinator of every cross-stripe pair): ms to the next commit. */
+/** Under load, SIGKILL of alpha's active (the coordinator of every cross-stripe pair): ms to the first commit of a transaction begun after it. */
 async function recovery(c, kind) {
   const [alphaActive] = await waitActives(c);
   let killedAt = 0;
   let firstAfter = 0;
-  const running = load(c, kind, 8, (now) => {
-    if (killedAt && !firstAfter && now > killedAt) firstAfter = now;
+  const running = load(c, kind, 8, (startedAt, now) => {
+    if (killedAt && !firstAfter && startedAt > killedAt) firstAfter = now;
   });
   await sleep(2000);
   killedAt = Date.now();

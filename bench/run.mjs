@@ -48,7 +48,10 @@ const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrore
   --stripes        clusters of 1, 2 and 4 stripes (1 server, then 2 servers + a shared voter each,
                    memory mode), and one stripe's rate while another has no active (bench/stripes.mjs)
                                                                                            (PARTS=stripes)
-  --all            --ws --mirrored --failover --rejoin --stripes                           (PARTS=all)
+  --cross-stripe   transactions over two stripes against the same on one (hash-tagged): tx/s, p50,
+                   p99, and the first commit after SIGKILL of the coordinator's active
+                   (bench/cross-stripe.mjs)                                                (PARTS=cross-stripe)
+  --all            --ws --mirrored --failover --rejoin --stripes --cross-stripe            (PARTS=all)
   --profile        run each Kiln server under node --cpu-prof and summarise the profiles
                    (the profiler costs CPU: the figures of such a run are not comparable)
   --results FILE   where to write the markdown report (default bench/RESULTS.md)
@@ -74,6 +77,7 @@ const { values: flags } = parseArgs({
     failover: { type: 'boolean', default: false },
     rejoin: { type: 'boolean', default: false },
     stripes: { type: 'boolean', default: false },
+    'cross-stripe': { type: 'boolean', default: false },
     all: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     results: { type: 'string' },
@@ -110,7 +114,7 @@ const S = {
 };
 S.runTimeout = int('RUN_TIMEOUT', S.maxSeconds * 2 + 240);
 const withPeers = flags.peers || env.PEERS === '1' || env.PEERS === 'true';
-const ALL_PARTS = ['ws', 'mirrored', 'failover', 'rejoin', 'stripes'];
+const ALL_PARTS = ['ws', 'mirrored', 'failover', 'rejoin', 'stripes', 'cross-stripe'];
 const envParts = words(env.PARTS, '-').flatMap((t) => (t === 'all' ? ALL_PARTS : t === '-' ? [] : [t]));
 for (const t of envParts) if (!ALL_PARTS.includes(t)) fatal(`PARTS: unknown part ${t} (${ALL_PARTS.join(' ')}, all)`);
 const part = Object.fromEntries(ALL_PARTS.map((p) => [p, flags.all || flags[p] || envParts.includes(p)]));
@@ -1124,17 +1128,18 @@ const loadStart = os.loadavg();
 // BENCH_NOTES=FILE: markdown appended to the report (e.g. a "what limits it" section)
 const extraNotes = env.BENCH_NOTES && existsSync(env.BENCH_NOTES) ? readFileSync(env.BENCH_NOTES, 'utf8').trim() : '';
 
-/** The stripes table (bench/stripes.mjs), for the report. */
+/** The tables of the scripts run as parts (bench/stripes.mjs, bench/cross-stripe.mjs), for the report. */
 const stripesLines = [];
 
-async function runStripes() {
-  log('stripes: bench/stripes.mjs (scale over 1, 2, 4 stripes; isolation)');
-  const child = track(spawn(process.execPath, [path.join(benchDir, 'stripes.mjs'), '--seconds', String(S.maxSeconds), '--out', path.join(outDir, `${stamp}-stripes.jsonl`)], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], env }));
+/** Runs a bench script of its own as a part; its table goes into the report under `title`. */
+async function runScript(title, script, args) {
+  log(`${title}: bench/${script}`);
+  const child = track(spawn(process.execPath, [path.join(benchDir, script), '--seconds', String(S.maxSeconds), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], env }));
   let table = '';
   child.stdout.on('data', (c) => (table += c));
   const code = await new Promise((resolve) => child.once('exit', (c) => resolve(c)));
-  if (code !== 0) failures.push(`stripes: bench/stripes.mjs exited with ${code}`);
-  stripesLines.push('', '## Stripes', '', ...table.trim().split('\n'));
+  if (code !== 0) failures.push(`${title}: bench/${script} exited with ${code}`);
+  stripesLines.push('', `## ${title}`, '', ...table.trim().split('\n'));
 }
 
 async function main() {
@@ -1145,7 +1150,8 @@ async function main() {
   if (part.mirrored && !interrupted) await runMirrored();
   if (part.failover && !interrupted) await runFailover();
   if (part.rejoin && !interrupted) await runRejoin();
-  if (part.stripes && !interrupted) await runStripes();
+  if (part.stripes && !interrupted) await runScript('Stripes', 'stripes.mjs', ['--out', path.join(outDir, `${stamp}-stripes.jsonl`)]);
+  if (part['cross-stripe'] && !interrupted) await runScript('Transactions over several stripes', 'cross-stripe.mjs', []);
   if (part.failover || part.rejoin) writeFileSync(clusterJson, JSON.stringify(clusterResults, null, 2));
   if (withPeers && !interrupted) await runPeers();
   if (interrupted) return;
