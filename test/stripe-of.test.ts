@@ -106,3 +106,14 @@ describe('examples/two-stripes.json', () => {
     expect(clusterLayoutOf(config).slotTable.ranges()).toEqual([[0, 8191, 0], [8192, 16383, 1]]);
   });
 });
+
+describe('kiln admin in a cluster of several stripes', () => {
+  it('needs --stripe, and refuses one the file does not put the server in, before asking any server', () => {
+    const missing = kiln('admin', 'remove-mirror', '--config', EXAMPLE, '--name', 'a2');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/ConfigError: --stripe: the cluster has 2 stripes \(alpha, bravo\); name the one 'a2' is in/);
+    const wrong = kiln('admin', 'add-mirror', '--config', EXAMPLE, '--name', 'a2', '--stripe', 'bravo');
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toMatch(/ConfigError: --stripe: 'a2' is in stripe 'alpha' in the cluster file, not 'bravo'/);
+  });
+});
