@@ -172,6 +172,26 @@ export const RECONNECT_DELAY_MAX_MS = 1000;
 export const SWEEP_INTERVAL_MS = 250;
 /** Records one diverged-report entry holds at most. */
 export const ENTRY_RECORDS_MAX = 1024;
+/** Retries of a transaction refused with `StreamBusyError`, unless the client sets `busyRetries`. */
+export const DEFAULT_BUSY_RETRIES = 8;
+/** Delay before a client's first retry of a busy transaction, in ms, unless it sets `busyRetryDelayMs`; each later one doubles it. */
+export const DEFAULT_BUSY_RETRY_DELAY_MS = 25;
+/** Longest delay between a client's retries of a busy transaction, in ms. */
+export const BUSY_RETRY_DELAY_MAX_MS = 1_000;
+/** Longest a write or a prepare waits for a held stream's coordinator to say it decided, in ms; past it, `StreamBusyError`. */
+export const TXN_SETTLE_WAIT_MS = 100;
+/** How often an active looks for prepared parts to ask their coordinators about, in ms. */
+export const TXN_RESOLVE_EVERY_MS = 250;
+/** How old a prepared part must be before its active asks its coordinator about it, in ms. */
+export const TXN_RESOLVE_AFTER_MS = 500;
+/** Times a coordinator tries to tell a participant its decision before leaving it to ask. */
+export const TXN_DECISION_SENDS = 3;
+/** Decisions and ended parts an active remembers; the oldest is forgotten first. */
+export const TXN_REMEMBERED_MAX = 100_000;
+/** Longest transaction id, in characters. */
+export const TXN_ID_LENGTH_MAX = 200;
+/** Stream names whose stripe a server remembers; past it the memory starts over. */
+export const STREAM_STRIPES_REMEMBERED_MAX = 65_536;
 /** Longest store metadata key, in characters. */
 export const META_KEY_CHARS_MAX = 256;
 /** Nesting depth allowed in frames and event data; deeper input costs stack and time to walk. */

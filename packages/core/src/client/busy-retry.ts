@@ -6,22 +6,17 @@
  * together.
  */
 import { StreamBusyError } from '../errors.js';
+import { BUSY_RETRY_DELAY_MAX_MS } from '../limits.js';
 import type { Random, Timers } from '../time.js';
 
 export interface BusyRetrySettings {
   /** Tries after the first; 0 turns retrying off. */
   retries: number;
-  /** Delay before the first retry, ms; each later one doubles it, up to {@link BUSY_RETRY_DELAY_MAX_MS}. */
+  /** Delay before the first retry, ms; each later one doubles it, up to `BUSY_RETRY_DELAY_MAX_MS`. */
   delayMs: number;
   timers: Timers;
   random: Random;
 }
-
-export const BUSY_RETRY_DELAY_MAX_MS = 1_000;
-/** Retries of a busy transaction unless the client says otherwise. */
-export const DEFAULT_BUSY_RETRIES = 8;
-/** Delay before the first retry, ms, unless the client says otherwise. */
-export const DEFAULT_BUSY_RETRY_DELAY_MS = 25;
 
 /** Runs `attempt`, again while it fails with `StreamBusyError` and retries are left. */
 export async function retryWhileBusy<T>(settings: BusyRetrySettings, attempt: () => Promise<T>): Promise<T> {

@@ -5,7 +5,7 @@
  */
 import { Observable, type Subscriber } from 'rxjs';
 import { InvalidArgumentError, ProtocolError, type KilnError } from '../errors.js';
-import { DEFAULT_READ_COUNT, defaultClientTiming, defaultConnectionLimits } from '../limits.js';
+import { DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_RETRY_DELAY_MS, DEFAULT_READ_COUNT, defaultClientTiming, defaultConnectionLimits } from '../limits.js';
 import { encodeEvents, type EventData, type RecordedEvent } from '../log/events.js';
 import { decodeRecord, Decision } from '../log/record.js';
 import { checkAppendStreamText, checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
@@ -18,7 +18,7 @@ import type { Topology } from '../protocol/topology.js';
 import type { OpenTransaction, ResolveOutcome } from '../protocol/txn-messages.js';
 import type { Direction } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Random } from '../time.js';
-import { DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_RETRY_DELAY_MS, retryWhileBusy, type BusyRetrySettings } from './busy-retry.js';
+import { retryWhileBusy, type BusyRetrySettings } from './busy-retry.js';
 import { eventsOf } from './events.js';
 import { Link, type ClientStatus } from './link.js';
 import { readAllLog, subscribeAllLog } from './merged-log.js';

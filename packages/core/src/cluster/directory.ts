@@ -6,6 +6,7 @@
  * `WrongStripeError`.
  */
 import { WrongStripeError } from '../errors.js';
+import { STREAM_STRIPES_REMEMBERED_MAX } from '../limits.js';
 import type { StripeTopology, Topology } from '../protocol/topology.js';
 import type { ClusterLayout } from './layout.js';
 
@@ -19,8 +20,6 @@ export interface OwnStripeFacts {
   members: Array<{ name: string; urls: string[] }>;
 }
 
-/** Stream names whose stripe is remembered; past it the memory starts over. */
-const RECENT_STREAMS_MAX = 65_536;
 
 interface KnownActive {
   name: string;
@@ -83,7 +82,7 @@ export class ClusterDirectory {
     let stripe = this.recentStripes.get(stream);
     if (stripe === undefined) {
       stripe = this.layout.slotTable.stripeOf(stream);
-      if (this.recentStripes.size >= RECENT_STREAMS_MAX) this.recentStripes.clear();
+      if (this.recentStripes.size >= STREAM_STRIPES_REMEMBERED_MAX) this.recentStripes.clear();
       this.recentStripes.set(stream, stripe);
     }
     return stripe;

@@ -9,6 +9,7 @@ import { Decision, type StreamEntry } from '../log/record.js';
 import { transactionFromWire, transactionToWire, type TransactionRequest } from './messages.js';
 import { ReplyReader } from './replies.js';
 import { InvalidArgumentError } from '../errors.js';
+import { TXN_ID_LENGTH_MAX } from '../limits.js';
 
 /** A participant's part of a transaction, as its coordinator asks it to prepare it. */
 export interface PrepareRequest {
@@ -50,10 +51,9 @@ export type ResolveOutcome = 'none' | 'forced' | 'commit' | 'abort' | 'deciding'
 
 const RESOLVE_OUTCOMES: ReadonlySet<unknown> = new Set<ResolveOutcome>(['none', 'forced', 'commit', 'abort', 'deciding']);
 
-const TXN_ID_MAX = 200;
 
 function txnId(value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > TXN_ID_MAX) throw new InvalidArgumentError('txnId', `must be a string of 1 to ${TXN_ID_MAX} characters`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > TXN_ID_LENGTH_MAX) throw new InvalidArgumentError('txnId', `must be a string of 1 to ${TXN_ID_LENGTH_MAX} characters`);
   return value;
 }
 

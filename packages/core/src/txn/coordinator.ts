@@ -9,6 +9,7 @@
  */
 import type { Committer } from '../commit/committer.js';
 import { TimeoutError } from '../errors.js';
+import { TXN_DECISION_SENDS } from '../limits.js';
 import { Decision, RecordKind, type StreamEntry, type TxnInfo } from '../log/record.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import type { Clock, Timers } from '../time.js';
@@ -36,8 +37,6 @@ export interface DecidingTransaction {
   sinceMs: number;
 }
 
-/** Tries at telling a participant the decision before leaving it to ask. */
-const DECISION_SENDS = 3;
 
 export class Coordinator {
   /** Transactions being decided, by `clientId#seq` (a resend joins) and by id (`txnStatus` says: not yet). */
@@ -115,12 +114,12 @@ export class Coordinator {
   private async tell(participants: readonly number[], txnId: string, decision: typeof Decision.Commit | typeof Decision.Abort): Promise<void> {
     await Promise.all(
       participants.map(async (p) => {
-        for (let attempt = 1; attempt <= DECISION_SENDS; attempt++) {
+        for (let attempt = 1; attempt <= TXN_DECISION_SENDS; attempt++) {
           try {
             await this.context.caller.call(p, 'decide', { txnId, decision });
             return;
           } catch (error) {
-            if (attempt === DECISION_SENDS) this.context.log(`transaction ${txnId}: stripe ${p} not told its decision (${(error as Error).message}); it will ask`);
+            if (attempt === TXN_DECISION_SENDS) this.context.log(`transaction ${txnId}: stripe ${p} not told its decision (${(error as Error).message}); it will ask`);
           }
         }
       }),

@@ -11,6 +11,7 @@
  */
 import type { Committer } from '../commit/committer.js';
 import { InvalidArgumentError, TransactionInDoubtError } from '../errors.js';
+import { TXN_SETTLE_WAIT_MS } from '../limits.js';
 import { Decision, RecordKind, type LogRecord, type RecordAppend, type StreamEntry } from '../log/record.js';
 import type { DecideRequest, PrepareRequest, ResolveOutcome } from '../protocol/txn-messages.js';
 import type { ForcedDecision } from '../replication/diverged-report.js';
@@ -32,9 +33,6 @@ export interface ParticipantContext {
 
 /** A part's appends that write events (a prepare also names the streams it only checks, to hold them). */
 const writes = (record: LogRecord): RecordAppend[] => record.appends.filter((a) => a.eventCount > 0);
-/** The longest a write waits for a held stream's coordinator to say it decided. */
-const SETTLE_WAIT_MS = 100;
-
 const entriesOf = (record: LogRecord): StreamEntry[] => writes(record).map(({ stream, firstVersion, eventCount }) => ({ stream, firstVersion, eventCount }));
 
 export class Participant {
@@ -95,13 +93,13 @@ export class Participant {
 
   /**
    * Before a write to `streams`: ends every part holding one whose coordinator answers within
-   * {@link SETTLE_WAIT_MS} that it decided. A write never waits longer: a part still held then
+   * `TXN_SETTLE_WAIT_MS` that it decided. A write never waits longer: a part still held then
    * makes it fail with `StreamBusyError`, and the client retries.
    */
   async settleHeld(streams: readonly string[]): Promise<void> {
     if (this.context.txnLog.prepared.size === 0) return;
     let timer: TimerHandle | undefined;
-    const gaveUp = new Promise<void>((resolve) => (timer = this.context.timers.setTimeout(resolve, SETTLE_WAIT_MS)));
+    const gaveUp = new Promise<void>((resolve) => (timer = this.context.timers.setTimeout(resolve, TXN_SETTLE_WAIT_MS)));
     await Promise.race([this.resolveHeld(streams).catch(() => undefined), gaveUp]);
     timer?.cancel();
   }

@@ -8,7 +8,7 @@
 import type { Committer } from '../commit/committer.js';
 import type { ClusterLayout } from '../cluster/layout.js';
 import { InvalidArgumentError, WrongStripeError } from '../errors.js';
-import type { ConnectionLimits, LogLimits } from '../limits.js';
+import { TXN_RESOLVE_AFTER_MS, TXN_RESOLVE_EVERY_MS, type ConnectionLimits, type LogLimits } from '../limits.js';
 import { validateTransaction } from '../commit/transaction-rules.js';
 import type { LogRecord, StreamEntry } from '../log/record.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
@@ -41,9 +41,6 @@ export interface TransactionsOptions {
   keepForced: (forced: ForcedDecision, prepareLsn: number) => Promise<void>;
 }
 
-/** How often an active looks for prepared parts to ask about, and how old a part must be to be asked about. */
-const RESOLVE_EVERY_MS = 250;
-const RESOLVE_AFTER_MS = 500;
 
 export class Transactions {
   private readonly txnLog = new TxnLog();
@@ -206,12 +203,12 @@ export class Transactions {
       void this.resolveOld().finally(() => {
         if (this.active) this.scheduleResolve();
       });
-    }, RESOLVE_EVERY_MS);
+    }, TXN_RESOLVE_EVERY_MS);
   }
 
   /** Asks the coordinators about parts prepared a while ago and not yet ended. */
   private async resolveOld(): Promise<void> {
-    const before = this.options.clock.monotonicMs() - RESOLVE_AFTER_MS;
+    const before = this.options.clock.monotonicMs() - TXN_RESOLVE_AFTER_MS;
     const old = [...this.txnLog.prepared.values()].filter((open) => open.sinceMs <= before);
     await Promise.all(old.map((open) => this.participant.resolve(open.record).catch(() => undefined)));
   }

@@ -4,6 +4,7 @@
  * yet, and those it ended. Rebuilt at each taking of office from the records recovery scans (the
  * de-duplication window's worth), then kept current as records commit.
  */
+import { TXN_REMEMBERED_MAX } from '../limits.js';
 import { Decision, RecordKind, type LogRecord } from '../log/record.js';
 
 /** A part this stripe prepared and has not ended. */
@@ -13,8 +14,6 @@ export interface OpenPrepare {
   sinceMs: number;
 }
 
-/** Decisions and ended parts kept at most, the oldest forgotten first. */
-const REMEMBERED_MAX = 100_000;
 
 export class TxnLog {
   /** Coordinator: each transaction's committed decision. */
@@ -58,7 +57,7 @@ export class TxnLog {
 function remember(map: Map<string, Decision>, id: string, decision: Decision): void {
   map.delete(id);
   map.set(id, decision);
-  if (map.size > REMEMBERED_MAX) map.delete(map.keys().next().value!);
+  if (map.size > TXN_REMEMBERED_MAX) map.delete(map.keys().next().value!);
 }
 
 export { Decision };
