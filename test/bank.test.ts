@@ -9,10 +9,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { slotOf, SlotTable } from '@kiln/core';
-import { connect, KilnError, type KilnClient, type ServerStatus } from '@kiln/core/client';
+import { SlotTable } from '@kiln/core';
+import { connect, KilnError, type KilnClient } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { kill, killAllMembers, launch, pollUntil, seededRandom, stripedCluster, type Member } from './support/cluster.js';
+import { inSyncActive, kill, killAllMembers, launch, pollUntil, seededRandom, stripedCluster } from './support/cluster.js';
+import { streamsByStripe } from './support/stripes.js';
 
 const KILLS_PER_STRIPE = 10;
 const ACCOUNTS_PER_STRIPE = 3;
@@ -29,29 +30,6 @@ interface Movement {
   delta: number;
   /** The other account of a transfer. */
   other?: string;
-}
-
-async function statusOf(url: string): Promise<ServerStatus | undefined> {
-  const client = await connect(url, { transports: [tcpTransport()], reconnectWindowMs: 0, requestTimeoutMs: 2000, serverSilenceMs: 2000 }).catch(() => undefined);
-  if (!client) return undefined;
-  try {
-    return await client.serverStatus();
-  } catch {
-    return undefined;
-  } finally {
-    await client.close();
-  }
-}
-
-async function inSyncActive(servers: readonly Member[]): Promise<Member> {
-  let active: Member | undefined;
-  await pollUntil(`stripe ${servers[0]!.stripe} in sync`, async () => {
-    const statuses = await Promise.all(servers.map((m) => statusOf(m.client)));
-    const i = statuses.findIndex((s) => s?.state === 'ACTIVE-COORDINATOR');
-    active = servers[i];
-    return i >= 0 && servers.every((m) => statuses[i]!.group?.inSync.includes(m.name));
-  }, 60_000, 100);
-  return active!;
 }
 
 /** An account's movements, in version order. */
@@ -76,12 +54,7 @@ describe('transfers between accounts on two stripes under SIGKILL of either acti
     const stripeServers = stripeNames.map((name) => members.filter((m) => m.stripe === name));
     await Promise.all(stripeServers.map(inSyncActive));
 
-    const table = SlotTable.initial(2);
-    const accounts: string[][] = [[], []];
-    for (let i = 0; accounts.some((a) => a.length < ACCOUNTS_PER_STRIPE); i++) {
-      const list = accounts[table.stripeOfSlot(slotOf(`acct-${i}`))]!;
-      if (list.length < ACCOUNTS_PER_STRIPE) list.push(`acct-${i}`);
-    }
+    const accounts = streamsByStripe({ slotTable: SlotTable.initial(2) }, 'acct', ACCOUNTS_PER_STRIPE);
     const all = accounts.flat();
     const client = await connect(members[0]!.client, { transports: [tcpTransport()], reconnectWindowMs: 20_000, requestTimeoutMs: 60_000 });
     for (const account of all) await client.append(account, [{ type: 'Opened', data: { transfer: 'opening', delta: OPENING } }], { expectedVersion: 'no-stream' });

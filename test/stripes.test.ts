@@ -11,10 +11,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { slotOf, SlotTable } from '@kiln/core';
-import { connect, KilnError, StripeUnavailableError, type KilnClient, type ServerStatus } from '@kiln/core/client';
+import { SlotTable } from '@kiln/core';
+import { connect, KilnError, StripeUnavailableError, type KilnClient } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { KILN_BIN, kill, killAllMembers, launch, pollUntil, seededRandom, stripedCluster, type Member } from './support/cluster.js';
+import { digestOf, inSyncActive, KILN_BIN, kill, killAllMembers, launch, pollUntil, seededRandom, statusOf, stripedCluster } from './support/cluster.js';
+import { streamsByStripe } from './support/stripes.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -24,47 +25,6 @@ afterAll(async () => {
 
 /** The client's window: it outlasts a stripe's failover, and bounds how long a lost stripe's operations wait. */
 const WINDOW_MS = 10_000;
-
-/** `count` stream names on stripe `stripe` of a cluster of `stripes`. */
-function streamsOn(stripe: number, stripes: number, count: number): string[] {
-  const table = SlotTable.initial(stripes);
-  const names: string[] = [];
-  for (let i = 0; names.length < count; i++) if (table.stripeOfSlot(slotOf(`acct-${i}`)) === stripe) names.push(`acct-${i}`);
-  return names;
-}
-
-async function statusOf(url: string): Promise<ServerStatus | undefined> {
-  const client = await connect(url, { transports: [tcpTransport()], reconnectWindowMs: 0, requestTimeoutMs: 2000, serverSilenceMs: 2000 }).catch(() => undefined);
-  if (!client) return undefined;
-  try {
-    return await client.serverStatus();
-  } catch {
-    return undefined;
-  } finally {
-    await client.close();
-  }
-}
-
-async function digestOf(url: string, lsn: number): Promise<{ throughLsn: number; digest: number }> {
-  const client = await connect(url, { transports: [tcpTransport()], reconnectWindowMs: 0 });
-  try {
-    return await client.logDigest(lsn);
-  } finally {
-    await client.close();
-  }
-}
-
-/** The stripe's active once every server of it is in sync (the group can lose its active and keep everything). */
-async function inSyncActive(servers: readonly Member[]): Promise<Member> {
-  let active: Member | undefined;
-  await pollUntil(`stripe ${servers[0]!.stripe} in sync`, async () => {
-    const statuses = await Promise.all(servers.map((m) => statusOf(m.client)));
-    const i = statuses.findIndex((s) => s?.state === 'ACTIVE-COORDINATOR');
-    active = servers[i];
-    return i >= 0 && servers.every((m) => statuses[i]!.group?.inSync.includes(m.name));
-  }, 60_000, 100);
-  return active!;
-}
 
 /** Every event of `streams`, read to the end: ids in version order per stream. */
 async function readAllOf(client: KilnClient, streams: readonly string[]): Promise<Map<string, string[]>> {
@@ -98,7 +58,7 @@ for (const persistence of ['restartable', 'memory'] as const) {
       // One client, given one server's URL: it learns the cluster and routes every stream.
       const client = await connect(members[0]!.client, { transports: [tcpTransport()], reconnectWindowMs: WINDOW_MS, requestTimeoutMs: 60_000 });
       expect((await client.topology()).stripes.map((s) => s.name)).toEqual(stripeNames);
-      const streams = [streamsOn(0, 2, 2), streamsOn(1, 2, 2)];
+      const streams = streamsByStripe({ slotTable: SlotTable.initial(2) }, 'acct', 2);
       /** Per stream: each acknowledged event's id, with when it was acknowledged. */
       const acked = new Map<string, Map<string, number>>();
       const failures: Array<{ stripe: number; error: string; atMs: number }> = [];

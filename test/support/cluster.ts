@@ -27,7 +27,7 @@ import {
   type ServerOptions,
   type Transport,
 } from '@kiln/core';
-import { connect, type KilnClient, type LogDigest, type RecordedEvent } from '@kiln/core/client';
+import { connect, type KilnClient, type LogDigest, type RecordedEvent, type ServerStatus } from '@kiln/core/client';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
@@ -346,8 +346,33 @@ export async function logOf(dataDir: string): Promise<string[]> {
   return ids;
 }
 
+/** One server's own status, or undefined when it does not answer within 2 s. */
+export async function statusOf(url: string): Promise<ServerStatus | undefined> {
+  const client = await connect(url, { transports: [tcpTransport()], reconnectWindowMs: 0, requestTimeoutMs: 2000, serverSilenceMs: 2000 }).catch(() => undefined);
+  if (!client) return undefined;
+  try {
+    return await client.serverStatus();
+  } catch {
+    return undefined;
+  } finally {
+    await client.close();
+  }
+}
+
+/** A stripe's active once every server of it is in sync (it can then lose its active and keep everything); 60 s at most. */
+export async function inSyncActive(servers: readonly Member[]): Promise<Member> {
+  let active: Member | undefined;
+  await pollUntil(`stripe ${servers[0]!.stripe} in sync`, async () => {
+    const statuses = await Promise.all(servers.map((m) => statusOf(m.client)));
+    const i = statuses.findIndex((s) => s?.state === 'ACTIVE-COORDINATOR');
+    active = servers[i];
+    return i >= 0 && servers.every((m) => statuses[i]!.group?.inSync.includes(m.name));
+  }, 60_000, 100);
+  return active!;
+}
+
 /** The fingerprint of one running server's own log through `lsn`. */
-async function digestOf(url: string, lsn: number): Promise<LogDigest> {
+export async function digestOf(url: string, lsn: number): Promise<LogDigest> {
   const client = await connect(url, { transports: [tcpTransport()], reconnectWindowMs: 0 });
   try {
     return await client.logDigest(lsn);

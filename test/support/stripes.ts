@@ -1,7 +1,7 @@
 // A cluster of stripes on 127.0.0.1 for client tests: each stripe one standalone server over TCP,
 // on ports chosen before the layout is written (the layout names every server's URL).
 import { createServer as createNetServer } from 'node:net';
-import { clusterLayoutOf, createServer, validateClusterConfig, type ClusterLayout, type KilnServer, type ServerOptions, type Store } from '@kiln/core';
+import { clusterLayoutOf, createServer, validateClusterConfig, type ClusterLayout, type KilnServer, type ServerOptions, type SlotTable, type Store } from '@kiln/core';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 
@@ -85,12 +85,12 @@ export async function startStripes(count: number, stores: Array<() => Store> = [
   return stripes;
 }
 
-/** A stream name of each stripe: `${prefix}-${n}` for the first n that lands there. */
-export function streamsByStripe(layout: ClusterLayout, prefix: string, perStripe = 1): string[][] {
-  const found: string[][] = layout.stripes.map(() => []);
+/** `perStripe` stream names of each stripe a slot table routes to: `${prefix}-${n}` for the first n that land there. */
+export function streamsByStripe({ slotTable }: { slotTable: SlotTable }, prefix: string, perStripe = 1): string[][] {
+  const found: string[][] = Array.from({ length: slotTable.stripeCount }, () => []);
   for (let n = 0; found.some((f) => f.length < perStripe); n++) {
     const name = `${prefix}-${n}`;
-    const list = found[layout.slotTable.stripeOf(name)]!;
+    const list = found[slotTable.stripeOf(name)]!;
     if (list.length < perStripe) list.push(name);
   }
   return found;
