@@ -326,8 +326,7 @@ export class Committer {
     this.checkAccepting();
     const appends: RecordAppend[] = [];
     for (const [i, append] of request.appends.entries()) {
-      const holder = this.holds.get(append.stream);
-      if (holder !== undefined && holder !== txnId) throw new StreamBusyError(append.stream, holder);
+      this.checkNotHeld(append.stream, txnId);
       const head = this.heads.get(append.stream)!;
       checkExpected(append.stream, append.expectedVersion, head);
       appends.push({ stream: append.stream, firstVersion: head + 1, eventCount: eventCounts[i]!, events: append.events ?? NO_EVENTS });
@@ -381,9 +380,10 @@ export class Committer {
     return this.queue(encoded, record, kind === RecordKind.Decide ? { lsn: record.lsn, streams: txn.streams } : { lsn: record.lsn, streams: encoded.streams }, tag);
   }
 
-  private checkNotHeld(stream: string): void {
+  /** @throws StreamBusyError when a transaction (other than `own`) holds `stream` */
+  private checkNotHeld(stream: string, own?: string): void {
     const holder = this.holds.get(stream);
-    if (holder !== undefined) throw new StreamBusyError(stream, holder);
+    if (holder !== undefined && holder !== own) throw new StreamBusyError(stream, holder);
   }
 
   /** Fails every transaction not committed (written, being written, queued, waiting, resent) with `error`. */
