@@ -223,7 +223,7 @@ class Server implements KilnServer {
       random: this.random,
       log: this.log,
       onCommitted: (records) => {
-        if (records[0]?.lsn === 1) this.presence.committed(records);
+        this.presence.committed(records);
         txns?.committed(records);
         this.hub.dispatch(records);
       },
