@@ -89,6 +89,30 @@ describe('a transaction over several stripes', () => {
     expect((await client.read(b)).map((e) => e.data)).toEqual([1, 2]);
   });
 
+  it("ends the parts prepared in a read of a stripe's $all before it answers", async () => {
+    const stores = [memoryStore(), memoryStore()];
+    stripes = await startStripes(2, stores.map((s) => () => s));
+    const [[a], [b]] = streamsByStripe(stripes.layout, 'all') as [[string], [string]];
+    const raw = await open(stripes.urls[1]!);
+    // Beta prepares a part whose coordinator, alpha, never decided it: asked, alpha says abort.
+    await (raw as unknown as { router: { request(stripe: number, op: string, args: unknown): Promise<unknown> } }).router.request(1, 'prepare', {
+      txnId: 'ghost#1/9.1',
+      coordinator: 0,
+      participants: [0, 1],
+      part: { clientId: 'ghost', seq: 1, appends: [{ stream: b, expectedVersion: 'any' }] },
+    });
+    // Well before beta's own resolver would ask (TXN_RESOLVE_AFTER_MS), a read of its $all asks first.
+    expect(await raw.readAll({ stripe: stripes.layout.stripes[1]!.name })).toEqual([]);
+    const beta = await recordsIn(stores[1]!);
+    expect(beta.map((r) => [r.kind, r.txn?.decision])).toEqual([
+      [RecordKind.Prepare, Decision.None],
+      [RecordKind.Outcome, Decision.Abort],
+    ]);
+    // And the stream is free again, at once.
+    const impatient = await open(stripes.urls[1]!, { busyRetries: 0 });
+    await impatient.transact([{ stream: a, events: [{ type: 'X', data: 1 }] }, { stream: b, events: [{ type: 'X', data: 1 }] }]);
+  });
+
   it('refuses a stream held by a transaction still deciding with StreamBusyError, at once', async () => {
     stripes = await startStripes(2);
     const [[a], [b, other]] = streamsByStripe(stripes.layout, 'busy', 2) as [[string], [string, string]];

@@ -526,7 +526,7 @@ describe('history checker', () => {
     }
     it('covers every anomaly class', () => {
       // The anomalies across stripes come from checkStripes only: their own tests below.
-      const covered = new Set<AnomalyClass>([...mutations.flatMap((m) => m.classes), 'wrongStripe', 'fracturedTransactions', 'duplicatedTransactions']);
+      const covered = new Set<AnomalyClass>([...mutations.flatMap((m) => m.classes), 'wrongStripe', 'fracturedTransactions', 'duplicatedTransactions', 'fracturedReads']);
       expect(anomalyClasses.filter((c) => !covered.has(c))).toEqual([]);
       console.log(`mutation self-test: ${mutations.length} mutations over ${covered.size} anomaly classes`);
     });
@@ -703,6 +703,31 @@ describe('history checker across stripes', () => {
     expect(result.counts.duplicatedTransactions).toBe(1);
     expect(result.examples.duplicatedTransactions).toEqual(['transaction e3 (ok) over stripes a, b: e4 is on stripe b at b-y/1#3 and again on stripe b at b-y/2#4']);
     expect(result.counts.duplicate).toBe(1);
+  });
+
+  it("flags a read that misses a part of a transaction after another read saw another of its parts, and not one invoked before", () => {
+    const sc = striped();
+    // Process 2 reads `a-x` and sees the coordinator's part (e3) at 4.5 ms; the `$all` read of `b`
+    // invoked at 5 ms then misses `b`'s part (e4), which its final log has at LSN 3.
+    const seenAt = 4.5;
+    const extra: Array<Omit<HistoryOp, 'index'>> = [
+      { process: 2, type: 'invoke', f: 'read', read: { stream: 'a-x', from: 0 }, timeMs: 4 },
+      { process: 2, type: 'ok', f: 'read', read: { stream: 'a-x', from: 0, events: [at('a-x', 0, 1, 'e1'), at('a-x', 1, 2, 'e3')] }, timeMs: seenAt },
+    ];
+    const history = [...sc.history.slice(0, 8), ...extra.map((op) => ({ ...op, index: 0 })), ...sc.history.slice(8)].map((op, index) => ({ ...op, index }));
+    const result = run({ ...sc, history });
+    expect(result.counts.fracturedReads).toBe(1);
+    expect(result.examples.fracturedReads).toEqual([
+      'read op 10 of $all of stripe b (invoked at 5 ms) misses e4 at b-y/1#3, part of transaction e3 whose other part op 8 had already seen at 4.5 ms',
+    ]);
+
+    // Seen only after the `$all` read was invoked: the read was concurrent, and may miss it.
+    const late = history.map((op) => (op.process === 2 && op.type === 'ok' ? { ...op, timeMs: 5.5 } : op));
+    expect(run({ ...sc, history: late }).counts.fracturedReads).toBe(0);
+
+    // A page cut short before the part's position does not cover it.
+    const cut = history.map((op) => (op.index >= 10 && op.read ? { ...op, read: { ...op.read, maxCount: 1 } } : op));
+    expect(run({ ...sc, history: cut }).counts.fracturedReads).toBe(0);
   });
 
   it("judges each stripe on its own log: a write lost in one stripe is that stripe's", () => {

@@ -197,12 +197,14 @@ if (single !== undefined) {
       // Stripes of one server and no voters (no mirror copy hides a lost write), crashed often, with
       // slow fsyncs that lose everything unsynced: the window the bug opens, widened.
       const swarm = { stripeServers: [1, 1, 1], voters: 0, crashes: 3, stripeLosses: 1, syncDelayMaxMs: 10, unsyncedSurvivalProbability: 0 };
+      // A lost decide may also show as a transaction over several stripes that its coordinator
+      // aborted and a participant committed: the same bug, seen across stripes. Look on for a loss.
       let caught: SeedResult | undefined;
       for (let seed = 1; seed <= 200 && caught === undefined; seed++) {
         const result = await runSeed(seed, { ...options, swarm, ackBeforeSync: true });
-        if (!result.ok) caught = result;
+        if (!result.ok && result.counts.lost > 0) caught = result;
       }
-      expect(caught, 'no seed in 1..200 caught acknowledging before fsync in a cluster of stripes').toBeDefined();
+      expect(caught, 'no seed in 1..200 lost a write acknowledged before fsync in a cluster of stripes').toBeDefined();
       expect(caught!.problems, `seed ${caught!.seed}: the run itself must complete`).toEqual([]);
       expect(caught!.counts.lost, `seed ${caught!.seed}: ${report(caught!)}`).toBeGreaterThan(0);
       expect(caught!.check!.examples.lost![0]).toMatch(/^stripe [abc]: acknowledged transaction /);

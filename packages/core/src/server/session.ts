@@ -9,6 +9,7 @@ import { SUBSCRIPTIONS_PER_CONNECTION_MAX, type ConnectionLimits, type LogLimits
 import { decodeClientFrame, encodeError, encodeEvents, encodeResult, encodeSubscriptionEnd, FrameKind } from '../protocol/frames.js';
 import { acceptHello, encodeWelcomeFrame, type Role } from '../protocol/handshake.js';
 import type { EventSlice, LogDigest, SubscribeRequest } from '../protocol/messages.js';
+import type { ReadAllChunk } from '../protocol/replies.js';
 import { serveOperation, type OperationHandlers, type OperationName } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
 import type { ClusterDirectory } from '../cluster/directory.js';
@@ -202,7 +203,13 @@ export class Session {
           .then(() => context.readIndex())
           .then((commitIndex) => context.reader.readStream(request, commitIndex));
       },
-      readAll: (request) => context.readIndex().then((commitIndex) => context.reader.readAll(request, commitIndex)),
+      readAll: (request) => {
+        const all = (): Promise<ReadAllChunk> => context.readIndex().then((commitIndex) => context.reader.readAll(request, commitIndex));
+        // Parts prepared in the range whose coordinator decided are ended first, so that a reader who
+        // saw another stripe's part of a transaction sees this one's too.
+        const txns = directory.striped ? this.transactions() : undefined;
+        return txns?.holdsAny ? txns.resolvePreparedFrom(request.direction === 'backward' ? 0 : request.fromLsn).then(all) : all();
+      },
       subscribe: (request) => Promise.resolve(this.subscribe(request)),
       unsubscribe: (subscriptionId) => {
         const subscription = this.subscriptions.get(subscriptionId);

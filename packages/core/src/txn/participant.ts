@@ -92,6 +92,18 @@ export class Participant {
   }
 
   /**
+   * Before a read of this stripe's `$all` from `fromLsn`: ends every part prepared at or after it
+   * whose coordinator has decided, as {@link resolveHeld} does for the streams a read names, so
+   * that the read shows a committed part (at its outcome) to a reader who saw another stripe's.
+   * @throws TransactionInDoubtError when a part in the range is in doubt, or its coordinator cannot be asked
+   */
+  async resolvePreparedFrom(fromLsn: number): Promise<void> {
+    const open = [...this.context.txnLog.prepared.values()].filter(({ record }) => record.lsn >= fromLsn);
+    for (const { record } of open) if (this.inDoubt(record.txn!.id)) throw new TransactionInDoubtError(record.txn!.id, this.context.stripeName(record.txn!.coordinator));
+    await Promise.all(open.map(({ record }) => this.resolve(record)));
+  }
+
+  /**
    * Before a write to `streams`: ends every part holding one whose coordinator answers within
    * `TXN_SETTLE_WAIT_MS` that it decided. A write never waits longer: a part still held then
    * makes it fail with `StreamBusyError`, and the client retries.

@@ -174,6 +174,11 @@ export class Transactions {
     return this.participant.resolveHeld(streams);
   }
 
+  /** Before a read of `$all` from `fromLsn`: ends the parts prepared in its range whose coordinator decided. */
+  resolvePreparedFrom(fromLsn: number): Promise<void> {
+    return this.participant.resolvePreparedFrom(fromLsn);
+  }
+
   /** True while a part prepared here is not ended: only then may a write find a stream held. */
   get holdsAny(): boolean {
     return this.txnLog.prepared.size > 0;

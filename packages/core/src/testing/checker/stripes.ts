@@ -6,6 +6,7 @@
  * Every example names its stripe.
  */
 import { checkHistory } from './check-history.js';
+import { checkFracturedReads } from './fractured-reads.js';
 import { Report } from './report.js';
 import { anomalyClasses, type CheckResult, type EventPosition, type HistoryOp, type SubscriptionLog } from './types.js';
 
@@ -27,13 +28,14 @@ export interface StripeLogs {
  * @param stripeOf the index in `stripes` of the stripe holding a stream (the slot table's routing)
  * @returns the stripes' counts summed (a transaction over several stripes counts in each), their
  *   examples and warnings prefixed with the stripe's name, and the anomalies across stripes:
- *   `wrongStripe`, `fracturedTransactions`, `duplicatedTransactions`
+ *   `wrongStripe`, `fracturedTransactions`, `duplicatedTransactions`, `fracturedReads`
  */
 export function checkStripes(history: readonly HistoryOp[], stripes: readonly StripeLogs[], stripeOf: (stream: string) => number): CheckResult {
   const report = new Report();
   const results = splitHistory(history, stripes, stripeOf, report).map((ops, i) => checkHistory(ops, stripes[i]!.finalLogs, stripes[i]!.subscriptions ?? []));
   checkPlacement(stripes, stripeOf, report);
   checkAcrossStripes(history, stripes, stripeOf, report);
+  checkFracturedReads(history, stripes, stripeOf, report);
   const merged = report.result();
   results.forEach((result, i) => {
     const name = stripes[i]!.name;

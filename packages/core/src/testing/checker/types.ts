@@ -136,6 +136,7 @@ export const anomalyClasses = [
   'wrongStripe',
   'fracturedTransactions',
   'duplicatedTransactions',
+  'fracturedReads',
 ] as const;
 
 /** One anomaly class. */
@@ -217,6 +218,12 @@ export interface CheckCounts {
    * over their stripes' final logs (exactly once across stripes). Always 0 from `checkHistory`.
    */
   duplicatedTransactions: number;
+  /**
+   * With several stripes: reads that missed a part of a transaction over several stripes after a
+   * read or delivery invoked earlier had seen another of its parts (one per read and part). Always
+   * 0 from `checkHistory`.
+   */
+  fracturedReads: number;
 }
 
 /** The checker's verdict. */

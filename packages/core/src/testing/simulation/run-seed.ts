@@ -207,6 +207,7 @@ const EMPTY_COUNTS: CheckCounts = {
   wrongStripe: 0,
   fracturedTransactions: 0,
   duplicatedTransactions: 0,
+  fracturedReads: 0,
 };
 
 type FaultKind = 'crash' | 'pause' | 'partition' | 'reset' | 'clock' | 'clog' | 'stripe-partition' | 'stripe-loss';
