@@ -110,7 +110,7 @@ export function validateConfig(value: unknown): Partial<SingleServerFile> {
   return config as Partial<SingleServerFile>;
 }
 
-/** @throws ConfigError when `url` is not a `tcp://host:port` or `ws://host:port` URL */
+/** @throws ConfigError when `url` is not a `tcp://`, `tls://`, `ws://` or `wss://` URL with a port */
 export function checkUrl(url: unknown, field: string): string {
   if (typeof url !== 'string') throw new ConfigError(field, 'must be a URL string');
   let parsed: URL;
@@ -119,7 +119,7 @@ export function checkUrl(url: unknown, field: string): string {
   } catch {
     throw new ConfigError(field, `'${url}' is not a URL`);
   }
-  if (!['tcp:', 'ws:', 'wss:'].includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${url}' must be tcp, ws or wss`);
+  if (!['tcp:', 'tls:', 'ws:', 'wss:'].includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${url}' must be tcp, tls, ws or wss`);
   if (parsed.port === '') throw new ConfigError(field, `'${url}' must name a port`);
   return url;
 }
