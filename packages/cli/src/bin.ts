@@ -3,9 +3,10 @@
  * The `kiln` command.
  *
  * ```
- * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
+ * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE] [--tls-cert F --tls-key F [--tls-ca F]]
  * kiln start --config CLUSTER-FILE --server NAME [--join]
  * kiln voter --config CLUSTER-FILE --name NAME
+ * kiln certs --config CLUSTER-FILE --out DIR
  * kiln admin add-mirror|remove-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE] [--wait]
  * kiln status [URL] [--json]
  * kiln status --config CLUSTER-FILE [--json]
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { KilnError } from '@kiln/core';
 import { AdminWaitError, runAdmin } from './admin.js';
 import { startServerMember, startVoterMember } from './cluster.js';
+import { writeDevCertificates } from './certs.js';
 import { printDiverged } from './diverged.js';
 import { DEFAULT_CONFIG, checkUrl, isClusterFile, readClusterConfig, readJsonFile } from './config.js';
 import { runUntilSignalled } from './start.js';
@@ -29,14 +31,19 @@ import { printOpenTransactions, resolveTransaction } from './txn.js';
 
 const USAGE = `usage:
   kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
+             [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
       Runs one server in the foreground. Default: restartable mode, LevelDB under ./kiln-data,
       listening on tcp://127.0.0.1:7410 and ws://127.0.0.1:7411. SIGINT or SIGTERM shuts it
-      down cleanly.
+      down cleanly. --tls-cert and --tls-key (PEM files) let it listen on tls:// and wss://.
   kiln start --config CLUSTER-FILE --server NAME [--join]
       Runs server NAME of the cluster file, in its stripe (mirror group). With --join it is a new
       server for a running group: it waits, outside the in-sync set, for kiln admin add-mirror.
   kiln voter --config CLUSTER-FILE --name NAME
       Runs voter NAME: it holds no log, and votes in the elections of every stripe.
+  kiln certs --config CLUSTER-FILE --out DIR
+      Writes a development CA (DIR/ca.pem, DIR/ca-key.pem) and, for every server and voter, a
+      certificate named after it (DIR/NAME.pem, DIR/NAME-key.pem), for trying TLS and mutual
+      TLS; see docs/security.md for real certificates. Never overwrites a file.
   kiln admin add-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE] [--wait]
       Adds server NAME (its addresses from the cluster file) to its running stripe, without
       pausing the active. --wait prints its catch-up progress until it is in sync (at most 1 h).
@@ -103,6 +110,11 @@ async function main(argv: string[]): Promise<void> {
       const url = checkUrl(positionals[0] ?? DEFAULT_CONFIG.listen[0], 'URL');
       return (command === 'status' ? printStatus : printDiverged)(url, values.json ?? false, (line) => console.log(line));
     }
+    case 'certs': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, out: { type: 'string' } } });
+      if (!values.config || !values.out) throw new UsageError('kiln certs needs --config CLUSTER-FILE and --out DIR');
+      return writeDevCertificates(values.config, values.out, (line) => console.log(line));
+    }
     case 'stripe-of':
       return stripeOf(rest);
     case 'txn':
@@ -128,23 +140,31 @@ async function start(args: string[]): Promise<void> {
       config: { type: 'string' },
       server: { type: 'string' },
       join: { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
     },
   });
   if (values.memory && values.data) throw new UsageError('--memory and --data do not go together');
   if (values.server !== undefined || (values.config && isClusterFile(await readJsonFile(values.config)))) {
     if (!values.config) throw new UsageError('--server needs --config FILE');
-    const overrides = (['memory', 'data', 'listen', 'name'] as const).filter((flag) => values[flag] !== undefined);
+    const overrides = (['memory', 'data', 'listen', 'name', 'tls-cert', 'tls-key', 'tls-ca'] as const).filter((flag) => values[flag] !== undefined);
     if (overrides.length > 0) throw new UsageError(`--${overrides.join(', --')} cannot be used with a cluster file; set them in the file`);
     runUntilSignalled(await startServerMember(await readClusterConfig(values.config), values.server, values.join ? 'joining server' : 'server', log), log);
     return;
   }
   if (values.join) throw new UsageError('--join needs --config CLUSTER-FILE --server NAME');
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (values['tls-ca'] !== undefined && certFile === undefined) throw new UsageError('--tls-ca goes with --tls-cert and --tls-key');
   // A single-server file or flags only: a one-server cluster, the flags over the file.
   const config = await readClusterConfig(values.config, {
     ...(values.name ? { name: values.name } : {}),
     ...(values.memory ? { persistence: 'memory' as const } : {}),
     ...(values.data ? { dataDir: values.data, persistence: 'restartable' as const } : {}),
     ...(values.listen ? { listen: values.listen.map((url, i) => checkUrl(url, `--listen[${i}]`)) } : {}),
+    ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile, ...(values['tls-ca'] !== undefined && { caFile: values['tls-ca'] }) } } : {}),
   });
   runUntilSignalled(await startServerMember(config, undefined, 'server', log), log);
 }
