@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type Connection, type KilnServer } from '@kiln/core';
+import { createServer, groupOptionsOf, validateClusterConfig, type Connection, type KilnServer } from '@kiln/core';
 import { connect } from '@kiln/core/client';
 import { transportConformance } from '@kiln/core/testing';
 import { createCertificateAuthority, issueCertificate } from '@kiln/cli/certs';
@@ -107,5 +107,45 @@ describe('mutual TLS on a listener', () => {
     connection.close();
     const wrongServer = await dialWith(s2, 's3').catch((e: Error) => e);
     expect(wrongServer).toMatchObject({ name: 'TlsError', message: expect.stringContaining("not the member 's3'") });
+  });
+});
+
+describe('the cluster file under TLS', () => {
+  const member = (name: string, port: number) => ({ name, listen: [`tls://127.0.0.1:${port}`], peer: `tls://127.0.0.1:${port + 1}`, dataDir: `d/${name}`, tls: { certFile: `${name}.pem`, keyFile: `${name}-key.pem` } });
+  const file = () => ({ cluster: 'c', tls: { caFile: 'ca.pem' }, servers: [member('s1', 7000), member('s2', 7010)], voters: [{ name: 'v1', peer: 'tls://127.0.0.1:7020', tls: { certFile: 'v1.pem', keyFile: 'v1-key.pem' } }] });
+  const refusal = (edit: (config: ReturnType<typeof file>) => void): unknown => {
+    const config = file();
+    edit(config);
+    try {
+      validateClusterConfig(config);
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+
+  it('accepts a mutual TLS cluster and marks its groups mutual TLS', () => {
+    expect(groupOptionsOf(validateClusterConfig(file()), 's1').mutualTls).toBe(true);
+  });
+
+  it('refuses a tcp:// peer, a member without its certificate, and TLS listening without one, naming the field', () => {
+    expect(refusal((c) => (c.servers[1]!.peer = 'tcp://127.0.0.1:7011'))).toMatchObject({ name: 'ConfigError', field: 'servers[1].peer' });
+    expect(refusal((c) => (c.voters[0]!.peer = 'tcp://127.0.0.1:7021'))).toMatchObject({ name: 'ConfigError', field: 'voters[0].peer' });
+    expect(refusal((c) => delete (c.voters[0] as { tls?: unknown }).tls)).toMatchObject({ name: 'ConfigError', field: 'voters[0].tls' });
+    expect(refusal((c) => delete (c as { tls?: unknown }).tls)).toMatchObject({ name: 'ConfigError', field: 'servers[0].peer' });
+    const noCert = refusal((c) => {
+      delete (c as { tls?: unknown }).tls;
+      for (const s of c.servers) s.peer = s.peer.replace('tls:', 'tcp:');
+      c.voters[0]!.peer = 'tcp://127.0.0.1:7020';
+      delete (c.servers[0] as { tls?: unknown }).tls;
+    });
+    expect(noCert).toMatchObject({ name: 'ConfigError', field: 'servers[0].tls' });
+  });
+
+  it('never prints a value given for a key file', () => {
+    const secret = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG\n-----END PRIVATE KEY-----';
+    const error = refusal((c) => ((c.servers[0]!.tls as { keyFile: unknown }).keyFile = { pem: secret })) as Error;
+    expect(error).toMatchObject({ name: 'ConfigError', field: 'servers[0].tls.keyFile' });
+    expect(error.message).not.toContain('PRIVATE KEY');
   });
 });
