@@ -13,7 +13,7 @@ import { connect, type KilnClient, type ServerStatus } from '@kiln/core/client';
 import { createCertificateAuthority, issueCertificate } from '@kiln/cli/certs';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
-import { freeFixedPort, kill, KILN_BIN, killAllMembers, launch, pollUntil, seededRandom, TEST_TIMING, type Member } from './support/cluster.js';
+import { freeFixedPort, kill, KILN_BIN, killAllKilns, killAllMembers, launch, pollUntil, seededRandom, startKiln, TEST_TIMING, type Member } from './support/cluster.js';
 
 const EXAMPLE = new URL('../examples/tls-cluster.json', import.meta.url);
 const DAY_MS = 86_400_000;
@@ -21,6 +21,7 @@ const DAY_MS = 86_400_000;
 let root = '';
 afterAll(async () => {
   killAllMembers();
+  await killAllKilns();
   if (root !== '' && !process.env.KILN_KEEP) await rm(root, { recursive: true, force: true });
 });
 
@@ -106,4 +107,26 @@ describe('a TLS cluster from examples/tls-cluster.json', () => {
     expect((await statusOf(survivor.client))?.state).toBe('ACTIVE-COORDINATOR');
     await client.close();
   }, 120_000);
+});
+
+describe('kiln start --tls-cert --tls-key', () => {
+  it('listens on tls:// beside tcp://, and a client trusting the CA appends over it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-tls-start-'));
+    try {
+      const ca = createCertificateAuthority({ commonName: 'start CA' });
+      const pair = issueCertificate(ca, { commonName: 'kiln', altNames: ['127.0.0.1'] });
+      await writeFile(join(dir, 'cert.pem'), pair.cert);
+      await writeFile(join(dir, 'key.pem'), pair.key, { mode: 0o600 });
+      const kiln = await startKiln({ extraArgs: ['--listen', 'tls://127.0.0.1:0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')] });
+      const line = await kiln.waitForLine(/listening on/);
+      const url = /(tls:\/\/127\.0\.0\.1:\d+)/.exec(line)![1]!;
+      const client = await connect(url, { transports: [tcpTransport({ tls: { ca: ca.cert } })], reconnectWindowMs: 0 });
+      expect((await client.append('s', [{ type: 'T', data: 1 }])).lsn).toBe(1);
+      await client.close();
+      await kiln.stop();
+      expect(kiln.lines.join('\n')).not.toMatch(/PRIVATE KEY/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
