@@ -1,14 +1,16 @@
 // Mutual TLS between real processes, from examples/tls-cluster.json after `kiln certs`: the
 // servers refuse a peer with no certificate, one of another CA, an expired one or one naming no
 // member, before reading a message, and log why; with valid certificates the group elects, serves
-// clients over tls:// and wss://, and fails over when its active is killed with SIGKILL.
+// clients over tls:// and wss://, and fails over when its active is killed with SIGKILL. The
+// operator commands reach it with the cluster's CA, and a member's hello at a client address is refused.
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { validateClusterConfig } from '@kiln/core';
+import { encode } from '@msgpack/msgpack';
+import { PROTOCOL_VERSION, validateClusterConfig } from '@kiln/core';
 import { connect, type KilnClient, type ServerStatus } from '@kiln/core/client';
 import { createCertificateAuthority, issueCertificate } from '@kiln/cli/certs';
 import { tcpTransport } from '@kiln/transport-tcp';
@@ -17,6 +19,13 @@ import { freeFixedPort, kill, KILN_BIN, killAllKilns, killAllMembers, launch, po
 
 const EXAMPLE = new URL('../examples/tls-cluster.json', import.meta.url);
 const DAY_MS = 86_400_000;
+const kiln = (...args: string[]): Promise<{ stdout: string; stderr: string }> => promisify(execFile)(process.execPath, [KILN_BIN, ...args], { timeout: 60_000 });
+
+/** The parts of `kiln status --config F --json` these tests read. */
+interface ClusterStatusJson {
+  stripes: Array<{ active: string | null; members: Array<{ name: string; reachable: boolean; inSync: boolean | null }> }>;
+  voters: Array<{ name: string; reachable: boolean }>;
+}
 
 let root = '';
 afterAll(async () => {
@@ -67,9 +76,38 @@ describe('a TLS cluster from examples/tls-cluster.json', () => {
       return i >= 0 && statuses[i]!.group!.inSync.length === 2;
     }, 60_000, 100);
 
-    // Fake members at the active's peer address: each refused before a message, with a log line saying why.
+    // Operator commands trust the cluster file's CA; a voter's peer address answers them only with a member's certificate.
+    const whole = JSON.parse((await kiln('status', '--config', file, '--json')).stdout) as ClusterStatusJson;
+    expect(whole.stripes[0]!.active).toBe(active!.name);
+    expect(whole.stripes[0]!.members.map((m) => [m.name, m.reachable, m.inSync])).toEqual(servers.map((m) => [m.name, true, true]));
+    expect(whole.voters).toEqual([expect.objectContaining({ name: 'v1', reachable: false })]);
+    const withCertificate = ['--tls-cert', join(root, 'certs', 'v1.pem'), '--tls-key', join(root, 'certs', 'v1-key.pem')];
+    const asV1 = JSON.parse((await kiln('status', '--config', file, '--json', ...withCertificate)).stdout) as ClusterStatusJson;
+    expect(asV1.voters).toEqual([expect.objectContaining({ name: 'v1', reachable: true })]);
+    const table = (await kiln('status', '--config', file)).stdout;
+    expect(table).toMatch(new RegExp(`active ${active!.name}, term \\d+`));
+    expect(JSON.parse((await kiln('txn', 'list', '--config', file, '--json')).stdout)).toEqual([]);
+    // The active answers (a cluster of one stripe holds no transaction over several), so it was reached.
+    await expect(kiln('txn', 'resolve', 'some-txn', '--abort', '--config', file)).rejects.toMatchObject({ stderr: expect.stringMatching(/this server is in a cluster of one stripe/) });
+    expect(JSON.parse((await kiln('status', active!.client, '--config', file, '--json')).stdout)).toMatchObject({ name: active!.name, state: 'ACTIVE-COORDINATOR' });
+    expect((await kiln('diverged', active!.client, '--config', file)).stdout).toMatch(/no diverged transactions/);
+    await expect(kiln('status', '--config', file, '--tls-cert', join(root, 'certs', 'v1.pem'))).rejects.toMatchObject({ stderr: expect.stringMatching(/--tls-cert and --tls-key go together/) });
+
+    // A member's hello at a client address, which asks for no certificate, is refused, and logged.
     const s2 = await readFile(join(root, 'certs', 's2.pem'), 'utf8');
     const s2Key = await readFile(join(root, 'certs', 's2-key.pem'), 'utf8');
+    const limits = { frameBytesMax: 1 << 20, sendQueueBytesMax: 1 << 22 };
+    const atClientAddress = await tcpTransport({ tls: { ca, cert: s2, key: s2Key } }).dial(active!.client, limits);
+    atClientAddress.send(encode([0, { version: PROTOCOL_VERSION, role: 'peer', name: 's2' }]));
+    const stillOpen = new Promise<{ reason: string }>((resolve) => setTimeout(() => resolve({ reason: 'still open after 10 s' }), 10_000).unref());
+    expect((await Promise.race([atClientAddress.closed, stillOpen])).reason).toMatch(/refused: it presented no certificate/);
+    atClientAddress.close();
+    await pollUntil(`${active!.name} logs why it refused a peer hello at its client address`, async () => {
+      const log = await readFile(join(root, `${active!.name}.log`), 'utf8');
+      return log.split('\n').some((line) => line.includes('refused a peer connection') && /presented no certificate: members connect to the peer address/.test(line));
+    });
+
+    // Fake members at the active's peer address: each refused before a message, with a log line saying why.
     const caPair = { cert: ca, key: caKey };
     const fakes: Array<[string, { cert: string; key: string } | undefined, RegExp]> = [
       ['no certificate', undefined, /presented no certificate/],
@@ -77,7 +115,6 @@ describe('a TLS cluster from examples/tls-cluster.json', () => {
       ['expired', issueCertificate(caPair, { commonName: 'v1', notBefore: new Date(Date.now() - 2 * DAY_MS), notAfter: new Date(Date.now() - DAY_MS) }), /has expired/],
       ['wrong name', issueCertificate(caPair, { commonName: 'mallory' }), /names mallory, no member/],
     ];
-    const limits = { frameBytesMax: 1 << 20, sendQueueBytesMax: 1 << 22 };
     for (const [what, pair, reason] of fakes) {
       const connection = await tcpTransport({ tls: { ca, ...pair } }).dial(active!.peer, { ...limits, serverName: active!.name });
       const info = await connection.closed;

@@ -64,6 +64,11 @@ export async function readClusterConfig(path: string | undefined, overrides: Par
   return oneServerCluster({ ...DEFAULT_CONFIG, ...validateConfig(value), ...overrides });
 }
 
+/** Reads a cluster file (not the single-server format), its TLS paths relative to it. @throws ConfigError naming the field */
+export async function readClusterFile(path: string): Promise<ClusterConfig> {
+  return withTlsPathsFrom(dirname(resolve(path)), validateClusterConfig(await readJsonFile(path)));
+}
+
 /** The one-server cluster a single-server configuration stands for. @throws ConfigError naming the field */
 export function oneServerCluster(config: SingleServerFile): ClusterConfig {
   return validateClusterConfig({

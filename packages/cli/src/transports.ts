@@ -1,8 +1,9 @@
 /**
- * The transports a member of a cluster runs with: TCP (`tcp://`, `tls://`) and WebSocket (`ws://`,
- * `wss://`), with the member's certificate and key (to listen on TLS, and to present on peer
- * links) and the cluster's CA (whom to trust when dialing), read from the files the cluster file
- * names. Errors name the field and the file, never what the file holds.
+ * The transports the `kiln` command dials and listens with: TCP (`tcp://`, `tls://`) and
+ * WebSocket (`ws://`, `wss://`), trusting the cluster's CA when the cluster file has one. A member
+ * runs with its own certificate and key (to listen on TLS, and to present on peer links); an
+ * operator command presents one only when given `--tls-cert`/`--tls-key`, for the ports that
+ * require it. Errors name the field and the file, never what the file holds.
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError, type ClusterConfig, type MemberTlsConfig, type Transport } from '@kiln/core';
@@ -17,14 +18,36 @@ async function pem(path: string, field: string): Promise<string> {
   }
 }
 
+/** The cluster's CA, and the certificate to present (with the fields that name its files in errors). */
+interface TlsFiles {
+  caFile: string | undefined;
+  certificate: (MemberTlsConfig & { certField: string; keyField: string }) | undefined;
+}
+
+async function transportsOf({ caFile, certificate }: TlsFiles): Promise<Transport[]> {
+  const ca = caFile === undefined ? undefined : await pem(caFile, 'tls.caFile');
+  const cert = certificate === undefined ? undefined : await pem(certificate.certFile, certificate.certField);
+  const key = certificate === undefined ? undefined : await pem(certificate.keyFile, certificate.keyField);
+  const tcp = tcpTransport({ tls: { ...(ca !== undefined && { ca }), ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) } });
+  const files = certificate === undefined ? {} : { certFile: certificate.certFile, keyFile: certificate.keyFile };
+  const ws = wsTransport({ tls: { ...(ca !== undefined && { ca }), ...files } });
+  return [tcp, ws];
+}
+
 /** Transports for member `own` (its `tls`, when it has one) of `config`. @throws ConfigError */
 export async function memberTransports(config: ClusterConfig, own: { tls?: MemberTlsConfig }, field: string): Promise<Transport[]> {
-  const ca = config.tls === undefined ? undefined : await pem(config.tls.caFile, 'tls.caFile');
-  const certFile = own.tls?.certFile;
-  const keyFile = own.tls?.keyFile;
-  const cert = certFile === undefined ? undefined : await pem(certFile, `${field}.tls.certFile`);
-  const key = keyFile === undefined ? undefined : await pem(keyFile, `${field}.tls.keyFile`);
-  const tcp = tcpTransport({ tls: { ...(ca !== undefined && { ca }), ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) } });
-  const ws = wsTransport({ tls: { ...(ca !== undefined && { ca }), ...(certFile !== undefined && { certFile }), ...(keyFile !== undefined && { keyFile }) } });
-  return [tcp, ws];
+  const certificate = own.tls === undefined ? undefined : { ...own.tls, certField: `${field}.tls.certFile`, keyField: `${field}.tls.keyFile` };
+  return transportsOf({ caFile: config.tls?.caFile, certificate });
+}
+
+/**
+ * What an operator command (`kiln status`, `diverged`, `admin`, `txn`) dials members with:
+ * transports that trust the CA of cluster file `config`, when it has one, presenting
+ * `certificate` (`--tls-cert`, `--tls-key`) when given: a peer address under mutual TLS, where
+ * `kiln status --config` asks each voter, takes only a certificate naming a member.
+ * @throws ConfigError naming the field or flag
+ */
+export async function operatorTransports(config: ClusterConfig | undefined, certificate: MemberTlsConfig | undefined): Promise<Transport[]> {
+  const presented = certificate === undefined ? undefined : { ...certificate, certField: '--tls-cert', keyField: '--tls-key' };
+  return transportsOf({ caFile: config?.tls?.caFile, certificate: presented });
 }
