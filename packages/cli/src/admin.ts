@@ -3,17 +3,18 @@
  * running stripe's membership through its active, which records the change without pausing. The
  * cluster file says where the stripe's servers are and, for `add-mirror`, the new server's
  * addresses; with several stripes, `--stripe` names the stripe, and must be the one the file puts
- * the server in.
+ * the server in. The commands dial with the cluster's CA when the file has one (see
+ * `operatorTransports`).
  */
-import { ConfigError, findServer, stripesOf, validateClusterConfig, type GroupView } from '@kiln/core';
+import { ConfigError, findServer, stripesOf, type ClusterConfig, type GroupView, type Transport } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
-import { tcpTransport } from '@kiln/transport-tcp';
-import { wsTransport } from '@kiln/transport-ws';
-import { readJsonFile } from './config.js';
 import { describeMirror } from './status.js';
 
 export interface AdminOptions {
-  file: string;
+  /** The cluster file. */
+  config: ClusterConfig;
+  /** What to dial its servers with (see operatorTransports). */
+  transports: Transport[];
   name: string;
   /** The stripe the server is in; required when the cluster has several. */
   stripe: string | undefined;
@@ -27,7 +28,7 @@ const PROGRESS_EVERY_MS = 1000;
 
 /** Runs one admin command; resolves when the change is recorded (and, with `wait`, synced). */
 export async function runAdmin(command: 'add-mirror' | 'remove-mirror', options: AdminOptions, print: (line: string) => void): Promise<void> {
-  const config = validateClusterConfig(await readJsonFile(options.file));
+  const { config } = options;
   const { server, stripe } = findServer(config, options.name);
   const stripes = stripesOf(config);
   if (options.stripe === undefined && stripes.length > 1) {
@@ -38,7 +39,7 @@ export async function runAdmin(command: 'add-mirror' | 'remove-mirror', options:
   }
   // Ask the stripe's other servers: the client follows whichever one is the active.
   const others = stripe.servers.filter((s) => s.name !== options.name).flatMap((s) => s.listen);
-  const client = await connect(others, { transports: [tcpTransport(), wsTransport()], reconnectWindowMs: 10_000, requestTimeoutMs: 30_000 });
+  const client = await connect(others, { transports: options.transports, reconnectWindowMs: 10_000, requestTimeoutMs: 30_000 });
   try {
     if (command === 'remove-mirror') {
       printView(await client.removeMirror(options.name), print);

@@ -3,57 +3,70 @@
  * The `kiln` command.
  *
  * ```
- * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
+ * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE] [--tls-cert F --tls-key F [--tls-ca F]]
  * kiln start --config CLUSTER-FILE --server NAME [--join]
  * kiln voter --config CLUSTER-FILE --name NAME
+ * kiln certs --config CLUSTER-FILE --out DIR
  * kiln admin add-mirror|remove-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE] [--wait]
- * kiln status [URL] [--json]
+ * kiln status [URL] [--config CLUSTER-FILE] [--json]
  * kiln status --config CLUSTER-FILE [--json]
- * kiln diverged [URL] [--json]
+ * kiln diverged [URL] [--config CLUSTER-FILE] [--json]
  * kiln stripe-of STREAM --config CLUSTER-FILE [--json]
  * kiln txn list --config CLUSTER-FILE [--json]
  * kiln txn resolve TXN --abort|--commit --config CLUSTER-FILE
  * ```
+ *
+ * The commands that dial servers (status, diverged, admin, txn) trust the cluster file's CA and
+ * take `--tls-cert F --tls-key F`, a certificate to present where a port requires one.
  */
 import { parseArgs } from 'node:util';
-import { KilnError } from '@kiln/core';
+import { KilnError, type ClusterConfig, type MemberTlsConfig, type Transport } from '@kiln/core';
 import { AdminWaitError, runAdmin } from './admin.js';
 import { startServerMember, startVoterMember } from './cluster.js';
+import { writeDevCertificates } from './certs.js';
 import { printDiverged } from './diverged.js';
-import { DEFAULT_CONFIG, checkUrl, isClusterFile, readClusterConfig, readJsonFile } from './config.js';
+import { DEFAULT_CONFIG, checkUrl, isClusterFile, readClusterConfig, readClusterFile, readJsonFile } from './config.js';
 import { runUntilSignalled } from './start.js';
 import { printGroupStatus } from './group-status.js';
 import { printStatus } from './status.js';
 import { formatPlacement, placeStream, streamNameProblem } from './stripe-of.js';
+import { operatorTransports } from './transports.js';
 import { printOpenTransactions, resolveTransaction } from './txn.js';
 
 const USAGE = `usage:
   kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
+             [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
       Runs one server in the foreground. Default: restartable mode, LevelDB under ./kiln-data,
       listening on tcp://127.0.0.1:7410 and ws://127.0.0.1:7411. SIGINT or SIGTERM shuts it
-      down cleanly.
+      down cleanly. --tls-cert and --tls-key (PEM files) let it listen on tls:// and wss://.
   kiln start --config CLUSTER-FILE --server NAME [--join]
       Runs server NAME of the cluster file, in its stripe (mirror group). With --join it is a new
       server for a running group: it waits, outside the in-sync set, for kiln admin add-mirror.
   kiln voter --config CLUSTER-FILE --name NAME
       Runs voter NAME: it holds no log, and votes in the elections of every stripe.
+  kiln certs --config CLUSTER-FILE --out DIR
+      Writes a development CA (DIR/ca.pem, DIR/ca-key.pem) and, for every server and voter, a
+      certificate named after it (DIR/NAME.pem, DIR/NAME-key.pem), for trying TLS and mutual
+      TLS; see docs/security.md for real certificates. Never overwrites a file.
   kiln admin add-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE] [--wait]
       Adds server NAME (its addresses from the cluster file) to its running stripe, without
       pausing the active. --wait prints its catch-up progress until it is in sync (at most 1 h).
       With several stripes, --stripe names the server's stripe.
   kiln admin remove-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE]
       Removes mirror NAME from its running stripe; it then takes no part.
-  kiln status [URL] [--json]
+  kiln status [URL] [--config CLUSTER-FILE] [--json]
       Prints a server's state, term, LSN, commit index and connections, and for a group member
       the active, the in-sync set and each mirror's lag (default URL tcp://127.0.0.1:7410).
+      With --config and a URL, that server is dialled trusting the cluster file's CA.
   kiln status --config CLUSTER-FILE [--json]
       Asks every server and voter of the cluster and prints one block per stripe (its active and
       term; each member's state, term, last LSN, lag behind the active, and whether the active
       counts it in sync), then each voter, reachable or not, with its term.
-  kiln diverged [URL] [--json]
+  kiln diverged [URL] [--config CLUSTER-FILE] [--json]
       Prints the transactions a server gave up to follow a newer active after a partition
       (failoverPriority 'availability'), and the decisions operators forced on transactions in
-      doubt (kiln txn resolve), oldest first; --json prints one object per line.
+      doubt (kiln txn resolve), oldest first; --json prints one object per line. With --config,
+      a tls:// or wss:// URL is trusted by the cluster file's CA.
   kiln stripe-of STREAM --config CLUSTER-FILE [--json]
       Prints the slot of stream STREAM and the stripe that holds it in that cluster, as
       'slot 1234 stripe bravo'; --json prints { stream, slot, stripe }. For a name that starts
@@ -68,9 +81,34 @@ const USAGE = `usage:
       The way out for transaction TXN in doubt, its coordinator's stripe lost for good: every
       stripe's active holding a prepared part of it asks the coordinator once more, and if it
       still cannot, ends the part with the forced decision and keeps that in its diverged report.
-      Prints what each stripe did; fails when no stripe holds a part of TXN.`;
+      Prints what each stripe did; fails when no stripe holds a part of TXN.
+
+  TLS: status, diverged, admin and txn trust the CA of the cluster file's top-level tls section
+  when they dial a tls:// or wss:// address. Each also takes --tls-cert FILE --tls-key FILE, a
+  certificate from that CA to present where a port requires one: under mutual TLS, a voter's
+  peer address, where kiln status --config asks it, takes only a certificate naming a member.`;
 
 const ADMIN_WAIT_LIMIT_MS = 3_600_000;
+
+/** The flags of a certificate an operator command presents; see {@link operatorTransports}. */
+const CERTIFICATE_FLAGS = { 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } } as const;
+
+interface CertificateFlags {
+  'tls-cert'?: string | undefined;
+  'tls-key'?: string | undefined;
+}
+
+/** The cluster file `--config` names (when it names one), and the transports to dial its members with. */
+async function operatorLink(file: string, values: CertificateFlags): Promise<{ config: ClusterConfig; transports: Transport[] }>;
+async function operatorLink(file: string | undefined, values: CertificateFlags): Promise<{ config: ClusterConfig | undefined; transports: Transport[] }>;
+async function operatorLink(file: string | undefined, values: CertificateFlags): Promise<{ config: ClusterConfig | undefined; transports: Transport[] }> {
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const certificate: MemberTlsConfig | undefined = certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined;
+  const config = file === undefined ? undefined : await readClusterFile(file);
+  return { config, transports: await operatorTransports(config, certificate) };
+}
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
@@ -88,20 +126,26 @@ async function main(argv: string[]): Promise<void> {
     case 'admin': {
       const [action, ...flags] = rest;
       if (action !== 'add-mirror' && action !== 'remove-mirror') throw new UsageError(`kiln admin needs add-mirror or remove-mirror, not '${action ?? ''}'`);
-      const { values } = parseArgs({ args: flags, options: { config: { type: 'string' }, name: { type: 'string' }, stripe: { type: 'string' }, wait: { type: 'boolean' } } });
+      const { values } = parseArgs({ args: flags, options: { config: { type: 'string' }, name: { type: 'string' }, stripe: { type: 'string' }, wait: { type: 'boolean' }, ...CERTIFICATE_FLAGS } });
       if (!values.config || !values.name) throw new UsageError(`kiln admin ${action} needs --config FILE and --name NAME`);
       if (values.wait && action === 'remove-mirror') throw new UsageError('--wait goes with add-mirror only');
-      return runAdmin(action, { file: values.config, name: values.name, stripe: values.stripe, wait: values.wait ?? false, waitLimitMs: ADMIN_WAIT_LIMIT_MS }, (line) => console.log(line));
+      const { config, transports } = await operatorLink(values.config, values);
+      return runAdmin(action, { config: config, transports, name: values.name, stripe: values.stripe, wait: values.wait ?? false, waitLimitMs: ADMIN_WAIT_LIMIT_MS }, (line) => console.log(line));
     }
     case 'status':
     case 'diverged': {
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' }, config: { type: 'string' } } });
-      if (values.config !== undefined) {
-        if (command !== 'status' || positionals.length > 0) throw new UsageError('--config goes with kiln status, without a URL');
-        return printGroupStatus(values.config, values.json ?? false, (line) => console.log(line));
-      }
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' }, config: { type: 'string' }, ...CERTIFICATE_FLAGS } });
+      if (positionals.length > 1) throw new UsageError(`kiln ${command} takes one URL`);
+      const { config, transports } = await operatorLink(values.config, values);
+      // kiln status --config F, without a URL: the whole cluster.
+      if (command === 'status' && config !== undefined && positionals.length === 0) return printGroupStatus(config, transports, values.json ?? false, (line) => console.log(line));
       const url = checkUrl(positionals[0] ?? DEFAULT_CONFIG.listen[0], 'URL');
-      return (command === 'status' ? printStatus : printDiverged)(url, values.json ?? false, (line) => console.log(line));
+      return (command === 'status' ? printStatus : printDiverged)(url, transports, values.json ?? false, (line) => console.log(line));
+    }
+    case 'certs': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, out: { type: 'string' } } });
+      if (!values.config || !values.out) throw new UsageError('kiln certs needs --config CLUSTER-FILE and --out DIR');
+      return writeDevCertificates(values.config, values.out, (line) => console.log(line));
     }
     case 'stripe-of':
       return stripeOf(rest);
@@ -128,23 +172,31 @@ async function start(args: string[]): Promise<void> {
       config: { type: 'string' },
       server: { type: 'string' },
       join: { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
     },
   });
   if (values.memory && values.data) throw new UsageError('--memory and --data do not go together');
   if (values.server !== undefined || (values.config && isClusterFile(await readJsonFile(values.config)))) {
     if (!values.config) throw new UsageError('--server needs --config FILE');
-    const overrides = (['memory', 'data', 'listen', 'name'] as const).filter((flag) => values[flag] !== undefined);
+    const overrides = (['memory', 'data', 'listen', 'name', 'tls-cert', 'tls-key', 'tls-ca'] as const).filter((flag) => values[flag] !== undefined);
     if (overrides.length > 0) throw new UsageError(`--${overrides.join(', --')} cannot be used with a cluster file; set them in the file`);
     runUntilSignalled(await startServerMember(await readClusterConfig(values.config), values.server, values.join ? 'joining server' : 'server', log), log);
     return;
   }
   if (values.join) throw new UsageError('--join needs --config CLUSTER-FILE --server NAME');
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (values['tls-ca'] !== undefined && certFile === undefined) throw new UsageError('--tls-ca goes with --tls-cert and --tls-key');
   // A single-server file or flags only: a one-server cluster, the flags over the file.
   const config = await readClusterConfig(values.config, {
     ...(values.name ? { name: values.name } : {}),
     ...(values.memory ? { persistence: 'memory' as const } : {}),
     ...(values.data ? { dataDir: values.data, persistence: 'restartable' as const } : {}),
     ...(values.listen ? { listen: values.listen.map((url, i) => checkUrl(url, `--listen[${i}]`)) } : {}),
+    ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile, ...(values['tls-ca'] !== undefined && { caFile: values['tls-ca'] }) } } : {}),
   });
   runUntilSignalled(await startServerMember(config, undefined, 'server', log), log);
 }
@@ -164,16 +216,18 @@ async function txn(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: flags,
     allowPositionals: true,
-    options: { config: { type: 'string' }, json: { type: 'boolean' }, abort: { type: 'boolean' }, commit: { type: 'boolean' } },
+    options: { config: { type: 'string' }, json: { type: 'boolean' }, abort: { type: 'boolean' }, commit: { type: 'boolean' }, ...CERTIFICATE_FLAGS },
   });
   if (!values.config) throw new UsageError(`kiln txn ${action ?? ''} needs --config CLUSTER-FILE`);
   if (action === 'list') {
-    if (positionals.length > 0 || values.abort || values.commit) throw new UsageError('kiln txn list takes --config FILE and --json only');
-    return printOpenTransactions(values.config, values.json ?? false, (line) => console.log(line));
+    if (positionals.length > 0 || values.abort || values.commit) throw new UsageError('kiln txn list takes --config FILE, --json and --tls-cert/--tls-key only');
+    const { config, transports } = await operatorLink(values.config, values);
+    return printOpenTransactions(config, transports, values.json ?? false, (line) => console.log(line));
   }
   if (action !== 'resolve') throw new UsageError(`kiln txn needs list or resolve, not '${action ?? ''}'`);
   if (positionals.length !== 1 || values.abort === values.commit || values.json) throw new UsageError('kiln txn resolve needs one TXN, one of --abort or --commit, and --config FILE');
-  return resolveTransaction(values.config, positionals[0]!, values.commit ? 'commit' : 'abort', (line) => console.log(line));
+  const { config, transports } = await operatorLink(values.config, values);
+  return resolveTransaction(config, transports, positionals[0]!, values.commit ? 'commit' : 'abort', (line) => console.log(line));
 }
 
 class UsageError extends Error {}

@@ -22,13 +22,10 @@ import {
 } from '@kiln/core';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
-import { tcpTransport } from '@kiln/transport-tcp';
-import { wsTransport } from '@kiln/transport-ws';
+import { memberTransports } from './transports.js';
 
 /** How a server takes part in its stripe. */
 export type ServerRole = 'server' | 'joining server';
-
-const transports = () => [tcpTransport(), wsTransport()];
 
 function storeAt(config: ClusterConfig, dataDir: string | undefined): Store {
   return config.persistence === 'memory' || dataDir === undefined ? memoryStore() : levelStore({ path: resolve(dataDir) });
@@ -54,7 +51,7 @@ export async function startServerMember(config: ClusterConfig, name: string | un
   const group = lone ? undefined : groupOptionsOf(config, name, role === 'joining server');
   const layout = clusterLayoutOf(config);
   const cluster = { layout, stripe: layout.stripes.findIndex((s) => s.name === stripe.name) };
-  const server = await createServer({ name, store: storeAt(config, self.dataDir), transports: transports(), listen: self.listen, limits: config.limits, log, cluster, ...(group ? { group } : {}) });
+  const server = await createServer({ name, store: storeAt(config, self.dataDir), transports: await memberTransports(config, self, name), listen: self.listen, limits: config.limits, log, cluster, ...(group ? { group } : {}) });
   const striped = layout.stripes.length > 1 ? ` stripe ${stripe.name}` : '';
   log(`kiln: ${name}${lone ? '' : ` (${role}${striped}) of cluster ${config.cluster}`} listening on ${server.urls.join(', ')} (${where(config, self.dataDir)})`);
   return server;
@@ -65,7 +62,8 @@ export async function startServerMember(config: ClusterConfig, name: string | un
  * a folder of its own under the voter's `dataDir`, named after the stripe.
  */
 export async function startVoterMember(config: ClusterConfig, name: string, log: (line: string) => void): Promise<KilnVoter> {
-  const { dataDir } = findVoter(config, name, '--name');
+  const self = findVoter(config, name, '--name');
+  const { dataDir } = self;
   const stripes = stripesOf(config);
   const dirOf = (stripe: string): string | undefined => (dataDir === undefined || stripes.length === 1 ? dataDir : join(dataDir, stripe));
   for (const stripe of stripes) {
@@ -76,7 +74,7 @@ export async function startVoterMember(config: ClusterConfig, name: string, log:
     name,
     layout: clusterLayoutOf(config),
     stripes: stripes.map((stripe) => ({ group: groupOptionsOf(config, name, false, stripe.name), store: storeAt(config, dirOf(stripe.name)) })),
-    transports: transports(),
+    transports: await memberTransports(config, self, name),
     limits: config.limits,
     log,
   });

@@ -6,6 +6,7 @@
  * rule it breaks.
  */
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import {
   ConfigError,
   defaultConnectionLimits,
@@ -14,6 +15,7 @@ import {
   type ClusterConfig,
   type ConnectionLimits,
   type LogLimits,
+  type MemberTlsConfig,
   type Persistence,
 } from '@kiln/core';
 
@@ -29,6 +31,8 @@ export interface SingleServerFile {
   listen: string[];
   /** Limits and timeouts; see docs/LIMITS.md. */
   limits: Partial<ConnectionLimits & LogLimits>;
+  /** `--tls-cert`, `--tls-key`, `--tls-ca`: the server's certificate and key, and the CA it trusts. Flags only. */
+  tls?: MemberTlsConfig & { caFile?: string };
 }
 
 /** What `kiln start` runs with no file and no flags. */
@@ -56,8 +60,13 @@ export function isClusterFile(value: unknown): boolean {
  */
 export async function readClusterConfig(path: string | undefined, overrides: Partial<SingleServerFile> = {}): Promise<ClusterConfig> {
   const value = path === undefined ? {} : await readJsonFile(path);
-  if (isClusterFile(value)) return validateClusterConfig(value);
+  if (isClusterFile(value)) return withTlsPathsFrom(dirname(resolve(path!)), validateClusterConfig(value));
   return oneServerCluster({ ...DEFAULT_CONFIG, ...validateConfig(value), ...overrides });
+}
+
+/** Reads a cluster file (not the single-server format), its TLS paths relative to it. @throws ConfigError naming the field */
+export async function readClusterFile(path: string): Promise<ClusterConfig> {
+  return withTlsPathsFrom(dirname(resolve(path)), validateClusterConfig(await readJsonFile(path)));
 }
 
 /** The one-server cluster a single-server configuration stands for. @throws ConfigError naming the field */
@@ -65,9 +74,26 @@ export function oneServerCluster(config: SingleServerFile): ClusterConfig {
   return validateClusterConfig({
     cluster: config.name,
     persistence: config.persistence,
-    servers: [{ name: config.name, listen: config.listen, ...(config.persistence === 'restartable' ? { dataDir: config.dataDir } : {}) }],
+    servers: [
+      {
+        name: config.name,
+        listen: config.listen,
+        ...(config.persistence === 'restartable' ? { dataDir: config.dataDir } : {}),
+        ...(config.tls !== undefined && { tls: { certFile: config.tls.certFile, keyFile: config.tls.keyFile } }),
+      },
+    ],
     limits: config.limits,
+    ...(config.tls?.caFile !== undefined && { tls: { caFile: config.tls.caFile } }),
   });
+}
+
+/** The cluster file's TLS paths, relative to its folder, made absolute: every path in it means the same from any working directory. */
+function withTlsPathsFrom(folder: string, config: ClusterConfig): ClusterConfig {
+  const at = (path: string): string => resolve(folder, path);
+  const member = <T extends { tls?: MemberTlsConfig }>(m: T): T => (m.tls === undefined ? m : { ...m, tls: { certFile: at(m.tls.certFile), keyFile: at(m.tls.keyFile) } });
+  const head = { ...config, voters: config.voters.map(member), ...(config.tls !== undefined && { tls: { caFile: at(config.tls.caFile) } }) };
+  if (config.servers !== undefined) return { ...head, servers: config.servers.map(member) } as ClusterConfig;
+  return { ...head, stripes: config.stripes.map((stripe) => ({ ...stripe, servers: stripe.servers.map(member) })) } as ClusterConfig;
 }
 
 /** Reads a JSON file. @throws ConfigError when it cannot be read or parsed */
@@ -110,7 +136,7 @@ export function validateConfig(value: unknown): Partial<SingleServerFile> {
   return config as Partial<SingleServerFile>;
 }
 
-/** @throws ConfigError when `url` is not a `tcp://host:port` or `ws://host:port` URL */
+/** @throws ConfigError when `url` is not a `tcp://`, `tls://`, `ws://` or `wss://` URL with a port */
 export function checkUrl(url: unknown, field: string): string {
   if (typeof url !== 'string') throw new ConfigError(field, 'must be a URL string');
   let parsed: URL;
@@ -119,7 +145,7 @@ export function checkUrl(url: unknown, field: string): string {
   } catch {
     throw new ConfigError(field, `'${url}' is not a URL`);
   }
-  if (!['tcp:', 'ws:', 'wss:'].includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${url}' must be tcp, ws or wss`);
+  if (!['tcp:', 'tls:', 'ws:', 'wss:'].includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${url}' must be tcp, tls, ws or wss`);
   if (parsed.port === '') throw new ConfigError(field, `'${url}' must name a port`);
   return url;
 }

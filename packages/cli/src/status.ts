@@ -1,10 +1,9 @@
 /** `kiln status URL`: prints a server's state, term, LSN, commit index and connections. */
+import type { Transport } from '@kiln/core';
 import { connect, type MirrorStatus } from '@kiln/core/client';
-import { tcpTransport } from '@kiln/transport-tcp';
-import { wsTransport } from '@kiln/transport-ws';
 
-export async function printStatus(url: string, json: boolean, print: (line: string) => void): Promise<void> {
-  const client = await connect(url, { transports: [tcpTransport(), wsTransport()], reconnectWindowMs: 0, requestTimeoutMs: 5000 });
+export async function printStatus(url: string, transports: Transport[], json: boolean, print: (line: string) => void): Promise<void> {
+  const client = await connect(url, { transports, reconnectWindowMs: 0, requestTimeoutMs: 5000 });
   try {
     const status = await client.serverStatus();
     if (json) {

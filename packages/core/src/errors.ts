@@ -23,6 +23,7 @@ export {
   ConnectionClosedError,
   ConnectionRefusedError,
   SendQueueFullError,
+  TlsError,
   UnsupportedSchemeError,
 } from './errors/connection.js';
 export { TimeoutError, AbortError, ClientClosedError } from './errors/operation.js';

@@ -89,7 +89,7 @@ describe('validateClusterConfig: each rule names its field', () => {
     ['client and peer addresses are unique', edit(twoStripes, (c) => (c.stripes[1].servers[0].peer = 'ws://localhost:7410')), 'stripes[1].servers[0].peer', /unique/],
     ['voter addresses are unique', edit(oneStripe, (c) => (c.voters[0].peer = 'tcp://10.0.0.2:7411')), 'voters[0].peer', /unique/],
     ['addresses are URLs', edit(oneStripe, (c) => (c.servers[0].peer = 'nonsense')), 'servers[0].peer', /not a URL/],
-    ['addresses are tcp, ws or wss', edit(oneStripe, (c) => (c.servers[0].listen[1] = 'http://10.0.0.1:80')), 'servers[0].listen[1]', /tcp, ws or wss/],
+    ['addresses are tcp, ws or wss', edit(oneStripe, (c) => (c.servers[0].listen[1] = 'http://10.0.0.1:80')), 'servers[0].listen[1]', /tcp, tls, ws or wss/],
     ['addresses have ports', edit(oneStripe, (c) => (c.servers[0].listen[0] = 'tcp://10.0.0.1')), 'servers[0].listen[0]', /port/],
     ['a ws address has its port written out', edit(oneStripe, (c) => (c.servers[0].listen[1] = 'ws://10.0.0.1/')), 'servers[0].listen[1]', /port/],
     ['peer addresses are not port 0', edit(oneStripe, (c) => (c.voters[0].peer = 'tcp://10.0.0.3:0')), 'voters[0].peer', /other than 0/],

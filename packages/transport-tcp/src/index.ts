@@ -20,4 +20,4 @@
  * @packageDocumentation
  */
 export { tcpTransport } from './tcp-transport.js';
-export type { TcpTransportOptions } from './tcp-options.js';
+export type { TcpTransportOptions, TcpTlsOptions } from './tcp-options.js';

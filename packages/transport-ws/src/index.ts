@@ -29,7 +29,7 @@
  *
  * @packageDocumentation
  */
-import { AbortError, type Transport } from '@kiln/core';
+import { AbortError, InvalidArgumentError, type Transport } from '@kiln/core';
 import { dialWithWs } from './ws-dialer.js';
 import { resolveWsOptions, type WsTransportOptions } from './ws-options.js';
 import { parseWsUrl } from './ws-url.js';
@@ -54,6 +54,7 @@ export function wsTransport(options: WsTransportOptions = {}): Transport {
 
     async listen(url, onConnection, listenOptions) {
       const address = parseWsUrl(url);
+      if (listenOptions.requireCertificate !== undefined) throw new InvalidArgumentError('url', 'mutual TLS (requireCertificate) needs a tls:// address of the TCP transport');
       // Loaded on first listen, so a Node process that only dials never loads the native addon.
       const { WsListener } = await import('./ws-listener.js');
       return WsListener.listen(address, onConnection, listenOptions, resolved);

@@ -19,6 +19,8 @@ export interface AnnouncerOptions {
   transports: readonly Transport[];
   timers: Timers;
   limits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax'>;
+  /** Each server must present a certificate carrying its name (mutual TLS). */
+  mutualTls: boolean;
 }
 
 export class ActiveAnnouncer {
@@ -36,8 +38,8 @@ export class ActiveAnnouncer {
     this.term = term;
     if (this.options.others.length === 0) return;
     if (this.network === undefined) {
-      const { self, stripe, others, transports, timers, limits } = this.options;
-      const network = new PeerNetwork({ self, peers: others, transports, timers, limits, stripe, onLinkChange: (peer, up) => up && this.announceTo(peer) });
+      const { self, stripe, others, transports, timers, limits, mutualTls } = this.options;
+      const network = new PeerNetwork({ self, peers: others, transports, timers, limits, stripe, mutualTls, onLinkChange: (peer, up) => up && this.announceTo(peer) });
       this.network = network;
       network.start();
     }

@@ -34,6 +34,8 @@ export interface PresenceOptions {
   random: Random;
   connectionLimits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax'>;
   log: (line: string) => void;
+  /** Peer links are mutual TLS: see `GroupOptions.mutualTls`. */
+  mutualTls: boolean;
   /** What the server's group says of itself: active, term, servers. */
   ownFacts: () => Omit<OwnStripeFacts, 'epoch'>;
   /** The highest committed LSN the server knows. */
@@ -78,10 +80,11 @@ export class ClusterPresence {
 
   /** The inbox of a server alone in its process: its stripe's messages go to its member, the other stripes' announcements to the directory. */
   ownInbox(): PeerInbox {
-    const { name, log } = this.options;
+    const { name, log, mutualTls } = this.options;
     this.ownedInbox = new PeerInbox({
       self: name,
       log,
+      mutualTls,
       onError: (error) => log(`${name}: dropped a peer connection: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
       onAnnounce: (m) => {
         if (this.directory.learnActive(m.stripe, m.from, m.term, m.epoch)) log(`${name}: ${m.from} is the active of stripe ${this.directory.layout.stripes[m.stripe]?.name} in term ${m.term}`);
@@ -120,8 +123,8 @@ function announcerOf(options: PresenceOptions, directory: ClusterDirectory, epoc
   const own = directory.ownStripe;
   const others = directory.layout.stripes.flatMap((stripe, index) => (index === own ? [] : stripe.servers.flatMap((s) => (s.peer === undefined ? [] : [{ name: s.name, url: s.peer }]))));
   if (others.length === 0) return undefined;
-  const { name, transports, timers, connectionLimits } = options;
-  return new ActiveAnnouncer({ self: name, stripe: own, others, transports, timers, limits: connectionLimits }, () => epoch.known);
+  const { name, transports, timers, connectionLimits, mutualTls } = options;
+  return new ActiveAnnouncer({ self: name, stripe: own, others, transports, timers, limits: connectionLimits, mutualTls }, () => epoch.known);
 }
 
 /** The id a server outside any cluster made up at its first start. */

@@ -13,7 +13,8 @@
 import { ConfigError } from '../errors.js';
 import { clusterConfigDefaults } from './defaults.js';
 import { address, knownKeys, name, normalisePath, object, oneOf, time } from './fields.js';
-import { parseLimits, parseSingleStripe, parseStripes, parseVoters, type ParsedStripe } from './sections.js';
+import { parseClusterTls, parseLimits, parseSingleStripe, parseStripes, parseVoters, type ParsedStripe } from './sections.js';
+import { checkTlsRules } from './tls-rules.js';
 import type { ClusterConfig } from './types.js';
 
 const CLUSTER_KEYS = [
@@ -29,6 +30,7 @@ const CLUSTER_KEYS = [
   'voters',
   'limits',
   'auth',
+  'tls',
 ] as const;
 
 /**
@@ -65,6 +67,7 @@ export function validateClusterConfig(value: unknown): ClusterConfig {
   const voters = parseVoters(root.voters);
 
   const limits = parseLimits(root.limits);
+  const tls = parseClusterTls(root.tls);
 
   // Names: one namespace for stripes, servers and voters.
   const names = new Map<string, string>();
@@ -107,6 +110,7 @@ export function validateClusterConfig(value: unknown): ClusterConfig {
     if (server.peer !== undefined) claimAddress(server.peer, `${path}.peer`);
   }
   for (const { voter, path } of voters) claimAddress(voter.peer, `${path}.peer`);
+  checkTlsRules(tls, allServers, voters);
 
   // Data directories: required in restartable mode, and unique on each host.
   if (persistence === 'restartable') {
@@ -169,7 +173,7 @@ export function validateClusterConfig(value: unknown): ClusterConfig {
 
   // Keys in the order the docs list them, so a printed config reads like the file.
   const head = { cluster, persistence, failoverPriority, electionTimeMs, mirrorTimeoutMs, leaseMs, reconnectWindowMs };
-  const tail = { voters: voters.map((v) => v.voter), limits };
+  const tail = { voters: voters.map((v) => v.voter), limits, ...(tls !== undefined && { tls }) };
   const first = parsed[0];
   if (hasServers && first !== undefined) return { ...head, servers: first.stripe.servers, ...tail };
   return { ...head, stripes: parsed.map((p) => p.stripe), ...tail };

@@ -77,6 +77,13 @@ export function directory(value: unknown, field: string): string {
   return value;
 }
 
+/** A non-empty path of a file that must be given. */
+export function filePath(value: unknown, field: string): string {
+  if (value === undefined) throw new ConfigError(field, 'is required');
+  if (typeof value !== 'string' || value.trim() === '' || value.includes('\u0000')) throw new ConfigError(field, 'must be a non-empty path');
+  return value;
+}
+
 /** A parsed address: its text, the host and port that identify it, and its port number. */
 export interface Address {
   url: string;
@@ -85,10 +92,10 @@ export interface Address {
   key: string;
 }
 
-const SCHEMES = ['tcp:', 'ws:', 'wss:'];
+const SCHEMES = ['tcp:', 'tls:', 'ws:', 'wss:'];
 const EXPLICIT_PORT = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*):(\d+)(?:[/?#]|$)/i;
 
-/** A `tcp://`, `ws://` or `wss://` URL with a host and an explicit port (0 only when `allowPortZero`). */
+/** A `tcp://`, `tls://`, `ws://` or `wss://` URL with a host and an explicit port (0 only when `allowPortZero`). */
 export function address(value: unknown, field: string, allowPortZero: boolean): Address {
   if (typeof value !== 'string') throw new ConfigError(field, `must be a URL string, got ${show(value)}`);
   let parsed: URL;
@@ -97,7 +104,7 @@ export function address(value: unknown, field: string, allowPortZero: boolean): 
   } catch {
     throw new ConfigError(field, `'${value}' is not a URL`);
   }
-  if (!SCHEMES.includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${value}' must be tcp, ws or wss`);
+  if (!SCHEMES.includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${value}' must be tcp, tls, ws or wss`);
   if (parsed.hostname === '') throw new ConfigError(field, `'${value}' must name a host`);
   if (parsed.username !== '' || parsed.password !== '') throw new ConfigError(field, `'${value}' must not carry credentials`);
   // `new URL` drops a ws or wss URL's default port (80, 443); an explicit one still counts.

@@ -31,6 +31,7 @@ export function groupOptionsOf(config: ClusterConfig, self: string, joining = fa
     leaseMs: config.leaseMs,
     failoverPriority: config.failoverPriority,
     joining,
+    ...(config.tls !== undefined && { mutualTls: true }),
   };
 }
 

@@ -8,12 +8,12 @@
 import { ConfigError } from '../errors.js';
 import { checkLimits, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '../limits.js';
 import { clusterConfigDefaults } from './defaults.js';
-import { address, array, directory, knownKeys, name, object, show, time } from './fields.js';
-import type { ConfigLimits, ServerConfig, StripeConfig, VoterConfig } from './types.js';
+import { address, array, directory, filePath, knownKeys, name, object, show, time } from './fields.js';
+import type { ClusterTlsConfig, ConfigLimits, MemberTlsConfig, ServerConfig, StripeConfig, VoterConfig } from './types.js';
 
 const STRIPE_KEYS = ['name', 'electionTimeMs', 'servers'] as const;
-const SERVER_KEYS = ['name', 'listen', 'peer', 'dataDir', 'weight'] as const;
-const VOTER_KEYS = ['name', 'peer', 'dataDir'] as const;
+const SERVER_KEYS = ['name', 'listen', 'peer', 'dataDir', 'weight', 'tls'] as const;
+const VOTER_KEYS = ['name', 'peer', 'dataDir', 'tls'] as const;
 const LIMIT_KEYS = [...Object.keys(defaultConnectionLimits), ...Object.keys(defaultLogLimits)];
 
 /** A server as read, with the path its errors name. */
@@ -82,6 +82,7 @@ export function parseVoters(value: unknown): ParsedVoter[] {
     if (v.peer === undefined) throw new ConfigError(`${path}.peer`, 'is required: servers reach a voter at its peer address');
     voter.peer = address(v.peer, `${path}.peer`, false).url;
     if (v.dataDir !== undefined) voter.dataDir = directory(v.dataDir, `${path}.dataDir`);
+    if (v.tls !== undefined) voter.tls = parseMemberTls(v.tls, `${path}.tls`);
     voters.push({ voter, path });
   });
   return voters;
@@ -104,9 +105,25 @@ function parseServers(value: unknown, path: string): ParsedServer[] {
       }
       weight = s.weight;
     }
-    const server: ServerConfig = { name: serverName, listen, ...(peer !== undefined && { peer }), ...(dataDir !== undefined && { dataDir }), weight };
+    const tls = s.tls === undefined ? undefined : parseMemberTls(s.tls, `${at}.tls`);
+    const server: ServerConfig = { name: serverName, listen, ...(peer !== undefined && { peer }), ...(dataDir !== undefined && { dataDir }), weight, ...(tls !== undefined && { tls }) };
     return { server, path: at };
   });
+}
+
+/** A member's `tls`: its certificate and key files. Errors name the field, never a file's content. */
+export function parseMemberTls(value: unknown, path: string): MemberTlsConfig {
+  const t = object(value, path);
+  knownKeys(t, path, ['certFile', 'keyFile']);
+  return { certFile: filePath(t.certFile, `${path}.certFile`), keyFile: filePath(t.keyFile, `${path}.keyFile`) };
+}
+
+/** The cluster's top-level `tls`: its CA file. */
+export function parseClusterTls(value: unknown): ClusterTlsConfig | undefined {
+  if (value === undefined) return undefined;
+  const t = object(value, 'tls');
+  knownKeys(t, 'tls', ['caFile']);
+  return { caFile: filePath(t.caFile, 'tls.caFile') };
 }
 
 /** The `limits` section, merged over the defaults and checked to fit together. */

@@ -19,17 +19,37 @@ export type FailoverPriority = 'consistency' | 'availability';
 /** Every limit and timeout of a connection and of the log; see docs/LIMITS.md. */
 export type ConfigLimits = ConnectionLimits & LogLimits;
 
+/**
+ * A member's certificate and private key, PEM files. Paths are relative to the cluster file's
+ * folder; the CLI resolves them when it loads the file.
+ */
+export interface MemberTlsConfig {
+  /** The member's certificate (chain). Under mutual TLS it must carry the member's name. */
+  certFile: string;
+  /** The certificate's private key. */
+  keyFile: string;
+}
+
+/** The cluster's TLS: with it, peer links are mutual TLS between members of the cluster. */
+export interface ClusterTlsConfig {
+  /** The CA every member's certificate comes from (PEM), relative to the cluster file's folder. */
+  caFile: string;
+}
+
 /** One server as written in the file. */
 export interface ServerConfigInput {
   /** The server's name, unique in the cluster; `kiln start --server NAME` picks it. Letters, digits, `.`, `_`, `-`; at most 64. */
   name: string;
-  /** Client addresses to listen on: `tcp://`, `ws://` or `wss://` URLs with a port. At least one. */
+  /** Client addresses to listen on: `tcp://`, `tls://`, `ws://` or `wss://` URLs with a port. At least one. */
   listen: string[];
   /**
-   * Address other servers and voters reach this one at (`tcp://host:port`, or `ws://`/`wss://`).
+   * Address other servers and voters reach this one at (`tcp://host:port`, or `ws://`/`wss://`;
+   * `tls://` when the cluster has a top-level `tls`, and only then).
    * Required unless the cluster is one server alone with no voters.
    */
   peer?: string;
+  /** The server's certificate and key: required to listen on `tls://` or `wss://`, and under the cluster's `tls`. */
+  tls?: MemberTlsConfig;
   /** Directory of the server's store. Required when `persistence` is `restartable`; ignored in memory mode. */
   dataDir?: string;
   /** Preference in elections between equally up-to-date candidates: higher wins. Positive integer. @default 1 */
@@ -44,6 +64,8 @@ export interface ServerConfig {
   listen: string[];
   /** Peer address; absent only for a lone server with no voters. */
   peer?: string;
+  /** The server's certificate and key. */
+  tls?: MemberTlsConfig;
   /** Directory of the server's store; always present in restartable mode. */
   dataDir?: string;
   /** Election preference between equally up-to-date candidates. @default 1 */
@@ -54,8 +76,10 @@ export interface ServerConfig {
 export interface VoterConfig {
   /** The voter's name, unique in the cluster. */
   name: string;
-  /** Address servers reach the voter at (`tcp://host:port`, or `ws://`/`wss://`). */
+  /** Address servers reach the voter at (`tcp://host:port`, or `ws://`/`wss://`; `tls://` under the cluster's `tls`). */
   peer: string;
+  /** The voter's certificate and key: required under the cluster's `tls`. */
+  tls?: MemberTlsConfig;
   /**
    * Directory where the voter keeps its term, vote and in-sync sets. Optional; without it they
    * live in memory and a restarted voter may vote again in a term it already voted in.
@@ -105,6 +129,8 @@ export interface ClusterSettingsInput {
   limits?: Partial<ConfigLimits>;
   /** Reserved for authentication; must be absent. */
   auth?: undefined;
+  /** The cluster's CA: peer links become mutual TLS, every peer address `tls://`. @default none */
+  tls?: ClusterTlsConfig;
 }
 
 /** The file's shape, as written: either `servers` (one stripe) or `stripes`, never both. */
@@ -131,6 +157,8 @@ export interface ClusterSettings {
   voters: VoterConfig[];
   /** Every limit, defaults merged with the file's. */
   limits: ConfigLimits;
+  /** The cluster's CA, when peer links are mutual TLS. */
+  tls?: ClusterTlsConfig;
 }
 
 /**

@@ -137,6 +137,31 @@ export class ConnectionRefusedError extends KilnError {
   }
 }
 
+/**
+ * TLS did not come up: the other side does not speak TLS (a plain client at a `tls://` port, or a
+ * `tls://` client at a plain one), or a certificate was refused (none, another CA, expired, a
+ * name that does not match). The connection closes; the reason says which.
+ */
+export class TlsError extends KilnError {
+  static override readonly name: string = 'TlsError';
+
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`TLS failed: ${reason}`, options);
+  }
+
+  override fields(): ErrorFields {
+    return { reason: this.reason };
+  }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): TlsError {
+    return new TlsError(str(fields.reason));
+  }
+}
+
 /** A peer did not read fast enough: its queued bytes passed the cap, so the connection closed. */
 export class SendQueueFullError extends KilnError {
   static override readonly name: string = 'SendQueueFullError';

@@ -10,6 +10,7 @@ import {
   ProtocolError,
   SendQueueFullError,
   TooManyConnectionsError,
+  TlsError,
   TooManyInFlightError,
   UnsupportedProtocolVersionError,
 } from './connection.js';
@@ -52,6 +53,7 @@ const wireClasses = [
   TooManyConnectionsError,
   ConnectionClosedError,
   SendQueueFullError,
+  TlsError,
   TimeoutError,
   StoreClosedError,
   StoreFailedError,

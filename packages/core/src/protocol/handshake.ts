@@ -7,7 +7,7 @@
  * never misread later. Authentication will plug in here: a hello's `credentials` field is
  * reserved for it, and refused until a server can check it.
  */
-import { ConnectionClosedError, errorFromWire, ProtocolError, UnsupportedProtocolVersionError } from '../errors.js';
+import { ConnectionClosedError, errorFromWire, ProtocolError, TlsError, UnsupportedProtocolVersionError } from '../errors.js';
 import { HELLO_NAME_LENGTH_MAX, LEARNED_URLS_MAX, URL_LENGTH_MAX } from '../limits.js';
 import type { Connection } from '../transport/transport.js';
 import { decodeServerFrame, encodeHello, encodeWelcome, FrameKind, PROTOCOL_VERSION } from './frames.js';
@@ -69,13 +69,18 @@ export function encodeWelcomeFrame(welcome: Omit<Welcome, 'version'>): Uint8Arra
 
 /**
  * The dialler's side: sends the hello and waits for the welcome.
- * @throws the server's refusal (for example `UnsupportedProtocolVersionError`), `ConnectionClosedError`
+ * @throws the server's refusal (for example `UnsupportedProtocolVersionError`, or `TlsError` from a
+ *   TLS address dialled without TLS), `ConnectionClosedError`
  *   when the connection closes first, or `ProtocolError` when the answer is not a good welcome
  */
 export async function openHandshake(connection: Connection, frames: AsyncIterator<Uint8Array>, hello: Hello): Promise<Welcome> {
   connection.send(encodeHello({ version: PROTOCOL_VERSION, ...hello }));
   const next = await frames.next();
-  if (next.done) throw new ConnectionClosedError((await connection.closed).reason);
+  if (next.done) {
+    // A TLS listener tells a plain dialler so in its close: that is the answer, not a lost connection.
+    const info = await connection.closed;
+    throw info.error instanceof TlsError ? info.error : new ConnectionClosedError(info.reason);
+  }
   const frame = decodeServerFrame(next.value);
   if (frame.kind === FrameKind.Error) throw errorFromWire(frame.error);
   if (frame.kind !== FrameKind.Welcome) throw new ProtocolError('the server did not answer the hello');

@@ -37,6 +37,14 @@ export interface GroupOptions {
   mirrorTimeoutMs: number;
   /** @default 800 (`defaultGroupTiming` in limits.ts) */
   leaseMs: number;
+  /**
+   * Peer links are mutual TLS (the cluster file has a top-level `tls`): an outgoing link accepts
+   * only a member whose certificate carries that member's name, the peer listener asks every
+   * member for its certificate, and the inbox takes a member's messages only from a connection
+   * whose certificate carries the sender's name.
+   * @default false
+   */
+  mutualTls?: boolean;
 }
 
 /** What a member needs from the server around it. */

@@ -52,6 +52,7 @@ export class GroupMember {
       limits: context.connectionLimits,
       stripe: context.stripe ?? SINGLE_STRIPE,
       onLinkChange: () => this.election.checkRound(),
+      mutualTls: options.mutualTls ?? false,
     });
     this.outbox = new Outbox(this.network, () => this.member.durableTerm);
     const { store, logLimits, log } = context;

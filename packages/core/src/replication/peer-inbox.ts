@@ -14,6 +14,13 @@ export interface PeerInboxOptions {
   onError: (error: unknown) => void;
   /** Receives an active's announcement of itself. @default dropped */
   onAnnounce?: (message: AnnounceMessage) => void;
+  /**
+   * Mutual TLS: a connection is taken only when its transport verified a member's certificate,
+   * and each message only when it comes from the member that certificate names. A member's hello
+   * on a client address, which asks for no certificate, is refused.
+   * @default false
+   */
+  mutualTls?: boolean;
 }
 
 export class PeerInbox {
@@ -30,6 +37,11 @@ export class PeerInbox {
 
   /** Takes over an incoming connection whose hello said it is a peer; reads its messages until it closes. */
   async accept(connection: Connection, frames: AsyncIterator<Uint8Array>): Promise<void> {
+    const certified = connection.certificateName;
+    if (this.options.mutualTls && certified === undefined) {
+      this.refuse(connection, 'it presented no certificate: members connect to the peer address, over mutual TLS');
+      return;
+    }
     this.incoming.add(connection);
     const reported = new Set<number>();
     try {
@@ -37,6 +49,10 @@ export class PeerInbox {
         const next = await frames.next();
         if (next.done || this.closed) break;
         const message = decodePeerMessage(next.value);
+        if (this.options.mutualTls && message.from !== certified) {
+          this.refuse(connection, `a message from '${message.from}' came over the connection of '${certified}'`);
+          return;
+        }
         if (message.kind === 'announce') {
           this.options.onAnnounce?.(message);
           continue;
@@ -55,6 +71,11 @@ export class PeerInbox {
     } finally {
       this.incoming.delete(connection);
     }
+  }
+
+  private refuse(connection: Connection, reason: string): void {
+    this.options.log(`${this.options.self}: refused a peer connection from ${connection.remoteAddress}: ${reason}`);
+    connection.close(`refused: ${reason}`);
   }
 
   close(): void {

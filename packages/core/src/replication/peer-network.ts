@@ -30,6 +30,8 @@ export interface PeerNetworkOptions {
   stripe?: number;
   /** Called when an outgoing connection opens or closes. */
   onLinkChange: (peer: string, up: boolean) => void;
+  /** Each peer must present a certificate carrying its name (mutual TLS). @default false */
+  mutualTls?: boolean;
 }
 
 
@@ -136,7 +138,7 @@ export class PeerNetwork {
   private async dial(link: Link): Promise<void> {
     if (this.closed || link.closed) return;
     try {
-      const connection = await this.open(link.peer.url);
+      const connection = await this.open(link.peer);
       if (this.closed || link.closed) {
         connection.close('member shutting down');
         return;
@@ -162,11 +164,13 @@ export class PeerNetwork {
     link.delayMs = Math.min(link.delayMs * 2, REDIAL_DELAY_MAX_MS);
   }
 
-  private async open(url: string): Promise<Connection> {
+  private async open(peer: PeerAddress): Promise<Connection> {
+    const { url, name } = peer;
     const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
     const transport = this.options.transports.find((t) => t.schemes.includes(scheme));
     if (!transport) throw new ConnectionClosedError(`no transport for ${url}`);
-    const connection = await transport.dial(url, this.options.limits);
+    const { frameBytesMax, sendQueueBytesMax } = this.options.limits;
+    const connection = await transport.dial(url, { frameBytesMax, sendQueueBytesMax, ...(this.options.mutualTls ? { serverName: name } : {}) });
     const frames = connection[Symbol.asyncIterator]();
     try {
       await openHandshake(connection, frames, { role: 'peer', name: this.options.self });

@@ -22,6 +22,7 @@ import { ClusterPresence } from '../cluster/presence.js';
 import { logDigest } from '../read/log-digest.js';
 import { checkPlacement, type ClusterLayout } from '../cluster/layout.js';
 import type { PeerInbox } from '../replication/peer-inbox.js';
+import { listenOptionsFor } from './listen-options.js';
 import { Transactions } from '../txn/transactions.js';
 import type { LogRecord } from '../log/record.js';
 
@@ -196,6 +197,7 @@ class Server implements KilnServer {
         random: this.random,
         connectionLimits: this.connectionLimits,
         log: this.log,
+        mutualTls: this.options.group?.mutualTls ?? false,
         ownFacts: () => ({
           active: this.standalone ? this.name : this.member.leaderName,
           term: this.member.term,
@@ -282,7 +284,7 @@ class Server implements KilnServer {
     if (this.standalone) await member.start();
     try {
       for (const [url, transport] of bindings) {
-        this.listeners.push(await transport.listen!(url, onConnection, this.connectionLimits));
+        this.listeners.push(await transport.listen!(url, onConnection, listenOptionsFor(url, this.connectionLimits, this.options.group, this.presence.directory.layout, this.log)));
       }
     } catch (error) {
       await this.close();

@@ -40,7 +40,8 @@ export async function createVoter(options: VoterOptions): Promise<KilnVoter> {
   const { name, layout, stripes } = options;
   if (stripes.length !== layout.stripes.length) throw new ConfigError('stripes', `a voter votes in all ${layout.stripes.length} stripes; got ${stripes.length}`);
   const log = options.log ?? (() => {});
-  const inbox = new PeerInbox({ self: name, log, onError: (error) => log(`${name}: dropped a peer connection: ${error instanceof Error ? error.message : String(error)}`) });
+  const mutualTls = stripes[0]?.group.mutualTls ?? false;
+  const inbox = new PeerInbox({ self: name, log, mutualTls, onError: (error) => log(`${name}: dropped a peer connection: ${error instanceof Error ? error.message : String(error)}`) });
   const members: KilnServer[] = [];
   const closeAll = async (): Promise<void> => {
     await Promise.all(members.map((m) => m.close()));

@@ -16,6 +16,8 @@ const MiB = 1024 * KiB;
 export interface FramedConnectionOptions {
   /** The remote address, for logs. */
   remoteAddress: string;
+  /** The verified name on the other side's certificate (mutual TLS). */
+  certificateName?: string;
   /** Largest frame sent or accepted, in bytes. A larger incoming frame closes the connection with `FrameTooLargeError`. */
   frameBytesMax: number;
   /**
@@ -57,6 +59,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
  */
 export abstract class FramedConnection implements Connection, AsyncIterator<Uint8Array> {
   readonly remoteAddress: string;
+  readonly certificateName: string | undefined;
   /** Largest frame sent or accepted, in bytes. */
   protected readonly frameBytesMax: number;
   /** Bytes queued before the connection closes with `SendQueueFullError`. */
@@ -85,6 +88,7 @@ export abstract class FramedConnection implements Connection, AsyncIterator<Uint
 
   constructor(options: FramedConnectionOptions) {
     this.remoteAddress = options.remoteAddress;
+    this.certificateName = options.certificateName;
     this.frameBytesMax = options.frameBytesMax;
     this.sendQueueBytesMax = options.sendQueueBytesMax;
     this.receiveQueueFramesMax = options.receiveQueueFramesMax ?? defaultReceiveQueueFramesMax;

@@ -48,6 +48,7 @@ export function inProcessTransport(options: InProcessTransportOptions = {}): Tra
     schemes: [SCHEME],
 
     async listen(url, onConnection, listenOptions) {
+      if (listenOptions.requireCertificate !== undefined) throw new InvalidArgumentError('url', 'the in-process transport has no certificates for mutual TLS');
       const key = addressOf(url);
       if (registry.has(key)) throw new InvalidArgumentError('url', `${url} is already listened on`);
       const listener = new InProcessListener(url, key, onConnection, listenOptions, () => registry.delete(key));

@@ -15,6 +15,21 @@ export interface ListenOptions {
   sendQueueBytesMax: number;
   /** Connections held at once; the next one is refused while the older ones live. */
   connectionsMax: number;
+  /**
+   * Mutual TLS: every connection must present a certificate of the transport's CA carrying one
+   * of these names, or it is refused before any frame is read. A transport that cannot check
+   * certificates, or a URL without TLS, refuses to listen with it.
+   * @default none: no certificate is asked for
+   */
+  requireCertificate?: CertificateRequirement;
+}
+
+/** Who may connect to a listener with mutual TLS, and where refusals are reported. */
+export interface CertificateRequirement {
+  /** Names accepted on a certificate (its common name or a DNS subject alternative name). */
+  names: readonly string[];
+  /** Hears every refused connection: its remote address and why (never key material). */
+  onRefused: (remoteAddress: string, reason: string) => void;
 }
 
 /** Options for one dial. */
@@ -25,6 +40,12 @@ export interface DialOptions {
   sendQueueBytesMax: number;
   /** Aborts the dial; it then rejects with `AbortError`. */
   signal?: AbortSignal;
+  /**
+   * The name the server's certificate must carry (a member's name on a peer link), where the
+   * transport checks certificates; the dial rejects with `TlsError` otherwise.
+   * @default the URL's host
+   */
+  serverName?: string;
 }
 
 /** Moves frames for one or more URL schemes. */
@@ -63,6 +84,11 @@ export type SendResult = 'written' | 'queued';
 export interface Connection extends AsyncIterable<Uint8Array> {
   /** The remote address, for logs. */
   readonly remoteAddress: string;
+  /**
+   * The name on the certificate the other side presented, when the listener required one
+   * ({@link ListenOptions.requireCertificate}) and verified it; undefined otherwise.
+   */
+  readonly certificateName?: string | undefined;
   /** True while the connection is open and its queue is below the high-water mark. */
   readonly writable: boolean;
   /** Bytes queued and not yet handed to the operating system. */

@@ -1,0 +1,53 @@
+/**
+ * The transports the `kiln` command dials and listens with: TCP (`tcp://`, `tls://`) and
+ * WebSocket (`ws://`, `wss://`), trusting the cluster's CA when the cluster file has one. A member
+ * runs with its own certificate and key (to listen on TLS, and to present on peer links); an
+ * operator command presents one only when given `--tls-cert`/`--tls-key`, for the ports that
+ * require it. Errors name the field and the file, never what the file holds.
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigError, type ClusterConfig, type MemberTlsConfig, type Transport } from '@kiln/core';
+import { tcpTransport } from '@kiln/transport-tcp';
+import { wsTransport } from '@kiln/transport-ws';
+
+async function pem(path: string, field: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(field, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+}
+
+/** The cluster's CA, and the certificate to present (with the fields that name its files in errors). */
+interface TlsFiles {
+  caFile: string | undefined;
+  certificate: (MemberTlsConfig & { certField: string; keyField: string }) | undefined;
+}
+
+async function transportsOf({ caFile, certificate }: TlsFiles): Promise<Transport[]> {
+  const ca = caFile === undefined ? undefined : await pem(caFile, 'tls.caFile');
+  const cert = certificate === undefined ? undefined : await pem(certificate.certFile, certificate.certField);
+  const key = certificate === undefined ? undefined : await pem(certificate.keyFile, certificate.keyField);
+  const tcp = tcpTransport({ tls: { ...(ca !== undefined && { ca }), ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) } });
+  const files = certificate === undefined ? {} : { certFile: certificate.certFile, keyFile: certificate.keyFile };
+  const ws = wsTransport({ tls: { ...(ca !== undefined && { ca }), ...files } });
+  return [tcp, ws];
+}
+
+/** Transports for member `own` (its `tls`, when it has one) of `config`. @throws ConfigError */
+export async function memberTransports(config: ClusterConfig, own: { tls?: MemberTlsConfig }, field: string): Promise<Transport[]> {
+  const certificate = own.tls === undefined ? undefined : { ...own.tls, certField: `${field}.tls.certFile`, keyField: `${field}.tls.keyFile` };
+  return transportsOf({ caFile: config.tls?.caFile, certificate });
+}
+
+/**
+ * What an operator command (`kiln status`, `diverged`, `admin`, `txn`) dials members with:
+ * transports that trust the CA of cluster file `config`, when it has one, presenting
+ * `certificate` (`--tls-cert`, `--tls-key`) when given: a peer address under mutual TLS, where
+ * `kiln status --config` asks each voter, takes only a certificate naming a member.
+ * @throws ConfigError naming the field or flag
+ */
+export async function operatorTransports(config: ClusterConfig | undefined, certificate: MemberTlsConfig | undefined): Promise<Transport[]> {
+  const presented = certificate === undefined ? undefined : { ...certificate, certField: '--tls-cert', keyField: '--tls-key' };
+  return transportsOf({ caFile: config?.tls?.caFile, certificate: presented });
+}
