@@ -79,6 +79,7 @@ export async function connect(urls: string | readonly string[], options: ClientO
       serverSilenceMs: options.serverSilenceMs ?? defaultClientTiming.serverSilenceMs,
       clock: options.clock ?? systemClock,
       timers: options.timers ?? systemTimers,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
     });
   const link = newLink(list);
   await link.open();

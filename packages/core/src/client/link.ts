@@ -8,6 +8,7 @@
  */
 import { BehaviorSubject } from 'rxjs';
 import {
+  AuthenticationError,
   ClientClosedError,
   ConnectionClosedError,
   errorFromWire,
@@ -19,7 +20,7 @@ import {
 } from '../errors.js';
 import { RECONNECT_DELAY_MAX_MS, RECONNECT_DELAY_MIN_MS, SWEEP_INTERVAL_MS, type ConnectionLimits } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
-import { openHandshake, type Welcome } from '../protocol/handshake.js';
+import { openHandshake, type Credentials, type Welcome } from '../protocol/handshake.js';
 import type { EventSlice, SubscribeRequest } from '../protocol/messages.js';
 import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
@@ -48,6 +49,8 @@ export interface LinkOptions {
   serverSilenceMs: number;
   clock: Clock;
   timers: Timers;
+  /** Sent in every hello, when the servers check credentials. */
+  credentials?: Credentials;
 }
 
 interface PendingRequest {
@@ -121,6 +124,8 @@ export class Link {
         return;
       } catch (error) {
         lastError = error;
+        // Credentials refused by one server are refused by all: trying on only slows the next attempt.
+        if (error instanceof AuthenticationError) break;
       }
     }
     throw lastError;
@@ -204,7 +209,7 @@ export class Link {
       const opened = connection;
       frames = opened[Symbol.asyncIterator]();
       abort.signal.addEventListener('abort', () => opened.close('no answer to the hello'));
-      welcome = await openHandshake(opened, frames, { role: 'client', name: this.options.name });
+      welcome = await openHandshake(opened, frames, { role: 'client', name: this.options.name, ...(this.options.credentials ? { credentials: this.options.credentials } : {}) });
     } catch (error) {
       connection?.close('handshake failed');
       throw abort.signal.aborted ? new TimeoutError(`connecting to ${url}`, serverSilenceMs) : error;
@@ -337,8 +342,14 @@ export class Link {
         await this.dial(preferred ?? urls[this.urlIndex]!, 'reconnected');
         this.resend();
         return;
-      } catch {
-        // try the next URL after a pause
+      } catch (error) {
+        // Credentials refused (changed or revoked while connected) stay refused: no retry can help.
+        if (error instanceof AuthenticationError) {
+          this.failAll(error);
+          this.status$.next({ type: 'failed', error });
+          return;
+        }
+        // otherwise try the next URL after a pause
       }
       if (clock.monotonicMs() + delay > deadline) break;
       await new Promise<void>((resolve) => timers.setTimeout(resolve, delay, { keepAlive: true }));
