@@ -73,13 +73,12 @@ export async function connect(urls: string | readonly string[], options: ClientO
       urls,
       transports: options.transports,
       limits: { ...defaultConnectionLimits, ...options.limits },
-      name: options.name ?? 'kiln-client',
+      hello: { name: options.name ?? 'kiln-client', ...(options.credentials ? { credentials: options.credentials } : {}) },
       requestTimeoutMs: options.requestTimeoutMs ?? defaultClientTiming.requestTimeoutMs,
       reconnectWindowMs: options.reconnectWindowMs ?? defaultClientTiming.reconnectWindowMs,
       serverSilenceMs: options.serverSilenceMs ?? defaultClientTiming.serverSilenceMs,
       clock: options.clock ?? systemClock,
       timers: options.timers ?? systemTimers,
-      ...(options.credentials ? { credentials: options.credentials } : {}),
     });
   const link = newLink(list);
   await link.open();

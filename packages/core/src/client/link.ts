@@ -8,7 +8,6 @@
  */
 import { BehaviorSubject } from 'rxjs';
 import {
-  AuthenticationError,
   ClientClosedError,
   ConnectionClosedError,
   errorFromWire,
@@ -20,7 +19,7 @@ import {
 } from '../errors.js';
 import { RECONNECT_DELAY_MAX_MS, RECONNECT_DELAY_MIN_MS, SWEEP_INTERVAL_MS, type ConnectionLimits } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
-import { openHandshake, type Credentials, type Welcome } from '../protocol/handshake.js';
+import { openHandshake, type Hello, type Welcome } from '../protocol/handshake.js';
 import type { EventSlice, SubscribeRequest } from '../protocol/messages.js';
 import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
@@ -42,15 +41,13 @@ export interface LinkOptions {
   urls: readonly string[];
   transports: readonly Transport[];
   limits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax' | 'inFlightMax' | 'idleTimeoutMs'>;
-  name: string;
+  hello: Pick<Hello, 'name' | 'credentials'>;
   requestTimeoutMs: number;
   reconnectWindowMs: number;
   /** With requests outstanding and nothing heard for this long, the server is taken for dead (a paused process keeps its sockets open). */
   serverSilenceMs: number;
   clock: Clock;
   timers: Timers;
-  /** Sent in every hello, when the servers check credentials. */
-  credentials?: Credentials;
 }
 
 interface PendingRequest {
@@ -124,8 +121,6 @@ export class Link {
         return;
       } catch (error) {
         lastError = error;
-        // Credentials refused by one server are refused by all: trying on only slows the next attempt.
-        if (error instanceof AuthenticationError) break;
       }
     }
     throw lastError;
@@ -209,7 +204,7 @@ export class Link {
       const opened = connection;
       frames = opened[Symbol.asyncIterator]();
       abort.signal.addEventListener('abort', () => opened.close('no answer to the hello'));
-      welcome = await openHandshake(opened, frames, { role: 'client', name: this.options.name, ...(this.options.credentials ? { credentials: this.options.credentials } : {}) });
+      welcome = await openHandshake(opened, frames, { role: 'client', ...this.options.hello });
     } catch (error) {
       connection?.close('handshake failed');
       throw abort.signal.aborted ? new TimeoutError(`connecting to ${url}`, serverSilenceMs) : error;
@@ -342,14 +337,8 @@ export class Link {
         await this.dial(preferred ?? urls[this.urlIndex]!, 'reconnected');
         this.resend();
         return;
-      } catch (error) {
-        // Credentials refused (changed or revoked while connected) stay refused: no retry can help.
-        if (error instanceof AuthenticationError) {
-          this.failAll(error);
-          this.status$.next({ type: 'failed', error });
-          return;
-        }
-        // otherwise try the next URL after a pause
+      } catch {
+        // try the next URL after a pause
       }
       if (clock.monotonicMs() + delay > deadline) break;
       await new Promise<void>((resolve) => timers.setTimeout(resolve, delay, { keepAlive: true }));

@@ -24,7 +24,7 @@ export interface ClientOptions {
   /**
    * Who this client is, for servers with users and tokens: `{ username, password }` or
    * `{ token }`, sent in the handshake of every connection. Refused credentials fail `connect`
-   * (and a later reconnect) with `AuthenticationError`. @default none: the anonymous role, if any
+   * with `AuthenticationError`. @default none: the anonymous role, if any
    */
   credentials?: Credentials;
   /** A name the server shows in logs. @default 'kiln-client' */

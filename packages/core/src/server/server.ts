@@ -57,12 +57,7 @@ export interface ServerOptions {
    * of one stripe of its own.
    */
   cluster?: { layout: ClusterLayout; stripe: number };
-  /**
-   * Users, tokens and roles (the cluster file's `auth` section) and the hash functions that check
-   * them. With it, every client must authenticate in its handshake (unless `anonymous` names a
-   * role for those that do not), and each operation is checked against its grants.
-   * @default none: every client may do everything
-   */
+  /** Users, tokens and roles (the file's `auth`) and the hash functions checking them; see docs/security.md. @default none: no checks */
   auth?: ServerAuthOptions;
 }
 

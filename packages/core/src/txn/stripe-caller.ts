@@ -46,7 +46,7 @@ export class StripeCaller {
     if (existing && !this.closed) return existing;
     const { layout, transports, limits, callTimeoutMs, clock, timers, self, credentials } = this.options;
     const urls = layout.stripes[stripe]!.servers.flatMap((s) => [...s.urls]);
-    const link = new Link({ urls, transports, limits, name: `${self}-txn`, requestTimeoutMs: callTimeoutMs, reconnectWindowMs: callTimeoutMs, serverSilenceMs: Math.min(2_000, callTimeoutMs), clock, timers, ...(credentials ? { credentials } : {}) });
+    const link = new Link({ urls, transports, limits, hello: { name: `${self}-txn`, ...(credentials ? { credentials } : {}) }, requestTimeoutMs: callTimeoutMs, reconnectWindowMs: callTimeoutMs, serverSilenceMs: Math.min(2_000, callTimeoutMs), clock, timers });
     // A link that gave up is made again on the next call.
     link.status$.subscribe((status) => {
       if (status.type === 'failed' && this.links.get(stripe) === link) {
