@@ -154,7 +154,24 @@ const badHello = fc.oneof(
   anyValue.filter((k) => k !== 0).map((kind) => [kind, validHello]),
   fc.constant([0]),
   fc.constant({ 0: 0, 1: validHello }),
+  badCredentials().map((credentials) => [0, { ...validHello, credentials }]),
 );
+
+/** Credentials of every wrong type and size: not a map, a field of another type, empty or too long, missing or extra. */
+function badCredentials(): fc.Arbitrary<unknown> {
+  const notMap = anyValue.filter((c) => typeof c !== 'object' || c === null || Array.isArray(c) || c instanceof Uint8Array);
+  const badText = (lengthMax: number): fc.Arbitrary<unknown> => fc.oneof(notString, fc.constant(''), fc.string({ minLength: lengthMax + 1, maxLength: lengthMax + 40 }));
+  const user = { username: 'alice', password: 'secret' };
+  return fc.oneof(
+    notMap,
+    fc.constant({}),
+    badText(1024).map((token) => ({ token })),
+    badText(256).map((username) => ({ ...user, username })),
+    badText(1024).map((password) => ({ ...user, password })),
+    fc.constantFrom({ username: 'alice' }, { password: 'secret' }, { ...user, token: 'kiln_x' }),
+    mapKey.filter((k) => k !== 'token').map((k) => ({ token: 'kiln_x', [k]: 'extra' })),
+  );
+}
 
 const REQUEST_ID = 7;
 /** A request frame (after a good hello) with exactly one frame-level field wrong: the connection must close. */

@@ -14,6 +14,8 @@
  * kiln stripe-of STREAM --config CLUSTER-FILE [--json]
  * kiln txn list --config CLUSTER-FILE [--json]
  * kiln txn resolve TXN --abort|--commit --config CLUSTER-FILE
+ * kiln passwd
+ * kiln token [--json]
  * ```
  *
  * The commands that dial servers (status, diverged, admin, txn) trust the cluster file's CA and
@@ -32,6 +34,7 @@ import { printStatus } from './status.js';
 import { formatPlacement, placeStream, streamNameProblem } from './stripe-of.js';
 import { operatorTransports } from './transports.js';
 import { printOpenTransactions, resolveTransaction } from './txn.js';
+import { PasswordInputError, printNewToken, printPasswordHash } from './passwd.js';
 
 const USAGE = `usage:
   kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
@@ -82,6 +85,12 @@ const USAGE = `usage:
       stripe's active holding a prepared part of it asks the coordinator once more, and if it
       still cannot, ends the part with the forced decision and keeps that in its diverged report.
       Prints what each stripe did; fails when no stripe holds a part of TXN.
+  kiln passwd
+      Reads a password from standard input (on a terminal, asks for it without echo) and prints
+      its scrypt hash, for a user's passwordHash in the cluster file's auth section.
+  kiln token [--json]
+      Prints a new random token, once, and its hash, for a token's tokenHash in the cluster
+      file's auth section; the token itself is kept nowhere.
 
   TLS: status, diverged, admin and txn trust the CA of the cluster file's top-level tls section
   when they dial a tls:// or wss:// address. Each also takes --tls-cert FILE --tls-key FILE, a
@@ -151,6 +160,13 @@ async function main(argv: string[]): Promise<void> {
       return stripeOf(rest);
     case 'txn':
       return txn(rest);
+    case 'passwd':
+      if (rest.length > 0) throw new UsageError('kiln passwd takes no arguments: it reads the password from standard input');
+      return printPasswordHash((line) => console.log(line));
+    case 'token': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
+      return printNewToken(values.json ?? false, (line) => console.log(line));
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -233,7 +249,7 @@ async function txn(args: string[]): Promise<void> {
 class UsageError extends Error {}
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof AdminWaitError) {
+  if (error instanceof AdminWaitError || error instanceof PasswordInputError) {
     log(`kiln: ${error.message}`);
     process.exit(1);
   }

@@ -16,12 +16,15 @@ import {
   serversOf,
   stripesOf,
   type ClusterConfig,
+  type ServerAuthOptions,
+  type AuthConfig,
   type KilnServer,
   type KilnVoter,
   type Store,
 } from '@kiln/core';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
+import { scryptSecrets } from './secrets.js';
 import { memberTransports } from './transports.js';
 
 /** How a server takes part in its stripe. */
@@ -51,10 +54,29 @@ export async function startServerMember(config: ClusterConfig, name: string | un
   const group = lone ? undefined : groupOptionsOf(config, name, role === 'joining server');
   const layout = clusterLayoutOf(config);
   const cluster = { layout, stripe: layout.stripes.findIndex((s) => s.name === stripe.name) };
-  const server = await createServer({ name, store: storeAt(config, self.dataDir), transports: await memberTransports(config, self, name), listen: self.listen, limits: config.limits, log, cluster, ...(group ? { group } : {}) });
+  const server = await createServer({
+    name,
+    store: storeAt(config, self.dataDir),
+    transports: await memberTransports(config, self, name),
+    listen: self.listen,
+    limits: config.limits,
+    log,
+    cluster,
+    ...(group ? { group } : {}),
+    ...(config.auth ? { auth: serverAuth(config.auth) } : {}),
+  });
   const striped = layout.stripes.length > 1 ? ` stripe ${stripe.name}` : '';
   log(`kiln: ${name}${lone ? '' : ` (${role}${striped}) of cluster ${config.cluster}`} listening on ${server.urls.join(', ')} (${where(config, self.dataDir)})`);
   return server;
+}
+
+/** Environment variable holding the token a server presents to other stripes for transactions over several (needs `admin` on `"*"`). */
+const STRIPE_TOKEN_VARIABLE = 'KILN_STRIPE_TOKEN';
+
+/** The file's users, tokens and roles, checked with node:crypto's scrypt and SHA-256. */
+function serverAuth(auth: AuthConfig): ServerAuthOptions {
+  const stripeToken = process.env[STRIPE_TOKEN_VARIABLE];
+  return { ...auth, secrets: scryptSecrets, ...(stripeToken ? { stripeCredentials: { token: stripeToken } } : {}) };
 }
 
 /**

@@ -19,6 +19,8 @@ import {
   type Persistence,
 } from '@kiln/core';
 
+export { scryptSecrets, hashPassword, hashToken, newToken } from './secrets.js';
+
 /** A single-server file as earlier versions wrote it; it loads as a one-server cluster. */
 export interface SingleServerFile {
   /** The server's name in status and logs. @default 'kiln' */

@@ -47,11 +47,14 @@ export {
   StripeEpochChangedError,
   StreamBusyError,
   TransactionInDoubtError,
+  AuthenticationError,
+  PermissionDeniedError,
   ClientClosedError,
   RemoteError,
   errorFromWire,
   errorToWire,
   type ErrorFields,
+  type Permission,
   type WireError,
 } from './errors.js';
 export { assert, AssertionFailure } from './assert.js';
@@ -112,6 +115,10 @@ export type { GroupView } from './replication/group-view.js';
 export type { TransactionResult, AppendedRange, MirrorSpec } from './protocol/messages.js';
 export { PROTOCOL_VERSION } from './protocol/frames.js';
 export { validateClusterConfig } from './config/cluster-config.js';
+export { parseAuth } from './config/auth.js';
+export { parseScryptHash, TOKEN_HASH, type ScryptHash } from './auth/hash-format.js';
+export type { ServerAuthOptions, SecretHashes } from './auth/authenticator.js';
+export type { Credentials } from './protocol/handshake.js';
 export { checkGroupSettings, type GroupSettings } from './config/group-settings.js';
 export { clusterConfigDefaults, clusterConfigBounds } from './config/defaults.js';
 export type {
@@ -129,6 +136,12 @@ export type {
   StripeConfig,
   StripeConfigInput,
   VoterConfig,
+  AuthConfig,
+  AuthConfigInput,
+  RoleConfig,
+  GrantConfig,
+  UserConfig,
+  TokenConfig,
 } from './config/types.js';
 export { groupOptionsOf, clusterLayoutOf, isLoneServer } from './config/group-options.js';
 export { SLOT_COUNT, INITIAL_SLOT_TABLE_VERSION, SlotTable, slotOf, hashKeyOf, crc16, type SlotRange } from './cluster/slots.js';

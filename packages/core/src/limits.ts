@@ -199,6 +199,17 @@ export const MSGPACK_DEPTH_MAX = 64;
 /** Longest event id or type, in UTF-8 bytes. */
 export const EVENT_NAME_BYTES_MAX = 256;
 
+/** Longest password or token a hello may carry, in characters; longer ones are a `ProtocolError` before any hashing. */
+export const AUTH_SECRET_LENGTH_MAX = 1024;
+/** Delay an address's attempts wait after its first failed authentication, in ms; it doubles on each further failure. */
+export const AUTH_FAILURE_DELAY_MIN_MS = 100;
+/** Longest delay between an address's attempts; an attempt that would wait longer is refused at once, unchecked. */
+export const AUTH_FAILURE_DELAY_MAX_MS = 5_000;
+/** Time without a failure after which an address's failures are forgotten, in ms. */
+export const AUTH_FAILURE_FORGET_MS = 60_000;
+/** Addresses whose failed authentications a server remembers; past it the oldest is forgotten first. */
+export const AUTH_FAILURE_ADDRESSES_MAX = 10_000;
+
 /** Throws a `RangeError` naming the first pair of limits that do not fit together. */
 export function checkLimits(c: ConnectionLimits, l: LogLimits): void {
   const positive: Array<[string, number]> = [...Object.entries(c), ...Object.entries(l)];

@@ -45,6 +45,9 @@ const twoStripes = () => ({
   limits: { frameBytesMax: 1048576 },
 });
 
+/** A well-formed password hash (of the example config's password). */
+const HASH = 'scrypt$16384$8$1$YxnIdZefM/XD8/genmFJ1Q==$5mslKmArkW45WZFdxFTcVZnJHtwd89GiMt8rceYJ7V8=';
+
 type Json = Record<string, any>;
 /** A copy of `base` changed by `edit`. */
 const edit = (base: () => Json, change: (c: Json) => void): Json => {
@@ -122,7 +125,15 @@ describe('validateClusterConfig: each rule names its field', () => {
     ['limits pass checkLimits', edit(oneStripe, (c) => (c.limits = { frameBytesMax: 64 * 1024 * 1024 })), 'limits', /groupCommitBytesMax must be at least frameBytesMax/],
     ['one read fits the connection read budget', edit(oneStripe, (c) => (c.limits = { readBytesInFlightPerConnectionMax: 1024 })), 'limits', /readBytesInFlightPerConnectionMax must be at least readBytesMax/],
     ['the server read budget fits a connection budget', edit(oneStripe, (c) => (c.limits = { readBytesInFlightMax: 2 * 1024 * 1024 })), 'limits', /readBytesInFlightMax must be at least readBytesInFlightPerConnectionMax/],
-    ['auth is reserved', edit(oneStripe, (c) => (c.auth = { token: 'x' })), 'auth', /reserved/],
+    ['auth takes roles, users, tokens and anonymous only', edit(oneStripe, (c) => (c.auth = { token: 'x' })), 'auth.token', /not a known setting; did you mean 'tokens'/],
+    ['a password hash is scrypt, and its value is not shown', edit(oneStripe, (c) => (c.auth = { users: [{ name: 'alice', passwordHash: 'hunter2' }] })), 'auth.users[0].passwordHash', /^(?!.*hunter2)must be a scrypt hash/],
+    ['a user holds no password', edit(oneStripe, (c) => (c.auth = { users: [{ name: 'alice', password: 'hunter2' }] })), 'auth.users[0].password', /^is not a known setting$/],
+    ['a token hash is sha256, and its value is not shown', edit(oneStripe, (c) => (c.auth = { tokens: [{ name: 't', tokenHash: 'kiln_secret' }] })), 'auth.tokens[0].tokenHash', /^(?!.*kiln_secret)must be a token hash/],
+    ['a user names defined roles', edit(oneStripe, (c) => (c.auth = { users: [{ name: 'alice', passwordHash: HASH, roles: ['ghost'] }] })), 'auth.users[0].roles[0]', /names role 'ghost', which auth.roles does not define/],
+    ['anonymous names a defined role', edit(oneStripe, (c) => (c.auth = { roles: [{ name: 'r', grants: [] }], anonymous: 'ghost' })), 'auth.anonymous', /names role 'ghost'/],
+    ['role names are unique', edit(oneStripe, (c) => (c.auth = { roles: [{ name: 'r', grants: [] }, { name: 'r', grants: [] }] })), 'auth.roles[1].name', /already the name of another/],
+    ['a grant names read, write or admin', edit(oneStripe, (c) => (c.auth = { roles: [{ name: 'r', grants: [{ prefix: 'a-', permissions: ['delete'] }] }] })), 'auth.roles[0].grants[0].permissions[0]', /must be 'read', 'write' or 'admin'/],
+    ['a prefix is literal', edit(oneStripe, (c) => (c.auth = { roles: [{ name: 'r', grants: [{ prefix: 'orders-*', permissions: ['read'] }] }] })), 'auth.roles[0].grants[0].prefix', /literal prefix, not a pattern/],
   ];
 
   it.each(cases)('%s', (_rule, config, field, says) => {
@@ -298,5 +309,15 @@ describe('validateClusterConfig: properties', () => {
         expect(validateClusterConfig(config)).toEqual(config);
       }),
     );
+  });
+});
+
+describe('validateClusterConfig: the auth section', () => {
+  it('fills in every list, keeps the hashes as written, and validates again to an equal value', () => {
+    const config = edit(oneStripe, (c) => (c.auth = { roles: [{ name: 'r', grants: [{ prefix: '*', permissions: ['read'] }] }], users: [{ name: 'alice', passwordHash: HASH }], anonymous: 'r' }));
+    const validated = validateClusterConfig(config);
+    expect(validated.auth).toEqual({ roles: [{ name: 'r', grants: [{ prefix: '*', permissions: ['read'] }] }], users: [{ name: 'alice', passwordHash: HASH, roles: [] }], tokens: [], anonymous: 'r' });
+    expect(validateClusterConfig(validated)).toEqual(validated);
+    expect(validateClusterConfig(oneStripe())).not.toHaveProperty('auth');
   });
 });

@@ -32,7 +32,7 @@ describe('acceptHello', () => {
     }
   });
 
-  it('refuses a malformed hello, a role or cluster not served here, and credentials (reserved for authentication)', () => {
+  it('refuses a malformed hello, a role or cluster not served here, and credentials of the wrong shape or size', () => {
     const bad = [
       null,
       { role: 'client' },
@@ -40,9 +40,21 @@ describe('acceptHello', () => {
       { version: PROTOCOL_VERSION, role: 'voter' },
       { version: PROTOCOL_VERSION, role: 'client', clusterId: 'c2' },
       { version: PROTOCOL_VERSION, role: 'client', name: 'n'.repeat(257) },
-      { version: PROTOCOL_VERSION, role: 'client', credentials: { token: 'secret' } },
+      { version: PROTOCOL_VERSION, role: 'client', credentials: 'secret' },
+      { version: PROTOCOL_VERSION, role: 'client', credentials: { token: '' } },
+      { version: PROTOCOL_VERSION, role: 'client', credentials: { token: 't'.repeat(1025) } },
+      { version: PROTOCOL_VERSION, role: 'client', credentials: { username: 'alice' } },
+      { version: PROTOCOL_VERSION, role: 'client', credentials: { username: 'alice', password: 7 } },
+      { version: PROTOCOL_VERSION, role: 'client', credentials: { username: 'alice', password: 'p', token: 't' } },
     ];
     for (const hello of bad) expect(() => acceptHello(hello, policy), JSON.stringify(hello)).toThrow(ProtocolError);
+  });
+
+  it('accepts well-formed credentials, and never echoes a secret when it refuses them', () => {
+    expect(acceptHello({ version: PROTOCOL_VERSION, role: 'client', credentials: { token: 'kiln_t' } }, policy).credentials).toEqual({ token: 'kiln_t' });
+    expect(acceptHello({ version: PROTOCOL_VERSION, role: 'client', credentials: { username: 'a', password: 'p' } }, policy).credentials).toEqual({ username: 'a', password: 'p' });
+    const secret = 'hunter2-'.repeat(200);
+    expect(() => acceptHello({ version: PROTOCOL_VERSION, role: 'client', credentials: { username: 'a', password: secret } }, policy)).toThrow(/^(?!.*hunter2)/);
   });
 });
 

@@ -73,7 +73,7 @@ export async function connect(urls: string | readonly string[], options: ClientO
       urls,
       transports: options.transports,
       limits: { ...defaultConnectionLimits, ...options.limits },
-      name: options.name ?? 'kiln-client',
+      hello: { name: options.name ?? 'kiln-client', ...(options.credentials ? { credentials: options.credentials } : {}) },
       requestTimeoutMs: options.requestTimeoutMs ?? defaultClientTiming.requestTimeoutMs,
       reconnectWindowMs: options.reconnectWindowMs ?? defaultClientTiming.reconnectWindowMs,
       serverSilenceMs: options.serverSilenceMs ?? defaultClientTiming.serverSilenceMs,

@@ -27,6 +27,7 @@ export type {
 } from './options.js';
 export type { PositionedEvent } from './position.js';
 export type { ClientStatus } from './link.js';
+export type { Credentials } from '../protocol/handshake.js';
 export type { TransactionResult, AppendedRange, MirrorSpec, LogDigest } from '../protocol/messages.js';
 export type { ServerStatus, ServerState, GroupStatus, MirrorStatus } from '../protocol/status.js';
 export type { OpenTransaction, ResolveOutcome } from '../protocol/txn-messages.js';
@@ -67,7 +68,10 @@ export {
   StripeEpochChangedError,
   StreamBusyError,
   TransactionInDoubtError,
+  AuthenticationError,
+  PermissionDeniedError,
   ClientClosedError,
   RemoteError,
   type ErrorFields,
+  type Permission,
 } from '../errors.js';

@@ -19,7 +19,7 @@ import {
 } from '../errors.js';
 import { RECONNECT_DELAY_MAX_MS, RECONNECT_DELAY_MIN_MS, SWEEP_INTERVAL_MS, type ConnectionLimits } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
-import { openHandshake, type Welcome } from '../protocol/handshake.js';
+import { openHandshake, type Hello, type Welcome } from '../protocol/handshake.js';
 import type { EventSlice, SubscribeRequest } from '../protocol/messages.js';
 import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
@@ -41,7 +41,7 @@ export interface LinkOptions {
   urls: readonly string[];
   transports: readonly Transport[];
   limits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax' | 'inFlightMax' | 'idleTimeoutMs'>;
-  name: string;
+  hello: Pick<Hello, 'name' | 'credentials'>;
   requestTimeoutMs: number;
   reconnectWindowMs: number;
   /** With requests outstanding and nothing heard for this long, the server is taken for dead (a paused process keeps its sockets open). */
@@ -204,7 +204,7 @@ export class Link {
       const opened = connection;
       frames = opened[Symbol.asyncIterator]();
       abort.signal.addEventListener('abort', () => opened.close('no answer to the hello'));
-      welcome = await openHandshake(opened, frames, { role: 'client', name: this.options.name });
+      welcome = await openHandshake(opened, frames, { role: 'client', ...this.options.hello });
     } catch (error) {
       connection?.close('handshake failed');
       throw abort.signal.aborted ? new TimeoutError(`connecting to ${url}`, serverSilenceMs) : error;

@@ -4,6 +4,7 @@ import type { ConnectionLimits } from '../limits.js';
 import type { Direction } from '../store/store.js';
 import type { Clock, Random, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
+import type { Credentials } from '../protocol/handshake.js';
 
 /** Options of {@link connect}. */
 export interface ClientOptions {
@@ -20,6 +21,12 @@ export interface ClientOptions {
    * At most 91 characters. @default a random UUID (used as is)
    */
   clientId?: string;
+  /**
+   * Who this client is, for servers with users and tokens: `{ username, password }` or
+   * `{ token }`, sent in the handshake of every connection. Refused credentials fail `connect`
+   * with `AuthenticationError`. @default none: the anonymous role, if any
+   */
+  credentials?: Credentials;
   /** A name the server shows in logs. @default 'kiln-client' */
   name?: string;
   /** Time a request may take, resends included, before it fails with `TimeoutError`. @default 30000 */

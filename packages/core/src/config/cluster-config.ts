@@ -11,6 +11,7 @@
  * @packageDocumentation
  */
 import { ConfigError } from '../errors.js';
+import { parseAuth } from './auth.js';
 import { clusterConfigDefaults } from './defaults.js';
 import { address, knownKeys, name, normalisePath, object, oneOf, time } from './fields.js';
 import { parseClusterTls, parseLimits, parseSingleStripe, parseStripes, parseVoters, type ParsedStripe } from './sections.js';
@@ -55,7 +56,6 @@ export function validateClusterConfig(value: unknown): ClusterConfig {
   const mirrorTimeoutMs = time(root.mirrorTimeoutMs, 'mirrorTimeoutMs', clusterConfigDefaults.mirrorTimeoutMs);
   const leaseMs = time(root.leaseMs, 'leaseMs', clusterConfigDefaults.leaseMs);
   const reconnectWindowMs = time(root.reconnectWindowMs, 'reconnectWindowMs', clusterConfigDefaults.reconnectWindowMs);
-  if (root.auth !== undefined) throw new ConfigError('auth', 'is reserved for authentication, which this version does not support; remove it');
 
   // Shapes first, in the order of the file; rules between fields after.
   const hasServers = root.servers !== undefined;
@@ -68,6 +68,7 @@ export function validateClusterConfig(value: unknown): ClusterConfig {
 
   const limits = parseLimits(root.limits);
   const tls = parseClusterTls(root.tls);
+  const auth = root.auth === undefined ? undefined : parseAuth(root.auth);
 
   // Names: one namespace for stripes, servers and voters.
   const names = new Map<string, string>();
@@ -173,7 +174,7 @@ export function validateClusterConfig(value: unknown): ClusterConfig {
 
   // Keys in the order the docs list them, so a printed config reads like the file.
   const head = { cluster, persistence, failoverPriority, electionTimeMs, mirrorTimeoutMs, leaseMs, reconnectWindowMs };
-  const tail = { voters: voters.map((v) => v.voter), limits, ...(tls !== undefined && { tls }) };
+  const tail = { voters: voters.map((v) => v.voter), limits, ...(tls !== undefined && { tls }), ...(auth ? { auth } : {}) };
   const first = parsed[0];
   if (hasServers && first !== undefined) return { ...head, servers: first.stripe.servers, ...tail };
   return { ...head, stripes: parsed.map((p) => p.stripe), ...tail };

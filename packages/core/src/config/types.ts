@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { ConnectionLimits, LogLimits } from '../limits.js';
+import type { Permission } from '../errors/auth.js';
 
 /** Where the log rests: on disk and restartable, or in memory only. */
 export type Persistence = 'restartable' | 'memory';
@@ -127,8 +128,8 @@ export interface ClusterSettingsInput {
   voters?: VoterConfig[];
   /** Any limit from docs/LIMITS.md; the rest keep their defaults. @default {} */
   limits?: Partial<ConfigLimits>;
-  /** Reserved for authentication; must be absent. */
-  auth?: undefined;
+  /** Users, tokens and roles; without it every client may do everything. @default none */
+  auth?: AuthConfigInput;
   /** The cluster's CA: peer links become mutual TLS, every peer address `tls://`. @default none */
   tls?: ClusterTlsConfig;
 }
@@ -159,6 +160,8 @@ export interface ClusterSettings {
   limits: ConfigLimits;
   /** The cluster's CA, when peer links are mutual TLS. */
   tls?: ClusterTlsConfig;
+  /** Users, tokens and roles, when the file sets them. */
+  auth?: AuthConfig;
 }
 
 /**
@@ -168,3 +171,57 @@ export interface ClusterSettings {
  */
 export type ClusterConfig = ClusterSettings &
   ({ servers: ServerConfig[]; stripes?: undefined } | { stripes: StripeConfig[]; servers?: undefined });
+
+/** What a role allows on the streams whose names start with `prefix`. */
+export interface GrantConfig {
+  /** A stream-name prefix, or `"*"` for every stream (and for operations over all of them). */
+  prefix: string;
+  /** At least one of `read`, `write`, `admin`; none implies another. */
+  permissions: Permission[];
+}
+
+/** A named set of grants that users and tokens hold. */
+export interface RoleConfig {
+  /** The role's name, unique among roles. */
+  name: string;
+  /** What the role allows. @default [] */
+  grants: GrantConfig[];
+}
+
+/** A user, who connects with a name and a password. */
+export interface UserConfig {
+  /** The user's name, unique among users. */
+  name: string;
+  /** The password's scrypt hash as `kiln passwd` prints it: `scrypt$N$r$p$salt$hash`. Never the password. */
+  passwordHash: string;
+  /** Names of roles in `auth.roles`. @default [] */
+  roles: string[];
+}
+
+/** A token, for programs: the client passes the token, the file holds only its hash. */
+export interface TokenConfig {
+  /** The token's name (for operators; clients never send it), unique among tokens. */
+  name: string;
+  /** The token's hash as `kiln token` prints it: `sha256$...`. Never the token. */
+  tokenHash: string;
+  /** Names of roles in `auth.roles`. @default [] */
+  roles: string[];
+}
+
+/** The `auth` section as written: every list may be left out. */
+export interface AuthConfigInput {
+  roles?: RoleConfig[];
+  users?: Array<Omit<UserConfig, 'roles'> & { roles?: string[] }>;
+  tokens?: Array<Omit<TokenConfig, 'roles'> & { roles?: string[] }>;
+  /** A role granted to clients that connect without credentials. @default none: they are refused */
+  anonymous?: string;
+}
+
+/** The `auth` section, validated: once it is set, only its users and tokens (and `anonymous`) get in. */
+export interface AuthConfig {
+  roles: RoleConfig[];
+  users: UserConfig[];
+  tokens: TokenConfig[];
+  /** A role granted to clients that connect without credentials; absent: they are refused. */
+  anonymous?: string;
+}

@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
+import { AuthenticationError, PermissionDeniedError } from './auth.js';
 import { KilnError, type ErrorFields } from './base.js';
 import {
   ConnectionClosedError,
@@ -72,6 +73,8 @@ const wireClasses = [
   StripeEpochChangedError,
   StreamBusyError,
   TransactionInDoubtError,
+  AuthenticationError,
+  PermissionDeniedError,
 ];
 const fromWireByName = new Map<string, (message: string, fields: ErrorFields) => KilnError>(
   wireClasses.map((errorClass) => [errorClass.name, (message, fields) => errorClass.fromWire(message, fields)]),

@@ -4,11 +4,11 @@
  *
  * The version is read before anything else, since the rest of a hello may change with it: a
  * dialler speaking another version is refused with `UnsupportedProtocolVersionError` naming both,
- * never misread later. Authentication will plug in here: a hello's `credentials` field is
- * reserved for it, and refused until a server can check it.
+ * never misread later. A client's hello may carry `credentials`, checked here for their shape and
+ * size only (their values never appear in an error); the server then authenticates them.
  */
 import { ConnectionClosedError, errorFromWire, ProtocolError, TlsError, UnsupportedProtocolVersionError } from '../errors.js';
-import { HELLO_NAME_LENGTH_MAX, LEARNED_URLS_MAX, URL_LENGTH_MAX } from '../limits.js';
+import { AUTH_SECRET_LENGTH_MAX, HELLO_NAME_LENGTH_MAX, LEARNED_URLS_MAX, URL_LENGTH_MAX } from '../limits.js';
 import type { Connection } from '../transport/transport.js';
 import { decodeServerFrame, encodeHello, encodeWelcome, FrameKind, PROTOCOL_VERSION } from './frames.js';
 
@@ -22,7 +22,12 @@ export interface Hello {
   clusterId?: string;
   /** A name for logs and status. */
   name?: string;
+  /** Who the client is, for a server with users and tokens. */
+  credentials?: Credentials;
 }
+
+/** A user's name and password, or a token. */
+export type Credentials = { username: string; password: string } | { token: string };
 
 /** The server's answer to a good hello. */
 export interface Welcome {
@@ -55,11 +60,24 @@ export function acceptHello(value: unknown, policy: HelloPolicy): Hello {
   if (role !== 'client' && role !== 'peer' && role !== 'voter') throw new ProtocolError("hello role must be 'client', 'peer' or 'voter'");
   if (name !== undefined && (typeof name !== 'string' || name.length > HELLO_NAME_LENGTH_MAX)) throw new ProtocolError('hello name must be a short string');
   if (clusterId !== undefined && typeof clusterId !== 'string') throw new ProtocolError('hello clusterId must be a string');
-  // The seam for authentication: until a server checks credentials, one that sends them is refused rather than let in unchecked.
-  if (value.credentials !== undefined) throw new ProtocolError('hello credentials are not supported by this server');
+  const credentials = value.credentials === undefined ? undefined : credentialsFromWire(value.credentials);
   if (!policy.roles.has(role)) throw new ProtocolError(`role '${role}' is not served by this server`);
   if (clusterId !== undefined && clusterId !== policy.clusterId) throw new ProtocolError(`cluster id ${clusterId} does not match this server's ${policy.clusterId}`);
-  return { role, ...(name !== undefined ? { name } : {}), ...(clusterId !== undefined ? { clusterId } : {}) };
+  return { role, ...(name !== undefined ? { name } : {}), ...(clusterId !== undefined ? { clusterId } : {}), ...(credentials !== undefined ? { credentials } : {}) };
+}
+
+const CREDENTIALS_RULE = `hello credentials must be { username, password } or { token }: strings of 1 to ${HELLO_NAME_LENGTH_MAX} (username) or ${AUTH_SECRET_LENGTH_MAX} characters`;
+const isText = (v: unknown, lengthMax: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= lengthMax;
+
+/** @throws ProtocolError when the credentials have another shape, or a field is empty or too long (never echoing a value) */
+function credentialsFromWire(value: unknown): Credentials {
+  if (!isMap(value)) throw new ProtocolError(CREDENTIALS_RULE);
+  const keys = Object.keys(value);
+  if (keys.length === 1 && isText(value.token, AUTH_SECRET_LENGTH_MAX)) return { token: value.token };
+  if (keys.length === 2 && isText(value.username, HELLO_NAME_LENGTH_MAX) && isText(value.password, AUTH_SECRET_LENGTH_MAX)) {
+    return { username: value.username, password: value.password };
+  }
+  throw new ProtocolError(CREDENTIALS_RULE);
 }
 
 /** The welcome frame a server answers a good hello with. */

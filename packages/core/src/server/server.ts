@@ -25,6 +25,7 @@ import type { PeerInbox } from '../replication/peer-inbox.js';
 import { listenOptionsFor } from './listen-options.js';
 import { Transactions } from '../txn/transactions.js';
 import type { LogRecord } from '../log/record.js';
+import { Authenticator, checkServerAuth, type ServerAuthOptions } from '../auth/authenticator.js';
 
 export type { ServerState, ServerStatus } from '../protocol/status.js';
 
@@ -57,6 +58,8 @@ export interface ServerOptions {
    * of one stripe of its own.
    */
   cluster?: { layout: ClusterLayout; stripe: number };
+  /** Users, tokens and roles (the file's `auth`) and the hash functions checking them; see docs/security.md. @default none: no checks */
+  auth?: ServerAuthOptions;
 }
 
 /** A running server. */
@@ -117,6 +120,7 @@ export async function startServer(options: ServerOptions, placement: ServerPlace
   if (options.listen.length === 0 && !options.group) throw new ConfigError('listen', 'must name at least one address');
   if (options.group) checkGroupSettings(options.group);
   if (options.cluster) checkPlacement(options.cluster);
+  if (options.auth) checkServerAuth(options.auth);
   const transportFor = (url: string): Transport => {
     const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
     const transport = options.transports.find((t) => t.schemes.includes(scheme) && t.listen);
@@ -269,6 +273,7 @@ class Server implements KilnServer {
       // A standalone server's report holds only operators' forced decisions.
       diverged: (index) => member.divergedEntry(index),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
+      ...(this.options.auth ? { auth: new Authenticator(this.options.auth, this.clock, this.timers) } : {}),
       ...group,
     };
     const onConnection = (connection: Connection): void => {
@@ -317,6 +322,7 @@ class Server implements KilnServer {
       timers: this.timers,
       log: this.log,
       keepForced: (forced, prepareLsn) => this.member.keepForcedDecision(forced, prepareLsn),
+      ...(this.options.auth?.stripeCredentials ? { credentials: this.options.auth.stripeCredentials } : {}),
     });
   }
 

@@ -23,6 +23,8 @@ import type { Committer } from '../commit/committer.js';
 import type { Reader } from '../read/reader.js';
 import type { Subscription, SubscriptionHub } from '../read/subscriptions.js';
 import { ReadGate, type ReadBudget } from '../read/read-budget.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { guardedHandlers } from '../auth/guarded-handlers.js';
 
 /** What a session needs from its server. */
 export interface SessionContext {
@@ -59,6 +61,8 @@ export interface SessionContext {
   diverged: (index: number) => Promise<DivergedEntry | undefined>;
   /** True once the server began shutting down. */
   shuttingDown: () => boolean;
+  /** Checks clients' credentials, when the server has users and tokens. */
+  auth?: Authenticator;
 }
 
 const CLIENT_ROLES: ReadonlySet<Role> = new Set(['client']);
@@ -70,7 +74,8 @@ export class Session {
   private lastActivityMs: number;
   private idleTimer: TimerHandle | undefined;
   private readonly reads: ReadGate;
-  private readonly handlers: OperationHandlers;
+  /** Every operation's handler; wrapped in permission checks once an authenticated client is greeted. */
+  private handlers: OperationHandlers;
 
   constructor(
     private readonly connection: Connection,
@@ -100,7 +105,7 @@ export class Session {
         if (!greeted) {
           if (decoded.kind !== FrameKind.Hello) throw new ProtocolError('the first frame must be a hello');
           handshakeTimer.cancel();
-          const { role } = this.greet(decoded.hello);
+          const { role } = await this.greet(decoded.hello);
           if (role === 'peer') {
             // A member of this server's group: the peer network reads the rest.
             await this.context.peers!.accept(this.connection, frames);
@@ -119,8 +124,11 @@ export class Session {
     }
   }
 
-  private greet(hello: unknown): { role: Role } {
+  private async greet(hello: unknown): Promise<{ role: Role }> {
     const accepted = acceptHello(hello, { clusterId: this.context.clusterId, roles: this.context.peers ? GROUP_ROLES : CLIENT_ROLES });
+    // Peers are members of the group, not users: their links are not authenticated here.
+    const { auth } = this.context;
+    if (auth && accepted.role === 'client') this.handlers = guardedHandlers(this.handlers, await auth.authenticate(accepted.credentials, this.connection.remoteAddress));
     if (this.context.shuttingDown()) throw new ServerShuttingDownError();
     const servers = this.context.groupUrls?.();
     this.connection.send(encodeWelcomeFrame({ server: this.context.serverName, clusterId: this.context.clusterId, ...(servers ? { servers } : {}) }));

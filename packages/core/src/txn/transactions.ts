@@ -20,6 +20,7 @@ import type { Transport } from '../transport/transport.js';
 import { Coordinator } from './coordinator.js';
 import { Participant } from './participant.js';
 import { StripeCaller } from './stripe-caller.js';
+import type { Credentials } from '../protocol/handshake.js';
 import { TxnLog } from './txn-log.js';
 
 export interface TransactionsOptions {
@@ -39,6 +40,8 @@ export interface TransactionsOptions {
   log: (line: string) => void;
   /** Keeps an operator's forced decision on a part prepared at `prepareLsn` in the `diverged` report. */
   keepForced: (forced: ForcedDecision, prepareLsn: number) => Promise<void>;
+  /** What this server presents to other stripes' actives, when they check credentials. */
+  credentials?: Credentials;
 }
 
 
@@ -53,8 +56,8 @@ export class Transactions {
   private active = false;
 
   constructor(private readonly options: TransactionsOptions) {
-    const { name, layout, transports, limits, txnTimeoutMs, clock, timers, log, stripe, committer, term, keepForced } = options;
-    this.caller = new StripeCaller({ self: name, layout, transports, limits, callTimeoutMs: txnTimeoutMs, clock, timers });
+    const { name, layout, transports, limits, txnTimeoutMs, clock, timers, log, stripe, committer, term, keepForced, credentials } = options;
+    this.caller = new StripeCaller({ self: name, layout, transports, limits, callTimeoutMs: txnTimeoutMs, clock, timers, ...(credentials ? { credentials } : {}) });
     this.coordinator = new Coordinator({ stripe, committer, term, caller: this.caller, txnLog: this.txnLog, clock, timers, txnTimeoutMs, log });
     this.participant = new Participant({ committer, timers, caller: this.caller, txnLog: this.txnLog, stripeName: (i) => this.stripeName(i), clock, txnTimeoutMs, keepForced });
   }
