@@ -9,6 +9,7 @@ import { KilnError, SequenceExpiredError, SequenceReusedError, ServerFailedError
 import type { LogLimits } from '../limits.js';
 import { encodeRecord, RecordKind, type EncodedRecord, type LogRecord, type RecordAppend, type TxnInfo } from '../log/record.js';
 import type { TransactionRequest, TransactionResult } from '../protocol/messages.js';
+import type { CommitCounters } from '../observe/counters.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Timers } from '../time.js';
 import { DedupTable } from './dedup-table.js';
@@ -41,6 +42,8 @@ export interface CommitterOptions {
   commitIndex?: number;
   /** Called once if a store write fails; the committer then refuses all work. */
   onFailed: (error: unknown) => void;
+  /** Counts what is committed, when someone watches. */
+  counters?: CommitCounters;
 }
 
 /** A transaction waiting for stream heads to load before its turn. */
@@ -91,6 +94,7 @@ export class Committer {
       commitIndex: options.commitIndex ?? options.store.lastPosition.lsn,
       ...(options.onWriting ? { onWriting: options.onWriting } : {}),
       ...(options.onWritten ? { onWritten: options.onWritten } : {}),
+      ...(options.counters ? { counters: options.counters } : {}),
       onDurable: (stream) => this.heads.settle(stream),
       onCommit: (done) => this.committed(done),
       onStoreFailed: (error, batch) => {

@@ -12,7 +12,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { clusterConfigDefaults } from './defaults.js';
-import { address, knownKeys, name, normalisePath, object, oneOf, time } from './fields.js';
+import { address, httpAddress, knownKeys, name, normalisePath, object, oneOf, time } from './fields.js';
 import { parseLimits, parseSingleStripe, parseStripes, parseVoters, type ParsedStripe } from './sections.js';
 import type { ClusterConfig } from './types.js';
 
@@ -93,10 +93,10 @@ export function validateClusterConfig(value: unknown): ClusterConfig {
     }
   }
 
-  // Addresses: unique across every server and voter, client and peer alike.
+  // Addresses: unique across every server and voter, client, peer and HTTP alike.
   const addresses = new Map<string, string>();
-  const claimAddress = (url: string, field: string): void => {
-    const { key, port } = address(url, field, true);
+  const claimAddress = (url: string, field: string, parse = address): void => {
+    const { key, port } = parse(url, field, true);
     if (port === 0) return;
     const previous = addresses.get(key);
     if (previous !== undefined) throw new ConfigError(field, `'${url}' is already used by ${previous}; every client and peer address must be unique`);
@@ -105,8 +105,12 @@ export function validateClusterConfig(value: unknown): ClusterConfig {
   for (const { server, path } of allServers) {
     server.listen.forEach((url, i) => claimAddress(url, `${path}.listen[${i}]`));
     if (server.peer !== undefined) claimAddress(server.peer, `${path}.peer`);
+    if (server.http !== undefined) claimAddress(server.http, `${path}.http`, httpAddress);
   }
-  for (const { voter, path } of voters) claimAddress(voter.peer, `${path}.peer`);
+  for (const { voter, path } of voters) {
+    claimAddress(voter.peer, `${path}.peer`);
+    if (voter.http !== undefined) claimAddress(voter.http, `${path}.http`, httpAddress);
+  }
 
   // Data directories: required in restartable mode, and unique on each host.
   if (persistence === 'restartable') {

@@ -24,6 +24,8 @@ import { checkPlacement, type ClusterLayout } from '../cluster/layout.js';
 import type { PeerInbox } from '../replication/peer-inbox.js';
 import { Transactions } from '../txn/transactions.js';
 import type { LogRecord } from '../log/record.js';
+import { ServerCounters } from '../observe/counters.js';
+import type { ServerObservation } from '../observe/observation.js';
 
 export type { ServerState, ServerStatus } from '../protocol/status.js';
 
@@ -66,6 +68,8 @@ export interface KilnServer {
   /** What recovery found when the store opened. */
   readonly recovery: RecoveryReport;
   status(): ServerStatus;
+  /** Status, counters and the gauges a metrics endpoint reads, taken now. */
+  observe(): ServerObservation;
   /**
    * Adds a mirror to this server's group at runtime, without pausing the active; resolves once
    * the new view is recorded (the mirror then catches up and joins the in-sync set by itself).
@@ -150,6 +154,9 @@ class Server implements KilnServer {
   private hub!: SubscriptionHub;
   private readonly listeners: Listener[] = [];
   private readonly sessions = new Set<Promise<void>>();
+  /** The client sessions open now, for the requests they have in flight. */
+  private readonly openSessions = new Set<Session>();
+  private readonly counters: ServerCounters;
   private readonly openConnections = new Set<Connection>();
   private clusterId = '';
   private presence!: ClusterPresence;
@@ -175,6 +182,7 @@ class Server implements KilnServer {
     this.store = checkedStore(options.store, logLimits);
     this.failed = new Promise((resolve) => (this.reportFailure = resolve));
     this.standalone = options.group === undefined;
+    this.counters = new ServerCounters(this.clock);
   }
 
   get urls(): string[] {
@@ -240,6 +248,7 @@ class Server implements KilnServer {
       ...(txns ? { onRecoveredRecord: (record: LogRecord) => txns.recoveredRecord(record) } : {}),
       stripe: this.presence.stripe,
       standalone: this.standalone,
+      counters: this.counters,
     });
     this.member = member;
     const inbox = this.placement.inbox ?? this.presence.ownInbox();
@@ -267,15 +276,19 @@ class Server implements KilnServer {
       // A standalone server's report holds only operators' forced decisions.
       diverged: (index) => member.divergedEntry(index),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
+      counters: this.counters,
       ...group,
     };
     const onConnection = (connection: Connection): void => {
       this.openConnections.add(connection);
-      const session = new Session(connection, context).run();
+      const served = new Session(connection, context);
+      const session = served.run();
       this.sessions.add(session);
+      this.openSessions.add(served);
       void connection.closed.then(() => {
         this.openConnections.delete(connection);
         this.sessions.delete(session);
+        this.openSessions.delete(served);
       });
     };
     // A standalone server is the active before its first client can arrive.
@@ -358,6 +371,28 @@ class Server implements KilnServer {
       uptimeMs: Math.round(this.clock.monotonicMs() - this.startedMs),
       ...(this.standalone ? {} : { group: this.member.describe() }),
     };
+  }
+
+  observe(): ServerObservation {
+    let requestsInFlight = 0;
+    for (const session of this.openSessions) requestsInFlight += session.requestsInFlight;
+    let sendQueueBytes = 0;
+    for (const connection of this.openConnections) sendQueueBytes += connection.queuedBytes;
+    return {
+      status: this.status(),
+      stripe: this.presence.directory.layout.stripes[this.presence.stripe]!.name,
+      counters: this.counters,
+      requestsInFlight,
+      sendQueueBytes,
+      subscriptionsCatchingUp: this.hub.catchingUp,
+      mirrorLagSeconds: this.member.mirrorLagSeconds(),
+      ...(this.transactions && this.member.state === 'ACTIVE-COORDINATOR' ? { transactions: this.openTransactions(this.transactions) } : {}),
+    };
+  }
+
+  private openTransactions(txns: Transactions): NonNullable<ServerObservation['transactions']> {
+    const open = txns.list();
+    return { open: open.length, oldestAgeMs: Math.max(0, ...open.map((t) => t.ageMs)), inDoubt: open.filter((t) => t.inDoubt).length };
   }
 
   close(): Promise<void> {
