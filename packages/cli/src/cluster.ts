@@ -25,6 +25,7 @@ import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
+import { checkHttpBind } from './http/bind-policy.js';
 import { serveObservability, type Observed } from './http/observability.js';
 import type { Running } from './start.js';
 
@@ -53,6 +54,8 @@ export async function startServerMember(config: ClusterConfig, name: string | un
     name = servers[0]!.name;
   }
   const { stripe, server: self } = findServer(config, name);
+  // An address the listener may not bind is refused before the server starts.
+  if ((http ?? self.http) !== undefined) checkHttpBind((http ?? self.http)!, http !== undefined ? '--http' : `servers[${name}].http`);
   // One server and no voters is a lone active: no group to form.
   const lone = isLoneServer(config) && role !== 'joining server';
   const group = lone ? undefined : groupOptionsOf(config, name, role === 'joining server');
@@ -76,6 +79,7 @@ function boundAt(config: ClusterConfig, name: string, urls: readonly string[]): 
  */
 export async function startVoterMember(config: ClusterConfig, name: string, log: (line: string) => void, http?: string): Promise<Running> {
   const { dataDir, http: fileHttp } = findVoter(config, name, '--name');
+  if ((http ?? fileHttp) !== undefined) checkHttpBind((http ?? fileHttp)!, http !== undefined ? '--http' : `voters[${name}].http`);
   const stripes = stripesOf(config);
   const dirOf = (stripe: string): string | undefined => (dataDir === undefined || stripes.length === 1 ? dataDir : join(dataDir, stripe));
   for (const stripe of stripes) {
@@ -103,7 +107,7 @@ async function withHttp(member: KilnServer | KilnVoter, config: ClusterConfig, o
   if (url === undefined) return member;
   let http;
   try {
-    http = await serveObservability(config, observed, url, flag !== undefined ? '--http' : `${observed.kind === 'voter' ? 'voters' : 'servers'}[${observed.name}].http`);
+    http = await serveObservability(config, observed, url, flag !== undefined ? '--http' : `${observed.kind}s[${observed.name}].http`);
   } catch (error) {
     await member.close();
     throw error;
