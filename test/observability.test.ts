@@ -2,7 +2,9 @@
 // answers; /metrics parses strictly as Prometheus text; the commit counters move with appends;
 // a mirror's lag gauges rise while it is stopped (SIGSTOP) and fall as it catches up; and an HTTP
 // address beyond loopback is refused, as TLS and auth are not there yet.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { parse as parseYaml } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +14,6 @@ import { inSyncActive, killAllKilns, killAllMembers, launch, pollUntil, seededRa
 import { get, observedCluster, scrape, type ObservedMember } from './support/observed-cluster.js';
 import { parsePrometheusText, valueOf } from './support/prometheus.js';
 import { RawTcp } from './support/wire.js';
-import { spawnSync } from 'node:child_process';
 
 const dirs: string[] = [];
 const tempDir = async (): Promise<string> => {
@@ -181,5 +182,25 @@ describe('the Prometheus text reader of the tests', () => {
     expect(() => parsePrometheusText('# TYPE a gauge\na 3\na 4\n')).toThrow(/repeated/);
     expect(() => parsePrometheusText('# TYPE a gauge\na  3\n')).toThrow(/one space/);
     expect(() => parsePrometheusText('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n')).toThrow(/grow/);
+  });
+});
+
+describe('docs/metrics.md and examples/alerts.yml', () => {
+  it('document every kiln_ metric a server serves, and the alerts are rules over documented metrics', async () => {
+    const doc = await readFile(join(import.meta.dirname, '..', 'docs', 'metrics.md'), 'utf8');
+    const kiln = await startKiln({ extraArgs: ['--http', 'http://127.0.0.1:0'] });
+    const http = /serves HTTP on (http:\/\/127\.0\.0\.1:\d+)/.exec(await kiln.waitForLine(/serves HTTP on/))![1]!;
+    const served = [...(await scrape(http)).keys()].filter((name) => name.startsWith('kiln_'));
+    expect(served.length).toBeGreaterThan(20);
+    for (const name of served) expect(doc, `${name} in docs/metrics.md`).toContain(`| \`${name}\` |`);
+
+    const rules = parseYaml(await readFile(join(import.meta.dirname, '..', 'examples', 'alerts.yml'), 'utf8')) as { groups: Array<{ name: string; rules: Array<Record<string, unknown>> }> };
+    const alerts = rules.groups.flatMap((g) => g.rules);
+    expect(alerts.map((r) => r.alert)).toEqual(['KilnStripeUnderReplicated', 'KilnStripeWithoutActive', 'KilnTransactionInDoubt']);
+    for (const rule of alerts) {
+      expect(Object.keys(rule).sort()).toEqual(['alert', 'annotations', 'expr', 'for', 'labels']);
+      expect(rule.for).toMatch(/^\d+[smh]$/);
+      for (const metric of String(rule.expr).match(/kiln_[a-z_]+/g) ?? []) expect(doc).toContain(`| \`${metric}\` |`);
+    }
   });
 });

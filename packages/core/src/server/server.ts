@@ -12,6 +12,7 @@ import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
 import type { Store } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
 import type { Connection, Listener, Transport } from '../transport/transport.js';
+import type { KilnServer } from './kiln-server.js';
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import { GroupMember, type GroupOptions } from '../replication/member.js';
 import { Reader } from '../read/reader.js';
@@ -25,9 +26,10 @@ import type { PeerInbox } from '../replication/peer-inbox.js';
 import { Transactions } from '../txn/transactions.js';
 import type { LogRecord } from '../log/record.js';
 import { ServerCounters } from '../observe/counters.js';
-import type { ServerObservation } from '../observe/observation.js';
+import { observeServer, type ServerObservation } from './observe-server.js';
 
 export type { ServerState, ServerStatus } from '../protocol/status.js';
+export type { KilnServer } from './kiln-server.js';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -58,41 +60,6 @@ export interface ServerOptions {
    * of one stripe of its own.
    */
   cluster?: { layout: ClusterLayout; stripe: number };
-}
-
-/** A running server. */
-export interface KilnServer {
-  readonly name: string;
-  /** Bound addresses, with real ports. */
-  readonly urls: readonly string[];
-  /** What recovery found when the store opened. */
-  readonly recovery: RecoveryReport;
-  status(): ServerStatus;
-  /** Status, counters and the gauges a metrics endpoint reads, taken now. */
-  observe(): ServerObservation;
-  /**
-   * Adds a mirror to this server's group at runtime, without pausing the active; resolves once
-   * the new view is recorded (the mirror then catches up and joins the in-sync set by itself).
-   * Start the new server first, with `joining: true` in its group options.
-   *
-   * @throws NotActiveError (pointing at the active) unless this server is the group's active
-   * @throws InvalidArgumentError when a name or address is taken, or this server is in no group
-   */
-  addMirror(mirror: GroupMemberConfig): Promise<GroupView>;
-  /**
-   * Removes a mirror from this server's group at runtime, without pausing the active.
-   *
-   * @throws NotActiveError (pointing at the active) unless this server is the group's active
-   * @throws InvalidArgumentError when `name` is no mirror, is the active, or this server is in no group
-   */
-  removeMirror(name: string): Promise<GroupView>;
-  /**
-   * Shuts down cleanly: stops taking requests, answers or fails those in flight, closes every
-   * connection and listener, then flushes and closes the store.
-   */
-  close(): Promise<void>;
-  /** Resolves with the cause if a store write fails; the server then stops acknowledging anything. */
-  readonly failed: Promise<unknown>;
 }
 
 /** Starts a server: opens and recovers the store, then listens. */
@@ -154,8 +121,8 @@ class Server implements KilnServer {
   private hub!: SubscriptionHub;
   private readonly listeners: Listener[] = [];
   private readonly sessions = new Set<Promise<void>>();
-  /** The client sessions open now, for the requests they have in flight. */
-  private readonly openSessions = new Set<Session>();
+  /** Client sessions open now, by connection: what observe() sums. */
+  private readonly openSessions = new Map<Connection, Session>();
   private readonly counters: ServerCounters;
   private readonly openConnections = new Set<Connection>();
   private clusterId = '';
@@ -282,13 +249,13 @@ class Server implements KilnServer {
     const onConnection = (connection: Connection): void => {
       this.openConnections.add(connection);
       const served = new Session(connection, context);
+      this.openSessions.set(connection, served);
       const session = served.run();
       this.sessions.add(session);
-      this.openSessions.add(served);
       void connection.closed.then(() => {
         this.openConnections.delete(connection);
         this.sessions.delete(session);
-        this.openSessions.delete(served);
+        this.openSessions.delete(connection);
       });
     };
     // A standalone server is the active before its first client can arrive.
@@ -374,25 +341,9 @@ class Server implements KilnServer {
   }
 
   observe(): ServerObservation {
-    let requestsInFlight = 0;
-    for (const session of this.openSessions) requestsInFlight += session.requestsInFlight;
-    let sendQueueBytes = 0;
-    for (const connection of this.openConnections) sendQueueBytes += connection.queuedBytes;
-    return {
-      status: this.status(),
-      stripe: this.presence.directory.layout.stripes[this.presence.stripe]!.name,
-      counters: this.counters,
-      requestsInFlight,
-      sendQueueBytes,
-      subscriptionsCatchingUp: this.hub.catchingUp,
-      mirrorLagSeconds: this.member.mirrorLagSeconds(),
-      ...(this.transactions && this.member.state === 'ACTIVE-COORDINATOR' ? { transactions: this.openTransactions(this.transactions) } : {}),
-    };
-  }
-
-  private openTransactions(txns: Transactions): NonNullable<ServerObservation['transactions']> {
-    const open = txns.list();
-    return { open: open.length, oldestAgeMs: Math.max(0, ...open.map((t) => t.ageMs)), inDoubt: open.filter((t) => t.inDoubt).length };
+    const stripe = this.presence.directory.layout.stripes[this.presence.stripe]!.name;
+    const transactions = this.member.state === 'ACTIVE-COORDINATOR' ? this.transactions : undefined;
+    return observeServer({ status: this.status(), stripe, counters: this.counters, sessions: this.openSessions, hub: this.hub, member: this.member, transactions });
   }
 
   close(): Promise<void> {
