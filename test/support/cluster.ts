@@ -50,6 +50,8 @@ export interface StartKilnOptions {
   extraArgs?: readonly string[];
   /** All the arguments for `kiln start`, instead of the ones the other options make. */
   args?: readonly string[];
+  /** The command: `voter` runs `kiln voter` with `args`. @default 'start' */
+  command?: 'start' | 'voter';
 }
 
 /** A running (or exited) server process. */
@@ -92,7 +94,7 @@ export async function killAllKilns(): Promise<void> {
 
 /** Starts `kiln start` and resolves once it logs the address it listens on. */
 export async function startKiln(options: StartKilnOptions = {}): Promise<KilnProcess> {
-  const args = [KILN_BIN, 'start', '--listen', `tcp://127.0.0.1:${options.port ?? 0}`, ...(options.name ? ['--name', options.name] : [])];
+  const args = [KILN_BIN, options.command ?? 'start', '--listen', `tcp://127.0.0.1:${options.port ?? 0}`, ...(options.name ? ['--name', options.name] : [])];
   args.push(...(options.dataDir === undefined ? ['--memory'] : ['--data', options.dataDir]), ...(options.extraArgs ?? []));
   if (options.args) args.splice(2, args.length, ...options.args);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });

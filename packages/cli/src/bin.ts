@@ -3,9 +3,9 @@
  * The `kiln` command.
  *
  * ```
- * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE] [--tls-cert F --tls-key F [--tls-ca F]]
- * kiln start --config CLUSTER-FILE --server NAME [--join]
- * kiln voter --config CLUSTER-FILE --name NAME
+ * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE] [--tls-cert F --tls-key F [--tls-ca F]] [--http URL]
+ * kiln start --config CLUSTER-FILE --server NAME [--join] [--http URL]
+ * kiln voter --config CLUSTER-FILE --name NAME [--http URL]
  * kiln certs --config CLUSTER-FILE --out DIR
  * kiln admin add-mirror|remove-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE] [--wait]
  * kiln status [URL] [--config CLUSTER-FILE] [--json]
@@ -38,19 +38,23 @@ import { PasswordInputError, printNewToken, printPasswordHash } from './passwd.j
 
 const USAGE = `usage:
   kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
-             [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
+             [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--http URL]
       Runs one server in the foreground. Default: restartable mode, LevelDB under ./kiln-data,
       listening on tcp://127.0.0.1:7410 and ws://127.0.0.1:7411. SIGINT or SIGTERM shuts it
       down cleanly. --tls-cert and --tls-key (PEM files) let it listen on tls:// and wss://.
-  kiln start --config CLUSTER-FILE --server NAME [--join]
+  kiln start --config CLUSTER-FILE --server NAME [--join] [--http URL]
       Runs server NAME of the cluster file, in its stripe (mirror group). With --join it is a new
       server for a running group: it waits, outside the in-sync set, for kiln admin add-mirror.
-  kiln voter --config CLUSTER-FILE --name NAME
+  kiln voter --config CLUSTER-FILE --name NAME [--http URL]
       Runs voter NAME: it holds no log, and votes in the elections of every stripe.
   kiln certs --config CLUSTER-FILE --out DIR
       Writes a development CA (DIR/ca.pem, DIR/ca-key.pem) and, for every server and voter, a
       certificate named after it (DIR/NAME.pem, DIR/NAME-key.pem), for trying TLS and mutual
       TLS; see docs/security.md for real certificates. Never overwrites a file.
+  --http URL (start, voter)
+      Serves health (/health/live, /health/ready), Prometheus metrics (/metrics) and the live
+      status page of the whole cluster (/) on URL, e.g. http://127.0.0.1:7412; over the file's
+      "http" address. Loopback addresses only: the listener has no TLS or auth yet.
   kiln admin add-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE] [--wait]
       Adds server NAME (its addresses from the cluster file) to its running stripe, without
       pausing the active. --wait prints its catch-up progress until it is in sync (at most 1 h).
@@ -127,9 +131,9 @@ async function main(argv: string[]): Promise<void> {
     case 'start':
       return start(rest);
     case 'voter': {
-      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, name: { type: 'string' } } });
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, name: { type: 'string' }, http: { type: 'string' } } });
       if (!values.config || !values.name) throw new UsageError('kiln voter needs --config FILE and --name NAME');
-      runUntilSignalled(await startVoterMember(await readClusterConfig(values.config), values.name, log), log);
+      runUntilSignalled(await startVoterMember(await readClusterConfig(values.config), values.name, log, values.http), log);
       return;
     }
     case 'admin': {
@@ -191,6 +195,7 @@ async function start(args: string[]): Promise<void> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
+      http: { type: 'string' },
     },
   });
   if (values.memory && values.data) throw new UsageError('--memory and --data do not go together');
@@ -198,7 +203,7 @@ async function start(args: string[]): Promise<void> {
     if (!values.config) throw new UsageError('--server needs --config FILE');
     const overrides = (['memory', 'data', 'listen', 'name', 'tls-cert', 'tls-key', 'tls-ca'] as const).filter((flag) => values[flag] !== undefined);
     if (overrides.length > 0) throw new UsageError(`--${overrides.join(', --')} cannot be used with a cluster file; set them in the file`);
-    runUntilSignalled(await startServerMember(await readClusterConfig(values.config), values.server, values.join ? 'joining server' : 'server', log), log);
+    runUntilSignalled(await startServerMember(await readClusterConfig(values.config), values.server, values.join ? 'joining server' : 'server', log, values.http), log);
     return;
   }
   if (values.join) throw new UsageError('--join needs --config CLUSTER-FILE --server NAME');
@@ -214,7 +219,7 @@ async function start(args: string[]): Promise<void> {
     ...(values.listen ? { listen: values.listen.map((url, i) => checkUrl(url, `--listen[${i}]`)) } : {}),
     ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile, ...(values['tls-ca'] !== undefined && { caFile: values['tls-ca'] }) } } : {}),
   });
-  runUntilSignalled(await startServerMember(config, undefined, 'server', log), log);
+  runUntilSignalled(await startServerMember(config, undefined, 'server', log, values.http), log);
 }
 
 async function stripeOf(args: string[]): Promise<void> {

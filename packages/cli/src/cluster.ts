@@ -19,12 +19,16 @@ import {
   type ServerAuthOptions,
   type AuthConfig,
   type KilnServer,
+  type ServerConfig,
   type KilnVoter,
   type Store,
 } from '@kiln/core';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
+import { checkHttpBind } from './http/bind-policy.js';
+import { serveObservability, type Observed } from './http/observability.js';
 import { scryptSecrets } from './secrets.js';
+import type { Running } from './start.js';
 import { memberTransports } from './transports.js';
 
 /** How a server takes part in its stripe. */
@@ -40,24 +44,28 @@ function where(config: ClusterConfig, dataDir: string | undefined): string {
 
 /**
  * Starts server `name` of the cluster `config`, in the role given. `name` may be left out when the
- * cluster has a single server.
+ * cluster has a single server. Its HTTP listener, if any, is on `http` (`--http`) or else the
+ * address the file gives it.
  */
-export async function startServerMember(config: ClusterConfig, name: string | undefined, role: ServerRole, log: (line: string) => void): Promise<KilnServer> {
+export async function startServerMember(config: ClusterConfig, name: string | undefined, role: ServerRole, log: (line: string) => void, http?: string): Promise<Running> {
   const servers = serversOf(config);
   if (name === undefined) {
     if (servers.length !== 1) throw new ConfigError('--server', `the file names ${servers.length} servers: ${servers.map((s) => s.name).join(', ')}; pick one`);
     name = servers[0]!.name;
   }
   const { stripe, server: self } = findServer(config, name);
+  // An address the listener may not bind is refused before the server starts.
+  if ((http ?? self.http) !== undefined) checkHttpBind((http ?? self.http)!, http !== undefined ? '--http' : `servers[${name}].http`);
   // One server and no voters is a lone active: no group to form.
   const lone = isLoneServer(config) && role !== 'joining server';
   const group = lone ? undefined : groupOptionsOf(config, name, role === 'joining server');
   const layout = clusterLayoutOf(config);
   const cluster = { layout, stripe: layout.stripes.findIndex((s) => s.name === stripe.name) };
+  const transports = await memberTransports(config, self, name);
   const server = await createServer({
     name,
     store: storeAt(config, self.dataDir),
-    transports: await memberTransports(config, self, name),
+    transports,
     listen: self.listen,
     limits: config.limits,
     log,
@@ -67,7 +75,13 @@ export async function startServerMember(config: ClusterConfig, name: string | un
   });
   const striped = layout.stripes.length > 1 ? ` stripe ${stripe.name}` : '';
   log(`kiln: ${name}${lone ? '' : ` (${role}${striped}) of cluster ${config.cluster}`} listening on ${server.urls.join(', ')} (${where(config, self.dataDir)})`);
-  return server;
+  return withHttp(server, boundAt(config, name, server.urls), { name, kind: 'server', observe: () => [server.observe()], transports }, http, self.http, log);
+}
+
+/** The cluster with server `name` listening where it bound (a lone server may ask for port 0): the status page asks it there. */
+function boundAt(config: ClusterConfig, name: string, urls: readonly string[]): ClusterConfig {
+  const rebind = (s: ServerConfig): ServerConfig => (s.name === name ? { ...s, listen: urls.filter((url) => url !== s.peer) } : s);
+  return config.stripes ? { ...config, stripes: config.stripes.map((stripe) => ({ ...stripe, servers: stripe.servers.map(rebind) })) } : { ...config, servers: config.servers.map(rebind) };
 }
 
 /** Environment variable holding the token a server presents to other stripes for transactions over several (needs `admin` on `"*"`). */
@@ -83,9 +97,11 @@ function serverAuth(auth: AuthConfig): ServerAuthOptions {
  * Starts voter `name`, voting in every stripe. With several stripes, each stripe's state rests in
  * a folder of its own under the voter's `dataDir`, named after the stripe.
  */
-export async function startVoterMember(config: ClusterConfig, name: string, log: (line: string) => void): Promise<KilnVoter> {
+export async function startVoterMember(config: ClusterConfig, name: string, log: (line: string) => void, http?: string): Promise<Running> {
   const self = findVoter(config, name, '--name');
-  const { dataDir } = self;
+  const { dataDir, http: fileHttp } = self;
+  if ((http ?? fileHttp) !== undefined) checkHttpBind((http ?? fileHttp)!, http !== undefined ? '--http' : `voters[${name}].http`);
+  const transports = await memberTransports(config, self, name);
   const stripes = stripesOf(config);
   const dirOf = (stripe: string): string | undefined => (dataDir === undefined || stripes.length === 1 ? dataDir : join(dataDir, stripe));
   for (const stripe of stripes) {
@@ -96,10 +112,34 @@ export async function startVoterMember(config: ClusterConfig, name: string, log:
     name,
     layout: clusterLayoutOf(config),
     stripes: stripes.map((stripe) => ({ group: groupOptionsOf(config, name, false, stripe.name), store: storeAt(config, dirOf(stripe.name)) })),
-    transports: await memberTransports(config, self, name),
+    transports,
     limits: config.limits,
     log,
   });
   log(`kiln: ${name} (voter of ${stripes.length === 1 ? 'the group' : `stripes ${stripes.map((s) => s.name).join(', ')}`}) of cluster ${config.cluster} listening on ${voter.urls.join(', ')} (${where(config, dataDir)})`);
-  return voter;
+  return withHttp(voter, config, { name, kind: 'voter', observe: () => voter.observe(), transports }, http, fileHttp, log);
+}
+
+/**
+ * Starts the member's HTTP listener when it has an address (`--http` over the file's), closed
+ * with the member; a listener that cannot start stops the member too.
+ */
+async function withHttp(member: KilnServer | KilnVoter, config: ClusterConfig, observed: Observed, flag: string | undefined, file: string | undefined, log: (line: string) => void): Promise<Running> {
+  const url = flag ?? file;
+  if (url === undefined) return member;
+  let http;
+  try {
+    http = await serveObservability(config, observed, url, flag !== undefined ? '--http' : `${observed.kind}s[${observed.name}].http`);
+  } catch (error) {
+    await member.close();
+    throw error;
+  }
+  log(`kiln: ${observed.name} serves HTTP on ${http.url} (health, metrics, status page)`);
+  return {
+    failed: member.failed,
+    close: async () => {
+      await http.close();
+      await member.close();
+    },
+  };
 }

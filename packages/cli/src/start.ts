@@ -1,8 +1,8 @@
 /** Runs a started server in the foreground until SIGINT or SIGTERM. */
 import type { KilnServer } from '@kiln/core';
 
-/** What runs in the foreground: a server, or a voter. */
-type Running = Pick<KilnServer, 'close' | 'failed'>;
+/** What runs in the foreground: a server, or a voter, with its HTTP listener if any. */
+export type Running = Pick<KilnServer, 'close' | 'failed'>;
 
 /** Shuts the server down on SIGINT or SIGTERM; a second signal exits at once. A store failure exits with 1. */
 export function runUntilSignalled(server: Running, log: (line: string) => void): void {

@@ -12,12 +12,12 @@ import type { TransactionRequest, TransactionResult } from '../protocol/messages
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Timers } from '../time.js';
 import { DedupTable } from './dedup-table.js';
-import { GroupWriter, type PendingCommit } from './group-writer.js';
+import { GroupWriter, type GroupWriterOptions, type PendingCommit } from './group-writer.js';
 import { StreamHeads } from './stream-heads.js';
 import { answersClient, checkExpected, resultOf, sameWrites, validateTransaction } from './transaction-rules.js';
 
-/** What the committer needs from the server around it. */
-export interface CommitterOptions {
+/** What the committer needs from the server around it, and what counts its commits (when someone watches). */
+export interface CommitterOptions extends Pick<GroupWriterOptions, 'counters'> {
   store: CheckedStore;
   limits: LogLimits;
   clock: Clock;
@@ -91,6 +91,7 @@ export class Committer {
       commitIndex: options.commitIndex ?? options.store.lastPosition.lsn,
       ...(options.onWriting ? { onWriting: options.onWriting } : {}),
       ...(options.onWritten ? { onWritten: options.onWritten } : {}),
+      ...(options.counters && { counters: options.counters }),
       onDurable: (stream) => this.heads.settle(stream),
       onCommit: (done) => this.committed(done),
       onStoreFailed: (error, batch) => {

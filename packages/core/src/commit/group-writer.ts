@@ -9,6 +9,7 @@ import { assert } from '../assert.js';
 import type { LogLimits } from '../limits.js';
 import { visibleAppends, type EncodedRecord, type LogRecord } from '../log/record.js';
 import type { TransactionResult } from '../protocol/messages.js';
+import type { CommitCounters } from '../observe/counters.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Timers } from '../time.js';
 
@@ -39,6 +40,8 @@ export interface GroupWriterOptions {
   onCommit: (committed: readonly PendingCommit[]) => void;
   /** A store write failed: everything is failed; `onFailed` is told once. */
   onStoreFailed: (error: unknown, batch: PendingCommit[]) => void;
+  /** Counts group commits, store writes and commits, when someone watches. */
+  counters?: CommitCounters;
 }
 
 export class GroupWriter {
@@ -97,6 +100,7 @@ export class GroupWriter {
     while (count < this.unacked.length && this.unacked[count]!.record.lsn <= target) count++;
     const done = count === this.unacked.length ? this.unacked : this.unacked.slice(0, count);
     this.unacked = count === this.unacked.length ? [] : this.unacked.slice(count);
+    this.options.counters?.committed(done);
     this.options.onCommit(done);
   }
 
@@ -115,13 +119,14 @@ export class GroupWriter {
 
   /** Writes the queue in group commits until it is empty; records that arrive meanwhile join the next one. */
   private async flush(): Promise<void> {
-    const { store, limits } = this.options;
+    const { store, limits, counters } = this.options;
     while (this.queue.length > 0 && !this.stopped) {
       this.writing = true;
       const batch = this.takeBatch(limits.groupCommitRecordsMax, limits.groupCommitBytesMax);
       const encoded = batch.map((p) => p.encoded);
       this.options.onWriting?.(encoded);
       this.writingBatch = batch;
+      const startedMs = counters?.clock.monotonicMs() ?? 0;
       try {
         await store.append(encoded);
       } catch (error) {
@@ -131,6 +136,7 @@ export class GroupWriter {
         this.writingBatch = [];
       }
       if (this.stopped) return; // abandoned while writing
+      counters?.written(batch.length, startedMs);
       this.writtenLsn = batch[batch.length - 1]!.record.lsn;
       for (const pending of batch) {
         for (const append of visibleAppends(pending.record)) this.options.onDurable(append.stream);

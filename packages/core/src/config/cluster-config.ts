@@ -13,7 +13,7 @@
 import { ConfigError } from '../errors.js';
 import { parseAuth } from './auth.js';
 import { clusterConfigDefaults } from './defaults.js';
-import { address, knownKeys, name, normalisePath, object, oneOf, time } from './fields.js';
+import { address, httpAddress, knownKeys, name, normalisePath, object, oneOf, time } from './fields.js';
 import { parseClusterTls, parseLimits, parseSingleStripe, parseStripes, parseVoters, type ParsedStripe } from './sections.js';
 import { checkTlsRules } from './tls-rules.js';
 import type { ClusterConfig } from './types.js';
@@ -97,10 +97,10 @@ export function validateClusterConfig(value: unknown): ClusterConfig {
     }
   }
 
-  // Addresses: unique across every server and voter, client and peer alike.
+  // Addresses: unique across every server and voter, client, peer and HTTP alike.
   const addresses = new Map<string, string>();
-  const claimAddress = (url: string, field: string): void => {
-    const { key, port } = address(url, field, true);
+  const claimAddress = (url: string, field: string, parse = address): void => {
+    const { key, port } = parse(url, field, true);
     if (port === 0) return;
     const previous = addresses.get(key);
     if (previous !== undefined) throw new ConfigError(field, `'${url}' is already used by ${previous}; every client and peer address must be unique`);
@@ -109,8 +109,12 @@ export function validateClusterConfig(value: unknown): ClusterConfig {
   for (const { server, path } of allServers) {
     server.listen.forEach((url, i) => claimAddress(url, `${path}.listen[${i}]`));
     if (server.peer !== undefined) claimAddress(server.peer, `${path}.peer`);
+    if (server.http !== undefined) claimAddress(server.http, `${path}.http`, httpAddress);
   }
-  for (const { voter, path } of voters) claimAddress(voter.peer, `${path}.peer`);
+  for (const { voter, path } of voters) {
+    claimAddress(voter.peer, `${path}.peer`);
+    if (voter.http !== undefined) claimAddress(voter.http, `${path}.http`, httpAddress);
+  }
   checkTlsRules(tls, allServers, voters);
 
   // Data directories: required in restartable mode, and unique on each host.

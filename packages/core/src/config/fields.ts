@@ -116,6 +116,30 @@ export function address(value: unknown, field: string, allowPortZero: boolean): 
   return { url: value, host, port, key: `${host}:${port}` };
 }
 
+/**
+ * The address of a server's or voter's HTTP listener (health, metrics, status page): an
+ * `http://host:port` URL with nothing after the port; port 0 picks a free one. Whether the host
+ * may be reached from beyond this machine is the listener's to decide when it binds.
+ */
+export function httpAddress(value: unknown, field: string): Address {
+  if (typeof value !== 'string') throw new ConfigError(field, `must be a URL string, got ${show(value)}`);
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(field, `'${value}' is not a URL`);
+  }
+  if (parsed.protocol !== 'http:') throw new ConfigError(field, `scheme of '${value}' must be http`);
+  if (parsed.hostname === '') throw new ConfigError(field, `'${value}' must name a host`);
+  if (parsed.username !== '' || parsed.password !== '') throw new ConfigError(field, `'${value}' must not carry credentials`);
+  if (parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '') throw new ConfigError(field, `'${value}' must end at the port: the listener serves its own paths`);
+  const explicit = EXPLICIT_PORT.exec(value)?.[1];
+  if (explicit === undefined) throw new ConfigError(field, `'${value}' must name a port`);
+  const port = Number(parsed.port === '' ? explicit : parsed.port);
+  const host = hostKey(parsed.hostname);
+  return { url: value, host, port, key: `${host}:${port}` };
+}
+
 /** Lower-cased host, with every loopback spelling folded into one. */
 function hostKey(hostname: string): string {
   const h = hostname.toLowerCase();

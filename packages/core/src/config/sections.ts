@@ -8,12 +8,12 @@
 import { ConfigError } from '../errors.js';
 import { checkLimits, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '../limits.js';
 import { clusterConfigDefaults } from './defaults.js';
-import { address, array, directory, filePath, knownKeys, name, object, show, time } from './fields.js';
+import { address, array, directory, filePath, httpAddress, knownKeys, name, object, show, time } from './fields.js';
 import type { ClusterTlsConfig, ConfigLimits, MemberTlsConfig, ServerConfig, StripeConfig, VoterConfig } from './types.js';
 
 const STRIPE_KEYS = ['name', 'electionTimeMs', 'servers'] as const;
-const SERVER_KEYS = ['name', 'listen', 'peer', 'dataDir', 'weight', 'tls'] as const;
-const VOTER_KEYS = ['name', 'peer', 'dataDir', 'tls'] as const;
+const SERVER_KEYS = ['name', 'listen', 'peer', 'dataDir', 'weight', 'tls', 'http'] as const;
+const VOTER_KEYS = ['name', 'peer', 'dataDir', 'tls', 'http'] as const;
 const LIMIT_KEYS = [...Object.keys(defaultConnectionLimits), ...Object.keys(defaultLogLimits)];
 
 /** A server as read, with the path its errors name. */
@@ -83,6 +83,7 @@ export function parseVoters(value: unknown): ParsedVoter[] {
     voter.peer = address(v.peer, `${path}.peer`, false).url;
     if (v.dataDir !== undefined) voter.dataDir = directory(v.dataDir, `${path}.dataDir`);
     if (v.tls !== undefined) voter.tls = parseMemberTls(v.tls, `${path}.tls`);
+    if (v.http !== undefined) voter.http = httpAddress(v.http, `${path}.http`).url;
     voters.push({ voter, path });
   });
   return voters;
@@ -98,6 +99,7 @@ function parseServers(value: unknown, path: string): ParsedServer[] {
     const listen = array(s.listen, `${at}.listen`).map((url, j) => address(url, `${at}.listen[${j}]`, true).url);
     const peer = s.peer === undefined ? undefined : address(s.peer, `${at}.peer`, false).url;
     const dataDir = s.dataDir === undefined ? undefined : directory(s.dataDir, `${at}.dataDir`);
+    const http = s.http === undefined ? undefined : httpAddress(s.http, `${at}.http`).url;
     let weight: number = clusterConfigDefaults.weight;
     if (s.weight !== undefined) {
       if (typeof s.weight !== 'number' || !Number.isSafeInteger(s.weight) || s.weight < 1) {
@@ -106,7 +108,15 @@ function parseServers(value: unknown, path: string): ParsedServer[] {
       weight = s.weight;
     }
     const tls = s.tls === undefined ? undefined : parseMemberTls(s.tls, `${at}.tls`);
-    const server: ServerConfig = { name: serverName, listen, ...(peer !== undefined && { peer }), ...(dataDir !== undefined && { dataDir }), weight, ...(tls !== undefined && { tls }) };
+    const server: ServerConfig = {
+      name: serverName,
+      listen,
+      ...(peer !== undefined && { peer }),
+      ...(dataDir !== undefined && { dataDir }),
+      weight,
+      ...(tls !== undefined && { tls }),
+      ...(http !== undefined && { http }),
+    };
     return { server, path: at };
   });
 }

@@ -55,6 +55,8 @@ export interface ServerConfigInput {
   dataDir?: string;
   /** Preference in elections between equally up-to-date candidates: higher wins. Positive integer. @default 1 */
   weight?: number;
+  /** Address of the server's HTTP listener (health, metrics, status page): `http://host:port`, loopback only for now. @default no listener */
+  http?: string;
 }
 
 /** One server, validated: `weight` filled in. */
@@ -71,6 +73,8 @@ export interface ServerConfig {
   dataDir?: string;
   /** Election preference between equally up-to-date candidates. @default 1 */
   weight: number;
+  /** Address of the server's HTTP listener; absent when it has none. */
+  http?: string;
 }
 
 /** A voter: a tiny process that holds no log, only `(term, votedFor, inSync)`, and votes in every stripe's elections. */
@@ -86,6 +90,8 @@ export interface VoterConfig {
    * live in memory and a restarted voter may vote again in a term it already voted in.
    */
   dataDir?: string;
+  /** Address of the voter's HTTP listener (health, metrics, status page): `http://host:port`, loopback only for now. @default no listener */
+  http?: string;
 }
 
 /** One stripe (mirror group) as written in the file. */

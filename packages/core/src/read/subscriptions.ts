@@ -52,6 +52,11 @@ export class SubscriptionHub {
     return this.count;
   }
 
+  /** Subscriptions still reading from the store, not yet live. */
+  get catchingUp(): number {
+    return this.count - this.live.size;
+  }
+
   /** Starts a subscription: it catches up from `next`, then goes live. */
   open(stream: string | null, next: number, sink: SubscriptionSink): Subscription {
     const subscription: Subscription = { stream, next, sink, live: false, closed: false };

@@ -9,6 +9,7 @@ import { Committer, type RecoveryProgress } from '../commit/committer.js';
 import { NotActiveError } from '../errors.js';
 import { RECENT_RECORDS, RECOVERY_PROGRESS_EVERY, type LogLimits } from '../limits.js';
 import type { EncodedRecord, LogRecord } from '../log/record.js';
+import type { CommitCounters } from '../observe/counters.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Timers } from '../time.js';
 import { majority } from './election.js';
@@ -17,7 +18,7 @@ import type { MemberState } from './member-state.js';
 import type { PeerSender } from './outbox.js';
 import type { AckMessage } from './peer-protocol.js';
 import { RecentRecords, Shipper, type ShipperContext } from './shipper.js';
-import { MirrorRates, type MirrorStatus } from './status.js';
+import { MirrorRates, WrittenHistory, type MirrorStatus } from './status.js';
 import { ViewChange } from './view-change.js';
 
 export interface ActiveContext {
@@ -37,6 +38,8 @@ export interface ActiveContext {
   setPeers: (members: readonly GroupMemberConfig[]) => void;
   /** A group of one that records no view (a server started without a group). */
   standalone: boolean;
+  /** Counts what is committed, when someone watches. */
+  counters?: CommitCounters;
 }
 
 export class Active {
@@ -48,6 +51,7 @@ export class Active {
   /** The last LSN handed to the local store: it may be shipped while the local disk syncs. */
   private shippable: number;
   private readonly rates = new MirrorRates();
+  private readonly written = new WrittenHistory();
   private readonly shipperContext: ShipperContext;
   /**
    * The log's last LSN when this member took office: reads wait until it is committed, and mirrors
@@ -87,6 +91,7 @@ export class Active {
       ...replicationGate,
       onCommitted: context.onCommitted,
       onFailed: context.onFailed,
+      ...(context.counters ? { counters: context.counters } : {}),
     });
     this.viewChange = new ViewChange({
       member,
@@ -177,6 +182,7 @@ export class Active {
     if (!this.leaseHeld()) return false;
     this.heartbeat();
     this.rates.sample(this.shippers.values(), now);
+    this.written.sample(this.committer.lastWrittenLsn, now);
     this.viewChange.tick();
     for (const shipper of this.shippers.values()) void shipper.pump();
     this.maybeCommit();
@@ -198,6 +204,13 @@ export class Active {
     const written = this.committer.lastWrittenLsn;
     const { inSync } = this.context.member.view;
     return [...this.shippers.values()].map((s) => ({ name: s.mirror, ackedLsn: s.ackedLsn, lag: written - s.ackedLsn, inSync: inSync.includes(s.mirror), rate: this.rates.rate(s.mirror) }));
+  }
+
+  /** Each mirror's lag in time: how long ago this active wrote the oldest record the mirror has not acknowledged. */
+  mirrorLagSeconds(): Array<{ mirror: string; seconds: number }> {
+    const now = this.context.member.clock.monotonicMs();
+    const written = this.committer.lastWrittenLsn;
+    return [...this.shippers.values()].map((s) => ({ mirror: s.mirror, seconds: s.ackedLsn >= written ? 0 : this.written.msSinceWritten(s.ackedLsn + 1, now) / 1000 }));
   }
 
   /** Commit index: the lowest LSN that this active and every in-sync mirror hold. */

@@ -31,6 +31,8 @@ export interface ElectionContext {
   isRefused: (name: string) => boolean;
   /** Takes office in `term`, won by a majority (or alone, under availability). */
   becomeActive: (term: number) => Promise<void>;
+  /** A round was opened or joined: one more election held, for metrics. */
+  roundOpened: () => void;
 }
 
 export class Election {
@@ -89,6 +91,7 @@ export class Election {
       votesForMe: new Set(),
     };
     this.round = round;
+    this.context.roundOpened();
     // A round in progress counts as news of an active: the patience before the next election
     // starts again, so the round's winner has time to take office before anyone opens another.
     member.lastFromActiveMs = member.clock.monotonicMs();

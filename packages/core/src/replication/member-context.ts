@@ -4,6 +4,7 @@
  */
 import type { ConnectionLimits, LogLimits } from '../limits.js';
 import type { LogRecord } from '../log/record.js';
+import type { ServerCounters } from '../observe/counters.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Random, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
@@ -76,4 +77,6 @@ export interface MemberContext {
    * @default false
    */
   standalone?: boolean;
+  /** What the server counts (commits, elections), when someone watches. @default nothing counted */
+  counters?: ServerCounters;
 }

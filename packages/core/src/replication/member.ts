@@ -65,6 +65,9 @@ export class GroupMember {
       isConnected: (name) => this.network.isConnected(name),
       isRefused: (name) => this.network.isRefused(name),
       becomeActive: (term) => this.becomeActive(term),
+      roundOpened: () => {
+        if (context.counters) context.counters.elections++;
+      },
     });
   }
 
@@ -152,6 +155,11 @@ export class GroupMember {
   /** For status: the leader, the recorded view, and each mirror's progress. */
   describe(): GroupStatus {
     return groupStatus(this.member, this.diverged.summary, this.active?.mirrorStatuses() ?? []);
+  }
+
+  /** On the active, each mirror's lag in seconds; empty elsewhere. */
+  mirrorLagSeconds(): Array<{ mirror: string; seconds: number }> {
+    return this.active?.mirrorLagSeconds() ?? [];
   }
 
   /** One entry of the `diverged` report (availability mode); undefined past the last. */
@@ -273,6 +281,7 @@ export class GroupMember {
       ...(onRecoveredRecord ? { onRecoveredRecord } : {}),
       setPeers: (members) => this.network.setPeers(peersOf(members)),
       standalone: this.context.standalone ?? false,
+      ...(this.context.counters ? { counters: this.context.counters.commit } : {}),
     });
     try {
       await active.recover();

@@ -51,3 +51,29 @@ export class MirrorRates {
     this.samples.delete(mirror);
   }
 }
+
+/** Spacing of {@link WrittenHistory}'s samples, and how many it keeps: five minutes of them. */
+const WRITTEN_SAMPLE_MS = 100;
+const WRITTEN_SAMPLES_MAX = 3000;
+
+/**
+ * When the active's log reached which LSN, sampled at its ticks: how long ago a record was
+ * written, to a tick's precision, without a clock read per record. Past its horizon it answers
+ * the age of its oldest sample, a lower bound.
+ */
+export class WrittenHistory {
+  private readonly samples: Array<{ lsn: number; ms: number }> = [];
+
+  sample(lsn: number, now: number): void {
+    const last = this.samples[this.samples.length - 1];
+    if (last && (last.lsn === lsn || now - last.ms < WRITTEN_SAMPLE_MS)) return;
+    this.samples.push({ lsn, ms: now });
+    if (this.samples.length > WRITTEN_SAMPLES_MAX) this.samples.shift();
+  }
+
+  /** Milliseconds since record `lsn` was written: since the first sample that had reached it; 0 if none has yet. */
+  msSinceWritten(lsn: number, now: number): number {
+    const reached = this.samples.find((s) => s.lsn >= lsn);
+    return reached ? now - reached.ms : 0;
+  }
+}

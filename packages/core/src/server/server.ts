@@ -12,6 +12,7 @@ import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
 import type { Store } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
 import type { Connection, Listener, Transport } from '../transport/transport.js';
+import type { KilnServer } from './kiln-server.js';
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import { GroupMember, type GroupOptions } from '../replication/member.js';
 import { Reader } from '../read/reader.js';
@@ -26,8 +27,11 @@ import { listenOptionsFor } from './listen-options.js';
 import { Transactions } from '../txn/transactions.js';
 import type { LogRecord } from '../log/record.js';
 import { Authenticator, checkServerAuth, type ServerAuthOptions } from '../auth/authenticator.js';
+import { ServerCounters } from '../observe/counters.js';
+import { observeServer, type ServerObservation } from './observe-server.js';
 
 export type { ServerState, ServerStatus } from '../protocol/status.js';
+export type { KilnServer } from './kiln-server.js';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -60,39 +64,6 @@ export interface ServerOptions {
   cluster?: { layout: ClusterLayout; stripe: number };
   /** Users, tokens and roles (the file's `auth`) and the hash functions checking them; see docs/security.md. @default none: no checks */
   auth?: ServerAuthOptions;
-}
-
-/** A running server. */
-export interface KilnServer {
-  readonly name: string;
-  /** Bound addresses, with real ports. */
-  readonly urls: readonly string[];
-  /** What recovery found when the store opened. */
-  readonly recovery: RecoveryReport;
-  status(): ServerStatus;
-  /**
-   * Adds a mirror to this server's group at runtime, without pausing the active; resolves once
-   * the new view is recorded (the mirror then catches up and joins the in-sync set by itself).
-   * Start the new server first, with `joining: true` in its group options.
-   *
-   * @throws NotActiveError (pointing at the active) unless this server is the group's active
-   * @throws InvalidArgumentError when a name or address is taken, or this server is in no group
-   */
-  addMirror(mirror: GroupMemberConfig): Promise<GroupView>;
-  /**
-   * Removes a mirror from this server's group at runtime, without pausing the active.
-   *
-   * @throws NotActiveError (pointing at the active) unless this server is the group's active
-   * @throws InvalidArgumentError when `name` is no mirror, is the active, or this server is in no group
-   */
-  removeMirror(name: string): Promise<GroupView>;
-  /**
-   * Shuts down cleanly: stops taking requests, answers or fails those in flight, closes every
-   * connection and listener, then flushes and closes the store.
-   */
-  close(): Promise<void>;
-  /** Resolves with the cause if a store write fails; the server then stops acknowledging anything. */
-  readonly failed: Promise<unknown>;
 }
 
 /** Starts a server: opens and recovers the store, then listens. */
@@ -155,6 +126,9 @@ class Server implements KilnServer {
   private hub!: SubscriptionHub;
   private readonly listeners: Listener[] = [];
   private readonly sessions = new Set<Promise<void>>();
+  /** Client sessions open now, by connection: what observe() sums. */
+  private readonly openSessions = new Map<Connection, Session>();
+  private readonly counters: ServerCounters;
   private readonly openConnections = new Set<Connection>();
   private clusterId = '';
   private presence!: ClusterPresence;
@@ -180,6 +154,7 @@ class Server implements KilnServer {
     this.store = checkedStore(options.store, logLimits);
     this.failed = new Promise((resolve) => (this.reportFailure = resolve));
     this.standalone = options.group === undefined;
+    this.counters = new ServerCounters(this.clock);
   }
 
   get urls(): string[] {
@@ -246,6 +221,7 @@ class Server implements KilnServer {
       ...(txns ? { onRecoveredRecord: (record: LogRecord) => txns.recoveredRecord(record) } : {}),
       stripe: this.presence.stripe,
       standalone: this.standalone,
+      counters: this.counters,
     });
     this.member = member;
     const inbox = this.placement.inbox ?? this.presence.ownInbox();
@@ -274,15 +250,19 @@ class Server implements KilnServer {
       diverged: (index) => member.divergedEntry(index),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
       ...(this.options.auth ? { auth: new Authenticator(this.options.auth, this.clock, this.timers) } : {}),
+      counters: this.counters,
       ...group,
     };
     const onConnection = (connection: Connection): void => {
       this.openConnections.add(connection);
-      const session = new Session(connection, context).run();
+      const served = new Session(connection, context);
+      this.openSessions.set(connection, served);
+      const session = served.run();
       this.sessions.add(session);
       void connection.closed.then(() => {
         this.openConnections.delete(connection);
         this.sessions.delete(session);
+        this.openSessions.delete(connection);
       });
     };
     // A standalone server is the active before its first client can arrive.
@@ -366,6 +346,12 @@ class Server implements KilnServer {
       uptimeMs: Math.round(this.clock.monotonicMs() - this.startedMs),
       ...(this.standalone ? {} : { group: this.member.describe() }),
     };
+  }
+
+  observe(): ServerObservation {
+    const stripe = this.presence.directory.layout.stripes[this.presence.stripe]!.name;
+    const transactions = this.member.state === 'ACTIVE-COORDINATOR' ? this.transactions : undefined;
+    return observeServer({ status: this.status(), stripe, counters: this.counters, sessions: this.openSessions, hub: this.hub, member: this.member, transactions });
   }
 
   close(): Promise<void> {

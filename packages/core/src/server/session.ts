@@ -20,6 +20,7 @@ import type { GroupMemberConfig, GroupView } from '../replication/group-view.js'
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection } from '../transport/transport.js';
 import type { Committer } from '../commit/committer.js';
+import type { ServerCounters } from '../observe/counters.js';
 import type { Reader } from '../read/reader.js';
 import type { Subscription, SubscriptionHub } from '../read/subscriptions.js';
 import { ReadGate, type ReadBudget } from '../read/read-budget.js';
@@ -63,6 +64,8 @@ export interface SessionContext {
   shuttingDown: () => boolean;
   /** Checks clients' credentials, when the server has users and tokens. */
   auth?: Authenticator;
+  /** Counts refused frames, when someone watches. */
+  counters?: ServerCounters;
 }
 
 const CLIENT_ROLES: ReadonlySet<Role> = new Set(['client']);
@@ -85,6 +88,11 @@ export class Session {
     const { readBytesInFlightPerConnectionMax, readBytesMax } = context.logLimits;
     this.reads = new ReadGate(connection, context.readBudget, readBytesInFlightPerConnectionMax, readBytesMax);
     this.handlers = this.operationHandlers();
+  }
+
+  /** Requests started on this connection and not yet answered. */
+  get requestsInFlight(): number {
+    return this.inFlight;
   }
 
   /** Serves the connection until it closes. Never rejects. */
@@ -120,7 +128,10 @@ export class Session {
         if (!this.connection.writable) await this.connection.whenWritable();
       }
     } catch (error) {
-      if (!(error instanceof ConnectionClosedError)) this.closeWith(null, error);
+      if (!(error instanceof ConnectionClosedError)) {
+        this.context.counters?.rejectFrame(error instanceof Error ? error.name : 'Error');
+        this.closeWith(null, error);
+      }
     }
   }
 
@@ -138,6 +149,7 @@ export class Session {
   /** Starts one request; its answer is sent when it settles, so requests pipeline. */
   private handle(id: number, op: OperationName, args: unknown): void {
     if (this.inFlight >= this.context.connectionLimits.inFlightMax) {
+      this.context.counters?.rejectFrame(TooManyInFlightError.name);
       this.reply(id, new TooManyInFlightError(this.context.connectionLimits.inFlightMax));
       return;
     }

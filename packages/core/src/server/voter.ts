@@ -9,6 +9,7 @@ import type { ClusterLayout } from '../cluster/layout.js';
 import type { ConnectionLimits, LogLimits } from '../limits.js';
 import { PeerInbox } from '../replication/peer-inbox.js';
 import type { GroupOptions } from '../replication/member.js';
+import type { ServerObservation } from '../observe/observation.js';
 import type { Store } from '../store/store.js';
 import type { Clock, Random, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
@@ -33,6 +34,8 @@ export interface VoterOptions {
 export interface KilnVoter extends Pick<KilnServer, 'name' | 'urls' | 'failed' | 'close'> {
   /** The status of the voter's member of each stripe, in stripe order. */
   status(): ServerStatus[];
+  /** What the voter's member of each stripe tells whoever watches it, in stripe order. */
+  observe(): ServerObservation[];
 }
 
 /** Starts a voter for every stripe of a cluster. */
@@ -65,6 +68,7 @@ export async function createVoter(options: VoterOptions): Promise<KilnVoter> {
     urls: first.urls,
     failed: Promise.race(members.map((m) => m.failed)),
     status: () => members.map((m) => m.status()),
+    observe: () => members.map((m) => m.observe()),
     close: () => (closing ??= closeAll()),
   };
 }

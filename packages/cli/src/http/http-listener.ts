@@ -1,0 +1,69 @@
+/**
+ * A small HTTP listener on `node:http`: GET routes by exact path, each answering with a status,
+ * a content type and a body, or taking the response over (server-sent events). Anything else is
+ * 404 or 405. It binds where {@link checkHttpBind} allows.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { checkHttpBind } from './bind-policy.js';
+
+/** A plain answer. */
+export interface HttpAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** A route: a plain answer, or the response taken over (a stream). */
+export type HttpRoute = (request: IncomingMessage, response: ServerResponse) => Promise<HttpAnswer | undefined> | HttpAnswer | undefined;
+
+/** A running HTTP listener. */
+export interface HttpListener {
+  /** `http://host:port`, with the real port. */
+  readonly url: string;
+  /** Stops accepting, ends open responses (streams included), and resolves once the port is free. */
+  close(): Promise<void>;
+}
+
+export function json(status: number, value: unknown): HttpAnswer {
+  return { status, contentType: 'application/json; charset=utf-8', body: `${JSON.stringify(value)}\n` };
+}
+
+/** Listens on `url` (a loopback `http://host:port`; port 0 picks one). @throws ConfigError naming `field` */
+export async function startHttpListener(url: string, field: string, routes: ReadonlyMap<string, HttpRoute>): Promise<HttpListener> {
+  const { host, port } = checkHttpBind(url, field);
+  const server = createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://local').pathname;
+    const route = routes.get(path);
+    if (!route) return answer(response, json(404, { error: `no such path: ${path}`, paths: [...routes.keys()] }));
+    if (request.method !== 'GET' && request.method !== 'HEAD') return answer(response, json(405, { error: `${request.method} is not served; use GET` }));
+    Promise.resolve(route(request, response)).then(
+      (result) => result && answer(response, result),
+      (error: unknown) => answer(response, json(500, { error: error instanceof Error ? error.message : String(error) })),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${shownHost}:${bound.port}`,
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      })),
+  };
+}
+
+function answer(response: ServerResponse, { status, contentType, body }: HttpAnswer): void {
+  if (response.headersSent) return;
+  response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
+  response.end(body);
+}
