@@ -52,8 +52,8 @@ export interface LinkOptions {
 
 interface PendingRequest {
   op: OperationName;
-  /** The arguments as they go on the wire. */
-  args: unknown;
+  /** The request as it goes on the wire, encoded once: a resend after a reconnect sends the same bytes. */
+  frame: Uint8Array;
   deadlineMs: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
@@ -128,31 +128,38 @@ export class Link {
 
   /**
    * Sends a request, resent after a reconnect if it has not been answered, and checks its result.
-   * @throws ProtocolError when the server's result is malformed
+   * It rejects (never throws): with `ProtocolError` when the server's result is malformed.
+   *
+   * Every append passes here, so it is a plain function over one promise, settled with the
+   * decoded result when the answer comes: no async frames stacked on it.
    */
-  async request<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
-    if (this.closed) throw new ClientClosedError();
-    if (this.pending.size >= this.options.limits.inFlightMax) throw new TooManyInFlightError(this.options.limits.inFlightMax);
+  request<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    if (this.pending.size >= this.options.limits.inFlightMax) return Promise.reject(new TooManyInFlightError(this.options.limits.inFlightMax));
     const id = this.nextId++;
-    const wireArgs = encodeArguments(op, args);
-    const result = await new Promise<unknown>((resolve, reject) => {
-      this.pending.set(id, { op, args: wireArgs, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve, reject });
-      this.transmit(id, op, wireArgs);
+    let frame: Uint8Array;
+    try {
+      frame = encodeRequest(id, op, encodeArguments(op, args));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<ResultOf<K>>((resolve, reject) => {
+      this.pending.set(id, { op, frame, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve: resolve as (value: unknown) => void, reject });
+      this.transmit(id, frame);
     });
-    return decodeResult(op, result);
   }
 
   /** Registers a subscription and starts it on the server. */
   subscribe(subscription: LinkSubscription): number {
     const id = this.nextId++;
     this.subscriptions.set(id, subscription);
-    this.transmit(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id)), true);
+    this.transmitUntracked(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id)));
     return id;
   }
 
   unsubscribe(id: number): void {
     if (!this.subscriptions.delete(id)) return;
-    if (this.connection) this.transmit(this.nextId++, 'unsubscribe', encodeArguments('unsubscribe', id), true);
+    if (this.connection) this.transmitUntracked(this.nextId++, 'unsubscribe', encodeArguments('unsubscribe', id));
   }
 
   /** Closes the connection; requests in flight fail with `ClientClosedError`. */
@@ -171,19 +178,28 @@ export class Link {
     this.status$.complete();
   }
 
-  /** Sends a frame now if connected; otherwise it goes out on reconnect. Unanswered subscribes are not tracked. */
-  private transmit(id: number, op: OperationName, args: unknown, untracked = false): void {
+  /** Sends a request's frame now if connected; otherwise it goes out on reconnect. */
+  private transmit(id: number, frame: Uint8Array): void {
+    const connection = this.connection;
+    if (!connection) return;
+    try {
+      connection.send(frame);
+      this.lastSentMs = this.options.clock.monotonicMs();
+    } catch (error) {
+      if (error instanceof ConnectionClosedError) return; // the reconnect resends it
+      this.take(id)?.reject(error);
+    }
+  }
+
+  /** Sends a frame whose answer nobody waits for (subscribes: their events are the answer), if connected. */
+  private transmitUntracked(id: number, op: OperationName, args: unknown): void {
     const connection = this.connection;
     if (!connection) return;
     try {
       connection.send(encodeRequest(id, op, args));
       this.lastSentMs = this.options.clock.monotonicMs();
-    } catch (error) {
-      if (error instanceof ConnectionClosedError) return; // the reconnect resends it
-      if (untracked) return;
-      const request = this.pending.get(id);
-      this.pending.delete(id);
-      request?.reject(error);
+    } catch {
+      // closed: the reconnect resumes it; too large: a subscribe frame never is
     }
   }
 
@@ -241,10 +257,20 @@ export class Link {
 
   private handleFrame(frame: ServerFrame): void {
     switch (frame.kind) {
-      case FrameKind.Result:
+      case FrameKind.Result: {
         this.failoverSince = undefined;
-        this.settle(frame.id, (request) => request.resolve(frame.result));
+        const request = this.take(frame.id);
+        if (!request) return;
+        let result: unknown;
+        try {
+          result = decodeResult(request.op, frame.result);
+        } catch (error) {
+          request.reject(error);
+          return;
+        }
+        request.resolve(result);
         return;
+      }
       case FrameKind.Error: {
         if (frame.id === null) return; // about the connection; its close follows
         if (frame.error.name === 'NotActiveError') {
@@ -257,7 +283,7 @@ export class Link {
           this.subscriptions.delete(frame.id);
           subscription.fail(errorFromWire(frame.error));
         } else {
-          this.settle(frame.id, (request) => request.reject(errorFromWire(frame.error)));
+          this.take(frame.id)?.reject(errorFromWire(frame.error));
         }
         return;
       }
@@ -303,11 +329,11 @@ export class Link {
     );
   }
 
-  private settle(id: number, action: (request: PendingRequest) => void): void {
+  /** Removes a request from the table and returns it, or undefined when it is no longer there. */
+  private take(id: number): PendingRequest | undefined {
     const request = this.pending.get(id);
-    if (!request) return;
-    this.pending.delete(id);
-    action(request);
+    if (request !== undefined) this.pending.delete(id);
+    return request;
   }
 
   /** Keeps the group's client URLs a server named (the welcome's check bounds them), those this client has a transport for. */
@@ -352,8 +378,8 @@ export class Link {
 
   /** After a reconnect: every request still unanswered goes again, in order, and every subscription resumes. */
   private resend(): void {
-    for (const [id, request] of this.pending) this.transmit(id, request.op, request.args);
-    for (const [id, subscription] of this.subscriptions) this.transmit(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id)), true);
+    for (const [id, request] of this.pending) this.transmit(id, request.frame);
+    for (const [id, subscription] of this.subscriptions) this.transmitUntracked(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id)));
   }
 
   private failAll(error: KilnError): void {
@@ -389,7 +415,7 @@ export class Link {
       if (this.closed) return;
       const now = clock.monotonicMs();
       for (const [id, request] of this.pending) {
-        if (request.deadlineMs <= now) this.settle(id, (r) => r.reject(new TimeoutError(request.op, requestTimeoutMs)));
+        if (request.deadlineMs <= now) this.take(id)?.reject(new TimeoutError(request.op, requestTimeoutMs));
       }
       if (this.connection && now - this.lastSentMs >= limits.idleTimeoutMs / 3) this.request('ping', null).catch(() => {});
       this.checkServerAlive(now);
