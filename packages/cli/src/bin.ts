@@ -13,11 +13,13 @@
  * kiln stripe-of STREAM --config CLUSTER-FILE [--json]
  * kiln txn list --config CLUSTER-FILE [--json]
  * kiln txn resolve TXN --abort|--commit --config CLUSTER-FILE
+ * kiln bench [--url URL]... | [--config FILE] [options]
  * ```
  */
 import { parseArgs } from 'node:util';
 import { KilnError } from '@kiln/core';
 import { AdminWaitError, runAdmin } from './admin.js';
+import { runBench } from './bench/command.js';
 import { startServerMember, startVoterMember } from './cluster.js';
 import { printDiverged } from './diverged.js';
 import { DEFAULT_CONFIG, checkUrl, isClusterFile, readClusterConfig, readJsonFile } from './config.js';
@@ -68,7 +70,11 @@ const USAGE = `usage:
       The way out for transaction TXN in doubt, its coordinator's stripe lost for good: every
       stripe's active holding a prepared part of it asks the coordinator once more, and if it
       still cannot, ends the part with the forced decision and keeps that in its diverged report.
-      Prints what each stripe did; fails when no stripe holds a part of TXN.`;
+      Prints what each stripe did; fails when no stripe holds a part of TXN.
+  kiln bench [--url URL]... | [--config FILE] [--clients C] [--in-flight P] [--event-size B]
+             [--streams S] [--duration SECONDS] [--shape single|multi|cross-stripe] [--json]
+      Runs a load against a running server or cluster: a progress line every second, then
+      appends/s, transactions/s and p50/p99/p99.9 latency. kiln bench --help for every option.`;
 
 const ADMIN_WAIT_LIMIT_MS = 3_600_000;
 
@@ -107,6 +113,8 @@ async function main(argv: string[]): Promise<void> {
       return stripeOf(rest);
     case 'txn':
       return txn(rest);
+    case 'bench':
+      return runBench(rest);
     case undefined:
     case 'help':
     case '--help':
