@@ -126,26 +126,15 @@ export class Link {
     throw lastError;
   }
 
-  /**
-   * Sends a request, resent after a reconnect if it has not been answered, and checks its result.
-   * It rejects (never throws): with `ProtocolError` when the server's result is malformed.
-   *
-   * Every append passes here, so it is a plain function over one promise, settled with the
-   * decoded result when the answer comes: no async frames stacked on it.
-   */
+  /** Sends a request (encoded once: a resend sends the same bytes) and checks its result; a malformed one rejects with `ProtocolError`. */
   request<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
-    if (this.closed) return Promise.reject(new ClientClosedError());
-    if (this.pending.size >= this.options.limits.inFlightMax) return Promise.reject(new TooManyInFlightError(this.options.limits.inFlightMax));
-    const id = this.nextId++;
-    let frame: Uint8Array;
-    try {
-      frame = encodeRequest(id, op, encodeArguments(op, args));
-    } catch (error) {
-      return Promise.reject(error);
-    }
     return new Promise<ResultOf<K>>((resolve, reject) => {
+      if (this.closed) throw new ClientClosedError();
+      if (this.pending.size >= this.options.limits.inFlightMax) throw new TooManyInFlightError(this.options.limits.inFlightMax);
+      const id = this.nextId++;
+      const frame = encodeRequest(id, op, encodeArguments(op, args));
       this.pending.set(id, { op, frame, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve: resolve as (value: unknown) => void, reject });
-      this.transmit(id, frame);
+      this.transmit(frame, id);
     });
   }
 
@@ -153,13 +142,13 @@ export class Link {
   subscribe(subscription: LinkSubscription): number {
     const id = this.nextId++;
     this.subscriptions.set(id, subscription);
-    this.transmitUntracked(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id)));
+    this.transmit(encodeRequest(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id))));
     return id;
   }
 
   unsubscribe(id: number): void {
     if (!this.subscriptions.delete(id)) return;
-    if (this.connection) this.transmitUntracked(this.nextId++, 'unsubscribe', encodeArguments('unsubscribe', id));
+    if (this.connection) this.transmit(encodeRequest(this.nextId++, 'unsubscribe', encodeArguments('unsubscribe', id)));
   }
 
   /** Closes the connection; requests in flight fail with `ClientClosedError`. */
@@ -178,28 +167,16 @@ export class Link {
     this.status$.complete();
   }
 
-  /** Sends a request's frame now if connected; otherwise it goes out on reconnect. */
-  private transmit(id: number, frame: Uint8Array): void {
+  /** Sends a frame now if connected, else on reconnect; a send refused otherwise fails request `id`, if one waits. */
+  private transmit(frame: Uint8Array, id?: number): void {
     const connection = this.connection;
     if (!connection) return;
     try {
       connection.send(frame);
       this.lastSentMs = this.options.clock.monotonicMs();
     } catch (error) {
-      if (error instanceof ConnectionClosedError) return; // the reconnect resends it
+      if (error instanceof ConnectionClosedError || id === undefined) return; // the reconnect resends it
       this.take(id)?.reject(error);
-    }
-  }
-
-  /** Sends a frame whose answer nobody waits for (subscribes: their events are the answer), if connected. */
-  private transmitUntracked(id: number, op: OperationName, args: unknown): void {
-    const connection = this.connection;
-    if (!connection) return;
-    try {
-      connection.send(encodeRequest(id, op, args));
-      this.lastSentMs = this.options.clock.monotonicMs();
-    } catch {
-      // closed: the reconnect resumes it; too large: a subscribe frame never is
     }
   }
 
@@ -260,15 +237,11 @@ export class Link {
       case FrameKind.Result: {
         this.failoverSince = undefined;
         const request = this.take(frame.id);
-        if (!request) return;
-        let result: unknown;
         try {
-          result = decodeResult(request.op, frame.result);
+          request?.resolve(decodeResult(request.op, frame.result));
         } catch (error) {
-          request.reject(error);
-          return;
+          request?.reject(error);
         }
-        request.resolve(result);
         return;
       }
       case FrameKind.Error: {
@@ -329,7 +302,7 @@ export class Link {
     );
   }
 
-  /** Removes a request from the table and returns it, or undefined when it is no longer there. */
+  /** Removes a request from the table and returns it, if it is still there. */
   private take(id: number): PendingRequest | undefined {
     const request = this.pending.get(id);
     if (request !== undefined) this.pending.delete(id);
@@ -378,8 +351,8 @@ export class Link {
 
   /** After a reconnect: every request still unanswered goes again, in order, and every subscription resumes. */
   private resend(): void {
-    for (const [id, request] of this.pending) this.transmit(id, request.frame);
-    for (const [id, subscription] of this.subscriptions) this.transmitUntracked(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id)));
+    for (const [id, request] of this.pending) this.transmit(request.frame, id);
+    for (const [id, subscription] of this.subscriptions) this.transmit(encodeRequest(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id))));
   }
 
   private failAll(error: KilnError): void {
