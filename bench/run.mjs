@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm run bench`: Kiln (memory and restartable) under the peer harness's append workload
 // (../shared/peers), optionally with the peers (Redis, NATS, PostgreSQL) in the same run,
-// then a table, the ratios, and bench/RESULTS.md. See bench/README.md.
+// then a table and the ratios, into a report under bench/out/ (bench/RESULTS.md with
+// --update-results). A machine already busy when the run starts makes it refuse (--force runs
+// anyway and marks the report). See bench/README.md.
 //
 //   npm run bench                       # Kiln only (after `npm run build`)
 //   npm run bench -- --peers            # + redis-mem, redis, pg (PEER_TARGETS to change)
@@ -30,13 +32,15 @@ import { parseArgs } from 'node:util';
 import { formatSummary, summarise } from './profile-summary.mjs';
 import { makeGroup, sleep, startLoad, startMember, statusOf, waitInSync } from './cluster.mjs';
 
+/** A 1-minute load average above this many per CPU before the run means the machine is busy: no valid run. */
+const BUSY_LOAD_PER_CPU = 0.5;
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(benchDir, '..');
 const cliBin = path.join(repoRoot, 'packages/cli/dist/bin.js');
 const targetModule = path.join(benchDir, 'kiln-target.mjs');
 
 const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrored] [--failover] [--rejoin] [--all]
-                           [--profile] [--results FILE] [--help]
+                           [--profile] [--update-results | --results FILE] [--force] [--help]
   --peers          also run the peers (run-peers.sh, in a copy of the peers folder); or PEERS=1
   --no-kiln        skip the single-server Kiln runs over TCP (with --peers: peers only)
   --ws             also single-server Kiln over ws:// (rows kiln-<mode>-ws; ratios ws/tcp)     (PARTS=ws)
@@ -54,7 +58,10 @@ const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrore
   --all            --ws --mirrored --failover --rejoin --stripes --cross-stripe            (PARTS=all)
   --profile        run each Kiln server under node --cpu-prof and summarise the profiles
                    (the profiler costs CPU: the figures of such a run are not comparable)
-  --results FILE   where to write the markdown report (default bench/RESULTS.md)
+  --update-results write the report to bench/RESULTS.md (refused when the machine was busy at the start)
+  --results FILE   write the report to FILE (default bench/out/<time>-results.md)
+  --force          run even though the machine is busy at the start (1-minute load average above
+                   ${BUSY_LOAD_PER_CPU} × CPUs); the report then says "machine busy at start" and is no valid run
 environment (defaults):
   CLIENTS=8 INFLIGHT=32 EVENTS=200000 SIZE=100   workload "tput"
   LAT_CLIENTS=1 LAT_INFLIGHT=1 LAT_EVENTS=20000  workload "lat"
@@ -81,6 +88,8 @@ const { values: flags } = parseArgs({
     all: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     results: { type: 'string' },
+    'update-results': { type: 'boolean', default: false },
+    force: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -133,15 +142,27 @@ const peerTargets = words(env.PEER_TARGETS, part.mirrored ? 'redis-mem redis pg 
 const peersDir = path.resolve(env.PEERS_DIR ?? path.join(repoRoot, '../shared/peers'));
 const peersWork = path.resolve(env.PEERS_WORK ?? path.join(os.tmpdir(), 'kiln-bench-peers'));
 const dataRoot = path.resolve(env.KILN_DATA_ROOT ?? os.tmpdir());
-const resultsFile = path.resolve(flags.results ?? path.join(benchDir, 'RESULTS.md'));
+if (flags.results !== undefined && flags['update-results']) fatal('--results and --update-results do not go together');
 for (const w of S.workloads) if (w !== 'tput' && w !== 'lat') fatal(`WORKLOADS: unknown workload ${w} (tput, lat)`);
 for (const m of S.modes) if (m !== 'memory' && m !== 'restartable') fatal(`MODES: unknown mode ${m} (memory, restartable)`);
 for (const e of S.expected) if (e !== 'workload' && e !== 'any') fatal(`KILN_EXPECTED: unknown value ${e} (workload, any)`);
 for (const t of peerTargets) if (!ALL_PEERS.includes(t)) fatal(`PEER_TARGETS: unknown peer ${t} (${ALL_PEERS.join(' ')}, all)`);
 
+// The machine before the run: other work on its CPUs moves every figure, so a run that starts on
+// a busy machine is no valid run. It is refused, or with --force run and marked as such.
+const loadStart = os.loadavg();
+const cpuCount = os.availableParallelism?.() ?? os.cpus().length;
+const busyAtStart = loadStart[0] > BUSY_LOAD_PER_CPU * cpuCount;
+const busyNote = `machine busy at start: 1-minute load average ${loadStart[0].toFixed(2)} > ${BUSY_LOAD_PER_CPU} × ${cpuCount} CPUs`;
+if (busyAtStart && !flags.force) fatal(`${busyNote}; wait until it is idle, or pass --force for a run marked as not valid`);
+
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 const outDir = path.join(benchDir, 'out');
 mkdirSync(outDir, { recursive: true });
+// RESULTS.md holds valid runs only: a forced run on a busy machine stays in bench/out/.
+const resultsFile = path.resolve(
+  flags.results ?? (flags['update-results'] && !busyAtStart ? path.join(benchDir, 'RESULTS.md') : path.join(outDir, `${stamp}-results.md`)),
+);
 const kilnJsonl = path.join(outDir, `${stamp}-kiln.jsonl`);
 const peersJsonl = path.join(outDir, `${stamp}-peers.jsonl`);
 const profDir = path.join(outDir, `${stamp}-profiles`);
@@ -837,6 +858,8 @@ function groupRows(rows) {
 }
 
 const usPerAppend = (r) => (r?.server && r.acked ? (r.server.cpuSeconds * 1e6) / r.acked : null);
+/** The load generator's CPU per acked append, µs: the client library's cost (Kiln's or the peer's), plus the harness's. */
+const genUsPerAppend = (r) => (r?.generatorCpuSeconds != null && r.acked ? (r.generatorCpuSeconds * 1e6) / r.acked : null);
 const f = (x, d = 2) => (x == null || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
 const int0 = (x) => (x == null ? 'n/a' : Math.round(x).toLocaleString('en-US'));
 
@@ -861,13 +884,14 @@ function tableLines(groups) {
     (a, b) => a.workload.localeCompare(b.workload) * -1 || order.indexOf(a.name) - order.indexOf(b.name),
   );
   const lines = [
-    '| target | workload | appends/s | p50 ms | p99 ms | p99.9 ms | srv CPU µs/append | srv cores | srv peak RSS MiB | gen CPU s | run s | status | stored |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+    ...(busyAtStart ? [`**${busyNote}: these figures are not a valid run.**`, ''] : []),
+    '| target | workload | appends/s | p50 ms | p99 ms | p99.9 ms | srv CPU µs/append | srv cores | srv peak RSS MiB | gen CPU µs/append | gen CPU s | run s | status | stored |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   ];
   for (const g of list) {
     const r = g.median;
     if (!r) {
-      lines.push(`| ${g.name} | ${g.workload} | | | | | | | | | | ${g.runs.map((x) => x.status).join(', ')} | |`);
+      lines.push(`| ${g.name} | ${g.workload} | | | | | | | | | | | ${g.runs.map((x) => x.status).join(', ')} | |`);
       continue;
     }
     const L = r.latencyMs;
@@ -877,7 +901,7 @@ function tableLines(groups) {
     const st = g.runs.map((x) => x.status + (x.failed ? ` (${x.failed} failed)` : ''));
     const status = st.every((x) => x === 'ok') ? 'ok' : st.join('; ');
     lines.push(
-      `| ${g.name} | ${g.workload} | ${int0(r.appendsPerSec)}${range} | ${f(L.p50, 3)} | ${f(L.p99, 3)} | ${f(L.p999, 3)} | ${f(usPerAppend(r), 1)} | ${s ? f(s.cpuSeconds / r.seconds, 2) : 'n/a'} | ${s ? f(s.peakRssBytes / 1048576, 1) : 'n/a'} | ${f(r.generatorCpuSeconds, 2)} | ${f(r.seconds, 1)} | ${status} | ${storedCheck(r)} |`,
+      `| ${g.name} | ${g.workload} | ${int0(r.appendsPerSec)}${range} | ${f(L.p50, 3)} | ${f(L.p99, 3)} | ${f(L.p999, 3)} | ${f(usPerAppend(r), 1)} | ${s ? f(s.cpuSeconds / r.seconds, 2) : 'n/a'} | ${s ? f(s.peakRssBytes / 1048576, 1) : 'n/a'} | ${f(genUsPerAppend(r), 1)} | ${f(r.generatorCpuSeconds, 2)} | ${f(r.seconds, 1)} | ${status} | ${storedCheck(r)} |`,
     );
   }
   return lines;
@@ -978,8 +1002,8 @@ function ratioLines(groups) {
     pairs.push([`kiln-restartable${suffix}`, 'redis'], [`kiln-memory${suffix}`, 'redis-mem'], [`kiln-restartable${suffix}`, 'pg']);
   }
   const lines = [
-    '| workload | Kiln / peer | appends/s | p50 | p99 | p99.9 | srv CPU µs/append |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| workload | Kiln / peer | appends/s | p50 | p99 | p99.9 | srv CPU µs/append | gen CPU µs/append |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   let any = false;
   for (const w of S.workloads) {
@@ -991,7 +1015,7 @@ function ratioLines(groups) {
       const q = (x, y) => (x == null || y == null || y === 0 ? 'n/a' : `${(x / y).toFixed(2)}×`);
       const flag = ga.status !== 'ok' || gb.status !== 'ok' ? ' (run not ok)' : '';
       lines.push(
-        `| ${w} | ${a} / ${b}${flag} | ${q(ga.appendsPerSec, gb.appendsPerSec)} | ${q(ga.latencyMs.p50, gb.latencyMs.p50)} | ${q(ga.latencyMs.p99, gb.latencyMs.p99)} | ${q(ga.latencyMs.p999, gb.latencyMs.p999)} | ${q(usPerAppend(ga), usPerAppend(gb))} |`,
+        `| ${w} | ${a} / ${b}${flag} | ${q(ga.appendsPerSec, gb.appendsPerSec)} | ${q(ga.latencyMs.p50, gb.latencyMs.p50)} | ${q(ga.latencyMs.p99, gb.latencyMs.p99)} | ${q(ga.latencyMs.p999, gb.latencyMs.p999)} | ${q(usPerAppend(ga), usPerAppend(gb))} | ${q(genUsPerAppend(ga), genUsPerAppend(gb))} |`,
       );
     }
   }
@@ -1033,11 +1057,13 @@ function writeReport(groups, startedAt, seconds) {
     ...['MODES', 'KILN_EXPECTED', 'PEER_TARGETS', 'WORKLOADS', 'SIZE', 'STREAMS', 'WORKERS', 'MAX_SECONDS'].filter((k) => env[k]).map((k) => `${k}=${JSON.stringify(env[k])}`),
     ...['PARTS', 'MIRRORED', 'FAILOVER_KILLS', 'REJOIN_EVENTS', 'REJOIN_TX_EVENTS'].filter((k) => env[k]).map((k) => `${k}=${JSON.stringify(env[k])}`),
     'npm run bench',
-    ...(withPeers || flags.profile || flags['no-kiln'] || flags.all || ALL_PARTS.some((p) => flags[p]) ? ['--'] : []),
+    ...(withPeers || flags.profile || flags.force || flags['update-results'] || flags['no-kiln'] || flags.all || ALL_PARTS.some((p) => flags[p]) ? ['--'] : []),
     ...(withPeers ? ['--peers'] : []),
     ...(flags['no-kiln'] ? ['--no-kiln'] : []),
     ...(flags.all ? ['--all'] : ALL_PARTS.filter((p) => flags[p]).map((p) => `--${p}`)),
     ...(flags.profile ? ['--profile'] : []),
+    ...(flags['update-results'] ? ['--update-results'] : []),
+    ...(flags.force ? ['--force'] : []),
   ].join(' ');
   const describes = new Map();
   for (const g of groups.values()) if (g.median?.describe) describes.set(g.name, g.median.describe);
@@ -1057,7 +1083,7 @@ function writeReport(groups, startedAt, seconds) {
     `* CPU: ${m.cpus}`,
     `* memory: ${m.memory}`,
     `* ${m.disk}`,
-    `* load average (1/5/15 min) at the start ${loadStart.map((x) => x.toFixed(2)).join(' ')}, at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine shares its ${os.availableParallelism?.() ?? os.cpus().length} CPUs)`,
+    `* load average (1/5/15 min) at the start ${loadStart.map((x) => x.toFixed(2)).join(' ')}, at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine shares its ${cpuCount} CPUs)${busyAtStart ? `: **${busyNote}** (run with --force; not a valid run)` : `; idle enough at the start (1-minute load ≤ ${BUSY_LOAD_PER_CPU} × CPUs)`}`,
     `* Node.js ${m.node}; load generator: the peers harness's \`bench.mjs\` (${path.relative(repoRoot, peersDir)})`,
     ...(peerEnv ? ['', 'Peers (from run-peers.sh):', '', '```', peerEnv, '```'] : []),
     '',
@@ -1077,7 +1103,7 @@ function writeReport(groups, startedAt, seconds) {
     '',
     '## Results',
     '',
-    'Latencies in ms from the call into the client library to the resolution of its promise. "srv" = the server process tree, during the measured phase. "gen CPU s" close to "run s" means the load generator, not the server, was the limit.',
+    'Latencies in ms from the call into the client library to the resolution of its promise. "srv" = the server process tree, during the measured phase. "gen CPU µs/append" is the load generator\'s CPU per acked append (the client library\'s cost); "gen CPU s" close to "run s" means the load generator, not the server, was the limit.',
     '',
     ...tableLines(groups),
     '',
@@ -1124,7 +1150,6 @@ function fatal(msg) {
   process.exit(2);
 }
 
-const loadStart = os.loadavg();
 // BENCH_NOTES=FILE: markdown appended to the report (e.g. a "what limits it" section)
 const extraNotes = env.BENCH_NOTES && existsSync(env.BENCH_NOTES) ? readFileSync(env.BENCH_NOTES, 'utf8').trim() : '';
 

@@ -16,6 +16,7 @@
  * kiln txn resolve TXN --abort|--commit --config CLUSTER-FILE
  * kiln passwd
  * kiln token [--json]
+ * kiln bench [--url URL]... | [--config FILE] [options]
  * ```
  *
  * The commands that dial servers (status, diverged, admin, txn) trust the cluster file's CA and
@@ -24,6 +25,7 @@
 import { parseArgs } from 'node:util';
 import { KilnError, type ClusterConfig, type MemberTlsConfig, type Transport } from '@kiln/core';
 import { AdminWaitError, runAdmin } from './admin.js';
+import { runBench } from './bench/command.js';
 import { startServerMember, startVoterMember } from './cluster.js';
 import { writeDevCertificates } from './certs.js';
 import { printDiverged } from './diverged.js';
@@ -95,6 +97,10 @@ const USAGE = `usage:
   kiln token [--json]
       Prints a new random token, once, and its hash, for a token's tokenHash in the cluster
       file's auth section; the token itself is kept nowhere.
+  kiln bench [--url URL]... | [--config FILE] [--clients C] [--in-flight P] [--event-size B]
+             [--streams S] [--duration SECONDS] [--shape single|multi|cross-stripe] [--json]
+      Runs a load against a running server or cluster: a progress line every second, then
+      appends/s, transactions/s and p50/p99/p99.9 latency. kiln bench --help for every option.
 
   TLS: status, diverged, admin and txn trust the CA of the cluster file's top-level tls section
   when they dial a tls:// or wss:// address. Each also takes --tls-cert FILE --tls-key FILE, a
@@ -171,6 +177,8 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
       return printNewToken(values.json ?? false, (line) => console.log(line));
     }
+    case 'bench':
+      return runBench(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -18,15 +18,16 @@ export interface BusyRetrySettings {
   random: Random;
 }
 
-/** Runs `attempt`, again while it fails with `StreamBusyError` and retries are left. */
-export async function retryWhileBusy<T>(settings: BusyRetrySettings, attempt: () => Promise<T>): Promise<T> {
-  for (let tried = 0; ; tried++) {
-    try {
-      return await attempt();
-    } catch (error) {
+/**
+ * Runs `attempt`, again while it fails with `StreamBusyError` and retries are left. Every
+ * transaction passes here: a success costs the one promise that watches for the refusal.
+ */
+export function retryWhileBusy<T>(settings: BusyRetrySettings, attempt: () => Promise<T>): Promise<T> {
+  const tryFrom = (tried: number): Promise<T> =>
+    attempt().catch((error: unknown) => {
       if (!(error instanceof StreamBusyError) || tried >= settings.retries) throw error;
       const delay = Math.min(settings.delayMs * 2 ** tried, BUSY_RETRY_DELAY_MAX_MS) * (0.5 + settings.random.next());
-      await new Promise<void>((resolve) => settings.timers.setTimeout(resolve, delay, { keepAlive: true }));
-    }
-  }
+      return new Promise<void>((resolve) => settings.timers.setTimeout(resolve, delay, { keepAlive: true })).then(() => tryFrom(tried + 1));
+    });
+  return tryFrom(0);
 }

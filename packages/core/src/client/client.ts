@@ -11,7 +11,7 @@ import { decodeRecord, Decision } from '../log/record.js';
 import { checkAppendStreamText, checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
 import type { ForcedDecision } from '../replication/diverged-report.js';
 import type { GroupView } from '../replication/group-view.js';
-import { checkExpectedVersion, CLIENT_ID_LENGTH_MAX, type EventSlice, type LogDigest, type MirrorSpec, type TransactionResult } from '../protocol/messages.js';
+import { checkExpectedVersion, CLIENT_ID_LENGTH_MAX, type EventSlice, type LogDigest, type MirrorSpec, type TransactionAppend, type TransactionResult } from '../protocol/messages.js';
 import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
 import type { Topology } from '../protocol/topology.js';
@@ -123,6 +123,12 @@ function inRange(slices: readonly EventSlice[], direction: Direction, fromVersio
     : slices.flatMap((s) => eventsOf(s).reverse()).filter((e) => e.version <= fromVersion);
 }
 
+/** What `append` answers, from the result of its one-stream transaction. */
+function appendResultOf(result: TransactionResult): AppendResult {
+  const range = result.streams[0]!;
+  return { lsn: result.lsn, firstVersion: range.firstVersion, lastVersion: range.firstVersion + range.eventCount - 1 };
+}
+
 /** A connection to Kiln. Create one with {@link connect}. */
 export class KilnClient {
   /** @internal */
@@ -155,10 +161,8 @@ export class KilnClient {
    * @throws InvalidArgumentError when the stream name breaks the rule (an empty or not well-formed
    * name is refused before anything is sent)
    */
-  async append(stream: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
-    const result = await this.transact([{ stream, events, expectedVersion: options.expectedVersion ?? 'any' }]);
-    const range = result.streams[0]!;
-    return { lsn: result.lsn, firstVersion: range.firstVersion, lastVersion: range.firstVersion + range.eventCount - 1 };
+  append(stream: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
+    return this.transact([{ stream, events, expectedVersion: options.expectedVersion ?? 'any' }]).then(appendResultOf);
   }
 
   /**
@@ -171,16 +175,15 @@ export class KilnClient {
    * @throws StreamBusyError when a stream stayed held by another transaction over several stripes through every retry (`busyRetries`)
    * @throws StripeUnavailableError when the stripe had no reachable active within `reconnectWindowMs`
    */
-  async transact(appends: readonly TransactAppend[]): Promise<TransactionResult> {
-    if (!Array.isArray(appends) || appends.length === 0) throw new InvalidArgumentError('appends', 'must hold at least one stream');
-    const wire = appends.map((a, i) => {
-      checkAppendStreamText(a.stream, i);
-      if (a.events !== undefined && (!Array.isArray(a.events) || a.events.length === 0)) {
-        throw new InvalidArgumentError(`appends[${i}].events`, 'must be a non-empty array when given');
-      }
-      const expectedVersion = checkExpectedVersion(a.expectedVersion ?? 'any', `appends[${i}].expectedVersion`);
-      return a.events ? { stream: a.stream, expectedVersion, events: encodeEvents(a.events, () => this.random.uuid()) } : { stream: a.stream, expectedVersion };
-    });
+  transact(appends: readonly TransactAppend[]): Promise<TransactionResult> {
+    // A plain function, not an async one, so that a transaction costs no promise beyond those
+    // below; a refused argument still arrives as a rejection.
+    let wire: TransactionAppend[];
+    try {
+      wire = this.wireAppends(appends);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // The seq is taken once per stripe tried; a resend after a reconnect carries the same one. A
     // transaction over several stripes goes to the lowest, its coordinator.
     return retryWhileBusy(this.busyRetry, () =>
@@ -347,6 +350,25 @@ export class KilnClient {
   close(): Promise<void> {
     return this.router.close();
   }
+
+  /**
+   * A transaction's appends as they go on the wire, each stream's events encoded once.
+   * @throws InvalidArgumentError naming the first append that breaks a rule
+   */
+  private wireAppends(appends: readonly TransactAppend[]): TransactionAppend[] {
+    if (!Array.isArray(appends) || appends.length === 0) throw new InvalidArgumentError('appends', 'must hold at least one stream');
+    return appends.map((a, i) => {
+      checkAppendStreamText(a.stream, i);
+      if (a.events !== undefined && (!Array.isArray(a.events) || a.events.length === 0)) {
+        throw new InvalidArgumentError(`appends[${i}].events`, 'must be a non-empty array when given');
+      }
+      const expectedVersion = checkExpectedVersion(a.expectedVersion ?? 'any', `appends[${i}].expectedVersion`);
+      return a.events ? { stream: a.stream, expectedVersion, events: encodeEvents(a.events, this.newEventId) } : { stream: a.stream, expectedVersion };
+    });
+  }
+
+  /** The id of an event given none. */
+  private readonly newEventId = (): string => this.random.uuid();
 
   /** Sends a request about the server itself to the server the client connected to (its stripe's active). */
   private toHome<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {

@@ -52,8 +52,8 @@ export interface LinkOptions {
 
 interface PendingRequest {
   op: OperationName;
-  /** The arguments as they go on the wire. */
-  args: unknown;
+  /** The request as it goes on the wire, encoded once: a resend after a reconnect sends the same bytes. */
+  frame: Uint8Array;
   deadlineMs: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
@@ -126,33 +126,29 @@ export class Link {
     throw lastError;
   }
 
-  /**
-   * Sends a request, resent after a reconnect if it has not been answered, and checks its result.
-   * @throws ProtocolError when the server's result is malformed
-   */
-  async request<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
-    if (this.closed) throw new ClientClosedError();
-    if (this.pending.size >= this.options.limits.inFlightMax) throw new TooManyInFlightError(this.options.limits.inFlightMax);
-    const id = this.nextId++;
-    const wireArgs = encodeArguments(op, args);
-    const result = await new Promise<unknown>((resolve, reject) => {
-      this.pending.set(id, { op, args: wireArgs, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve, reject });
-      this.transmit(id, op, wireArgs);
+  /** Sends a request (encoded once: a resend sends the same bytes) and checks its result; a malformed one rejects with `ProtocolError`. */
+  request<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
+    return new Promise<ResultOf<K>>((resolve, reject) => {
+      if (this.closed) throw new ClientClosedError();
+      if (this.pending.size >= this.options.limits.inFlightMax) throw new TooManyInFlightError(this.options.limits.inFlightMax);
+      const id = this.nextId++;
+      const frame = encodeRequest(id, op, encodeArguments(op, args));
+      this.pending.set(id, { op, frame, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve: resolve as (value: unknown) => void, reject });
+      this.transmit(frame, id);
     });
-    return decodeResult(op, result);
   }
 
   /** Registers a subscription and starts it on the server. */
   subscribe(subscription: LinkSubscription): number {
     const id = this.nextId++;
     this.subscriptions.set(id, subscription);
-    this.transmit(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id)), true);
+    this.transmit(encodeRequest(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id))));
     return id;
   }
 
   unsubscribe(id: number): void {
     if (!this.subscriptions.delete(id)) return;
-    if (this.connection) this.transmit(this.nextId++, 'unsubscribe', encodeArguments('unsubscribe', id), true);
+    if (this.connection) this.transmit(encodeRequest(this.nextId++, 'unsubscribe', encodeArguments('unsubscribe', id)));
   }
 
   /** Closes the connection; requests in flight fail with `ClientClosedError`. */
@@ -171,19 +167,16 @@ export class Link {
     this.status$.complete();
   }
 
-  /** Sends a frame now if connected; otherwise it goes out on reconnect. Unanswered subscribes are not tracked. */
-  private transmit(id: number, op: OperationName, args: unknown, untracked = false): void {
+  /** Sends a frame now if connected, else on reconnect; a send refused otherwise fails request `id`, if one waits. */
+  private transmit(frame: Uint8Array, id?: number): void {
     const connection = this.connection;
     if (!connection) return;
     try {
-      connection.send(encodeRequest(id, op, args));
+      connection.send(frame);
       this.lastSentMs = this.options.clock.monotonicMs();
     } catch (error) {
-      if (error instanceof ConnectionClosedError) return; // the reconnect resends it
-      if (untracked) return;
-      const request = this.pending.get(id);
-      this.pending.delete(id);
-      request?.reject(error);
+      if (error instanceof ConnectionClosedError || id === undefined) return; // the reconnect resends it
+      this.take(id)?.reject(error);
     }
   }
 
@@ -241,10 +234,16 @@ export class Link {
 
   private handleFrame(frame: ServerFrame): void {
     switch (frame.kind) {
-      case FrameKind.Result:
+      case FrameKind.Result: {
         this.failoverSince = undefined;
-        this.settle(frame.id, (request) => request.resolve(frame.result));
+        const request = this.take(frame.id);
+        try {
+          request?.resolve(decodeResult(request.op, frame.result));
+        } catch (error) {
+          request?.reject(error);
+        }
         return;
+      }
       case FrameKind.Error: {
         if (frame.id === null) return; // about the connection; its close follows
         if (frame.error.name === 'NotActiveError') {
@@ -257,7 +256,7 @@ export class Link {
           this.subscriptions.delete(frame.id);
           subscription.fail(errorFromWire(frame.error));
         } else {
-          this.settle(frame.id, (request) => request.reject(errorFromWire(frame.error)));
+          this.take(frame.id)?.reject(errorFromWire(frame.error));
         }
         return;
       }
@@ -303,11 +302,11 @@ export class Link {
     );
   }
 
-  private settle(id: number, action: (request: PendingRequest) => void): void {
+  /** Removes a request from the table and returns it, if it is still there. */
+  private take(id: number): PendingRequest | undefined {
     const request = this.pending.get(id);
-    if (!request) return;
-    this.pending.delete(id);
-    action(request);
+    if (request !== undefined) this.pending.delete(id);
+    return request;
   }
 
   /** Keeps the group's client URLs a server named (the welcome's check bounds them), those this client has a transport for. */
@@ -352,8 +351,8 @@ export class Link {
 
   /** After a reconnect: every request still unanswered goes again, in order, and every subscription resumes. */
   private resend(): void {
-    for (const [id, request] of this.pending) this.transmit(id, request.op, request.args);
-    for (const [id, subscription] of this.subscriptions) this.transmit(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id)), true);
+    for (const [id, request] of this.pending) this.transmit(request.frame, id);
+    for (const [id, subscription] of this.subscriptions) this.transmit(encodeRequest(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id))));
   }
 
   private failAll(error: KilnError): void {
@@ -389,7 +388,7 @@ export class Link {
       if (this.closed) return;
       const now = clock.monotonicMs();
       for (const [id, request] of this.pending) {
-        if (request.deadlineMs <= now) this.settle(id, (r) => r.reject(new TimeoutError(request.op, requestTimeoutMs)));
+        if (request.deadlineMs <= now) this.take(id)?.reject(new TimeoutError(request.op, requestTimeoutMs));
       }
       if (this.connection && now - this.lastSentMs >= limits.idleTimeoutMs / 3) this.request('ping', null).catch(() => {});
       this.checkServerAlive(now);

@@ -126,9 +126,13 @@ export class TopologyRouter implements StripeFacts {
    * moved on), it refreshes the topology from the server that answered and runs it once more, on
    * the stripe the new table (or the error) names.
    */
-  async routed<T>(streams: readonly string[], run: (stripe: number) => Promise<T>): Promise<T> {
+  routed<T>(streams: readonly string[], run: (stripe: number) => Promise<T>): Promise<T> {
+    // One stripe: the operation's own promise, with nothing stacked on it (every append passes here).
+    return this.striped ? this.routedOverStripes(streams, run) : run(0);
+  }
+
+  private async routedOverStripes<T>(streams: readonly string[], run: (stripe: number) => Promise<T>): Promise<T> {
     const stripe = this.stripeOfStreams(streams);
-    if (!this.striped) return run(stripe);
     try {
       return await run(stripe);
     } catch (error) {
@@ -143,14 +147,18 @@ export class TopologyRouter implements StripeFacts {
   }
 
   /** Sends a request to a stripe's active; in a cluster of several, a stripe out of reach fails it with `StripeUnavailableError`. */
-  async request<K extends OperationName>(stripe: number, op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
-    const link = this.link(stripe);
-    if (!this.striped) return link.request(op, args);
+  request<K extends OperationName>(stripe: number, op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
+    let link: Link;
     try {
-      return await link.request(op, args);
+      link = this.link(stripe);
     } catch (error) {
-      throw this.unavailable(stripe, error);
+      return Promise.reject(error);
     }
+    const answer = link.request(op, args);
+    if (!this.striped) return answer;
+    return answer.catch((error: unknown) => {
+      throw this.unavailable(stripe, error);
+    });
   }
 
   /** Starts a subscription on a stripe's link; returns what ends it. */

@@ -3,9 +3,10 @@
  * each stream's events as one MessagePack blob, which the server validates once and stores as it
  * came, never re-encoding application data.
  */
-import { Decoder, Encoder } from '@msgpack/msgpack';
+import { Decoder } from '@msgpack/msgpack';
 import { InvalidArgumentError } from '../errors.js';
 import { eventRowsProblem } from './msgpack-shape.js';
+import { SlabEncoder } from './slab-encoder.js';
 
 /** The expected version of a stream for an append or a check. */
 export type ExpectedVersion = 'any' | 'no-stream' | 'exists' | number;
@@ -52,7 +53,8 @@ export const untrustedDecoderLimits = {
   maxExtLength: 1024,
 } as const;
 
-const encoder = new Encoder({ ignoreUndefined: true });
+// A client encodes a blob per append: carved from a slab, it costs no buffer of its own.
+const encoder = new SlabEncoder({ ignoreUndefined: true });
 const decoder = new Decoder(untrustedDecoderLimits);
 
 /** Encodes events into the blob one append carries; `newId` fills in missing ids. */

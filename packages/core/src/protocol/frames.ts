@@ -18,6 +18,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { ProtocolError, type WireError } from '../errors.js';
 import { untrustedDecoderLimits } from '../log/events.js';
+import { SlabEncoder } from '../log/slab-encoder.js';
 import { msgpackShapeProblem } from '../log/msgpack-shape.js';
 import type { EventSlice } from './messages.js';
 import { isOperationName, type OperationName } from './operations.js';
@@ -52,10 +53,12 @@ export type ServerFrame =
   | { kind: typeof FrameKind.SubscriptionEnd; subscriptionId: number; error: WireError };
 
 const encoder = new Encoder({ ignoreUndefined: true });
+// A client encodes a request per append: carved from a slab, it costs no buffer of its own.
+const requestEncoder = new SlabEncoder({ ignoreUndefined: true });
 const decoder = new Decoder(untrustedDecoderLimits);
 
 export const encodeHello = (hello: unknown): Uint8Array => encoder.encode([FrameKind.Hello, hello]);
-export const encodeRequest = (id: number, op: OperationName, args: unknown): Uint8Array => encoder.encode([FrameKind.Request, id, op, args]);
+export const encodeRequest = (id: number, op: OperationName, args: unknown): Uint8Array => requestEncoder.encode([FrameKind.Request, id, op, args]);
 export const encodeWelcome = (welcome: unknown): Uint8Array => encoder.encode([FrameKind.Welcome, welcome]);
 export const encodeResult = (id: number, result: unknown): Uint8Array => encoder.encode([FrameKind.Result, id, result]);
 export const encodeError = (id: number | null, error: WireError): Uint8Array => encoder.encode([FrameKind.Error, id, error]);

@@ -81,6 +81,11 @@ export function nilFromWire(value: unknown): null {
 export const transactionResultToWire = (r: TransactionResult): unknown[] => [r.lsn, r.streams.map((s) => [s.stream, s.firstVersion, s.eventCount])];
 
 export function transactionResultFromWire(value: unknown): TransactionResult {
+  // Every transaction's answer passes here: a well-formed one is read without the reader below,
+  // which builds each field's name for its error message.
+  if (Array.isArray(value) && value.length === 2 && isCount(value[0]) && Array.isArray(value[1]) && value[1].every(isRangeWire)) {
+    return { lsn: value[0], streams: value[1].map(([stream, firstVersion, eventCount]: [string, number, number]) => ({ stream, firstVersion, eventCount })) };
+  }
   const check = new ReplyReader('transact');
   const [lsn, streams] = check.tuple(value, 'result', 2);
   return {
@@ -91,6 +96,9 @@ export function transactionResultFromWire(value: unknown): TransactionResult {
     }),
   };
 }
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const isRangeWire = (value: unknown): boolean => Array.isArray(value) && value.length === 3 && typeof value[0] === 'string' && isCount(value[1]) && isCount(value[2]);
 
 export const sliceToWire = (s: EventSlice): unknown[] =>
   s.transaction === undefined ? [s.lsn, s.stream, s.firstVersion, s.eventCount, s.timestampMs, s.events] : [s.lsn, s.stream, s.firstVersion, s.eventCount, s.timestampMs, s.events, [s.transaction.id, s.transaction.stripes]];

@@ -1,0 +1,57 @@
+/**
+ * `kiln bench`: a load generator a user points at any running cluster, like `redis-benchmark` or
+ * `nats bench`. It connects `--clients` clients, runs the closed loop of {@link runLoad} for
+ * `--duration`, prints a progress line on stderr every second, then the table (or `--json`).
+ */
+import { randomBytes } from 'node:crypto';
+import { ConfigError, serversOf } from '@kiln/core';
+import { connect, type KilnClient } from '@kiln/core/client';
+import { tcpTransport } from '@kiln/transport-tcp';
+import { wsTransport } from '@kiln/transport-ws';
+import { readClusterConfig } from '../config.js';
+import { runLoad } from './load.js';
+import { benchReport, ProgressLine, reportTable } from './report.js';
+import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchSettings } from './settings.js';
+import { makeWorkload, WorkloadError } from './workload.js';
+
+/** Runs `kiln bench ARGS`; sets the exit code, and prints a failure as one line on stderr. */
+export async function runBench(args: readonly string[]): Promise<void> {
+  try {
+    const settings = parseBenchArgs(args);
+    if (settings === 'help') {
+      console.log(BENCH_USAGE);
+      return;
+    }
+    const errors = await bench(settings);
+    if (errors > 0) process.exitCode = 1;
+  } catch (error) {
+    const usage = error instanceof BenchUsageError || error instanceof WorkloadError || error instanceof ConfigError;
+    const text = error instanceof BenchUsageError || error instanceof WorkloadError ? error.message : error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    process.stderr.write(`kiln bench: ${text}${usage ? ' (kiln bench --help)' : ''}\n`);
+    process.exitCode = usage ? 2 : 1;
+  }
+}
+
+/** One run; returns how many transactions failed. */
+async function bench(settings: BenchSettings): Promise<number> {
+  const urls = settings.config !== undefined ? serversOf(await readClusterConfig(settings.config)).flatMap((server) => server.listen) : settings.urls;
+  const clients: KilnClient[] = [];
+  try {
+    for (let i = 0; i < settings.clients; i++) {
+      clients.push(await connect(urls, { transports: [tcpTransport(), wsTransport()], name: `kiln-bench-${i}` }));
+    }
+    const workload = makeWorkload(settings, `bench-${randomBytes(4).toString('hex')}`, await clients[0]!.topology());
+    const progress = new ProgressLine();
+    const interactive = process.stderr.isTTY === true;
+    const result = await runLoad(clients, workload, settings.inFlight, settings.durationMs, (counters, elapsedMs) => {
+      const line = progress.line(counters, elapsedMs);
+      process.stderr.write(interactive ? `\r${line}\x1b[K` : `${line}\n`);
+    });
+    if (interactive) process.stderr.write('\n');
+    const report = benchReport(settings, urls, result);
+    console.log(settings.json ? JSON.stringify(report) : reportTable(report).join('\n'));
+    return report.errors;
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+}
