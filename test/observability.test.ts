@@ -95,7 +95,7 @@ describe('a lone server with --http', () => {
 describe('binding', () => {
   it('refuses an HTTP address beyond loopback, from the flag or the file, before the server starts', async () => {
     const flag = spawnSync(process.execPath, [KILN_BIN, 'start', '--memory', '--listen', 'tcp://127.0.0.1:0', '--http', 'http://192.0.2.7:7412'], { encoding: 'utf8', timeout: 20_000 });
-    expect(flag.status).toBe(1);
+    expect(flag.status).toBe(3);
     expect(flag.stderr).toMatch(/ConfigError: --http: 'http:\/\/192\.0\.2\.7:7412' is not a loopback address: .*no TLS and no auth/);
     expect(flag.stderr).not.toMatch(/listening on/);
 
@@ -103,12 +103,12 @@ describe('binding', () => {
     const file = join(dir, 'kiln.config.json');
     await writeFile(file, JSON.stringify({ cluster: 'c', persistence: 'memory', servers: [{ name: 'a', listen: ['tcp://127.0.0.1:0'], http: 'http://0.0.0.0:7412' }] }));
     const fromFile = spawnSync(process.execPath, [KILN_BIN, 'start', '--config', file, '--server', 'a'], { encoding: 'utf8', timeout: 20_000 });
-    expect(fromFile.status).toBe(1);
+    expect(fromFile.status).toBe(3);
     expect(fromFile.stderr).toMatch(/servers\[a\]\.http: 'http:\/\/0\.0\.0\.0:7412' is not a loopback address/);
 
     await writeFile(file, JSON.stringify({ cluster: 'c', persistence: 'memory', servers: [{ name: 'a', listen: ['tcp://127.0.0.1:0'], http: 'https://127.0.0.1:7412/metrics' }] }));
     const badShape = spawnSync(process.execPath, [KILN_BIN, 'start', '--config', file, '--server', 'a'], { encoding: 'utf8', timeout: 20_000 });
-    expect(badShape.status).toBe(1);
+    expect(badShape.status).toBe(3);
     expect(badShape.stderr).toMatch(/servers\[0\]\.http: scheme of 'https:\/\/127\.0\.0\.1:7412\/metrics' must be http/);
   });
 });
