@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { firstValueFrom, filter, take } from 'rxjs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM, runsInChromium } from './support/chromium.js';
 import { createServer, type KilnServer } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
@@ -15,7 +16,6 @@ import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
 import { buildBrowserExample } from '../docs/examples/browser/build.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE_DIR = join(import.meta.dirname, '..', 'docs', 'examples', 'browser');
 const DEADLINE_MS = 15_000;
 // Headless, and quiet: without the background-networking flags Chromium floods a closed network
@@ -55,7 +55,7 @@ async function staticServer(bundleDir: string): Promise<{ server: HttpServer; or
   return { server, origin: `http://127.0.0.1:${address.port}` };
 }
 
-describe('browser client in Chromium', () => {
+describe.skipIf(!runsInChromium('the browser example test'))('browser client in Chromium', () => {
   const tempDirs: string[] = [];
   let bundle = '';
   let bundleInputs: string[] = [];

@@ -62,10 +62,10 @@ describe('kiln start and kiln status', () => {
     const file = join(dir, 'kiln.config.json');
     await writeFile(file, JSON.stringify({ listen: ['http://127.0.0.1:1'] }));
     const result = kiln('start', '--config', file);
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(3);
     expect(result.stderr).toContain('ConfigError: listen[0]');
     expect(kiln('start', '--memory', '--data', dir).status).toBe(2);
-    expect(kiln('status', 'tcp://127.0.0.1:1').status).toBe(1);
+    expect(kiln('status', 'tcp://127.0.0.1:1').status).toBe(5);
   });
 
   it('reads its settings from a config file', async () => {

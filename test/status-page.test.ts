@@ -7,14 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { CHROMIUM, runsInChromium } from './support/chromium.js';
 import { inSyncActive, kill, killAllMembers, launch, pollUntil, seededRandom, TEST_TIMING } from './support/cluster.js';
 import { get, observedCluster, type ObservedMember } from './support/observed-cluster.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
 
-describe('the status page in Chromium', () => {
+describe.skipIf(!runsInChromium('the status page test'))('the status page in Chromium', () => {
   const dirs: string[] = [];
   let context: BrowserContext | undefined;
 

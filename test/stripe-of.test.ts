@@ -59,12 +59,13 @@ describe('kiln stripe-of', () => {
     ['a reserved name', '$all', /STREAM: names starting with '\$' are reserved/],
     ['a name over the default limit', 'x'.repeat(defaultLogLimits.streamNameBytesMax + 1), /STREAM: must be at most 512 UTF-8 bytes/],
     ['a name over the limit in UTF-8 bytes', 'é'.repeat(defaultLogLimits.streamNameBytesMax / 2 + 1), /STREAM: must be at most 512 UTF-8 bytes/],
-  ])('refuses %s with exit 2 and the usage', (_what, stream, message) => {
+  ])('refuses %s with exit 2 and one line pointing to the usage', (_what, stream, message) => {
     const result = kiln('stripe-of', '--config', EXAMPLE, '--', stream);
     expect(result.status).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(message);
-    expect(result.stderr).toContain('kiln stripe-of STREAM --config CLUSTER-FILE [--json]');
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('(see kiln stripe-of --help)');
   });
 
   it("takes the stream-name limit from the file's limits", () => {
@@ -75,7 +76,7 @@ describe('kiln stripe-of', () => {
     expect(over.stderr).toMatch(/STREAM: must be at most 16 UTF-8 bytes/);
   });
 
-  it('refuses a missing file, stream or extra argument as usage (exit 2), a broken file as config (exit 1)', () => {
+  it('refuses a missing file, stream or extra argument as usage (exit 2), a broken file as config (exit 3)', () => {
     for (const args of [['foo'], ['--config', EXAMPLE], ['foo', 'bar', '--config', EXAMPLE], ['foo', '--config', EXAMPLE, '--stripe', 'x']]) {
       const result = kiln('stripe-of', ...args);
       expect(result.status, args.join(' ')).toBe(2);
@@ -83,7 +84,7 @@ describe('kiln stripe-of', () => {
     }
     const broken = configFile('broken.json', { cluster: 'c', stripes: [{ name: 'a', servers: [] }] });
     const result = kiln('stripe-of', 'foo', '--config', broken);
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(3);
     expect(result.stderr).toMatch(/ConfigError: stripes\[0\]\.servers/);
     expect(kiln('stripe-of', 'foo', '--config', join(dir, 'missing.json')).stderr).toMatch(/ConfigError: --config: cannot read/);
   });
@@ -110,10 +111,10 @@ describe('examples/two-stripes.json', () => {
 describe('kiln admin in a cluster of several stripes', () => {
   it('needs --stripe, and refuses one the file does not put the server in, before asking any server', () => {
     const missing = kiln('admin', 'remove-mirror', '--config', EXAMPLE, '--name', 'a2');
-    expect(missing.status).toBe(1);
+    expect(missing.status).toBe(3);
     expect(missing.stderr).toMatch(/ConfigError: --stripe: the cluster has 2 stripes \(alpha, bravo\); name the one 'a2' is in/);
     const wrong = kiln('admin', 'add-mirror', '--config', EXAMPLE, '--name', 'a2', '--stripe', 'bravo');
-    expect(wrong.status).toBe(1);
+    expect(wrong.status).toBe(3);
     expect(wrong.stderr).toMatch(/ConfigError: --stripe: 'a2' is in stripe 'alpha' in the cluster file, not 'bravo'/);
   });
 });

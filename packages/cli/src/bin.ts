@@ -3,7 +3,7 @@
  * The `kiln` command.
  *
  * ```
- * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE] [--tls-cert F --tls-key F [--tls-ca F]] [--http URL]
+ * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE] [--tls-cert F --tls-key F [--tls-ca F]] [--http URL] [--log-format text|json]
  * kiln start --config CLUSTER-FILE --server NAME [--join] [--http URL]
  * kiln voter --config CLUSTER-FILE --name NAME [--http URL]
  * kiln certs --config CLUSTER-FILE --out DIR
@@ -23,8 +23,8 @@
  * take `--tls-cert F --tls-key F`, a certificate to present where a port requires one.
  */
 import { parseArgs } from 'node:util';
-import { KilnError, type ClusterConfig, type MemberTlsConfig, type Transport } from '@kiln/core';
-import { AdminWaitError, runAdmin } from './admin.js';
+import { serversOf, type ClusterConfig, type MemberTlsConfig, type Transport } from '@kiln/core';
+import { runAdmin } from './admin.js';
 import { runBench } from './bench/command.js';
 import { startServerMember, startVoterMember } from './cluster.js';
 import { writeDevCertificates } from './certs.js';
@@ -36,19 +36,25 @@ import { printStatus } from './status.js';
 import { formatPlacement, placeStream, streamNameProblem } from './stripe-of.js';
 import { operatorTransports } from './transports.js';
 import { printOpenTransactions, resolveTransaction } from './txn.js';
-import { PasswordInputError, printNewToken, printPasswordHash } from './passwd.js';
+import { printNewToken, printPasswordHash } from './passwd.js';
+import { describeFailure, UsageError } from './exit-codes.js';
+import { asksForHelp, commandHelp, fullHelp, kilnVersion } from './help.js';
+import { logFormatOf, memberLog } from './member-log.js';
 
 const USAGE = `usage:
   kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
-             [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--http URL]
+             [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--http URL] [--log-format text|json]
       Runs one server in the foreground. Default: restartable mode, LevelDB under ./kiln-data,
       listening on tcp://127.0.0.1:7410 and ws://127.0.0.1:7411. SIGINT or SIGTERM shuts it
       down cleanly. --tls-cert and --tls-key (PEM files) let it listen on tls:// and wss://.
-  kiln start --config CLUSTER-FILE --server NAME [--join] [--http URL]
+  kiln start --config CLUSTER-FILE --server NAME [--join] [--http URL] [--log-format text|json]
       Runs server NAME of the cluster file, in its stripe (mirror group). With --join it is a new
       server for a running group: it waits, outside the in-sync set, for kiln admin add-mirror.
-  kiln voter --config CLUSTER-FILE --name NAME [--http URL]
+  kiln voter --config CLUSTER-FILE --name NAME [--http URL] [--log-format text|json]
       Runs voter NAME: it holds no log, and votes in the elections of every stripe.
+  --log-format text|json (start, voter)
+      How the member logs to stderr: lines of text (the default), or one JSON object per line,
+      { time, level, member, msg, ...fields }, for a log shipper.
   kiln certs --config CLUSTER-FILE --out DIR
       Writes a development CA (DIR/ca.pem, DIR/ca-key.pem) and, for every server and voter, a
       certificate named after it (DIR/NAME.pem, DIR/NAME-key.pem), for trying TLS and mutual
@@ -105,7 +111,10 @@ const USAGE = `usage:
   TLS: status, diverged, admin and txn trust the CA of the cluster file's top-level tls section
   when they dial a tls:// or wss:// address. Each also takes --tls-cert FILE --tls-key FILE, a
   certificate from that CA to present where a port requires one: under mutual TLS, a voter's
-  peer address, where kiln status --config asks it, takes only a certificate naming a member.`;
+  peer address, where kiln status --config asks it, takes only a certificate naming a member.
+
+  kiln help [COMMAND], kiln COMMAND --help: this text, or a command's part of it.
+  kiln --version: the version, as 'kiln 1.2.3'.`;
 
 const ADMIN_WAIT_LIMIT_MS = 3_600_000;
 
@@ -133,13 +142,18 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-v') return console.log(`kiln ${kilnVersion()}`);
+  if (command === 'help' && rest.length > 0) return console.log(commandHelp(USAGE, rest[0]!));
+  // `kiln bench --help` lists every option itself.
+  if (command !== undefined && command !== 'bench' && !command.startsWith('-') && asksForHelp(rest)) return console.log(commandHelp(USAGE, command));
   switch (command) {
     case 'start':
       return start(rest);
     case 'voter': {
-      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, name: { type: 'string' }, http: { type: 'string' } } });
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, name: { type: 'string' }, http: { type: 'string' }, 'log-format': { type: 'string' } } });
       if (!values.config || !values.name) throw new UsageError('kiln voter needs --config FILE and --name NAME');
-      runUntilSignalled(await startVoterMember(await readClusterConfig(values.config), values.name, log, values.http), log);
+      const voterLog = memberLog(logFormatOf(values['log-format']), values.name);
+      runUntilSignalled(await startVoterMember(await readClusterConfig(values.config), values.name, voterLog, values.http), voterLog);
       return;
     }
     case 'admin': {
@@ -182,7 +196,8 @@ async function main(argv: string[]): Promise<void> {
     case undefined:
     case 'help':
     case '--help':
-      console.log(USAGE);
+    case '-h':
+      console.log(fullHelp(USAGE));
       return;
     default:
       throw new UsageError(`unknown command '${command}'`);
@@ -204,14 +219,18 @@ async function start(args: string[]): Promise<void> {
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
       http: { type: 'string' },
+      'log-format': { type: 'string' },
     },
   });
+  const logFormat = logFormatOf(values['log-format']);
   if (values.memory && values.data) throw new UsageError('--memory and --data do not go together');
   if (values.server !== undefined || (values.config && isClusterFile(await readJsonFile(values.config)))) {
     if (!values.config) throw new UsageError('--server needs --config FILE');
     const overrides = (['memory', 'data', 'listen', 'name', 'tls-cert', 'tls-key', 'tls-ca'] as const).filter((flag) => values[flag] !== undefined);
     if (overrides.length > 0) throw new UsageError(`--${overrides.join(', --')} cannot be used with a cluster file; set them in the file`);
-    runUntilSignalled(await startServerMember(await readClusterConfig(values.config), values.server, values.join ? 'joining server' : 'server', log, values.http), log);
+    const config = await readClusterConfig(values.config);
+    const serverLog = memberLog(logFormat, values.server ?? serversOf(config)[0]!.name);
+    runUntilSignalled(await startServerMember(config, values.server, values.join ? 'joining server' : 'server', serverLog, values.http), serverLog);
     return;
   }
   if (values.join) throw new UsageError('--join needs --config CLUSTER-FILE --server NAME');
@@ -227,7 +246,8 @@ async function start(args: string[]): Promise<void> {
     ...(values.listen ? { listen: values.listen.map((url, i) => checkUrl(url, `--listen[${i}]`)) } : {}),
     ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile, ...(values['tls-ca'] !== undefined && { caFile: values['tls-ca'] }) } } : {}),
   });
-  runUntilSignalled(await startServerMember(config, undefined, 'server', log, values.http), log);
+  const serverLog = memberLog(logFormat, serversOf(config)[0]!.name);
+  runUntilSignalled(await startServerMember(config, undefined, 'server', serverLog, values.http), serverLog);
 }
 
 async function stripeOf(args: string[]): Promise<void> {
@@ -259,17 +279,10 @@ async function txn(args: string[]): Promise<void> {
   return resolveTransaction(config, transports, positionals[0]!, values.commit ? 'commit' : 'abort', (line) => console.log(line));
 }
 
-class UsageError extends Error {}
-
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof AdminWaitError || error instanceof PasswordInputError) {
-    log(`kiln: ${error.message}`);
-    process.exit(1);
-  }
-  if (error instanceof UsageError || (error instanceof Error && error.name === 'TypeError' && 'code' in error)) {
-    log(`kiln: ${error.message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  log(`kiln: ${error instanceof KilnError ? `${error.name}: ${error.message}` : String((error as Error)?.stack ?? error)}`);
-  process.exit(1);
+  const command = process.argv[2];
+  const known = command !== undefined && USAGE.includes(`\n  kiln ${command} `);
+  const { line, code } = describeFailure(error, known ? `kiln ${command} --help` : 'kiln help');
+  log(line);
+  process.exit(code);
 });

@@ -25,10 +25,12 @@ import {
 } from '@kiln/core';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
+import { logCatchUp } from './catch-up-log.js';
 import { checkHttpBind } from './http/bind-policy.js';
 import { serveObservability, type Observed } from './http/observability.js';
 import { scryptSecrets } from './secrets.js';
 import type { Running } from './start.js';
+import type { MemberLog } from './member-log.js';
 import { memberTransports } from './transports.js';
 
 /** How a server takes part in its stripe. */
@@ -47,7 +49,7 @@ function where(config: ClusterConfig, dataDir: string | undefined): string {
  * cluster has a single server. Its HTTP listener, if any, is on `http` (`--http`) or else the
  * address the file gives it.
  */
-export async function startServerMember(config: ClusterConfig, name: string | undefined, role: ServerRole, log: (line: string) => void, http?: string): Promise<Running> {
+export async function startServerMember(config: ClusterConfig, name: string | undefined, role: ServerRole, log: MemberLog, http?: string): Promise<Running> {
   const servers = serversOf(config);
   if (name === undefined) {
     if (servers.length !== 1) throw new ConfigError('--server', `the file names ${servers.length} servers: ${servers.map((s) => s.name).join(', ')}; pick one`);
@@ -75,7 +77,15 @@ export async function startServerMember(config: ClusterConfig, name: string | un
   });
   const striped = layout.stripes.length > 1 ? ` stripe ${stripe.name}` : '';
   log(`kiln: ${name}${lone ? '' : ` (${role}${striped}) of cluster ${config.cluster}`} listening on ${server.urls.join(', ')} (${where(config, self.dataDir)})`);
-  return withHttp(server, boundAt(config, name, server.urls), { name, kind: 'server', observe: () => [server.observe()], transports }, http, self.http, log);
+  const running = await withHttp(server, boundAt(config, name, server.urls), { name, kind: 'server', observe: () => [server.observe()], transports }, http, self.http, log);
+  const stopProgress = logCatchUp(() => server.observe(), log);
+  return {
+    failed: running.failed,
+    close: () => {
+      stopProgress();
+      return running.close();
+    },
+  };
 }
 
 /** The cluster with server `name` listening where it bound (a lone server may ask for port 0): the status page asks it there. */

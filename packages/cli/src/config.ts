@@ -62,13 +62,16 @@ export function isClusterFile(value: unknown): boolean {
  */
 export async function readClusterConfig(path: string | undefined, overrides: Partial<SingleServerFile> = {}): Promise<ClusterConfig> {
   const value = path === undefined ? {} : await readJsonFile(path);
-  if (isClusterFile(value)) return withTlsPathsFrom(dirname(resolve(path!)), validateClusterConfig(value));
-  return oneServerCluster({ ...DEFAULT_CONFIG, ...validateConfig(value), ...overrides });
+  if (isClusterFile(value)) return withPathsFrom(dirname(resolve(path!)), validateClusterConfig(value));
+  const file = validateConfig(value);
+  // The file's dataDir is relative to the file; --data and the default to the working directory.
+  const fromFile = path !== undefined && file.dataDir !== undefined ? { dataDir: resolve(dirname(resolve(path)), file.dataDir) } : {};
+  return oneServerCluster({ ...DEFAULT_CONFIG, ...file, ...fromFile, ...overrides });
 }
 
-/** Reads a cluster file (not the single-server format), its TLS paths relative to it. @throws ConfigError naming the field */
+/** Reads a cluster file (not the single-server format), its paths relative to it. @throws ConfigError naming the field */
 export async function readClusterFile(path: string): Promise<ClusterConfig> {
-  return withTlsPathsFrom(dirname(resolve(path)), validateClusterConfig(await readJsonFile(path)));
+  return withPathsFrom(dirname(resolve(path)), validateClusterConfig(await readJsonFile(path)));
 }
 
 /** The one-server cluster a single-server configuration stands for. @throws ConfigError naming the field */
@@ -89,10 +92,17 @@ export function oneServerCluster(config: SingleServerFile): ClusterConfig {
   });
 }
 
-/** The cluster file's TLS paths, relative to its folder, made absolute: every path in it means the same from any working directory. */
-function withTlsPathsFrom(folder: string, config: ClusterConfig): ClusterConfig {
+/**
+ * The cluster file's paths (each member's dataDir and TLS files, the CA), relative to its folder,
+ * made absolute: every path in it means the same from any working directory.
+ */
+function withPathsFrom(folder: string, config: ClusterConfig): ClusterConfig {
   const at = (path: string): string => resolve(folder, path);
-  const member = <T extends { tls?: MemberTlsConfig }>(m: T): T => (m.tls === undefined ? m : { ...m, tls: { certFile: at(m.tls.certFile), keyFile: at(m.tls.keyFile) } });
+  const member = <T extends { tls?: MemberTlsConfig; dataDir?: string }>(m: T): T => ({
+    ...m,
+    ...(m.dataDir !== undefined && { dataDir: at(m.dataDir) }),
+    ...(m.tls !== undefined && { tls: { certFile: at(m.tls.certFile), keyFile: at(m.tls.keyFile) } }),
+  });
   const head = { ...config, voters: config.voters.map(member), ...(config.tls !== undefined && { tls: { caFile: at(config.tls.caFile) } }) };
   if (config.servers !== undefined) return { ...head, servers: config.servers.map(member) } as ClusterConfig;
   return { ...head, stripes: config.stripes.map((stripe) => ({ ...stripe, servers: stripe.servers.map(member) })) } as ClusterConfig;

@@ -2,7 +2,8 @@
  * `kiln status --config CLUSTER-FILE`: the whole cluster, one block per stripe, asked of each
  * server itself: the stripe's active and term, and each member's state, term, last LSN, lag
  * behind the active, whether the active counts it in sync, and whether it answered at all; then
- * the voters, each reachable or not, with its term. A member that does not answer within a few
+ * the voters, each reachable or not, with its term. An unreachable mirror shows the last LSN the
+ * active had from it. A member that does not answer within a few
  * seconds shows as unreachable.
  */
 import { clusterIdOf, clusterLayoutOf, stripesOf, type ClusterConfig, type StripeConfig, type Transport } from '@kiln/core';
@@ -22,6 +23,8 @@ export interface MemberRow {
   lag: number | null;
   /** In the active's in-sync set; null without an active. */
   inSync: boolean | null;
+  /** The last LSN the active has from it (a mirror's, as the active saw it); null on the active or without one. */
+  ackedLsn: number | null;
   reachable: boolean;
 }
 
@@ -67,7 +70,9 @@ async function stripeBlock(stripe: StripeConfig, transports: Transport[]): Promi
   }
   const members = stripe.servers.map((s, i): MemberRow => {
     const answer = answers[i];
-    if (!answer) return { name: s.name, state: 'unreachable', term: null, lastLsn: null, lag: null, inSync: active ? false : null, reachable: false };
+    const ackedLsn = active?.group?.mirrors.find((m) => m.name === s.name)?.ackedLsn ?? null;
+    // A member that does not answer: what the active last had from it says how far behind it stopped.
+    if (!answer) return { name: s.name, state: 'unreachable', term: null, lastLsn: null, lag: active && ackedLsn !== null ? active.lastLsn - ackedLsn : null, inSync: active ? false : null, ackedLsn, reachable: false };
     return {
       name: s.name,
       state: answer.state,
@@ -75,6 +80,7 @@ async function stripeBlock(stripe: StripeConfig, transports: Transport[]): Promi
       lastLsn: answer.lastLsn,
       lag: active ? Math.max(0, active.lastLsn - answer.lastLsn) : null,
       inSync: active?.group ? active.group.inSync.includes(s.name) : null,
+      ackedLsn,
       reachable: true,
     };
   });
@@ -106,7 +112,10 @@ export async function printGroupStatus(config: ClusterConfig, transports: Transp
     print('');
     print(`stripe ${stripe.name}: ${stripe.active === null ? 'NO ACTIVE' : `active ${stripe.active}, term ${stripe.term}`}`);
     printTable(
-      [['member', 'state', 'term', 'last LSN', 'lag', 'in sync'], ...stripe.members.map((r) => [r.name, r.state, show(r.term), show(r.lastLsn), show(r.lag), r.inSync === null ? '-' : r.inSync ? 'yes' : 'no'])],
+      [
+        ['member', 'state', 'term', 'last LSN', 'acked LSN', 'lag', 'in sync'],
+        ...stripe.members.map((r) => [r.name, r.state, show(r.term), show(r.lastLsn), show(r.ackedLsn), show(r.lag), r.inSync === null ? '-' : r.inSync ? 'yes' : 'no']),
+      ],
       print,
     );
   }

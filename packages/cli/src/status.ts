@@ -39,9 +39,10 @@ export async function printStatus(url: string, transports: Transport[], json: bo
   }
 }
 
-/** One mirror's progress: in sync, or how many records it has to go and how fast it closes the gap. */
+/** One mirror's progress: unreachable, in sync, or how many records it has to go and how fast it closes the gap. */
 export function describeMirror(m: MirrorStatus): string {
   const label = `mirror ${m.name}`.padEnd(14);
+  if (!m.reachable) return `${label} unreachable: last acked LSN ${m.ackedLsn}, ${m.lag} records behind`;
   if (m.inSync) return `${label} in sync, acked LSN ${m.ackedLsn}, lag ${m.lag}`;
   const eta = m.rate > 0 ? `, about ${Math.ceil(m.lag / m.rate)} s to go` : '';
   return `${label} syncing: acked LSN ${m.ackedLsn}, ${m.lag} records to go at ${m.rate} records/s${eta}`;

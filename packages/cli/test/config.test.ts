@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ConfigError, validateClusterConfig } from '@kiln/core';
 import { checkUrl, readClusterConfig, validateConfig } from '../src/config.js';
 
@@ -57,9 +57,13 @@ describe('readClusterConfig', () => {
   it('loads a single-server file of earlier versions as the one-server cluster it stands for', async () => {
     const old = { name: 'k1', persistence: 'restartable', dataDir: './d', listen: ['tcp://127.0.0.1:7410'], limits: { inFlightMax: 64, dedupWindow: 64 } };
     const cluster = { cluster: 'k1', persistence: 'restartable', servers: [{ name: 'k1', listen: ['tcp://127.0.0.1:7410'], dataDir: './d' }], limits: old.limits };
-    const fromOld = await readClusterConfig(file(old));
-    expect(fromOld).toEqual(await readClusterConfig(file(cluster)));
-    expect(fromOld).toEqual(validateClusterConfig(cluster));
+    const oldFile = file(old);
+    const fromOld = await readClusterConfig(oldFile);
+    // Each file's dataDir is relative to that file's folder.
+    const inFolderOf = (path: string) => ({ ...cluster, servers: [{ ...cluster.servers[0]!, dataDir: join(dirname(path), 'd') }] });
+    const clusterFile = file(cluster);
+    expect(await readClusterConfig(clusterFile)).toEqual(validateClusterConfig(inFolderOf(clusterFile)));
+    expect(fromOld).toEqual(validateClusterConfig(inFolderOf(oldFile)));
     expect(fromOld.limits.inFlightMax).toBe(64);
   });
 

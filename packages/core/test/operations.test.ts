@@ -35,7 +35,7 @@ const status: ServerStatus = {
     viewVersion: 4,
     removed: false,
     diverged: { entries: 0, records: 0 },
-    mirrors: [{ name: 'b', ackedLsn: 7, lag: 3, inSync: false, rate: 12.5 }],
+    mirrors: [{ name: 'b', ackedLsn: 7, lag: 3, inSync: false, rate: 12.5, reachable: true }],
   },
 };
 const { group: _group, ...loneStatus } = status;

@@ -18,6 +18,8 @@ export interface MirrorStatus {
   inSync: boolean;
   /** Records acknowledged per second over the last few seconds. */
   rate: number;
+  /** Heard from within the lease: false for a mirror that is down or cut off. True from servers older than this field. */
+  reachable: boolean;
 }
 
 /** A member's view of its group, for status. */
@@ -84,7 +86,7 @@ export function serverStatusToWire(s: ServerStatus): Record<string, unknown> {
       viewVersion: g.viewVersion,
       removed: g.removed,
       diverged: { entries: g.diverged.entries, records: g.diverged.records },
-      mirrors: g.mirrors.map((m) => ({ name: m.name, ackedLsn: m.ackedLsn, lag: m.lag, inSync: m.inSync, rate: m.rate })),
+      mirrors: g.mirrors.map((m) => ({ name: m.name, ackedLsn: m.ackedLsn, lag: m.lag, inSync: m.inSync, rate: m.rate, reachable: m.reachable })),
     },
   };
 }
@@ -132,7 +134,7 @@ function groupStatusFromWire(value: unknown, check: ReplyReader): GroupStatus {
       if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0) check.fail(`group.mirrors[${i}].rate`, 'must be a non-negative number');
       const lag = m.lag;
       if (typeof lag !== 'number' || !Number.isSafeInteger(lag)) check.fail(`group.mirrors[${i}].lag`, 'must be an integer');
-      return { name: check.string(m.name, `group.mirrors[${i}].name`), ackedLsn: check.count(m.ackedLsn, `group.mirrors[${i}].ackedLsn`), lag, inSync: check.boolean(m.inSync, `group.mirrors[${i}].inSync`), rate };
+      return { name: check.string(m.name, `group.mirrors[${i}].name`), ackedLsn: check.count(m.ackedLsn, `group.mirrors[${i}].ackedLsn`), lag, inSync: check.boolean(m.inSync, `group.mirrors[${i}].inSync`), rate, reachable: m.reachable === undefined || check.boolean(m.reachable, `group.mirrors[${i}].reachable`) };
     }),
   };
 }

@@ -202,8 +202,16 @@ export class Active {
   /** Each mirror's progress, for status. */
   mirrorStatuses(): MirrorStatus[] {
     const written = this.committer.lastWrittenLsn;
-    const { inSync } = this.context.member.view;
-    return [...this.shippers.values()].map((s) => ({ name: s.mirror, ackedLsn: s.ackedLsn, lag: written - s.ackedLsn, inSync: inSync.includes(s.mirror), rate: this.rates.rate(s.mirror) }));
+    const { view, clock, options } = this.context.member;
+    const now = clock.monotonicMs();
+    return [...this.shippers.values()].map((s) => ({
+      name: s.mirror,
+      ackedLsn: s.ackedLsn,
+      lag: written - s.ackedLsn,
+      inSync: view.inSync.includes(s.mirror),
+      rate: this.rates.rate(s.mirror),
+      reachable: now - (this.lastHeardMs.get(s.mirror) ?? -Infinity) <= options.leaseMs,
+    }));
   }
 
   /** Each mirror's lag in time: how long ago this active wrote the oldest record the mirror has not acknowledged. */

@@ -120,6 +120,11 @@ export class Election {
     const everyoneHeard = member.view.members.every((m) => round.heard.has(m.name) || !this.context.isConnected(m.name));
     if (now < round.deadlineMs && !everyoneHeard) return;
     round.closed = true;
+    const heard = member.view.members.filter((m) => round.heard.has(m.name)).length;
+    const needed = majority(member.view.members.length);
+    if (heard < needed && !member.availability) {
+      this.context.log(`${member.self.name}: election for term ${round.term} cannot complete: ${heard} of ${member.view.members.length} voting members reachable, ${needed} needed`);
+    }
     const voted = member.durable.vote;
     if (voted && voted.term >= round.term) return;
     if (now < member.quietUntilMs) return;

@@ -272,7 +272,9 @@ class Server implements KilnServer {
         this.listeners.push(await transport.listen!(url, onConnection, listenOptionsFor(url, this.connectionLimits, this.options.group, this.presence.directory.layout, this.log)));
       }
     } catch (error) {
-      await this.close();
+      // A server that never served says nothing of shutting down: the error says why it did not start.
+      this.closing ??= this.shutDown(false);
+      await this.closing;
       throw error;
     }
     if (this.standalone) {
@@ -359,8 +361,8 @@ class Server implements KilnServer {
     return this.closing;
   }
 
-  private async shutDown(): Promise<void> {
-    this.log(`${this.name} shutting down: ${this.member?.pendingCount ?? 0} transaction(s) in flight`);
+  private async shutDown(announce = true): Promise<void> {
+    if (announce) this.log(`${this.name} shutting down: ${this.member?.pendingCount ?? 0} transaction(s) in flight`);
     if (this.member) {
       // Answers in flight need the mirrors; give them a moment, then fail what is left.
       await this.member.drainCommits(SHUTDOWN_COMMIT_WAIT_MS, new ServerShuttingDownError());
@@ -374,7 +376,7 @@ class Server implements KilnServer {
     await Promise.all(this.sessions);
     this.state = 'STOPPED';
     if (this.store.isOpen) await this.store.close();
-    this.log(`${this.name} stopped at LSN ${this.store.lastPosition.lsn}`);
+    if (announce) this.log(`${this.name} stopped at LSN ${this.store.lastPosition.lsn}`);
   }
 
   private fail(error: unknown): void {

@@ -1,0 +1,169 @@
+// The `kiln` command as a newcomer meets it (issue 13): the command npm links runs, every command
+// has its help, and each mistake a user makes ends in one line on stderr and an exit code that
+// `kiln help` lists, never a stack trace; paths in a config file are relative to the file.
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { killAllKilns, KILN_BIN, startKiln } from './support/cluster.js';
+
+const CLI_PACKAGE = fileURLToPath(new URL('../packages/cli/', import.meta.url));
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await killAllKilns();
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-first-hour-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const kiln = (...args: string[]) => spawnSync(process.execPath, [KILN_BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+
+/** One line on stderr, no stack, and the exit code given. */
+function expectOneLineFailure(result: ReturnType<typeof kiln>, code: number, pattern: RegExp): void {
+  expect(result.stderr.trimEnd().split('\n'), result.stderr).toHaveLength(1);
+  expect(result.stderr).toMatch(pattern);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  expect(result.status).toBe(code);
+}
+
+describe('kiln as npm links it', () => {
+  it('links a file kept in git, which runs the built command', () => {
+    const manifest = JSON.parse(readFileSync(join(CLI_PACKAGE, 'package.json'), 'utf8')) as { version: string; bin: { kiln: string }; files: string[] };
+    // npm links a bin only if the file exists at install time: it must not be a build output.
+    expect(manifest.bin.kiln).not.toMatch(/^(\.\/)?dist\//);
+    expect(manifest.files).toContain(manifest.bin.kiln.replace(/^\.\//, '').split('/')[0]);
+    const shim = join(CLI_PACKAGE, manifest.bin.kiln);
+    expect(existsSync(shim)).toBe(true);
+    const version = spawnSync(shim, ['--version'], { encoding: 'utf8', timeout: 20_000 });
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toBe(`kiln ${manifest.version}`);
+  });
+});
+
+describe('kiln help', () => {
+  const help = kiln('help');
+  const commands = [...new Set([...help.stdout.matchAll(/^ {2}kiln ([a-z][a-z-]*)/gm)].map((m) => m[1]!))].filter((c) => c !== 'help');
+
+  it('describes every command and lists the exit codes', () => {
+    expect(help.status).toBe(0);
+    expect(commands).toEqual(expect.arrayContaining(['start', 'voter', 'certs', 'admin', 'status', 'diverged', 'stripe-of', 'txn', 'passwd', 'token']));
+    for (const code of [0, 1, 2, 3, 4, 5]) expect(help.stdout).toMatch(new RegExp(`^ {2}${code} {2}\\S`, 'm'));
+  });
+
+  it('answers kiln COMMAND --help and kiln help COMMAND for every command, exit 0, without parser text', () => {
+    for (const command of commands) {
+      for (const args of [[command, '--help'], ['help', command], ...(command === 'start' ? [[command, '-h']] : [])]) {
+        const result = kiln(...args);
+        expect(result.status, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+        expect(result.stderr).toBe('');
+        // `kiln bench --help` prints its own, longer text.
+        expect(result.stdout).toMatch(new RegExp(`^(?: {2}|usage: )kiln ${command}\\b`, 'm'));
+        expect(result.stdout).not.toMatch(/Unknown option|ERR_PARSE_ARGS|positional/);
+      }
+    }
+    const bare = kiln('--help');
+    expect(bare.status).toBe(0);
+    expect(bare.stdout).toBe(help.stdout);
+  });
+
+  it('refuses help for a command that does not exist, with the usage exit code', () => {
+    expectOneLineFailure(kiln('help', 'frobnicate'), 2, /unknown command 'frobnicate'/);
+    expectOneLineFailure(kiln('frobnicate'), 2, /unknown command 'frobnicate'/);
+  });
+});
+
+describe('mistakes a user makes: one line on stderr and the exit code kiln help lists', () => {
+  it('an unknown option: usage (2)', () => {
+    expectOneLineFailure(kiln('start', '--bogus'), 2, /^kiln: Unknown option '--bogus' \(see kiln start --help\)$/m);
+    expectOneLineFailure(kiln('start', '--log-format', 'xml'), 2, /--log-format must be text or json/);
+  });
+
+  it('a config file that is not there or not JSON: config (3)', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'broken.json'), '{ "cluster": ');
+    expectOneLineFailure(kiln('start', '--config', join(dir, 'missing.json')), 3, /cannot read .*missing\.json/);
+    expectOneLineFailure(kiln('start', '--config', join(dir, 'broken.json')), 3, /broken\.json: is not valid JSON/);
+    expectOneLineFailure(kiln('status', '--config', join(dir, 'missing.json')), 3, /cannot read .*missing\.json/);
+  });
+
+  it('an unknown server or voter name, and a certificate that cannot be read: config (3)', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'cluster.json');
+    const tls = (name: string) => ({ certFile: `${name}.pem`, keyFile: `${name}-key.pem` });
+    await writeFile(
+      file,
+      JSON.stringify({
+        cluster: 'c',
+        persistence: 'memory',
+        tls: { caFile: 'ca.pem' },
+        // Fixed ports that nothing binds: each start fails before it listens.
+        servers: [{ name: 'a', listen: ['tls://127.0.0.1:7498'], peer: 'tls://127.0.0.1:7499', tls: tls('a') }],
+      }),
+    );
+    expectOneLineFailure(kiln('start', '--config', file, '--server', 'zz'), 3, /no server is named 'zz'/);
+    expectOneLineFailure(kiln('voter', '--config', file, '--name', 'zz'), 3, /no voter is named 'zz'/);
+    expectOneLineFailure(kiln('start', '--config', file, '--server', 'a'), 3, /tls\.caFile: cannot read .*ca\.pem/);
+  });
+
+  it('an address in use: in use (4)', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => blocker.close(resolve)));
+    const { port } = blocker.address() as AddressInfo;
+    expectOneLineFailure(kiln('start', '--memory', '--listen', `tcp://127.0.0.1:${port}`), 4, new RegExp(`address in use: 127\\.0\\.0\\.1:${port}`));
+  });
+
+  it('a data directory another kiln process holds: in use (4)', async () => {
+    const dataDir = join(await tempDir(), 'data');
+    await startKiln({ dataDir });
+    expectOneLineFailure(kiln('start', '--data', dataDir, '--listen', 'tcp://127.0.0.1:0'), 4, /another process .* holds its lock/);
+  });
+
+  it('a server that does not answer: unreachable (5)', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    await new Promise((resolve) => blocker.close(resolve));
+    expectOneLineFailure(kiln('status', `tcp://127.0.0.1:${port}`), 5, /ConnectionRefusedError/);
+  });
+});
+
+describe('paths in a config file', () => {
+  it('are relative to the file, not to the working directory', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'conf'));
+    const single = join(dir, 'conf', 'single.json');
+    await writeFile(single, JSON.stringify({ name: 'solo', dataDir: './solo-data', listen: ['tcp://127.0.0.1:0'] }));
+    const solo = await startKiln({ args: ['--config', single] });
+    expect(await solo.waitForLine(/restartable mode/)).toContain(`data in ${join(dir, 'conf', 'solo-data')}`);
+    await solo.stop();
+
+    const cluster = join(dir, 'conf', 'cluster.json');
+    await writeFile(cluster, JSON.stringify({ cluster: 'c', persistence: 'restartable', servers: [{ name: 'a', listen: ['tcp://127.0.0.1:0'], dataDir: 'a-data' }] }));
+    const a = await startKiln({ args: ['--config', cluster] });
+    expect(await a.waitForLine(/restartable mode/)).toContain(`data in ${join(dir, 'conf', 'a-data')}`);
+    expect(existsSync(join(dir, 'conf', 'a-data'))).toBe(true);
+    await a.stop();
+  });
+});
+
+describe('--log-format json', () => {
+  it('writes one JSON object per line: time, level, member, msg', async () => {
+    const { lines } = await startKiln({ name: 'jay', extraArgs: ['--log-format', 'json'] });
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      expect(entry).toMatchObject({ level: 'info', member: 'jay', msg: expect.any(String) });
+      expect(Date.parse(entry.time as string)).not.toBeNaN();
+    }
+  });
+});
