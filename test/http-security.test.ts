@@ -71,7 +71,9 @@ async function startHttps(file: string): Promise<{ kiln: KilnProcess; http: stri
 describe('the HTTP listener over https, in a cluster with auth', () => {
   it('serves the probes to anyone (yes or no only), and metrics, the page and its feed only to a user or token with read on "*"', async () => {
     const { file, ca } = await clusterFile('https://127.0.0.1:0');
-    const { kiln, http } = await startHttps(file);
+    // The member's token: its status page asks the members (itself included) with it.
+    process.env.KILN_STRIPE_TOKEN = TOKENS.billing;
+    const { kiln, http } = await startHttps(file).finally(() => delete process.env.KILN_STRIPE_TOKEN);
     expect(http).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
 
     for (const path of ['/health/live', '/health/ready']) {
@@ -88,7 +90,8 @@ describe('the HTTP listener over https, in a cluster with auth', () => {
     const page = await get(`${http}/`, ca, ops);
     expect(page.status).toBe(200);
     expect(page.body).toContain('new EventSource("events")');
-    expect(JSON.parse((await get(`${http}/cluster.json`, ca, ops)).body).servedBy).toBe('a');
+    const picture = JSON.parse((await get(`${http}/cluster.json`, ca, ops)).body);
+    expect(picture).toMatchObject({ servedBy: 'a', cluster: { stripes: [{ active: 'a', members: [{ name: 'a', state: 'ACTIVE-COORDINATOR', reachable: true }] }] } });
     // alice signs in, but her roles do not read every stream.
     const alice = await get(`${http}/metrics`, ca, basic('alice', PASSWORDS.alice));
     expect(alice.status).toBe(403);
