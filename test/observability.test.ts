@@ -1,7 +1,7 @@
 // Health checks and Prometheus metrics of real `kiln` processes (issue 14): each endpoint
 // answers; /metrics parses strictly as Prometheus text; the commit counters move with appends;
 // a mirror's lag gauges rise while it is stopped (SIGSTOP) and fall as it catches up; and an HTTP
-// address beyond loopback is refused, as TLS and auth are not there yet.
+// address beyond loopback is refused without https and auth (test/http-security.test.ts has both).
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { parse as parseYaml } from 'yaml';
@@ -96,7 +96,7 @@ describe('binding', () => {
   it('refuses an HTTP address beyond loopback, from the flag or the file, before the server starts', async () => {
     const flag = spawnSync(process.execPath, [KILN_BIN, 'start', '--memory', '--listen', 'tcp://127.0.0.1:0', '--http', 'http://192.0.2.7:7412'], { encoding: 'utf8', timeout: 20_000 });
     expect(flag.status).toBe(3);
-    expect(flag.stderr).toMatch(/ConfigError: --http: 'http:\/\/192\.0\.2\.7:7412' is not a loopback address: .*no TLS and no auth/);
+    expect(flag.stderr).toMatch(/ConfigError: --http: 'http:\/\/192\.0\.2\.7:7412' is not a loopback address: .*only with https and auth/);
     expect(flag.stderr).not.toMatch(/listening on/);
 
     const dir = await tempDir();
@@ -109,7 +109,7 @@ describe('binding', () => {
     await writeFile(file, JSON.stringify({ cluster: 'c', persistence: 'memory', servers: [{ name: 'a', listen: ['tcp://127.0.0.1:0'], http: 'https://127.0.0.1:7412/metrics' }] }));
     const badShape = spawnSync(process.execPath, [KILN_BIN, 'start', '--config', file, '--server', 'a'], { encoding: 'utf8', timeout: 20_000 });
     expect(badShape.status).toBe(3);
-    expect(badShape.stderr).toMatch(/servers\[0\]\.http: scheme of 'https:\/\/127\.0\.0\.1:7412\/metrics' must be http/);
+    expect(badShape.stderr).toMatch(/servers\[0\]\.http: 'https:\/\/127\.0\.0\.1:7412\/metrics' must end at the port/);
   });
 });
 

@@ -3,18 +3,19 @@
  * running stripe's membership through its active, which records the change without pausing. The
  * cluster file says where the stripe's servers are and, for `add-mirror`, the new server's
  * addresses; with several stripes, `--stripe` names the stripe, and must be the one the file puts
- * the server in. The commands dial with the cluster's CA when the file has one (see
- * `operatorTransports`).
+ * the server in. The commands dial with the cluster's CA when the file has one, and present the
+ * operator's credentials to a cluster with `auth` (see `operatorCredentials`).
  */
-import { ConfigError, findServer, stripesOf, type ClusterConfig, type GroupView, type Transport } from '@kiln/core';
+import { ConfigError, findServer, stripesOf, type ClusterConfig, type GroupView } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
 import { describeMirror } from './status.js';
+import type { Dial } from './transports.js';
 
 export interface AdminOptions {
   /** The cluster file. */
   config: ClusterConfig;
-  /** What to dial its servers with (see operatorTransports). */
-  transports: Transport[];
+  /** What to dial its servers with, and the credentials to present (see operatorCredentials). */
+  dial: Dial;
   name: string;
   /** The stripe the server is in; required when the cluster has several. */
   stripe: string | undefined;
@@ -39,7 +40,7 @@ export async function runAdmin(command: 'add-mirror' | 'remove-mirror', options:
   }
   // Ask the stripe's other servers: the client follows whichever one is the active.
   const others = stripe.servers.filter((s) => s.name !== options.name).flatMap((s) => s.listen);
-  const client = await connect(others, { transports: options.transports, reconnectWindowMs: 10_000, requestTimeoutMs: 30_000 });
+  const client = await connect(others, { ...options.dial, reconnectWindowMs: 10_000, requestTimeoutMs: 30_000 });
   try {
     if (command === 'remove-mirror') {
       printView(await client.removeMirror(options.name), print);

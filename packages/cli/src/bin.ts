@@ -20,10 +20,12 @@
  * ```
  *
  * The commands that dial servers (status, diverged, admin, txn) trust the cluster file's CA and
- * take `--tls-cert F --tls-key F`, a certificate to present where a port requires one.
+ * take `--tls-cert F --tls-key F`, a certificate to present where a port requires one, and
+ * `--user NAME [--password-stdin]` (the password in `KILN_PASSWORD` otherwise), or a token in
+ * `KILN_TOKEN`, for a cluster with `auth`.
  */
 import { parseArgs } from 'node:util';
-import { serversOf, type ClusterConfig, type MemberTlsConfig, type Transport } from '@kiln/core';
+import { serversOf, type ClusterConfig, type MemberTlsConfig } from '@kiln/core';
 import { runAdmin } from './admin.js';
 import { runBench } from './bench/command.js';
 import { startServerMember, startVoterMember } from './cluster.js';
@@ -34,7 +36,8 @@ import { runUntilSignalled } from './start.js';
 import { printGroupStatus } from './group-status.js';
 import { printStatus } from './status.js';
 import { formatPlacement, placeStream, streamNameProblem } from './stripe-of.js';
-import { operatorTransports } from './transports.js';
+import { CREDENTIAL_FLAGS, operatorCredentials, type CredentialFlags } from './operator-credentials.js';
+import { operatorTransports, type Dial } from './transports.js';
 import { printOpenTransactions, resolveTransaction } from './txn.js';
 import { printNewToken, printPasswordHash } from './passwd.js';
 import { describeFailure, UsageError } from './exit-codes.js';
@@ -62,7 +65,10 @@ const USAGE = `usage:
   --http URL (start, voter)
       Serves health (/health/live, /health/ready), Prometheus metrics (/metrics) and the live
       status page of the whole cluster (/) on URL, e.g. http://127.0.0.1:7412; over the file's
-      "http" address. Loopback addresses only: the listener has no TLS or auth yet.
+      "http" address. https://HOST:PORT serves with the member's own certificate (its tls). With
+      the cluster's auth, all but the health probes ask for credentials (HTTP Basic with a user's
+      password, or Bearer with a token) of a role with read on "*". An address beyond loopback
+      needs both https and auth.
   kiln admin add-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE] [--wait]
       Adds server NAME (its addresses from the cluster file) to its running stripe, without
       pausing the active. --wait prints its catch-up progress until it is in sync (at most 1 h).
@@ -113,29 +119,37 @@ const USAGE = `usage:
   certificate from that CA to present where a port requires one: under mutual TLS, a voter's
   peer address, where kiln status --config asks it, takes only a certificate naming a member.
 
+  Credentials: for a cluster with auth, status, diverged, admin and txn take --user NAME, with
+  the password in the environment variable KILN_PASSWORD or, with --password-stdin, on standard
+  input; without --user, a token in KILN_TOKEN. Never a password on the command line.
+
   kiln help [COMMAND], kiln COMMAND --help: this text, or a command's part of it.
   kiln --version: the version, as 'kiln 1.2.3'.`;
 
 const ADMIN_WAIT_LIMIT_MS = 3_600_000;
 
-/** The flags of a certificate an operator command presents; see {@link operatorTransports}. */
-const CERTIFICATE_FLAGS = { 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } } as const;
+/**
+ * The flags every operator command takes: a certificate to present (see {@link operatorTransports})
+ * and credentials (see {@link operatorCredentials}).
+ */
+const OPERATOR_FLAGS = { 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, ...CREDENTIAL_FLAGS } as const;
 
-interface CertificateFlags {
+interface OperatorFlags extends CredentialFlags {
   'tls-cert'?: string | undefined;
   'tls-key'?: string | undefined;
 }
 
-/** The cluster file `--config` names (when it names one), and the transports to dial its members with. */
-async function operatorLink(file: string, values: CertificateFlags): Promise<{ config: ClusterConfig; transports: Transport[] }>;
-async function operatorLink(file: string | undefined, values: CertificateFlags): Promise<{ config: ClusterConfig | undefined; transports: Transport[] }>;
-async function operatorLink(file: string | undefined, values: CertificateFlags): Promise<{ config: ClusterConfig | undefined; transports: Transport[] }> {
+/** The cluster file `--config` names (when it names one), and how to dial its members: transports and credentials. */
+async function operatorLink(file: string, values: OperatorFlags): Promise<{ config: ClusterConfig; dial: Dial }>;
+async function operatorLink(file: string | undefined, values: OperatorFlags): Promise<{ config: ClusterConfig | undefined; dial: Dial }>;
+async function operatorLink(file: string | undefined, values: OperatorFlags): Promise<{ config: ClusterConfig | undefined; dial: Dial }> {
   const certFile = values['tls-cert'];
   const keyFile = values['tls-key'];
   if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   const certificate: MemberTlsConfig | undefined = certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined;
   const config = file === undefined ? undefined : await readClusterFile(file);
-  return { config, transports: await operatorTransports(config, certificate) };
+  const credentials = await operatorCredentials(values);
+  return { config, dial: { transports: await operatorTransports(config, certificate), ...(credentials && { credentials }) } };
 }
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -159,21 +173,21 @@ async function main(argv: string[]): Promise<void> {
     case 'admin': {
       const [action, ...flags] = rest;
       if (action !== 'add-mirror' && action !== 'remove-mirror') throw new UsageError(`kiln admin needs add-mirror or remove-mirror, not '${action ?? ''}'`);
-      const { values } = parseArgs({ args: flags, options: { config: { type: 'string' }, name: { type: 'string' }, stripe: { type: 'string' }, wait: { type: 'boolean' }, ...CERTIFICATE_FLAGS } });
+      const { values } = parseArgs({ args: flags, options: { config: { type: 'string' }, name: { type: 'string' }, stripe: { type: 'string' }, wait: { type: 'boolean' }, ...OPERATOR_FLAGS } });
       if (!values.config || !values.name) throw new UsageError(`kiln admin ${action} needs --config FILE and --name NAME`);
       if (values.wait && action === 'remove-mirror') throw new UsageError('--wait goes with add-mirror only');
-      const { config, transports } = await operatorLink(values.config, values);
-      return runAdmin(action, { config: config, transports, name: values.name, stripe: values.stripe, wait: values.wait ?? false, waitLimitMs: ADMIN_WAIT_LIMIT_MS }, (line) => console.log(line));
+      const { config, dial } = await operatorLink(values.config, values);
+      return runAdmin(action, { config: config, dial, name: values.name, stripe: values.stripe, wait: values.wait ?? false, waitLimitMs: ADMIN_WAIT_LIMIT_MS }, (line) => console.log(line));
     }
     case 'status':
     case 'diverged': {
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' }, config: { type: 'string' }, ...CERTIFICATE_FLAGS } });
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' }, config: { type: 'string' }, ...OPERATOR_FLAGS } });
       if (positionals.length > 1) throw new UsageError(`kiln ${command} takes one URL`);
-      const { config, transports } = await operatorLink(values.config, values);
+      const { config, dial } = await operatorLink(values.config, values);
       // kiln status --config F, without a URL: the whole cluster.
-      if (command === 'status' && config !== undefined && positionals.length === 0) return printGroupStatus(config, transports, values.json ?? false, (line) => console.log(line));
+      if (command === 'status' && config !== undefined && positionals.length === 0) return printGroupStatus(config, dial, values.json ?? false, (line) => console.log(line));
       const url = checkUrl(positionals[0] ?? DEFAULT_CONFIG.listen[0], 'URL');
-      return (command === 'status' ? printStatus : printDiverged)(url, transports, values.json ?? false, (line) => console.log(line));
+      return (command === 'status' ? printStatus : printDiverged)(url, dial, values.json ?? false, (line) => console.log(line));
     }
     case 'certs': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, out: { type: 'string' } } });
@@ -265,18 +279,18 @@ async function txn(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: flags,
     allowPositionals: true,
-    options: { config: { type: 'string' }, json: { type: 'boolean' }, abort: { type: 'boolean' }, commit: { type: 'boolean' }, ...CERTIFICATE_FLAGS },
+    options: { config: { type: 'string' }, json: { type: 'boolean' }, abort: { type: 'boolean' }, commit: { type: 'boolean' }, ...OPERATOR_FLAGS },
   });
   if (!values.config) throw new UsageError(`kiln txn ${action ?? ''} needs --config CLUSTER-FILE`);
   if (action === 'list') {
-    if (positionals.length > 0 || values.abort || values.commit) throw new UsageError('kiln txn list takes --config FILE, --json and --tls-cert/--tls-key only');
-    const { config, transports } = await operatorLink(values.config, values);
-    return printOpenTransactions(config, transports, values.json ?? false, (line) => console.log(line));
+    if (positionals.length > 0 || values.abort || values.commit) throw new UsageError('kiln txn list takes --config FILE, --json, --tls-cert/--tls-key and credentials only');
+    const { config, dial } = await operatorLink(values.config, values);
+    return printOpenTransactions(config, dial, values.json ?? false, (line) => console.log(line));
   }
   if (action !== 'resolve') throw new UsageError(`kiln txn needs list or resolve, not '${action ?? ''}'`);
   if (positionals.length !== 1 || values.abort === values.commit || values.json) throw new UsageError('kiln txn resolve needs one TXN, one of --abort or --commit, and --config FILE');
-  const { config, transports } = await operatorLink(values.config, values);
-  return resolveTransaction(config, transports, positionals[0]!, values.commit ? 'commit' : 'abort', (line) => console.log(line));
+  const { config, dial } = await operatorLink(values.config, values);
+  return resolveTransaction(config, dial, positionals[0]!, values.commit ? 'commit' : 'abort', (line) => console.log(line));
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

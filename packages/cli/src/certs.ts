@@ -39,9 +39,9 @@ export async function writeDevCertificates(configFile: string, out: string, prin
   const ca = createCertificateAuthority({ commonName: `${config.cluster} development CA` });
   await writePair(out, 'ca', ca, print);
   for (const server of serversOf(config)) {
-    await writePair(out, server.name, issueCertificate(ca, { commonName: server.name, altNames: hostsOf([...server.listen, server.peer]) }), print);
+    await writePair(out, server.name, issueCertificate(ca, { commonName: server.name, altNames: hostsOf([...server.listen, server.peer, server.http]) }), print);
   }
   for (const voter of config.voters) {
-    await writePair(out, voter.name, issueCertificate(ca, { commonName: voter.name, altNames: hostsOf([voter.peer]) }), print);
+    await writePair(out, voter.name, issueCertificate(ca, { commonName: voter.name, altNames: hostsOf([voter.peer, voter.http]) }), print);
   }
 }

@@ -5,7 +5,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
+  Authenticator,
   ConfigError,
+  FailureLog,
   clusterLayoutOf,
   createServer,
   createVoter,
@@ -15,23 +17,28 @@ import {
   isLoneServer,
   serversOf,
   stripesOf,
+  systemClock,
+  systemTimers,
   type ClusterConfig,
+  type Credentials,
+  type MemberTlsConfig,
   type ServerAuthOptions,
   type AuthConfig,
   type KilnServer,
   type ServerConfig,
   type KilnVoter,
   type Store,
+  type Transport,
 } from '@kiln/core';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
 import { logCatchUp } from './catch-up-log.js';
-import { checkHttpBind } from './http/bind-policy.js';
+import { checkHttpBind, type HttpBind } from './http/bind-policy.js';
 import { serveObservability, type Observed } from './http/observability.js';
 import { scryptSecrets } from './secrets.js';
 import type { Running } from './start.js';
 import type { MemberLog } from './member-log.js';
-import { memberTransports } from './transports.js';
+import { memberCertificate, memberTransports, type Dial } from './transports.js';
 
 /** How a server takes part in its stripe. */
 export type ServerRole = 'server' | 'joining server';
@@ -57,7 +64,7 @@ export async function startServerMember(config: ClusterConfig, name: string | un
   }
   const { stripe, server: self } = findServer(config, name);
   // An address the listener may not bind is refused before the server starts.
-  if ((http ?? self.http) !== undefined) checkHttpBind((http ?? self.http)!, http !== undefined ? '--http' : `servers[${name}].http`);
+  const httpAt = httpAddressOf(config, self, http, self.http, `servers[${name}].http`);
   // One server and no voters is a lone active: no group to form.
   const lone = isLoneServer(config) && role !== 'joining server';
   const group = lone ? undefined : groupOptionsOf(config, name, role === 'joining server');
@@ -77,7 +84,7 @@ export async function startServerMember(config: ClusterConfig, name: string | un
   });
   const striped = layout.stripes.length > 1 ? ` stripe ${stripe.name}` : '';
   log(`kiln: ${name}${lone ? '' : ` (${role}${striped}) of cluster ${config.cluster}`} listening on ${server.urls.join(', ')} (${where(config, self.dataDir)})`);
-  const running = await withHttp(server, boundAt(config, name, server.urls), { name, kind: 'server', observe: () => [server.observe()], transports }, http, self.http, log);
+  const running = await withHttp(server, boundAt(config, name, server.urls), { name, kind: 'server', observe: () => [server.observe()], dial: memberDial(transports) }, httpAt, self, log);
   const stopProgress = logCatchUp(() => server.observe(), log);
   return {
     failed: running.failed,
@@ -97,10 +104,40 @@ function boundAt(config: ClusterConfig, name: string, urls: readonly string[]): 
 /** Environment variable holding the token a server presents to other stripes for transactions over several (needs `admin` on `"*"`). */
 const STRIPE_TOKEN_VARIABLE = 'KILN_STRIPE_TOKEN';
 
+/** What a member presents to the servers of a cluster with `auth`: its token, from {@link STRIPE_TOKEN_VARIABLE}, when it has one. */
+function memberCredentials(): Credentials | undefined {
+  const stripeToken = process.env[STRIPE_TOKEN_VARIABLE];
+  return stripeToken ? { token: stripeToken } : undefined;
+}
+
 /** The file's users, tokens and roles, checked with node:crypto's scrypt and SHA-256. */
 function serverAuth(auth: AuthConfig): ServerAuthOptions {
-  const stripeToken = process.env[STRIPE_TOKEN_VARIABLE];
-  return { ...auth, secrets: scryptSecrets, ...(stripeToken ? { stripeCredentials: { token: stripeToken } } : {}) };
+  const stripeCredentials = memberCredentials();
+  return { ...auth, secrets: scryptSecrets, ...(stripeCredentials && { stripeCredentials }) };
+}
+
+/** How the status page dials the other members: the member's transports and, under auth, its token. */
+function memberDial(transports: Transport[]): Dial {
+  const credentials = memberCredentials();
+  return { transports, ...(credentials && { credentials }) };
+}
+
+/**
+ * Where the member's HTTP listener goes (`--http` over the file's), checked before the member
+ * starts, so that an address it may not bind is refused first; undefined for none.
+ */
+function httpAddressOf(config: ClusterConfig, own: { tls?: MemberTlsConfig }, flag: string | undefined, file: string | undefined, fileField: string): HttpAt | undefined {
+  const url = flag ?? file;
+  if (url === undefined) return undefined;
+  const field = flag !== undefined ? '--http' : fileField;
+  return { url, field, bind: checkHttpBind(url, field, { certificate: own.tls !== undefined, auth: config.auth !== undefined }) };
+}
+
+/** A member's HTTP address, the field it came from, and how it binds. */
+interface HttpAt {
+  url: string;
+  field: string;
+  bind: HttpBind;
 }
 
 /**
@@ -110,7 +147,7 @@ function serverAuth(auth: AuthConfig): ServerAuthOptions {
 export async function startVoterMember(config: ClusterConfig, name: string, log: (line: string) => void, http?: string): Promise<Running> {
   const self = findVoter(config, name, '--name');
   const { dataDir, http: fileHttp } = self;
-  if ((http ?? fileHttp) !== undefined) checkHttpBind((http ?? fileHttp)!, http !== undefined ? '--http' : `voters[${name}].http`);
+  const httpAt = httpAddressOf(config, self, http, fileHttp, `voters[${name}].http`);
   const transports = await memberTransports(config, self, name);
   const stripes = stripesOf(config);
   const dirOf = (stripe: string): string | undefined => (dataDir === undefined || stripes.length === 1 ? dataDir : join(dataDir, stripe));
@@ -127,19 +164,22 @@ export async function startVoterMember(config: ClusterConfig, name: string, log:
     log,
   });
   log(`kiln: ${name} (voter of ${stripes.length === 1 ? 'the group' : `stripes ${stripes.map((s) => s.name).join(', ')}`}) of cluster ${config.cluster} listening on ${voter.urls.join(', ')} (${where(config, dataDir)})`);
-  return withHttp(voter, config, { name, kind: 'voter', observe: () => voter.observe(), transports }, http, fileHttp, log);
+  return withHttp(voter, config, { name, kind: 'voter', observe: () => voter.observe(), dial: memberDial(transports) }, httpAt, self, log);
 }
 
 /**
- * Starts the member's HTTP listener when it has an address (`--http` over the file's), closed
- * with the member; a listener that cannot start stops the member too.
+ * Starts the member's HTTP listener when it has an address, closed with the member; a listener
+ * that cannot start stops the member too. It serves https with the member's certificate, and in
+ * a cluster with `auth` checks credentials as the server does, logging failures beside its own.
  */
-async function withHttp(member: KilnServer | KilnVoter, config: ClusterConfig, observed: Observed, flag: string | undefined, file: string | undefined, log: (line: string) => void): Promise<Running> {
-  const url = flag ?? file;
-  if (url === undefined) return member;
+async function withHttp(member: KilnServer | KilnVoter, config: ClusterConfig, observed: Observed, at: HttpAt | undefined, own: { tls?: MemberTlsConfig }, log: (line: string) => void): Promise<Running> {
+  if (at === undefined) return member;
   let http;
   try {
-    http = await serveObservability(config, observed, url, flag !== undefined ? '--http' : `${observed.kind}s[${observed.name}].http`);
+    const certificate = at.bind.https && own.tls ? await memberCertificate(own.tls, `${observed.kind}s[${observed.name}]`) : undefined;
+    const failures = new FailureLog(log, `${observed.name} (HTTP)`, systemClock, systemTimers);
+    const authenticator = config.auth && new Authenticator({ ...config.auth, secrets: scryptSecrets }, systemClock, systemTimers, failures);
+    http = await serveObservability(config, observed, at.url, at.field, { certificate, authenticator });
   } catch (error) {
     await member.close();
     throw error;

@@ -3,11 +3,11 @@
  * it gave up after a partition (availability mode), and the decisions operators forced on
  * transactions in doubt (`kiln txn resolve`).
  */
-import type { Transport } from '@kiln/core';
 import { connect } from '@kiln/core/client';
+import type { Dial } from './transports.js';
 
-export async function printDiverged(url: string, transports: Transport[], json: boolean, print: (line: string) => void): Promise<void> {
-  const client = await connect(url, { transports, reconnectWindowMs: 0, requestTimeoutMs: 30_000 });
+export async function printDiverged(url: string, dial: Dial, json: boolean, print: (line: string) => void): Promise<void> {
+  const client = await connect(url, { ...dial, reconnectWindowMs: 0, requestTimeoutMs: 30_000 });
   try {
     let count = 0;
     for await (const t of client.diverged()) {

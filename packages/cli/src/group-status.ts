@@ -6,8 +6,9 @@
  * active had from it. A member that does not answer within a few
  * seconds shows as unreachable.
  */
-import { clusterIdOf, clusterLayoutOf, stripesOf, type ClusterConfig, type StripeConfig, type Transport } from '@kiln/core';
+import { clusterIdOf, clusterLayoutOf, stripesOf, type ClusterConfig, type StripeConfig } from '@kiln/core';
 import { connect, type ServerStatus } from '@kiln/core/client';
+import type { Dial } from './transports.js';
 
 /** How long one member may take to answer. */
 const ANSWER_WITHIN_MS = 3000;
@@ -50,8 +51,8 @@ export interface ClusterStatus {
   voters: VoterRow[];
 }
 
-async function ask(urls: readonly string[], transports: Transport[]): Promise<ServerStatus | undefined> {
-  const client = await connect(urls, { transports, reconnectWindowMs: 0, requestTimeoutMs: ANSWER_WITHIN_MS, serverSilenceMs: ANSWER_WITHIN_MS }).catch(() => undefined);
+async function ask(urls: readonly string[], dial: Dial): Promise<ServerStatus | undefined> {
+  const client = await connect(urls, { ...dial, reconnectWindowMs: 0, requestTimeoutMs: ANSWER_WITHIN_MS, serverSilenceMs: ANSWER_WITHIN_MS }).catch(() => undefined);
   if (!client) return undefined;
   try {
     return await client.serverStatus();
@@ -62,8 +63,8 @@ async function ask(urls: readonly string[], transports: Transport[]): Promise<Se
   }
 }
 
-async function stripeBlock(stripe: StripeConfig, transports: Transport[]): Promise<StripeBlock> {
-  const answers = await Promise.all(stripe.servers.map((s) => ask(s.listen, transports)));
+async function stripeBlock(stripe: StripeConfig, dial: Dial): Promise<StripeBlock> {
+  const answers = await Promise.all(stripe.servers.map((s) => ask(s.listen, dial)));
   let active: ServerStatus | undefined;
   for (const answer of answers) {
     if (answer?.state === 'ACTIVE-COORDINATOR' && (!active || answer.term > active.term)) active = answer;
@@ -88,21 +89,22 @@ async function stripeBlock(stripe: StripeConfig, transports: Transport[]): Promi
 }
 
 /**
- * The whole cluster, asking every server and voter of the cluster file at once with `transports`
- * (a voter is asked at its peer address: under mutual TLS, only with a member's certificate).
+ * The whole cluster, asking every server and voter of the cluster file at once with `dial`'s
+ * transports and credentials (a voter is asked at its peer address: under mutual TLS, only with a
+ * member's certificate).
  */
-export async function clusterStatus(config: ClusterConfig, transports: Transport[]): Promise<ClusterStatus> {
+export async function clusterStatus(config: ClusterConfig, dial: Dial): Promise<ClusterStatus> {
   const [stripes, voterAnswers] = await Promise.all([
-    Promise.all(stripesOf(config).map((stripe) => stripeBlock(stripe, transports))),
-    Promise.all(config.voters.map((v) => ask([v.peer], transports))),
+    Promise.all(stripesOf(config).map((stripe) => stripeBlock(stripe, dial))),
+    Promise.all(config.voters.map((v) => ask([v.peer], dial))),
   ]);
   const voters = config.voters.map((v, i): VoterRow => ({ name: v.name, reachable: voterAnswers[i] !== undefined, term: voterAnswers[i]?.term ?? null }));
   return { clusterId: clusterIdOf(clusterLayoutOf(config)), stripes, voters };
 }
 
 /** Prints the cluster's status as one table per stripe and one of voters, or as JSON. */
-export async function printGroupStatus(config: ClusterConfig, transports: Transport[], json: boolean, print: (line: string) => void): Promise<void> {
-  const status = await clusterStatus(config, transports);
+export async function printGroupStatus(config: ClusterConfig, dial: Dial, json: boolean, print: (line: string) => void): Promise<void> {
+  const status = await clusterStatus(config, dial);
   if (json) {
     print(JSON.stringify(status, null, 2));
     return;

@@ -10,7 +10,7 @@ const PASSWORD_LENGTH_MAX = 1024;
 
 /** Reads a password and prints its hash. */
 export async function printPasswordHash(out: (line: string) => void): Promise<void> {
-  const password = process.stdin.isTTY ? await askSilently('password: ') : await readAll();
+  const password = process.stdin.isTTY ? await askSilently('password: ') : await readStandardInput();
   if (password.length === 0) throw new PasswordInputError('the password is empty');
   if (password.length > PASSWORD_LENGTH_MAX) throw new PasswordInputError(`the password is longer than ${PASSWORD_LENGTH_MAX} characters`);
   out(await hashPassword(password));
@@ -23,8 +23,8 @@ export function printNewToken(json: boolean, out: (line: string) => void): void 
   else out(`token:     ${token}\ntokenHash: ${tokenHash}\nThe token is shown only now: give it to the client, put the hash in the cluster file.`);
 }
 
-/** Standard input whole, without its final line break. */
-async function readAll(): Promise<string> {
+/** Standard input whole, without its final line break (cut past the longest password). */
+export async function readStandardInput(): Promise<string> {
   let text = '';
   process.stdin.setEncoding('utf8');
   for await (const chunk of process.stdin) {

@@ -1,9 +1,9 @@
 /** `kiln status URL`: prints a server's state, term, LSN, commit index and connections. */
-import type { Transport } from '@kiln/core';
 import { connect, type MirrorStatus } from '@kiln/core/client';
+import type { Dial } from './transports.js';
 
-export async function printStatus(url: string, transports: Transport[], json: boolean, print: (line: string) => void): Promise<void> {
-  const client = await connect(url, { transports, reconnectWindowMs: 0, requestTimeoutMs: 5000 });
+export async function printStatus(url: string, dial: Dial, json: boolean, print: (line: string) => void): Promise<void> {
+  const client = await connect(url, { ...dial, reconnectWindowMs: 0, requestTimeoutMs: 5000 });
   try {
     const status = await client.serverStatus();
     if (json) {

@@ -6,9 +6,15 @@
  * require it. Errors name the field and the file, never what the file holds.
  */
 import { readFile } from 'node:fs/promises';
-import { ConfigError, type ClusterConfig, type MemberTlsConfig, type Transport } from '@kiln/core';
+import { ConfigError, type ClusterConfig, type Credentials, type MemberTlsConfig, type Transport } from '@kiln/core';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
+
+/** How the `kiln` command reaches members: its transports, and the credentials it presents to a cluster with `auth`. */
+export interface Dial {
+  transports: Transport[];
+  credentials?: Credentials;
+}
 
 async function pem(path: string, field: string): Promise<string> {
   try {
@@ -32,6 +38,11 @@ async function transportsOf({ caFile, certificate }: TlsFiles): Promise<Transpor
   const files = certificate === undefined ? {} : { certFile: certificate.certFile, keyFile: certificate.keyFile };
   const ws = wsTransport({ tls: { ...(ca !== undefined && { ca }), ...files } });
   return [tcp, ws];
+}
+
+/** The member's certificate and key, read for its https listener. @throws ConfigError naming the field */
+export async function memberCertificate(own: MemberTlsConfig, field: string): Promise<{ cert: string; key: string }> {
+  return { cert: await pem(own.certFile, `${field}.tls.certFile`), key: await pem(own.keyFile, `${field}.tls.keyFile`) };
 }
 
 /** Transports for member `own` (its `tls`, when it has one) of `config`. @throws ConfigError */

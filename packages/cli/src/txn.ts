@@ -4,9 +4,10 @@
  * answers; `resolve` forces a decision on the parts of a transaction in doubt (its coordinator's
  * stripe lost for good), on every stripe that holds one.
  */
-import { InvalidArgumentError, stripesOf, type ClusterConfig, type Transport } from '@kiln/core';
+import { InvalidArgumentError, stripesOf, type ClusterConfig } from '@kiln/core';
 import { connect, type KilnClient, type ResolveOutcome } from '@kiln/core/client';
 import { clusterStatus, printTable } from './group-status.js';
+import type { Dial } from './transports.js';
 
 /**
  * How long one active may take to answer: a resolve first asks the coordinator, which may take
@@ -30,14 +31,14 @@ export interface OpenTransactionRow {
 }
 
 /** Each stripe's active, connected; stripes with no active answering are named apart. */
-async function actives(config: ClusterConfig, transports: Transport[]): Promise<{ clients: Array<[string, KilnClient]>; missing: string[] }> {
-  const status = await clusterStatus(config, transports);
+async function actives(config: ClusterConfig, dial: Dial): Promise<{ clients: Array<[string, KilnClient]>; missing: string[] }> {
+  const status = await clusterStatus(config, dial);
   const clients: Array<[string, KilnClient]> = [];
   const missing: string[] = [];
   await Promise.all(
     stripesOf(config).map(async (stripe, i) => {
       const active = stripe.servers.find((s) => s.name === status.stripes[i]!.active);
-      const client = active && (await connect(active.listen, { transports, reconnectWindowMs: 0, requestTimeoutMs: ANSWER_WITHIN_MS }).catch(() => undefined));
+      const client = active && (await connect(active.listen, { ...dial, reconnectWindowMs: 0, requestTimeoutMs: ANSWER_WITHIN_MS }).catch(() => undefined));
       if (client) clients.push([stripe.name, client]);
       else missing.push(stripe.name);
     }),
@@ -45,8 +46,8 @@ async function actives(config: ClusterConfig, transports: Transport[]): Promise<
   return { clients, missing };
 }
 
-async function withActives<T>(config: ClusterConfig, transports: Transport[], work: (clients: Array<[string, KilnClient]>, missing: string[]) => Promise<T>): Promise<T> {
-  const { clients, missing } = await actives(config, transports);
+async function withActives<T>(config: ClusterConfig, dial: Dial, work: (clients: Array<[string, KilnClient]>, missing: string[]) => Promise<T>): Promise<T> {
+  const { clients, missing } = await actives(config, dial);
   try {
     return await work(clients, missing);
   } finally {
@@ -55,13 +56,13 @@ async function withActives<T>(config: ClusterConfig, transports: Transport[], wo
 }
 
 /** The transactions open on the stripes' actives, merged by transaction, oldest first. */
-export async function printOpenTransactions(config: ClusterConfig, transports: Transport[], json: boolean, print: (line: string) => void): Promise<void> {
+export async function printOpenTransactions(config: ClusterConfig, dial: Dial, json: boolean, print: (line: string) => void): Promise<void> {
   // A cluster of one stripe has no transactions over several (its servers refuse the question).
   if (stripesOf(config).length === 1) {
     print(json ? '[]' : 'no open transactions');
     return;
   }
-  await withActives(config, transports, async (clients, missing) => {
+  await withActives(config, dial, async (clients, missing) => {
     const rows = new Map<string, OpenTransactionRow>();
     const answers = await Promise.all(clients.map(async ([stripe, client]) => [stripe, await client.openTransactions()] as const));
     for (const [stripe, open] of answers) {
@@ -108,12 +109,12 @@ const DID: Record<ResolveOutcome, string> = {
  */
 export async function resolveTransaction(
   config: ClusterConfig,
-  transports: Transport[],
+  dial: Dial,
   txnId: string,
   decision: 'commit' | 'abort',
   print: (line: string) => void,
 ): Promise<void> {
-  await withActives(config, transports, async (clients, missing) => {
+  await withActives(config, dial, async (clients, missing) => {
     const outcomes = await Promise.all(clients.map(async ([stripe, client]) => [stripe, await client.resolveTransaction(txnId, decision)] as const));
     if (outcomes.every(([, outcome]) => outcome === 'none')) {
       const unasked = missing.length > 0 ? ` (stripes not asked, with no active: ${missing.join(', ')})` : '';

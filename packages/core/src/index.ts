@@ -65,6 +65,8 @@ export {
   defaultGroupTiming,
   defaultClientTiming,
   checkLimits,
+  AUTH_SECRET_LENGTH_MAX,
+  HELLO_NAME_LENGTH_MAX,
   type ConnectionLimits,
   type LogLimits,
   type GroupTiming,
@@ -120,7 +122,9 @@ export { PROTOCOL_VERSION } from './protocol/frames.js';
 export { validateClusterConfig } from './config/cluster-config.js';
 export { parseAuth } from './config/auth.js';
 export { parseScryptHash, TOKEN_HASH, type ScryptHash } from './auth/hash-format.js';
-export type { ServerAuthOptions, SecretHashes } from './auth/authenticator.js';
+export { Authenticator, type ServerAuthOptions, type SecretHashes } from './auth/authenticator.js';
+export { FailureLog } from './auth/failure-log.js';
+export type { Access } from './auth/access.js';
 export type { Credentials } from './protocol/handshake.js';
 export { checkGroupSettings, type GroupSettings } from './config/group-settings.js';
 export { clusterConfigDefaults, clusterConfigBounds } from './config/defaults.js';

@@ -209,6 +209,10 @@ export const AUTH_FAILURE_DELAY_MAX_MS = 5_000;
 export const AUTH_FAILURE_FORGET_MS = 60_000;
 /** Addresses whose failed authentications a server remembers; past it the oldest is forgotten first. */
 export const AUTH_FAILURE_ADDRESSES_MAX = 10_000;
+/** Log lines about failed authentications a server writes per {@link AUTH_FAILURE_LOG_WINDOW_MS}; the rest are counted in one line. */
+export const AUTH_FAILURE_LOG_LINES_MAX = 20;
+/** The window of {@link AUTH_FAILURE_LOG_LINES_MAX}, in ms. */
+export const AUTH_FAILURE_LOG_WINDOW_MS = 60_000;
 
 /** Throws a `RangeError` naming the first pair of limits that do not fit together. */
 export function checkLimits(c: ConnectionLimits, l: LogLimits): void {

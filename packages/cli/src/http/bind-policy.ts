@@ -1,33 +1,48 @@
 /**
- * Where the HTTP listener may bind: the one place that decides. Health, metrics and the status
- * page carry no TLS and ask for no credentials yet, so they stay on this machine's loopback
- * interface; an address others could reach is refused until TLS and auth guard it. When they
- * land, this check is where they join: a non-loopback address with both configured passes.
+ * Where the HTTP listener may bind: the one place that decides. On this machine's loopback
+ * interface it may serve plain `http://`; an address others could reach must be `https://` (the
+ * member's own certificate) in a cluster with `auth` (credentials on every path but the health
+ * probes), or it is refused, naming the field.
  */
 import { ConfigError } from '@kiln/core';
 
 /** The loopback spellings `new URL` leaves in `hostname`. */
 const LOOPBACK = /^(?:localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/i;
 
-/**
- * @returns the host and port to bind
- * @throws ConfigError naming `field` when `url` is not `http://` on a loopback address
- */
-export function checkHttpBind(url: string, field: string): { host: string; port: number } {
+/** What guards the listener: the member's certificate (for https) and the cluster's `auth` section. */
+export interface HttpGuards {
+  /** The member has a `tls` section (certificate and key). */
+  certificate: boolean;
+  /** The cluster has an `auth` section. */
+  auth: boolean;
+}
+
+/** Where to bind, and whether to serve https. */
+export interface HttpBind {
+  host: string;
+  port: number;
+  https: boolean;
+}
+
+/** @throws ConfigError naming `field` when `url` is not an address the listener may bind with `guards` */
+export function checkHttpBind(url: string, field: string, guards: HttpGuards): HttpBind {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new ConfigError(field, `'${url}' is not a URL`);
   }
-  if (parsed.protocol !== 'http:') throw new ConfigError(field, `scheme of '${url}' must be http`);
-  if (!LOOPBACK.test(parsed.hostname)) {
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(field, `scheme of '${url}' must be http or https`);
+  const https = parsed.protocol === 'https:';
+  if (https && !guards.certificate) throw new ConfigError(field, `'${url}' is https: the member needs its own certificate, a "tls" section with certFile and keyFile (--tls-cert and --tls-key for a lone server)`);
+  if (!LOOPBACK.test(parsed.hostname) && !(https && guards.auth)) {
+    const missing = [...(https ? [] : ['https (the member\'s "tls" certificate)']), ...(guards.auth ? [] : ['the cluster\'s "auth" section'])].join(' and ');
     throw new ConfigError(
       field,
-      `'${url}' is not a loopback address: the HTTP listener (health, metrics, status page) has no TLS and no auth yet, so it binds only to 127.0.0.1, [::1] or localhost; reach it from elsewhere through a proxy that adds both`,
+      `'${url}' is not a loopback address: the HTTP listener (health, metrics, status page) binds beyond 127.0.0.1, [::1] or localhost only with https and auth, and here ${missing} ${missing.includes(' and ') ? 'are' : 'is'} missing`,
     );
   }
   if (parsed.port === '' && !/:\d+\/?$/.test(url)) throw new ConfigError(field, `'${url}' must name a port`);
   // `new URL` keeps IPv6 brackets in `hostname`; `listen` wants the bare address.
-  return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || 80) };
+  return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || (https ? 443 : 80)), https };
 }

@@ -5,8 +5,9 @@
  * pushes every new picture to the pages as a server-sent event. With no page open it asks nothing.
  */
 import type { ServerResponse } from 'node:http';
-import type { ClusterConfig, Transport } from '@kiln/core';
+import type { ClusterConfig } from '@kiln/core';
 import { clusterStatus, type ClusterStatus } from '../group-status.js';
+import type { Dial } from '../transports.js';
 
 /** One point of the rate chart. */
 export interface RatePoint {
@@ -52,7 +53,7 @@ export class ClusterFeed {
   constructor(
     private readonly config: ClusterConfig,
     private readonly servedBy: string,
-    private readonly transports: Transport[],
+    private readonly dial: Dial,
   ) {}
 
   /** Takes over a response as an event stream until the page goes. */
@@ -67,7 +68,7 @@ export class ClusterFeed {
 
   /** The cluster now, asked at once (for `/cluster.json`). */
   async now(): Promise<FeedPicture> {
-    const cluster = await clusterStatus(this.config, this.transports);
+    const cluster = await clusterStatus(this.config, this.dial);
     return this.picture(Date.now(), cluster);
   }
 
@@ -82,7 +83,7 @@ export class ClusterFeed {
     this.polling = true;
     while (this.pages.size > 0 && !this.closed) {
       const started = Date.now();
-      const cluster = await clusterStatus(this.config, this.transports);
+      const cluster = await clusterStatus(this.config, this.dial);
       const at = Date.now();
       this.record(at, cluster);
       const picture = this.picture(at, cluster);

@@ -1,9 +1,11 @@
 /**
- * A small HTTP listener on `node:http`: GET routes by exact path, each answering with a status,
- * a content type and a body, or taking the response over (server-sent events). Anything else is
- * 404 or 405. It binds where {@link checkHttpBind} allows.
+ * A small HTTP listener on `node:http` (or `node:https` with the member's certificate): GET routes
+ * by exact path, each answering with a status, a content type and a body, or taking the response
+ * over (server-sent events). Anything else is 404 or 405. It binds where {@link checkHttpBind}
+ * allows.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { checkHttpBind } from './bind-policy.js';
 
@@ -12,6 +14,8 @@ export interface HttpAnswer {
   status: number;
   contentType: string;
   body: string;
+  /** More headers (`www-authenticate` on a 401). */
+  headers?: Record<string, string>;
 }
 
 /** A route: a plain answer, or the response taken over (a stream). */
@@ -19,7 +23,7 @@ export type HttpRoute = (request: IncomingMessage, response: ServerResponse) => 
 
 /** A running HTTP listener. */
 export interface HttpListener {
-  /** `http://host:port`, with the real port. */
+  /** `http://host:port` or `https://host:port`, with the real port. */
   readonly url: string;
   /** Stops accepting, ends open responses (streams included), and resolves once the port is free. */
   close(): Promise<void>;
@@ -29,10 +33,25 @@ export function json(status: number, value: unknown): HttpAnswer {
   return { status, contentType: 'application/json; charset=utf-8', body: `${JSON.stringify(value)}\n` };
 }
 
-/** Listens on `url` (a loopback `http://host:port`; port 0 picks one). @throws ConfigError naming `field` */
-export async function startHttpListener(url: string, field: string, routes: ReadonlyMap<string, HttpRoute>): Promise<HttpListener> {
-  const { host, port } = checkHttpBind(url, field);
-  const server = createServer((request, response) => {
+/** The member's certificate and key, PEM. */
+export interface HttpCertificate {
+  cert: string;
+  key: string;
+}
+
+/** What guards the listener: the certificate https serves with, and whether every route but the probes asks for credentials. */
+export interface HttpSecurity {
+  certificate: HttpCertificate | undefined;
+  auth: boolean;
+}
+
+/**
+ * Listens on `url` (`http://` or `https://host:port`; port 0 picks one), where `security` lets it.
+ * @throws ConfigError naming `field`
+ */
+export async function startHttpListener(url: string, field: string, routes: ReadonlyMap<string, HttpRoute>, security: HttpSecurity): Promise<HttpListener> {
+  const { host, port, https } = checkHttpBind(url, field, { certificate: security.certificate !== undefined, auth: security.auth });
+  const serve = (request: IncomingMessage, response: ServerResponse): void => {
     const path = new URL(request.url ?? '/', 'http://local').pathname;
     const route = routes.get(path);
     if (!route) return answer(response, json(404, { error: `no such path: ${path}`, paths: [...routes.keys()] }));
@@ -41,7 +60,8 @@ export async function startHttpListener(url: string, field: string, routes: Read
       (result) => result && answer(response, result),
       (error: unknown) => answer(response, json(500, { error: error instanceof Error ? error.message : String(error) })),
     );
-  });
+  };
+  const server = https ? createHttpsServer({ ...security.certificate }, serve) : createHttpServer(serve);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port }, () => {
@@ -53,7 +73,7 @@ export async function startHttpListener(url: string, field: string, routes: Read
   const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${shownHost}:${bound.port}`,
+    url: `${https ? 'https' : 'http'}://${shownHost}:${bound.port}`,
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -62,8 +82,8 @@ export async function startHttpListener(url: string, field: string, routes: Read
   };
 }
 
-function answer(response: ServerResponse, { status, contentType, body }: HttpAnswer): void {
+function answer(response: ServerResponse, { status, contentType, body, headers }: HttpAnswer): void {
   if (response.headersSent) return;
-  response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
+  response.writeHead(status, { ...headers, 'content-type': contentType, 'cache-control': 'no-store' });
   response.end(body);
 }

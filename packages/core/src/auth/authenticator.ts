@@ -3,7 +3,8 @@
  * against its scrypt hash, or a token against the stored token hashes. Every failure is the same
  * `AuthenticationError`, and an unknown user costs what a known one does (its password is checked
  * against a stand-in hash with a real user's parameters), so neither the answer nor its timing
- * says which users exist. Failures from an address slow that address down ({@link FailureGate}).
+ * says which users exist. Failures from an address slow that address down ({@link FailureGate}),
+ * and are logged, a bounded number a minute ({@link FailureLog}).
  *
  * Core holds no hash function (it imports nothing from `node:`): the host passes one in
  * `secrets`, as `kiln start` passes `scryptSecrets` of `@kiln/cli`.
@@ -17,6 +18,7 @@ import type { Credentials } from '../protocol/handshake.js';
 import type { Clock, Timers } from '../time.js';
 import { Access } from './access.js';
 import { FailureGate } from './failure-gate.js';
+import type { FailureLog } from './failure-log.js';
 
 /** The hash functions the server checks secrets with. */
 export interface SecretHashes {
@@ -60,7 +62,12 @@ export class Authenticator {
   private readonly gate: FailureGate;
   private readonly secrets: SecretHashes;
 
-  constructor(options: ServerAuthOptions, clock: Clock, timers: Timers) {
+  constructor(
+    options: ServerAuthOptions,
+    clock: Clock,
+    timers: Timers,
+    private readonly failures?: FailureLog,
+  ) {
     const { roles } = options;
     for (const user of options.users) this.users.set(user.name, { passwordHash: user.passwordHash, access: new Access(roles, user.roles) });
     this.tokens = options.tokens.map((t) => ({ tokenHash: t.tokenHash, access: new Access(roles, t.roles) }));
@@ -78,14 +85,20 @@ export class Authenticator {
   async authenticate(credentials: Credentials | undefined, remoteAddress: string): Promise<Access> {
     if (credentials === undefined) {
       if (this.anonymous) return this.anonymous;
-      throw new AuthenticationError();
+      throw this.refuse(remoteAddress, credentials);
     }
     const host = hostOf(remoteAddress);
-    if (!(await this.gate.admit(host))) throw new AuthenticationError();
+    if (!(await this.gate.admit(host))) throw this.refuse(remoteAddress, credentials);
     const access = await this.verify(credentials);
     if (access !== undefined) return access;
     this.gate.failed(host);
-    throw new AuthenticationError();
+    throw this.refuse(remoteAddress, credentials);
+  }
+
+  /** Logs a failure; @returns the one error every failure gets */
+  private refuse(remoteAddress: string, credentials: Credentials | undefined): AuthenticationError {
+    this.failures?.failed(remoteAddress, credentials);
+    return new AuthenticationError();
   }
 
   private async verify(credentials: Credentials): Promise<Access | undefined> {

@@ -4,7 +4,7 @@
  * until `reconnectWindowMs` runs out, then resends every request still in flight with its original
  * arguments (a transaction keeps its `(clientId, seq)`, so the server answers a resend of a
  * committed one with the original result) and resumes every subscription from the position after
- * the last event it delivered. Only when the window runs out do callers see an error.
+ * the last event it delivered. Callers see an error when the window runs out, or at once when credentials are refused.
  */
 import { BehaviorSubject } from 'rxjs';
 import {
@@ -19,7 +19,7 @@ import {
 } from '../errors.js';
 import { RECONNECT_DELAY_MAX_MS, RECONNECT_DELAY_MIN_MS, SWEEP_INTERVAL_MS, type ConnectionLimits } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
-import { openHandshake, type Hello, type Welcome } from '../protocol/handshake.js';
+import { finalRefusal, openHandshake, type Hello, type Welcome } from '../protocol/handshake.js';
 import type { EventSlice, SubscribeRequest } from '../protocol/messages.js';
 import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
@@ -325,7 +325,7 @@ export class Link {
     const { clock, timers, reconnectWindowMs } = this.options;
     const urls = this.rotation;
     const deadline = clock.monotonicMs() + reconnectWindowMs;
-    let delay = RECONNECT_DELAY_MIN_MS;
+    let delay = RECONNECT_DELAY_MIN_MS, refused: KilnError | undefined;
     for (let attempt = 1; !this.closed; attempt++) {
       this.status$.next({ type: 'reconnecting', attempt });
       const preferred = this.preferredUrl;
@@ -336,15 +336,15 @@ export class Link {
         await this.dial(preferred ?? urls[this.urlIndex]!, 'reconnected');
         this.resend();
         return;
-      } catch {
-        // try the next URL after a pause
+      } catch (error) {
+        refused = finalRefusal(error); // else try the next URL after a pause
       }
-      if (clock.monotonicMs() + delay > deadline) break;
+      if (refused || clock.monotonicMs() + delay > deadline) break;
       await new Promise<void>((resolve) => timers.setTimeout(resolve, delay, { keepAlive: true }));
       delay = Math.min(delay * 2, RECONNECT_DELAY_MAX_MS);
     }
     if (this.closed) return;
-    const error = new ConnectionClosedError(`${reason}; no server answered within ${reconnectWindowMs} ms`);
+    const error = refused ?? new ConnectionClosedError(`${reason}; no server answered within ${reconnectWindowMs} ms`);
     this.failAll(error);
     this.status$.next({ type: 'failed', error });
   }

@@ -118,8 +118,9 @@ export function address(value: unknown, field: string, allowPortZero: boolean): 
 
 /**
  * The address of a server's or voter's HTTP listener (health, metrics, status page): an
- * `http://host:port` URL with nothing after the port; port 0 picks a free one. Whether the host
- * may be reached from beyond this machine is the listener's to decide when it binds.
+ * `http://host:port` or `https://host:port` URL with nothing after the port; port 0 picks a free
+ * one. Whether the host may be reached from beyond this machine, and whether https has the
+ * certificate it needs, is the listener's to decide when it binds.
  */
 export function httpAddress(value: unknown, field: string): Address {
   if (typeof value !== 'string') throw new ConfigError(field, `must be a URL string, got ${show(value)}`);
@@ -129,7 +130,7 @@ export function httpAddress(value: unknown, field: string): Address {
   } catch {
     throw new ConfigError(field, `'${value}' is not a URL`);
   }
-  if (parsed.protocol !== 'http:') throw new ConfigError(field, `scheme of '${value}' must be http`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(field, `scheme of '${value}' must be http or https`);
   if (parsed.hostname === '') throw new ConfigError(field, `'${value}' must name a host`);
   if (parsed.username !== '' || parsed.password !== '') throw new ConfigError(field, `'${value}' must not carry credentials`);
   if (parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '') throw new ConfigError(field, `'${value}' must end at the port: the listener serves its own paths`);

@@ -55,7 +55,11 @@ export interface ServerConfigInput {
   dataDir?: string;
   /** Preference in elections between equally up-to-date candidates: higher wins. Positive integer. @default 1 */
   weight?: number;
-  /** Address of the server's HTTP listener (health, metrics, status page): `http://host:port`, loopback only for now. @default no listener */
+  /**
+   * Address of the server's HTTP listener (health, metrics, status page): `http://host:port` or
+   * `https://host:port` (with the server's `tls`). Loopback only, unless https and the cluster's
+   * `auth` both guard it. @default no listener
+   */
   http?: string;
 }
 
@@ -90,7 +94,11 @@ export interface VoterConfig {
    * live in memory and a restarted voter may vote again in a term it already voted in.
    */
   dataDir?: string;
-  /** Address of the voter's HTTP listener (health, metrics, status page): `http://host:port`, loopback only for now. @default no listener */
+  /**
+   * Address of the voter's HTTP listener (health, metrics, status page): `http://host:port` or
+   * `https://host:port` (with the voter's `tls`). Loopback only, unless https and the cluster's
+   * `auth` both guard it. @default no listener
+   */
   http?: string;
 }
 

@@ -7,7 +7,7 @@
  * never misread later. A client's hello may carry `credentials`, checked here for their shape and
  * size only (their values never appear in an error); the server then authenticates them.
  */
-import { ConnectionClosedError, errorFromWire, ProtocolError, TlsError, UnsupportedProtocolVersionError } from '../errors.js';
+import { AuthenticationError, ConnectionClosedError, errorFromWire, ProtocolError, TlsError, UnsupportedProtocolVersionError } from '../errors.js';
 import { AUTH_SECRET_LENGTH_MAX, HELLO_NAME_LENGTH_MAX, LEARNED_URLS_MAX, URL_LENGTH_MAX } from '../limits.js';
 import type { Connection } from '../transport/transport.js';
 import { decodeServerFrame, encodeHello, encodeWelcome, FrameKind, PROTOCOL_VERSION } from './frames.js';
@@ -83,6 +83,16 @@ function credentialsFromWire(value: unknown): Credentials {
 /** The welcome frame a server answers a good hello with. */
 export function encodeWelcomeFrame(welcome: Omit<Welcome, 'version'>): Uint8Array {
   return encodeWelcome({ version: PROTOCOL_VERSION, ...welcome });
+}
+
+/**
+ * A refusal of the hello that dialling again cannot change: credentials one server refused, every
+ * server of the cluster refuses (they share its `auth` section). A client gives up on it at once
+ * instead of retrying until its reconnect window runs out.
+ * @returns the error to fail with, or undefined when another attempt may succeed
+ */
+export function finalRefusal(error: unknown): AuthenticationError | undefined {
+  return error instanceof AuthenticationError ? error : undefined;
 }
 
 /**

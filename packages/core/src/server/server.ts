@@ -27,6 +27,7 @@ import { listenOptionsFor } from './listen-options.js';
 import { Transactions } from '../txn/transactions.js';
 import type { LogRecord } from '../log/record.js';
 import { Authenticator, checkServerAuth, type ServerAuthOptions } from '../auth/authenticator.js';
+import { FailureLog } from '../auth/failure-log.js';
 import { ServerCounters } from '../observe/counters.js';
 import { observeServer, type ServerObservation } from './observe-server.js';
 
@@ -249,7 +250,7 @@ class Server implements KilnServer {
       // A standalone server's report holds only operators' forced decisions.
       diverged: (index) => member.divergedEntry(index),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
-      ...(this.options.auth ? { auth: new Authenticator(this.options.auth, this.clock, this.timers) } : {}),
+      ...(this.options.auth ? { auth: new Authenticator(this.options.auth, this.clock, this.timers, new FailureLog(this.log, this.name, this.clock, this.timers)) } : {}),
       counters: this.counters,
       ...group,
     };
