@@ -63,7 +63,8 @@ interface PendingRequest {
 export interface LinkSubscription {
   /** Request arguments that resume it from where it stands now. */
   resumeArgs(id: number): SubscribeRequest;
-  deliver(slices: EventSlice[]): void;
+  /** `passedTo`, for a filtered subscription: the LSN the server passed to, matching or not. */
+  deliver(slices: EventSlice[], passedTo?: number): void;
   fail(error: KilnError): void;
 }
 
@@ -262,7 +263,7 @@ export class Link {
         return;
       }
       case FrameKind.Events:
-        this.subscriptions.get(frame.subscriptionId)?.deliver(frame.slices);
+        this.subscriptions.get(frame.subscriptionId)?.deliver(frame.slices, frame.passedTo);
         return;
       case FrameKind.SubscriptionEnd: {
         const subscription = this.subscriptions.get(frame.subscriptionId);
