@@ -21,12 +21,38 @@ import { systemClock, systemRandom, systemTimers, type Random } from '../time.js
 import { retryWhileBusy, type BusyRetrySettings } from './busy-retry.js';
 import { eventsOf } from './events.js';
 import { Link, type ClientStatus } from './link.js';
-import { readAllLog, subscribeAllLog } from './merged-log.js';
-import type { AppendOptions, AppendResult, ClientOptions, ReadAllOptions, ReadOptions, SubscribeAllOptions, SubscribeOptions, TransactAppend } from './options.js';
+import { readAllLog, readAllLogPage, readAllPages, subscribeAllLog } from './merged-log.js';
+import type {
+  AllPage,
+  AppendOptions,
+  AppendResult,
+  ClientOptions,
+  ReadAllOptions,
+  ReadAllStreamOptions,
+  ReadOptions,
+  ReadStreamOptions,
+  StreamPage,
+  SubscribeAllOptions,
+  SubscribeOptions,
+  TransactAppend,
+} from './options.js';
 import type { PositionedEvent } from './position.js';
 import { TopologyRouter } from './topology-router.js';
 
-export type { AppendOptions, AppendResult, ClientOptions, ReadAllOptions, ReadOptions, SubscribeAllOptions, SubscribeOptions, TransactAppend } from './options.js';
+export type {
+  AllPage,
+  AppendOptions,
+  AppendResult,
+  ClientOptions,
+  ReadAllOptions,
+  ReadAllStreamOptions,
+  ReadOptions,
+  ReadStreamOptions,
+  StreamPage,
+  SubscribeAllOptions,
+  SubscribeOptions,
+  TransactAppend,
+} from './options.js';
 
 /** A transaction a server gave up to follow the active (see {@link KilnClient.diverged}). */
 export interface DivergedTransaction {
@@ -123,6 +149,11 @@ function inRange(slices: readonly EventSlice[], direction: Direction, fromVersio
     : slices.flatMap((s) => eventsOf(s).reverse()).filter((e) => e.version <= fromVersion);
 }
 
+/** How an error names part `part` of the `index`th stream of a transaction, as the caller passed it. */
+type ArgumentName = (index: number, part: 'stream' | 'events' | 'expectedVersion') => string;
+const transactArgument: ArgumentName = (index, part) => `appends[${index}].${part}`;
+const appendArgument: ArgumentName = (_index, part) => (part === 'expectedVersion' ? 'options.expectedVersion' : part);
+
 /** A connection to Kiln. Create one with {@link connect}. */
 export class KilnClient {
   /** @internal */
@@ -146,17 +177,20 @@ export class KilnClient {
   }
 
   /**
-   * Appends events to one stream, atomically.
+   * Appends events to one stream, atomically. `Data` types the events' `data`
+   * (`client.append<OrderEvent>('order-17', [...])`).
    *
    * A stream name is a non-empty string of well-formed Unicode (no lone UTF-16 surrogate, which
    * UTF-8 cannot hold), at most the server's `streamNameBytesMax` (512) bytes of UTF-8, not
    * starting with `$`. Every method taking a stream name holds it to this rule.
    * @throws WrongExpectedVersionError when the stream is not at `expectedVersion`
    * @throws InvalidArgumentError when the stream name breaks the rule (an empty or not well-formed
-   * name is refused before anything is sent)
+   * name is refused before anything is sent), `events` is empty, or a value in an event is one
+   * MessagePack cannot carry (a BigInt, a function, a symbol, a cycle), named by its path
+   * (`events[0].data.amount`)
    */
-  async append(stream: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
-    const result = await this.transact([{ stream, events, expectedVersion: options.expectedVersion ?? 'any' }]);
+  async append<Data = unknown>(stream: string, events: readonly EventData<Data>[], options: AppendOptions = {}): Promise<AppendResult> {
+    const result = await this.commit([{ stream, events, expectedVersion: options.expectedVersion ?? 'any' }], appendArgument);
     const range = result.streams[0]!;
     return { lsn: result.lsn, firstVersion: range.firstVersion, lastVersion: range.firstVersion + range.eventCount - 1 };
   }
@@ -170,16 +204,23 @@ export class KilnClient {
    * @throws WrongExpectedVersionError naming the first stream whose expected version does not hold
    * @throws StreamBusyError when a stream stayed held by another transaction over several stripes through every retry (`busyRetries`)
    * @throws StripeUnavailableError when the stripe had no reachable active within `reconnectWindowMs`
+   * @throws InvalidArgumentError naming the argument that breaks a rule (`appends[0].events[1].data.amount`)
    */
-  async transact(appends: readonly TransactAppend[]): Promise<TransactionResult> {
+  transact<Data = unknown>(appends: readonly TransactAppend<Data>[]): Promise<TransactionResult> {
+    return this.commit(appends, transactArgument);
+  }
+
+  /** Sends a transaction; errors name each part as `argument` says the caller passed it. */
+  private async commit(appends: readonly TransactAppend[], argument: ArgumentName): Promise<TransactionResult> {
     if (!Array.isArray(appends) || appends.length === 0) throw new InvalidArgumentError('appends', 'must hold at least one stream');
     const wire = appends.map((a, i) => {
-      checkAppendStreamText(a.stream, i);
+      if (argument === transactArgument) checkAppendStreamText(a.stream, i);
+      else checkStreamNameText(a.stream, argument(i, 'stream'));
       if (a.events !== undefined && (!Array.isArray(a.events) || a.events.length === 0)) {
-        throw new InvalidArgumentError(`appends[${i}].events`, 'must be a non-empty array when given');
+        throw new InvalidArgumentError(argument(i, 'events'), argument === transactArgument ? 'must be a non-empty array when given' : 'must be a non-empty array');
       }
-      const expectedVersion = checkExpectedVersion(a.expectedVersion ?? 'any', `appends[${i}].expectedVersion`);
-      return a.events ? { stream: a.stream, expectedVersion, events: encodeEvents(a.events, () => this.random.uuid()) } : { stream: a.stream, expectedVersion };
+      const expectedVersion = checkExpectedVersion(a.expectedVersion ?? 'any', argument(i, 'expectedVersion'));
+      return a.events ? { stream: a.stream, expectedVersion, events: encodeEvents(a.events, () => this.random.uuid(), () => argument(i, 'events')) } : { stream: a.stream, expectedVersion };
     });
     // The seq is taken once per stripe tried; a resend after a reconnect carries the same one. A
     // transaction over several stripes goes to the lowest, its coordinator.
@@ -192,10 +233,50 @@ export class KilnClient {
   }
 
   /**
-   * Reads events of one stream, in version order (or reverse): `maxCount` of them, or fewer only
-   * when the stream ends first. A stream with no events reads as empty.
+   * Reads events of one stream, in version order (or reverse): `maxCount` of them (default 1000,
+   * at most the server's `readCountMax`, 4096), or fewer only when the stream ends first. A stream
+   * with no events reads as empty. `Data` types the events' `data`, unchecked. To learn whether
+   * the end was reached use {@link readPage}; to read a whole stream, {@link readStream}.
    */
-  async read(stream: string, options: ReadOptions = {}): Promise<RecordedEvent[]> {
+  async read<Data = unknown>(stream: string, options: ReadOptions = {}): Promise<RecordedEvent<Data>[]> {
+    return (await this.readEvents(stream, options)).events as RecordedEvent<Data>[];
+  }
+
+  /**
+   * Reads a page of one stream as {@link read} does, and says whether it reached the end of the
+   * stream and where the next page starts (`nextVersion`, to pass as `fromVersion`). At most
+   * `maxCount` events (default 1000).
+   */
+  async readPage<Data = unknown>(stream: string, options: ReadOptions = {}): Promise<StreamPage<Data>> {
+    const direction = options.direction ?? 'forward';
+    const { events, nextVersion, more } = await this.readEvents(stream, options);
+    let endOfStream = !more;
+    // A page that came out exactly full cannot tell: ask for one event past it.
+    if (more === undefined) endOfStream = nextVersion < 0 || (await this.readEvents(stream, { direction, fromVersion: nextVersion, maxCount: 1 })).events.length === 0;
+    return { events: events as RecordedEvent<Data>[], endOfStream, nextVersion };
+  }
+
+  /**
+   * Reads a whole stream, from `fromVersion` on (or back), a page of `pageSize` events (default
+   * 1000) per request: `for await (const event of client.readStream('order-17'))`. It ends at the
+   * end of the stream as it was when the last page was read.
+   */
+  async *readStream<Data = unknown>(stream: string, options: ReadStreamOptions = {}): AsyncGenerator<RecordedEvent<Data>> {
+    const { pageSize, ...read } = options;
+    let fromVersion = read.fromVersion;
+    for (;;) {
+      const { events, nextVersion, more } = await this.readEvents(stream, { ...read, ...(fromVersion === undefined ? {} : { fromVersion }), maxCount: pageSize ?? DEFAULT_READ_COUNT });
+      yield* events as RecordedEvent<Data>[];
+      if (more === false || events.length === 0 || nextVersion < 0) return;
+      fromVersion = nextVersion;
+    }
+  }
+
+  /**
+   * A page of a stream: `more` is false when the stream ended before `maxCount` events, true when
+   * an event past the page is known, undefined when the page came out exactly full.
+   */
+  private async readEvents(stream: string, options: ReadOptions): Promise<{ events: RecordedEvent[]; nextVersion: number; more: boolean | undefined }> {
     checkStreamNameText(stream);
     const direction = options.direction ?? 'forward';
     let fromVersion = options.fromVersion ?? (direction === 'forward' ? 0 : END);
@@ -206,32 +287,54 @@ export class KilnClient {
       const args = { stream, fromVersion, direction, maxCount: maxCount - events.length };
       const { slices, truncated } = await this.router.routed([stream], (stripe) => this.router.request(stripe, 'read', args));
       const page = inRange(slices, direction, fromVersion);
-      events.push(...page.slice(0, maxCount - events.length));
+      const room = maxCount - events.length;
+      events.push(...page.slice(0, room));
       const last = events[events.length - 1];
-      if (!truncated || page.length === 0 || events.length >= maxCount || !last) return events;
-      fromVersion = direction === 'forward' ? last.version + 1 : last.version - 1;
-      if (fromVersion < 0) return events;
+      const next = last ? (direction === 'forward' ? last.version + 1 : last.version - 1) : fromVersion;
+      if (page.length > room) return { events, nextVersion: next, more: true };
+      if (events.length >= maxCount) return { events, nextVersion: next, more: undefined };
+      if (!truncated || page.length === 0 || !last) return { events, nextVersion: next, more: false };
+      fromVersion = next;
+      if (fromVersion < 0) return { events, nextVersion: next, more: false };
     }
   }
 
   /**
-   * Reads the whole log (`$all`): every event of `maxCount` transactions at most, each with the
-   * `position` to read on from. In a cluster of several stripes it merges the stripes' logs,
-   * keeping each stripe's order: the earliest commit timestamp first, ties to the lower stripe
-   * index (see {@link ReadAllOptions}).
+   * Reads the whole log (`$all`): `maxCount` events at most (default 1000), in whole
+   * transactions, each with the `position` to read on from. In a cluster of several stripes it
+   * merges the stripes' logs, keeping each stripe's order: the earliest commit timestamp first,
+   * ties to the lower stripe index (see {@link ReadAllOptions}). With `filter`, only matching
+   * events, chosen on the server. `Data` types the events' `data`, unchecked.
    * @throws StripeEpochChangedError when `from` names an earlier life of a stripe
    * @throws StripeUnavailableError when a stripe read had no reachable active within `reconnectWindowMs`
    */
-  readAll(options: ReadAllOptions = {}): Promise<PositionedEvent[]> {
-    return readAllLog(this.router, options);
+  async readAll<Data = unknown>(options: ReadAllOptions = {}): Promise<PositionedEvent<Data>[]> {
+    return (await readAllLog(this.router, options)) as PositionedEvent<Data>[];
+  }
+
+  /**
+   * Reads a page of `$all` as {@link readAll} does, with the `position` to read on from even when
+   * a filter left the page empty.
+   */
+  async readAllPage<Data = unknown>(options: ReadAllOptions = {}): Promise<AllPage<Data>> {
+    return (await readAllLogPage(this.router, options)) as AllPage<Data>;
+  }
+
+  /**
+   * Reads `$all` to its end, a page of `pageSize` events (default 1000) per request:
+   * `for await (const event of client.readAllStream({ filter: { eventTypes: ['OrderPlaced'] } }))`.
+   */
+  readAllStream<Data = unknown>(options: ReadAllStreamOptions = {}): AsyncGenerator<PositionedEvent<Data>> {
+    return readAllPages(this.router, options) as AsyncGenerator<PositionedEvent<Data>>;
   }
 
   /**
    * Subscribes to one stream: every event from `fromVersion` on, first those already written,
-   * then live, with no gap and no duplicate, across reconnects too.
+   * then live, with no gap and no duplicate, across reconnects too. `Data` types the events'
+   * `data`, unchecked.
    */
-  subscribe(stream: string, options: SubscribeOptions = {}): Observable<RecordedEvent> {
-    return this.observe(stream, options.fromVersion ?? 0);
+  subscribe<Data = unknown>(stream: string, options: SubscribeOptions = {}): Observable<RecordedEvent<Data>> {
+    return this.observe(stream, options.fromVersion ?? 0) as Observable<RecordedEvent<Data>>;
   }
 
   /**
@@ -239,9 +342,11 @@ export class KilnClient {
    * `position` to resume from. In a cluster of several stripes it follows every stripe (or the
    * one `stripe` names), each in its own order, stripes interleaved as their events arrive; a
    * stripe that stays out of reach past `reconnectWindowMs` ends it with `StripeUnavailableError`.
+   * With `filter`, only matching events cross the network, and `onCheckpoint` hears the position
+   * moving on past those that do not match.
    */
-  subscribeAll(options: SubscribeAllOptions = {}): Observable<PositionedEvent> {
-    return subscribeAllLog(this.router, options);
+  subscribeAll<Data = unknown>(options: SubscribeAllOptions = {}): Observable<PositionedEvent<Data>> {
+    return subscribeAllLog(this.router, options) as Observable<PositionedEvent<Data>>;
   }
 
   /**

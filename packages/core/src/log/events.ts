@@ -62,15 +62,15 @@ const decoder = new Decoder(untrustedDecoderLimits);
 /**
  * Encodes events into the blob one append carries; `newId` fills in missing ids.
  * @throws InvalidArgumentError naming the value MessagePack cannot carry (a BigInt, a function, a
- * symbol, a cycle) by its path under `field`, for example `events[0].data.amount`
+ * symbol, a cycle) by its path under the argument `field` names, for example `events[0].data.amount`
  */
-export function encodeEvents(events: readonly EventData[], newId: () => string, field = 'events'): Uint8Array {
+export function encodeEvents(events: readonly EventData[], newId: () => string, field: () => string = () => 'events'): Uint8Array {
   const rows = events.map((e) => (e.metadata === undefined ? [e.id ?? newId(), e.type, e.data] : [e.id ?? newId(), e.type, e.data, e.metadata]));
   try {
     return encoder.encode(rows);
   } catch (error) {
     for (let i = 0; i < events.length; i++) {
-      const found = findUnencodable(events[i], `${field}[${i}]`);
+      const found = findUnencodable(events[i], `${field()}[${i}]`);
       if (found) throw new InvalidArgumentError(found.path, found.rule);
     }
     throw error;
