@@ -105,6 +105,7 @@ export async function connect(urls: string | readonly string[], options: ClientO
       serverSilenceMs: options.serverSilenceMs ?? defaultClientTiming.serverSilenceMs,
       clock: options.clock ?? systemClock,
       timers: options.timers ?? systemTimers,
+      random,
     });
   const link = newLink(list);
   await link.open();

@@ -17,15 +17,21 @@ import {
   TooManyInFlightError,
   UnsupportedSchemeError,
 } from '../errors.js';
-import { RECONNECT_DELAY_MAX_MS, RECONNECT_DELAY_MIN_MS, SWEEP_INTERVAL_MS, type ConnectionLimits } from '../limits.js';
+import { SWEEP_INTERVAL_MS, type ConnectionLimits } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
 import { openHandshake, type Hello, type Welcome } from '../protocol/handshake.js';
 import type { EventSlice, SubscribeRequest } from '../protocol/messages.js';
 import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
-import type { Clock, TimerHandle, Timers } from '../time.js';
+import { systemRandom, type Clock, type Random, type TimerHandle, type Timers } from '../time.js';
 import type { Connection, Transport } from '../transport/transport.js';
+import { Outage } from './outage.js';
 
-/** What the client is doing with its connection; in a cluster of several stripes, `stripe` names whose connection. */
+/**
+ * What the client is doing with its connection; in a cluster of several stripes, `stripe` names
+ * whose connection. While no server answers as the active, each attempt to find one is one
+ * `reconnecting`, numbered from 1 through the outage and spaced out with backoff and jitter;
+ * `reconnected` follows once the active answers.
+ */
 export type ClientStatus = (
   | { type: 'connecting'; url: string }
   | { type: 'connected'; url: string; server: string }
@@ -48,6 +54,8 @@ export interface LinkOptions {
   serverSilenceMs: number;
   clock: Clock;
   timers: Timers;
+  /** Jitters the pauses between reconnect attempts. @default systemRandom */
+  random?: Random;
 }
 
 interface PendingRequest {
@@ -89,9 +97,13 @@ export class Link {
   private learnedUrls: readonly string[] = [];
   /** The URLs reconnects start from: those given, until {@link useUrls} narrows them to one stripe's. */
   private urls: readonly string[];
+  private readonly outage: Outage;
+  /** The server a reconnect reached while the client looks for the active: told as `reconnected` once it answers as one. */
+  private reachedDuringFailover: { url: string; server: string } | undefined;
 
   constructor(private readonly options: LinkOptions) {
     this.urls = options.urls;
+    this.outage = new Outage(options.random ?? systemRandom);
     this.status$ = new BehaviorSubject<ClientStatus>({ type: 'connecting', url: options.urls[0]! });
   }
 
@@ -216,7 +228,13 @@ export class Link {
     this.lastSentMs = this.options.clock.monotonicMs();
     this.lastReceivedMs = this.lastSentMs;
     this.learn(welcome.servers);
-    this.status$.next({ type: status, url, server: welcome.server });
+    if (status === 'reconnected' && this.failoverSince !== undefined) {
+      // Maybe another server that is not the active: `reconnected` waits for an answer as the active.
+      this.reachedDuringFailover = { url, server: welcome.server };
+    } else {
+      this.outage.end();
+      this.status$.next({ type: status, url, server: welcome.server });
+    }
     void this.readLoop(connection, frames, url);
   }
 
@@ -236,14 +254,15 @@ export class Link {
     }
     if (this.connection !== connection || this.closed) return;
     this.connection = undefined;
-    this.status$.next({ type: 'disconnected', url, reason });
+    // Leaving a server that is not the active is part of the outage the `reconnecting` statuses tell.
+    if (this.failoverSince === undefined) this.status$.next({ type: 'disconnected', url, reason });
     this.reconnecting ??= this.reconnect(reason).finally(() => (this.reconnecting = undefined));
   }
 
   private handleFrame(frame: ServerFrame): void {
     switch (frame.kind) {
       case FrameKind.Result:
-        this.failoverSince = undefined;
+        if (this.failoverSince !== undefined) this.activeFound();
         this.settle(frame.id, (request) => request.resolve(frame.result));
         return;
       case FrameKind.Error: {
@@ -288,6 +307,7 @@ export class Link {
     if (now - this.failoverSince > reconnectWindowMs) {
       const error = new ConnectionClosedError(`no active server found within ${reconnectWindowMs} ms`);
       this.failoverSince = undefined;
+      this.outage.end();
       this.failAll(error);
       this.status$.next({ type: 'failed', error });
       return;
@@ -299,9 +319,18 @@ export class Link {
         this.redirecting = false;
         this.connection?.close('not the active');
       },
-      RECONNECT_DELAY_MIN_MS * 2,
+      this.outage.delayMs(),
       { keepAlive: true },
     );
+  }
+
+  /** A server answered as the active after a failover: the outage is over. */
+  private activeFound(): void {
+    this.failoverSince = undefined;
+    this.outage.end();
+    const reached = this.reachedDuringFailover;
+    this.reachedDuringFailover = undefined;
+    if (reached) this.status$.next({ type: 'reconnected', ...reached });
   }
 
   private settle(id: number, action: (request: PendingRequest) => void): void {
@@ -327,9 +356,8 @@ export class Link {
     const { clock, timers, reconnectWindowMs } = this.options;
     const urls = this.rotation;
     const deadline = clock.monotonicMs() + reconnectWindowMs;
-    let delay = RECONNECT_DELAY_MIN_MS;
-    for (let attempt = 1; !this.closed; attempt++) {
-      this.status$.next({ type: 'reconnecting', attempt });
+    while (!this.closed) {
+      this.status$.next({ type: 'reconnecting', attempt: this.outage.nextAttempt() });
       const preferred = this.preferredUrl;
       this.preferredUrl = undefined;
       // A hint takes one attempt of its own: a stale one must not make the rotation skip a URL.
@@ -341,11 +369,12 @@ export class Link {
       } catch {
         // try the next URL after a pause
       }
+      const delay = this.outage.delayMs();
       if (clock.monotonicMs() + delay > deadline) break;
       await new Promise<void>((resolve) => timers.setTimeout(resolve, delay, { keepAlive: true }));
-      delay = Math.min(delay * 2, RECONNECT_DELAY_MAX_MS);
     }
     if (this.closed) return;
+    this.outage.end();
     const error = new ConnectionClosedError(`${reason}; no server answered within ${reconnectWindowMs} ms`);
     this.failAll(error);
     this.status$.next({ type: 'failed', error });
