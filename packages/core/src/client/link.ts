@@ -76,6 +76,9 @@ export interface LinkSubscription {
   fail(error: KilnError): void;
 }
 
+/** Operations a server answers whether or not it is the active. */
+const ANSWERED_BY_ANY_SERVER: ReadonlySet<OperationName> = new Set<OperationName>(['ping', 'status', 'topology', 'logDigest', 'diverged']);
+
 export class Link {
   readonly status$: BehaviorSubject<ClientStatus>;
   private connection: Connection | undefined;
@@ -98,6 +101,8 @@ export class Link {
   /** The URLs reconnects start from: those given, until {@link useUrls} narrows them to one stripe's. */
   private urls: readonly string[];
   private readonly outage: Outage;
+  /** From a lost connection or a server that is not the active until a server answers as the active. */
+  private hunting = false;
   /** The server a reconnect reached while the client looks for the active: told as `reconnected` once it answers as one. */
   private reachedDuringFailover: { url: string; server: string } | undefined;
 
@@ -232,7 +237,6 @@ export class Link {
       // Maybe another server that is not the active: `reconnected` waits for an answer as the active.
       this.reachedDuringFailover = { url, server: welcome.server };
     } else {
-      this.outage.end();
       this.status$.next({ type: status, url, server: welcome.server });
     }
     void this.readLoop(connection, frames, url);
@@ -262,7 +266,7 @@ export class Link {
   private handleFrame(frame: ServerFrame): void {
     switch (frame.kind) {
       case FrameKind.Result:
-        if (this.failoverSince !== undefined) this.activeFound();
+        if (this.hunting && this.answeredAsActive(frame.id)) this.activeFound();
         this.settle(frame.id, (request) => request.resolve(frame.result));
         return;
       case FrameKind.Error: {
@@ -307,12 +311,14 @@ export class Link {
     if (now - this.failoverSince > reconnectWindowMs) {
       const error = new ConnectionClosedError(`no active server found within ${reconnectWindowMs} ms`);
       this.failoverSince = undefined;
+      this.hunting = false;
       this.outage.end();
       this.failAll(error);
       this.status$.next({ type: 'failed', error });
       return;
     }
     this.redirecting = true;
+    this.hunting = true;
     if (typeof hint === 'string' && hint.length > 0) this.preferredUrl = hint;
     timers.setTimeout(
       () => {
@@ -324,8 +330,15 @@ export class Link {
     );
   }
 
-  /** A server answered as the active after a failover: the outage is over. */
+  /** True when the answer to request `id` comes from the active only: any server answers a ping or a status. */
+  private answeredAsActive(id: number): boolean {
+    const op = this.pending.get(id)?.op;
+    return op === undefined ? this.subscriptions.has(id) : !ANSWERED_BY_ANY_SERVER.has(op);
+  }
+
+  /** A server answered as the active: the outage is over. */
   private activeFound(): void {
+    this.hunting = false;
     this.failoverSince = undefined;
     this.outage.end();
     const reached = this.reachedDuringFailover;
@@ -356,6 +369,7 @@ export class Link {
     const { clock, timers, reconnectWindowMs } = this.options;
     const urls = this.rotation;
     const deadline = clock.monotonicMs() + reconnectWindowMs;
+    this.hunting = true;
     while (!this.closed) {
       this.status$.next({ type: 'reconnecting', attempt: this.outage.nextAttempt() });
       const preferred = this.preferredUrl;
@@ -374,6 +388,7 @@ export class Link {
       await new Promise<void>((resolve) => timers.setTimeout(resolve, delay, { keepAlive: true }));
     }
     if (this.closed) return;
+    this.hunting = false;
     this.outage.end();
     const error = new ConnectionClosedError(`${reason}; no server answered within ${reconnectWindowMs} ms`);
     this.failAll(error);
