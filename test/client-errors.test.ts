@@ -42,7 +42,7 @@ describe('bad values and arguments', () => {
 
   it('names metadata, and the path inside transact', async () => {
     await expect(client.append('values', [{ type: 'E', data: 1, metadata: { at: 1n } }])).rejects.toMatchObject({ field: 'events[0].metadata.at' });
-    await expect(client.transact([{ stream: 'ok', events: [{ type: 'E', data: 1 }] }, { stream: 'values', events: [{ type: 'E', data: [1n] }] }])).rejects.toMatchObject({
+    await expect(client.transact<unknown>([{ stream: 'ok', events: [{ type: 'E', data: 1 }] }, { stream: 'values', events: [{ type: 'E', data: [1n] }] }])).rejects.toMatchObject({
       field: 'appends[1].events[0].data[0]',
     });
   });

@@ -5,54 +5,28 @@
  */
 import { Observable, type Subscriber } from 'rxjs';
 import { InvalidArgumentError, ProtocolError, type KilnError } from '../errors.js';
-import { DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_RETRY_DELAY_MS, DEFAULT_READ_COUNT, defaultClientTiming, defaultConnectionLimits } from '../limits.js';
+import { DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_RETRY_DELAY_MS, defaultClientTiming, defaultConnectionLimits } from '../limits.js';
 import { encodeEvents, type EventData, type RecordedEvent } from '../log/events.js';
 import { decodeRecord, Decision } from '../log/record.js';
 import { checkAppendStreamText, checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
 import type { ForcedDecision } from '../replication/diverged-report.js';
 import type { GroupView } from '../replication/group-view.js';
-import { checkExpectedVersion, CLIENT_ID_LENGTH_MAX, type EventSlice, type LogDigest, type MirrorSpec, type TransactionResult } from '../protocol/messages.js';
+import { checkExpectedVersion, CLIENT_ID_LENGTH_MAX, type LogDigest, type MirrorSpec, type TransactionResult } from '../protocol/messages.js';
 import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
 import type { Topology } from '../protocol/topology.js';
 import type { OpenTransaction, ResolveOutcome } from '../protocol/txn-messages.js';
-import type { Direction } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Random } from '../time.js';
 import { retryWhileBusy, type BusyRetrySettings } from './busy-retry.js';
 import { eventsOf } from './events.js';
 import { Link, type ClientStatus } from './link.js';
 import { readAllLog, readAllLogPage, readAllPages, subscribeAllLog } from './merged-log.js';
-import type {
-  AllPage,
-  AppendOptions,
-  AppendResult,
-  ClientOptions,
-  ReadAllOptions,
-  ReadAllStreamOptions,
-  ReadOptions,
-  ReadStreamOptions,
-  StreamPage,
-  SubscribeAllOptions,
-  SubscribeOptions,
-  TransactAppend,
-} from './options.js';
+import { readEvents, readStreamPage, readStreamPages } from './stream-reads.js';
+import type { AllPage, AppendOptions, AppendResult, ClientOptions, ReadAllOptions, ReadAllStreamOptions, ReadOptions, ReadStreamOptions, StreamPage, SubscribeAllOptions, SubscribeOptions, TransactAppend } from './options.js';
 import type { PositionedEvent } from './position.js';
 import { TopologyRouter } from './topology-router.js';
 
-export type {
-  AllPage,
-  AppendOptions,
-  AppendResult,
-  ClientOptions,
-  ReadAllOptions,
-  ReadAllStreamOptions,
-  ReadOptions,
-  ReadStreamOptions,
-  StreamPage,
-  SubscribeAllOptions,
-  SubscribeOptions,
-  TransactAppend,
-} from './options.js';
+export type { AllPage, AppendOptions, AppendResult, ClientOptions, ReadAllOptions, ReadAllStreamOptions, ReadOptions, ReadStreamOptions, StreamPage, SubscribeAllOptions, SubscribeOptions, TransactAppend } from './options.js';
 
 /** A transaction a server gave up to follow the active (see {@link KilnClient.diverged}). */
 export interface DivergedTransaction {
@@ -76,8 +50,6 @@ export interface DivergedTransaction {
    */
   forcedByOperator?: ForcedDecision;
 }
-
-const END = Number.MAX_SAFE_INTEGER;
 
 /**
  * Connects to a Kiln server. `urls` may name several servers; the client uses the first that
@@ -142,14 +114,6 @@ function sessionClientId(clientId: string | undefined, random: Random): string {
   return `${clientId}/${random.uuid()}`;
 }
 
-/** The events of a page's slices that lie in the range read, in read order. */
-function inRange(slices: readonly EventSlice[], direction: Direction, fromVersion: number): RecordedEvent[] {
-  // Slices come in read order; a backward read also reverses the events inside each slice.
-  return direction === 'forward'
-    ? slices.flatMap((s) => eventsOf(s)).filter((e) => e.version >= fromVersion)
-    : slices.flatMap((s) => eventsOf(s).reverse()).filter((e) => e.version <= fromVersion);
-}
-
 /** How an error names part `part` of the `index`th stream of a transaction, as the caller passed it. */
 type ArgumentName = (index: number, part: 'stream' | 'events' | 'expectedVersion') => string;
 const transactArgument: ArgumentName = (index, part) => `appends[${index}].${part}`;
@@ -211,7 +175,7 @@ export class KilnClient {
     return this.commit(appends, transactArgument);
   }
 
-  /** Sends a transaction; errors name each part as `argument` says the caller passed it. */
+  /** Sends a transaction; errors name each part as the caller passed it (`argument`). */
   private async commit(appends: readonly TransactAppend[], argument: ArgumentName): Promise<TransactionResult> {
     if (!Array.isArray(appends) || appends.length === 0) throw new InvalidArgumentError('appends', 'must hold at least one stream');
     const wire = appends.map((a, i) => {
@@ -240,64 +204,20 @@ export class KilnClient {
    * the end was reached use {@link readPage}; to read a whole stream, {@link readStream}.
    */
   async read<Data = unknown>(stream: string, options: ReadOptions = {}): Promise<RecordedEvent<Data>[]> {
-    return (await this.readEvents(stream, options)).events as RecordedEvent<Data>[];
+    return (await readEvents(this.router, stream, options)).events as RecordedEvent<Data>[];
+  }
+
+  /** Reads as {@link read} does (`maxCount` default 1000), saying whether it reached the end and where the next page starts. */
+  readPage<Data = unknown>(stream: string, options: ReadOptions = {}): Promise<StreamPage<Data>> {
+    return readStreamPage(this.router, stream, options) as Promise<StreamPage<Data>>;
   }
 
   /**
-   * Reads a page of one stream as {@link read} does, and says whether it reached the end of the
-   * stream and where the next page starts (`nextVersion`, to pass as `fromVersion`). At most
-   * `maxCount` events (default 1000).
+   * Reads a whole stream from `fromVersion` on (or back), `pageSize` events (default 1000) per
+   * request, to its end as the last page found it: `for await (const e of client.readStream('order-17'))`.
    */
-  async readPage<Data = unknown>(stream: string, options: ReadOptions = {}): Promise<StreamPage<Data>> {
-    const direction = options.direction ?? 'forward';
-    const { events, nextVersion, more } = await this.readEvents(stream, options);
-    let endOfStream = !more;
-    // A page that came out exactly full cannot tell: ask for one event past it.
-    if (more === undefined) endOfStream = nextVersion < 0 || (await this.readEvents(stream, { direction, fromVersion: nextVersion, maxCount: 1 })).events.length === 0;
-    return { events: events as RecordedEvent<Data>[], endOfStream, nextVersion };
-  }
-
-  /**
-   * Reads a whole stream, from `fromVersion` on (or back), a page of `pageSize` events (default
-   * 1000) per request: `for await (const event of client.readStream('order-17'))`. It ends at the
-   * end of the stream as it was when the last page was read.
-   */
-  async *readStream<Data = unknown>(stream: string, options: ReadStreamOptions = {}): AsyncGenerator<RecordedEvent<Data>> {
-    const { pageSize, ...read } = options;
-    let fromVersion = read.fromVersion;
-    for (;;) {
-      const { events, nextVersion, more } = await this.readEvents(stream, { ...read, ...(fromVersion === undefined ? {} : { fromVersion }), maxCount: pageSize ?? DEFAULT_READ_COUNT });
-      yield* events as RecordedEvent<Data>[];
-      if (more === false || events.length === 0 || nextVersion < 0) return;
-      fromVersion = nextVersion;
-    }
-  }
-
-  /**
-   * A page of a stream: `more` is false when the stream ended before `maxCount` events, true when
-   * an event past the page is known, undefined when the page came out exactly full.
-   */
-  private async readEvents(stream: string, options: ReadOptions): Promise<{ events: RecordedEvent[]; nextVersion: number; more: boolean | undefined }> {
-    checkStreamNameText(stream);
-    const direction = options.direction ?? 'forward';
-    let fromVersion = options.fromVersion ?? (direction === 'forward' ? 0 : END);
-    const maxCount = options.maxCount ?? DEFAULT_READ_COUNT;
-    const events: RecordedEvent[] = [];
-    // The server ends a page early only at its byte cap, and says so: read on from there.
-    for (;;) {
-      const args = { stream, fromVersion, direction, maxCount: maxCount - events.length };
-      const { slices, truncated } = await this.router.routed([stream], (stripe) => this.router.request(stripe, 'read', args));
-      const page = inRange(slices, direction, fromVersion);
-      const room = maxCount - events.length;
-      events.push(...page.slice(0, room));
-      const last = events[events.length - 1];
-      const next = last ? (direction === 'forward' ? last.version + 1 : last.version - 1) : fromVersion;
-      if (page.length > room) return { events, nextVersion: next, more: true };
-      if (events.length >= maxCount) return { events, nextVersion: next, more: undefined };
-      if (!truncated || page.length === 0 || !last) return { events, nextVersion: next, more: false };
-      fromVersion = next;
-      if (fromVersion < 0) return { events, nextVersion: next, more: false };
-    }
+  readStream<Data = unknown>(stream: string, options: ReadStreamOptions = {}): AsyncGenerator<RecordedEvent<Data>> {
+    return readStreamPages(this.router, stream, options) as AsyncGenerator<RecordedEvent<Data>>;
   }
 
   /**
@@ -313,18 +233,12 @@ export class KilnClient {
     return (await readAllLog(this.router, options)) as PositionedEvent<Data>[];
   }
 
-  /**
-   * Reads a page of `$all` as {@link readAll} does, with the `position` to read on from even when
-   * a filter left the page empty.
-   */
+  /** Reads as {@link readAll} does, with the `position` to read on from, even after a page a filter left empty. */
   async readAllPage<Data = unknown>(options: ReadAllOptions = {}): Promise<AllPage<Data>> {
     return (await readAllLogPage(this.router, options)) as AllPage<Data>;
   }
 
-  /**
-   * Reads `$all` to its end, a page of `pageSize` events (default 1000) per request:
-   * `for await (const event of client.readAllStream({ filter: { eventTypes: ['OrderPlaced'] } }))`.
-   */
+  /** Reads `$all` to its end, `pageSize` events (default 1000) per request: `for await (const e of client.readAllStream())`. */
   readAllStream<Data = unknown>(options: ReadAllStreamOptions = {}): AsyncGenerator<PositionedEvent<Data>> {
     return readAllPages(this.router, options) as AsyncGenerator<PositionedEvent<Data>>;
   }

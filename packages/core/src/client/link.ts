@@ -17,46 +17,16 @@ import {
   TooManyInFlightError,
   UnsupportedSchemeError,
 } from '../errors.js';
-import { SWEEP_INTERVAL_MS, type ConnectionLimits } from '../limits.js';
+import { SWEEP_INTERVAL_MS } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
-import { openHandshake, type Hello, type Welcome } from '../protocol/handshake.js';
-import type { EventSlice, SubscribeRequest } from '../protocol/messages.js';
+import { openHandshake, type Welcome } from '../protocol/handshake.js';
 import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
-import { systemRandom, type Clock, type Random, type TimerHandle, type Timers } from '../time.js';
-import type { Connection, Transport } from '../transport/transport.js';
-import { Outage } from './outage.js';
+import { systemRandom, type TimerHandle } from '../time.js';
+import type { Connection } from '../transport/transport.js';
+import type { ClientStatus, LinkOptions, LinkSubscription } from './link-types.js';
+import { answeredAsActive, Outage } from './outage.js';
 
-/**
- * What the client is doing with its connection; in a cluster of several stripes, `stripe` names
- * whose connection. While no server answers as the active, each attempt to find one is one
- * `reconnecting`, numbered from 1 through the outage and spaced out with backoff and jitter;
- * `reconnected` follows once the active answers.
- */
-export type ClientStatus = (
-  | { type: 'connecting'; url: string }
-  | { type: 'connected'; url: string; server: string }
-  | { type: 'disconnected'; url: string; reason: string }
-  | { type: 'reconnecting'; attempt: number }
-  | { type: 'reconnected'; url: string; server: string }
-  | { type: 'failed'; error: KilnError }
-  | { type: 'closed' }
-) & { stripe?: string };
-
-/** Settings of a link. */
-export interface LinkOptions {
-  urls: readonly string[];
-  transports: readonly Transport[];
-  limits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax' | 'inFlightMax' | 'idleTimeoutMs'>;
-  hello: Pick<Hello, 'name' | 'credentials'>;
-  requestTimeoutMs: number;
-  reconnectWindowMs: number;
-  /** With requests outstanding and nothing heard for this long, the server is taken for dead (a paused process keeps its sockets open). */
-  serverSilenceMs: number;
-  clock: Clock;
-  timers: Timers;
-  /** Jitters the pauses between reconnect attempts. @default systemRandom */
-  random?: Random;
-}
+export type { ClientStatus, LinkOptions, LinkSubscription } from './link-types.js';
 
 interface PendingRequest {
   op: OperationName;
@@ -66,18 +36,6 @@ interface PendingRequest {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
-
-/** A subscription the link keeps alive across reconnects. */
-export interface LinkSubscription {
-  /** Request arguments that resume it from where it stands now. */
-  resumeArgs(id: number): SubscribeRequest;
-  /** `passedTo`, for a filtered subscription: the LSN the server passed to, matching or not. */
-  deliver(slices: EventSlice[], passedTo?: number): void;
-  fail(error: KilnError): void;
-}
-
-/** Operations a server answers whether or not it is the active. */
-const ANSWERED_BY_ANY_SERVER: ReadonlySet<OperationName> = new Set<OperationName>(['ping', 'status', 'topology', 'logDigest', 'diverged']);
 
 export class Link {
   readonly status$: BehaviorSubject<ClientStatus>;
@@ -233,12 +191,9 @@ export class Link {
     this.lastSentMs = this.options.clock.monotonicMs();
     this.lastReceivedMs = this.lastSentMs;
     this.learn(welcome.servers);
-    if (status === 'reconnected' && this.failoverSince !== undefined) {
-      // Maybe another server that is not the active: `reconnected` waits for an answer as the active.
-      this.reachedDuringFailover = { url, server: welcome.server };
-    } else {
-      this.status$.next({ type: status, url, server: welcome.server });
-    }
+    // Maybe another server that is not the active: then `reconnected` waits for an answer as the active.
+    if (status === 'reconnected' && this.failoverSince !== undefined) this.reachedDuringFailover = { url, server: welcome.server };
+    else this.status$.next({ type: status, url, server: welcome.server });
     void this.readLoop(connection, frames, url);
   }
 
@@ -266,7 +221,7 @@ export class Link {
   private handleFrame(frame: ServerFrame): void {
     switch (frame.kind) {
       case FrameKind.Result:
-        if (this.hunting && this.answeredAsActive(frame.id)) this.activeFound();
+        if (this.hunting && answeredAsActive(this.pending.get(frame.id)?.op, this.subscriptions.has(frame.id))) this.activeFound();
         this.settle(frame.id, (request) => request.resolve(frame.result));
         return;
       case FrameKind.Error: {
@@ -328,12 +283,6 @@ export class Link {
       this.outage.delayMs(),
       { keepAlive: true },
     );
-  }
-
-  /** True when the answer to request `id` comes from the active only: any server answers a ping or a status. */
-  private answeredAsActive(id: number): boolean {
-    const op = this.pending.get(id)?.op;
-    return op === undefined ? this.subscriptions.has(id) : !ANSWERED_BY_ANY_SERVER.has(op);
   }
 
   /** A server answered as the active: the outage is over. */

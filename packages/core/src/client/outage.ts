@@ -6,7 +6,19 @@
  * to the servers in step.
  */
 import { RECONNECT_DELAY_MAX_MS, RECONNECT_DELAY_MIN_MS } from '../limits.js';
+import type { OperationName } from '../protocol/operations.js';
 import type { Random } from '../time.js';
+
+/** Operations a server answers whether or not it is the active. */
+const ANSWERED_BY_ANY_SERVER: ReadonlySet<OperationName> = new Set<OperationName>(['ping', 'status', 'topology', 'logDigest', 'diverged']);
+
+/**
+ * True when an answer comes from the active only: to request `op`, or (no op: no request waits
+ * for it) to a subscribe. Any server answers a ping or a status, so those end no outage.
+ */
+export function answeredAsActive(op: OperationName | undefined, subscription: boolean): boolean {
+  return op === undefined ? subscription : !ANSWERED_BY_ANY_SERVER.has(op);
+}
 
 export class Outage {
   private attempts = 0;
