@@ -142,6 +142,10 @@ export const reconnectWindowBounds = Object.freeze({ min: 100, max: 3_600_000 })
 
 /** Subscriptions one connection may hold at once; bounds a connection's server-side state. */
 export const SUBSCRIPTIONS_PER_CONNECTION_MAX = 256;
+/** Prefixes, and event types, one filter may name at most (each list on its own); bounds the work a filter costs the server per record. */
+export const FILTER_TERMS_MAX = 64;
+/** Longest stream prefix or event type a filter may name, in characters. */
+export const FILTER_TERM_LENGTH_MAX = 512;
 /** Events a client's `read` asks for when the caller gives no `maxCount`; below `readCountMax`. */
 export const DEFAULT_READ_COUNT = 1000;
 /** How long a group member shutting down waits for its mirrors to confirm transactions in flight, in ms. */

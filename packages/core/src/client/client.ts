@@ -5,28 +5,29 @@
  */
 import { Observable, type Subscriber } from 'rxjs';
 import { InvalidArgumentError, ProtocolError, type KilnError } from '../errors.js';
-import { DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_RETRY_DELAY_MS, DEFAULT_READ_COUNT, defaultClientTiming, defaultConnectionLimits } from '../limits.js';
-import { encodeEvents, type EventData, type RecordedEvent } from '../log/events.js';
+import { DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_RETRY_DELAY_MS, defaultClientTiming, defaultConnectionLimits } from '../limits.js';
+import type { EventData, RecordedEvent } from '../log/events.js';
 import { decodeRecord, Decision } from '../log/record.js';
-import { checkAppendStreamText, checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
+import { checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
 import type { ForcedDecision } from '../replication/diverged-report.js';
 import type { GroupView } from '../replication/group-view.js';
-import { checkExpectedVersion, CLIENT_ID_LENGTH_MAX, type EventSlice, type LogDigest, type MirrorSpec, type TransactionAppend, type TransactionResult } from '../protocol/messages.js';
+import { CLIENT_ID_LENGTH_MAX, type LogDigest, type MirrorSpec, type TransactionAppend, type TransactionResult } from '../protocol/messages.js';
 import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
 import type { Topology } from '../protocol/topology.js';
 import type { OpenTransaction, ResolveOutcome } from '../protocol/txn-messages.js';
-import type { Direction } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Random } from '../time.js';
 import { retryWhileBusy, type BusyRetrySettings } from './busy-retry.js';
 import { eventsOf } from './events.js';
 import { Link, type ClientStatus } from './link.js';
-import { readAllLog, subscribeAllLog } from './merged-log.js';
-import type { AppendOptions, AppendResult, ClientOptions, ReadAllOptions, ReadOptions, SubscribeAllOptions, SubscribeOptions, TransactAppend } from './options.js';
+import { readAllLog, readAllLogPage, readAllPages, subscribeAllLog } from './merged-log.js';
+import { readEvents, readStreamPage, readStreamPages } from './stream-reads.js';
+import type { AllPage, AppendOptions, AppendResult, ClientOptions, ReadAllOptions, ReadAllStreamOptions, ReadOptions, ReadStreamOptions, StreamPage, SubscribeAllOptions, SubscribeOptions, TransactAppend } from './options.js';
 import type { PositionedEvent } from './position.js';
 import { TopologyRouter } from './topology-router.js';
+import { appendArgument, appendResultOf, transactArgument, wireAppends, type ArgumentName } from './wire-appends.js';
 
-export type { AppendOptions, AppendResult, ClientOptions, ReadAllOptions, ReadOptions, SubscribeAllOptions, SubscribeOptions, TransactAppend } from './options.js';
+export type { AllPage, AppendOptions, AppendResult, ClientOptions, ReadAllOptions, ReadAllStreamOptions, ReadOptions, ReadStreamOptions, StreamPage, SubscribeAllOptions, SubscribeOptions, TransactAppend } from './options.js';
 
 /** A transaction a server gave up to follow the active (see {@link KilnClient.diverged}). */
 export interface DivergedTransaction {
@@ -50,8 +51,6 @@ export interface DivergedTransaction {
    */
   forcedByOperator?: ForcedDecision;
 }
-
-const END = Number.MAX_SAFE_INTEGER;
 
 /**
  * Connects to a Kiln server. `urls` may name several servers; the client uses the first that
@@ -79,6 +78,7 @@ export async function connect(urls: string | readonly string[], options: ClientO
       serverSilenceMs: options.serverSilenceMs ?? defaultClientTiming.serverSilenceMs,
       clock: options.clock ?? systemClock,
       timers: options.timers ?? systemTimers,
+      random,
     });
   const link = newLink(list);
   await link.open();
@@ -115,20 +115,6 @@ function sessionClientId(clientId: string | undefined, random: Random): string {
   return `${clientId}/${random.uuid()}`;
 }
 
-/** The events of a page's slices that lie in the range read, in read order. */
-function inRange(slices: readonly EventSlice[], direction: Direction, fromVersion: number): RecordedEvent[] {
-  // Slices come in read order; a backward read also reverses the events inside each slice.
-  return direction === 'forward'
-    ? slices.flatMap((s) => eventsOf(s)).filter((e) => e.version >= fromVersion)
-    : slices.flatMap((s) => eventsOf(s).reverse()).filter((e) => e.version <= fromVersion);
-}
-
-/** What `append` answers, from the result of its one-stream transaction. */
-function appendResultOf(result: TransactionResult): AppendResult {
-  const range = result.streams[0]!;
-  return { lsn: result.lsn, firstVersion: range.firstVersion, lastVersion: range.firstVersion + range.eventCount - 1 };
-}
-
 /** A connection to Kiln. Create one with {@link connect}. */
 export class KilnClient {
   /** @internal */
@@ -152,17 +138,20 @@ export class KilnClient {
   }
 
   /**
-   * Appends events to one stream, atomically.
+   * Appends events to one stream, atomically. `Data` types the events' `data`
+   * (`client.append<OrderEvent>('order-17', [...])`).
    *
    * A stream name is a non-empty string of well-formed Unicode (no lone UTF-16 surrogate, which
    * UTF-8 cannot hold), at most the server's `streamNameBytesMax` (512) bytes of UTF-8, not
    * starting with `$`. Every method taking a stream name holds it to this rule.
    * @throws WrongExpectedVersionError when the stream is not at `expectedVersion`
    * @throws InvalidArgumentError when the stream name breaks the rule (an empty or not well-formed
-   * name is refused before anything is sent)
+   * name is refused before anything is sent), `events` is empty, or a value in an event is one
+   * MessagePack cannot carry (a BigInt, a function, a symbol, a cycle), named by its path
+   * (`events[0].data.amount`)
    */
-  append(stream: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
-    return this.transact([{ stream, events, expectedVersion: options.expectedVersion ?? 'any' }]).then(appendResultOf);
+  append<Data = unknown>(stream: string, events: readonly EventData<Data>[], options: AppendOptions = {}): Promise<AppendResult> {
+    return this.commit([{ stream, events, expectedVersion: options.expectedVersion ?? 'any' }], appendArgument).then(appendResultOf);
   }
 
   /**
@@ -174,13 +163,21 @@ export class KilnClient {
    * @throws WrongExpectedVersionError naming the first stream whose expected version does not hold
    * @throws StreamBusyError when a stream stayed held by another transaction over several stripes through every retry (`busyRetries`)
    * @throws StripeUnavailableError when the stripe had no reachable active within `reconnectWindowMs`
+   * @throws InvalidArgumentError naming the argument that breaks a rule (`appends[0].events[1].data.amount`)
    */
-  transact(appends: readonly TransactAppend[]): Promise<TransactionResult> {
-    // A plain function, not an async one, so that a transaction costs no promise beyond those
-    // below; a refused argument still arrives as a rejection.
+  transact<Data = unknown>(appends: readonly TransactAppend<Data>[]): Promise<TransactionResult> {
+    return this.commit(appends, transactArgument);
+  }
+
+  /**
+   * Sends a transaction; errors name each part as the caller passed it (`argument`). A plain
+   * function, not an async one, so that a transaction costs no promise beyond those below; a
+   * refused argument still arrives as a rejection.
+   */
+  private commit(appends: readonly TransactAppend[], argument: ArgumentName): Promise<TransactionResult> {
     let wire: TransactionAppend[];
     try {
-      wire = this.wireAppends(appends);
+      wire = wireAppends(appends, argument, this.newEventId);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -195,46 +192,58 @@ export class KilnClient {
   }
 
   /**
-   * Reads events of one stream, in version order (or reverse): `maxCount` of them, or fewer only
-   * when the stream ends first. A stream with no events reads as empty.
+   * Reads events of one stream, in version order (or reverse): `maxCount` of them (default 1000,
+   * at most the server's `readCountMax`, 4096), or fewer only when the stream ends first. A stream
+   * with no events reads as empty. `Data` types the events' `data`, unchecked. To learn whether
+   * the end was reached use {@link readPage}; to read a whole stream, {@link readStream}.
    */
-  async read(stream: string, options: ReadOptions = {}): Promise<RecordedEvent[]> {
-    checkStreamNameText(stream);
-    const direction = options.direction ?? 'forward';
-    let fromVersion = options.fromVersion ?? (direction === 'forward' ? 0 : END);
-    const maxCount = options.maxCount ?? DEFAULT_READ_COUNT;
-    const events: RecordedEvent[] = [];
-    // The server ends a page early only at its byte cap, and says so: read on from there.
-    for (;;) {
-      const args = { stream, fromVersion, direction, maxCount: maxCount - events.length };
-      const { slices, truncated } = await this.router.routed([stream], (stripe) => this.router.request(stripe, 'read', args));
-      const page = inRange(slices, direction, fromVersion);
-      events.push(...page.slice(0, maxCount - events.length));
-      const last = events[events.length - 1];
-      if (!truncated || page.length === 0 || events.length >= maxCount || !last) return events;
-      fromVersion = direction === 'forward' ? last.version + 1 : last.version - 1;
-      if (fromVersion < 0) return events;
-    }
+  async read<Data = unknown>(stream: string, options: ReadOptions = {}): Promise<RecordedEvent<Data>[]> {
+    return (await readEvents(this.router, stream, options)).events as RecordedEvent<Data>[];
+  }
+
+  /** Reads as {@link read} does (`maxCount` default 1000), saying whether it reached the end and where the next page starts. */
+  readPage<Data = unknown>(stream: string, options: ReadOptions = {}): Promise<StreamPage<Data>> {
+    return readStreamPage(this.router, stream, options) as Promise<StreamPage<Data>>;
   }
 
   /**
-   * Reads the whole log (`$all`): every event of `maxCount` transactions at most, each with the
-   * `position` to read on from. In a cluster of several stripes it merges the stripes' logs,
-   * keeping each stripe's order: the earliest commit timestamp first, ties to the lower stripe
-   * index (see {@link ReadAllOptions}).
+   * Reads a whole stream from `fromVersion` on (or back), `pageSize` events (default 1000) per
+   * request, to its end as the last page found it: `for await (const e of client.readStream('order-17'))`.
+   */
+  readStream<Data = unknown>(stream: string, options: ReadStreamOptions = {}): AsyncGenerator<RecordedEvent<Data>> {
+    return readStreamPages(this.router, stream, options) as AsyncGenerator<RecordedEvent<Data>>;
+  }
+
+  /**
+   * Reads the whole log (`$all`): `maxCount` events at most (default 1000), in whole
+   * transactions, each with the `position` to read on from. In a cluster of several stripes it
+   * merges the stripes' logs, keeping each stripe's order: the earliest commit timestamp first,
+   * ties to the lower stripe index (see {@link ReadAllOptions}). With `filter`, only matching
+   * events, chosen on the server. `Data` types the events' `data`, unchecked.
    * @throws StripeEpochChangedError when `from` names an earlier life of a stripe
    * @throws StripeUnavailableError when a stripe read had no reachable active within `reconnectWindowMs`
    */
-  readAll(options: ReadAllOptions = {}): Promise<PositionedEvent[]> {
-    return readAllLog(this.router, options);
+  async readAll<Data = unknown>(options: ReadAllOptions = {}): Promise<PositionedEvent<Data>[]> {
+    return (await readAllLog(this.router, options)) as PositionedEvent<Data>[];
+  }
+
+  /** Reads as {@link readAll} does, with the `position` to read on from, even after a page a filter left empty. */
+  async readAllPage<Data = unknown>(options: ReadAllOptions = {}): Promise<AllPage<Data>> {
+    return (await readAllLogPage(this.router, options)) as AllPage<Data>;
+  }
+
+  /** Reads `$all` to its end, `pageSize` events (default 1000) per request: `for await (const e of client.readAllStream())`. */
+  readAllStream<Data = unknown>(options: ReadAllStreamOptions = {}): AsyncGenerator<PositionedEvent<Data>> {
+    return readAllPages(this.router, options) as AsyncGenerator<PositionedEvent<Data>>;
   }
 
   /**
    * Subscribes to one stream: every event from `fromVersion` on, first those already written,
-   * then live, with no gap and no duplicate, across reconnects too.
+   * then live, with no gap and no duplicate, across reconnects too. `Data` types the events'
+   * `data`, unchecked.
    */
-  subscribe(stream: string, options: SubscribeOptions = {}): Observable<RecordedEvent> {
-    return this.observe(stream, options.fromVersion ?? 0);
+  subscribe<Data = unknown>(stream: string, options: SubscribeOptions = {}): Observable<RecordedEvent<Data>> {
+    return this.observe(stream, options.fromVersion ?? 0) as Observable<RecordedEvent<Data>>;
   }
 
   /**
@@ -242,9 +251,11 @@ export class KilnClient {
    * `position` to resume from. In a cluster of several stripes it follows every stripe (or the
    * one `stripe` names), each in its own order, stripes interleaved as their events arrive; a
    * stripe that stays out of reach past `reconnectWindowMs` ends it with `StripeUnavailableError`.
+   * With `filter`, only matching events cross the network, and `onCheckpoint` hears the position
+   * moving on past those that do not match.
    */
-  subscribeAll(options: SubscribeAllOptions = {}): Observable<PositionedEvent> {
-    return subscribeAllLog(this.router, options);
+  subscribeAll<Data = unknown>(options: SubscribeAllOptions = {}): Observable<PositionedEvent<Data>> {
+    return subscribeAllLog(this.router, options) as Observable<PositionedEvent<Data>>;
   }
 
   /**
@@ -355,18 +366,6 @@ export class KilnClient {
    * A transaction's appends as they go on the wire, each stream's events encoded once.
    * @throws InvalidArgumentError naming the first append that breaks a rule
    */
-  private wireAppends(appends: readonly TransactAppend[]): TransactionAppend[] {
-    if (!Array.isArray(appends) || appends.length === 0) throw new InvalidArgumentError('appends', 'must hold at least one stream');
-    return appends.map((a, i) => {
-      checkAppendStreamText(a.stream, i);
-      if (a.events !== undefined && (!Array.isArray(a.events) || a.events.length === 0)) {
-        throw new InvalidArgumentError(`appends[${i}].events`, 'must be a non-empty array when given');
-      }
-      const expectedVersion = checkExpectedVersion(a.expectedVersion ?? 'any', `appends[${i}].expectedVersion`);
-      return a.events ? { stream: a.stream, expectedVersion, events: encodeEvents(a.events, this.newEventId) } : { stream: a.stream, expectedVersion };
-    });
-  }
-
   /** The id of an event given none. */
   private readonly newEventId = (): string => this.random.uuid();
 

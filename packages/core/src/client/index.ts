@@ -24,11 +24,15 @@ export type {
   ReadAllOptions,
   SubscribeOptions,
   SubscribeAllOptions,
+  ReadStreamOptions,
+  ReadAllStreamOptions,
+  StreamPage,
+  AllPage,
 } from './options.js';
 export type { PositionedEvent } from './position.js';
 export type { ClientStatus } from './link.js';
 export type { Credentials } from '../protocol/handshake.js';
-export type { TransactionResult, AppendedRange, MirrorSpec, LogDigest } from '../protocol/messages.js';
+export type { TransactionResult, AppendedRange, MirrorSpec, LogDigest, EventFilter } from '../protocol/messages.js';
 export type { ServerStatus, ServerState, GroupStatus, MirrorStatus } from '../protocol/status.js';
 export type { OpenTransaction, ResolveOutcome } from '../protocol/txn-messages.js';
 export type { ForcedDecision } from '../replication/diverged-report.js';

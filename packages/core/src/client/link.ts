@@ -17,38 +17,16 @@ import {
   TooManyInFlightError,
   UnsupportedSchemeError,
 } from '../errors.js';
-import { RECONNECT_DELAY_MAX_MS, RECONNECT_DELAY_MIN_MS, SWEEP_INTERVAL_MS, type ConnectionLimits } from '../limits.js';
+import { SWEEP_INTERVAL_MS } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
-import { finalRefusal, openHandshake, type Hello, type Welcome } from '../protocol/handshake.js';
-import type { EventSlice, SubscribeRequest } from '../protocol/messages.js';
+import { finalRefusal, openHandshake, type Welcome } from '../protocol/handshake.js';
 import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
-import type { Clock, TimerHandle, Timers } from '../time.js';
-import type { Connection, Transport } from '../transport/transport.js';
+import { systemRandom, type TimerHandle } from '../time.js';
+import type { Connection } from '../transport/transport.js';
+import type { ClientStatus, LinkOptions, LinkSubscription } from './link-types.js';
+import { answeredAsActive, Outage } from './outage.js';
 
-/** What the client is doing with its connection; in a cluster of several stripes, `stripe` names whose connection. */
-export type ClientStatus = (
-  | { type: 'connecting'; url: string }
-  | { type: 'connected'; url: string; server: string }
-  | { type: 'disconnected'; url: string; reason: string }
-  | { type: 'reconnecting'; attempt: number }
-  | { type: 'reconnected'; url: string; server: string }
-  | { type: 'failed'; error: KilnError }
-  | { type: 'closed' }
-) & { stripe?: string };
-
-/** Settings of a link. */
-export interface LinkOptions {
-  urls: readonly string[];
-  transports: readonly Transport[];
-  limits: Pick<ConnectionLimits, 'frameBytesMax' | 'sendQueueBytesMax' | 'inFlightMax' | 'idleTimeoutMs'>;
-  hello: Pick<Hello, 'name' | 'credentials'>;
-  requestTimeoutMs: number;
-  reconnectWindowMs: number;
-  /** With requests outstanding and nothing heard for this long, the server is taken for dead (a paused process keeps its sockets open). */
-  serverSilenceMs: number;
-  clock: Clock;
-  timers: Timers;
-}
+export type { ClientStatus, LinkOptions, LinkSubscription } from './link-types.js';
 
 interface PendingRequest {
   op: OperationName;
@@ -57,14 +35,6 @@ interface PendingRequest {
   deadlineMs: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
-}
-
-/** A subscription the link keeps alive across reconnects. */
-export interface LinkSubscription {
-  /** Request arguments that resume it from where it stands now. */
-  resumeArgs(id: number): SubscribeRequest;
-  deliver(slices: EventSlice[]): void;
-  fail(error: KilnError): void;
 }
 
 export class Link {
@@ -88,9 +58,15 @@ export class Link {
   private learnedUrls: readonly string[] = [];
   /** The URLs reconnects start from: those given, until {@link useUrls} narrows them to one stripe's. */
   private urls: readonly string[];
+  private readonly outage: Outage;
+  /** From a lost connection or a server that is not the active until a server answers as the active. */
+  private hunting = false;
+  /** The server a reconnect reached while the client looks for the active: told as `reconnected` once it answers as one. */
+  private reachedDuringFailover: { url: string; server: string } | undefined;
 
   constructor(private readonly options: LinkOptions) {
     this.urls = options.urls;
+    this.outage = new Outage(options.random ?? systemRandom);
     this.status$ = new BehaviorSubject<ClientStatus>({ type: 'connecting', url: options.urls[0]! });
   }
 
@@ -208,7 +184,9 @@ export class Link {
     this.lastSentMs = this.options.clock.monotonicMs();
     this.lastReceivedMs = this.lastSentMs;
     this.learn(welcome.servers);
-    this.status$.next({ type: status, url, server: welcome.server });
+    // Maybe another server that is not the active: then `reconnected` waits for an answer as the active.
+    if (status === 'reconnected' && this.failoverSince !== undefined) this.reachedDuringFailover = { url, server: welcome.server };
+    else this.status$.next({ type: status, url, server: welcome.server });
     void this.readLoop(connection, frames, url);
   }
 
@@ -228,14 +206,15 @@ export class Link {
     }
     if (this.connection !== connection || this.closed) return;
     this.connection = undefined;
-    this.status$.next({ type: 'disconnected', url, reason });
+    // Leaving a server that is not the active is part of the outage the `reconnecting` statuses tell.
+    if (this.failoverSince === undefined) this.status$.next({ type: 'disconnected', url, reason });
     this.reconnecting ??= this.reconnect(reason).finally(() => (this.reconnecting = undefined));
   }
 
   private handleFrame(frame: ServerFrame): void {
     switch (frame.kind) {
       case FrameKind.Result: {
-        this.failoverSince = undefined;
+        if (this.hunting && answeredAsActive(this.pending.get(frame.id)?.op, this.subscriptions.has(frame.id))) this.activeFound();
         const request = this.take(frame.id);
         try {
           request?.resolve(decodeResult(request.op, frame.result));
@@ -261,7 +240,7 @@ export class Link {
         return;
       }
       case FrameKind.Events:
-        this.subscriptions.get(frame.subscriptionId)?.deliver(frame.slices);
+        this.subscriptions.get(frame.subscriptionId)?.deliver(frame.slices, frame.passedTo);
         return;
       case FrameKind.SubscriptionEnd: {
         const subscription = this.subscriptions.get(frame.subscriptionId);
@@ -286,20 +265,33 @@ export class Link {
     if (now - this.failoverSince > reconnectWindowMs) {
       const error = new ConnectionClosedError(`no active server found within ${reconnectWindowMs} ms`);
       this.failoverSince = undefined;
+      this.hunting = false;
+      this.outage.end();
       this.failAll(error);
       this.status$.next({ type: 'failed', error });
       return;
     }
     this.redirecting = true;
+    this.hunting = true;
     if (typeof hint === 'string' && hint.length > 0) this.preferredUrl = hint;
     timers.setTimeout(
       () => {
         this.redirecting = false;
         this.connection?.close('not the active');
       },
-      RECONNECT_DELAY_MIN_MS * 2,
+      this.outage.delayMs(),
       { keepAlive: true },
     );
+  }
+
+  /** A server answered as the active: the outage is over. */
+  private activeFound(): void {
+    this.hunting = false;
+    this.failoverSince = undefined;
+    this.outage.end();
+    const reached = this.reachedDuringFailover;
+    this.reachedDuringFailover = undefined;
+    if (reached) this.status$.next({ type: 'reconnected', ...reached });
   }
 
   /** Removes a request from the table and returns it, if it is still there. */
@@ -325,9 +317,10 @@ export class Link {
     const { clock, timers, reconnectWindowMs } = this.options;
     const urls = this.rotation;
     const deadline = clock.monotonicMs() + reconnectWindowMs;
-    let delay = RECONNECT_DELAY_MIN_MS, refused: KilnError | undefined;
-    for (let attempt = 1; !this.closed; attempt++) {
-      this.status$.next({ type: 'reconnecting', attempt });
+    let refused: KilnError | undefined;
+    this.hunting = true;
+    while (!this.closed) {
+      this.status$.next({ type: 'reconnecting', attempt: this.outage.nextAttempt() });
       const preferred = this.preferredUrl;
       this.preferredUrl = undefined;
       // A hint takes one attempt of its own: a stale one must not make the rotation skip a URL.
@@ -339,11 +332,13 @@ export class Link {
       } catch (error) {
         refused = finalRefusal(error); // else try the next URL after a pause
       }
+      const delay = this.outage.delayMs();
       if (refused || clock.monotonicMs() + delay > deadline) break;
       await new Promise<void>((resolve) => timers.setTimeout(resolve, delay, { keepAlive: true }));
-      delay = Math.min(delay * 2, RECONNECT_DELAY_MAX_MS);
     }
     if (this.closed) return;
+    this.hunting = false;
+    this.outage.end();
     const error = refused ?? new ConnectionClosedError(`${reason}; no server answered within ${reconnectWindowMs} ms`);
     this.failAll(error);
     this.status$.next({ type: 'failed', error });

@@ -11,8 +11,9 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULT_READ_COUNT } from '../limits.js';
-import type { EventSlice } from '../protocol/messages.js';
-import type { ReadAllOptions, SubscribeAllOptions } from './options.js';
+import type { EventFilter, EventSlice } from '../protocol/messages.js';
+import { explainFilterRefusal, filterOf } from './filter.js';
+import type { AllPage, ReadAllOptions, ReadAllStreamOptions, SubscribeAllOptions } from './options.js';
 import { decodePosition, freshCursors, PositionTracker, recordsOf, resumeCursors, type PositionedEvent, type RecordEvents } from './position.js';
 import type { TopologyRouter } from './topology-router.js';
 
@@ -20,43 +21,99 @@ const END = Number.MAX_SAFE_INTEGER;
 
 /** Reads `$all`: see {@link ReadAllOptions}. */
 export async function readAllLog(router: TopologyRouter, options: ReadAllOptions): Promise<PositionedEvent[]> {
+  return (await readAllPage(router, options)).page.events;
+}
+
+/** Reads a page of `$all` with the position to read on from: see {@link AllPage}. */
+export async function readAllLogPage(router: TopologyRouter, options: ReadAllOptions): Promise<AllPage> {
+  return (await readAllPage(router, options)).page;
+}
+
+/** Reads `$all` to its end, a page at a time: see {@link ReadAllStreamOptions}. */
+export async function* readAllPages(router: TopologyRouter, options: ReadAllStreamOptions): AsyncGenerator<PositionedEvent> {
+  const { pageSize, ...rest } = options;
+  let read: ReadAllOptions = { ...rest, maxCount: pageSize ?? DEFAULT_READ_COUNT };
+  for (;;) {
+    const { page, nextLsn } = await readAllPage(router, read);
+    yield* page.events;
+    // A forward read goes on from its position; a backward one (one stripe's log) by LSN.
+    if (read.direction === 'backward') {
+      if (page.events.length === 0 || nextLsn < 1) return;
+      read = { ...read, fromLsn: nextLsn };
+    } else {
+      if (page.events.length === 0 && page.position === read.from) return;
+      const { fromLsn: _started, ...onward } = read;
+      read = { ...onward, from: page.position };
+    }
+  }
+}
+
+/** One page of `$all`, and (for a read of one stripe's log by LSN) the LSN the next page starts at. */
+async function readAllPage(router: TopologyRouter, options: ReadAllOptions): Promise<{ page: AllPage; nextLsn: number }> {
   const direction = options.direction ?? 'forward';
   const maxCount = options.maxCount ?? DEFAULT_READ_COUNT;
   const stripes = scopeOf(router, options);
+  const filter = filterOf(options);
   if (options.from === undefined && stripes.length === 1) {
     // One stripe's log by LSN: the one request a client of a single server always sent.
     const [stripe] = stripes as [number];
     const fromLsn = options.fromLsn ?? (direction === 'forward' ? 1 : END);
-    const [{ slices }, epoch] = await Promise.all([router.request(stripe, 'readAll', { fromLsn, direction, maxCount }), router.ownEpoch(stripe)]);
+    const request = { fromLsn, direction, maxCount, ...(filter ? { filter } : {}) };
+    const [{ slices, next }, epoch] = await Promise.all([router.request(stripe, 'readAll', request).catch(rethrowExplained), router.ownEpoch(stripe)]);
     const tracker = new PositionTracker(freshCursors(router)).settle(stripe, epoch);
-    return recordsOf(slices).flatMap((record) => tracker.seek(stripe, record.lsn).consume(stripe, record));
+    if (direction === 'forward') tracker.seek(stripe, fromLsn);
+    const records = recordsOf(slices);
+    const taken = wholeRecords(records, maxCount);
+    const events = taken.flatMap((record) => tracker.seek(stripe, record.lsn).consume(stripe, record));
+    const last = taken[taken.length - 1];
+    const nextLsn = taken.length < records.length && last ? (direction === 'forward' ? last.lsn + 1 : last.lsn - 1) : next;
+    if (filter && direction === 'forward') tracker.advance(stripe, nextLsn);
+    return { page: { events, position: tracker.position() }, nextLsn };
   }
   if (direction !== 'forward') throw new InvalidArgumentError('direction', "a merged read or a read from a position goes forward; read one stripe's log backward with `stripe`");
   if (!Number.isSafeInteger(maxCount) || maxCount < 1) throw new InvalidArgumentError('maxCount', `must be a positive integer, got ${maxCount}`);
-  const tracker = await trackerFrom(router, options.from);
-  return readMerged(router, stripes, tracker, maxCount);
+  const tracker = await trackerFrom(router, options.from, filter ? stripes : []);
+  return { page: await readMerged(router, stripes, tracker, maxCount, filter), nextLsn: 0 };
 }
+
+/** The first records of a page that hold `maxCount` events together, the first one whole in any case. */
+function wholeRecords(records: RecordEvents[], maxCount: number): RecordEvents[] {
+  let events = 0;
+  for (let i = 0; i < records.length; i++) {
+    events += records[i]!.events.length;
+    if (events > maxCount) return records.slice(0, Math.max(i, 1));
+  }
+  return records;
+}
+
+const rethrowExplained = (error: unknown): never => {
+  throw explainFilterRefusal(error);
+};
 
 /** Subscribes to `$all`: see {@link SubscribeAllOptions}. */
 export function subscribeAllLog(router: TopologyRouter, options: SubscribeAllOptions): Observable<PositionedEvent> {
   return new Observable<PositionedEvent>((subscriber) => {
     // Thrown here, an error reaches the subscriber as the observable's error.
     const stripes = scopeOf(router, options);
+    const filter = filterOf(options);
     const ends: Array<() => void> = [];
     let ended = false;
     const begin = (tracker: PositionTracker): void => {
       if (ended) return;
-      for (const stripe of stripes) ends.push(router.subscribe(stripe, stripeFeed(stripe, tracker, subscriber)));
+      for (const stripe of stripes) ends.push(router.subscribe(stripe, stripeFeed(stripe, tracker, subscriber, filter, options.onCheckpoint)));
     };
+    const fail = (error: unknown): void => subscriber.error(error);
     if (options.from === undefined) {
       const tracker = new PositionTracker(freshCursors(router));
-      if (options.fromLsn === undefined) begin(tracker);
-      else {
+      if (options.fromLsn === undefined) {
+        if (filter) settleEpochs(router, tracker, stripes).then(begin, fail);
+        else begin(tracker);
+      } else {
         const stripe = stripes[0]!;
-        router.ownEpoch(stripe).then((epoch) => begin(tracker.settle(stripe, epoch).seek(stripe, options.fromLsn!)), (error: unknown) => subscriber.error(error));
+        router.ownEpoch(stripe).then((epoch) => begin(tracker.settle(stripe, epoch).seek(stripe, options.fromLsn!)), fail);
       }
     } else {
-      trackerFrom(router, options.from).then(begin, (error: unknown) => subscriber.error(error));
+      trackerFrom(router, options.from, filter ? stripes : []).then(begin, fail);
     }
     return () => {
       ended = true;
@@ -66,13 +123,14 @@ export function subscribeAllLog(router: TopologyRouter, options: SubscribeAllOpt
 }
 
 /** A stripe's part of a subscription: it resumes after a reconnect from where the tracker stands in that stripe. */
-function stripeFeed(stripe: number, tracker: PositionTracker, subscriber: Subscriber<PositionedEvent>) {
+function stripeFeed(stripe: number, tracker: PositionTracker, subscriber: Subscriber<PositionedEvent>, filter: EventFilter | undefined, onCheckpoint: ((position: string) => void) | undefined) {
   return {
-    resumeArgs: (subscriptionId: number) => ({ subscriptionId, stream: null, from: tracker.cursor(stripe).nextLsn }),
-    deliver: (slices: EventSlice[]) => {
+    resumeArgs: (subscriptionId: number) => ({ subscriptionId, stream: null, from: tracker.cursor(stripe).nextLsn, ...(filter ? { filter } : {}) }),
+    deliver: (slices: EventSlice[], passedTo?: number) => {
       for (const record of recordsOf(slices)) for (const event of tracker.consume(stripe, record)) subscriber.next(event);
+      if (passedTo !== undefined && tracker.advance(stripe, passedTo)) onCheckpoint?.(tracker.position());
     },
-    fail: (error: unknown) => subscriber.error(error),
+    fail: (error: unknown) => subscriber.error(explainFilterRefusal(error)),
   };
 }
 
@@ -101,9 +159,20 @@ function scopeOf(router: TopologyRouter, options: ReadAllOptions | SubscribeAllO
  * epoch now, as its own server gives it.
  * @throws StripeEpochChangedError when a stripe restarted empty after the position was taken
  */
-async function trackerFrom(router: TopologyRouter, from: string | undefined): Promise<PositionTracker> {
-  if (from === undefined) return new PositionTracker(freshCursors(router));
-  return new PositionTracker(await resumeCursors(decodePosition(from), router, (stripe) => router.ownEpoch(stripe)));
+async function trackerFrom(router: TopologyRouter, from: string | undefined, settle: readonly number[]): Promise<PositionTracker> {
+  const tracker = new PositionTracker(from === undefined ? freshCursors(router) : await resumeCursors(decodePosition(from), router, (stripe) => router.ownEpoch(stripe)));
+  return settleEpochs(router, tracker, settle);
+}
+
+/**
+ * Learns the epoch of each stripe named whose cursor does not know it yet: a filtered read may pass
+ * a log's first record without reading it, and its position must still name the epoch.
+ */
+async function settleEpochs(router: TopologyRouter, tracker: PositionTracker, stripes: readonly number[]): Promise<PositionTracker> {
+  const unknown = stripes.filter((stripe) => tracker.cursor(stripe).epoch === 0);
+  const epochs = await Promise.all(unknown.map((stripe) => router.ownEpoch(stripe)));
+  unknown.forEach((stripe, i) => tracker.settle(stripe, epochs[i]!));
+  return tracker;
 }
 
 /** One stripe's log as a merged read walks it: a page of records, and where the next page starts. */
@@ -115,25 +184,32 @@ interface Source {
   ended: boolean;
 }
 
-async function readMerged(router: TopologyRouter, stripes: readonly number[], tracker: PositionTracker, maxCount: number): Promise<PositionedEvent[]> {
+async function readMerged(router: TopologyRouter, stripes: readonly number[], tracker: PositionTracker, maxCount: number, filter: EventFilter | undefined): Promise<AllPage> {
   const sources: Source[] = stripes.map((stripe) => ({ stripe, records: [], head: 0, fromLsn: tracker.cursor(stripe).nextLsn, ended: false }));
   const events: PositionedEvent[] = [];
-  for (let taken = 0; taken < maxCount; taken++) {
+  while (events.length < maxCount) {
     // Every stripe's next record must be known before the earliest is chosen.
     for (let hungry = sources.filter(isHungry); hungry.length > 0; hungry = sources.filter(isHungry)) {
-      await Promise.all(hungry.map((source) => fill(router, source, maxCount - taken)));
+      await Promise.all(hungry.map((source) => fill(router, source, maxCount - events.length, filter)));
     }
     const source = earliest(sources);
     if (!source) break;
-    events.push(...tracker.consume(source.stripe, source.records[source.head++]!));
+    // A page never splits a transaction; its first comes whole.
+    const record = source.records[source.head]!;
+    if (events.length > 0 && events.length + record.events.length > maxCount) break;
+    source.head++;
+    events.push(...tracker.consume(source.stripe, record));
   }
-  return events;
+  // Past records a filter left out: a stripe whose page is all consumed stands where its page ended.
+  if (filter) for (const source of sources) if (source.head === source.records.length) tracker.advance(source.stripe, source.fromLsn);
+  return { events, position: tracker.position() };
 }
 
 const isHungry = (source: Source): boolean => !source.ended && source.head === source.records.length;
 
-async function fill(router: TopologyRouter, source: Source, maxCount: number): Promise<void> {
-  const { slices, next } = await router.request(source.stripe, 'readAll', { fromLsn: source.fromLsn, direction: 'forward', maxCount });
+async function fill(router: TopologyRouter, source: Source, maxCount: number, filter: EventFilter | undefined): Promise<void> {
+  const request = { fromLsn: source.fromLsn, direction: 'forward' as const, maxCount, ...(filter ? { filter } : {}) };
+  const { slices, next } = await router.request(source.stripe, 'readAll', request).catch(rethrowExplained);
   source.records = recordsOf(slices);
   source.head = 0;
   source.ended = next <= source.fromLsn;

@@ -5,6 +5,9 @@ import type { Direction } from '../store/store.js';
 import type { Clock, Random, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
 import type { Credentials } from '../protocol/handshake.js';
+import type { EventFilter } from '../protocol/messages.js';
+import type { RecordedEvent } from '../log/events.js';
+import type { PositionedEvent } from './position.js';
 
 /** Options of {@link connect}. */
 export interface ClientOptions {
@@ -65,11 +68,11 @@ export interface AppendOptions {
 }
 
 /** One stream's part of {@link KilnClient.transact}. */
-export interface TransactAppend {
+export interface TransactAppend<Data = unknown> {
   /** The stream's name: see {@link KilnClient.append} for the rule. */
   stream: string;
   /** Events to append; leave out to only check the stream's version. */
-  events?: readonly EventData[];
+  events?: readonly EventData<Data>[];
   /** @default 'any' */
   expectedVersion?: ExpectedVersion;
 }
@@ -90,8 +93,23 @@ export interface ReadOptions {
   fromVersion?: number;
   /** @default 'forward' */
   direction?: Direction;
-  /** Events returned at most. @default 1000 */
+  /** Events returned at most (the server's `readCountMax`, 4096, at most). @default 1000 (`DEFAULT_READ_COUNT`) */
   maxCount?: number;
+}
+
+/** Options of {@link KilnClient.readStream}: a read of the whole stream, page by page. */
+export interface ReadStreamOptions extends Omit<ReadOptions, 'maxCount'> {
+  /** Events asked for per request (at most `readCountMax`, 4096). @default 1000 */
+  pageSize?: number;
+}
+
+/** A page of one stream, from {@link KilnClient.readPage}. */
+export interface StreamPage<Data = unknown> {
+  events: RecordedEvent<Data>[];
+  /** True when no event lay past the last one returned (before the first, backward) when it was read. */
+  endOfStream: boolean;
+  /** The `fromVersion` to read on from: after the last event (before it, backward). */
+  nextVersion: number;
 }
 
 /**
@@ -116,8 +134,37 @@ export interface ReadAllOptions {
   fromLsn?: number;
   /** `'backward'` reads one stripe's log by LSN, without `from`. @default 'forward' */
   direction?: Direction;
-  /** Records (transactions) read at most, over all the stripes read. @default 1000 */
+  /**
+   * Events read at most, over all the stripes read. A page never splits a transaction: it ends
+   * before one that would pass `maxCount` (so it may hold fewer), except that its first comes
+   * whole even when larger. @default 1000 (`DEFAULT_READ_COUNT`)
+   */
   maxCount?: number;
+  /**
+   * Only events whose stream starts with one of `streamPrefixes` and whose type is one of
+   * `eventTypes` (a list left out matches all), chosen on the server: nothing else crosses the
+   * network. A page may then hold no event yet not be the end: read on from the page's
+   * `position` ({@link KilnClient.readAllPage}), or use {@link KilnClient.readAllStream}. Resume
+   * from a position with the same filter.
+   * @throws InvalidArgumentError when it breaks the rule of {@link EventFilter}, or the server predates filters
+   */
+  filter?: EventFilter;
+}
+
+/** Options of {@link KilnClient.readAllStream}: a read of `$all` to its end, page by page. */
+export interface ReadAllStreamOptions extends Omit<ReadAllOptions, 'maxCount'> {
+  /** Events asked for per page. @default 1000 */
+  pageSize?: number;
+}
+
+/** A page of `$all`, from {@link KilnClient.readAllPage}. */
+export interface AllPage<Data = unknown> {
+  events: PositionedEvent<Data>[];
+  /**
+   * Where to read on from, as `from`: after the last event, or, with a filter, after the last
+   * record the server passed, matching or not (forward reads).
+   */
+  position: string;
 }
 /** Options of {@link KilnClient.subscribe}. */
 export interface SubscribeOptions {
@@ -140,4 +187,11 @@ export interface SubscribeAllOptions {
   stripe?: string;
   /** First LSN delivered, in one stripe's log: in a cluster of several stripes, with `stripe` only. @default 1 */
   fromLsn?: number;
+  /** Only the events that match, chosen on the server: see {@link ReadAllOptions.filter}. */
+  filter?: EventFilter;
+  /**
+   * With a filter: called with the position after records the subscription passed without
+   * delivering anything of them, so that a checkpoint kept from it moves on while nothing matches.
+   */
+  onCheckpoint?: (position: string) => void;
 }

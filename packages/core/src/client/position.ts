@@ -14,7 +14,7 @@ import type { EventSlice } from '../protocol/messages.js';
 import { eventsOf } from './events.js';
 
 /** An event of the whole log, with the position to resume strictly after it. */
-export interface PositionedEvent extends RecordedEvent {
+export interface PositionedEvent<Data = unknown> extends RecordedEvent<Data> {
   /** Pass it back as `readAll({ from })` or `subscribeAll({ from })` to go on after this event. */
   position: string;
 }
@@ -148,6 +148,23 @@ export class PositionTracker {
       out.push({ ...record.events[i]!, position: this.encode() });
     }
     return out;
+  }
+
+  /**
+   * Moves the reader of a stripe on to `nextLsn` past records a filter left out; true when it moved.
+   * The stripe's epoch must be settled first: a position that passed the log's first record
+   * without reading it could not learn it.
+   */
+  advance(stripe: number, nextLsn: number): boolean {
+    const cursor = this.cursor(stripe);
+    if (nextLsn <= cursor.nextLsn) return false;
+    this.cursors.set(stripe, { epoch: cursor.epoch, nextLsn, skip: 0 });
+    return true;
+  }
+
+  /** The position after everything consumed so far. */
+  position(): string {
+    return this.encode();
   }
 
   private encode(): string {

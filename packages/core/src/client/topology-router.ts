@@ -165,7 +165,7 @@ export class TopologyRouter implements StripeFacts {
   subscribe(stripe: number, subscription: LinkSubscription): () => void {
     const link = this.link(stripe);
     const fail = (error: KilnError): void => subscription.fail(this.unavailable(stripe, error) as KilnError);
-    const id = link.subscribe({ resumeArgs: (i) => subscription.resumeArgs(i), deliver: (slices) => subscription.deliver(slices), fail });
+    const id = link.subscribe({ resumeArgs: (i) => subscription.resumeArgs(i), deliver: (slices, passedTo) => subscription.deliver(slices, passedTo), fail });
     return () => link.unsubscribe(id);
   }
 

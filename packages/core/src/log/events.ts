@@ -7,24 +7,28 @@ import { Decoder } from '@msgpack/msgpack';
 import { InvalidArgumentError } from '../errors.js';
 import { eventRowsProblem } from './msgpack-shape.js';
 import { SlabEncoder } from './slab-encoder.js';
+import { findUnencodable } from './unencodable.js';
 
 /** The expected version of a stream for an append or a check. */
 export type ExpectedVersion = 'any' | 'no-stream' | 'exists' | number;
 
-/** An event to append. */
-export interface EventData {
+/** An event to append; `Data` types its `data` (see `KilnClient.append`). */
+export interface EventData<Data = unknown> {
   /** A unique id chosen by the writer; a random UUID when left out. */
   id?: string;
   /** The event's type name. */
   type: string;
   /** Any MessagePack value. */
-  data: unknown;
+  data: Data;
   /** Any MessagePack value. */
   metadata?: unknown;
 }
 
-/** An event as it sits in a stream. */
-export interface RecordedEvent {
+/**
+ * An event as it sits in a stream. `Data` types its `data`: the client trusts the caller's type
+ * parameter and checks nothing (see `KilnClient.read`).
+ */
+export interface RecordedEvent<Data = unknown> {
   stream: string;
   /** Index of the event in its stream, from 0. */
   version: number;
@@ -32,7 +36,7 @@ export interface RecordedEvent {
   lsn: number;
   id: string;
   type: string;
-  data: unknown;
+  data: Data;
   metadata: unknown;
   /** Wall-clock time at which the active server committed it, in ms since the epoch. */
   timestampMs: number;
@@ -57,10 +61,22 @@ export const untrustedDecoderLimits = {
 const encoder = new SlabEncoder({ ignoreUndefined: true });
 const decoder = new Decoder(untrustedDecoderLimits);
 
-/** Encodes events into the blob one append carries; `newId` fills in missing ids. */
-export function encodeEvents(events: readonly EventData[], newId: () => string): Uint8Array {
+/**
+ * Encodes events into the blob one append carries; `newId` fills in missing ids.
+ * @throws InvalidArgumentError naming the value MessagePack cannot carry (a BigInt, a function, a
+ * symbol, a cycle) by its path under the argument `field` names, for example `events[0].data.amount`
+ */
+export function encodeEvents(events: readonly EventData[], newId: () => string, field: () => string = () => 'events'): Uint8Array {
   const rows = events.map((e) => (e.metadata === undefined ? [e.id ?? newId(), e.type, e.data] : [e.id ?? newId(), e.type, e.data, e.metadata]));
-  return encoder.encode(rows);
+  try {
+    return encoder.encode(rows);
+  } catch (error) {
+    for (let i = 0; i < events.length; i++) {
+      const found = findUnencodable(events[i], `${field()}[${i}]`);
+      if (found) throw new InvalidArgumentError(found.path, found.rule);
+    }
+    throw error;
+  }
 }
 
 /** One decoded event row: `[id, type, data, metadata?]`. */

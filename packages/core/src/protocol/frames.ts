@@ -7,7 +7,7 @@
  * server → client   [WELCOME, { version, server, clusterId }]
  *                   [RESULT, id, result]
  *                   [ERROR, id | null, { name, message, fields }]   (null: about the connection)
- *                   [EVENTS, subscriptionId, slices]
+ *                   [EVENTS, subscriptionId, slices, passedTo?]   (passedTo: filtered subscriptions only)
  *                   [SUBSCRIPTION_END, subscriptionId, { name, message, fields }]
  * ```
  *
@@ -49,7 +49,7 @@ export type ServerFrame =
   | { kind: typeof FrameKind.Welcome; welcome: unknown }
   | { kind: typeof FrameKind.Result; id: number; result: unknown }
   | { kind: typeof FrameKind.Error; id: number | null; error: WireError }
-  | { kind: typeof FrameKind.Events; subscriptionId: number; slices: EventSlice[] }
+  | { kind: typeof FrameKind.Events; subscriptionId: number; slices: EventSlice[]; passedTo?: number }
   | { kind: typeof FrameKind.SubscriptionEnd; subscriptionId: number; error: WireError };
 
 const encoder = new Encoder({ ignoreUndefined: true });
@@ -62,7 +62,9 @@ export const encodeRequest = (id: number, op: OperationName, args: unknown): Uin
 export const encodeWelcome = (welcome: unknown): Uint8Array => encoder.encode([FrameKind.Welcome, welcome]);
 export const encodeResult = (id: number, result: unknown): Uint8Array => encoder.encode([FrameKind.Result, id, result]);
 export const encodeError = (id: number | null, error: WireError): Uint8Array => encoder.encode([FrameKind.Error, id, error]);
-export const encodeEvents = (subscriptionId: number, slices: readonly EventSlice[]): Uint8Array => encoder.encode([FrameKind.Events, subscriptionId, slices.map(sliceToWire)]);
+/** `passedTo` goes only to a filtered subscription, which only a client that reads it asks for. */
+export const encodeEvents = (subscriptionId: number, slices: readonly EventSlice[], passedTo?: number): Uint8Array =>
+  encoder.encode(passedTo === undefined ? [FrameKind.Events, subscriptionId, slices.map(sliceToWire)] : [FrameKind.Events, subscriptionId, slices.map(sliceToWire), passedTo]);
 export const encodeSubscriptionEnd = (subscriptionId: number, error: WireError): Uint8Array =>
   encoder.encode([FrameKind.SubscriptionEnd, subscriptionId, error]);
 
@@ -116,7 +118,10 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
       return { kind: FrameKind.SubscriptionEnd, subscriptionId: value[1], error: wireError(value[2]) };
     case FrameKind.Events:
       if (!isRequestId(value[1])) throw new ProtocolError('events must carry a subscription id');
-      return { kind: FrameKind.Events, subscriptionId: value[1], slices: slicesFromWire(value[2], 'events') };
+      if (value[3] !== undefined && !isRequestId(value[3])) throw new ProtocolError('events passedTo must be an LSN');
+      return value[3] === undefined
+        ? { kind: FrameKind.Events, subscriptionId: value[1], slices: slicesFromWire(value[2], 'events') }
+        : { kind: FrameKind.Events, subscriptionId: value[1], slices: slicesFromWire(value[2], 'events'), passedTo: value[3] };
     default:
       throw new ProtocolError(`unexpected frame kind ${describe(value[0])} from a server`);
   }

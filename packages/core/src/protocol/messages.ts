@@ -4,6 +4,7 @@
  * `InvalidArgumentError` for that request alone; the connection stays open.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { FILTER_TERM_LENGTH_MAX, FILTER_TERMS_MAX } from '../limits.js';
 import type { ExpectedVersion } from '../log/events.js';
 import { checkAppendStreamText, checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
 import type { Direction } from '../store/store.js';
@@ -64,19 +65,40 @@ export interface ReadRequest {
   maxCount: number;
 }
 
-/** A read of the whole log. */
+/**
+ * Which events of the whole log a read or subscription wants, chosen on the server so that only
+ * those cross the network: an event matches when its stream starts with one of `streamPrefixes`
+ * and its type is one of `eventTypes` (a list left out matches everything). Each list holds 1 to
+ * `FILTER_TERMS_MAX` strings of 1 to `FILTER_TERM_LENGTH_MAX` characters.
+ */
+export interface EventFilter {
+  streamPrefixes?: readonly string[];
+  eventTypes?: readonly string[];
+}
+
+/**
+ * A read of the whole log. Without a filter, `maxCount` counts records; with one, matching events,
+ * in whole records (the first record read comes whole even when it holds more), and `next` of the
+ * answer is the LSN after the last record passed, matching or not.
+ */
 export interface ReadAllRequest {
   fromLsn: number;
   direction: Direction;
   maxCount: number;
+  filter?: EventFilter;
 }
 
-/** A subscription to one stream (from a version) or to the whole log (`stream` null, from an LSN). */
+/**
+ * A subscription to one stream (from a version) or to the whole log (`stream` null, from an LSN).
+ * A filtered one (whole log only) gets, with each delivery, the LSN it passed to, so that its
+ * position moves on past records that did not match.
+ */
 export interface SubscribeRequest {
   subscriptionId: number;
   stream: string | null;
   /** The first version (stream) or LSN (whole log) to deliver. */
   from: number;
+  filter?: EventFilter;
 }
 
 /** A server to add to a group as a mirror: its name, peer address, client addresses and election weight. */
@@ -95,8 +117,12 @@ export const transactionToWire = (t: TransactionRequest): unknown[] => [
   t.appends.map((a) => (a.events ? [a.stream, a.expectedVersion, a.events] : [a.stream, a.expectedVersion])),
 ];
 export const readToWire = (r: ReadRequest): unknown[] => [r.stream, r.fromVersion, r.direction, r.maxCount];
-export const readAllToWire = (r: ReadAllRequest): unknown[] => [r.fromLsn, r.direction, r.maxCount];
-export const subscribeToWire = (s: SubscribeRequest): unknown[] => [s.subscriptionId, s.stream, s.from];
+// A filter rides as an extra last item, sent only when there is one: a request without one is
+// what a server that predates filters reads, and a server that cannot filter refuses the longer
+// array rather than ignore it.
+const filterToWire = (f: EventFilter): unknown[] => [f.streamPrefixes ?? null, f.eventTypes ?? null];
+export const readAllToWire = (r: ReadAllRequest): unknown[] => (r.filter ? [r.fromLsn, r.direction, r.maxCount, filterToWire(r.filter)] : [r.fromLsn, r.direction, r.maxCount]);
+export const subscribeToWire = (s: SubscribeRequest): unknown[] => (s.filter ? [s.subscriptionId, s.stream, s.from, filterToWire(s.filter)] : [s.subscriptionId, s.stream, s.from]);
 export const mirrorToWire = (m: MirrorSpec): unknown[] => [m.name, m.peer, [...m.clientUrls], m.weight];
 
 /** The longest `clientId` a transaction may carry, in UTF-16 code units. */
@@ -164,14 +190,51 @@ export function readFromWire(value: unknown, countMax: number): ReadRequest {
 }
 
 export function readAllFromWire(value: unknown, countMax: number): ReadAllRequest {
-  const [fromLsn, dir, maxCount] = tuple(value, 'readAll', 3);
-  return { fromLsn: position(fromLsn, 'fromLsn'), direction: direction(dir), maxCount: count(maxCount, countMax) };
+  const [fromLsn, dir, maxCount, filter] = tuple(value, 'readAll', 3, 4);
+  const request: ReadAllRequest = { fromLsn: position(fromLsn, 'fromLsn'), direction: direction(dir), maxCount: count(maxCount, countMax) };
+  if (filter !== undefined) request.filter = filterFromWire(filter);
+  return request;
 }
 
 export function subscribeFromWire(value: unknown): SubscribeRequest {
-  const [subscriptionId, stream, from] = tuple(value, 'subscribe', 3);
+  const [subscriptionId, stream, from, filter] = tuple(value, 'subscribe', 3, 4);
   if (stream !== null) checkStreamNameText(stream);
-  return { subscriptionId: position(subscriptionId, 'subscriptionId'), stream, from: position(from, 'from') };
+  const request: SubscribeRequest = { subscriptionId: position(subscriptionId, 'subscriptionId'), stream, from: position(from, 'from') };
+  if (filter !== undefined) {
+    if (stream !== null) fail('filter', 'filters a subscription to the whole log only');
+    request.filter = filterFromWire(filter);
+  }
+  return request;
+}
+
+function filterFromWire(value: unknown): EventFilter {
+  const [streamPrefixes, eventTypes] = tuple(value, 'filter', 2);
+  return checkFilter({ streamPrefixes: streamPrefixes ?? undefined, eventTypes: eventTypes ?? undefined }, 'filter');
+}
+
+/**
+ * Holds a filter to the rule of {@link EventFilter}; the client checks with it before sending too.
+ * @throws InvalidArgumentError naming `field` and the list that breaks the rule
+ */
+export function checkFilter(value: unknown, field: string): EventFilter {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be { streamPrefixes?, eventTypes? }');
+  const { streamPrefixes, eventTypes } = value as Record<string, unknown>;
+  if (streamPrefixes === undefined && eventTypes === undefined) fail(field, 'must name streamPrefixes, eventTypes or both');
+  const filter: EventFilter = {};
+  if (streamPrefixes !== undefined) filter.streamPrefixes = filterTerms(streamPrefixes, `${field}.streamPrefixes`);
+  if (eventTypes !== undefined) filter.eventTypes = filterTerms(eventTypes, `${field}.eventTypes`);
+  return filter;
+}
+
+function filterTerms(value: unknown, field: string): string[] {
+  const rule = `must be an array of 1 to ${FILTER_TERMS_MAX} strings of 1 to ${FILTER_TERM_LENGTH_MAX} characters`;
+  if (!Array.isArray(value) || value.length === 0 || value.length > FILTER_TERMS_MAX) fail(field, rule);
+  for (let i = 0; i < value.length; i++) {
+    const term: unknown = value[i];
+    if (typeof term !== 'string' || term.length === 0 || term.length > FILTER_TERM_LENGTH_MAX) fail(`${field}[${i}]`, rule);
+    checkWellFormed(term, `${field}[${i}]`);
+  }
+  return [...(value as string[])];
 }
 
 function shortString(value: unknown, field: string, max: number): string {

@@ -10,6 +10,7 @@ import type { EventSlice, ReadAllRequest, ReadRequest } from '../protocol/messag
 import type { ReadAllChunk, ReadPage } from '../protocol/replies.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { StreamIndexEntry } from '../store/store.js';
+import { sliceFilter } from './filter.js';
 
 export class Reader {
   constructor(
@@ -61,10 +62,36 @@ export class Reader {
     const from = forward ? request.fromLsn : Math.min(request.fromLsn, commitIndex);
     if ((forward && from > commitIndex) || (!forward && from < 1)) return { slices: [], next: from };
     const maxCount = forward ? Math.min(request.maxCount, commitIndex - Math.max(from, 1) + 1) : request.maxCount;
+    if (request.filter) return this.readAllFiltered(request, from, commitIndex);
     const records = await this.store.readRecords(from, { direction: request.direction, maxCount, maxBytes: this.limits.readBytesMax });
     const slices = records.flatMap((record) => visibleAppends(record).map((append) => toSlice(record, append)));
     const last = records[records.length - 1];
     const next = last ? (forward ? last.lsn + 1 : last.lsn - 1) : from;
+    return { slices, next };
+  }
+
+  /**
+   * A filtered read: passes records until `maxCount` matching events (in whole records), the
+   * commit index, or `readBytesMax` of records passed, so a filter that matches little still
+   * answers within one load; `next` is the LSN after the last record passed.
+   */
+  private async readAllFiltered(request: ReadAllRequest, from: number, commitIndex: number): Promise<ReadAllChunk> {
+    const forward = request.direction === 'forward';
+    const filter = sliceFilter(request.filter!);
+    const maxCount = forward ? Math.min(this.limits.readCountMax, commitIndex - Math.max(from, 1) + 1) : this.limits.readCountMax;
+    const records = await this.store.readRecords(from, { direction: request.direction, maxCount, maxBytes: this.limits.readBytesMax });
+    const slices: EventSlice[] = [];
+    let events = 0;
+    let next = from;
+    for (const record of records) {
+      const matching = visibleAppends(record).flatMap((append) => filter.apply(toSlice(record, append)));
+      const count = matching.reduce((sum, slice) => sum + slice.eventCount, 0);
+      if (events > 0 && events + count > request.maxCount) break;
+      slices.push(...matching);
+      events += count;
+      next = forward ? record.lsn + 1 : record.lsn - 1;
+      if (events >= request.maxCount) break;
+    }
     return { slices, next };
   }
 }

@@ -9,7 +9,8 @@
  */
 import type { LogLimits } from '../limits.js';
 import { visibleAppends, type LogRecord } from '../log/record.js';
-import type { EventSlice } from '../protocol/messages.js';
+import type { EventFilter, EventSlice } from '../protocol/messages.js';
+import { sliceFilter, type SliceFilter } from './filter.js';
 import type { ReadBudget } from './read-budget.js';
 import { Reader, sliceOf } from './reader.js';
 
@@ -17,8 +18,11 @@ import { Reader, sliceOf } from './reader.js';
 export interface SubscriptionSink {
   /** False once the connection cannot take more without queueing past its high-water mark. */
   readonly writable: boolean;
-  /** Sends slices; returns false if the connection is gone. */
-  send(slices: EventSlice[]): boolean;
+  /**
+   * Sends slices, with the LSN a filtered subscription passed to (its position moves on over
+   * records that did not match); returns false if the connection is gone.
+   */
+  send(slices: EventSlice[], passedTo?: number): boolean;
   /** Resolves when the connection drains; rejects if it closes. */
   whenWritable(): Promise<void>;
   /** Ends the subscription with an error. */
@@ -34,6 +38,9 @@ export interface Subscription {
   readonly sink: SubscriptionSink;
   live: boolean;
   closed: boolean;
+  /** Set on a filtered subscription to the whole log: the filter as sent, and ready for matching. */
+  readonly filter?: EventFilter;
+  readonly matcher?: SliceFilter;
 }
 
 export class SubscriptionHub {
@@ -58,8 +65,8 @@ export class SubscriptionHub {
   }
 
   /** Starts a subscription: it catches up from `next`, then goes live. */
-  open(stream: string | null, next: number, sink: SubscriptionSink): Subscription {
-    const subscription: Subscription = { stream, next, sink, live: false, closed: false };
+  open(stream: string | null, next: number, sink: SubscriptionSink, filter?: EventFilter): Subscription {
+    const subscription: Subscription = { stream, next, sink, live: false, closed: false, ...(filter ? { filter, matcher: sliceFilter(filter) } : {}) };
     this.count++;
     void this.catchUp(subscription);
     return subscription;
@@ -82,6 +89,7 @@ export class SubscriptionHub {
         void this.catchUp(subscription);
         continue;
       }
+      const passedFrom = subscription.next;
       const slices = this.matching(subscription, records);
       if (slices === undefined) {
         // The records skip past what this subscription has seen (the commit index jumped over
@@ -91,7 +99,9 @@ export class SubscriptionHub {
         void this.catchUp(subscription);
         continue;
       }
-      if (slices.length > 0 && !subscription.sink.send(slices)) this.close(subscription);
+      if (subscription.filter) {
+        if (subscription.next > passedFrom && !subscription.sink.send(slices, subscription.next)) this.close(subscription);
+      } else if (slices.length > 0 && !subscription.sink.send(slices)) this.close(subscription);
     }
   }
 
@@ -102,7 +112,12 @@ export class SubscriptionHub {
       if (subscription.stream === null) {
         if (record.lsn < subscription.next) continue;
         if (record.lsn > subscription.next) return undefined;
-        for (const append of visibleAppends(record)) slices.push(sliceOf(record, append.stream)!);
+        const { matcher } = subscription;
+        for (const append of visibleAppends(record)) {
+          const slice = sliceOf(record, append.stream)!;
+          if (matcher) slices.push(...matcher.apply(slice));
+          else slices.push(slice);
+        }
         subscription.next = record.lsn + 1;
       } else {
         const slice = sliceOf(record, subscription.stream);
@@ -124,17 +139,16 @@ export class SubscriptionHub {
         try {
           if (subscription.closed) return;
           const commitIndex = this.commitIndex();
-          const slices = await this.readFrom(subscription, commitIndex);
+          const { slices, next } = await this.readFrom(subscription, commitIndex);
           if (subscription.closed) return;
-          if (slices.length === 0 && this.commitIndex() === commitIndex) {
+          if (next === subscription.next && this.commitIndex() === commitIndex) {
             subscription.live = true;
             this.live.add(subscription);
             return;
           }
-          if (slices.length > 0) {
-            const last = slices[slices.length - 1]!;
-            subscription.next = subscription.stream === null ? last.lsn + 1 : last.firstVersion + last.eventCount;
-            if (!subscription.sink.send(slices)) this.close(subscription);
+          if (next !== subscription.next) {
+            subscription.next = next;
+            if (!subscription.sink.send(slices, subscription.filter ? next : undefined)) this.close(subscription);
           }
         } finally {
           // Once its answer is handed to the connection, a read holds no memory of its own.
@@ -148,13 +162,18 @@ export class SubscriptionHub {
     }
   }
 
-  private async readFrom(subscription: Subscription, commitIndex: number): Promise<EventSlice[]> {
+  /** The next slices from the store, and where the subscription stands after them. */
+  private async readFrom(subscription: Subscription, commitIndex: number): Promise<{ slices: EventSlice[]; next: number }> {
     const maxCount = this.limits.readCountMax;
     if (subscription.stream === null) {
-      const chunk = await this.reader.readAll({ fromLsn: subscription.next, direction: 'forward', maxCount }, commitIndex);
-      return chunk.slices;
+      const { filter } = subscription;
+      const chunk = await this.reader.readAll({ fromLsn: subscription.next, direction: 'forward', maxCount, ...(filter ? { filter } : {}) }, commitIndex);
+      if (filter) return chunk;
+      const last = chunk.slices[chunk.slices.length - 1];
+      return { slices: chunk.slices, next: last ? last.lsn + 1 : subscription.next };
     }
     const page = await this.reader.readStream({ stream: subscription.stream, fromVersion: subscription.next, direction: 'forward', maxCount }, commitIndex);
-    return page.slices;
+    const last = page.slices[page.slices.length - 1];
+    return { slices: page.slices, next: last ? last.firstVersion + last.eventCount : subscription.next };
   }
 }

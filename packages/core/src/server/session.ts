@@ -273,13 +273,13 @@ export class Session {
       get writable() {
         return connection.writable;
       },
-      send: (slices: EventSlice[]) => this.send(encodeEvents(id, slices)),
+      send: (slices: EventSlice[], passedTo?: number) => this.send(encodeEvents(id, slices, passedTo)),
       whenWritable: () => connection.whenWritable(),
       fail: (error: unknown) => {
         this.subscriptions.delete(id);
         this.send(encodeSubscriptionEnd(id, errorToWire(error)));
       },
-    });
+    }, request.filter);
     this.subscriptions.set(id, subscription);
     return null;
   }

@@ -1,0 +1,76 @@
+// What a user gets wrong gets a clear typed error: values MessagePack cannot carry are named by
+// their path in the event, errors name the argument the user passed, and docs/errors.md lists
+// every error class the client can surface.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as core from '@kiln/core';
+import { createServer, type KilnServer } from '@kiln/core';
+import * as clientExports from '@kiln/core/client';
+import { connect, InvalidArgumentError, type KilnClient } from '@kiln/core/client';
+import { memoryStore } from '@kiln/store-memory';
+import { tcpTransport } from '@kiln/transport-tcp';
+
+describe('bad values and arguments', () => {
+  let server: KilnServer;
+  let client: KilnClient;
+  beforeAll(async () => {
+    server = await createServer({ store: memoryStore(), transports: [tcpTransport()], listen: ['tcp://127.0.0.1:0'] });
+    client = await connect(server.urls, { transports: [tcpTransport()] });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await server?.close();
+  });
+
+  const cycle: Record<string, unknown> = { name: 'loop' };
+  cycle.self = cycle;
+  const cases: Array<[string, unknown, string]> = [
+    ['a BigInt', { amount: 10n }, 'events[1].data.amount'],
+    ['a function', { items: [1, () => 2] }, 'events[1].data.items[1]'],
+    ['a symbol', { 'odd key': Symbol('s') }, 'events[1].data["odd key"]'],
+    ['a cycle', { nested: cycle }, 'events[1].data.nested.self'],
+  ];
+  for (const [what, data, path] of cases) {
+    it(`refuses ${what} with InvalidArgumentError naming ${path}, and writes nothing`, async () => {
+      const error = await client.append('values', [{ type: 'Fine', data: 1 }, { type: 'Bad', data }]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error).toMatchObject({ field: path });
+      expect(await client.read('values')).toEqual([]);
+    });
+  }
+
+  it('names metadata, and the path inside transact', async () => {
+    await expect(client.append('values', [{ type: 'E', data: 1, metadata: { at: 1n } }])).rejects.toMatchObject({ field: 'events[0].metadata.at' });
+    await expect(client.transact<unknown>([{ stream: 'ok', events: [{ type: 'E', data: 1 }] }, { stream: 'values', events: [{ type: 'E', data: [1n] }] }])).rejects.toMatchObject({
+      field: 'appends[1].events[0].data[0]',
+    });
+  });
+
+  it('names the argument append was given', async () => {
+    await expect(client.append('s', [])).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'events' });
+    await expect(client.append('', [{ type: 'E', data: 1 }])).rejects.toMatchObject({ field: 'stream' });
+    await expect(client.append('s', [{ type: 'E', data: 1 }], { expectedVersion: -2 })).rejects.toMatchObject({ field: 'options.expectedVersion' });
+    await expect(client.transact([{ stream: 's', events: [] }])).rejects.toMatchObject({ field: 'appends[0].events' });
+    await client.append('still-up', [{ type: 'E', data: 1 }]);
+  });
+});
+
+describe('docs/errors.md', () => {
+  const doc = readFileSync(join(import.meta.dirname, '..', 'docs', 'errors.md'), 'utf8');
+  const documented = new Set([...doc.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]!));
+  const errorClasses = (exports: Record<string, unknown>): string[] =>
+    Object.entries(exports)
+      .filter(([, value]) => typeof value === 'function' && (value as { prototype: unknown }).prototype instanceof core.KilnError)
+      .map(([name]) => name);
+
+  it('lists every error class the client exports', () => {
+    const classes = errorClasses(clientExports);
+    expect(classes.length).toBeGreaterThan(30);
+    expect(classes.filter((name) => !documented.has(name))).toEqual([]);
+  });
+
+  it('lists every error class @kiln/core exports', () => {
+    expect(errorClasses(core).filter((name) => !documented.has(name))).toEqual([]);
+  });
+});
