@@ -148,6 +148,8 @@ export const DEFAULT_READ_COUNT = 1000;
 export const SHUTDOWN_COMMIT_WAIT_MS = 2000;
 /** Records an active keeps in memory for shipping; a mirror further behind is shipped from the store. */
 export const RECENT_RECORDS = 65_536;
+/** Bytes of those records, at most, past the group commit being written; the oldest go first. */
+export const RECENT_RECORDS_BYTES_MAX = 64 * MiB;
 /** Records between progress lines while the de-duplication table is rebuilt at start. */
 export const RECOVERY_PROGRESS_EVERY = 65_536;
 /** Records sent and not yet acknowledged, at most, to an in-sync mirror; bounds the active's memory per mirror. */
