@@ -17,6 +17,9 @@
 // stride walk), so every read is cold for the server's caches; the OS page cache is left alone
 // (it is shared with the machine), so "cold" here is cold for the process, not for the disk.
 //
+// After it, unless --no-restart, the server is restarted on the data: the time until it listens
+// again (it rebuilds its de-duplication table from the log's tail first) and its RSS then.
+//
 // Progress goes to stderr every 5 s; the table to stdout (and JSON to --out). The server's log,
 // with --trace-gc when asked, goes to --server-log. Every process started is stopped, and the
 // temp data dir removed, at exit; --deadline bounds the whole run.
@@ -51,6 +54,7 @@ const { values: flags } = parseArgs({
     deadline: { type: 'string', default: '3600' },
     'data-root': { type: 'string', default: os.tmpdir() },
     'trace-gc': { type: 'boolean', default: false },
+    'no-restart': { type: 'boolean', default: false },
     'server-log': { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -88,29 +92,33 @@ const gib = (b) => `${(b / GiB).toFixed(2)} GiB`;
 // ------------------------------------------------------------------ the server
 let server = null;
 let dataRoot = null;
+/** Every server process started and not yet exited. */
+const children = new Set();
 process.on('exit', () => {
-  if (server && server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
+  for (const child of children) child.kill('SIGKILL');
   if (dataRoot) rmSync(dataRoot, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 
-async function startServer() {
-  dataRoot = mkdtempSync(path.join(flags['data-root'], 'kiln-bench-large-'));
-  const dataDir = path.join(dataRoot, 'data');
+/** Starts a server on `dataDir`; resolves once it listens (it first rebuilds its state from the data, hence `listenTimeoutMs`). */
+async function startServer(dataDir, listenTimeoutMs = 30_000) {
   const nodeArgs = [`--max-old-space-size=${S.heapMb}`, ...(flags['trace-gc'] ? ['--trace-gc'] : [])];
   const args = [...nodeArgs, cliBin, 'start', '--data', dataDir, '--listen', 'tcp://127.0.0.1:0', '--name', 'bench-large-data'];
   const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const logFile = flags['server-log'] ?? path.join(dataRoot, 'server.log');
   mkdirSync(path.dirname(logFile), { recursive: true });
-  const logStream = createWriteStream(logFile);
+  const logStream = createWriteStream(logFile, { flags: 'a' });
   child.stdout.pipe(logStream, { end: false });
   let buffered = '';
   const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not log "listening on" within 30 s:\n${buffered.slice(-2000)}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`the server did not log "listening on" within ${listenTimeoutMs / 1000} s:\n${buffered.slice(-2000)}`)), listenTimeoutMs);
     const onData = (chunk) => {
       logStream.write(chunk);
       buffered += chunk.toString('utf8');
-      const m = /listening on (tcp:\/\/[^\s,()]+)/.exec(buffered);
+      // The CLI's own line: logged once it handles SIGTERM (the server's earlier line is not).
+      const m = /kiln: .*listening on (tcp:\/\/[^\s,()]+)/.exec(buffered);
       if (!m) return;
       clearTimeout(timer);
       child.stderr.off('data', onData);
@@ -310,6 +318,17 @@ async function mixed(client, readClient, deadlineMs) {
   };
 }
 
+// ------------------------------------------------------------------ restart
+/** Starts the server again on the loaded data: time until it listens (it rebuilds its de-duplication table from the log's tail first), and its RSS then. */
+async function restartServer(deadlineMs) {
+  const t0 = Date.now();
+  server = await startServer(server.dataDir, Math.max(30_000, deadlineMs - t0));
+  const seconds = (Date.now() - t0) / 1000;
+  const memory = memoryOf(server.child.pid);
+  log(`restarted: listening after ${seconds.toFixed(1)} s, ${memoryLine(memory)}`);
+  return { seconds, ...memory, exit: await stopServer() };
+}
+
 // ------------------------------------------------------------------ report
 function table(r) {
   const at05 = r.load.samples[0];
@@ -324,6 +343,7 @@ function table(r) {
     ['mixed phase', `${r.mixed.seconds.toFixed(0)} s: ${Math.round(r.mixed.appendsPerSecond).toLocaleString('en')} appends/s (${S.appendInflight} in flight), ${Math.round(r.mixed.readsPerSecond).toLocaleString('en')} cold stream reads/s (${S.readInflight} in flight, ${r.mixed.eventsPerRead.toFixed(1)} events each)${r.mixed.errors ? `, ${r.mixed.errors} errors` : ''}`],
     ['cold read ms p50 / p99 / p99.9 / max', [r.mixed.readMs.p50, r.mixed.readMs.p99, r.mixed.readMs.p999, r.mixed.readMs.max].map((v) => v.toFixed(2)).join(' / ')],
     ['server exit', String(r.exit)],
+    ...(r.restart ? [['restart on the loaded data', `listening after ${r.restart.seconds.toFixed(1)} s, RSS then ${mib(r.restart.rss)} (anon ${mib(r.restart.anon)}, file-backed ${mib(r.restart.file)}); exit ${r.restart.exit}`]] : []),
   ];
   return ['| what | figure |', '| --- | --- |', ...rows.map(([a, b]) => `| ${a} | ${b} |`)].join('\n');
 }
@@ -336,7 +356,8 @@ async function main() {
   }, (S.deadlineS + 60) * 1000);
   hardStop.unref();
   log(`${gib(S.targetBytes)} over ${S.streams} streams, events of ${S.eventSize} B; then ${S.seconds} s of appends + cold reads`);
-  server = await startServer();
+  dataRoot = mkdtempSync(path.join(flags['data-root'], 'kiln-bench-large-'));
+  server = await startServer(path.join(dataRoot, 'data'));
   const options = { transports: [tcpTransport()], requestTimeoutMs: 120_000, reconnectWindowMs: 0 };
   const client = await connect(server.url, { ...options, name: 'bench-large-load' });
   const readClient = await connect(server.url, { ...options, name: 'bench-large-read' });
@@ -348,16 +369,19 @@ async function main() {
     const end = { ...memoryOf(server.child.pid), dirBytes: dirBytes(server.dataDir) };
     await Promise.all([client.close(), readClient.close()]).catch(() => {});
     exit = await stopServer();
-    const result = { settings: S, load: loaded, mixed: mix, end, exit };
+    const restart = flags['no-restart'] || exit !== 0 ? null : await restartServer(deadlineMs);
+    const result = { settings: S, load: loaded, mixed: mix, end, exit, restart };
     console.log(table(result));
     if (flags.out) writeFileSync(flags.out, JSON.stringify(result, null, 2));
-    const failed = !loaded.complete || loaded.errors > 0 || mix.errors > 0 || exit !== 0;
+    const failed = !loaded.complete || loaded.errors > 0 || mix.errors > 0 || exit !== 0 || (restart !== null && restart.exit !== 0);
     process.exitCode = failed ? 1 : 0;
   } finally {
     if (exit === null) {
       await Promise.all([client.close(), readClient.close()]).catch(() => {});
       await stopServer();
     }
+    // A restart that failed may have left its server running.
+    for (const child of children) child.kill('SIGKILL');
     rmSync(dataRoot, { recursive: true, force: true });
     dataRoot = null;
   }

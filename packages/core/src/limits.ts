@@ -202,8 +202,12 @@ export const STREAM_STRIPES_REMEMBERED_MAX = 65_536;
  * of the data (LevelDB's default, 1000, let it grow to 2 GiB). A read of a table not open reopens it.
  */
 export const STORE_OPEN_FILES_MAX = 74;
-/** Size of one LevelDB table file (`max_file_size`): the unit of the mapped memory above. */
-export const STORE_TABLE_FILE_BYTES = 2 * MiB;
+/**
+ * Size of one LevelDB table file (`max_file_size`): the unit of the mapped memory above, which a
+ * long scan (recovery, a catch-up, a read of the whole log) fills. LevelDB's least; its default,
+ * 2 MiB, doubled that memory.
+ */
+export const STORE_TABLE_FILE_BYTES = 1 * MiB;
 /** LevelDB's cache of decompressed blocks, in bytes. */
 export const STORE_BLOCK_CACHE_BYTES = 8 * MiB;
 /** LevelDB's write buffer, in bytes; at most two are in memory at once (one being written to a table). */
