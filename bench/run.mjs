@@ -56,6 +56,7 @@ const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrore
                    p99, and the first commit after SIGKILL of the coordinator's active
                    (bench/cross-stripe.mjs)                                                (PARTS=cross-stripe)
   --all            --ws --mirrored --failover --rejoin --stripes --cross-stripe            (PARTS=all)
+  --large-data     4 GiB over 1,000,000 streams into one server of 256 MB heap: RSS, cold reads (bench/large-data.mjs)
   --profile        run each Kiln server under node --cpu-prof and summarise the profiles
                    (the profiler costs CPU: the figures of such a run are not comparable)
   --update-results write the report to bench/RESULTS.md (refused when the machine was busy at the start)
@@ -85,6 +86,7 @@ const { values: flags } = parseArgs({
     rejoin: { type: 'boolean', default: false },
     stripes: { type: 'boolean', default: false },
     'cross-stripe': { type: 'boolean', default: false },
+    'large-data': { type: 'boolean', default: false },
     all: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     results: { type: 'string' },
@@ -1177,6 +1179,7 @@ async function main() {
   if (part.rejoin && !interrupted) await runRejoin();
   if (part.stripes && !interrupted) await runScript('Stripes', 'stripes.mjs', ['--out', path.join(outDir, `${stamp}-stripes.jsonl`)]);
   if (part['cross-stripe'] && !interrupted) await runScript('Transactions over several stripes', 'cross-stripe.mjs', []);
+  if (flags['large-data'] && !interrupted) await runScript('Data far larger than memory', 'large-data.mjs', []);
   if (part.failover || part.rejoin) writeFileSync(clusterJson, JSON.stringify(clusterResults, null, 2));
   if (withPeers && !interrupted) await runPeers();
   if (interrupted) return;

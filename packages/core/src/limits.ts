@@ -152,6 +152,8 @@ export const DEFAULT_READ_COUNT = 1000;
 export const SHUTDOWN_COMMIT_WAIT_MS = 2000;
 /** Records an active keeps in memory for shipping; a mirror further behind is shipped from the store. */
 export const RECENT_RECORDS = 65_536;
+/** Bytes of those records, at most, past the group commit being written; the oldest go first. */
+export const RECENT_RECORDS_BYTES_MAX = 64 * MiB;
 /** Records between progress lines while the de-duplication table is rebuilt at start. */
 export const RECOVERY_PROGRESS_EVERY = 65_536;
 /** Records sent and not yet acknowledged, at most, to an in-sync mirror; bounds the active's memory per mirror. */
@@ -196,6 +198,24 @@ export const TXN_REMEMBERED_MAX = 100_000;
 export const TXN_ID_LENGTH_MAX = 200;
 /** Stream names whose stripe a server remembers; past it the memory starts over. */
 export const STREAM_STRIPES_REMEMBERED_MAX = 65_536;
+/**
+ * Files the level store lets LevelDB keep open (its `max_open_files`, the least it accepts; it
+ * keeps 10 for its own files and the rest for tables). LevelDB maps each open table into memory,
+ * and every page a read or a compaction touches counts in the server's resident memory until the
+ * table is closed: this bounds that memory to about 64 × `STORE_TABLE_FILE_BYTES` whatever the size
+ * of the data (LevelDB's default, 1000, let it grow to 2 GiB). A read of a table not open reopens it.
+ */
+export const STORE_OPEN_FILES_MAX = 74;
+/**
+ * Size of one LevelDB table file (`max_file_size`): the unit of the mapped memory above, which a
+ * long scan (recovery, a catch-up, a read of the whole log) fills. LevelDB's least; its default,
+ * 2 MiB, doubled that memory.
+ */
+export const STORE_TABLE_FILE_BYTES = 1 * MiB;
+/** LevelDB's cache of decompressed blocks, in bytes. */
+export const STORE_BLOCK_CACHE_BYTES = 8 * MiB;
+/** LevelDB's write buffer, in bytes; at most two are in memory at once (one being written to a table). */
+export const STORE_WRITE_BUFFER_BYTES = 4 * MiB;
 /** Longest store metadata key, in characters. */
 export const META_KEY_CHARS_MAX = 256;
 /** Nesting depth allowed in frames and event data; deeper input costs stack and time to walk. */

@@ -37,7 +37,7 @@ interface Mirror {
   reads: () => number;
 }
 
-function shipTo(store: CheckedStore, recent = new RecentRecords(16)): Mirror {
+function shipTo(store: CheckedStore, recent = new RecentRecords(16, 1 << 20)): Mirror {
   const sent: Sent[] = [];
   const readFailures: unknown[] = [];
   let inSync = false;
@@ -138,7 +138,7 @@ describe('Shipper', () => {
 
   it('ships recent records from memory, without reading the store', async () => {
     const store = await logWith([6]);
-    const recent = new RecentRecords(16);
+    const recent = new RecentRecords(16, 1 << 20);
     const records = (await store.read(1, { direction: 'forward', maxCount: 10, maxBytes: 1 << 20 })).map((r) => indexRecord(r.bytes, r.lsn));
     const { shipper, sent, setInSync, reads } = shipTo(store, recent);
     recent.add(records);
@@ -148,6 +148,27 @@ describe('Shipper', () => {
     expect(lsnsOf(sent[0]!)).toEqual([3, 6]);
     expect(sent[0]!.records).toEqual(records.slice(2).map((r) => r.bytes));
     expect(reads()).toBe(0);
+  });
+
+  it('keeps at most its byte bound of recent records past the group commit being written, forgetting the oldest, which it then ships from the store', async () => {
+    const store = await logWith([11], 1000);
+    const records = (await store.read(1, { direction: 'forward', maxCount: 11, maxBytes: 1 << 20 })).map((r) => indexRecord(r.bytes, r.lsn));
+    const recordBytes = records[0]!.bytes.length;
+    const recent = new RecentRecords(16, 4 * recordBytes);
+    const held = () => records.filter((r) => recent.get(r.lsn) !== undefined).map((r) => r.lsn);
+    recent.add(records.slice(0, 3));
+    recent.add(records.slice(3, 6));
+    expect(held()).toEqual([3, 4, 5, 6]);
+    // A group commit over the bound stays whole: the store does not hold it yet.
+    recent.add(records.slice(6, 11));
+    expect(held()).toEqual([7, 8, 9, 10, 11]);
+
+    const { shipper, sent, setInSync, reads } = shipTo(store, recent);
+    setInSync(true);
+    await shipper.onAck(ack(4, false));
+    await shipper.pump();
+    expect(reads()).toBeGreaterThan(0);
+    expect(sent.flatMap((m) => m.records)).toEqual(records.slice(4).map((r) => r.bytes));
   });
 
   it('stops quietly when the store closes under a pump, and reports any other read failure', async () => {

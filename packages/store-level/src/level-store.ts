@@ -4,6 +4,7 @@
  * `sync` is on: one fsync per group commit, never one per record.
  */
 import { defaultLogLimits, type EncodedRecord, type IndexReadOptions, type LogReadOptions, type Store, type StoredRecord, type StreamIndexEntry } from '@kiln/core';
+import { STORE_BLOCK_CACHE_BYTES, STORE_OPEN_FILES_MAX, STORE_TABLE_FILE_BYTES, STORE_WRITE_BUFFER_BYTES } from '@kiln/core';
 import { Level } from 'level';
 import {
   decodeRecordStreams,
@@ -64,7 +65,16 @@ export class LevelStore implements Store {
    */
   async open(): Promise<void> {
     // Created here, not in the constructor: `level` opens (and locks) on construction.
-    const db: Db = new Level<Uint8Array, Uint8Array>(this.path, { keyEncoding: 'view', valueEncoding: 'view' });
+    // LevelDB's memory set explicitly: above all the open files, since each open table is mapped
+    // and its touched pages stay resident (see STORE_OPEN_FILES_MAX).
+    const db: Db = new Level<Uint8Array, Uint8Array>(this.path, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+      maxOpenFiles: STORE_OPEN_FILES_MAX,
+      maxFileSize: STORE_TABLE_FILE_BYTES,
+      cacheSize: STORE_BLOCK_CACHE_BYTES,
+      writeBufferSize: STORE_WRITE_BUFFER_BYTES,
+    });
     try {
       await db.open();
     } catch (error) {

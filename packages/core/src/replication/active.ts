@@ -7,7 +7,7 @@
  */
 import { Committer, type RecoveryProgress } from '../commit/committer.js';
 import { NotActiveError } from '../errors.js';
-import { RECENT_RECORDS, RECOVERY_PROGRESS_EVERY, type LogLimits } from '../limits.js';
+import { RECENT_RECORDS, RECENT_RECORDS_BYTES_MAX, RECOVERY_PROGRESS_EVERY, type LogLimits } from '../limits.js';
 import type { EncodedRecord, LogRecord } from '../log/record.js';
 import type { CommitCounters } from '../observe/counters.js';
 import type { CheckedStore } from '../store/checked-store.js';
@@ -47,7 +47,7 @@ export class Active {
   readonly viewChange: ViewChange;
   private readonly shippers = new Map<string, Shipper>();
   private readonly lastHeardMs = new Map<string, number>();
-  private readonly recent = new RecentRecords(RECENT_RECORDS);
+  private readonly recent = new RecentRecords(RECENT_RECORDS, RECENT_RECORDS_BYTES_MAX);
   /** The last LSN handed to the local store: it may be shipped while the local disk syncs. */
   private shippable: number;
   private readonly rates = new MirrorRates();

@@ -12,21 +12,50 @@ import type { AckMessage } from './peer-protocol.js';
 import type { PeerSender } from './outbox.js';
 
 
-/** The records written most recently, kept in memory so live shipping never reads the store. */
+/**
+ * The records written most recently, kept in memory so live shipping never reads the store: at
+ * most `capacity` records and, past the group commit being written, `bytesMax` bytes, the oldest
+ * forgotten first (a mirror that needs them is shipped from the store). Without the byte bound,
+ * large transactions would make the count alone hold gigabytes.
+ */
 export class RecentRecords {
   private readonly ring: Array<EncodedRecord | undefined>;
+  private bytes = 0;
+  /** The lowest LSN the ring may still hold. */
+  private oldest = 0;
 
-  constructor(private readonly capacity: number) {
+  constructor(
+    private readonly capacity: number,
+    private readonly bytesMax: number,
+  ) {
     this.ring = new Array<EncodedRecord | undefined>(capacity);
   }
 
+  /** Adds one group commit's records, in LSN order, just before the store writes them. */
   add(records: readonly EncodedRecord[]): void {
-    for (const record of records) this.ring[record.lsn % this.capacity] = record;
+    if (records.length === 0) return;
+    for (const record of records) {
+      const slot = record.lsn % this.capacity;
+      this.bytes += record.bytes.length - (this.ring[slot]?.bytes.length ?? 0);
+      this.ring[slot] = record;
+    }
+    // The group commit just added is not in the store yet: only older records may go.
+    const first = records[0]!.lsn;
+    this.oldest = Math.max(this.oldest, records[records.length - 1]!.lsn - this.capacity + 1);
+    while (this.bytes > this.bytesMax && this.oldest < first) this.forget(this.oldest++);
   }
 
   get(lsn: number): EncodedRecord | undefined {
     const record = this.ring[lsn % this.capacity];
     return record?.lsn === lsn ? record : undefined;
+  }
+
+  private forget(lsn: number): void {
+    const slot = lsn % this.capacity;
+    const record = this.ring[slot];
+    if (record?.lsn !== lsn) return;
+    this.bytes -= record.bytes.length;
+    this.ring[slot] = undefined;
   }
 }
 
