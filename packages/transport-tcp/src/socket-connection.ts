@@ -76,7 +76,9 @@ export class SocketConnection extends FramedConnection {
     this.batchBytes += HEADER_BYTES + bytes;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(this.flushTask);
+      // Once per event-loop turn, not per microtask checkpoint: the frames every callback of this
+      // turn writes (a group commit's replies, a client's pipelined requests) go in one write.
+      setImmediate(this.flushTask);
     }
     if (this.socket.writableLength < this.socket.writableHighWaterMark && this.batchBytes < BATCH_BYTES_MAX) return true;
     this.needDrain = true;
