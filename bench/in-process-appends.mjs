@@ -13,7 +13,13 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
 const core = await import(path.join(root, 'packages/core/dist/index.js'));
 const { memoryStore } = await import(path.join(root, 'packages/store-memory/dist/index.js'));
-const { encode, decode } = await import(path.join(root, 'node_modules/@msgpack/msgpack/dist.esm/index.mjs'));
+const { Encoder, Decoder } = await import(path.join(root, 'node_modules/@msgpack/msgpack/dist.esm/index.mjs'));
+// One encoder and decoder, as a real client keeps: `encode()` and `decode()` make a new one per call,
+// whose allocations then stood in the profile as the server's garbage.
+const encoder = new Encoder();
+const decoder = new Decoder();
+const encode = (value) => encoder.encode(value);
+const decode = (bytes) => decoder.decode(bytes);
 
 const APPENDS = 200_000;
 const IN_FLIGHT = 256;

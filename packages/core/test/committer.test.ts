@@ -88,6 +88,23 @@ describe('Committer', () => {
     expect(store.lastPosition.lsn).toBe(3);
   });
 
+  it('with a stream head cache far smaller than the streams written, hands out every version once, in flight or reloaded', async () => {
+    const { committer, store } = await harness({}, { streamHeadCacheMax: 3 });
+    // Rounds of pipelined appends over 10 streams, each expecting the exact version before it: a
+    // head evicted while its write is in flight would be reloaded from the store and reused.
+    let seq = 0;
+    for (let round = 0; round < 4; round++) {
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => [committer.transact(tx('c', ++seq, `s${i}`, round === 0 ? 'no-stream' : round * 2 - 1, 1)), committer.transact(tx('c', ++seq, `s${i}`, round * 2, 1))]).flat());
+      expect(results.map((r) => r.streams[0]!.firstVersion)).toEqual(Array.from({ length: 10 }, () => [round * 2, round * 2 + 1]).flat());
+    }
+    // A hot stream touched between loads of others stays correct too.
+    for (let i = 0; i < 10; i++) {
+      await committer.transact(tx('c', ++seq, 'hot', i === 0 ? 'no-stream' : i - 1));
+      await committer.transact(tx('c', ++seq, `cold${i}`, 'no-stream'));
+    }
+    expect(await store.streamHead('hot')).toMatchObject({ firstVersion: 9 });
+  });
+
   it('checks expected versions against the store for a stream not cached, then against committed heads', async () => {
     const { store } = await harness();
     const first = new Committer({ store, limits: defaultLogLimits, clock: systemClock, timers: systemTimers, term: 1, onCommitted: () => {}, onFailed: () => {} });

@@ -17,6 +17,10 @@ interface ClientHistory {
 /** What the table knows of one `(clientId, seq)`. */
 export type DedupLookup = { kind: 'committed'; result: TransactionResult } | { kind: 'expired' } | { kind: 'unknown' };
 
+// Every transaction is looked up: the answers without a result are made once, not per lookup.
+const UNKNOWN: DedupLookup = Object.freeze({ kind: 'unknown' });
+const EXPIRED: DedupLookup = Object.freeze({ kind: 'expired' });
+
 export class DedupTable {
   // Map iteration order is insertion order: re-inserting on use makes the first key the least recently seen.
   private readonly clients = new Map<string, ClientHistory>();
@@ -36,12 +40,12 @@ export class DedupTable {
 
   lookup(clientId: string, seq: number): DedupLookup {
     const history = this.clients.get(clientId);
-    if (!history) return { kind: 'unknown' };
+    if (!history) return UNKNOWN;
     const known = history.results.get(seq);
     if (known) return { kind: 'committed', result: known };
     // A seq this far back may have committed and been forgotten; the server cannot tell.
-    if (seq <= history.highestSeq - this.window) return { kind: 'expired' };
-    return { kind: 'unknown' };
+    if (seq <= history.highestSeq - this.window) return EXPIRED;
+    return UNKNOWN;
   }
 
   remember(clientId: string, seq: number, result: TransactionResult): void {

@@ -3,13 +3,25 @@
  * commit path checks expected versions without a store lookup for hot streams. A stream with a
  * write still in flight is never evicted: the store does not know that write yet, so a reload
  * would hand out the same version twice.
+ *
+ * Eviction gives a second chance instead of keeping exact recency: an entry touched since the
+ * last sweep moves to the back once. Exact recency cost a delete and an insert into the map on
+ * every append, and the map's tables were rebuilt from the holes they left.
  */
 import { assert } from '../assert.js';
 import type { CheckedStore } from '../store/checked-store.js';
 
+/** One cached stream head, changed in place: the append path allocates nothing here. */
+interface Head {
+  version: number;
+  /** Writes that moved the head and have not reached the store: while any, the entry stays. */
+  writesInFlight: number;
+  /** Touched since the last eviction sweep passed it. */
+  used: boolean;
+}
+
 export class StreamHeads {
-  private readonly heads = new Map<string, number>();
-  private readonly writesInFlight = new Map<string, number>();
+  private readonly heads = new Map<string, Head>();
   private readonly loading = new Map<string, Promise<void>>();
 
   constructor(
@@ -19,7 +31,10 @@ export class StreamHeads {
 
   /** The cached head, or undefined when it must be loaded first. */
   get(stream: string): number | undefined {
-    return this.heads.get(stream);
+    const head = this.heads.get(stream);
+    if (head === undefined) return undefined;
+    head.used = true;
+    return head.version;
   }
 
   /** Loads the heads of the given streams that are not cached. */
@@ -48,33 +63,41 @@ export class StreamHeads {
 
   /** Records a write in flight that moves the stream's head to `version`. */
   advance(stream: string, version: number): void {
+    const head = this.heads.get(stream);
     // The message is built only on failure: this runs for every append.
-    if (!this.heads.has(stream)) assert(false, `head of ${stream} advanced while not loaded`);
-    this.heads.delete(stream);
-    this.heads.set(stream, version);
-    this.writesInFlight.set(stream, (this.writesInFlight.get(stream) ?? 0) + 1);
+    if (head === undefined) assert(false, `head of ${stream} advanced while not loaded`);
+    head.version = version;
+    head.writesInFlight++;
+    head.used = true;
   }
 
   /** Records that a write to the stream reached the store. */
   settle(stream: string): void {
-    const left = (this.writesInFlight.get(stream) ?? 0) - 1;
-    if (left < 0) assert(false, `settle without a write in flight on ${stream}`);
-    if (left === 0) this.writesInFlight.delete(stream);
-    else this.writesInFlight.set(stream, left);
+    const head = this.heads.get(stream);
+    if (head === undefined || head.writesInFlight === 0) assert(false, `settle without a write in flight on ${stream}`);
+    head.writesInFlight--;
   }
 
   /** Forgets everything, after a store failure or a truncation. */
   clear(): void {
     this.heads.clear();
-    this.writesInFlight.clear();
   }
 
   private insert(stream: string, version: number): void {
-    this.heads.set(stream, version);
+    this.heads.set(stream, { version, writesInFlight: 0, used: false });
     if (this.heads.size <= this.capacity) return;
-    for (const candidate of this.heads.keys()) {
+    // Oldest first. An entry moved to the back comes round again in this same walk, unmarked, so
+    // the walk ends; one with writes in flight is passed over, and so is the one just loaded: a
+    // transaction waits for it, and evicting it when every other head has a write in flight sent
+    // that transaction to load it again, for ever.
+    for (const [candidate, head] of this.heads) {
       if (this.heads.size <= this.capacity) break;
-      if (!this.writesInFlight.has(candidate)) this.heads.delete(candidate);
+      if (head.writesInFlight > 0 || candidate === stream) continue;
+      this.heads.delete(candidate);
+      if (head.used) {
+        head.used = false;
+        this.heads.set(candidate, head);
+      }
     }
   }
 }

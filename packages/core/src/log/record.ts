@@ -17,6 +17,7 @@ import { crc32c } from '../crc32c.js';
 import { CorruptRecordError, UnsupportedRecordKindError } from '../errors.js';
 import { untrustedDecoderLimits } from './events.js';
 import { header, skipValue } from './msgpack-shape.js';
+import { putU32le, writeCommitRecord } from './record-writer.js';
 import { checkAppendStreamText } from './stream-name.js';
 
 /** Bytes before the body: its length and its CRC. */
@@ -116,14 +117,20 @@ const decoder = new Decoder(untrustedDecoderLimits);
  */
 export function encodeRecord(record: LogRecord): EncodedRecord {
   // Every transaction passes here: one plain loop, no closures.
-  const rows: unknown[] = [];
   const streams: StreamEntry[] = [];
   for (let i = 0; i < record.appends.length; i++) {
-    const { stream, firstVersion, eventCount, events } = record.appends[i]!;
+    const { stream, firstVersion, eventCount } = record.appends[i]!;
     checkAppendStreamText(stream, i);
-    rows.push([stream, firstVersion, eventCount, events]);
     streams.push({ stream, firstVersion, eventCount });
   }
+  const bytes = (record.kind === RecordKind.Commit && writeCommitRecord(record, RECORD_HEADER_BYTES)) || encodeWithHeader(record);
+  // A prepare's appends are not indexed: its events are nobody's until the outcome.
+  return { lsn: record.lsn, term: record.term, bytes, streams: record.kind === RecordKind.Prepare ? [] : streams };
+}
+
+/** The general encoder's way, for transaction steps and anything {@link writeCommitRecord} leaves. */
+function encodeWithHeader(record: LogRecord): Uint8Array {
+  const rows = record.appends.map((a) => [a.stream, a.firstVersion, a.eventCount, a.events]);
   const fields: unknown[] = [record.lsn, record.term, record.kind, record.clientId, record.seq, record.timestampMs, rows];
   if (record.kind !== RecordKind.Commit) {
     assert(record.txn !== undefined, 'a transaction step names its transaction');
@@ -134,8 +141,7 @@ export function encodeRecord(record: LogRecord): EncodedRecord {
   putU32le(bytes, 0, body.length);
   putU32le(bytes, 4, crc32c(body));
   bytes.set(body, RECORD_HEADER_BYTES);
-  // A prepare's appends are not indexed: its events are nobody's until the outcome.
-  return { lsn: record.lsn, term: record.term, bytes, streams: record.kind === RecordKind.Prepare ? [] : streams };
+  return bytes;
 }
 
 const txnToWire = (t: TxnInfo): unknown[] => [t.id, t.coordinator, t.participants, t.decision, t.prepareLsn, t.streams.map((s) => [s.stream, s.firstVersion, s.eventCount])];
@@ -153,14 +159,6 @@ function txnFromWire(value: unknown): TxnInfo | undefined {
     entries.push({ stream: s[0], firstVersion: s[1], eventCount: s[2] });
   }
   return { id, coordinator, participants: participants as number[], decision, prepareLsn, streams: entries };
-}
-
-/** Writes a u32 little-endian at `at`; by hand, as a DataView per record costs more than the header. */
-function putU32le(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value & 0xff;
-  bytes[at + 1] = (value >>> 8) & 0xff;
-  bytes[at + 2] = (value >>> 16) & 0xff;
-  bytes[at + 3] = value >>> 24;
 }
 
 /**

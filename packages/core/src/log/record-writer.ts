@@ -1,0 +1,208 @@
+/**
+ * Writes a commit record's bytes by hand: every transaction passes here, and the general
+ * MessagePack encoder cost more than the rest of the commit path (arrays built only to be
+ * encoded, a type test per value, the body copied once more behind its header).
+ *
+ * The bytes are those the general encoder writes for the same record (smallest integer, string
+ * and array forms), so any reader of the format reads them. Records are carved out of shared
+ * slabs instead of a buffer each: a buffer of its own per record is a native allocation the
+ * collector must also track and free.
+ */
+import { crc32c } from '../crc32c.js';
+
+/** Bytes of one slab; a record bound to need more than a quarter of it gets a buffer of its own. */
+const SLAB_BYTES = 64 * 1024;
+
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+/** What a commit record holds, as {@link writeCommitRecord} reads it. */
+export interface CommitRecordFields {
+  lsn: number;
+  term: number;
+  kind: number;
+  clientId: string;
+  seq: number;
+  timestampMs: number;
+  appends: ReadonlyArray<{ stream: string; firstVersion: number; eventCount: number; events: Uint8Array }>;
+}
+
+/**
+ * The whole record (`u32le bodyBytes | u32le crc32c(body) | body`), or undefined when a field is
+ * outside what this writer handles (a number that is not a non-negative safe integer): the caller
+ * then uses the general encoder.
+ */
+export function writeCommitRecord(record: CommitRecordFields, headerBytes: number): Uint8Array | undefined {
+  const { appends } = record;
+  if (!isCount(record.lsn) || !isCount(record.term) || !isCount(record.kind) || !isCount(record.seq) || !isCount(record.timestampMs)) return undefined;
+  // An upper bound: integers 9 bytes, strings 3 UTF-8 bytes per UTF-16 unit plus a 5-byte header.
+  let bound = headerBytes + 1 + 5 * 9 + stringBound(record.clientId) + 5;
+  for (let i = 0; i < appends.length; i++) {
+    const a = appends[i]!;
+    if (!isCount(a.firstVersion) || !isCount(a.eventCount)) return undefined;
+    bound += 1 + stringBound(a.stream) + 2 * 9 + 5 + a.events.length;
+  }
+  let target: Uint8Array;
+  let start: number;
+  if (bound > SLAB_BYTES / 4) {
+    target = new Uint8Array(bound);
+    start = 0;
+  } else {
+    if (SLAB_BYTES - slabUsed < bound) {
+      // The old slab lives on as long as any record carved from it.
+      slab = new Uint8Array(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    target = slab;
+    start = slabUsed;
+  }
+  let at = start + headerBytes;
+  target[at++] = 0x97;
+  at = writeUint(target, at, record.lsn);
+  at = writeUint(target, at, record.term);
+  at = writeUint(target, at, record.kind);
+  at = writeString(target, at, record.clientId);
+  at = writeUint(target, at, record.seq);
+  at = writeUint(target, at, record.timestampMs);
+  at = writeArrayHeader(target, at, appends.length);
+  for (let i = 0; i < appends.length; i++) {
+    const a = appends[i]!;
+    target[at++] = 0x94;
+    at = writeString(target, at, a.stream);
+    at = writeUint(target, at, a.firstVersion);
+    at = writeUint(target, at, a.eventCount);
+    at = writeBinary(target, at, a.events);
+  }
+  const bytes = target.subarray(start, at);
+  if (target === slab) slabUsed = at;
+  const bodyBytes = at - start - headerBytes;
+  putU32le(bytes, 0, bodyBytes);
+  putU32le(bytes, 4, crc32c(bytes.subarray(headerBytes)));
+  return bytes;
+}
+
+const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+
+const stringBound = (text: string): number => 5 + 3 * text.length;
+
+function writeUint(target: Uint8Array, at: number, n: number): number {
+  if (n < 0x80) {
+    target[at] = n;
+    return at + 1;
+  }
+  if (n < 0x100) {
+    target[at] = 0xcc;
+    target[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    target[at] = 0xcd;
+    target[at + 1] = n >>> 8;
+    target[at + 2] = n & 0xff;
+    return at + 3;
+  }
+  if (n < 0x1_0000_0000) {
+    target[at] = 0xce;
+    putU32be(target, at + 1, n);
+    return at + 5;
+  }
+  target[at] = 0xcf;
+  putU32be(target, at + 1, Math.floor(n / 0x1_0000_0000));
+  putU32be(target, at + 5, n >>> 0);
+  return at + 9;
+}
+
+function writeArrayHeader(target: Uint8Array, at: number, length: number): number {
+  if (length < 16) {
+    target[at] = 0x90 | length;
+    return at + 1;
+  }
+  if (length < 0x10000) {
+    target[at] = 0xdc;
+    target[at + 1] = length >>> 8;
+    target[at + 2] = length & 0xff;
+    return at + 3;
+  }
+  target[at] = 0xdd;
+  putU32be(target, at + 1, length);
+  return at + 5;
+}
+
+const utf8 = new TextEncoder();
+
+/** A string: ASCII by hand (stream names and client ids nearly always are), anything else through TextEncoder. */
+function writeString(target: Uint8Array, at: number, text: string): number {
+  const length = text.length;
+  let ascii = true;
+  for (let i = 0; i < length; i++) {
+    if (text.charCodeAt(i) >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) {
+    at = writeStringHeader(target, at, length);
+    for (let i = 0; i < length; i++) target[at + i] = text.charCodeAt(i);
+    return at + length;
+  }
+  const bytes = utf8.encode(text);
+  at = writeStringHeader(target, at, bytes.length);
+  target.set(bytes, at);
+  return at + bytes.length;
+}
+
+function writeStringHeader(target: Uint8Array, at: number, length: number): number {
+  if (length < 32) {
+    target[at] = 0xa0 | length;
+    return at + 1;
+  }
+  if (length < 0x100) {
+    target[at] = 0xd9;
+    target[at + 1] = length;
+    return at + 2;
+  }
+  if (length < 0x10000) {
+    target[at] = 0xda;
+    target[at + 1] = length >>> 8;
+    target[at + 2] = length & 0xff;
+    return at + 3;
+  }
+  target[at] = 0xdb;
+  putU32be(target, at + 1, length);
+  return at + 5;
+}
+
+function writeBinary(target: Uint8Array, at: number, bytes: Uint8Array): number {
+  const length = bytes.length;
+  if (length < 0x100) {
+    target[at] = 0xc4;
+    target[at + 1] = length;
+    at += 2;
+  } else if (length < 0x10000) {
+    target[at] = 0xc5;
+    target[at + 1] = length >>> 8;
+    target[at + 2] = length & 0xff;
+    at += 3;
+  } else {
+    target[at] = 0xc6;
+    putU32be(target, at + 1, length);
+    at += 5;
+  }
+  target.set(bytes, at);
+  return at + length;
+}
+
+function putU32be(target: Uint8Array, at: number, value: number): void {
+  target[at] = value >>> 24;
+  target[at + 1] = (value >>> 16) & 0xff;
+  target[at + 2] = (value >>> 8) & 0xff;
+  target[at + 3] = value & 0xff;
+}
+
+/** Writes a u32 little-endian at `at`; by hand, as a DataView per record costs more than the header. */
+export function putU32le(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = (value >>> 8) & 0xff;
+  bytes[at + 2] = (value >>> 16) & 0xff;
+  bytes[at + 3] = value >>> 24;
+}
