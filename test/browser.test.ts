@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -167,6 +168,25 @@ describe.skipIf(!runsInChromium('the browser example test'))('browser client in 
       expect(await noServer.locator('#status').textContent()).toBe(`cannot reach ws://127.0.0.1:${freePort} (refused): is \`npm run example:browser\` running?`);
     } finally {
       await noServer.close();
+    }
+  });
+
+  it('with a server that never answers, the page says it cannot reach it instead of hanging at "connecting…"', async () => {
+    // Accepts the connection and never answers the WebSocket handshake.
+    const sockets: Socket[] = [];
+    const silent = createNetServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as { port: number }).port;
+    const waiting = await context!.newPage();
+    try {
+      await waiting.goto(`${origin}/index.html?port=${silentPort}`, { timeout: DEADLINE_MS });
+      await expect
+        .poll(() => waiting.locator('#status').textContent(), { timeout: DEADLINE_MS })
+        .toBe(`cannot reach ws://127.0.0.1:${silentPort} (no answer): is \`npm run example:browser\` running?`);
+    } finally {
+      await waiting.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
   });
 
