@@ -2,10 +2,14 @@
 // example page in docs/examples/browser connects to a real Kiln server over WebSocket, and what
 // the page appends a Node client reads over TCP, while what Node appends the page shows live.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { firstValueFrom, filter, take } from 'rxjs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM, runsInChromium } from './support/chromium.js';
@@ -16,7 +20,8 @@ import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
 import { buildBrowserExample } from '../docs/examples/browser/build.mjs';
 
-const EXAMPLE_DIR = join(import.meta.dirname, '..', 'docs', 'examples', 'browser');
+const ROOT = join(import.meta.dirname, '..');
+const EXAMPLE_DIR = join(ROOT, 'docs', 'examples', 'browser');
 const DEADLINE_MS = 15_000;
 // Headless, and quiet: without the background-networking flags Chromium floods a closed network
 // with refused connections.
@@ -138,7 +143,98 @@ describe.skipIf(!runsInChromium('the browser example test'))('browser client in 
     expect(await page!.evaluate(() => window.kiln.errors)).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
+
+  it('opened from disk, the page says to run the example command instead of hanging at "connecting…"', async () => {
+    const fromDisk = await context!.newPage();
+    try {
+      await fromDisk.goto(pathToFileURL(join(EXAMPLE_DIR, 'index.html')).href, { timeout: DEADLINE_MS });
+      await expect.poll(() => fromDisk.locator('#status').getAttribute('data-state'), { timeout: DEADLINE_MS }).toBe('failed');
+      expect(await fromDisk.locator('#status').textContent()).toMatch(/opened from disk.*run `npm run example:browser`/);
+    } finally {
+      await fromDisk.close();
+    }
+  });
+
+  it('with no Kiln server at its address, the page says it cannot reach it and how to start one', async () => {
+    // A port just freed: nothing listens on it.
+    const probe = createHttpServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const freePort = (probe.address() as { port: number }).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const noServer = await context!.newPage();
+    try {
+      await noServer.goto(`${origin}/index.html?port=${freePort}`, { timeout: DEADLINE_MS });
+      await expect.poll(() => noServer.locator('#status').getAttribute('data-state'), { timeout: DEADLINE_MS }).toBe('failed');
+      expect(await noServer.locator('#status').textContent()).toBe(`cannot reach ws://127.0.0.1:${freePort} (refused): is \`npm run example:browser\` running?`);
+    } finally {
+      await noServer.close();
+    }
+  });
+
+  it('with a server that never answers, the page says it cannot reach it instead of hanging at "connecting…"', async () => {
+    // Accepts the connection and never answers the WebSocket handshake.
+    const sockets: Socket[] = [];
+    const silent = createNetServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as { port: number }).port;
+    const waiting = await context!.newPage();
+    try {
+      await waiting.goto(`${origin}/index.html?port=${silentPort}`, { timeout: DEADLINE_MS });
+      await expect
+        .poll(() => waiting.locator('#status').textContent(), { timeout: DEADLINE_MS })
+        .toBe(`cannot reach ws://127.0.0.1:${silentPort} (no answer): is \`npm run example:browser\` running?`);
+    } finally {
+      await waiting.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('`npm run example:browser` builds and serves the page, which connects and appends', async () => {
+    // The documented command as a user runs it, on free ports so it cannot clash with a real one.
+    const served = spawn('npm', ['run', '--silent', 'example:browser', '--', '--http-port', '0', '--ws-port', '0', '--tcp-port', '0'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group, so the test can stop npm and node together
+    });
+    const exited = once(served, 'exit');
+    let output = '';
+    served.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    served.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const demo = await context!.newPage();
+    let pageUrl: string | undefined;
+    try {
+      await expect.poll(() => (pageUrl = /open (http:\/\/127\.0\.0\.1:\d+\/\S*)/.exec(output)?.[1]), { timeout: 60_000, interval: 100 }).toBeDefined();
+      await demo.goto(pageUrl!, { timeout: DEADLINE_MS });
+      await expect.poll(() => demo.locator('#status').getAttribute('data-state'), { timeout: DEADLINE_MS }).toBe('connected');
+      await demo.fill('#message', 'served');
+      await demo.click('#append');
+      await demo.locator('#events li[data-version="0"]').waitFor({ timeout: DEADLINE_MS });
+      expect(await demo.locator('#events li').allTextContents()).toEqual([expect.stringContaining('MessagePosted: served')]);
+    } finally {
+      await demo.close();
+      // Ctrl-C in a terminal signals the whole group.
+      stopGroup(served, 'SIGINT');
+    }
+    try {
+      await within(exited, 'the example stops on Ctrl-C');
+      // The page's server is gone with it (npm may exit before the node it ran).
+      await expect.poll(() => fetch(pageUrl!).then(() => 'served', () => 'refused'), { timeout: DEADLINE_MS, interval: 100 }).toBe('refused');
+    } finally {
+      stopGroup(served, 'SIGKILL');
+    }
+    expect(output).not.toMatch(/Error|at .*\.js:\d+/);
+  }, 90_000);
 });
+
+/** Signals the whole process group of `child` (npm and the node it runs); gone already is fine. */
+function stopGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // the group has exited
+  }
+}
 
 declare global {
   interface Window {

@@ -1,7 +1,8 @@
 // Kiln from a web page: connect over WebSocket, append an event per click, and show a live
-// subscription of the stream. Open it as index.html?port=7411 (or ?url=wss://host:port) and
-// optionally &stream=name. Built for the browser by build.mjs; see docs/transports.md.
-import { connect, type KilnClient, type RecordedEvent } from '@kiln/core/client';
+// subscription of the stream. `npm run example:browser` builds it and serves it with a Kiln server
+// (serve.mjs); the page dials ws://127.0.0.1:7411 unless given ?port=N (or ?url=wss://host:port),
+// and optionally &stream=name. See docs/transports.md.
+import { connect, ConnectionRefusedError, TimeoutError, type KilnClient, type RecordedEvent } from '@kiln/core/client';
 import { wsTransport } from '@kiln/transport-ws';
 
 /** What the page shows for one event. */
@@ -72,7 +73,13 @@ async function append(text: string): Promise<number> {
   return result.firstVersion;
 }
 
+/** What the page says when the server does not answer: a browser does not tell why a WebSocket failed. */
+function unreachable(reason: string): string {
+  return `cannot reach ${url} (${reason}): is \`npm run example:browser\` running?`;
+}
+
 async function start(): Promise<void> {
+  // connect() fails rather than wait forever: refused at once, or a TimeoutError when the handshake gets no answer.
   client = await connect(url, { transports: [wsTransport()] });
   client.subscribe(stream).subscribe({
     next: show,
@@ -103,7 +110,8 @@ const page: KilnPage = {
 };
 page.ready = start().catch((error: unknown) => {
   page.errors.push(String(error));
-  setStatus('failed', `could not connect: ${String(error)}`);
+  const reason = error instanceof ConnectionRefusedError ? 'refused' : error instanceof TimeoutError ? 'no answer' : undefined;
+  setStatus('failed', reason === undefined ? `could not connect: ${String(error)}` : unreachable(reason));
   throw error;
 });
 window.kiln = page;

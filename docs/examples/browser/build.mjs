@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Bundles the browser example: app.ts with @kiln/core/client and @kiln/transport-ws, resolved
-// through the `browser` export condition, into dist/app.js beside index.html. Run it after
-// `npm run build` (it bundles the packages' built dist/):
+// through the `browser` export condition, into dist/app.js beside index.html. `npm run
+// example:browser` builds it and serves it (serve.mjs); alone, run it after `npm run build` (it
+// bundles the packages' built dist/):
 //
 //   node docs/examples/browser/build.mjs [outdir]
 import { build } from 'esbuild';
