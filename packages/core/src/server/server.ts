@@ -303,6 +303,7 @@ class Server implements KilnServer {
       logLimits: this.logLimits,
       clock: this.clock,
       timers: this.timers,
+      random: this.random,
       log: this.log,
       keepForced: (forced, prepareLsn) => this.member.keepForcedDecision(forced, prepareLsn),
       ...(this.options.auth?.stripeCredentials ? { credentials: this.options.auth.stripeCredentials } : {}),

@@ -7,7 +7,7 @@ import { Link } from '../client/link.js';
 import type { ClusterLayout } from '../cluster/layout.js';
 import type { ConnectionLimits } from '../limits.js';
 import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
-import type { Clock, Timers } from '../time.js';
+import type { Clock, Random, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
 import type { Credentials } from '../protocol/handshake.js';
 
@@ -20,6 +20,8 @@ export interface StripeCallerOptions {
   callTimeoutMs: number;
   clock: Clock;
   timers: Timers;
+  /** Spaces the links' reconnect attempts (the simulation's, so that a seed replays). */
+  random: Random;
   /** What the links present, when the other stripes check credentials. */
   credentials?: Credentials;
 }
@@ -44,9 +46,9 @@ export class StripeCaller {
   private link(stripe: number): Link {
     const existing = this.links.get(stripe);
     if (existing && !this.closed) return existing;
-    const { layout, transports, limits, callTimeoutMs, clock, timers, self, credentials } = this.options;
+    const { layout, transports, limits, callTimeoutMs, clock, timers, random, self, credentials } = this.options;
     const urls = layout.stripes[stripe]!.servers.flatMap((s) => [...s.urls]);
-    const link = new Link({ urls, transports, limits, hello: { name: `${self}-txn`, ...(credentials ? { credentials } : {}) }, requestTimeoutMs: callTimeoutMs, reconnectWindowMs: callTimeoutMs, serverSilenceMs: Math.min(2_000, callTimeoutMs), clock, timers });
+    const link = new Link({ urls, transports, limits, hello: { name: `${self}-txn`, ...(credentials ? { credentials } : {}) }, requestTimeoutMs: callTimeoutMs, reconnectWindowMs: callTimeoutMs, serverSilenceMs: Math.min(2_000, callTimeoutMs), clock, timers, random });
     // A link that gave up is made again on the next call.
     link.status$.subscribe((status) => {
       if (status.type === 'failed' && this.links.get(stripe) === link) {

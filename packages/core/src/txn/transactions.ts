@@ -15,7 +15,7 @@ import type { TransactionAppend, TransactionRequest, TransactionResult } from '.
 import type { DecideRequest, OpenTransaction, PrepareRequest, ResolveOutcome } from '../protocol/txn-messages.js';
 import type { ForcedDecision } from '../replication/diverged-report.js';
 import { Decision } from '../log/record.js';
-import type { Clock, TimerHandle, Timers } from '../time.js';
+import type { Clock, Random, TimerHandle, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
 import { Coordinator } from './coordinator.js';
 import { Participant } from './participant.js';
@@ -37,6 +37,7 @@ export interface TransactionsOptions {
   logLimits: LogLimits;
   clock: Clock;
   timers: Timers;
+  random: Random;
   log: (line: string) => void;
   /** Keeps an operator's forced decision on a part prepared at `prepareLsn` in the `diverged` report. */
   keepForced: (forced: ForcedDecision, prepareLsn: number) => Promise<void>;
@@ -56,8 +57,8 @@ export class Transactions {
   private active = false;
 
   constructor(private readonly options: TransactionsOptions) {
-    const { name, layout, transports, limits, txnTimeoutMs, clock, timers, log, stripe, committer, term, keepForced, credentials } = options;
-    this.caller = new StripeCaller({ self: name, layout, transports, limits, callTimeoutMs: txnTimeoutMs, clock, timers, ...(credentials ? { credentials } : {}) });
+    const { name, layout, transports, limits, txnTimeoutMs, clock, timers, random, log, stripe, committer, term, keepForced, credentials } = options;
+    this.caller = new StripeCaller({ self: name, layout, transports, limits, callTimeoutMs: txnTimeoutMs, clock, timers, random, ...(credentials ? { credentials } : {}) });
     this.coordinator = new Coordinator({ stripe, committer, term, caller: this.caller, txnLog: this.txnLog, clock, timers, txnTimeoutMs, log });
     this.participant = new Participant({ committer, timers, caller: this.caller, txnLog: this.txnLog, stripeName: (i) => this.stripeName(i), clock, txnTimeoutMs, keepForced });
   }
