@@ -161,9 +161,8 @@ describe('a mirror group (2 servers, 1 voter)', () => {
       } finally {
         mirror.process!.kill('SIGCONT');
       }
-      // The resumed mirror, having heard from no active while it was stopped, may call an election
-      // that makes the active step down (it cannot win it: it is not in sync). Whoever is active
-      // once the group is whole again reports both members caught up.
+      // The resumed mirror heard from no active while it was stopped; its pre-vote poll is refused
+      // (the active lives), so the active stays, and reports both members caught up once whole.
       const whole = await inSyncActive(servers);
       const wholeHttp = (whole as ObservedMember).http;
       const other = servers.find((m) => m !== whole)! as ObservedMember;

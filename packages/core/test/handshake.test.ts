@@ -66,4 +66,10 @@ describe('welcomeFromWire', () => {
       expect(() => welcomeFromWire(bad), JSON.stringify(bad)).toThrow(ProtocolError);
     }
   });
+
+  it('tells a peer whether the member it dialled understands pre-vote; an older member says nothing of it', () => {
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', preVote: true }).preVote).toBe(true);
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c' }).preVote).toBeUndefined();
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', preVote: 'yes' }).preVote).toBeUndefined();
+  });
 });

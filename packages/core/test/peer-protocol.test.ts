@@ -40,11 +40,13 @@ const messages: PeerMessage[] = [
   { kind: 'view-ack', stripe: SINGLE_STRIPE, term: 3, from: 'v1', version: 7 },
   { kind: 'candidacy', stripe: SINGLE_STRIPE, term: 4, from: 's2', standing: true, lastTerm: 3, lastLsn: 42, weight: 1, view },
   { kind: 'candidacy', stripe: SINGLE_STRIPE, term: 4, from: 'v1', standing: false, lastTerm: 0, lastLsn: 0, weight: 0, view },
+  { kind: 'pre-candidacy', stripe: SINGLE_STRIPE, term: 3, from: 's2' },
+  { kind: 'pre-vote', stripe: SINGLE_STRIPE, term: 3, from: 'v1', granted: false },
   { kind: 'vote', stripe: SINGLE_STRIPE, term: 4, from: 'v1', votedFor: 's2', view },
   { kind: 'announce', stripe: 2, term: 6, from: 's9', epoch: 1_700_000_000_000 },
 ];
 
-const kinds = ['append', 'ack', 'view', 'view-ack', 'candidacy', 'vote', 'announce'] as const;
+const kinds = ['append', 'ack', 'view', 'view-ack', 'candidacy', 'pre-candidacy', 'pre-vote', 'vote', 'announce'] as const;
 
 /** Frames as the TCP transport writes them: a 4-byte length, then the frame. */
 function lengthPrefixed(frames: readonly Uint8Array[]): Uint8Array {

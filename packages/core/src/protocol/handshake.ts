@@ -36,6 +36,11 @@ export interface Welcome {
   clusterId: string;
   /** The client URLs of every server of the group, so a client follows it as it changes. */
   servers?: string[];
+  /**
+   * Said to a peer or voter by a member that understands pre-vote messages (`pre-candidacy`,
+   * `pre-vote`): the dialler sends them only then. An older member leaves it out, and ignores it.
+   */
+  preVote?: boolean;
 }
 
 /** What a server accepts in a hello. */
@@ -119,9 +124,10 @@ export async function openHandshake(connection: Connection, frames: AsyncIterato
 export function welcomeFromWire(value: unknown): Welcome {
   if (!isMap(value) || typeof value.version !== 'number') throw new ProtocolError('welcome must carry a version');
   if (value.version !== PROTOCOL_VERSION) throw new UnsupportedProtocolVersionError(value.version, PROTOCOL_VERSION);
-  const { server, clusterId, servers } = value;
+  const { server, clusterId, servers, preVote } = value;
   if (typeof server !== 'string' || typeof clusterId !== 'string') throw new ProtocolError('welcome must name the server and its cluster');
-  if (servers === undefined) return { version: value.version, server, clusterId };
+  const features = preVote === true ? { preVote } : {};
+  if (servers === undefined) return { version: value.version, server, clusterId, ...features };
   if (!Array.isArray(servers) || servers.length > LEARNED_URLS_MAX || !servers.every(isUrl)) throw new ProtocolError(`welcome servers must be at most ${LEARNED_URLS_MAX} URLs`);
-  return { version: value.version, server, clusterId, servers };
+  return { version: value.version, server, clusterId, servers, ...features };
 }

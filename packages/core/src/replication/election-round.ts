@@ -1,6 +1,8 @@
 /**
  * Elections, as one member takes part in them. A member that hears from no active for
- * `mirrorTimeoutMs` opens a round for the next term. For `electionTimeMs`, or until it heard from
+ * `mirrorTimeoutMs` first polls the others (pre-vote, in its current term): only when a majority
+ * has lost the active too does it open a round for the next term, so a member that was paused or
+ * cut off alone never moves the group to a higher term and deposes a live active. For `electionTimeMs`, or until it heard from
  * every member it can reach, the round collects candidacies; then the member votes once for the
  * best in-sync candidate at least as up to date as itself. A candidate with a majority becomes
  * the active. The vote is on disk before it is sent.
@@ -20,6 +22,14 @@ interface Round {
   votesForMe: Set<string>;
 }
 
+/** A pre-vote poll: in `term`, who would join an election for the next one, and who would not. */
+interface Poll {
+  term: number;
+  deadlineMs: number;
+  granted: Set<string>;
+  refused: Set<string>;
+}
+
 export interface ElectionContext {
   member: MemberState;
   outbox: PeerSender;
@@ -29,6 +39,8 @@ export interface ElectionContext {
   isConnected: (name: string) => boolean;
   /** Whether the last dial to a member was refused: nothing accepts at its address. */
   isRefused: (name: string) => boolean;
+  /** Whether a member is connected and understands pre-vote messages (an older one does not). */
+  speaksPreVote: (name: string) => boolean;
   /** Takes office in `term`, won by a majority (or alone, under availability). */
   becomeActive: (term: number) => Promise<void>;
   /** A round was opened or joined: one more election held, for metrics. */
@@ -37,6 +49,7 @@ export interface ElectionContext {
 
 export class Election {
   private round: Round | undefined;
+  private poll: Poll | undefined;
   /** Set while this member takes office: it must not start to twice. */
   private promoting = false;
 
@@ -45,11 +58,13 @@ export class Election {
   /** An active of the current term spoke: a round for this term or an earlier one is over. */
   onActiveHeard(): void {
     if (this.round && this.round.term <= this.context.member.term) this.round = undefined;
+    this.poll = undefined;
   }
 
   /** This member took office: its round is over. */
   onTookOffice(): void {
     this.round = undefined;
+    this.poll = undefined;
   }
 
   /** Not the active: ends a round whose time is up, and opens one when the active was silent too long. */
@@ -63,10 +78,61 @@ export class Election {
     const timeoutMs = member.leader !== undefined && this.context.isRefused(member.leader) ? mirrorTimeoutMs / 4 : mirrorTimeoutMs;
     // Jitter keeps members that lost the active together from always colliding.
     const patienceMs = timeoutMs + (this.round ? electionTimeMs : 0) + this.context.random.next() * 50;
-    if (member.eligible && silentMs > patienceMs && (!this.round || this.round.closed)) {
-      member.lastFromActiveMs = now;
-      this.startElection();
+    if (member.eligible && silentMs > patienceMs && (!this.round || this.round.closed)) this.pollOrWait(now);
+  }
+
+  /** Opens a pre-vote poll, unless one of this term is still waiting for answers. */
+  private pollOrWait(now: number): void {
+    const { member, outbox } = this.context;
+    if (this.poll && this.poll.term === member.term && now < this.poll.deadlineMs) return this.checkPoll();
+    const self = member.self.name;
+    this.poll = { term: member.term, deadlineMs: now + member.options.leaseMs, granted: new Set([self]), refused: new Set() };
+    for (const m of member.view.members) {
+      if (m.name !== self && this.context.speaksPreVote(m.name)) outbox.send(m.name, { kind: 'pre-candidacy', term: member.term, from: self });
     }
+    this.checkPoll();
+  }
+
+  /**
+   * A member asks whether this one would join an election. Not while it is the active, nor while
+   * it hears an active of its term: that one is alive, and a new term would only depose it.
+   */
+  onPreCandidacy(from: string, term: number): void {
+    const { member } = this.context;
+    const { leaseMs, mirrorTimeoutMs } = member.options;
+    const silentMs = member.clock.monotonicMs() - member.lastFromActiveMs;
+    const activeHeard = member.leader !== undefined && silentMs <= Math.min(leaseMs, mirrorTimeoutMs) && !this.context.isRefused(member.leader);
+    const granted = term >= member.term && !member.isActive && !member.removed && !activeHeard;
+    this.context.outbox.send(from, { kind: 'pre-vote', term: member.term, from: member.self.name, granted });
+  }
+
+  onPreVote(from: string, term: number, granted: boolean): void {
+    const poll = this.poll;
+    if (!poll || poll.term !== term || term !== this.context.member.term) return;
+    (granted ? poll.granted : poll.refused).add(from);
+    this.checkPoll();
+  }
+
+  /**
+   * Opens the election once a majority would join it. A connected member of an older version,
+   * which cannot answer a poll, counts as joining (it would). Under availability, where a lone
+   * member may take over, no refusal once every reachable member answered (or the poll's time
+   * ran out) will do.
+   */
+  private checkPoll(): void {
+    const { member } = this.context;
+    const poll = this.poll;
+    if (!poll || poll.term !== member.term || !member.eligible || member.isActive) return;
+    const members = member.view.members;
+    const joins = (name: string): boolean => poll.granted.has(name) || (this.context.isConnected(name) && !this.context.speaksPreVote(name));
+    const granted = members.filter((m) => joins(m.name)).length;
+    const now = member.clock.monotonicMs();
+    const allAnswered = members.every((m) => joins(m.name) || poll.refused.has(m.name) || !this.context.isConnected(m.name));
+    const alone = member.availability && poll.refused.size === 0 && (allAnswered || now >= poll.deadlineMs);
+    if (granted < majority(members.length) && !alone) return;
+    this.poll = undefined;
+    member.lastFromActiveMs = now;
+    this.startElection();
   }
 
   private startElection(): void {

@@ -64,6 +64,7 @@ export class GroupMember {
       log,
       isConnected: (name) => this.network.isConnected(name),
       isRefused: (name) => this.network.isRefused(name),
+      speaksPreVote: (name) => this.network.speaksPreVote(name),
       becomeActive: (term) => this.becomeActive(term),
       roundOpened: () => {
         if (context.counters) context.counters.elections++;
@@ -219,6 +220,10 @@ export class GroupMember {
         return;
       case 'candidacy':
         return this.election.onCandidacy(message);
+      case 'pre-candidacy':
+        return this.election.onPreCandidacy(message.from, message.term);
+      case 'pre-vote':
+        return this.election.onPreVote(message.from, message.term, message.granted);
       case 'vote':
         void this.member.learnView(message.view);
         return this.election.onVote(message.term, message.from, message.votedFor);

@@ -44,6 +44,8 @@ interface Link {
   closed: boolean;
   /** The last dial was refused: nothing accepts at the peer's address. */
   refused: boolean;
+  /** The peer said in its welcome that it understands pre-vote messages. */
+  preVote: boolean;
 }
 
 export class PeerNetwork {
@@ -74,7 +76,7 @@ export class PeerNetwork {
     }
     for (const [name, peer] of wanted) {
       if (this.links.has(name)) continue;
-      const link: Link = { peer, connection: undefined, delayMs: REDIAL_DELAY_MIN_MS, timer: undefined, closed: false, refused: false };
+      const link: Link = { peer, connection: undefined, delayMs: REDIAL_DELAY_MIN_MS, timer: undefined, closed: false, refused: false, preVote: false };
       this.links.set(name, link);
       if (this.started) void this.dial(link);
     }
@@ -92,6 +94,12 @@ export class PeerNetwork {
   isRefused(peer: string): boolean {
     const link = this.links.get(peer);
     return link !== undefined && link.connection === undefined && link.refused;
+  }
+
+  /** True while `peer` is connected and said it understands pre-vote messages. */
+  speaksPreVote(peer: string): boolean {
+    const link = this.links.get(peer);
+    return link?.connection !== undefined && link.preVote;
   }
 
   /** True while a message to `peer` would go out without queueing behind others. */
@@ -138,12 +146,13 @@ export class PeerNetwork {
   private async dial(link: Link): Promise<void> {
     if (this.closed || link.closed) return;
     try {
-      const connection = await this.open(link.peer);
+      const { connection, preVote } = await this.open(link.peer);
       if (this.closed || link.closed) {
         connection.close('member shutting down');
         return;
       }
       link.connection = connection;
+      link.preVote = preVote;
       link.refused = false;
       link.delayMs = REDIAL_DELAY_MIN_MS;
       this.options.onLinkChange(link.peer.name, true);
@@ -164,7 +173,7 @@ export class PeerNetwork {
     link.delayMs = Math.min(link.delayMs * 2, REDIAL_DELAY_MAX_MS);
   }
 
-  private async open(peer: PeerAddress): Promise<Connection> {
+  private async open(peer: PeerAddress): Promise<{ connection: Connection; preVote: boolean }> {
     const { url, name } = peer;
     const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
     const transport = this.options.transports.find((t) => t.schemes.includes(scheme));
@@ -172,8 +181,9 @@ export class PeerNetwork {
     const { frameBytesMax, sendQueueBytesMax } = this.options.limits;
     const connection = await transport.dial(url, { frameBytesMax, sendQueueBytesMax, ...(this.options.mutualTls ? { serverName: name } : {}) });
     const frames = connection[Symbol.asyncIterator]();
+    let preVote: boolean;
     try {
-      await openHandshake(connection, frames, { role: 'peer', name: this.options.self });
+      preVote = (await openHandshake(connection, frames, { role: 'peer', name: this.options.self })).preVote === true;
     } catch (error) {
       connection.close('refused');
       throw error;
@@ -182,6 +192,6 @@ export class PeerNetwork {
     void (async () => {
       for (;;) if ((await frames.next()).done) return;
     })();
-    return connection;
+    return { connection, preVote };
   }
 }

@@ -80,6 +80,27 @@ export interface CandidacyMessage {
   view: GroupView;
 }
 
+/**
+ * Pre-vote: a member that lost the active asks, in its current `term`, whether the others would
+ * join an election for the next one. Nobody changes term on it, so a member that only lost the
+ * active on its own side (a pause, a partition) cannot depose one the others still hear.
+ */
+export interface PreCandidacyMessage {
+  kind: 'pre-candidacy';
+  stripe: number;
+  term: number;
+  from: string;
+}
+
+/** The answer to a pre-candidacy: `granted` when the sender has lost the active too. */
+export interface PreVoteMessage {
+  kind: 'pre-vote';
+  stripe: number;
+  term: number;
+  from: string;
+  granted: boolean;
+}
+
 /** A voting member gives its one vote of `term`. */
 export interface VoteMessage {
   kind: 'vote';
@@ -108,7 +129,7 @@ export interface AnnounceMessage {
 }
 
 /** A message between the members of one group. */
-export type GroupMessage = AppendMessage | AckMessage | ViewMessage | ViewAckMessage | CandidacyMessage | VoteMessage;
+export type GroupMessage = AppendMessage | AckMessage | ViewMessage | ViewAckMessage | CandidacyMessage | PreCandidacyMessage | PreVoteMessage | VoteMessage;
 
 export type PeerMessage = GroupMessage | AnnounceMessage;
 
@@ -132,6 +153,10 @@ export function encodePeerMessage(m: PeerMessage): Uint8Array {
       return encoder.encode([m.kind, m.stripe, m.term, m.from, m.version]);
     case 'candidacy':
       return encoder.encode([m.kind, m.stripe, m.term, m.from, m.standing, m.lastTerm, m.lastLsn, m.weight, viewToWire(m.view)]);
+    case 'pre-candidacy':
+      return encoder.encode([m.kind, m.stripe, m.term, m.from]);
+    case 'pre-vote':
+      return encoder.encode([m.kind, m.stripe, m.term, m.from, m.granted]);
     case 'vote':
       return encoder.encode([m.kind, m.stripe, m.term, m.from, m.votedFor, viewToWire(m.view)]);
     case 'announce':
@@ -183,6 +208,14 @@ export function decodePeerMessage(frame: Uint8Array): PeerMessage {
       const view = viewFromWire(wireView);
       if (!fields(5) || typeof standing !== 'boolean' || !isCount(lastTerm) || !isCount(lastLsn) || !isCount(weight) || !view) throw new ProtocolError('malformed candidacy');
       return { kind, stripe, term, from, standing, lastTerm, lastLsn, weight, view };
+    }
+    case 'pre-candidacy':
+      if (!fields(0)) throw new ProtocolError('malformed pre-candidacy');
+      return { kind, stripe, term, from };
+    case 'pre-vote': {
+      const [granted] = rest;
+      if (!fields(1) || typeof granted !== 'boolean') throw new ProtocolError('malformed pre-vote');
+      return { kind, stripe, term, from, granted };
     }
     case 'vote': {
       const [votedFor, wireView] = rest;

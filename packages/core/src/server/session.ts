@@ -142,7 +142,8 @@ export class Session {
     if (auth && accepted.role === 'client') this.handlers = guardedHandlers(this.handlers, await auth.authenticate(accepted.credentials, this.connection.remoteAddress));
     if (this.context.shuttingDown()) throw new ServerShuttingDownError();
     const servers = this.context.groupUrls?.();
-    this.connection.send(encodeWelcomeFrame({ server: this.context.serverName, clusterId: this.context.clusterId, ...(servers ? { servers } : {}) }));
+    const preVote = accepted.role !== 'client' ? { preVote: true } : {};
+    this.connection.send(encodeWelcomeFrame({ server: this.context.serverName, clusterId: this.context.clusterId, ...(servers ? { servers } : {}), ...preVote }));
     return accepted;
   }
 
