@@ -65,8 +65,8 @@ describe('kiln admin', () => {
     expect(whole.clusterId).toBe((await client.serverStatus()).clusterId);
     const table = (await kiln('status', '--config', file)).stdout;
     expect(table).toMatch(/^stripe \S+: active s\d, term \d+$/m);
-    expect(table).toMatch(/^member +state +term +last LSN +lag +in sync$/m);
-    expect(table).toMatch(/^s3 +PASSIVE-STANDBY +\d+ +\d+ +\d+ +yes$/m);
+    expect(table).toMatch(/^member +state +term +last LSN +acked LSN +lag +in sync$/m);
+    expect(table).toMatch(/^s3 +PASSIVE-STANDBY +\d+ +\d+ +\d+ +\d+ +yes$/m);
     expect(table).toMatch(/^v1 +yes +\d+$/m);
 
     const active = String((await client.serverStatus()).name);

@@ -50,6 +50,8 @@ export interface ElectionContext {
 export class Election {
   private round: Round | undefined;
   private poll: Poll | undefined;
+  /** When a lapsed poll was last reported (monotonic ms), so that a long outage logs once a window. */
+  private lapseReportedMs = -Infinity;
   /** Set while this member takes office: it must not start to twice. */
   private promoting = false;
 
@@ -85,12 +87,28 @@ export class Election {
   private pollOrWait(now: number): void {
     const { member, outbox } = this.context;
     if (this.poll && this.poll.term === member.term && now < this.poll.deadlineMs) return this.checkPoll();
+    if (this.poll) this.reportLapsedPoll(this.poll, now);
     const self = member.self.name;
     this.poll = { term: member.term, deadlineMs: now + member.options.leaseMs, granted: new Set([self]), refused: new Set() };
     for (const m of member.view.members) {
       if (m.name !== self && this.context.speaksPreVote(m.name)) outbox.send(m.name, { kind: 'pre-candidacy', term: member.term, from: self });
     }
     this.checkPoll();
+  }
+
+  /**
+   * Says, at most once an election window, why a poll lapsed: how many voting members are
+   * reachable out of how many an election needs, as a round that cannot complete does.
+   */
+  private reportLapsedPoll(poll: Poll, now: number): void {
+    const { member } = this.context;
+    if (now - this.lapseReportedMs < member.options.electionTimeMs) return;
+    this.lapseReportedMs = now;
+    const members = member.view.members;
+    const reachable = members.filter((m) => m.name === member.self.name || poll.granted.has(m.name) || poll.refused.has(m.name) || this.context.isConnected(m.name)).length;
+    const needed = majority(members.length);
+    const refusing = poll.refused.size > 0 ? `; ${poll.refused.size} still hear an active` : '';
+    this.context.log(`${member.self.name}: election for term ${member.term + 1} cannot complete: ${reachable} of ${members.length} voting members reachable, ${needed} needed${refusing}`);
   }
 
   /**
