@@ -116,7 +116,7 @@ export {
 export { inProcessTransport, type InProcessTransportOptions } from './transport/in-process.js';
 export { createServer, type ServerOptions, type KilnServer, type ServerStatus, type ServerState } from './server/server.js';
 export { createVoter, type VoterOptions, type KilnVoter } from './server/voter.js';
-export { ServerCounters, CommitCounters } from './observe/counters.js';
+export { ServerCounters, CommitCounters, type CommittedRecord } from './observe/counters.js';
 export { Histogram } from './observe/histogram.js';
 export type { ServerObservation } from './observe/observation.js';
 export type { GroupOptions, GroupMemberConfig, GroupStatus, MirrorStatus } from './replication/member.js';

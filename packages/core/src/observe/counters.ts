@@ -13,7 +13,7 @@ const LATENCY_BOUNDS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
 const GROUP_SIZE_BOUNDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048];
 
 /** A record committed, as the group writer holds it. */
-interface Committed {
+export interface CommittedRecord {
   readonly encoded: EncodedRecord;
   readonly record: LogRecord;
 }
@@ -43,7 +43,7 @@ export class CommitCounters {
   }
 
   /** Records reached the commit index. */
-  committed(done: readonly Committed[]): void {
+  committed(done: readonly CommittedRecord[]): void {
     const nowMs = this.clock.wallMs();
     for (const { encoded, record } of done) {
       this.transactions++;
