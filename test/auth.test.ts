@@ -29,7 +29,7 @@ import { tcpTransport } from '@kiln/transport-tcp';
 import { hashToken, scryptSecrets } from '@kiln/cli';
 import { KILN_BIN, killAllKilns, startKiln } from './support/cluster.js';
 import { RawTcp } from './support/wire.js';
-import { layoutOf, freePort, streamsByStripe } from './support/stripes.js';
+import { layoutOf, freePort, freePorts, streamsByStripe } from './support/stripes.js';
 
 /** The kind number of an error frame on the wire. */
 const ERROR_FRAME = 4;
@@ -184,7 +184,7 @@ describe('authentication and permissions', () => {
   });
 
   it('refuses a transaction over two stripes whole when one stream is outside the grants, before any prepare; commits it with the grants', async () => {
-    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const ports = await freePorts(4);
     const urls = ports.slice(0, 2).map((p) => `tcp://127.0.0.1:${p}`);
     const layout = layoutOf(urls, ports.slice(2).map((p) => `tcp://127.0.0.1:${p}`));
     const servers = await Promise.all(

@@ -93,9 +93,9 @@ describe('kiln with a mirror group, as an operator sees it', () => {
   it('the active logs progress lines while a restarted mirror catches up: records to go, rate, time left', async () => {
     const { root, file, active, mirror, client } = await runningGroup(7102, 'restartable');
     const progress = /kiln: mirror (\S+) catching up: (\d+) records to go at (\d+) records\/s, (about \d+ s left|time left unknown until it acknowledges)/;
-    // The active reports every 5 s, so the catch-up has to last that long to be seen: appends go on
-    // while the mirror catches up (it closes the gap only as fast as it outruns them), and a
-    // catch-up over too soon is tried again with a bigger backlog, up to a bound.
+    // The active looks every second and reports a mirror as soon as it sees it catching up (then
+    // every 5 s): appends go on while the mirror catches up (it closes the gap only as fast as it
+    // outruns them), and a catch-up over before a look is tried again with a bigger backlog.
     let seen: RegExpExecArray | null = null;
     for (const backlog of [5000, 20_000, 50_000]) {
       await kill(mirror);

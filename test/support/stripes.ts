@@ -9,11 +9,19 @@ export const STRIPE_NAMES = ['alpha', 'beta', 'gamma'];
 
 /** A free TCP port: bound on port 0, read, released. */
 export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  return (await freePorts(1))[0]!;
+}
+
+/**
+ * `count` distinct free TCP ports: all bound on port 0 at once, read, then released, so that the
+ * kernel cannot hand one port out twice (as it may to sockets bound one after another).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createNetServer());
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  return ports;
 }
 
 /** The cluster file of `count` stripes of one server each, listening on `urls[i]`. */
@@ -46,8 +54,7 @@ export interface Stripes {
 }
 
 export async function startStripes(count: number, stores: Array<() => Store> = [], limits?: ServerOptions['limits']): Promise<Stripes> {
-  const ports = [];
-  for (let i = 0; i < count * 2; i++) ports.push(await freePort());
+  const ports = await freePorts(count * 2);
   const urls = ports.slice(0, count).map((p) => `tcp://127.0.0.1:${p}`);
   const config = configOf(
     urls,

@@ -1,7 +1,7 @@
 // Outputs carved from one slab stay the caller's: a later encode never writes over an earlier one.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decode, encode } from '@msgpack/msgpack';
+import { encode } from '@msgpack/msgpack';
 import { SlabEncoder } from '../src/log/slab-encoder.js';
 
 describe('SlabEncoder', () => {
@@ -10,10 +10,9 @@ describe('SlabEncoder', () => {
       fc.property(fc.array(fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.uint8Array({ maxLength: 6000 })), { minLength: 1, maxLength: 300 }), (values) => {
         const encoder = new SlabEncoder({ ignoreUndefined: true });
         const outputs = values.map((value) => encoder.encode(value));
-        outputs.forEach((output, i) => {
-          expect(output).toEqual(encode(values[i], { ignoreUndefined: true }));
-          expect(decode(output)).toEqual(decode(encode(values[i])));
-        });
+        // Checked once every value is encoded: a later encode must not have written over an output.
+        // (Bytes, not decoded values: MessagePack's decoder refuses keys such as `__proto__`.)
+        outputs.forEach((output, i) => expect(output).toEqual(encode(values[i], { ignoreUndefined: true })));
       }),
       { numRuns: 50 },
     );
