@@ -97,23 +97,9 @@ const EXPLICIT_PORT = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#
 
 /** A `tcp://`, `tls://`, `ws://` or `wss://` URL with a host and an explicit port (0 only when `allowPortZero`). */
 export function address(value: unknown, field: string, allowPortZero: boolean): Address {
-  if (typeof value !== 'string') throw new ConfigError(field, `must be a URL string, got ${show(value)}`);
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new ConfigError(field, `'${value}' is not a URL`);
-  }
-  if (!SCHEMES.includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${value}' must be tcp, tls, ws or wss`);
-  if (parsed.hostname === '') throw new ConfigError(field, `'${value}' must name a host`);
-  if (parsed.username !== '' || parsed.password !== '') throw new ConfigError(field, `'${value}' must not carry credentials`);
-  // `new URL` drops a ws or wss URL's default port (80, 443); an explicit one still counts.
-  const explicit = EXPLICIT_PORT.exec(value)?.[1];
-  if (explicit === undefined) throw new ConfigError(field, `'${value}' must name a port`);
-  const port = Number(parsed.port === '' ? explicit : parsed.port);
-  if (port === 0 && !allowPortZero) throw new ConfigError(field, `'${value}' must name a port other than 0: others must find it`);
-  const host = hostKey(parsed.hostname);
-  return { url: value, host, port, key: `${host}:${port}` };
+  const { url, host, port } = hostAndPort(value, field, SCHEMES, 'tcp, tls, ws or wss');
+  if (port === 0 && !allowPortZero) throw new ConfigError(field, `'${url}' must name a port other than 0: others must find it`);
+  return { url, host, port, key: `${host}:${port}` };
 }
 
 /**
@@ -123,6 +109,17 @@ export function address(value: unknown, field: string, allowPortZero: boolean): 
  * certificate it needs, is the listener's to decide when it binds.
  */
 export function httpAddress(value: unknown, field: string): Address {
+  const { url, host, port } = hostAndPort(value, field, ['http:', 'https:'], 'http or https', (parsed) => {
+    if (parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '') throw new ConfigError(field, `'${value as string}' must end at the port: the listener serves its own paths`);
+  });
+  return { url, host, port, key: `${host}:${port}` };
+}
+
+/**
+ * The checks every address shares: a URL string of one of `schemes`, naming a host, carrying no
+ * credentials (then `more`'s checks), with an explicit port.
+ */
+function hostAndPort(value: unknown, field: string, schemes: readonly string[], schemeWords: string, more?: (parsed: URL) => void): { url: string; host: string; port: number } {
   if (typeof value !== 'string') throw new ConfigError(field, `must be a URL string, got ${show(value)}`);
   let parsed: URL;
   try {
@@ -130,15 +127,14 @@ export function httpAddress(value: unknown, field: string): Address {
   } catch {
     throw new ConfigError(field, `'${value}' is not a URL`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(field, `scheme of '${value}' must be http or https`);
+  if (!schemes.includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${value}' must be ${schemeWords}`);
   if (parsed.hostname === '') throw new ConfigError(field, `'${value}' must name a host`);
   if (parsed.username !== '' || parsed.password !== '') throw new ConfigError(field, `'${value}' must not carry credentials`);
-  if (parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '') throw new ConfigError(field, `'${value}' must end at the port: the listener serves its own paths`);
+  more?.(parsed);
+  // `new URL` drops a ws, wss, http or https URL's default port (80, 443); an explicit one still counts.
   const explicit = EXPLICIT_PORT.exec(value)?.[1];
   if (explicit === undefined) throw new ConfigError(field, `'${value}' must name a port`);
-  const port = Number(parsed.port === '' ? explicit : parsed.port);
-  const host = hostKey(parsed.hostname);
-  return { url: value, host, port, key: `${host}:${port}` };
+  return { url: value, host: hostKey(parsed.hostname), port: Number(parsed.port === '' ? explicit : parsed.port) };
 }
 
 /** Lower-cased host, with every loopback spelling folded into one. */
