@@ -3,7 +3,7 @@
 // disconnected/reconnecting/reconnected burst every 150 ms: 483 events in 25 s).
 import { afterEach, describe, expect, it } from 'vitest';
 import { inProcessTransport, type KilnServer } from '@kiln/core';
-import { connect, type ClientStatus } from '@kiln/core/client';
+import { connect, ConnectionClosedError, type ClientStatus } from '@kiln/core/client';
 import { activeOf, memoryMember, pollUntil, startInProcessMember } from './support/cluster.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -54,4 +54,25 @@ describe('status$ while no server is the active', () => {
     await pollUntil('reconnected', () => statuses.some((s) => s.type === 'reconnected'), 10_000);
     expect(statuses.filter((s) => s.type === 'reconnected')).toEqual([expect.objectContaining({ type: 'reconnected', server: other })]);
   }, 30_000);
+
+  it('keeps trying for the whole reconnectWindowMs before it fails a request', async () => {
+    // It gave up when the next backoff pause would pass the deadline: up to 1.5 s early.
+    const transport = inProcessTransport();
+    const members = [memoryMember('solo')];
+    const server = await startInProcessMember(transport, members, 'solo');
+    cleanups.push(() => server.close());
+    await activeOf(new Map([['solo', server]]));
+    const windowMs = 3000;
+    const client = await connect(['memory://solo'], { transports: [transport], reconnectWindowMs: windowMs, requestTimeoutMs: 30_000 });
+    cleanups.push(() => client.close());
+    await client.append('s', [{ type: 'E', data: 1 }]);
+    const lostAt = Date.now();
+    await server.close();
+    const failure = await client.append('s', [{ type: 'E', data: 2 }]).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(ConnectionClosedError);
+    expect(Date.now() - lostAt).toBeGreaterThanOrEqual(windowMs);
+  }, 20_000);
 });

@@ -332,8 +332,10 @@ export class Link {
       } catch (error) {
         refused = finalRefusal(error); // else try the next URL after a pause
       }
-      const delay = this.outage.delayMs();
-      if (refused || clock.monotonicMs() + delay > deadline) break;
+      const left = deadline - clock.monotonicMs();
+      if (refused || left <= 0) break;
+      // The last pause ends at the deadline, for one last attempt there: the window is never cut short.
+      const delay = Math.min(this.outage.delayMs(), left);
       await new Promise<void>((resolve) => timers.setTimeout(resolve, delay, { keepAlive: true }));
     }
     if (this.closed) return;
