@@ -169,20 +169,39 @@ export async function startKiln(options: StartKilnOptions = {}): Promise<KilnPro
   };
 }
 
+/** Ports this process handed out: a port probed free stays free until its server binds, so never hand it out twice. */
+const handedOut = new Set<number>();
+
+/**
+ * The fixed ports this test process draws from: test files run in parallel, one per vitest worker,
+ * and each worker gets a slice of its own, so that two files never probe the same port free and
+ * then both bind it (a server that cannot bind its port makes a cluster that never forms).
+ */
+function portSlice(): { base: number; size: number } {
+  const worker = Number(process.env.VITEST_POOL_ID);
+  if (!Number.isInteger(worker) || worker < 1) return { base: 20_000, size: 12_000 };
+  return { base: 20_000 + ((worker - 1) % 12) * 1000, size: 1000 };
+}
+
 /**
  * A free port below the kernel's ephemeral range (32768 and up on Linux), so that no outgoing
  * connection takes it as its local port while a restarted server is down. `pick` draws candidates,
  * so a seeded test stays reproducible.
  */
 export async function freeFixedPort(pick: () => number): Promise<number> {
+  const { base, size } = portSlice();
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + (pick() % 12_000);
+    const port = base + (pick() % size);
+    if (handedOut.has(port)) continue;
     const free = await new Promise<boolean>((resolve) => {
       const probe = createNetServer();
       probe.once('error', () => resolve(false));
       probe.listen({ host: '127.0.0.1', port }, () => probe.close(() => resolve(true)));
     });
-    if (free) return port;
+    if (free) {
+      handedOut.add(port);
+      return port;
+    }
   }
   throw new Error('no free port found below the ephemeral range');
 }
@@ -400,10 +419,17 @@ export async function stopAndReadLogs(members: readonly Member[], persistence: '
 /** Connects once the servers listen. */
 export async function connectWithin(urls: string[]): Promise<KilnClient> {
   let client: KilnClient | undefined;
+  let lastError: unknown;
   await pollUntil('a server to connect to', async () => {
-    client = await connect(urls, { transports: [tcpTransport()], reconnectWindowMs: 20_000, requestTimeoutMs: 20_000 }).catch(() => undefined);
+    client = await connect(urls, { transports: [tcpTransport()], reconnectWindowMs: 20_000, requestTimeoutMs: 20_000 }).catch((error: unknown) => {
+      lastError = error;
+      return undefined;
+    });
     return client !== undefined;
-  }, 20_000, 100);
+  }, 20_000, 100).catch((error: Error) => {
+    // Why the last attempt failed is what a reader of a failed run needs.
+    throw new Error(`${error.message}; last attempt: ${String(lastError)}`);
+  });
   return client!;
 }
 
