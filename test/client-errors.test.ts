@@ -30,6 +30,9 @@ describe('bad values and arguments', () => {
     ['a function', { items: [1, () => 2] }, 'events[1].data.items[1]'],
     ['a symbol', { 'odd key': Symbol('s') }, 'events[1].data["odd key"]'],
     ['a cycle', { nested: cycle }, 'events[1].data.nested.self'],
+    // MessagePack would store these as an empty map: the caller's data lost without a word.
+    ['a Map', { byId: new Map([['a', 1]]) }, 'events[1].data.byId'],
+    ['a Set', { tags: [new Set(['x'])] }, 'events[1].data.tags[0]'],
   ];
   for (const [what, data, path] of cases) {
     it(`refuses ${what} with InvalidArgumentError naming ${path}, and writes nothing`, async () => {

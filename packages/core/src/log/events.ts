@@ -3,7 +3,7 @@
  * each stream's events as one MessagePack blob, which the server validates once and stores as it
  * came, never re-encoding application data.
  */
-import { Decoder } from '@msgpack/msgpack';
+import { Decoder, ExtensionCodec } from '@msgpack/msgpack';
 import { InvalidArgumentError } from '../errors.js';
 import { eventRowsProblem } from './msgpack-shape.js';
 import { SlabEncoder } from './slab-encoder.js';
@@ -57,14 +57,28 @@ export const untrustedDecoderLimits = {
   maxExtLength: 1024,
 } as const;
 
+/**
+ * Makes the encoder fail on a Map or a Set, which it would otherwise write as an empty map, so
+ * that `encodeEvents` names the value instead of storing the caller's data as `{}`.
+ */
+const refuseMapsAndSets = new ExtensionCodec();
+refuseMapsAndSets.register({
+  type: 0,
+  encode: (value) => {
+    if (value instanceof Map || value instanceof Set) throw new TypeError('a Map or a Set would be stored as an empty map');
+    return null;
+  },
+  decode: (data) => data,
+});
+
 // A client encodes a blob per append: carved from a slab, it costs no buffer of its own.
-const encoder = new SlabEncoder({ ignoreUndefined: true });
+const encoder = new SlabEncoder({ ignoreUndefined: true, extensionCodec: refuseMapsAndSets });
 const decoder = new Decoder(untrustedDecoderLimits);
 
 /**
  * Encodes events into the blob one append carries; `newId` fills in missing ids.
  * @throws InvalidArgumentError naming the value MessagePack cannot carry (a BigInt, a function, a
- * symbol, a cycle) by its path under the argument `field` names, for example `events[0].data.amount`
+ * symbol, a cycle, or a Map or a Set, which it would store as an empty map) by its path under the argument `field` names, for example `events[0].data.amount`
  */
 export function encodeEvents(events: readonly EventData[], newId: () => string, field: () => string = () => 'events'): Uint8Array {
   const rows = events.map((e) => (e.metadata === undefined ? [e.id ?? newId(), e.type, e.data] : [e.id ?? newId(), e.type, e.data, e.metadata]));

@@ -36,6 +36,8 @@ function walk(value: unknown, path: string, ancestors: Set<object>, depth: numbe
       return undefined;
   }
   if (value === null || ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date) return undefined;
+  if (value instanceof Map) return { path, rule: 'is a Map, which MessagePack would store as an empty map: pass a plain object (Object.fromEntries)' };
+  if (value instanceof Set) return { path, rule: 'is a Set, which MessagePack would store as an empty map: pass an array ([...set])' };
   if (ancestors.has(value)) return { path, rule: 'refers back to an object that contains it (a cycle), which MessagePack cannot carry' };
   if (depth >= EVENT_VALUE_DEPTH_MAX) return { path, rule: `nests deeper than ${EVENT_VALUE_DEPTH_MAX} levels` };
   ancestors.add(value);
