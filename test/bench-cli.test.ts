@@ -122,7 +122,8 @@ describe('kiln bench', () => {
       [['--url', 'http://127.0.0.1:1'], 2, /scheme of 'http:\/\/127\.0\.0\.1:1' must be tcp, tls, ws or wss/],
       [['--url', server.url, '--config', 'x.json'], 2, /--url and --config do not go together/],
       [['--url', server.url, '--shape', 'cross-stripe', '--duration', '0.2'], 2, /needs a cluster of at least 2 stripes; this one has 1/],
-      [['--url', 'tcp://127.0.0.1:1', '--duration', '0.2'], 1, /ConnectionRefusedError/],
+      [['--url', 'tcp://127.0.0.1:1', '--duration', '0.2'], 5, /ConnectionRefusedError/],
+      [['--config', 'no-such-file.json', '--duration', '0.2'], 3, /ConfigError/],
     ];
     for (const [args, code, message] of cases) {
       const run = await bench(...args);

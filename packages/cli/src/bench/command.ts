@@ -4,11 +4,12 @@
  * `--duration`, prints a progress line on stderr every second, then the table (or `--json`).
  */
 import { randomBytes } from 'node:crypto';
-import { ConfigError, serversOf } from '@kiln/core';
+import { serversOf } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
 import { readClusterConfig } from '../config.js';
+import { describeFailure, EXIT } from '../exit-codes.js';
 import { runLoad } from './load.js';
 import { benchReport, ProgressLine, reportTable } from './report.js';
 import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchSettings } from './settings.js';
@@ -25,10 +26,15 @@ export async function runBench(args: readonly string[]): Promise<void> {
     const errors = await bench(settings);
     if (errors > 0) process.exitCode = 1;
   } catch (error) {
-    const usage = error instanceof BenchUsageError || error instanceof WorkloadError || error instanceof ConfigError;
-    const text = error instanceof BenchUsageError || error instanceof WorkloadError ? error.message : error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    process.stderr.write(`kiln bench: ${text}${usage ? ' (kiln bench --help)' : ''}\n`);
-    process.exitCode = usage ? 2 : 1;
+    // A bad flag or a shape the cluster cannot run is a usage error; anything else ends as every kiln command does.
+    if (error instanceof BenchUsageError || error instanceof WorkloadError) {
+      process.stderr.write(`kiln bench: ${error.message} (kiln bench --help)\n`);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    const { line, code } = describeFailure(error, 'kiln bench --help');
+    process.stderr.write(`${line.replace(/^kiln: /, 'kiln bench: ')}\n`);
+    process.exitCode = code;
   }
 }
 

@@ -51,7 +51,8 @@ export const BENCH_USAGE = `usage: kiln bench [--url URL]... | [--config FILE] [
   --json              print the result as one JSON object instead of a table
   -h, --help          print this
   A progress line goes to stderr every second. Exit status: 0 when every transaction was
-  acknowledged, 1 when any failed or the servers could not be reached, 2 for a bad flag.`;
+  acknowledged, 1 when any failed, 2 for a bad flag, 3 for a bad config file, 5 when no server
+  answered (as every kiln command: kiln help).`;
 
 /** The most transactions a client keeps outstanding: the client's own cap on requests in flight. */
 const IN_FLIGHT_MAX = 1024;
