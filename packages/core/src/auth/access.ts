@@ -42,6 +42,14 @@ export class Access {
     return false;
   }
 
+  /** True when a grant of `permission` covers every stream whose name starts with `prefix`. */
+  allowsPrefix(prefix: string, permission: Permission): boolean {
+    const set = this.byPermission[permission];
+    if (set.every) return true;
+    for (const granted of set.prefixes) if (prefix.startsWith(granted)) return true;
+    return false;
+  }
+
   /** @throws PermissionDeniedError naming `stream` and `permission` when no grant covers them */
   check(stream: string, permission: Permission): void {
     if (!this.allows(stream, permission)) throw new PermissionDeniedError(stream, permission);

@@ -7,7 +7,8 @@
  *
  * @packageDocumentation
  */
-import type { Permission } from '../errors.js';
+import { PermissionDeniedError, type Permission } from '../errors.js';
+import type { EventFilter } from '../protocol/messages.js';
 import type { OperationHandlers } from '../protocol/operations.js';
 import type { Access } from './access.js';
 
@@ -29,9 +30,13 @@ export function guardedHandlers(handlers: OperationHandlers, access: Access): Op
       access.check(request.stream, 'read');
       return handlers.read(request);
     },
-    readAll: overAll('read', handlers.readAll),
+    readAll: (request) => {
+      checkReadOverAll(access, request.filter);
+      return handlers.readAll(request);
+    },
     subscribe: (request) => {
-      access.check(request.stream ?? EVERY_STREAM, 'read');
+      if (typeof request.stream === 'string') access.check(request.stream, 'read');
+      else checkReadOverAll(access, request.filter);
       return handlers.subscribe(request);
     },
     // Any client that got in may end its own subscriptions, ping, and ask where streams live.
@@ -50,4 +55,15 @@ export function guardedHandlers(handlers: OperationHandlers, access: Access): Op
     removeMirror: overAll('admin', handlers.removeMirror),
     diverged: overAll('admin', handlers.diverged),
   };
+}
+
+/**
+ * A read of the whole log reaches every stream, unless its filter names stream prefixes: then
+ * it reaches only streams under those, and `read` on each prefix will do.
+ * @throws PermissionDeniedError naming the first prefix not granted (as `prefix*`), or `'*'`
+ */
+function checkReadOverAll(access: Access, filter: EventFilter | undefined): void {
+  const prefixes = filter?.streamPrefixes;
+  if (prefixes === undefined || prefixes.length === 0) return access.check(EVERY_STREAM, 'read');
+  for (const prefix of prefixes) if (!access.allowsPrefix(prefix, 'read')) throw new PermissionDeniedError(`${prefix}*`, 'read');
 }
