@@ -8,9 +8,10 @@
 // - isolation: 2 stripes of 2 servers + a voter; appends/s on stripe alpha's streams (hash-tagged
 //   onto alpha) with bravo healthy, then again after every bravo server was killed.
 // - alone: the machine's share of scale's growth. The same load split the same way over 2 and 4
-//   server processes, but each an independent one-server cluster: no stripe code, no peer links.
-//   What scale's CPU per append grows by beyond this is what stripes cost; the rest is the split
-//   itself (smaller batches per socket read and write, N + 1 busy processes on the machine's cores).
+//   server processes, but each an independent one-server cluster: no stripe code, no peer links;
+//   each runs right after scale's row of as many stripes. What scale's CPU per append grows by
+//   beyond this is what stripes cost; the rest is the split itself (smaller batches per socket read
+//   and write, N + 1 busy processes taking turns on the machine's cores).
 //
 //   node bench/stripes.mjs [--seconds 20] [--out FILE.jsonl] [--parts scale,even,isolation,alone]
 //                                                                   (PEERS_DIR: the peers harness)
@@ -145,6 +146,8 @@ async function scale(even) {
       } finally {
         await stopCluster(c);
       }
+      // Right after the stripes it stands beside: the machine's load from others drifts over minutes.
+      if (!even && servers === 1 && stripes > 1 && PARTS.has('alone')) await alone(stripes);
     }
   }
 }
@@ -184,19 +187,17 @@ async function isolation() {
  * Scale's load (8 clients x 32 in flight) over `n` independent one-server clusters, each stream to
  * the server its slot takes in a cluster of `n` stripes (kiln-target.mjs, KILN_SPLIT_URLS).
  */
-async function alone() {
-  for (const n of [2, 4]) {
-    const label = `alone-${n}`;
-    console.error(`stripes bench: ${label}`);
-    const clusters = [];
-    try {
-      for (let i = 0; i < n; i++) clusters.push(await startCluster({ stripes: 1, servers: 1, voters: 0 }, `${label}-${i}`));
-      const urls = clusters.map((c) => c.config.stripes[0].servers[0].listen[0]);
-      const r = await load(clusters[0], label, { KILN_SPLIT_URLS: urls.join(',') }, { pids: clusters.flatMap(livePids) });
-      rows.push({ label, alone: true, stripes: n, servers: 1, voters: 0, appendsPerSec: r.appendsPerSec, usPerAppend: usPerAppend(r), p99: r.latencyMs?.p99 ?? null });
-    } finally {
-      for (const c of clusters) await stopCluster(c);
-    }
+async function alone(n) {
+  const label = `alone-${n}`;
+  console.error(`stripes bench: ${label}`);
+  const clusters = [];
+  try {
+    for (let i = 0; i < n; i++) clusters.push(await startCluster({ stripes: 1, servers: 1, voters: 0 }, `${label}-${i}`));
+    const urls = clusters.map((c) => c.config.stripes[0].servers[0].listen[0]);
+    const r = await load(clusters[0], label, { KILN_SPLIT_URLS: urls.join(',') }, { pids: clusters.flatMap(livePids) });
+    rows.push({ label, alone: true, stripes: n, servers: 1, voters: 0, appendsPerSec: r.appendsPerSec, usPerAppend: usPerAppend(r), p99: r.latencyMs?.p99 ?? null });
+  } finally {
+    for (const c of clusters) await stopCluster(c);
   }
 }
 
@@ -204,7 +205,8 @@ try {
   if (PARTS.has('scale')) await scale(false);
   if (PARTS.has('even')) await scale(true);
   if (PARTS.has('isolation')) await isolation();
-  if (PARTS.has('alone')) await alone();
+  // With scale, each runs beside its stripes (above).
+  if (PARTS.has('alone') && !PARTS.has('scale')) for (const n of [2, 4]) await alone(n);
 } finally {
   killAll();
 }
