@@ -20,6 +20,7 @@
 // The promise resolves when the Kiln server has acknowledged the transaction:
 // in memory mode the event is in the server's memory; in restartable mode it is
 // written to LevelDB and fsynced, on one server (no replication).
+import { SlotTable } from '@kiln/core';
 import { connect as kilnConnect } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
@@ -55,7 +56,28 @@ function urls(opts) {
 const url = (opts) => urls(opts).join(',');
 const transportName = (opts) => (urls(opts)[0].startsWith('ws') ? 'WebSocket' : 'TCP');
 
+// KILN_SPLIT_URLS (environment, comma-separated): several independent one-server clusters instead
+// of one cluster. Each bench client has a client per server, and each stream goes to the server its
+// slot would take in a cluster of that many stripes: the same split of the load over the same number
+// of processes, with no stripe code (bench/stripes.mjs, part alone, measures what the split costs).
+const splitUrls = (process.env.KILN_SPLIT_URLS ?? '').split(/[\s,]+/).filter(Boolean);
+for (const u of splitUrls) {
+  if (new URL(u).hostname !== '127.0.0.1') throw new Error(`KILN_SPLIT_URLS: ${u} is not on 127.0.0.1`);
+}
+
+/** One client per server of KILN_SPLIT_URLS, shaped as far as this target uses a client. */
+async function openSplit(name) {
+  const table = SlotTable.initial(splitUrls.length);
+  const clients = await Promise.all(splitUrls.map((u) => kilnConnect(u, { transports: [tcpTransport()], name, requestTimeoutMs: 60_000 })));
+  return {
+    append: (stream, events, options) => clients[table.stripeOf(stream)].append(stream, events, options),
+    statuses: () => Promise.all(clients.map((c) => c.serverStatus())),
+    close: () => Promise.all(clients.map((c) => c.close())),
+  };
+}
+
 async function open(opts, name) {
+  if (splitUrls.length) return openSplit(name);
   const list = urls(opts);
   const transports = list.some((u) => u.startsWith('ws')) ? [wsTransport()] : [tcpTransport()];
   return kilnConnect(list.length === 1 ? list[0] : list, { transports, name, requestTimeoutMs: 60_000 });
@@ -65,6 +87,7 @@ async function open(opts, name) {
 let serverInfo = null;
 
 export function describe(opts) {
+  if (splitUrls.length) return `Kiln client.append (1 event, ${expectedWhat}) over ${splitUrls.length} independent one-server clusters (${splitUrls.join(', ')}), each stream to the server its slot takes in ${splitUrls.length} stripes`;
   const where = `${url(opts)}`;
   const via = transportName(opts) === 'TCP' ? '' : ' over WebSocket';
   if (!serverInfo) return `Kiln client.append (1 event, ${expectedWhat})${via} to ${where}`;
@@ -82,7 +105,22 @@ export function describe(opts) {
   return `Kiln client.append (1 event, ${expectedWhat})${via} to ${where}; ${ack}`;
 }
 
+/** prepare() over KILN_SPLIT_URLS: every server must be empty, as one must be in prepare(). */
+async function prepareSplit(opts) {
+  const split = await openSplit('bench-prepare');
+  try {
+    const statuses = await split.statuses();
+    const used = statuses.find((st) => st.lastLsn !== 0 || st.commitIndex !== 0);
+    if (opts.reset && used) throw new Error(`kiln server ${used.name} of KILN_SPLIT_URLS is not empty (lastLsn ${used.lastLsn}); start fresh servers or pass --no-reset`);
+    serverInfo = { split: splitUrls.length, persistent: statuses.some((st) => st.persistent), servers: 1, voters: 0, expectedVersion: checkVersions ? 'workload' : 'any', transport: 'TCP' };
+    return serverInfo;
+  } finally {
+    await split.close();
+  }
+}
+
 export async function prepare(opts) {
+  if (splitUrls.length) return prepareSplit(opts);
   const client = await open(opts, 'bench-prepare');
   try {
     const status = await client.serverStatus();
@@ -129,6 +167,14 @@ export async function connect(opts, clientId) {
 
 /** Events stored = acknowledged LSNs (each append is one transaction of one event). */
 export async function count(opts) {
+  if (splitUrls.length) {
+    const split = await openSplit('bench-count');
+    try {
+      return (await split.statuses()).reduce((sum, st) => sum + st.commitIndex, 0);
+    } finally {
+      await split.close();
+    }
+  }
   const client = await open(opts, 'bench-count');
   try {
     const status = await client.serverStatus();

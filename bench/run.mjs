@@ -50,7 +50,8 @@ const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrore
   --failover       kill -9 the active of a 2 servers + voter group FAILOVER_KILLS=10 times  (PARTS=failover)
   --rejoin         a mirror REJOIN_EVENTS=1000000 events behind catches up under load     (PARTS=rejoin)
   --stripes        clusters of 1, 2 and 4 stripes (1 server, then 2 servers + a shared voter each,
-                   memory mode), and one stripe's rate while another has no active (bench/stripes.mjs)
+                   memory mode), the same load split over 2 and 4 independent one-server clusters,
+                   and one stripe's rate while another has no active (bench/stripes.mjs)
                                                                                            (PARTS=stripes)
   --cross-stripe   transactions over two stripes against the same on one (hash-tagged): tx/s, p50,
                    p99, and the first commit after SIGKILL of the coordinator's active

@@ -7,8 +7,13 @@
 //   cores the absolute rate cannot grow; what scaling needs is the cost per append staying flat.
 // - isolation: 2 stripes of 2 servers + a voter; appends/s on stripe alpha's streams (hash-tagged
 //   onto alpha) with bravo healthy, then again after every bravo server was killed.
+// - alone: the machine's share of scale's growth. The same load split the same way over 2 and 4
+//   server processes, but each an independent one-server cluster: no stripe code, no peer links;
+//   each runs right after scale's row of as many stripes. What scale's CPU per append grows by
+//   beyond this is what stripes cost; the rest is the split itself (smaller batches per socket read
+//   and write, N + 1 busy processes taking turns on the machine's cores).
 //
-//   node bench/stripes.mjs [--seconds 20] [--out FILE.jsonl] [--parts scale,even,isolation]
+//   node bench/stripes.mjs [--seconds 20] [--out FILE.jsonl] [--parts scale,even,isolation,alone]
 //                                                                   (PEERS_DIR: the peers harness)
 //
 // scale: the same load (8 clients x 32 appends in flight) over 1, 2, 4 stripes; even: the same
@@ -29,7 +34,7 @@ const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(benchDir, '..');
 const cliBin = path.join(repoRoot, 'packages/cli/dist/bin.js');
 const peersDir = process.env.PEERS_DIR ?? path.resolve(repoRoot, '../shared/peers');
-const { values: flags } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, out: { type: 'string' }, parts: { type: 'string', default: 'scale,even,isolation' } } });
+const { values: flags } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, out: { type: 'string' }, parts: { type: 'string', default: 'scale,even,isolation,alone' } } });
 const PARTS = new Set(flags.parts.split(','));
 const SECONDS = Number(flags.seconds);
 const outFile = flags.out ?? path.join(benchDir, 'out', `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-stripes.jsonl`);
@@ -97,10 +102,12 @@ async function stopCluster(c) {
   rmSync(c.dir, { recursive: true, force: true });
 }
 
+/** The pids of a cluster's members still running. */
+const livePids = (c) => [...c.members.values()].filter((m) => m.child.exitCode === null && m.child.signalCode === null).map((m) => m.child.pid);
+
 /** One load run of the peers harness against the cluster, given one server's URL; returns its JSON result. */
-function load(c, label, env = {}, { inflight = 32, reset = true } = {}) {
+function load(c, label, env = {}, { inflight = 32, reset = true, pids = livePids(c) } = {}) {
   const first = c.config.stripes[0].servers[0].listen[0];
-  const pids = [...c.members.values()].filter((m) => m.child.exitCode === null && m.child.signalCode === null).map((m) => m.child.pid);
   const args = [
     path.join(peersDir, 'bench.mjs'),
     ...['--target', 'kiln', '--target-module', path.join(benchDir, 'kiln-target.mjs'), '--endpoints', new URL(first).host, '--server-pids', pids.join(',')],
@@ -139,6 +146,8 @@ async function scale(even) {
       } finally {
         await stopCluster(c);
       }
+      // Right after the stripes it stands beside: the machine's load from others drifts over minutes.
+      if (!even && servers === 1 && stripes > 1 && PARTS.has('alone')) await alone(stripes);
     }
   }
 }
@@ -174,16 +183,40 @@ async function isolation() {
   rows.push({ label: 'isolation', before: before.appendsPerSec, after: after.appendsPerSec, ratio: after.appendsPerSec / before.appendsPerSec, usBefore: usPerAppend(before), usAfter: usPerAppend(after) });
 }
 
+/**
+ * Scale's load (8 clients x 32 in flight) over `n` independent one-server clusters, each stream to
+ * the server its slot takes in a cluster of `n` stripes (kiln-target.mjs, KILN_SPLIT_URLS).
+ */
+async function alone(n) {
+  const label = `alone-${n}`;
+  console.error(`stripes bench: ${label}`);
+  const clusters = [];
+  try {
+    for (let i = 0; i < n; i++) clusters.push(await startCluster({ stripes: 1, servers: 1, voters: 0 }, `${label}-${i}`));
+    const urls = clusters.map((c) => c.config.stripes[0].servers[0].listen[0]);
+    const r = await load(clusters[0], label, { KILN_SPLIT_URLS: urls.join(',') }, { pids: clusters.flatMap(livePids) });
+    rows.push({ label, alone: true, stripes: n, servers: 1, voters: 0, appendsPerSec: r.appendsPerSec, usPerAppend: usPerAppend(r), p99: r.latencyMs?.p99 ?? null });
+  } finally {
+    for (const c of clusters) await stopCluster(c);
+  }
+}
+
 try {
   if (PARTS.has('scale')) await scale(false);
   if (PARTS.has('even')) await scale(true);
   if (PARTS.has('isolation')) await isolation();
+  // With scale, each runs beside its stripes (above).
+  if (PARTS.has('alone') && !PARTS.has('scale')) for (const n of [2, 4]) await alone(n);
 } finally {
   killAll();
 }
 const f = (x, d = 1) => (x === null || x === undefined ? 'n/a' : x.toFixed(d));
 const lines = ['| shape | load | appends/s | server CPU µs/append | p99 ms |', '| --- | --- | ---: | ---: | ---: |'];
 for (const r of rows.filter((x) => x.label !== 'isolation')) {
+  if (r.alone) {
+    lines.push(`| ${r.stripes} independent one-server clusters (no stripes) | 8 × 32, split as over ${r.stripes} stripes | ${Math.round(r.appendsPerSec)} | ${f(r.usPerAppend)} | ${f(r.p99, 2)} |`);
+    continue;
+  }
   lines.push(`| ${r.stripes} stripe(s) × ${r.servers} server(s)${r.voters ? ' + shared voter' : ''} | ${r.even ? `8 × ${32 * r.stripes} (32 per stripe)` : '8 × 32'} | ${Math.round(r.appendsPerSec)} | ${f(r.usPerAppend)} | ${f(r.p99, 2)} |`);
 }
 const iso = rows.find((x) => x.label === 'isolation');

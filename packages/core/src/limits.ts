@@ -196,8 +196,6 @@ export const TXN_DECISION_SENDS = 3;
 export const TXN_REMEMBERED_MAX = 100_000;
 /** Longest transaction id, in characters. */
 export const TXN_ID_LENGTH_MAX = 200;
-/** Stream names whose stripe a server remembers; past it the memory starts over. */
-export const STREAM_STRIPES_REMEMBERED_MAX = 65_536;
 /**
  * Files the level store lets LevelDB keep open (its `max_open_files`, the least it accepts; it
  * keeps 10 for its own files and the rest for tables). LevelDB maps each open table into memory,

@@ -89,6 +89,14 @@ describe('slotOf', () => {
     );
   });
 
+  it('hashes the bytes TextEncoder gives for any UTF-16 text, a lone surrogate as U+FFFD', () => {
+    // slotOf takes the UTF-8 bytes from the code units as it hashes; TextEncoder is the reference.
+    expect(slotOf('a\ud800b')).toBe(slotOf('a\ufffdb'));
+    expect(slotOf('\udc00\ud83d')).toBe(slotOf('\ufffd\ufffd'));
+    const codeUnits = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 40 });
+    fc.assert(fc.property(codeUnits, (stream) => slotOf(stream) === crc16Bitwise(utf8.encode(hashKeyOf(stream))) % SLOT_COUNT), { numRuns: 2000 });
+  });
+
   it('puts any name with a non-empty first tag in the slot of the tag alone', () => {
     const noOpen = fc.string({ unit: 'binary', maxLength: 20 }).filter((s) => !s.includes('{'));
     const tag = fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }).filter((s) => s.length > 0 && !s.includes('}'));

@@ -131,19 +131,21 @@ export class TopologyRouter implements StripeFacts {
     return this.striped ? this.routedOverStripes(streams, run) : run(0);
   }
 
-  private async routedOverStripes<T>(streams: readonly string[], run: (stripe: number) => Promise<T>): Promise<T> {
+  private routedOverStripes<T>(streams: readonly string[], run: (stripe: number) => Promise<T>): Promise<T> {
     const stripe = this.stripeOfStreams(streams);
-    try {
-      return await run(stripe);
-    } catch (error) {
-      if (!(error instanceof WrongStripeError)) throw error;
-      await this.refresh(stripe);
-      let next = this.stripeOfStreams(streams);
-      if (next === stripe) next = this.stripeNamed(error.stripe) ?? stripe;
-      if (next === stripe) throw error;
-      if (error.active !== null && this.links[next] === undefined) this.hints.set(next, error.active);
-      return run(next);
-    }
+    // A chain, not an async function: every append passes here, and an async frame costs promises.
+    return run(stripe).catch((error: unknown) => this.rerouted(error, streams, stripe, run));
+  }
+
+  /** After an operation on `stripe` failed: again on the right stripe if it was a `WrongStripeError`, else the error. */
+  private async rerouted<T>(error: unknown, streams: readonly string[], stripe: number, run: (stripe: number) => Promise<T>): Promise<T> {
+    if (!(error instanceof WrongStripeError)) throw error;
+    await this.refresh(stripe);
+    let next = this.stripeOfStreams(streams);
+    if (next === stripe) next = this.stripeNamed(error.stripe) ?? stripe;
+    if (next === stripe) throw error;
+    if (error.active !== null && this.links[next] === undefined) this.hints.set(next, error.active);
+    return run(next);
   }
 
   /** Sends a request to a stripe's active; in a cluster of several, a stripe out of reach fails it with `StripeUnavailableError`. */

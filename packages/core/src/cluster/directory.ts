@@ -6,7 +6,6 @@
  * `WrongStripeError`.
  */
 import { WrongStripeError } from '../errors.js';
-import { STREAM_STRIPES_REMEMBERED_MAX } from '../limits.js';
 import type { StripeTopology, Topology } from '../protocol/topology.js';
 import type { ClusterLayout } from './layout.js';
 
@@ -29,7 +28,6 @@ interface KnownActive {
 
 export class ClusterDirectory {
   private readonly actives = new Map<number, KnownActive>();
-  private readonly recentStripes = new Map<string, number>();
   /** False for a cluster of one stripe: no stream is ever elsewhere, and routing costs nothing. */
   readonly striped: boolean;
 
@@ -77,15 +75,9 @@ export class ClusterDirectory {
     };
   }
 
-  /** The stripe holding `stream`; the hash of a recent name is remembered, as every request of a stream asks again. */
+  /** The stripe holding `stream`: hashed again at each request, which costs no more than looking a remembered name up. */
   stripeOf(stream: string): number {
-    let stripe = this.recentStripes.get(stream);
-    if (stripe === undefined) {
-      stripe = this.layout.slotTable.stripeOf(stream);
-      if (this.recentStripes.size >= STREAM_STRIPES_REMEMBERED_MAX) this.recentStripes.clear();
-      this.recentStripes.set(stream, stripe);
-    }
-    return stripe;
+    return this.layout.slotTable.stripeOf(stream);
   }
 
   /** True when `streams` lie on several stripes: a transaction over them is coordinated by the lowest. */

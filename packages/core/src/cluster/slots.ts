@@ -34,7 +34,45 @@ function buildCrc16Table(): Uint16Array {
 /** CRC-16/XMODEM (polynomial 0x1021, initial value 0): Redis Cluster's slot hash. */
 export function crc16(bytes: Uint8Array): number {
   let crc = 0;
-  for (let i = 0; i < bytes.length; i++) crc = ((crc << 8) & 0xffff) ^ crc16Table[((crc >>> 8) ^ bytes[i]!) & 0xff]!;
+  for (let i = 0; i < bytes.length; i++) crc = crc16Step(crc, bytes[i]!);
+  return crc;
+}
+
+function crc16Step(crc: number, byte: number): number {
+  return ((crc << 8) & 0xffff) ^ crc16Table[((crc >>> 8) ^ byte) & 0xff]!;
+}
+
+/**
+ * {@link crc16} of the UTF-8 bytes of `text`, taken from its UTF-16 code units as they are
+ * encoded, without encoding it first: every operation of a client and a server of several
+ * stripes routes by it, and `TextEncoder`'s copy cost several times the hash. A lone surrogate
+ * counts as U+FFFD, as `TextEncoder` writes it.
+ */
+function crc16OfUtf8(text: string): number {
+  let crc = 0;
+  for (let i = 0; i < text.length; i++) {
+    let code = text.charCodeAt(i);
+    if (code < 0x80) {
+      crc = crc16Step(crc, code);
+      continue;
+    }
+    if (code < 0x800) {
+      crc = crc16Step(crc16Step(crc, 0xc0 | (code >>> 6)), 0x80 | (code & 0x3f));
+      continue;
+    }
+    if (code >= 0xd800 && code <= 0xdfff) {
+      const low = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+      if (code <= 0xdbff && low >= 0xdc00 && low <= 0xdfff) {
+        const point = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+        crc = crc16Step(crc16Step(crc, 0xf0 | (point >>> 18)), 0x80 | ((point >>> 12) & 0x3f));
+        crc = crc16Step(crc16Step(crc, 0x80 | ((point >>> 6) & 0x3f)), 0x80 | (point & 0x3f));
+        continue;
+      }
+      code = 0xfffd;
+    }
+    crc = crc16Step(crc16Step(crc16Step(crc, 0xe0 | (code >>> 12)), 0x80 | ((code >>> 6) & 0x3f)), 0x80 | (code & 0x3f));
+  }
   return crc;
 }
 
@@ -49,7 +87,7 @@ export function hashKeyOf(stream: string): string {
 
 /** The slot of a stream, 0..16383. Names are checked for well-formed Unicode before they get here. */
 export function slotOf(stream: string): number {
-  return crc16(utf8.encode(hashKeyOf(stream))) % SLOT_COUNT;
+  return crc16OfUtf8(hashKeyOf(stream)) % SLOT_COUNT;
 }
 
 /** A run of slots held by one stripe: `[first, last]` inclusive, and the stripe's index. */
