@@ -364,18 +364,18 @@ export class Committer {
   }
 
   /**
-   * Writes a step of a transaction over several stripes (prepare, decide or outcome) with its
-   * appends at the versions reserved for them; resolves once it is committed. Asking again for a
-   * step in flight joins it.
+   * Writes a step of a transaction over several stripes (prepare, decide or outcome) at its reserved versions; resolves once
+   * committed (asking again joins it). A decide or an outcome lets go of its streams as it takes its LSN: later writes follow it.
    */
   async writeStep(kind: typeof RecordKind.Prepare | typeof RecordKind.Decide | typeof RecordKind.Outcome, txn: TxnInfo, clientId: string, seq: number, appends: RecordAppend[]): Promise<TransactionResult> {
     const tag = `${txn.id}@${kind}`;
     const joined = this.inFlight.get(tag);
     if (joined) return joined.result;
     const visible = kind !== RecordKind.Prepare;
-    if (visible) await this.heads.load(appends.map((a) => a.stream));
+    if (visible && !this.headsCached(appends.map((a) => a.stream))) await this.heads.load(appends.map((a) => a.stream)); // no await when cached: let go before the next request is read
     this.checkAccepting();
     if (visible) for (const a of appends) this.heads.advance(a.stream, a.firstVersion + a.eventCount - 1);
+    if (visible) this.release(txn.id);
     const record: LogRecord = { lsn: this.writer.takeLsn(), term: this.options.term, kind, clientId, seq, timestampMs: this.options.clock.wallMs(), appends, txn };
     const encoded = encodeRecord(record);
     return this.queue(encoded, record, kind === RecordKind.Decide ? { lsn: record.lsn, streams: txn.streams } : { lsn: record.lsn, streams: encoded.streams }, tag);

@@ -110,6 +110,9 @@ export class Participant {
    */
   async settleHeld(streams: readonly string[]): Promise<void> {
     if (this.context.txnLog.prepared.size === 0) return;
+    // A part whose outcome has its LSN holds nothing any more (the write follows the outcome in the log).
+    const committer = this.context.committer();
+    if (streams.every((s) => committer.holderOf(s) === undefined)) return;
     let timer: TimerHandle | undefined;
     const gaveUp = new Promise<void>((resolve) => (timer = this.context.timers.setTimeout(resolve, TXN_SETTLE_WAIT_MS)));
     await Promise.race([this.resolveHeld(streams).catch(() => undefined), gaveUp]);
@@ -140,6 +143,9 @@ export class Participant {
    */
   async resolve(prepare: LogRecord): Promise<void> {
     const txn = prepare.txn!;
+    // Its decision came already: the coordinator need not be asked again.
+    const ending = this.ending.get(txn.id);
+    if (ending) return ending;
     const askedMs = this.context.clock.monotonicMs();
     let decision: Decision;
     try {
@@ -196,7 +202,7 @@ export class Participant {
   private async writeOutcome(prepare: LogRecord, decision: Decision): Promise<void> {
     const committer = this.context.committer();
     const txn = { ...prepare.txn!, decision, prepareLsn: prepare.lsn, streams: [] };
+    // Writing the outcome lets go of the part's streams.
     await committer.writeStep(RecordKind.Outcome, txn, prepare.clientId, prepare.seq, decision === Decision.Commit ? writes(prepare) : []);
-    committer.release(txn.id);
   }
 }

@@ -1,0 +1,97 @@
+// A participant's side of a transaction over several stripes, against a real committer and a
+// coordinator that only counts how often it is asked: a part whose decision arrived is ended
+// without asking again, and its streams are free for the next part as soon as its outcome has
+// its place in the log, not a replication round later.
+import { memoryStore } from '@kiln/store-memory';
+import { describe, expect, it } from 'vitest';
+import { Committer } from '../src/commit/committer.js';
+import { defaultLogLimits } from '../src/limits.js';
+import { encodeEvents } from '../src/log/events.js';
+import { Decision, type LogRecord } from '../src/log/record.js';
+import type { PrepareRequest } from '../src/protocol/txn-messages.js';
+import { checkedStore } from '../src/store/checked-store.js';
+import { systemClock, systemTimers } from '../src/time.js';
+import { Participant } from '../src/txn/participant.js';
+import type { StripeCaller } from '../src/txn/stripe-caller.js';
+import { TxnLog } from '../src/txn/txn-log.js';
+
+/** A participant of stripe 1 whose mirrors never answer by themselves: `commitThrough` commits. */
+async function participantHarness() {
+  const store = checkedStore(memoryStore(), defaultLogLimits);
+  await store.open();
+  const txnLog = new TxnLog();
+  const written: number[] = [];
+  const committer = new Committer({
+    store,
+    limits: defaultLogLimits,
+    clock: systemClock,
+    timers: systemTimers,
+    term: 1,
+    commitIndex: 0,
+    onWritten: (records) => written.push(...records.map((r) => r.lsn)),
+    onCommitted: (records: readonly LogRecord[]) => records.forEach((r) => txnLog.see(r, systemClock.monotonicMs())),
+    onFailed: () => {},
+  });
+  await committer.recover();
+  const asked: string[] = [];
+  // The coordinator decided commit for every transaction it is asked about.
+  const caller = { call: (_stripe: number, op: string, txnId: string) => (asked.push(`${op} ${txnId}`), Promise.resolve(Decision.Commit)) } as unknown as StripeCaller;
+  const participant = new Participant({ committer: () => committer, timers: systemTimers, caller, txnLog, stripeName: String, clock: systemClock, txnTimeoutMs: 10_000, keepForced: () => Promise.resolve() });
+  /** Resolves once the store holds LSN `lsn` (written, not committed). */
+  const writtenThrough = async (lsn: number): Promise<void> => {
+    const deadline = Date.now() + 5_000;
+    while (!written.includes(lsn)) {
+      if (Date.now() > deadline) throw new Error(`LSN ${lsn} not written within 5 s`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  return { committer, participant, txnLog, asked, writtenThrough };
+}
+
+const prepareOf = (n: number, stream: string): PrepareRequest => ({
+  txnId: `c#${n}/0.1.${n}`,
+  coordinator: 0,
+  participants: [0, 1],
+  part: { clientId: 'c', seq: n, appends: [{ stream, expectedVersion: 'any', events: encodeEvents([{ type: 't', data: n }], () => `c#${n}`) }] },
+});
+
+describe('Participant', () => {
+  it("prepares the next part of a stream while the previous part's outcome is still replicating, without asking the coordinator", async () => {
+    const { committer, participant, txnLog, asked, writtenThrough } = await participantHarness();
+    const first = participant.prepare(prepareOf(1, 's'));
+    await writtenThrough(1);
+    committer.commitThrough(1);
+    expect(await first).toEqual([{ stream: 's', firstVersion: 0, eventCount: 1 }]);
+    expect(txnLog.prepared.has('c#1/0.1.1')).toBe(true);
+
+    // The decision arrives: the outcome takes LSN 2 and replicates; the next part comes meanwhile.
+    const told = participant.decide({ txnId: 'c#1/0.1.1', decision: Decision.Commit });
+    expect(committer.holderOf('s')).toBeUndefined();
+    const second = participant.prepare(prepareOf(2, 's'));
+    await writtenThrough(3);
+    expect(asked, 'the coordinator is not asked about a part whose decision came').toEqual([]);
+    committer.commitThrough(3);
+    await told;
+    // The second part follows the first's outcome in the log, at the version after its event.
+    expect(await second).toEqual([{ stream: 's', firstVersion: 1, eventCount: 1 }]);
+    expect(txnLog.ended.get('c#1/0.1.1')).toBe(Decision.Commit);
+    expect(committer.holderOf('s')).toBe('c#2/0.1.2');
+  });
+
+  it('ends a part whose outcome is being written, for a read, once that outcome commits and without asking the coordinator', async () => {
+    const { committer, participant, txnLog, asked, writtenThrough } = await participantHarness();
+    const first = participant.prepare(prepareOf(1, 's'));
+    await writtenThrough(1);
+    committer.commitThrough(1);
+    await first;
+    const told = participant.decide({ txnId: 'c#1/0.1.1', decision: Decision.Commit });
+    let resolved = false;
+    const read = participant.resolveHeld(['s']).then(() => (resolved = true));
+    await writtenThrough(2);
+    expect(resolved, 'a read waits for the outcome: it must see the part').toBe(false);
+    committer.commitThrough(2);
+    await Promise.all([read, told]);
+    expect(txnLog.prepared.size).toBe(0);
+    expect(asked).toEqual([]);
+  });
+});
