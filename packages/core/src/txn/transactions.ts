@@ -85,12 +85,14 @@ export class Transactions {
     this.active = false;
     this.recovered = [];
     this.resolveTimer?.cancel();
+    this.resolveTimer = undefined;
   }
 
   /** Records committed while active. */
   committed(records: readonly LogRecord[]): void {
     const now = this.options.clock.monotonicMs();
     for (const record of records) if (record.txn !== undefined) this.txnLog.see(record, now);
+    this.scheduleResolve();
   }
 
   /**
@@ -206,11 +208,17 @@ export class Transactions {
     if (!participants.includes(this.options.stripe)) throw new InvalidArgumentError('participants', `does not name this server's stripe (${this.options.stripe})`);
   }
 
+  /**
+   * Looks at old prepared parts every `TXN_RESOLVE_EVERY_MS` while there are any: an idle server
+   * (nothing prepared) keeps no timer, so it is not woken four times a second for nothing.
+   */
   private scheduleResolve(): void {
+    if (this.resolveTimer !== undefined || !this.active || this.txnLog.prepared.size === 0) return;
     this.resolveTimer = this.options.timers.setTimeout(() => {
       if (!this.active) return;
       void this.resolveOld().finally(() => {
-        if (this.active) this.scheduleResolve();
+        this.resolveTimer = undefined;
+        this.scheduleResolve();
       });
     }, TXN_RESOLVE_EVERY_MS);
   }
