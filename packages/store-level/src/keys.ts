@@ -20,6 +20,7 @@
 
 const RECORD = 0x4c; // 'L'
 const RECORD_STREAMS = 0x45; // 'E'
+const GROUP_INDEX_KEYS = 0x53; // 'S'
 const INDEX = 0x49; // 'I'
 const META = 0x4d; // 'M'
 
@@ -63,10 +64,13 @@ function numberKey(kind: number, value: number): Uint8Array {
 /** Key of the record at an LSN. */
 export const recordKey = (lsn: number): Uint8Array => numberKey(RECORD, lsn);
 
-/** Key of the list of streams the record at an LSN wrote. */
+/** Key of the list of streams the record at an LSN wrote, in stores written before `S` entries. */
 export const recordStreamsKey = (lsn: number): Uint8Array => numberKey(RECORD_STREAMS, lsn);
 
-/** LSN held in a record or record-streams key. */
+/** Key of the index keys of the group commit whose first record is at an LSN. */
+export const groupIndexKeysKey = (firstLsn: number): Uint8Array => numberKey(GROUP_INDEX_KEYS, firstLsn);
+
+/** LSN held in a record, record-streams or group key. */
 export const lsnOfKey = (key: Uint8Array): number => getU64(key, 1);
 
 /** Key of a stream index entry. */
@@ -106,9 +110,43 @@ export function metaKey(key: string): Uint8Array {
   return out;
 }
 
-/** The (stream, firstVersion) pairs a record wrote, as stored under its record-streams key. */
-export type RecordStreams = Array<[stream: string, firstVersion: number]>;
+/** The index keys of one group commit: its last LSN, and each index key with its record's LSN. */
+export interface GroupIndexKeys {
+  lastLsn: number;
+  /** In ascending LSN order. */
+  entries: Array<{ lsn: number; key: Uint8Array }>;
+}
 
-export const encodeRecordStreams = (streams: RecordStreams): Uint8Array => utf8.encode(JSON.stringify(streams));
+/** Encodes a group's index keys into one value; the keys are copied in as they are. */
+export function encodeGroupIndexKeys(group: GroupIndexKeys): Uint8Array {
+  let size = 8;
+  for (const entry of group.entries) size += 8 + entry.key.length;
+  const value = new Uint8Array(size);
+  putU64(value, 0, group.lastLsn);
+  let at = 8;
+  for (const { lsn, key } of group.entries) {
+    putU64(value, at, lsn);
+    value.set(key, at + 8);
+    at += 8 + key.length;
+  }
+  return value;
+}
+
+/** Decodes a group's index keys; each key is a view into `value`. */
+export function decodeGroupIndexKeys(value: Uint8Array): GroupIndexKeys {
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const entries: GroupIndexKeys['entries'] = [];
+  let at = 8;
+  while (at < value.length) {
+    // An index key is `I`, u32 nameBytes, the name, u64 firstVersion.
+    const keyBytes = 1 + 4 + view.getUint32(at + 9) + 8;
+    entries.push({ lsn: getU64(value, at), key: value.subarray(at + 8, at + 8 + keyBytes) });
+    at += 8 + keyBytes;
+  }
+  return { lastLsn: getU64(value, 0), entries };
+}
+
+/** The (stream, firstVersion) pairs a record wrote, as stores written before `S` entries hold under its record-streams key. */
+export type RecordStreams = Array<[stream: string, firstVersion: number]>;
 
 export const decodeRecordStreams = (value: Uint8Array): RecordStreams => JSON.parse(fromUtf8.decode(value)) as RecordStreams;

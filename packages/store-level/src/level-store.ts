@@ -7,14 +7,17 @@ import { defaultLogLimits, type EncodedRecord, type IndexReadOptions, type LogRe
 import { STORE_BLOCK_CACHE_BYTES, STORE_OPEN_FILES_MAX, STORE_TABLE_FILE_BYTES, STORE_WRITE_BUFFER_BYTES } from '@kiln/core';
 import { Level } from 'level';
 import {
+  decodeGroupIndexKeys,
   decodeRecordStreams,
-  encodeRecordStreams,
+  encodeGroupIndexKeys,
+  groupIndexKeysKey,
   indexKey,
   indexValue,
   lsnOfKey,
   metaKey,
   readIndexValue,
   recordKey,
+  type GroupIndexKeys,
   recordStreamsKey,
   versionOfIndexKey,
 } from './keys.js';
@@ -93,10 +96,18 @@ export class LevelStore implements Store {
 
   append(records: readonly EncodedRecord[]): Promise<void> {
     const ops: Op[] = [];
+    const indexKeys: GroupIndexKeys['entries'] = [];
     for (const record of records) {
       ops.push({ type: 'put', key: recordKey(record.lsn), value: record.bytes });
-      ops.push({ type: 'put', key: recordStreamsKey(record.lsn), value: encodeRecordStreams(record.streams.map((s) => [s.stream, s.firstVersion])) });
-      for (const s of record.streams) ops.push({ type: 'put', key: indexKey(s.stream, s.firstVersion), value: indexValue(record.lsn, s.eventCount) });
+      for (const s of record.streams) {
+        const key = indexKey(s.stream, s.firstVersion);
+        ops.push({ type: 'put', key, value: indexValue(record.lsn, s.eventCount) });
+        indexKeys.push({ lsn: record.lsn, key });
+      }
+    }
+    if (records.length > 0) {
+      const group = { lastLsn: records[records.length - 1]!.lsn, entries: indexKeys };
+      ops.push({ type: 'put', key: groupIndexKeysKey(records[0]!.lsn), value: encodeGroupIndexKeys(group) });
     }
     return this.write(() => this.batch(ops));
   }
@@ -148,6 +159,8 @@ export class LevelStore implements Store {
     return this.write(async () => {
       // Removes the tail in batches from the end backwards, so that each batch leaves a dense
       // prefix with its index whole, and no batch grows with the length of the truncation.
+      // Groups first: a store written before them has its `E` entries below the first group.
+      while (await this.truncateGroupsOnce(afterLsn));
       for (;;) {
         const tail = await this.level
           .iterator({ gt: recordStreamsKey(afterLsn), lte: recordStreamsKey(LSN_MAX), reverse: true, limit: this.truncateBatchRecordsMax })
@@ -163,6 +176,37 @@ export class LevelStore implements Store {
         if (tail.length < this.truncateBatchRecordsMax) return;
       }
     });
+  }
+
+  /**
+   * Removes up to `truncateBatchRecordsMax` records after `afterLsn` from the last groups, in one
+   * batch; a group cut part way keeps its first records and the index keys they made.
+   * @returns whether records after `afterLsn` remain in groups
+   */
+  private async truncateGroupsOnce(afterLsn: number): Promise<boolean> {
+    const ops: Op[] = [];
+    let budget = this.truncateBatchRecordsMax;
+    const iterator = this.level.iterator({ gte: groupIndexKeysKey(0), lte: groupIndexKeysKey(LSN_MAX), reverse: true });
+    try {
+      for (let entry = await iterator.next(); entry !== undefined && budget > 0; entry = await iterator.next()) {
+        const [key, value] = entry;
+        const firstLsn = lsnOfKey(key);
+        const group = decodeGroupIndexKeys(value);
+        if (group.lastLsn <= afterLsn) break;
+        const keepThrough = Math.max(afterLsn, firstLsn - 1, group.lastLsn - budget);
+        for (let lsn = keepThrough + 1; lsn <= group.lastLsn; lsn++) ops.push({ type: 'del', key: recordKey(lsn) });
+        for (const { lsn, key: index } of group.entries) if (lsn > keepThrough) ops.push({ type: 'del', key: index });
+        if (keepThrough < firstLsn) ops.push({ type: 'del', key });
+        else ops.push({ type: 'put', key, value: encodeGroupIndexKeys({ lastLsn: keepThrough, entries: group.entries.filter((e) => e.lsn <= keepThrough) }) });
+        budget -= group.lastLsn - keepThrough;
+        if (keepThrough >= firstLsn) break;
+      }
+    } finally {
+      await iterator.close();
+    }
+    if (ops.length === 0) return false;
+    await this.batch(ops);
+    return budget === 0;
   }
 
   async getMeta(key: string): Promise<Uint8Array | undefined> {
