@@ -4,10 +4,18 @@
  *
  * | kind | key | value |
  * | --- | --- | --- |
- * | record | `L` u64 lsn | the record's bytes |
- * | record's streams | `E` u64 lsn | JSON `[[stream, firstVersion], ...]`, to remove its index entries |
+ * | chunk of records | `R` u64 firstLsn | some records of one group commit, see `record-chunks.ts` |
+ * | group's index keys | `S` u64 firstLsn | u64 lastLsn, then per index entry: u64 lsn, its `I` key |
  * | stream index | `I` u32 nameBytes, name (UTF-8), u64 firstVersion | u64 lsn, u32 eventCount |
  * | meta | `M` key (UTF-8) | the value |
+ * | record (older stores) | `L` u64 lsn | the record's bytes |
+ * | record's streams (older stores) | `E` u64 lsn | JSON `[[stream, firstVersion], ...]` |
+ *
+ * A group commit's `S` entry lists the index keys its records made, so truncation can remove
+ * them: one binary entry per group, where older stores kept an `E` entry per record. Each entry
+ * in a batch costs LevelDB a memtable insert, log bytes and compaction work. Older stores keep
+ * their `L` and `E` entries, always below the first `R` chunk and `S` group; reads and truncation
+ * take both.
  *
  * The stream name is length-prefixed so that no stream's keys fall inside another's range
  * (`order-1` and `order-10`). "The entry holding version v" is then one reverse seek: the greatest
@@ -21,6 +29,7 @@
 const RECORD = 0x4c; // 'L'
 const RECORD_STREAMS = 0x45; // 'E'
 const GROUP_INDEX_KEYS = 0x53; // 'S'
+const RECORD_CHUNK = 0x52; // 'R'
 const INDEX = 0x49; // 'I'
 const META = 0x4d; // 'M'
 
@@ -61,7 +70,10 @@ function numberKey(kind: number, value: number): Uint8Array {
   return key;
 }
 
-/** Key of the record at an LSN. */
+/** Key of the chunk of records whose first record is at an LSN. */
+export const chunkKey = (firstLsn: number): Uint8Array => numberKey(RECORD_CHUNK, firstLsn);
+
+/** Key of the record at an LSN, in stores written before chunks. */
 export const recordKey = (lsn: number): Uint8Array => numberKey(RECORD, lsn);
 
 /** Key of the list of streams the record at an LSN wrote, in stores written before `S` entries. */
@@ -70,7 +82,7 @@ export const recordStreamsKey = (lsn: number): Uint8Array => numberKey(RECORD_ST
 /** Key of the index keys of the group commit whose first record is at an LSN. */
 export const groupIndexKeysKey = (firstLsn: number): Uint8Array => numberKey(GROUP_INDEX_KEYS, firstLsn);
 
-/** LSN held in a record, record-streams or group key. */
+/** LSN held in a chunk, record, record-streams or group key. */
 export const lsnOfKey = (key: Uint8Array): number => getU64(key, 1);
 
 /** Key of a stream index entry. */

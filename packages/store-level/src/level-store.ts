@@ -7,6 +7,7 @@ import { defaultLogLimits, type EncodedRecord, type IndexReadOptions, type LogRe
 import { STORE_BLOCK_CACHE_BYTES, STORE_OPEN_FILES_MAX, STORE_TABLE_FILE_BYTES, STORE_WRITE_BUFFER_BYTES } from '@kiln/core';
 import { Level } from 'level';
 import {
+  chunkKey,
   decodeGroupIndexKeys,
   decodeRecordStreams,
   encodeGroupIndexKeys,
@@ -21,6 +22,7 @@ import {
   recordStreamsKey,
   versionOfIndexKey,
 } from './keys.js';
+import { chunksOf, decodeChunk, encodeChunk } from './record-chunks.js';
 
 /** Options of {@link levelStore}. */
 export interface LevelStoreOptions {
@@ -51,6 +53,8 @@ export class LevelStore implements Store {
   private readonly sync: boolean;
   private readonly truncateBatchRecordsMax: number;
   private db: Db | undefined;
+  /** The last LSN that may be held as a record of a store written before chunks, 0 for none. */
+  private olderRecordsLast = 0;
   /** The tail of the write queue: writes reach LevelDB one after another, in call order. */
   private writing: Promise<unknown> = Promise.resolve();
 
@@ -84,6 +88,8 @@ export class LevelStore implements Store {
       throw openError(this.path, error);
     }
     this.db = db;
+    const [olderLast] = await db.keys({ gte: recordKey(0), lte: recordKey(LSN_MAX), reverse: true, limit: 1 }).all();
+    this.olderRecordsLast = olderLast ? lsnOfKey(olderLast) : 0;
   }
 
   /** Waits for queued writes, then closes the database. Does nothing if it never opened. */
@@ -96,9 +102,9 @@ export class LevelStore implements Store {
 
   append(records: readonly EncodedRecord[]): Promise<void> {
     const ops: Op[] = [];
+    for (const chunk of chunksOf(records)) ops.push({ type: 'put', key: chunkKey(chunk[0]!.lsn), value: encodeChunk(chunk) });
     const indexKeys: GroupIndexKeys['entries'] = [];
     for (const record of records) {
-      ops.push({ type: 'put', key: recordKey(record.lsn), value: record.bytes });
       for (const s of record.streams) {
         const key = indexKey(s.stream, s.firstVersion);
         ops.push({ type: 'put', key, value: indexValue(record.lsn, s.eventCount) });
@@ -113,29 +119,67 @@ export class LevelStore implements Store {
   }
 
   async read(fromLsn: number, options: LogReadOptions): Promise<StoredRecord[]> {
-    const forward = options.direction === 'forward';
-    const range = forward ? { gte: recordKey(fromLsn), lte: recordKey(LSN_MAX) } : { gte: recordKey(0), lte: recordKey(Math.min(fromLsn, LSN_MAX)) };
-    const out: StoredRecord[] = [];
-    let bytes = 0;
-    // Fetch in as few trips to LevelDB as the byte budget allows: by default an iterator brings
-    // 16 KiB per trip, and each trip waits its turn on a busy event loop (a mirror catching up
-    // reads megabytes this way).
-    const highWaterMarkBytes = Math.min(options.maxBytes, READ_BATCH_BYTES_MAX);
-    const iterator = this.level.iterator({ ...range, reverse: !forward, limit: options.maxCount, highWaterMarkBytes });
+    const page = new ReadPage(options);
+    // Records of an older store lie below every chunk: forward reads take them first, backward last.
+    if (options.direction === 'forward') {
+      if (this.olderRecordsLast > 0 && fromLsn <= this.olderRecordsLast) await this.readOlderRecords(fromLsn, page);
+      if (!page.full) await this.readChunksForward(Math.max(fromLsn, this.olderRecordsLast + 1), page);
+    } else {
+      await this.readChunksBackward(fromLsn, page);
+      if (!page.full && this.olderRecordsLast > 0) await this.readOlderRecords(Math.min(fromLsn, this.olderRecordsLast), page);
+    }
+    return page.records;
+  }
+
+  private async readChunksForward(fromLsn: number, page: ReadPage): Promise<void> {
+    // The chunk holding fromLsn starts at or before it: the greatest such key. A one-record read
+    // (the reader's, per index entry) needs nothing more.
+    const [holding] = await this.level.iterator({ gte: chunkKey(0), lte: chunkKey(fromLsn), reverse: true, limit: 1 }).all();
+    if (holding) for (const record of decodeChunk(lsnOfKey(holding[0]), holding[1])) if (record.lsn >= fromLsn && !page.full) page.add(record);
+    if (page.full) return;
+    const iterator = this.level.iterator({ gt: chunkKey(fromLsn), lte: chunkKey(LSN_MAX), highWaterMarkBytes: page.highWaterMarkBytes });
     try {
-      while (out.length < options.maxCount && bytes < options.maxBytes) {
-        const entries = await iterator.nextv(options.maxCount - out.length);
+      while (!page.full) {
+        // Each chunk holds at least one record.
+        const entries = await iterator.nextv(page.countLeft);
+        if (entries.length === 0) break;
+        for (const [key, value] of entries) for (const record of decodeChunk(lsnOfKey(key), value)) if (!page.full) page.add(record);
+      }
+    } finally {
+      await iterator.close();
+    }
+  }
+
+  private async readChunksBackward(fromLsn: number, page: ReadPage): Promise<void> {
+    const iterator = this.level.iterator({ gte: chunkKey(0), lte: chunkKey(fromLsn), reverse: true, highWaterMarkBytes: page.highWaterMarkBytes });
+    try {
+      while (!page.full) {
+        const entries = await iterator.nextv(page.countLeft);
         if (entries.length === 0) break;
         for (const [key, value] of entries) {
-          out.push({ lsn: lsnOfKey(key), bytes: value });
-          bytes += value.length;
-          if (bytes >= options.maxBytes) break;
+          const records = decodeChunk(lsnOfKey(key), value);
+          for (let i = records.length - 1; i >= 0; i--) if (records[i]!.lsn <= fromLsn && !page.full) page.add(records[i]!);
         }
       }
     } finally {
       await iterator.close();
     }
-    return out;
+  }
+
+  /** Reads records of a store written before chunks, one value a record. */
+  private async readOlderRecords(fromLsn: number, page: ReadPage): Promise<void> {
+    const forward = page.direction === 'forward';
+    const range = forward ? { gte: recordKey(fromLsn), lte: recordKey(LSN_MAX) } : { gte: recordKey(0), lte: recordKey(Math.min(fromLsn, LSN_MAX)) };
+    const iterator = this.level.iterator({ ...range, reverse: !forward, limit: page.countLeft, highWaterMarkBytes: page.highWaterMarkBytes });
+    try {
+      while (!page.full) {
+        const entries = await iterator.nextv(page.countLeft);
+        if (entries.length === 0) break;
+        for (const [key, value] of entries) if (!page.full) page.add({ lsn: lsnOfKey(key), bytes: value });
+      }
+    } finally {
+      await iterator.close();
+    }
   }
 
   async readStreamIndex(stream: string, fromVersion: number, options: IndexReadOptions): Promise<StreamIndexEntry[]> {
@@ -161,6 +205,7 @@ export class LevelStore implements Store {
       // prefix with its index whole, and no batch grows with the length of the truncation.
       // Groups first: a store written before them has its `E` entries below the first group.
       while (await this.truncateGroupsOnce(afterLsn));
+      this.olderRecordsLast = Math.min(this.olderRecordsLast, afterLsn);
       for (;;) {
         const tail = await this.level
           .iterator({ gt: recordStreamsKey(afterLsn), lte: recordStreamsKey(LSN_MAX), reverse: true, limit: this.truncateBatchRecordsMax })
@@ -194,7 +239,7 @@ export class LevelStore implements Store {
         const group = decodeGroupIndexKeys(value);
         if (group.lastLsn <= afterLsn) break;
         const keepThrough = Math.max(afterLsn, firstLsn - 1, group.lastLsn - budget);
-        for (let lsn = keepThrough + 1; lsn <= group.lastLsn; lsn++) ops.push({ type: 'del', key: recordKey(lsn) });
+        await this.cutChunks(firstLsn, keepThrough, group.lastLsn, ops);
         for (const { lsn, key: index } of group.entries) if (lsn > keepThrough) ops.push({ type: 'del', key: index });
         if (keepThrough < firstLsn) ops.push({ type: 'del', key });
         else ops.push({ type: 'put', key, value: encodeGroupIndexKeys({ lastLsn: keepThrough, entries: group.entries.filter((e) => e.lsn <= keepThrough) }) });
@@ -207,6 +252,26 @@ export class LevelStore implements Store {
     if (ops.length === 0) return false;
     await this.batch(ops);
     return budget === 0;
+  }
+
+  /** Adds to `ops` what removes the records keepThrough+1..lastLsn from the chunks of the group that starts at firstLsn. */
+  private async cutChunks(firstLsn: number, keepThrough: number, lastLsn: number, ops: Op[]): Promise<void> {
+    const iterator = this.level.iterator({ gte: chunkKey(firstLsn), lte: chunkKey(lastLsn), reverse: true });
+    try {
+      for (let entry = await iterator.next(); entry !== undefined; entry = await iterator.next()) {
+        const [key, value] = entry;
+        const chunkFirst = lsnOfKey(key);
+        if (chunkFirst > keepThrough) {
+          ops.push({ type: 'del', key });
+          continue;
+        }
+        const kept = decodeChunk(chunkFirst, value).slice(0, keepThrough - chunkFirst + 1);
+        ops.push({ type: 'put', key, value: encodeChunk(kept) });
+        return;
+      }
+    } finally {
+      await iterator.close();
+    }
   }
 
   async getMeta(key: string): Promise<Uint8Array | undefined> {
@@ -239,6 +304,36 @@ export class LevelStore implements Store {
     const result = this.writing.then(operation);
     this.writing = result.catch(() => undefined);
     return result;
+  }
+}
+
+/** What one log read returns: records up to its count, stopping once their bytes reach its bound. */
+class ReadPage {
+  readonly records: StoredRecord[] = [];
+  readonly direction: LogReadOptions['direction'];
+  /**
+   * Bytes one trip to LevelDB may bring: by default an iterator brings 16 KiB per trip, and each
+   * trip waits its turn on a busy event loop (a mirror catching up reads megabytes this way).
+   */
+  readonly highWaterMarkBytes: number;
+  private bytes = 0;
+
+  constructor(private readonly options: LogReadOptions) {
+    this.direction = options.direction;
+    this.highWaterMarkBytes = Math.min(options.maxBytes, READ_BATCH_BYTES_MAX);
+  }
+
+  get full(): boolean {
+    return this.records.length >= this.options.maxCount || this.bytes >= this.options.maxBytes;
+  }
+
+  get countLeft(): number {
+    return this.options.maxCount - this.records.length;
+  }
+
+  add(record: StoredRecord): void {
+    this.records.push(record);
+    this.bytes += record.bytes.length;
   }
 }
 
