@@ -135,15 +135,14 @@ export class LevelStore implements Store {
     // The chunk holding fromLsn starts at or before it: the greatest such key. A one-record read
     // (the reader's, per index entry) needs nothing more.
     const [holding] = await this.level.iterator({ gte: chunkKey(0), lte: chunkKey(fromLsn), reverse: true, limit: 1 }).all();
-    if (holding) for (const record of decodeChunk(lsnOfKey(holding[0]), holding[1])) if (record.lsn >= fromLsn && !page.full) page.add(record);
+    if (holding) for (const record of page.chunk(holding)) if (record.lsn >= fromLsn && !page.full) page.add(record);
     if (page.full) return;
     const iterator = this.level.iterator({ gt: chunkKey(fromLsn), lte: chunkKey(LSN_MAX), highWaterMarkBytes: page.highWaterMarkBytes });
     try {
       while (!page.full) {
-        // Each chunk holds at least one record.
-        const entries = await iterator.nextv(page.countLeft);
+        const entries = await iterator.nextv(page.chunksWanted);
         if (entries.length === 0) break;
-        for (const [key, value] of entries) for (const record of decodeChunk(lsnOfKey(key), value)) if (!page.full) page.add(record);
+        for (const entry of entries) for (const record of page.chunk(entry)) if (!page.full) page.add(record);
       }
     } finally {
       await iterator.close();
@@ -154,10 +153,10 @@ export class LevelStore implements Store {
     const iterator = this.level.iterator({ gte: chunkKey(0), lte: chunkKey(fromLsn), reverse: true, highWaterMarkBytes: page.highWaterMarkBytes });
     try {
       while (!page.full) {
-        const entries = await iterator.nextv(page.countLeft);
+        const entries = await iterator.nextv(page.chunksWanted);
         if (entries.length === 0) break;
-        for (const [key, value] of entries) {
-          const records = decodeChunk(lsnOfKey(key), value);
+        for (const entry of entries) {
+          const records = page.chunk(entry);
           for (let i = records.length - 1; i >= 0; i--) if (records[i]!.lsn <= fromLsn && !page.full) page.add(records[i]!);
         }
       }
@@ -317,6 +316,8 @@ class ReadPage {
    */
   readonly highWaterMarkBytes: number;
   private bytes = 0;
+  private chunksRead = 0;
+  private recordsInChunksRead = 0;
 
   constructor(private readonly options: LogReadOptions) {
     this.direction = options.direction;
@@ -329,6 +330,24 @@ class ReadPage {
 
   get countLeft(): number {
     return this.options.maxCount - this.records.length;
+  }
+
+  /**
+   * Chunks to ask LevelDB for next: as many as the records still wanted fill, going by the chunks
+   * read so far (one at first). Asking for a chunk per record wanted brought a page of small
+   * records twenty times the chunks it needed.
+   */
+  get chunksWanted(): number {
+    if (this.chunksRead === 0) return 1;
+    return Math.ceil((this.countLeft * this.chunksRead) / Math.max(1, this.recordsInChunksRead));
+  }
+
+  /** The records of a chunk LevelDB returned, counted for {@link chunksWanted}. */
+  chunk([key, value]: [Uint8Array, Uint8Array]): StoredRecord[] {
+    const records = decodeChunk(lsnOfKey(key), value);
+    this.chunksRead++;
+    this.recordsInChunksRead += records.length;
+    return records;
   }
 
   add(record: StoredRecord): void {
