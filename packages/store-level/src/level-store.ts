@@ -135,14 +135,27 @@ export class LevelStore implements Store {
     // The chunk holding fromLsn starts at or before it: the greatest such key. A one-record read
     // (the reader's, per index entry) needs nothing more.
     const [holding] = await this.level.iterator({ gte: chunkKey(0), lte: chunkKey(fromLsn), reverse: true, limit: 1 }).all();
-    if (holding) for (const record of page.chunk(holding)) if (record.lsn >= fromLsn && !page.full) page.add(record);
+    let next: number | undefined;
+    if (holding) {
+      const records = page.chunk(holding);
+      for (const record of records) if (record.lsn >= fromLsn && !page.full) page.add(record);
+      next = records.length > 0 ? records[records.length - 1]!.lsn + 1 : undefined;
+    }
     if (page.full) return;
     const iterator = this.level.iterator({ gt: chunkKey(fromLsn), lte: chunkKey(LSN_MAX), highWaterMarkBytes: page.highWaterMarkBytes });
     try {
       while (!page.full) {
         const entries = await iterator.nextv(page.chunksWanted);
         if (entries.length === 0) break;
-        for (const entry of entries) for (const record of page.chunk(entry)) if (!page.full) page.add(record);
+        for (const entry of entries) {
+          const records = page.chunk(entry);
+          // This iterator sees the database as it is now, the holding chunk as it was: a
+          // truncation in between may have cut the log there. The page then ends where the two
+          // no longer join, rather than repeat or skip an LSN.
+          if (records.length === 0 || (next !== undefined && records[0]!.lsn !== next)) return;
+          next = records[records.length - 1]!.lsn + 1;
+          for (const record of records) if (!page.full) page.add(record);
+        }
       }
     } finally {
       await iterator.close();
