@@ -9,7 +9,6 @@ import { Level } from 'level';
 import {
   chunkKey,
   decodeGroupIndexKeys,
-  decodeRecordStreams,
   encodeGroupIndexKeys,
   groupIndexKeysKey,
   indexKey,
@@ -19,9 +18,11 @@ import {
   readIndexValue,
   recordKey,
   type GroupIndexKeys,
-  recordStreamsKey,
   versionOfIndexKey,
 } from './keys.js';
+import { LSN_MAX, type Db, type Op } from './level-db.js';
+import { readOlderRecords, truncateOlderRecordsOnce } from './older-layout.js';
+import { ReadPage } from './read-page.js';
 import { chunksOf, decodeChunk, encodeChunk } from './record-chunks.js';
 
 /** Options of {@link levelStore}. */
@@ -38,13 +39,7 @@ export interface LevelStoreOptions {
   truncateBatchRecordsMax?: number;
 }
 
-type Db = Level<Uint8Array, Uint8Array>;
-type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
-
-const LSN_MAX = Number.MAX_SAFE_INTEGER;
 const VERSION_MAX = Number.MAX_SAFE_INTEGER;
-/** The most bytes one trip of a log read brings from LevelDB into memory. */
-const READ_BATCH_BYTES_MAX = 16 * 1024 * 1024;
 
 /** A `Store` on LevelDB (through `level`). Use it through {@link levelStore}. */
 export class LevelStore implements Store {
@@ -122,11 +117,11 @@ export class LevelStore implements Store {
     const page = new ReadPage(options);
     // Records of an older store lie below every chunk: forward reads take them first, backward last.
     if (options.direction === 'forward') {
-      if (this.olderRecordsLast > 0 && fromLsn <= this.olderRecordsLast) await this.readOlderRecords(fromLsn, page);
+      if (this.olderRecordsLast > 0 && fromLsn <= this.olderRecordsLast) await readOlderRecords(this.level, fromLsn, page);
       if (!page.full) await this.readChunksForward(Math.max(fromLsn, this.olderRecordsLast + 1), page);
     } else {
       await this.readChunksBackward(fromLsn, page);
-      if (!page.full && this.olderRecordsLast > 0) await this.readOlderRecords(Math.min(fromLsn, this.olderRecordsLast), page);
+      if (!page.full && this.olderRecordsLast > 0) await readOlderRecords(this.level, Math.min(fromLsn, this.olderRecordsLast), page);
     }
     return page.records;
   }
@@ -178,22 +173,6 @@ export class LevelStore implements Store {
     }
   }
 
-  /** Reads records of a store written before chunks, one value a record. */
-  private async readOlderRecords(fromLsn: number, page: ReadPage): Promise<void> {
-    const forward = page.direction === 'forward';
-    const range = forward ? { gte: recordKey(fromLsn), lte: recordKey(LSN_MAX) } : { gte: recordKey(0), lte: recordKey(Math.min(fromLsn, LSN_MAX)) };
-    const iterator = this.level.iterator({ ...range, reverse: !forward, limit: page.countLeft, highWaterMarkBytes: page.highWaterMarkBytes });
-    try {
-      while (!page.full) {
-        const entries = await iterator.nextv(page.countLeft);
-        if (entries.length === 0) break;
-        for (const [key, value] of entries) if (!page.full) page.add({ lsn: lsnOfKey(key), bytes: value });
-      }
-    } finally {
-      await iterator.close();
-    }
-  }
-
   async readStreamIndex(stream: string, fromVersion: number, options: IndexReadOptions): Promise<StreamIndexEntry[]> {
     const lowest = indexKey(stream, 0);
     if (options.direction === 'backward') {
@@ -218,20 +197,7 @@ export class LevelStore implements Store {
       // Groups first: a store written before them has its `E` entries below the first group.
       while (await this.truncateGroupsOnce(afterLsn));
       this.olderRecordsLast = Math.min(this.olderRecordsLast, afterLsn);
-      for (;;) {
-        const tail = await this.level
-          .iterator({ gt: recordStreamsKey(afterLsn), lte: recordStreamsKey(LSN_MAX), reverse: true, limit: this.truncateBatchRecordsMax })
-          .all();
-        if (tail.length === 0) return;
-        const ops: Op[] = [];
-        for (const [key, value] of tail) {
-          const lsn = lsnOfKey(key);
-          ops.push({ type: 'del', key: recordKey(lsn) }, { type: 'del', key });
-          for (const [stream, firstVersion] of decodeRecordStreams(value)) ops.push({ type: 'del', key: indexKey(stream, firstVersion) });
-        }
-        await this.batch(ops);
-        if (tail.length < this.truncateBatchRecordsMax) return;
-      }
+      while (await truncateOlderRecordsOnce(this.level, afterLsn, this.truncateBatchRecordsMax, (ops) => this.batch(ops)));
     });
   }
 
@@ -316,56 +282,6 @@ export class LevelStore implements Store {
     const result = this.writing.then(operation);
     this.writing = result.catch(() => undefined);
     return result;
-  }
-}
-
-/** What one log read returns: records up to its count, stopping once their bytes reach its bound. */
-class ReadPage {
-  readonly records: StoredRecord[] = [];
-  readonly direction: LogReadOptions['direction'];
-  /**
-   * Bytes one trip to LevelDB may bring: by default an iterator brings 16 KiB per trip, and each
-   * trip waits its turn on a busy event loop (a mirror catching up reads megabytes this way).
-   */
-  readonly highWaterMarkBytes: number;
-  private bytes = 0;
-  private chunksRead = 0;
-  private recordsInChunksRead = 0;
-
-  constructor(private readonly options: LogReadOptions) {
-    this.direction = options.direction;
-    this.highWaterMarkBytes = Math.min(options.maxBytes, READ_BATCH_BYTES_MAX);
-  }
-
-  get full(): boolean {
-    return this.records.length >= this.options.maxCount || this.bytes >= this.options.maxBytes;
-  }
-
-  get countLeft(): number {
-    return this.options.maxCount - this.records.length;
-  }
-
-  /**
-   * Chunks to ask LevelDB for next: as many as the records still wanted fill, going by the chunks
-   * read so far (one at first). Asking for a chunk per record wanted brought a page of small
-   * records twenty times the chunks it needed.
-   */
-  get chunksWanted(): number {
-    if (this.chunksRead === 0) return 1;
-    return Math.ceil((this.countLeft * this.chunksRead) / Math.max(1, this.recordsInChunksRead));
-  }
-
-  /** The records of a chunk LevelDB returned, counted for {@link chunksWanted}. */
-  chunk([key, value]: [Uint8Array, Uint8Array]): StoredRecord[] {
-    const records = decodeChunk(lsnOfKey(key), value);
-    this.chunksRead++;
-    this.recordsInChunksRead += records.length;
-    return records;
-  }
-
-  add(record: StoredRecord): void {
-    this.records.push(record);
-    this.bytes += record.bytes.length;
   }
 }
 
