@@ -20,7 +20,7 @@ import {
   type GroupIndexKeys,
   versionOfIndexKey,
 } from './keys.js';
-import { LSN_MAX, type Db, type Op } from './level-db.js';
+import { LSN_MAX, type Db, type DbIterator, type Op } from './level-db.js';
 import { readOlderRecords, truncateOlderRecordsOnce } from './older-layout.js';
 import { ReadPage } from './read-page.js';
 import { chunksOf, decodeChunk, encodeChunk } from './record-chunks.js';
@@ -138,39 +138,23 @@ export class LevelStore implements Store {
     }
     if (page.full) return;
     const iterator = this.level.iterator({ gt: chunkKey(fromLsn), lte: chunkKey(LSN_MAX), highWaterMarkBytes: page.highWaterMarkBytes });
-    try {
-      while (!page.full) {
-        const entries = await iterator.nextv(page.chunksWanted);
-        if (entries.length === 0) break;
-        for (const entry of entries) {
-          const records = page.chunk(entry);
-          // This iterator sees the database as it is now, the holding chunk as it was: a
-          // truncation in between may have cut the log there. The page then ends where the two
-          // no longer join, rather than repeat or skip an LSN.
-          if (records.length === 0 || (next !== undefined && records[0]!.lsn !== next)) return;
-          next = records[records.length - 1]!.lsn + 1;
-          for (const record of records) if (!page.full) page.add(record);
-        }
-      }
-    } finally {
-      await iterator.close();
-    }
+    await fillPage(page, iterator, (records) => {
+      // This iterator sees the database as it is now, the holding chunk as it was: a truncation
+      // in between may have cut the log there. The page then ends where the two no longer join,
+      // rather than repeat or skip an LSN.
+      if (records.length === 0 || (next !== undefined && records[0]!.lsn !== next)) return false;
+      next = records[records.length - 1]!.lsn + 1;
+      for (const record of records) if (!page.full) page.add(record);
+      return true;
+    });
   }
 
   private async readChunksBackward(fromLsn: number, page: ReadPage): Promise<void> {
     const iterator = this.level.iterator({ gte: chunkKey(0), lte: chunkKey(fromLsn), reverse: true, highWaterMarkBytes: page.highWaterMarkBytes });
-    try {
-      while (!page.full) {
-        const entries = await iterator.nextv(page.chunksWanted);
-        if (entries.length === 0) break;
-        for (const entry of entries) {
-          const records = page.chunk(entry);
-          for (let i = records.length - 1; i >= 0; i--) if (records[i]!.lsn <= fromLsn && !page.full) page.add(records[i]!);
-        }
-      }
-    } finally {
-      await iterator.close();
-    }
+    await fillPage(page, iterator, (records) => {
+      for (let i = records.length - 1; i >= 0; i--) if (records[i]!.lsn <= fromLsn && !page.full) page.add(records[i]!);
+      return true;
+    });
   }
 
   async readStreamIndex(stream: string, fromVersion: number, options: IndexReadOptions): Promise<StreamIndexEntry[]> {
@@ -282,6 +266,22 @@ export class LevelStore implements Store {
     const result = this.writing.then(operation);
     this.writing = result.catch(() => undefined);
     return result;
+  }
+}
+
+/**
+ * Hands `take` the records of each chunk `iterator` brings, as many chunks a trip as the page still
+ * wants, until the page is full, the chunks run out or `take` says stop; then closes the iterator.
+ */
+async function fillPage(page: ReadPage, iterator: DbIterator, take: (records: StoredRecord[]) => boolean): Promise<void> {
+  try {
+    while (!page.full) {
+      const entries = await iterator.nextv(page.chunksWanted);
+      if (entries.length === 0) return;
+      for (const entry of entries) if (!take(page.chunk(entry))) return;
+    }
+  } finally {
+    await iterator.close();
   }
 }
 
