@@ -4,15 +4,19 @@
 // byte event each) by a client that only encodes frames and decodes replies. Prints process CPU
 // per append (server and raw client together) and the group commits taken. For before/after
 // comparisons of the commit path and for `node --cpu-prof` / `--trace-gc-nvp` runs; the real
-// figures come from `npm run bench`.
+// figures come from `npm run bench`. With `--level` the server is restartable instead: a level
+// store (synced writes) in a temp dir, removed at the end.
 //
-//   node bench/in-process-appends.mjs [CHECKOUT]      # CHECKOUT: a built checkout (default: this one)
+//   node bench/in-process-appends.mjs [--level] [--appends N] [CHECKOUT]   # CHECKOUT: a built checkout (default: this one)
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
+const { values: options, positionals } = parseArgs({ options: { level: { type: 'boolean' }, appends: { type: 'string' } }, allowPositionals: true });
+const root = path.resolve(positionals[0] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
 const core = await import(path.join(root, 'packages/core/dist/index.js'));
-const { memoryStore } = await import(path.join(root, 'packages/store-memory/dist/index.js'));
 const { Encoder, Decoder } = await import(path.join(root, 'node_modules/@msgpack/msgpack/dist.esm/index.mjs'));
 // One encoder and decoder, as a real client keeps: `encode()` and `decode()` make a new one per call,
 // whose allocations then stood in the profile as the server's garbage.
@@ -21,9 +25,12 @@ const decoder = new Decoder();
 const encode = (value) => encoder.encode(value);
 const decode = (bytes) => decoder.decode(bytes);
 
-const APPENDS = 200_000;
+const APPENDS = Number(options.appends ?? 200_000);
 const IN_FLIGHT = 256;
-const store = memoryStore();
+const dataDir = options.level ? await mkdtemp(path.join(tmpdir(), 'kiln-in-process-')) : undefined;
+const store = dataDir
+  ? (await import(path.join(root, 'packages/store-level/dist/index.js'))).levelStore({ path: dataDir })
+  : (await import(path.join(root, 'packages/store-memory/dist/index.js'))).memoryStore();
 let groupCommits = 0;
 const append = store.append.bind(store);
 store.append = (records) => {
@@ -57,6 +64,7 @@ while (answered < APPENDS) {
 }
 const cpu = process.cpuUsage(cpuBefore);
 const elapsedMs = performance.now() - started;
-console.log(`${((cpu.user + cpu.system) / APPENDS).toFixed(2)} µs CPU per append (server and raw client), ${Math.round((APPENDS / elapsedMs) * 1000)} appends/s, ${groupCommits} group commits`);
+console.log(`${((cpu.user + cpu.system) / APPENDS).toFixed(2)} µs CPU per append (server and raw client), ${Math.round((APPENDS / elapsedMs) * 1000)} appends/s, ${groupCommits} group commits${dataDir ? ', level store' : ''}`);
 connection.close('done');
 await server.close();
+if (dataDir) await rm(dataDir, { recursive: true, force: true });

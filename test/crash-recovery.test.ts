@@ -156,12 +156,25 @@ describe('crash recovery of a kiln server process on LevelDB', () => {
     await c.close();
   }
 
-  /** The LevelDB key of the record at an LSN: 'L' then the LSN as 8 bytes big-endian (packages/store-level/src/keys.ts). */
-  function recordKey(lsn: number): Uint8Array {
+  /**
+   * The LevelDB key of the chunk of records that starts at an LSN: 'R' then the LSN as 8 bytes
+   * big-endian (packages/store-level/src/keys.ts). Here each append is a group commit of its own,
+   * so the chunk at LSN N holds just the record at N.
+   */
+  function chunkKey(lsn: number): Uint8Array {
     const key = new Uint8Array(9);
-    key[0] = 0x4c;
+    key[0] = 0x52;
     new DataView(key.buffer).setBigUint64(1, BigInt(lsn));
     return key;
+  }
+
+  /** A chunk of one record: u32 count, u32 byte length, the record (packages/store-level/src/record-chunks.ts). */
+  function chunkOfOne(record: Uint8Array): Uint8Array {
+    const chunk = new Uint8Array(8 + record.length);
+    new DataView(chunk.buffer).setUint32(0, 1);
+    new DataView(chunk.buffer).setUint32(4, record.length);
+    chunk.set(record, 8);
+    return chunk;
   }
 
   const garbles: Array<[string, (bytes: Uint8Array) => Uint8Array]> = [
@@ -184,10 +197,12 @@ describe('crash recovery of a kiln server process on LevelDB', () => {
       const db = new Level<Uint8Array, Uint8Array>(dataDir, { keyEncoding: 'view', valueEncoding: 'view' });
       await db.open();
       try {
-        const value = await db.get(recordKey(N));
-        expect(value, 'the record at LSN N is where keys.ts says').toBeDefined();
-        expect(decodeRecord(value!, N).lsn).toBe(N);
-        await db.put(recordKey(N), garble(value!), { sync: true } as object);
+        const chunk = await db.get(chunkKey(N));
+        expect(chunk, 'the record at LSN N is where keys.ts says').toBeDefined();
+        const record = chunk!.subarray(8);
+        expect(Buffer.from(chunkOfOne(record)).equals(Buffer.from(chunk!)), 'a chunk of that one record').toBe(true);
+        expect(decodeRecord(record, N).lsn).toBe(N);
+        await db.put(chunkKey(N), chunkOfOne(garble(record)), { sync: true } as object);
       } finally {
         await db.close();
       }

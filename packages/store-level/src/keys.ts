@@ -4,10 +4,18 @@
  *
  * | kind | key | value |
  * | --- | --- | --- |
- * | record | `L` u64 lsn | the record's bytes |
- * | record's streams | `E` u64 lsn | JSON `[[stream, firstVersion], ...]`, to remove its index entries |
+ * | chunk of records | `R` u64 firstLsn | some records of one group commit, see `record-chunks.ts` |
+ * | group's index keys | `S` u64 firstLsn | u64 lastLsn, then per index entry: u64 lsn, its `I` key |
  * | stream index | `I` u32 nameBytes, name (UTF-8), u64 firstVersion | u64 lsn, u32 eventCount |
  * | meta | `M` key (UTF-8) | the value |
+ * | record (older stores) | `L` u64 lsn | the record's bytes |
+ * | record's streams (older stores) | `E` u64 lsn | JSON `[[stream, firstVersion], ...]` |
+ *
+ * A group commit's `S` entry lists the index keys its records made, so truncation can remove
+ * them: one binary entry per group, where older stores kept an `E` entry per record. Each entry
+ * in a batch costs LevelDB a memtable insert, log bytes and compaction work. Older stores keep
+ * their `L` and `E` entries, always below the first `R` chunk and `S` group; reads and truncation
+ * take both.
  *
  * The stream name is length-prefixed so that no stream's keys fall inside another's range
  * (`order-1` and `order-10`). "The entry holding version v" is then one reverse seek: the greatest
@@ -20,6 +28,8 @@
 
 const RECORD = 0x4c; // 'L'
 const RECORD_STREAMS = 0x45; // 'E'
+const GROUP_INDEX_KEYS = 0x53; // 'S'
+const RECORD_CHUNK = 0x52; // 'R'
 const INDEX = 0x49; // 'I'
 const META = 0x4d; // 'M'
 
@@ -31,6 +41,18 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /** UTF-8 of a name that is part of a key. @throws TypeError on a lone surrogate, which UTF-8 cannot hold */
 function keyText(text: string): Uint8Array {
+  // Every append makes a key of its stream's name, and names are mostly ASCII, whose UTF-8 is
+  // their char codes: copied here at a fifth of the cost of the check and the encoder's call.
+  const ascii = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return encodedKeyText(text);
+    ascii[i] = code;
+  }
+  return ascii;
+}
+
+function encodedKeyText(text: string): Uint8Array {
   if (LONE_SURROGATE.test(text)) throw new TypeError(`a key name must be well-formed Unicode: ${JSON.stringify(text)}`);
   return utf8.encode(text);
 }
@@ -60,13 +82,19 @@ function numberKey(kind: number, value: number): Uint8Array {
   return key;
 }
 
-/** Key of the record at an LSN. */
+/** Key of the chunk of records whose first record is at an LSN. */
+export const chunkKey = (firstLsn: number): Uint8Array => numberKey(RECORD_CHUNK, firstLsn);
+
+/** Key of the record at an LSN, in stores written before chunks. */
 export const recordKey = (lsn: number): Uint8Array => numberKey(RECORD, lsn);
 
-/** Key of the list of streams the record at an LSN wrote. */
+/** Key of the list of streams the record at an LSN wrote, in stores written before `S` entries. */
 export const recordStreamsKey = (lsn: number): Uint8Array => numberKey(RECORD_STREAMS, lsn);
 
-/** LSN held in a record or record-streams key. */
+/** Key of the index keys of the group commit whose first record is at an LSN. */
+export const groupIndexKeysKey = (firstLsn: number): Uint8Array => numberKey(GROUP_INDEX_KEYS, firstLsn);
+
+/** LSN held in a chunk, record, record-streams or group key. */
 export const lsnOfKey = (key: Uint8Array): number => getU64(key, 1);
 
 /** Key of a stream index entry. */
@@ -106,9 +134,43 @@ export function metaKey(key: string): Uint8Array {
   return out;
 }
 
-/** The (stream, firstVersion) pairs a record wrote, as stored under its record-streams key. */
-export type RecordStreams = Array<[stream: string, firstVersion: number]>;
+/** The index keys of one group commit: its last LSN, and each index key with its record's LSN. */
+export interface GroupIndexKeys {
+  lastLsn: number;
+  /** In ascending LSN order. */
+  entries: Array<{ lsn: number; key: Uint8Array }>;
+}
 
-export const encodeRecordStreams = (streams: RecordStreams): Uint8Array => utf8.encode(JSON.stringify(streams));
+/** Encodes a group's index keys into one value; the keys are copied in as they are. */
+export function encodeGroupIndexKeys(group: GroupIndexKeys): Uint8Array {
+  let size = 8;
+  for (const entry of group.entries) size += 8 + entry.key.length;
+  const value = new Uint8Array(size);
+  putU64(value, 0, group.lastLsn);
+  let at = 8;
+  for (const { lsn, key } of group.entries) {
+    putU64(value, at, lsn);
+    value.set(key, at + 8);
+    at += 8 + key.length;
+  }
+  return value;
+}
+
+/** Decodes a group's index keys; each key is a view into `value`. */
+export function decodeGroupIndexKeys(value: Uint8Array): GroupIndexKeys {
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const entries: GroupIndexKeys['entries'] = [];
+  let at = 8;
+  while (at < value.length) {
+    // An index key is `I`, u32 nameBytes, the name, u64 firstVersion.
+    const keyBytes = 1 + 4 + view.getUint32(at + 9) + 8;
+    entries.push({ lsn: getU64(value, at), key: value.subarray(at + 8, at + 8 + keyBytes) });
+    at += 8 + keyBytes;
+  }
+  return { lastLsn: getU64(value, 0), entries };
+}
+
+/** The (stream, firstVersion) pairs a record wrote, as stores written before `S` entries hold under its record-streams key. */
+export type RecordStreams = Array<[stream: string, firstVersion: number]>;
 
 export const decodeRecordStreams = (value: Uint8Array): RecordStreams => JSON.parse(fromUtf8.decode(value)) as RecordStreams;

@@ -7,17 +7,23 @@ import { defaultLogLimits, type EncodedRecord, type IndexReadOptions, type LogRe
 import { STORE_BLOCK_CACHE_BYTES, STORE_OPEN_FILES_MAX, STORE_TABLE_FILE_BYTES, STORE_WRITE_BUFFER_BYTES } from '@kiln/core';
 import { Level } from 'level';
 import {
-  decodeRecordStreams,
-  encodeRecordStreams,
+  chunkKey,
+  decodeGroupIndexKeys,
+  encodeGroupIndexKeys,
+  groupIndexKeysKey,
   indexKey,
   indexValue,
   lsnOfKey,
   metaKey,
   readIndexValue,
   recordKey,
-  recordStreamsKey,
+  type GroupIndexKeys,
   versionOfIndexKey,
 } from './keys.js';
+import { LSN_MAX, type Db, type DbIterator, type Op } from './level-db.js';
+import { readOlderRecords, truncateOlderRecordsOnce } from './older-layout.js';
+import { ReadPage } from './read-page.js';
+import { chunksOf, decodeChunk, encodeChunk } from './record-chunks.js';
 
 /** Options of {@link levelStore}. */
 export interface LevelStoreOptions {
@@ -33,13 +39,7 @@ export interface LevelStoreOptions {
   truncateBatchRecordsMax?: number;
 }
 
-type Db = Level<Uint8Array, Uint8Array>;
-type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
-
-const LSN_MAX = Number.MAX_SAFE_INTEGER;
 const VERSION_MAX = Number.MAX_SAFE_INTEGER;
-/** The most bytes one trip of a log read brings from LevelDB into memory. */
-const READ_BATCH_BYTES_MAX = 16 * 1024 * 1024;
 
 /** A `Store` on LevelDB (through `level`). Use it through {@link levelStore}. */
 export class LevelStore implements Store {
@@ -48,6 +48,8 @@ export class LevelStore implements Store {
   private readonly sync: boolean;
   private readonly truncateBatchRecordsMax: number;
   private db: Db | undefined;
+  /** The last LSN that may be held as a record of a store written before chunks, 0 for none. */
+  private olderRecordsLast = 0;
   /** The tail of the write queue: writes reach LevelDB one after another, in call order. */
   private writing: Promise<unknown> = Promise.resolve();
 
@@ -81,6 +83,8 @@ export class LevelStore implements Store {
       throw openError(this.path, error);
     }
     this.db = db;
+    const [olderLast] = await db.keys({ gte: recordKey(0), lte: recordKey(LSN_MAX), reverse: true, limit: 1 }).all();
+    this.olderRecordsLast = olderLast ? lsnOfKey(olderLast) : 0;
   }
 
   /** Waits for queued writes, then closes the database. Does nothing if it never opened. */
@@ -93,38 +97,64 @@ export class LevelStore implements Store {
 
   append(records: readonly EncodedRecord[]): Promise<void> {
     const ops: Op[] = [];
+    for (const chunk of chunksOf(records)) ops.push({ type: 'put', key: chunkKey(chunk[0]!.lsn), value: encodeChunk(chunk) });
+    const indexKeys: GroupIndexKeys['entries'] = [];
     for (const record of records) {
-      ops.push({ type: 'put', key: recordKey(record.lsn), value: record.bytes });
-      ops.push({ type: 'put', key: recordStreamsKey(record.lsn), value: encodeRecordStreams(record.streams.map((s) => [s.stream, s.firstVersion])) });
-      for (const s of record.streams) ops.push({ type: 'put', key: indexKey(s.stream, s.firstVersion), value: indexValue(record.lsn, s.eventCount) });
+      for (const s of record.streams) {
+        const key = indexKey(s.stream, s.firstVersion);
+        ops.push({ type: 'put', key, value: indexValue(record.lsn, s.eventCount) });
+        indexKeys.push({ lsn: record.lsn, key });
+      }
+    }
+    if (records.length > 0) {
+      const group = { lastLsn: records[records.length - 1]!.lsn, entries: indexKeys };
+      ops.push({ type: 'put', key: groupIndexKeysKey(records[0]!.lsn), value: encodeGroupIndexKeys(group) });
     }
     return this.write(() => this.batch(ops));
   }
 
   async read(fromLsn: number, options: LogReadOptions): Promise<StoredRecord[]> {
-    const forward = options.direction === 'forward';
-    const range = forward ? { gte: recordKey(fromLsn), lte: recordKey(LSN_MAX) } : { gte: recordKey(0), lte: recordKey(Math.min(fromLsn, LSN_MAX)) };
-    const out: StoredRecord[] = [];
-    let bytes = 0;
-    // Fetch in as few trips to LevelDB as the byte budget allows: by default an iterator brings
-    // 16 KiB per trip, and each trip waits its turn on a busy event loop (a mirror catching up
-    // reads megabytes this way).
-    const highWaterMarkBytes = Math.min(options.maxBytes, READ_BATCH_BYTES_MAX);
-    const iterator = this.level.iterator({ ...range, reverse: !forward, limit: options.maxCount, highWaterMarkBytes });
-    try {
-      while (out.length < options.maxCount && bytes < options.maxBytes) {
-        const entries = await iterator.nextv(options.maxCount - out.length);
-        if (entries.length === 0) break;
-        for (const [key, value] of entries) {
-          out.push({ lsn: lsnOfKey(key), bytes: value });
-          bytes += value.length;
-          if (bytes >= options.maxBytes) break;
-        }
-      }
-    } finally {
-      await iterator.close();
+    const page = new ReadPage(options);
+    // Records of an older store lie below every chunk: forward reads take them first, backward last.
+    if (options.direction === 'forward') {
+      if (this.olderRecordsLast > 0 && fromLsn <= this.olderRecordsLast) await readOlderRecords(this.level, fromLsn, page);
+      if (!page.full) await this.readChunksForward(Math.max(fromLsn, this.olderRecordsLast + 1), page);
+    } else {
+      await this.readChunksBackward(fromLsn, page);
+      if (!page.full && this.olderRecordsLast > 0) await readOlderRecords(this.level, Math.min(fromLsn, this.olderRecordsLast), page);
     }
-    return out;
+    return page.records;
+  }
+
+  private async readChunksForward(fromLsn: number, page: ReadPage): Promise<void> {
+    // The chunk holding fromLsn starts at or before it: the greatest such key. A one-record read
+    // (the reader's, per index entry) needs nothing more.
+    const [holding] = await this.level.iterator({ gte: chunkKey(0), lte: chunkKey(fromLsn), reverse: true, limit: 1 }).all();
+    let next: number | undefined;
+    if (holding) {
+      const records = page.chunk(holding);
+      for (const record of records) if (record.lsn >= fromLsn && !page.full) page.add(record);
+      next = records.length > 0 ? records[records.length - 1]!.lsn + 1 : undefined;
+    }
+    if (page.full) return;
+    const iterator = this.level.iterator({ gt: chunkKey(fromLsn), lte: chunkKey(LSN_MAX), highWaterMarkBytes: page.highWaterMarkBytes });
+    await fillPage(page, iterator, (records) => {
+      // This iterator sees the database as it is now, the holding chunk as it was: a truncation
+      // in between may have cut the log there. The page then ends where the two no longer join,
+      // rather than repeat or skip an LSN.
+      if (records.length === 0 || (next !== undefined && records[0]!.lsn !== next)) return false;
+      next = records[records.length - 1]!.lsn + 1;
+      for (const record of records) if (!page.full) page.add(record);
+      return true;
+    });
+  }
+
+  private async readChunksBackward(fromLsn: number, page: ReadPage): Promise<void> {
+    const iterator = this.level.iterator({ gte: chunkKey(0), lte: chunkKey(fromLsn), reverse: true, highWaterMarkBytes: page.highWaterMarkBytes });
+    await fillPage(page, iterator, (records) => {
+      for (let i = records.length - 1; i >= 0; i--) if (records[i]!.lsn <= fromLsn && !page.full) page.add(records[i]!);
+      return true;
+    });
   }
 
   async readStreamIndex(stream: string, fromVersion: number, options: IndexReadOptions): Promise<StreamIndexEntry[]> {
@@ -148,21 +178,62 @@ export class LevelStore implements Store {
     return this.write(async () => {
       // Removes the tail in batches from the end backwards, so that each batch leaves a dense
       // prefix with its index whole, and no batch grows with the length of the truncation.
-      for (;;) {
-        const tail = await this.level
-          .iterator({ gt: recordStreamsKey(afterLsn), lte: recordStreamsKey(LSN_MAX), reverse: true, limit: this.truncateBatchRecordsMax })
-          .all();
-        if (tail.length === 0) return;
-        const ops: Op[] = [];
-        for (const [key, value] of tail) {
-          const lsn = lsnOfKey(key);
-          ops.push({ type: 'del', key: recordKey(lsn) }, { type: 'del', key });
-          for (const [stream, firstVersion] of decodeRecordStreams(value)) ops.push({ type: 'del', key: indexKey(stream, firstVersion) });
-        }
-        await this.batch(ops);
-        if (tail.length < this.truncateBatchRecordsMax) return;
-      }
+      // Groups first: a store written before them has its `E` entries below the first group.
+      while (await this.truncateGroupsOnce(afterLsn));
+      this.olderRecordsLast = Math.min(this.olderRecordsLast, afterLsn);
+      while (await truncateOlderRecordsOnce(this.level, afterLsn, this.truncateBatchRecordsMax, (ops) => this.batch(ops)));
     });
+  }
+
+  /**
+   * Removes up to `truncateBatchRecordsMax` records after `afterLsn` from the last groups, in one
+   * batch; a group cut part way keeps its first records and the index keys they made.
+   * @returns whether records after `afterLsn` remain in groups
+   */
+  private async truncateGroupsOnce(afterLsn: number): Promise<boolean> {
+    const ops: Op[] = [];
+    let budget = this.truncateBatchRecordsMax;
+    const iterator = this.level.iterator({ gte: groupIndexKeysKey(0), lte: groupIndexKeysKey(LSN_MAX), reverse: true });
+    try {
+      for (let entry = await iterator.next(); entry !== undefined && budget > 0; entry = await iterator.next()) {
+        const [key, value] = entry;
+        const firstLsn = lsnOfKey(key);
+        const group = decodeGroupIndexKeys(value);
+        if (group.lastLsn <= afterLsn) break;
+        const keepThrough = Math.max(afterLsn, firstLsn - 1, group.lastLsn - budget);
+        await this.cutChunks(firstLsn, keepThrough, group.lastLsn, ops);
+        for (const { lsn, key: index } of group.entries) if (lsn > keepThrough) ops.push({ type: 'del', key: index });
+        if (keepThrough < firstLsn) ops.push({ type: 'del', key });
+        else ops.push({ type: 'put', key, value: encodeGroupIndexKeys({ lastLsn: keepThrough, entries: group.entries.filter((e) => e.lsn <= keepThrough) }) });
+        budget -= group.lastLsn - keepThrough;
+        if (keepThrough >= firstLsn) break;
+      }
+    } finally {
+      await iterator.close();
+    }
+    if (ops.length === 0) return false;
+    await this.batch(ops);
+    return budget === 0;
+  }
+
+  /** Adds to `ops` what removes the records keepThrough+1..lastLsn from the chunks of the group that starts at firstLsn. */
+  private async cutChunks(firstLsn: number, keepThrough: number, lastLsn: number, ops: Op[]): Promise<void> {
+    const iterator = this.level.iterator({ gte: chunkKey(firstLsn), lte: chunkKey(lastLsn), reverse: true });
+    try {
+      for (let entry = await iterator.next(); entry !== undefined; entry = await iterator.next()) {
+        const [key, value] = entry;
+        const chunkFirst = lsnOfKey(key);
+        if (chunkFirst > keepThrough) {
+          ops.push({ type: 'del', key });
+          continue;
+        }
+        const kept = decodeChunk(chunkFirst, value).slice(0, keepThrough - chunkFirst + 1);
+        ops.push({ type: 'put', key, value: encodeChunk(kept) });
+        return;
+      }
+    } finally {
+      await iterator.close();
+    }
   }
 
   async getMeta(key: string): Promise<Uint8Array | undefined> {
@@ -195,6 +266,22 @@ export class LevelStore implements Store {
     const result = this.writing.then(operation);
     this.writing = result.catch(() => undefined);
     return result;
+  }
+}
+
+/**
+ * Hands `take` the records of each chunk `iterator` brings, as many chunks a trip as the page still
+ * wants, until the page is full, the chunks run out or `take` says stop; then closes the iterator.
+ */
+async function fillPage(page: ReadPage, iterator: DbIterator, take: (records: StoredRecord[]) => boolean): Promise<void> {
+  try {
+    while (!page.full) {
+      const entries = await iterator.nextv(page.chunksWanted);
+      if (entries.length === 0) return;
+      for (const entry of entries) if (!take(page.chunk(entry))) return;
+    }
+  } finally {
+    await iterator.close();
   }
 }
 

@@ -25,10 +25,11 @@ export const RECORD_HEADER_BYTES = 8;
 
 /**
  * The on-disk format this code writes, recorded in every store's metadata. 1: records without a
- * kind (read as commit records); 2: records open with `[lsn, term, kind]`. A store of a later
- * version is refused.
+ * kind (read as commit records); 2: records open with `[lsn, term, kind]`; 3: records unchanged,
+ * but the level store keeps a group commit's records in chunks, which a Kiln of format 2 would not
+ * find. A store of a later version is refused.
  */
-export const STORE_FORMAT_VERSION = 2;
+export const STORE_FORMAT_VERSION = 3;
 
 /**
  * What a record is. A commit is one committed transaction of one stripe. A transaction over
