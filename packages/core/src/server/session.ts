@@ -8,7 +8,8 @@ import { errorToWire, ConnectionClosedError, InvalidArgumentError, KilnError, Pr
 import { SUBSCRIPTIONS_PER_CONNECTION_MAX, type ConnectionLimits, type LogLimits } from '../limits.js';
 import { decodeClientFrame, encodeError, encodeEvents, encodeResult, encodeSubscriptionEnd, FrameKind } from '../protocol/frames.js';
 import { acceptHello, encodeWelcomeFrame, type Role } from '../protocol/handshake.js';
-import type { EventSlice, LogDigest, SubscribeRequest } from '../protocol/messages.js';
+import type { EventSlice, LogDigest, SubscribeRequest, TransactionRequest, TransactionResult } from '../protocol/messages.js';
+import { readTransactFrame, writeTransactResult } from '../protocol/transact-frames.js';
 import type { ReadAllChunk } from '../protocol/replies.js';
 import { serveOperation, type OperationHandlers, type OperationName } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
@@ -109,6 +110,13 @@ export class Session {
         const next = await frames.next();
         if (next.done) break;
         this.lastActivityMs = this.context.clock.monotonicMs();
+        // The hot request in its common form skips the general decode; anything else goes that way.
+        const transact = greeted ? readTransactFrame(next.value, this.context.logLimits.streamsPerTransactionMax) : undefined;
+        if (transact) {
+          this.handleTransact(transact.id, transact.request);
+          if (!this.connection.writable) await this.connection.whenWritable();
+          continue;
+        }
         const decoded = decodeClientFrame(next.value);
         if (!greeted) {
           if (decoded.kind !== FrameKind.Hello) throw new ProtocolError('the first frame must be a hello');
@@ -149,15 +157,7 @@ export class Session {
 
   /** Starts one request; its answer is sent when it settles, so requests pipeline. */
   private handle(id: number, op: OperationName, args: unknown): void {
-    if (this.inFlight >= this.context.connectionLimits.inFlightMax) {
-      this.context.counters?.rejectFrame(TooManyInFlightError.name);
-      this.reply(id, new TooManyInFlightError(this.context.connectionLimits.inFlightMax));
-      return;
-    }
-    if (this.context.shuttingDown()) {
-      this.reply(id, new ServerShuttingDownError());
-      return;
-    }
+    if (!this.admits(id)) return;
     if (op === 'read' || op === 'readAll') {
       this.handleRead(id, op, args);
       return;
@@ -167,6 +167,42 @@ export class Session {
       (result) => {
         this.inFlight--;
         this.send(encodeResult(id, result));
+      },
+      (error: unknown) => {
+        this.inFlight--;
+        this.reply(id, error);
+      },
+    );
+  }
+
+  /** False, with the refusal sent, when the connection has too many requests in flight or the server is shutting down. */
+  private admits(id: number): boolean {
+    if (this.inFlight >= this.context.connectionLimits.inFlightMax) {
+      this.context.counters?.rejectFrame(TooManyInFlightError.name);
+      this.reply(id, new TooManyInFlightError(this.context.connectionLimits.inFlightMax));
+      return false;
+    }
+    if (this.context.shuttingDown()) {
+      this.reply(id, new ServerShuttingDownError());
+      return false;
+    }
+    return true;
+  }
+
+  /** {@link handle} for a transaction read by hand: its result is written by hand too. */
+  private handleTransact(id: number, request: TransactionRequest): void {
+    if (!this.admits(id)) return;
+    this.inFlight++;
+    let answer: Promise<TransactionResult>;
+    try {
+      answer = this.handlers.transact(request);
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
+    answer.then(
+      (result) => {
+        this.inFlight--;
+        this.send(writeTransactResult(id, result));
       },
       (error: unknown) => {
         this.inFlight--;
