@@ -190,8 +190,8 @@ export class Committer {
     try {
       this.checkAccepting();
       const eventCounts = validateTransaction(request, this.options.limits);
+      if (this.waiting.length === 0 && this.headsCachedOf(request)) return this.admit(request, eventCounts);
       const streams = request.appends.map((a) => a.stream);
-      if (this.waiting.length === 0 && this.headsCached(streams)) return this.admit(request, eventCounts);
       return new Promise((resolve, reject) => {
         this.waiting.push({ request, eventCounts, streams, loaded: this.heads.load(streams), resolve, reject });
         if (this.waiting.length === 1) void this.admitWaiting();
@@ -203,6 +203,12 @@ export class Committer {
 
   private headsCached(streams: readonly string[]): boolean {
     return streams.every((s) => this.heads.get(s) !== undefined);
+  }
+
+  /** {@link headsCached} for a transaction's streams, without a list of them: every transaction asks. */
+  private headsCachedOf(request: TransactionRequest): boolean {
+    for (let i = 0; i < request.appends.length; i++) if (this.heads.get(request.appends[i]!.stream) === undefined) return false;
+    return true;
   }
 
   /** Admits waiting transactions in arrival order as their stream heads arrive. */
@@ -274,21 +280,27 @@ export class Committer {
 
   /** Checks expected versions against committed and pending state and queues the record. */
   private enqueue(request: TransactionRequest, eventCounts: number[], tag: string): Promise<TransactionResult> {
-    // Plain loops: this runs for every transaction, and closures per call cost more than the work.
-    const current: number[] = [];
-    for (const append of request.appends) {
+    // Plain loops and arrays of their final length: this runs for every transaction, and closures
+    // per call, or an array grown from empty (room for 17 items at the first push), cost more than the work.
+    const count = request.appends.length;
+    const current = new Array<number>(count);
+    let visible = 0;
+    for (let i = 0; i < count; i++) {
+      const append = request.appends[i]!;
       if (this.holds.size > 0) this.checkNotHeld(append.stream);
       const head = this.heads.get(append.stream)!;
       checkExpected(append.stream, append.expectedVersion, head);
-      current.push(head);
+      current[i] = head;
+      if (eventCounts[i]! > 0) visible++;
     }
-    const appends: RecordAppend[] = [];
-    for (let i = 0; i < request.appends.length; i++) {
+    const appends = new Array<RecordAppend>(visible);
+    visible = 0;
+    for (let i = 0; i < count; i++) {
       const eventCount = eventCounts[i]!;
       if (eventCount === 0) continue;
       const { stream, events } = request.appends[i]!;
       const firstVersion = current[i]! + 1;
-      appends.push({ stream, firstVersion, eventCount, events: events! });
+      appends[visible++] = { stream, firstVersion, eventCount, events: events! };
       this.heads.advance(stream, firstVersion + eventCount - 1);
     }
     const record: LogRecord = {

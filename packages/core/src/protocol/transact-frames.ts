@@ -94,10 +94,14 @@ class FrameReader {
     } else return this.fail(), '';
     const end = start + length;
     if (length > max || end > bytes.length) return this.fail(), '';
-    for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return this.fail(), '';
+    let hash = length;
+    for (let i = start; i < end; i++) {
+      const byte = bytes[i]!;
+      if (byte >= 0x80) return this.fail(), '';
+      hash = Math.imul(hash ^ byte, 0x01000193);
+    }
     this.at = end;
-    // Short names dominate: one call with the codes beats a decoder's setup.
-    return length <= 64 ? String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]) : latin1.decode(bytes.subarray(start, end));
+    return length <= NAME_LENGTH_INTERNED_MAX ? interned(bytes, start, end, hash) : latin1.decode(bytes.subarray(start, end));
   }
 
   /** A binary (bin 8, 16 or 32) as a view of the frame, as the general decoder gives it. */
@@ -128,6 +132,29 @@ const EMPTY = new Uint8Array(0);
 const latin1 = new TextDecoder('latin1');
 
 /**
+ * Short names read lately (client ids, stream names), by a hash of their bytes: a name read again
+ * is the string read before, which costs no allocation, and whose hash the maps it keys have
+ * already computed. A slot holds the last name that hashed to it.
+ */
+const NAME_SLOTS = 4096;
+const NAME_LENGTH_INTERNED_MAX = 64;
+const names: string[] = new Array<string>(NAME_SLOTS).fill('');
+
+/** The ASCII text of `bytes[start, end)`, as the string read before when the slot of `hash` holds it. */
+function interned(bytes: Uint8Array, start: number, end: number, hash: number): string {
+  const slot = hash & (NAME_SLOTS - 1);
+  const known = names[slot]!;
+  if (known.length === end - start) {
+    let same = true;
+    for (let i = start; i < end && same; i++) same = known.charCodeAt(i - start) === bytes[i];
+    if (same) return known;
+  }
+  const text = latin1.decode(bytes.subarray(start, end));
+  names[slot] = text;
+  return text;
+}
+
+/**
  * A `transact` request in the common form, or undefined for anything else (another operation, or
  * a form or value the general path must judge).
  * @param streamsMax the most streams a transaction may name (more: the general path refuses it)
@@ -143,15 +170,14 @@ export function readTransactFrame(frame: Uint8Array, streamsMax: number): Transa
   const seq = reader.uint();
   const count = reader.arrayLength();
   if (!reader.ok || clientId.length === 0 || count === 0 || count > streamsMax) return undefined;
-  const appends: TransactionAppend[] = [];
+  const appends = new Array<TransactionAppend>(count);
   for (let i = 0; i < count; i++) {
     const items = reader.arrayLength();
     if (!reader.ok || (items !== 2 && items !== 3) || !reader.atString()) return undefined;
     const stream = reader.ascii(untrustedDecoderLimits.maxStrLength);
     const expectedVersion = reader.atString() ? expectedName(reader.ascii(9)) : reader.uint();
     if (!reader.ok || stream.length === 0 || expectedVersion === undefined) return undefined;
-    if (items === 2) appends.push({ stream, expectedVersion });
-    else appends.push({ stream, expectedVersion, events: reader.binary() });
+    appends[i] = items === 2 ? { stream, expectedVersion } : { stream, expectedVersion, events: reader.binary() };
   }
   if (!reader.ok || reader.at !== frame.length) return undefined;
   return { id, request: { clientId, seq, appends } };
