@@ -20,7 +20,7 @@ import type { DivergedEntry } from '../replication/diverged-report.js';
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection } from '../transport/transport.js';
-import type { Committer } from '../commit/committer.js';
+import type { CommitAnswer, Committer } from '../commit/committer.js';
 import type { ServerCounters } from '../observe/counters.js';
 import type { Reader } from '../read/reader.js';
 import type { Subscription, SubscriptionHub } from '../read/subscriptions.js';
@@ -80,6 +80,8 @@ export class Session {
   private readonly reads: ReadGate;
   /** Every operation's handler; wrapped in permission checks once an authenticated client is greeted. */
   private handlers: OperationHandlers;
+  /** True once {@link handlers} check permissions. */
+  private guarded = false;
 
   constructor(
     private readonly connection: Connection,
@@ -147,7 +149,10 @@ export class Session {
     const accepted = acceptHello(hello, { clusterId: this.context.clusterId, roles: this.context.peers ? GROUP_ROLES : CLIENT_ROLES });
     // Peers are members of the group, not users: their links are not authenticated here.
     const { auth } = this.context;
-    if (auth && accepted.role === 'client') this.handlers = guardedHandlers(this.handlers, await auth.authenticate(accepted.credentials, this.connection.remoteAddress));
+    if (auth && accepted.role === 'client') {
+      this.handlers = guardedHandlers(this.handlers, await auth.authenticate(accepted.credentials, this.connection.remoteAddress));
+      this.guarded = true;
+    }
     if (this.context.shuttingDown()) throw new ServerShuttingDownError();
     const servers = this.context.groupUrls?.();
     const preVote = accepted.role !== 'client' ? { preVote: true } : {};
@@ -193,22 +198,38 @@ export class Session {
   private handleTransact(id: number, request: TransactionRequest): void {
     if (!this.admits(id)) return;
     this.inFlight++;
-    let answer: Promise<TransactionResult>;
-    try {
-      answer = this.handlers.transact(request);
-    } catch (error) {
-      answer = Promise.reject(error);
+    const answer = new TransactAnswer(this, id);
+    // What the transact handler does on a lone stripe without permission checks, without a promise.
+    if (!this.guarded && !this.context.directory.striped) {
+      try {
+        this.context.committer().submit(request, answer);
+      } catch (error) {
+        answer.reject(error);
+      }
+      return;
     }
-    answer.then(
-      (result) => {
-        this.inFlight--;
-        this.send(writeTransactResult(id, result));
-      },
-      (error: unknown) => {
-        this.inFlight--;
-        this.reply(id, error);
-      },
+    let result: Promise<TransactionResult>;
+    try {
+      result = this.handlers.transact(request);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.then(
+      (committed) => answer.resolve(committed),
+      (error: unknown) => answer.reject(error),
     );
+  }
+
+  /** A transaction read by hand committed (see {@link TransactAnswer}). */
+  transactCommitted(id: number, result: TransactionResult): void {
+    this.inFlight--;
+    this.send(writeTransactResult(id, result));
+  }
+
+  /** A transaction read by hand failed (see {@link TransactAnswer}). */
+  transactFailed(id: number, error: unknown): void {
+    this.inFlight--;
+    this.reply(id, error);
   }
 
   /** Starts a read once the read budgets admit it; its charge comes back once its answer is handed to the connection. */
@@ -357,5 +378,21 @@ export class Session {
     this.reads.close('the connection closed');
     for (const subscription of this.subscriptions.values()) this.context.subscriptions.close(subscription);
     this.subscriptions.clear();
+  }
+}
+
+/** Where a transaction read by hand is answered: one object per transaction, not two callbacks. */
+class TransactAnswer implements CommitAnswer {
+  constructor(
+    private readonly session: Session,
+    private readonly id: number,
+  ) {}
+
+  resolve(result: TransactionResult): void {
+    this.session.transactCommitted(this.id, result);
+  }
+
+  reject(error: unknown): void {
+    this.session.transactFailed(this.id, error);
   }
 }
