@@ -111,16 +111,9 @@ export class Session {
       for (;;) {
         const next = await frames.next();
         if (next.done) break;
-        this.lastActivityMs = this.context.clock.monotonicMs();
-        // The hot request in its common form skips the general decode; anything else goes that way.
-        const transact = greeted ? readTransactFrame(next.value, this.context.logLimits.streamsPerTransactionMax) : undefined;
-        if (transact) {
-          this.handleTransact(transact.id, transact.request);
-          if (!this.connection.writable) await this.connection.whenWritable();
-          continue;
-        }
-        const decoded = decodeClientFrame(next.value);
         if (!greeted) {
+          this.lastActivityMs = this.context.clock.monotonicMs();
+          const decoded = decodeClientFrame(next.value);
           if (decoded.kind !== FrameKind.Hello) throw new ProtocolError('the first frame must be a hello');
           handshakeTimer.cancel();
           const { role } = await this.greet(decoded.hello);
@@ -133,9 +126,14 @@ export class Session {
           this.armIdleTimer();
           continue;
         }
-        if (decoded.kind !== FrameKind.Request) throw new ProtocolError('hello sent twice');
-        this.handle(decoded.id, decoded.op, decoded.args);
-        if (!this.connection.writable) await this.connection.whenWritable();
+        // This frame, then those already received behind it, without a promise each; at the
+        // in-flight cap, through the iterator again: the requests in flight then move on between
+        // frames (and fill the send queue, which stops the reading) instead of a burst of refusals.
+        const inFlightMax = this.context.connectionLimits.inFlightMax;
+        for (let frame: Uint8Array | undefined = next.value; frame !== undefined; frame = this.inFlight < inFlightMax ? this.connection.takeReceived?.() : undefined) {
+          this.serveRequest(frame);
+          if (!this.connection.writable) await this.connection.whenWritable();
+        }
       }
     } catch (error) {
       if (!(error instanceof ConnectionClosedError)) {
@@ -143,6 +141,17 @@ export class Session {
         this.closeWith(null, error);
       }
     }
+  }
+
+  /** Serves one frame after the handshake. @throws ProtocolError when it is malformed or not a request */
+  private serveRequest(frame: Uint8Array): void {
+    this.lastActivityMs = this.context.clock.monotonicMs();
+    // The hot request in its common form skips the general decode; anything else goes that way.
+    const transact = readTransactFrame(frame, this.context.logLimits.streamsPerTransactionMax);
+    if (transact) return this.handleTransact(transact.id, transact.request);
+    const decoded = decodeClientFrame(frame);
+    if (decoded.kind !== FrameKind.Request) throw new ProtocolError('hello sent twice');
+    this.handle(decoded.id, decoded.op, decoded.args);
   }
 
   private async greet(hello: unknown): Promise<{ role: Role }> {
