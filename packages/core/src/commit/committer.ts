@@ -12,10 +12,11 @@ import type { TransactionRequest, TransactionResult } from '../protocol/messages
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Timers } from '../time.js';
 import { DedupTable } from './dedup-table.js';
-import { GroupWriter, type CommitAnswer, type GroupWriterOptions, type PendingCommit } from './group-writer.js';
+import { GroupWriter, join, type CommitAnswer, type GroupWriterOptions, type PendingCommit } from './group-writer.js';
 
 export type { CommitAnswer } from './group-writer.js';
 import { StreamHeads } from './stream-heads.js';
+import { WaitingLine } from './waiting-line.js';
 import { answersClient, checkExpected, resultOf, sameWrites, validateTransaction } from './transaction-rules.js';
 
 /** What the committer needs from the server around it, and what counts its commits (when someone watches). */
@@ -45,15 +46,6 @@ export interface CommitterOptions extends Pick<GroupWriterOptions, 'counters'> {
   onFailed: (error: unknown) => void;
 }
 
-/** A transaction waiting for stream heads to load before its turn. */
-interface WaitingTransaction {
-  request: TransactionRequest;
-  eventCounts: number[];
-  streams: string[];
-  loaded: Promise<void>;
-  answer: CommitAnswer;
-}
-
 /** The events of a stream a transaction only checks. */
 const NO_EVENTS = new Uint8Array(0);
 
@@ -73,7 +65,7 @@ export class Committer {
    */
   private readonly inFlight = new Map<string, number>();
   private readonly writer: GroupWriter;
-  private readonly waiting: WaitingTransaction[] = [];
+  private readonly waiting: WaitingLine;
   /** Streams held by a transaction over several stripes, by its id: nobody else writes them until its outcome. */
   private readonly holds = new Map<string, string>();
   private failure: unknown;
@@ -85,6 +77,7 @@ export class Committer {
   constructor(private readonly options: CommitterOptions) {
     this.heads = new StreamHeads(options.store, options.limits.streamHeadCacheMax);
     this.dedup = new DedupTable(options.limits.dedupWindow, options.limits.dedupClientsMax);
+    this.waiting = new WaitingLine(this.heads, (request, eventCounts, answer) => this.admit(request, eventCounts, answer));
     this.writer = new GroupWriter({
       store: options.store,
       limits: options.limits,
@@ -201,48 +194,17 @@ export class Committer {
     try {
       this.checkAccepting();
       const eventCounts = validateTransaction(request, this.options.limits);
-      if (this.waiting.length === 0 && this.headsCachedOf(request)) {
-        this.admit(request, eventCounts, answer);
-        return;
-      }
-      const streams = request.appends.map((a) => a.stream);
-      this.waiting.push({ request, eventCounts, streams, loaded: this.heads.load(streams), answer });
-      if (this.waiting.length === 1) void this.admitWaiting();
+      if (this.waiting.length === 0 && this.headsCached(request)) this.admit(request, eventCounts, answer);
+      else this.waiting.push(request, eventCounts, answer);
     } catch (error) {
       answer.reject(error);
     }
   }
 
-  private headsCached(streams: readonly string[]): boolean {
-    return streams.every((s) => this.heads.get(s) !== undefined);
-  }
-
-  /** {@link headsCached} for a transaction's streams, without a list of them: every transaction asks. */
-  private headsCachedOf(request: TransactionRequest): boolean {
+  /** True when the heads of every stream of the transaction are cached: a plain loop, as every transaction asks. */
+  private headsCached(request: TransactionRequest): boolean {
     for (let i = 0; i < request.appends.length; i++) if (this.heads.get(request.appends[i]!.stream) === undefined) return false;
     return true;
-  }
-
-  /** Admits waiting transactions in arrival order as their stream heads arrive. */
-  private async admitWaiting(): Promise<void> {
-    while (this.waiting.length > 0) {
-      const next = this.waiting[0]!;
-      try {
-        await next.loaded;
-        // A head loaded for this transaction may have been evicted while it waited its turn.
-        while (!this.headsCached(next.streams)) await this.heads.load(next.streams);
-      } catch (error) {
-        this.waiting.shift();
-        next.answer.reject(error);
-        continue;
-      }
-      this.waiting.shift();
-      try {
-        this.admit(next.request, next.eventCounts, next.answer);
-      } catch (error) {
-        next.answer.reject(error);
-      }
-    }
   }
 
   /** De-duplicates, then checks and queues. Synchronous: it is the serial order. */
@@ -421,26 +383,11 @@ export class Committer {
   /** Fails every transaction not committed (written, being written, queued, waiting, resent) with `error`. */
   private rejectEverything(error: Error, batch?: PendingCommit[]): void {
     this.writer.stop(error, batch);
-    for (const waiting of this.waiting.splice(0)) waiting.answer.reject(error);
+    this.waiting.rejectAll(error);
     for (const resend of this.resendsAwaitingCommit.splice(0)) resend.reject(error);
     this.inFlight.clear();
     this.heads.clear();
     this.holds.clear();
     this.drained?.();
   }
-}
-
-/** Answers `answer` too when the transaction in flight `pending` is answered: a resend joins its original. */
-function join(pending: PendingCommit, answer: CommitAnswer): void {
-  const first = pending.answer;
-  pending.answer = {
-    resolve(result) {
-      first.resolve(result);
-      answer.resolve(result);
-    },
-    reject(error) {
-      first.reject(error);
-      answer.reject(error);
-    },
-  };
 }

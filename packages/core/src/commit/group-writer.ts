@@ -22,6 +22,21 @@ export interface CommitAnswer {
   reject(error: unknown): void;
 }
 
+/** Answers `answer` too when the transaction in flight `pending` is answered: a resend joins its original. */
+export function join(pending: PendingCommit, answer: CommitAnswer): void {
+  const first = pending.answer;
+  pending.answer = {
+    resolve(result) {
+      first.resolve(result);
+      answer.resolve(result);
+    },
+    reject(error) {
+      first.reject(error);
+      answer.reject(error);
+    },
+  };
+}
+
 /** A record given its LSN, and the waiter its commit answers. */
 export interface PendingCommit {
   encoded: EncodedRecord;

@@ -20,7 +20,8 @@ import type { DivergedEntry } from '../replication/diverged-report.js';
 import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection } from '../transport/transport.js';
-import type { CommitAnswer, Committer } from '../commit/committer.js';
+import type { Committer } from '../commit/committer.js';
+import { TransactAnswer, type TransactAnswers } from './transact-answer.js';
 import type { ServerCounters } from '../observe/counters.js';
 import type { Reader } from '../read/reader.js';
 import type { Subscription, SubscriptionHub } from '../read/subscriptions.js';
@@ -72,7 +73,7 @@ export interface SessionContext {
 const CLIENT_ROLES: ReadonlySet<Role> = new Set(['client']);
 const GROUP_ROLES: ReadonlySet<Role> = new Set(['client', 'peer']);
 
-export class Session {
+export class Session implements TransactAnswers {
   private inFlight = 0;
   private readonly subscriptions = new Map<number, Subscription>();
   private lastActivityMs: number;
@@ -387,21 +388,5 @@ export class Session {
     this.reads.close('the connection closed');
     for (const subscription of this.subscriptions.values()) this.context.subscriptions.close(subscription);
     this.subscriptions.clear();
-  }
-}
-
-/** Where a transaction read by hand is answered: one object per transaction, not two callbacks. */
-class TransactAnswer implements CommitAnswer {
-  constructor(
-    private readonly session: Session,
-    private readonly id: number,
-  ) {}
-
-  resolve(result: TransactionResult): void {
-    this.session.transactCommitted(this.id, result);
-  }
-
-  reject(error: unknown): void {
-    this.session.transactFailed(this.id, error);
   }
 }
