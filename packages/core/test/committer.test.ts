@@ -266,6 +266,27 @@ describe('Committer', () => {
     await drained;
     expect(committer.pendingCount).toBe(0);
   });
+
+  it('answers a transaction waiting for its stream head once, when abandoned while the head loads', async () => {
+    const { committer, store } = await harness();
+    const readHead = store.streamHead.bind(store);
+    let loadHead!: () => void;
+    const headAsked = new Promise<void>((asked) => {
+      store.streamHead = (stream) =>
+        new Promise((resolve) => {
+          loadHead = () => resolve(readHead(stream));
+          asked();
+        });
+    });
+    const answers: string[] = [];
+    committer.submit(tx('c', 1, 'cold'), { resolve: () => answers.push('committed'), reject: (error) => answers.push((error as Error).name) });
+    await headAsked;
+    committer.abandon(new NotActiveError(null));
+    loadHead();
+    // The line resumes once the head arrives: a turn of the event loop runs every step of it.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(answers).toEqual(['NotActiveError']);
+  });
 });
 
 /** A committer of a replicating active: nothing commits until `commitThrough`. */

@@ -12,8 +12,11 @@ import type { TransactionRequest, TransactionResult } from '../protocol/messages
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Timers } from '../time.js';
 import { DedupTable } from './dedup-table.js';
-import { GroupWriter, type GroupWriterOptions, type PendingCommit } from './group-writer.js';
+import { GroupWriter, join, type CommitAnswer, type GroupWriterOptions, type PendingCommit } from './group-writer.js';
+
+export type { CommitAnswer } from './group-writer.js';
 import { StreamHeads } from './stream-heads.js';
+import { WaitingLine } from './waiting-line.js';
 import { answersClient, checkExpected, resultOf, sameWrites, validateTransaction } from './transaction-rules.js';
 
 /** What the committer needs from the server around it, and what counts its commits (when someone watches). */
@@ -43,16 +46,6 @@ export interface CommitterOptions extends Pick<GroupWriterOptions, 'counters'> {
   onFailed: (error: unknown) => void;
 }
 
-/** A transaction waiting for stream heads to load before its turn. */
-interface WaitingTransaction {
-  request: TransactionRequest;
-  eventCounts: number[];
-  streams: string[];
-  loaded: Promise<void>;
-  resolve: (result: Promise<TransactionResult>) => void;
-  reject: (error: unknown) => void;
-}
-
 /** The events of a stream a transaction only checks. */
 const NO_EVENTS = new Uint8Array(0);
 
@@ -66,13 +59,13 @@ export class Committer {
   private readonly heads: StreamHeads;
   private readonly dedup: DedupTable;
   /**
-   * Transactions given an LSN and not yet durable, by `clientId#seq`, so a resend joins them. An
-   * entry names its record by LSN: holding records from this long-lived map doubled the bytes the
-   * collector promoted per append.
+   * The LSNs of transactions not yet committed, by `clientId#seq`, so a resend joins them. Only
+   * the LSN: a long-lived map reaching each record (and the request bytes behind it) doubled the
+   * bytes the collector promoted per append.
    */
-  private readonly inFlight = new Map<string, { lsn: number; result: Promise<TransactionResult> }>();
+  private readonly inFlight = new Map<string, number>();
   private readonly writer: GroupWriter;
-  private readonly waiting: WaitingTransaction[] = [];
+  private readonly waiting: WaitingLine;
   /** Streams held by a transaction over several stripes, by its id: nobody else writes them until its outcome. */
   private readonly holds = new Map<string, string>();
   private failure: unknown;
@@ -84,6 +77,7 @@ export class Committer {
   constructor(private readonly options: CommitterOptions) {
     this.heads = new StreamHeads(options.store, options.limits.streamHeadCacheMax);
     this.dedup = new DedupTable(options.limits.dedupWindow, options.limits.dedupClientsMax);
+    this.waiting = new WaitingLine(this.heads, (request, eventCounts, answer) => this.admit(request, eventCounts, answer));
     this.writer = new GroupWriter({
       store: options.store,
       limits: options.limits,
@@ -126,9 +120,10 @@ export class Committer {
       // A participant's steps are the coordinator's transaction: its client's sequence is the coordinator's, not this stripe's.
       if (answersClient(record)) this.dedup.remember(record.clientId, record.seq, pending.result);
       this.inFlight.delete(pending.tag);
-      pending.resolve(pending.result);
     }
     if (done.length > 0) this.options.onCommitted(done.map((p) => p.record));
+    // Answers may be sent at once (see `submit`): after subscribers were handed the records, as when every answer was a promise's.
+    for (const pending of done) pending.answer.resolve(pending.result);
     if (this.resendsAwaitingCommit.length > 0) {
       const target = this.writer.committedLsn;
       const due = this.resendsAwaitingCommit.filter((r) => r.result.lsn <= target);
@@ -187,57 +182,49 @@ export class Committer {
    * @throws SequenceReusedError when `(clientId, seq)` is taken by a transaction with other writes; nothing is written
    */
   transact(request: TransactionRequest): Promise<TransactionResult> {
+    return new Promise((resolve, reject) => this.submit(request, { resolve, reject }));
+  }
+
+  /**
+   * {@link transact} answering `answer` instead of a promise: no promise per transaction on the
+   * common path. `answer` is called once: before this returns (a refusal), or later, from within
+   * a group commit's end or a failure.
+   */
+  submit(request: TransactionRequest, answer: CommitAnswer): void {
     try {
       this.checkAccepting();
       const eventCounts = validateTransaction(request, this.options.limits);
-      const streams = request.appends.map((a) => a.stream);
-      if (this.waiting.length === 0 && this.headsCached(streams)) return this.admit(request, eventCounts);
-      return new Promise((resolve, reject) => {
-        this.waiting.push({ request, eventCounts, streams, loaded: this.heads.load(streams), resolve, reject });
-        if (this.waiting.length === 1) void this.admitWaiting();
-      });
+      if (this.waiting.length === 0 && this.headsCached(request)) this.admit(request, eventCounts, answer);
+      else this.waiting.push(request, eventCounts, answer);
     } catch (error) {
-      return Promise.reject(error);
+      answer.reject(error);
     }
   }
 
-  private headsCached(streams: readonly string[]): boolean {
-    return streams.every((s) => this.heads.get(s) !== undefined);
-  }
-
-  /** Admits waiting transactions in arrival order as their stream heads arrive. */
-  private async admitWaiting(): Promise<void> {
-    while (this.waiting.length > 0) {
-      const next = this.waiting[0]!;
-      try {
-        await next.loaded;
-        // A head loaded for this transaction may have been evicted while it waited its turn.
-        while (!this.headsCached(next.streams)) await this.heads.load(next.streams);
-      } catch (error) {
-        this.waiting.shift();
-        next.reject(error);
-        continue;
-      }
-      this.waiting.shift();
-      try {
-        next.resolve(this.admit(next.request, next.eventCounts));
-      } catch (error) {
-        next.reject(error);
-      }
-    }
+  /** True when the heads of every stream of the transaction are cached: a plain loop, as every transaction asks. */
+  private headsCached(request: TransactionRequest): boolean {
+    for (let i = 0; i < request.appends.length; i++) if (this.heads.get(request.appends[i]!.stream) === undefined) return false;
+    return true;
   }
 
   /** De-duplicates, then checks and queues. Synchronous: it is the serial order. */
-  private admit(request: TransactionRequest, eventCounts: number[]): Promise<TransactionResult> {
+  private admit(request: TransactionRequest, eventCounts: number[], answer: CommitAnswer): void {
     this.checkAccepting();
     const known = this.dedup.lookup(request.clientId, request.seq);
-    if (known.kind === 'committed') return this.resendOfCommitted(request, eventCounts, known.result);
+    if (known.kind === 'committed') {
+      this.resendOfCommitted(request, eventCounts, known.result).then(
+        (result) => answer.resolve(result),
+        (error: unknown) => answer.reject(error),
+      );
+      return;
+    }
     if (known.kind === 'expired') throw new SequenceExpiredError(request.clientId, request.seq);
     const tag = `${request.clientId}#${request.seq}`;
     const joined = this.inFlight.get(tag);
-    if (!joined) return this.enqueue(request, eventCounts, tag);
-    if (!sameWrites(request.appends, eventCounts, this.writer.pendingRecord(joined.lsn).appends)) throw new SequenceReusedError(request.clientId, request.seq);
-    return joined.result;
+    if (joined === undefined) return this.enqueue(request, eventCounts, tag, answer);
+    const original = this.writer.pendingCommit(joined);
+    if (!sameWrites(request.appends, eventCounts, original.record.appends)) throw new SequenceReusedError(request.clientId, request.seq);
+    join(original, answer);
   }
 
   /**
@@ -273,22 +260,28 @@ export class Committer {
   }
 
   /** Checks expected versions against committed and pending state and queues the record. */
-  private enqueue(request: TransactionRequest, eventCounts: number[], tag: string): Promise<TransactionResult> {
-    // Plain loops: this runs for every transaction, and closures per call cost more than the work.
-    const current: number[] = [];
-    for (const append of request.appends) {
+  private enqueue(request: TransactionRequest, eventCounts: number[], tag: string, answer: CommitAnswer): void {
+    // Plain loops and arrays of their final length: this runs for every transaction, and closures
+    // per call, or an array grown from empty (room for 17 items at the first push), cost more than the work.
+    const count = request.appends.length;
+    const current = new Array<number>(count);
+    let visible = 0;
+    for (let i = 0; i < count; i++) {
+      const append = request.appends[i]!;
       if (this.holds.size > 0) this.checkNotHeld(append.stream);
       const head = this.heads.get(append.stream)!;
       checkExpected(append.stream, append.expectedVersion, head);
-      current.push(head);
+      current[i] = head;
+      if (eventCounts[i]! > 0) visible++;
     }
-    const appends: RecordAppend[] = [];
-    for (let i = 0; i < request.appends.length; i++) {
+    const appends = new Array<RecordAppend>(visible);
+    visible = 0;
+    for (let i = 0; i < count; i++) {
       const eventCount = eventCounts[i]!;
       if (eventCount === 0) continue;
       const { stream, events } = request.appends[i]!;
       const firstVersion = current[i]! + 1;
-      appends.push({ stream, firstVersion, eventCount, events: events! });
+      appends[visible++] = { stream, firstVersion, eventCount, events: events! };
       this.heads.advance(stream, firstVersion + eventCount - 1);
     }
     const record: LogRecord = {
@@ -303,13 +296,12 @@ export class Committer {
     const encoded = encodeRecord(record);
     // The result names the ranges the store indexes: one list serves both (neither changes it).
     const result: TransactionResult = { lsn: record.lsn, streams: encoded.streams };
-    return this.queue(encoded, record, result, tag);
+    this.queue({ encoded, record, result, tag, answer });
   }
 
-  private queue(encoded: EncodedRecord, record: LogRecord, result: TransactionResult, tag: string): Promise<TransactionResult> {
-    const promise = new Promise<TransactionResult>((resolve, reject) => this.writer.push({ encoded, record, result, tag, resolve, reject }));
-    this.inFlight.set(tag, { lsn: record.lsn, result: promise });
-    return promise;
+  private queue(pending: PendingCommit): void {
+    this.writer.push(pending);
+    this.inFlight.set(pending.tag, pending.record.lsn);
   }
 
   /**
@@ -370,7 +362,7 @@ export class Committer {
   async writeStep(kind: typeof RecordKind.Prepare | typeof RecordKind.Decide | typeof RecordKind.Outcome, txn: TxnInfo, clientId: string, seq: number, appends: RecordAppend[]): Promise<TransactionResult> {
     const tag = `${txn.id}@${kind}`;
     const joined = this.inFlight.get(tag);
-    if (joined) return joined.result;
+    if (joined !== undefined) return new Promise((resolve, reject) => join(this.writer.pendingCommit(joined), { resolve, reject }));
     const visible = kind !== RecordKind.Prepare;
     if (visible && !this.headsCached(appends.map((a) => a.stream))) await this.heads.load(appends.map((a) => a.stream)); // no await when cached: let go before the next request is read
     this.checkAccepting();
@@ -378,7 +370,8 @@ export class Committer {
     if (visible) this.release(txn.id);
     const record: LogRecord = { lsn: this.writer.takeLsn(), term: this.options.term, kind, clientId, seq, timestampMs: this.options.clock.wallMs(), appends, txn };
     const encoded = encodeRecord(record);
-    return this.queue(encoded, record, kind === RecordKind.Decide ? { lsn: record.lsn, streams: txn.streams } : { lsn: record.lsn, streams: encoded.streams }, tag);
+    const result = kind === RecordKind.Decide ? { lsn: record.lsn, streams: txn.streams } : { lsn: record.lsn, streams: encoded.streams };
+    return new Promise((resolve, reject) => this.queue({ encoded, record, result, tag, answer: { resolve, reject } }));
   }
 
   /** @throws StreamBusyError when a transaction (other than `own`) holds `stream` */
@@ -390,7 +383,7 @@ export class Committer {
   /** Fails every transaction not committed (written, being written, queued, waiting, resent) with `error`. */
   private rejectEverything(error: Error, batch?: PendingCommit[]): void {
     this.writer.stop(error, batch);
-    for (const waiting of this.waiting.splice(0)) waiting.reject(error);
+    this.waiting.rejectAll(error);
     for (const resend of this.resendsAwaitingCommit.splice(0)) resend.reject(error);
     this.inFlight.clear();
     this.heads.clear();

@@ -13,6 +13,30 @@ import type { CommitCounters } from '../observe/counters.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Timers } from '../time.js';
 
+/**
+ * Who waits for a record's commit: answered once, with its result or the error that failed it.
+ * An object with methods rather than two callbacks, so a waiter costs one allocation.
+ */
+export interface CommitAnswer {
+  resolve(result: TransactionResult): void;
+  reject(error: unknown): void;
+}
+
+/** Answers `answer` too when the transaction in flight `pending` is answered: a resend joins its original. */
+export function join(pending: PendingCommit, answer: CommitAnswer): void {
+  const first = pending.answer;
+  pending.answer = {
+    resolve(result) {
+      first.resolve(result);
+      answer.resolve(result);
+    },
+    reject(error) {
+      first.reject(error);
+      answer.reject(error);
+    },
+  };
+}
+
 /** A record given its LSN, and the waiter its commit answers. */
 export interface PendingCommit {
   encoded: EncodedRecord;
@@ -20,8 +44,7 @@ export interface PendingCommit {
   result: TransactionResult;
   /** Its key in the committer's in-flight map. */
   tag: string;
-  resolve: (result: TransactionResult) => void;
-  reject: (error: unknown) => void;
+  answer: CommitAnswer;
 }
 
 export interface GroupWriterOptions {
@@ -82,11 +105,11 @@ export class GroupWriter {
     });
   }
 
-  /** The record of LSN `lsn` while in flight: queued, being written, or written and not yet committed. */
-  pendingRecord(lsn: number): LogRecord {
+  /** The record of LSN `lsn` and its waiter while in flight: queued, being written, or written and not yet committed. */
+  pendingCommit(lsn: number): PendingCommit {
     for (const pendings of [this.unacked, this.writingBatch, this.queue]) {
       const found = pendings.find((p) => p.record.lsn === lsn);
-      if (found) return found.record;
+      if (found) return found;
     }
     assert(false, `in-flight LSN ${lsn} is neither queued, being written nor awaiting commit`);
   }
@@ -114,7 +137,7 @@ export class GroupWriter {
     const given = [...this.unacked, ...batch, ...this.queue];
     this.unacked = [];
     this.queue = [];
-    for (const pending of given) pending.reject(error);
+    for (const pending of given) pending.answer.reject(error);
   }
 
   /** Writes the queue in group commits until it is empty; records that arrive meanwhile join the next one. */

@@ -22,7 +22,7 @@ export function validateTransaction(request: TransactionRequest, limits: LogLimi
   }
   // Every transaction passes here: a plain loop, and no set of names for the usual single stream.
   const seen = request.appends.length > 1 ? new Set<string>() : undefined;
-  const counts: number[] = [];
+  const counts = new Array<number>(request.appends.length);
   let events = 0;
   for (let i = 0; i < request.appends.length; i++) {
     const append = request.appends[i]!;
@@ -32,7 +32,7 @@ export function validateTransaction(request: TransactionRequest, limits: LogLimi
       seen.add(append.stream);
     }
     const count = append.events ? validateEvents(append.events, i) : 0;
-    counts.push(count);
+    counts[i] = count;
     events += count;
   }
   if (events === 0 && !part) throw new InvalidArgumentError('appends', 'must append at least one event');

@@ -113,14 +113,10 @@ export function eventRowsProblem(bytes: Uint8Array): number | string {
   for (let i = 0; i < outer.length; i++) {
     const row = header(bytes, pos);
     if (row.kind !== 'array' || row.length < 3 || row.length > 4) return 'each event must be [id, type, data, metadata?]';
-    pos = row.body;
-    for (const name of ['id', 'type']) {
-      const str = header(bytes, pos);
-      if (str.kind !== 'str' || str.length === 0 || str.length > EVENT_NAME_BYTES_MAX) {
-        return `event ${name} must be a string of 1 to ${EVENT_NAME_BYTES_MAX} bytes`;
-      }
-      pos = str.body + str.length;
-    }
+    pos = nameEnd(bytes, row.body);
+    if (pos < 0) return nameRule('id');
+    pos = nameEnd(bytes, pos);
+    if (pos < 0) return nameRule('type');
     for (let field = 2; field < row.length; field++) {
       const next = skipValue(bytes, pos, MSGPACK_DEPTH_MAX - 2);
       if (typeof next === 'string') return next;
@@ -129,3 +125,23 @@ export function eventRowsProblem(bytes: Uint8Array): number | string {
   }
   return pos === bytes.length ? outer.length : pos > bytes.length ? 'truncated' : 'extra bytes after the events';
 }
+
+/** Where an event's name (a string of 1 to {@link EVENT_NAME_BYTES_MAX} bytes) at `pos` ends, or -1 when none is there. Every event passes here twice: nothing is allocated. */
+function nameEnd(bytes: Uint8Array, pos: number): number {
+  const type = bytes[pos];
+  let length: number;
+  let body: number;
+  if (type !== undefined && type >= 0xa0 && type <= 0xbf) {
+    length = type & 0x1f;
+    body = pos + 1;
+  } else if (type === 0xd9 && pos + 2 <= bytes.length) {
+    length = bytes[pos + 1]!;
+    body = pos + 2;
+  } else if (type === 0xda && pos + 3 <= bytes.length) {
+    length = (bytes[pos + 1]! << 8) | bytes[pos + 2]!;
+    body = pos + 3;
+  } else return -1;
+  return length === 0 || length > EVENT_NAME_BYTES_MAX ? -1 : body + length;
+}
+
+const nameRule = (name: string): string => `event ${name} must be a string of 1 to ${EVENT_NAME_BYTES_MAX} bytes`;

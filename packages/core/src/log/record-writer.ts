@@ -85,7 +85,8 @@ const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 
 const stringBound = (text: string): number => 5 + 3 * text.length;
 
-function writeUint(target: Uint8Array, at: number, n: number): number {
+/** A non-negative safe integer in its smallest form; returns the offset after it. */
+export function writeUint(target: Uint8Array, at: number, n: number): number {
   if (n < 0x80) {
     target[at] = n;
     return at + 1;
@@ -112,7 +113,8 @@ function writeUint(target: Uint8Array, at: number, n: number): number {
   return at + 9;
 }
 
-function writeArrayHeader(target: Uint8Array, at: number, length: number): number {
+/** An array's header for `length` items in its smallest form; returns the offset after it. */
+export function writeArrayHeader(target: Uint8Array, at: number, length: number): number {
   if (length < 16) {
     target[at] = 0x90 | length;
     return at + 1;
@@ -131,7 +133,7 @@ function writeArrayHeader(target: Uint8Array, at: number, length: number): numbe
 const utf8 = new TextEncoder();
 
 /** A string: ASCII by hand (stream names and client ids nearly always are), anything else through TextEncoder. */
-function writeString(target: Uint8Array, at: number, text: string): number {
+export function writeString(target: Uint8Array, at: number, text: string): number {
   const length = text.length;
   let ascii = true;
   for (let i = 0; i < length; i++) {

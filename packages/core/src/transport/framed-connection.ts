@@ -257,6 +257,10 @@ export abstract class FramedConnection implements Connection, AsyncIterator<Uint
     return new Promise((resolve) => this.readers.push(resolve));
   }
 
+  takeReceived(): Uint8Array | undefined {
+    return this.inboxHead < this.inbox.length ? this.take() : undefined;
+  }
+
   /**
    * Stops the iteration (a `break` out of `for await`): unread and later frames are dropped.
    * The connection stays open; close it separately.

@@ -104,6 +104,12 @@ export interface Connection extends AsyncIterable<Uint8Array> {
   /** Resolves once the queue drains below the high-water mark; rejects if the connection closes. */
   whenWritable(): Promise<void>;
   /**
+   * A frame already received and not yet read, taken without waiting; undefined when there is
+   * none. A reader that serves frames synchronously drains a burst with it, instead of a promise
+   * per frame from the iterator, which it then waits on only when this is empty.
+   */
+  takeReceived?(): Uint8Array | undefined;
+  /**
    * Closes the connection. The reason reaches the other side's `closed` where the transport can
    * carry it. Frames already received can still be read.
    */

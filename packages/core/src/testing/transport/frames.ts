@@ -48,5 +48,20 @@ export function frameTests(runner: TestRunner, fixture: TransportFixture): void 
       expect(outOfOrder(atServer)).toBe(-1);
       expect(outOfOrder(atClient)).toBe(-1);
     });
+
+    harnessTest(runner, fixture, 'hands frames already received to takeReceived, in order with the iterator', async (h) => {
+      const count = 1_000;
+      const { client, server } = await h.pair();
+      await h.sendAll(client, Array.from({ length: count }, (_, i) => indexFrame(i)));
+      // Whatever arrived is taken at once, the rest waited for: each frame once, in order.
+      const received: Uint8Array[] = [];
+      while (received.length < count) {
+        const frame = server.takeReceived?.() ?? (await h.read(server));
+        if (frame === undefined) throw new Error(`frames ended after ${received.length}`);
+        received.push(frame);
+      }
+      expect(received.findIndex((frame, i) => indexOf(frame) !== i)).toBe(-1);
+      expect(server.takeReceived?.()).toBeUndefined();
+    });
   });
 }
