@@ -364,7 +364,7 @@ export class Committer {
     const joined = this.inFlight.get(tag);
     if (joined !== undefined) return new Promise((resolve, reject) => join(this.writer.pendingCommit(joined), { resolve, reject }));
     const visible = kind !== RecordKind.Prepare;
-    if (visible && !this.headsCached(appends.map((a) => a.stream))) await this.heads.load(appends.map((a) => a.stream)); // no await when cached: let go before the next request is read
+    if (visible && appends.some((a) => this.heads.get(a.stream) === undefined)) await this.heads.load(appends.map((a) => a.stream)); // no await when cached: let go before the next request is read
     this.checkAccepting();
     if (visible) for (const a of appends) this.heads.advance(a.stream, a.firstVersion + a.eventCount - 1);
     if (visible) this.release(txn.id);
