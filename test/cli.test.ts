@@ -1,7 +1,8 @@
 // The `kiln` command as a user runs it: start, status, config errors, and a clean shutdown on
 // SIGTERM or SIGINT that answers or fails every request in flight and loses nothing acknowledged.
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +89,23 @@ describe('kiln start and kiln status', () => {
     const refused = kiln('start', '--config', file, '--memory');
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain('cannot be used with a cluster file');
+  });
+
+  it('shuts down cleanly on a SIGTERM that comes while it is still starting', async () => {
+    // The signal handlers were installed after the server had started and logged: a SIGTERM in
+    // between (a restart on a large store takes a while) killed it without a clean close.
+    const dir = await tempDir();
+    const child = spawn(process.execPath, [KILN_BIN, 'start', '--data', dir, '--listen', 'tcp://127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    cleanups.push(async () => void child.kill('SIGKILL'));
+    let output = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => {
+      if (output === '') child.kill('SIGTERM'); // at the server's first line, before the CLI says it listens
+      output += chunk;
+    });
+    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(output).toMatch(/SIGTERM received/);
   });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

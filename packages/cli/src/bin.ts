@@ -167,7 +167,7 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, name: { type: 'string' }, http: { type: 'string' }, 'log-format': { type: 'string' } } });
       if (!values.config || !values.name) throw new UsageError('kiln voter needs --config FILE and --name NAME');
       const voterLog = memberLog(logFormatOf(values['log-format']), values.name);
-      runUntilSignalled(await startVoterMember(await readClusterConfig(values.config), values.name, voterLog, values.http), voterLog);
+      await runUntilSignalled(startVoterMember(await readClusterConfig(values.config), values.name, voterLog, values.http), voterLog);
       return;
     }
     case 'admin': {
@@ -244,7 +244,7 @@ async function start(args: string[]): Promise<void> {
     if (overrides.length > 0) throw new UsageError(`--${overrides.join(', --')} cannot be used with a cluster file; set them in the file`);
     const config = await readClusterConfig(values.config);
     const serverLog = memberLog(logFormat, values.server ?? serversOf(config)[0]!.name);
-    runUntilSignalled(await startServerMember(config, values.server, values.join ? 'joining server' : 'server', serverLog, values.http), serverLog);
+    await runUntilSignalled(startServerMember(config, values.server, values.join ? 'joining server' : 'server', serverLog, values.http), serverLog);
     return;
   }
   if (values.join) throw new UsageError('--join needs --config CLUSTER-FILE --server NAME');
@@ -261,7 +261,7 @@ async function start(args: string[]): Promise<void> {
     ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile, ...(values['tls-ca'] !== undefined && { caFile: values['tls-ca'] }) } } : {}),
   });
   const serverLog = memberLog(logFormat, serversOf(config)[0]!.name);
-  runUntilSignalled(await startServerMember(config, undefined, 'server', serverLog, values.http), serverLog);
+  await runUntilSignalled(startServerMember(config, undefined, 'server', serverLog, values.http), serverLog);
 }
 
 async function stripeOf(args: string[]): Promise<void> {
