@@ -88,7 +88,7 @@ export class Follower {
       void this.context.outbox.send(message.from, { kind: 'ack', term: member.term, from: member.self.name, lastLsn, matched });
     const last = store.lastPosition;
     if (last.lsn < message.prevLsn) return reply(last.lsn, false);
-    if ((await this.termAt(message.prevLsn)) !== message.prevTerm) return reply(Math.max(message.prevLsn - 1, 0), false);
+    if ((this.tailTerm(message.prevLsn) ?? (await this.termAt(message.prevLsn))) !== message.prevTerm) return reply(Math.max(message.prevLsn - 1, 0), false);
     // Copy out of the network buffer, into one buffer for the whole append: one allocation, not one per record.
     const copy = new Uint8Array(byteLength(message.records));
     const records: EncodedRecord[] = [];
@@ -129,10 +129,16 @@ export class Follower {
     reply(message.prevLsn + records.length, true);
   }
 
-  private async termAt(lsn: number): Promise<number> {
+  /** The term at `lsn` when known without a read (the log's start or its tail), else undefined. */
+  private tailTerm(lsn: number): number | undefined {
     if (lsn === 0) return 0;
     const last = this.context.store.lastPosition;
-    if (lsn === last.lsn) return last.term;
+    return lsn === last.lsn ? last.term : undefined;
+  }
+
+  private async termAt(lsn: number): Promise<number> {
+    const known = this.tailTerm(lsn);
+    if (known !== undefined) return known;
     const [record] = await this.context.store.readRecords(lsn, { direction: 'forward', maxCount: 1, maxBytes: 1 });
     return record?.term ?? -1;
   }
