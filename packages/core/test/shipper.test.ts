@@ -51,6 +51,7 @@ function shipTo(store: CheckedStore, recent = new RecentRecords(16, 1 << 20)): M
     send: (_to: string, message: OutgoingPeerMessage) => (message.kind === 'append' ? sent.push(message) > 0 : true),
     broadcast: () => {},
     canSend: () => true,
+    writeNow: () => {},
   };
   const context: ShipperContext = {
     self: 'a',

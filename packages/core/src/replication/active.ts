@@ -79,6 +79,9 @@ export class Active {
             if (this.shippers.size === 0) return;
             this.recent.add(records);
             for (const shipper of this.shippers.values()) void shipper.pump();
+            // This runs at a turn's end (the group commit's deferred flush): a write left to the
+            // transport would wait for the next turn's end, behind the next turn's requests.
+            context.outbox.writeNow();
           },
           onWritten: () => this.maybeCommit(),
         };
@@ -193,10 +196,15 @@ export class Active {
     this.lastHeardMs.set(message.from, this.context.member.clock.monotonicMs());
     const shipper = this.shippers.get(message.from);
     if (!shipper) return;
-    void shipper.onAck(message).then(() => {
+    const next = (): void => {
       this.maybeCommit();
       void shipper.pump();
-    });
+    };
+    // A matched ack commits in this turn; only a walk-back may read the store first.
+    if (message.matched) {
+      shipper.onMatched(message);
+      next();
+    } else void shipper.onAck(message).then(next);
   }
 
   /** Each mirror's progress, for status. */
