@@ -78,10 +78,16 @@ export class Active {
             // added later is shipped what it misses from the store.
             if (this.shippers.size === 0) return;
             this.recent.add(records);
-            for (const shipper of this.shippers.values()) void shipper.pump();
-            // This runs at a turn's end (the group commit's deferred flush): a write left to the
-            // transport would wait for the next turn's end, behind the next turn's requests.
-            context.outbox.writeNow();
+            let mirrorWaits = false;
+            for (const shipper of this.shippers.values()) {
+              mirrorWaits ||= shipper.allAcknowledged;
+              void shipper.pump();
+            }
+            // This runs at a turn's end (the group commit's deferred flush), where a write left to
+            // the transport waits for the next turn's end, behind the next turn's requests. A mirror
+            // with nothing in flight waits on this write alone: it goes now. Behind appends in
+            // flight it joins the next turn's, one write and one wake-up of the mirror for both.
+            if (mirrorWaits) context.outbox.writeNow();
           },
           onWritten: () => this.maybeCommit(),
         };

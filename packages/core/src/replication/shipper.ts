@@ -100,6 +100,11 @@ export class Shipper {
     this.lastAckMs = context.now();
   }
 
+  /** True when the mirror acknowledged everything shipped to it: nothing is in flight. */
+  get allAcknowledged(): boolean {
+    return this.ackedLsn === this.nextLsn - 1;
+  }
+
   /** Ships what the mirror lacks, as far as the window and the connection allow. */
   async pump(): Promise<void> {
     if (this.pumping) return;
