@@ -90,6 +90,22 @@ describe('Shipper', () => {
     expect(shipper.ackedLsn).toBe(10);
   });
 
+  it('says when the mirror holds all it was shipped (the active then writes the next append at once), and not while one is in flight', async () => {
+    const store = await logWith([7]);
+    const { shipper, sent, setInSync } = shipTo(store);
+    setInSync(true);
+    expect(shipper.allAcknowledged).toBe(false); // a new shipper does not know what the mirror holds
+    await shipper.onAck(ack(7, true));
+    expect(shipper.allAcknowledged).toBe(true);
+    await shipper.onAck(ack(5, false)); // the mirror lost LSN 6-7: they are due again
+    expect(shipper.allAcknowledged).toBe(true);
+    await shipper.pump();
+    expect(lsnsOf(sent.at(-1)!)).toEqual([6, 7]);
+    expect(shipper.allAcknowledged).toBe(false);
+    await shipper.onAck(ack(7, true));
+    expect(shipper.allAcknowledged).toBe(true);
+  });
+
   it('walks back one record per mismatch to the common prefix of a diverged mirror, lowering what it counts as acknowledged', async () => {
     const store = await logWith([4, 4]);
     const { shipper, sent, setInSync } = shipTo(store);
