@@ -2,7 +2,11 @@
 // Summarises a V8 .cpuprofile (from `node --cpu-prof ...`): the functions with the most
 // self time, and self time by file.
 //
-//   node bench/profile-summary.mjs FILE.cpuprofile [--top 20]
+//   node bench/profile-summary.mjs FILE.cpuprofile [--top 20] [--from US --to US]
+//
+// --from/--to keep only the samples taken in that window, in µs of the profile's clock (the
+// monotonic clock: `process.hrtime.bigint() / 1000n` in any process of the machine), so a
+// measured phase can be told from start-up; bench/mirrored-appends.mjs prints its window.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -17,13 +21,16 @@ function shortUrl(url) {
 }
 
 /** @returns {{ totalMs, busyMs, functions: {name, where, selfMs}[], files: {file, selfMs}[] }} */
-export function summarise(profile) {
+export function summarise(profile, window = { fromUs: -Infinity, toUs: Infinity }) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map();
   const { samples = [], timeDeltas = [] } = profile;
+  let atUs = profile.startTime ?? 0;
   for (let i = 0; i < samples.length; i++) {
     // timeDeltas[i] is the time since the previous sample; charge it to the sample's node.
     const d = Math.max(0, timeDeltas[i] ?? 0);
+    atUs += d;
+    if (atUs < window.fromUs || atUs > window.toUs) continue;
     selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + d);
   }
   const fns = new Map();
@@ -75,9 +82,13 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const args = process.argv.slice(2);
   const ti = args.indexOf('--top');
   const top = ti >= 0 ? Number(args.splice(ti, 2)[1]) : 20;
+  const fi = args.indexOf('--from');
+  const fromUs = fi >= 0 ? Number(args.splice(fi, 2)[1]) : -Infinity;
+  const toi = args.indexOf('--to');
+  const toUs = toi >= 0 ? Number(args.splice(toi, 2)[1]) : Infinity;
   if (args.length !== 1) {
-    console.error('usage: node bench/profile-summary.mjs FILE.cpuprofile [--top N]');
+    console.error('usage: node bench/profile-summary.mjs FILE.cpuprofile [--top N] [--from US --to US]');
     process.exit(1);
   }
-  console.log(formatSummary(summarise(JSON.parse(readFileSync(args[0], 'utf8'))), top));
+  console.log(formatSummary(summarise(JSON.parse(readFileSync(args[0], 'utf8')), { fromUs, toUs }), top));
 }

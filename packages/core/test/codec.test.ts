@@ -24,6 +24,22 @@ describe('crc32c', () => {
     expect(crc32c(new Uint8Array(0))).toBe(0);
     expect(crc32c(new Uint8Array(32))).toBe(0x8a9136aa);
   });
+
+  it('agrees with the bit-by-bit definition at every length and offset the table steps can meet', () => {
+    const bitwise = (bytes: Uint8Array): number => {
+      let crc = 0xffffffff;
+      for (const byte of bytes) {
+        crc ^= byte;
+        for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+      }
+      return (crc ^ 0xffffffff) >>> 0;
+    };
+    const data = Uint8Array.from({ length: 300 }, (_, i) => (i * 167 + 13) & 0xff);
+    for (let start = 0; start < 8; start++) {
+      for (let length = 0; length <= 40; length++) expect(crc32c(data.subarray(start, start + length))).toBe(bitwise(data.subarray(start, start + length)));
+    }
+    expect(crc32c(data)).toBe(bitwise(data));
+  });
 });
 
 const record = (over: Partial<LogRecord> = {}): LogRecord => ({

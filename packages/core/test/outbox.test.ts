@@ -11,7 +11,7 @@ describe('Outbox', () => {
     let durableTerm = 1;
     const wire: string[] = [];
     const outbox = new Outbox(
-      { send: (to, m) => wire.push(`${to}:${m.term}:${(m as { lastLsn: number }).lastLsn}`) > 0, broadcast: (m) => void wire.push(`*:${m.term}`), canSend: () => true },
+      { send: (to, m) => wire.push(`${to}:${m.term}:${(m as { lastLsn: number }).lastLsn}`) > 0, broadcast: (m) => void wire.push(`*:${m.term}`), canSend: () => true, writeNow: () => {} },
       () => durableTerm,
     );
     expect(outbox.send('b', ack(1, 1))).toBe(true);
@@ -31,7 +31,7 @@ describe('Outbox', () => {
 
   it('drops what it holds when the member stops', () => {
     const wire: OutgoingPeerMessage[] = [];
-    const outbox = new Outbox({ send: (_to, m) => wire.push(m) > 0, broadcast: (m) => void wire.push(m), canSend: () => true }, () => 0);
+    const outbox = new Outbox({ send: (_to, m) => wire.push(m) > 0, broadcast: (m) => void wire.push(m), canSend: () => true, writeNow: () => {} }, () => 0);
     outbox.broadcast(ack(1, 1));
     outbox.clear();
     outbox.release();

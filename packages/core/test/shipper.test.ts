@@ -51,6 +51,7 @@ function shipTo(store: CheckedStore, recent = new RecentRecords(16, 1 << 20)): M
     send: (_to: string, message: OutgoingPeerMessage) => (message.kind === 'append' ? sent.push(message) > 0 : true),
     broadcast: () => {},
     canSend: () => true,
+    writeNow: () => {},
   };
   const context: ShipperContext = {
     self: 'a',
@@ -87,6 +88,22 @@ describe('Shipper', () => {
     expect(lsnsOf(sent[1]!)).toEqual([4, 10]);
     await shipper.onAck(ack(10, true));
     expect(shipper.ackedLsn).toBe(10);
+  });
+
+  it('says when the mirror holds all it was shipped (the active then writes the next append at once), and not while one is in flight', async () => {
+    const store = await logWith([7]);
+    const { shipper, sent, setInSync } = shipTo(store);
+    setInSync(true);
+    expect(shipper.allAcknowledged).toBe(false); // a new shipper does not know what the mirror holds
+    await shipper.onAck(ack(7, true));
+    expect(shipper.allAcknowledged).toBe(true);
+    await shipper.onAck(ack(5, false)); // the mirror lost LSN 6-7: they are due again
+    expect(shipper.allAcknowledged).toBe(true);
+    await shipper.pump();
+    expect(lsnsOf(sent.at(-1)!)).toEqual([6, 7]);
+    expect(shipper.allAcknowledged).toBe(false);
+    await shipper.onAck(ack(7, true));
+    expect(shipper.allAcknowledged).toBe(true);
   });
 
   it('walks back one record per mismatch to the common prefix of a diverged mirror, lowering what it counts as acknowledged', async () => {

@@ -94,7 +94,7 @@ async function active(members: GroupMemberConfig[], inSync: string[]): Promise<H
   member.adoptView(recordedView);
   member.state = 'ACTIVE-COORDINATOR';
   const sent: OutgoingPeerMessage[] = [];
-  const outbox: PeerSender = { send: (_to, m) => sent.push(m) > 0, broadcast: (m) => void sent.push(m), canSend: () => true };
+  const outbox: PeerSender = { send: (_to, m) => sent.push(m) > 0, broadcast: (m) => void sent.push(m), canSend: () => true, writeNow: () => {} };
   const mirrors: Harness['mirrors'] = members.filter((m) => m.kind === 'server' && m.name !== 'a').map((m) => ({ mirror: m.name, ackedLsn: 10, lastAckMs: now }));
   let recorded = 0;
   const followed: string[][] = [];

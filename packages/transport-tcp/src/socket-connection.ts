@@ -87,10 +87,15 @@ export class SocketConnection extends FramedConnection {
 
   private readonly flushTask = (): void => {
     this.flushScheduled = false;
+    this.writeNow();
+  };
+
+  /** Writes this turn's frames now; the flush already scheduled then finds nothing, or what came since. */
+  writeNow(): void {
     // `socket.write` returns true when the kernel took everything at once; then no 'drain'
     // follows, so the base hears it here.
     if (this.flush() && this.needDrain) this.drainedNow();
-  };
+  }
 
   private drainedNow(): void {
     this.needDrain = false;

@@ -295,14 +295,18 @@ function readUint(bytes: Uint8Array, at: number): number | undefined {
 /** Checks a record's length and CRC without decoding the body; returns the body. */
 export function verifiedBody(bytes: Uint8Array, lsn: number): Uint8Array {
   if (bytes.length < RECORD_HEADER_BYTES) throw new CorruptRecordError(lsn, `only ${bytes.length} bytes`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const bodyBytes = view.getUint32(0, true);
+  const bodyBytes = u32le(bytes, 0);
   if (bodyBytes !== bytes.length - RECORD_HEADER_BYTES) {
     throw new CorruptRecordError(lsn, `length prefix says ${bodyBytes} bytes, ${bytes.length - RECORD_HEADER_BYTES} present`);
   }
   const body = bytes.subarray(RECORD_HEADER_BYTES);
-  if (crc32c(body) !== view.getUint32(4, true)) throw new CorruptRecordError(lsn, 'CRC mismatch');
+  if (crc32c(body) !== u32le(bytes, 4)) throw new CorruptRecordError(lsn, 'CRC mismatch');
   return body;
+}
+
+/** Reads a u32 little-endian at `at`; by hand: a DataView per record checked (every read, every record a mirror takes in) cost half as much as its CRC. */
+function u32le(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
 }
 
 /** The fields of a record body as a commit record; undefined when they are not in its shape. */

@@ -78,7 +78,16 @@ export class Active {
             // added later is shipped what it misses from the store.
             if (this.shippers.size === 0) return;
             this.recent.add(records);
-            for (const shipper of this.shippers.values()) void shipper.pump();
+            let mirrorWaits = false;
+            for (const shipper of this.shippers.values()) {
+              mirrorWaits ||= shipper.allAcknowledged;
+              void shipper.pump();
+            }
+            // This runs at a turn's end (the group commit's deferred flush), where a write left to
+            // the transport waits for the next turn's end, behind the next turn's requests. A mirror
+            // with nothing in flight waits on this write alone: it goes now. Behind appends in
+            // flight it joins the next turn's, one write and one wake-up of the mirror for both.
+            if (mirrorWaits) context.outbox.writeNow();
           },
           onWritten: () => this.maybeCommit(),
         };
@@ -193,10 +202,15 @@ export class Active {
     this.lastHeardMs.set(message.from, this.context.member.clock.monotonicMs());
     const shipper = this.shippers.get(message.from);
     if (!shipper) return;
-    void shipper.onAck(message).then(() => {
+    const next = (): void => {
       this.maybeCommit();
       void shipper.pump();
-    });
+    };
+    // A matched ack commits in this turn; only a walk-back may read the store first.
+    if (message.matched) {
+      shipper.onMatched(message);
+      next();
+    } else void shipper.onAck(message).then(next);
   }
 
   /** Each mirror's progress, for status. */

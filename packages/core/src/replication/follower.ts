@@ -9,7 +9,7 @@ import type { CheckedStore } from '../store/checked-store.js';
 import type { DivergedReport } from './diverged-report.js';
 import type { MemberState } from './member-state.js';
 import type { PeerSender } from './outbox.js';
-import type { AppendMessage } from './peer-protocol.js';
+import type { AckMessage, AppendMessage } from './peer-protocol.js';
 
 export interface FollowerContext {
   member: MemberState;
@@ -20,12 +20,17 @@ export interface FollowerContext {
   log: (line: string) => void;
   /** True once the member stopped: nothing more is applied. */
   stopped: () => boolean;
+  /** Runs `callback` at the end of this event-loop turn: acknowledgements are gathered until then. */
+  defer: (callback: () => void) => void;
 }
 
 export class Follower {
   /** Appends received and not yet applied, in order. */
   private readonly inbox: AppendMessage[] = [];
   private applying: Promise<void> = Promise.resolve();
+  /** The latest acknowledgement of this turn, sent at its end: it says all the earlier ones did. */
+  private pendingAck: Omit<AckMessage, 'stripe'> | undefined;
+  private pendingAckTo = '';
 
   constructor(private readonly context: FollowerContext) {}
 
@@ -84,11 +89,10 @@ export class Follower {
   private async apply(message: AppendMessage): Promise<void> {
     const { store, member } = this.context;
     if (this.context.stopped() || message.term !== member.term) return;
-    const reply = (lastLsn: number, matched: boolean): void =>
-      void this.context.outbox.send(message.from, { kind: 'ack', term: member.term, from: member.self.name, lastLsn, matched });
+    const reply = (lastLsn: number, matched: boolean): void => this.acknowledge(message.from, { kind: 'ack', term: member.term, from: member.self.name, lastLsn, matched });
     const last = store.lastPosition;
     if (last.lsn < message.prevLsn) return reply(last.lsn, false);
-    if ((await this.termAt(message.prevLsn)) !== message.prevTerm) return reply(Math.max(message.prevLsn - 1, 0), false);
+    if ((this.tailTerm(message.prevLsn) ?? (await this.termAt(message.prevLsn))) !== message.prevTerm) return reply(Math.max(message.prevLsn - 1, 0), false);
     // Copy out of the network buffer, into one buffer for the whole append: one allocation, not one per record.
     const copy = new Uint8Array(byteLength(message.records));
     const records: EncodedRecord[] = [];
@@ -129,10 +133,37 @@ export class Follower {
     reply(message.prevLsn + records.length, true);
   }
 
-  private async termAt(lsn: number): Promise<number> {
+  /**
+   * Sends `ack` at the end of this turn, in place of any sent earlier in it: the active then
+   * commits once per turn of this mirror, not once per append it applied. A later ack says where
+   * this log stands now, so it supersedes the earlier (a mismatch after a match only makes the
+   * active ship again what it had).
+   */
+  private acknowledge(to: string, ack: Omit<AckMessage, 'stripe'>): void {
+    const scheduled = this.pendingAck !== undefined;
+    this.pendingAck = ack;
+    this.pendingAckTo = to;
+    if (scheduled) return;
+    this.context.defer(() => {
+      const pending = this.pendingAck;
+      this.pendingAck = undefined;
+      if (pending === undefined || this.context.stopped()) return;
+      this.context.outbox.send(this.pendingAckTo, pending);
+      // Sent from the turn's end: the transport would otherwise hold it until the next turn's.
+      this.context.outbox.writeNow();
+    });
+  }
+
+  /** The term at `lsn` when known without a read (the log's start or its tail), else undefined. */
+  private tailTerm(lsn: number): number | undefined {
     if (lsn === 0) return 0;
     const last = this.context.store.lastPosition;
-    if (lsn === last.lsn) return last.term;
+    return lsn === last.lsn ? last.term : undefined;
+  }
+
+  private async termAt(lsn: number): Promise<number> {
+    const known = this.tailTerm(lsn);
+    if (known !== undefined) return known;
     const [record] = await this.context.store.readRecords(lsn, { direction: 'forward', maxCount: 1, maxBytes: 1 });
     return record?.term ?? -1;
   }

@@ -56,7 +56,7 @@ export class GroupMember {
     });
     this.outbox = new Outbox(this.network, () => this.member.durableTerm);
     const { store, logLimits, log } = context;
-    this.follower = new Follower({ member: this.member, outbox: this.outbox, store, logLimits, diverged: this.diverged, log, stopped: () => this.stopped });
+    this.follower = new Follower({ member: this.member, outbox: this.outbox, store, logLimits, diverged: this.diverged, log, stopped: () => this.stopped, defer: (callback) => context.timers.defer(callback) });
     this.election = new Election({
       member: this.member,
       outbox: this.outbox,

@@ -14,6 +14,8 @@ export interface PeerSender {
   broadcast(message: OutgoingPeerMessage): void;
   /** Whether a message to `to` would go now. */
   canSend(to: string): boolean;
+  /** Writes what was sent so far at once, instead of at the end of this event-loop turn. */
+  writeNow(): void;
 }
 
 type Held = { to: string; message: OutgoingPeerMessage } | { to: undefined; message: OutgoingPeerMessage };
@@ -23,7 +25,7 @@ export class Outbox implements PeerSender {
 
   /** @param durableTerm the highest term recorded in the store */
   constructor(
-    private readonly network: Pick<PeerNetwork, 'send' | 'broadcast' | 'canSend'>,
+    private readonly network: Pick<PeerNetwork, 'send' | 'broadcast' | 'canSend' | 'writeNow'>,
     private readonly durableTerm: () => number,
   ) {}
 
@@ -42,6 +44,10 @@ export class Outbox implements PeerSender {
 
   canSend(to: string): boolean {
     return this.held.length === 0 && this.network.canSend(to);
+  }
+
+  writeNow(): void {
+    this.network.writeNow();
   }
 
   /** Sends what waited for a term that is now recorded; call after each write of the term. */

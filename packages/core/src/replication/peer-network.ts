@@ -119,6 +119,11 @@ export class PeerNetwork {
     }
   }
 
+  /** Writes what was sent to every member so far at once, instead of at the end of this turn. */
+  writeNow(): void {
+    for (const link of this.links.values()) link.connection?.writeNow?.();
+  }
+
   /** Sends a message to every other member. */
   broadcast(message: OutgoingPeerMessage): void {
     const frame = this.encode(message);

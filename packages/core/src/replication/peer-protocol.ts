@@ -12,28 +12,13 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import { ProtocolError } from '../errors.js';
 import { untrustedDecoderLimits } from '../log/events.js';
 import { msgpackShapeProblem } from '../log/msgpack-shape.js';
+import { encodeAppendFrame, readAppendFrame, type AppendMessage } from './append-frame.js';
 import { viewFromWire, viewToWire, type GroupView } from './group-view.js';
+
+export type { AppendMessage };
 
 /** The stripe of a cluster of one stripe. */
 export const SINGLE_STRIPE = 0;
-
-/** The active ships records (none: a heartbeat) that follow `(prevLsn, prevTerm)`. */
-export interface AppendMessage {
-  kind: 'append';
-  stripe: number;
-  term: number;
-  from: string;
-  prevLsn: number;
-  prevTerm: number;
-  commitIndex: number;
-  /**
-   * The active's last LSN when it took office: every record it holds past it is of its own term,
-   * so a mirror drops an older term's records past it (see `Follower.apply`). Voters get 0.
-   */
-  termStartLsn: number;
-  /** Whole encoded records, in LSN order. */
-  records: Uint8Array[];
-}
 
 /** A member answers an append: the last LSN it holds, and whether the records followed its log. */
 export interface AckMessage {
@@ -144,7 +129,7 @@ const decoder = new Decoder(untrustedDecoderLimits);
 export function encodePeerMessage(m: PeerMessage): Uint8Array {
   switch (m.kind) {
     case 'append':
-      return encoder.encode([m.kind, m.stripe, m.term, m.from, m.prevLsn, m.prevTerm, m.commitIndex, m.termStartLsn, m.records]);
+      return encodeAppendFrame(m);
     case 'ack':
       return encoder.encode([m.kind, m.stripe, m.term, m.from, m.lastLsn, m.matched]);
     case 'view':
@@ -169,6 +154,8 @@ const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 
 
 /** Decodes and shape-checks a peer message. @throws ProtocolError */
 export function decodePeerMessage(frame: Uint8Array): PeerMessage {
+  const append = readAppendFrame(frame);
+  if (append) return append;
   const problem = msgpackShapeProblem(frame);
   if (problem) throw new ProtocolError(`peer frame is not acceptable MessagePack: ${problem}`);
   let v: unknown;

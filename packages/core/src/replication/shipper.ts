@@ -100,6 +100,11 @@ export class Shipper {
     this.lastAckMs = context.now();
   }
 
+  /** True when the mirror acknowledged everything shipped to it: nothing is in flight. */
+  get allAcknowledged(): boolean {
+    return this.ackedLsn === this.nextLsn - 1;
+  }
+
   /** Ships what the mirror lacks, as far as the window and the connection allow. */
   async pump(): Promise<void> {
     if (this.pumping) return;
@@ -112,7 +117,8 @@ export class Shipper {
       const window = catchingUp ? 1 : SHIP_WINDOW_RECORDS;
       while (this.nextLsn <= this.context.shippableLsn() && this.nextLsn - this.ackedLsn <= window && network.canSend(this.mirror)) {
         const generation = this.generation;
-        const records = await this.read(this.nextLsn, catchingUp);
+        // Live shipping finds its records in memory and sends at once, in this turn's write.
+        const records = this.readRecent(this.nextLsn, catchingUp) ?? (await this.readStored(this.nextLsn, catchingUp));
         if (generation !== this.generation || records.length === 0) continue;
         const first = records[0]!;
         const sent = network.send(this.mirror, {
@@ -154,17 +160,20 @@ export class Shipper {
 
   /** Takes in an acknowledgement; a mismatch walks back to where the mirror's log ends or differs. */
   async onAck(ack: AckMessage): Promise<void> {
+    if (ack.matched) return this.onMatched(ack);
     this.lastAckMs = this.context.now();
-    if (ack.matched) {
-      if (ack.lastLsn > this.ackedLsn) this.ackedLsn = ack.lastLsn;
-      return;
-    }
     this.generation++;
     const back = Math.min(ack.lastLsn, this.nextLsn - 2, this.context.shippableLsn());
     const from = Math.max(back, 0);
     this.ackedLsn = Math.min(this.ackedLsn, from);
     this.nextLsn = from + 1;
     this.prevTerm = await this.termAt(from);
+  }
+
+  /** Takes in an acknowledgement that the mirror's log matches through `ack.lastLsn`. */
+  onMatched(ack: AckMessage): void {
+    this.lastAckMs = this.context.now();
+    if (ack.lastLsn > this.ackedLsn) this.ackedLsn = ack.lastLsn;
   }
 
   private async termAt(lsn: number): Promise<number> {
@@ -175,16 +184,19 @@ export class Shipper {
     return record?.term ?? 0;
   }
 
-  /**
-   * Records from `lsn` on, from memory when they are recent, else from the store: at most what
-   * the mirror may write in one store write, one group commit's records and bytes, and less to a
-   * mirror catching up.
-   */
-  private async read(lsn: number, catchingUp: boolean): Promise<Array<{ lsn: number; term: number; bytes: Uint8Array }>> {
+  /** The most one append may carry: one group commit's records and bytes, and less to a mirror catching up. */
+  private appendBounds(catchingUp: boolean): { maxCount: number; maxBytes: number } {
     const { limits } = this.context;
-    const maxCount = Math.min(limits.readCountMax, limits.groupCommitRecordsMax, catchingUp ? CATCH_UP_RECORDS : Infinity);
-    const maxBytes = Math.min(limits.readBytesMax, limits.groupCommitBytesMax, catchingUp ? CATCH_UP_BYTES : Infinity);
-    const out: Array<{ lsn: number; term: number; bytes: Uint8Array }> = [];
+    return {
+      maxCount: Math.min(limits.readCountMax, limits.groupCommitRecordsMax, catchingUp ? CATCH_UP_RECORDS : Infinity),
+      maxBytes: Math.min(limits.readBytesMax, limits.groupCommitBytesMax, catchingUp ? CATCH_UP_BYTES : Infinity),
+    };
+  }
+
+  /** Records from `lsn` on while they are in memory; undefined when `lsn` is not. */
+  private readRecent(lsn: number, catchingUp: boolean): EncodedRecord[] | undefined {
+    const { maxCount, maxBytes } = this.appendBounds(catchingUp);
+    const out: EncodedRecord[] = [];
     let bytes = 0;
     const written = this.context.shippableLsn();
     for (let next = lsn; next <= written && bytes < maxBytes && out.length < maxCount; next++) {
@@ -193,8 +205,12 @@ export class Shipper {
       out.push(record);
       bytes += record.bytes.length;
     }
-    if (out.length > 0) return out;
-    const stored = await this.context.store.read(lsn, { direction: 'forward', maxCount, maxBytes });
+    return out.length > 0 ? out : undefined;
+  }
+
+  /** Records from `lsn` on, from the store (a mirror catching up, or one behind what memory holds). */
+  private async readStored(lsn: number, catchingUp: boolean): Promise<Array<{ lsn: number; term: number; bytes: Uint8Array }>> {
+    const stored = await this.context.store.read(lsn, { direction: 'forward', ...this.appendBounds(catchingUp) });
     // The store checked each record's CRC as it read it: only the term is needed here.
     return stored.map((r) => ({ lsn: r.lsn, term: recordTerm(r.bytes, r.lsn), bytes: r.bytes }));
   }

@@ -101,6 +101,13 @@ export interface Connection extends AsyncIterable<Uint8Array> {
    * @throws ConnectionClosedError when the connection is closed
    */
   send(frame: Uint8Array): SendResult;
+  /**
+   * Writes the frames sent so far at once, where the transport would otherwise gather them until
+   * the end of the event-loop turn: for a sender that knows nothing more comes this turn, such as
+   * an active shipping a group commit from a callback that itself ran at a turn's end. Optional: a
+   * transport that gathers nothing has nothing to write.
+   */
+  writeNow?(): void;
   /** Resolves once the queue drains below the high-water mark; rejects if the connection closes. */
   whenWritable(): Promise<void>;
   /**
