@@ -12,12 +12,19 @@ import { levelStore } from '@kiln/store-level';
 
 /** Tables LevelDB may hold open: it keeps 10 of its open files for its own. */
 const TABLES_OPEN_MAX = STORE_OPEN_FILES_MAX - 10;
+/**
+ * Tables past that bound while in use: LevelDB's table cache evicts only tables nobody is reading,
+ * so a compaction still running in the background may briefly hold a few more (seen: one).
+ */
+const TABLES_IN_USE_SLACK = 4;
 const RECORD_BYTES = 64 * 1024;
 
 /** Table files of the store mapped into this process now. */
 function mappedTables(path: string): number {
   const maps = readFileSync('/proc/self/maps', 'utf8').split('\n');
-  return new Set(maps.filter((line) => line.includes(path) && line.includes('.ldb')).map((line) => line.split(/\s+/).pop())).size;
+  // A line ends with the file's path, then " (deleted)" for a file deleted while still mapped: the path is the table.
+  const tables = maps.map((line) => /(\S+\.ldb)(?: \(deleted\))?$/.exec(line)?.[1]).filter((file) => file?.startsWith(path));
+  return new Set(tables).size;
 }
 
 describe('level store tables in memory', () => {
@@ -36,7 +43,7 @@ describe('level store tables in memory', () => {
       // Random data, so compression cannot shrink it below more tables than may be open, even in
       // tables of LevelDB's default size (2 MiB), twice the store's.
       const pool = randomBytes(8 * 1024 * 1024);
-      const recordsTotal = Math.ceil((1.15 * TABLES_OPEN_MAX * Math.max(STORE_TABLE_FILE_BYTES, 2 * 1024 * 1024)) / RECORD_BYTES);
+      const recordsTotal = Math.ceil((1.5 * TABLES_OPEN_MAX * Math.max(STORE_TABLE_FILE_BYTES, 2 * 1024 * 1024)) / RECORD_BYTES);
       for (let lsn = 1; lsn <= recordsTotal; lsn += 16) {
         const records: EncodedRecord[] = [];
         for (let i = lsn; i < lsn + 16 && i <= recordsTotal; i++) {
@@ -46,7 +53,7 @@ describe('level store tables in memory', () => {
         await store.append(records);
       }
       const tables = readdirSync(path).filter((name) => name.endsWith('.ldb')).length;
-      expect(tables).toBeGreaterThan(TABLES_OPEN_MAX);
+      expect(tables).toBeGreaterThan(TABLES_OPEN_MAX + 2 * TABLES_IN_USE_SLACK);
 
       let read = 0;
       for (let from = 1; ; ) {
@@ -56,7 +63,7 @@ describe('level store tables in memory', () => {
         from = page[page.length - 1]!.lsn + 1;
       }
       expect(read).toBe(recordsTotal);
-      expect(mappedTables(path)).toBeLessThanOrEqual(TABLES_OPEN_MAX);
+      expect(mappedTables(path)).toBeLessThanOrEqual(TABLES_OPEN_MAX + TABLES_IN_USE_SLACK);
     } finally {
       await store.close();
     }
