@@ -175,23 +175,27 @@ function writeStringHeader(target: Uint8Array, at: number, length: number): numb
 }
 
 function writeBinary(target: Uint8Array, at: number, bytes: Uint8Array): number {
-  const length = bytes.length;
+  at = writeBinHeader(target, at, bytes.length);
+  target.set(bytes, at);
+  return at + bytes.length;
+}
+
+/** A bin's header for `length` bytes in its smallest form; returns the offset after it, where the bytes go. */
+export function writeBinHeader(target: Uint8Array, at: number, length: number): number {
   if (length < 0x100) {
     target[at] = 0xc4;
     target[at + 1] = length;
-    at += 2;
-  } else if (length < 0x10000) {
+    return at + 2;
+  }
+  if (length < 0x10000) {
     target[at] = 0xc5;
     target[at + 1] = length >>> 8;
     target[at + 2] = length & 0xff;
-    at += 3;
-  } else {
-    target[at] = 0xc6;
-    putU32be(target, at + 1, length);
-    at += 5;
+    return at + 3;
   }
-  target.set(bytes, at);
-  return at + length;
+  target[at] = 0xc6;
+  putU32be(target, at + 1, length);
+  return at + 5;
 }
 
 function putU32be(target: Uint8Array, at: number, value: number): void {

@@ -7,6 +7,7 @@
  */
 import { Encoder } from '@msgpack/msgpack';
 import { untrustedDecoderLimits } from '../log/events.js';
+import { writeArrayHeader, writeBinHeader } from '../log/record-writer.js';
 
 /** The active ships records (none: a heartbeat) that follow `(prevLsn, prevTerm)`. */
 export interface AppendMessage {
@@ -175,35 +176,4 @@ function containerHeaderBytes(count: number): number {
 
 function binHeaderBytes(length: number): number {
   return length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
-}
-
-function writeArrayHeader(bytes: Uint8Array, at: number, count: number): number {
-  if (count < 16) {
-    bytes[at] = 0x90 | count;
-    return at + 1;
-  }
-  if (count < 0x10000) {
-    bytes[at] = 0xdc;
-    return writeUint(bytes, at + 1, count, 2);
-  }
-  bytes[at] = 0xdd;
-  return writeUint(bytes, at + 1, count, 4);
-}
-
-function writeBinHeader(bytes: Uint8Array, at: number, length: number): number {
-  if (length < 0x100) {
-    bytes[at] = 0xc4;
-    bytes[at + 1] = length;
-    return at + 2;
-  }
-  bytes[at] = length < 0x10000 ? 0xc5 : 0xc6;
-  return writeUint(bytes, at + 1, length, length < 0x10000 ? 2 : 4);
-}
-
-function writeUint(bytes: Uint8Array, at: number, value: number, width: number): number {
-  for (let i = width - 1; i >= 0; i--) {
-    bytes[at + i] = value & 0xff;
-    value = Math.floor(value / 256);
-  }
-  return at + width;
 }
