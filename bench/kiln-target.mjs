@@ -177,14 +177,31 @@ export async function count(opts) {
   }
   const client = await open(opts, 'bench-count');
   try {
+    const { stripes } = await client.topology();
+    if (stripes.length > 1) return await countStripes(client, stripes);
     const status = await client.serverStatus();
     // Cross-check the last transaction: it holds exactly one event of our type.
     const last = await client.readAll({ direction: 'backward', maxCount: 1 });
-    if (status.commitIndex > 0 && (last.length !== 1 || last[0].type !== EVENT_TYPE)) {
-      return { error: `unexpected last record: ${JSON.stringify(last.map((e) => ({ type: e.type, stream: e.stream })))}` };
-    }
+    if (status.commitIndex > 0 && (last.length !== 1 || last[0].type !== EVENT_TYPE)) return unexpectedLast(last);
     return status.commitIndex;
   } finally {
     await client.close();
   }
 }
+
+/**
+ * A cluster of several stripes: the sum of each stripe's last LSN, read backward from its own log
+ * (each append is one transaction, and each stripe numbers its transactions from 1).
+ */
+async function countStripes(client, stripes) {
+  let stored = 0;
+  for (const { name } of stripes) {
+    const last = await client.readAll({ stripe: name, direction: 'backward', maxCount: 1 });
+    if (last.length === 0) continue;
+    if (last[0].type !== EVENT_TYPE) return unexpectedLast(last);
+    stored += last[0].lsn;
+  }
+  return stored;
+}
+
+const unexpectedLast = (last) => ({ error: `unexpected last record: ${JSON.stringify(last.map((e) => ({ type: e.type, stream: e.stream })))}` });
