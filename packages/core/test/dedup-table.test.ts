@@ -24,6 +24,21 @@ describe('DedupTable', () => {
     expect(table.lookup('a', 6)).toEqual({ kind: 'expired' });
   });
 
+  it('expires what a jump of the seq leaves behind, and seqs remembered out of order once the window passes them', () => {
+    const table = new DedupTable(4, 10);
+    table.remember('a', 1, result(1));
+    table.remember('a', 2, result(2));
+    table.remember('a', 20, result(3));
+    expect(table.lookup('a', 2)).toEqual({ kind: 'expired' });
+    expect(table.lookup('a', 20).kind).toBe('committed');
+    // Out of seq order (commit order is LSN order), inside the window.
+    table.remember('a', 18, result(5));
+    table.remember('a', 17, result(6));
+    table.remember('a', 30, result(7));
+    for (const seq of [17, 18, 20]) expect(table.lookup('a', seq)).toEqual({ kind: 'expired' });
+    expect(table.lookup('a', 30).kind).toBe('committed');
+  });
+
   it('forgets the least recently seen client first', () => {
     const table = new DedupTable(4, 2);
     table.remember('a', 1, result(1));

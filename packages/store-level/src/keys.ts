@@ -99,13 +99,31 @@ export const lsnOfKey = (key: Uint8Array): number => getU64(key, 1);
 
 /** Key of a stream index entry. */
 export function indexKey(stream: string, firstVersion: number): Uint8Array {
-  const name = keyText(stream);
+  // Every append makes one: an ASCII name (nearly every name) goes straight into the key, without
+  // a buffer of its own first.
+  if (!isAscii(stream)) return indexKeyOfName(keyText(stream), firstVersion);
+  const key = new Uint8Array(1 + 4 + stream.length + 8);
+  for (let i = 0; i < stream.length; i++) key[5 + i] = stream.charCodeAt(i);
+  return finishIndexKey(key, stream.length, firstVersion);
+}
+
+function indexKeyOfName(name: Uint8Array, firstVersion: number): Uint8Array {
   const key = new Uint8Array(1 + 4 + name.length + 8);
-  key[0] = INDEX;
-  putU32(key, 1, name.length);
   key.set(name, 5);
-  putU64(key, 5 + name.length, firstVersion);
+  return finishIndexKey(key, name.length, firstVersion);
+}
+
+/** Writes the kind, the name's length and the version around a name already at byte 5. */
+function finishIndexKey(key: Uint8Array, nameBytes: number, firstVersion: number): Uint8Array {
+  key[0] = INDEX;
+  putU32(key, 1, nameBytes);
+  putU64(key, 5 + nameBytes, firstVersion);
   return key;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 /** First version held in a stream index key. */

@@ -96,21 +96,21 @@ export class LevelStore implements Store {
   }
 
   append(records: readonly EncodedRecord[]): Promise<void> {
-    const ops: Op[] = [];
-    for (const chunk of chunksOf(records)) ops.push({ type: 'put', key: chunkKey(chunk[0]!.lsn), value: encodeChunk(chunk) });
-    const indexKeys: GroupIndexKeys['entries'] = [];
-    for (const record of records) {
-      for (const s of record.streams) {
-        const key = indexKey(s.stream, s.firstVersion);
-        ops.push({ type: 'put', key, value: indexValue(record.lsn, s.eventCount) });
-        indexKeys.push({ lsn: record.lsn, key });
-      }
-    }
+    // Keys and values side by side, not an object per put: every append passes here.
+    const puts: Uint8Array[] = [];
+    for (const chunk of chunksOf(records)) puts.push(chunkKey(chunk[0]!.lsn), encodeChunk(chunk));
     if (records.length > 0) {
-      const group = { lastLsn: records[records.length - 1]!.lsn, entries: indexKeys };
-      ops.push({ type: 'put', key: groupIndexKeysKey(records[0]!.lsn), value: encodeGroupIndexKeys(group) });
+      const group: GroupIndexKeys = { lastLsn: records[records.length - 1]!.lsn, entries: [] };
+      for (const record of records) {
+        for (const s of record.streams) {
+          const key = indexKey(s.stream, s.firstVersion);
+          puts.push(key, indexValue(record.lsn, s.eventCount));
+          group.entries.push({ lsn: record.lsn, key });
+        }
+      }
+      puts.push(groupIndexKeysKey(records[0]!.lsn), encodeGroupIndexKeys(group));
     }
-    return this.write(() => this.batch(ops));
+    return this.write(() => this.putAll(puts));
   }
 
   async read(fromLsn: number, options: LogReadOptions): Promise<StoredRecord[]> {
@@ -247,6 +247,14 @@ export class LevelStore implements Store {
   private get level(): Db {
     if (!this.db) throw new TypeError('LevelStore used before open()');
     return this.db;
+  }
+
+  /** One batch of puts, `puts` holding each key followed by its value. */
+  private putAll(puts: readonly Uint8Array[]): Promise<void> {
+    const batch = this.level.batch();
+    for (let i = 0; i < puts.length; i += 2) batch.put(puts[i]!, puts[i + 1]!);
+    // `sync` is classic-level's write option; the `level` typings do not list it.
+    return batch.write({ sync: this.sync } as object);
   }
 
   private batch(ops: Op[]): Promise<void> {

@@ -12,6 +12,8 @@ interface ClientHistory {
   highestSeq: number;
   /** Results by seq, in commit order, so the oldest is first to go. */
   results: Map<number, TransactionResult>;
+  /** The first key of `results`: while it is inside the window and the map not over it, nothing is due to go. */
+  oldestSeq: number;
 }
 
 /** What the table knows of one `(clientId, seq)`. */
@@ -51,7 +53,7 @@ export class DedupTable {
   remember(clientId: string, seq: number, result: TransactionResult): void {
     let history = this.clients.get(clientId);
     if (!history) {
-      history = { highestSeq: seq, results: new Map() };
+      history = { highestSeq: seq, results: new Map(), oldestSeq: seq };
       if (this.clients.size >= this.clientsMax) this.clients.delete(this.clients.keys().next().value!);
       this.clients.set(clientId, history);
     } else if (clientId !== this.newestClient) {
@@ -61,8 +63,13 @@ export class DedupTable {
     this.newestClient = clientId;
     history.results.set(seq, result);
     if (seq > history.highestSeq) history.highestSeq = seq;
+    // Checked on every commit, walked only when something is due: a key iterator per commit cost more than the rest.
+    if (history.oldestSeq > history.highestSeq - this.window && history.results.size <= this.window) return;
     for (const oldSeq of history.results.keys()) {
-      if (oldSeq > history.highestSeq - this.window && history.results.size <= this.window) break;
+      if (oldSeq > history.highestSeq - this.window && history.results.size <= this.window) {
+        history.oldestSeq = oldSeq;
+        return;
+      }
       history.results.delete(oldSeq);
     }
   }
