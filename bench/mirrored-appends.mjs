@@ -82,7 +82,7 @@ try {
   console.log(`${shape}, memory, ${CLIENTS}x${IN_FLIGHT}, ${APPENDS} appends after ${WARMUP} warm-up; checkout ${root}`);
   for (const c of cpu) console.log(`  ${c.role.padEnd(6)} ${c.name}: ${c.usPerAppend.toFixed(2)} µs CPU per append (${c.systemUs.toFixed(2)} in the kernel); read and write calls per append ${c.reads.toFixed(3)}, ${c.writes.toFixed(3)}`);
   console.log(`  group:  ${total.toFixed(2)} µs CPU per append`);
-  console.log(`  ${Math.round(latencies.perSecond)} appends/s, latency p50 ${latencies.p50.toFixed(3)} ms, p99 ${latencies.p99.toFixed(3)} ms`);
+  console.log(`  ${Math.round(latencies.perSecond)} appends/s, latency p50 ${latencies.p50.toFixed(3)} ms, p99 ${latencies.p99.toFixed(3)} ms, p99.9 ${latencies.p999.toFixed(3)} ms`);
   if (flags.profile) {
     const pids = [...pidOf].map(([name, pid]) => `${roleOf(name)} ${name}: pid ${pid}`).join(', ');
     console.log(`  profiles of ${pids}; measured window: node bench/profile-summary.mjs FILE --from ${fromUs} --to ${toUs}`);
@@ -129,7 +129,7 @@ try {
     const elapsedMs = performance.now() - started;
     latenciesMs.sort((a, b) => a - b);
     const at = (q) => latenciesMs[Math.min(latenciesMs.length - 1, Math.floor(q * latenciesMs.length))];
-    return { perSecond: (count / elapsedMs) * 1000, p50: at(0.5), p99: at(0.99) };
+    return { perSecond: (count / elapsedMs) * 1000, p50: at(0.5), p99: at(0.99), p999: at(0.999) };
   }
 } finally {
   await Promise.all([...children].map(stop));

@@ -188,6 +188,27 @@ describe('Shipper', () => {
     expect(sent.flatMap((m) => m.records)).toEqual(records.slice(4).map((r) => r.bytes));
   });
 
+  it('forgets the records every mirror acknowledged, keeps the later ones, and ships forgotten ones again from the store', async () => {
+    const store = await logWith([8]);
+    const records = (await store.read(1, { direction: 'forward', maxCount: 8, maxBytes: 1 << 20 })).map((r) => indexRecord(r.bytes, r.lsn));
+    const recent = new RecentRecords(16, 1 << 20);
+    const held = () => records.filter((r) => recent.get(r.lsn) !== undefined).map((r) => r.lsn);
+    recent.add(records.slice(0, 6));
+    recent.forgetThrough(4);
+    expect(held()).toEqual([5, 6]);
+    recent.forgetThrough(2); // behind what is already forgotten: nothing changes
+    expect(held()).toEqual([5, 6]);
+    recent.add(records.slice(6));
+    expect(held()).toEqual([5, 6, 7, 8]);
+
+    const { shipper, sent, setInSync, reads } = shipTo(store, recent);
+    setInSync(true);
+    await shipper.onAck(ack(2, false)); // a mirror that lost what it acknowledged
+    await shipper.pump();
+    expect(reads()).toBeGreaterThan(0);
+    expect(sent.flatMap((m) => m.records)).toEqual(records.slice(2).map((r) => r.bytes));
+  });
+
   it('stops quietly when the store closes under a pump, and reports any other read failure', async () => {
     const store = await logWith([10]);
     const { shipper, sent, readFailures } = shipTo(store);

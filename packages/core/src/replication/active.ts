@@ -89,7 +89,10 @@ export class Active {
             // flight it joins the next turn's, one write and one wake-up of the mirror for both.
             if (mirrorWaits) context.outbox.writeNow();
           },
-          onWritten: () => this.maybeCommit(),
+          onWritten: () => {
+            this.maybeCommit();
+            this.forgetShipped();
+          },
         };
     this.committer = new Committer({
       store,
@@ -204,6 +207,7 @@ export class Active {
     if (!shipper) return;
     const next = (): void => {
       this.maybeCommit();
+      this.forgetShipped();
       void shipper.pump();
     };
     // A matched ack commits in this turn; only a walk-back may read the store first.
@@ -248,6 +252,13 @@ export class Active {
     if (this.barrierWaiters.length > 0 && this.committer.commitIndex >= this.readBarrier) {
       for (const waiter of this.barrierWaiters.splice(0)) waiter.resolve(this.committer.commitIndex);
     }
+  }
+
+  /** Forgets the recent records that every mirror acknowledged and the local store holds. */
+  private forgetShipped(): void {
+    let lsn = this.committer.lastWrittenLsn;
+    for (const shipper of this.shippers.values()) lsn = Math.min(lsn, shipper.ackedLsn);
+    this.recent.forgetThrough(lsn);
   }
 
   /** True while a majority of voting members answered within `leaseMs`; always under availability, which serves alone. */

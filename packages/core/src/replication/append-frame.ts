@@ -6,6 +6,7 @@
  * the active already encoded, and come out as views of the frame, never decoded.
  */
 import { Encoder } from '@msgpack/msgpack';
+import { ByteSlab } from '../log/byte-slab.js';
 import { untrustedDecoderLimits } from '../log/events.js';
 import { writeArrayHeader, writeBinHeader } from '../log/record-writer.js';
 
@@ -28,6 +29,8 @@ export interface AppendMessage {
 }
 
 const encoder = new Encoder();
+/** Frames are carved from slabs: a transport may hold one until its turn ends, but needs no buffer of its own for it. */
+const frames = new ByteSlab();
 /** A fixarray of the message's 9 fields. */
 const FIELDS = 0x99;
 /** `'append'` as a fixstr. */
@@ -40,7 +43,7 @@ export function encodeAppendFrame(m: AppendMessage): Uint8Array {
   const count = m.records.length;
   let size = head.length + containerHeaderBytes(count);
   for (const record of m.records) size += binHeaderBytes(record.length) + record.length;
-  const frame = new Uint8Array(size);
+  const frame = frames.take(size);
   frame.set(head);
   // The head was written as an array of its 8 fields: the records are the ninth.
   frame[0] = FIELDS;

@@ -4,6 +4,7 @@
  * and acknowledges how far its log matches. A voter holds no log and only acknowledges.
  */
 import type { LogLimits } from '../limits.js';
+import { ByteSlab } from '../log/byte-slab.js';
 import { indexRecord, type EncodedRecord } from '../log/record.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { DivergedReport } from './diverged-report.js';
@@ -31,6 +32,8 @@ export class Follower {
   /** The latest acknowledgement of this turn, sent at its end: it says all the earlier ones did. */
   private pendingAck: Omit<AckMessage, 'stripe'> | undefined;
   private pendingAckTo = '';
+  /** Where the records' copies are carved from. */
+  private readonly copies = new ByteSlab();
 
   constructor(private readonly context: FollowerContext) {}
 
@@ -93,8 +96,9 @@ export class Follower {
     const last = store.lastPosition;
     if (last.lsn < message.prevLsn) return reply(last.lsn, false);
     if ((this.tailTerm(message.prevLsn) ?? (await this.termAt(message.prevLsn))) !== message.prevTerm) return reply(Math.max(message.prevLsn - 1, 0), false);
-    // Copy out of the network buffer, into one buffer for the whole append: one allocation, not one per record.
-    const copy = new Uint8Array(byteLength(message.records));
+    // Copy out of the network buffer (a store may keep the bytes, which would pin a whole read of
+    // the socket), into one run of bytes for the whole append: not one per record.
+    const copy = this.copies.take(byteLength(message.records));
     const records: EncodedRecord[] = [];
     let lsn = message.prevLsn;
     let offset = 0;

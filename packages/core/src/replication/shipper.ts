@@ -45,6 +45,17 @@ export class RecentRecords {
     while (this.bytes > this.bytesMax && this.oldest < first) this.forget(this.oldest++);
   }
 
+  /**
+   * Drops the records through `lsn`: every mirror acknowledged them and the store holds them, so
+   * only a walk-back needs them again, and that reads the store. Dropped at once, they die young;
+   * kept to the ring's bound, every record lived into the old generation, and each young
+   * collection copied it there (a pause a client at one request in flight waits out).
+   */
+  forgetThrough(lsn: number): void {
+    for (let next = Math.max(this.oldest, lsn - this.capacity + 1); next <= lsn; next++) this.forget(next);
+    this.oldest = Math.max(this.oldest, lsn + 1);
+  }
+
   get(lsn: number): EncodedRecord | undefined {
     const record = this.ring[lsn % this.capacity];
     return record?.lsn === lsn ? record : undefined;
