@@ -23,7 +23,7 @@ describe('SlabEncoder', () => {
     const a = encoder.encode('a');
     const b = encoder.encode('b');
     expect(a.buffer).toBe(b.buffer);
-    const large = encoder.encode(new Uint8Array(5000));
+    const large = encoder.encode(new Uint8Array(17 * 1024));
     expect(large.buffer).not.toBe(a.buffer);
     expect(large.byteOffset).toBe(0);
     expect(large.byteLength).toBe(large.buffer.byteLength);

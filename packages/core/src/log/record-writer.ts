@@ -9,12 +9,9 @@
  * collector must also track and free.
  */
 import { crc32c } from '../crc32c.js';
+import { ByteSlab } from './byte-slab.js';
 
-/** Bytes of one slab; a record bound to need more than a quarter of it gets a buffer of its own. */
-const SLAB_BYTES = 64 * 1024;
-
-let slab = new Uint8Array(SLAB_BYTES);
-let slabUsed = 0;
+const records = new ByteSlab();
 
 /** What a commit record holds, as {@link writeCommitRecord} reads it. */
 export interface CommitRecordFields {
@@ -42,20 +39,8 @@ export function writeCommitRecord(record: CommitRecordFields, headerBytes: numbe
     if (!isCount(a.firstVersion) || !isCount(a.eventCount)) return undefined;
     bound += 1 + stringBound(a.stream) + 2 * 9 + 5 + a.events.length;
   }
-  let target: Uint8Array;
-  let start: number;
-  if (bound > SLAB_BYTES / 4) {
-    target = new Uint8Array(bound);
-    start = 0;
-  } else {
-    if (SLAB_BYTES - slabUsed < bound) {
-      // The old slab lives on as long as any record carved from it.
-      slab = new Uint8Array(SLAB_BYTES);
-      slabUsed = 0;
-    }
-    target = slab;
-    start = slabUsed;
-  }
+  const target = records.reserve(bound);
+  const start = records.reservedAt;
   let at = start + headerBytes;
   target[at++] = 0x97;
   at = writeUint(target, at, record.lsn);
@@ -73,8 +58,7 @@ export function writeCommitRecord(record: CommitRecordFields, headerBytes: numbe
     at = writeUint(target, at, a.eventCount);
     at = writeBinary(target, at, a.events);
   }
-  const bytes = target.subarray(start, at);
-  if (target === slab) slabUsed = at;
+  const bytes = records.keep(target, at);
   const bodyBytes = at - start - headerBytes;
   putU32le(bytes, 0, bodyBytes);
   putU32le(bytes, 4, crc32c(bytes.subarray(headerBytes)));
@@ -83,7 +67,8 @@ export function writeCommitRecord(record: CommitRecordFields, headerBytes: numbe
 
 const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 
-const stringBound = (text: string): number => 5 + 3 * text.length;
+/** The most bytes {@link writeString} writes for `text`: 3 UTF-8 bytes per UTF-16 unit plus a 5-byte header. */
+export const stringBound = (text: string): number => 5 + 3 * text.length;
 
 /** A non-negative safe integer in its smallest form; returns the offset after it. */
 export function writeUint(target: Uint8Array, at: number, n: number): number {

@@ -11,7 +11,8 @@
  * ASCII, which is well-formed Unicode and decodes the same in any UTF-8 decoder.
  */
 import { untrustedDecoderLimits } from '../log/events.js';
-import { writeArrayHeader, writeString, writeUint } from '../log/record-writer.js';
+import { ByteSlab } from '../log/byte-slab.js';
+import { stringBound, writeArrayHeader, writeString, writeUint } from '../log/record-writer.js';
 import { FrameKind } from './frames.js';
 import { CLIENT_ID_LENGTH_MAX, type TransactionAppend, type TransactionRequest, type TransactionResult } from './messages.js';
 
@@ -187,10 +188,7 @@ function expectedName(name: string): 'any' | 'no-stream' | 'exists' | undefined 
   return name === 'any' || name === 'no-stream' || name === 'exists' ? name : undefined;
 }
 
-/** Bytes of one slab of results; a result bound to need more than a quarter of it gets its own buffer. */
-const SLAB_BYTES = 64 * 1024;
-let slab = new Uint8Array(SLAB_BYTES);
-let slabUsed = 0;
+const results = new ByteSlab();
 
 /**
  * `[RESULT, id, [lsn, [[stream, firstVersion, eventCount]…]]]`, the bytes the general encoder
@@ -201,18 +199,9 @@ export function writeTransactResult(id: number, result: TransactionResult): Uint
   const { streams } = result;
   // An upper bound: integers 9 bytes, strings 3 UTF-8 bytes per UTF-16 unit plus a 5-byte header.
   let bound = 1 + 1 + 9 + 1 + 9 + 5;
-  for (let i = 0; i < streams.length; i++) bound += 1 + 5 + 3 * streams[i]!.stream.length + 2 * 9;
-  let target = slab;
-  let start = slabUsed;
-  if (bound > SLAB_BYTES / 4) {
-    target = new Uint8Array(bound);
-    start = 0;
-  } else if (SLAB_BYTES - slabUsed < bound) {
-    // The old slab lives on as long as any frame carved from it.
-    slab = target = new Uint8Array(SLAB_BYTES);
-    start = slabUsed = 0;
-  }
-  let at = start;
+  for (let i = 0; i < streams.length; i++) bound += 1 + stringBound(streams[i]!.stream) + 2 * 9;
+  const target = results.reserve(bound);
+  let at = results.reservedAt;
   target[at++] = 0x93;
   target[at++] = FrameKind.Result;
   at = writeUint(target, at, id);
@@ -226,6 +215,5 @@ export function writeTransactResult(id: number, result: TransactionResult): Uint
     at = writeUint(target, at, range.firstVersion);
     at = writeUint(target, at, range.eventCount);
   }
-  if (target === slab) slabUsed = at;
-  return target.subarray(start, at);
+  return results.keep(target, at);
 }
