@@ -116,6 +116,9 @@ describe('kiln bench', () => {
       [['--clients', '0'], 2, /--clients must be an integer from 1/],
       [['--in-flight', 'many'], 2, /--in-flight must be an integer/],
       [['--duration', '0'], 2, /--duration must be a number of seconds/],
+      // A negative number is the flag's value, refused by its range (parseArgs called it 'ambiguous').
+      [['--clients', '-1'], 2, /--clients must be an integer from 1 to 10000, not '-1'/],
+      [['--duration', '-5'], 2, /--duration must be a number of seconds above 0, at most 86400, not '-5'/],
       [['--shape', 'zigzag'], 2, /--shape must be one of single, multi, cross-stripe/],
       [['--tx-streams', '3'], 2, /--tx-streams goes with --shape multi or cross-stripe/],
       [['--bogus'], 2, /Unknown option '--bogus'/],

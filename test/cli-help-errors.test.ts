@@ -95,6 +95,21 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
     expectOneLineFailure(kiln('status', '--config', join(dir, 'missing.json')), 3, /cannot read .*missing\.json/);
   });
 
+  it('a config file with a value nested too deep to print: config (3), naming the field', async () => {
+    // The message quoting the value recursed as deep as the value and crashed with a stack (exit 1).
+    const dir = await tempDir();
+    await writeFile(join(dir, 'deep.json'), `{ "cluster": "c", "stripes": ${'['.repeat(100_000)}${']'.repeat(100_000)} }`);
+    expectOneLineFailure(kiln('stripe-of', 'x', '--config', join(dir, 'deep.json')), 3, /^kiln: ConfigError: stripes\[0\]: must be an object, got an array$/m);
+  });
+
+  it('kiln txn without list or resolve: usage (2), saying that (it asked for the --config given)', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'cluster.json'), readFileSync(new URL('../examples/two-stripes.json', import.meta.url), 'utf8'));
+    expectOneLineFailure(kiln('txn', '--config', join(dir, 'cluster.json')), 2, /^kiln: kiln txn needs list or resolve \(see kiln txn --help\)$/m);
+    expectOneLineFailure(kiln('txn'), 2, /^kiln: kiln txn needs list or resolve \(see kiln txn --help\)$/m);
+    expectOneLineFailure(kiln('txn', 'lsit', '--config', join(dir, 'cluster.json')), 2, /^kiln: kiln txn needs list or resolve, not 'lsit' \(see kiln txn --help\)$/m);
+  });
+
   it('an unknown server or voter name, and a certificate that cannot be read: config (3)', async () => {
     const dir = await tempDir();
     const file = join(dir, 'cluster.json');

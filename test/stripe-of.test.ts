@@ -1,6 +1,6 @@
 // `kiln stripe-of` as a user runs it: the slot and stripe of a stream in the cluster a file
 // describes, plain or as JSON; a name no server would take is a usage error (exit 2), a broken
-// file a config error (exit 1). And the two-stripe example the docs point at is a valid file.
+// file a config error (exit 3). And the two-stripe example the docs point at is a valid file.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -281,13 +281,15 @@ async function txn(args: string[]): Promise<void> {
     allowPositionals: true,
     options: { config: { type: 'string' }, json: { type: 'boolean' }, abort: { type: 'boolean' }, commit: { type: 'boolean' }, ...OPERATOR_FLAGS },
   });
-  if (!values.config) throw new UsageError(`kiln txn ${action ?? ''} needs --config CLUSTER-FILE`);
+  // The action first: without one, the first flag would be taken for it.
+  if (action === undefined || action.startsWith('-')) throw new UsageError('kiln txn needs list or resolve');
+  if (action !== 'list' && action !== 'resolve') throw new UsageError(`kiln txn needs list or resolve, not '${action}'`);
+  if (!values.config) throw new UsageError(`kiln txn ${action} needs --config CLUSTER-FILE`);
   if (action === 'list') {
     if (positionals.length > 0 || values.abort || values.commit) throw new UsageError('kiln txn list takes --config FILE, --json, --tls-cert/--tls-key and credentials only');
     const { config, dial } = await operatorLink(values.config, values);
     return printOpenTransactions(config, dial, values.json ?? false, (line) => console.log(line));
   }
-  if (action !== 'resolve') throw new UsageError(`kiln txn needs list or resolve, not '${action ?? ''}'`);
   if (positionals.length !== 1 || values.abort === values.commit || values.json) throw new UsageError('kiln txn resolve needs one TXN, one of --abort or --commit, and --config FILE');
   const { config, dial } = await operatorLink(values.config, values);
   return resolveTransaction(config, dial, positionals[0]!, values.commit ? 'commit' : 'abort', (line) => console.log(line));

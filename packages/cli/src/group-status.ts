@@ -63,8 +63,18 @@ async function ask(urls: readonly string[], dial: Dial): Promise<ServerStatus | 
   }
 }
 
-async function stripeBlock(stripe: StripeConfig, dial: Dial): Promise<StripeBlock> {
-  const answers = await Promise.all(stripe.servers.map((s) => ask(s.listen, dial)));
+/** Why the server answering at a member's address is not that member, or undefined when it is. */
+function strangerAt(answer: ServerStatus, member: string, clusterId: string): string | undefined {
+  if (answer.clusterId !== clusterId) return `another cluster's server ${answer.name} (cluster ${answer.clusterId})`;
+  if (answer.name !== member) return `another server, ${answer.name}`;
+  return undefined;
+}
+
+async function stripeBlock(stripe: StripeConfig, clusterId: string, dial: Dial): Promise<StripeBlock> {
+  const asked = await Promise.all(stripe.servers.map((s) => ask(s.listen, dial)));
+  // A stale or mistyped file may reach another server: it is not the member, and its state says nothing of the stripe.
+  const strangers = asked.map((answer, i) => answer && strangerAt(answer, stripe.servers[i]!.name, clusterId));
+  const answers = asked.map((answer, i) => (strangers[i] === undefined ? answer : undefined));
   let active: ServerStatus | undefined;
   for (const answer of answers) {
     if (answer?.state === 'ACTIVE-COORDINATOR' && (!active || answer.term > active.term)) active = answer;
@@ -73,7 +83,7 @@ async function stripeBlock(stripe: StripeConfig, dial: Dial): Promise<StripeBloc
     const answer = answers[i];
     const ackedLsn = active?.group?.mirrors.find((m) => m.name === s.name)?.ackedLsn ?? null;
     // A member that does not answer: what the active last had from it says how far behind it stopped.
-    if (!answer) return { name: s.name, state: 'unreachable', term: null, lastLsn: null, lag: active && ackedLsn !== null ? active.lastLsn - ackedLsn : null, inSync: active ? false : null, ackedLsn, reachable: false };
+    if (!answer) return { name: s.name, state: strangers[i] ?? 'unreachable', term: null, lastLsn: null, lag: active && ackedLsn !== null ? active.lastLsn - ackedLsn : null, inSync: active ? false : null, ackedLsn, reachable: false };
     return {
       name: s.name,
       state: answer.state,
@@ -94,12 +104,13 @@ async function stripeBlock(stripe: StripeConfig, dial: Dial): Promise<StripeBloc
  * member's certificate).
  */
 export async function clusterStatus(config: ClusterConfig, dial: Dial): Promise<ClusterStatus> {
+  const clusterId = clusterIdOf(clusterLayoutOf(config));
   const [stripes, voterAnswers] = await Promise.all([
-    Promise.all(stripesOf(config).map((stripe) => stripeBlock(stripe, dial))),
+    Promise.all(stripesOf(config).map((stripe) => stripeBlock(stripe, clusterId, dial))),
     Promise.all(config.voters.map((v) => ask([v.peer], dial))),
   ]);
   const voters = config.voters.map((v, i): VoterRow => ({ name: v.name, reachable: voterAnswers[i] !== undefined, term: voterAnswers[i]?.term ?? null }));
-  return { clusterId: clusterIdOf(clusterLayoutOf(config)), stripes, voters };
+  return { clusterId, stripes, voters };
 }
 
 /** Prints the cluster's status as one table per stripe and one of voters, or as JSON. */

@@ -143,6 +143,23 @@ describe('validateClusterConfig: each rule names its field', () => {
     expect(error.message).toBe(`${field}: ${error.rule}`);
   });
 
+  // A hostile file: each must be a ConfigError naming the field, never a crash or another error class.
+  it('refuses more stripes than slots as a ConfigError on stripes, before reading them one by one', () => {
+    // Each stripe valid on its own (names and ports unique): the slot table had no room, and it was an InvalidArgumentError.
+    const stripes = Array.from({ length: 16_385 }, (_, i) => ({ name: `z${i}`, servers: [{ name: `x${i}`, listen: [`tcp://10.0.0.1:${20_000 + i}`], peer: `tcp://10.0.0.2:${20_000 + i}` }] }));
+    const error = rejection({ cluster: 'many', persistence: 'memory', failoverPriority: 'availability', stripes });
+    expect(error.field).toBe('stripes');
+    expect(error.rule).toMatch(/at most 16384 stripes.*got 16385/);
+  });
+
+  it('names the field of a value nested too deep to print (it threw a RangeError from the message)', () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(rejection(edit(oneStripe, (c) => (c.cluster = deep))).field).toBe('cluster');
+    expect(rejection(edit(twoStripes, (c) => (c.stripes[1] = deep))).field).toBe('stripes[1]');
+    expect(rejection(edit(twoStripes, (c) => (c.stripes[0].servers[0].listen = deep))).field).toBe('stripes[0].servers[0].listen[0]');
+  });
+
   it('does not modify its input', () => {
     const config = oneStripe();
     const copy = structuredClone(config);

@@ -57,26 +57,45 @@ export const BENCH_USAGE = `usage: kiln bench [--url URL]... | [--config FILE] [
 /** The most transactions a client keeps outstanding: the client's own cap on requests in flight. */
 const IN_FLIGHT_MAX = 1024;
 
+const OPTIONS = {
+  url: { type: 'string', multiple: true },
+  config: { type: 'string' },
+  clients: { type: 'string' },
+  'in-flight': { type: 'string' },
+  'event-size': { type: 'string' },
+  streams: { type: 'string' },
+  duration: { type: 'string' },
+  shape: { type: 'string' },
+  'tx-streams': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * `--clients -1` as `--clients=-1`: parseArgs refuses a value that starts with '-' as ambiguous; a
+ * negative number after a flag that takes a value is that value, which its range check then names.
+ */
+function valuesAttached(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i]!;
+    const next = args[i + 1];
+    const takesValue = flag.startsWith('--') && OPTIONS[flag.slice(2) as keyof typeof OPTIONS]?.type === 'string';
+    if (takesValue && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${flag}=${next}`);
+      i++;
+    } else {
+      out.push(flag);
+    }
+  }
+  return out;
+}
+
 /** The settings of `args`, or 'help'. @throws BenchUsageError naming the flag */
 export function parseBenchArgs(args: readonly string[]): BenchSettings | 'help' {
   let values: Record<string, string | string[] | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        url: { type: 'string', multiple: true },
-        config: { type: 'string' },
-        clients: { type: 'string' },
-        'in-flight': { type: 'string' },
-        'event-size': { type: 'string' },
-        streams: { type: 'string' },
-        duration: { type: 'string' },
-        shape: { type: 'string' },
-        'tx-streams': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    ({ values } = parseArgs({ args: valuesAttached(args), options: OPTIONS }));
   } catch (error) {
     // parseArgs' own message names the flag ("Unknown option '--x'", "Option '--clients <value>' argument missing").
     throw new BenchUsageError((error as Error).message.split('\n')[0]!);

@@ -175,7 +175,8 @@ export function show(value: unknown): string {
   try {
     text = value === undefined ? 'nothing' : (JSON.stringify(value) ?? String(value));
   } catch {
-    text = String(value);
+    // A cycle, a BigInt, or nesting too deep for JSON.stringify, which String() would recurse into as deep.
+    text = Array.isArray(value) ? 'an array' : typeof value === 'object' && value !== null ? 'an object' : String(value);
   }
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+import { SLOT_COUNT } from '../cluster/slots.js';
 import { ConfigError } from '../errors.js';
 import { checkLimits, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '../limits.js';
 import { clusterConfigDefaults } from './defaults.js';
@@ -51,7 +52,10 @@ export function parseSingleStripe(value: unknown, cluster: string, electionTimeM
 export function parseStripes(value: unknown, electionTimeMs: number): ParsedStripe[] {
   // forEach skips the holes of a sparse array, where map would keep them as entries.
   const stripes: ParsedStripe[] = [];
-  array(value, 'stripes').forEach((item, i) => {
+  const items = array(value, 'stripes');
+  // Every stripe holds at least one slot of the table the cluster is created with.
+  if (items.length > SLOT_COUNT) throw new ConfigError('stripes', `must list at most ${SLOT_COUNT} stripes (each holds at least one slot), got ${items.length}`);
+  items.forEach((item, i) => {
     const path = `stripes[${i}]`;
     const s = object(item, path);
     knownKeys(s, path, STRIPE_KEYS);

@@ -1,0 +1,100 @@
+// A hostile client of a cluster of stripes, and a careless operator. Below the client library, the
+// operations one stripe's servers send another (prepare, decide) are on the wire for anyone to
+// send, and must not let a stripe take a stream the slot table gives another: every stream lives
+// on exactly one stripe. And a cluster file whose address reaches a server of another cluster
+// must not make `kiln status` take that server for the member the file names.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encode } from '@msgpack/msgpack';
+import { createServer, type KilnServer } from '@kiln/core';
+import { connect, type KilnClient } from '@kiln/core/client';
+import { memoryStore } from '@kiln/store-memory';
+import { tcpTransport } from '@kiln/transport-tcp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KILN_BIN } from './support/cluster.js';
+import { startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
+import { rawSession } from './support/wire.js';
+
+const tcp = tcpTransport();
+let stripes: Stripes | undefined;
+const clients: KilnClient[] = [];
+const cleanups: Array<() => Promise<unknown>> = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  for (const client of clients.splice(0)) await client.close();
+  await stripes?.close();
+  stripes = undefined;
+});
+
+async function open(url: string): Promise<KilnClient> {
+  const client = await connect(url, { transports: [tcp], reconnectWindowMs: 2000, requestTimeoutMs: 10_000 });
+  clients.push(client);
+  return client;
+}
+
+describe("a stripe's part of a transaction over several", () => {
+  // Defect (txn/participant, left to its owners): a participant prepares, and on a decide commits,
+  // a part whose streams the slot table gives another stripe. The forged part below put an event
+  // of alpha's stream into beta's log, where alpha's own reads of that stream never see it.
+  it.fails('is refused with WrongStripeError when it names a stream of another stripe, and beta writes nothing', async () => {
+    stripes = await startStripes(2);
+    const [[alphaStream]] = streamsByStripe(stripes.layout, 'owned') as [[string]];
+    const beta = await rawSession(tcp, stripes.urls[1]!);
+    const txnId = 'forged#1/1.1';
+    const part = ['forger', 1, [[alphaStream, 'any', encode([['smuggled-1', 'Smuggled', 1]])]]];
+    const prepared = beta.request('prepare', [txnId, 0, [0, 1], part]).then(
+      () => 'prepared',
+      (error: { body?: { name?: string } }) => error.body?.name,
+    );
+    // Before the fix beta prepares; the decide then writes the part.
+    if ((await prepared) === 'prepared') await beta.request('decide', [txnId, 1]);
+    beta.connection.close('test done');
+
+    const client = await open(stripes.urls[0]!);
+    const betaLog = await client.readAll({ stripe: 'beta' });
+    expect(betaLog.filter((e) => e.stream === alphaStream), "alpha's stream in beta's log").toEqual([]);
+    expect(await prepared).toBe('WrongStripeError');
+  });
+});
+
+/** The `kiln` command, run as a process (the servers run in this one, so it must not block). */
+function kiln(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [KILN_BIN, ...args], { timeout: 30_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+describe('kiln status --config, with a server of another cluster at a member\'s address', () => {
+  it('does not take it for that member, nor for its stripe\'s active', async () => {
+    stripes = await startStripes(2);
+    // A lone server of a cluster of its own, where the file puts beta's server: a stale or mistyped file.
+    const stranger: KilnServer = await createServer({ name: 'b1', store: memoryStore(), transports: [tcp], listen: ['tcp://127.0.0.1:0'] });
+    cleanups.push(() => stranger.close());
+    const config = structuredClone(stripes.config);
+    config.stripes[1]!.servers[0]!.listen = [stranger.urls[0]!];
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-hostile-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'cluster.json');
+    await writeFile(file, JSON.stringify(config));
+
+    const result = await kiln('status', '--config', file, '--json');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const status = JSON.parse(result.stdout) as { stripes: Array<{ name: string; active: string | null; members: Array<{ name: string; state: string; reachable: boolean }> }> };
+    expect(status.stripes[0]).toMatchObject({ name: 'alpha', active: 'a1', members: [{ name: 'a1', state: 'ACTIVE-COORDINATOR', reachable: true }] });
+    // Before the fix: beta's active 'b1', ACTIVE-COORDINATOR, as the stranger said of itself.
+    expect(status.stripes[1]!.active).toBeNull();
+    expect(status.stripes[1]!.members[0]!.state).toMatch(/^another cluster's server b1 \(cluster [0-9a-f-]+\)$/);
+    const table = await kiln('status', '--config', file);
+    expect(table.stdout).toMatch(/stripe beta: NO ACTIVE/);
+  });
+});
