@@ -55,8 +55,12 @@ async function withActives<T>(config: ClusterConfig, dial: Dial, work: (clients:
   }
 }
 
-/** The transactions open on the stripes' actives, merged by transaction, oldest first. */
-export async function printOpenTransactions(config: ClusterConfig, dial: Dial, json: boolean, print: (line: string) => void): Promise<void> {
+/**
+ * The transactions open on the stripes' actives, merged by transaction, oldest first. A stripe with
+ * no active answering is named on `warn` with `--json` (stdout stays one JSON value), so a script
+ * can tell "none open" from "not asked".
+ */
+export async function printOpenTransactions(config: ClusterConfig, dial: Dial, json: boolean, print: (line: string) => void, warn: (line: string) => void): Promise<void> {
   // A cluster of one stripe has no transactions over several (its servers refuse the question).
   if (stripesOf(config).length === 1) {
     print(json ? '[]' : 'no open transactions');
@@ -76,11 +80,11 @@ export async function printOpenTransactions(config: ClusterConfig, dial: Dial, j
       }
     }
     const list = [...rows.values()].sort((a, b) => b.ageMs - a.ageMs);
+    for (const stripe of missing) (json ? warn : print)(`stripe ${stripe}: no active answered; its transactions are not listed`);
     if (json) {
       print(JSON.stringify(list, null, 2));
       return;
     }
-    for (const stripe of missing) print(`stripe ${stripe}: no active answered; its transactions are not listed`);
     if (list.length === 0) {
       print('no open transactions');
       return;
