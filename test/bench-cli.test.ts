@@ -82,6 +82,16 @@ describe('kiln bench', () => {
     expect(await commitIndexOf(server.url)).toBe(report.transactions);
   });
 
+  it('connects hundreds of clients, a bounded number at a time, and runs with all of them', async () => {
+    const server = await startKiln();
+    const run = await bench('--url', server.url, '--duration', '1', '--clients', '300', '--in-flight', '1', '--streams', '300', '--json');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as Report;
+    expect(report).toMatchObject({ clients: 300, errors: 0 });
+    expect(report.transactions).toBeGreaterThanOrEqual(300);
+    expect(await commitIndexOf(server.url)).toBe(report.transactions);
+  });
+
   it('prints a table without --json, and writes several streams of one stripe per transaction with --shape multi', async () => {
     const server = await startKiln();
     const table = await bench('--url', server.url, '--duration', '0.5', '--clients', '1', '--in-flight', '2');

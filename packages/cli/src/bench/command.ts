@@ -42,13 +42,13 @@ export async function runBench(args: readonly string[]): Promise<void> {
 async function bench(settings: BenchSettings): Promise<number> {
   const urls = settings.config !== undefined ? serversOf(await readClusterConfig(settings.config)).flatMap((server) => server.listen) : settings.urls;
   const clients: KilnClient[] = [];
+  const interactive = process.stderr.isTTY === true;
   try {
-    for (let i = 0; i < settings.clients; i++) {
-      clients.push(await connect(urls, { transports: [tcpTransport(), wsTransport()], name: `kiln-bench-${i}` }));
-    }
+    await connectClients(settings.clients, (i) => connect(urls, { transports: [tcpTransport(), wsTransport()], name: `kiln-bench-${i}` }), clients, (line) =>
+      process.stderr.write(interactive ? `\r${line}\x1b[K` : `${line}\n`),
+    );
     const workload = makeWorkload(settings, `bench-${randomBytes(4).toString('hex')}`, await clients[0]!.topology());
     const progress = new ProgressLine();
-    const interactive = process.stderr.isTTY === true;
     const result = await runLoad(clients, workload, settings.inFlight, settings.durationMs, (counters, elapsedMs) => {
       const line = progress.line(counters, elapsedMs);
       process.stderr.write(interactive ? `\r${line}\x1b[K` : `${line}\n`);
@@ -59,5 +59,38 @@ async function bench(settings: BenchSettings): Promise<number> {
     return report.errors;
   } finally {
     await Promise.all(clients.map((client) => client.close()));
+  }
+}
+
+/** Clients connecting at once: enough to connect thousands in seconds, few enough not to flood a server's accept queue. */
+const CONNECTING_AT_ONCE = 64;
+
+/**
+ * Connects `count` clients into `clients` (which the caller closes, even after a failure), a
+ * bounded number at a time, with a progress line every second while it takes longer than one.
+ */
+async function connectClients(count: number, open: (index: number) => Promise<KilnClient>, clients: KilnClient[], progress: (line: string) => void): Promise<void> {
+  let next = 0;
+  const started = Date.now();
+  const ticker = setInterval(() => progress(`connecting: ${clients.length}/${count} clients, ${((Date.now() - started) / 1000).toFixed(0)} s`), 1000);
+  try {
+    // Settled, not raced: after a failure no worker opens another, and every client already
+    // connecting lands in `clients` before the caller closes them.
+    const workers = await Promise.allSettled(
+      Array.from({ length: Math.min(CONNECTING_AT_ONCE, count) }, async () => {
+        while (next < count) {
+          try {
+            clients.push(await open(next++));
+          } catch (error) {
+            next = count;
+            throw error;
+          }
+        }
+      }),
+    );
+    const failed = workers.find((w) => w.status === 'rejected');
+    if (failed) throw failed.reason;
+  } finally {
+    clearInterval(ticker);
   }
 }
