@@ -95,6 +95,16 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
     expectOneLineFailure(kiln('status', '--config', join(dir, 'missing.json')), 3, /cannot read .*missing\.json/);
   });
 
+  it('a config file that starts with a byte order mark reads as the same file without it', async () => {
+    // JSON.parse refused the mark with a message whose culprit does not print.
+    const dir = await tempDir();
+    await writeFile(join(dir, 'bom.json'), `\uFEFF${readFileSync(new URL('../examples/two-stripes.json', import.meta.url), 'utf8')}`);
+    const run = kiln('stripe-of', 'orders-1', '--config', join(dir, 'bom.json'));
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^slot \d+ stripe \w+$/m);
+  });
+
   it('a config file with a value nested too deep to print: config (3), naming the field', async () => {
     // The message quoting the value recursed as deep as the value and crashed with a stack (exit 1).
     const dir = await tempDir();

@@ -116,6 +116,9 @@ export async function readJsonFile(path: string): Promise<unknown> {
   } catch (cause) {
     throw new ConfigError('--config', `cannot read ${path}: ${(cause as Error).message}`);
   }
+  // A byte order mark, which some editors on Windows write, is no part of the JSON: JSON.parse
+  // refused it with a message whose culprit does not print.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
