@@ -310,7 +310,12 @@ export class Session implements TransactAnswers {
       status: () => Promise.resolve(context.status()),
       ping: () => Promise.resolve(null),
       topology: () => context.topology(),
-      prepare: (request) => this.transactions().prepare(request),
+      prepare: (request) => {
+        // A coordinator names only this stripe's streams in its part; a forged part naming another
+        // stripe's would write that stream into this log, where its own stripe's reads never look.
+        directory.checkStreams(request.part.appends.map((a) => a.stream));
+        return this.transactions().prepare(request);
+      },
       decide: (request) => this.transactions().decide(request),
       txnStatus: (txnId) => this.transactions().status(txnId),
       txnList: () => Promise.resolve(this.transactions().list()),
