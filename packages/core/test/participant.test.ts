@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Committer } from '../src/commit/committer.js';
 import { defaultLogLimits } from '../src/limits.js';
 import { encodeEvents } from '../src/log/events.js';
-import { Decision, type LogRecord } from '../src/log/record.js';
+import { Decision, RecordKind, type LogRecord } from '../src/log/record.js';
 import type { PrepareRequest } from '../src/protocol/txn-messages.js';
 import { checkedStore } from '../src/store/checked-store.js';
 import { systemClock, systemTimers } from '../src/time.js';
@@ -93,5 +93,33 @@ describe('Participant', () => {
     await Promise.all([read, told]);
     expect(txnLog.prepared.size).toBe(0);
     expect(asked).toEqual([]);
+  });
+});
+
+describe('TxnLog', () => {
+  it("knows the open prepare holding a stream, none once its outcome is seen, and the next part's after it", () => {
+    const txnLog = new TxnLog();
+    const step = (kind: RecordKind, lsn: number, n: number, streams: string[], decision: Decision = Decision.None): LogRecord => ({
+      lsn,
+      term: 1,
+      kind,
+      clientId: 'c',
+      seq: n,
+      timestampMs: 0,
+      appends: streams.map((stream) => ({ stream, firstVersion: n, eventCount: 1, events: new Uint8Array(0) })),
+      txn: { id: `t${n}`, coordinator: 0, participants: [0, 1], decision, prepareLsn: 0, streams: [] },
+    });
+    txnLog.see(step(RecordKind.Prepare, 1, 1, ['a', 'b']), 0);
+    txnLog.see(step(RecordKind.Prepare, 2, 2, ['c']), 0);
+    expect(txnLog.preparedHolding('b')?.record.txn?.id).toBe('t1');
+    expect(txnLog.preparedHolding('c')?.record.txn?.id).toBe('t2');
+    expect(txnLog.preparedHolding('d')).toBeUndefined();
+    txnLog.see(step(RecordKind.Outcome, 3, 1, ['a', 'b'], Decision.Commit), 0);
+    expect(txnLog.preparedHolding('a')).toBeUndefined();
+    expect(txnLog.preparedHolding('c')?.record.txn?.id).toBe('t2');
+    txnLog.see(step(RecordKind.Prepare, 4, 3, ['a']), 0);
+    expect(txnLog.preparedHolding('a')?.record.txn?.id).toBe('t3');
+    txnLog.clear();
+    expect(txnLog.preparedHolding('a')).toBeUndefined();
   });
 });
