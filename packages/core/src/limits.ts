@@ -200,7 +200,7 @@ export const TXN_OUTCOME_DELAY_MAX_MS = 2;
  * Longest a coordinator keeps a decision for the next prepare to the same participant, in ms:
  * both then go in one write, and the outcome rides in the prepare's group commit there.
  */
-export const TXN_DECISION_DELAY_MAX_MS = 1;
+export const TXN_DECISION_DELAY_MAX_MS = 2;
 /** Times a coordinator tries to tell a participant its decision before leaving it to ask. */
 export const TXN_DECISION_SENDS = 3;
 /** Decisions and ended parts an active remembers; the oldest is forgotten first. */

@@ -69,7 +69,7 @@ export interface GroupWriterOptions {
 
 export class GroupWriter {
   private queue: PendingCommit[] = [];
-  /** Holds back a flush for records nobody waits for (see {@link push}); a record somebody waits for cancels it. */
+  /** Flushes the records nobody waits for that no other group commit took meanwhile (see {@link push}). */
   private lateFlush: TimerHandle | undefined;
   /** The group commit the store is writing now. */
   private writingBatch: PendingCommit[] = [];
@@ -105,17 +105,17 @@ export class GroupWriter {
     this.queue.push(pending);
     if (this.flushScheduled || this.writing) return;
     if (lateMs === undefined) return this.flushSoon();
+    // One timer at a time, left to run out rather than cancelled by the group commit that took
+    // the record: arming and cancelling one per record cost more than the records it sends early.
     this.lateFlush ??= this.options.timers.setTimeout(() => {
       this.lateFlush = undefined;
-      if (this.queue.length > 0 && !this.flushScheduled && !this.writing) this.flushSoon();
+      this.flushSoon();
     }, lateMs);
   }
 
   /** Starts a group commit of what is queued at this turn's end: someone waits for it. */
   flushSoon(): void {
     if (this.flushScheduled || this.writing || this.queue.length === 0) return;
-    this.lateFlush?.cancel();
-    this.lateFlush = undefined;
     this.flushScheduled = true;
     this.options.timers.defer(() => {
       this.flushScheduled = false;

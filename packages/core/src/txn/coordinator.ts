@@ -138,7 +138,11 @@ export class Coordinator {
     }
     if (this.tellingAtTurnEnd) return;
     if (this.deciding.size > 1) {
-      this.untoldTimer ??= this.context.timers.setTimeout(() => this.tellAll(), TXN_DECISION_DELAY_MAX_MS);
+      // One timer at a time, left to run out rather than cancelled by the prepare that took the decisions.
+      this.untoldTimer ??= this.context.timers.setTimeout(() => {
+        this.untoldTimer = undefined;
+        this.tellAll();
+      }, TXN_DECISION_DELAY_MAX_MS);
       return;
     }
     this.tellingAtTurnEnd = true;
@@ -155,10 +159,6 @@ export class Coordinator {
     const list = this.untold.get(participant);
     if (!list) return;
     this.untold.delete(participant);
-    if (this.untold.size === 0) {
-      this.untoldTimer?.cancel();
-      this.untoldTimer = undefined;
-    }
     for (const decide of list) void this.tell(participant, decide);
   }
 
