@@ -142,7 +142,7 @@ describe('Participant', () => {
 describe('TxnLog', () => {
   it("knows the open prepare holding a stream, none once its outcome is seen, and the next part's after it", () => {
     const txnLog = new TxnLog();
-    const step = (kind: RecordKind, lsn: number, n: number, streams: string[], decision: Decision = Decision.None): LogRecord => ({
+    const step = (kind: LogRecord['kind'], lsn: number, n: number, streams: string[], decision: Decision = Decision.None): LogRecord => ({
       lsn,
       term: 1,
       kind,
