@@ -44,7 +44,7 @@ async function coordinatorHarness() {
   };
   /** Stripe 1 votes yes for `c#n`. */
   const vote = (n: number): void => votes.get(`c#${n}`)!();
-  return { calls, start, vote, fire };
+  return { coordinator, calls, start, vote, fire };
 }
 
 describe('Coordinator', () => {
@@ -78,5 +78,17 @@ describe('Coordinator', () => {
     await third;
     await turns(2);
     expect(calls.slice(5)).toEqual(['decide c#3']);
+  });
+
+  it('leaves the decisions not yet told to the participants once it steps down: no timer of its office sends them', async () => {
+    const { coordinator, calls, start, vote, fire } = await coordinatorHarness();
+    const first = (await start(1)).result;
+    await start(2);
+    vote(1);
+    await first;
+    coordinator.steppedDown();
+    fire(TXN_DECISION_DELAY_MAX_MS);
+    await turns(2);
+    expect(calls).toEqual(['prepare c#1', 'prepare c#2']);
   });
 });

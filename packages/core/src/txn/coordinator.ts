@@ -73,6 +73,16 @@ export class Coordinator {
     return this.deciding.has(txnId) ? Decision.None : Decision.Abort;
   }
 
+  /**
+   * This server is no longer its stripe's active: the decisions not yet told are left to the
+   * participants to ask about (they are in the log), and no timer of this office sends them.
+   */
+  steppedDown(): void {
+    this.untold.clear();
+    this.untoldTimer?.cancel();
+    this.untoldTimer = undefined;
+  }
+
   /** The transactions being decided, by id. */
   open(): ReadonlyMap<string, DecidingTransaction> {
     return this.deciding;
