@@ -8,11 +8,15 @@
 // for the hash-tagged load (a single-stripe failover).
 //
 //   node bench/cross-stripe.mjs [--seconds 20] [--clients 8] [--modes memory,restartable]
+//        [--kinds one,cross] [--skip-recovery] [--cpu] [--checkout DIR] [--profile DIR]
 //
+// `--cpu` prints each member's CPU (user + system, from /proc) per transaction over the measured
+// window; `--checkout DIR` runs the members from another built checkout (a before/after on one
+// load generator); `--profile DIR` runs them under `node --cpu-prof` (figures then not comparable).
 // Prints a markdown table. Every process it starts is killed at exit.
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { slotOf, SlotTable } from '@kiln/core';
@@ -22,8 +26,21 @@ import { freePorts, sleep, startMember, statusOf } from './cluster.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(benchDir, '..');
-const cliBin = path.join(repoRoot, 'packages/cli/dist/bin.js');
-const { values: flags } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, clients: { type: 'string', default: '8' }, modes: { type: 'string', default: 'memory,restartable' } } });
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '20' },
+    clients: { type: 'string', default: '8' },
+    modes: { type: 'string', default: 'memory,restartable' },
+    kinds: { type: 'string', default: 'one,cross' },
+    'skip-recovery': { type: 'boolean', default: false },
+    cpu: { type: 'boolean', default: false },
+    checkout: { type: 'string' },
+    profile: { type: 'string' },
+  },
+});
+const checkout = flags.checkout ? path.resolve(flags.checkout) : repoRoot;
+const cliBin = path.join(checkout, 'packages/cli/dist/bin.js');
+const nodeArgs = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(flags.profile)] : [];
 const SECONDS = Number(flags.seconds);
 const CLIENTS = Number(flags.clients);
 
@@ -59,7 +76,7 @@ async function startCluster(mode) {
   writeFileSync(file, JSON.stringify(config));
   const members = new Map();
   const names = [['a1', false], ['a2', false], ['b1', false], ['b2', false], ['v1', true]];
-  await Promise.all(names.map(async ([name, voter]) => members.set(name, await startMember({ cliBin, repoRoot, file, name, voter, logFile: path.join(dir, `${name}.log`), track }))));
+  await Promise.all(names.map(async ([name, voter]) => members.set(name, await startMember({ cliBin, repoRoot: checkout, file, name, voter, logFile: path.join(dir, `${name}.log`), track, nodeArgs }))));
   const c = { dir, file, config, members };
   await waitActives(c);
   return c;
@@ -80,8 +97,13 @@ async function waitActives(c) {
 }
 
 async function stopCluster(c) {
-  for (const m of c.members.values()) m.child.kill('SIGKILL');
-  await sleep(300);
+  // Under the profiler, SIGTERM: members write their profiles as they exit.
+  await Promise.all([...c.members.values()].map((m) => new Promise((resolve) => {
+    if (m.child.exitCode !== null || m.child.signalCode !== null) return resolve();
+    m.child.once('exit', resolve);
+    m.child.kill(flags.profile ? 'SIGTERM' : 'SIGKILL');
+    setTimeout(() => m.child.kill('SIGKILL'), 20_000).unref();
+  })));
   rmSync(c.dir, { recursive: true, force: true });
 }
 
@@ -141,16 +163,46 @@ async function recovery(c, kind) {
   return firstAfter ? firstAfter - killedAt : null;
 }
 
+/** User and system CPU of a process so far, in ms, from /proc (Linux). */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in 1/100 s.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) * 10 + Number(fields[12]) * 10;
+}
+
+/** Write system calls of a process so far, from /proc (Linux): socket writes count. */
+function writeCalls(pid) {
+  return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))[1]);
+}
+
+/** `load`, with each member's CPU µs per transaction over it when `--cpu` is given. */
+async function measuredLoad(c, kind) {
+  const actives = new Set(await waitActives(c));
+  const before = new Map([...c.members].map(([name, m]) => [name, { cpu: cpuMs(m.child.pid), writes: writeCalls(m.child.pid) }]));
+  const fromUs = process.hrtime.bigint() / 1000n;
+  const r = await load(c, kind, SECONDS);
+  const toUs = process.hrtime.bigint() / 1000n;
+  const count = r.rate * SECONDS;
+  const cpu = [...c.members].map(([name, m]) => {
+    const { cpu, writes } = before.get(name);
+    return `${name}${actives.has(name) ? ' (active)' : ''} ${(((cpuMs(m.child.pid) - cpu) * 1000) / count).toFixed(0)} (${((writeCalls(m.child.pid) - writes) / count).toFixed(2)} writes)`;
+  });
+  if (flags.cpu) console.error(`  CPU µs (write calls) per transaction: ${cpu.join(', ')}`);
+  if (flags.profile) console.error(`  profiles of ${[...c.members].map(([name, m]) => `${name} pid ${m.child.pid}`).join(', ')}; measured window: --from ${fromUs} --to ${toUs}`);
+  return r;
+}
+
 const rows = [];
 for (const mode of flags.modes.split(',')) {
-  for (const kind of ['one', 'cross']) {
+  for (const kind of flags.kinds.split(',')) {
     const c = await startCluster(mode);
     try {
       await load(c, kind, 2); // warm up
-      const r = await load(c, kind, SECONDS);
-      const failoverMs = await recovery(c, kind);
+      const r = await measuredLoad(c, kind);
+      const failoverMs = flags['skip-recovery'] ? null : await recovery(c, kind);
       rows.push({ mode, kind, ...r, failoverMs });
-      console.error(`${mode} ${kind}: ${Math.round(r.rate)} tx/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, failover ${failoverMs} ms`);
+      console.error(`${mode} ${kind}: ${Math.round(r.rate)} tx/s (${r.failed} failed), p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, failover ${failoverMs} ms`);
     } finally {
       await stopCluster(c);
     }

@@ -190,6 +190,17 @@ export const TXN_SETTLE_WAIT_MS = 100;
 export const TXN_RESOLVE_EVERY_MS = 250;
 /** How old a prepared part must be before its active asks its coordinator about it, in ms. */
 export const TXN_RESOLVE_AFTER_MS = 500;
+/**
+ * Longest a participant's outcome waits for another record's group commit to ride in, in ms,
+ * when nobody waits for it: the next prepare usually comes sooner, and one replication round
+ * then carries both. A read of the part's streams commits it at once.
+ */
+export const TXN_OUTCOME_DELAY_MAX_MS = 2;
+/**
+ * Longest a coordinator keeps a decision for the next prepare to the same participant, in ms:
+ * both then go in one write, and the outcome rides in the prepare's group commit there.
+ */
+export const TXN_DECISION_DELAY_MAX_MS = 2;
 /** Times a coordinator tries to tell a participant its decision before leaving it to ask. */
 export const TXN_DECISION_SENDS = 3;
 /** Decisions and ended parts an active remembers; the oldest is forgotten first. */

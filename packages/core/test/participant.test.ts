@@ -1,19 +1,22 @@
 // A participant's side of a transaction over several stripes, against a real committer and a
 // coordinator that only counts how often it is asked: a part whose decision arrived is ended
 // without asking again, and its streams are free for the next part as soon as its outcome has
-// its place in the log, not a replication round later.
+// its place in the log, not a replication round later; that outcome rides in the next group
+// commit rather than starting one, unless someone waits for it.
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { Committer } from '../src/commit/committer.js';
 import { defaultLogLimits } from '../src/limits.js';
 import { encodeEvents } from '../src/log/events.js';
-import { Decision, type LogRecord } from '../src/log/record.js';
+import { TXN_OUTCOME_DELAY_MAX_MS } from '../src/limits.js';
+import { Decision, RecordKind, type LogRecord } from '../src/log/record.js';
 import type { PrepareRequest } from '../src/protocol/txn-messages.js';
 import { checkedStore } from '../src/store/checked-store.js';
-import { systemClock, systemTimers } from '../src/time.js';
+import { systemClock } from '../src/time.js';
 import { Participant } from '../src/txn/participant.js';
 import type { StripeCaller } from '../src/txn/stripe-caller.js';
 import { TxnLog } from '../src/txn/txn-log.js';
+import { heldTimers, turns } from './held-timers.js';
 
 /** A participant of stripe 1 whose mirrors never answer by themselves: `commitThrough` commits. */
 async function participantHarness() {
@@ -21,14 +24,20 @@ async function participantHarness() {
   await store.open();
   const txnLog = new TxnLog();
   const written: number[] = [];
+  /** Each group commit, as the LSNs of its records. */
+  const groupCommits: number[][] = [];
+  const { timers, fire } = heldTimers();
   const committer = new Committer({
     store,
     limits: defaultLogLimits,
     clock: systemClock,
-    timers: systemTimers,
+    timers,
     term: 1,
     commitIndex: 0,
-    onWritten: (records) => written.push(...records.map((r) => r.lsn)),
+    onWritten: (records) => {
+      written.push(...records.map((r) => r.lsn));
+      groupCommits.push(records.map((r) => r.lsn));
+    },
     onCommitted: (records: readonly LogRecord[]) => records.forEach((r) => txnLog.see(r, systemClock.monotonicMs())),
     onFailed: () => {},
   });
@@ -36,7 +45,7 @@ async function participantHarness() {
   const asked: string[] = [];
   // The coordinator decided commit for every transaction it is asked about.
   const caller = { call: (_stripe: number, op: string, txnId: string) => (asked.push(`${op} ${txnId}`), Promise.resolve(Decision.Commit)) } as unknown as StripeCaller;
-  const participant = new Participant({ committer: () => committer, timers: systemTimers, caller, txnLog, stripeName: String, clock: systemClock, txnTimeoutMs: 10_000, keepForced: () => Promise.resolve() });
+  const participant = new Participant({ committer: () => committer, timers, caller, txnLog, stripeName: String, clock: systemClock, txnTimeoutMs: 10_000, keepForced: () => Promise.resolve() });
   /** Resolves once the store holds LSN `lsn` (written, not committed). */
   const writtenThrough = async (lsn: number): Promise<void> => {
     const deadline = Date.now() + 5_000;
@@ -45,7 +54,7 @@ async function participantHarness() {
       await new Promise((resolve) => setImmediate(resolve));
     }
   };
-  return { committer, participant, txnLog, asked, writtenThrough };
+  return { committer, participant, txnLog, asked, writtenThrough, groupCommits, fire };
 }
 
 const prepareOf = (n: number, stream: string): PrepareRequest => ({
@@ -93,5 +102,67 @@ describe('Participant', () => {
     await Promise.all([read, told]);
     expect(txnLog.prepared.size).toBe(0);
     expect(asked).toEqual([]);
+  });
+
+  it("writes an outcome nobody but the coordinator waits for in the next prepare's group commit, not in one of its own", async () => {
+    const { committer, participant, txnLog, writtenThrough, groupCommits } = await participantHarness();
+    const first = participant.prepare(prepareOf(1, 's'));
+    await writtenThrough(1);
+    committer.commitThrough(1);
+    await first;
+    const told = participant.decide({ txnId: 'c#1/0.1.1', decision: Decision.Commit });
+    await turns(5);
+    expect(groupCommits, 'the outcome waits for a group commit to ride in').toEqual([[1]]);
+    const second = participant.prepare(prepareOf(2, 'other'));
+    await writtenThrough(3);
+    expect(groupCommits, "the outcome (2) rides in the next prepare's (3)").toEqual([[1], [2, 3]]);
+    committer.commitThrough(3);
+    await Promise.all([told, second]);
+    expect(txnLog.ended.get('c#1/0.1.1')).toBe(Decision.Commit);
+    expect(txnLog.prepared.has('c#2/0.1.2')).toBe(true);
+  });
+
+  it('writes a lone outcome after TXN_OUTCOME_DELAY_MAX_MS when no other record comes', async () => {
+    const { committer, participant, txnLog, writtenThrough, groupCommits, fire } = await participantHarness();
+    const first = participant.prepare(prepareOf(1, 's'));
+    await writtenThrough(1);
+    committer.commitThrough(1);
+    await first;
+    const told = participant.decide({ txnId: 'c#1/0.1.1', decision: Decision.Abort });
+    await turns(5);
+    expect(groupCommits).toEqual([[1]]);
+    fire(TXN_OUTCOME_DELAY_MAX_MS);
+    await writtenThrough(2);
+    committer.commitThrough(2);
+    await told;
+    expect(txnLog.ended.get('c#1/0.1.1')).toBe(Decision.Abort);
+  });
+});
+
+describe('TxnLog', () => {
+  it("knows the open prepare holding a stream, none once its outcome is seen, and the next part's after it", () => {
+    const txnLog = new TxnLog();
+    const step = (kind: LogRecord['kind'], lsn: number, n: number, streams: string[], decision: Decision = Decision.None): LogRecord => ({
+      lsn,
+      term: 1,
+      kind,
+      clientId: 'c',
+      seq: n,
+      timestampMs: 0,
+      appends: streams.map((stream) => ({ stream, firstVersion: n, eventCount: 1, events: new Uint8Array(0) })),
+      txn: { id: `t${n}`, coordinator: 0, participants: [0, 1], decision, prepareLsn: 0, streams: [] },
+    });
+    txnLog.see(step(RecordKind.Prepare, 1, 1, ['a', 'b']), 0);
+    txnLog.see(step(RecordKind.Prepare, 2, 2, ['c']), 0);
+    expect(txnLog.preparedHolding('b')?.record.txn?.id).toBe('t1');
+    expect(txnLog.preparedHolding('c')?.record.txn?.id).toBe('t2');
+    expect(txnLog.preparedHolding('d')).toBeUndefined();
+    txnLog.see(step(RecordKind.Outcome, 3, 1, ['a', 'b'], Decision.Commit), 0);
+    expect(txnLog.preparedHolding('a')).toBeUndefined();
+    expect(txnLog.preparedHolding('c')?.record.txn?.id).toBe('t2');
+    txnLog.see(step(RecordKind.Prepare, 4, 3, ['a']), 0);
+    expect(txnLog.preparedHolding('a')?.record.txn?.id).toBe('t3');
+    txnLog.clear();
+    expect(txnLog.preparedHolding('a')).toBeUndefined();
   });
 });

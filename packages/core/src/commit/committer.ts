@@ -299,8 +299,8 @@ export class Committer {
     this.queue({ encoded, record, result, tag, answer });
   }
 
-  private queue(pending: PendingCommit): void {
-    this.writer.push(pending);
+  private queue(pending: PendingCommit, lateMs?: number): void {
+    this.writer.push(pending, lateMs);
     this.inFlight.set(pending.tag, pending.record.lsn);
   }
 
@@ -358,8 +358,9 @@ export class Committer {
   /**
    * Writes a step of a transaction over several stripes (prepare, decide or outcome) at its reserved versions; resolves once
    * committed (asking again joins it). A decide or an outcome lets go of its streams as it takes its LSN: later writes follow it.
+   * A step nobody waits for gives `lateMs`: it rides in the next group commit, or goes after `lateMs` (see {@link flushSoon}).
    */
-  async writeStep(kind: typeof RecordKind.Prepare | typeof RecordKind.Decide | typeof RecordKind.Outcome, txn: TxnInfo, clientId: string, seq: number, appends: RecordAppend[]): Promise<TransactionResult> {
+  async writeStep(kind: typeof RecordKind.Prepare | typeof RecordKind.Decide | typeof RecordKind.Outcome, txn: TxnInfo, clientId: string, seq: number, appends: RecordAppend[], lateMs?: number): Promise<TransactionResult> {
     const tag = `${txn.id}@${kind}`;
     const joined = this.inFlight.get(tag);
     if (joined !== undefined) return new Promise((resolve, reject) => join(this.writer.pendingCommit(joined), { resolve, reject }));
@@ -371,7 +372,12 @@ export class Committer {
     const record: LogRecord = { lsn: this.writer.takeLsn(), term: this.options.term, kind, clientId, seq, timestampMs: this.options.clock.wallMs(), appends, txn };
     const encoded = encodeRecord(record);
     const result = kind === RecordKind.Decide ? { lsn: record.lsn, streams: txn.streams } : { lsn: record.lsn, streams: encoded.streams };
-    return new Promise((resolve, reject) => this.queue({ encoded, record, result, tag, answer: { resolve, reject } }));
+    return new Promise((resolve, reject) => this.queue({ encoded, record, result, tag, answer: { resolve, reject } }, lateMs));
+  }
+
+  /** Commits at this turn's end the steps queued to ride late: someone now waits for one. */
+  flushSoon(): void {
+    this.writer.flushSoon();
   }
 
   /** @throws StreamBusyError when a transaction (other than `own`) holds `stream` */

@@ -11,7 +11,7 @@ import { visibleAppends, type EncodedRecord, type LogRecord } from '../log/recor
 import type { TransactionResult } from '../protocol/messages.js';
 import type { CommitCounters } from '../observe/counters.js';
 import type { CheckedStore } from '../store/checked-store.js';
-import type { Timers } from '../time.js';
+import type { TimerHandle, Timers } from '../time.js';
 
 /**
  * Who waits for a record's commit: answered once, with its result or the error that failed it.
@@ -69,6 +69,8 @@ export interface GroupWriterOptions {
 
 export class GroupWriter {
   private queue: PendingCommit[] = [];
+  /** Flushes the records nobody waits for that no other group commit took meanwhile (see {@link push}). */
+  private lateFlush: TimerHandle | undefined;
   /** The group commit the store is writing now. */
   private writingBatch: PendingCommit[] = [];
   /** Written locally, waiting for the commit index to reach them, in LSN order. */
@@ -94,10 +96,26 @@ export class GroupWriter {
     return this.nextLsn++;
   }
 
-  /** Queues a record that took the last LSN handed out; the store gets it in the next group commit. */
-  push(pending: PendingCommit): void {
+  /**
+   * Queues a record that took the last LSN handed out; the store gets it in the next group commit.
+   * A record nobody waits for (`lateMs`) starts no group commit of its own: it rides in the next
+   * one, or goes after `lateMs` if none comes, saving a store write and a replication round.
+   */
+  push(pending: PendingCommit, lateMs?: number): void {
     this.queue.push(pending);
     if (this.flushScheduled || this.writing) return;
+    if (lateMs === undefined) return this.flushSoon();
+    // One timer at a time, left to run out rather than cancelled by the group commit that took
+    // the record: arming and cancelling one per record cost more than the records it sends early.
+    this.lateFlush ??= this.options.timers.setTimeout(() => {
+      this.lateFlush = undefined;
+      this.flushSoon();
+    }, lateMs);
+  }
+
+  /** Starts a group commit of what is queued at this turn's end: someone waits for it. */
+  flushSoon(): void {
+    if (this.flushScheduled || this.writing || this.queue.length === 0) return;
     this.flushScheduled = true;
     this.options.timers.defer(() => {
       this.flushScheduled = false;
@@ -133,6 +151,8 @@ export class GroupWriter {
    */
   stop(error: unknown, batch: PendingCommit[] = this.writingBatch): void {
     this.stopped = true;
+    this.lateFlush?.cancel();
+    this.lateFlush = undefined;
     this.writing = false;
     const given = [...this.unacked, ...batch, ...this.queue];
     this.unacked = [];

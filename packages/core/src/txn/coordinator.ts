@@ -9,10 +9,11 @@
  */
 import type { Committer } from '../commit/committer.js';
 import { TimeoutError } from '../errors.js';
-import { TXN_DECISION_SENDS } from '../limits.js';
+import { TXN_DECISION_DELAY_MAX_MS, TXN_DECISION_SENDS } from '../limits.js';
 import { Decision, RecordKind, type StreamEntry, type TxnInfo } from '../log/record.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
-import type { Clock, Timers } from '../time.js';
+import type { DecideRequest } from '../protocol/txn-messages.js';
+import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { StripeCaller } from './stripe-caller.js';
 import type { TxnLog } from './txn-log.js';
 
@@ -42,6 +43,10 @@ export class Coordinator {
   /** Transactions being decided, by `clientId#seq` (a resend joins) and by id (`txnStatus` says: not yet). */
   private readonly byRequest = new Map<string, Promise<TransactionResult>>();
   private readonly deciding = new Map<string, DecidingTransaction>();
+  /** Decisions not yet told, by participant: they go in the same write as the next prepare to it (see {@link tellLater}). */
+  private readonly untold = new Map<number, DecideRequest[]>();
+  private untoldTimer: TimerHandle | undefined;
+  private tellingAtTurnEnd = false;
   private counter = 0;
 
   constructor(private readonly context: CoordinatorContext) {}
@@ -68,6 +73,16 @@ export class Coordinator {
     return this.deciding.has(txnId) ? Decision.None : Decision.Abort;
   }
 
+  /**
+   * This server is no longer its stripe's active: the decisions not yet told are left to the
+   * participants to ask about (they are in the log), and no timer of this office sends them.
+   */
+  steppedDown(): void {
+    this.untold.clear();
+    this.untoldTimer?.cancel();
+    this.untoldTimer = undefined;
+  }
+
   /** The transactions being decided, by id. */
   open(): ReadonlyMap<string, DecidingTransaction> {
     return this.deciding;
@@ -87,7 +102,14 @@ export class Coordinator {
       let refusal: unknown;
       const entries = new Map<string, StreamEntry>(own.map(({ stream, firstVersion, eventCount }) => [stream, { stream, firstVersion, eventCount }]));
       try {
-        const votes = await this.withinTimeout(Promise.all(others.map((p) => caller.call(p, 'prepare', { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } }))));
+        const votes = await this.withinTimeout(
+          Promise.all(
+            others.map((p) => {
+              this.tellNow(p);
+              return caller.call(p, 'prepare', { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } });
+            }),
+          ),
+        );
         for (const entry of votes.flat()) entries.set(entry.stream, entry);
       } catch (error) {
         decision = Decision.Abort;
@@ -102,7 +124,7 @@ export class Coordinator {
       } finally {
         committer.release(txnId);
       }
-      void this.tell(others, txnId, decision);
+      this.tellLater(others, { txnId, decision });
       if (decision === Decision.Abort) throw refusal;
       return result;
     } finally {
@@ -110,20 +132,56 @@ export class Coordinator {
     }
   }
 
-  /** Tells the participants the decision, a few times at most; one not told asks by itself. */
-  private async tell(participants: readonly number[], txnId: string, decision: typeof Decision.Commit | typeof Decision.Abort): Promise<void> {
-    await Promise.all(
-      participants.map(async (p) => {
-        for (let attempt = 1; attempt <= TXN_DECISION_SENDS; attempt++) {
-          try {
-            await this.context.caller.call(p, 'decide', { txnId, decision });
-            return;
-          } catch (error) {
-            if (attempt === TXN_DECISION_SENDS) this.context.log(`transaction ${txnId}: stripe ${p} not told its decision (${(error as Error).message}); it will ask`);
-          }
-        }
-      }),
-    );
+  /**
+   * Tells the participants a decision. Nobody waits for it: the client is answered, and a
+   * participant asks by itself when it must (a read, a write). While other transactions are
+   * being decided, it goes with the next prepare sent to each participant, or within
+   * `TXN_DECISION_DELAY_MAX_MS`: one write, one wake-up of the participant and one group commit
+   * there then carry both. Alone, it goes at this turn's end, after the client's answer, so the
+   * participant ends its part while the client sends its next transaction.
+   */
+  private tellLater(participants: readonly number[], decide: DecideRequest): void {
+    for (const p of participants) {
+      const list = this.untold.get(p);
+      if (list) list.push(decide);
+      else this.untold.set(p, [decide]);
+    }
+    if (this.tellingAtTurnEnd) return;
+    if (this.deciding.size > 1) {
+      // One timer at a time, left to run out rather than cancelled by the prepare that took the decisions.
+      this.untoldTimer ??= this.context.timers.setTimeout(() => {
+        this.untoldTimer = undefined;
+        this.tellAll();
+      }, TXN_DECISION_DELAY_MAX_MS);
+      return;
+    }
+    this.tellingAtTurnEnd = true;
+    this.context.timers.defer(() => this.tellAll());
+  }
+
+  private tellAll(): void {
+    this.tellingAtTurnEnd = false;
+    for (const p of [...this.untold.keys()]) this.tellNow(p);
+  }
+
+  /** Sends the decisions not yet told to `participant`: before a prepare, they go in its write. */
+  private tellNow(participant: number): void {
+    const list = this.untold.get(participant);
+    if (!list) return;
+    this.untold.delete(participant);
+    for (const decide of list) void this.tell(participant, decide);
+  }
+
+  /** Tells a participant a decision, a few times at most; one not told asks by itself. */
+  private async tell(participant: number, decide: DecideRequest): Promise<void> {
+    for (let attempt = 1; attempt <= TXN_DECISION_SENDS; attempt++) {
+      try {
+        await this.context.caller.call(participant, 'decide', decide);
+        return;
+      } catch (error) {
+        if (attempt === TXN_DECISION_SENDS) this.context.log(`transaction ${decide.txnId}: stripe ${participant} not told its decision (${(error as Error).message}); it will ask`);
+      }
+    }
   }
 
   private withinTimeout<T>(work: Promise<T>): Promise<T> {

@@ -11,7 +11,7 @@
  */
 import type { Committer } from '../commit/committer.js';
 import { InvalidArgumentError, TransactionInDoubtError } from '../errors.js';
-import { TXN_SETTLE_WAIT_MS } from '../limits.js';
+import { TXN_OUTCOME_DELAY_MAX_MS, TXN_SETTLE_WAIT_MS } from '../limits.js';
 import { Decision, RecordKind, type LogRecord, type RecordAppend, type StreamEntry } from '../log/record.js';
 import type { DecideRequest, PrepareRequest, ResolveOutcome } from '../protocol/txn-messages.js';
 import type { ForcedDecision } from '../replication/diverged-report.js';
@@ -72,9 +72,13 @@ export class Participant {
     this.unanswered.clear();
   }
 
-  /** Ends a prepared part with the coordinator's decision; done at once for a part ended or never prepared here. */
+  /**
+   * Ends a prepared part with the coordinator's decision; done at once for a part ended or never
+   * prepared here. Only the coordinator waits for this answer, to stop telling: the outcome rides
+   * in the next group commit (the next prepare's, usually) rather than starting one of its own.
+   */
   decide(request: DecideRequest): Promise<null> {
-    return this.end(request.txnId, request.decision).then(() => null);
+    return this.end(request.txnId, request.decision, TXN_OUTCOME_DELAY_MAX_MS).then(() => null);
   }
 
   /**
@@ -144,7 +148,7 @@ export class Participant {
   async resolve(prepare: LogRecord): Promise<void> {
     const txn = prepare.txn!;
     // Its decision came already: the coordinator need not be asked again.
-    const ending = this.ending.get(txn.id);
+    const ending = this.endingNow(txn.id);
     if (ending) return ending;
     const askedMs = this.context.clock.monotonicMs();
     let decision: Decision;
@@ -179,19 +183,27 @@ export class Participant {
         await this.end(request.txnId, request.decision);
       }
     }
-    await this.ending.get(request.txnId);
+    await this.endingNow(request.txnId);
     const ended = txnLog.ended.get(request.txnId);
     if (ended === undefined) return 'deciding';
     if (forced && ended === request.decision) return 'forced';
     return ended === Decision.Commit ? 'commit' : 'abort';
   }
 
-  private end(txnId: string, decision: Decision): Promise<void> {
-    const running = this.ending.get(txnId);
+  /** The outcome being written for `txnId`, if any, committed at this turn's end: someone waits for it. */
+  private endingNow(txnId: string): Promise<void> | undefined {
+    const ending = this.ending.get(txnId);
+    if (ending) this.context.committer().flushSoon();
+    return ending;
+  }
+
+  /** Writes the part's outcome; `lateMs` when nobody but the coordinator waits for it (see {@link Committer.writeStep}). */
+  private end(txnId: string, decision: Decision, lateMs?: number): Promise<void> {
+    const running = lateMs === undefined ? this.endingNow(txnId) : this.ending.get(txnId);
     if (running) return running;
     const open = this.context.txnLog.prepared.get(txnId);
     if (!open) return Promise.resolve();
-    const ending = this.writeOutcome(open.record, decision).finally(() => {
+    const ending = this.writeOutcome(open.record, decision, lateMs).finally(() => {
       this.ending.delete(txnId);
       this.unanswered.delete(txnId);
     });
@@ -199,10 +211,10 @@ export class Participant {
     return ending;
   }
 
-  private async writeOutcome(prepare: LogRecord, decision: Decision): Promise<void> {
+  private async writeOutcome(prepare: LogRecord, decision: Decision, lateMs: number | undefined): Promise<void> {
     const committer = this.context.committer();
     const txn = { ...prepare.txn!, decision, prepareLsn: prepare.lsn, streams: [] };
     // Writing the outcome lets go of the part's streams.
-    await committer.writeStep(RecordKind.Outcome, txn, prepare.clientId, prepare.seq, decision === Decision.Commit ? writes(prepare) : []);
+    await committer.writeStep(RecordKind.Outcome, txn, prepare.clientId, prepare.seq, decision === Decision.Commit ? writes(prepare) : [], lateMs);
   }
 }

@@ -86,6 +86,7 @@ export class Transactions {
     this.recovered = [];
     this.resolveTimer?.cancel();
     this.resolveTimer = undefined;
+    this.coordinator.steppedDown();
   }
 
   /** Records committed while active. */

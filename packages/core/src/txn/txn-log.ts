@@ -22,6 +22,12 @@ export class TxnLog {
   readonly prepared = new Map<string, OpenPrepare>();
   /** Participant: ended, with the decision it ended with. */
   readonly ended = new Map<string, Decision>();
+  /**
+   * The open prepare holding each stream, by transaction id: every read and write of a stream
+   * asks while anything is prepared. A stream has one at most: the next prepare of a stream
+   * follows the outcome of the last in the log.
+   */
+  private readonly holding = new Map<string, string>();
 
   /** Takes a committed (or recovered) record into account. */
   see(record: LogRecord, nowMs: number): void {
@@ -32,12 +38,17 @@ export class TxnLog {
         remember(this.decisions, txn.id, txn.decision);
         return;
       case RecordKind.Prepare:
-        if (!this.ended.has(txn.id)) this.prepared.set(txn.id, { record, sinceMs: nowMs });
+        if (this.ended.has(txn.id)) return;
+        this.prepared.set(txn.id, { record, sinceMs: nowMs });
+        for (const { stream } of record.appends) this.holding.set(stream, txn.id);
         return;
-      case RecordKind.Outcome:
+      case RecordKind.Outcome: {
+        const open = this.prepared.get(txn.id);
+        if (open) for (const { stream } of open.record.appends) if (this.holding.get(stream) === txn.id) this.holding.delete(stream);
         this.prepared.delete(txn.id);
         remember(this.ended, txn.id, txn.decision);
         return;
+      }
     }
   }
 
@@ -45,12 +56,13 @@ export class TxnLog {
     this.decisions.clear();
     this.prepared.clear();
     this.ended.clear();
+    this.holding.clear();
   }
 
   /** The open prepare holding `stream`, if any. */
   preparedHolding(stream: string): OpenPrepare | undefined {
-    for (const open of this.prepared.values()) if (open.record.appends.some((a) => a.stream === stream)) return open;
-    return undefined;
+    const txnId = this.holding.get(stream);
+    return txnId === undefined ? undefined : this.prepared.get(txnId);
   }
 }
 

@@ -1,0 +1,94 @@
+// A coordinator's telling of its decisions, against a real committer and participants that answer
+// when the test says: a lone decision goes at the turn's end, after the client's answer; while
+// other transactions are being decided, it goes in front of the next prepare to that participant
+// (one write for both there), or after TXN_DECISION_DELAY_MAX_MS when none comes.
+import { memoryStore } from '@kiln/store-memory';
+import { describe, expect, it } from 'vitest';
+import { Committer } from '../src/commit/committer.js';
+import { defaultLogLimits, TXN_DECISION_DELAY_MAX_MS } from '../src/limits.js';
+import { encodeEvents } from '../src/log/events.js';
+import type { TransactionAppend, TransactionRequest } from '../src/protocol/messages.js';
+import type { DecideRequest, PrepareRequest } from '../src/protocol/txn-messages.js';
+import { checkedStore } from '../src/store/checked-store.js';
+import { systemClock } from '../src/time.js';
+import { Coordinator } from '../src/txn/coordinator.js';
+import type { StripeCaller } from '../src/txn/stripe-caller.js';
+import { TxnLog } from '../src/txn/txn-log.js';
+import { heldTimers, turns } from './held-timers.js';
+
+/** The coordinator of stripe 0 (a lone server: what is written is committed), calling stripe 1. */
+async function coordinatorHarness() {
+  const store = checkedStore(memoryStore(), defaultLogLimits);
+  await store.open();
+  const { timers, fire } = heldTimers();
+  const committer = new Committer({ store, limits: defaultLogLimits, clock: systemClock, timers, term: 1, onCommitted: () => {}, onFailed: () => {} });
+  await committer.recover();
+  /** Every call to stripe 1, in the order sent: `prepare c#1`, `decide c#1`. */
+  const calls: string[] = [];
+  const votes = new Map<string, () => void>();
+  const caller = {
+    call: (_stripe: number, op: string, args: PrepareRequest | DecideRequest) => {
+      const name = args.txnId.split('/')[0];
+      calls.push(`${op} ${name}`);
+      return op === 'prepare' ? new Promise((resolve) => votes.set(name!, () => resolve([]))) : Promise.resolve(null);
+    },
+  } as unknown as StripeCaller;
+  const coordinator = new Coordinator({ stripe: 0, committer: () => committer, term: () => 1, caller, txnLog: new TxnLog(), clock: systemClock, timers, txnTimeoutMs: 10_000, log: () => {} });
+  /** Starts transaction `c#n` over stripes 0 and 1; resolves once its prepare is sent, with its result to come. */
+  const start = async (n: number) => {
+    const append = (stream: string): TransactionAppend => ({ stream, expectedVersion: 'any', events: encodeEvents([{ type: 't', data: n }], () => `${stream}#${n}`) });
+    const request: TransactionRequest = { clientId: 'c', seq: n, appends: [append(`a${n}`), append(`b${n}`)] };
+    const result = coordinator.transact(request, new Map([[0, [request.appends[0]!]], [1, [request.appends[1]!]]]));
+    while (!votes.has(`c#${n}`)) await turns(1);
+    return { result };
+  };
+  /** Stripe 1 votes yes for `c#n`. */
+  const vote = (n: number): void => votes.get(`c#${n}`)!();
+  return { coordinator, calls, start, vote, fire };
+}
+
+describe('Coordinator', () => {
+  it("tells a lone decision at the turn's end, after the client has its answer", async () => {
+    const { calls, start, vote } = await coordinatorHarness();
+    const first = (await start(1)).result;
+    vote(1);
+    await first;
+    expect(calls, 'not before the answer').toEqual(['prepare c#1']);
+    await turns(2);
+    expect(calls).toEqual(['prepare c#1', 'decide c#1']);
+  });
+
+  it('while others are being decided, tells a decision in front of the next prepare to the participant, or after TXN_DECISION_DELAY_MAX_MS', async () => {
+    const { calls, start, vote, fire } = await coordinatorHarness();
+    const first = (await start(1)).result;
+    const second = (await start(2)).result;
+    vote(1);
+    await first;
+    await turns(3);
+    expect(calls, 'c#2 is being decided: the decision of c#1 waits for a prepare').toEqual(['prepare c#1', 'prepare c#2']);
+    const third = (await start(3)).result;
+    expect(calls).toEqual(['prepare c#1', 'prepare c#2', 'decide c#1', 'prepare c#3']);
+    vote(2);
+    await second;
+    await turns(3);
+    expect(calls, 'c#3 is being decided').toHaveLength(4);
+    fire(TXN_DECISION_DELAY_MAX_MS);
+    expect(calls.slice(4)).toEqual(['decide c#2']);
+    vote(3);
+    await third;
+    await turns(2);
+    expect(calls.slice(5)).toEqual(['decide c#3']);
+  });
+
+  it('leaves the decisions not yet told to the participants once it steps down: no timer of its office sends them', async () => {
+    const { coordinator, calls, start, vote, fire } = await coordinatorHarness();
+    const first = (await start(1)).result;
+    await start(2);
+    vote(1);
+    await first;
+    coordinator.steppedDown();
+    fire(TXN_DECISION_DELAY_MAX_MS);
+    await turns(2);
+    expect(calls).toEqual(['prepare c#1', 'prepare c#2']);
+  });
+});
