@@ -4,16 +4,16 @@
 // on exactly one stripe. And a cluster file whose address reaches a server of another cluster
 // must not make `kiln status` take that server for the member the file names.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from '@msgpack/msgpack';
-import { createServer, type KilnServer } from '@kiln/core';
+import { clusterLayoutOf, createServer, validateClusterConfig, type KilnServer } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KILN_BIN } from './support/cluster.js';
+import { connectWithin, KILN_BIN, killAllMembers, launch, pollUntil, seededRandom, stripedCluster, type Member } from './support/cluster.js';
 import { startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
 import { rawSession } from './support/wire.js';
 
@@ -72,6 +72,31 @@ function kiln(...args: string[]): Promise<{ status: number | null; stdout: strin
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 }
+
+describe('a transaction over several stripes sent to a stripe that is not the lowest', () => {
+  it("is refused with WrongStripeError naming the lowest stripe and its active, as a single stream's refusal is", async () => {
+    // It named the stripe but no active (null), so a client had to fetch the topology to follow it.
+    // Real processes: stripes learn each other's actives over their peer links.
+    const root = await mkdtemp(join(tmpdir(), 'kiln-hostile-route-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    cleanups.push(async () => killAllMembers());
+    const { file, members } = await stripedCluster(2, 1, 0, root, seededRandom(Date.now()), 'memory');
+    for (const member of members) launch(file, member);
+    const [alpha, bravo] = members as [Member, Member];
+    const client = await connectWithin([bravo.client]);
+    clients.push(client);
+    await pollUntil("bravo knows alpha's active", async () => (await client.topology()).stripes[0]!.active === alpha.name);
+    const layout = clusterLayoutOf(validateClusterConfig(JSON.parse(await readFile(file, 'utf8'))));
+    const [[alphaStream], [bravoStream]] = streamsByStripe(layout, 'routed') as [[string], [string]];
+    const raw = await rawSession(tcp, bravo.client);
+    const refusal = (attempt: Promise<unknown>): Promise<unknown> => attempt.then(() => expect.fail('bravo served it'), (e: { body?: unknown }) => e.body);
+    const blob = encode([['routed-1', 'Routed', 1]]);
+    expect(await refusal(raw.request('transact', ['router', 1, [[alphaStream, 'any', blob]]]))).toMatchObject({ name: 'WrongStripeError', fields: { stripe: 'alpha', active: alpha.client } });
+    const spanning = await refusal(raw.request('transact', ['router', 2, [[alphaStream, 'any', blob], [bravoStream, 'any', blob]]]));
+    expect(spanning).toMatchObject({ name: 'WrongStripeError', fields: { stripe: 'alpha', active: alpha.client } });
+    raw.connection.close('test done');
+  });
+});
 
 describe('kiln status --config, with a server of another cluster at a member\'s address', () => {
   it('does not take it for that member, nor for its stripe\'s active', async () => {

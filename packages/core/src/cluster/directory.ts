@@ -95,9 +95,14 @@ export class ClusterDirectory {
   checkStreams(streams: readonly string[]): void {
     if (!this.striped) return;
     for (const stream of streams) {
-      const stripe = this.stripeOf(stream);
-      if (stripe !== this.ownStripe) throw new WrongStripeError(stream, this.layout.stripes[stripe]!.name, this.activeUrl(stripe));
+      if (this.stripeOf(stream) !== this.ownStripe) throw this.wrongStripe(stream);
     }
+  }
+
+  /** The refusal of an operation on `stream` here: names its stripe and that stripe's active as far as this server knows. */
+  wrongStripe(stream: string): WrongStripeError {
+    const stripe = this.stripeOf(stream);
+    return new WrongStripeError(stream, this.layout.stripes[stripe]!.name, this.activeUrl(stripe));
   }
 
   /** A client URL of a stripe's active as far as this server knows, or null. */

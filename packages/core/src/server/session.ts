@@ -270,7 +270,7 @@ export class Session implements TransactAnswers {
       transact: (transaction) => {
         if (directory.striped) {
           const streams = transaction.appends.map((a) => a.stream);
-          if (directory.spansStripes(streams)) return this.transactions().coordinate(transaction, (stream) => directory.stripeOf(stream));
+          if (directory.spansStripes(streams)) return this.transactions().coordinate(transaction, directory);
           directory.checkStreams(streams);
           // A part holding a stream whose coordinator decided, but has not told this stripe yet, is ended
           // first; one whose coordinator has been out of reach past txnTimeoutMs is in doubt.

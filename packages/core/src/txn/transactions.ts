@@ -7,7 +7,8 @@
  */
 import type { Committer } from '../commit/committer.js';
 import type { ClusterLayout } from '../cluster/layout.js';
-import { InvalidArgumentError, WrongStripeError } from '../errors.js';
+import type { ClusterDirectory } from '../cluster/directory.js';
+import { InvalidArgumentError } from '../errors.js';
 import { TXN_RESOLVE_AFTER_MS, TXN_RESOLVE_EVERY_MS, type ConnectionLimits, type LogLimits } from '../limits.js';
 import { validateTransaction } from '../commit/transaction-rules.js';
 import type { LogRecord, StreamEntry } from '../log/record.js';
@@ -100,7 +101,8 @@ export class Transactions {
    * A transaction whose streams lie on several stripes: coordinated here when this stripe is the lowest of them.
    * @throws WrongStripeError naming the lowest stripe otherwise
    */
-  coordinate(request: TransactionRequest, stripeOf: (stream: string) => number): Promise<TransactionResult> {
+  coordinate(request: TransactionRequest, directory: Pick<ClusterDirectory, 'stripeOf' | 'wrongStripe'>): Promise<TransactionResult> {
+    const stripeOf = (stream: string): number => directory.stripeOf(stream);
     // The whole transaction keeps the rules of one (at least one event, no stream twice); its parts need not.
     validateTransaction(request, this.options.logLimits);
     const parts = new Map<number, TransactionAppend[]>();
@@ -112,8 +114,7 @@ export class Transactions {
     }
     const lowest = Math.min(...parts.keys());
     if (lowest !== this.options.stripe) {
-      const stream = request.appends.find((a) => stripeOf(a.stream) === lowest)!.stream;
-      throw new WrongStripeError(stream, this.options.layout.stripes[lowest]!.name, null);
+      throw directory.wrongStripe(request.appends.find((a) => stripeOf(a.stream) === lowest)!.stream);
     }
     this.refuseInDoubt(parts.get(lowest)!.map((a) => a.stream));
     return this.coordinator.transact(request, parts);
