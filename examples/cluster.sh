@@ -45,6 +45,9 @@ members=$(node -e '
 : >"$pids"
 while read -r kind name; do
   log="$run/$name.log"
+  # Emptied here, not by the member's own redirect, which may come after the wait below reads it:
+  # an earlier run's "listening on" would be reported for a member not listening yet.
+  : >"$log"
   if [[ "$kind" == server ]]; then
     node "$kiln" start --config "$file" --server "$name" >"$log" 2>&1 &
   else
