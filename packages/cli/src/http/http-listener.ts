@@ -52,7 +52,9 @@ export interface HttpSecurity {
 export async function startHttpListener(url: string, field: string, routes: ReadonlyMap<string, HttpRoute>, security: HttpSecurity): Promise<HttpListener> {
   const { host, port, https } = checkHttpBind(url, field, { certificate: security.certificate !== undefined, auth: security.auth });
   const serve = (request: IncomingMessage, response: ServerResponse): void => {
-    const path = new URL(request.url ?? '/', 'http://local').pathname;
+    const path = pathOf(request.url ?? '/');
+    // A request line may name anything (`GET http://[`); new URL would throw out of the listener and end the process.
+    if (path === undefined) return answer(response, json(400, { error: 'the request target is not a path' }));
     const route = routes.get(path);
     if (!route) return answer(response, json(404, { error: `no such path: ${path}`, paths: [...routes.keys()] }));
     if (request.method !== 'GET' && request.method !== 'HEAD') return answer(response, json(405, { error: `${request.method} is not served; use GET` }));
@@ -81,6 +83,13 @@ export async function startHttpListener(url: string, field: string, routes: Read
       })),
   };
 }
+
+/** The path of a request's target, or undefined when it does not parse as a URL. */
+function pathOf(target: string): string | undefined {
+  return URL.canParse(target, PATH_BASE) ? new URL(target, PATH_BASE).pathname : undefined;
+}
+
+const PATH_BASE = 'http://local';
 
 function answer(response: ServerResponse, { status, contentType, body, headers }: HttpAnswer): void {
   if (response.headersSent) return;
