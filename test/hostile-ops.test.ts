@@ -1,8 +1,9 @@
 // Hostile and careless use of the operations surfaces of real `kiln` processes: the HTTP listener
-// (health, metrics, status page), and whatever else a defect was found in. Each test here failed
+// (health, metrics, status page) and the WebSocket listener's web pages. Each test here failed
 // before the fix it names.
 import { connect as netConnect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { killAllKilns, startKiln } from './support/cluster.js';
 import { get } from './support/observed-cluster.js';
 
@@ -38,5 +39,44 @@ describe('the HTTP listener of a lone server', () => {
     }
     expect((await get(`${http}/health/live`))?.status).toBe(200);
     expect(kiln.child.exitCode).toBeNull();
+  });
+});
+
+/** The HTTP status of a WebSocket upgrade to `url` from a page of `origin` (101: let in). */
+function upgradeStatus(url: string, origin: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { perMessageDeflate: false, origin });
+    const timer = setTimeout(() => reject(new Error(`no answer to the upgrade from ${origin}`)), 5000);
+    const done = (status: number): void => {
+      clearTimeout(timer);
+      socket.terminate();
+      resolve(status);
+    };
+    socket.on('error', () => {});
+    socket.once('open', () => done(101));
+    socket.once('unexpected-response', (_request, response) => done(response.statusCode ?? 0));
+  });
+}
+
+describe('the WebSocket listener of kiln start', () => {
+  it("refuses a page of another site, and lets in the origins KILN_WS_ORIGINS lists (any site's page could read and append)", async () => {
+    const wsUrl = async (env: string | undefined): Promise<string> => {
+      const before = process.env.KILN_WS_ORIGINS;
+      if (env === undefined) delete process.env.KILN_WS_ORIGINS;
+      else process.env.KILN_WS_ORIGINS = env;
+      try {
+        const kiln = await startKiln({ extraArgs: ['--listen', 'ws://127.0.0.1:0'] });
+        return /(ws:\/\/127\.0\.0\.1:\d+)/.exec(await kiln.waitForLine(/listening on/))![1]!;
+      } finally {
+        if (before === undefined) delete process.env.KILN_WS_ORIGINS;
+        else process.env.KILN_WS_ORIGINS = before;
+      }
+    };
+    const plain = await wsUrl(undefined);
+    expect(await upgradeStatus(plain, 'https://evil.example')).toBe(403);
+    expect(await upgradeStatus(plain, 'http://127.0.0.1:7415')).toBe(101);
+    const listing = await wsUrl(' https://app.example , https://ops.example');
+    expect(await upgradeStatus(listing, 'https://ops.example')).toBe(101);
+    expect(await upgradeStatus(listing, 'https://evil.example')).toBe(403);
   });
 });

@@ -30,13 +30,20 @@ interface TlsFiles {
   certificate: (MemberTlsConfig & { certField: string; keyField: string }) | undefined;
 }
 
+/** Web pages a member's WebSocket listener lets in besides those of its own host, comma-separated. */
+const WS_ORIGINS_VARIABLE = 'KILN_WS_ORIGINS';
+
+function wsOrigins(): string[] {
+  return (process.env[WS_ORIGINS_VARIABLE] ?? '').split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+}
+
 async function transportsOf({ caFile, certificate }: TlsFiles): Promise<Transport[]> {
   const ca = caFile === undefined ? undefined : await pem(caFile, 'tls.caFile');
   const cert = certificate === undefined ? undefined : await pem(certificate.certFile, certificate.certField);
   const key = certificate === undefined ? undefined : await pem(certificate.keyFile, certificate.keyField);
   const tcp = tcpTransport({ tls: { ...(ca !== undefined && { ca }), ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) } });
   const files = certificate === undefined ? {} : { certFile: certificate.certFile, keyFile: certificate.keyFile };
-  const ws = wsTransport({ tls: { ...(ca !== undefined && { ca }), ...files } });
+  const ws = wsTransport({ tls: { ...(ca !== undefined && { ca }), ...files }, origins: wsOrigins() });
   return [tcp, ws];
 }
 
