@@ -1,10 +1,14 @@
 // Hostile and careless use of the operations surfaces of real `kiln` processes: the HTTP listener
-// (health, metrics, status page) and the WebSocket listener's web pages. Each test here failed
-// before the fix it names.
+// (health, metrics, status page), the WebSocket listener's web pages, and kiln certs. Each test
+// here failed before the fix it names.
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { killAllKilns, startKiln } from './support/cluster.js';
+import { KILN_BIN, killAllKilns, startKiln } from './support/cluster.js';
 import { get } from './support/observed-cluster.js';
 
 afterEach(async () => {
@@ -78,5 +82,23 @@ describe('the WebSocket listener of kiln start', () => {
     const listing = await wsUrl(' https://app.example , https://ops.example');
     expect(await upgradeStatus(listing, 'https://ops.example')).toBe(101);
     expect(await upgradeStatus(listing, 'https://evil.example')).toBe(403);
+  });
+});
+
+describe('kiln certs', () => {
+  it('meeting a file that exists writes nothing: it left a new CA beside the older certificates', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'kiln-certs-'));
+    try {
+      await writeFile(join(out, 's1.pem'), 'an older certificate\n');
+      const config = new URL('../examples/tls-cluster.json', import.meta.url).pathname;
+      const run = spawnSync(process.execPath, [KILN_BIN, 'certs', '--config', config, '--out', out], { encoding: 'utf8', timeout: 20_000 });
+      expect(run.status).toBe(3);
+      expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(/ConfigError: --out: .*s1\.pem exists already/)]);
+      expect(run.stdout).toBe('');
+      expect(await readdir(out)).toEqual(['s1.pem']);
+      expect(await readFile(join(out, 's1.pem'), 'utf8')).toBe('an older certificate\n');
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 });
