@@ -37,12 +37,23 @@ describe('the HTTP listener of a lone server', () => {
     const kiln = await startKiln({ extraArgs: ['--http', 'http://127.0.0.1:0'] });
     const http = /serves HTTP on (http:\/\/127\.0\.0\.1:\d+)/.exec(await kiln.waitForLine(/serves HTTP on/))![1]!;
     for (const target of ['http://[', '//[']) {
-      const answer = await rawHttp(http, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const answer = await rawHttp(http, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
       expect(answer).toMatch(/^HTTP\/1\.1 400 /);
       expect(answer).toContain('not a path');
     }
     expect((await get(`${http}/health/live`))?.status).toBe(200);
     expect(kiln.child.exitCode).toBeNull();
+  });
+
+  it('bound to loopback, answers only requests for a loopback name (a page of a site that rebound its name to 127.0.0.1 read the cluster)', async () => {
+    const kiln = await startKiln({ extraArgs: ['--http', 'http://127.0.0.1:0'] });
+    const http = /serves HTTP on (http:\/\/127\.0\.0\.1:\d+)/.exec(await kiln.waitForLine(/serves HTTP on/))![1]!;
+    const { port } = new URL(http);
+    const request = (host: string): Promise<string> => rawHttp(http, `GET /cluster.json HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    const rebound = await request(`evil.example:${port}`);
+    expect(rebound).toMatch(/^HTTP\/1\.1 403 /);
+    expect(rebound).not.toContain('"members"');
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, '[::1]']) expect(await request(host)).toMatch(/^HTTP\/1\.1 200 /);
   });
 });
 
