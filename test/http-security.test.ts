@@ -137,9 +137,9 @@ describe('where the HTTP listener may bind', () => {
     expect(refusal('https://10.0.0.7:7412', { certificate: true, auth: false })).toMatchObject({ field: '--http', message: expect.stringMatching(/not a loopback address.*"auth" section is missing/) });
     expect(refusal('https://10.0.0.7:7412', { certificate: false, auth: true })).toMatchObject({ field: '--http', message: expect.stringContaining('needs its own certificate') });
     expect(refusal('ftp://127.0.0.1:7412', guards)).toBeInstanceOf(ConfigError);
-    expect(checkHttpBind('https://10.0.0.7:7412', '--http', guards)).toEqual({ host: '10.0.0.7', port: 7412, https: true });
-    expect(checkHttpBind('https://[fd00::7]:0', '--http', guards)).toEqual({ host: 'fd00::7', port: 0, https: true });
-    expect(checkHttpBind('http://127.0.0.1:7412', '--http', { certificate: false, auth: false })).toEqual({ host: '127.0.0.1', port: 7412, https: false });
+    expect(checkHttpBind('https://10.0.0.7:7412', '--http', guards)).toEqual({ host: '10.0.0.7', port: 7412, https: true, loopback: false });
+    expect(checkHttpBind('https://[fd00::7]:0', '--http', guards)).toEqual({ host: 'fd00::7', port: 0, https: true, loopback: false });
+    expect(checkHttpBind('http://127.0.0.1:7412', '--http', { certificate: false, auth: false })).toEqual({ host: '127.0.0.1', port: 7412, https: false, loopback: true });
   });
 
   it('a real server refuses a non-loopback address without auth, before it starts; https without a certificate too', async () => {

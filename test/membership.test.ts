@@ -2,7 +2,7 @@
 // a mirror added under load catches up and joins the in-sync set, a removed one takes no part,
 // and the group fails over with its new membership.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, InvalidArgumentError, inProcessTransport, type GroupMemberConfig, type KilnServer, type Transport } from '@kiln/core';
+import { createServer, InvalidArgumentError, inProcessTransport, TimeoutError, type GroupMemberConfig, type KilnServer, type Transport } from '@kiln/core';
 import { connect } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { activeOf, memoryMember, startInProcessMember } from './support/cluster.js';
@@ -114,6 +114,30 @@ describe('runtime membership', () => {
     expect(servers.get(active)!.status().group!.viewVersion).toBe(version);
     expect(servers.get(active)!.status().group!.members.map((m) => m.name)).toEqual(['a', 'b', 'v']);
     await client.append('still', [{ type: 'E', data: 1 }]);
+  });
+
+  it('gives up adding a mirror that does not answer while another member is down, and the group goes on committing (it held the in-sync set, and every commit, for good)', async () => {
+    const transport = inProcessTransport();
+    const members = [server('a'), server('b'), voter('v')];
+    const servers = new Map<string, KilnServer>();
+    for (const m of members) servers.set(m.name, await start(transport, members, m.name));
+    servers.delete('v');
+    const active = await activeOf(servers);
+    const mirror = active === 'a' ? 'b' : 'a';
+    const client = await connect([`memory://${active}`], { transports: [transport], reconnectWindowMs: 5000, requestTimeoutMs: 5000 });
+    cleanups.push(() => client.close());
+    await client.append('before', [{ type: 'E', data: 1 }]);
+    await servers.get(mirror)!.close();
+
+    // 'z' never runs: a majority of a, b, v and z (three) cannot record the view while b is down.
+    const refusal = await client.addMirror({ name: 'z', peer: 'memory://z-peer', clientUrls: ['memory://z'], weight: 1 }).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(TimeoutError);
+    expect((refusal as TimeoutError).message).toMatch(/membership change .*not recorded by .*z\)/);
+    await client.append('after', [{ type: 'E', data: 2 }]);
+    const group = servers.get(active)!.status().group!;
+    expect(group.members.map((m) => m.name)).toEqual(['a', 'b', 'v']);
+    expect(group.inSync).toEqual([active]);
+    await expect(client.removeMirror('z')).rejects.toThrow(/no mirror/);
   });
 
   it('refuses to leave a two-server group without a voter, and refuses on a lone server', async () => {

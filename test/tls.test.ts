@@ -2,6 +2,7 @@
 // port and a TLS client at a plain port get TlsError at once; under mutual TLS a listener refuses
 // a missing, foreign, expired or misnamed certificate before any frame, saying why.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { createCertificateAuthority, issueCertificate } from '@kiln/cli/certs';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
+import { KILN_BIN } from './support/cluster.js';
 
 const ca = createCertificateAuthority({ commonName: 'test CA' });
 const server = issueCertificate(ca, { commonName: 's1', altNames: ['127.0.0.1', 'localhost'] });
@@ -147,5 +149,25 @@ describe('the cluster file under TLS', () => {
     const error = refusal((c) => ((c.servers[0]!.tls as { keyFile: unknown }).keyFile = { pem: secret })) as Error;
     expect(error).toMatchObject({ name: 'ConfigError', field: 'servers[0].tls.keyFile' });
     expect(error.message).not.toContain('PRIVATE KEY');
+  });
+});
+
+describe('kiln start with a certificate out of its dates', () => {
+  const day = 24 * 60 * 60 * 1000;
+  const start = async (name: string, notBefore: Date, notAfter: Date): Promise<ReturnType<typeof spawnSync>> => {
+    const pair = issueCertificate(ca, { commonName: 's1', altNames: ['127.0.0.1'], notBefore, notAfter });
+    await writeFile(join(dir, `${name}.pem`), pair.cert);
+    await writeFile(join(dir, `${name}-key.pem`), pair.key, { mode: 0o600 });
+    const args = ['start', '--memory', '--listen', 'wss://127.0.0.1:0', '--tls-cert', join(dir, `${name}.pem`), '--tls-key', join(dir, `${name}-key.pem`)];
+    return spawnSync(process.execPath, [KILN_BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+  };
+
+  it('stops with one line and exit 3 (it served ports every client refused)', async () => {
+    const expired = await start('expired', new Date(Date.now() - 2 * day), new Date(Date.now() - day));
+    expect(expired.status).toBe(3);
+    expect(String(expired.stderr).trim().split('\n')).toEqual([expect.stringMatching(/^kiln: ConfigError: .*certFile: the certificate expired on/)]);
+    const early = await start('early', new Date(Date.now() + day), new Date(Date.now() + 2 * day));
+    expect(early.status).toBe(3);
+    expect(String(early.stderr)).toMatch(/the certificate is not valid until/);
   });
 });

@@ -154,4 +154,43 @@ describe('bad input over WebSocket', () => {
     await flood;
     await untouched('after-never-reads');
   });
+
+  it("a page of another site (a browser's Origin) is refused before the upgrade; a page of the host it dials, or a listed origin, is let in", async () => {
+    const { port } = new URL(url);
+    /** The status of an upgrade to `target` from a page of `origin`, dialling it by `host` (the Host header). */
+    const upgrade = (origin: string, target = url, host = new URL(target).host): Promise<number> =>
+      within(
+        new Promise<number>((resolve) => {
+          const socket = new WebSocket(target, { perMessageDeflate: false, origin, headers: { host } });
+          socket.on('error', () => {});
+          socket.once('open', () => {
+            socket.close();
+            resolve(101);
+          });
+          socket.once('unexpected-response', (_request, response) => {
+            resolve(response.statusCode ?? 0);
+            socket.terminate();
+          });
+        }),
+        `the upgrade with origin ${origin}`,
+      );
+    // A site's page could otherwise read and append to a server on the user's own machine.
+    expect(await upgrade('https://evil.example')).toBe(403);
+    expect(await upgrade('null')).toBe(403);
+    // A page of a site that rebound its name to the server's address dials it by that name.
+    expect(await upgrade('http://evil.example', url, `evil.example:${port}`)).toBe(403);
+    expect(await upgrade('http://127.0.0.1:7415')).toBe(101);
+    expect(await upgrade('http://localhost:7415', url, `localhost:${port}`)).toBe(101);
+    expect(await upgrade('http://localhost:7415')).toBe(101);
+
+    const listed = await createServer({ store: memoryStore(), transports: [wsTransport({ origins: ['https://app.example'] })], listen: ['ws://127.0.0.1:0'] });
+    try {
+      const listedUrl = listed.urls[0]!;
+      expect(await upgrade('https://app.example', listedUrl)).toBe(101);
+      expect(await upgrade('https://evil.example', listedUrl)).toBe(403);
+    } finally {
+      await listed.close();
+    }
+    await untouched('after-origins');
+  });
 });

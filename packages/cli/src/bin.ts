@@ -123,6 +123,10 @@ const USAGE = `usage:
   the password in the environment variable KILN_PASSWORD or, with --password-stdin, on standard
   input; without --user, a token in KILN_TOKEN. Never a password on the command line.
 
+  Web pages: a ws:// or wss:// listener lets in pages served from the host they dial when that
+  is an IP address, or this machine's, and refuses others (403); KILN_WS_ORIGINS lists more
+  origins, comma-separated (https://app.example.com,https://ops.example.com; * for every page).
+
   kiln help [COMMAND], kiln COMMAND --help: this text, or a command's part of it.
   kiln --version: the version, as 'kiln 1.2.3'.`;
 

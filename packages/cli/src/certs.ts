@@ -2,10 +2,10 @@
  * `kiln certs --config F --out DIR`: a development CA and, for every server and voter of the
  * cluster file, a certificate carrying the member's name (and the hosts of its addresses), so a
  * TLS cluster can be tried in one command. Keys are written readable by their owner only; an
- * existing file is never overwritten. Real deployments bring their own certificates
+ * existing file is never overwritten, and a run that meets one leaves none of its own files behind. Real deployments bring their own certificates
  * (docs/security.md).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, serversOf, validateClusterConfig } from '@kiln/core';
 import { readJsonFile } from './config.js';
@@ -26,10 +26,24 @@ async function writeNew(path: string, content: string, mode: number): Promise<vo
   }
 }
 
-async function writePair(out: string, name: string, pair: CertificatePair, print: (line: string) => void): Promise<void> {
-  await writeNew(join(out, `${name}.pem`), pair.cert, 0o644);
-  await writeNew(join(out, `${name}-key.pem`), pair.key, 0o600);
-  print(`wrote ${join(out, `${name}.pem`)} and ${join(out, `${name}-key.pem`)}`);
+/**
+ * Writes every pair, or none: on a file that exists (or cannot be written), the files this run
+ * wrote are removed again, so that no new CA is left beside certificates of an older one.
+ */
+async function writePairs(out: string, pairs: ReadonlyArray<readonly [string, CertificatePair]>, print: (line: string) => void): Promise<void> {
+  const written: string[] = [];
+  try {
+    for (const [name, pair] of pairs) {
+      for (const [path, content, mode] of [[join(out, `${name}.pem`), pair.cert, 0o644], [join(out, `${name}-key.pem`), pair.key, 0o600]] as const) {
+        await writeNew(path, content, mode);
+        written.push(path);
+      }
+    }
+  } catch (error) {
+    await Promise.all(written.map((path) => rm(path, { force: true })));
+    throw error;
+  }
+  for (const [name] of pairs) print(`wrote ${join(out, `${name}.pem`)} and ${join(out, `${name}-key.pem`)}`);
 }
 
 /** Writes the CA and every member's certificate and key into `out`. @throws ConfigError */
@@ -37,11 +51,10 @@ export async function writeDevCertificates(configFile: string, out: string, prin
   const config = validateClusterConfig(await readJsonFile(configFile));
   await mkdir(out, { recursive: true });
   const ca = createCertificateAuthority({ commonName: `${config.cluster} development CA` });
-  await writePair(out, 'ca', ca, print);
+  const pairs: Array<[string, CertificatePair]> = [['ca', ca]];
   for (const server of serversOf(config)) {
-    await writePair(out, server.name, issueCertificate(ca, { commonName: server.name, altNames: hostsOf([...server.listen, server.peer, server.http]) }), print);
+    pairs.push([server.name, issueCertificate(ca, { commonName: server.name, altNames: hostsOf([...server.listen, server.peer, server.http]) })]);
   }
-  for (const voter of config.voters) {
-    await writePair(out, voter.name, issueCertificate(ca, { commonName: voter.name, altNames: hostsOf([voter.peer, voter.http]) }), print);
-  }
+  for (const voter of config.voters) pairs.push([voter.name, issueCertificate(ca, { commonName: voter.name, altNames: hostsOf([voter.peer, voter.http]) })]);
+  await writePairs(out, pairs, print);
 }

@@ -5,6 +5,7 @@
  * operator command presents one only when given `--tls-cert`/`--tls-key`, for the ports that
  * require it. Errors name the field and the file, never what the file holds.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ConfigError, type ClusterConfig, type Credentials, type MemberTlsConfig, type Transport } from '@kiln/core';
 import { tcpTransport } from '@kiln/transport-tcp';
@@ -30,14 +31,35 @@ interface TlsFiles {
   certificate: (MemberTlsConfig & { certField: string; keyField: string }) | undefined;
 }
 
+/** Web pages a member's WebSocket listener lets in besides those of its own host, comma-separated. */
+const WS_ORIGINS_VARIABLE = 'KILN_WS_ORIGINS';
+
+function wsOrigins(): string[] {
+  return (process.env[WS_ORIGINS_VARIABLE] ?? '').split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+}
+
 async function transportsOf({ caFile, certificate }: TlsFiles): Promise<Transport[]> {
   const ca = caFile === undefined ? undefined : await pem(caFile, 'tls.caFile');
   const cert = certificate === undefined ? undefined : await pem(certificate.certFile, certificate.certField);
   const key = certificate === undefined ? undefined : await pem(certificate.keyFile, certificate.keyField);
   const tcp = tcpTransport({ tls: { ...(ca !== undefined && { ca }), ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) } });
   const files = certificate === undefined ? {} : { certFile: certificate.certFile, keyFile: certificate.keyFile };
-  const ws = wsTransport({ tls: { ...(ca !== undefined && { ca }), ...files } });
+  const ws = wsTransport({ tls: { ...(ca !== undefined && { ca }), ...files }, origins: wsOrigins() });
+  // Checked once the transport found the certificate usable at all.
+  if (cert !== undefined) checkDates(cert, certificate!.certField);
   return [tcp, ws];
+}
+
+/**
+ * Every client and member refuses a certificate out of its dates: say so at start, in one line,
+ * instead of serving ports no one can use.
+ * @throws ConfigError naming `field` when the certificate (the first of its chain) has expired or is not valid yet
+ */
+function checkDates(cert: string, field: string): void {
+  const { validFrom, validTo } = new X509Certificate(cert);
+  const now = Date.now();
+  if (Date.parse(validTo) < now) throw new ConfigError(field, `the certificate expired on ${validTo}; every client and member would refuse it`);
+  if (Date.parse(validFrom) > now) throw new ConfigError(field, `the certificate is not valid until ${validFrom} (is this host's clock right?); every client and member would refuse it`);
 }
 
 /** The member's certificate and key, read for its https listener. @throws ConfigError naming the field */

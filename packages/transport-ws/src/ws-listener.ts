@@ -10,6 +10,7 @@ import { InvalidArgumentError, TooManyConnectionsError, type Connection, type Li
 import { CloseCode, closeReason } from './ws-close.js';
 import { UwsConnection, type UwsUserData } from './ws-connection.js';
 import type { ResolvedWsOptions } from './ws-options.js';
+import { originAllowed } from './ws-origin.js';
 import { formatWsUrl, type WsAddress } from './ws-url.js';
 
 const decoder = new TextDecoder();
@@ -100,6 +101,14 @@ export class WsListener implements Listener {
       idleTimeout: this.transportOptions.idleTimeoutSeconds,
       sendPingsAutomatically: true,
       compression: uWS.DISABLED,
+      upgrade: (res, req, context) => {
+        const origin = req.getHeader('origin');
+        if (!originAllowed(origin, req.getHeader('host'), this.transportOptions.origins)) {
+          res.writeStatus('403 Forbidden').end("this page's origin may not connect here: list it in the WebSocket transport's origins");
+          return;
+        }
+        res.upgrade<UwsUserData>({}, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+      },
       open: (ws) => this.accept(ws),
       message: (ws, message, isBinary) => ws.getUserData().connection?.onMessage(message, isBinary),
       drain: (ws) => ws.getUserData().connection?.onDrain(),

@@ -45,6 +45,13 @@ export interface WsTransportOptions {
    * @default 262144 (256 KiB)
    */
   writeBufferBytesMax?: number;
+  /**
+   * Origins of web pages (`https://app.example.com`) a listener lets in besides pages served from
+   * the host they dial when that is an IP address or `localhost`; `'*'` lets every page in.
+   * Clients that are no browser send no origin and are always let in.
+   * @default []
+   */
+  origins?: readonly string[];
   /** Unread incoming frames held per connection before it asks to stop reading. @default 1024 */
   receiveQueueFramesMax?: number;
   /** Unread incoming bytes held per connection before it asks to stop reading. @default 1 MiB */
@@ -71,6 +78,7 @@ const MiB = 1024 * KiB;
 /** {@link WsTransportOptions} with every default filled in. */
 export interface ResolvedWsOptions {
   tls: WsTlsOptions;
+  origins: readonly string[];
   idleTimeoutSeconds: number;
   closeTimeoutMs: number;
   writeBufferBytesMax: number;
@@ -84,6 +92,7 @@ export interface ResolvedWsOptions {
 export function resolveWsOptions(options: WsTransportOptions): ResolvedWsOptions {
   const resolved: ResolvedWsOptions = {
     tls: options.tls ?? {},
+    origins: options.origins ?? [],
     idleTimeoutSeconds: options.idleTimeoutSeconds ?? 120,
     closeTimeoutMs: options.closeTimeoutMs ?? 2000,
     writeBufferBytesMax: options.writeBufferBytesMax ?? 256 * KiB,

@@ -9,6 +9,11 @@ import { ConfigError } from '@kiln/core';
 /** The loopback spellings `new URL` leaves in `hostname`. */
 const LOOPBACK = /^(?:localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/i;
 
+/** True for `localhost`, `127.x.x.x` and `[::1]`, as `new URL` leaves them in `hostname`. */
+export function isLoopback(hostname: string): boolean {
+  return LOOPBACK.test(hostname);
+}
+
 /** What guards the listener: the member's certificate (for https) and the cluster's `auth` section. */
 export interface HttpGuards {
   /** The member has a `tls` section (certificate and key). */
@@ -22,6 +27,8 @@ export interface HttpBind {
   host: string;
   port: number;
   https: boolean;
+  /** Bound on this machine's loopback interface only. */
+  loopback: boolean;
 }
 
 /** @throws ConfigError naming `field` when `url` is not an address the listener may bind with `guards` */
@@ -35,7 +42,8 @@ export function checkHttpBind(url: string, field: string, guards: HttpGuards): H
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(field, `scheme of '${url}' must be http or https`);
   const https = parsed.protocol === 'https:';
   if (https && !guards.certificate) throw new ConfigError(field, `'${url}' is https: the member needs its own certificate, a "tls" section with certFile and keyFile (--tls-cert and --tls-key for a lone server)`);
-  if (!LOOPBACK.test(parsed.hostname) && !(https && guards.auth)) {
+  const loopback = isLoopback(parsed.hostname);
+  if (!loopback && !(https && guards.auth)) {
     const missing = [...(https ? [] : ['https (the member\'s "tls" certificate)']), ...(guards.auth ? [] : ['the cluster\'s "auth" section'])].join(' and ');
     throw new ConfigError(
       field,
@@ -44,5 +52,5 @@ export function checkHttpBind(url: string, field: string, guards: HttpGuards): H
   }
   if (parsed.port === '' && !/:\d+\/?$/.test(url)) throw new ConfigError(field, `'${url}' must name a port`);
   // `new URL` keeps IPv6 brackets in `hostname`; `listen` wants the bare address.
-  return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || (https ? 443 : 80)), https };
+  return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || (https ? 443 : 80)), https, loopback };
 }

@@ -7,7 +7,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { checkHttpBind } from './bind-policy.js';
+import { checkHttpBind, isLoopback } from './bind-policy.js';
 
 /** A plain answer. */
 export interface HttpAnswer {
@@ -50,9 +50,13 @@ export interface HttpSecurity {
  * @throws ConfigError naming `field`
  */
 export async function startHttpListener(url: string, field: string, routes: ReadonlyMap<string, HttpRoute>, security: HttpSecurity): Promise<HttpListener> {
-  const { host, port, https } = checkHttpBind(url, field, { certificate: security.certificate !== undefined, auth: security.auth });
+  const { host, port, https, loopback } = checkHttpBind(url, field, { certificate: security.certificate !== undefined, auth: security.auth });
   const serve = (request: IncomingMessage, response: ServerResponse): void => {
-    const path = new URL(request.url ?? '/', 'http://local').pathname;
+    // A page of another site can rebind its own name to 127.0.0.1 and read what this listener shows; it sends that name.
+    if (loopback && !isLoopback(hostnameOf(request.headers.host ?? ''))) return answer(response, json(403, { error: 'this listener answers only requests for a loopback name (127.0.0.1, [::1], localhost)' }));
+    const path = pathOf(request.url ?? '/');
+    // A request line may name anything (`GET http://[`); new URL would throw out of the listener and end the process.
+    if (path === undefined) return answer(response, json(400, { error: 'the request target is not a path' }));
     const route = routes.get(path);
     if (!route) return answer(response, json(404, { error: `no such path: ${path}`, paths: [...routes.keys()] }));
     if (request.method !== 'GET' && request.method !== 'HEAD') return answer(response, json(405, { error: `${request.method} is not served; use GET` }));
@@ -81,6 +85,18 @@ export async function startHttpListener(url: string, field: string, routes: Read
       })),
   };
 }
+
+/** The host name a `Host` header names ('' when it does not parse). */
+function hostnameOf(host: string): string {
+  return URL.canParse(`http://${host}`) ? new URL(`http://${host}`).hostname : '';
+}
+
+/** The path of a request's target, or undefined when it does not parse as a URL. */
+function pathOf(target: string): string | undefined {
+  return URL.canParse(target, PATH_BASE) ? new URL(target, PATH_BASE).pathname : undefined;
+}
+
+const PATH_BASE = 'http://local';
 
 function answer(response: ServerResponse, { status, contentType, body, headers }: HttpAnswer): void {
   if (response.headersSent) return;

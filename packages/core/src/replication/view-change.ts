@@ -2,8 +2,11 @@
  * The active's changes of the group's view, one recorded change at a time: an operator's
  * membership change first, then a silent mirror out of the in-sync set or a caught-up one back
  * in. A change takes effect once a majority of the old view's members and a majority of the new
- * one's recorded it; the active records its own copy before it acts on the change.
+ * one's recorded it; the active records its own copy before it acts on the change. An operator's
+ * change that no such majorities record within an election time is given up, so that it cannot hold
+ * the in-sync set (and with it every commit) behind members that do not answer.
  */
+import { TimeoutError } from '../errors.js';
 import { majority } from './election.js';
 import { isNewerView, serversOf, withInSync, type GroupMemberConfig, type GroupView } from './group-view.js';
 import type { MemberState } from './member-state.js';
@@ -57,6 +60,8 @@ export class ViewChange {
   private proposal: Proposal | undefined;
   /** Members known to hold the active's current view; the others are sent it again each tick. */
   private readonly holdView = new Set<string>();
+  /** The highest version proposed: a view after a change given up gets a higher one, as some members may hold it. */
+  private lastProposedVersion = 0;
   private readonly membershipChanges: MembershipChange[] = [];
 
   constructor(private readonly context: ViewChangeContext) {}
@@ -121,7 +126,8 @@ export class ViewChange {
   /** Asks every voting member, old and new, to record a new view; it takes effect once majorities of both have. */
   propose(proposed: GroupView, settle?: Proposal['settle']): void {
     const { member } = this.context;
-    const view = { ...proposed, term: member.term };
+    const view = { ...proposed, term: member.term, version: Math.max(proposed.version, this.lastProposedVersion + 1) };
+    this.lastProposedVersion = view.version;
     this.proposal = { view, previous: member.view, acks: new Set([member.self.name]), startedMs: member.clock.monotonicMs(), recording: false, ...(settle ? { settle } : {}) };
     this.context.log(`${member.self.name}: proposes view ${view.version} (term ${view.term}): servers ${serversOf(view).join(', ')}; in sync ${view.inSync.join(', ')}`);
     // A mirror being added is shipped to from now: it catches up while the change is recorded.
@@ -148,6 +154,7 @@ export class ViewChange {
     if (this.proposal) {
       outbox.broadcast({ kind: 'view', term: member.term, from: member.self.name, view: this.proposal.view });
       this.check();
+      this.giveUpIfStuck();
       return;
     }
     // A member that missed the recorded view (paused, cut off) would go on with an older one.
@@ -161,6 +168,25 @@ export class ViewChange {
     this.proposal?.settle?.reject(error);
     this.proposal = undefined;
     for (const change of this.membershipChanges.splice(0)) change.reject(error);
+  }
+
+  /**
+   * Gives up an operator's change that majorities have not recorded within an election time: a
+   * member added that does not run yet, with another member down, would otherwise keep it pending
+   * for good, and every change behind it, the in-sync set's included. The operator's request fails.
+   */
+  private giveUpIfStuck(): void {
+    const { member } = this.context;
+    const proposal = this.proposal;
+    const timeoutMs = member.options.electionTimeMs;
+    if (!proposal?.settle || proposal.recording || member.clock.monotonicMs() - proposal.startedMs < timeoutMs) return;
+    this.proposal = undefined;
+    const silent = proposal.view.members.filter((m) => !proposal.acks.has(m.name)).map((m) => m.name);
+    this.context.log(`${member.self.name}: gives up view ${proposal.view.version}: ${silent.join(', ')} did not record it within ${timeoutMs} ms`);
+    this.context.setPeers(member.view.members);
+    this.context.followMirrors(serversOf(member.view));
+    proposal.settle.reject(new TimeoutError(`the membership change (view ${proposal.view.version}, not recorded by ${silent.join(', ')})`, timeoutMs));
+    this.review();
   }
 
   private check(): void {
