@@ -29,9 +29,11 @@ export class Follower {
   /** Appends received and not yet applied, in order. */
   private readonly inbox: AppendMessage[] = [];
   private applying: Promise<void> = Promise.resolve();
-  /** The latest acknowledgement of this turn, sent at its end: it says all the earlier ones did. */
+  /** The latest acknowledgement not yet sent: it says all the earlier ones did. */
   private pendingAck: Omit<AckMessage, 'stripe'> | undefined;
   private pendingAckTo = '';
+  /** A send of the pending acknowledgement waits for this turn's end. */
+  private ackDeferred = false;
   /** Where the records' copies are carved from. */
   private readonly copies = new ByteSlab();
 
@@ -86,6 +88,10 @@ export class Follower {
         this.inbox.splice(0, taken);
       }
     }
+    // Nothing more to apply: the acknowledgement goes now, not at the turn's end (the active's
+    // commit, and its client, wait on it). The appends of one read of the socket all arrive before
+    // the first is applied, so this is still one acknowledgement per read.
+    this.sendAck();
   }
 
   /** Checks the records follow this log, truncates a divergent tail, appends, and acknowledges. */
@@ -138,24 +144,31 @@ export class Follower {
   }
 
   /**
-   * Sends `ack` at the end of this turn, in place of any sent earlier in it: the active then
-   * commits once per turn of this mirror, not once per append it applied. A later ack says where
+   * Holds `ack` in place of any held before: the inbox sends it once it is empty, or this turn's
+   * end while appends queued behind a slow store write, whichever comes first. The active then
+   * commits once per batch of this mirror, not once per append it applied. A later ack says where
    * this log stands now, so it supersedes the earlier (a mismatch after a match only makes the
    * active ship again what it had).
    */
   private acknowledge(to: string, ack: Omit<AckMessage, 'stripe'>): void {
-    const scheduled = this.pendingAck !== undefined;
     this.pendingAck = ack;
     this.pendingAckTo = to;
-    if (scheduled) return;
+    if (this.ackDeferred) return;
+    this.ackDeferred = true;
     this.context.defer(() => {
-      const pending = this.pendingAck;
-      this.pendingAck = undefined;
-      if (pending === undefined || this.context.stopped()) return;
-      this.context.outbox.send(this.pendingAckTo, pending);
-      // Sent from the turn's end: the transport would otherwise hold it until the next turn's.
-      this.context.outbox.writeNow();
+      this.ackDeferred = false;
+      this.sendAck();
     });
+  }
+
+  /** Sends the held acknowledgement, if any, and writes it at once. */
+  private sendAck(): void {
+    const pending = this.pendingAck;
+    this.pendingAck = undefined;
+    if (pending === undefined || this.context.stopped()) return;
+    this.context.outbox.send(this.pendingAckTo, pending);
+    // The transport would otherwise hold it until the end of this turn (or the next, from a turn's end).
+    this.context.outbox.writeNow();
   }
 
   /** The term at `lsn` when known without a read (the log's start or its tail), else undefined. */
