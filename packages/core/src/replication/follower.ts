@@ -87,6 +87,9 @@ export class Follower {
       } finally {
         this.inbox.splice(0, taken);
       }
+      // More queued: the next apply's acknowledgement supersedes this one; should that apply wait
+      // on a slow store write, this one goes at the turn's end.
+      if (this.inbox.length > 0) this.deferAck();
     }
     // Nothing more to apply: the acknowledgement goes now, not at the turn's end (the active's
     // commit, and its client, wait on it). The appends of one read of the socket all arrive before
@@ -144,16 +147,19 @@ export class Follower {
   }
 
   /**
-   * Holds `ack` in place of any held before: the inbox sends it once it is empty, or this turn's
-   * end while appends queued behind a slow store write, whichever comes first. The active then
-   * commits once per batch of this mirror, not once per append it applied. A later ack says where
-   * this log stands now, so it supersedes the earlier (a mismatch after a match only makes the
-   * active ship again what it had).
+   * Holds `ack` in place of any held before, until the inbox is empty (or the turn's end, see
+   * {@link deferAck}): the active then commits once per batch of this mirror, not once per append
+   * it applied. A later ack says where this log stands now, so it supersedes the earlier (a
+   * mismatch after a match only makes the active ship again what it had).
    */
   private acknowledge(to: string, ack: Omit<AckMessage, 'stripe'>): void {
     this.pendingAck = ack;
     this.pendingAckTo = to;
-    if (this.ackDeferred) return;
+  }
+
+  /** Sends the held acknowledgement at this turn's end, unless it went before. */
+  private deferAck(): void {
+    if (this.pendingAck === undefined || this.ackDeferred) return;
     this.ackDeferred = true;
     this.context.defer(() => {
       this.ackDeferred = false;
