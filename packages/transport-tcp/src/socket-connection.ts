@@ -24,7 +24,8 @@ export class SocketConnection extends FramedConnection {
   // Small frames written in one tick, joined into one buffer by the microtask that flushes them.
   private batch: Uint8Array[] = [];
   private batchBytes = 0;
-  private flushScheduled = false;
+  // The flush of this turn's batch, once one is scheduled.
+  private scheduledFlush: ReturnType<typeof setImmediate> | undefined;
   // writeFrame said "full" and the base waits for drained().
   private needDrain = false;
   private destroyTimer: ReturnType<typeof setTimeout> | undefined;
@@ -74,11 +75,10 @@ export class SocketConnection extends FramedConnection {
     }
     this.batch.push(frame);
     this.batchBytes += HEADER_BYTES + bytes;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
+    if (this.scheduledFlush === undefined) {
       // Once per event-loop turn, not per microtask checkpoint: the frames every callback of this
       // turn writes (a group commit's replies, a client's pipelined requests) go in one write.
-      setImmediate(this.flushTask);
+      this.scheduledFlush = setImmediate(this.flushTask);
     }
     if (this.socket.writableLength < this.socket.writableHighWaterMark && this.batchBytes < BATCH_BYTES_MAX) return true;
     this.needDrain = true;
@@ -86,12 +86,16 @@ export class SocketConnection extends FramedConnection {
   }
 
   private readonly flushTask = (): void => {
-    this.flushScheduled = false;
+    this.scheduledFlush = undefined;
     this.writeNow();
   };
 
-  /** Writes this turn's frames now; the flush already scheduled then finds nothing, or what came since. */
+  /** Writes this turn's frames now, and drops the flush scheduled for them: it would find nothing. */
   writeNow(): void {
+    if (this.scheduledFlush !== undefined) {
+      clearImmediate(this.scheduledFlush);
+      this.scheduledFlush = undefined;
+    }
     // `socket.write` returns true when the kernel took everything at once; then no 'drain'
     // follows, so the base hears it here.
     if (this.flush() && this.needDrain) this.drainedNow();

@@ -29,9 +29,11 @@ export class Follower {
   /** Appends received and not yet applied, in order. */
   private readonly inbox: AppendMessage[] = [];
   private applying: Promise<void> = Promise.resolve();
-  /** The latest acknowledgement of this turn, sent at its end: it says all the earlier ones did. */
+  /** The latest acknowledgement not yet sent: it says all the earlier ones did. */
   private pendingAck: Omit<AckMessage, 'stripe'> | undefined;
   private pendingAckTo = '';
+  /** A send of the pending acknowledgement waits for this turn's end. */
+  private ackDeferred = false;
   /** Where the records' copies are carved from. */
   private readonly copies = new ByteSlab();
 
@@ -85,7 +87,14 @@ export class Follower {
       } finally {
         this.inbox.splice(0, taken);
       }
+      // More queued: the next apply's acknowledgement supersedes this one; should that apply wait
+      // on a slow store write, this one goes at the turn's end.
+      if (this.inbox.length > 0) this.deferAck();
     }
+    // Nothing more to apply: the acknowledgement goes now, not at the turn's end (the active's
+    // commit, and its client, wait on it). The appends of one read of the socket all arrive before
+    // the first is applied, so this is still one acknowledgement per read.
+    this.sendAck();
   }
 
   /** Checks the records follow this log, truncates a divergent tail, appends, and acknowledges. */
@@ -138,24 +147,34 @@ export class Follower {
   }
 
   /**
-   * Sends `ack` at the end of this turn, in place of any sent earlier in it: the active then
-   * commits once per turn of this mirror, not once per append it applied. A later ack says where
-   * this log stands now, so it supersedes the earlier (a mismatch after a match only makes the
-   * active ship again what it had).
+   * Holds `ack` in place of any held before, until the inbox is empty (or the turn's end, see
+   * {@link deferAck}): the active then commits once per batch of this mirror, not once per append
+   * it applied. A later ack says where this log stands now, so it supersedes the earlier (a
+   * mismatch after a match only makes the active ship again what it had).
    */
   private acknowledge(to: string, ack: Omit<AckMessage, 'stripe'>): void {
-    const scheduled = this.pendingAck !== undefined;
     this.pendingAck = ack;
     this.pendingAckTo = to;
-    if (scheduled) return;
+  }
+
+  /** Sends the held acknowledgement at this turn's end, unless it went before. */
+  private deferAck(): void {
+    if (this.pendingAck === undefined || this.ackDeferred) return;
+    this.ackDeferred = true;
     this.context.defer(() => {
-      const pending = this.pendingAck;
-      this.pendingAck = undefined;
-      if (pending === undefined || this.context.stopped()) return;
-      this.context.outbox.send(this.pendingAckTo, pending);
-      // Sent from the turn's end: the transport would otherwise hold it until the next turn's.
-      this.context.outbox.writeNow();
+      this.ackDeferred = false;
+      this.sendAck();
     });
+  }
+
+  /** Sends the held acknowledgement, if any, and writes it at once. */
+  private sendAck(): void {
+    const pending = this.pendingAck;
+    this.pendingAck = undefined;
+    if (pending === undefined || this.context.stopped()) return;
+    this.context.outbox.send(this.pendingAckTo, pending);
+    // The transport would otherwise hold it until the end of this turn (or the next, from a turn's end).
+    this.context.outbox.writeNow();
   }
 
   /** The term at `lsn` when known without a read (the log's start or its tail), else undefined. */

@@ -5,7 +5,7 @@
  * for a stripe this process does not serve is dropped, and logged once per connection and stripe.
  */
 import type { Connection } from '../transport/transport.js';
-import { decodePeerMessage, type AnnounceMessage, type GroupMessage } from './peer-protocol.js';
+import { decodePeerMessage, type AnnounceMessage, type GroupMessage, type PeerMessage } from './peer-protocol.js';
 
 export interface PeerInboxOptions {
   self: string;
@@ -48,21 +48,15 @@ export class PeerInbox {
       for (;;) {
         const next = await frames.next();
         if (next.done || this.closed) break;
-        const message = decodePeerMessage(next.value);
-        if (this.options.mutualTls && message.from !== certified) {
-          this.refuse(connection, `a message from '${message.from}' came over the connection of '${certified}'`);
-          return;
-        }
-        if (message.kind === 'announce') {
-          this.options.onAnnounce?.(message);
-          continue;
-        }
-        const deliver = this.members.get(message.stripe);
-        if (deliver !== undefined) deliver(message);
-        else if (!reported.has(message.stripe)) {
-          reported.add(message.stripe);
-          const serves = [...this.members.keys()].join(', ');
-          this.options.log(`${this.options.self}: dropped a '${message.kind}' message from ${message.from} for stripe ${message.stripe}, which this process does not serve (it serves ${serves}); later ones on this connection are dropped silently`);
+        // This frame, then those that arrived with it, in one go: a member sees a whole read before
+        // it applies any of it, so a mirror stores and acknowledges them together.
+        for (let frame: Uint8Array | undefined = next.value; frame !== undefined && !this.closed; frame = connection.takeReceived?.()) {
+          const message = decodePeerMessage(frame);
+          if (this.options.mutualTls && message.from !== certified) {
+            this.refuse(connection, `a message from '${message.from}' came over the connection of '${certified}'`);
+            return;
+          }
+          this.dispatch(message, reported);
         }
       }
     } catch (error) {
@@ -70,6 +64,20 @@ export class PeerInbox {
       connection.close(error instanceof Error ? error.message : String(error));
     } finally {
       this.incoming.delete(connection);
+    }
+  }
+
+  private dispatch(message: PeerMessage, reported: Set<number>): void {
+    if (message.kind === 'announce') {
+      this.options.onAnnounce?.(message);
+      return;
+    }
+    const deliver = this.members.get(message.stripe);
+    if (deliver !== undefined) deliver(message);
+    else if (!reported.has(message.stripe)) {
+      reported.add(message.stripe);
+      const serves = [...this.members.keys()].join(', ');
+      this.options.log(`${this.options.self}: dropped a '${message.kind}' message from ${message.from} for stripe ${message.stripe}, which this process does not serve (it serves ${serves}); later ones on this connection are dropped silently`);
     }
   }
 

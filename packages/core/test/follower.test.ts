@@ -1,0 +1,91 @@
+// A mirror's acknowledgements: an append with nothing queued behind it is acknowledged as soon as it
+// is stored, not at the end of the event-loop turn (the active's commit and its client wait on it);
+// appends that arrive together are still stored in one write and acknowledged once.
+import { memoryStore } from '@kiln/store-memory';
+import { describe, expect, it } from 'vitest';
+import { defaultLogLimits } from '../src/limits.js';
+import { encodeRecord, RecordKind } from '../src/log/record.js';
+import { DivergedReport } from '../src/replication/diverged-report.js';
+import { Follower } from '../src/replication/follower.js';
+import type { GroupMemberConfig } from '../src/replication/group-view.js';
+import { MemberState } from '../src/replication/member-state.js';
+import type { AppendMessage, OutgoingPeerMessage } from '../src/replication/peer-protocol.js';
+import { checkedStore, type CheckedStore } from '../src/store/checked-store.js';
+import type { EncodedRecord } from '../src/log/record.js';
+
+const TERM = 2;
+const server = (name: string): GroupMemberConfig => ({ name, kind: 'server', peer: `sim://${name}/peer`, clientUrls: [`sim://${name}`], weight: 1 });
+
+describe('Follower acknowledgements', () => {
+  it('acknowledges an append with nothing queued behind it at once, without waiting for the turn to end', async () => {
+    const h = await mirror();
+    h.follower.receive(append(0, [record(1)]));
+    await h.follower.idle();
+    expect(h.deferred).toHaveLength(0);
+    expect(h.sent).toEqual([{ to: 'a', message: { kind: 'ack', term: TERM, from: 'b', lastLsn: 1, matched: true } }]);
+    expect(h.written).toBe(1);
+  });
+
+  it('stores appends that arrive together in one write and acknowledges them once', async () => {
+    const h = await mirror();
+    h.follower.receive(append(0, [record(1)]));
+    h.follower.receive(append(1, [record(2), record(3)]));
+    h.follower.receive(append(3, [record(4)]));
+    await h.follower.idle();
+    expect(h.written).toBe(1);
+    expect(h.store.lastPosition.lsn).toBe(4);
+    expect(h.sent).toEqual([{ to: 'a', message: { kind: 'ack', term: TERM, from: 'b', lastLsn: 4, matched: true } }]);
+    // The turn's end finds nothing left to send.
+    for (const callback of h.deferred) callback();
+    expect(h.sent).toHaveLength(1);
+  });
+});
+
+interface Harness {
+  follower: Follower;
+  store: CheckedStore;
+  sent: Array<{ to: string; message: OutgoingPeerMessage }>;
+  /** Callbacks deferred to the turn's end, not run unless a test runs them. */
+  deferred: Array<() => void>;
+  /** Store writes of records. */
+  written: number;
+}
+
+/** Mirror `b` of active `a` in term {@link TERM}, over an empty memory store. */
+async function mirror(): Promise<Harness> {
+  const store = checkedStore(memoryStore(), defaultLogLimits);
+  await store.open();
+  const clock = { monotonicMs: () => 0, wallMs: () => 0 };
+  const member = new MemberState(
+    { self: 'b', members: [server('a'), server('b')], electionTimeMs: 5000, mirrorTimeoutMs: 1000, leaseMs: 800 },
+    { store, clock, log: () => {}, onFailed: (error) => { throw error; } },
+    () => {},
+  );
+  await member.load(() => {});
+  await member.durable.save({ term: TERM });
+  const harness: Harness = { follower: undefined as unknown as Follower, store, sent: [], deferred: [], written: 0 };
+  const append = store.append.bind(store);
+  store.append = (records) => {
+    harness.written++;
+    return append(records);
+  };
+  harness.follower = new Follower({
+    member,
+    store,
+    logLimits: defaultLogLimits,
+    diverged: new DivergedReport(store, 1024),
+    log: () => {},
+    stopped: () => false,
+    defer: (callback) => void harness.deferred.push(callback),
+    outbox: { send: (to, message) => harness.sent.push({ to, message }) > 0, broadcast: () => {}, canSend: () => true, writeNow: () => {} },
+  });
+  return harness;
+}
+
+function record(lsn: number): EncodedRecord {
+  return encodeRecord({ lsn, term: TERM, kind: RecordKind.Commit, clientId: 'c', seq: lsn, timestampMs: 0, appends: [{ stream: 's', firstVersion: lsn - 1, eventCount: 1, events: new Uint8Array([0x91, lsn]) }] });
+}
+
+function append(prevLsn: number, records: EncodedRecord[]): AppendMessage {
+  return { kind: 'append', stripe: 0, term: TERM, from: 'a', prevLsn, prevTerm: prevLsn === 0 ? 0 : TERM, commitIndex: 0, termStartLsn: 0, records: records.map((r) => r.bytes) };
+}
