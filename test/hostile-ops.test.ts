@@ -45,6 +45,16 @@ describe('the HTTP listener of a lone server', () => {
     expect(kiln.child.exitCode).toBeNull();
   });
 
+  it('answers a method other than GET or HEAD with 405 and the methods it serves in Allow, as HTTP asks', async () => {
+    const kiln = await startKiln({ extraArgs: ['--http', 'http://127.0.0.1:0'] });
+    const http = /serves HTTP on (http:\/\/127\.0\.0\.1:\d+)/.exec(await kiln.waitForLine(/serves HTTP on/))![1]!;
+    for (const method of ['POST', 'DELETE', 'OPTIONS']) {
+      const answer = await rawHttp(http, `${method} /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      expect(answer).toMatch(/^HTTP\/1\.1 405 /);
+      expect(answer).toMatch(/^allow: GET, HEAD\r$/im);
+    }
+  });
+
   it('bound to loopback, answers only requests for a loopback name (a page of a site that rebound its name to 127.0.0.1 read the cluster)', async () => {
     const kiln = await startKiln({ extraArgs: ['--http', 'http://127.0.0.1:0'] });
     const http = /serves HTTP on (http:\/\/127\.0\.0\.1:\d+)/.exec(await kiln.waitForLine(/serves HTTP on/))![1]!;

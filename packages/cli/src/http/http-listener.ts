@@ -59,7 +59,7 @@ export async function startHttpListener(url: string, field: string, routes: Read
     if (path === undefined) return answer(response, json(400, { error: 'the request target is not a path' }));
     const route = routes.get(path);
     if (!route) return answer(response, json(404, { error: `no such path: ${path}`, paths: [...routes.keys()] }));
-    if (request.method !== 'GET' && request.method !== 'HEAD') return answer(response, json(405, { error: `${request.method} is not served; use GET` }));
+    if (request.method !== 'GET' && request.method !== 'HEAD') return answer(response, { ...json(405, { error: `${request.method} is not served; use GET` }), headers: { allow: 'GET, HEAD' } });
     Promise.resolve(route(request, response)).then(
       (result) => result && answer(response, result),
       (error: unknown) => answer(response, json(500, { error: error instanceof Error ? error.message : String(error) })),
