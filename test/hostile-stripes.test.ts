@@ -3,7 +3,6 @@
 // send, and must not let a stripe take a stream the slot table gives another: every stream lives
 // on exactly one stripe. And a cluster file whose address reaches a server of another cluster
 // must not make `kiln status` take that server for the member the file names.
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { connect, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectWithin, KILN_BIN, killAllMembers, launch, pollUntil, seededRandom, stripedCluster, type Member } from './support/cluster.js';
+import { connectWithin, kiln, killAllMembers, launch, pollUntil, seededRandom, stripedCluster, type Member } from './support/cluster.js';
 import { startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
 import { rawSession } from './support/wire.js';
 
@@ -59,19 +58,6 @@ describe("a stripe's part of a transaction over several", () => {
     expect(await prepared).toBe('WrongStripeError');
   });
 });
-
-/** The `kiln` command, run as a process (the servers run in this one, so it must not block). */
-function kiln(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KILN_BIN, ...args], { timeout: 30_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 describe('a transaction over several stripes sent to a stripe that is not the lowest', () => {
   it("is refused with WrongStripeError naming the lowest stripe and its active, as a single stream's refusal is", async () => {

@@ -21,6 +21,17 @@ async function start(transport: Transport, members: GroupMemberConfig[], name: s
   return started;
 }
 
+/** A group of servers a and b and voter v, in process; `servers` holds the two servers, by name. */
+async function twoServersAndVoter(): Promise<{ transport: Transport; servers: Map<string, KilnServer>; active: string; mirror: string }> {
+  const transport = inProcessTransport();
+  const members = [server('a'), server('b'), voter('v')];
+  const servers = new Map<string, KilnServer>();
+  for (const m of members) servers.set(m.name, await start(transport, members, m.name));
+  servers.delete('v');
+  const active = await activeOf(servers);
+  return { transport, servers, active, mirror: active === 'a' ? 'b' : 'a' };
+}
+
 /** Appends one event at a time to `stream` until stopped; returns how many were acknowledged. */
 function keepAppending(client: Awaited<ReturnType<typeof connect>>, stream: string): { stop: () => Promise<number> } {
   let running = true;
@@ -93,13 +104,7 @@ describe('runtime membership', () => {
   });
 
   it('refuses changes that would break the group, with typed errors, and changes nothing', async () => {
-    const transport = inProcessTransport();
-    const members = [server('a'), server('b'), voter('v')];
-    const servers = new Map<string, KilnServer>();
-    for (const m of members) servers.set(m.name, await start(transport, members, m.name));
-    servers.delete('v');
-    const active = await activeOf(servers);
-    const mirror = active === 'a' ? 'b' : 'a';
+    const { transport, servers, active, mirror } = await twoServersAndVoter();
     // Through a mirror's URL: the request follows the active.
     const client = await connect([`memory://${mirror}`], { transports: [transport], reconnectWindowMs: 5000 });
     cleanups.push(() => client.close());
@@ -117,13 +122,7 @@ describe('runtime membership', () => {
   });
 
   it('gives up adding a mirror that does not answer while another member is down, and the group goes on committing (it held the in-sync set, and every commit, for good)', async () => {
-    const transport = inProcessTransport();
-    const members = [server('a'), server('b'), voter('v')];
-    const servers = new Map<string, KilnServer>();
-    for (const m of members) servers.set(m.name, await start(transport, members, m.name));
-    servers.delete('v');
-    const active = await activeOf(servers);
-    const mirror = active === 'a' ? 'b' : 'a';
+    const { transport, servers, active, mirror } = await twoServersAndVoter();
     const client = await connect([`memory://${active}`], { transports: [transport], reconnectWindowMs: 5000, requestTimeoutMs: 5000 });
     cleanups.push(() => client.close());
     await client.append('before', [{ type: 'E', data: 1 }]);

@@ -2,7 +2,6 @@
 // server over TCP: a part whose coordinator is lost is in doubt (its streams, and only they, fail
 // with TransactionInDoubtError), `kiln txn list` shows it and `kiln txn resolve` ends it, kept in
 // the diverged report; a coordinator whose participant does not vote aborts after txnTimeoutMs.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +10,7 @@ import { connect, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KILN_BIN } from './support/cluster.js';
+import { kiln } from './support/cluster.js';
 import { startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
 
 const TXN_TIMEOUT_MS = 400;
@@ -29,19 +28,6 @@ async function open(url: string): Promise<KilnClient> {
   const client = await connect(url, { transports: [tcpTransport()], reconnectWindowMs: 2000, requestTimeoutMs: 10_000, busyRetries: 0 });
   cleanups.push(() => client.close());
   return client;
-}
-
-/** The `kiln` command, run as a process (the servers run in this one, so it must not block). */
-function kiln(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KILN_BIN, ...args], { timeout: 30_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
 }
 
 async function clusterFile(s: Stripes): Promise<string> {

@@ -37,6 +37,22 @@ import { tcpTransport } from '@kiln/transport-tcp';
 /** The built CLI; tests run against `dist/`, as users do. */
 export const KILN_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
 
+/**
+ * Runs `kiln ARGS` as a process, without blocking this one (tests whose servers run in-process
+ * use it: a synchronous spawn would stall them), and resolves with its exit status and output.
+ */
+export function kiln(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [KILN_BIN, ...args], { timeout: 30_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** Options of {@link startKiln}. */
 export interface StartKilnOptions {
   /** LevelDB directory (restartable mode). Leave out for `--memory`. */

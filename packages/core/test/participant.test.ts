@@ -54,7 +54,14 @@ async function participantHarness() {
       await new Promise((resolve) => setImmediate(resolve));
     }
   };
-  return { committer, participant, txnLog, asked, writtenThrough, groupCommits, fire };
+  /** Prepares `request` and commits its prepare record, the store's `lsn`th; resolves with the part's stream ranges. */
+  const prepareCommitted = async (request: PrepareRequest, lsn: number) => {
+    const prepared = participant.prepare(request);
+    await writtenThrough(lsn);
+    committer.commitThrough(lsn);
+    return prepared;
+  };
+  return { committer, participant, txnLog, asked, writtenThrough, prepareCommitted, groupCommits, fire };
 }
 
 const prepareOf = (n: number, stream: string): PrepareRequest => ({
@@ -66,11 +73,8 @@ const prepareOf = (n: number, stream: string): PrepareRequest => ({
 
 describe('Participant', () => {
   it("prepares the next part of a stream while the previous part's outcome is still replicating, without asking the coordinator", async () => {
-    const { committer, participant, txnLog, asked, writtenThrough } = await participantHarness();
-    const first = participant.prepare(prepareOf(1, 's'));
-    await writtenThrough(1);
-    committer.commitThrough(1);
-    expect(await first).toEqual([{ stream: 's', firstVersion: 0, eventCount: 1 }]);
+    const { committer, participant, txnLog, asked, writtenThrough, prepareCommitted } = await participantHarness();
+    expect(await prepareCommitted(prepareOf(1, 's'), 1)).toEqual([{ stream: 's', firstVersion: 0, eventCount: 1 }]);
     expect(txnLog.prepared.has('c#1/0.1.1')).toBe(true);
 
     // The decision arrives: the outcome takes LSN 2 and replicates; the next part comes meanwhile.
@@ -88,11 +92,8 @@ describe('Participant', () => {
   });
 
   it('ends a part whose outcome is being written, for a read, once that outcome commits and without asking the coordinator', async () => {
-    const { committer, participant, txnLog, asked, writtenThrough } = await participantHarness();
-    const first = participant.prepare(prepareOf(1, 's'));
-    await writtenThrough(1);
-    committer.commitThrough(1);
-    await first;
+    const { committer, participant, txnLog, asked, writtenThrough, prepareCommitted } = await participantHarness();
+    await prepareCommitted(prepareOf(1, 's'), 1);
     const told = participant.decide({ txnId: 'c#1/0.1.1', decision: Decision.Commit });
     let resolved = false;
     const read = participant.resolveHeld(['s']).then(() => (resolved = true));
@@ -105,11 +106,8 @@ describe('Participant', () => {
   });
 
   it("writes an outcome nobody but the coordinator waits for in the next prepare's group commit, not in one of its own", async () => {
-    const { committer, participant, txnLog, writtenThrough, groupCommits } = await participantHarness();
-    const first = participant.prepare(prepareOf(1, 's'));
-    await writtenThrough(1);
-    committer.commitThrough(1);
-    await first;
+    const { committer, participant, txnLog, writtenThrough, prepareCommitted, groupCommits } = await participantHarness();
+    await prepareCommitted(prepareOf(1, 's'), 1);
     const told = participant.decide({ txnId: 'c#1/0.1.1', decision: Decision.Commit });
     await turns(5);
     expect(groupCommits, 'the outcome waits for a group commit to ride in').toEqual([[1]]);
@@ -123,11 +121,8 @@ describe('Participant', () => {
   });
 
   it('writes a lone outcome after TXN_OUTCOME_DELAY_MAX_MS when no other record comes', async () => {
-    const { committer, participant, txnLog, writtenThrough, groupCommits, fire } = await participantHarness();
-    const first = participant.prepare(prepareOf(1, 's'));
-    await writtenThrough(1);
-    committer.commitThrough(1);
-    await first;
+    const { committer, participant, txnLog, writtenThrough, prepareCommitted, groupCommits, fire } = await participantHarness();
+    await prepareCommitted(prepareOf(1, 's'), 1);
     const told = participant.decide({ txnId: 'c#1/0.1.1', decision: Decision.Abort });
     await turns(5);
     expect(groupCommits).toEqual([[1]]);
