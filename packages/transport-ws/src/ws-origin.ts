@@ -7,6 +7,7 @@
  * are this machine (`localhost`, `127.x.x.x`, `[::1]`). A host name is not trusted for that:
  * a page of another site can rebind its own name to the server's address.
  */
+import { isLoopbackHost } from '@kiln/core';
 
 /** Whether an upgrade request carrying `origin` (empty: none) and `host` (its `Host` header) may connect. */
 export function originAllowed(origin: string, host: string, allowed: readonly string[]): boolean {
@@ -14,16 +15,12 @@ export function originAllowed(origin: string, host: string, allowed: readonly st
   const page = hostnameOf(origin);
   const dialled = hostnameOf(`ws://${host}`);
   if (page === undefined || dialled === undefined) return false;
-  if (isLoopback(page) && isLoopback(dialled)) return true;
+  if (isLoopbackHost(page) && isLoopbackHost(dialled)) return true;
   return page === dialled && isIpAddress(dialled);
 }
 
 function hostnameOf(url: string): string | undefined {
   return URL.canParse(url) ? new URL(url).hostname : undefined;
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
 function isIpAddress(hostname: string): boolean {

@@ -4,15 +4,7 @@
  * member's own certificate) in a cluster with `auth` (credentials on every path but the health
  * probes), or it is refused, naming the field.
  */
-import { ConfigError } from '@kiln/core';
-
-/** The loopback spellings `new URL` leaves in `hostname`. */
-const LOOPBACK = /^(?:localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/i;
-
-/** True for `localhost`, `127.x.x.x` and `[::1]`, as `new URL` leaves them in `hostname`. */
-export function isLoopback(hostname: string): boolean {
-  return LOOPBACK.test(hostname);
-}
+import { ConfigError, isLoopbackHost } from '@kiln/core';
 
 /** What guards the listener: the member's certificate (for https) and the cluster's `auth` section. */
 export interface HttpGuards {
@@ -42,7 +34,7 @@ export function checkHttpBind(url: string, field: string, guards: HttpGuards): H
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(field, `scheme of '${url}' must be http or https`);
   const https = parsed.protocol === 'https:';
   if (https && !guards.certificate) throw new ConfigError(field, `'${url}' is https: the member needs its own certificate, a "tls" section with certFile and keyFile (--tls-cert and --tls-key for a lone server)`);
-  const loopback = isLoopback(parsed.hostname);
+  const loopback = isLoopbackHost(parsed.hostname);
   if (!loopback && !(https && guards.auth)) {
     const missing = [...(https ? [] : ['https (the member\'s "tls" certificate)']), ...(guards.auth ? [] : ['the cluster\'s "auth" section'])].join(' and ');
     throw new ConfigError(

@@ -7,7 +7,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { checkHttpBind, isLoopback } from './bind-policy.js';
+import { isLoopbackHost } from '@kiln/core';
+import { checkHttpBind } from './bind-policy.js';
 
 /** A plain answer. */
 export interface HttpAnswer {
@@ -53,7 +54,7 @@ export async function startHttpListener(url: string, field: string, routes: Read
   const { host, port, https, loopback } = checkHttpBind(url, field, { certificate: security.certificate !== undefined, auth: security.auth });
   const serve = (request: IncomingMessage, response: ServerResponse): void => {
     // A page of another site can rebind its own name to 127.0.0.1 and read what this listener shows; it sends that name.
-    if (loopback && !isLoopback(hostnameOf(request.headers.host ?? ''))) return answer(response, json(403, { error: 'this listener answers only requests for a loopback name (127.0.0.1, [::1], localhost)' }));
+    if (loopback && !isLoopbackHost(hostnameOf(request.headers.host ?? ''))) return answer(response, json(403, { error: 'this listener answers only requests for a loopback name (127.0.0.1, [::1], localhost)' }));
     const path = pathOf(request.url ?? '/');
     // A request line may name anything (`GET http://[`); new URL would throw out of the listener and end the process.
     if (path === undefined) return answer(response, json(400, { error: 'the request target is not a path' }));

@@ -139,9 +139,18 @@ function hostAndPort(value: unknown, field: string, schemes: readonly string[], 
 
 /** Lower-cased host, with every loopback spelling folded into one. */
 function hostKey(hostname: string): string {
-  const h = hostname.toLowerCase();
-  if (h === 'localhost' || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h)) return 'loopback';
-  return h;
+  return isLoopbackHost(hostname) ? 'loopback' : hostname.toLowerCase();
+}
+
+/** The loopback spellings `new URL` leaves in `hostname`. */
+const LOOPBACK = /^(?:localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/i;
+
+/**
+ * True for `localhost`, `127.x.x.x` and `[::1]`, as `new URL` leaves them in `hostname`: this
+ * machine's loopback, for the config's address rules, the HTTP listener and the WebSocket origin check.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK.test(hostname);
 }
 
 /** Folds `.`, `..` (where it can), repeated and trailing slashes, so `./d/` and `d` compare equal. */
