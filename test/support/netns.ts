@@ -114,19 +114,17 @@ export class TestNetwork {
 
   /** Drops every packet between `a` and `b`, both ways. */
   async cut(a: string, b: string): Promise<void> {
-    await this.dropOneWay(a, b);
-    await this.dropOneWay(b, a);
+    await Promise.all([this.dropOneWay(a, b), this.dropOneWay(b, a)]);
   }
 
   /** Drops every packet `from` sends to `to` (the other way still passes). */
   async dropOneWay(from: string, to: string): Promise<void> {
     await iptables(this.host(from).ns, '-A', 'OUTPUT', '-d', this.host(to).ip, '-j', 'DROP');
-    await iptables(this.host(to).ns, '-A', 'INPUT', '-s', this.host(from).ip, '-j', 'DROP');
   }
 
   /** Removes every partition rule. */
   async heal(): Promise<void> {
-    for (const host of this.hosts.values()) await iptables(host.ns, '-F');
+    await Promise.all([...this.hosts.values()].map((host) => iptables(host.ns, '-F', 'OUTPUT')));
   }
 
   /**
