@@ -47,11 +47,6 @@ export function encodeChunk(records: ReadonlyArray<Pick<EncodedRecord, 'bytes'>>
   return value;
 }
 
-/** How many records a chunk's value says it holds; 0 for a value too short to say. */
-export function chunkRecordCount(value: Uint8Array): number {
-  return value.length < 4 ? 0 : new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(0);
-}
-
 /**
  * The records of the chunk whose first record is at `firstLsn`, each a view into `value`. A
  * length that runs past the value's end yields the bytes there are: the checked layer's CRC
