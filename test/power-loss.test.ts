@@ -8,7 +8,7 @@
 // once, at the LSN and versions its acknowledgement gave; nothing that was never sent may be there.
 // Runs as root only (losetup, mount); elsewhere the file is skipped with a message, and in CI
 // (CI=true) a missing capability fails it.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -55,10 +55,12 @@ async function clientOf(urls: string | string[]): Promise<KilnClient> {
 
 /**
  * Writers for a power cut: `connections` clients, each with `inFlight` appends pipelined on one
- * connection, each of those on a stream of its own (1-3 events, expectedVersion 'any'). A writer
+ * connection, each of those on a stream of its own (1-3 events of `padBytes` and their id,
+ * expectedVersion 'any'). A writer
  * stops at its first error: after a cut, what became of its last append is unknown.
  */
-function startWriters(urls: string[], ledger: Ledger, tag: string, random: ReturnType<typeof seededRandom>, connections = 3, inFlight = 4): { stop(): Promise<void> } {
+function startWriters(urls: string[], ledger: Ledger, tag: string, random: ReturnType<typeof seededRandom>, padBytes = 0, connections = 3, inFlight = 4): { stop(): Promise<void> } {
+  const pad = 'x'.repeat(padBytes);
   let stopping = false;
   const writers: KilnClient[] = [];
   const loops = Array.from({ length: connections }, async (_, c) => {
@@ -73,7 +75,7 @@ function startWriters(urls: string[], ledger: Ledger, tag: string, random: Retur
           const txn: LedgerTxn = { key, appends: [{ stream, ids }], state: 'pending' };
           ledger.add(txn);
           try {
-            ledger.ack(txn, await client.transact([{ stream, expectedVersion: 'any', events: ids.map((id) => ({ id, type: 'Power', data: { id } })) }]));
+            ledger.ack(txn, await client.transact([{ stream, expectedVersion: 'any', events: ids.map((id) => ({ id, type: 'Power', data: { id, pad } })) }]));
           } catch (error) {
             ledger.failed(txn, error);
             return;
@@ -166,11 +168,12 @@ async function groupOnImages(random: ReturnType<typeof seededRandom>): Promise<{
   return { root, members, servers, file, images };
 }
 
-/** Replaces each member's image with its copy (after fsck) and starts it again. */
-async function restartOnCopies(file: string, images: Map<Member, LoopImage>, copies: Map<Member, string>): Promise<void> {
+/** Replaces each member's image with its copy (after fsck), runs `beforeStart` on it, and starts the member again. */
+async function restartOnCopies(file: string, images: Map<Member, LoopImage>, copies: Map<Member, string>, beforeStart?: (m: Member) => Promise<void>): Promise<void> {
   for (const [m, copy] of copies) {
     await unmountImage(images.get(m)!);
     images.set(m, await mountCopy(copy, m.dataDir));
+    await beforeStart?.(m);
     launch(file, m);
   }
 }
@@ -241,4 +244,89 @@ describe.skipIf(process.getuid?.() !== 0 && process.env.CI !== 'true')('power lo
     await mirrorsMatch(mirror, servers, events.at(-1)!.lsn);
     console.log(`active's power cut: ${mustHold.length} acknowledged transactions present on ${mirror.name} and on ${old.name}, rejoined as its mirror`);
   }, 60_000);
+});
+
+/** Damage to one LevelDB file of a stopped server's copy (NATS's bitflip and truncate nemeses, RELIABILITY.md scenario 11). */
+const DAMAGES = [
+  { kind: 'flip', ext: 'log' },
+  { kind: 'truncate', ext: 'log' },
+  { kind: 'flip', ext: 'ldb' },
+  { kind: 'truncate', ext: 'ldb' },
+] as const;
+
+/** Flips one byte, or cuts the file short, somewhere in the middle half of the newest `.ext` file in `dir`; returns what it did. */
+async function damage(dir: string, { kind, ext }: (typeof DAMAGES)[number], random: ReturnType<typeof seededRandom>): Promise<string> {
+  const name = (await readdir(dir)).filter((f) => f.endsWith(`.${ext}`)).sort().at(-1);
+  if (!name) throw new Error(`no .${ext} file in ${dir}`);
+  const path = join(dir, name);
+  const bytes = await readFile(path);
+  const at = random.int(bytes.length >> 2, (3 * bytes.length) >> 2);
+  if (kind === 'flip') {
+    bytes[at]! ^= 1 << random.int(0, 7);
+    await writeFile(path, bytes);
+    return `flipped a bit of byte ${at} of ${name} (${bytes.length} bytes)`;
+  }
+  await truncate(path, at);
+  return `cut ${name} from ${bytes.length} to ${at} bytes`;
+}
+
+describe.skipIf(process.getuid?.() !== 0 && process.env.CI !== 'true')('damage after a power cut (loop-device images)', () => {
+  it(`a server whose copy has a damaged .log or .ldb file refuses to start in one line naming its directory, or repairs from its group; nothing acknowledged is lost`, async () => {
+    const random = seededRandom(SEED + 3);
+    const { root, members, servers, file, images } = await groupOnImages(random);
+    const ledger = new Ledger();
+    // A restart first, so that each store holds a table file (LevelDB writes its log out at open) as well as a log.
+    const first = startWriters(servers.map((m) => m.client), ledger, 'first', random);
+    await ledger.waitForAcks(random.int(100, 300), 30_000);
+    for (const m of members) await kill(m);
+    await first.stop();
+    for (const m of members) launch(file, m);
+    await inSyncActive(servers);
+    const second = startWriters(servers.map((m) => m.client), ledger, 'second', random);
+    await ledger.waitForAcks(ledger.ackedCount + random.int(100, 300), 30_000);
+    const cuts = new Map(members.map((m) => [m, join(root, `${m.name}-cut.img`)]));
+    const cutAtMs = await powerCut(
+      members.map((m) => m.process!.pid!),
+      members.map((m) => ({ image: images.get(m)!, copy: cuts.get(m)! })),
+    );
+    for (const m of members) await kill(m);
+    await second.stop();
+    const mustHold = ackedBefore(ledger, cutAtMs);
+
+    for (const [n, harm] of DAMAGES.entries()) {
+      // Each harm starts from the same cut, on fresh copies of it.
+      const copies = new Map(await Promise.all(members.map(async (m) => [m, await copyImage(cuts.get(m)!, join(root, `${m.name}-${n}.img`))] as const)));
+      const victim = servers[random.int(0, 1)]!;
+      const other = servers.find((m) => m !== victim)!;
+      let done = '';
+      await restartOnCopies(file, images, copies, async (m) => {
+        if (m === victim) done = await damage(m.dataDir, harm, random);
+      });
+      const what = `${harm.kind} .${harm.ext} of ${victim.name} (${done})`;
+      let refused = false;
+      await pollUntil(`${what}: ${victim.name} to exit or the group to be in sync`, async () => {
+        refused = victim.process!.exitCode !== null;
+        if (refused) return true;
+        const active = (await Promise.all(servers.map((m) => statusOf(m.client)))).find((s) => s?.state === 'ACTIVE-COORDINATOR');
+        return servers.every((m) => active?.group?.inSync.includes(m.name));
+      }, 30_000, 100);
+
+      if (refused) {
+        const lines = (await readFile(join(root, `${victim.name}.log`), 'utf8')).trimEnd().split('\n');
+        console.log(`${what}: refused to start, exit ${victim.process!.exitCode}: ${lines.at(-1)}`);
+        expect(victim.process!.exitCode, what).toBe(1);
+        expect(lines.at(-1), what).toMatch(/^kiln: /);
+        expect(lines.at(-1), what).toContain(victim.dataDir);
+        await pollUntil(`${other.name} to serve with the voter`, async () => (await statusOf(other.client))?.state === 'ACTIVE-COORDINATOR', 30_000, 100);
+        expect(checkLog(await readWholeLog(await clientOf(other.client)), ledger, mustHold), what).toEqual([]);
+      } else {
+        const active = await inSyncActive(servers);
+        const events = await readWholeLog(await clientOf(active.client));
+        expect(checkLog(events, ledger, mustHold), what).toEqual([]);
+        await mirrorsMatch(active, servers, events.at(-1)!.lsn);
+        console.log(`${what}: started; ${active.name} is active and both servers hold the same ${events.at(-1)!.lsn} records`);
+      }
+      for (const m of members) await kill(m);
+    }
+  }, 90_000);
 });

@@ -64,13 +64,14 @@ export async function makeImage(file: string, mountPoint: string, sizeMiB = 64):
 }
 
 /**
- * Copies the image's file as it stands: the disk a power cut at this moment would leave. Stop the
+ * Copies an image's file as it stands: the disk a power cut at this moment would leave. Stop the
  * writing process (SIGSTOP) first: a copy read while it writes is not one moment's disk (a later
  * synced write could land in it while an earlier one did not, which no disk does across an fsync).
+ * Also copies a copy, to start from the same cut more than once.
  */
-export async function copyImage(image: LoopImage, copy: string): Promise<string> {
+export async function copyImage(image: LoopImage | string, copy: string): Promise<string> {
   files.add(copy);
-  await run('cp', ['--sparse=always', image.file, copy]);
+  await run('cp', ['--sparse=always', typeof image === 'string' ? image : image.file, copy]);
   return copy;
 }
 

@@ -11,7 +11,7 @@
  */
 import { CorruptRecordError, defaultLogLimits, indexRecord, STORE_WRITE_BUFFER_BYTES } from '@kiln/core';
 import { chunkKey, lsnOfKey } from './keys.js';
-import { LSN_MAX, type Db } from './level-db.js';
+import { LSN_MAX, type Db, type DbIterator } from './level-db.js';
 import { decodeChunk } from './record-chunks.js';
 
 /** Bytes of records from the tail that cover every batch LevelDB may still replay from a log file. */
@@ -32,7 +32,7 @@ export async function checkRecentRecords(db: Db, path: string, lowestLsn: number
     let nextFirst: number | undefined;
     let wholeAbove = false;
     let bytes = 0;
-    for (let entry = await iterator.next(); entry !== undefined && bytes < RECENT_RECORD_BYTES; entry = await iterator.next()) {
+    for (let entry = await nextOf(iterator, path, nextFirst ?? lowestLsn); entry !== undefined && bytes < RECENT_RECORD_BYTES; entry = await nextOf(iterator, path, nextFirst ?? lowestLsn)) {
       const [key, value] = entry;
       const records = decodeChunk(lsnOfKey(key), value);
       const last = lsnOfKey(key) + records.length - 1;
@@ -53,5 +53,21 @@ export async function checkRecentRecords(db: Db, path: string, lowestLsn: number
     }
   } finally {
     await iterator.close();
+  }
+}
+
+/**
+ * The iterator's next entry. LevelDB's own errors reading a damaged table (`LEVEL_CORRUPTION`,
+ * `LEVEL_IO_ERROR`) name neither the store nor a way out: they become a CorruptRecordError that
+ * does, at the record below the last one read.
+ */
+async function nextOf(iterator: DbIterator, path: string, above: number): Promise<[Uint8Array, Uint8Array] | undefined> {
+  try {
+    return await iterator.next();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'LEVEL_CORRUPTION' && code !== 'LEVEL_IO_ERROR') throw error;
+    const lsn = Math.max(above - 1, 1);
+    throw new CorruptRecordError(lsn, `the store at ${path} is damaged: LevelDB cannot read its records up to LSN ${lsn} (${(error as Error).message}). ${REMEDY}`);
   }
 }
