@@ -7,7 +7,7 @@
 // afterAll undoes them even when a test failed or timed out halfway, and an exit hook does the same
 // for a runner that exits without running it.
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -55,7 +55,9 @@ export async function makeImage(file: string, mountPoint: string, sizeMiB = 64):
   await run('truncate', ['-s', `${sizeMiB}M`, file]);
   const device = await attach(file);
   try {
-    await run('mkfs.ext4', ['-q', device]);
+    // Inode tables and journal written now: by default the kernel fills them in later, in the
+    // background, and those writes would land in the middle of a copy.
+    await run('mkfs.ext4', ['-q', '-E', 'lazy_itable_init=0,lazy_journal_init=0', device]);
   } catch (error) {
     await run('losetup', ['-d', device]);
     throw error;
@@ -65,14 +67,36 @@ export async function makeImage(file: string, mountPoint: string, sizeMiB = 64):
 
 /**
  * Copies an image's file as it stands: the disk a power cut at this moment would leave. Stop the
- * writing process (SIGSTOP) first: a copy read while it writes is not one moment's disk (a later
- * synced write could land in it while an earlier one did not, which no disk does across an fsync).
- * Also copies a copy, to start from the same cut more than once.
+ * writing processes first ({@link stopForCopy}): a copy read while they write is not one moment's
+ * disk (a later synced write could land in it while an earlier one did not, which no disk does
+ * across an fsync). Also copies a copy, to start from the same cut more than once.
  */
 export async function copyImage(image: LoopImage | string, copy: string): Promise<string> {
   files.add(copy);
   await run('cp', ['--sparse=always', typeof image === 'string' ? image : image.file, copy]);
   return copy;
+}
+
+/**
+ * Stops the processes (SIGSTOP) and waits until every thread of each is stopped, so that no write
+ * or fsync of theirs is still on its way to the disk while the image is copied. A thread in an
+ * fsync finishes it first, as the disk would have before the power went.
+ */
+export async function stopForCopy(pids: readonly number[], timeoutMs = 5000): Promise<void> {
+  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  const deadline = Date.now() + timeoutMs;
+  for (const pid of pids) {
+    while (!(await allThreadsStopped(pid))) {
+      if (Date.now() > deadline) throw new Error(`process ${pid} still has running threads ${timeoutMs} ms after SIGSTOP`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}
+
+async function allThreadsStopped(pid: number): Promise<boolean> {
+  const threads = await readdir(`/proc/${pid}/task`);
+  const states = await Promise.all(threads.map(async (tid) => (await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8')).replace(/^.*\) /s, '')[0]));
+  return states.every((state) => state === 'T' || state === 't');
 }
 
 /** Unmounts the image and detaches its loop device; run it once no process holds a file on it. */
@@ -118,7 +142,8 @@ async function attach(file: string): Promise<string> {
 async function mountDevice(file: string, device: string, mountPoint: string): Promise<LoopImage> {
   await mkdir(mountPoint, { recursive: true });
   try {
-    await run('mount', [device, mountPoint]);
+    // No timed journal commit (the default is every 5 s) while a copy is read: only an fsync commits.
+    await run('mount', ['-o', 'commit=600', device, mountPoint]);
   } catch (error) {
     await run('losetup', ['-d', device]);
     throw error;
