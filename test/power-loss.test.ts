@@ -33,6 +33,8 @@ import {
 import { checkLoopImagesWork, copyImage, makeImage, mountCopy, removeAllImages, runsOnLoopImages, stopForCopy, unmountImage, type LoopImage } from './support/loop-image.js';
 
 const SEED = Number(process.env.KILN_POWER_SEED ?? Math.floor(Math.random() * 2 ** 31));
+/** Root, or CI (which must fail, not skip, without loop devices). */
+const RUNS = runsOnLoopImages('the power-loss tests');
 /** Power cuts of the lone server, each at a different moment. */
 const CUTS = 3;
 
@@ -107,7 +109,7 @@ async function powerCut(pids: readonly number[], images: ReadonlyArray<{ image: 
 }
 
 beforeAll(() => {
-  if (runsOnLoopImages('the power-loss tests')) checkLoopImagesWork();
+  if (RUNS) checkLoopImagesWork();
 });
 
 afterEach(async () => {
@@ -122,7 +124,7 @@ afterAll(async () => {
   await removeAllImages();
 });
 
-describe.skipIf(process.getuid?.() !== 0 && process.env.CI !== 'true')('power loss in restartable mode (loop-device images)', () => {
+describe.skipIf(!RUNS)('power loss in restartable mode (loop-device images)', () => {
   console.log(`power-loss seed ${SEED} (replay with KILN_POWER_SEED=${SEED})`);
 
   it('the copy of an image holds what was fsynced and not what was only written (the harness models power loss)', async () => {
@@ -206,7 +208,7 @@ async function mirrorsMatch(active: Member, servers: readonly Member[], lastLsn:
   }
 }
 
-describe.skipIf(process.getuid?.() !== 0 && process.env.CI !== 'true')('power loss of a mirror group (loop-device images)', () => {
+describe.skipIf(!RUNS)('power loss of a mirror group (loop-device images)', () => {
   it('a coordinated power cut of every member loses nothing acknowledged; the group elects and serves, and the mirror catches up', async () => {
     const random = seededRandom(SEED + 1);
     const { root, members, servers, file, images } = await groupOnImages(random);
@@ -286,7 +288,7 @@ async function damage(dir: string, { kind, ext }: (typeof DAMAGES)[number], rand
   return `cut ${name} from ${bytes.length} to ${at} bytes`;
 }
 
-describe.skipIf(process.getuid?.() !== 0 && process.env.CI !== 'true')('damage after a power cut (loop-device images)', () => {
+describe.skipIf(!RUNS)('damage after a power cut (loop-device images)', () => {
   it(`a server whose copy has a damaged .log or .ldb file refuses to start in one line naming its directory, or repairs from its group; nothing acknowledged is lost`, async () => {
     const random = seededRandom(SEED + 3);
     const { root, members, servers, file, images } = await groupOnImages(random);
