@@ -23,6 +23,7 @@ import {
 import { LSN_MAX, type Db, type DbIterator, type Op } from './level-db.js';
 import { readOlderRecords, truncateOlderRecordsOnce } from './older-layout.js';
 import { ReadPage } from './read-page.js';
+import { checkRecentRecords } from './recent-records.js';
 import { chunksOf, decodeChunk, encodeChunk } from './record-chunks.js';
 
 /** Options of {@link levelStore}. */
@@ -85,6 +86,13 @@ export class LevelStore implements Store {
     this.db = db;
     const [olderLast] = await db.keys({ gte: recordKey(0), lte: recordKey(LSN_MAX), reverse: true, limit: 1 }).all();
     this.olderRecordsLast = olderLast ? lsnOfKey(olderLast) : 0;
+    try {
+      await checkRecentRecords(db, this.path, this.olderRecordsLast + 1);
+    } catch (error) {
+      this.db = undefined;
+      await db.close();
+      throw error;
+    }
   }
 
   /** Waits for queued writes, then closes the database. Does nothing if it never opened. */

@@ -18,6 +18,8 @@ export interface LedgerTxn {
   appends: Array<{ stream: string; ids: string[] }>;
   state: TxnState;
   result?: TransactionResult;
+  /** When the acknowledgement arrived (`performance.now()`). */
+  ackedAtMs?: number;
   /** Error name when not acked. */
   error?: string;
 }
@@ -41,6 +43,7 @@ export class Ledger extends EventEmitter {
   ack(txn: LedgerTxn, result: TransactionResult): void {
     txn.state = 'acked';
     txn.result = result;
+    txn.ackedAtMs = performance.now();
     this.ackedCount++;
     this.emit('ack', this.ackedCount);
   }
