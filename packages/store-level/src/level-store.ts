@@ -23,7 +23,7 @@ import {
 import { LSN_MAX, type Db, type DbIterator, type Op } from './level-db.js';
 import { readOlderRecords, truncateOlderRecordsOnce } from './older-layout.js';
 import { ReadPage } from './read-page.js';
-import { checkRecentRecords } from './recent-records.js';
+import { checkRecentRecords, damagedStoreError } from './recent-records.js';
 import { chunksOf, decodeChunk, encodeChunk } from './record-chunks.js';
 
 /** Options of {@link levelStore}. */
@@ -83,16 +83,21 @@ export class LevelStore implements Store {
     } catch (error) {
       throw openError(this.path, error);
     }
-    this.db = db;
-    const [olderLast] = await db.keys({ gte: recordKey(0), lte: recordKey(LSN_MAX), reverse: true, limit: 1 }).all();
-    this.olderRecordsLast = olderLast ? lsnOfKey(olderLast) : 0;
     try {
+      let olderLast: Uint8Array | undefined;
+      try {
+        [olderLast] = await db.keys({ gte: recordKey(0), lte: recordKey(LSN_MAX), reverse: true, limit: 1 }).all();
+      } catch (error) {
+        // A damaged table (cut short, say) fails the first read, before any record is known.
+        throw damagedStoreError(this.path, error);
+      }
+      this.olderRecordsLast = olderLast ? lsnOfKey(olderLast) : 0;
       await checkRecentRecords(db, this.path, this.olderRecordsLast + 1);
     } catch (error) {
-      this.db = undefined;
       await db.close();
       throw error;
     }
+    this.db = db;
   }
 
   /** Waits for queued writes, then closes the database. Does nothing if it never opened. */

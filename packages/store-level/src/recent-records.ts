@@ -56,18 +56,23 @@ export async function checkRecentRecords(db: Db, path: string, lowestLsn: number
   }
 }
 
-/**
- * The iterator's next entry. LevelDB's own errors reading a damaged table (`LEVEL_CORRUPTION`,
- * `LEVEL_IO_ERROR`) name neither the store nor a way out: they become a CorruptRecordError that
- * does, at the record below the last one read.
- */
+/** The iterator's next entry; LevelDB's errors reading a damaged table become {@link damagedStoreError}, at the record below the last one read. */
 async function nextOf(iterator: DbIterator, path: string, above: number): Promise<[Uint8Array, Uint8Array] | undefined> {
   try {
     return await iterator.next();
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code !== 'LEVEL_CORRUPTION' && code !== 'LEVEL_IO_ERROR') throw error;
-    const lsn = Math.max(above - 1, 1);
-    throw new CorruptRecordError(lsn, `the store at ${path} is damaged: LevelDB cannot read its records up to LSN ${lsn} (${(error as Error).message}). ${REMEDY}`);
+    throw damagedStoreError(path, error, Math.max(above - 1, 1));
   }
+}
+
+/**
+ * LevelDB's own errors reading a damaged table (`LEVEL_CORRUPTION`, `LEVEL_IO_ERROR`) name neither
+ * the store nor a way out: they become a CorruptRecordError that does, at `lsn` when known. Other
+ * errors are returned as they are.
+ */
+export function damagedStoreError(path: string, error: unknown, lsn?: number): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (code !== 'LEVEL_CORRUPTION' && code !== 'LEVEL_IO_ERROR') return error;
+  const what = lsn === undefined ? 'its records' : `its records up to LSN ${lsn}`;
+  return new CorruptRecordError(lsn ?? 1, `the store at ${path} is damaged: LevelDB cannot read ${what} (${(error as Error).message}). ${REMEDY}`);
 }

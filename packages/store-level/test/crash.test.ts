@@ -137,6 +137,27 @@ describe('level store crash safety', () => {
     expect((error as Error).message).toMatch(new RegExp(`the store at ${path} is damaged: record \\d+ fails its check \\(CRC mismatch\\)`));
   });
 
+  it('refuses to open, naming the directory and what to do, when a table file is cut short', async () => {
+    const path = await tempDir();
+    const writer = checkedStore(levelStore({ path }), defaultLogLimits);
+    await writer.open();
+    for (let lsn = 1; lsn <= 400; lsn += 4) await writer.append([record(lsn), record(lsn + 1), record(lsn + 2), record(lsn + 3)]);
+    await writer.close();
+    // A first reopen has LevelDB write its log into a table file; then that file loses its second half.
+    await (await reopen(path)).store.close();
+    const tables = (await readdir(path)).filter((name) => name.endsWith('.ldb'));
+    expect(tables.length).toBeGreaterThan(0);
+    for (const name of tables) await truncate(join(path, name), (await stat(join(path, name))).size >> 1);
+
+    const error = await reopen(path).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CorruptRecordError);
+    expect((error as Error).message).toContain(`the store at ${path} is damaged: LevelDB cannot read its records`);
+    expect((error as Error).message).toContain('kiln admin remove-mirror');
+  });
+
   it('keeps every acknowledged group commit when the writer is killed with SIGKILL', async () => {
     const path = await tempDir();
     const child = fork(new URL('./fixtures/writer.mjs', import.meta.url), [path], { stdio: 'ignore' });
