@@ -4,7 +4,8 @@
  * shared voters), a cluster and its clients run a bounded workload while a nemesis injects delays,
  * connection resets, pauses, partitions, crashes with restarts and wall-clock jumps (with several
  * stripes also partitions between stripes, or between a stripe and the voters, and the loss of
- * every server of a stripe at once); then everything heals, drains and shuts down, the final logs
+ * every server of a stripe at once), and in some seeds of one group an operator changes its
+ * membership; then everything heals, drains and shuts down, the final logs
  * are read from the disks, and the history checker judges the run, stripe by stripe. The same seed replays the same run, bit for
  * bit: compare {@link SeedResult.traceHash}.
  */
