@@ -3,6 +3,7 @@
 // majority of the old view and of the new one recorded it (and the active itself, on disk).
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
+import { TimeoutError } from '../src/errors.js';
 import { defaultLogLimits } from '../src/limits.js';
 import { isNewerView, viewFromWire, viewToWire, withInSync, withMirrorAdded, withMirrorRemoved, type GroupMemberConfig, type GroupView } from '../src/replication/group-view.js';
 import { MemberState } from '../src/replication/member-state.js';
@@ -186,6 +187,29 @@ describe('ViewChange', () => {
     await expect(first).rejects.toThrow('stepped down');
     await expect(second).rejects.toThrow('stepped down');
     expect(h.change.proposed).toBeUndefined();
+  });
+
+  it('records its members again, past the version given up, before it proposes the next membership change', async () => {
+    // Two given-up additions to four members a..d: b recorded a..d+e, c a..d+f; majorities of the
+    // two (b, e, a and c, d, f) need not meet, and two candidates could each win a term by one.
+    const h = await active([server('a'), server('b'), server('c'), server('d')], ['a', 'b', 'c', 'd']);
+    const first = h.change.changeMembership((v) => withMirrorAdded(v, server('e'), false));
+    const second = h.change.changeMembership((v) => withMirrorAdded(v, server('f'), false));
+    expect(h.change.proposed).toMatchObject({ version: 2, members: [{ name: 'a' }, { name: 'b' }, { name: 'c' }, { name: 'd' }, { name: 'e' }] });
+    h.change.onViewAck(viewAck('b', 2)); // a, b: 2 of 4 old members, 2 of 5 new
+    h.advance(5000);
+    h.change.tick();
+    await expect(first).rejects.toThrow(TimeoutError);
+    // b may hold view 2: the next change is view 3 with the members a..d, not a..d+f.
+    expect(h.change.proposed).toMatchObject({ term: 3, version: 3, members: h.member.view.members, inSync: ['a', 'b', 'c', 'd'] });
+    h.change.onViewAck(viewAck('b', 3));
+    h.change.onViewAck(viewAck('c', 3)); // a, b, c: more than half of a..d+e as well
+    await settle();
+    expect(h.member.durable.view).toMatchObject({ version: 3, members: h.member.view.members });
+    expect(h.change.proposed).toMatchObject({ version: 4 });
+    expect(h.change.proposed?.members.map((m) => m.name)).toEqual(['a', 'b', 'c', 'd', 'f']);
+    for (const name of ['b', 'c', 'f']) h.change.onViewAck(viewAck(name, 4));
+    expect((await second).version).toBe(4);
   });
 
   it('resends the recorded view each tick to members that have not acknowledged it', async () => {

@@ -5,6 +5,27 @@
  * one's recorded it; the active records its own copy before it acts on the change. An operator's
  * change that no such majorities record within an election time is given up, so that it cannot hold
  * the in-sync set (and with it every commit) behind members that do not answer.
+ *
+ * Why elections stay safe across changes. A member votes once a term; every candidacy and vote
+ * carries the sender's view, and a candidate counts its votes by the newest view it heard of. So
+ * two candidates win one term only with majorities of their views that do not meet. Majorities
+ * of two memberships one member apart always meet; it is enough that, whenever members may hold
+ * views two or more members apart, every majority of the older one holds a member that recorded a
+ * newer view (whose vote then makes its candidate count by that). One change at a time gives this:
+ * the next change is proposed only once a majority of the current members recorded the last one,
+ * and a majority of members one apart is more than half of the other's members (it meets each of
+ * its majorities). A new active records its view again in its term before any change, which ends
+ * any view of an earlier term in the same way, so nothing has to survive a failover.
+ *
+ * A change given up breaks the chain: members that recorded it keep it. Members a, b, c, d,
+ * view 1 (even-sized), active a: view 2 adds e; only b records it (e not running, a's view
+ * messages to c and d lost while their heartbeats pass), given up. Built from a's view 1 again,
+ * view 3 adds f; only c records it, given up. Cut into a, b, e and c, d, f, b elects by a..e
+ * (majority 3: b, e and a, which holds view 1) and c by a..d, f (c, d, f): both win term 2, and
+ * each drops the other side from the in-sync set and commits alone (over an odd-sized membership
+ * the two majorities always meet). Hence, after a give-up, the active first records its current
+ * members again in a higher version, as a new active does, and proposes the next change only once
+ * that is recorded: a majority of a..d is more than half of a..e, so view 2 ends there.
  */
 import { TimeoutError } from '../errors.js';
 import { majority } from './election.js';
@@ -174,6 +195,9 @@ export class ViewChange {
    * Gives up an operator's change that majorities have not recorded within an election time: a
    * member added that does not run yet, with another member down, would otherwise keep it pending
    * for good, and every change behind it, the in-sync set's included. The operator's request fails.
+   * Some members may hold the view given up, so the current members are recorded again past it
+   * before any other change (see the module comment); a majority of them suffices, as for any
+   * in-sync change, so this cannot hold the group where the change given up did.
    */
   private giveUpIfStuck(): void {
     const { member } = this.context;
@@ -186,7 +210,7 @@ export class ViewChange {
     this.context.setPeers(member.view.members);
     this.context.followMirrors(serversOf(member.view));
     proposal.settle.reject(new TimeoutError(`the membership change (view ${proposal.view.version}, not recorded by ${silent.join(', ')})`, timeoutMs));
-    this.review();
+    this.propose({ ...member.view });
   }
 
   private check(): void {

@@ -35,6 +35,11 @@ export interface SimMemberSpec {
    * stripe form one group, as a one-stripe cluster. @default none
    */
   stripe?: string;
+  /**
+   * A spare server of a one-stripe group: outside the group's configuration, it starts (when the
+   * harness starts it) as `kiln start --join` does and waits until an operator adds it. @default false
+   */
+  spare?: boolean;
 }
 
 /** A member as every member sees it: its spec with defaults, and its address. */
@@ -44,6 +49,8 @@ export interface SimMemberInfo {
   /** The server's stripe; undefined for voters and in a one-stripe cluster. */
   stripe: string | undefined;
   url: string;
+  /** A spare server: only its own configuration names it. */
+  spare: boolean;
 }
 
 /** Everything one member incarnation is started with. */
@@ -182,7 +189,9 @@ export function simClusterConfig(members: readonly SimMemberInfo[], timing: SimG
  */
 export function startGroupMember(timing: SimGroupTiming = {}): StartMember {
   return async (context) => {
-    const config = simClusterConfig(context.members, timing, context.limits);
+    // A spare's file names it beside the group, as an operator writes it before adding it; the others' files do not.
+    const spare = context.members.some((m) => m.name === context.name && m.spare);
+    const config = simClusterConfig(context.members.filter((m) => !m.spare || m.name === context.name), timing, context.limits);
     const seams = {
       transports: [context.transport],
       clock: context.clock,
@@ -192,7 +201,7 @@ export function startGroupMember(timing: SimGroupTiming = {}): StartMember {
       log: context.log,
     };
     if (config.stripes === undefined) {
-      const server = await createServer({ ...seams, store: context.store, listen: context.role === 'server' ? context.listen : [], name: context.name, group: groupOptionsOf(config, context.name) });
+      const server = await createServer({ ...seams, store: context.store, listen: context.role === 'server' ? context.listen : [], name: context.name, group: groupOptionsOf(config, context.name, spare) });
       return { server, close: () => server.close() };
     }
     const layout = clusterLayoutOf(config);
@@ -217,6 +226,10 @@ export class SimCluster {
   private readonly members = new Map<string, MemberState>();
   private readonly persistence: 'restartable' | 'memory';
   private readonly startMember: StartMember;
+  /** Problems the cluster saw while it ran: two actives that took office in one term of a stripe. */
+  readonly problems: string[] = [];
+  /** Who took office in each term, by stripe (`<stripe>/<term>`), from the members' log lines. */
+  private readonly officeHolders = new Map<string, string>();
   /** Server names by stripe, in the order the members first name the stripes; one stripe when none does. */
   readonly stripes: ReadonlyArray<{ name: string | undefined; servers: string[] }>;
 
@@ -238,7 +251,7 @@ export class SimCluster {
       // A voter of several stripes keeps a state, so a disk, per stripe.
       const diskCount = role === 'voter' ? this.stripes.length : 1;
       this.members.set(spec.name, {
-        spec: { name: spec.name, role, stripe: role === 'server' ? spec.stripe : undefined, url: simUrl(spec.name) },
+        spec: { name: spec.name, role, stripe: role === 'server' ? spec.stripe : undefined, url: simUrl(spec.name), spare: spec.spare ?? false },
         disks: Array.from({ length: diskCount }, () => this.newDisk(random)),
         member: undefined,
         starting: undefined,
@@ -249,7 +262,7 @@ export class SimCluster {
 
   /** The cluster's layout, as every member builds it (one stripe when no member names a stripe). */
   get layout(): ClusterLayout {
-    return clusterLayoutOf(simClusterConfig(this.infos()));
+    return clusterLayoutOf(simClusterConfig(this.infos().filter((m) => !m.spare)));
   }
 
   /** Names of every member. */
@@ -267,6 +280,11 @@ export class SimCluster {
     return this.serverNames.map(simUrl);
   }
 
+  /** Names of the spare servers: outside the group until an operator adds them. */
+  get spareNames(): string[] {
+    return [...this.members.values()].filter((m) => m.spec.spare).map((m) => m.spec.name);
+  }
+
   /** Names of the voters. */
   get voterNames(): string[] {
     return [...this.members.values()].filter((m) => m.spec.role === 'voter').map((m) => m.spec.name);
@@ -282,9 +300,9 @@ export class SimCluster {
     return this.state(name).member !== undefined && this.scheduler.isAlive(name);
   }
 
-  /** Starts every member that is not running. */
-  async start(): Promise<void> {
-    await Promise.all(this.names.map((name) => this.restart(name)));
+  /** Starts every member that is not running (or only `names`). */
+  async start(names: readonly string[] = this.names): Promise<void> {
+    await Promise.all(names.map((name) => this.restart(name)));
   }
 
   /** Starts a new incarnation of `name` on what its disk kept. Does nothing if it is up. */
@@ -341,11 +359,21 @@ export class SimCluster {
     const active = this.activeName(stripe);
     if (active === undefined) return false;
     const target = this.member(active)!.server!.status().commitIndex;
-    return this.stripes[stripe]!.servers.every((name) => {
+    return this.groupServers(stripe).every((name) => {
       if (!this.isUp(name)) return false;
       const status = this.member(name)?.server?.status();
       return status !== undefined && status.lastLsn >= target && (name === active || status.state === 'PASSIVE-STANDBY');
     });
+  }
+
+  /**
+   * The servers of `stripe` its active's recorded view names (spares added, mirrors removed), or
+   * every server of the stripe when it has no active (or no group).
+   */
+  groupServers(stripe = 0): string[] {
+    const active = this.activeName(stripe);
+    const group = active === undefined ? undefined : this.member(active)?.server?.status().group;
+    return group ? group.members.filter((m) => m.kind === 'server').map((m) => m.name) : this.stripes[stripe]!.servers;
   }
 
   /** One line per server: up or down, state, term, LSNs and the view it holds (for a liveness report). */
@@ -410,6 +438,16 @@ export class SimCluster {
     return state;
   }
 
+  /** Keeps who took office in which term of its stripe; a second server in one term is a problem (split brain). */
+  private noteOffice(spec: SimMemberInfo, line: string): void {
+    const took = /^(\S+) is ACTIVE-COORDINATOR in term (\d+)/.exec(line);
+    if (!took) return;
+    const key = `${spec.stripe ?? ''}/${took[2]}`;
+    const holder = this.officeHolders.get(key);
+    if (holder !== undefined && holder !== took[1]) this.problems.push(`safety: ${holder} and ${took[1]} both took office in term ${took[2]}${spec.stripe ? ` of stripe ${spec.stripe}` : ''}`);
+    else this.officeHolders.set(key, took[1]!);
+  }
+
   private newDisk(random: Prng): CrashableStore {
     return new CrashableStore(this.options.createStore(), { ...this.options.disk, random: random.fork() });
   }
@@ -436,7 +474,10 @@ export class SimCluster {
       timers,
       random: state.random.fork(),
       limits: this.options.limits,
-      log: (line) => scheduler.note(`${name}: ${line}`),
+      log: (line) => {
+        this.noteOffice(state.spec, line);
+        scheduler.note(`${name}: ${line}`);
+      },
     });
     // A crash during the start leaves a member that must not be used.
     if (node.alive) state.member = member;

@@ -4,7 +4,8 @@
  * shared voters), a cluster and its clients run a bounded workload while a nemesis injects delays,
  * connection resets, pauses, partitions, crashes with restarts and wall-clock jumps (with several
  * stripes also partitions between stripes, or between a stripe and the voters, and the loss of
- * every server of a stripe at once); then everything heals, drains and shuts down, the final logs
+ * every server of a stripe at once), and in some seeds of one group an operator changes its
+ * membership; then everything heals, drains and shuts down, the final logs
  * are read from the disks, and the history checker judges the run, stripe by stripe. The same seed replays the same run, bit for
  * bit: compare {@link SeedResult.traceHash}.
  */
@@ -13,6 +14,7 @@ import { checkHistory, checkStripes } from '../checker/index.js';
 import type { CheckCounts, CheckResult } from '../checker/types.js';
 import { SimCluster, startGroupMember, startSingleServer, type SimMemberSpec, type StartMember } from './cluster.js';
 import { SimNetwork, simUrl } from './network.js';
+import { Operator } from './operator.js';
 import { normalizeSeed, type Prng } from './prng.js';
 import { Scheduler, SimulationTimeoutError, type SchedulerOptions } from './scheduler.js';
 import { checkTopology } from './topology-check.js';
@@ -63,10 +65,19 @@ export interface SwarmParameters {
   stripePartitions: number;
   /** With several stripes: losses of every server of one stripe at once (all crash, later all restart). */
   stripeLosses: number;
+  /**
+   * In a one-stripe group: an operator's membership changes (add a spare, remove a mirror, remove
+   * the active after failing it over), 1 to 3 in a share of the seeds, else 0.
+   */
+  membershipChanges: number;
+  /** Spare servers outside the group that a membership change may add: 1 or 2 when there are changes. */
+  spares: number;
 }
 
 /** Chance that a seed draws a cluster of several stripes. */
 const SEVERAL_STRIPES_PROBABILITY = 0.35;
+/** Chance that a seed of a one-stripe group drives membership changes. */
+const MEMBERSHIP_CHANGES_PROBABILITY = 0.3;
 
 /** Options of {@link runSeed}. */
 export interface RunSeedOptions {
@@ -128,7 +139,7 @@ export function drawSwarm(random: Prng, fixed: Partial<SwarmParameters> = {}): S
   // Drawn even when fixed, like every parameter: fixing one leaves the others as the seed drew them.
   const drawnServers = random.int(1, 5);
   const servers = fixed.servers ?? drawnServers;
-  const drawn: Omit<SwarmParameters, 'stripes' | 'stripeServers' | 'stripePartitions' | 'stripeLosses'> = {
+  const drawn: Omit<SwarmParameters, 'stripes' | 'stripeServers' | 'stripePartitions' | 'stripeLosses' | 'membershipChanges' | 'spares'> = {
     servers,
     voters: servers === 2 ? random.int(1, 2) : random.int(0, 2),
     processes: random.int(1, 5),
@@ -153,10 +164,16 @@ export function drawSwarm(random: Prng, fixed: Partial<SwarmParameters> = {}): S
   const drawnVotersBesideTwo = random.int(1, 2);
   const drawnStripePartitions = random.int(0, 2);
   const drawnStripeLosses = random.int(0, 1);
+  // Drawn last, so a seed draws everything else as before membership changes were driven.
+  const drawnChanges = random.chance(MEMBERSHIP_CHANGES_PROBABILITY) ? random.int(1, 3) : 0;
+  const drawnSpares = random.int(1, 2);
   const stripes = fixed.stripeServers?.length ?? fixed.stripes ?? (fixed.servers !== undefined ? 1 : drawnStripes);
   if (stripes === 1) {
     const one = { ...drawn, ...fixed };
-    return { ...one, stripes, stripeServers: [one.servers], stripePartitions: 0, stripeLosses: 0 };
+    // A lone server has no group to change.
+    const membershipChanges = fixed.membershipChanges ?? (one.servers === 1 && one.voters === 0 ? 0 : drawnChanges);
+    const spares = membershipChanges === 0 ? 0 : (fixed.spares ?? drawnSpares);
+    return { ...one, stripes, stripeServers: [one.servers], stripePartitions: 0, stripeLosses: 0, membershipChanges, spares };
   }
   // Two servers in 'consistency' mode need a voter: with voters fixed at none, such a stripe gets three.
   const stripeServers = fixed.stripeServers ?? drawnPerStripe.slice(0, stripes).map((n) => (n === 2 && fixed.voters === 0 ? 3 : n));
@@ -169,13 +186,17 @@ export function drawSwarm(random: Prng, fixed: Partial<SwarmParameters> = {}): S
     stripePartitions: drawnStripePartitions,
     stripeLosses: drawnStripeLosses,
   };
-  return { ...several, ...fixed, servers: several.servers, stripeServers };
+  return { ...several, ...fixed, servers: several.servers, stripeServers, membershipChanges: 0, spares: 0 };
 }
 
 /** The members of the cluster a swarm drew: `s1`... and `v1`... for one stripe; stripes `a`, `b`... with servers `sa1`, `sb1`... */
 function membersOf(swarm: SwarmParameters): SimMemberSpec[] {
   const voters = Array.from({ length: swarm.voters }, (_, i) => ({ name: `v${i + 1}`, role: 'voter' as const }));
-  if (swarm.stripes === 1) return [...Array.from({ length: swarm.servers }, (_, i) => ({ name: `s${i + 1}`, role: 'server' as const })), ...voters];
+  if (swarm.stripes === 1) {
+    const servers = Array.from({ length: swarm.servers }, (_, i) => ({ name: `s${i + 1}`, role: 'server' as const }));
+    const spares = Array.from({ length: swarm.spares }, (_, i) => ({ name: `s${swarm.servers + i + 1}`, role: 'server' as const, spare: true }));
+    return [...servers, ...voters, ...spares];
+  }
   const servers = swarm.stripeServers.flatMap((count, s) => {
     const stripe = String.fromCharCode(97 + s);
     return Array.from({ length: count }, (_, i) => ({ name: `s${stripe}${i + 1}`, role: 'server' as const, stripe }));
@@ -210,7 +231,7 @@ const EMPTY_COUNTS: CheckCounts = {
   fracturedReads: 0,
 };
 
-type FaultKind = 'crash' | 'pause' | 'partition' | 'reset' | 'clock' | 'clog' | 'stripe-partition' | 'stripe-loss';
+type FaultKind = 'crash' | 'pause' | 'partition' | 'reset' | 'clock' | 'clog' | 'stripe-partition' | 'stripe-loss' | 'membership';
 
 /** Runs one seed and checks it. Never throws for a failing run; see {@link SeedResult.ok}. */
 export async function runSeed(seedInput: number, options: RunSeedOptions): Promise<SeedResult> {
@@ -238,18 +259,19 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
   const opsPerProcess = Math.max(1, Math.ceil((options.ops ?? 80) / swarm.processes));
   const layout = cluster.layout;
   const stripes = cluster.stripes.map((s, i) => ({ name: layout.stripes[i]!.name, urls: s.servers.map(simUrl) }));
-  const route = swarm.stripes === 1 ? cluster.serverUrls : { stripes, stripeOf: (stream: string) => layout.slotTable.stripeOf(stream) };
+  // Clients are given the group's servers; they learn of a spare added from the group.
+  const route = swarm.stripes === 1 ? cluster.serverNames.filter((name) => !cluster.spareNames.includes(name)).map(simUrl) : { stripes, stripeOf: (stream: string) => layout.slotTable.stripeOf(stream) };
   const workload = new Workload(scheduler, network, route, { processes: swarm.processes, opsPerProcess, streams: swarm.streams });
   let check: CheckResult | undefined;
 
   try {
-    await scheduler.settle(cluster.start(), 60_000, 'cluster start');
+    await scheduler.settle(cluster.start(cluster.names.filter((name) => !cluster.spareNames.includes(name))), 60_000, 'cluster start');
 
     // Safety phase: the workload under faults.
     let workloadDone = false;
     const running = workload.run().then(() => void (workloadDone = true));
     const expectedMs = opsPerProcess * (10 + swarm.delayMaxMs * 2 + swarm.syncDelayMaxMs);
-    const nemesis = runNemesis(scheduler, network, cluster, workload, swarm, nemesisRandom, expectedMs, () => workloadDone, faults);
+    const nemesis = runNemesis(scheduler, network, cluster, workload, swarm, nemesisRandom, expectedMs, () => workloadDone, faults, problems);
     await scheduler.settle(running, options.timeLimitMs ?? 600_000, 'workload');
     await scheduler.settle(nemesis, 60_000, 'nemesis');
 
@@ -262,6 +284,8 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
       problems.push(`liveness: the healed cluster did not converge within 100 s of virtual time: ${cluster.describeServers().join('; ')}`);
     }
     const actives = cluster.stripes.map((_, i) => cluster.activeName(i));
+    // The servers of each stripe's view: a spare never added or a mirror removed holds no copy to check.
+    const groups = cluster.stripes.map((_, i) => cluster.groupServers(i));
     await scheduler.run({ untilMs: scheduler.now + 3000 });
     if (cluster.stripes.length > 1) problems.push(...(await scheduler.settle(checkTopology(scheduler, network, cluster), 60_000, 'topology check')));
     await scheduler.settle(workload.stopSubscription(), 60_000, 'subscription stop');
@@ -269,8 +293,8 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
 
     // The checker compares every log of a stripe with the first: its active's.
     const logs = [];
-    for (const [i, stripe] of cluster.stripes.entries()) {
-      const order = [...stripe.servers].sort((a, b) => Number(b === actives[i]) - Number(a === actives[i]));
+    for (const i of cluster.stripes.keys()) {
+      const order = [...groups[i]!].sort((a, b) => Number(b === actives[i]) - Number(a === actives[i]));
       const finalLogs = [];
       for (const name of order) {
         const { events, openPrepares } = await cluster.finalLog(name);
@@ -289,7 +313,7 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
   } finally {
     await cluster.dispose().catch(() => {});
   }
-  problems.push(...scheduler.errors, ...workload.unexpectedErrors.map((e) => `unexpected client error: ${e}`));
+  problems.push(...cluster.problems, ...scheduler.errors, ...workload.unexpectedErrors.map((e) => `unexpected client error: ${e}`));
   const replay = (options.replayCommand ?? defaultReplayCommand)(seed);
   return {
     seed,
@@ -326,6 +350,7 @@ async function runNemesis(
   windowMs: number,
   done: () => boolean,
   faults: string[],
+  problems: string[],
 ): Promise<void> {
   const plan: Array<{ atMs: number; kind: FaultKind }> = [];
   const add = (count: number, kind: FaultKind): void => {
@@ -339,10 +364,12 @@ async function runNemesis(
   add(swarm.clogs, 'clog');
   add(swarm.stripePartitions, 'stripe-partition');
   add(swarm.stripeLosses, 'stripe-loss');
+  add(swarm.membershipChanges, 'membership');
   plan.sort((a, b) => a.atMs - b.atMs);
   const start = scheduler.now;
-  // Voters are crashed, paused and cut off like servers.
-  const members = cluster.names;
+  // Voters are crashed, paused and cut off like servers; spares start only as a membership change says.
+  const members = cluster.names.filter((name) => !cluster.spareNames.includes(name));
+  const operator = new Operator(scheduler, cluster, random, problems);
   const clients = workload.nodeNames;
   for (const fault of plan) {
     const wait = start + fault.atMs - scheduler.now;
@@ -445,6 +472,9 @@ async function runNemesis(
         await Promise.all(stripe.servers.map((name) => cluster.restart(name)));
         break;
       }
+      case 'membership':
+        await operator.change(line);
+        break;
     }
   }
 }
