@@ -3,14 +3,18 @@
 // forth; then the mirror's, then the voter's. Leases, election timers and mirror timeouts run on
 // the monotonic clock, so none of it may show: no election (the same active in the same term
 // throughout), no failed append, and every acknowledged append on every server exactly once.
+// And a coordinator of a transaction over two stripes, its clock stepped +300 s while it waits for
+// a vote, keeps the transaction open: `txnTimeoutMs` counts on the monotonic clock too.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { clusterLayoutOf, defaultLogLimits, validateClusterConfig } from '@kiln/core';
 import type { KilnClient } from '@kiln/core/client';
-import { cluster, connectWithin, killAllMembers, launch, pollUntil, seededRandom, statusOf, type Member } from './support/cluster.js';
+import { cluster, connectWithin, killAllMembers, launch, pollUntil, seededRandom, statusOf, stripedCluster, type Member } from './support/cluster.js';
 import { FakeClocks, faketimeUnavailable } from './support/faketime.js';
 import { expectEveryAckOnEveryServerOnce, oneInSyncActive, takeAllWriters, Writers } from './support/history.js';
+import { streamsByStripe } from './support/stripes.js';
 
 const unavailable = faketimeUnavailable();
 // In CI a missing libfaketime fails the file; elsewhere it is skipped, and says why.
@@ -31,6 +35,14 @@ afterEach(async () => {
 afterAll(async () => {
   if (!process.env.KILN_KEEP) await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
+
+/** A temporary folder for one test's data, logs and timestamp files, removed after the file. */
+async function testRoot(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'kiln-clock-'));
+  dirs.push(root);
+  console.log(`clock-skew: logs in ${root} (kept with KILN_KEEP=1)`);
+  return root;
+}
 
 /** Resolves once `ms` have passed since `since` (a fault's duration, not a synchronisation). */
 const elapsed = (since: number, ms: number): Promise<void> => pollUntil(`${ms} ms to pass`, () => performance.now() - since >= ms, ms + 10_000, 20);
@@ -62,9 +74,7 @@ describe.skipIf(unavailable !== undefined && !required)('wall-clock jumps on a g
   });
 
   it('a jump of +300 s, -60 s and a strobe on the active, the mirror and the voter: no election, no failed append, nothing lost', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'kiln-clock-'));
-    dirs.push(root);
-    console.log(`clock-skew: logs in ${root} (kept with KILN_KEEP=1)`);
+    const root = await testRoot();
     const clocks = new FakeClocks(root);
     const { file, members } = await cluster(2, 1, root, seededRandom(300), 'restartable');
     for (const m of members) launch(file, m, false, await clocks.envFor(m.name));
@@ -116,5 +126,45 @@ describe.skipIf(unavailable !== undefined && !required)('wall-clock jumps on a g
     for (const m of servers) expect((await statusOf(m.client))?.term).toBe(term);
     expect(writers.history.filter((op) => op.type !== 'invoke' && op.type !== 'ok')).toEqual([]);
     await expectEveryAckOnEveryServerOnce(members, 'restartable', writers, 'clock-skew');
+  }, 60_000);
+
+  it('a coordinator whose wall clock jumps +300 s while a participant has not voted keeps the transaction open, and commits it', async () => {
+    const root = await testRoot();
+    const clocks = new FakeClocks(root);
+    const { file, members } = await stripedCluster(2, 1, 0, root, seededRandom(301), 'memory');
+    for (const m of members) launch(file, m, false, await clocks.envFor(m.name));
+    const [alpha, bravo] = members as [Member, Member];
+    const client = await connectWithin([alpha.client]);
+    clients.push(client);
+    await pollUntil("alpha knows bravo's active", async () => (await client.topology()).stripes[1]!.active === bravo.name);
+    const layout = clusterLayoutOf(validateClusterConfig(JSON.parse(await readFile(file, 'utf8'))));
+    const [[a], [b]] = streamsByStripe(layout, 'skew') as [[string], [string]];
+    await client.read(b); // dials bravo first
+
+    // Bravo stopped: alpha, coordinating, waits for its vote, well within txnTimeoutMs.
+    bravo.process!.kill('SIGSTOP');
+    const stoppedAt = performance.now();
+    // Its outcome, settled either way, so that an abort fails the test below rather than going unhandled.
+    const outcome = client
+      .transact([
+        { stream: a, events: [{ type: 'A', data: 1 }] },
+        { stream: b, events: [{ type: 'B', data: 1 }] },
+      ])
+      .catch((error: Error) => error);
+    await pollUntil('the transaction open on its coordinator', async () => (await client.openTransactions()).length === 1, 5000, 50);
+    await clocks.set(alpha.name, 300);
+    // Past a few of alpha's ticks with its clock 300 s ahead: a timeout on the wall clock aborts now.
+    await elapsed(performance.now(), 1500);
+    const [open] = await client.openTransactions();
+    expect(open, 'the transaction still open after the jump').toBeDefined();
+    expect(open!.ageMs).toBeLessThan(defaultLogLimits.txnTimeoutMs);
+    bravo.process!.kill('SIGCONT');
+    expect(performance.now() - stoppedAt, 'bravo stopped for less than txnTimeoutMs').toBeLessThan(defaultLogLimits.txnTimeoutMs);
+
+    const result = await outcome;
+    if (result instanceof Error) throw result;
+    expect(result.streams.map((s) => s.stream).sort()).toEqual([a, b].sort());
+    expect((await client.read(a)).map((e) => e.type)).toEqual(['A']);
+    expect((await client.read(b)).map((e) => e.type)).toEqual(['B']);
   }, 60_000);
 });
