@@ -346,10 +346,10 @@ export async function stripedCluster(
   return { file, members, stripeNames };
 }
 
-/** Starts a member's process; `join` starts a server new to a running group (`--join`). */
-export function launch(file: string, member: Member, joining = false): void {
+/** Starts a member's process; `join` starts a server new to a running group (`--join`); `env` replaces this process's environment. */
+export function launch(file: string, member: Member, joining = false, env?: NodeJS.ProcessEnv): void {
   const args = member.voter ? ['voter', '--config', file, '--name', member.name] : ['start', '--config', file, '--server', member.name, ...(joining ? ['--join'] : [])];
-  const child = spawn(process.execPath, [KILN_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [KILN_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], ...(env ? { env } : {}) });
   child.stderr!.on('data', (chunk: Buffer) => void appendFile(join(member.dataDir, '..', `${member.name}.log`), chunk));
   children.add(child);
   child.once('exit', () => children.delete(child));
