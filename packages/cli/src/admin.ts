@@ -62,13 +62,14 @@ function printView(view: GroupView, print: (line: string) => void): void {
 
 /** Prints the new mirror's progress once a second until the active counts it in sync. */
 async function waitInSync(client: KilnClient, options: AdminOptions, print: (line: string) => void): Promise<void> {
-  const deadline = Date.now() + options.waitLimitMs;
+  // On the monotonic clock: a wall-clock step would end the wait at once or stretch it.
+  const deadline = performance.now() + options.waitLimitMs;
   for (;;) {
     const { group } = await client.serverStatus();
     const mirror = group?.mirrors.find((m) => m.name === options.name);
     if (mirror) print(describeMirror(mirror));
     if (group?.inSync.includes(options.name)) return;
-    if (Date.now() > deadline) throw new AdminWaitError(`${options.name} is not in sync after ${Math.round(options.waitLimitMs / 1000)} s; it stays a member and keeps catching up`);
+    if (performance.now() > deadline) throw new AdminWaitError(`${options.name} is not in sync after ${Math.round(options.waitLimitMs / 1000)} s; it stays a member and keeps catching up`);
     await new Promise((resolve) => setTimeout(resolve, PROGRESS_EVERY_MS));
   }
 }

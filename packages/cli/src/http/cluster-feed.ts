@@ -44,7 +44,8 @@ export class ClusterFeed {
   private readonly pages = new Set<ServerResponse>();
   private polling = false;
   private timer: NodeJS.Timeout | undefined;
-  private last: { at: number; cluster: ClusterStatus } | undefined;
+  /** The last poll: `at` on the wall clock for the page, `monoMs` on the monotonic clock for the rate (a wall step would skew it). */
+  private last: { at: number; monoMs: number; cluster: ClusterStatus } | undefined;
   private readonly rate: RatePoint[] = [];
   private readonly events: ClusterEvent[] = [];
   private readonly catchUpReported = new Map<string, number>();
@@ -82,13 +83,13 @@ export class ClusterFeed {
   private async poll(): Promise<void> {
     this.polling = true;
     while (this.pages.size > 0 && !this.closed) {
-      const started = Date.now();
+      const started = performance.now();
       const cluster = await clusterStatus(this.config, this.dial);
       const at = Date.now();
-      this.record(at, cluster);
+      this.record(at, performance.now(), cluster);
       const picture = this.picture(at, cluster);
       for (const page of this.pages) this.send(page, picture);
-      await new Promise<void>((resolve) => (this.timer = setTimeout(resolve, Math.max(0, POLL_MS - (Date.now() - started)))));
+      await new Promise<void>((resolve) => (this.timer = setTimeout(resolve, Math.max(0, POLL_MS - (performance.now() - started)))));
     }
     this.polling = false;
   }
@@ -102,9 +103,9 @@ export class ClusterFeed {
   }
 
   /** Adds the rate point and the events since the last answer. */
-  private record(at: number, cluster: ClusterStatus): void {
+  private record(at: number, monoMs: number, cluster: ClusterStatus): void {
     const last = this.last;
-    this.last = { at, cluster };
+    this.last = { at, monoMs, cluster };
     if (!last) return;
     let committed = 0;
     for (const stripe of cluster.stripes) {
@@ -112,7 +113,7 @@ export class ClusterFeed {
       const now = lastLsnOf(cluster, stripe.name);
       if (before !== undefined && now !== undefined) committed += Math.max(0, now - before);
     }
-    this.rate.push({ at, perSecond: Math.round((committed * 1000) / Math.max(1, at - last.at)) });
+    this.rate.push({ at, perSecond: Math.round((committed * 1000) / Math.max(1, monoMs - last.monoMs)) });
     if (this.rate.length > RATE_POINTS_MAX) this.rate.shift();
     for (const text of this.changes(last.cluster, cluster, at)) this.events.unshift({ at, text });
     this.events.splice(EVENTS_MAX);
