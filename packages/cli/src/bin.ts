@@ -8,6 +8,8 @@
  * kiln voter --config CLUSTER-FILE --name NAME [--http URL]
  * kiln certs --config CLUSTER-FILE --out DIR
  * kiln admin add-mirror|remove-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE] [--wait]
+ * kiln backup --config CLUSTER-FILE [--stripe STRIPE] | --url URL --out FILE [--from-lsn N]
+ * kiln restore --in FILE [FILE...] --data-dir DIR
  * kiln status [URL] [--config CLUSTER-FILE] [--json]
  * kiln status --config CLUSTER-FILE [--json]
  * kiln diverged [URL] [--config CLUSTER-FILE] [--json]
@@ -19,14 +21,16 @@
  * kiln bench [--url URL]... | [--config FILE] [options]
  * ```
  *
- * The commands that dial servers (status, diverged, admin, txn) trust the cluster file's CA and
+ * The commands that dial servers (status, diverged, admin, txn, backup) trust the cluster file's CA and
  * take `--tls-cert F --tls-key F`, a certificate to present where a port requires one, and
  * `--user NAME [--password-stdin]` (the password in `KILN_PASSWORD` otherwise), or a token in
  * `KILN_TOKEN`, for a cluster with `auth`.
  */
 import { parseArgs } from 'node:util';
-import { serversOf, type ClusterConfig, type MemberTlsConfig } from '@kiln/core';
+import { ConfigError, serversOf, stripesOf, type ClusterConfig, type MemberTlsConfig } from '@kiln/core';
 import { runAdmin } from './admin.js';
+import { runBackup } from './backup/backup-writer.js';
+import { runRestore } from './backup/restore.js';
 import { runBench } from './bench/command.js';
 import { startServerMember, startVoterMember } from './cluster.js';
 import { writeDevCertificates } from './certs.js';
@@ -75,6 +79,18 @@ const USAGE = `usage:
       With several stripes, --stripe names the server's stripe.
   kiln admin remove-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE]
       Removes mirror NAME from its running stripe; it then takes no part.
+  kiln backup --config CLUSTER-FILE [--stripe STRIPE] --out FILE [--from-lsn N]
+  kiln backup --url URL --out FILE [--from-lsn N]
+      Copies the stripe's committed log, as stored, from its active (or the lone server at URL)
+      into FILE while it keeps serving: every record from LSN 1 (or N, an incremental backup
+      after one that ended at N-1) through the commit index when the backup starts. Written to
+      FILE.partial, renamed to FILE once whole; never overwrites FILE. Prints a progress line a
+      second on stderr. With auth it needs a user or token with admin on "*".
+  kiln restore --in FILE [FILE...] --data-dir DIR
+      Checks a full backup and the incremental ones after it (headers, every record's CRC,
+      trailers, LSNs joining up) and writes their records into DIR, new or empty, for a server
+      to start on: alone (kiln start --data DIR) or as a new mirror of the group (its dataDir in
+      the cluster file; kiln start --join, then kiln admin add-mirror). See docs/operations.md.
   kiln status [URL] [--config CLUSTER-FILE] [--json]
       Prints a server's state, term, LSN, commit index and connections, and for a group member
       the active, the in-sync set and each mirror's lag (default URL tcp://127.0.0.1:7410).
@@ -114,12 +130,12 @@ const USAGE = `usage:
       Runs a load against a running server or cluster: a progress line every second, then
       appends/s, transactions/s and p50/p99/p99.9 latency. kiln bench --help for every option.
 
-  TLS: status, diverged, admin and txn trust the CA of the cluster file's top-level tls section
+  TLS: status, diverged, admin, txn and backup trust the CA of the cluster file's top-level tls section
   when they dial a tls:// or wss:// address. Each also takes --tls-cert FILE --tls-key FILE, a
   certificate from that CA to present where a port requires one: under mutual TLS, a voter's
   peer address, where kiln status --config asks it, takes only a certificate naming a member.
 
-  Credentials: for a cluster with auth, status, diverged, admin and txn take --user NAME, with
+  Credentials: for a cluster with auth, status, diverged, admin, txn and backup take --user NAME, with
   the password in the environment variable KILN_PASSWORD or, with --password-stdin, on standard
   input; without --user, a token in KILN_TOKEN. Never a password on the command line.
 
@@ -182,6 +198,15 @@ async function main(argv: string[]): Promise<void> {
       if (values.wait && action === 'remove-mirror') throw new UsageError('--wait goes with add-mirror only');
       const { config, dial } = await operatorLink(values.config, values);
       return runAdmin(action, { config: config, dial, name: values.name, stripe: values.stripe, wait: values.wait ?? false, waitLimitMs: ADMIN_WAIT_LIMIT_MS }, (line) => console.log(line));
+    }
+    case 'backup':
+      return backup(rest);
+    case 'restore': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { in: { type: 'string', multiple: true }, 'data-dir': { type: 'string' } } });
+      // --in FILE FILE2 ...: the files after the first are positionals.
+      const files = [...(values.in ?? []), ...positionals];
+      if (files.length === 0 || !values['data-dir']) throw new UsageError('kiln restore needs --in FILE [FILE...] and --data-dir DIR');
+      return runRestore({ files, dataDir: values['data-dir'] }, (line) => console.log(line), log);
     }
     case 'status':
     case 'diverged': {
@@ -266,6 +291,26 @@ async function start(args: string[]): Promise<void> {
   });
   const serverLog = memberLog(logFormat, serversOf(config)[0]!.name);
   await runUntilSignalled(startServerMember(config, undefined, 'server', serverLog, values.http), serverLog);
+}
+
+async function backup(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, stripe: { type: 'string' }, url: { type: 'string', multiple: true }, out: { type: 'string' }, 'from-lsn': { type: 'string' }, ...OPERATOR_FLAGS } });
+  if (!values.out || (values.config === undefined) === (values.url === undefined)) throw new UsageError('kiln backup needs --out FILE and one of --config CLUSTER-FILE or --url URL');
+  if (values.stripe !== undefined && values.config === undefined) throw new UsageError('--stripe goes with --config');
+  const fromLsn = Number(values['from-lsn'] ?? '1');
+  if (!Number.isSafeInteger(fromLsn) || fromLsn < 1) throw new UsageError(`--from-lsn must be a positive integer, not '${values['from-lsn']}'`);
+  const { config, dial } = await operatorLink(values.config, values);
+  const urls = config === undefined ? values.url!.map((url, i) => checkUrl(url, `--url[${i}]`)) : stripeUrls(config, values.stripe);
+  return runBackup({ urls, dial, out: values.out, fromLsn }, (line) => console.log(line), log);
+}
+
+/** The client addresses of the stripe `--stripe` names (the only one, when the cluster has one). */
+function stripeUrls(config: ClusterConfig, name: string | undefined): string[] {
+  const stripes = stripesOf(config);
+  if (name === undefined && stripes.length > 1) throw new ConfigError('--stripe', `the cluster has ${stripes.length} stripes (${stripes.map((s) => s.name).join(', ')}); name the one to back up`);
+  const stripe = name === undefined ? stripes[0]! : stripes.find((s) => s.name === name);
+  if (stripe === undefined) throw new ConfigError('--stripe', `the cluster has no stripe '${name}' (${stripes.map((s) => s.name).join(', ')})`);
+  return stripe.servers.flatMap((s) => s.listen);
 }
 
 async function stripeOf(args: string[]): Promise<void> {

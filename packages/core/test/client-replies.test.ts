@@ -64,6 +64,7 @@ describe('client reply checks', () => {
       removeMirror: null,
       logDigest: [5, 'crc'],
       diverged: [0, 0, 1, [[1, 'not a record']]],
+      backupPage: ['c', 'alpha', 1, 9, ['not a record']],
     };
     client = await dial(await fakeServer((id, op) => [FrameKind.Result, id, replies[op]]));
     const calls: Array<[string, () => Promise<unknown>]> = [
@@ -75,6 +76,7 @@ describe('client reply checks', () => {
       ['removeMirror', () => client!.removeMirror('b')],
       ['logDigest', () => client!.logDigest(5)],
       ['diverged', () => client!.diverged().next()],
+      ['backupPage', () => client!.backupPage({ fromLsn: 1, throughLsn: 0 })],
     ];
     for (const [op, call] of calls) await expect(call(), op).rejects.toThrow(ProtocolError);
     // The connection is still usable: a malformed result fails its own request only.

@@ -166,6 +166,12 @@ const SAMPLES: { [K in OperationName]: { args: Array<ArgumentsOf<K>>; badArgs: u
     ],
     badResults: [[0, 1, 3], [0, 1, 3, [[7, 'bytes']]], [0, 1, 3, [[-7, new Uint8Array()]]], [0, 1, 3, [], ['c#1/2.1', 'maybe']], [0, 1, 3, [], ['c#1/2.1']]],
   },
+  backupPage: {
+    args: [{ fromLsn: 1, throughLsn: 0 }, { fromLsn: 7, throughLsn: 90 }],
+    badArgs: [null, [0, 0], [1, -1], [1.5, 2], ['1', 2], [1]],
+    results: [{ clusterId: 'c', stripe: 'alpha', stripeEpoch: 1_700_000_000_000, throughLsn: 9, records: [new Uint8Array([1, 2]), new Uint8Array(0)] }],
+    badResults: [null, ['c', 'alpha', 1, 9], ['c', 'alpha', -1, 9, []], ['c', 'alpha', 1, 9, ['bytes']], [7, 'alpha', 1, 9, []]],
+  },
 };
 
 /** Through MessagePack and back, as a frame would carry it. */

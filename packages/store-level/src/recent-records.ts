@@ -18,7 +18,7 @@ import { decodeChunk } from './record-chunks.js';
 export const RECENT_RECORD_BYTES = 2 * (STORE_WRITE_BUFFER_BYTES + defaultLogLimits.groupCommitBytesMax);
 
 /** What to do about a damaged store, the end of every error this check raises. */
-const REMEDY = 'Restore the directory from a backup, or rebuild the server as a new mirror of its group: kiln admin remove-mirror, empty the directory, kiln start --join, kiln admin add-mirror';
+const REMEDY = 'Restore it from a backup into a new directory (kiln restore --in FULL [INCREMENTAL...] --data-dir NEW; docs/operations.md, Backup and restore), or rebuild the server as a new mirror of its group: kiln admin remove-mirror, empty the directory, kiln start --join, kiln admin add-mirror';
 
 /**
  * Walks back from the last record over {@link RECENT_RECORD_BYTES}, down to `lowestLsn`, and

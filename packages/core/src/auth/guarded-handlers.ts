@@ -54,6 +54,8 @@ export function guardedHandlers(handlers: OperationHandlers, access: Access): Op
     addMirror: overAll('admin', handlers.addMirror),
     removeMirror: overAll('admin', handlers.removeMirror),
     diverged: overAll('admin', handlers.diverged),
+    // A backup holds every stream, and restores to a server of its own: an operator's right.
+    backupPage: overAll('admin', handlers.backupPage),
   };
 }
 

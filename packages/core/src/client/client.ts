@@ -16,6 +16,7 @@ import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operation
 import type { ServerStatus } from '../protocol/status.js';
 import type { Topology } from '../protocol/topology.js';
 import type { OpenTransaction, ResolveOutcome } from '../protocol/txn-messages.js';
+import type { BackupPage, BackupPageRequest } from '../protocol/backup-messages.js';
 import { systemClock, systemRandom, systemTimers, type Random } from '../time.js';
 import { retryWhileBusy, type BusyRetrySettings } from './busy-retry.js';
 import { eventsOf } from './events.js';
@@ -357,15 +358,16 @@ export class KilnClient {
     return this.toHome('txnResolve', { txnId, decision: decision === 'commit' ? Decision.Commit : Decision.Abort });
   }
 
+  /** One page of the committed log as stored, for `kiln backup` (docs/operations.md); needs `admin` on a server with auth. */
+  backupPage(request: BackupPageRequest): Promise<BackupPage> {
+    return this.toHome('backupPage', request);
+  }
+
   /** Closes the connection (every stripe's). Requests still in flight fail with `ClientClosedError`. */
   close(): Promise<void> {
     return this.router.close();
   }
 
-  /**
-   * A transaction's appends as they go on the wire, each stream's events encoded once.
-   * @throws InvalidArgumentError naming the first append that breaks a rule
-   */
   /** The id of an event given none. */
   private readonly newEventId = (): string => this.random.uuid();
 

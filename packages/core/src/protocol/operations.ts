@@ -52,6 +52,7 @@ import {
 } from './replies.js';
 import { serverStatusFromWire, serverStatusToWire, type ServerStatus } from './status.js';
 import { topologyFromWire, topologyToWire, type Topology } from './topology.js';
+import { backupPageFromWire, backupPageRequestFromWire, backupPageRequestToWire, backupPageToWire, type BackupPage, type BackupPageRequest } from './backup-messages.js';
 import type { Decision, StreamEntry } from '../log/record.js';
 import {
   decideFromWire,
@@ -183,6 +184,11 @@ const TABLE = {
     args: { toWire: (index) => index, fromWire: divergedIndexFromWire },
     result: { toWire: divergedEntryToWire, fromWire: divergedEntryFromWire },
     clientMethods: ['diverged'],
+  }),
+  backupPage: row<BackupPageRequest, BackupPageRequest, BackupPage>({
+    args: { toWire: backupPageRequestToWire, fromWire: backupPageRequestFromWire },
+    result: { toWire: backupPageToWire, fromWire: backupPageFromWire },
+    clientMethods: ['backupPage'],
   }),
 };
 

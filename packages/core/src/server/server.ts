@@ -21,6 +21,7 @@ import { Session, type SessionContext } from './session.js';
 import { SubscriptionHub } from '../read/subscriptions.js';
 import { ClusterPresence } from '../cluster/presence.js';
 import { logDigest } from '../read/log-digest.js';
+import { readBackupPage } from '../read/backup-page.js';
 import { checkPlacement, type ClusterLayout } from '../cluster/layout.js';
 import type { PeerInbox } from '../replication/peer-inbox.js';
 import { listenOptionsFor } from './listen-options.js';
@@ -228,6 +229,7 @@ class Server implements KilnServer {
     const inbox = this.placement.inbox ?? this.presence.ownInbox();
     inbox.register(this.presence.stripe, (message) => member.receive(message));
     const group = this.standalone ? {} : { peers: inbox, groupUrls: () => member.clientUrls() };
+    const backupLog = { clusterId: this.clusterId, stripe: this.presence.directory.layout.stripes[this.presence.stripe]!.name, epoch: () => this.presence.epoch.current() };
     const context: SessionContext = {
       serverName: this.name,
       clusterId: this.clusterId,
@@ -249,6 +251,7 @@ class Server implements KilnServer {
       logDigest: (throughLsn) => logDigest(this.store, this.logLimits, throughLsn),
       // A standalone server's report holds only operators' forced decisions.
       diverged: (index) => member.divergedEntry(index),
+      backupPage: (request) => member.readIndex().then((commitIndex) => readBackupPage(this.store, this.logLimits, backupLog, request, commitIndex)),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
       ...(this.options.auth ? { auth: new Authenticator(this.options.auth, this.clock, this.timers, new FailureLog(this.log, this.name, this.clock, this.timers)) } : {}),
       counters: this.counters,

@@ -62,6 +62,8 @@ export interface SessionContext {
   logDigest: (throughLsn: number) => Promise<LogDigest>;
   /** One entry of the `diverged` report, by index. */
   diverged: (index: number) => Promise<DivergedEntry | undefined>;
+  /** A page of the committed log as stored, for `kiln backup`. */
+  backupPage: OperationHandlers['backupPage'];
   /** True once the server began shutting down. */
   shuttingDown: () => boolean;
   /** Checks clients' credentials, when the server has users and tokens. */
@@ -173,7 +175,7 @@ export class Session implements TransactAnswers {
   /** Starts one request; its answer is sent when it settles, so requests pipeline. */
   private handle(id: number, op: OperationName, args: unknown): void {
     if (!this.admits(id)) return;
-    if (op === 'read' || op === 'readAll') {
+    if (op === 'read' || op === 'readAll' || op === 'backupPage') {
       this.handleRead(id, op, args);
       return;
     }
@@ -243,7 +245,7 @@ export class Session implements TransactAnswers {
   }
 
   /** Starts a read once the read budgets admit it; its charge comes back once its answer is handed to the connection. */
-  private handleRead(id: number, op: 'read' | 'readAll', args: unknown): void {
+  private handleRead(id: number, op: 'read' | 'readAll' | 'backupPage', args: unknown): void {
     this.inFlight++;
     // `start` never throws: a refusal (NotActiveError on a mirror, bad arguments) is a rejection, and answered.
     const answer = (): Promise<void> =>
@@ -324,6 +326,7 @@ export class Session implements TransactAnswers {
       removeMirror: (name) => context.removeMirror(name),
       logDigest: (throughLsn) => context.logDigest(throughLsn),
       diverged: (index) => context.diverged(index),
+      backupPage: (request) => context.backupPage(request),
     };
   }
 

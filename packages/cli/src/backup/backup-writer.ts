@@ -1,0 +1,110 @@
+/**
+ * `kiln backup`: copies a stripe's committed log, as stored, from its active into a backup file
+ * (see backup-format.ts), page by page. The range is fixed when it starts: from `--from-lsn`
+ * (1: a full backup) through the commit index then, so writers go on appending meanwhile and the
+ * file holds exactly that range. It is written to FILE.partial and renamed only once whole and
+ * synced, so a backup stopped on the way never leaves a file that looks whole.
+ */
+import { createHash } from 'node:crypto';
+import { access, open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ConfigError, indexRecord, InvalidArgumentError } from '@kiln/core';
+import { connect, type BackupPage, type KilnClient } from '@kiln/core/client';
+import type { Dial } from '../transports.js';
+import { BackupFileError } from './backup-file-error.js';
+import { encodeHeader, TRAILER_MAGIC, type BackupHeader } from './backup-format.js';
+
+export interface BackupOptions {
+  /** The client addresses of the stripe's servers (or of one lone server): the client follows the active. */
+  urls: string[];
+  dial: Dial;
+  /** The backup file to write; never overwritten. */
+  out: string;
+  /** The first LSN to copy: 1 for a full backup, the last backup's last LSN + 1 for an incremental one. */
+  fromLsn: number;
+}
+
+const PROGRESS_EVERY_MS = 1000;
+
+/** Writes the backup; `print` gets the summary, `progress` a line a second while it runs. */
+export async function runBackup(options: BackupOptions, print: (line: string) => void, progress: (line: string) => void): Promise<void> {
+  const { out, fromLsn } = options;
+  if (await exists(out)) throw new ConfigError('--out', `${out} exists: a backup never overwrites a file`);
+  const client = await connect(options.urls, { ...options.dial, reconnectWindowMs: 10_000, requestTimeoutMs: 30_000 });
+  try {
+    const startedMs = Date.now();
+    const first = await client.backupPage({ fromLsn, throughLsn: 0 });
+    const lastLsn = first.throughLsn;
+    if (fromLsn > lastLsn + 1) throw new InvalidArgumentError('--from-lsn', `${fromLsn} is past the end of the committed log, LSN ${lastLsn}`);
+    const header: BackupHeader = { clusterId: first.clusterId, stripe: first.stripe, stripeEpoch: first.stripeEpoch, firstLsn: fromLsn, lastLsn, server: (await client.serverStatus()).name, createdAtMs: startedMs };
+    const bytes = await writeFile(client, header, first, `${out}.partial`, progress);
+    // Not before the file is whole: a backup's name stands for a file that is.
+    if (await exists(out)) throw new ConfigError('--out', `${out} appeared while the backup ran; the backup is left in ${out}.partial`);
+    await rename(`${out}.partial`, out);
+    await syncDirectory(dirname(out));
+    const seconds = ((Date.now() - startedMs) / 1000).toFixed(1);
+    print(`backup ${out}: LSN ${fromLsn} through ${lastLsn} of stripe ${header.stripe} (cluster ${header.clusterId}, epoch ${header.stripeEpoch}, from ${header.server}): ${lastLsn - fromLsn + 1} records, ${bytes} bytes in ${seconds} s`);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Writes the whole file to `partial`, synced; returns its size. A failure removes it (a killed process leaves it). */
+async function writeFile(client: KilnClient, header: BackupHeader, first: BackupPage, partial: string, progress: (line: string) => void): Promise<number> {
+  const file = await open(partial, 'w');
+  try {
+    const hash = createHash('sha256');
+    const headerBytes = encodeHeader(header);
+    let bytes = await append(file, hash, [headerBytes]);
+    progress(`backup: writing ${partial}: LSN ${header.firstLsn} through ${header.lastLsn} of stripe ${header.stripe}`);
+    let progressAtMs = Date.now();
+    let page = first;
+    for (let next = header.firstLsn; next <= header.lastLsn; ) {
+      if (page.clusterId !== header.clusterId || page.stripe !== header.stripe || page.stripeEpoch !== header.stripeEpoch) {
+        throw new BackupFileError(partial, next, `the stripe's log changed during the backup (now cluster ${page.clusterId}, stripe ${page.stripe}, epoch ${page.stripeEpoch})`);
+      }
+      if (page.records.length === 0) throw new BackupFileError(partial, next, `the committed log of ${header.stripe} now ends at LSN ${page.throughLsn}, before LSN ${header.lastLsn}: it lost records since the backup started`);
+      // Each record checked as it arrives: a damaged one never goes into a backup.
+      for (const record of page.records) indexRecord(record, next++);
+      bytes += await append(file, hash, page.records);
+      if (Date.now() - progressAtMs >= PROGRESS_EVERY_MS) {
+        progressAtMs = Date.now();
+        progress(`backup: LSN ${next - 1} of ${header.lastLsn} (${Math.floor(((next - header.firstLsn) / (header.lastLsn - header.firstLsn + 1)) * 100)}%), ${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+      }
+      if (next <= header.lastLsn) page = await client.backupPage({ fromLsn: next, throughLsn: header.lastLsn });
+    }
+    bytes += await append(file, null, [TRAILER_MAGIC, hash.digest()]);
+    await file.sync();
+    await file.close();
+    return bytes;
+  } catch (error) {
+    await file.close().catch(() => {});
+    await rm(partial, { force: true });
+    throw error;
+  }
+}
+
+/** Writes `chunks` at the end of `file`, adding them to `hash`; returns their bytes. */
+async function append(file: Awaited<ReturnType<typeof open>>, hash: ReturnType<typeof createHash> | null, chunks: Uint8Array[]): Promise<number> {
+  const joined = Buffer.concat(chunks);
+  hash?.update(joined);
+  await file.write(joined);
+  return joined.length;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Makes a rename durable: on Linux, by syncing the directory that holds the name. */
+export async function syncDirectory(path: string): Promise<void> {
+  const directory = await open(path, 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}
