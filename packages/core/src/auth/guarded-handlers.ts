@@ -54,6 +54,8 @@ export function guardedHandlers(handlers: OperationHandlers, access: Access): Op
     addMirror: overAll('admin', handlers.addMirror),
     removeMirror: overAll('admin', handlers.removeMirror),
     diverged: overAll('admin', handlers.diverged),
+    // An operator's check of the stored log: it reads every stream, and every byte of it.
+    rangeDigest: overAll('admin', handlers.rangeDigest),
   };
 }
 

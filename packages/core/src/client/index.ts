@@ -35,6 +35,7 @@ export type { Credentials } from '../protocol/handshake.js';
 export type { TransactionResult, AppendedRange, MirrorSpec, LogDigest, EventFilter } from '../protocol/messages.js';
 export type { ServerStatus, ServerState, GroupStatus, MirrorStatus } from '../protocol/status.js';
 export type { OpenTransaction, ResolveOutcome } from '../protocol/txn-messages.js';
+export type { RangeDigest, RangeDigestRequest } from '../protocol/range-digest.js';
 export type { ForcedDecision } from '../replication/diverged-report.js';
 export type { GroupView, GroupMemberConfig } from '../replication/group-view.js';
 export type { EventData, ExpectedVersion, RecordedEvent } from '../log/events.js';

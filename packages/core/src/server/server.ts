@@ -21,6 +21,7 @@ import { Session, type SessionContext } from './session.js';
 import { SubscriptionHub } from '../read/subscriptions.js';
 import { ClusterPresence } from '../cluster/presence.js';
 import { logDigest } from '../read/log-digest.js';
+import { rangeDigest } from '../read/range-digest.js';
 import { checkPlacement, type ClusterLayout } from '../cluster/layout.js';
 import type { PeerInbox } from '../replication/peer-inbox.js';
 import { listenOptionsFor } from './listen-options.js';
@@ -247,6 +248,7 @@ class Server implements KilnServer {
       addMirror: (mirror) => this.addMirror(mirror),
       removeMirror: (name) => this.removeMirror(name),
       logDigest: (throughLsn) => logDigest(this.store, this.logLimits, throughLsn),
+      rangeDigest: (range) => rangeDigest(this.store, this.logLimits, this.timers, range),
       // A standalone server's report holds only operators' forced decisions.
       diverged: (index) => member.divergedEntry(index),
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
