@@ -12,7 +12,6 @@ import { checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
 import type { ForcedDecision } from '../replication/diverged-report.js';
 import type { GroupView } from '../replication/group-view.js';
 import { CLIENT_ID_LENGTH_MAX, type LogDigest, type MirrorSpec, type TransactionAppend, type TransactionResult } from '../protocol/messages.js';
-import type { RangeDigest, RangeDigestRequest } from '../protocol/range-digest.js';
 import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
 import type { Topology } from '../protocol/topology.js';
@@ -305,17 +304,8 @@ export class KilnClient {
     return this.toHome('logDigest', throughLsn);
   }
 
-  /**
-   * A digest of the stored records `fromLsn..throughLsn` (at most `RANGE_DIGEST_RECORDS_MAX`) of
-   * the server this client is connected to, active or mirror, each record's CRC checked: see
-   * {@link RangeDigest}. `kiln verify` compares the servers of a stripe with it. Needs `admin` on
-   * `"*"` in a cluster with `auth`.
-   *
-   * @throws InvalidArgumentError for a range that is empty, starts below LSN 1 or is too wide
-   */
-  async rangeDigest(range: RangeDigestRequest): Promise<RangeDigest> {
-    return this.toHome('rangeDigest', range);
-  }
+  /** The connected server's digest of its stored records in a range, each CRC checked (`RangeDigest`; `kiln verify` compares servers by it); `admin` on `"*"` with auth. */
+  rangeDigest(range: ArgumentsOf<'rangeDigest'>): Promise<ResultOf<'rangeDigest'>> { return this.toHome('rangeDigest', range); }
 
   /**
    * The `diverged` report of the server this client is connected to (availability mode):

@@ -9,7 +9,6 @@ import { SUBSCRIPTIONS_PER_CONNECTION_MAX, type ConnectionLimits, type LogLimits
 import { decodeClientFrame, encodeError, encodeEvents, encodeResult, encodeSubscriptionEnd, FrameKind } from '../protocol/frames.js';
 import { acceptHello, encodeWelcomeFrame, type Role } from '../protocol/handshake.js';
 import type { EventSlice, LogDigest, SubscribeRequest, TransactionRequest, TransactionResult } from '../protocol/messages.js';
-import type { RangeDigest, RangeDigestRequest } from '../protocol/range-digest.js';
 import { readTransactFrame, writeTransactResult } from '../protocol/transact-frames.js';
 import type { ReadAllChunk } from '../protocol/replies.js';
 import { serveOperation, type OperationHandlers, type OperationName } from '../protocol/operations.js';
@@ -62,7 +61,7 @@ export interface SessionContext {
   /** A fingerprint of this server's own log through an LSN (the end of its log at most). */
   logDigest: (throughLsn: number) => Promise<LogDigest>;
   /** A digest of this server's own records in a range, each record's CRC checked (`kiln verify`). */
-  rangeDigest: (range: RangeDigestRequest) => Promise<RangeDigest>;
+  rangeDigest: OperationHandlers['rangeDigest'];
   /** One entry of the `diverged` report, by index. */
   diverged: (index: number) => Promise<DivergedEntry | undefined>;
   /** True once the server began shutting down. */
