@@ -4,7 +4,7 @@
  * a server should hold, so it hashes each page of records as it reads it.
  */
 
-const K = new Uint32Array([
+const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
   0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
   0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
@@ -17,7 +17,7 @@ const BLOCK_BYTES = 64;
 export class Sha256 {
   private readonly state = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
   private readonly block = new Uint8Array(BLOCK_BYTES);
-  private readonly words = new Uint32Array(64);
+  private readonly words = new Int32Array(64);
   private blockUsed = 0;
   private totalBytes = 0;
 
@@ -59,14 +59,21 @@ export class Sha256 {
     const w = this.words;
     for (let i = 0; i < 16; i++, at += 4) w[i] = (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
     for (let i = 16; i < 64; i++) {
-      const a = w[i - 15]!;
-      const b = w[i - 2]!;
-      const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
-      const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
+      const x = w[i - 15]!;
+      const y = w[i - 2]!;
+      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
       w[i] = (w[i - 16]! + s0 + w[i - 7]! + s1) | 0;
     }
     const s = this.state;
-    let [a, b, c, d, e, f, g, h] = [s[0]!, s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, s[6]!, s[7]!];
+    let a = s[0]! | 0;
+    let b = s[1]! | 0;
+    let c = s[2]! | 0;
+    let d = s[3]! | 0;
+    let e = s[4]! | 0;
+    let f = s[5]! | 0;
+    let g = s[6]! | 0;
+    let h = s[7]! | 0;
     for (let i = 0; i < 64; i++) {
       const t1 = (h + (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) + ((e & f) ^ (~e & g)) + K[i]! + w[i]!) | 0;
       const t2 = ((((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
@@ -79,13 +86,13 @@ export class Sha256 {
       b = a;
       a = (t1 + t2) | 0;
     }
-    s[0] = (s[0]! + a) >>> 0;
-    s[1] = (s[1]! + b) >>> 0;
-    s[2] = (s[2]! + c) >>> 0;
-    s[3] = (s[3]! + d) >>> 0;
-    s[4] = (s[4]! + e) >>> 0;
-    s[5] = (s[5]! + f) >>> 0;
-    s[6] = (s[6]! + g) >>> 0;
-    s[7] = (s[7]! + h) >>> 0;
+    s[0] = s[0]! + a;
+    s[1] = s[1]! + b;
+    s[2] = s[2]! + c;
+    s[3] = s[3]! + d;
+    s[4] = s[4]! + e;
+    s[5] = s[5]! + f;
+    s[6] = s[6]! + g;
+    s[7] = s[7]! + h;
   }
 }

@@ -13,14 +13,14 @@ import type { StoredRecord } from '../store/store.js';
 import type { Timers } from '../time.js';
 
 /** Hashes records `fromLsn..throughLsn` (to the log's end at most), stopping before the first damaged one. */
-export async function rangeDigest(store: CheckedStore, limits: Pick<LogLimits, 'readCountMax' | 'readBytesMax'>, timers: Timers, request: RangeDigestRequest): Promise<RangeDigest> {
+export async function rangeDigest(store: CheckedStore, limits: Pick<LogLimits, 'scanYieldEvery' | 'readBytesMax'>, timers: Timers, request: RangeDigestRequest): Promise<RangeDigest> {
   const { fromLsn } = request;
   const end = Math.min(request.throughLsn, store.lastPosition.lsn);
   const hash = new Sha256();
   let next = fromLsn;
   let damagedLsn: number | null = null;
   while (next <= end && damagedLsn === null) {
-    const maxCount = Math.min(limits.readCountMax, end - next + 1);
+    const maxCount = Math.min(limits.scanYieldEvery, end - next + 1);
     const page = await readPage(store, next, maxCount, limits.readBytesMax);
     for (const record of page.records) hash.update(record.bytes);
     if (page.records.length === 0 && page.damagedLsn === null) break; // the log was cut short under the scan
