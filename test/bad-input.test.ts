@@ -19,7 +19,7 @@ const SEED = Number(process.env.KILN_FUZZ_SEED ?? Math.floor(Math.random() * 2 *
 const HANDSHAKE_TIMEOUT_MS = 500;
 const IDLE_TIMEOUT_MS = 2000;
 const FRAME_BYTES_MAX = defaultConnectionLimits.frameBytesMax;
-const OPERATIONS = new Set(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping', 'addMirror', 'removeMirror', 'diverged', 'logDigest']);
+const OPERATIONS = new Set(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping', 'addMirror', 'removeMirror', 'diverged', 'logDigest', 'rangeDigest']);
 const MiB = 1024 * 1024;
 
 // A full collection on demand, for measuring what is retained rather than what is not yet collected.

@@ -16,12 +16,13 @@
  * kiln stripe-of STREAM --config CLUSTER-FILE [--json]
  * kiln txn list --config CLUSTER-FILE [--json]
  * kiln txn resolve TXN --abort|--commit --config CLUSTER-FILE
+ * kiln verify --config CLUSTER-FILE [--stripe STRIPE] [--from-lsn N] [--json]
  * kiln passwd
  * kiln token [--json]
  * kiln bench [--url URL]... | [--config FILE] [options]
  * ```
  *
- * The commands that dial servers (status, diverged, admin, txn, backup) trust the cluster file's CA and
+ * The commands that dial servers (status, diverged, admin, txn, backup, verify) trust the cluster file's CA and
  * take `--tls-cert F --tls-key F`, a certificate to present where a port requires one, and
  * `--user NAME [--password-stdin]` (the password in `KILN_PASSWORD` otherwise), or a token in
  * `KILN_TOKEN`, for a cluster with `auth`.
@@ -43,6 +44,7 @@ import { formatPlacement, placeStream, streamNameProblem } from './stripe-of.js'
 import { CREDENTIAL_FLAGS, operatorCredentials, type CredentialFlags } from './operator-credentials.js';
 import { operatorTransports, type Dial } from './transports.js';
 import { printOpenTransactions, resolveTransaction } from './txn.js';
+import { fromLsnFlag, runVerify } from './verify.js';
 import { printNewToken, printPasswordHash } from './passwd.js';
 import { describeFailure, UsageError } from './exit-codes.js';
 import { asksForHelp, commandHelp, fullHelp, kilnVersion } from './help.js';
@@ -119,6 +121,15 @@ const USAGE = `usage:
       stripe's active holding a prepared part of it asks the coordinator once more, and if it
       still cannot, ends the part with the forced decision and keeps that in its diverged report.
       Prints what each stripe did; fails when no stripe holds a part of TXN.
+  kiln verify --config CLUSTER-FILE [--stripe STRIPE] [--from-lsn N] [--json]
+      Checks, while the stripes serve, that every server of each stripe (or of STRIPE) holds the
+      same records as its active, each passing its CRC: from LSN N (default 1) to the active's
+      commit index, in ranges of 100,000 records, narrowing a difference down to its first LSN.
+      Prints per server OK, DAMAGED at LSN x, DIFFERS from the active from LSN y, or UNREACHABLE,
+      with a progress line on stderr every 2 s; exits 6 when a server is damaged or differs, 5
+      when one could not be checked. --json prints { stripes: [{ name, active, term, fromLsn,
+      throughLsn, servers: [{ name, result, active, checkedThroughLsn, damagedLsn,
+      differsFromLsn, detail }] }] }. Needs admin on "*" in a cluster with auth.
   kiln passwd
       Reads a password from standard input (on a terminal, asks for it without echo) and prints
       its scrypt hash, for a user's passwordHash in the cluster file's auth section.
@@ -130,12 +141,12 @@ const USAGE = `usage:
       Runs a load against a running server or cluster: a progress line every second, then
       appends/s, transactions/s and p50/p99/p99.9 latency. kiln bench --help for every option.
 
-  TLS: status, diverged, admin, txn and backup trust the CA of the cluster file's top-level tls section
+  TLS: status, diverged, admin, txn, backup and verify trust the CA of the cluster file's top-level tls section
   when they dial a tls:// or wss:// address. Each also takes --tls-cert FILE --tls-key FILE, a
   certificate from that CA to present where a port requires one: under mutual TLS, a voter's
   peer address, where kiln status --config asks it, takes only a certificate naming a member.
 
-  Credentials: for a cluster with auth, status, diverged, admin, txn and backup take --user NAME, with
+  Credentials: for a cluster with auth, status, diverged, admin, txn, backup and verify take --user NAME, with
   the password in the environment variable KILN_PASSWORD or, with --password-stdin, on standard
   input; without --user, a token in KILN_TOKEN. Never a password on the command line.
 
@@ -222,6 +233,14 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, out: { type: 'string' } } });
       if (!values.config || !values.out) throw new UsageError('kiln certs needs --config CLUSTER-FILE and --out DIR');
       return writeDevCertificates(values.config, values.out, (line) => console.log(line));
+    }
+    case 'verify': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, stripe: { type: 'string' }, 'from-lsn': { type: 'string' }, json: { type: 'boolean' }, ...OPERATOR_FLAGS } });
+      if (!values.config) throw new UsageError('kiln verify needs --config CLUSTER-FILE');
+      const fromLsn = fromLsnFlag(values['from-lsn']);
+      const { config, dial } = await operatorLink(values.config, values);
+      process.exitCode = await runVerify({ config, dial, stripe: values.stripe, fromLsn, json: values.json ?? false }, (line) => console.log(line), log);
+      return;
     }
     case 'stripe-of':
       return stripeOf(rest);

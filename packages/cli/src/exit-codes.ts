@@ -14,8 +14,10 @@ export const EXIT = {
   config: 3,
   /** The address is in use, or the data directory is locked by another process. */
   inUse: 4,
-  /** No server answered at the address. */
+  /** No server answered at the address; `kiln verify`: a server could not be checked. */
   unreachable: 5,
+  /** `kiln verify`: a server's log is damaged, or differs from its active's. */
+  mismatch: 6,
 } as const;
 
 /** What `kiln help` prints after the commands. */
@@ -26,7 +28,9 @@ export const EXIT_CODES_HELP = `exit codes:
   3  configuration: the config file is missing, not JSON or breaks a rule (the line names the
      field), a certificate cannot be read, or no server or voter has the name given
   4  in use: the address is taken, or the data directory is locked by another kiln process
-  5  unreachable: no server answered at the address`;
+  5  unreachable: no server answered at the address; kiln verify: a server did not answer (or
+     its stripe had no active to compare it with), and no other server was found wrong
+  6  kiln verify: a server's log is damaged (a record fails its CRC) or differs from its active's`;
 
 /** A command line that does not make sense: exits with {@link EXIT.usage}. */
 export class UsageError extends Error {

@@ -71,6 +71,7 @@ export {
   STORE_TABLE_FILE_BYTES,
   STORE_BLOCK_CACHE_BYTES,
   STORE_WRITE_BUFFER_BYTES,
+  RANGE_DIGEST_RECORDS_MAX,
   type ConnectionLimits,
   type LogLimits,
   type GroupTiming,

@@ -208,6 +208,11 @@ export const TXN_REMEMBERED_MAX = 100_000;
 /** Longest transaction id, in characters. */
 export const TXN_ID_LENGTH_MAX = 200;
 /**
+ * Records one `rangeDigest` request covers at most (`kiln verify` asks in ranges of this many): it
+ * bounds how long one request keeps a server reading, about a second for records of 1 KiB.
+ */
+export const RANGE_DIGEST_RECORDS_MAX = 100_000;
+/**
  * Files the level store lets LevelDB keep open (its `max_open_files`, the least it accepts; it
  * keeps 10 for its own files and the rest for tables). LevelDB maps each open table into memory,
  * and every page a read or a compaction touches counts in the server's resident memory until the

@@ -156,6 +156,15 @@ const SAMPLES: { [K in OperationName]: { args: Array<ArgumentsOf<K>>; badArgs: u
   },
   removeMirror: { args: ['b'], badArgs: ['', 7, 'x'.repeat(65)], results: [view], badResults: [[-1, [], [], 0]] },
   logDigest: { args: [12], badArgs: [-1, 'all'], results: [{ throughLsn: 12, digest: 0xdead_beef }], badResults: [[12], [12, 2 ** 32], [12, -1]] },
+  rangeDigest: {
+    args: [{ fromLsn: 1, throughLsn: 1 }, { fromLsn: 7, throughLsn: 100_006 }],
+    badArgs: [null, [0, 5], [5, 4], [1, 100_001], [1, 'end'], [1.5, 2], [1, 2, 3]],
+    results: [
+      { fromLsn: 1, throughLsn: 100, digest: new Uint8Array(32).fill(7), damagedLsn: null },
+      { fromLsn: 5, throughLsn: 4, digest: new Uint8Array(32), damagedLsn: 5 },
+    ],
+    badResults: [null, [1, 100, new Uint8Array(31), null], [5, 3, new Uint8Array(32), null], [1, 100, 'digest', null], [1, 100, new Uint8Array(32), -1], [1, 100, new Uint8Array(32)]],
+  },
   diverged: {
     args: [0],
     badArgs: [-1, 1.5],

@@ -56,6 +56,8 @@ export function guardedHandlers(handlers: OperationHandlers, access: Access): Op
     diverged: overAll('admin', handlers.diverged),
     // A backup holds every stream, and restores to a server of its own: an operator's right.
     backupPage: overAll('admin', handlers.backupPage),
+    // An operator's check of the stored log: it reads every stream, and every byte of it.
+    rangeDigest: overAll('admin', handlers.rangeDigest),
   };
 }
 

@@ -8,16 +8,17 @@ import { InvalidArgumentError, ProtocolError, type KilnError } from '../errors.j
 import { DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_RETRY_DELAY_MS, defaultClientTiming, defaultConnectionLimits } from '../limits.js';
 import type { EventData, RecordedEvent } from '../log/events.js';
 import { decodeRecord, Decision } from '../log/record.js';
-import { checkStreamNameText, checkWellFormed } from '../log/stream-name.js';
+import { checkStreamNameText } from '../log/stream-name.js';
 import type { ForcedDecision } from '../replication/diverged-report.js';
 import type { GroupView } from '../replication/group-view.js';
-import { CLIENT_ID_LENGTH_MAX, type LogDigest, type MirrorSpec, type TransactionAppend, type TransactionResult } from '../protocol/messages.js';
+import { type LogDigest, type MirrorSpec, type TransactionAppend, type TransactionResult } from '../protocol/messages.js';
 import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
 import type { Topology } from '../protocol/topology.js';
 import type { OpenTransaction, ResolveOutcome } from '../protocol/txn-messages.js';
 import type { BackupPage, BackupPageRequest } from '../protocol/backup-messages.js';
 import { systemClock, systemRandom, systemTimers, type Random } from '../time.js';
+import { sessionClientId } from './session-client-id.js';
 import { retryWhileBusy, type BusyRetrySettings } from './busy-retry.js';
 import { eventsOf } from './events.js';
 import { Link, type ClientStatus } from './link.js';
@@ -96,24 +97,6 @@ export async function connect(urls: string | readonly string[], options: ClientO
   }
   const busyRetry = { retries: options.busyRetries ?? DEFAULT_BUSY_RETRIES, delayMs: options.busyRetryDelayMs ?? DEFAULT_BUSY_RETRY_DELAY_MS, timers: options.timers ?? systemTimers, random };
   return new KilnClient(new TopologyRouter(link, topology, newLink), clientId, random, busyRetry);
-}
-
-/** Length of the `/<UUID>` a given `clientId` gets. */
-const SESSION_SUFFIX_LENGTH = 37;
-
-/**
- * The id this client's transactions carry: unique to this client, since the server tells
- * transactions apart by `(clientId, seq)` and every client numbers its own from 1.
- */
-function sessionClientId(clientId: string | undefined, random: Random): string {
-  if (clientId === undefined) return random.uuid();
-  const lengthMax = CLIENT_ID_LENGTH_MAX - SESSION_SUFFIX_LENGTH;
-  if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > lengthMax) {
-    throw new InvalidArgumentError('clientId', `must be a string of 1 to ${lengthMax} characters`);
-  }
-  // The id goes into the log as UTF-8: a lone surrogate would come back as another id after a restart.
-  checkWellFormed(clientId, 'clientId');
-  return `${clientId}/${random.uuid()}`;
 }
 
 /** A connection to Kiln. Create one with {@link connect}. */
@@ -303,6 +286,11 @@ export class KilnClient {
    */
   async logDigest(throughLsn: number): Promise<LogDigest> {
     return this.toHome('logDigest', throughLsn);
+  }
+
+  /** The connected server's digest of its stored records in a range, each CRC checked (`kiln verify` compares servers by it); needs `admin` on `"*"` with auth. */
+  rangeDigest(range: ArgumentsOf<'rangeDigest'>): Promise<ResultOf<'rangeDigest'>> {
+    return this.toHome('rangeDigest', range);
   }
 
   /**

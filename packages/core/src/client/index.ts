@@ -36,6 +36,7 @@ export type { TransactionResult, AppendedRange, MirrorSpec, LogDigest, EventFilt
 export type { ServerStatus, ServerState, GroupStatus, MirrorStatus } from '../protocol/status.js';
 export type { OpenTransaction, ResolveOutcome } from '../protocol/txn-messages.js';
 export type { BackupPage, BackupPageRequest } from '../protocol/backup-messages.js';
+export type { RangeDigest, RangeDigestRequest } from '../protocol/range-digest.js';
 export type { ForcedDecision } from '../replication/diverged-report.js';
 export type { GroupView, GroupMemberConfig } from '../replication/group-view.js';
 export type { EventData, ExpectedVersion, RecordedEvent } from '../log/events.js';

@@ -10,7 +10,7 @@ import type { OperationName } from '../protocol/operations.js';
 import type { Random } from '../time.js';
 
 /** Operations a server answers whether or not it is the active. */
-const ANSWERED_BY_ANY_SERVER: ReadonlySet<OperationName> = new Set<OperationName>(['ping', 'status', 'topology', 'logDigest', 'diverged']);
+const ANSWERED_BY_ANY_SERVER: ReadonlySet<OperationName> = new Set<OperationName>(['ping', 'status', 'topology', 'logDigest', 'rangeDigest', 'diverged']);
 
 /**
  * True when an answer comes from the active only: to request `op`, or (no op: no request waits

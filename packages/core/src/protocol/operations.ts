@@ -50,6 +50,7 @@ import {
   type ReadAllChunk,
   type ReadPage,
 } from './replies.js';
+import { rangeDigestFromWire, rangeDigestRequestFromWire, rangeDigestRequestToWire, rangeDigestToWire, type RangeDigest, type RangeDigestRequest } from './range-digest.js';
 import { serverStatusFromWire, serverStatusToWire, type ServerStatus } from './status.js';
 import { topologyFromWire, topologyToWire, type Topology } from './topology.js';
 import { backupPageFromWire, backupPageRequestFromWire, backupPageRequestToWire, backupPageToWire, type BackupPage, type BackupPageRequest } from './backup-messages.js';
@@ -179,6 +180,11 @@ const TABLE = {
     args: { toWire: (throughLsn) => throughLsn, fromWire: logDigestThroughFromWire },
     result: { toWire: logDigestToWire, fromWire: logDigestFromWire },
     clientMethods: ['logDigest'],
+  }),
+  rangeDigest: row<RangeDigestRequest, RangeDigestRequest, RangeDigest>({
+    args: { toWire: rangeDigestRequestToWire, fromWire: rangeDigestRequestFromWire },
+    result: { toWire: rangeDigestToWire, fromWire: rangeDigestFromWire },
+    clientMethods: ['rangeDigest'],
   }),
   diverged: row<number, number, DivergedEntry | undefined>({
     args: { toWire: (index) => index, fromWire: divergedIndexFromWire },

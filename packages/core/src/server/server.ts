@@ -22,6 +22,7 @@ import { SubscriptionHub } from '../read/subscriptions.js';
 import { ClusterPresence } from '../cluster/presence.js';
 import { logDigest } from '../read/log-digest.js';
 import { readBackupPage } from '../read/backup-page.js';
+import { rangeDigest } from '../read/range-digest.js';
 import { checkPlacement, type ClusterLayout } from '../cluster/layout.js';
 import type { PeerInbox } from '../replication/peer-inbox.js';
 import { listenOptionsFor } from './listen-options.js';
@@ -246,12 +247,15 @@ class Server implements KilnServer {
       directory: this.presence.directory,
       topology: () => this.presence.topology(),
       ...(txns ? { transactions: txns } : {}),
-      addMirror: (mirror) => this.addMirror(mirror),
-      removeMirror: (name) => this.removeMirror(name),
-      logDigest: (throughLsn) => logDigest(this.store, this.logLimits, throughLsn),
-      // A standalone server's report holds only operators' forced decisions.
-      diverged: (index) => member.divergedEntry(index),
-      backupPage: (request) => member.readIndex().then((commitIndex) => readBackupPage(this.store, this.logLimits, backupLog, request, commitIndex)),
+      operator: {
+        addMirror: (mirror) => this.addMirror(mirror),
+        removeMirror: (name) => this.removeMirror(name),
+        logDigest: (throughLsn) => logDigest(this.store, this.logLimits, throughLsn),
+        rangeDigest: (range) => rangeDigest(this.store, this.logLimits, this.timers, range),
+        // A standalone server's report holds only operators' forced decisions.
+        diverged: (index) => member.divergedEntry(index),
+        backupPage: (request) => member.readIndex().then((commitIndex) => readBackupPage(this.store, this.logLimits, backupLog, request, commitIndex)),
+      },
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
       ...(this.options.auth ? { auth: new Authenticator(this.options.auth, this.clock, this.timers, new FailureLog(this.log, this.name, this.clock, this.timers)) } : {}),
       counters: this.counters,

@@ -8,7 +8,7 @@ import { errorToWire, ConnectionClosedError, InvalidArgumentError, KilnError, Pr
 import { SUBSCRIPTIONS_PER_CONNECTION_MAX, type ConnectionLimits, type LogLimits } from '../limits.js';
 import { decodeClientFrame, encodeError, encodeEvents, encodeResult, encodeSubscriptionEnd, FrameKind } from '../protocol/frames.js';
 import { acceptHello, encodeWelcomeFrame, type Role } from '../protocol/handshake.js';
-import type { EventSlice, LogDigest, SubscribeRequest, TransactionRequest, TransactionResult } from '../protocol/messages.js';
+import type { EventSlice, SubscribeRequest, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import { readTransactFrame, writeTransactResult } from '../protocol/transact-frames.js';
 import type { ReadAllChunk } from '../protocol/replies.js';
 import { serveOperation, type OperationHandlers, type OperationName } from '../protocol/operations.js';
@@ -16,8 +16,6 @@ import type { ServerStatus } from '../protocol/status.js';
 import type { ClusterDirectory } from '../cluster/directory.js';
 import type { Topology } from '../protocol/topology.js';
 import type { Transactions } from '../txn/transactions.js';
-import type { DivergedEntry } from '../replication/diverged-report.js';
-import type { GroupMemberConfig, GroupView } from '../replication/group-view.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection } from '../transport/transport.js';
 import type { Committer } from '../commit/committer.js';
@@ -30,6 +28,9 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { guardedHandlers } from '../auth/guarded-handlers.js';
 
 /** What a session needs from its server. */
+/** The operations a session hands to the server as they come. */
+type OperatorOperation = 'addMirror' | 'removeMirror' | 'logDigest' | 'rangeDigest' | 'diverged' | 'backupPage';
+
 export interface SessionContext {
   serverName: string;
   clusterId: string;
@@ -56,14 +57,11 @@ export interface SessionContext {
   topology: () => Promise<Topology>;
   /** Transactions over several stripes, on a server of a cluster of several. */
   transactions?: Transactions;
-  addMirror: (mirror: GroupMemberConfig) => Promise<GroupView>;
-  removeMirror: (name: string) => Promise<GroupView>;
-  /** A fingerprint of this server's own log through an LSN (the end of its log at most). */
-  logDigest: (throughLsn: number) => Promise<LogDigest>;
-  /** One entry of the `diverged` report, by index. */
-  diverged: (index: number) => Promise<DivergedEntry | undefined>;
-  /** A page of the committed log as stored, for `kiln backup`. */
-  backupPage: OperationHandlers['backupPage'];
+  /**
+   * The operator's operations, served as they are (the guard checks `admin`): membership, the log's
+   * digests (`kiln verify`), the `diverged` report, and pages of the stored log (`kiln backup`).
+   */
+  operator: Pick<OperationHandlers, OperatorOperation>;
   /** True once the server began shutting down. */
   shuttingDown: () => boolean;
   /** Checks clients' credentials, when the server has users and tokens. */
@@ -322,11 +320,7 @@ export class Session implements TransactAnswers {
       txnStatus: (txnId) => this.transactions().status(txnId),
       txnList: () => Promise.resolve(this.transactions().list()),
       txnResolve: (request) => this.transactions().resolveByOperator(request),
-      addMirror: (mirror) => context.addMirror(mirror),
-      removeMirror: (name) => context.removeMirror(name),
-      logDigest: (throughLsn) => context.logDigest(throughLsn),
-      diverged: (index) => context.diverged(index),
-      backupPage: (request) => context.backupPage(request),
+      ...context.operator,
     };
   }
 
