@@ -14,7 +14,8 @@
 //   and write, N + 1 busy processes taking turns on the machine's cores).
 //
 //   node bench/stripes.mjs [--seconds 20] [--out FILE.jsonl] [--parts scale,even,isolation,alone,rate]
-//                          [--rate 2000]
+//                          [--rate 2000] [--checkout DIR]
+// --checkout DIR runs the members from another built checkout (a before/after on one machine).
 //                                                                   (PEERS_DIR: the peers harness)
 //
 // scale: the same load (8 clients x 32 appends in flight) over 1, 2, 4 stripes; even: the same
@@ -43,9 +44,10 @@ import { runFixedRate, streamsPerStripe } from './fixed-rate.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(benchDir, '..');
-const cliBin = path.join(repoRoot, 'packages/cli/dist/bin.js');
+const { values: flags } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, out: { type: 'string' }, parts: { type: 'string', default: 'scale,even,isolation,alone,rate' }, rate: { type: 'string', default: '2000' }, checkout: { type: 'string' } } });
+const checkout = flags.checkout ? path.resolve(flags.checkout) : repoRoot;
+const cliBin = path.join(checkout, 'packages/cli/dist/bin.js');
 const peersDir = process.env.PEERS_DIR ?? path.resolve(repoRoot, '../shared/peers');
-const { values: flags } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, out: { type: 'string' }, parts: { type: 'string', default: 'scale,even,isolation,alone,rate' }, rate: { type: 'string', default: '2000' } } });
 const PARTS = new Set(flags.parts.split(','));
 const SECONDS = Number(flags.seconds);
 const RATE = Number(flags.rate);
@@ -87,7 +89,7 @@ async function startCluster(shape, tag) {
   c.members = new Map();
   const logBase = path.join(benchDir, 'out', `stripes-${tag}`);
   const names = [...c.config.stripes.flatMap((s) => s.servers.map((x) => [x.name, false])), ...c.config.voters.map((v) => [v.name, true])];
-  await Promise.all(names.map(async ([name, voter]) => c.members.set(name, await startMember({ cliBin, repoRoot, file: c.file, name, voter, logFile: `${logBase}-${name}.log`, track }))));
+  await Promise.all(names.map(async ([name, voter]) => c.members.set(name, await startMember({ cliBin, repoRoot: checkout, file: c.file, name, voter, logFile: `${logBase}-${name}.log`, track }))));
   await waitActives(c, c.config.stripes, 60_000);
   return c;
 }
