@@ -209,8 +209,10 @@ export class Session implements TransactAnswers {
     if (!this.admits(id)) return;
     this.inFlight++;
     const answer = new TransactAnswer(this, id);
-    // What the transact handler does without permission checks, without a promise.
-    if (this.committerTakesAsItIs(request)) {
+    // What the transact handler does without permission checks, without a promise: on a lone stripe, and on
+    // this stripe's own streams while no part of a transaction over several stripes is held here.
+    const { directory, transactions } = this.context;
+    if (!this.guarded && (!directory.striped || (transactions?.holdsAny === false && directory.holdsEveryStreamOf(request.appends)))) {
       try {
         this.context.committer().submit(request, answer);
       } catch (error) {
@@ -228,18 +230,6 @@ export class Session implements TransactAnswers {
       (committed) => answer.resolve(committed),
       (error: unknown) => answer.reject(error),
     );
-  }
-
-  /**
-   * True when the transact handler would hand the transaction to the committer and do nothing
-   * else: no permission checks, and in a cluster of several stripes every stream on this one and
-   * no part of a transaction over several stripes held here (every append of such a cluster
-   * passes here, so it settles that without the handler's promises).
-   */
-  private committerTakesAsItIs(request: TransactionRequest): boolean {
-    if (this.guarded) return false;
-    const { directory, transactions } = this.context;
-    return !directory.striped || (directory.holdsEveryStreamOf(request.appends) && transactions?.holdsAny === false);
   }
 
   /** A transaction read by hand committed (see {@link TransactAnswer}). */
