@@ -5,16 +5,18 @@
 // per append (server and raw client together) and the group commits taken. For before/after
 // comparisons of the commit path and for `node --cpu-prof` / `--trace-gc-nvp` runs; the real
 // figures come from `npm run bench`. With `--level` the server is restartable instead: a level
-// store (synced writes) in a temp dir, removed at the end.
+// store (synced writes) in a temp dir, removed at the end. With `--stripes N` the server is the
+// first stripe's of a cluster of N (the other stripes' servers are not started: at idle nothing
+// goes to them), fed streams of its own stripe: what being one of several stripes costs an append.
 //
-//   node bench/in-process-appends.mjs [--level] [--appends N] [CHECKOUT]   # CHECKOUT: a built checkout (default: this one)
+//   node bench/in-process-appends.mjs [--level] [--appends N] [--stripes N] [CHECKOUT]   # CHECKOUT: a built checkout (default: this one)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
-const { values: options, positionals } = parseArgs({ options: { level: { type: 'boolean' }, appends: { type: 'string' } }, allowPositionals: true });
+const { values: options, positionals } = parseArgs({ options: { level: { type: 'boolean' }, appends: { type: 'string' }, stripes: { type: 'string', default: '1' } }, allowPositionals: true });
 const root = path.resolve(positionals[0] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
 const core = await import(path.join(root, 'packages/core/dist/index.js'));
 const { Encoder, Decoder } = await import(path.join(root, 'node_modules/@msgpack/msgpack/dist.esm/index.mjs'));
@@ -38,7 +40,18 @@ store.append = (records) => {
   return append(records);
 };
 const transport = core.inProcessTransport();
-const server = await core.createServer({ store, transports: [transport], listen: ['memory://bench'] });
+const STRIPES = Number(options.stripes);
+/** A cluster of STRIPES stripes of one server each, this one in the first; none for one stripe (a lone server, as before). */
+function clusterOfStripes() {
+  if (STRIPES === 1) return {};
+  const stripes = Array.from({ length: STRIPES }, (_, i) => ({ name: `stripe${i}`, servers: [{ name: `s${i}`, urls: [`memory://bench-${i}`] }] }));
+  return { name: 's0', cluster: { layout: { name: 'bench', stripes, slotTable: core.SlotTable.initial(STRIPES) }, stripe: 0 } };
+}
+const server = await core.createServer({ store, transports: [transport], listen: ['memory://bench'], ...clusterOfStripes() });
+/** 1,000 stream names of the first stripe. */
+const table = core.SlotTable.initial(STRIPES);
+const streams = [];
+for (let i = 0; streams.length < 1000; i++) if (table.stripeOf(`s-${i}`) === 0) streams.push(`s-${i}`);
 const connection = await transport.dial(server.urls[0], core.defaultConnectionLimits);
 const frames = connection[Symbol.asyncIterator]();
 connection.send(encode([0, { version: core.PROTOCOL_VERSION, role: 'client' }]));
@@ -49,7 +62,7 @@ let sent = 0;
 let answered = 0;
 const sendNext = () => {
   sent++;
-  connection.send(encode([1, sent, 'transact', ['bench', sent, [[`s-${sent % 1000}`, 'any', events]]]]));
+  connection.send(encode([1, sent, 'transact', ['bench', sent, [[streams[sent % 1000], 'any', events]]]]));
 };
 const cpuBefore = process.cpuUsage();
 const started = performance.now();
@@ -64,7 +77,7 @@ while (answered < APPENDS) {
 }
 const cpu = process.cpuUsage(cpuBefore);
 const elapsedMs = performance.now() - started;
-console.log(`${((cpu.user + cpu.system) / APPENDS).toFixed(2)} µs CPU per append (server and raw client), ${Math.round((APPENDS / elapsedMs) * 1000)} appends/s, ${groupCommits} group commits${dataDir ? ', level store' : ''}`);
+console.log(`${((cpu.user + cpu.system) / APPENDS).toFixed(2)} µs CPU per append (server and raw client), ${Math.round((APPENDS / elapsedMs) * 1000)} appends/s, ${groupCommits} group commits${dataDir ? ', level store' : ''}${STRIPES > 1 ? `, stripe 1 of ${STRIPES}` : ''}`);
 connection.close('done');
 await server.close();
 if (dataDir) await rm(dataDir, { recursive: true, force: true });

@@ -51,7 +51,8 @@ const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrore
   --rejoin         a mirror REJOIN_EVENTS=1000000 events behind catches up under load     (PARTS=rejoin)
   --stripes        clusters of 1, 2 and 4 stripes (1 server, then 2 servers + a shared voter each,
                    memory mode), the same load split over 2 and 4 independent one-server clusters,
-                   and one stripe's rate while another has no active (bench/stripes.mjs)
+                   one stripe's rate while another has no active, and a fixed rate per stripe
+                   below saturation (weak scaling; STRIPES_RATE=1000 appends/s) (bench/stripes.mjs)
                                                                                            (PARTS=stripes)
   --cross-stripe   transactions over two stripes against the same on one (hash-tagged): tx/s, p50,
                    p99, and the first commit after SIGKILL of the coordinator's active
@@ -1178,7 +1179,7 @@ async function main() {
   if (part.mirrored && !interrupted) await runMirrored();
   if (part.failover && !interrupted) await runFailover();
   if (part.rejoin && !interrupted) await runRejoin();
-  if (part.stripes && !interrupted) await runScript('Stripes', 'stripes.mjs', ['--out', path.join(outDir, `${stamp}-stripes.jsonl`)]);
+  if (part.stripes && !interrupted) await runScript('Stripes', 'stripes.mjs', ['--out', path.join(outDir, `${stamp}-stripes.jsonl`), '--rate', String(int('STRIPES_RATE', 1000))]);
   if (part['cross-stripe'] && !interrupted) await runScript('Transactions over several stripes', 'cross-stripe.mjs', []);
   if (flags['large-data'] && !interrupted) await runScript('Data far larger than memory', 'large-data.mjs', []);
   if (part.failover || part.rejoin) writeFileSync(clusterJson, JSON.stringify(clusterResults, null, 2));

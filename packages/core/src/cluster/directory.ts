@@ -87,6 +87,12 @@ export class ClusterDirectory {
     return streams.some((s) => this.stripeOf(s) !== first);
   }
 
+  /** True when this server's stripe holds the stream of every append. */
+  holdsEveryStreamOf(appends: readonly { stream: string }[]): boolean {
+    for (const append of appends) if (this.stripeOf(append.stream) !== this.ownStripe) return false;
+    return true;
+  }
+
   /**
    * Refuses an operation on streams of one other stripe (a transaction over several is the
    * lowest stripe's to coordinate: see {@link spansStripes}).

@@ -209,8 +209,10 @@ export class Session implements TransactAnswers {
     if (!this.admits(id)) return;
     this.inFlight++;
     const answer = new TransactAnswer(this, id);
-    // What the transact handler does on a lone stripe without permission checks, without a promise.
-    if (!this.guarded && !this.context.directory.striped) {
+    // What the transact handler does without permission checks, without a promise: on a lone stripe, and on
+    // this stripe's own streams while no part of a transaction over several stripes is held here.
+    const { directory, transactions } = this.context;
+    if (!this.guarded && (!directory.striped || (transactions?.holdsAny === false && directory.holdsEveryStreamOf(request.appends)))) {
       try {
         this.context.committer().submit(request, answer);
       } catch (error) {
