@@ -12,6 +12,7 @@
 //   KILN_SEED_BASE=<n>   the first seed (default 1); `random` picks one, printed for replay
 //   KILN_SIM_OPS=<n>     client operations per seed (default 80)
 //   KILN_SIM_PLANTED_BUG=1  plant the ack-before-fsync bug everywhere (to see a failure report)
+//   KILN_SIM_PLANTED_BUG=give-up  plant giving up a membership change without recording the view again
 //   KILN_SIM_SERVERS=<n> fix the group's servers at n, in one stripe (by default each seed draws 1 to 5, and 0 to 2 voters)
 //   KILN_SIM_STRIPES=<n> fix the stripes at n (by default about a third of the seeds draw 2 to 4 stripes of 1 to 3 servers, the rest one)
 import { memoryStore } from '@kiln/store-memory';
@@ -41,7 +42,7 @@ const replayEnv = [
   process.env.KILN_SIM_SERVERS ? `KILN_SIM_SERVERS=${servers}` : '',
   process.env.KILN_SIM_STRIPES ? `KILN_SIM_STRIPES=${stripes}` : '',
   process.env.KILN_SIM_OPS ? `KILN_SIM_OPS=${ops}` : '',
-  process.env.KILN_SIM_PLANTED_BUG === '1' ? 'KILN_SIM_PLANTED_BUG=1' : '',
+  process.env.KILN_SIM_PLANTED_BUG ? `KILN_SIM_PLANTED_BUG=${process.env.KILN_SIM_PLANTED_BUG}` : '',
 ]
   .filter(Boolean)
   .join(' ');
@@ -49,6 +50,7 @@ const options: RunSeedOptions = {
   createStore,
   ops,
   ackBeforeSync: process.env.KILN_SIM_PLANTED_BUG === '1',
+  giveUpWithoutRecording: process.env.KILN_SIM_PLANTED_BUG === 'give-up',
   swarm: { ...(servers === undefined ? {} : { servers }), ...(stripes === undefined ? {} : { stripes }) },
   replayCommand: (seed) => `${replayEnv ? `${replayEnv} ` : ''}${defaultReplayCommand(seed)}`,
 };
