@@ -4,13 +4,15 @@
 // one group an operator also adds and removes servers at runtime, amid the faults (operator.ts).
 // Every seed must check clean; one seed replays bit for bit; and a planted
 // durability bug must be caught, in a lone server and in a cluster of stripes, and so must a
-// participant that shows a transaction's part before its outcome.
+// participant that shows a transaction's part before its outcome, and an active that gives up a
+// membership change without recording its view again (given-up-changes.ts scripts that split brain).
 //
 //   KILN_SEED=<n>        run (and report in full) one seed only: the replay command of a failure
 //   KILN_SEEDS=<count>   how many seeds to run (default 1000)
 //   KILN_SEED_BASE=<n>   the first seed (default 1); `random` picks one, printed for replay
 //   KILN_SIM_OPS=<n>     client operations per seed (default 80)
 //   KILN_SIM_PLANTED_BUG=1  plant the ack-before-fsync bug everywhere (to see a failure report)
+//   KILN_SIM_PLANTED_BUG=give-up  plant giving up a membership change without recording the view again
 //   KILN_SIM_SERVERS=<n> fix the group's servers at n, in one stripe (by default each seed draws 1 to 5, and 0 to 2 voters)
 //   KILN_SIM_STRIPES=<n> fix the stripes at n (by default about a third of the seeds draw 2 to 4 stripes of 1 to 3 servers, the rest one)
 import { memoryStore } from '@kiln/store-memory';
@@ -19,6 +21,7 @@ import { anomalyClasses } from '../src/testing/checker/index.js';
 import {
   defaultReplayCommand,
   Prng,
+  runGivenUpChanges,
   runSeed,
   Scheduler,
   startGroupMember,
@@ -39,7 +42,7 @@ const replayEnv = [
   process.env.KILN_SIM_SERVERS ? `KILN_SIM_SERVERS=${servers}` : '',
   process.env.KILN_SIM_STRIPES ? `KILN_SIM_STRIPES=${stripes}` : '',
   process.env.KILN_SIM_OPS ? `KILN_SIM_OPS=${ops}` : '',
-  process.env.KILN_SIM_PLANTED_BUG === '1' ? 'KILN_SIM_PLANTED_BUG=1' : '',
+  process.env.KILN_SIM_PLANTED_BUG ? `KILN_SIM_PLANTED_BUG=${process.env.KILN_SIM_PLANTED_BUG}` : '',
 ]
   .filter(Boolean)
   .join(' ');
@@ -47,6 +50,7 @@ const options: RunSeedOptions = {
   createStore,
   ops,
   ackBeforeSync: process.env.KILN_SIM_PLANTED_BUG === '1',
+  giveUpWithoutRecording: process.env.KILN_SIM_PLANTED_BUG === 'give-up',
   swarm: { ...(servers === undefined ? {} : { servers }), ...(stripes === undefined ? {} : { stripes }) },
   replayCommand: (seed) => `${replayEnv ? `${replayEnv} ` : ''}${defaultReplayCommand(seed)}`,
 };
@@ -224,6 +228,22 @@ if (single !== undefined) {
       expect(caught.length, 'fewer than 3 seeds in 1..30 caught prepared events made visible').toBe(3);
       const classes = new Set(caught.flatMap((r) => anomalyClasses.filter((c) => r.counts[c] > 0)));
       expect([...classes], 'the part is seen twice or without its transaction').toEqual(expect.arrayContaining(['duplicatedTransactions']));
+    });
+
+    it('catches a planted bug: two membership changes given up in a row, without recording the view again, let both sides of a cut acknowledge writes', async () => {
+      // The scripted sequence of view-change.ts's module comment; the same seeds, with and without the bug.
+      for (const seed of [1, 2, 3]) {
+        const fixed = await runGivenUpChanges({ createStore, seed });
+        expect(fixed.additions, `seed ${seed}: both additions given up`).toEqual(['TimeoutError', 'TimeoutError']);
+        expect(fixed.problems, `seed ${seed}`).toEqual([]);
+        expect(fixed.tookOffice, `seed ${seed}: only the side of c, d, f elects`).toHaveLength(1);
+        expect(fixed.check?.valid, `seed ${seed}: ${JSON.stringify(fixed.check?.examples)}`).toBe(true);
+
+        const planted = await runGivenUpChanges({ createStore, seed, planted: { giveUpWithoutRecording: true } });
+        expect(planted.additions, `seed ${seed}: both additions given up`).toEqual(['TimeoutError', 'TimeoutError']);
+        expect(planted.tookOffice, `seed ${seed}: both sides elect`).toHaveLength(2);
+        expect(planted.check?.counts.lost, `seed ${seed}: ${planted.problems.join('; ')}`).toBeGreaterThan(0);
+      }
     });
 
     it('runs tasks in (virtual time, sequence) order, holds a paused node, drops a crashed one', async () => {

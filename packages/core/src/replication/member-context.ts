@@ -46,6 +46,13 @@ export interface GroupOptions {
    * @default false
    */
   mutualTls?: boolean;
+  /**
+   * @internal A planted bug for the simulation's self-test, which no cluster file can set: a
+   * membership change given up is not followed by recording the current members again (the
+   * behaviour before that fix; view-change.ts says why it lets two candidates win one term).
+   * @default false
+   */
+  plantedGiveUpWithoutRecording?: boolean;
 }
 
 /** What a member needs from the server around it. */

@@ -210,7 +210,8 @@ export class ViewChange {
     this.context.setPeers(member.view.members);
     this.context.followMirrors(serversOf(member.view));
     proposal.settle.reject(new TimeoutError(`the membership change (view ${proposal.view.version}, not recorded by ${silent.join(', ')})`, timeoutMs));
-    this.propose({ ...member.view });
+    if (member.options.plantedGiveUpWithoutRecording) this.review();
+    else this.propose({ ...member.view });
   }
 
   private check(): void {

@@ -14,6 +14,7 @@ import type { ClusterConfig, ServerConfig } from '../../config/types.js';
 import { clusterLayoutOf, groupOptionsOf } from '../../config/group-options.js';
 import { defaultClientTiming, defaultConnectionLimits, defaultLogLimits } from '../../limits.js';
 import { createServer, type KilnServer, type ServerOptions } from '../../server/server.js';
+import type { GroupOptions } from '../../replication/member-context.js';
 import { createVoter } from '../../server/voter.js';
 import type { Store } from '../../store/store.js';
 import type { Clock, Random, Timers } from '../../time.js';
@@ -152,6 +153,12 @@ export interface SimGroupTiming {
   leaseMs?: number;
 }
 
+/** Bugs {@link startGroupMember} can plant in the members it starts, for the harness's self-test; none by default. */
+export interface SimPlantedBugs {
+  /** A membership change given up is not followed by recording the current members again (see view-change.ts). @default false */
+  giveUpWithoutRecording?: boolean;
+}
+
 /**
  * The cluster configuration the members of a simulated cluster share: one group written with
  * `servers` when no member names a stripe, else `stripes` in the order the members first name
@@ -185,9 +192,11 @@ export function simClusterConfig(members: readonly SimMemberInfo[], timing: SimG
  * the CLI does: clients at `sim://<name>`, peers at `sim://<name>/peer`. Each gets its group
  * options from a cluster configuration ({@link simClusterConfig}) through {@link groupOptionsOf};
  * in a cluster of several stripes a server also gets the layout ({@link clusterLayoutOf}) and its
- * stripe, and a voter votes in every stripe through {@link createVoter}, one store each.
+ * stripe, and a voter votes in every stripe through {@link createVoter}, one store each. Servers
+ * get the `planted` bugs through their group options, where no cluster file can put them.
  */
-export function startGroupMember(timing: SimGroupTiming = {}): StartMember {
+export function startGroupMember(timing: SimGroupTiming = {}, planted: SimPlantedBugs = {}): StartMember {
+  const withPlanted = (group: GroupOptions): GroupOptions => (planted.giveUpWithoutRecording ? { ...group, plantedGiveUpWithoutRecording: true } : group);
   return async (context) => {
     // A spare's file names it beside the group, as an operator writes it before adding it; the others' files do not.
     const spare = context.members.some((m) => m.name === context.name && m.spare);
@@ -201,7 +210,7 @@ export function startGroupMember(timing: SimGroupTiming = {}): StartMember {
       log: context.log,
     };
     if (config.stripes === undefined) {
-      const server = await createServer({ ...seams, store: context.store, listen: context.role === 'server' ? context.listen : [], name: context.name, group: groupOptionsOf(config, context.name, spare) });
+      const server = await createServer({ ...seams, store: context.store, listen: context.role === 'server' ? context.listen : [], name: context.name, group: withPlanted(groupOptionsOf(config, context.name, spare)) });
       return { server, close: () => server.close() };
     }
     const layout = clusterLayoutOf(config);
@@ -211,7 +220,7 @@ export function startGroupMember(timing: SimGroupTiming = {}): StartMember {
       return { close: () => voter.close() };
     }
     const stripe = layout.stripes.findIndex((s) => s.servers.some((server) => server.name === context.name));
-    const server = await createServer({ ...seams, store: context.store, listen: context.listen, name: context.name, group: groupOptionsOf(config, context.name), cluster: { layout, stripe } });
+    const server = await createServer({ ...seams, store: context.store, listen: context.listen, name: context.name, group: withPlanted(groupOptionsOf(config, context.name)), cluster: { layout, stripe } });
     return { server, close: () => server.close() };
   };
 }
@@ -230,6 +239,8 @@ export class SimCluster {
   readonly problems: string[] = [];
   /** Who took office in each term, by stripe (`<stripe>/<term>`), from the members' log lines. */
   private readonly officeHolders = new Map<string, string>();
+  /** Every time a server took office, in order, with the virtual time. */
+  readonly tookOffice: Array<{ name: string; term: number; atMs: number }> = [];
   /** Server names by stripe, in the order the members first name the stripes; one stripe when none does. */
   readonly stripes: ReadonlyArray<{ name: string | undefined; servers: string[] }>;
 
@@ -442,6 +453,7 @@ export class SimCluster {
   private noteOffice(spec: SimMemberInfo, line: string): void {
     const took = /^(\S+) is ACTIVE-COORDINATOR in term (\d+)/.exec(line);
     if (!took) return;
+    this.tookOffice.push({ name: took[1]!, term: Number(took[2]), atMs: this.scheduler.now });
     const key = `${spec.stripe ?? ''}/${took[2]}`;
     const holder = this.officeHolders.get(key);
     if (holder !== undefined && holder !== took[1]) this.problems.push(`safety: ${holder} and ${took[1]} both took office in term ${took[2]}${spec.stripe ? ` of stripe ${spec.stripe}` : ''}`);

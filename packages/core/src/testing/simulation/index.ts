@@ -34,6 +34,7 @@ export {
   startGroupMember,
   simClusterConfig,
   type SimGroupTiming,
+  type SimPlantedBugs,
   type SimMemberInfo,
   type SimClusterOptions,
   type SimMemberSpec,
@@ -43,3 +44,4 @@ export {
 } from './cluster.js';
 export { Workload, HistoryRecorder, type WorkloadOptions, type WorkloadCluster } from './workload.js';
 export { runSeed, drawSwarm, defaultReplayCommand, type RunSeedOptions, type SeedResult, type SwarmParameters } from './run-seed.js';
+export { runGivenUpChanges, type GivenUpChangesOptions, type GivenUpChangesResult } from './given-up-changes.js';

@@ -9,9 +9,15 @@
  * (after a timeout, as a SYN into the void does) and break the connections across them. A paused
  * node's incoming frames and timers wait until it resumes, so a connection to it fills and pushes
  * back on the sender, as a stopped process's socket buffers do.
+ *
+ * One fault leaves the stream whole: a peer message of some kinds on one link is dropped whole
+ * while the others pass ({@link SimNetwork.dropKinds}). It stands for a sender's best-effort send
+ * that does not go (a member's `send` says false on a backed-up or redialling link, and the message
+ * is gone), which can hit a resent `view` many times while heartbeats still get through.
  */
 import { AbortError, ConnectionRefusedError, InvalidArgumentError, TooManyConnectionsError } from '../../errors.js';
 import { FramedConnection, type FramedConnectionOptions } from '../../transport/framed-connection.js';
+import { decodePeerMessage } from '../../replication/peer-protocol.js';
 import type { Connection, ConnectionCloseInfo, DialOptions, ListenOptions, Listener, Transport } from '../../transport/transport.js';
 import type { Prng } from './prng.js';
 import { HARNESS_NODE, type Scheduler, type SimNode } from './scheduler.js';
@@ -52,6 +58,8 @@ export interface SimNetworkStats {
   dials: number;
   refused: number;
   resets: number;
+  /** Peer messages dropped whole by {@link SimNetwork.dropKinds}. */
+  dropped: number;
 }
 
 /**
@@ -62,7 +70,7 @@ export class SimNetwork {
   /** Current delays and fault rates; change them at any time. */
   readonly faults: SimNetworkFaults;
   /** What happened so far. */
-  readonly stats: SimNetworkStats = { frames: 0, bytes: 0, dials: 0, refused: 0, resets: 0 };
+  readonly stats: SimNetworkStats = { frames: 0, bytes: 0, dials: 0, refused: 0, resets: 0, dropped: 0 };
   /** @internal */
   readonly random: Prng;
   /** @internal */
@@ -72,6 +80,8 @@ export class SimNetwork {
   /** @internal */
   readonly connections = new Set<SimConnection>();
   private readonly cut = new Set<string>();
+  /** Kinds of peer message dropped on a directed link (`from`, `to`), each drop a token of its own. */
+  private readonly kindDrops = new Map<string, Map<symbol, ReadonlySet<string>>>();
 
   constructor(
     /** The scheduler every delivery runs on. */
@@ -114,10 +124,37 @@ export class SimNetwork {
     this.partition([name], others);
   }
 
-  /** Restores every link. */
+  /**
+   * Drops every peer message of `kinds` (`view`, `vote`...) that `from` sends to a node of `to`,
+   * whole and without breaking its connection, until {@link restoreKinds} with the token returned
+   * (or {@link heal}). Frames of other kinds, and client frames, pass.
+   */
+  dropKinds(from: string, to: readonly string[], kinds: readonly string[]): symbol {
+    const token = Symbol('kind drop');
+    for (const name of to) {
+      if (name === from) continue;
+      const key = directedKey(from, name);
+      let drops = this.kindDrops.get(key);
+      if (!drops) this.kindDrops.set(key, (drops = new Map()));
+      drops.set(token, new Set(kinds));
+    }
+    this.scheduler.note(`drop ${kinds.join(',')} messages ${from} -> [${to.join(',')}]`);
+    return token;
+  }
+
+  /** Ends the drops {@link dropKinds} returned `token` for. */
+  restoreKinds(token: symbol): void {
+    for (const [key, drops] of this.kindDrops) {
+      if (drops.delete(token) && drops.size === 0) this.kindDrops.delete(key);
+    }
+    this.scheduler.note('restore dropped message kinds');
+  }
+
+  /** Restores every link, and ends every drop of message kinds. */
   heal(): void {
-    if (this.cut.size === 0) return;
+    if (this.cut.size === 0 && this.kindDrops.size === 0) return;
     this.cut.clear();
+    this.kindDrops.clear();
     this.scheduler.note('heal');
   }
 
@@ -159,6 +196,20 @@ export class SimNetwork {
   }
 
   // ---- internals -------------------------------------------------------------------------------
+
+  /** @internal The kind of peer message `frame` is when `from` sends it to `to` and the kind is dropped on that link. */
+  droppedKind(from: string, to: string, frame: Uint8Array): string | undefined {
+    const drops = this.kindDrops.size > 0 ? this.kindDrops.get(directedKey(from, to)) : undefined;
+    if (!drops) return undefined;
+    let kind: string;
+    try {
+      kind = decodePeerMessage(frame).kind;
+    } catch {
+      return undefined; // not a peer message (a client's frame, a peer handshake)
+    }
+    for (const kinds of drops.values()) if (kinds.has(kind)) return kind;
+    return undefined;
+  }
 
   /** @internal A one-way delay drawn from the current range. */
   delayMs(): number {
@@ -249,6 +300,10 @@ export class SimNetwork {
 
 function linkKey(a: string, b: string): string {
   return a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
+}
+
+function directedKey(from: string, to: string): string {
+  return `${from}\u0000${to}`;
 }
 
 /** The node an address belongs to and the address's key: `sim://s1` and `sim://s1/peer` are both s1's. */
@@ -359,6 +414,12 @@ class SimConnection extends FramedConnection {
     if (this.dead || this.sendBroken) return true;
     const { network } = this;
     const { scheduler } = network;
+    const dropped = network.droppedKind(this.nodeName, this.peer.nodeName, frame);
+    if (dropped !== undefined) {
+      network.stats.dropped++;
+      scheduler.note(`dropped ${dropped} ${this.nodeName}->${this.peer.nodeName}`);
+      return true;
+    }
     // Copy, as a network would: the receiver never shares memory with the sender.
     const copy = frame.slice();
     const arrivalMs = this.nextArrival();

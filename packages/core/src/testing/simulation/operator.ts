@@ -84,7 +84,14 @@ export class Operator {
   private watch(what: string, active: string, ask: (server: KilnServer) => Promise<GroupView>, line: (text: string) => void): void {
     const server = this.cluster.member(active)?.server;
     if (!server) return line(`operator: ${what}: ${active} is down`);
-    ask(server).then(
+    let asked: Promise<GroupView>;
+    try {
+      asked = ask(server);
+    } catch (error) {
+      // The server refuses at once (it stepped down while the spare started): the same outcome as a rejection.
+      asked = Promise.reject(error);
+    }
+    asked.then(
       (view) => line(`operator: ${what}: recorded in view ${view.version}`),
       (error: unknown) => {
         const name = error instanceof Error ? error.name : String(error);

@@ -5,7 +5,8 @@
  * connection resets, pauses, partitions, crashes with restarts and wall-clock jumps (with several
  * stripes also partitions between stripes, or between a stripe and the voters, and the loss of
  * every server of a stripe at once), and in some seeds of one group an operator changes its
- * membership; then everything heals, drains and shuts down, the final logs
+ * membership, some of them while the active's `view` messages to some members are lost and the
+ * rest of the traffic passes; then everything heals, drains and shuts down, the final logs
  * are read from the disks, and the history checker judges the run, stripe by stripe. The same seed replays the same run, bit for
  * bit: compare {@link SeedResult.traceHash}.
  */
@@ -72,12 +73,20 @@ export interface SwarmParameters {
   membershipChanges: number;
   /** Spare servers outside the group that a membership change may add: 1 or 2 when there are changes. */
   spares: number;
+  /**
+   * With membership changes, in a share of those seeds: periods in which the active's `view`
+   * messages to some members are lost while everything else passes (a change then reaches only
+   * some members, and may be given up). 0 to 2.
+   */
+  viewLosses: number;
 }
 
 /** Chance that a seed draws a cluster of several stripes. */
 const SEVERAL_STRIPES_PROBABILITY = 0.35;
 /** Chance that a seed of a one-stripe group drives membership changes. */
 const MEMBERSHIP_CHANGES_PROBABILITY = 0.3;
+/** Chance that a seed with membership changes also loses `view` messages for a while. */
+const VIEW_LOSSES_PROBABILITY = 0.5;
 
 /** Options of {@link runSeed}. */
 export interface RunSeedOptions {
@@ -89,6 +98,11 @@ export interface RunSeedOptions {
   swarm?: Partial<SwarmParameters>;
   /** Plants the ack-before-fsync bug in every disk (the harness's self-test). @default false */
   ackBeforeSync?: boolean;
+  /**
+   * Plants in every server of a group (started by default) the bug of giving up a membership
+   * change without recording the current view again (the harness's self-test). @default false
+   */
+  giveUpWithoutRecording?: boolean;
   /**
    * Starts each member. @default a lone server without a group ({@link startSingleServer}) when
    * the seed drew one server and no voter, else a mirror group ({@link startGroupMember})
@@ -139,7 +153,7 @@ export function drawSwarm(random: Prng, fixed: Partial<SwarmParameters> = {}): S
   // Drawn even when fixed, like every parameter: fixing one leaves the others as the seed drew them.
   const drawnServers = random.int(1, 5);
   const servers = fixed.servers ?? drawnServers;
-  const drawn: Omit<SwarmParameters, 'stripes' | 'stripeServers' | 'stripePartitions' | 'stripeLosses' | 'membershipChanges' | 'spares'> = {
+  const drawn: Omit<SwarmParameters, 'stripes' | 'stripeServers' | 'stripePartitions' | 'stripeLosses' | 'membershipChanges' | 'spares' | 'viewLosses'> = {
     servers,
     voters: servers === 2 ? random.int(1, 2) : random.int(0, 2),
     processes: random.int(1, 5),
@@ -167,13 +181,15 @@ export function drawSwarm(random: Prng, fixed: Partial<SwarmParameters> = {}): S
   // Drawn last, so a seed draws everything else as before membership changes were driven.
   const drawnChanges = random.chance(MEMBERSHIP_CHANGES_PROBABILITY) ? random.int(1, 3) : 0;
   const drawnSpares = random.int(1, 2);
+  const drawnViewLosses = random.chance(VIEW_LOSSES_PROBABILITY) ? random.int(1, 2) : 0;
   const stripes = fixed.stripeServers?.length ?? fixed.stripes ?? (fixed.servers !== undefined ? 1 : drawnStripes);
   if (stripes === 1) {
     const one = { ...drawn, ...fixed };
     // A lone server has no group to change.
     const membershipChanges = fixed.membershipChanges ?? (one.servers === 1 && one.voters === 0 ? 0 : drawnChanges);
     const spares = membershipChanges === 0 ? 0 : (fixed.spares ?? drawnSpares);
-    return { ...one, stripes, stripeServers: [one.servers], stripePartitions: 0, stripeLosses: 0, membershipChanges, spares };
+    const viewLosses = membershipChanges === 0 ? 0 : (fixed.viewLosses ?? drawnViewLosses);
+    return { ...one, stripes, stripeServers: [one.servers], stripePartitions: 0, stripeLosses: 0, membershipChanges, spares, viewLosses };
   }
   // Two servers in 'consistency' mode need a voter: with voters fixed at none, such a stripe gets three.
   const stripeServers = fixed.stripeServers ?? drawnPerStripe.slice(0, stripes).map((n) => (n === 2 && fixed.voters === 0 ? 3 : n));
@@ -186,7 +202,7 @@ export function drawSwarm(random: Prng, fixed: Partial<SwarmParameters> = {}): S
     stripePartitions: drawnStripePartitions,
     stripeLosses: drawnStripeLosses,
   };
-  return { ...several, ...fixed, servers: several.servers, stripeServers, membershipChanges: 0, spares: 0 };
+  return { ...several, ...fixed, servers: several.servers, stripeServers, membershipChanges: 0, spares: 0, viewLosses: 0 };
 }
 
 /** The members of the cluster a swarm drew: `s1`... and `v1`... for one stripe; stripes `a`, `b`... with servers `sa1`, `sb1`... */
@@ -231,7 +247,7 @@ const EMPTY_COUNTS: CheckCounts = {
   fracturedReads: 0,
 };
 
-type FaultKind = 'crash' | 'pause' | 'partition' | 'reset' | 'clock' | 'clog' | 'stripe-partition' | 'stripe-loss' | 'membership';
+type FaultKind = 'crash' | 'pause' | 'partition' | 'reset' | 'clock' | 'clog' | 'stripe-partition' | 'stripe-loss' | 'membership' | 'view-loss';
 
 /** Runs one seed and checks it. Never throws for a failing run; see {@link SeedResult.ok}. */
 export async function runSeed(seedInput: number, options: RunSeedOptions): Promise<SeedResult> {
@@ -254,7 +270,7 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
       tornWriteProbability: swarm.tornWriteProbability,
       ackBeforeSync: options.ackBeforeSync ?? false,
     },
-    startMember: options.startMember ?? (lone ? startSingleServer : startGroupMember()),
+    startMember: options.startMember ?? (lone ? startSingleServer : startGroupMember({}, { giveUpWithoutRecording: options.giveUpWithoutRecording ?? false })),
   });
   const opsPerProcess = Math.max(1, Math.ceil((options.ops ?? 80) / swarm.processes));
   const layout = cluster.layout;
@@ -365,6 +381,7 @@ async function runNemesis(
   add(swarm.stripePartitions, 'stripe-partition');
   add(swarm.stripeLosses, 'stripe-loss');
   add(swarm.membershipChanges, 'membership');
+  add(swarm.viewLosses, 'view-loss');
   plan.sort((a, b) => a.atMs - b.atMs);
   const start = scheduler.now;
   // Voters are crashed, paused and cut off like servers; spares start only as a membership change says.
@@ -475,6 +492,18 @@ async function runNemesis(
       case 'membership':
         await operator.change(line);
         break;
+      case 'view-loss': {
+        const from = cluster.activeName() ?? member;
+        const others = cluster.names.filter((name) => name !== from);
+        const chosen = others.filter(() => random.chance(0.5));
+        const to = chosen.length > 0 ? chosen : [random.pick(others)];
+        const lossMs = random.int(500, 6000);
+        line(`lose the view messages ${from} sends to [${to.join(',')}] for ${lossMs} ms`);
+        const token = network.dropKinds(from, to, ['view']);
+        // Not awaited: the faults after it, a membership change above all, happen while it lasts.
+        void scheduler.sleep(lossMs).then(() => network.restoreKinds(token));
+        break;
+      }
     }
   }
 }
