@@ -175,11 +175,12 @@ export class GroupMember {
 
   /**
    * Adds a mirror without pausing the active; resolves once majorities of the old and the new
-   * members recorded the view (asking again for the same mirror resolves at once).
+   * members recorded the view (asking again for the same mirror resolves at once). Every refusal
+   * is a rejection, never a throw: a caller that lost the active meanwhile handles one path.
    * @throws NotActiveError (pointing at the active) on any other member
    * @throws InvalidArgumentError when a name or an address is taken
    */
-  addMirror(mirror: GroupMemberConfig): Promise<GroupView> {
+  async addMirror(mirror: GroupMemberConfig): Promise<GroupView> {
     return this.requireActive().viewChange.changeMembership((view) => {
       const same = view.members.find((m) => m.name === mirror.name);
       if (same && same.kind === 'server' && same.peer === mirror.peer && same.weight === mirror.weight && same.clientUrls.join() === mirror.clientUrls.join()) return view;
@@ -192,7 +193,7 @@ export class GroupMember {
    * @throws NotActiveError (pointing at the active) on any other member
    * @throws InvalidArgumentError when `name` is not a mirror, or is the active
    */
-  removeMirror(name: string): Promise<GroupView> {
+  async removeMirror(name: string): Promise<GroupView> {
     return this.requireActive().viewChange.changeMembership((view) => withMirrorRemoved(view, name, this.member.self.name, this.member.availability));
   }
 

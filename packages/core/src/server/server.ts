@@ -328,11 +328,12 @@ class Server implements KilnServer {
     for (const connection of this.openConnections) connection.close(reason);
   }
 
-  addMirror(mirror: GroupMemberConfig): Promise<GroupView> {
+  // Async: every refusal (a lone server, a member not the active) is a rejection, never a throw.
+  async addMirror(mirror: GroupMemberConfig): Promise<GroupView> {
     return this.groupMember().addMirror(mirror);
   }
 
-  removeMirror(name: string): Promise<GroupView> {
+  async removeMirror(name: string): Promise<GroupView> {
     return this.groupMember().removeMirror(name);
   }
 

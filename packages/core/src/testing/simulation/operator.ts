@@ -84,14 +84,7 @@ export class Operator {
   private watch(what: string, active: string, ask: (server: KilnServer) => Promise<GroupView>, line: (text: string) => void): void {
     const server = this.cluster.member(active)?.server;
     if (!server) return line(`operator: ${what}: ${active} is down`);
-    let asked: Promise<GroupView>;
-    try {
-      asked = ask(server);
-    } catch (error) {
-      // The server refuses at once (it stepped down while the spare started): the same outcome as a rejection.
-      asked = Promise.reject(error);
-    }
-    asked.then(
+    ask(server).then(
       (view) => line(`operator: ${what}: recorded in view ${view.version}`),
       (error: unknown) => {
         const name = error instanceof Error ? error.name : String(error);
