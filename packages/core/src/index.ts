@@ -45,6 +45,7 @@ export {
   CrossStripeTransactionError,
   StripeUnavailableError,
   StripeEpochChangedError,
+  PositionAheadError,
   StreamBusyError,
   TransactionInDoubtError,
   AuthenticationError,

@@ -70,6 +70,7 @@ export {
   CrossStripeTransactionError,
   StripeUnavailableError,
   StripeEpochChangedError,
+  PositionAheadError,
   StreamBusyError,
   TransactionInDoubtError,
   AuthenticationError,
