@@ -88,7 +88,8 @@ const USAGE = `usage:
   kiln status --config CLUSTER-FILE [--json]
       Asks every server and voter of the cluster and prints one block per stripe (its active and
       term; each member's state, term, last LSN, lag behind the active, and whether the active
-      counts it in sync), then each voter, reachable or not, with its term.
+      counts it in sync), then each voter, reachable or not, with its term in each stripe (--json:
+      voters [{ name, reachable, term, terms }], term the first stripe's, terms by stripe name).
   kiln diverged [URL] [--config CLUSTER-FILE] [--json]
       Prints the transactions a server gave up to follow a newer active after a partition
       (failoverPriority 'availability'), and the decisions operators forced on transactions in

@@ -369,9 +369,9 @@ export class KilnClient {
   /** The id of an event given none. */
   private readonly newEventId = (): string => this.random.uuid();
 
-  /** Sends a request about the server itself to the server the client connected to (its stripe's active). */
+  /** Sends a request about the server itself to the server the client connected to (its stripe's active, or the voter). */
   private toHome<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
-    return this.router.request(this.router.home, op, args);
+    return this.router.requestHome(op, args);
   }
 
   private observe(stream: string, from: number): Observable<RecordedEvent> {
