@@ -160,6 +160,17 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
     await new Promise((resolve) => blocker.close(resolve));
     expectOneLineFailure(kiln('status', `tcp://127.0.0.1:${port}`), 5, /ConnectionRefusedError/);
   });
+
+  it('a URL with its scheme left out or its port mistyped: config (3), saying which (it said only "not a URL")', () => {
+    expectOneLineFailure(kiln('status', '127.0.0.1:7410'), 3, /ConfigError: URL: '127\.0\.0\.1:7410' is not a URL: it has no scheme; write 'tcp:\/\/127\.0\.0\.1:7410'$/m);
+    expectOneLineFailure(kiln('status', 'localhost:7410'), 3, /write 'tcp:\/\/localhost:7410'$/m);
+    expectOneLineFailure(kiln('status', 'tcp://127.0.0.1:74100'), 3, /port 74100 is past 65535$/m);
+    expectOneLineFailure(kiln('start', '--memory', '--listen', '127.0.0.1:0'), 3, /ConfigError: --listen\[0\]: .*write 'tcp:\/\/127\.0\.0\.1:0'$/m);
+  });
+
+  it('a host name that does not resolve: unreachable (5), saying so (it read as a refusal)', () => {
+    expectOneLineFailure(kiln('status', 'tcp://no-such-host.invalid:7410'), 5, /ConnectionRefusedError: connection to tcp:\/\/no-such-host\.invalid:7410 refused: (no such host|the host name could not be looked up now)$/m);
+  });
 });
 
 describe('paths in a config file', () => {

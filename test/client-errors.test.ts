@@ -59,6 +59,19 @@ describe('bad values and arguments', () => {
   });
 });
 
+describe('a first connect gone wrong', () => {
+  it('without options or with no URL, names the argument missing (it was a TypeError from inside connect)', async () => {
+    const untyped = connect as (urls?: unknown, options?: unknown) => Promise<KilnClient>;
+    await expect(untyped('tcp://127.0.0.1:7410')).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'transports', rule: expect.stringContaining('tcpTransport()') });
+    await expect(untyped(undefined, { transports: [tcpTransport()] })).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'urls' });
+  });
+
+  it('to a host name that does not resolve, says so', async () => {
+    const refused = connect('tcp://no-such-host.invalid:7410', { transports: [tcpTransport()], reconnectWindowMs: 0 });
+    await expect(refused).rejects.toMatchObject({ name: 'ConnectionRefusedError', message: expect.stringMatching(/refused: (no such host|the host name could not be looked up now)$/) });
+  });
+});
+
 describe('docs/errors.md', () => {
   const doc = readFileSync(join(import.meta.dirname, '..', 'docs', 'errors.md'), 'utf8');
   const documented = new Set([...doc.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]!));

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
+  checkAddress,
   ConfigError,
   defaultConnectionLimits,
   defaultLogLimits,
@@ -153,14 +154,6 @@ export function validateConfig(value: unknown): Partial<SingleServerFile> {
 
 /** @throws ConfigError when `url` is not a `tcp://`, `tls://`, `ws://` or `wss://` URL with a port */
 export function checkUrl(url: unknown, field: string): string {
-  if (typeof url !== 'string') throw new ConfigError(field, 'must be a URL string');
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError(field, `'${url}' is not a URL`);
-  }
-  if (!['tcp:', 'tls:', 'ws:', 'wss:'].includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${url}' must be tcp, tls, ws or wss`);
-  if (parsed.port === '') throw new ConfigError(field, `'${url}' must name a port`);
-  return url;
+  // The cluster file's own rule, so a flag and the file say the same of one URL.
+  return checkAddress(url, field, true).url;
 }

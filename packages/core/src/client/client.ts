@@ -62,9 +62,11 @@ export interface DivergedTransaction {
  * server is enough.
  */
 export async function connect(urls: string | readonly string[], options: ClientOptions): Promise<KilnClient> {
+  if (typeof urls !== 'string' && !Array.isArray(urls)) throw new InvalidArgumentError('urls', "must be a server's URL or a list of them, e.g. 'tcp://127.0.0.1:7410'");
   const list = typeof urls === 'string' ? [urls] : [...urls];
   if (list.length === 0) throw new InvalidArgumentError('urls', 'must name at least one server');
-  if (!options.transports || options.transports.length === 0) throw new InvalidArgumentError('transports', 'must hold at least one transport');
+  // A JavaScript caller may leave the options out: name what is missing rather than fail on reading it.
+  if (!options?.transports || options.transports.length === 0) throw new InvalidArgumentError('transports', 'must hold at least one transport, e.g. connect(url, { transports: [tcpTransport()] })');
   const random = options.random ?? systemRandom;
   const clientId = sessionClientId(options.clientId, random);
   const newLink = (urls: readonly string[]): Link =>

@@ -125,9 +125,10 @@ function hostAndPort(value: unknown, field: string, schemes: readonly string[], 
   try {
     parsed = new URL(value);
   } catch {
-    throw new ConfigError(field, `'${value}' is not a URL`);
+    throw new ConfigError(field, `'${value}' is not a URL${notAUrlBecause(value, schemes[0]!)}`);
   }
-  if (!schemes.includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${value}' must be ${schemeWords}`);
+  // `localhost:7410` parses, as the scheme `localhost:`.
+  if (!schemes.includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${value}' must be ${schemeWords}${schemeLeftOut(value, schemes[0]!)}`);
   if (parsed.hostname === '') throw new ConfigError(field, `'${value}' must name a host`);
   if (parsed.username !== '' || parsed.password !== '') throw new ConfigError(field, `'${value}' must not carry credentials`);
   more?.(parsed);
@@ -146,6 +147,18 @@ export function webOrigin(value: unknown, field: string): string {
   const origin = typeof value === 'string' && URL.canParse(value) ? new URL(value).origin : 'null';
   if (origin === 'null' || origin !== value) throw new ConfigError(field, `must be a web page's origin as a browser sends it, scheme://host[:port] with nothing after (https://app.example.com), or '*', got ${show(value)}`);
   return value;
+}
+
+/** What a careless hand most likely did to a string that is not a URL: left out the scheme, or mistyped the port. */
+function notAUrlBecause(value: string, scheme: string): string {
+  const port = /:(\d+)(?:[/?#]|$)/.exec(value)?.[1];
+  if (port !== undefined && Number(port) > 65535) return `: port ${port} is past 65535`;
+  return schemeLeftOut(value, scheme);
+}
+
+/** A hint for `host:port` written without its scheme, else ''. */
+function schemeLeftOut(value: string, scheme: string): string {
+  return /^[^:/]+:\d+$/.test(value) ? `: it has no scheme; write '${scheme}//${value}'` : '';
 }
 
 /** Lower-cased host, with every loopback spelling folded into one, and every wildcard one. */

@@ -119,7 +119,7 @@ export class ConnectionClosedError extends KilnError {
   }
 }
 
-/** Nothing accepted a connection at the given address. */
+/** Nothing accepted a connection at the given address; the message says why when the dial knew (no such host, say). */
 export class ConnectionRefusedError extends KilnError {
   static override readonly name: string = 'ConnectionRefusedError';
 
@@ -127,15 +127,26 @@ export class ConnectionRefusedError extends KilnError {
 
   constructor(
     readonly url: string,
+    /** `cause`: the dial's own error; its code, when it says more than a refusal, is named in the message. */
     options?: { cause?: unknown },
   ) {
-    super(`connection to ${url} refused`, options);
+    const why = DIAL_FAILURES[(options?.cause as { code?: unknown } | undefined)?.code as string];
+    super(`connection to ${url} refused${why ? `: ${why}` : ''}`, options);
   }
 
   override fields(): ErrorFields {
     return { url: this.url };
   }
 }
+
+/** What a dial's error code says beyond a refusal: a mistyped host name reads as one otherwise. */
+const DIAL_FAILURES: Readonly<Record<string, string>> = {
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name could not be looked up now',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  EADDRNOTAVAIL: 'the address is not available on this machine',
+};
 
 /**
  * TLS did not come up: the other side does not speak TLS (a plain client at a `tls://` port, or a
