@@ -136,6 +136,9 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
     );
     expectOneLineFailure(kiln('start', '--config', file, '--server', 'zz'), 3, /no server is named 'zz'/);
     expectOneLineFailure(kiln('voter', '--config', file, '--name', 'zz'), 3, /no voter is named 'zz'/);
+    // The flag the user typed is the one named (admin said --server, which it does not take).
+    const threeServers = fileURLToPath(new URL('../examples/three-servers.json', import.meta.url));
+    expectOneLineFailure(kiln('admin', 'add-mirror', '--config', threeServers, '--name', 'zz'), 3, /ConfigError: --name: no server is named 'zz'/);
     expectOneLineFailure(kiln('start', '--config', file, '--server', 'a'), 3, /tls\.caFile: cannot read .*ca\.pem/);
   });
 
