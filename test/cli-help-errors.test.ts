@@ -164,6 +164,23 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
     expectOneLineFailure(kiln('status', `tcp://127.0.0.1:${port}`), 5, /ConnectionRefusedError/);
   });
 
+  it('kiln status --config of a cluster none of whose members answers: unreachable (5) after the table (it exited 0)', async () => {
+    const closedPort = async (): Promise<number> => {
+      const blocker: Server = createServer();
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const { port } = blocker.address() as AddressInfo;
+      await new Promise((resolve) => blocker.close(resolve));
+      return port;
+    };
+    const at = async (): Promise<string> => `tcp://127.0.0.1:${await closedPort()}`;
+    const file = join(await tempDir(), 'cluster.json');
+    const servers = [{ name: 's1', listen: [await at()], peer: await at() }, { name: 's2', listen: [await at()], peer: await at() }];
+    await writeFile(file, JSON.stringify({ cluster: 'down', persistence: 'memory', servers, voters: [{ name: 'v1', peer: await at() }] }));
+    const result = kiln('status', '--config', file);
+    expectOneLineFailure(result, 5, /^kiln: no server or voter of cluster down answered$/m);
+    expect(result.stdout).toMatch(/^s1 +unreachable /m);
+  });
+
   it('a URL with its scheme left out or its port mistyped: config (3), saying which (it said only "not a URL")', () => {
     expectOneLineFailure(kiln('status', '127.0.0.1:7410'), 3, /ConfigError: URL: '127\.0\.0\.1:7410' is not a URL: it has no scheme; write 'tcp:\/\/127\.0\.0\.1:7410'$/m);
     expectOneLineFailure(kiln('status', 'localhost:7410'), 3, /write 'tcp:\/\/localhost:7410'$/m);

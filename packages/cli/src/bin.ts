@@ -90,6 +90,7 @@ const USAGE = `usage:
       term; each member's state, term, last LSN, lag behind the active, and whether the active
       counts it in sync), then each voter, reachable or not, with its term in each stripe (--json:
       voters [{ name, reachable, term, terms }], term the first stripe's, terms by stripe name).
+      When no server or voter answers, it exits 5 after the table.
   kiln diverged [URL] [--config CLUSTER-FILE] [--json]
       Prints the transactions a server gave up to follow a newer active after a partition
       (failoverPriority 'availability'), and the decisions operators forced on transactions in

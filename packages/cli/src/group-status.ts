@@ -8,6 +8,7 @@
  */
 import { clusterIdOf, clusterLayoutOf, stripesOf, type ClusterConfig, type StripeConfig } from '@kiln/core';
 import { connect, type ServerStatus } from '@kiln/core/client';
+import { UnreachableError } from './exit-codes.js';
 import type { Dial } from './transports.js';
 
 /** How long one member may take to answer. */
@@ -125,9 +126,18 @@ function termsByStripe(answer: ServerStatus, stripeNames: readonly string[]): Re
   return Object.fromEntries(stripeNames.flatMap((name, i) => (terms[i] === undefined ? [] : [[name, terms[i]]])));
 }
 
-/** Prints the cluster's status as one table per stripe and one of voters, or as JSON. */
+/**
+ * Prints the cluster's status as one table per stripe and one of voters, or as JSON.
+ * @throws UnreachableError, once printed, when no member answered: a script must not read a cluster that is all down as fine
+ */
 export async function printGroupStatus(config: ClusterConfig, dial: Dial, json: boolean, print: (line: string) => void): Promise<void> {
   const status = await clusterStatus(config, dial);
+  printClusterStatus(config, status, json, print);
+  const answered = status.stripes.some((s) => s.members.some((m) => m.reachable)) || status.voters.some((v) => v.reachable);
+  if (!answered) throw new UnreachableError(`no server or voter of cluster ${config.cluster} answered`);
+}
+
+function printClusterStatus(config: ClusterConfig, status: ClusterStatus, json: boolean, print: (line: string) => void): void {
   if (json) {
     print(JSON.stringify(status, null, 2));
     return;
