@@ -176,7 +176,9 @@ export class Link {
       welcome = await openHandshake(opened, frames, { role: 'client', ...this.options.hello });
     } catch (error) {
       connection?.close('handshake failed');
-      throw abort.signal.aborted ? new TimeoutError(`connecting to ${url}`, serverSilenceMs) : error;
+      if (!abort.signal.aborted) throw error;
+      // An open port that never answers the hello is a paused server, or one of another kind (ws:// dialled as tcp://).
+      throw new TimeoutError(connection ? `the hello to ${url} (its port took the connection, but nothing answered as Kiln; is it a port of another scheme?)` : `connecting to ${url}`, serverSilenceMs);
     } finally {
       timer.cancel();
     }

@@ -130,8 +130,7 @@ export class ConnectionRefusedError extends KilnError {
     /** `cause`: the dial's own error; its code, when it says more than a refusal, is named in the message. */
     options?: { cause?: unknown },
   ) {
-    const why = DIAL_FAILURES[(options?.cause as { code?: unknown } | undefined)?.code as string];
-    super(`connection to ${url} refused${why ? `: ${why}` : ''}`, options);
+    super(`connection to ${url} refused${refusedBecause(options?.cause)}`, options);
   }
 
   override fields(): ErrorFields {
@@ -146,7 +145,16 @@ const DIAL_FAILURES: Readonly<Record<string, string>> = {
   EHOSTUNREACH: 'the host is unreachable',
   ENETUNREACH: 'the network is unreachable',
   EADDRNOTAVAIL: 'the address is not available on this machine',
+  // The WebSocket dialer's HTTP parser, meeting a port that does not speak HTTP.
+  HPE_INVALID_CONSTANT: 'the server did not answer in HTTP (is it a tcp:// address?)',
 };
+
+/** ': why' when the dial's error says more than a refusal (a transport's own error carries no code), else ''. */
+function refusedBecause(cause: unknown): string {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  const why = typeof code === 'string' ? DIAL_FAILURES[code] : cause instanceof Error ? cause.message : undefined;
+  return why ? `: ${why}` : '';
+}
 
 /**
  * TLS did not come up: the other side does not speak TLS (a plain client at a `tls://` port, or a
