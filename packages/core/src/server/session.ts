@@ -4,7 +4,7 @@
  * request with bad arguments gets an error for that request alone. The session stops reading
  * while its connection cannot write, so a client that never reads its replies stalls only itself.
  */
-import { errorToWire, ConnectionClosedError, InvalidArgumentError, KilnError, PositionAheadError, ProtocolError, ServerShuttingDownError, TimeoutError, TooManyInFlightError } from '../errors.js';
+import { errorToWire, ConnectionClosedError, InvalidArgumentError, KilnError, ProtocolError, ServerShuttingDownError, TimeoutError, TooManyInFlightError } from '../errors.js';
 import { SUBSCRIPTIONS_PER_CONNECTION_MAX, type ConnectionLimits, type LogLimits } from '../limits.js';
 import { decodeClientFrame, encodeError, encodeEvents, encodeResult, encodeSubscriptionEnd, FrameKind } from '../protocol/frames.js';
 import { acceptHello, encodeWelcomeFrame, type Role } from '../protocol/handshake.js';
@@ -23,7 +23,7 @@ import type { Connection } from '../transport/transport.js';
 import type { Committer } from '../commit/committer.js';
 import { TransactAnswer, type TransactAnswers } from './transact-answer.js';
 import type { ServerCounters } from '../observe/counters.js';
-import type { Reader } from '../read/reader.js';
+import { checkReached, type Reader } from '../read/reader.js';
 import type { Subscription, SubscriptionHub } from '../read/subscriptions.js';
 import { ReadGate, type ReadBudget } from '../read/read-budget.js';
 import type { Authenticator } from '../auth/authenticator.js';
@@ -292,24 +292,15 @@ export class Session implements TransactAnswers {
           .then((commitIndex) => context.reader.readStream(request, commitIndex));
       },
       readAll: (request) => {
-        const all = (): Promise<ReadAllChunk> =>
-          context.readIndex().then((commitIndex) => {
-            if (request.direction === 'forward') this.checkReached(request.fromLsn, commitIndex);
-            return context.reader.readAll(request, commitIndex);
-          });
+        const all = (): Promise<ReadAllChunk> => context.readIndex().then((commitIndex) => context.reader.readAll(request, request.direction === 'forward' ? checkReached(directory.ownStripeName, request.fromLsn, commitIndex) : commitIndex));
         // Parts prepared in the range whose coordinator decided are ended first, so that a reader who
         // saw another stripe's part of a transaction sees this one's too.
         const txns = directory.striped ? this.transactions() : undefined;
         return txns?.holdsAny ? txns.resolvePreparedFrom(request.direction === 'backward' ? 0 : request.fromLsn).then(all) : all();
       },
-      subscribe: (request) => {
-        if (request.stream !== null) return Promise.resolve(this.subscribe(request));
-        // The log's end is the read barrier's: a new active's commit index catches up with its inherited log first.
-        return context.readIndex().then((commitIndex) => {
-          this.checkReached(request.from, commitIndex);
-          return this.subscribe(request);
-        });
-      },
+      // A subscription of the log starts within its committed end, as a read of it does.
+      subscribe: (request) =>
+        request.stream === null ? context.readIndex().then((commitIndex) => checkReached(directory.ownStripeName, request.from, commitIndex)).then(() => this.subscribe(request)) : Promise.resolve(this.subscribe(request)),
       unsubscribe: (subscriptionId) => {
         const subscription = this.subscriptions.get(subscriptionId);
         if (subscription) {
@@ -342,17 +333,6 @@ export class Session implements TransactAnswers {
   private transactions(): Transactions {
     if (this.context.transactions === undefined) throw new InvalidArgumentError('operation', 'this server is in a cluster of one stripe: it has no transactions over several');
     return this.context.transactions;
-  }
-
-  /**
-   * A read of the log may start at most one past its committed end. Under one epoch the active has
-   * committed every record any server acknowledged, so a start beyond was never reached here;
-   * waiting for it would hand over other events than the reader meant.
-   * @throws PositionAheadError naming the stripe, `fromLsn` and the committed end
-   */
-  private checkReached(fromLsn: number, commitIndex: number): void {
-    const { directory } = this.context;
-    if (fromLsn > commitIndex + 1) throw new PositionAheadError(directory.layout.stripes[directory.ownStripe]!.name, fromLsn, commitIndex);
   }
 
   private subscribe(request: SubscribeRequest): null {
