@@ -186,6 +186,9 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
     expectOneLineFailure(kiln('status', 'localhost:7410'), 3, /write 'tcp:\/\/localhost:7410'$/m);
     expectOneLineFailure(kiln('status', 'tcp://127.0.0.1:74100'), 3, /port 74100 is past 65535$/m);
     expectOneLineFailure(kiln('start', '--memory', '--listen', '127.0.0.1:0'), 3, /ConfigError: --listen\[0\]: .*write 'tcp:\/\/127\.0\.0\.1:0'$/m);
+    // --http takes the file's rule for an http address: the same hints, and no path after the port.
+    expectOneLineFailure(kiln('start', '--memory', '--listen', 'tcp://127.0.0.1:0', '--http', 'http://127.0.0.1:99999'), 3, /ConfigError: --http: .*port 99999 is past 65535$/m);
+    expectOneLineFailure(kiln('start', '--memory', '--listen', 'tcp://127.0.0.1:0', '--http', 'http://127.0.0.1:0/metrics'), 3, /ConfigError: --http: .*must end at the port/);
   });
 
   it('a host name that does not resolve: unreachable (5), saying so (it read as a refusal)', () => {
