@@ -92,6 +92,9 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
     await writeFile(join(dir, 'broken.json'), '{ "cluster": ');
     expectOneLineFailure(kiln('start', '--config', join(dir, 'missing.json')), 3, /cannot read .*missing\.json/);
     expectOneLineFailure(kiln('start', '--config', join(dir, 'broken.json')), 3, /broken\.json: is not valid JSON/);
+    // A file that is no JSON at all (a README given by mistake): its first lines were quoted as they are, over several lines.
+    await writeFile(join(dir, 'notes.md'), '# Notes\n\nNot a cluster file.\n');
+    expectOneLineFailure(kiln('start', '--config', join(dir, 'notes.md')), 3, /notes\.md: is not valid JSON: .*"# Notes\\n\\nN/);
     expectOneLineFailure(kiln('status', '--config', join(dir, 'missing.json')), 3, /cannot read .*missing\.json/);
   });
 

@@ -123,7 +123,8 @@ export async function readJsonFile(path: string): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
-    throw new ConfigError(path, `is not valid JSON: ${(cause as Error).message}`);
+    // JSON.parse quotes the text around the culprit, line breaks and all: the error stays one line.
+    throw new ConfigError(path, `is not valid JSON: ${(cause as Error).message.replace(/[\r\n\t]/g, (c) => JSON.stringify(c).slice(1, -1))}`);
   }
 }
 
