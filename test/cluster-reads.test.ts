@@ -4,7 +4,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, InvalidArgumentError, StripeEpochChangedError, type KilnServer } from '@kiln/core';
+import { createServer, defaultConnectionLimits, InvalidArgumentError, StripeEpochChangedError, type KilnServer } from '@kiln/core';
+import { decode, encode } from '@msgpack/msgpack';
+import { HELLO } from './support/wire.js';
 import { connect, type KilnClient, type PositionedEvent } from '@kiln/core/client';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
@@ -221,6 +223,38 @@ describe('$all over a cluster of stripes', () => {
     await stranger.append('x', [{ type: 'X', data: 0 }]);
     const [foreign] = await stranger.readAll();
     await expect(client.readAll({ from: foreign!.position })).rejects.toBeInstanceOf(StripeEpochChangedError);
+  });
+
+  it('takes an unsubscribe sent right behind its subscribe of the log: no event reaches a subscription ended', async () => {
+    // Checking a subscription's start against the read barrier must not let its unsubscribe, read in the same batch, run first.
+    lone = await createServer({ store: memoryStore(), transports: [tcpTransport()], listen: ['tcp://127.0.0.1:0'] });
+    const writer = await open(lone.urls[0]!);
+    await writer.append('before', [{ type: 'E', data: 0 }]);
+    const connection = await tcpTransport().dial(lone.urls[0]!, defaultConnectionLimits);
+    const frames = connection[Symbol.asyncIterator]();
+    const seen: unknown[][] = [];
+    const until = async (done: (frame: unknown[]) => boolean): Promise<void> => {
+      for (;;) {
+        const next = await frames.next();
+        if (next.done) throw new Error('the server closed the connection');
+        const frame = decode(next.value) as unknown[];
+        seen.push(frame);
+        if (done(frame)) return;
+      }
+    };
+    connection.send(HELLO);
+    await until((frame) => frame[0] === 2);
+    // One write: subscribe to the log from LSN 1 (subscription 7), then unsubscribe it.
+    connection.send(encode([1, 1, 'subscribe', [7, null, 1]]));
+    connection.send(encode([1, 2, 'unsubscribe', 7]));
+    await until((frame) => frame[0] === 3 && frame[1] === 2);
+    await writer.append('after', [{ type: 'E', data: 1 }]);
+    connection.send(encode([1, 3, 'readAll', [1, 'forward', 10]]));
+    await until((frame) => frame[0] === 3 && frame[1] === 3);
+    connection.close('test done');
+    // The events of LSN 1 may have gone out before the unsubscribe; nothing of LSN 2 may.
+    const delivered = seen.filter((frame) => frame[0] === 5 && frame[1] === 7).flatMap((frame) => frame[2] as unknown[][]);
+    expect(delivered.map((slice) => slice[0])).not.toContain(2);
   });
 
   it("gives a single server's events positions that resume reads and subscriptions", async () => {

@@ -298,9 +298,9 @@ export class Session implements TransactAnswers {
         const txns = directory.striped ? this.transactions() : undefined;
         return txns?.holdsAny ? txns.resolvePreparedFrom(request.direction === 'backward' ? 0 : request.fromLsn).then(all) : all();
       },
-      // A subscription of the log starts within its committed end, as a read of it does.
+      // A subscription of the log starts within its committed end, as a read does; within the one known now it starts at once (before its unsubscribe is read).
       subscribe: (request) =>
-        request.stream === null ? context.readIndex().then((commitIndex) => checkReached(directory.ownStripeName, request.from, commitIndex)).then(() => this.subscribe(request)) : Promise.resolve(this.subscribe(request)),
+        request.stream === null && request.from > context.subscriptions.committedLsn + 1 ? context.readIndex().then((commitIndex) => checkReached(directory.ownStripeName, request.from, commitIndex)).then(() => this.subscribe(request)) : Promise.resolve(this.subscribe(request)),
       unsubscribe: (subscriptionId) => {
         const subscription = this.subscriptions.get(subscriptionId);
         if (subscription) {
