@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import * as core from '@kiln/core';
 import { createServer, type KilnServer } from '@kiln/core';
 import * as clientExports from '@kiln/core/client';
-import { connect, InvalidArgumentError, type KilnClient } from '@kiln/core/client';
+import { connect, ConnectionClosedError, InvalidArgumentError, type KilnClient } from '@kiln/core/client';
+import { firstValueFrom } from 'rxjs';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
@@ -95,6 +96,29 @@ describe('a first connect gone wrong', () => {
   it('to a host name that does not resolve, says so', async () => {
     const refused = connect('tcp://no-such-host.invalid:7410', { transports: [tcpTransport()], reconnectWindowMs: 0 });
     await expect(refused).rejects.toMatchObject({ name: 'ConnectionRefusedError', message: expect.stringMatching(/refused: (no such host|the host name could not be looked up now)$/) });
+  });
+});
+
+describe('a client whose server stopped', () => {
+  it('after it gave up, looks for a server again on the next request: it fails within reconnectWindowMs, and succeeds once the server is back (it waited requestTimeoutMs on a link that no longer tried)', async () => {
+    const transports = [tcpTransport()];
+    let server = await createServer({ store: memoryStore(), transports, listen: ['tcp://127.0.0.1:0'] });
+    const url = server.urls[0]!;
+    const client = await connect(url, { transports, reconnectWindowMs: 500, requestTimeoutMs: 20_000 });
+    try {
+      await server.close();
+      await expect(client.append('s', [{ type: 'E', data: 1 }])).rejects.toBeInstanceOf(ConnectionClosedError);
+      expect((await firstValueFrom(client.status$)).type).toBe('failed');
+      const started = Date.now();
+      await expect(client.append('s', [{ type: 'E', data: 2 }])).rejects.toBeInstanceOf(ConnectionClosedError);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // The server back at the same address: the next request finds it.
+      server = await createServer({ store: memoryStore(), transports, listen: [url] });
+      expect((await client.append('s', [{ type: 'E', data: 3 }])).lastVersion).toBe(0);
+    } finally {
+      await client.close();
+      await server.close();
+    }
   });
 });
 

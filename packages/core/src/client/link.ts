@@ -111,6 +111,7 @@ export class Link {
       const frame = encodeRequest(id, op, encodeArguments(op, args));
       this.pending.set(id, { op, frame, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve: resolve as (value: unknown) => void, reject });
       this.transmit(frame, id);
+      this.reviveIfFailed();
     });
   }
 
@@ -119,7 +120,18 @@ export class Link {
     const id = this.nextId++;
     this.subscriptions.set(id, subscription);
     this.transmit(encodeRequest(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id))));
+    this.reviveIfFailed();
     return id;
+  }
+
+  /**
+   * After the link gave up (`failed`), new work looks for a server again, for another
+   * `reconnectWindowMs`: it waited for `requestTimeoutMs` on a link that no longer tried, even
+   * once the server was back.
+   */
+  private reviveIfFailed(): void {
+    if (this.closed || this.connection || this.status$.value.type !== 'failed') return;
+    this.reconnecting ??= this.reconnect('the connection had failed').finally(() => (this.reconnecting = undefined));
   }
 
   unsubscribe(id: number): void {

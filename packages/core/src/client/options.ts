@@ -35,7 +35,8 @@ export interface ClientOptions {
   /** Time a request may take, resends included, before it fails with `TimeoutError`. @default 30000 */
   requestTimeoutMs?: number;
   /**
-   * Time to find a server again after a connection drops before requests fail. In a cluster of
+   * Time to find a server again after a connection drops before requests fail with
+   * `ConnectionClosedError`; the next request then looks again, for as long. In a cluster of
    * several stripes each stripe has its own: past it, that stripe's operations fail with
    * `StripeUnavailableError` and the next one tries again. @default 10000
    */
