@@ -111,7 +111,6 @@ export class Link {
       const frame = encodeRequest(id, op, encodeArguments(op, args));
       this.pending.set(id, { op, frame, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve: resolve as (value: unknown) => void, reject });
       this.transmit(frame, id);
-      this.reviveIfFailed();
     });
   }
 
@@ -120,18 +119,7 @@ export class Link {
     const id = this.nextId++;
     this.subscriptions.set(id, subscription);
     this.transmit(encodeRequest(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id))));
-    this.reviveIfFailed();
     return id;
-  }
-
-  /**
-   * After the link gave up (`failed`), new work looks for a server again, for another
-   * `reconnectWindowMs`: it waited for `requestTimeoutMs` on a link that no longer tried, even
-   * once the server was back.
-   */
-  private reviveIfFailed(): void {
-    if (this.closed || this.connection || this.status$.value.type !== 'failed') return;
-    this.reconnecting ??= this.reconnect('the connection had failed').finally(() => (this.reconnecting = undefined));
   }
 
   unsubscribe(id: number): void {
@@ -155,10 +143,14 @@ export class Link {
     this.status$.complete();
   }
 
-  /** Sends a frame now if connected, else on reconnect; a send refused otherwise fails request `id`, if one waits. */
+  /** Sends a frame now if connected, else on reconnect (begun anew if the link had given up); a send refused otherwise fails request `id`, if one waits. */
   private transmit(frame: Uint8Array, id?: number): void {
     const connection = this.connection;
-    if (!connection) return;
+    if (!connection) {
+      // After the link gave up, new work looks for a server again: it waited out requestTimeoutMs on a link that no longer tried.
+      if (!this.closed && this.status$.value.type === 'failed') this.reconnecting ??= this.reconnect('the connection had failed').finally(() => (this.reconnecting = undefined));
+      return;
+    }
     try {
       connection.send(frame);
       this.lastSentMs = this.options.clock.monotonicMs();
@@ -188,9 +180,7 @@ export class Link {
       welcome = await openHandshake(opened, frames, { role: 'client', ...this.options.hello });
     } catch (error) {
       connection?.close('handshake failed');
-      if (!abort.signal.aborted) throw error;
-      // An open port that never answers the hello is a paused server, or one of another kind (ws:// dialled as tcp://).
-      throw new TimeoutError(connection ? `the hello to ${url} (its port took the connection, but nothing answered as Kiln; is it a port of another scheme?)` : `connecting to ${url}`, serverSilenceMs);
+      throw abort.signal.aborted ? new TimeoutError(connection ? `the hello to ${url} (its port took the connection, but nothing answered as Kiln; is it a port of another scheme?)` : `connecting to ${url}`, serverSilenceMs) : error;
     } finally {
       timer.cancel();
     }
