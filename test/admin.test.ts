@@ -22,7 +22,7 @@ afterAll(async () => {
 interface ClusterStatusJson {
   clusterId: string;
   stripes: Array<{ name: string; active: string | null; term: number | null; members: Array<{ name: string; state: string; term: number | null; lastLsn: number | null; lag: number | null; inSync: boolean | null; reachable: boolean }> }>;
-  voters: Array<{ name: string; reachable: boolean; term: number | null }>;
+  voters: Array<{ name: string; reachable: boolean; term: number | null; terms: Record<string, number> | null }>;
 }
 
 describe('kiln admin', () => {
@@ -61,7 +61,7 @@ describe('kiln admin', () => {
     expect(stripe!.members.map((r) => r.name)).toEqual(['s1', 's2', 's3']);
     expect(stripe!.members.filter((r) => r.state === 'ACTIVE-COORDINATOR').map((r) => r.name)).toEqual([stripe!.active]);
     expect(stripe!.members.every((r) => r.inSync === true && r.reachable && typeof r.lag === 'number')).toBe(true);
-    expect(whole.voters).toEqual([{ name: 'v1', reachable: true, term: stripe!.term }]);
+    expect(whole.voters).toEqual([{ name: 'v1', reachable: true, term: stripe!.term, terms: { [stripe!.name]: stripe!.term } }]);
     expect(whole.clusterId).toBe((await client.serverStatus()).clusterId);
     const table = (await kiln('status', '--config', file)).stdout;
     expect(table).toMatch(/^stripe \S+: active s\d, term \d+$/m);

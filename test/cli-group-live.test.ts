@@ -36,8 +36,8 @@ async function runningGroup(seed: number, persistence: 'restartable' | 'memory')
 
 /** The parts of `kiln status --config F --json` these tests read. */
 interface ClusterStatus {
-  stripes: Array<{ members: Array<{ name: string; state: string; reachable: boolean; ackedLsn: number | null; lag: number | null; inSync: boolean | null }> }>;
-  voters: Array<{ name: string; reachable: boolean; term: number | null }>;
+  stripes: Array<{ name: string; members: Array<{ name: string; state: string; reachable: boolean; ackedLsn: number | null; lag: number | null; inSync: boolean | null }> }>;
+  voters: Array<{ name: string; reachable: boolean; term: number | null; terms: Record<string, number> | null }>;
 }
 
 const kiln = (...args: string[]) => spawnSync(process.execPath, [KILN_BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -79,14 +79,14 @@ describe('kiln with a mirror group, as an operator sees it', () => {
     expect(text.stdout).toMatch(new RegExp(`^${voter.name}\\s+yes\\s+${now.term}$`, 'm'));
     const json = JSON.parse(kiln('status', '--config', file, '--json').stdout) as ClusterStatus;
     expect(json.stripes[0]!.members.find((m) => m.name === mirror.name)).toMatchObject({ state: 'unreachable', reachable: false, ackedLsn: lastLsn, lag: 5, inSync: false });
-    expect(json.voters).toEqual([{ name: voter.name, reachable: true, term: now.term }]);
+    expect(json.voters).toEqual([{ name: voter.name, reachable: true, term: now.term, terms: { [json.stripes[0]!.name]: now.term } }]);
     // The active's own status says the same of its mirror.
     const single = kiln('status', active.client);
     expect(single.stdout).toMatch(new RegExp(`${mirror.name}\\s+unreachable: last acked LSN ${lastLsn}, 5 records behind`));
 
     await kill(voter);
     const withoutVoter = JSON.parse(kiln('status', '--config', file, '--json').stdout) as ClusterStatus;
-    expect(withoutVoter.voters).toEqual([{ name: voter.name, reachable: false, term: null }]);
+    expect(withoutVoter.voters).toEqual([{ name: voter.name, reachable: false, term: null, terms: null }]);
     expect(kiln('status', '--config', file).stdout).toMatch(new RegExp(`^${voter.name}\\s+no\\s+-$`, 'm'));
   }, 120_000);
 

@@ -92,6 +92,9 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
     await writeFile(join(dir, 'broken.json'), '{ "cluster": ');
     expectOneLineFailure(kiln('start', '--config', join(dir, 'missing.json')), 3, /cannot read .*missing\.json/);
     expectOneLineFailure(kiln('start', '--config', join(dir, 'broken.json')), 3, /broken\.json: is not valid JSON/);
+    // A file that is no JSON at all (a README given by mistake): its first lines were quoted as they are, over several lines.
+    await writeFile(join(dir, 'notes.md'), '# Notes\n\nNot a cluster file.\n');
+    expectOneLineFailure(kiln('start', '--config', join(dir, 'notes.md')), 3, /notes\.md: is not valid JSON: .*"# Notes\\n\\nN/);
     expectOneLineFailure(kiln('status', '--config', join(dir, 'missing.json')), 3, /cannot read .*missing\.json/);
   });
 
@@ -136,6 +139,9 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
     );
     expectOneLineFailure(kiln('start', '--config', file, '--server', 'zz'), 3, /no server is named 'zz'/);
     expectOneLineFailure(kiln('voter', '--config', file, '--name', 'zz'), 3, /no voter is named 'zz'/);
+    // The flag the user typed is the one named (admin said --server, which it does not take).
+    const threeServers = fileURLToPath(new URL('../examples/three-servers.json', import.meta.url));
+    expectOneLineFailure(kiln('admin', 'add-mirror', '--config', threeServers, '--name', 'zz'), 3, /ConfigError: --name: no server is named 'zz'/);
     expectOneLineFailure(kiln('start', '--config', file, '--server', 'a'), 3, /tls\.caFile: cannot read .*ca\.pem/);
   });
 
@@ -159,6 +165,37 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
     const { port } = blocker.address() as AddressInfo;
     await new Promise((resolve) => blocker.close(resolve));
     expectOneLineFailure(kiln('status', `tcp://127.0.0.1:${port}`), 5, /ConnectionRefusedError/);
+  });
+
+  it('kiln status --config of a cluster none of whose members answers: unreachable (5) after the table (it exited 0)', async () => {
+    const closedPort = async (): Promise<number> => {
+      const blocker: Server = createServer();
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const { port } = blocker.address() as AddressInfo;
+      await new Promise((resolve) => blocker.close(resolve));
+      return port;
+    };
+    const at = async (): Promise<string> => `tcp://127.0.0.1:${await closedPort()}`;
+    const file = join(await tempDir(), 'cluster.json');
+    const servers = [{ name: 's1', listen: [await at()], peer: await at() }, { name: 's2', listen: [await at()], peer: await at() }];
+    await writeFile(file, JSON.stringify({ cluster: 'down', persistence: 'memory', servers, voters: [{ name: 'v1', peer: await at() }] }));
+    const result = kiln('status', '--config', file);
+    expectOneLineFailure(result, 5, /^kiln: no server or voter of cluster down answered$/m);
+    expect(result.stdout).toMatch(/^s1 +unreachable /m);
+  });
+
+  it('a URL with its scheme left out or its port mistyped: config (3), saying which (it said only "not a URL")', () => {
+    expectOneLineFailure(kiln('status', '127.0.0.1:7410'), 3, /ConfigError: URL: '127\.0\.0\.1:7410' is not a URL: it has no scheme; write 'tcp:\/\/127\.0\.0\.1:7410'$/m);
+    expectOneLineFailure(kiln('status', 'localhost:7410'), 3, /write 'tcp:\/\/localhost:7410'$/m);
+    expectOneLineFailure(kiln('status', 'tcp://127.0.0.1:74100'), 3, /port 74100 is past 65535$/m);
+    expectOneLineFailure(kiln('start', '--memory', '--listen', '127.0.0.1:0'), 3, /ConfigError: --listen\[0\]: .*write 'tcp:\/\/127\.0\.0\.1:0'$/m);
+    // --http takes the file's rule for an http address: the same hints, and no path after the port.
+    expectOneLineFailure(kiln('start', '--memory', '--listen', 'tcp://127.0.0.1:0', '--http', 'http://127.0.0.1:99999'), 3, /ConfigError: --http: .*port 99999 is past 65535$/m);
+    expectOneLineFailure(kiln('start', '--memory', '--listen', 'tcp://127.0.0.1:0', '--http', 'http://127.0.0.1:0/metrics'), 3, /ConfigError: --http: .*must end at the port/);
+  });
+
+  it('a host name that does not resolve: unreachable (5), saying so (it read as a refusal)', () => {
+    expectOneLineFailure(kiln('status', 'tcp://no-such-host.invalid:7410'), 5, /ConnectionRefusedError: connection to tcp:\/\/no-such-host\.invalid:7410 refused: (no such host|the host name could not be looked up now)$/m);
   });
 });
 

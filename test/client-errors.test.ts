@@ -7,9 +7,13 @@ import { join } from 'node:path';
 import * as core from '@kiln/core';
 import { createServer, type KilnServer } from '@kiln/core';
 import * as clientExports from '@kiln/core/client';
-import { connect, InvalidArgumentError, type KilnClient } from '@kiln/core/client';
+import { connect, ConnectionClosedError, InvalidArgumentError, type KilnClient } from '@kiln/core/client';
+import { firstValueFrom } from 'rxjs';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
+import { wsTransport } from '@kiln/transport-ws';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 describe('bad values and arguments', () => {
   let server: KilnServer;
@@ -56,6 +60,65 @@ describe('bad values and arguments', () => {
     await expect(client.append('s', [{ type: 'E', data: 1 }], { expectedVersion: -2 })).rejects.toMatchObject({ field: 'options.expectedVersion' });
     await expect(client.transact([{ stream: 's', events: [] }])).rejects.toMatchObject({ field: 'appends[0].events' });
     await client.append('still-up', [{ type: 'E', data: 1 }]);
+  });
+});
+
+describe('a first connect gone wrong', () => {
+  it('without options or with no URL, names the argument missing (it was a TypeError from inside connect)', async () => {
+    const untyped = connect as (urls?: unknown, options?: unknown) => Promise<KilnClient>;
+    await expect(untyped('tcp://127.0.0.1:7410')).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'transports', rule: expect.stringContaining('tcpTransport()') });
+    await expect(untyped(undefined, { transports: [tcpTransport()] })).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'urls' });
+  });
+
+  it('to a port of another kind, says what answered (an HTTP or WebSocket port dialled as tcp://, a tcp:// port as ws://)', async () => {
+    const transports = [tcpTransport(), wsTransport()];
+    const server = await createServer({ store: memoryStore(), transports, listen: ['tcp://127.0.0.1:0', 'ws://127.0.0.1:0'] });
+    const web = createHttpServer((_request, response) => response.end('a web page'));
+    try {
+      await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+      const [tcpUrl, wsUrl] = server.urls as [string, string];
+      const port = (url: string): string => new URL(url).port;
+      const options = { transports, reconnectWindowMs: 0, serverSilenceMs: 500 };
+      // It read the reply's `HTTP/` as the header of a frame of 1.2 GB.
+      await expect(connect(`tcp://127.0.0.1:${(web.address() as AddressInfo).port}`, options)).rejects.toThrow(/answered in HTTP: this address is an HTTP or WebSocket one/);
+      // It said only that connecting did not finish.
+      await expect(connect(`tcp://127.0.0.1:${port(wsUrl)}`, options)).rejects.toMatchObject({ name: 'TimeoutError', message: expect.stringMatching(/took the connection, but nothing answered as Kiln; is it a port of another scheme\?/) });
+      // It said only 'refused', as if nothing listened there.
+      await expect(connect(`ws://127.0.0.1:${port(tcpUrl)}`, options)).rejects.toMatchObject({ name: 'ConnectionRefusedError', message: expect.stringMatching(/did not answer in HTTP \(is it a tcp:\/\/ address\?\)$/) });
+      // The right scheme still connects.
+      await (await connect(wsUrl, options)).close();
+    } finally {
+      web.close();
+      await server.close();
+    }
+  });
+
+  it('to a host name that does not resolve, says so', async () => {
+    const refused = connect('tcp://no-such-host.invalid:7410', { transports: [tcpTransport()], reconnectWindowMs: 0 });
+    await expect(refused).rejects.toMatchObject({ name: 'ConnectionRefusedError', message: expect.stringMatching(/refused: (no such host|the host name could not be looked up now)$/) });
+  });
+});
+
+describe('a client whose server stopped', () => {
+  it('after it gave up, looks for a server again on the next request: it fails within reconnectWindowMs, and succeeds once the server is back (it waited requestTimeoutMs on a link that no longer tried)', async () => {
+    const transports = [tcpTransport()];
+    let server = await createServer({ store: memoryStore(), transports, listen: ['tcp://127.0.0.1:0'] });
+    const url = server.urls[0]!;
+    const client = await connect(url, { transports, reconnectWindowMs: 500, requestTimeoutMs: 20_000 });
+    try {
+      await server.close();
+      await expect(client.append('s', [{ type: 'E', data: 1 }])).rejects.toBeInstanceOf(ConnectionClosedError);
+      expect((await firstValueFrom(client.status$)).type).toBe('failed');
+      const started = Date.now();
+      await expect(client.append('s', [{ type: 'E', data: 2 }])).rejects.toBeInstanceOf(ConnectionClosedError);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // The server back at the same address: the next request finds it.
+      server = await createServer({ store: memoryStore(), transports, listen: [url] });
+      expect((await client.append('s', [{ type: 'E', data: 3 }])).lastVersion).toBe(0);
+    } finally {
+      await client.close();
+      await server.close();
+    }
   });
 });
 

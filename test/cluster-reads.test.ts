@@ -4,7 +4,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, InvalidArgumentError, StripeEpochChangedError, type KilnServer } from '@kiln/core';
+import { createServer, defaultConnectionLimits, InvalidArgumentError, StripeEpochChangedError, type KilnServer } from '@kiln/core';
+import { decode, encode } from '@msgpack/msgpack';
+import { HELLO } from './support/wire.js';
 import { connect, type KilnClient, type PositionedEvent } from '@kiln/core/client';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
@@ -194,6 +196,67 @@ describe('$all over a cluster of stripes', () => {
     await expect(firstValueFrom(client.subscribeAll({ from: older }))).rejects.toBeInstanceOf(StripeEpochChangedError);
   });
 
+  it('refuses a position or an LSN past what a stripe committed with PositionAheadError, and a position of another cluster', async () => {
+    stripes = await startStripes(3);
+    const client = await open(stripes.urls[0]!);
+    const [[onAlpha]] = streamsByStripe(stripes.layout, 'ahead') as [[string]];
+    await client.append(onAlpha, [{ type: 'A', data: 1 }]);
+    const [event] = await client.readAll();
+    // The same epoch, but alpha's next LSN is one no server of alpha has reached (it committed LSN 1).
+    const ahead = event!.position.replace(/([:,])0\.(\d+)\.\d+\.\d+/, '$10.$2.100.0');
+    expect(ahead).not.toBe(event!.position);
+    const refusal = { name: 'PositionAheadError', stripe: 'alpha', fromLsn: 100, committedLsn: 1 };
+    await expect(client.readAll({ from: ahead })).rejects.toMatchObject(refusal);
+    await expect(firstValueFrom(client.subscribeAll({ from: ahead }))).rejects.toMatchObject(refusal);
+    // One stripe's log by LSN: its end (one past the last committed) is fine, beyond it is not.
+    expect(await client.readAll({ stripe: 'beta', fromLsn: 1 })).toEqual([]);
+    await expect(client.readAll({ stripe: 'beta', fromLsn: 2 })).rejects.toMatchObject({ name: 'PositionAheadError', stripe: 'beta', fromLsn: 2, committedLsn: 0 });
+    await expect(firstValueFrom(client.subscribeAll({ stripe: 'gamma', fromLsn: 7 }))).rejects.toMatchObject({ name: 'PositionAheadError', stripe: 'gamma', fromLsn: 7 });
+    // Nothing was refused for good: the stripes still serve reads and subscriptions from where they stand.
+    const live = firstValueFrom(client.subscribeAll({ from: event!.position }));
+    await client.append(onAlpha, [{ type: 'A', data: 2 }]);
+    expect((await live).data).toBe(2);
+
+    // Another cluster's position names another log of stripe 0: its epoch (a commit time) tells them apart.
+    lone = await createServer({ store: memoryStore(), transports: [tcpTransport()], listen: ['tcp://127.0.0.1:0'] });
+    const stranger = await open(lone.urls[0]!);
+    await stranger.append('x', [{ type: 'X', data: 0 }]);
+    const [foreign] = await stranger.readAll();
+    await expect(client.readAll({ from: foreign!.position })).rejects.toBeInstanceOf(StripeEpochChangedError);
+  });
+
+  it('takes an unsubscribe sent right behind its subscribe of the log: no event reaches a subscription ended', async () => {
+    // Checking a subscription's start against the read barrier must not let its unsubscribe, read in the same batch, run first.
+    lone = await createServer({ store: memoryStore(), transports: [tcpTransport()], listen: ['tcp://127.0.0.1:0'] });
+    const writer = await open(lone.urls[0]!);
+    await writer.append('before', [{ type: 'E', data: 0 }]);
+    const connection = await tcpTransport().dial(lone.urls[0]!, defaultConnectionLimits);
+    const frames = connection[Symbol.asyncIterator]();
+    const seen: unknown[][] = [];
+    const until = async (done: (frame: unknown[]) => boolean): Promise<void> => {
+      for (;;) {
+        const next = await frames.next();
+        if (next.done) throw new Error('the server closed the connection');
+        const frame = decode(next.value) as unknown[];
+        seen.push(frame);
+        if (done(frame)) return;
+      }
+    };
+    connection.send(HELLO);
+    await until((frame) => frame[0] === 2);
+    // One write: subscribe to the log from LSN 1 (subscription 7), then unsubscribe it.
+    connection.send(encode([1, 1, 'subscribe', [7, null, 1]]));
+    connection.send(encode([1, 2, 'unsubscribe', 7]));
+    await until((frame) => frame[0] === 3 && frame[1] === 2);
+    await writer.append('after', [{ type: 'E', data: 1 }]);
+    connection.send(encode([1, 3, 'readAll', [1, 'forward', 10]]));
+    await until((frame) => frame[0] === 3 && frame[1] === 3);
+    connection.close('test done');
+    // The events of LSN 1 may have gone out before the unsubscribe; nothing of LSN 2 may.
+    const delivered = seen.filter((frame) => frame[0] === 5 && frame[1] === 7).flatMap((frame) => frame[2] as unknown[][]);
+    expect(delivered.map((slice) => slice[0])).not.toContain(2);
+  });
+
   it("gives a single server's events positions that resume reads and subscriptions", async () => {
     lone = await createServer({ store: memoryStore(), transports: [tcpTransport()], listen: ['tcp://127.0.0.1:0'] });
     const client = await open(lone.urls[0]!);
@@ -212,5 +275,6 @@ describe('$all over a cluster of stripes', () => {
     await client.append('c', [{ type: 'E', data: 5 }]);
     expect((await resumed).map((e) => e.data)).toEqual([2, 3, 4, 5]);
     expect((await client.readAll({ fromLsn: 2 })).map((e) => e.data)).toEqual([4, 5]);
+    await expect(client.readAll({ fromLsn: 5 })).rejects.toMatchObject({ name: 'PositionAheadError', fromLsn: 5, committedLsn: 3 });
   });
 });

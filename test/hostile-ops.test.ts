@@ -104,6 +104,42 @@ describe('the WebSocket listener of kiln start', () => {
     expect(await upgradeStatus(listing, 'https://ops.example')).toBe(101);
     expect(await upgradeStatus(listing, 'https://evil.example')).toBe(403);
   });
+
+  it("takes the origins from the server's wsOrigins in the file, KILN_WS_ORIGINS over it, and --ws-origins over both (only the variable could name them)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-origins-'));
+    try {
+      const file = join(dir, 'cluster.json');
+      const server = { name: 'w', listen: ['tcp://127.0.0.1:0', 'ws://127.0.0.1:0'], wsOrigins: ['https://file.example'] };
+      await writeFile(file, JSON.stringify({ cluster: 'pages', persistence: 'memory', servers: [server] }));
+      const wsUrl = async (env: string | undefined, flag: string[] = []): Promise<string> => {
+        const before = process.env.KILN_WS_ORIGINS;
+        if (env === undefined) delete process.env.KILN_WS_ORIGINS;
+        else process.env.KILN_WS_ORIGINS = env;
+        try {
+          const kiln = await startKiln({ args: ['--config', file, ...flag] });
+          return /(ws:\/\/127\.0\.0\.1:\d+)/.exec(await kiln.waitForLine(/listening on/))![1]!;
+        } finally {
+          if (before === undefined) delete process.env.KILN_WS_ORIGINS;
+          else process.env.KILN_WS_ORIGINS = before;
+        }
+      };
+      const fromFile = await wsUrl(undefined);
+      expect(await upgradeStatus(fromFile, 'https://file.example')).toBe(101);
+      expect(await upgradeStatus(fromFile, 'https://evil.example')).toBe(403);
+      const fromVariable = await wsUrl('https://env.example');
+      expect(await upgradeStatus(fromVariable, 'https://env.example')).toBe(101);
+      expect(await upgradeStatus(fromVariable, 'https://file.example')).toBe(403);
+      const fromFlag = await wsUrl('https://env.example', ['--ws-origins', 'https://flag.example,https://two.example']);
+      expect(await upgradeStatus(fromFlag, 'https://two.example')).toBe(101);
+      expect(await upgradeStatus(fromFlag, 'https://env.example')).toBe(403);
+      // An entry that is not an origin would never match a page: refused at start, naming it.
+      const typo = spawnSync(process.execPath, [KILN_BIN, 'start', '--config', file, '--ws-origins', 'https://ok.example,https://app.example/'], { encoding: 'utf8', timeout: 20_000 });
+      expect(typo.status).toBe(3);
+      expect(typo.stderr).toMatch(/ConfigError: --ws-origins\[1\]: must be a web page's origin/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('kiln certs', () => {

@@ -12,7 +12,7 @@ import { connect, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectWithin, kiln, killAllMembers, launch, pollUntil, seededRandom, stripedCluster, type Member } from './support/cluster.js';
+import { connectWithin, kill, kiln, killAllMembers, launch, pollUntil, seededRandom, stripedCluster, type Member } from './support/cluster.js';
 import { startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
 import { rawSession } from './support/wire.js';
 
@@ -108,4 +108,34 @@ describe('kiln status --config, with a server of another cluster at a member\'s 
     const table = await kiln('status', '--config', file);
     expect(table.stdout).toMatch(/stripe beta: NO ACTIVE/);
   });
+});
+
+describe('kiln status --config of a voter of several stripes', () => {
+  it("shows its term in each stripe, beside the first stripe's term it showed alone", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kiln-hostile-terms-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    cleanups.push(async () => killAllMembers());
+    const { file, members } = await stripedCluster(2, 1, 1, root, seededRandom(Date.now()), 'restartable');
+    for (const member of members) launch(file, member);
+    const [, b1] = members as [Member, Member, Member];
+    type Status = { stripes: Array<{ name: string; active: string | null; term: number | null }>; voters: Array<{ name: string; reachable: boolean; term: number | null; terms: Record<string, number> | null }> };
+    const status = async (): Promise<Status> => JSON.parse((await kiln('status', '--config', file, '--json')).stdout) as Status;
+    let now = await status();
+    await pollUntil('both stripes have an active', async () => (now = await status()).stripes.every((s) => s.active !== null), 30_000, 100);
+    // Bravo elects again after its server restarts: its term moves past alpha's.
+    const bravoTerm = now.stripes[1]!.term!;
+    await kill(b1);
+    launch(file, b1);
+    await pollUntil('bravo elected in a later term', async () => ((now = await status()).stripes[1]!.term ?? 0) > bravoTerm, 30_000, 100);
+    await pollUntil("the voter's terms are the stripes'", async () => {
+      now = await status();
+      return now.voters[0]?.terms?.bravo === now.stripes[1]!.term;
+    }, 10_000, 100);
+    const [alpha, bravo] = now.stripes as [Status['stripes'][0], Status['stripes'][0]];
+    expect(bravo.term).not.toBe(alpha.term);
+    expect(now.voters).toEqual([{ name: 'v1', reachable: true, term: alpha.term, terms: { alpha: alpha.term, bravo: bravo.term } }]);
+    const table = (await kiln('status', '--config', file)).stdout;
+    expect(table).toMatch(/^voter +reachable +term alpha +term bravo$/m);
+    expect(table).toMatch(new RegExp(`^v1 +yes +${alpha.term} +${bravo.term}$`, 'm'));
+  }, 90_000);
 });

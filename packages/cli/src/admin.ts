@@ -30,7 +30,7 @@ const PROGRESS_EVERY_MS = 1000;
 /** Runs one admin command; resolves when the change is recorded (and, with `wait`, synced). */
 export async function runAdmin(command: 'add-mirror' | 'remove-mirror', options: AdminOptions, print: (line: string) => void): Promise<void> {
   const { config } = options;
-  const { server, stripe } = findServer(config, options.name);
+  const { server, stripe } = findServer(config, options.name, '--name');
   const stripes = stripesOf(config);
   if (options.stripe === undefined && stripes.length > 1) {
     throw new ConfigError('--stripe', `the cluster has ${stripes.length} stripes (${stripes.map((s) => s.name).join(', ')}); name the one '${options.name}' is in`);

@@ -3,8 +3,8 @@
  * The `kiln` command.
  *
  * ```
- * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE] [--tls-cert F --tls-key F [--tls-ca F]] [--http URL] [--log-format text|json]
- * kiln start --config CLUSTER-FILE --server NAME [--join] [--http URL]
+ * kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE] [--tls-cert F --tls-key F [--tls-ca F]] [--http URL] [--ws-origins LIST] [--log-format text|json]
+ * kiln start --config CLUSTER-FILE --server NAME [--join] [--http URL] [--ws-origins LIST]
  * kiln voter --config CLUSTER-FILE --name NAME [--http URL]
  * kiln certs --config CLUSTER-FILE --out DIR
  * kiln admin add-mirror|remove-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE] [--wait]
@@ -42,7 +42,7 @@ import { printGroupStatus } from './group-status.js';
 import { printStatus } from './status.js';
 import { formatPlacement, placeStream, streamNameProblem } from './stripe-of.js';
 import { CREDENTIAL_FLAGS, operatorCredentials, type CredentialFlags } from './operator-credentials.js';
-import { operatorTransports, type Dial } from './transports.js';
+import { operatorTransports, originList, type Dial } from './transports.js';
 import { printOpenTransactions, resolveTransaction } from './txn.js';
 import { fromLsnFlag, runVerify } from './verify.js';
 import { printNewToken, printPasswordHash } from './passwd.js';
@@ -52,11 +52,13 @@ import { logFormatOf, memberLog } from './member-log.js';
 
 const USAGE = `usage:
   kiln start [--memory] [--data DIR] [--listen URL]... [--name NAME] [--config FILE]
-             [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--http URL] [--log-format text|json]
+             [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--http URL] [--ws-origins LIST]
+             [--log-format text|json]
       Runs one server in the foreground. Default: restartable mode, LevelDB under ./kiln-data,
       listening on tcp://127.0.0.1:7410 and ws://127.0.0.1:7411. SIGINT or SIGTERM shuts it
       down cleanly. --tls-cert and --tls-key (PEM files) let it listen on tls:// and wss://.
-  kiln start --config CLUSTER-FILE --server NAME [--join] [--http URL] [--log-format text|json]
+  kiln start --config CLUSTER-FILE --server NAME [--join] [--http URL] [--ws-origins LIST]
+             [--log-format text|json]
       Runs server NAME of the cluster file, in its stripe (mirror group). With --join it is a new
       server for a running group: it waits, outside the in-sync set, for kiln admin add-mirror.
   kiln voter --config CLUSTER-FILE --name NAME [--http URL] [--log-format text|json]
@@ -64,6 +66,10 @@ const USAGE = `usage:
   --log-format text|json (start, voter)
       How the member logs to stderr: lines of text (the default), or one JSON object per line,
       { time, level, member, msg, ...fields }, for a log shipper.
+  --ws-origins LIST (start)
+      Web pages the server's ws:// and wss:// listeners let in besides those they always do
+      (below), as origins, comma-separated: https://app.example.com,https://ops.example.com, or *
+      for every page. Over KILN_WS_ORIGINS, which is over the server's "wsOrigins" in the file.
   kiln certs --config CLUSTER-FILE --out DIR
       Writes a development CA (DIR/ca.pem, DIR/ca-key.pem) and, for every server and voter, a
       certificate named after it (DIR/NAME.pem, DIR/NAME-key.pem), for trying TLS and mutual
@@ -100,7 +106,9 @@ const USAGE = `usage:
   kiln status --config CLUSTER-FILE [--json]
       Asks every server and voter of the cluster and prints one block per stripe (its active and
       term; each member's state, term, last LSN, lag behind the active, and whether the active
-      counts it in sync), then each voter, reachable or not, with its term.
+      counts it in sync), then each voter, reachable or not, with its term in each stripe (--json:
+      voters [{ name, reachable, term, terms }], term the first stripe's, terms by stripe name).
+      When no server or voter answers, it exits 5 after the table.
   kiln diverged [URL] [--config CLUSTER-FILE] [--json]
       Prints the transactions a server gave up to follow a newer active after a partition
       (failoverPriority 'availability'), and the decisions operators forced on transactions in
@@ -151,8 +159,9 @@ const USAGE = `usage:
   input; without --user, a token in KILN_TOKEN. Never a password on the command line.
 
   Web pages: a ws:// or wss:// listener lets in pages served from the host they dial when that
-  is an IP address, or this machine's, and refuses others (403); KILN_WS_ORIGINS lists more
-  origins, comma-separated (https://app.example.com,https://ops.example.com; * for every page).
+  is an IP address, or this machine's, and refuses others (403). More are let in by kiln start
+  --ws-origins LIST, else the environment variable KILN_WS_ORIGINS (the same list), else the
+  server's "wsOrigins" in the cluster file: the first of them given wins.
 
   kiln help [COMMAND], kiln COMMAND --help: this text, or a command's part of it.
   kiln --version: the version, as 'kiln 1.2.3'.`;
@@ -281,10 +290,12 @@ async function start(args: string[]): Promise<void> {
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
       http: { type: 'string' },
+      'ws-origins': { type: 'string' },
       'log-format': { type: 'string' },
     },
   });
   const logFormat = logFormatOf(values['log-format']);
+  const wsOrigins = values['ws-origins'] === undefined ? undefined : originList(values['ws-origins'], '--ws-origins');
   if (values.memory && values.data) throw new UsageError('--memory and --data do not go together');
   if (values.server !== undefined || (values.config && isClusterFile(await readJsonFile(values.config)))) {
     if (!values.config) throw new UsageError('--server needs --config FILE');
@@ -292,7 +303,7 @@ async function start(args: string[]): Promise<void> {
     if (overrides.length > 0) throw new UsageError(`--${overrides.join(', --')} cannot be used with a cluster file; set them in the file`);
     const config = await readClusterConfig(values.config);
     const serverLog = memberLog(logFormat, values.server ?? serversOf(config)[0]!.name);
-    await runUntilSignalled(startServerMember(config, values.server, values.join ? 'joining server' : 'server', serverLog, values.http), serverLog);
+    await runUntilSignalled(startServerMember(config, values.server, values.join ? 'joining server' : 'server', serverLog, values.http, wsOrigins), serverLog);
     return;
   }
   if (values.join) throw new UsageError('--join needs --config CLUSTER-FILE --server NAME');
@@ -309,7 +320,7 @@ async function start(args: string[]): Promise<void> {
     ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile, ...(values['tls-ca'] !== undefined && { caFile: values['tls-ca'] }) } } : {}),
   });
   const serverLog = memberLog(logFormat, serversOf(config)[0]!.name);
-  await runUntilSignalled(startServerMember(config, undefined, 'server', serverLog, values.http), serverLog);
+  await runUntilSignalled(startServerMember(config, undefined, 'server', serverLog, values.http, wsOrigins), serverLog);
 }
 
 async function backup(args: string[]): Promise<void> {

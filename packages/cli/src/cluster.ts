@@ -54,9 +54,9 @@ function where(config: ClusterConfig, dataDir: string | undefined): string {
 /**
  * Starts server `name` of the cluster `config`, in the role given. `name` may be left out when the
  * cluster has a single server. Its HTTP listener, if any, is on `http` (`--http`) or else the
- * address the file gives it.
+ * address the file gives it; its WebSocket listeners let in the pages `wsOrigins` (`--ws-origins`) names, see {@link memberTransports}.
  */
-export async function startServerMember(config: ClusterConfig, name: string | undefined, role: ServerRole, log: MemberLog, http?: string): Promise<Running> {
+export async function startServerMember(config: ClusterConfig, name: string | undefined, role: ServerRole, log: MemberLog, http?: string, wsOrigins?: readonly string[]): Promise<Running> {
   const servers = serversOf(config);
   if (name === undefined) {
     if (servers.length !== 1) throw new ConfigError('--server', `the file names ${servers.length} servers: ${servers.map((s) => s.name).join(', ')}; pick one`);
@@ -70,7 +70,7 @@ export async function startServerMember(config: ClusterConfig, name: string | un
   const group = lone ? undefined : groupOptionsOf(config, name, role === 'joining server');
   const layout = clusterLayoutOf(config);
   const cluster = { layout, stripe: layout.stripes.findIndex((s) => s.name === stripe.name) };
-  const transports = await memberTransports(config, self, name);
+  const transports = await memberTransports(config, self, name, wsOrigins);
   const server = await createServer({
     name,
     store: storeAt(config, self.dataDir),

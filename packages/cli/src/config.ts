@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
+  checkAddress,
   ConfigError,
   defaultConnectionLimits,
   defaultLogLimits,
@@ -122,7 +123,8 @@ export async function readJsonFile(path: string): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
-    throw new ConfigError(path, `is not valid JSON: ${(cause as Error).message}`);
+    // JSON.parse quotes the text around the culprit, line breaks and all: the error stays one line.
+    throw new ConfigError(path, `is not valid JSON: ${(cause as Error).message.replace(/[\r\n\t]/g, (c) => JSON.stringify(c).slice(1, -1))}`);
   }
 }
 
@@ -153,14 +155,6 @@ export function validateConfig(value: unknown): Partial<SingleServerFile> {
 
 /** @throws ConfigError when `url` is not a `tcp://`, `tls://`, `ws://` or `wss://` URL with a port */
 export function checkUrl(url: unknown, field: string): string {
-  if (typeof url !== 'string') throw new ConfigError(field, 'must be a URL string');
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError(field, `'${url}' is not a URL`);
-  }
-  if (!['tcp:', 'tls:', 'ws:', 'wss:'].includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${url}' must be tcp, tls, ws or wss`);
-  if (parsed.port === '') throw new ConfigError(field, `'${url}' must name a port`);
-  return url;
+  // The cluster file's own rule, so a flag and the file say the same of one URL.
+  return checkAddress(url, field, true).url;
 }

@@ -37,12 +37,18 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** A command that found nobody to answer it (every member of a cluster file down): exits with {@link EXIT.unreachable}. */
+export class UnreachableError extends Error {
+  override name = 'UnreachableError';
+}
+
 /** The one line and the exit code an error ends `kiln` with; `help` is where the usage of the command given is. */
 export function describeFailure(error: unknown, help = 'kiln help'): { line: string; code: number } {
   if (error instanceof UsageError) return { line: `kiln: ${error.message} (see ${help})`, code: EXIT.usage };
   // node:util parseArgs: an unknown option, or a value missing or given to a flag.
   if (isParseArgsError(error)) return { line: `kiln: ${error.message.split('. ')[0]!.replace(/\.$/, '')} (see ${help})`, code: EXIT.usage };
   if (error instanceof ConfigError) return { line: `kiln: ConfigError: ${error.message}`, code: EXIT.config };
+  if (error instanceof UnreachableError) return { line: `kiln: ${error.message}`, code: EXIT.unreachable };
   const inUse = inUseReason(error);
   if (inUse !== undefined) return { line: `kiln: ${inUse}`, code: EXIT.inUse };
   if (error instanceof ConnectionRefusedError || error instanceof TimeoutError || error instanceof TlsError) return { line: `kiln: ${error.name}: ${error.message}`, code: EXIT.unreachable };

@@ -2,12 +2,13 @@
  * `kiln status --config CLUSTER-FILE`: the whole cluster, one block per stripe, asked of each
  * server itself: the stripe's active and term, and each member's state, term, last LSN, lag
  * behind the active, whether the active counts it in sync, and whether it answered at all; then
- * the voters, each reachable or not, with its term. An unreachable mirror shows the last LSN the
+ * the voters, each reachable or not, with its term in each stripe. An unreachable mirror shows the last LSN the
  * active had from it. A member that does not answer within a few
  * seconds shows as unreachable.
  */
 import { clusterIdOf, clusterLayoutOf, stripesOf, type ClusterConfig, type StripeConfig } from '@kiln/core';
 import { connect, type ServerStatus } from '@kiln/core/client';
+import { UnreachableError } from './exit-codes.js';
 import type { Dial } from './transports.js';
 
 /** How long one member may take to answer. */
@@ -42,6 +43,8 @@ export interface VoterRow {
   reachable: boolean;
   /** The voter's term in the first stripe's elections; null when it did not answer. */
   term: number | null;
+  /** The voter's term in each stripe's elections, by stripe name; null when it did not answer (an older voter tells only the first). */
+  terms: Record<string, number> | null;
 }
 
 /** What `kiln status --config F --json` prints. */
@@ -109,13 +112,32 @@ export async function clusterStatus(config: ClusterConfig, dial: Dial): Promise<
     Promise.all(stripesOf(config).map((stripe) => stripeBlock(stripe, clusterId, dial))),
     Promise.all(config.voters.map((v) => ask([v.peer], dial))),
   ]);
-  const voters = config.voters.map((v, i): VoterRow => ({ name: v.name, reachable: voterAnswers[i] !== undefined, term: voterAnswers[i]?.term ?? null }));
+  const stripeNames = stripes.map((s) => s.name);
+  const voters = config.voters.map((v, i): VoterRow => {
+    const answer = voterAnswers[i];
+    return { name: v.name, reachable: answer !== undefined, term: answer?.term ?? null, terms: answer ? termsByStripe(answer, stripeNames) : null };
+  });
   return { clusterId, stripes, voters };
 }
 
-/** Prints the cluster's status as one table per stripe and one of voters, or as JSON. */
+/** A voter's term in each stripe, by name: what it tells (an older voter tells only its first stripe's, as `term`). */
+function termsByStripe(answer: ServerStatus, stripeNames: readonly string[]): Record<string, number> {
+  const terms = answer.stripeTerms ?? [answer.term];
+  return Object.fromEntries(stripeNames.flatMap((name, i) => (terms[i] === undefined ? [] : [[name, terms[i]]])));
+}
+
+/**
+ * Prints the cluster's status as one table per stripe and one of voters, or as JSON.
+ * @throws UnreachableError, once printed, when no member answered: a script must not read a cluster that is all down as fine
+ */
 export async function printGroupStatus(config: ClusterConfig, dial: Dial, json: boolean, print: (line: string) => void): Promise<void> {
   const status = await clusterStatus(config, dial);
+  printClusterStatus(config, status, json, print);
+  const answered = status.stripes.some((s) => s.members.some((m) => m.reachable)) || status.voters.some((v) => v.reachable);
+  if (!answered) throw new UnreachableError(`no server or voter of cluster ${config.cluster} answered`);
+}
+
+function printClusterStatus(config: ClusterConfig, status: ClusterStatus, json: boolean, print: (line: string) => void): void {
   if (json) {
     print(JSON.stringify(status, null, 2));
     return;
@@ -134,7 +156,11 @@ export async function printGroupStatus(config: ClusterConfig, dial: Dial, json: 
   }
   if (status.voters.length > 0) {
     print('');
-    printTable([['voter', 'reachable', 'term'], ...status.voters.map((v) => [v.name, v.reachable ? 'yes' : 'no', show(v.term)])], print);
+    // With several stripes a voter has a term in each: one column per stripe.
+    const names = status.stripes.length > 1 ? status.stripes.map((s) => s.name) : [];
+    const header = names.length > 0 ? names.map((name) => `term ${name}`) : ['term'];
+    const terms = (v: VoterRow): string[] => (names.length > 0 ? names.map((name) => show(v.terms?.[name] ?? null)) : [show(v.term)]);
+    printTable([['voter', 'reachable', ...header], ...status.voters.map((v) => [v.name, v.reachable ? 'yes' : 'no', ...terms(v)])], print);
   }
 }
 

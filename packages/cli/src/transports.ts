@@ -7,7 +7,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { ConfigError, type ClusterConfig, type Credentials, type MemberTlsConfig, type Transport } from '@kiln/core';
+import { ConfigError, webOrigin, type ClusterConfig, type Credentials, type MemberTlsConfig, type Transport } from '@kiln/core';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { wsTransport } from '@kiln/transport-ws';
 
@@ -34,17 +34,31 @@ interface TlsFiles {
 /** Web pages a member's WebSocket listener lets in besides those of its own host, comma-separated. */
 const WS_ORIGINS_VARIABLE = 'KILN_WS_ORIGINS';
 
-function wsOrigins(): string[] {
-  return (process.env[WS_ORIGINS_VARIABLE] ?? '').split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+/**
+ * A comma-separated list of origins, as `--ws-origins` and {@link WS_ORIGINS_VARIABLE} give it.
+ * @throws ConfigError naming `field` and the entry when one is not an origin (a trailing `/` would never match)
+ */
+export function originList(list: string, field: string): string[] {
+  const origins = list.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+  return origins.map((origin, i) => webOrigin(origin, `${field}[${i}]`));
 }
 
-async function transportsOf({ caFile, certificate }: TlsFiles): Promise<Transport[]> {
+/**
+ * The web pages a member's WebSocket listeners let in: `--ws-origins` when given, else
+ * {@link WS_ORIGINS_VARIABLE} when set, else the file's `wsOrigins`. The nearer the command line, the stronger.
+ */
+function wsOrigins(flag: readonly string[] | undefined, file: readonly string[] | undefined): readonly string[] {
+  const variable = process.env[WS_ORIGINS_VARIABLE];
+  return flag ?? (variable ? originList(variable, WS_ORIGINS_VARIABLE) : (file ?? []));
+}
+
+async function transportsOf({ caFile, certificate }: TlsFiles, origins: readonly string[] = []): Promise<Transport[]> {
   const ca = caFile === undefined ? undefined : await pem(caFile, 'tls.caFile');
   const cert = certificate === undefined ? undefined : await pem(certificate.certFile, certificate.certField);
   const key = certificate === undefined ? undefined : await pem(certificate.keyFile, certificate.keyField);
   const tcp = tcpTransport({ tls: { ...(ca !== undefined && { ca }), ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) } });
   const files = certificate === undefined ? {} : { certFile: certificate.certFile, keyFile: certificate.keyFile };
-  const ws = wsTransport({ tls: { ...(ca !== undefined && { ca }), ...files }, origins: wsOrigins() });
+  const ws = wsTransport({ tls: { ...(ca !== undefined && { ca }), ...files }, origins });
   // Checked once the transport found the certificate usable at all.
   if (cert !== undefined) checkDates(cert, certificate!.certField);
   return [tcp, ws];
@@ -67,10 +81,14 @@ export async function memberCertificate(own: MemberTlsConfig, field: string): Pr
   return { cert: await pem(own.certFile, `${field}.tls.certFile`), key: await pem(own.keyFile, `${field}.tls.keyFile`) };
 }
 
-/** Transports for member `own` (its `tls`, when it has one) of `config`. @throws ConfigError */
-export async function memberTransports(config: ClusterConfig, own: { tls?: MemberTlsConfig }, field: string): Promise<Transport[]> {
+/**
+ * Transports for member `own` (its `tls`, when it has one) of `config`, its WebSocket listeners
+ * letting in the pages `originsFlag` (`--ws-origins`), the environment or its `wsOrigins` name.
+ * @throws ConfigError
+ */
+export async function memberTransports(config: ClusterConfig, own: { tls?: MemberTlsConfig; wsOrigins?: string[] }, field: string, originsFlag?: readonly string[]): Promise<Transport[]> {
   const certificate = own.tls === undefined ? undefined : { ...own.tls, certField: `${field}.tls.certFile`, keyField: `${field}.tls.keyFile` };
-  return transportsOf({ caFile: config.tls?.caFile, certificate });
+  return transportsOf({ caFile: config.tls?.caFile, certificate }, wsOrigins(originsFlag, own.wsOrigins));
 }
 
 /**

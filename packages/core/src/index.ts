@@ -45,6 +45,7 @@ export {
   CrossStripeTransactionError,
   StripeUnavailableError,
   StripeEpochChangedError,
+  PositionAheadError,
   StreamBusyError,
   TransactionInDoubtError,
   AuthenticationError,
@@ -72,6 +73,10 @@ export {
   STORE_BLOCK_CACHE_BYTES,
   STORE_WRITE_BUFFER_BYTES,
   RANGE_DIGEST_RECORDS_MAX,
+  HTTP_CONNECTIONS_MAX,
+  HTTP_HEADERS_TIMEOUT_MS,
+  HTTP_REQUEST_TIMEOUT_MS,
+  HTTP_KEEP_ALIVE_TIMEOUT_MS,
   type ConnectionLimits,
   type LogLimits,
   type GroupTiming,
@@ -125,7 +130,7 @@ export type { GroupView } from './replication/group-view.js';
 export type { TransactionResult, AppendedRange, MirrorSpec } from './protocol/messages.js';
 export { PROTOCOL_VERSION } from './protocol/frames.js';
 export { validateClusterConfig } from './config/cluster-config.js';
-export { isLoopbackHost } from './config/fields.js';
+export { isLoopbackHost, webOrigin, address as checkAddress, httpAddress as checkHttpAddress } from './config/fields.js';
 export { parseAuth } from './config/auth.js';
 export { parseScryptHash, TOKEN_HASH, type ScryptHash } from './auth/hash-format.js';
 export { Authenticator, type ServerAuthOptions, type SecretHashes } from './auth/authenticator.js';

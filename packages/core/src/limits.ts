@@ -252,6 +252,22 @@ export const AUTH_FAILURE_LOG_LINES_MAX = 20;
 /** The window of {@link AUTH_FAILURE_LOG_LINES_MAX}, in ms. */
 export const AUTH_FAILURE_LOG_WINDOW_MS = 60_000;
 
+/**
+ * Connections a member's HTTP listener (health, metrics, status page) holds at once; it closes a
+ * further one as soon as it is accepted. A status page open in a browser holds one (its live feed).
+ */
+export const HTTP_CONNECTIONS_MAX = 128;
+/**
+ * Time an HTTP client has to send a request's headers, in ms, from when its connection opens: a
+ * client that sends nothing, or sends its headers a byte at a time (slow loris), is answered 408
+ * and closed, so it cannot hold one of the listener's connections for long.
+ */
+export const HTTP_HEADERS_TIMEOUT_MS = 5_000;
+/** Time an HTTP client has to send a whole request, in ms; then 408 and the connection closes. */
+export const HTTP_REQUEST_TIMEOUT_MS = 10_000;
+/** Time an HTTP connection may stay open with no request after its last answer, in ms. */
+export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
 /** Throws a `RangeError` naming the first pair of limits that do not fit together. */
 export function checkLimits(c: ConnectionLimits, l: LogLimits): void {
   const positive: Array<[string, number]> = [...Object.entries(c), ...Object.entries(l)];

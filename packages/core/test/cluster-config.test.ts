@@ -90,6 +90,13 @@ describe('validateClusterConfig: each rule names its field', () => {
     ['server names are unique across stripes', edit(twoStripes, (c) => (c.stripes[1].servers[1].name = 's1')), 'stripes[1].servers[1].name', /unique/],
     ['client addresses are unique', edit(oneStripe, (c) => (c.servers[1].listen = ['tcp://10.0.0.1:7410'])), 'servers[1].listen[0]', /already used by servers\[0\]\.listen\[0\]/],
     ['client and peer addresses are unique', edit(twoStripes, (c) => (c.stripes[1].servers[0].peer = 'ws://localhost:7410')), 'stripes[1].servers[0].peer', /unique/],
+    ['loopback spellings are one address', edit(twoStripes, (c) => (c.stripes[1].servers[1].listen = ['ws://localhost:7430'])), 'stripes[1].servers[1].listen[0]', /already used by stripes\[1\]\.servers\[0\]\.listen\[0\] \('tcp:\/\/127\.0\.0\.1:7430'\)/],
+    ['a wildcard address takes its port on its host', edit(twoStripes, (c) => (c.stripes[1].servers[0].listen = ['tcp://0.0.0.0:7410'])), 'stripes[1].servers[0].listen[0]', /'tcp:\/\/0\.0\.0\.0:7410' is already used by stripes\[0\]\.servers\[0\]\.listen\[0\] \('tcp:\/\/127\.0\.0\.1:7410'\).*0\.0\.0\.0/],
+    ['an IPv6 wildcard too, HTTP addresses included', edit(twoStripes, (c) => (c.stripes[0].servers[0].http = 'http://[::]:7441')), 'stripes[1].servers[1].peer', /already used by stripes\[0\]\.servers\[0\]\.http \('http:\/\/\[::\]:7441'\)/],
+    ["a wildcard address takes its port on its server's own host", edit(oneStripe, (c) => (c.servers[0].listen[1] = 'ws://0.0.0.0:7410')), 'servers[0].listen[1]', /already used by servers\[0\]\.listen\[0\]/],
+    ['wsOrigins are origins as a browser sends them', edit(oneStripe, (c) => (c.servers[0].wsOrigins = ['https://app.example', 'https://app.example/'])), 'servers[0].wsOrigins[1]', /origin as a browser sends it/],
+    ['wsOrigins are strings', edit(oneStripe, (c) => (c.servers[0].wsOrigins = [7])), 'servers[0].wsOrigins[0]', /origin/],
+    ['wsOrigins go with a ws:// or wss:// listener', edit(oneStripe, (c) => (c.servers[1].wsOrigins = ['*'])), 'servers[1].wsOrigins', /no ws:\/\/ or wss:\/\//],
     ['voter addresses are unique', edit(oneStripe, (c) => (c.voters[0].peer = 'tcp://10.0.0.2:7411')), 'voters[0].peer', /unique/],
     ['addresses are URLs', edit(oneStripe, (c) => (c.servers[0].peer = 'nonsense')), 'servers[0].peer', /not a URL/],
     ['addresses are tcp, ws or wss', edit(oneStripe, (c) => (c.servers[0].listen[1] = 'http://10.0.0.1:80')), 'servers[0].listen[1]', /tcp, tls, ws or wss/],
@@ -169,6 +176,18 @@ describe('validateClusterConfig: each rule names its field', () => {
 });
 
 describe('validateClusterConfig: valid configs normalise', () => {
+  it('lets servers of different hosts listen on 0.0.0.0 with the same port, and keeps wsOrigins', () => {
+    const config = edit(oneStripe, (c) => {
+      c.servers[0].listen = ['tcp://0.0.0.0:7410', 'ws://0.0.0.0:7420'];
+      c.servers[0].wsOrigins = ['https://app.example.com', 'http://localhost:8080', '*'];
+      c.servers[1].listen = ['tcp://0.0.0.0:7410'];
+    });
+    const valid = validateClusterConfig(config);
+    expect(serversOf(valid).map((s) => s.listen[0])).toEqual(['tcp://0.0.0.0:7410', 'tcp://0.0.0.0:7410']);
+    expect(serversOf(valid)[0]!.wsOrigins).toEqual(['https://app.example.com', 'http://localhost:8080', '*']);
+    expect(serversOf(valid)[1]).not.toHaveProperty('wsOrigins');
+  });
+
   it('fills in the defaults of a one-stripe cluster', () => {
     const config = validateClusterConfig(oneStripe());
     expect(config).toEqual({

@@ -4,7 +4,7 @@
  * them back with a {@link LengthPrefixDecoder}.
  */
 import type { Socket } from 'node:net';
-import { ConnectionClosedError, FramedConnection, type ConnectionCloseInfo, type FramedConnectionOptions } from '@kiln/core';
+import { ConnectionClosedError, FramedConnection, ProtocolError, type ConnectionCloseInfo, type FramedConnectionOptions } from '@kiln/core';
 import { decodeCloseFrame, encodeCloseFrame, HEADER_BYTES, LengthPrefixDecoder, writeHeader } from './length-prefix.js';
 
 /** Options of one {@link SocketConnection}. */
@@ -42,12 +42,14 @@ export class SocketConnection extends FramedConnection {
       (body) => this.receivedControl(body),
     );
     socket.setNoDelay(true);
+    let first = true;
     socket.on('data', (chunk: Buffer) => {
       try {
         this.decoder.push(chunk);
       } catch (error) {
-        this.fail(error as Error);
+        this.fail(first && startsWithHttp(chunk) ? new ProtocolError(HTTP_PEER) : (error as Error));
       }
+      first = false;
     });
     socket.on('drain', () => this.drainedNow());
     socket.on('end', () => this.remoteClosed(this.decoder.midFrame ? 'the peer ended the connection mid-frame' : 'the peer ended the connection'));
@@ -163,4 +165,14 @@ export class SocketConnection extends FramedConnection {
     this.decoder.stop();
     this.remoteClosed(message.reason, message.error);
   }
+}
+
+/**
+ * What a peer that opens with `HTTP/` is: an HTTP listener (a member's health and metrics port, a
+ * web server) dialled as `tcp://`. Its first bytes read as a frame of about 1.2 GB otherwise.
+ */
+const HTTP_PEER = "the peer answered in HTTP: this address is an HTTP or WebSocket one, not Kiln's tcp:// (a ws:// address is dialled as ws://)";
+
+function startsWithHttp(chunk: Buffer): boolean {
+  return chunk.subarray(0, 5).toString('latin1') === 'HTTP/';
 }

@@ -4,7 +4,7 @@
  * member's own certificate) in a cluster with `auth` (credentials on every path but the health
  * probes), or it is refused, naming the field.
  */
-import { ConfigError, isLoopbackHost } from '@kiln/core';
+import { checkHttpAddress, ConfigError, isLoopbackHost } from '@kiln/core';
 
 /** What guards the listener: the member's certificate (for https) and the cluster's `auth` section. */
 export interface HttpGuards {
@@ -25,13 +25,9 @@ export interface HttpBind {
 
 /** @throws ConfigError naming `field` when `url` is not an address the listener may bind with `guards` */
 export function checkHttpBind(url: string, field: string, guards: HttpGuards): HttpBind {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError(field, `'${url}' is not a URL`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(field, `scheme of '${url}' must be http or https`);
+  // The file's rule for the address itself, so --http and the file say the same of one URL.
+  const { port } = checkHttpAddress(url, field);
+  const parsed = new URL(url);
   const https = parsed.protocol === 'https:';
   if (https && !guards.certificate) throw new ConfigError(field, `'${url}' is https: the member needs its own certificate, a "tls" section with certFile and keyFile (--tls-cert and --tls-key for a lone server)`);
   const loopback = isLoopbackHost(parsed.hostname);
@@ -42,7 +38,6 @@ export function checkHttpBind(url: string, field: string, guards: HttpGuards): H
       `'${url}' is not a loopback address: the HTTP listener (health, metrics, status page) binds beyond 127.0.0.1, [::1] or localhost only with https and auth, and here ${missing} ${missing.includes(' and ') ? 'are' : 'is'} missing`,
     );
   }
-  if (parsed.port === '' && !/:\d+\/?$/.test(url)) throw new ConfigError(field, `'${url}' must name a port`);
   // `new URL` keeps IPv6 brackets in `hostname`; `listen` wants the bare address.
-  return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || (https ? 443 : 80)), https, loopback };
+  return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port, https, loopback };
 }

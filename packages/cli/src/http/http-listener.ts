@@ -2,12 +2,13 @@
  * A small HTTP listener on `node:http` (or `node:https` with the member's certificate): GET routes
  * by exact path, each answering with a status, a content type and a body, or taking the response
  * over (server-sent events). Anything else is 404 or 405. It binds where {@link checkHttpBind}
- * allows.
+ * allows, and holds at most {@link HttpLimits.connectionsMax} connections, each given a few
+ * seconds to send its request: idle or slow clients cannot take it over.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { isLoopbackHost } from '@kiln/core';
+import { HTTP_CONNECTIONS_MAX, HTTP_HEADERS_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, isLoopbackHost } from '@kiln/core';
 import { checkHttpBind } from './bind-policy.js';
 
 /** A plain answer. */
@@ -46,11 +47,30 @@ export interface HttpSecurity {
   auth: boolean;
 }
 
+/** What bounds the listener's connections (see `limits.ts` for each). */
+export interface HttpLimits {
+  /** Connections held at once; a further one is closed as soon as it is accepted. @default HTTP_CONNECTIONS_MAX */
+  connectionsMax: number;
+  /** ms a connection has to send a request's headers. @default HTTP_HEADERS_TIMEOUT_MS */
+  headersTimeoutMs: number;
+  /** ms a connection has to send a whole request. @default HTTP_REQUEST_TIMEOUT_MS */
+  requestTimeoutMs: number;
+  /** ms a connection may stay open with no request after an answer. @default HTTP_KEEP_ALIVE_TIMEOUT_MS */
+  keepAliveTimeoutMs: number;
+}
+
+export const defaultHttpLimits: Readonly<HttpLimits> = Object.freeze({
+  connectionsMax: HTTP_CONNECTIONS_MAX,
+  headersTimeoutMs: HTTP_HEADERS_TIMEOUT_MS,
+  requestTimeoutMs: HTTP_REQUEST_TIMEOUT_MS,
+  keepAliveTimeoutMs: HTTP_KEEP_ALIVE_TIMEOUT_MS,
+});
+
 /**
  * Listens on `url` (`http://` or `https://host:port`; port 0 picks one), where `security` lets it.
  * @throws ConfigError naming `field`
  */
-export async function startHttpListener(url: string, field: string, routes: ReadonlyMap<string, HttpRoute>, security: HttpSecurity): Promise<HttpListener> {
+export async function startHttpListener(url: string, field: string, routes: ReadonlyMap<string, HttpRoute>, security: HttpSecurity, limits: HttpLimits = defaultHttpLimits): Promise<HttpListener> {
   const { host, port, https, loopback } = checkHttpBind(url, field, { certificate: security.certificate !== undefined, auth: security.auth });
   const serve = (request: IncomingMessage, response: ServerResponse): void => {
     // A page of another site can rebind its own name to 127.0.0.1 and read what this listener shows; it sends that name.
@@ -66,7 +86,15 @@ export async function startHttpListener(url: string, field: string, routes: Read
       (error: unknown) => answer(response, json(500, { error: error instanceof Error ? error.message : String(error) })),
     );
   };
-  const server = https ? createHttpsServer({ ...security.certificate }, serve) : createHttpServer(serve);
+  const timeouts = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node looks for connections past those timeouts this often (30 s by default, which let a slow client hold on that long).
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+  };
+  const server = https ? createHttpsServer({ ...security.certificate, ...timeouts }, serve) : createHttpServer(timeouts, serve);
+  server.maxConnections = limits.connectionsMax;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port }, () => {

@@ -64,9 +64,11 @@ export interface DivergedTransaction {
  * server is enough.
  */
 export async function connect(urls: string | readonly string[], options: ClientOptions): Promise<KilnClient> {
+  if (typeof urls !== 'string' && !Array.isArray(urls)) throw new InvalidArgumentError('urls', "must be a server's URL or a list of them, e.g. 'tcp://127.0.0.1:7410'");
   const list = typeof urls === 'string' ? [urls] : [...urls];
   if (list.length === 0) throw new InvalidArgumentError('urls', 'must name at least one server');
-  if (!options.transports || options.transports.length === 0) throw new InvalidArgumentError('transports', 'must hold at least one transport');
+  // A JavaScript caller may leave the options out: name what is missing rather than fail on reading it.
+  if (!options?.transports || options.transports.length === 0) throw new InvalidArgumentError('transports', 'must hold at least one transport, e.g. connect(url, { transports: [tcpTransport()] })');
   const random = options.random ?? systemRandom;
   const clientId = sessionClientId(options.clientId, random);
   const newLink = (urls: readonly string[]): Link =>
@@ -359,9 +361,9 @@ export class KilnClient {
   /** The id of an event given none. */
   private readonly newEventId = (): string => this.random.uuid();
 
-  /** Sends a request about the server itself to the server the client connected to (its stripe's active). */
+  /** Sends a request about the server itself to the server the client connected to (its stripe's active, or the voter). */
   private toHome<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
-    return this.router.request(this.router.home, op, args);
+    return this.router.requestHome(op, args);
   }
 
   private observe(stream: string, from: number): Observable<RecordedEvent> {

@@ -72,6 +72,7 @@ export {
   CrossStripeTransactionError,
   StripeUnavailableError,
   StripeEpochChangedError,
+  PositionAheadError,
   StreamBusyError,
   TransactionInDoubtError,
   AuthenticationError,

@@ -143,10 +143,14 @@ export class Link {
     this.status$.complete();
   }
 
-  /** Sends a frame now if connected, else on reconnect; a send refused otherwise fails request `id`, if one waits. */
+  /** Sends a frame now if connected, else on reconnect (begun anew if the link had given up); a send refused otherwise fails request `id`, if one waits. */
   private transmit(frame: Uint8Array, id?: number): void {
     const connection = this.connection;
-    if (!connection) return;
+    if (!connection) {
+      // After the link gave up, new work looks for a server again: it waited out requestTimeoutMs on a link that no longer tried.
+      if (!this.closed && this.status$.value.type === 'failed') this.reconnecting ??= this.reconnect('the connection had failed').finally(() => (this.reconnecting = undefined));
+      return;
+    }
     try {
       connection.send(frame);
       this.lastSentMs = this.options.clock.monotonicMs();
@@ -176,7 +180,7 @@ export class Link {
       welcome = await openHandshake(opened, frames, { role: 'client', ...this.options.hello });
     } catch (error) {
       connection?.close('handshake failed');
-      throw abort.signal.aborted ? new TimeoutError(`connecting to ${url}`, serverSilenceMs) : error;
+      throw abort.signal.aborted ? new TimeoutError(connection ? `the hello to ${url} (its port took the connection, but nothing answered as Kiln; is it a port of another scheme?)` : `connecting to ${url}`, serverSilenceMs) : error;
     } finally {
       timer.cancel();
     }

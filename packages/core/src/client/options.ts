@@ -35,7 +35,8 @@ export interface ClientOptions {
   /** Time a request may take, resends included, before it fails with `TimeoutError`. @default 30000 */
   requestTimeoutMs?: number;
   /**
-   * Time to find a server again after a connection drops before requests fail. In a cluster of
+   * Time to find a server again after a connection drops before requests fail with
+   * `ConnectionClosedError`; the next request then looks again, for as long. In a cluster of
    * several stripes each stripe has its own: past it, that stripe's operations fail with
    * `StripeUnavailableError` and the next one tries again. @default 10000
    */
@@ -125,12 +126,17 @@ export interface ReadAllOptions {
    * The position of the last event already read (from an event of `readAll` or `subscribeAll`):
    * the read goes on strictly after it, in every stripe. Not with `fromLsn`.
    * @throws StripeEpochChangedError when a stripe restarted empty (memory mode) after it was taken
+   * @throws PositionAheadError when it stands past what a stripe has committed (not a position of this log)
    * @default the start of every stripe
    */
   from?: string;
   /** Reads only this stripe's log (by its name in the topology). @default every stripe */
   stripe?: string;
-  /** First LSN to read (forward) or last (backward), in one stripe's log. @default 1 forward, the end backward */
+  /**
+   * First LSN to read (forward) or last (backward), in one stripe's log.
+   * @throws PositionAheadError when more than one past the stripe's last committed LSN (forward)
+   * @default 1 forward, the end backward
+   */
   fromLsn?: number;
   /** `'backward'` reads one stripe's log by LSN, without `from`. @default 'forward' */
   direction?: Direction;
@@ -179,13 +185,18 @@ export interface SubscribeOptions {
 export interface SubscribeAllOptions {
   /**
    * The position of the last event already seen: delivery resumes strictly after it, in every
-   * stripe. Not with `fromLsn`.
+   * stripe. Not with `fromLsn`. The subscription fails with `StripeEpochChangedError` or
+   * `PositionAheadError` as {@link ReadAllOptions.from} does.
    * @default the start of every stripe
    */
   from?: string;
   /** Subscribes to this stripe's log only (by its name in the topology). @default every stripe */
   stripe?: string;
-  /** First LSN delivered, in one stripe's log: in a cluster of several stripes, with `stripe` only. @default 1 */
+  /**
+   * First LSN delivered, in one stripe's log: in a cluster of several stripes, with `stripe` only.
+   * More than one past the stripe's last committed LSN fails the subscription with `PositionAheadError`.
+   * @default 1
+   */
   fromLsn?: number;
   /** Only the events that match, chosen on the server: see {@link ReadAllOptions.filter}. */
   filter?: EventFilter;

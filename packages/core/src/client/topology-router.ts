@@ -30,6 +30,8 @@ export class TopologyRouter implements StripeFacts {
   readonly striped: boolean;
   /** The stripe of the server the client connected to first: status and admin requests go there. */
   readonly home: number;
+  /** The server the client connected to first when it is in no stripe (a voter): requests about it go to it. */
+  private readonly stripeless: Link | undefined;
   private topology: Topology | undefined;
   private table: SlotTable | undefined;
   private readonly links: Array<Link | undefined> = [];
@@ -64,8 +66,14 @@ export class TopologyRouter implements StripeFacts {
       seed.useUrls(this.urlsOf(found));
       this.adopt(found, seed, true);
     } else {
-      void seed.close();
+      // A voter serves every stripe and holds no log: kept for what is asked of it (its status), never for streams.
+      this.stripeless = seed;
     }
+  }
+
+  /** Sends a request about the server the client connected to first: to it, or to its stripe's active. */
+  requestHome<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
+    return this.stripeless ? this.stripeless.request(op, args) : this.request(this.home, op, args);
   }
 
   /** The connection's state; in a cluster of several stripes, every stripe link's, each naming its stripe. */

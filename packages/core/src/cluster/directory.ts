@@ -41,6 +41,11 @@ export class ClusterDirectory {
     this.striped = layout.stripes.length > 1;
   }
 
+  /** The name of this server's stripe. */
+  get ownStripeName(): string {
+    return this.layout.stripes[this.ownStripe]!.name;
+  }
+
   /** An active announced itself for its stripe; true when that is news (older terms than what is known are ignored). */
   learnActive(stripe: number, name: string, term: number, epoch: number): boolean {
     if (stripe === this.ownStripe || stripe >= this.layout.stripes.length) return false;

@@ -13,7 +13,7 @@
 import { ConfigError } from '../errors.js';
 import { parseAuth } from './auth.js';
 import { clusterConfigDefaults } from './defaults.js';
-import { address, httpAddress, knownKeys, name, normalisePath, object, oneOf, time } from './fields.js';
+import { address, addressesClash, httpAddress, knownKeys, machineOf, name, normalisePath, object, oneOf, time, type Address } from './fields.js';
 import { parseClusterTls, parseLimits, parseSingleStripe, parseStripes, parseVoters, type ParsedStripe } from './sections.js';
 import { checkTlsRules } from './tls-rules.js';
 import type { ClusterConfig } from './types.js';
@@ -97,23 +97,26 @@ export function validateClusterConfig(value: unknown): ClusterConfig {
     }
   }
 
-  // Addresses: unique across every server and voter, client, peer and HTTP alike.
-  const addresses = new Map<string, string>();
-  const claimAddress = (url: string, field: string, parse = address): void => {
-    const { key, port } = parse(url, field, true);
-    if (port === 0) return;
-    const previous = addresses.get(key);
-    if (previous !== undefined) throw new ConfigError(field, `'${url}' is already used by ${previous}; every client and peer address must be unique`);
-    addresses.set(key, field);
+  // Addresses: unique across every server and voter, client, peer and HTTP alike; loopback
+  // spellings are one host, and a wildcard host (0.0.0.0, [::]) takes its port on its machine.
+  const claimed: Array<{ at: Address; field: string; machine: string }> = [];
+  const claimAddress = (url: string, field: string, machine: string, parse = address): void => {
+    const at = parse(url, field, true);
+    const previous = claimed.find((c) => addressesClash(c.at, at, c.machine === machine));
+    if (previous !== undefined) throw new ConfigError(field, `'${url}' is already used by ${previous.field} ('${previous.at.url}'); every client, peer and HTTP address must be unique, and one on 0.0.0.0 or [::] takes its port on every address of its host`);
+    claimed.push({ at, field, machine });
   };
+  const machine = (peer: string | undefined, field: string): string => machineOf(peer === undefined ? undefined : address(peer, field, true));
   for (const { server, path } of allServers) {
-    server.listen.forEach((url, i) => claimAddress(url, `${path}.listen[${i}]`));
-    if (server.peer !== undefined) claimAddress(server.peer, `${path}.peer`);
-    if (server.http !== undefined) claimAddress(server.http, `${path}.http`, httpAddress);
+    const host = machine(server.peer, `${path}.peer`);
+    server.listen.forEach((url, i) => claimAddress(url, `${path}.listen[${i}]`, host));
+    if (server.peer !== undefined) claimAddress(server.peer, `${path}.peer`, host);
+    if (server.http !== undefined) claimAddress(server.http, `${path}.http`, host, httpAddress);
   }
   for (const { voter, path } of voters) {
-    claimAddress(voter.peer, `${path}.peer`);
-    if (voter.http !== undefined) claimAddress(voter.http, `${path}.http`, httpAddress);
+    const host = machine(voter.peer, `${path}.peer`);
+    claimAddress(voter.peer, `${path}.peer`, host);
+    if (voter.http !== undefined) claimAddress(voter.http, `${path}.http`, host, httpAddress);
   }
   checkTlsRules(tls, allServers, voters);
 

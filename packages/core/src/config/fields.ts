@@ -125,9 +125,10 @@ function hostAndPort(value: unknown, field: string, schemes: readonly string[], 
   try {
     parsed = new URL(value);
   } catch {
-    throw new ConfigError(field, `'${value}' is not a URL`);
+    throw new ConfigError(field, `'${value}' is not a URL${notAUrlBecause(value, schemes[0]!)}`);
   }
-  if (!schemes.includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${value}' must be ${schemeWords}`);
+  // `localhost:7410` parses, as the scheme `localhost:`.
+  if (!schemes.includes(parsed.protocol)) throw new ConfigError(field, `scheme of '${value}' must be ${schemeWords}${schemeLeftOut(value, schemes[0]!)}`);
   if (parsed.hostname === '') throw new ConfigError(field, `'${value}' must name a host`);
   if (parsed.username !== '' || parsed.password !== '') throw new ConfigError(field, `'${value}' must not carry credentials`);
   more?.(parsed);
@@ -137,9 +138,73 @@ function hostAndPort(value: unknown, field: string, schemes: readonly string[], 
   return { url: value, host: hostKey(parsed.hostname), port: Number(parsed.port === '' ? explicit : parsed.port) };
 }
 
-/** Lower-cased host, with every loopback spelling folded into one. */
+/**
+ * A web page's origin as a browser sends it in `Origin` (`https://app.example.com`, with a port
+ * when not the scheme's own, nothing after it), or `*` for every page.
+ */
+export function webOrigin(value: unknown, field: string): string {
+  if (value === '*') return value;
+  const origin = typeof value === 'string' && URL.canParse(value) ? new URL(value).origin : 'null';
+  if (origin === 'null' || origin !== value) throw new ConfigError(field, `must be a web page's origin as a browser sends it, scheme://host[:port] with nothing after (https://app.example.com), or '*', got ${show(value)}`);
+  return value;
+}
+
+/** What a careless hand most likely did to a string that is not a URL: left out the scheme, or mistyped the port. */
+function notAUrlBecause(value: string, scheme: string): string {
+  const port = /:(\d+)(?:[/?#]|$)/.exec(value)?.[1];
+  if (port !== undefined && Number(port) > 65535) return `: port ${port} is past 65535`;
+  return schemeLeftOut(value, scheme);
+}
+
+/** A hint for `host:port` written without its scheme, else ''. */
+function schemeLeftOut(value: string, scheme: string): string {
+  return /^[^:/]+:\d+$/.test(value) ? `: it has no scheme; write '${scheme}//${value}'` : '';
+}
+
+/** Lower-cased host, with every loopback spelling folded into one, and every wildcard one. */
 function hostKey(hostname: string): string {
-  return isLoopbackHost(hostname) ? 'loopback' : hostname.toLowerCase();
+  if (isLoopbackHost(hostname)) return 'loopback';
+  return isWildcardHost(hostname) ? WILDCARD : hostname.toLowerCase();
+}
+
+/** The host key of `0.0.0.0` and `[::]`: a listener there takes its port on every address of its machine. */
+const WILDCARD = 'any';
+
+/** True for `0.0.0.0` and `[::]` (however `new URL` spells them): every address of the machine. */
+function isWildcardHost(hostname: string): boolean {
+  return hostname === '0.0.0.0' || hostname === '[::]';
+}
+
+/**
+ * True when two addresses cannot both be bound: the same host (loopback spellings are one) and
+ * port, or, on one machine, a wildcard host and any host on the same port. Wildcards of two
+ * machines are two addresses: every host of a cluster may listen on 0.0.0.0 with one port.
+ */
+export function addressesClash(a: Address, b: Address, sameMachine: boolean): boolean {
+  if (a.port !== b.port || a.port === 0) return false;
+  if (a.host === WILDCARD || b.host === WILDCARD) return sameMachine;
+  return a.host === b.host;
+}
+
+/**
+ * The key of the machine a member runs on, from its peer address (as data directories are told
+ * apart): loopback and wildcard hosts are the machine the file is read on. A member without a
+ * peer address stands alone, on that machine too.
+ */
+export function machineOf(peer: Address | undefined): string {
+  return peer === undefined || peer.host === 'loopback' || peer.host === WILDCARD ? 'loopback' : peer.host;
+}
+
+/**
+ * The parsed form of `url`, or undefined when it is not a valid address: for comparing addresses
+ * that were checked elsewhere (a view's), where a refusal would be the caller's to word.
+ */
+export function addressOf(url: string): Address | undefined {
+  try {
+    return address(url, 'address', true);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The loopback spellings `new URL` leaves in `hostname`. */

@@ -49,16 +49,16 @@ export function stripeOf(config: ClusterConfig, serverName: string): StripeConfi
 /**
  * The named server and its stripe: what `kiln start --config FILE --server NAME` runs.
  *
- * @throws ConfigError on `--server` naming the cluster's servers when there is no such server
+ * @throws ConfigError on `field` (the flag that named it) naming the cluster's servers when there is no such server
  */
-export function findServer(config: ClusterConfig, name: string): ServerPlacement {
+export function findServer(config: ClusterConfig, name: string, field = '--server'): ServerPlacement {
   for (const stripe of stripesOf(config)) {
     const server = stripe.servers.find((s) => s.name === name);
     if (server !== undefined) return { stripe, server };
   }
   const known = serversOf(config).map((s) => `'${s.name}'`).join(', ');
-  if (config.voters.some((v) => v.name === name)) throw new ConfigError('--server', `'${name}' is a voter, not a server; the servers are ${known}`);
-  throw new ConfigError('--server', `no server is named '${name}'; the servers are ${known}`);
+  if (config.voters.some((v) => v.name === name)) throw new ConfigError(field, `'${name}' is a voter, not a server; the servers are ${known}`);
+  throw new ConfigError(field, `no server is named '${name}'; the servers are ${known}`);
 }
 
 /**

@@ -9,11 +9,11 @@ import { SLOT_COUNT } from '../cluster/slots.js';
 import { ConfigError } from '../errors.js';
 import { checkLimits, defaultConnectionLimits, defaultLogLimits, type ConnectionLimits, type LogLimits } from '../limits.js';
 import { clusterConfigDefaults } from './defaults.js';
-import { address, array, directory, filePath, httpAddress, knownKeys, name, object, show, time } from './fields.js';
+import { address, array, directory, filePath, httpAddress, knownKeys, name, object, show, time, webOrigin } from './fields.js';
 import type { ClusterTlsConfig, ConfigLimits, MemberTlsConfig, ServerConfig, StripeConfig, VoterConfig } from './types.js';
 
 const STRIPE_KEYS = ['name', 'electionTimeMs', 'servers'] as const;
-const SERVER_KEYS = ['name', 'listen', 'peer', 'dataDir', 'weight', 'tls', 'http'] as const;
+const SERVER_KEYS = ['name', 'listen', 'peer', 'dataDir', 'weight', 'tls', 'http', 'wsOrigins'] as const;
 const VOTER_KEYS = ['name', 'peer', 'dataDir', 'tls', 'http'] as const;
 const LIMIT_KEYS = [...Object.keys(defaultConnectionLimits), ...Object.keys(defaultLogLimits)];
 
@@ -112,6 +112,7 @@ function parseServers(value: unknown, path: string): ParsedServer[] {
       weight = s.weight;
     }
     const tls = s.tls === undefined ? undefined : parseMemberTls(s.tls, `${at}.tls`);
+    const wsOrigins = s.wsOrigins === undefined ? undefined : parseWsOrigins(s.wsOrigins, `${at}.wsOrigins`, listen);
     const server: ServerConfig = {
       name: serverName,
       listen,
@@ -120,9 +121,17 @@ function parseServers(value: unknown, path: string): ParsedServer[] {
       weight,
       ...(tls !== undefined && { tls }),
       ...(http !== undefined && { http }),
+      ...(wsOrigins !== undefined && { wsOrigins }),
     };
     return { server, path: at };
   });
+}
+
+/** A server's `wsOrigins`: web origins its WebSocket listeners let in; it must have one. */
+function parseWsOrigins(value: unknown, path: string, listen: readonly string[]): string[] {
+  const origins = array(value, path, true).map((origin, i) => webOrigin(origin, `${path}[${i}]`));
+  if (!listen.some((url) => /^wss?:/i.test(url))) throw new ConfigError(path, 'lists web pages for a server that listens on no ws:// or wss:// address; browsers reach a server only there');
+  return origins;
 }
 
 /** A member's `tls`: its certificate and key files. Errors name the field, never a file's content. */

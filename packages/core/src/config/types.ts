@@ -61,6 +61,12 @@ export interface ServerConfigInput {
    * `auth` both guard it. @default no listener
    */
   http?: string;
+  /**
+   * Origins of the web pages (`https://app.example.com`, or `*` for every page) the server's
+   * `ws://` and `wss://` listeners let in, besides pages of the host they dial by IP address or
+   * of this machine. `KILN_WS_ORIGINS` and `kiln start --ws-origins` win over it. @default []
+   */
+  wsOrigins?: string[];
 }
 
 /** One server, validated: `weight` filled in. */
@@ -79,6 +85,8 @@ export interface ServerConfig {
   weight: number;
   /** Address of the server's HTTP listener; absent when it has none. */
   http?: string;
+  /** Web origins its WebSocket listeners let in; absent when the file lists none. */
+  wsOrigins?: string[];
 }
 
 /** A voter: a tiny process that holds no log, only `(term, votedFor, inSync)`, and votes in every stripe's elections. */

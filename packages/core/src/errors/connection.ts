@@ -119,7 +119,7 @@ export class ConnectionClosedError extends KilnError {
   }
 }
 
-/** Nothing accepted a connection at the given address. */
+/** Nothing accepted a connection at the given address; the message says why when the dial knew (no such host, say). */
 export class ConnectionRefusedError extends KilnError {
   static override readonly name: string = 'ConnectionRefusedError';
 
@@ -127,14 +127,33 @@ export class ConnectionRefusedError extends KilnError {
 
   constructor(
     readonly url: string,
+    /** `cause`: the dial's own error; its code, when it says more than a refusal, is named in the message. */
     options?: { cause?: unknown },
   ) {
-    super(`connection to ${url} refused`, options);
+    super(`connection to ${url} refused${refusedBecause(options?.cause)}`, options);
   }
 
   override fields(): ErrorFields {
     return { url: this.url };
   }
+}
+
+/** What a dial's error code says beyond a refusal: a mistyped host name reads as one otherwise. */
+const DIAL_FAILURES: Readonly<Record<string, string>> = {
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name could not be looked up now',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  EADDRNOTAVAIL: 'the address is not available on this machine',
+  // The WebSocket dialer's HTTP parser, meeting a port that does not speak HTTP.
+  HPE_INVALID_CONSTANT: 'the server did not answer in HTTP (is it a tcp:// address?)',
+};
+
+/** ': why' when the dial's error says more than a refusal (a transport's own error carries no code), else ''. */
+function refusedBecause(cause: unknown): string {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  const why = typeof code === 'string' ? DIAL_FAILURES[code] : cause instanceof Error ? cause.message : undefined;
+  return why ? `: ${why}` : '';
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Errors of a cluster of several stripes: a request that reached the wrong stripe, a transaction
- * over several, a stripe with no active, and a position from an earlier life of a stripe.
+ * over several, a stripe with no active, and a position from an earlier life of a stripe or past its end.
  *
  * @packageDocumentation
  */
@@ -118,5 +118,34 @@ export class StripeEpochChangedError extends KilnError {
   /** Rebuilds the error from its wire form. */
   static fromWire(_message: string, fields: ErrorFields): StripeEpochChangedError {
     return new StripeEpochChangedError(str(fields.stripe), num(fields.positionEpoch), num(fields.currentEpoch));
+  }
+}
+
+/**
+ * A read or subscription of a stripe's log starts past the end the stripe has committed: no
+ * server of the stripe has reached that LSN, so the position (or `fromLsn`) was not taken from
+ * this log (another cluster's, a mistyped one, or a log whose unsynced tail was lost). Waiting
+ * would deliver other events than the ones it meant, or nothing at all.
+ */
+export class PositionAheadError extends KilnError {
+  static override readonly name: string = 'PositionAheadError';
+
+  constructor(
+    readonly stripe: string,
+    /** The first LSN the read asked for. */
+    readonly fromLsn: number,
+    /** The stripe's last committed LSN (0 for an empty log). */
+    readonly committedLsn: number,
+  ) {
+    super(`stripe '${stripe}' has committed up to LSN ${committedLsn}; a read from LSN ${fromLsn} starts past it, where no server of the stripe has been`);
+  }
+
+  override fields(): ErrorFields {
+    return { stripe: this.stripe, fromLsn: this.fromLsn, committedLsn: this.committedLsn };
+  }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): PositionAheadError {
+    return new PositionAheadError(str(fields.stripe), num(fields.fromLsn), num(fields.committedLsn));
   }
 }

@@ -19,7 +19,7 @@ import { TimeoutError } from './operation.js';
 import { ConfigError, InvalidArgumentError, SequenceExpiredError, SequenceReusedError, WrongExpectedVersionError } from './request.js';
 import { NotActiveError, ServerFailedError, ServerShuttingDownError } from './server.js';
 import { StreamBusyError, TransactionInDoubtError } from './transaction.js';
-import { CrossStripeTransactionError, StripeEpochChangedError, StripeUnavailableError, WrongStripeError } from './stripe.js';
+import { CrossStripeTransactionError, PositionAheadError, StripeEpochChangedError, StripeUnavailableError, WrongStripeError } from './stripe.js';
 import { CorruptRecordError, LogOrderError, StoreClosedError, StoreFailedError, UnsupportedFormatVersionError, UnsupportedRecordKindError } from './store.js';
 
 /** An error frame named a class this side does not know (a newer server, say). */
@@ -71,6 +71,7 @@ const wireClasses = [
   CrossStripeTransactionError,
   StripeUnavailableError,
   StripeEpochChangedError,
+  PositionAheadError,
   StreamBusyError,
   TransactionInDoubtError,
   AuthenticationError,

@@ -57,6 +57,11 @@ export interface ServerStatus {
   uptimeMs: number;
   /** The group, when this server is a member of one: the active, its members, the in-sync set, mirror progress. */
   group?: GroupStatus;
+  /**
+   * A voter's term in each stripe's elections, in stripe order (`term` is the first's): a voter
+   * votes in every stripe behind one address. Absent on a server, and from older voters.
+   */
+  stripeTerms?: number[];
 }
 
 /** The status as it goes out: exactly the fields above, whatever else the server's objects hold. */
@@ -75,10 +80,11 @@ export function serverStatusToWire(s: ServerStatus): Record<string, unknown> {
     listen: [...s.listen],
     uptimeMs: s.uptimeMs,
   };
-  if (!s.group) return base;
+  const withTerms = s.stripeTerms ? { ...base, stripeTerms: [...s.stripeTerms] } : base;
+  if (!s.group) return withTerms;
   const g = s.group;
   return {
-    ...base,
+    ...withTerms,
     group: {
       leader: g.leader,
       members: g.members.map((m) => ({ name: m.name, kind: m.kind })),
@@ -111,6 +117,7 @@ export function serverStatusFromWire(value: unknown): ServerStatus {
     listen: check.array(s.listen, 'listen').map((url, i) => check.string(url, `listen[${i}]`)),
     uptimeMs: check.count(s.uptimeMs, 'uptimeMs'),
   };
+  if (s.stripeTerms !== undefined) status.stripeTerms = check.array(s.stripeTerms, 'stripeTerms').map((term, i) => check.count(term, `stripeTerms[${i}]`));
   return s.group === undefined ? status : { ...status, group: groupStatusFromWire(s.group, check) };
 }
 

@@ -3,6 +3,7 @@
  * below the commit index are ever returned, so nothing uncommitted is read. Each answer is bounded
  * by a count and by `readBytesMax`.
  */
+import { PositionAheadError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
 import { visibleAppends, type LogRecord, type RecordAppend } from '../log/record.js';
 import { checkStreamName } from '../log/stream-name.js';
@@ -113,4 +114,16 @@ function toSlice(record: LogRecord, append: RecordAppend): EventSlice {
   const slice: EventSlice = { lsn: record.lsn, stream: append.stream, firstVersion: append.firstVersion, eventCount: append.eventCount, timestampMs: record.timestampMs, events: append.events };
   if (record.txn !== undefined) slice.transaction = { id: record.txn.id, stripes: record.txn.participants.length };
   return slice;
+}
+
+/**
+ * The commit index a forward read of the log from `fromLsn` reads under, once it starts at most
+ * one past it. Under one epoch the active's read barrier covers every record any server
+ * acknowledged (a new active commits its inherited log first), so a start beyond was never
+ * reached; waiting for it would hand over other events than the reader meant.
+ * @throws PositionAheadError naming the stripe, `fromLsn` and the committed end
+ */
+export function checkReached(stripe: string, fromLsn: number, commitIndex: number): number {
+  if (fromLsn > commitIndex + 1) throw new PositionAheadError(stripe, fromLsn, commitIndex);
+  return commitIndex;
 }

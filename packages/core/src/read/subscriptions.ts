@@ -54,6 +54,11 @@ export class SubscriptionHub {
     private readonly budget: ReadBudget,
   ) {}
 
+  /** The commit index now: what subscriptions deliver up to. */
+  get committedLsn(): number {
+    return this.commitIndex();
+  }
+
   /** Subscriptions open now. */
   get size(): number {
     return this.count;

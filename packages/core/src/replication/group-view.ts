@@ -8,6 +8,7 @@
  * version: a new active re-proposes its view in its own term, which outranks any proposal of an
  * earlier term that reached some members but was never recorded.
  */
+import { addressesClash, addressOf, machineOf } from '../config/fields.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /** A voting member of the group, as every member knows it. */
@@ -82,13 +83,31 @@ export function withMirrorAdded(view: GroupView, mirror: GroupMemberConfig, avai
   if (view.members.length >= 64) throw new InvalidArgumentError('name', 'a group has at most 64 members');
   for (const m of view.members) {
     if (m.name === mirror.name) throw new InvalidArgumentError('name', `'${mirror.name}' is already a member of the group`);
-    if (m.peer === mirror.peer) throw new InvalidArgumentError('peer', `${mirror.peer} is already the peer address of '${m.name}'`);
-    const shared = m.clientUrls.find((url) => mirror.clientUrls.includes(url));
-    if (shared) throw new InvalidArgumentError('clientUrls', `${shared} is already a client address of '${m.name}'`);
+    checkAddressesFree(m, mirror);
   }
   const members = [...view.members, { ...mirror, clientUrls: [...mirror.clientUrls] }];
   checkFailoverSafety(members, availability);
   return { term: view.term, version: view.version + 1, members, inSync: view.inSync };
+}
+
+/**
+ * Refuses a new mirror an address of member `m` already takes, however it is spelled
+ * (`localhost` or `127.0.0.1`), or that a wildcard address (`0.0.0.0`) takes on their machine.
+ * @throws InvalidArgumentError on `peer` or `clientUrls`, naming both addresses and `m`
+ */
+function checkAddressesFree(m: GroupMemberConfig, mirror: GroupMemberConfig): void {
+  const theirs = [{ url: m.peer, what: 'peer address' }, ...m.clientUrls.map((url) => ({ url, what: 'client address' }))];
+  const sameMachine = machineOf(addressOf(m.peer)) === machineOf(addressOf(mirror.peer));
+  const ours = [{ url: mirror.peer, field: 'peer' }, ...mirror.clientUrls.map((url) => ({ url, field: 'clientUrls' }))];
+  for (const { url, field } of ours) {
+    const taken = theirs.find((t) => sameAddress(t.url, url, sameMachine));
+    if (taken) throw new InvalidArgumentError(field, `${url} is already the ${taken.what} of '${m.name}'${taken.url === url ? '' : ` (${taken.url})`}`);
+  }
+}
+
+function sameAddress(a: string, b: string, sameMachine: boolean): boolean {
+  const [x, y] = [addressOf(a), addressOf(b)];
+  return x && y ? addressesClash(x, y, sameMachine) : a === b;
 }
 
 /**

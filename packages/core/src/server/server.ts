@@ -80,6 +80,11 @@ export interface ServerPlacement {
   inbox?: PeerInbox;
   /** Whether this server listens on its peer URL (a voter's first stripe does, for all). */
   bindPeer: boolean;
+  /**
+   * A voter's first stripe, which answers status requests for the whole voter: the voter's terms
+   * in the other stripes, in stripe order, for its status's `stripeTerms`.
+   */
+  otherStripeTerms?: () => number[];
 }
 
 /** {@link createServer}, placed in its process. */
@@ -357,6 +362,7 @@ class Server implements KilnServer {
       listen: this.urls,
       uptimeMs: Math.round(this.clock.monotonicMs() - this.startedMs),
       ...(this.standalone ? {} : { group: this.member.describe() }),
+      ...(this.placement.otherStripeTerms && { stripeTerms: [this.member.term, ...this.placement.otherStripeTerms()] }),
     };
   }
 

@@ -21,7 +21,7 @@ import type { Connection } from '../transport/transport.js';
 import type { Committer } from '../commit/committer.js';
 import { TransactAnswer, type TransactAnswers } from './transact-answer.js';
 import type { ServerCounters } from '../observe/counters.js';
-import type { Reader } from '../read/reader.js';
+import { checkReached, type Reader } from '../read/reader.js';
 import type { Subscription, SubscriptionHub } from '../read/subscriptions.js';
 import { ReadGate, type ReadBudget } from '../read/read-budget.js';
 import type { Authenticator } from '../auth/authenticator.js';
@@ -294,13 +294,15 @@ export class Session implements TransactAnswers {
           .then((commitIndex) => context.reader.readStream(request, commitIndex));
       },
       readAll: (request) => {
-        const all = (): Promise<ReadAllChunk> => context.readIndex().then((commitIndex) => context.reader.readAll(request, commitIndex));
+        const all = (): Promise<ReadAllChunk> => context.readIndex().then((commitIndex) => context.reader.readAll(request, request.direction === 'forward' ? checkReached(directory.ownStripeName, request.fromLsn, commitIndex) : commitIndex));
         // Parts prepared in the range whose coordinator decided are ended first, so that a reader who
         // saw another stripe's part of a transaction sees this one's too.
         const txns = directory.striped ? this.transactions() : undefined;
         return txns?.holdsAny ? txns.resolvePreparedFrom(request.direction === 'backward' ? 0 : request.fromLsn).then(all) : all();
       },
-      subscribe: (request) => Promise.resolve(this.subscribe(request)),
+      // A subscription of the log starts within its committed end, as a read does; within the one known now it starts at once (before its unsubscribe is read).
+      subscribe: (request) =>
+        request.stream === null && request.from > context.subscriptions.committedLsn + 1 ? context.readIndex().then((commitIndex) => checkReached(directory.ownStripeName, request.from, commitIndex)).then(() => this.subscribe(request)) : Promise.resolve(this.subscribe(request)),
       unsubscribe: (subscriptionId) => {
         const subscription = this.subscriptions.get(subscriptionId);
         if (subscription) {

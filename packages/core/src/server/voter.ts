@@ -55,7 +55,9 @@ export async function createVoter(options: VoterOptions): Promise<KilnVoter> {
       if (group.self !== name) throw new ConfigError(`stripes[${stripe}].group.self`, `must be the voter's name '${name}', got '${group.self}'`);
       const common = { clock: options.clock, timers: options.timers, random: options.random, limits: options.limits };
       const defined = Object.fromEntries(Object.entries(common).filter(([, v]) => v !== undefined));
-      members.push(await startServer({ ...defined, name, store, transports: options.transports, listen: [], log, group, cluster: { layout, stripe } }, { inbox, bindPeer: stripe === 0 }));
+      // The first stripe's member answers at the voter's one address, for every stripe.
+      const placement = stripe === 0 ? { inbox, bindPeer: true, otherStripeTerms: () => members.slice(1).map((m) => m.status().term) } : { inbox, bindPeer: false };
+      members.push(await startServer({ ...defined, name, store, transports: options.transports, listen: [], log, group, cluster: { layout, stripe } }, placement));
     }
   } catch (error) {
     await closeAll();
