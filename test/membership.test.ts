@@ -150,6 +150,6 @@ describe('runtime membership', () => {
 
     const lone = await createServer({ store: memoryStore(), transports: [transport], listen: ['memory://lone'] });
     cleanups.push(() => lone.close());
-    expect(() => lone.removeMirror('x')).toThrow(InvalidArgumentError);
+    await expect(lone.removeMirror('x')).rejects.toThrow(InvalidArgumentError);
   });
 });

@@ -268,6 +268,12 @@ export const HTTP_REQUEST_TIMEOUT_MS = 10_000;
 /** Time an HTTP connection may stay open with no request after its last answer, in ms. */
 export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
+/** The limits a server runs with: the defaults, each overridden by a given value of its name (other names are ignored). */
+export function limitsOf(values: Partial<Record<string, number>> | undefined): { connectionLimits: ConnectionLimits; logLimits: LogLimits } {
+  const given = <T extends object>(shape: T): Partial<T> => Object.fromEntries(Object.entries(values ?? {}).filter(([key, v]) => key in shape && v !== undefined)) as Partial<T>;
+  return { connectionLimits: { ...defaultConnectionLimits, ...given(defaultConnectionLimits) }, logLimits: { ...defaultLogLimits, ...given(defaultLogLimits) } };
+}
+
 /** Throws a `RangeError` naming the first pair of limits that do not fit together. */
 export function checkLimits(c: ConnectionLimits, l: LogLimits): void {
   const positive: Array<[string, number]> = [...Object.entries(c), ...Object.entries(l)];

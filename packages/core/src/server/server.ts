@@ -7,7 +7,7 @@
 import { ConfigError, InvalidArgumentError, ServerShuttingDownError, UnsupportedSchemeError } from '../errors.js';
 import { checkGroupSettings } from '../config/group-settings.js';
 import type { ServerState, ServerStatus } from '../protocol/status.js';
-import { checkLimits, defaultConnectionLimits, defaultGroupTiming, defaultLogLimits, SHUTDOWN_COMMIT_WAIT_MS, type ConnectionLimits, type LogLimits } from '../limits.js';
+import { checkLimits, defaultGroupTiming, limitsOf, SHUTDOWN_COMMIT_WAIT_MS, type ConnectionLimits, type LogLimits } from '../limits.js';
 import { checkedStore, type RecoveryReport } from '../store/checked-store.js';
 import type { Store } from '../store/store.js';
 import { systemClock, systemRandom, systemTimers, type Clock, type Random, type Timers } from '../time.js';
@@ -89,8 +89,7 @@ export interface ServerPlacement {
 
 /** {@link createServer}, placed in its process. */
 export async function startServer(options: ServerOptions, placement: ServerPlacement): Promise<KilnServer> {
-  const connectionLimits: ConnectionLimits = { ...defaultConnectionLimits, ...pick(options.limits, defaultConnectionLimits) };
-  const logLimits: LogLimits = { ...defaultLogLimits, ...pick(options.limits, defaultLogLimits) };
+  const { connectionLimits, logLimits } = limitsOf(options.limits);
   try {
     checkLimits(connectionLimits, logLimits);
   } catch (error) {
@@ -113,11 +112,6 @@ export async function startServer(options: ServerOptions, placement: ServerPlace
   const server = new Server(options, connectionLimits, logLimits, placement);
   await server.start(urls.map((url) => [url, transportFor(url)]));
   return server;
-}
-
-function pick<T extends object>(values: Partial<Record<string, number>> | undefined, shape: T): Partial<T> {
-  if (!values) return {};
-  return Object.fromEntries(Object.entries(values).filter(([key, v]) => key in shape && v !== undefined)) as Partial<T>;
 }
 
 class Server implements KilnServer {
