@@ -127,7 +127,7 @@ describe('kiln verify', () => {
       launch(file, mirror);
       await inSyncActive(servers);
       const damaged = await verify(file);
-      expect(damaged.status, damaged.stderr).toBe(6);
+      expect(damaged.status, damaged.stderr + JSON.stringify(damaged.json)).toBe(6);
       expect(serverOf(damaged.json, mirror.name)).toMatchObject({ result: 'damaged', damagedLsn });
       expect(serverOf(damaged.json, active.name)).toMatchObject({ result: 'ok' });
       // Past the damaged record, the altered one: its CRC holds, its bytes are not the active's.

@@ -396,14 +396,15 @@ export async function statusOf(url: string): Promise<ServerStatus | undefined> {
   }
 }
 
-/** A stripe's active once every server of it is in sync (it can then lose its active and keep everything); 60 s at most. */
+/** A stripe's active once every server of it answers and is in sync (it can then lose its active and keep everything); 60 s at most. */
 export async function inSyncActive(servers: readonly Member[]): Promise<Member> {
   let active: Member | undefined;
   await pollUntil(`stripe ${servers[0]!.stripe} in sync`, async () => {
     const statuses = await Promise.all(servers.map((m) => statusOf(m.client)));
     const i = statuses.findIndex((s) => s?.state === 'ACTIVE-COORDINATOR');
     active = servers[i];
-    return i >= 0 && servers.every((m) => statuses[i]!.group?.inSync.includes(m.name));
+    // Each server answering too: a server just restarted may still be in the active's in-sync set from before.
+    return i >= 0 && servers.every((m, j) => statuses[j] !== undefined && statuses[i]!.group?.inSync.includes(m.name));
   }, 60_000, 100);
   return active!;
 }
