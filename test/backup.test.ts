@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connect, type KilnClient, type RecordedEvent } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { authConfig, PASSWORDS, TOKENS } from './support/auth.js';
-import { cluster, connectWithin, digestOf, KILN_BIN, killAllKilns, killAllMembers, launch, pollUntil, seededRandom, startKiln, statusOf, wholeLog, type KilnProcess } from './support/cluster.js';
+import { cluster, connectWithin, digestOf, KILN_BIN, kilnWith, killAllKilns, killAllMembers, launch, pollUntil, seededRandom, startKiln, statusOf, wholeLog, type KilnProcess } from './support/cluster.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -27,23 +27,9 @@ async function tempRoot(): Promise<string> {
   return root;
 }
 
-/** Runs `kiln ARGS` with `env` added (no password or token inherited), and resolves with its exit and output. */
-function kiln(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const { KILN_PASSWORD: _p, KILN_TOKEN: _t, ...inherited } = process.env;
-    const child = spawn(process.execPath, [KILN_BIN, ...args], { env: { ...inherited, ...env }, timeout: 120_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
 /** `kiln backup ARGS`, which must succeed; the last LSN it says it holds. */
 async function backup(...args: string[]): Promise<number> {
-  const run = await kiln(['backup', ...args]);
+  const run = await kilnWith(['backup', ...args]);
   expect(run.stderr, run.stderr).not.toMatch(/^kiln: /m);
   expect(run.status).toBe(0);
   return Number(/^backup .*: LSN \d+ through (\d+) of stripe/m.exec(run.stdout)![1]);
@@ -112,7 +98,7 @@ describe('kiln backup and kiln restore', () => {
     expect((await client.serverStatus()).commitIndex).toBeGreaterThan(incLast);
 
     const restored = join(root, 'restored');
-    const restore = await kiln(['restore', '--in', full, inc, '--data-dir', restored]);
+    const restore = await kilnWith(['restore', '--in', full, inc, '--data-dir', restored]);
     expect(restore.stderr).toBe('');
     expect(restore.stdout).toMatch(new RegExp(`^restored .*: LSN 1 through ${incLast} of stripe lone .*from 2 file\\(s\\)$`, 'm'));
     expect(await readdir(root)).not.toContain('restored.partial');
@@ -173,7 +159,7 @@ describe('kiln backup and kiln restore', () => {
     ];
     const target = join(root, 'target');
     for (const [files, refusal] of cases) {
-      const run = await kiln(['restore', '--in', ...files, '--data-dir', target]);
+      const run = await kilnWith(['restore', '--in', ...files, '--data-dir', target]);
       expect(run.stderr, files.join(' ')).toMatch(refusal);
       expect(run.status).toBe(1);
       expect(await exists(target)).toBe(false);
@@ -183,13 +169,13 @@ describe('kiln backup and kiln restore', () => {
     // A directory that holds anything is never written into.
     await mkdir(target);
     await writeFile(join(target, 'keep.txt'), 'mine');
-    const nonEmpty = await kiln(['restore', '--in', full, '--data-dir', target]);
+    const nonEmpty = await kilnWith(['restore', '--in', full, '--data-dir', target]);
     expect(nonEmpty.stderr).toMatch(/^kiln: ConfigError: --data-dir: \S*target is not empty: restore only into a new or empty directory\n$/);
     expect(nonEmpty.status).toBe(3);
     expect(await readdir(target)).toEqual(['keep.txt']);
     // The good files restore, into an empty directory too.
     await rm(join(target, 'keep.txt'));
-    const good = await kiln(['restore', '--in', full, inc1, inc2, '--data-dir', target]);
+    const good = await kilnWith(['restore', '--in', full, inc1, inc2, '--data-dir', target]);
     expect(good.stdout).toMatch(/LSN 1 through 200 of stripe lone/);
   });
 
@@ -212,7 +198,7 @@ describe('kiln backup and kiln restore', () => {
     expect(signal).toBe('SIGKILL');
     expect(await readdir(root)).toContain('killed.kbak.partial');
     expect(await exists(out)).toBe(false);
-    const refused = await kiln(['restore', '--in', `${out}.partial`, '--data-dir', join(root, 'r')]);
+    const refused = await kilnWith(['restore', '--in', `${out}.partial`, '--data-dir', join(root, 'r')]);
     expect(refused.stderr).toMatch(/^kiln: BackupFileError: \S*killed\.kbak\.partial at LSN \d+: the file is cut short/);
     expect(refused.status).toBe(1);
 
@@ -234,13 +220,13 @@ describe('kiln backup and kiln restore', () => {
       [{ KILN_TOKEN: TOKENS.billing }, [], /^kiln: PermissionDeniedError: .*admin/],
     ];
     for (const [env, flags, refusal] of refusals) {
-      const run = await kiln(['backup', '--url', source.url, '--out', out, ...flags], env);
+      const run = await kilnWith(['backup', '--url', source.url, '--out', out, ...flags], env);
       expect(run.stderr).toMatch(refusal);
       expect(run.status).toBe(1);
       expect(await readdir(root)).not.toContain('auth.kbak.partial');
       expect(await exists(out)).toBe(false);
     }
-    const allowed = await kiln(['backup', '--url', source.url, '--out', out, '--user', 'ops'], { KILN_PASSWORD: PASSWORDS.ops });
+    const allowed = await kilnWith(['backup', '--url', source.url, '--out', out, '--user', 'ops'], { KILN_PASSWORD: PASSWORDS.ops });
     expect(allowed.stdout).toMatch(/LSN 1 through 1 of stripe lone/);
   });
 
@@ -259,7 +245,7 @@ describe('kiln backup and kiln restore', () => {
     await pollUntil('some load', () => load.acked() >= 300, 60_000);
     const out = join(root, 'group.kbak');
     const backedUp = await backup('--config', oldFile, '--out', out);
-    const restore = await kiln(['restore', '--in', out, '--data-dir', s3.dataDir]);
+    const restore = await kilnWith(['restore', '--in', out, '--data-dir', s3.dataDir]);
     expect(restore.status).toBe(0);
     await pollUntil('more load', () => load.acked() >= backedUp + 200, 60_000);
 
@@ -267,7 +253,7 @@ describe('kiln backup and kiln restore', () => {
     // It starts from the restored log, outside the group until added.
     await pollUntil('s3 to answer', async () => (await statusOf(s3.client)) !== undefined, 30_000, 100);
     expect((await statusOf(s3.client))!.lastLsn).toBe(backedUp);
-    const added = await kiln(['admin', 'add-mirror', '--config', file, '--name', 's3', '--wait']);
+    const added = await kilnWith(['admin', 'add-mirror', '--config', file, '--name', 's3', '--wait']);
     expect(added.stdout).toMatch(/view \d+ recorded: servers s1, s2, s3/);
     await load.stop();
     const { commitIndex } = await client.serverStatus();

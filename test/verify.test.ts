@@ -2,7 +2,6 @@
 // a mirror whose stored record fails its CRC is reported damaged at that LSN, and one whose record
 // was altered with a valid CRC is reported as differing from the active there; a server down is
 // unreachable, never agreeing; a user without `admin` is refused, even one who reads every stream.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { crc32c } from '@kiln/core';
 import { connect } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { authConfig, PASSWORDS, TOKENS } from './support/auth.js';
-import { cluster, connectWithin, freeFixedPort, inSyncActive, kill, killAllKilns, killAllMembers, KILN_BIN, launch, pollUntil, seededRandom, startKiln } from './support/cluster.js';
+import { cluster, connectWithin, freeFixedPort, inSyncActive, kill, killAllKilns, killAllMembers, kilnWith, launch, pollUntil, seededRandom, startKiln } from './support/cluster.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -25,22 +24,8 @@ interface VerifyJson {
   stripes: Array<{ name: string; active: string; fromLsn: number; throughLsn: number; servers: Array<{ name: string; result: string; active: boolean; checkedThroughLsn: number | null; damagedLsn: number | null; differsFromLsn: number | null; detail: string | null }> }>;
 }
 
-/** Runs `kiln ARGS` with `env` added (and no credentials inherited). */
-function kiln(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const { KILN_PASSWORD: _p, KILN_TOKEN: _t, ...inherited } = process.env;
-    const child = spawn(process.execPath, [KILN_BIN, ...args], { env: { ...inherited, ...env }, timeout: 120_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
 async function verify(file: string, ...flags: string[]): Promise<{ status: number | null; json: VerifyJson; stderr: string }> {
-  const run = await kiln(['verify', '--config', file, '--json', ...flags]);
+  const run = await kilnWith(['verify', '--config', file, '--json', ...flags]);
   return { status: run.status, json: JSON.parse(run.stdout) as VerifyJson, stderr: run.stderr };
 }
 
@@ -134,7 +119,7 @@ describe('kiln verify', () => {
       const altered = await verify(file, '--from-lsn', String(damagedLsn + 1));
       expect(altered.status, altered.stderr).toBe(6);
       expect(serverOf(altered.json, mirror.name)).toMatchObject({ result: 'differs', differsFromLsn: alteredLsn });
-      const text = await kiln(['verify', '--config', file, '--from-lsn', String(damagedLsn + 1)]);
+      const text = await kilnWith(['verify', '--config', file, '--from-lsn', String(damagedLsn + 1)]);
       expect(text.stdout).toMatch(new RegExp(`^  ${mirror.name}  DIFFERS from the active from LSN ${alteredLsn}$`, 'm'));
       expect(text.stdout).toMatch(new RegExp(`^  ${active.name}  OK, the active`, 'm'));
     } finally {
@@ -157,10 +142,10 @@ describe('kiln verify', () => {
     await ops.close();
 
     // The token reads every stream ("*"), and may still not verify: that takes admin.
-    const refused = await kiln(['verify', '--config', file], { KILN_TOKEN: TOKENS.billing });
+    const refused = await kilnWith(['verify', '--config', file], { KILN_TOKEN: TOKENS.billing });
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(/PermissionDeniedError: .*admin/);
-    const allowed = await kiln(['verify', '--config', file, '--user', 'ops', '--json'], { KILN_PASSWORD: PASSWORDS.ops });
+    const allowed = await kilnWith(['verify', '--config', file, '--user', 'ops', '--json'], { KILN_PASSWORD: PASSWORDS.ops });
     expect(allowed.status, allowed.stderr).toBe(0);
     expect((JSON.parse(allowed.stdout) as VerifyJson).stripes[0]).toMatchObject({ throughLsn: 10, servers: [{ name: 'a', result: 'ok', active: true, checkedThroughLsn: 10 }] });
   });

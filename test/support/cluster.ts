@@ -42,8 +42,17 @@ export const KILN_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', 
  * use it: a synchronous spawn would stall them), and resolves with its exit status and output.
  */
 export function kiln(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return kilnWith(args, {}, 30_000);
+}
+
+/**
+ * {@link kiln} with `env` added to this process's environment, less any password or token in it,
+ * so that the only credentials the command has are those the test gives.
+ */
+export function kilnWith(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KILN_BIN, ...args], { timeout: 30_000 });
+    const { KILN_PASSWORD: _password, KILN_TOKEN: _token, ...inherited } = process.env;
+    const child = spawn(process.execPath, [KILN_BIN, ...args], { env: { ...inherited, ...env }, timeout: timeoutMs });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
