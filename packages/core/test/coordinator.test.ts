@@ -1,7 +1,7 @@
 // A coordinator's telling of its decisions, against a real committer and participants that answer
-// when the test says: a lone decision goes at the turn's end, after the client's answer; while
-// other transactions are being decided, it goes in front of the next prepare to that participant
-// (one write for both there), or after TXN_DECISION_DELAY_MAX_MS when none comes.
+// when the test says: a decision goes after the client's answer, in front of the next prepare to
+// that participant (one write for both there), or after TXN_DECISION_DELAY_MAX_MS when none comes,
+// whether or not other transactions are being decided.
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { Committer } from '../src/commit/committer.js';
@@ -48,13 +48,25 @@ async function coordinatorHarness() {
 }
 
 describe('Coordinator', () => {
-  it("tells a lone decision at the turn's end, after the client has its answer", async () => {
+  it('tells a lone decision in front of the next prepare to the participant: one write and one wake-up of it for both', async () => {
     const { calls, start, vote } = await coordinatorHarness();
     const first = (await start(1)).result;
     vote(1);
     await first;
-    expect(calls, 'not before the answer').toEqual(['prepare c#1']);
-    await turns(2);
+    await turns(3);
+    expect(calls, 'not alone').toEqual(['prepare c#1']);
+    await start(2);
+    expect(calls).toEqual(['prepare c#1', 'decide c#1', 'prepare c#2']);
+  });
+
+  it('tells a lone decision after TXN_DECISION_DELAY_MAX_MS when no prepare comes', async () => {
+    const { calls, start, vote, fire } = await coordinatorHarness();
+    const first = (await start(1)).result;
+    vote(1);
+    await first;
+    await turns(3);
+    expect(calls).toEqual(['prepare c#1']);
+    fire(TXN_DECISION_DELAY_MAX_MS);
     expect(calls).toEqual(['prepare c#1', 'decide c#1']);
   });
 
@@ -76,7 +88,7 @@ describe('Coordinator', () => {
     expect(calls.slice(4)).toEqual(['decide c#2']);
     vote(3);
     await third;
-    await turns(2);
+    fire(TXN_DECISION_DELAY_MAX_MS);
     expect(calls.slice(5)).toEqual(['decide c#3']);
   });
 
