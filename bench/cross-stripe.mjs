@@ -17,8 +17,8 @@
 // (no coordinated omission). Node's timers are ms-grained, so the generator itself takes a
 // transaction up ~0.5 ms after its schedule: the figures from the take-up (a wait for its pair
 // still counts) are printed beside, with that lateness.
-// `--cpu` prints each member's CPU (user + system, from /proc) per transaction over the measured
-// window; `--checkout DIR` runs the members from another built checkout (a before/after on one
+// `--cpu` prints each member's CPU (user + system, from /proc) and read and write calls per
+// transaction over the measured window; `--checkout DIR` runs the members from another built checkout (a before/after on one
 // load generator); `--profile DIR` runs them under `node --cpu-prof` (figures then not comparable).
 // Prints a markdown table. Every process it starts is killed at exit.
 import os from 'node:os';
@@ -232,24 +232,26 @@ function cpuMs(pid) {
   return Number(fields[11]) * 10 + Number(fields[12]) * 10;
 }
 
-/** Write system calls of a process so far, from /proc (Linux): socket writes count. */
-function writeCalls(pid) {
-  return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))[1]);
+/** Read and write system calls of a process so far, from /proc (Linux): socket reads count its wake-ups, writes the peers'. */
+function ioCalls(pid) {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return { reads: Number(/syscr: (\d+)/.exec(io)[1]), writes: Number(/syscw: (\d+)/.exec(io)[1]) };
 }
 
 /** `load`, with each member's CPU µs per transaction over it when `--cpu` is given. */
 async function measuredLoad(c, kind, open = false) {
   const actives = new Set(await waitActives(c));
-  const before = new Map([...c.members].map(([name, m]) => [name, { cpu: cpuMs(m.child.pid), writes: writeCalls(m.child.pid) }]));
+  const before = new Map([...c.members].map(([name, m]) => [name, { cpu: cpuMs(m.child.pid), ...ioCalls(m.child.pid) }]));
   const fromUs = process.hrtime.bigint() / 1000n;
   const r = open ? await openLoad(c, kind, SECONDS) : await load(c, kind, SECONDS);
   const toUs = process.hrtime.bigint() / 1000n;
   const count = r.rate * SECONDS;
   const cpu = [...c.members].map(([name, m]) => {
-    const { cpu, writes } = before.get(name);
-    return `${name}${actives.has(name) ? ' (active)' : ''} ${(((cpuMs(m.child.pid) - cpu) * 1000) / count).toFixed(0)} (${((writeCalls(m.child.pid) - writes) / count).toFixed(2)} writes)`;
+    const { cpu, reads, writes } = before.get(name);
+    const now = ioCalls(m.child.pid);
+    return `${name}${actives.has(name) ? ' (active)' : ''} ${(((cpuMs(m.child.pid) - cpu) * 1000) / count).toFixed(0)} (${((now.reads - reads) / count).toFixed(2)} reads, ${((now.writes - writes) / count).toFixed(2)} writes)`;
   });
-  if (flags.cpu) console.error(`  CPU µs (write calls) per transaction: ${cpu.join(', ')}`);
+  if (flags.cpu) console.error(`  CPU µs (read, write calls) per transaction: ${cpu.join(', ')}`);
   if (flags.profile) console.error(`  profiles of ${[...c.members].map(([name, m]) => `${name} pid ${m.child.pid}`).join(', ')}; measured window: --from ${fromUs} --to ${toUs}`);
   return r;
 }
