@@ -46,6 +46,14 @@ export class Coordinator {
   /** Decisions not yet told, by participant: they go in the same write as the next prepare to it (see {@link tellLater}). */
   private readonly untold = new Map<number, DecideRequest[]>();
   private untoldTimer: TimerHandle | undefined;
+  private tellingAtTurnEnd = false;
+  /**
+   * Whether a lone decision waits for the next prepare (see {@link tellLater}): yes while prepares
+   * follow decisions within `TXN_DECISION_DELAY_MAX_MS`; no once the timer had to send one.
+   */
+  private holdLone = true;
+  /** When a lone decision last went at a turn's end (monotonic ms): a prepare soon after holds them again. */
+  private loneToldMs = -Infinity;
   private counter = 0;
 
   constructor(private readonly context: CoordinatorContext) {}
@@ -104,6 +112,7 @@ export class Coordinator {
         const votes = await this.withinTimeout(
           Promise.all(
             others.map((p) => {
+              if (!this.holdLone && this.context.clock.monotonicMs() - this.loneToldMs < TXN_DECISION_DELAY_MAX_MS) this.holdLone = true;
               this.tellNow(p);
               return caller.call(p, 'prepare', { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } });
             }),
@@ -133,11 +142,12 @@ export class Coordinator {
 
   /**
    * Tells the participants a decision. Nobody waits for it: the client is answered, and a
-   * participant asks by itself when it must (a read, a write). It goes with the next prepare sent
-   * to each participant, or within `TXN_DECISION_DELAY_MAX_MS`: one write, one wake-up of the
-   * participant and one group commit there then carry both. Even with nothing else being decided:
-   * a client's next transaction usually comes within that time, and a decision sent alone cost
-   * this server a write and the participant a wake-up of their own for every transaction.
+   * participant asks by itself when it must (a read, a write). While other transactions are
+   * being decided, or while prepares have followed decisions within `TXN_DECISION_DELAY_MAX_MS`
+   * (a client's next transaction, at low load), it goes with the next prepare sent to each
+   * participant, or within that time: one write, one wake-up of the participant and one group
+   * commit there then carry both. Otherwise it goes at this turn's end, after the client's answer:
+   * a timer's wake-up to send it would cost more than that write.
    */
   private tellLater(participants: readonly number[], decide: DecideRequest): void {
     for (const p of participants) {
@@ -145,14 +155,24 @@ export class Coordinator {
       if (list) list.push(decide);
       else this.untold.set(p, [decide]);
     }
-    // One timer at a time, left to run out rather than cancelled by the prepare that took the decisions.
-    this.untoldTimer ??= this.context.timers.setTimeout(() => {
-      this.untoldTimer = undefined;
-      this.tellAll();
-    }, TXN_DECISION_DELAY_MAX_MS);
+    if (this.tellingAtTurnEnd) return;
+    if (this.deciding.size > 1 || this.holdLone) {
+      // One timer at a time, left to run out rather than cancelled by the prepare that took the decisions.
+      this.untoldTimer ??= this.context.timers.setTimeout(() => {
+        this.untoldTimer = undefined;
+        // No prepare took them in time: lone decisions go at the turn's end from now on.
+        if (this.untold.size > 0 && this.deciding.size === 0) this.holdLone = false;
+        this.tellAll();
+      }, TXN_DECISION_DELAY_MAX_MS);
+      return;
+    }
+    this.tellingAtTurnEnd = true;
+    this.loneToldMs = this.context.clock.monotonicMs();
+    this.context.timers.defer(() => this.tellAll());
   }
 
   private tellAll(): void {
+    this.tellingAtTurnEnd = false;
     for (const p of [...this.untold.keys()]) this.tellNow(p);
   }
 
