@@ -26,12 +26,14 @@ async function coordinatorHarness() {
   /** Every call to stripe 1, in the order sent: `prepare c#1`, `decide c#1`. */
   const calls: string[] = [];
   const votes = new Map<string, () => void>();
+  const sent = (op: string, args: PrepareRequest | DecideRequest): string => {
+    const name = args.txnId.split('/')[0]!;
+    calls.push(`${op} ${name}`);
+    return name;
+  };
   const caller = {
-    call: (_stripe: number, op: string, args: PrepareRequest | DecideRequest) => {
-      const name = args.txnId.split('/')[0];
-      calls.push(`${op} ${name}`);
-      return op === 'prepare' ? new Promise((resolve) => votes.set(name!, () => resolve([]))) : Promise.resolve(null);
-    },
+    prepare: (_stripe: number, args: PrepareRequest) => new Promise((resolve) => votes.set(sent('prepare', args), () => resolve([]))),
+    decide: (_stripe: number, args: DecideRequest) => (sent('decide', args), Promise.resolve(null)),
   } as unknown as StripeCaller;
   /** The coordinator's monotonic clock, moved by the test (`advance`). */
   let nowMs = 0;

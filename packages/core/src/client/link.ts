@@ -21,6 +21,8 @@ import { SWEEP_INTERVAL_MS } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
 import { finalRefusal, openHandshake, type Welcome } from '../protocol/handshake.js';
 import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
+import type { FrameReader } from '../protocol/transact-frames.js';
+import { readResultHead } from '../protocol/txn-frames.js';
 import { systemRandom, type TimerHandle } from '../time.js';
 import type { Connection } from '../transport/transport.js';
 import type { ClientStatus, LinkOptions, LinkSubscription } from './link-types.js';
@@ -35,6 +37,8 @@ interface PendingRequest {
   deadlineMs: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /** Reads the result by hand, from where it starts in its frame; undefined leaves it to the general decoder. */
+  readResult?: (reader: FrameReader) => unknown;
 }
 
 export class Link {
@@ -112,6 +116,20 @@ export class Link {
       this.pending.set(id, { op, frame, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve: resolve as (value: unknown) => void, reject });
       this.transmit(frame, id);
     });
+  }
+
+  /**
+   * {@link request} for a request written by hand: `frameOf(id)` gives the bytes the general
+   * encoder would, `readResult` reads its result (undefined: not in the form it reads, the general
+   * decoder checks it), and the answer comes to callbacks, without a promise.
+   */
+  send<T>(op: OperationName, frameOf: (id: number) => Uint8Array, readResult: (reader: FrameReader) => T | undefined, resolve: (value: T) => void, reject: (error: unknown) => void): void {
+    if (this.closed) return reject(new ClientClosedError());
+    if (this.pending.size >= this.options.limits.inFlightMax) return reject(new TooManyInFlightError(this.options.limits.inFlightMax));
+    const id = this.nextId++;
+    const frame = frameOf(id);
+    this.pending.set(id, { op, frame, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve: resolve as (value: unknown) => void, reject, readResult });
+    this.transmit(frame, id);
   }
 
   /** Registers a subscription and starts it on the server. */
@@ -197,7 +215,7 @@ export class Link {
         const next = await frames.next();
         if (next.done) break;
         this.lastReceivedMs = this.options.clock.monotonicMs();
-        this.handleFrame(decodeServerFrame(next.value));
+        if (!this.resolvedByHand(next.value)) this.handleFrame(decodeServerFrame(next.value));
       }
       reason = (await connection.closed).reason;
     } catch (error) {
@@ -209,6 +227,19 @@ export class Link {
     // Leaving a server that is not the active is part of the outage the `reconnecting` statuses tell.
     if (this.failoverSince === undefined) this.status$.next({ type: 'disconnected', url, reason });
     this.reconnecting ??= this.reconnect(reason).finally(() => (this.reconnecting = undefined));
+  }
+
+  /** True when `frame` is the result of a request sent with a reader of its own, and that reader read it. */
+  private resolvedByHand(frame: Uint8Array): boolean {
+    const head = readResultHead(frame);
+    if (!head) return false;
+    const request = this.pending.get(head.id);
+    const result = request?.readResult?.(head.reader);
+    if (request === undefined || result === undefined) return false;
+    if (this.hunting && answeredAsActive(request.op, false)) this.activeFound();
+    this.pending.delete(head.id);
+    request.resolve(result);
+    return true;
   }
 
   private handleFrame(frame: ServerFrame): void {

@@ -10,6 +10,7 @@ import { decodeClientFrame, encodeError, encodeEvents, encodeResult, encodeSubsc
 import { acceptHello, encodeWelcomeFrame, type Role } from '../protocol/handshake.js';
 import type { EventSlice, LogDigest, SubscribeRequest, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import { readTransactFrame, writeTransactResult } from '../protocol/transact-frames.js';
+import { readDecideFrame, readPrepareFrame, writeDecidedFrame, writeVoteFrame } from '../protocol/txn-frames.js';
 import type { ReadAllChunk } from '../protocol/replies.js';
 import { serveOperation, type OperationHandlers, type OperationName } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
@@ -150,6 +151,7 @@ export class Session implements TransactAnswers {
     // The hot request in its common form skips the general decode; anything else goes that way.
     const transact = readTransactFrame(frame, this.context.logLimits.streamsPerTransactionMax);
     if (transact) return this.handleTransact(transact.id, transact.request);
+    if (this.context.transactions && this.servedTxnFrame(frame)) return;
     const decoded = decodeClientFrame(frame);
     if (decoded.kind !== FrameKind.Request) throw new ProtocolError('hello sent twice');
     this.handle(decoded.id, decoded.op, decoded.args);
@@ -227,6 +229,43 @@ export class Session implements TransactAnswers {
     result.then(
       (committed) => answer.resolve(committed),
       (error: unknown) => answer.reject(error),
+    );
+  }
+
+  /** A `prepare` or a `decide` from another stripe's active read by hand, then answered by hand; false for any other frame. */
+  private servedTxnFrame(frame: Uint8Array): boolean {
+    const prepare = readPrepareFrame(frame, this.context.logLimits.streamsPerTransactionMax);
+    if (prepare) {
+      this.answerByHand(prepare.id, () => this.handlers.prepare(prepare.request), writeVoteFrame);
+      return true;
+    }
+    const decide = readDecideFrame(frame);
+    if (decide) {
+      this.answerByHand(decide.id, () => this.handlers.decide(decide.request), writeDecidedFrame);
+      return true;
+    }
+    return false;
+  }
+
+  /** {@link handle} for a request read by hand: `start` runs its handler, `write` writes its result's frame. */
+  private answerByHand<T>(id: number, start: () => Promise<T>, write: (id: number, result: T) => Uint8Array): void {
+    if (!this.admits(id)) return;
+    this.inFlight++;
+    let result: Promise<T>;
+    try {
+      result = start();
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.then(
+      (value) => {
+        this.inFlight--;
+        this.send(write(id, value));
+      },
+      (error: unknown) => {
+        this.inFlight--;
+        this.reply(id, error);
+      },
     );
   }
 

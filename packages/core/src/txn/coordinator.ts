@@ -114,7 +114,7 @@ export class Coordinator {
             others.map((p) => {
               if (!this.holdLone && this.context.clock.monotonicMs() - this.loneToldMs < TXN_DECISION_DELAY_MAX_MS) this.holdLone = true;
               this.tellNow(p);
-              return caller.call(p, 'prepare', { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } });
+              return caller.prepare(p, { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } });
             }),
           ),
         );
@@ -188,7 +188,7 @@ export class Coordinator {
   private async tell(participant: number, decide: DecideRequest): Promise<void> {
     for (let attempt = 1; attempt <= TXN_DECISION_SENDS; attempt++) {
       try {
-        await this.context.caller.call(participant, 'decide', decide);
+        await this.context.caller.decide(participant, decide);
         return;
       } catch (error) {
         if (attempt === TXN_DECISION_SENDS) this.context.log(`transaction ${decide.txnId}: stripe ${participant} not told its decision (${(error as Error).message}); it will ask`);

@@ -6,7 +6,10 @@
 import { Link } from '../client/link.js';
 import type { ClusterLayout } from '../cluster/layout.js';
 import type { ConnectionLimits } from '../limits.js';
+import type { StreamEntry } from '../log/record.js';
 import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
+import { readDecided, readVote, writeDecideFrame, writePrepareFrame } from '../protocol/txn-frames.js';
+import type { DecideRequest, PrepareRequest } from '../protocol/txn-messages.js';
 import type { Clock, Random, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
 import type { Credentials } from '../protocol/handshake.js';
@@ -35,6 +38,16 @@ export class StripeCaller {
   /** Sends a request to the active of `stripe`. */
   call<K extends OperationName>(stripe: number, op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
     return this.link(stripe).request(op, args);
+  }
+
+  /** Asks the active of `stripe` to prepare its part (frames written and read by hand); resolves with its vote, the part's ranges. */
+  prepare(stripe: number, request: PrepareRequest): Promise<StreamEntry[]> {
+    return new Promise((resolve, reject) => this.link(stripe).send('prepare', (id) => writePrepareFrame(id, request), readVote, resolve, reject));
+  }
+
+  /** Tells the active of `stripe` a decision (frames written and read by hand); resolves once it took it. */
+  decide(stripe: number, request: DecideRequest): Promise<null> {
+    return new Promise((resolve, reject) => this.link(stripe).send('decide', (id) => writeDecideFrame(id, request), readDecided, resolve, reject));
   }
 
   async close(): Promise<void> {
