@@ -32,13 +32,13 @@ async function coordinatorHarness() {
     return name;
   };
   const caller = {
-    prepare: (_stripe: number, args: PrepareRequest) => new Promise((resolve) => votes.set(sent('prepare', args), () => resolve([]))),
-    decide: (_stripe: number, args: DecideRequest) => (sent('decide', args), Promise.resolve(null)),
+    prepare: (_stripe: number, args: PrepareRequest, voted: (entries: []) => void) => votes.set(sent('prepare', args), () => voted([])),
+    decide: (_stripe: number, args: DecideRequest, told: () => void) => (sent('decide', args), told()),
   } as unknown as StripeCaller;
   /** The coordinator's monotonic clock, moved by the test (`advance`). */
   let nowMs = 0;
   const clock = { monotonicMs: () => nowMs, wallMs: () => systemClock.wallMs() };
-  const coordinator = new Coordinator({ stripe: 0, committer: () => committer, term: () => 1, caller, txnLog: new TxnLog(), clock, timers, txnTimeoutMs: 10_000, log: () => {} });
+  const coordinator = new Coordinator({ stripe: 0, committer: () => committer, term: () => 1, caller, txnLog: new TxnLog(), clock, timers, log: () => {} });
   /** Starts transaction `c#n` over stripes 0 and 1; resolves once its prepare is sent, with its result to come. */
   const start = async (n: number) => {
     const append = (stream: string): TransactionAppend => ({ stream, expectedVersion: 'any', events: encodeEvents([{ type: 't', data: n }], () => `${stream}#${n}`) });

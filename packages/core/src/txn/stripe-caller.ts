@@ -40,14 +40,18 @@ export class StripeCaller {
     return this.link(stripe).request(op, args);
   }
 
-  /** Asks the active of `stripe` to prepare its part (frames written and read by hand); resolves with its vote, the part's ranges. */
-  prepare(stripe: number, request: PrepareRequest): Promise<StreamEntry[]> {
-    return new Promise((resolve, reject) => this.link(stripe).send('prepare', (id) => writePrepareFrame(id, request), readVote, resolve, reject));
+  /**
+   * Asks the active of `stripe` to prepare its part, with frames written and read by hand: its
+   * vote (the part's ranges) comes to `voted`, a no, a lost link or no answer within
+   * `callTimeoutMs` (the link's one sweep times every call out) to `refused`. No promise each.
+   */
+  prepare(stripe: number, request: PrepareRequest, voted: (entries: StreamEntry[]) => void, refused: (error: unknown) => void): void {
+    this.link(stripe).send('prepare', (id) => writePrepareFrame(id, request), readVote, voted, refused);
   }
 
-  /** Tells the active of `stripe` a decision (frames written and read by hand); resolves once it took it. */
-  decide(stripe: number, request: DecideRequest): Promise<null> {
-    return new Promise((resolve, reject) => this.link(stripe).send('decide', (id) => writeDecideFrame(id, request), readDecided, resolve, reject));
+  /** Tells the active of `stripe` a decision, with frames written and read by hand; `told` once it took it. */
+  decide(stripe: number, request: DecideRequest, told: () => void, failed: (error: unknown) => void): void {
+    this.link(stripe).send('decide', (id) => writeDecideFrame(id, request), readDecided, told, failed);
   }
 
   async close(): Promise<void> {
