@@ -215,7 +215,10 @@ export class Link {
         const next = await frames.next();
         if (next.done) break;
         this.lastReceivedMs = this.options.clock.monotonicMs();
-        if (!this.resolvedByHand(next.value)) this.handleFrame(decodeServerFrame(next.value));
+        // This frame, then those already received behind it, without a promise each.
+        for (let frame: Uint8Array | undefined = next.value; frame !== undefined; frame = connection.takeReceived?.()) {
+          if (!this.resolvedByHand(frame)) this.handleFrame(decodeServerFrame(frame));
+        }
       }
       reason = (await connection.closed).reason;
     } catch (error) {
