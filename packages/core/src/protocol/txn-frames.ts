@@ -18,6 +18,8 @@ import { FrameKind } from './frames.js';
 import { FrameReader, readTransaction } from './transact-frames.js';
 import type { DecideRequest, PrepareRequest } from './txn-messages.js';
 
+export type { FrameReader };
+
 /** A request read from a frame, with the id its answer carries. */
 export interface TxnFrame<T> {
   id: number;

@@ -10,7 +10,6 @@ import { decodeClientFrame, encodeError, encodeEvents, encodeResult, encodeSubsc
 import { acceptHello, encodeWelcomeFrame, type Role } from '../protocol/handshake.js';
 import type { EventSlice, LogDigest, SubscribeRequest, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import { readTransactFrame, writeTransactResult } from '../protocol/transact-frames.js';
-import { readDecideFrame, readPrepareFrame, writeDecidedFrame, writeVoteFrame } from '../protocol/txn-frames.js';
 import type { ReadAllChunk } from '../protocol/replies.js';
 import { serveOperation, type OperationHandlers, type OperationName } from '../protocol/operations.js';
 import type { ServerStatus } from '../protocol/status.js';
@@ -23,6 +22,7 @@ import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection } from '../transport/transport.js';
 import type { Committer } from '../commit/committer.js';
 import { TransactAnswer, type TransactAnswers } from './transact-answer.js';
+import { readTxnRequest, writtenAlready } from './txn-requests.js';
 import type { ServerCounters } from '../observe/counters.js';
 import type { Reader } from '../read/reader.js';
 import type { Subscription, SubscriptionHub } from '../read/subscriptions.js';
@@ -151,7 +151,8 @@ export class Session implements TransactAnswers {
     // The hot request in its common form skips the general decode; anything else goes that way.
     const transact = readTransactFrame(frame, this.context.logLimits.streamsPerTransactionMax);
     if (transact) return this.handleTransact(transact.id, transact.request);
-    if (this.context.transactions && this.servedTxnFrame(frame)) return;
+    const txn = this.context.transactions && readTxnRequest(frame, this.context.logLimits.streamsPerTransactionMax);
+    if (txn) return this.admits(txn.id) ? this.answer(txn.id, txn.answer(this.handlers), writtenAlready) : undefined;
     const decoded = decodeClientFrame(frame);
     if (decoded.kind !== FrameKind.Request) throw new ProtocolError('hello sent twice');
     this.handle(decoded.id, decoded.op, decoded.args);
@@ -175,20 +176,19 @@ export class Session implements TransactAnswers {
   /** Starts one request; its answer is sent when it settles, so requests pipeline. */
   private handle(id: number, op: OperationName, args: unknown): void {
     if (!this.admits(id)) return;
-    if (op === 'read' || op === 'readAll') {
-      this.handleRead(id, op, args);
-      return;
-    }
+    if (op === 'read' || op === 'readAll') return this.handleRead(id, op, args);
+    this.answer(id, this.start(op, args), encodeResult);
+  }
+
+  /** Sends the answer to request `id` once `result` settles, in the frame `write` makes of it. */
+  private answer<T>(id: number, result: Promise<T>, write: (id: number, value: T) => Uint8Array): void {
     this.inFlight++;
-    this.start(op, args).then(
-      (result) => {
+    result.then(
+      (value) => {
         this.inFlight--;
-        this.send(encodeResult(id, result));
+        this.send(write(id, value));
       },
-      (error: unknown) => {
-        this.inFlight--;
-        this.reply(id, error);
-      },
+      (error: unknown) => this.transactFailed(id, error),
     );
   }
 
@@ -232,50 +232,13 @@ export class Session implements TransactAnswers {
     );
   }
 
-  /** A `prepare` or a `decide` from another stripe's active read by hand, then answered by hand; false for any other frame. */
-  private servedTxnFrame(frame: Uint8Array): boolean {
-    const prepare = readPrepareFrame(frame, this.context.logLimits.streamsPerTransactionMax);
-    if (prepare) {
-      this.answerByHand(prepare.id, () => this.handlers.prepare(prepare.request), writeVoteFrame);
-      return true;
-    }
-    const decide = readDecideFrame(frame);
-    if (decide) {
-      this.answerByHand(decide.id, () => this.handlers.decide(decide.request), writeDecidedFrame);
-      return true;
-    }
-    return false;
-  }
-
-  /** {@link handle} for a request read by hand: `start` runs its handler, `write` writes its result's frame. */
-  private answerByHand<T>(id: number, start: () => Promise<T>, write: (id: number, result: T) => Uint8Array): void {
-    if (!this.admits(id)) return;
-    this.inFlight++;
-    let result: Promise<T>;
-    try {
-      result = start();
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    result.then(
-      (value) => {
-        this.inFlight--;
-        this.send(write(id, value));
-      },
-      (error: unknown) => {
-        this.inFlight--;
-        this.reply(id, error);
-      },
-    );
-  }
-
   /** A transaction read by hand committed (see {@link TransactAnswer}). */
   transactCommitted(id: number, result: TransactionResult): void {
     this.inFlight--;
     this.send(writeTransactResult(id, result));
   }
 
-  /** A transaction read by hand failed (see {@link TransactAnswer}). */
+  /** A transaction read by hand failed (see {@link TransactAnswer}), or another request. */
   transactFailed(id: number, error: unknown): void {
     this.inFlight--;
     this.reply(id, error);
