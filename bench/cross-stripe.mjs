@@ -8,10 +8,17 @@
 // for the hash-tagged load (a single-stripe failover).
 //
 //   node bench/cross-stripe.mjs [--seconds 20] [--clients 8] [--modes memory,restartable]
-//        [--kinds one,cross] [--skip-recovery] [--cpu] [--checkout DIR] [--profile DIR]
+//        [--kinds one,cross] [--skip-recovery] [--cpu] [--checkout DIR] [--profile DIR] [--rate R]
 //
-// `--cpu` prints each member's CPU (user + system, from /proc) per transaction over the measured
-// window; `--checkout DIR` runs the members from another built checkout (a before/after on one
+// `--rate R` adds an open-loop run of each kind at the same load: R transactions/s in total,
+// started on a fixed schedule over the clients' connections whatever the answers do, each on a
+// pair of its own unless that pair is still in flight (then it waits its turn). Latency counts
+// from the transaction's scheduled start, so a stall delays every transaction scheduled in it
+// (no coordinated omission). Node's timers are ms-grained, so the generator itself takes a
+// transaction up ~0.5 ms after its schedule: the figures from the take-up (a wait for its pair
+// still counts) are printed beside, with that lateness.
+// `--cpu` prints each member's CPU (user + system, from /proc) and read and write calls per
+// transaction over the measured window; `--checkout DIR` runs the members from another built checkout (a before/after on one
 // load generator); `--profile DIR` runs them under `node --cpu-prof` (figures then not comparable).
 // Prints a markdown table. Every process it starts is killed at exit.
 import os from 'node:os';
@@ -36,6 +43,7 @@ const { values: flags } = parseArgs({
     cpu: { type: 'boolean', default: false },
     checkout: { type: 'string' },
     profile: { type: 'string' },
+    rate: { type: 'string' },
   },
 });
 const checkout = flags.checkout ? path.resolve(flags.checkout) : repoRoot;
@@ -43,6 +51,9 @@ const cliBin = path.join(checkout, 'packages/cli/dist/bin.js');
 const nodeArgs = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(flags.profile)] : [];
 const SECONDS = Number(flags.seconds);
 const CLIENTS = Number(flags.clients);
+const RATE = flags.rate === undefined ? undefined : Number(flags.rate);
+/** Pairs an open-loop run cycles through: enough that one is rarely still in flight when its turn comes again. */
+const OPEN_LOOP_PAIRS = 64;
 
 const children = new Set();
 const track = (child) => {
@@ -107,11 +118,11 @@ async function stopCluster(c) {
   rmSync(c.dir, { recursive: true, force: true });
 }
 
-/** Stream pairs for each client: on two stripes (alpha and bravo), or hash-tagged onto alpha. */
-function pairs(kind) {
+/** `count` stream pairs: on two stripes (alpha and bravo), or hash-tagged onto alpha. */
+function pairs(kind, count = CLIENTS) {
   const table = SlotTable.initial(2);
   const out = [];
-  for (let n = 0; out.length < CLIENTS; n++) {
+  for (let n = 0; out.length < count; n++) {
     if (kind === 'cross') {
       const a = `x-${n}`;
       const b = `y-${n}`;
@@ -143,9 +154,59 @@ async function load(c, kind, seconds, onCommit) {
     }
   }));
   await Promise.all(clients.map((cl) => cl.close()));
-  latencies.sort((x, y) => x - y);
-  const q = (f) => latencies[Math.min(latencies.length - 1, Math.floor(f * latencies.length))];
-  return { rate: latencies.length / seconds, p50: q(0.5), p99: q(0.99), failed };
+  return { rate: latencies.length / seconds, ...quantiles(latencies), failed };
+}
+
+function quantiles(values) {
+  values.sort((x, y) => x - y);
+  const q = (f) => values[Math.min(values.length - 1, Math.floor(f * values.length))];
+  return { p50: q(0.5), p99: q(0.99) };
+}
+
+/**
+ * Open loop: RATE transactions/s in total for `seconds`, the n-th scheduled at start + n / RATE
+ * and sent on client n mod C, whatever the answers do. Latency counts from the schedule.
+ */
+async function openLoad(c, kind, seconds) {
+  const url = c.config.stripes[0].servers[0].listen[0];
+  const clients = await Promise.all(Array.from({ length: CLIENTS }, () => connect(url, { transports: [tcpTransport()], reconnectWindowMs: 20000, requestTimeoutMs: 60000 })));
+  const streamPairs = pairs(kind, OPEN_LOOP_PAIRS);
+  // Each pair's last transaction: the next on that pair goes after it, still timed from its own schedule.
+  const previous = streamPairs.map(() => Promise.resolve());
+  const latencies = [];
+  const fromTakeUp = [];
+  const lags = [];
+  const running = [];
+  let failed = 0;
+  const total = Math.round(RATE * seconds);
+  const startMs = performance.now() + 10;
+  const run = async (n, scheduledMs, takenMs) => {
+    const [a, b] = streamPairs[n % streamPairs.length];
+    lags.push(takenMs - scheduledMs);
+    await previous[n % streamPairs.length];
+    try {
+      await clients[n % clients.length].transact([{ stream: a, events: [{ type: 'T', data: n }] }, { stream: b, events: [{ type: 'T', data: n }] }]);
+      const doneMs = performance.now();
+      latencies.push(doneMs - scheduledMs);
+      fromTakeUp.push(doneMs - takenMs);
+    } catch {
+      failed++;
+    }
+  };
+  for (let n = 0; n < total; ) {
+    const now = performance.now();
+    // Everything due by now goes now; then sleep until the next is due (timers are ms-grained).
+    for (; n < total && startMs + (n * 1000) / RATE <= now; n++) {
+      const ran = run(n, startMs + (n * 1000) / RATE, now);
+      previous[n % streamPairs.length] = ran;
+      running.push(ran);
+    }
+    if (n < total) await sleep(Math.max(0, startMs + (n * 1000) / RATE - performance.now()));
+  }
+  await Promise.all(running);
+  await Promise.all(clients.map((cl) => cl.close()));
+  const takeUp = quantiles(fromTakeUp);
+  return { rate: latencies.length / seconds, ...quantiles(latencies), failed, lagP50: quantiles(lags).p50, takeUpP50: takeUp.p50, takeUpP99: takeUp.p99 };
 }
 
 /** Under load, SIGKILL of alpha's active (the coordinator of every cross-stripe pair): ms to the first commit of a transaction begun after it. */
@@ -171,24 +232,26 @@ function cpuMs(pid) {
   return Number(fields[11]) * 10 + Number(fields[12]) * 10;
 }
 
-/** Write system calls of a process so far, from /proc (Linux): socket writes count. */
-function writeCalls(pid) {
-  return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))[1]);
+/** Read and write system calls of a process so far, from /proc (Linux): socket reads count its wake-ups, writes the peers'. */
+function ioCalls(pid) {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return { reads: Number(/syscr: (\d+)/.exec(io)[1]), writes: Number(/syscw: (\d+)/.exec(io)[1]) };
 }
 
 /** `load`, with each member's CPU µs per transaction over it when `--cpu` is given. */
-async function measuredLoad(c, kind) {
+async function measuredLoad(c, kind, open = false) {
   const actives = new Set(await waitActives(c));
-  const before = new Map([...c.members].map(([name, m]) => [name, { cpu: cpuMs(m.child.pid), writes: writeCalls(m.child.pid) }]));
+  const before = new Map([...c.members].map(([name, m]) => [name, { cpu: cpuMs(m.child.pid), ...ioCalls(m.child.pid) }]));
   const fromUs = process.hrtime.bigint() / 1000n;
-  const r = await load(c, kind, SECONDS);
+  const r = open ? await openLoad(c, kind, SECONDS) : await load(c, kind, SECONDS);
   const toUs = process.hrtime.bigint() / 1000n;
   const count = r.rate * SECONDS;
   const cpu = [...c.members].map(([name, m]) => {
-    const { cpu, writes } = before.get(name);
-    return `${name}${actives.has(name) ? ' (active)' : ''} ${(((cpuMs(m.child.pid) - cpu) * 1000) / count).toFixed(0)} (${((writeCalls(m.child.pid) - writes) / count).toFixed(2)} writes)`;
+    const { cpu, reads, writes } = before.get(name);
+    const now = ioCalls(m.child.pid);
+    return `${name}${actives.has(name) ? ' (active)' : ''} ${(((cpuMs(m.child.pid) - cpu) * 1000) / count).toFixed(0)} (${((now.reads - reads) / count).toFixed(2)} reads, ${((now.writes - writes) / count).toFixed(2)} writes)`;
   });
-  if (flags.cpu) console.error(`  CPU µs (write calls) per transaction: ${cpu.join(', ')}`);
+  if (flags.cpu) console.error(`  CPU µs (read, write calls) per transaction: ${cpu.join(', ')}`);
   if (flags.profile) console.error(`  profiles of ${[...c.members].map(([name, m]) => `${name} pid ${m.child.pid}`).join(', ')}; measured window: --from ${fromUs} --to ${toUs}`);
   return r;
 }
@@ -200,9 +263,11 @@ for (const mode of flags.modes.split(',')) {
     try {
       await load(c, kind, 2); // warm up
       const r = await measuredLoad(c, kind);
+      console.error(`${mode} ${kind}: ${Math.round(r.rate)} tx/s (${r.failed} failed), p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
+      const open = RATE === undefined ? undefined : await measuredLoad(c, kind, true);
+      if (open) console.error(`${mode} ${kind} at ${RATE} tx/s: ${Math.round(open.rate)} tx/s (${open.failed} failed), p50 ${open.p50.toFixed(2)} ms, p99 ${open.p99.toFixed(2)} ms; from take-up p50 ${open.takeUpP50.toFixed(2)} ms, p99 ${open.takeUpP99.toFixed(2)} ms (generator lag p50 ${open.lagP50.toFixed(2)} ms)`);
       const failoverMs = flags['skip-recovery'] ? null : await recovery(c, kind);
-      rows.push({ mode, kind, ...r, failoverMs });
-      console.error(`${mode} ${kind}: ${Math.round(r.rate)} tx/s (${r.failed} failed), p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, failover ${failoverMs} ms`);
+      rows.push({ mode, kind, ...r, open, failoverMs });
     } finally {
       await stopCluster(c);
     }
@@ -216,6 +281,7 @@ for (const mode of new Set(rows.map((r) => r.mode))) {
   const one = rows.find((r) => r.mode === mode && r.kind === 'one');
   const cross = rows.find((r) => r.mode === mode && r.kind === 'cross');
   if (one && cross) lines.push(`${mode}: two stripes / one stripe: p50 ${f(cross.p50 / one.p50)}×, p99 ${f(cross.p99 / one.p99)}×, tx/s ${f(cross.rate / one.rate)}×; recovery ${cross.failoverMs} ms vs ${one.failoverMs} ms`);
+  if (one?.open && cross?.open) lines.push(`${mode}, same load (open loop, ${RATE} tx/s): two stripes / one stripe: p50 ${f(cross.open.p50)} / ${f(one.open.p50)} ms = ${f(cross.open.p50 / one.open.p50)}×, p99 ${f(cross.open.p99 / one.open.p99)}×; from take-up p50 ${f(cross.open.takeUpP50)} / ${f(one.open.takeUpP50)} ms = ${f(cross.open.takeUpP50 / one.open.takeUpP50)}×`);
 }
 console.log(lines.join('\n'));
 process.exit(0);

@@ -59,6 +59,40 @@ describe("a stripe's part of a transaction over several", () => {
   });
 });
 
+describe('a malformed prepare or decide', () => {
+  // Servers read these frames by hand (txn-frames.ts); one the hand reader does not take goes to
+  // the general decoder, which refuses it for that request alone.
+  it('is refused with InvalidArgumentError: nothing is prepared or written, and the session and the stripes go on', async () => {
+    stripes = await startStripes(2);
+    const [[alphaStream], [betaStream]] = streamsByStripe(stripes.layout, 'malformed') as [[string], [string]];
+    const beta = await rawSession(tcp, stripes.urls[1]!);
+    const part = ['forger', 1, [[betaStream, 'any', encode([['forged-1', 'Forged', 1]])]]];
+    const refusal = (op: string, args: unknown): Promise<unknown> => beta.request(op, args).then(() => 'served', (error: { body?: { name?: string } }) => error.body?.name);
+    const malformed: Array<[string, unknown]> = [
+      ['prepare', ['forged#1/0.1.1', 1, [0, 1], part]], // the coordinator is not the first participant
+      ['prepare', ['forged#1/0.1.1', 0, [0], part]],
+      ['prepare', ['', 0, [0, 1], part]],
+      ['prepare', ['forged#1/0.1.1', 0, [0, 1], ['forger', 1, [[betaStream, 'sometime']]]]],
+      ['prepare', ['forged#1/0.1.1', 0, [0, 1]]],
+      ['decide', ['forged#1/0.1.1', 3]],
+      ['decide', ['t'.repeat(201), 1]],
+    ];
+    for (const [op, args] of malformed) expect(await refusal(op, args), JSON.stringify(args)).toBe('InvalidArgumentError');
+    // The same session is still served: a decide of a transaction never prepared here is done at once.
+    expect(await beta.request('decide', ['forged#2/0.1.1', 2])).toBeNull();
+    beta.connection.close('test done');
+
+    const client = await open(stripes.urls[0]!);
+    expect(await client.openTransactions()).toEqual([]);
+    expect((await client.readAll({ stripe: 'beta' })).filter((e) => e.stream === betaStream)).toEqual([]);
+    await client.transact([
+      { stream: alphaStream, events: [{ type: 'Debited', data: 1 }] },
+      { stream: betaStream, events: [{ type: 'Credited', data: 1 }] },
+    ]);
+    expect((await client.readAll({ stripe: 'beta' })).filter((e) => e.stream === betaStream).map((e) => e.type)).toEqual(['Credited']);
+  });
+});
+
 describe('a transaction over several stripes sent to a stripe that is not the lowest', () => {
   it("is refused with WrongStripeError naming the lowest stripe and its active, as a single stream's refusal is", async () => {
     // It named the stripe but no active (null), so a client had to fetch the topology to follow it.

@@ -1,7 +1,7 @@
 // A coordinator's telling of its decisions, against a real committer and participants that answer
-// when the test says: a lone decision goes at the turn's end, after the client's answer; while
-// other transactions are being decided, it goes in front of the next prepare to that participant
-// (one write for both there), or after TXN_DECISION_DELAY_MAX_MS when none comes.
+// when the test says: a decision goes after the client's answer, in front of the next prepare to
+// that participant (one write for both there), or after TXN_DECISION_DELAY_MAX_MS when none comes;
+// once none came in time, a lone decision goes at the turn's end, until prepares follow fast again.
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { Committer } from '../src/commit/committer.js';
@@ -26,14 +26,19 @@ async function coordinatorHarness() {
   /** Every call to stripe 1, in the order sent: `prepare c#1`, `decide c#1`. */
   const calls: string[] = [];
   const votes = new Map<string, () => void>();
+  const sent = (op: string, args: PrepareRequest | DecideRequest): string => {
+    const name = args.txnId.split('/')[0]!;
+    calls.push(`${op} ${name}`);
+    return name;
+  };
   const caller = {
-    call: (_stripe: number, op: string, args: PrepareRequest | DecideRequest) => {
-      const name = args.txnId.split('/')[0];
-      calls.push(`${op} ${name}`);
-      return op === 'prepare' ? new Promise((resolve) => votes.set(name!, () => resolve([]))) : Promise.resolve(null);
-    },
+    prepare: (_stripe: number, args: PrepareRequest, voted: (entries: []) => void) => votes.set(sent('prepare', args), () => voted([])),
+    decide: (_stripe: number, args: DecideRequest, told: () => void) => (sent('decide', args), told()),
   } as unknown as StripeCaller;
-  const coordinator = new Coordinator({ stripe: 0, committer: () => committer, term: () => 1, caller, txnLog: new TxnLog(), clock: systemClock, timers, txnTimeoutMs: 10_000, log: () => {} });
+  /** The coordinator's monotonic clock, moved by the test (`advance`). */
+  let nowMs = 0;
+  const clock = { monotonicMs: () => nowMs, wallMs: () => systemClock.wallMs() };
+  const coordinator = new Coordinator({ stripe: 0, committer: () => committer, term: () => 1, caller, txnLog: new TxnLog(), clock, timers, log: () => {} });
   /** Starts transaction `c#n` over stripes 0 and 1; resolves once its prepare is sent, with its result to come. */
   const start = async (n: number) => {
     const append = (stream: string): TransactionAppend => ({ stream, expectedVersion: 'any', events: encodeEvents([{ type: 't', data: n }], () => `${stream}#${n}`) });
@@ -44,18 +49,55 @@ async function coordinatorHarness() {
   };
   /** Stripe 1 votes yes for `c#n`. */
   const vote = (n: number): void => votes.get(`c#${n}`)!();
-  return { coordinator, calls, start, vote, fire };
+  const advance = (ms: number): void => void (nowMs += ms);
+  return { coordinator, calls, start, vote, fire, advance };
 }
 
 describe('Coordinator', () => {
-  it("tells a lone decision at the turn's end, after the client has its answer", async () => {
+  it('tells a lone decision in front of the next prepare to the participant: one write and one wake-up of it for both', async () => {
     const { calls, start, vote } = await coordinatorHarness();
     const first = (await start(1)).result;
     vote(1);
     await first;
-    expect(calls, 'not before the answer').toEqual(['prepare c#1']);
-    await turns(2);
+    await turns(3);
+    expect(calls, 'not alone').toEqual(['prepare c#1']);
+    await start(2);
+    expect(calls).toEqual(['prepare c#1', 'decide c#1', 'prepare c#2']);
+  });
+
+  it('tells a lone decision after TXN_DECISION_DELAY_MAX_MS when no prepare comes', async () => {
+    const { calls, start, vote, fire } = await coordinatorHarness();
+    const first = (await start(1)).result;
+    vote(1);
+    await first;
+    await turns(3);
+    expect(calls).toEqual(['prepare c#1']);
+    fire(TXN_DECISION_DELAY_MAX_MS);
     expect(calls).toEqual(['prepare c#1', 'decide c#1']);
+  });
+
+  it('tells lone decisions at the turn\'s end once one waited in vain, and holds them again once a prepare follows one within TXN_DECISION_DELAY_MAX_MS', async () => {
+    const { calls, start, vote, fire, advance } = await coordinatorHarness();
+    const first = (await start(1)).result;
+    vote(1);
+    await first;
+    advance(TXN_DECISION_DELAY_MAX_MS);
+    fire(TXN_DECISION_DELAY_MAX_MS);
+    expect(calls).toEqual(['prepare c#1', 'decide c#1']);
+    advance(10); // the client's next transaction comes late
+    const second = (await start(2)).result;
+    vote(2);
+    await second;
+    await turns(2);
+    expect(calls.slice(2), 'at the turn\'s end, no timer').toEqual(['prepare c#2', 'decide c#2']);
+    advance(TXN_DECISION_DELAY_MAX_MS - 1); // and the next one soon
+    const third = (await start(3)).result;
+    vote(3);
+    await third;
+    await turns(3);
+    expect(calls.slice(4), 'held for the next prepare again').toEqual(['prepare c#3']);
+    await start(4);
+    expect(calls.slice(4)).toEqual(['prepare c#3', 'decide c#3', 'prepare c#4']);
   });
 
   it('while others are being decided, tells a decision in front of the next prepare to the participant, or after TXN_DECISION_DELAY_MAX_MS', async () => {
@@ -76,7 +118,7 @@ describe('Coordinator', () => {
     expect(calls.slice(4)).toEqual(['decide c#2']);
     vote(3);
     await third;
-    await turns(2);
+    fire(TXN_DECISION_DELAY_MAX_MS);
     expect(calls.slice(5)).toEqual(['decide c#3']);
   });
 

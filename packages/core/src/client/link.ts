@@ -7,24 +7,17 @@
  * the last event it delivered. Callers see an error when the window runs out, or at once when credentials are refused.
  */
 import { BehaviorSubject } from 'rxjs';
-import {
-  ClientClosedError,
-  ConnectionClosedError,
-  errorFromWire,
-  KilnError,
-  ProtocolError,
-  TimeoutError,
-  TooManyInFlightError,
-  UnsupportedSchemeError,
-} from '../errors.js';
+import { ClientClosedError, ConnectionClosedError, errorFromWire, KilnError, ProtocolError, TimeoutError, TooManyInFlightError } from '../errors.js';
 import { SWEEP_INTERVAL_MS } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
-import { finalRefusal, openHandshake, type Welcome } from '../protocol/handshake.js';
+import { finalRefusal } from '../protocol/handshake.js';
 import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
+import { readResultHead, type FrameReader } from '../protocol/txn-frames.js';
 import { systemRandom, type TimerHandle } from '../time.js';
 import type { Connection } from '../transport/transport.js';
 import type { ClientStatus, LinkOptions, LinkSubscription } from './link-types.js';
 import { answeredAsActive, Outage } from './outage.js';
+import { dialServer } from './dial-server.js';
 
 export type { ClientStatus, LinkOptions, LinkSubscription } from './link-types.js';
 
@@ -35,6 +28,8 @@ interface PendingRequest {
   deadlineMs: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /** Reads the result by hand, from where it starts in its frame; undefined leaves it to the general decoder. */
+  readResult?: (reader: FrameReader) => unknown;
 }
 
 export class Link {
@@ -104,14 +99,21 @@ export class Link {
 
   /** Sends a request (encoded once: a resend sends the same bytes) and checks its result; a malformed one rejects with `ProtocolError`. */
   request<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
-    return new Promise<ResultOf<K>>((resolve, reject) => {
-      if (this.closed) throw new ClientClosedError();
-      if (this.pending.size >= this.options.limits.inFlightMax) throw new TooManyInFlightError(this.options.limits.inFlightMax);
-      const id = this.nextId++;
-      const frame = encodeRequest(id, op, encodeArguments(op, args));
-      this.pending.set(id, { op, frame, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve: resolve as (value: unknown) => void, reject });
-      this.transmit(frame, id);
-    });
+    return new Promise<ResultOf<K>>((resolve, reject) => this.send(op, (id) => encodeRequest(id, op, encodeArguments(op, args)), undefined, resolve, reject));
+  }
+
+  /**
+   * {@link request} for a request written by hand: `frameOf(id)` gives the bytes the general
+   * encoder would, `readResult` reads its result (undefined: not in the form it reads, the general
+   * decoder checks it), and the answer comes to callbacks, without a promise.
+   */
+  send<T>(op: OperationName, frameOf: (id: number) => Uint8Array, readResult: ((reader: FrameReader) => T | undefined) | undefined, resolve: (value: T) => void, reject: (error: unknown) => void): void {
+    if (this.closed) return reject(new ClientClosedError());
+    if (this.pending.size >= this.options.limits.inFlightMax) return reject(new TooManyInFlightError(this.options.limits.inFlightMax));
+    const id = this.nextId++;
+    const frame = frameOf(id);
+    this.pending.set(id, { op, frame, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve: resolve as (value: unknown) => void, reject, readResult });
+    this.transmit(frame, id);
   }
 
   /** Registers a subscription and starts it on the server. */
@@ -161,29 +163,7 @@ export class Link {
   }
 
   private async dial(url: string, status: 'connected' | 'reconnected'): Promise<void> {
-    const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
-    const transport = this.options.transports.find((t) => t.schemes.includes(scheme));
-    if (!transport) throw new UnsupportedSchemeError(url);
-    // A paused server still completes TCP handshakes (the kernel does), then never answers:
-    // the dial and the hello together get `serverSilenceMs`.
-    const { timers, serverSilenceMs } = this.options;
-    const abort = new AbortController();
-    const timer = timers.setTimeout(() => abort.abort(), serverSilenceMs, { keepAlive: true });
-    let connection: Connection | undefined;
-    let frames: AsyncIterator<Uint8Array>;
-    let welcome: Welcome;
-    try {
-      connection = await transport.dial(url, { ...this.options.limits, signal: abort.signal });
-      const opened = connection;
-      frames = opened[Symbol.asyncIterator]();
-      abort.signal.addEventListener('abort', () => opened.close('no answer to the hello'));
-      welcome = await openHandshake(opened, frames, { role: 'client', ...this.options.hello });
-    } catch (error) {
-      connection?.close('handshake failed');
-      throw abort.signal.aborted ? new TimeoutError(connection ? `the hello to ${url} (its port took the connection, but nothing answered as Kiln; is it a port of another scheme?)` : `connecting to ${url}`, serverSilenceMs) : error;
-    } finally {
-      timer.cancel();
-    }
+    const { connection, frames, welcome } = await dialServer(url, this.options);
     this.connection = connection;
     this.lastSentMs = this.options.clock.monotonicMs();
     this.lastReceivedMs = this.lastSentMs;
@@ -201,7 +181,10 @@ export class Link {
         const next = await frames.next();
         if (next.done) break;
         this.lastReceivedMs = this.options.clock.monotonicMs();
-        this.handleFrame(decodeServerFrame(next.value));
+        // This frame, then those already received behind it, without a promise each.
+        for (let frame: Uint8Array | undefined = next.value; frame !== undefined; frame = connection.takeReceived?.()) {
+          if (!this.resolvedByHand(frame)) this.handleFrame(decodeServerFrame(frame));
+        }
       }
       reason = (await connection.closed).reason;
     } catch (error) {
@@ -213,6 +196,18 @@ export class Link {
     // Leaving a server that is not the active is part of the outage the `reconnecting` statuses tell.
     if (this.failoverSince === undefined) this.status$.next({ type: 'disconnected', url, reason });
     this.reconnecting ??= this.reconnect(reason).finally(() => (this.reconnecting = undefined));
+  }
+
+  /** True when `frame` is the result of a request sent with a reader of its own, and that reader read it. */
+  private resolvedByHand(frame: Uint8Array): boolean {
+    const head = readResultHead(frame);
+    const request = head && this.pending.get(head.id);
+    const result = head && request?.readResult?.(head.reader);
+    if (!head || !request || result === undefined) return false;
+    if (this.hunting && answeredAsActive(request.op, false)) this.activeFound();
+    this.pending.delete(head.id);
+    request.resolve(result);
+    return true;
   }
 
   private handleFrame(frame: ServerFrame): void {

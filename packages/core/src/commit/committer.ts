@@ -315,7 +315,8 @@ export class Committer {
   async reserve(txnId: string, request: TransactionRequest): Promise<RecordAppend[]> {
     this.checkAccepting();
     const eventCounts = validateTransaction(request, this.options.limits, true);
-    await this.heads.load(request.appends.map((a) => a.stream));
+    // No await when the heads are cached (as for streams written lately): three promises and two hops less per part.
+    if (!this.headsCached(request)) await this.heads.load(request.appends.map((a) => a.stream));
     this.checkAccepting();
     const appends: RecordAppend[] = [];
     for (const [i, append] of request.appends.entries()) {

@@ -26,7 +26,7 @@ export interface TransactFrame {
 const OP = [0xa8, ...Array.from('transact', (c) => c.charCodeAt(0))];
 
 /** A cursor over one frame; `at` is -1 once something is not in the common form. */
-class FrameReader {
+export class FrameReader {
   at = 0;
   constructor(readonly bytes: Uint8Array) {}
 
@@ -166,7 +166,15 @@ export function readTransactFrame(frame: Uint8Array, streamsMax: number): Transa
   reader.at = 2;
   const id = reader.uint();
   reader.literal(OP);
-  if (!reader.ok || reader.arrayLength() !== 3 || !reader.atString()) return undefined;
+  if (!reader.ok) return undefined;
+  const request = readTransaction(reader, streamsMax);
+  if (!request || reader.at !== frame.length) return undefined;
+  return { id, request };
+}
+
+/** `[clientId, seq, appends]` in the common form at the reader's place, or undefined (see {@link readTransactFrame}). */
+export function readTransaction(reader: FrameReader, streamsMax: number): TransactionRequest | undefined {
+  if (reader.arrayLength() !== 3 || !reader.atString()) return undefined;
   const clientId = reader.ascii(CLIENT_ID_LENGTH_MAX);
   const seq = reader.uint();
   const count = reader.arrayLength();
@@ -180,8 +188,7 @@ export function readTransactFrame(frame: Uint8Array, streamsMax: number): Transa
     if (!reader.ok || stream.length === 0 || expectedVersion === undefined) return undefined;
     appends[i] = items === 2 ? { stream, expectedVersion } : { stream, expectedVersion, events: reader.binary() };
   }
-  if (!reader.ok || reader.at !== frame.length) return undefined;
-  return { id, request: { clientId, seq, appends } };
+  return reader.ok ? { clientId, seq, appends } : undefined;
 }
 
 function expectedName(name: string): 'any' | 'no-stream' | 'exists' | undefined {

@@ -20,6 +20,7 @@ import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { Connection } from '../transport/transport.js';
 import type { Committer } from '../commit/committer.js';
 import { TransactAnswer, type TransactAnswers } from './transact-answer.js';
+import { readTxnRequest, writtenAlready } from './txn-requests.js';
 import type { ServerCounters } from '../observe/counters.js';
 import { checkReached, type Reader } from '../read/reader.js';
 import type { Subscription, SubscriptionHub } from '../read/subscriptions.js';
@@ -150,6 +151,8 @@ export class Session implements TransactAnswers {
     // The hot request in its common form skips the general decode; anything else goes that way.
     const transact = readTransactFrame(frame, this.context.logLimits.streamsPerTransactionMax);
     if (transact) return this.handleTransact(transact.id, transact.request);
+    const txn = this.context.transactions && readTxnRequest(frame, this.context.logLimits.streamsPerTransactionMax);
+    if (txn) return this.admits(txn.id) ? this.answer(txn.id, txn.answer(this.handlers), writtenAlready) : undefined;
     const decoded = decodeClientFrame(frame);
     if (decoded.kind !== FrameKind.Request) throw new ProtocolError('hello sent twice');
     this.handle(decoded.id, decoded.op, decoded.args);
@@ -173,20 +176,19 @@ export class Session implements TransactAnswers {
   /** Starts one request; its answer is sent when it settles, so requests pipeline. */
   private handle(id: number, op: OperationName, args: unknown): void {
     if (!this.admits(id)) return;
-    if (op === 'read' || op === 'readAll' || op === 'backupPage') {
-      this.handleRead(id, op, args);
-      return;
-    }
+    if (op === 'read' || op === 'readAll' || op === 'backupPage') return this.handleRead(id, op, args);
+    this.answer(id, this.start(op, args), encodeResult);
+  }
+
+  /** Sends the answer to request `id` once `result` settles, in the frame `write` makes of it. */
+  private answer<T>(id: number, result: Promise<T>, write: (id: number, value: T) => Uint8Array): void {
     this.inFlight++;
-    this.start(op, args).then(
-      (result) => {
+    result.then(
+      (value) => {
         this.inFlight--;
-        this.send(encodeResult(id, result));
+        this.send(write(id, value));
       },
-      (error: unknown) => {
-        this.inFlight--;
-        this.reply(id, error);
-      },
+      (error: unknown) => this.transactFailed(id, error),
     );
   }
 
@@ -238,7 +240,7 @@ export class Session implements TransactAnswers {
     this.send(writeTransactResult(id, result));
   }
 
-  /** A transaction read by hand failed (see {@link TransactAnswer}). */
+  /** A transaction read by hand failed (see {@link TransactAnswer}), or another request. */
   transactFailed(id: number, error: unknown): void {
     this.inFlight--;
     this.reply(id, error);

@@ -8,7 +8,6 @@
  * aborted: a decision lost with a deposed active was never committed, so nobody acted on it.
  */
 import type { Committer } from '../commit/committer.js';
-import { TimeoutError } from '../errors.js';
 import { TXN_DECISION_DELAY_MAX_MS, TXN_DECISION_SENDS } from '../limits.js';
 import { Decision, RecordKind, type StreamEntry, type TxnInfo } from '../log/record.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
@@ -27,7 +26,6 @@ export interface CoordinatorContext {
   txnLog: TxnLog;
   clock: Clock;
   timers: Timers;
-  txnTimeoutMs: number;
   log: (line: string) => void;
 }
 
@@ -47,6 +45,13 @@ export class Coordinator {
   private readonly untold = new Map<number, DecideRequest[]>();
   private untoldTimer: TimerHandle | undefined;
   private tellingAtTurnEnd = false;
+  /**
+   * Whether a lone decision waits for the next prepare (see {@link tellLater}): yes while prepares
+   * follow decisions within `TXN_DECISION_DELAY_MAX_MS`; no once the timer had to send one.
+   */
+  private holdLone = true;
+  /** When a lone decision last went at a turn's end (monotonic ms): a prepare soon after holds them again. */
+  private loneToldMs = -Infinity;
   private counter = 0;
 
   constructor(private readonly context: CoordinatorContext) {}
@@ -89,7 +94,7 @@ export class Coordinator {
   }
 
   private async run(request: TransactionRequest, parts: Map<number, TransactionAppend[]>): Promise<TransactionResult> {
-    const { stripe, caller } = this.context;
+    const { stripe } = this.context;
     const committer = this.context.committer();
     // A client numbers its requests per stripe, so two coordinators may both see its `#1`: the id names the coordinator's stripe too.
     const txnId = `${request.clientId}#${request.seq}/${stripe}.${this.context.term()}.${++this.counter}`;
@@ -102,15 +107,7 @@ export class Coordinator {
       let refusal: unknown;
       const entries = new Map<string, StreamEntry>(own.map(({ stream, firstVersion, eventCount }) => [stream, { stream, firstVersion, eventCount }]));
       try {
-        const votes = await this.withinTimeout(
-          Promise.all(
-            others.map((p) => {
-              this.tellNow(p);
-              return caller.call(p, 'prepare', { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } });
-            }),
-          ),
-        );
-        for (const entry of votes.flat()) entries.set(entry.stream, entry);
+        for (const entry of await this.votes(txnId, request, parts, participants, others)) entries.set(entry.stream, entry);
       } catch (error) {
         decision = Decision.Abort;
         refusal = error;
@@ -135,10 +132,11 @@ export class Coordinator {
   /**
    * Tells the participants a decision. Nobody waits for it: the client is answered, and a
    * participant asks by itself when it must (a read, a write). While other transactions are
-   * being decided, it goes with the next prepare sent to each participant, or within
-   * `TXN_DECISION_DELAY_MAX_MS`: one write, one wake-up of the participant and one group commit
-   * there then carry both. Alone, it goes at this turn's end, after the client's answer, so the
-   * participant ends its part while the client sends its next transaction.
+   * being decided, or while prepares have followed decisions within `TXN_DECISION_DELAY_MAX_MS`
+   * (a client's next transaction, at low load), it goes with the next prepare sent to each
+   * participant, or within that time: one write, one wake-up of the participant and one group
+   * commit there then carry both. Otherwise it goes at this turn's end, after the client's answer:
+   * a timer's wake-up to send it would cost more than that write.
    */
   private tellLater(participants: readonly number[], decide: DecideRequest): void {
     for (const p of participants) {
@@ -147,15 +145,18 @@ export class Coordinator {
       else this.untold.set(p, [decide]);
     }
     if (this.tellingAtTurnEnd) return;
-    if (this.deciding.size > 1) {
+    if (this.deciding.size > 1 || this.holdLone) {
       // One timer at a time, left to run out rather than cancelled by the prepare that took the decisions.
       this.untoldTimer ??= this.context.timers.setTimeout(() => {
         this.untoldTimer = undefined;
+        // No prepare took them in time: lone decisions go at the turn's end from now on.
+        if (this.untold.size > 0 && this.deciding.size === 0) this.holdLone = false;
         this.tellAll();
       }, TXN_DECISION_DELAY_MAX_MS);
       return;
     }
     this.tellingAtTurnEnd = true;
+    this.loneToldMs = this.context.clock.monotonicMs();
     this.context.timers.defer(() => this.tellAll());
   }
 
@@ -169,35 +170,38 @@ export class Coordinator {
     const list = this.untold.get(participant);
     if (!list) return;
     this.untold.delete(participant);
-    for (const decide of list) void this.tell(participant, decide);
+    for (const decide of list) this.tell(participant, decide);
   }
 
-  /** Tells a participant a decision, a few times at most; one not told asks by itself. */
-  private async tell(participant: number, decide: DecideRequest): Promise<void> {
-    for (let attempt = 1; attempt <= TXN_DECISION_SENDS; attempt++) {
-      try {
-        await this.context.caller.call(participant, 'decide', decide);
-        return;
-      } catch (error) {
-        if (attempt === TXN_DECISION_SENDS) this.context.log(`transaction ${decide.txnId}: stripe ${participant} not told its decision (${(error as Error).message}); it will ask`);
+  /**
+   * Asks every other participant to prepare its part: resolves with their ranges once all voted
+   * yes; rejects at the first no, or when one has not voted within `txnTimeoutMs` (the stripe
+   * links time their calls out, on one timer each for all). One promise for all the votes.
+   */
+  private votes(txnId: string, request: TransactionRequest, parts: Map<number, TransactionAppend[]>, participants: number[], others: readonly number[]): Promise<StreamEntry[]> {
+    const { stripe, caller, clock } = this.context;
+    return new Promise((resolve, reject) => {
+      const entries: StreamEntry[] = [];
+      let waiting = others.length;
+      const voted = (vote: StreamEntry[]): void => {
+        for (const entry of vote) entries.push(entry);
+        if (--waiting === 0) resolve(entries);
+      };
+      for (const p of others) {
+        if (!this.holdLone && clock.monotonicMs() - this.loneToldMs < TXN_DECISION_DELAY_MAX_MS) this.holdLone = true;
+        this.tellNow(p);
+        caller.prepare(p, { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } }, voted, reject);
       }
-    }
+    });
   }
 
-  private withinTimeout<T>(work: Promise<T>): Promise<T> {
-    const { timers, txnTimeoutMs } = this.context;
-    return new Promise<T>((resolve, reject) => {
-      const timer = timers.setTimeout(() => reject(new TimeoutError('transaction prepare', txnTimeoutMs)), txnTimeoutMs);
-      work.then(
-        (value) => {
-          timer.cancel();
-          resolve(value);
-        },
-        (error: unknown) => {
-          timer.cancel();
-          reject(error);
-        },
-      );
+  /** Tells a participant a decision, `TXN_DECISION_SENDS` times at most; one not told asks by itself. */
+  private tell(participant: number, decide: DecideRequest, attempt = 1): void {
+    this.context.caller.decide(participant, decide, NOTHING, (error) => {
+      if (attempt < TXN_DECISION_SENDS) this.tell(participant, decide, attempt + 1);
+      else this.context.log(`transaction ${decide.txnId}: stripe ${participant} not told its decision (${(error as Error).message}); it will ask`);
     });
   }
 }
+
+const NOTHING = (): void => {};

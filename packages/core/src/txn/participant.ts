@@ -54,7 +54,8 @@ export class Participant {
     if (open) return entriesOf(open.record);
     if (txnLog.ended.has(request.txnId)) throw new InvalidArgumentError('txnId', `transaction ${request.txnId} already ended on this stripe`);
     // A part of an earlier transaction still holding a stream, decided but not yet told, is ended first.
-    await this.settleHeld(request.part.appends.map((a) => a.stream));
+    const streams = request.part.appends.map((a) => a.stream);
+    if (this.mustSettle(streams)) await this.settleHeld(streams);
     const committer = this.context.committer();
     const appends = await committer.reserve(request.txnId, request.part);
     const txn = { id: request.txnId, coordinator: request.coordinator, participants: request.participants, decision: Decision.None, prepareLsn: 0, streams: [] };
@@ -113,14 +114,18 @@ export class Participant {
    * makes it fail with `StreamBusyError`, and the client retries.
    */
   async settleHeld(streams: readonly string[]): Promise<void> {
-    if (this.context.txnLog.prepared.size === 0) return;
-    // A part whose outcome has its LSN holds nothing any more (the write follows the outcome in the log).
-    const committer = this.context.committer();
-    if (streams.every((s) => committer.holderOf(s) === undefined)) return;
+    if (!this.mustSettle(streams)) return;
     let timer: TimerHandle | undefined;
     const gaveUp = new Promise<void>((resolve) => (timer = this.context.timers.setTimeout(resolve, TXN_SETTLE_WAIT_MS)));
     await Promise.race([this.resolveHeld(streams).catch(() => undefined), gaveUp]);
     timer?.cancel();
+  }
+
+  /** Whether a prepared part holds one of `streams`: a part whose outcome has its LSN holds nothing any more (the write follows the outcome in the log). */
+  private mustSettle(streams: readonly string[]): boolean {
+    if (this.context.txnLog.prepared.size === 0) return false;
+    const committer = this.context.committer();
+    return streams.some((s) => committer.holderOf(s) !== undefined);
   }
 
   /**

@@ -6,7 +6,10 @@
 import { Link } from '../client/link.js';
 import type { ClusterLayout } from '../cluster/layout.js';
 import type { ConnectionLimits } from '../limits.js';
+import type { StreamEntry } from '../log/record.js';
 import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
+import { readDecided, readVote, writeDecideFrame, writePrepareFrame } from '../protocol/txn-frames.js';
+import type { DecideRequest, PrepareRequest } from '../protocol/txn-messages.js';
 import type { Clock, Random, Timers } from '../time.js';
 import type { Transport } from '../transport/transport.js';
 import type { Credentials } from '../protocol/handshake.js';
@@ -35,6 +38,20 @@ export class StripeCaller {
   /** Sends a request to the active of `stripe`. */
   call<K extends OperationName>(stripe: number, op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
     return this.link(stripe).request(op, args);
+  }
+
+  /**
+   * Asks the active of `stripe` to prepare its part, with frames written and read by hand: its
+   * vote (the part's ranges) comes to `voted`, a no, a lost link or no answer within
+   * `callTimeoutMs` (the link's one sweep times every call out) to `refused`. No promise each.
+   */
+  prepare(stripe: number, request: PrepareRequest, voted: (entries: StreamEntry[]) => void, refused: (error: unknown) => void): void {
+    this.link(stripe).send('prepare', (id) => writePrepareFrame(id, request), readVote, voted, refused);
+  }
+
+  /** Tells the active of `stripe` a decision, with frames written and read by hand; `told` once it took it. */
+  decide(stripe: number, request: DecideRequest, told: () => void, failed: (error: unknown) => void): void {
+    this.link(stripe).send('decide', (id) => writeDecideFrame(id, request), readDecided, told, failed);
   }
 
   async close(): Promise<void> {

@@ -60,7 +60,7 @@ export class Transactions {
   constructor(private readonly options: TransactionsOptions) {
     const { name, layout, transports, limits, txnTimeoutMs, clock, timers, random, log, stripe, committer, term, keepForced, credentials } = options;
     this.caller = new StripeCaller({ self: name, layout, transports, limits, callTimeoutMs: txnTimeoutMs, clock, timers, random, ...(credentials ? { credentials } : {}) });
-    this.coordinator = new Coordinator({ stripe, committer, term, caller: this.caller, txnLog: this.txnLog, clock, timers, txnTimeoutMs, log });
+    this.coordinator = new Coordinator({ stripe, committer, term, caller: this.caller, txnLog: this.txnLog, clock, timers, log });
     this.participant = new Participant({ committer, timers, caller: this.caller, txnLog: this.txnLog, stripeName: (i) => this.stripeName(i), clock, txnTimeoutMs, keepForced });
   }
 
