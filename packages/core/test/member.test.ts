@@ -3,12 +3,12 @@
 // nothing caught). A closed store ends the promotion quietly; a failed one fails the server.
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
-import { NotActiveError } from '../src/errors.js';
+import { NotActiveError, TimeoutError } from '../src/errors.js';
 import { defaultConnectionLimits, defaultGroupTiming, defaultLogLimits } from '../src/limits.js';
 import { encodeRecord, RecordKind } from '../src/log/record.js';
 import { GroupMember, type GroupOptions, type MemberContext } from '../src/replication/member.js';
 import { checkedStore, type CheckedStore } from '../src/store/checked-store.js';
-import { systemClock, systemRandom, systemTimers } from '../src/time.js';
+import { systemClock, systemRandom, systemTimers, type Timers } from '../src/time.js';
 
 describe('GroupMember: a promotion that loses the race with close', () => {
   it('ends quietly, taking no office, when the store closes while the new active recovers', async () => {
@@ -59,6 +59,68 @@ describe('GroupMember: a promotion that loses the race with close', () => {
     }
   });
 });
+
+describe('GroupMember: the tick of an active alone in its group', () => {
+  it('rests once the active is alone with nothing to record, and wakes for a membership change', async () => {
+    const store = await storeWithOneRecord();
+    const timers = countingTimers();
+    // A stripe of one server in a cluster of several: a group member, not standalone. It ticks every 10 ms.
+    const options: GroupOptions = { ...loneGroup('a'), electionTimeMs: 100, mirrorTimeoutMs: 50, leaseMs: 50, failoverPriority: 'availability' };
+    const member = new GroupMember(options, memberContext(store, { timers }));
+    await member.start();
+    try {
+      await until(() => member.state === 'ACTIVE-COORDINATOR' && timers.pending() === 0, 'the active alone leaves no timer pending');
+      // An operator adds a mirror that never answers: ticks must run again to give the change up.
+      const added = member.addMirror({ name: 'b', kind: 'server', peer: 'tcp://127.0.0.1:1', clientUrls: ['tcp://127.0.0.1:2'], weight: 1 });
+      expect(timers.pending()).toBeGreaterThan(0);
+      await expect(added).rejects.toBeInstanceOf(TimeoutError);
+      expect(member.describe().members.map((m) => m.name)).toEqual(['a']);
+      await until(() => timers.pending() === 0, 'the tick rests again once the view given up is recorded');
+    } finally {
+      await member.stop();
+    }
+  });
+});
+
+/** The process's timers, counting those scheduled and neither fired nor cancelled. */
+function countingTimers(): Timers & { pending(): number } {
+  let pending = 0;
+  return {
+    setTimeout(callback, delayMs, options) {
+      pending++;
+      let done = false;
+      const finish = (): void => {
+        if (!done) pending--;
+        done = true;
+      };
+      const handle = systemTimers.setTimeout(
+        () => {
+          finish();
+          callback();
+        },
+        delayMs,
+        options,
+      );
+      return {
+        cancel: () => {
+          finish();
+          handle.cancel();
+        },
+      };
+    },
+    defer: (callback) => systemTimers.defer(callback),
+    pending: () => pending,
+  };
+}
+
+/** Polls `condition` every 5 ms until it holds; fails after 5 s. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 /** A store holding one committed record, for a new active to recover. */
 async function storeWithOneRecord(): Promise<CheckedStore> {

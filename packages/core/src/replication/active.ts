@@ -92,6 +92,8 @@ export class Active {
           onWritten: () => {
             this.maybeCommit();
             this.forgetShipped();
+            // Alone, the active's tick rests (restsAlone): a mirror added later reads its lag in seconds from these samples.
+            if (this.shippers.size === 0) this.written.sample(this.committer.lastWrittenLsn, member.clock.monotonicMs());
           },
         };
     this.committer = new Committer({
@@ -187,6 +189,15 @@ export class Active {
       });
     });
     this.committer.abandon(error);
+  }
+
+  /**
+   * Alone in its group (a stripe of one server in a cluster of several), with no view to record
+   * and no change asked for: no one to hear from, ship or resend a view to, and its lease cannot
+   * lapse. Its tick has nothing to do until an operator changes the membership.
+   */
+  get restsAlone(): boolean {
+    return this.context.member.view.members.length === 1 && this.shippers.size === 0 && this.barrierWaiters.length === 0 && this.viewChange.settled;
   }
 
   /** Runs the active's timers; false when the lease is lost and this member must step down. */

@@ -181,7 +181,7 @@ export class GroupMember {
    * @throws InvalidArgumentError when a name or an address is taken
    */
   async addMirror(mirror: GroupMemberConfig): Promise<GroupView> {
-    return this.requireActive().viewChange.changeMembership((view) => {
+    return this.changeMembership((view) => {
       const same = view.members.find((m) => m.name === mirror.name);
       if (same && same.kind === 'server' && same.peer === mirror.peer && same.weight === mirror.weight && same.clientUrls.join() === mirror.clientUrls.join()) return view;
       return withMirrorAdded(view, mirror, this.member.availability);
@@ -194,7 +194,14 @@ export class GroupMember {
    * @throws InvalidArgumentError when `name` is not a mirror, or is the active
    */
   async removeMirror(name: string): Promise<GroupView> {
-    return this.requireActive().viewChange.changeMembership((view) => withMirrorRemoved(view, name, this.member.self.name, this.member.availability));
+    return this.changeMembership((view) => withMirrorRemoved(view, name, this.member.self.name, this.member.availability));
+  }
+
+  private changeMembership(apply: (view: GroupView) => GroupView): Promise<GroupView> {
+    const change = this.requireActive().viewChange.changeMembership(apply);
+    // Ticks record the change (resend the view, give it up): an active that rested alone needs them again.
+    this.keepTicking();
+    return change;
   }
 
   private requireActive(): Active {
@@ -321,6 +328,7 @@ export class GroupMember {
     this.member.state = 'PASSIVE-UNINITIALIZED';
     this.member.lastFromActiveMs = this.member.clock.monotonicMs();
     this.context.onStepDown();
+    this.keepTicking();
   }
 
   // ---- time ----------------------------------------------------------------------------------
@@ -328,10 +336,18 @@ export class GroupMember {
   private scheduleTick(): void {
     const every = Math.max(10, Math.min(this.options.mirrorTimeoutMs, this.options.leaseMs, this.options.electionTimeMs) / 5);
     this.tickTimer = this.context.timers.setTimeout(() => {
+      this.tickTimer = undefined;
       if (this.stopped) return;
       this.tick();
-      this.scheduleTick();
+      // An active alone in its group has nothing to tick for (Active.restsAlone): in a cluster of
+      // many one-server stripes, every process would otherwise wake several times a second for nothing.
+      if (!(this.active && this.member.isActive && this.active.restsAlone)) this.keepTicking();
     }, every);
+  }
+
+  /** Schedules the next tick unless one is due (a step down inside a tick schedules it) or the member never ticks. */
+  private keepTicking(): void {
+    if (this.tickTimer === undefined && !this.stopped && !this.context.standalone) this.scheduleTick();
   }
 
   private tick(): void {

@@ -92,6 +92,11 @@ export class ViewChange {
     return this.proposal?.view;
   }
 
+  /** No view is being recorded and no operator's change waits: nothing for a tick to resend or give up. */
+  get settled(): boolean {
+    return this.proposal === undefined && this.membershipChanges.length === 0;
+  }
+
   /**
    * The servers a commit waits for: the in-sync set, and while a change is recorded the proposed
    * one too (a mirror entering it must hold every record committed from the moment it was proposed).
@@ -132,14 +137,15 @@ export class ViewChange {
       return this.propose(view, change);
     }
     const now = member.clock.monotonicMs();
-    const current = new Set(member.view.inSync);
+    const { inSync } = member.view;
     for (const mirror of this.context.mirrors()) {
       const silent = now - mirror.lastAckMs > member.options.mirrorTimeoutMs;
       const caughtUp = mirror.ackedLsn >= this.context.lastWrittenLsn();
-      if (current.has(mirror.mirror) && silent) current.delete(mirror.mirror);
-      else if (!current.has(mirror.mirror) && caughtUp && !silent) current.add(mirror.mirror);
+      const held = inSync.includes(mirror.mirror);
+      // Built only for a change: this runs every tick, and most find none.
+      if (held && silent) this.propose(withInSync(member.view, inSync.filter((name) => name !== mirror.mirror)));
+      else if (!held && caughtUp && !silent) this.propose(withInSync(member.view, [...inSync, mirror.mirror]));
       else continue;
-      this.propose(withInSync(member.view, [...current]));
       return;
     }
   }
