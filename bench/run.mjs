@@ -55,7 +55,8 @@ const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrore
                    below saturation (weak scaling; STRIPES_RATE=1000 appends/s) (bench/stripes.mjs)
                                                                                            (PARTS=stripes)
   --cross-stripe   transactions over two stripes against the same on one (hash-tagged): tx/s, p50,
-                   p99, and the first commit after SIGKILL of the coordinator's active
+                   p99 (8 clients in a closed loop, then both at the same load, XS_RATE=1000 tx/s
+                   open loop), and the first commit after SIGKILL of the coordinator's active
                    (bench/cross-stripe.mjs)                                                (PARTS=cross-stripe)
   --all            --ws --mirrored --failover --rejoin --stripes --cross-stripe            (PARTS=all)
   --large-data     4 GiB over 1,000,000 streams into one server of 256 MB heap: RSS, cold reads (bench/large-data.mjs)
@@ -1180,7 +1181,7 @@ async function main() {
   if (part.failover && !interrupted) await runFailover();
   if (part.rejoin && !interrupted) await runRejoin();
   if (part.stripes && !interrupted) await runScript('Stripes', 'stripes.mjs', ['--out', path.join(outDir, `${stamp}-stripes.jsonl`), '--rate', String(int('STRIPES_RATE', 1000))]);
-  if (part['cross-stripe'] && !interrupted) await runScript('Transactions over several stripes', 'cross-stripe.mjs', []);
+  if (part['cross-stripe'] && !interrupted) await runScript('Transactions over several stripes', 'cross-stripe.mjs', ['--rate', String(int('XS_RATE', 1000))]);
   if (flags['large-data'] && !interrupted) await runScript('Data far larger than memory', 'large-data.mjs', []);
   if (part.failover || part.rejoin) writeFileSync(clusterJson, JSON.stringify(clusterResults, null, 2));
   if (withPeers && !interrupted) await runPeers();
