@@ -13,7 +13,7 @@ import { clusterLayoutOf, defaultLogLimits, validateClusterConfig } from '@kiln/
 import type { KilnClient } from '@kiln/core/client';
 import { cluster, connectWithin, killAllMembers, launch, pollUntil, seededRandom, statusOf, stripedCluster, type Member } from './support/cluster.js';
 import { FakeClocks, faketimeUnavailable } from './support/faketime.js';
-import { expectEveryAckOnEveryServerOnce, oneInSyncActive, takeAllWriters, Writers } from './support/history.js';
+import { expectEveryAckOnEveryServerOnce, oneInSyncActive, stopWriters, Writers } from './support/history.js';
 import { streamsByStripe } from './support/stripes.js';
 
 const unavailable = faketimeUnavailable();
@@ -25,10 +25,7 @@ const dirs: string[] = [];
 const clients: KilnClient[] = [];
 
 afterEach(async () => {
-  const writers = takeAllWriters();
-  for (const w of writers) w.halt();
-  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
-  await Promise.all(writers.map((w) => w.stop().catch(() => undefined)));
+  await stopWriters(clients);
   killAllMembers();
 });
 

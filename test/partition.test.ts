@@ -5,13 +5,13 @@
 // writers record every append; after healing, every acknowledged append must be on every server
 // exactly once, at dense versions, and the group must have converged to one active.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type KilnClient } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { connectWithin, KILN_BIN, pollUntil, statusOf, TEST_TIMING, type Member } from './support/cluster.js';
-import { expectEveryAckOnEveryServerOnce as expectEveryAck, oneInSyncActive, takeAllWriters, Writers } from './support/history.js';
+import { connectWithin, KILN_BIN, pollUntil, statusOf, TEST_TIMING, writeGroupFile, type Member } from './support/cluster.js';
+import { expectEveryAckOnEveryServerOnce as expectEveryAck, oneInSyncActive, stopWriters, Writers } from './support/history.js';
 import { netnsUnavailable, TestNetwork } from './support/netns.js';
 
 const unavailable = netnsUnavailable();
@@ -39,10 +39,7 @@ let rootDir: string | undefined;
 const clients: KilnClient[] = [];
 
 afterEach(async () => {
-  const writers = takeAllWriters();
-  for (const w of writers) w.halt();
-  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
-  await Promise.all(writers.map((w) => w.stop().catch(() => undefined)));
+  await stopWriters(clients);
   const net = network;
   const root = rootDir;
   network = rootDir = undefined;
@@ -64,19 +61,8 @@ async function startGroup(persistence: 'restartable' | 'memory'): Promise<Group>
     peer: `tcp://${ip}:${PEER_PORT}`,
     dataDir: join(root, name),
   }));
-  const file = join(root, 'kiln.config.json');
   // Plain tcp:// on non-loopback addresses: the cluster file's rules ask nothing more of them.
-  await writeFile(
-    file,
-    JSON.stringify({
-      cluster: 'partition-test',
-      persistence,
-      ...TEST_TIMING,
-      reconnectWindowMs: 20_000,
-      servers: members.filter((m) => !m.voter).map((m) => ({ name: m.name, listen: [m.client], peer: m.peer, dataDir: m.dataDir })),
-      voters: members.filter((m) => m.voter).map((m) => ({ name: m.name, peer: m.peer, dataDir: m.dataDir })),
-    }),
-  );
+  const file = await writeGroupFile(root, 'partition-test', members, persistence);
   for (const m of members) {
     const args = m.voter ? ['voter', '--config', file, '--name', m.name] : ['start', '--config', file, '--server', m.name];
     m.process = net.spawnIn(m.name, process.execPath, [KILN_BIN, ...args]);

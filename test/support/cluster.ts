@@ -300,11 +300,16 @@ export async function cluster(
     const name = voter ? `v${i - servers + 1}` : `s${i + 1}`;
     members.push({ name, voter, client: `tcp://127.0.0.1:${await port()}`, peer: `tcp://127.0.0.1:${await port()}`, dataDir: join(root, name) });
   }
+  return { file: await writeGroupFile(root, 'failover-test', members, persistence), members };
+}
+
+/** Writes `root/kiln.config.json` for one group of `members` at the tests' timing, and returns its path. */
+export async function writeGroupFile(root: string, clusterName: string, members: readonly Member[], persistence: 'restartable' | 'memory'): Promise<string> {
   const file = join(root, 'kiln.config.json');
   await writeFile(
     file,
     JSON.stringify({
-      cluster: 'failover-test',
+      cluster: clusterName,
       persistence,
       ...TEST_TIMING,
       reconnectWindowMs: 20_000,
@@ -312,7 +317,7 @@ export async function cluster(
       voters: members.filter((m) => m.voter).map((m) => ({ name: m.name, peer: m.peer, dataDir: m.dataDir })),
     }),
   );
-  return { file, members };
+  return file;
 }
 
 /**

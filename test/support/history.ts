@@ -6,12 +6,18 @@ import { anomalyClasses, checkHistory, type EventPosition, type HistoryOp } from
 import { tcpTransport } from '@kiln/transport-tcp';
 import { pollUntil, statusOf, stopAndReadLogs, type Member } from './cluster.js';
 
-/** Every writer set not yet taken by {@link takeAllWriters}, for an afterEach to stop. */
+/** Every writer set not yet stopped by {@link stopWriters}. */
 const started: Writers[] = [];
 
-/** The writer sets started since the last call, to halt and stop in an afterEach. */
-export function takeAllWriters(): Writers[] {
-  return started.splice(0);
+/**
+ * For an afterEach: halts every writer set started since the last call, closes `clients` (emptying
+ * the array), then waits for the writers to stop; nothing here fails the test.
+ */
+export async function stopWriters(clients: KilnClient[]): Promise<void> {
+  const writers = started.splice(0);
+  for (const w of writers) w.halt();
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+  await Promise.all(writers.map((w) => w.stop().catch(() => undefined)));
 }
 
 /** Writers appending one event per transaction to streams of their own, recording a checker history. */

@@ -43,6 +43,15 @@ function requestFor(frame: Uint8Array, op: readonly number[]): { id: number; rea
   return reader.ok ? { id, reader } : undefined;
 }
 
+/** Writes `[REQUEST, id, op, ` (up to the arguments) at `at`, the head {@link requestFor} reads; returns where the arguments start. */
+function writeRequestHead(target: Uint8Array, at: number, id: number, op: readonly number[]): number {
+  target[at++] = 0x94;
+  target[at++] = FrameKind.Request;
+  at = writeUint(target, at, id);
+  target.set(op, at);
+  return at + op.length;
+}
+
 /**
  * `[REQUEST, id, "prepare", [txnId, coordinator, participants, part]]` in the common form, or
  * undefined for anything else (another operation, or what `prepareFromWire` must judge).
@@ -90,12 +99,7 @@ export function writePrepareFrame(id: number, request: PrepareRequest): Uint8Arr
     bound += 1 + stringBound(append.stream) + stringBound('no-stream') + UINT + 5 + (append.events?.length ?? 0);
   }
   const target = slab.reserve(bound);
-  let at = slab.reservedAt;
-  target[at++] = 0x94;
-  target[at++] = FrameKind.Request;
-  at = writeUint(target, at, id);
-  target.set(PREPARE, at);
-  at += PREPARE.length;
+  let at = writeRequestHead(target, slab.reservedAt, id, PREPARE);
   target[at++] = 0x94;
   at = writeString(target, at, txnId);
   at = writeUint(target, at, request.coordinator);
@@ -121,12 +125,7 @@ export function writePrepareFrame(id: number, request: PrepareRequest): Uint8Arr
 /** The bytes of a `decide` request, as the general encoder writes them. */
 export function writeDecideFrame(id: number, request: DecideRequest): Uint8Array {
   const target = slab.reserve(3 + UINT + DECIDE.length + 1 + stringBound(request.txnId) + 1);
-  let at = slab.reservedAt;
-  target[at++] = 0x94;
-  target[at++] = FrameKind.Request;
-  at = writeUint(target, at, id);
-  target.set(DECIDE, at);
-  at += DECIDE.length;
+  let at = writeRequestHead(target, slab.reservedAt, id, DECIDE);
   target[at++] = 0x92;
   at = writeString(target, at, request.txnId);
   target[at++] = request.decision;
