@@ -13,6 +13,7 @@
 //   KILN_SIM_OPS=<n>     client operations per seed (default 80)
 //   KILN_SIM_PLANTED_BUG=1  plant the ack-before-fsync bug everywhere (to see a failure report)
 //   KILN_SIM_PLANTED_BUG=give-up  plant giving up a membership change without recording the view again
+//   KILN_SIM_PLANTED_BUG=long-lease  plant a lease that outlasts the election's wait (leases then overlap)
 //   KILN_SIM_SERVERS=<n> fix the group's servers at n, in one stripe (by default each seed draws 1 to 5, and 0 to 2 voters)
 //   KILN_SIM_STRIPES=<n> fix the stripes at n (by default about a third of the seeds draw 2 to 4 stripes of 1 to 3 servers, the rest one)
 import { memoryStore } from '@kiln/store-memory';
@@ -51,6 +52,7 @@ const options: RunSeedOptions = {
   ops,
   ackBeforeSync: process.env.KILN_SIM_PLANTED_BUG === '1',
   giveUpWithoutRecording: process.env.KILN_SIM_PLANTED_BUG === 'give-up',
+  longLease: process.env.KILN_SIM_PLANTED_BUG === 'long-lease',
   swarm: { ...(servers === undefined ? {} : { servers }), ...(stripes === undefined ? {} : { stripes }) },
   replayCommand: (seed) => `${replayEnv ? `${replayEnv} ` : ''}${defaultReplayCommand(seed)}`,
 };
@@ -228,6 +230,24 @@ if (single !== undefined) {
       expect(caught.length, 'fewer than 3 seeds in 1..30 caught prepared events made visible').toBe(3);
       const classes = new Set(caught.flatMap((r) => anomalyClasses.filter((c) => r.counts[c] > 0)));
       expect([...classes], 'the part is seen twice or without its transaction').toEqual(expect.arrayContaining(['duplicatedTransactions']));
+    });
+
+    it('catches a planted bug: a lease that outlasts what a new active waits before it serves reads overlaps its successor\'s', async () => {
+      const caught: SeedResult[] = [];
+      for (let seed = 1; seed <= 100 && caught.length < 2; seed++) {
+        const result = await runSeed(seed, { ...options, longLease: true });
+        if (result.problems.some((p) => p.startsWith('safety: leases overlap'))) caught.push(result);
+      }
+      expect(caught.length, 'fewer than 2 seeds in 1..100 caught leases that overlap').toBe(2);
+    });
+
+    it('keeps a stalled active from renewing its lease with answers held through the stall (seeds 70 and 285, found by the lease check)', async () => {
+      // Paused past its lease while a mirror took over, the active took the answers waiting for it
+      // as fresh, and held its lease again for an instant before the new term reached it.
+      for (const seed of [70, 285]) {
+        const result = await runSeed(seed, options);
+        expect(result.problems, `seed ${seed}`).toEqual([]);
+      }
     });
 
     it('catches a planted bug: two membership changes given up in a row, without recording the view again, let both sides of a cut acknowledge writes', async () => {

@@ -58,6 +58,8 @@ export class Active {
    * drop an earlier term's records past it (appends carry it as `termStartLsn`).
    */
   private readBarrier = 0;
+  /** When this active last sent every member a heartbeat: an answer counts for the lease from then. */
+  private heartbeatMs = -Infinity;
   private readonly barrierWaiters: Array<{ resolve: (commitIndex: number) => void; reject: (error: unknown) => void }> = [];
 
   constructor(
@@ -172,8 +174,20 @@ export class Active {
    */
   readIndex(): Promise<number> {
     if (!this.leaseHeld()) return Promise.reject(new NotActiveError(null));
-    if (this.committer.commitIndex >= this.readBarrier) return Promise.resolve(this.committer.commitIndex);
+    if (this.committer.commitIndex >= this.readBarrier) return Promise.resolve(this.servedOnLease());
     return new Promise((resolve, reject) => this.barrierWaiters.push({ resolve, reject }));
+  }
+
+  /** The commit index a read is served at, told to a lease observer (the simulation's check). */
+  private servedOnLease(): number {
+    this.observeLease();
+    return this.committer.commitIndex;
+  }
+
+  /** Tells a lease observer (the simulation's check) the lease this active holds now. */
+  private observeLease(): void {
+    const observe = this.context.member.options.observeLease;
+    if (observe) observe(this.term, this.leaseUntilMs());
   }
 
   /**
@@ -203,6 +217,7 @@ export class Active {
   /** Runs the active's timers; false when the lease is lost and this member must step down. */
   tick(now: number): boolean {
     if (!this.leaseHeld()) return false;
+    this.observeLease();
     this.heartbeat();
     this.rates.sample(this.shippers.values(), now);
     this.written.sample(this.committer.lastWrittenLsn, now);
@@ -213,7 +228,10 @@ export class Active {
   }
 
   onAck(message: AckMessage): void {
-    this.lastHeardMs.set(message.from, this.context.member.clock.monotonicMs());
+    // An answer may have waited, in the network or for this process while it stalled: it counts
+    // for the lease from the last heartbeat sent before it arrived, not from its arrival, so
+    // answers held through a stall longer than the lease do not renew it.
+    this.lastHeardMs.set(message.from, this.heartbeatMs);
     const shipper = this.shippers.get(message.from);
     if (!shipper) return;
     const next = (): void => {
@@ -261,7 +279,7 @@ export class Active {
     }
     this.committer.commitThrough(lsn);
     if (this.barrierWaiters.length > 0 && this.committer.commitIndex >= this.readBarrier) {
-      for (const waiter of this.barrierWaiters.splice(0)) waiter.resolve(this.committer.commitIndex);
+      for (const waiter of this.barrierWaiters.splice(0)) waiter.resolve(this.servedOnLease());
     }
   }
 
@@ -279,13 +297,34 @@ export class Active {
     const now = member.clock.monotonicMs();
     let fresh = 1;
     for (const m of member.view.members) {
-      if (m.name !== member.self.name && now - (this.lastHeardMs.get(m.name) ?? -Infinity) <= member.options.leaseMs) fresh++;
+      if (m.name !== member.self.name && now - (this.lastHeardMs.get(m.name) ?? -Infinity) <= this.leaseMs) fresh++;
     }
     return fresh >= majority(member.view.members.length);
   }
 
+  /**
+   * Until when (monotonic ms) the lease holds if no one answers again: `leaseMs` after the answer
+   * that completes the freshest majority (this member counts itself); for ever under availability.
+   * Only an observer asks, so {@link leaseHeld} on the commit path sorts nothing.
+   */
+  private leaseUntilMs(): number {
+    const { member } = this.context;
+    if (member.availability) return Infinity;
+    const heard = member.view.members.filter((m) => m.name !== member.self.name).map((m) => this.lastHeardMs.get(m.name) ?? -Infinity);
+    const others = majority(member.view.members.length) - 1;
+    if (others === 0) return Infinity;
+    heard.sort((a, b) => b - a);
+    return (heard[others - 1] ?? -Infinity) + this.leaseMs;
+  }
+
+  private get leaseMs(): number {
+    const { options } = this.context.member;
+    return options.plantedLeaseMs ?? options.leaseMs;
+  }
+
   private heartbeat(): void {
     const { member, outbox } = this.context;
+    this.heartbeatMs = member.clock.monotonicMs();
     for (const shipper of this.shippers.values()) shipper.heartbeat();
     for (const m of member.view.members) {
       if (m.kind === 'voter') outbox.send(m.name, { kind: 'append', term: this.term, from: member.self.name, prevLsn: 0, prevTerm: 0, commitIndex: 0, termStartLsn: 0, records: [] });

@@ -53,6 +53,20 @@ export interface GroupOptions {
    * @default false
    */
   plantedGiveUpWithoutRecording?: boolean;
+  /**
+   * @internal A planted bug for the simulation's self-test, which no cluster file can set: the
+   * active's lease lasts this long instead of `leaseMs`, past the wait of an election (the
+   * configuration refuses it), so a cut-off active serves reads after its successor took office.
+   * @default undefined (`leaseMs`)
+   */
+  plantedLeaseMs?: number;
+  /**
+   * @internal For the simulation's lease check, which no cluster file can set: called each time
+   * the active serves a read on its lease, with its term and the monotonic time (of its clock) its
+   * lease runs to, as far as it knows then.
+   * @default nothing
+   */
+  observeLease?: (term: number, untilMs: number) => void;
 }
 
 /** What a member needs from the server around it. */

@@ -30,3 +30,4 @@ export type {
 export { anomalyClasses } from './types.js';
 export { checkHistory } from './check-history.js';
 export { checkStripes, type StripeLogs } from './stripes.js';
+export { overlappingLeases, type LeaseInterval } from './leases.js';

@@ -19,6 +19,7 @@ import { createVoter } from '../../server/voter.js';
 import type { Store } from '../../store/store.js';
 import type { Clock, Random, Timers } from '../../time.js';
 import type { Transport } from '../../transport/transport.js';
+import type { LeaseInterval } from '../checker/leases.js';
 import type { EventPosition } from '../checker/types.js';
 import { CrashableStore, type CrashableStoreOptions, type CrashReport } from './crashable-store.js';
 import { simUrl, type SimNetwork } from './network.js';
@@ -79,6 +80,8 @@ export interface SimMemberContext {
   limits: ServerOptions['limits'];
   /** Receives the member's log lines (into the trace). */
   log: (line: string) => void;
+  /** Receives each read an active serves on its lease: its term and when (its monotonic ms) the lease runs out. */
+  onLease: (term: number, untilMs: number) => void;
 }
 
 /** A running member, as the cluster needs to see it. */
@@ -157,6 +160,11 @@ export interface SimGroupTiming {
 export interface SimPlantedBugs {
   /** A membership change given up is not followed by recording the current members again (see view-change.ts). @default false */
   giveUpWithoutRecording?: boolean;
+  /**
+   * An active's lease outlasts the election's wait: `leaseMs` of mirrorTimeoutMs + electionTimeMs,
+   * which no configuration accepts, so a cut-off active serves reads after its successor took over. @default false
+   */
+  longLease?: boolean;
 }
 
 /**
@@ -196,8 +204,13 @@ export function simClusterConfig(members: readonly SimMemberInfo[], timing: SimG
  * get the `planted` bugs through their group options, where no cluster file can put them.
  */
 export function startGroupMember(timing: SimGroupTiming = {}, planted: SimPlantedBugs = {}): StartMember {
-  const withPlanted = (group: GroupOptions): GroupOptions => (planted.giveUpWithoutRecording ? { ...group, plantedGiveUpWithoutRecording: true } : group);
   return async (context) => {
+    const withPlanted = (group: GroupOptions): GroupOptions => ({
+      ...group,
+      observeLease: context.onLease,
+      ...(planted.giveUpWithoutRecording ? { plantedGiveUpWithoutRecording: true } : {}),
+      ...(planted.longLease ? { plantedLeaseMs: group.mirrorTimeoutMs + group.electionTimeMs } : {}),
+    });
     // A spare's file names it beside the group, as an operator writes it before adding it; the others' files do not.
     const spare = context.members.some((m) => m.name === context.name && m.spare);
     const config = simClusterConfig(context.members.filter((m) => !m.spare || m.name === context.name), timing, context.limits);
@@ -239,6 +252,8 @@ export class SimCluster {
   readonly problems: string[] = [];
   /** Who took office in each term, by stripe (`<stripe>/<term>`), from the members' log lines. */
   private readonly officeHolders = new Map<string, string>();
+  /** The intervals in which actives believed they held their lease, by stripe, in true time (see overlappingLeases). */
+  private readonly leases = new Map<string, LeaseInterval[]>();
   /** Every time a server took office, in order, with the virtual time. */
   readonly tookOffice: Array<{ name: string; term: number; atMs: number }> = [];
   /** Server names by stripe, in the order the members first name the stripes; one stripe when none does. */
@@ -333,6 +348,7 @@ export class SimCluster {
     const state = this.state(name);
     if (!this.scheduler.isAlive(name) && state.member === undefined) return undefined;
     this.scheduler.kill(name);
+    this.endLeases(name);
     this.network.crashed(name);
     this.scheduler.resume(name);
     state.member = undefined;
@@ -449,8 +465,34 @@ export class SimCluster {
     return state;
   }
 
+  /** Every stripe's lease intervals in true time, for overlappingLeases. */
+  leaseIntervals(): LeaseInterval[][] {
+    return [...this.leases.values()];
+  }
+
+  /**
+   * Keeps a read `name` served on its lease, from now to when it runs out in true time (the
+   * simulation's monotonic clocks run at the true rate); one interval per run of such reads.
+   */
+  private noteLease(spec: SimMemberInfo, clock: Clock, term: number, untilMs: number): void {
+    const fromMs = this.scheduler.now;
+    const lease = { name: spec.name, term, fromMs, untilMs: fromMs + (untilMs - clock.monotonicMs()) };
+    let stripe = this.leases.get(spec.stripe ?? '');
+    if (!stripe) this.leases.set(spec.stripe ?? '', (stripe = []));
+    const last = stripe.findLast((l) => l.name === spec.name);
+    if (last && last.term === term && last.untilMs >= fromMs) last.untilMs = Math.max(last.untilMs, lease.untilMs);
+    else stripe.push(lease);
+  }
+
+  /** `name` stepped down or crashed: it believes in no lease from now on. */
+  private endLeases(name: string): void {
+    const now = this.scheduler.now;
+    for (const stripe of this.leases.values()) for (const lease of stripe) if (lease.name === name && lease.untilMs > now) lease.untilMs = now;
+  }
+
   /** Keeps who took office in which term of its stripe; a second server in one term is a problem (split brain). */
   private noteOffice(spec: SimMemberInfo, line: string): void {
+    if (/^\S+: steps down from term/.test(line)) return this.endLeases(spec.name);
     const took = /^(\S+) is ACTIVE-COORDINATOR in term (\d+)/.exec(line);
     if (!took) return;
     this.tookOffice.push({ name: took[1]!, term: Number(took[2]), atMs: this.scheduler.now });
@@ -473,6 +515,7 @@ export class SimCluster {
       const store = disk.view(timers, () => scheduler.now);
       return this.persistence === 'memory' ? { ...store, persistent: false } : store;
     });
+    const clock = scheduler.clock(node);
     const member = await this.startMember({
       name,
       role: state.spec.role,
@@ -482,7 +525,7 @@ export class SimCluster {
       transport: this.network.transport(name),
       listen: [simUrl(name)],
       members: this.infos(),
-      clock: scheduler.clock(node),
+      clock,
       timers,
       random: state.random.fork(),
       limits: this.options.limits,
@@ -490,6 +533,7 @@ export class SimCluster {
         this.noteOffice(state.spec, line);
         scheduler.note(`${name}: ${line}`);
       },
+      onLease: (term, untilMs) => this.noteLease(state.spec, clock, term, untilMs),
     });
     // A crash during the start leaves a member that must not be used.
     if (node.alive) state.member = member;

@@ -11,7 +11,7 @@
  * bit: compare {@link SeedResult.traceHash}.
  */
 import type { Store } from '../../store/store.js';
-import { checkHistory, checkStripes } from '../checker/index.js';
+import { checkHistory, checkStripes, overlappingLeases } from '../checker/index.js';
 import type { CheckCounts, CheckResult } from '../checker/types.js';
 import { SimCluster, startGroupMember, startSingleServer, type SimMemberSpec, type StartMember } from './cluster.js';
 import { SimNetwork, simUrl } from './network.js';
@@ -103,6 +103,11 @@ export interface RunSeedOptions {
    * change without recording the current view again (the harness's self-test). @default false
    */
   giveUpWithoutRecording?: boolean;
+  /**
+   * Plants in every server of a group (started by default) a lease that outlasts the election's
+   * wait (the harness's self-test of the lease check). @default false
+   */
+  longLease?: boolean;
   /**
    * Starts each member. @default a lone server without a group ({@link startSingleServer}) when
    * the seed drew one server and no voter, else a mirror group ({@link startGroupMember})
@@ -270,7 +275,7 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
       tornWriteProbability: swarm.tornWriteProbability,
       ackBeforeSync: options.ackBeforeSync ?? false,
     },
-    startMember: options.startMember ?? (lone ? startSingleServer : startGroupMember({}, { giveUpWithoutRecording: options.giveUpWithoutRecording ?? false })),
+    startMember: options.startMember ?? (lone ? startSingleServer : startGroupMember({}, { giveUpWithoutRecording: options.giveUpWithoutRecording ?? false, longLease: options.longLease ?? false })),
   });
   const opsPerProcess = Math.max(1, Math.ceil((options.ops ?? 80) / swarm.processes));
   const layout = cluster.layout;
@@ -329,6 +334,8 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
   } finally {
     await cluster.dispose().catch(() => {});
   }
+  // No two actives of a stripe may serve reads on leases that overlap in true time.
+  for (const leases of cluster.leaseIntervals()) problems.push(...overlappingLeases(leases).map((overlap) => `safety: leases overlap: ${overlap}`));
   problems.push(...cluster.problems, ...scheduler.errors, ...workload.unexpectedErrors.map((e) => `unexpected client error: ${e}`));
   const replay = (options.replayCommand ?? defaultReplayCommand)(seed);
   return {
