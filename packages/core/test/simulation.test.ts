@@ -1,11 +1,13 @@
 // The deterministic simulation (RELIABILITY.md §3.3, tier T1): whole Kiln clusters (one group, or
 // several stripes with shared voters) in one process from a seed, under swarm faults, judged by the
-// history checker (and no two servers may take office in one term of a stripe). In some seeds of
+// history checker (and no two servers may take office in one term of a stripe, nor hold leases
+// that overlap in true time). In some seeds of
 // one group an operator also adds and removes servers at runtime, amid the faults (operator.ts).
 // Every seed must check clean; one seed replays bit for bit; and a planted
 // durability bug must be caught, in a lone server and in a cluster of stripes, and so must a
 // participant that shows a transaction's part before its outcome, and an active that gives up a
-// membership change without recording its view again (given-up-changes.ts scripts that split brain).
+// membership change without recording its view again (given-up-changes.ts scripts that split brain),
+// and a lease that outlasts the election's wait.
 //
 //   KILN_SEED=<n>        run (and report in full) one seed only: the replay command of a failure
 //   KILN_SEEDS=<count>   how many seeds to run (default 1000)

@@ -62,8 +62,8 @@ export interface GroupOptions {
   plantedLeaseMs?: number;
   /**
    * @internal For the simulation's lease check, which no cluster file can set: called each time
-   * the active serves a read on its lease, with its term and the monotonic time (of its clock) its
-   * lease runs to, as far as it knows then.
+   * the active finds its lease held (each tick, each read served on it), with its term and the
+   * monotonic time (of its clock) its lease runs to, as far as it knows then.
    * @default nothing
    */
   observeLease?: (term: number, untilMs: number) => void;

@@ -2,8 +2,9 @@
  * The lease check: no two actives of one stripe may believe they hold a valid lease at the same
  * true time. An active serves reads on its lease without asking anyone; were a successor's lease
  * to start before its predecessor's ran out, a read on the old one could miss what the new one
- * acknowledged. Intervals are in true (simulated) time, from when an active served a read on its
- * lease to when that lease ran out, cut short where the active stepped down or crashed.
+ * acknowledged. Intervals are in true (simulated) time, from when an active found its lease held
+ * (at a tick, or serving a read) to when that lease runs out, cut short where the active stepped
+ * down or crashed.
  */
 
 /** An interval in which one active believed it held its lease. */
@@ -12,7 +13,7 @@ export interface LeaseInterval {
   name: string;
   /** Its term. */
   term: number;
-  /** True time it served a read on the lease, ms. */
+  /** True time it found the lease held, ms. */
   fromMs: number;
   /** True time the lease ran out, or the active stepped down or crashed, ms. */
   untilMs: number;

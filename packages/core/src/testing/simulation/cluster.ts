@@ -80,7 +80,7 @@ export interface SimMemberContext {
   limits: ServerOptions['limits'];
   /** Receives the member's log lines (into the trace). */
   log: (line: string) => void;
-  /** Receives each read an active serves on its lease: its term and when (its monotonic ms) the lease runs out. */
+  /** Receives each time an active finds its lease held (ticks, reads): its term and when (its monotonic ms) the lease runs out. */
   onLease: (term: number, untilMs: number) => void;
 }
 
@@ -471,8 +471,8 @@ export class SimCluster {
   }
 
   /**
-   * Keeps a read `name` served on its lease, from now to when it runs out in true time (the
-   * simulation's monotonic clocks run at the true rate); one interval per run of such reads.
+   * Keeps a lease `name` found held, from now to when it runs out in true time (the simulation's
+   * monotonic clocks run at the true rate, without drift); one interval while it is renewed.
    */
   private noteLease(spec: SimMemberInfo, clock: Clock, term: number, untilMs: number): void {
     const fromMs = this.scheduler.now;
