@@ -7,7 +7,8 @@
 // durability bug must be caught, in a lone server and in a cluster of stripes, and so must a
 // participant that shows a transaction's part before its outcome, and an active that gives up a
 // membership change without recording its view again (given-up-changes.ts scripts that split brain),
-// and a lease that outlasts the election's wait.
+// and a lease that outlasts the election's wait. A member that restarts without a disk after
+// membership changes must take no part until an active told it the view (memory-restart.ts).
 //
 //   KILN_SEED=<n>        run (and report in full) one seed only: the replay command of a failure
 //   KILN_SEEDS=<count>   how many seeds to run (default 1000)
@@ -25,6 +26,7 @@ import {
   defaultReplayCommand,
   Prng,
   runGivenUpChanges,
+  runMemoryRestart,
   runSeed,
   Scheduler,
   startGroupMember,
@@ -234,7 +236,7 @@ if (single !== undefined) {
       expect([...classes], 'the part is seen twice or without its transaction').toEqual(expect.arrayContaining(['duplicatedTransactions']));
     });
 
-    it('catches a planted bug: a lease that outlasts what a new active waits before it serves reads overlaps its successor\'s', async () => {
+    it('catches a planted bug: a lease that outlasts the election\'s wait overlaps its successor\'s', async () => {
       const caught: SeedResult[] = [];
       for (let seed = 1; seed <= 100 && caught.length < 2; seed++) {
         const result = await runSeed(seed, { ...options, longLease: true });
@@ -265,6 +267,18 @@ if (single !== undefined) {
         expect(planted.additions, `seed ${seed}: both additions given up`).toEqual(['TimeoutError', 'TimeoutError']);
         expect(planted.tookOffice, `seed ${seed}: both sides elect`).toHaveLength(2);
         expect(planted.check?.counts.lost, `seed ${seed}: ${planted.problems.join('; ')}`).toBeGreaterThan(0);
+      }
+    });
+
+    it('keeps a member restarted without a disk out of elections until an active told it the view: it forgot two additions', async () => {
+      // memory-restart.ts scripts it: before the fix, the restarted member and one that missed the
+      // additions elected a second active by the three servers they knew, and lost writes.
+      for (const seed of [1, 2, 3]) {
+        const result = await runMemoryRestart({ createStore, seed });
+        expect(result.additions, `seed ${seed}: both additions recorded`).toEqual(['recorded', 'recorded']);
+        expect(result.problems, `seed ${seed}`).toEqual([]);
+        expect(result.tookOffice, `seed ${seed}: no one else takes office while the active keeps its majority`).toEqual([]);
+        expect(result.check?.valid, `seed ${seed}: ${JSON.stringify(result.check?.examples)}`).toBe(true);
       }
     });
 
