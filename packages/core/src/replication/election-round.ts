@@ -80,7 +80,7 @@ export class Election {
     const timeoutMs = member.leader !== undefined && this.context.isRefused(member.leader) ? mirrorTimeoutMs / 4 : mirrorTimeoutMs;
     // Jitter keeps members that lost the active together from always colliding.
     const patienceMs = timeoutMs + (this.round ? electionTimeMs : 0) + this.context.random.next() * 50;
-    if (member.eligible && member.takesPartIn(member.term + 1) && silentMs > patienceMs && (!this.round || this.round.closed)) this.pollOrWait(now);
+    if (member.eligible && silentMs > patienceMs && (!this.round || this.round.closed)) this.pollOrWait(now);
   }
 
   /** Opens a pre-vote poll, unless one of this term is still waiting for answers. */
@@ -120,7 +120,7 @@ export class Election {
     const { leaseMs, mirrorTimeoutMs } = member.options;
     const silentMs = member.clock.monotonicMs() - member.lastFromActiveMs;
     const activeHeard = member.leader !== undefined && silentMs <= Math.min(leaseMs, mirrorTimeoutMs) && !this.context.isRefused(member.leader);
-    const granted = term >= member.term && !member.isActive && !member.removed && !activeHeard && member.takesPartIn(term + 1);
+    const granted = term >= member.term && !member.isActive && !member.removed && !activeHeard;
     this.context.outbox.send(from, { kind: 'pre-vote', term: member.term, from: member.self.name, granted });
   }
 
@@ -140,7 +140,7 @@ export class Election {
   private checkPoll(): void {
     const { member } = this.context;
     const poll = this.poll;
-    if (!poll || poll.term !== member.term || !member.eligible || !member.takesPartIn(poll.term + 1) || member.isActive) return;
+    if (!poll || poll.term !== member.term || !member.eligible || member.isActive) return;
     const members = member.view.members;
     const joins = (name: string): boolean => poll.granted.has(name) || (this.context.isConnected(name) && !this.context.speaksPreVote(name));
     const granted = members.filter((m) => joins(m.name)).length;
@@ -179,7 +179,7 @@ export class Election {
     // A round in progress counts as news of an active: the patience before the next election
     // starts again, so the round's winner has time to take office before anyone opens another.
     member.lastFromActiveMs = member.clock.monotonicMs();
-    const standing = member.eligible && member.takesPartIn(term) && member.leader === undefined;
+    const standing = member.eligible && member.leader === undefined;
     if (standing) round.candidates.set(self.name, { name: self.name, weight: self.weight, ...member.tip });
     this.context.outbox.broadcast({ kind: 'candidacy', term, from: self.name, standing, weight: self.weight, ...member.tip, view: member.view });
     return round;
@@ -211,7 +211,7 @@ export class Election {
     }
     const voted = member.durable.vote;
     if (voted && voted.term >= round.term) return;
-    if (now < member.quietUntilMs || !member.takesPartIn(round.term)) return;
+    if (now < member.quietUntilMs) return;
     const inSync = new Set(member.view.inSync);
     const choice = chooseCandidate(round.candidates.values(), inSync, inSync.has(member.self.name) ? member.tip : undefined);
     if (!choice) return;

@@ -29,14 +29,6 @@ export class MemberState {
    * round it may have voted in close first, so it never votes twice in a term.
    */
   quietUntilMs = 0;
-  /**
-   * Set while this member, started without a disk (memory mode) and so with nothing, may have
-   * forgotten a view it recorded before, and no active has told it the current one. The configuration's members may no longer be the group's
-   * (an operator added or removed some): counting votes or granting them by that list could elect
-   * a second active, so until then it neither stands, votes nor joins a poll for an election past
-   * term 1. Term 1 is a new group's first: nothing was recorded before it, so a cold start elects.
-   */
-  awaitingView = false;
   private durableState: DurableState | undefined;
 
   /** @param onViewAdopted called whenever the followed view changes (the peers to talk to may have) */
@@ -66,8 +58,6 @@ export class MemberState {
     const term = Math.max(this.durableState.term, store.lastPosition.term);
     if (term > this.durableState.term && !standalone) await this.durableState.save({ term });
     if (!store.persistent) this.quietUntilMs = this.clock.monotonicMs() + this.options.electionTimeMs + this.options.mirrorTimeoutMs;
-    // Under availability a member takes over alone anyway, and the diverged report keeps what the other side wrote.
-    this.awaitingView = !store.persistent && store.lastPosition.lsn === 0 && !standalone && !this.availability;
     this.state = this.self.kind === 'voter' ? 'PASSIVE-STANDBY' : 'PASSIVE-UNINITIALIZED';
   }
 
@@ -141,11 +131,6 @@ export class MemberState {
   get eligible(): boolean {
     if (this.clock.monotonicMs() < this.quietUntilMs) return false;
     return this.self.kind === 'server' && !this.removed && this.view.inSync.includes(this.self.name) && this.state !== 'PASSIVE-SYNCING';
-  }
-
-  /** Whether this member may stand, vote or join a poll for an election of `term` (see {@link awaitingView}). */
-  takesPartIn(term: number): boolean {
-    return !this.awaitingView || term <= 1;
   }
 
   /** A client URL of the active this member knows of. */

@@ -37,8 +37,6 @@ export class GroupMember {
   private active: Active | undefined;
   private tickTimer: TimerHandle | undefined;
   private stopped = false;
-  /** When this member last asked the active for the current view (see askForView), monotonic ms. */
-  private viewAskedMs = -Infinity;
 
   constructor(
     private readonly options: GroupOptions,
@@ -261,7 +259,6 @@ export class GroupMember {
     }
     assert(!member.isActive, `two actives in term ${member.term}`);
     member.heardFromActive(message.from, message.commitIndex);
-    if (member.awaitingView) this.askForView(message.from);
     this.election.onActiveHeard();
     this.follower.receive(message);
   }
@@ -269,21 +266,7 @@ export class GroupMember {
   private async onView(message: ViewMessage): Promise<void> {
     if (message.term < this.term) return;
     await this.member.learnView(message.view);
-    // Only an active sends views: this one is the group's, whatever this member forgot.
-    this.member.awaitingView = false;
     this.outbox.send(message.from, { kind: 'view-ack', term: this.term, from: this.member.self.name, version: message.view.version });
-  }
-
-  /**
-   * Tells the active this member holds an older view than its own (a `view-ack` of the version it
-   * follows), at most once a lease: the active sends it the current view, which it had taken this
-   * member to hold since before it restarted without a disk.
-   */
-  private askForView(active: string): void {
-    const now = this.context.clock.monotonicMs();
-    if (now - this.viewAskedMs < this.options.leaseMs) return;
-    this.viewAskedMs = now;
-    this.outbox.send(active, { kind: 'view-ack', term: this.term, from: this.member.self.name, version: this.member.view.version });
   }
 
   /** Talks to the members of `members`, and of the view being recorded. */
