@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, defaultConnectionLimits, defaultLogLimits, inProcessTransport, PROTOCOL_VERSION, type KilnServer } from '@kiln/core';
+import { createServer, defaultConnectionLimits, defaultLogLimits, inProcessTransport, OPERATION_NAMES, PROTOCOL_VERSION, type KilnServer } from '@kiln/core';
 import { connect, type KilnClient, type RecordedEvent } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
@@ -19,7 +19,8 @@ const SEED = Number(process.env.KILN_FUZZ_SEED ?? Math.floor(Math.random() * 2 *
 const HANDSHAKE_TIMEOUT_MS = 500;
 const IDLE_TIMEOUT_MS = 2000;
 const FRAME_BYTES_MAX = defaultConnectionLimits.frameBytesMax;
-const OPERATIONS = new Set(['transact', 'read', 'readAll', 'subscribe', 'unsubscribe', 'status', 'ping', 'addMirror', 'removeMirror', 'diverged', 'logDigest', 'rangeDigest']);
+/** The protocol's own operations: a random name among them is no unknown operation. */
+const OPERATIONS: ReadonlySet<string> = new Set(OPERATION_NAMES);
 const MiB = 1024 * 1024;
 
 // A full collection on demand, for measuring what is retained rather than what is not yet collected.
@@ -346,6 +347,17 @@ describe('hostile input', () => {
     expectProtocolClose(await burst.waitClosed(), false, 'three frames, the first bad');
     await goodAppendsGoOn(5);
   }, 60_000);
+
+  it("refuses as an unknown operation exactly the names the protocol lacks: each of its operations gets an answer of its own", async () => {
+    // The fuzzing above takes a name outside OPERATIONS for an unknown one; a list of its own had missed operations added later.
+    for (const op of [...OPERATION_NAMES, 'frobnicate']) {
+      const outcome = await exchange(memory, memoryUrl, [encode([1, REQUEST_ID, op, null])], { hello: true, until: (o) => o.frames.length >= 2 });
+      const answer = outcome.frames[1];
+      const refusedAsUnknown = isErrorFrame(answer) && answer[1] === null && answer[2].message.includes('unknown operation');
+      expect(refusedAsUnknown, `${op}: ${JSON.stringify(outcome.frames).slice(0, 300)}`).toBe(!OPERATIONS.has(op));
+    }
+    await goodAppendsGoOn(5);
+  });
 
   it('closes a connection whose frame holds a `__proto__` map key with a ProtocolError (the decoder refuses it)', async () => {
     const args = ['fuzz-client', 1, [{ ['__proto__']: 0 }]];

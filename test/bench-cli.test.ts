@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultConnectionLimits } from '@kiln/core';
 import { connect } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { killAllKilns, KILN_BIN, startKiln } from './support/cluster.js';
@@ -147,6 +148,26 @@ describe('kiln bench', () => {
     }
     // Nothing was written by the refused runs.
     expect(await commitIndexOf(server.url)).toBe(0);
+  });
+
+  it('refuses at the start an --event-size whose transactions no frame can carry, naming the largest that fits; that one runs', async () => {
+    // --event-size 5000000 passed its own check (16 MiB), then every append failed on the server's frame limit.
+    const server = await startKiln();
+    const refused = await bench('--url', server.url, '--event-size', '5000000', '--duration', '0.5');
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    const [, largest] = /--event-size must be an integer from 0 to (\d+), not '5000000': .*frame limit of (\d+) bytes/.exec(refused.stderr) ?? [];
+    expect(largest, refused.stderr).toBeDefined();
+    expect(Number(largest)).toBeGreaterThan(defaultConnectionLimits.frameBytesMax * 0.99);
+    // With four streams a transaction, each event gets a quarter of the frame.
+    const multi = await bench('--url', server.url, '--shape', 'multi', '--tx-streams', '4', '--event-size', String(Math.floor(defaultConnectionLimits.frameBytesMax / 3)), '--duration', '0.5');
+    expect(multi.code).toBe(2);
+    expect(multi.stderr).toMatch(/--event-size must be an integer from 0 to \d+, .*4 events must fit/);
+    expect(await commitIndexOf(server.url)).toBe(0);
+    const atLargest = await bench('--url', server.url, '--event-size', largest!, '--duration', '0.5', '--clients', '1', '--in-flight', '1', '--streams', '1', '--json');
+    expect(atLargest.code, atLargest.stderr).toBe(0);
+    expectSaneReport(JSON.parse(atLargest.stdout) as Report, 1);
   });
 
   it('prints its help', async () => {

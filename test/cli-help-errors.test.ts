@@ -79,6 +79,21 @@ describe('kiln help', () => {
     expectOneLineFailure(kiln('help', 'frobnicate'), 2, /unknown command 'frobnicate'/);
     expectOneLineFailure(kiln('frobnicate'), 2, /unknown command 'frobnicate'/);
   });
+
+  it('names the nearest command for a mistyped one, and every command when none is near', () => {
+    expectOneLineFailure(kiln('statsu'), 2, /^kiln: unknown command 'statsu'; did you mean 'status'\? \(see kiln help\)$/m);
+    expectOneLineFailure(kiln('help', 'stripeof'), 2, /unknown command 'stripeof'; did you mean 'stripe-of'\?/);
+    const far = kiln('frobnicate');
+    expectOneLineFailure(far, 2, /unknown command 'frobnicate'; the commands are /);
+    for (const command of commands) expect(far.stderr).toContain(command);
+  });
+
+  it('kiln alone prints the usage on stderr and exits 2 (usage): it had exited 0, as if a script that forgot its command had succeeded', () => {
+    const bare = kiln();
+    expect(bare.status).toBe(2);
+    expect(bare.stdout).toBe('');
+    expect(bare.stderr).toBe(help.stdout);
+  });
 });
 
 describe('mistakes a user makes: one line on stderr and the exit code kiln help lists', () => {

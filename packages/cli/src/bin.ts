@@ -46,8 +46,8 @@ import { operatorTransports, originList, type Dial } from './transports.js';
 import { printOpenTransactions, resolveTransaction } from './txn.js';
 import { fromLsnFlag, runVerify } from './verify.js';
 import { printNewToken, printPasswordHash } from './passwd.js';
-import { describeFailure, UsageError } from './exit-codes.js';
-import { asksForHelp, commandHelp, fullHelp, kilnVersion } from './help.js';
+import { describeFailure, EXIT, UsageError } from './exit-codes.js';
+import { asksForHelp, commandHelp, fullHelp, kilnVersion, unknownCommand } from './help.js';
 import { logFormatOf, memberLog } from './member-log.js';
 
 const USAGE = `usage:
@@ -163,7 +163,8 @@ const USAGE = `usage:
   --ws-origins LIST, else the environment variable KILN_WS_ORIGINS (the same list), else the
   server's "wsOrigins" in the cluster file: the first of them given wins.
 
-  kiln help [COMMAND], kiln COMMAND --help: this text, or a command's part of it.
+  kiln help [COMMAND], kiln COMMAND --help: this text, or a command's part of it. kiln alone
+  prints this text on stderr and exits 2, as an unknown command does (naming the nearest one).
   kiln --version: the version, as 'kiln 1.2.3'.`;
 
 const ADMIN_WAIT_LIMIT_MS = 3_600_000;
@@ -265,13 +266,17 @@ async function main(argv: string[]): Promise<void> {
     case 'bench':
       return runBench(rest);
     case undefined:
+      // No command is a usage error: a script that forgot its argument must not read as done.
+      process.stderr.write(`${fullHelp(USAGE)}\n`);
+      process.exitCode = EXIT.usage;
+      return;
     case 'help':
     case '--help':
     case '-h':
       console.log(fullHelp(USAGE));
       return;
     default:
-      throw new UsageError(`unknown command '${command}'`);
+      throw unknownCommand(USAGE, command);
   }
 }
 

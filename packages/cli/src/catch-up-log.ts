@@ -3,7 +3,7 @@
  * go, the rate they were acknowledged at since the last line, and the time left at that rate; or,
  * for a mirror whose acknowledgements stopped advancing, how long they have not.
  */
-import { systemClock, type Clock, type MirrorStatus, type ServerObservation } from '@kiln/core';
+import { systemClock, type Clock, type MirrorStatus } from '@kiln/core';
 import type { MemberLog } from './member-log.js';
 
 /** How often the active reports a mirror catching up. */
@@ -82,12 +82,25 @@ export function catchUpLine(m: MirrorStatus, rate: number, stillMs: number): Cat
   return { line: `${head} at ${rate} records/s, ${left}`, fields: { mirror: m.name, recordsToGo: m.lag, rate, secondsLeft } };
 }
 
-/** Logs {@link CatchUpReport}'s lines while this server is the active; returns a function that stops it. */
-export function logCatchUp(observe: () => ServerObservation, log: MemberLog, everyMs = CATCH_UP_LOG_EVERY_MS): () => void {
+/**
+ * Logs {@link CatchUpReport}'s lines while this server is the active; returns a function that stops it.
+ * `mirrors` gives the group's mirrors as the server's status has them, or undefined for a server in
+ * no group, which never has one: it is not looked at again. A server whose group holds no mirror
+ * (a stripe of one server, or a mirror itself) looks every `everyMs` only, so that it wakes no
+ * oftener for nothing; one added is then seen within that, and looked at every second on.
+ */
+export function logCatchUp(mirrors: () => readonly MirrorStatus[] | undefined, log: MemberLog, everyMs = CATCH_UP_LOG_EVERY_MS): () => void {
+  if (mirrors() === undefined) return () => undefined;
   const report = new CatchUpReport(systemClock, everyMs);
-  const timer = setInterval(() => {
-    for (const progress of report.look(observe().status.group?.mirrors ?? [])) log(progress.line, progress.fields);
-  }, Math.min(everyMs, CATCH_UP_SAMPLE_MS));
-  timer.unref();
-  return () => clearInterval(timer);
+  let timer: ReturnType<typeof setTimeout>;
+  const lookIn = (ms: number): void => {
+    timer = setTimeout(() => {
+      const seen = mirrors() ?? [];
+      for (const progress of report.look(seen)) log(progress.line, progress.fields);
+      lookIn(seen.length > 0 ? Math.min(everyMs, CATCH_UP_SAMPLE_MS) : everyMs);
+    }, ms);
+    timer.unref();
+  };
+  lookIn(Math.min(everyMs, CATCH_UP_SAMPLE_MS));
+  return () => clearTimeout(timer);
 }

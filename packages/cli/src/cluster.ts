@@ -85,7 +85,7 @@ export async function startServerMember(config: ClusterConfig, name: string | un
   const striped = layout.stripes.length > 1 ? ` stripe ${stripe.name}` : '';
   log(`kiln: ${name}${lone ? '' : ` (${role}${striped}) of cluster ${config.cluster}`} listening on ${server.urls.join(', ')} (${where(config, self.dataDir)})`);
   const running = await withHttp(server, boundAt(config, name, server.urls), { name, kind: 'server', observe: () => [server.observe()], dial: memberDial(transports) }, httpAt, self, log);
-  const stopProgress = logCatchUp(() => server.observe(), log);
+  const stopProgress = logCatchUp(() => server.status().group?.mirrors, log);
   return {
     failed: running.failed,
     close: () => {

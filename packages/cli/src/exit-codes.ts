@@ -24,7 +24,7 @@ export const EXIT = {
 export const EXIT_CODES_HELP = `exit codes:
   0  done
   1  the command failed (a server refused it, --wait ran out, a store write failed)
-  2  usage: an unknown command or option, or a missing argument; see kiln COMMAND --help
+  2  usage: no command, an unknown command or option, or a missing argument; see kiln COMMAND --help
   3  configuration: the config file is missing, not JSON or breaks a rule (the line names the
      field), a certificate cannot be read, or no server or voter has the name given
   4  in use: the address is taken, or the data directory is locked by another kiln process

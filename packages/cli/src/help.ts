@@ -1,10 +1,15 @@
 /**
- * `kiln help`, `kiln help COMMAND`, `kiln COMMAND --help` and `kiln --version`. A command's help
+ * `kiln help`, `kiln help COMMAND`, `kiln COMMAND --help`, `kiln --version`, and the refusal of a
+ * command there is none of. A command's help
  * is taken from the usage text itself: the blocks whose heading names it, so the two never
  * disagree.
  */
 import { readFileSync } from 'node:fs';
+import { editDistance } from '@kiln/core';
 import { EXIT_CODES_HELP, UsageError } from './exit-codes.js';
+
+/** How far a mistyped command may be from a command for `kiln` to suggest that one. */
+const SUGGESTION_DISTANCE_MAX = 2;
 
 /** The version of the `@kiln/cli` package, as `kiln --version` prints it. */
 export function kilnVersion(): string {
@@ -28,8 +33,29 @@ export function commandHelp(usage: string, command: string): string {
     const heading = block.split('\n')[0]!;
     return heading.startsWith(`  kiln ${command} `) || heading === `  kiln ${command}` || new RegExp(`\\((?:[a-z-]+, )*${command}(?:, [a-z-]+)*\\)`).test(heading);
   });
-  if (blocks.length === 0) throw new UsageError(`unknown command '${command}'`);
+  if (blocks.length === 0) throw unknownCommand(usage, command);
   return `usage:\n${blocks.join('\n')}\n\n${EXIT_CODES_HELP}`;
+}
+
+/**
+ * The refusal of a command `usage` does not describe: it names the nearest command when one is
+ * close (a typo), else every command.
+ */
+export function unknownCommand(usage: string, command: string): UsageError {
+  const commands = commandsOf(usage);
+  let nearest: string | undefined;
+  let best = SUGGESTION_DISTANCE_MAX + 1;
+  for (const known of commands) {
+    const distance = editDistance(known, command);
+    if (distance < best) [nearest, best] = [known, distance];
+  }
+  const hint = nearest !== undefined ? `did you mean '${nearest}'?` : `the commands are ${commands.join(', ')}`;
+  return new UsageError(`unknown command '${command}'; ${hint}`);
+}
+
+/** The commands `usage` describes, in its order: the blocks headed `kiln COMMAND`. */
+function commandsOf(usage: string): string[] {
+  return [...new Set(Array.from(usage.matchAll(/^ {2}kiln ([a-z][a-z-]*)/gm), (m) => m[1]!))];
 }
 
 /** Where a block starts: a line indented by exactly two spaces. */

@@ -3,7 +3,7 @@
 // stale rate), one catching up normally gets the rate and time left it really makes, and a step
 // of the wall clock neither silences nor floods the report.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { MirrorStatus, ServerObservation } from '@kiln/core';
+import type { MirrorStatus } from '@kiln/core';
 import { CATCH_UP_LOG_EVERY_MS, logCatchUp } from '../src/catch-up-log.js';
 
 /** A scripted mirror: the test moves its acknowledged LSN and the active's log end. */
@@ -34,8 +34,7 @@ afterEach(() => {
 });
 
 function watch(mirror: ScriptedMirror): void {
-  const observe = () => ({ status: { group: { mirrors: [mirror.status()] } } }) as unknown as ServerObservation;
-  stop = logCatchUp(observe, (line, fields = {}) => lines.push({ line, fields }));
+  stop = logCatchUp(() => [mirror.status()], (line, fields = {}) => lines.push({ line, fields }));
 }
 
 /** Advances the fake clocks by `ms`, one second at a time, calling `eachSecond` before each. */
@@ -45,6 +44,31 @@ function run(ms: number, eachSecond: () => void = () => undefined): void {
     vi.advanceTimersByTime(1000);
   }
 }
+
+describe('how often the catch-up report looks', () => {
+  // It built the server's whole observation every second, in every server: the largest idle cost of a one-server stripe.
+  it('never looks at a server in no group, and at a group without a mirror every 5 s only, until one is added', () => {
+    let looks = 0;
+    stop = logCatchUp(() => (looks++, undefined), () => undefined);
+    run(60_000);
+    expect(looks).toBe(1);
+
+    stop();
+    const mirror = new ScriptedMirror();
+    let mirrors: MirrorStatus[] = [];
+    looks = 0;
+    stop = logCatchUp(() => (looks++, mirrors), (line, fields = {}) => lines.push({ line, fields }));
+    run(60_000);
+    // The check at the start, then one look a second, then one every 5 s.
+    expect(looks).toBeLessThanOrEqual(1 + 1 + 60_000 / CATCH_UP_LOG_EVERY_MS);
+    mirrors = [mirror.status()];
+    run(CATCH_UP_LOG_EVERY_MS);
+    expect(lines.map((l) => l.line)).toEqual([expect.stringMatching(/^kiln: mirror s2 catching up: 7000 records to go/)]);
+    looks = 0;
+    run(10_000);
+    expect(looks).toBe(10);
+  });
+});
 
 describe('the catch-up progress line', () => {
   it('says how long a mirror made no progress when its acks stop arriving, not a time left from a stale rate', () => {

@@ -3,7 +3,7 @@
  * a {@link BenchUsageError} naming it, printed as one line.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError } from '@kiln/core';
+import { ConfigError, defaultConnectionLimits } from '@kiln/core';
 import { checkUrl, DEFAULT_CONFIG } from '../config.js';
 
 /** How the streams of one transaction are chosen. */
@@ -29,6 +29,20 @@ export interface BenchSettings {
   json: boolean;
 }
 
+/** The largest frame a server takes: a transaction's request, all its events in it, must fit. */
+const FRAME_BYTES_MAX = defaultConnectionLimits.frameBytesMax;
+/**
+ * What one stream's append adds to a request besides its event's data, with room to spare: the
+ * stream name (the run's prefix and a number), the event's id and type, and MessagePack headers
+ * come to under 200 bytes; the request's own head (id, client id, seq) is under 100.
+ */
+const APPEND_ENVELOPE_BYTES = 1024;
+
+/** The largest `--event-size` whose transactions (one event on each of `txStreams` streams) fit a frame. */
+export function largestEventSize(txStreams: number): number {
+  return Math.floor(FRAME_BYTES_MAX / txStreams) - APPEND_ENVELOPE_BYTES;
+}
+
 /** A flag `kiln bench` cannot run with. */
 export class BenchUsageError extends Error {}
 
@@ -42,6 +56,8 @@ export const BENCH_USAGE = `usage: kiln bench [--url URL]... | [--config FILE] [
   --clients C         client connections                                   (default 8)
   --in-flight P       transactions each client keeps outstanding, 1..1024   (default 32)
   --event-size B      bytes of data per event                               (default 100)
+                      a transaction's events fit one ${FRAME_BYTES_MAX}-byte frame: at most
+                      ${largestEventSize(1)} with one stream per transaction, less with --tx-streams
   --streams S         streams written to                                    (default 1000)
   --duration SECONDS  length of the run                                     (default 10)
   --shape SHAPE       single:       one stream per transaction              (default single)
@@ -106,14 +122,16 @@ export function parseBenchArgs(args: readonly string[]): BenchSettings | 'help' 
   if (urls.length > 0 && config !== undefined) throw new BenchUsageError('--url and --config do not go together');
   const shape = (values.shape as string | undefined) ?? 'single';
   if (!SHAPES.includes(shape as BenchShape)) throw new BenchUsageError(`--shape must be one of ${SHAPES.join(', ')}, not '${shape}'`);
+  const txStreams = shape === 'single' ? 1 : integer(values, 'tx-streams', 2, 2, 1000);
   const settings: BenchSettings = {
     urls: config !== undefined ? [] : urls.length > 0 ? urls.map((url, i) => checkedUrl(url, i)) : [DEFAULT_CONFIG.listen[0]!],
     config,
     clients: integer(values, 'clients', 8, 1, 10_000),
     inFlight: integer(values, 'in-flight', 32, 1, IN_FLIGHT_MAX),
-    eventSize: integer(values, 'event-size', 100, 0, 16 * 1024 * 1024),
+    // Refused here, not by the server on every append of the run.
+    eventSize: integer(values, 'event-size', 100, 0, largestEventSize(txStreams), `a transaction's ${txStreams === 1 ? 'event' : `${txStreams} events`} must fit the server's frame limit of ${FRAME_BYTES_MAX} bytes`),
     streams: integer(values, 'streams', 1000, 1, 100_000_000),
-    txStreams: shape === 'single' ? 1 : integer(values, 'tx-streams', 2, 2, 1000),
+    txStreams,
     shape: shape as BenchShape,
     durationMs: seconds(values, 'duration', 10) * 1000,
     json: values.json === true,
@@ -132,11 +150,12 @@ function checkedUrl(url: string, index: number): string {
   }
 }
 
-function integer(values: Record<string, unknown>, flag: string, fallback: number, min: number, max: number): number {
+/** The integer `--flag` gives, `fallback` without it; `why` says what sets `max`. */
+function integer(values: Record<string, unknown>, flag: string, fallback: number, min: number, max: number, why?: string): number {
   const text = values[flag];
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!/^\d+$/.test(String(text)) || n < min || n > max) throw new BenchUsageError(`--${flag} must be an integer from ${min} to ${max}, not '${String(text)}'`);
+  if (!/^\d+$/.test(String(text)) || n < min || n > max) throw new BenchUsageError(`--${flag} must be an integer from ${min} to ${max}, not '${String(text)}'${why ? `: ${why}` : ''}`);
   return n;
 }
 

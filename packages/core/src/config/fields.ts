@@ -230,7 +230,8 @@ export function normalisePath(path: string): string {
   return (absolute ? '/' : '') + out.join('/');
 }
 
-function editDistance(a: string, b: string): number {
+/** The edits (insertions, deletions, substitutions of one character) that turn `a` into `b`: what a 'did you mean' suggestion is nearest by. */
+export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];

@@ -220,9 +220,12 @@ export const OPERATIONS: { readonly [K in OperationName]: OperationRow<Arguments
 /** A server's handler for every operation. */
 export type OperationHandlers = { readonly [K in OperationName]: (args: DecodedArgumentsOf<K>) => Promise<ResultOf<K>> };
 
-const OPERATION_NAMES: ReadonlySet<string> = new Set(Object.keys(TABLE));
+/** Every operation of the protocol, by name: the rows of the table. */
+export const OPERATION_NAMES: readonly OperationName[] = Object.freeze(Object.keys(TABLE) as OperationName[]);
 
-export const isOperationName = (value: unknown): value is OperationName => typeof value === 'string' && OPERATION_NAMES.has(value);
+const KNOWN_NAMES: ReadonlySet<string> = new Set(OPERATION_NAMES);
+
+export const isOperationName = (value: unknown): value is OperationName => typeof value === 'string' && KNOWN_NAMES.has(value);
 
 /**
  * Serves one request: decodes its arguments, runs the handler, encodes its result. Never throws:

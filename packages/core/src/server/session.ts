@@ -5,7 +5,7 @@
  * while its connection cannot write, so a client that never reads its replies stalls only itself.
  */
 import { errorToWire, ConnectionClosedError, InvalidArgumentError, KilnError, ProtocolError, ServerShuttingDownError, TimeoutError, TooManyInFlightError } from '../errors.js';
-import { SUBSCRIPTIONS_PER_CONNECTION_MAX, type ConnectionLimits, type LogLimits } from '../limits.js';
+import type { ConnectionLimits, LogLimits } from '../limits.js';
 import { decodeClientFrame, encodeError, encodeEvents, encodeResult, encodeSubscriptionEnd, FrameKind } from '../protocol/frames.js';
 import { acceptHello, encodeWelcomeFrame, type Role } from '../protocol/handshake.js';
 import type { EventSlice, SubscribeRequest, TransactionRequest, TransactionResult } from '../protocol/messages.js';
@@ -23,7 +23,8 @@ import { TransactAnswer, type TransactAnswers } from './transact-answer.js';
 import { readTxnRequest, writtenAlready } from './txn-requests.js';
 import type { ServerCounters } from '../observe/counters.js';
 import { checkReached, type Reader } from '../read/reader.js';
-import type { Subscription, SubscriptionHub } from '../read/subscriptions.js';
+import type { SubscriptionHub } from '../read/subscriptions.js';
+import { SessionSubscriptions } from './session-subscriptions.js';
 import { ReadGate, type ReadBudget } from '../read/read-budget.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { guardedHandlers } from '../auth/guarded-handlers.js';
@@ -76,7 +77,7 @@ const GROUP_ROLES: ReadonlySet<Role> = new Set(['client', 'peer']);
 
 export class Session implements TransactAnswers {
   private inFlight = 0;
-  private readonly subscriptions = new Map<number, Subscription>();
+  private readonly subscriptions: SessionSubscriptions;
   private lastActivityMs: number;
   private idleTimer: TimerHandle | undefined;
   private readonly reads: ReadGate;
@@ -93,6 +94,7 @@ export class Session implements TransactAnswers {
     const { readBytesInFlightPerConnectionMax, readBytesMax } = context.logLimits;
     this.reads = new ReadGate(connection, context.readBudget, readBytesInFlightPerConnectionMax, readBytesMax);
     this.handlers = this.operationHandlers();
+    this.subscriptions = new SessionSubscriptions(context.subscriptions);
   }
 
   /** Requests started on this connection and not yet answered. */
@@ -302,15 +304,14 @@ export class Session implements TransactAnswers {
         const txns = directory.striped ? this.transactions() : undefined;
         return txns?.holdsAny ? txns.resolvePreparedFrom(request.direction === 'backward' ? 0 : request.fromLsn).then(all) : all();
       },
-      // A subscription of the log starts within its committed end, as a read does; within the one known now it starts at once (before its unsubscribe is read).
+      // A subscription of the log starts within its committed end, as a read does: within the one known now at once,
+      // past it once the read barrier is known (an unsubscribe read meanwhile cancels the start).
       subscribe: (request) =>
-        request.stream === null && request.from > context.subscriptions.committedLsn + 1 ? context.readIndex().then((commitIndex) => checkReached(directory.ownStripeName, request.from, commitIndex)).then(() => this.subscribe(request)) : Promise.resolve(this.subscribe(request)),
+        request.stream === null && request.from > context.subscriptions.committedLsn + 1
+          ? this.subscriptions.startWhen(request, context.readIndex().then((commitIndex) => checkReached(directory.ownStripeName, request.from, commitIndex)), () => this.subscribe(request))
+          : Promise.resolve(this.subscribe(request)),
       unsubscribe: (subscriptionId) => {
-        const subscription = this.subscriptions.get(subscriptionId);
-        if (subscription) {
-          context.subscriptions.close(subscription);
-          this.subscriptions.delete(subscriptionId);
-        }
+        this.subscriptions.end(subscriptionId);
         return Promise.resolve(null);
       },
       status: () => Promise.resolve(context.status()),
@@ -339,24 +340,19 @@ export class Session implements TransactAnswers {
   private subscribe(request: SubscribeRequest): null {
     if (request.stream !== null && this.context.directory.striped) this.context.directory.checkStreams([request.stream]);
     this.context.committer(); // only the active serves subscriptions
-    if (this.subscriptions.has(request.subscriptionId)) throw new InvalidArgumentError('subscriptionId', 'is already in use on this connection');
-    if (this.subscriptions.size >= SUBSCRIPTIONS_PER_CONNECTION_MAX) {
-      throw new InvalidArgumentError('subscribe', `at most ${SUBSCRIPTIONS_PER_CONNECTION_MAX} subscriptions per connection`);
-    }
     const { connection } = this;
     const id = request.subscriptionId;
-    const subscription = this.context.subscriptions.open(request.stream, request.from, {
+    this.subscriptions.add(request, {
       get writable() {
         return connection.writable;
       },
       send: (slices: EventSlice[], passedTo?: number) => this.send(encodeEvents(id, slices, passedTo)),
       whenWritable: () => connection.whenWritable(),
       fail: (error: unknown) => {
-        this.subscriptions.delete(id);
+        this.subscriptions.forget(id);
         this.send(encodeSubscriptionEnd(id, errorToWire(error)));
       },
-    }, request.filter);
-    this.subscriptions.set(id, subscription);
+    });
     return null;
   }
 
@@ -394,7 +390,6 @@ export class Session implements TransactAnswers {
     handshakeTimer.cancel();
     this.idleTimer?.cancel();
     this.reads.close('the connection closed');
-    for (const subscription of this.subscriptions.values()) this.context.subscriptions.close(subscription);
-    this.subscriptions.clear();
+    this.subscriptions.endAll();
   }
 }

@@ -1,0 +1,70 @@
+/**
+ * The subscriptions of one client connection: those open, and those whose start waits (for the
+ * read barrier of a new active). An unsubscribe read while a start waits cancels that start, so a
+ * client that pipelines subscribe then unsubscribe gets no events and holds no slot, whichever
+ * of the two finishes first; a connection that closes cancels every start still waiting.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import { SUBSCRIPTIONS_PER_CONNECTION_MAX } from '../limits.js';
+import type { SubscribeRequest } from '../protocol/messages.js';
+import type { Subscription, SubscriptionHub, SubscriptionSink } from '../read/subscriptions.js';
+
+export class SessionSubscriptions {
+  private readonly open = new Map<number, Subscription>();
+  /** The ids of subscriptions whose start waits; an id taken out by {@link end} is not started. */
+  private readonly starting = new Set<number>();
+
+  constructor(private readonly hub: SubscriptionHub) {}
+
+  /**
+   * Starts `request` once `ready` resolves, unless it was ended meanwhile; `ready` rejecting
+   * fails it. @throws InvalidArgumentError when its id is in use on this connection
+   */
+  startWhen(request: SubscribeRequest, ready: Promise<unknown>, start: () => null): Promise<null> {
+    const id = request.subscriptionId;
+    this.checkFree(id);
+    this.starting.add(id);
+    return ready.then(
+      () => (this.starting.delete(id) ? start() : null),
+      (error: unknown) => {
+        this.starting.delete(id);
+        throw error;
+      },
+    );
+  }
+
+  /** Opens subscription `request` on the hub, its events going to `sink`. @throws InvalidArgumentError when its id is in use or the connection holds the most it may */
+  add(request: SubscribeRequest, sink: SubscriptionSink): void {
+    this.checkFree(request.subscriptionId);
+    if (this.open.size >= SUBSCRIPTIONS_PER_CONNECTION_MAX) {
+      throw new InvalidArgumentError('subscribe', `at most ${SUBSCRIPTIONS_PER_CONNECTION_MAX} subscriptions per connection`);
+    }
+    this.open.set(request.subscriptionId, this.hub.open(request.stream, request.from, sink, request.filter));
+  }
+
+  /** Ends subscription `id`, open or starting; nothing when there is none. */
+  end(id: number): void {
+    this.starting.delete(id);
+    const subscription = this.open.get(id);
+    if (subscription) {
+      this.hub.close(subscription);
+      this.open.delete(id);
+    }
+  }
+
+  /** Forgets subscription `id`, which the hub ended itself (its sink failed). */
+  forget(id: number): void {
+    this.open.delete(id);
+  }
+
+  /** Ends every subscription, and every start still waiting: the connection closed. */
+  endAll(): void {
+    this.starting.clear();
+    for (const subscription of this.open.values()) this.hub.close(subscription);
+    this.open.clear();
+  }
+
+  private checkFree(id: number): void {
+    if (this.open.has(id) || this.starting.has(id)) throw new InvalidArgumentError('subscriptionId', 'is already in use on this connection');
+  }
+}
