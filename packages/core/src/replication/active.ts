@@ -58,7 +58,7 @@ export class Active {
    * drop an earlier term's records past it (appends carry it as `termStartLsn`).
    */
   private readBarrier = 0;
-  /** When this active last sent every member a heartbeat: an answer counts for the lease from then. */
+  /** When this active last sent every member a heartbeat: an answer that echoes no ask counts for the lease from then. */
   private heartbeatMs = -Infinity;
   private readonly barrierWaiters: Array<{ resolve: (commitIndex: number) => void; reject: (error: unknown) => void }> = [];
 
@@ -131,6 +131,7 @@ export class Active {
       termStartLsn: () => this.readBarrier,
       inSync: (mirror) => member.view.inSync.includes(mirror),
       now: () => member.clock.monotonicMs(),
+      askedAtMs: () => Math.floor(member.clock.monotonicMs()),
       onReadFailed: context.onFailed,
     };
   }
@@ -228,10 +229,9 @@ export class Active {
   }
 
   onAck(message: AckMessage): void {
-    // An answer may have waited, in the network or for this process while it stalled: it counts
-    // for the lease from the last heartbeat sent before it arrived, not from its arrival, so
-    // answers held through a stall longer than the lease do not renew it.
-    this.lastHeardMs.set(message.from, this.heartbeatMs);
+    // A late answer to an older ask never takes back what a newer one proved.
+    const heard = this.lastHeardMs.get(message.from) ?? -Infinity;
+    this.lastHeardMs.set(message.from, Math.max(heard, this.askedAt(message)));
     const shipper = this.shippers.get(message.from);
     if (!shipper) return;
     const next = (): void => {
@@ -244,6 +244,19 @@ export class Active {
       shipper.onMatched(message);
       next();
     } else void shipper.onAck(message).then(next);
+  }
+
+  /**
+   * When the member that answered last heard from this active, as far as the answer proves. An
+   * answer may have waited, in the network or for this process while it stalled, so it counts
+   * from when this active asked (the append's `askedAtMs`, echoed), never from its arrival. From
+   * a member of an older version, which echoes nothing, it counts from the last heartbeat sent
+   * before it arrived: a bound that still credits a slow answer to an older heartbeat too late.
+   */
+  private askedAt(message: AckMessage): number {
+    const asked = message.askedAtMs;
+    // An echo later than now is not of this active's clock: only the bound is left.
+    return asked !== undefined && asked <= this.context.member.clock.monotonicMs() ? asked : this.heartbeatMs;
   }
 
   /** Each mirror's progress, for status. */
@@ -325,9 +338,10 @@ export class Active {
   private heartbeat(): void {
     const { member, outbox } = this.context;
     this.heartbeatMs = member.clock.monotonicMs();
+    const askedAtMs = Math.floor(this.heartbeatMs);
     for (const shipper of this.shippers.values()) shipper.heartbeat();
     for (const m of member.view.members) {
-      if (m.kind === 'voter') outbox.send(m.name, { kind: 'append', term: this.term, from: member.self.name, prevLsn: 0, prevTerm: 0, commitIndex: 0, termStartLsn: 0, records: [] });
+      if (m.kind === 'voter') outbox.send(m.name, { kind: 'append', term: this.term, from: member.self.name, prevLsn: 0, prevTerm: 0, commitIndex: 0, termStartLsn: 0, records: [], askedAtMs });
     }
   }
 
