@@ -1,7 +1,8 @@
 // The active's lease counts an answer from when the active asked (the append's askedAtMs, echoed in
 // the ack), never from when the answer arrived: an answer to an older heartbeat, slow in the
 // network, must not renew the lease as if it answered the newest. From a member that echoes
-// nothing, an answer counts from the last heartbeat sent before it arrived (the older bound).
+// nothing, an answer counts from the last heartbeat sent before it arrived (the older bound). The
+// votes that elect an active count from when it asked for them, not from when it took office.
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { NotActiveError } from '../src/errors.js';
@@ -32,9 +33,10 @@ interface Harness {
 
 /**
  * Active `a` of term {@link TERM} in a group of `a`, mirror `b` and voter `v` (a majority is `a`
- * and one other), taking office at monotonic 10,000 ms. Nothing answers unless a test says so.
+ * and one other), taking office at monotonic 10,000 ms, elected by votes it asked for at
+ * `votesAskedAtMs`. Nothing answers unless a test says so.
  */
-async function activeOfThree(): Promise<Harness> {
+async function activeOfThree(votesAskedAtMs = 10_000): Promise<Harness> {
   let now = 10_000;
   const clock = { monotonicMs: () => now, wallMs: () => now };
   const store = checkedStore(memoryStore(), defaultLogLimits);
@@ -66,7 +68,7 @@ async function activeOfThree(): Promise<Harness> {
     setPeers: () => {},
     standalone: false,
   });
-  active.open();
+  active.open(votesAskedAtMs);
   return {
     active,
     leaseEnds,
@@ -117,5 +119,21 @@ describe('Active lease: an answer counts from when the active asked', () => {
     h.active.onAck(ackFrom('v', h.now() + 1_000));
     expect(h.tickAfter(1)).toBe(true);
     expect(h.leaseEnds.at(-1)).toBe(10_021 + LEASE_MS);
+  });
+
+  it('takes office on votes asked for longer ago than the lease (a pause, a long recovery) holding no lease, and waits up to leaseMs for its first answers', async () => {
+    const late = await activeOfThree(10_000 - LEASE_MS - 1);
+    await expect(late.active.readIndex()).rejects.toBeInstanceOf(NotActiveError);
+    expect(late.tickAfter(TICK_MS)).toBe(true);
+    expect(late.leaseEnds).toEqual([]);
+    late.active.onAck(ackFrom('b', late.lastAppendTo('b').askedAtMs));
+    expect(late.tickAfter(TICK_MS)).toBe(true);
+    expect(late.leaseEnds).toEqual([10_010 + LEASE_MS]);
+    await expect(late.active.readIndex()).resolves.toBe(0);
+
+    const unanswered = await activeOfThree(10_000 - LEASE_MS - 1);
+    expect(unanswered.tickAfter(LEASE_MS)).toBe(true);
+    expect(unanswered.tickAfter(1)).toBe(false);
+    expect(unanswered.leaseEnds).toEqual([]);
   });
 });

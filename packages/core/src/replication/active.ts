@@ -60,6 +60,8 @@ export class Active {
   private readBarrier = 0;
   /** When this active last sent every member a heartbeat: an answer that echoes no ask counts for the lease from then. */
   private heartbeatMs = -Infinity;
+  /** When this active took office (monotonic ms). */
+  private openedMs = -Infinity;
   private readonly barrierWaiters: Array<{ resolve: (commitIndex: number) => void; reject: (error: unknown) => void }> = [];
 
   constructor(
@@ -144,12 +146,16 @@ export class Active {
     }, this.context.onRecoveredRecord);
   }
 
-  /** Takes office: ships to every mirror, and records the view again in this term. */
-  open(): void {
+  /**
+   * Takes office: ships to every mirror, and records the view again in this term. The votes that
+   * elected it count for the lease from `askedAtMs`, when this member asked for them: votes that
+   * waited (for this process, paused; for a long recovery) may hold no lease at all by now.
+   */
+  open(askedAtMs: number): void {
     const { member, store } = this.context;
     this.readBarrier = store.lastPosition.lsn;
-    const now = member.clock.monotonicMs();
-    for (const m of member.view.members) this.lastHeardMs.set(m.name, now);
+    this.openedMs = member.clock.monotonicMs();
+    for (const m of member.view.members) this.lastHeardMs.set(m.name, askedAtMs);
     this.followMirrors(serversOf(member.view));
     // A standalone server says so once it listens, with its addresses.
     if (!this.context.standalone) this.context.log(`${member.self.name} is ACTIVE-COORDINATOR in term ${this.term} at LSN ${store.lastPosition.lsn}`);
@@ -215,10 +221,14 @@ export class Active {
     return this.context.member.view.members.length === 1 && this.shippers.size === 0 && this.barrierWaiters.length === 0 && this.viewChange.settled;
   }
 
-  /** Runs the active's timers; false when the lease is lost and this member must step down. */
+  /**
+   * Runs the active's timers; false when the lease is lost and this member must step down. A new
+   * active whose votes hold no lease any more waits up to `leaseMs` for its first answers, serving
+   * and committing nothing meanwhile.
+   */
   tick(now: number): boolean {
-    if (!this.leaseHeld()) return false;
-    this.observeLease();
+    if (this.leaseHeld()) this.observeLease();
+    else if (now - this.openedMs > this.leaseMs) return false;
     this.heartbeat();
     this.rates.sample(this.shippers.values(), now);
     this.written.sample(this.committer.lastWrittenLsn, now);
