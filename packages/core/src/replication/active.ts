@@ -149,7 +149,7 @@ export class Active {
   /**
    * Takes office: ships to every mirror, and records the view again in this term. The votes that
    * elected it count for the lease from `askedAtMs`, when this member asked for them: votes that
-   * waited (for this process, paused; for a long recovery) may hold no lease at all by now.
+   * waited (through a pause of this process, or a long recovery) may hold no lease by now.
    */
   open(askedAtMs: number): void {
     const { member, store } = this.context;
