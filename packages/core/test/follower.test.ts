@@ -1,6 +1,7 @@
 // A mirror's acknowledgements: an append with nothing queued behind it is acknowledged as soon as it
 // is stored, not at the end of the event-loop turn (the active's commit and its client wait on it);
-// appends that arrive together are still stored in one write and acknowledged once.
+// appends that arrive together are still stored in one write and acknowledged once; an ack echoes
+// when the active asked (the newest append it answers), or nothing when the append said nothing.
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { defaultLogLimits } from '../src/limits.js';
@@ -38,6 +39,19 @@ describe('Follower acknowledgements', () => {
     // The turn's end finds nothing left to send.
     for (const callback of h.deferred) callback();
     expect(h.sent).toHaveLength(1);
+  });
+
+  it('echoes the ask of the newest append an ack answers, and of a heartbeat', async () => {
+    const h = await mirror();
+    h.follower.receive({ ...append(0, [record(1)]), askedAtMs: 100 });
+    h.follower.receive({ ...append(1, [record(2)]), askedAtMs: 105 });
+    await h.follower.idle();
+    h.follower.receive({ ...append(2, []), askedAtMs: 110 });
+    await h.follower.idle();
+    expect(h.sent.map((s) => s.message)).toEqual([
+      { kind: 'ack', term: TERM, from: 'b', lastLsn: 2, matched: true, askedAtMs: 105 },
+      { kind: 'ack', term: TERM, from: 'b', lastLsn: 2, matched: true, askedAtMs: 110 },
+    ]);
   });
 });
 

@@ -72,4 +72,10 @@ describe('welcomeFromWire', () => {
     expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c' }).preVote).toBeUndefined();
     expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', preVote: 'yes' }).preVote).toBeUndefined();
   });
+
+  it('tells a peer whether the member it dialled echoes an append\'s ask; an older member says nothing of it', () => {
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', preVote: true, leaseEcho: true })).toMatchObject({ preVote: true, leaseEcho: true });
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', preVote: true }).leaseEcho).toBeUndefined();
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', leaseEcho: 1 }).leaseEcho).toBeUndefined();
+  });
 });

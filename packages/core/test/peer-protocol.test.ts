@@ -1,6 +1,7 @@
 // Peer messages: every kind round-trips, whole or cut into frames however the TCP framing splits
 // the byte stream; truncation, garbage and wrong shapes give a ProtocolError, never a crash or a
-// wrong message; and the peer network stamps and checks the stripe.
+// wrong message; and the peer network stamps and checks the stripe, and sends an ask's echo only
+// to a member that said it reads one.
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decode, encode } from '@msgpack/msgpack';
@@ -11,7 +12,7 @@ import { encodeWelcome, PROTOCOL_VERSION } from '../src/protocol/frames.js';
 import type { GroupView } from '../src/replication/group-view.js';
 import { PeerInbox } from '../src/replication/peer-inbox.js';
 import { PeerNetwork } from '../src/replication/peer-network.js';
-import { decodePeerMessage, encodePeerMessage, SINGLE_STRIPE, type PeerMessage } from '../src/replication/peer-protocol.js';
+import { decodePeerMessage, encodePeerMessage, SINGLE_STRIPE, type OutgoingPeerMessage, type PeerMessage } from '../src/replication/peer-protocol.js';
 import { systemTimers } from '../src/time.js';
 import { inProcessTransport } from '../src/transport/in-process.js';
 import type { Connection, Listener } from '../src/transport/transport.js';
@@ -30,11 +31,13 @@ const view: GroupView = {
 const record = (lsn: number) =>
   encodeRecord({ lsn, term: 3, kind: RecordKind.Commit, clientId: 'c', seq: lsn, timestampMs: 1_700_000_000_000, appends: [{ stream: 'orders', firstVersion: lsn, eventCount: 1, events: new Uint8Array([0x91, lsn]) }] }).bytes;
 
-/** One message of every kind, and the variants that matter (a heartbeat, a refused ack, a stripe other than 0). */
+/** One message of every kind, and the variants that matter (a heartbeat, a refused ack, a stripe other than 0, an ask and its echo). */
 const messages: PeerMessage[] = [
   { kind: 'append', stripe: SINGLE_STRIPE, term: 3, from: 's1', prevLsn: 40, prevTerm: 2, commitIndex: 39, termStartLsn: 38, records: [record(41), record(42)] },
   { kind: 'append', stripe: SINGLE_STRIPE, term: 3, from: 's1', prevLsn: 42, prevTerm: 3, commitIndex: 42, termStartLsn: 38, records: [] },
+  { kind: 'append', stripe: SINGLE_STRIPE, term: 3, from: 's1', prevLsn: 42, prevTerm: 3, commitIndex: 42, termStartLsn: 38, records: [record(43)], askedAtMs: 123_456 },
   { kind: 'ack', stripe: SINGLE_STRIPE, term: 3, from: 's2', lastLsn: 42, matched: true },
+  { kind: 'ack', stripe: SINGLE_STRIPE, term: 3, from: 's2', lastLsn: 43, matched: true, askedAtMs: 123_456 },
   { kind: 'ack', stripe: 5, term: 3, from: 's2', lastLsn: 0, matched: false },
   { kind: 'view', stripe: SINGLE_STRIPE, term: 3, from: 's1', view },
   { kind: 'view-ack', stripe: SINGLE_STRIPE, term: 3, from: 'v1', version: 7 },
@@ -130,9 +133,11 @@ describe('peer message codec', () => {
         fc.array(size, { maxLength: 18 }),
         fc.string({ minLength: 1, maxLength: 64 }),
         fc.constantFrom(0, 127, 128, 65_536, 2 ** 32, Number.MAX_SAFE_INTEGER),
-        (sizes, from, lsn) => {
-          const message: PeerMessage = { kind: 'append', stripe: 1, term: 3, from, prevLsn: lsn, prevTerm: 2, commitIndex: lsn, termStartLsn: 0, records: sizes.map((n) => new Uint8Array(n).fill(n % 251)) };
-          const general = encode([message.kind, message.stripe, message.term, message.from, message.prevLsn, message.prevTerm, message.commitIndex, message.termStartLsn, message.records]);
+        fc.option(fc.constantFrom(0, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER), { nil: undefined }),
+        (sizes, from, lsn, askedAtMs) => {
+          const message: PeerMessage = { kind: 'append', stripe: 1, term: 3, from, prevLsn: lsn, prevTerm: 2, commitIndex: lsn, termStartLsn: 0, records: sizes.map((n) => new Uint8Array(n).fill(n % 251)), askedAtMs };
+          const fields = [message.kind, message.stripe, message.term, message.from, message.prevLsn, message.prevTerm, message.commitIndex, message.termStartLsn, message.records];
+          const general = encode(askedAtMs === undefined ? fields : [...fields, askedAtMs]);
           // Compared as buffers: a deep equal of megabytes of typed arrays takes minutes.
           expect(Buffer.compare(encodePeerMessage(message), general)).toBe(0);
           const decoded = decodePeerMessage(general) as typeof message;
@@ -190,12 +195,16 @@ describe('peer message codec', () => {
         else expect(error, `field ${field} = ${String(value)}`).toBeInstanceOf(ProtocolError);
       }
     }
-    expect(errorOf(() => decodePeerMessage(encode(wire.slice(0, -1))))).toBeInstanceOf(ProtocolError);
-    expect(errorOf(() => decodePeerMessage(encode([...wire, 0])))).toBeInstanceOf(ProtocolError);
+    // An append or ack may end with its ask (or echo): without it, it is whole, and a count past its
+    // other fields is that ask, so any other value there is the extra one.
+    const asks = message.kind === 'append' || message.kind === 'ack';
+    const asked = asks && message.askedAtMs !== undefined;
+    expect(errorOf(() => decodePeerMessage(encode(wire.slice(0, asked ? -2 : -1))))).toBeInstanceOf(ProtocolError);
+    expect(errorOf(() => decodePeerMessage(encode([...wire, asks && !asked ? 'extra' : 0])))).toBeInstanceOf(ProtocolError);
   });
 
   it('refuses an unknown kind, a negative or fractional stripe, and a message in the layout before stripes', () => {
-    const ack = wireOf(messages[2]!);
+    const ack = wireOf(messages.find((m) => m.kind === 'ack')!);
     expect(errorOf(() => decodePeerMessage(encode(['prepare', ...ack.slice(1)])))).toBeInstanceOf(ProtocolError);
     expect(errorOf(() => decodePeerMessage(encode(['ack', -1, ...ack.slice(2)])))).toBeInstanceOf(ProtocolError);
     expect(errorOf(() => decodePeerMessage(encode(['ack', 0.5, ...ack.slice(2)])))).toBeInstanceOf(ProtocolError);
@@ -212,7 +221,7 @@ describe('peer network and stripes', () => {
   });
 
   /** The peer inbox of a process running member `b` of stripe 0, behind an in-process listener that answers the peer hello as a server does. */
-  async function receiver() {
+  async function receiver(features: { leaseEcho?: boolean } = {}) {
     const transport = inProcessTransport();
     const received: PeerMessage[] = [];
     const announced: PeerMessage[] = [];
@@ -225,7 +234,7 @@ describe('peer network and stripes', () => {
       (connection) => {
         const frames = connection[Symbol.asyncIterator]();
         void frames.next().then(() => {
-          connection.send(encodeWelcome({ version: PROTOCOL_VERSION, server: 'b', clusterId: 'test' }));
+          connection.send(encodeWelcome({ version: PROTOCOL_VERSION, server: 'b', clusterId: 'test', ...features }));
           return network.accept(connection, frames);
         });
       },
@@ -258,6 +267,22 @@ describe('peer network and stripes', () => {
       { kind: 'view-ack', stripe: SINGLE_STRIPE, term: 3, from: 'a', version: 7 },
     ]);
     expect(b.logged).toEqual([]);
+  });
+
+  it('sends an ask and its echo only to a member whose welcome said leaseEcho: an older one gets the fields it knows', async () => {
+    const append: OutgoingPeerMessage = { kind: 'append', term: 3, from: 'a', prevLsn: 9, prevTerm: 3, commitIndex: 9, termStartLsn: 0, records: [], askedAtMs: 500 };
+    const ack: OutgoingPeerMessage = { kind: 'ack', term: 3, from: 'a', lastLsn: 9, matched: true, askedAtMs: 500 };
+    for (const leaseEcho of [true, false]) {
+      const b = await receiver(leaseEcho ? { leaseEcho } : {});
+      let up = false;
+      const a = new PeerNetwork({ self: 'a', peers: [{ name: 'b', url: b.url }], transports: [b.transport], timers: systemTimers, limits: defaultConnectionLimits, onLinkChange: (_peer, isUp) => (up = isUp) });
+      cleanup.push(() => a.close());
+      a.start();
+      await until(() => up, 'the link to b');
+      expect(a.send('b', append) && a.send('b', ack)).toBe(true);
+      await until(() => b.received.length === 2, 'both messages');
+      expect(b.received.map((m) => (m.kind === 'append' || m.kind === 'ack') && m.askedAtMs), `leaseEcho ${leaseEcho}`).toEqual(leaseEcho ? [500, 500] : [undefined, undefined]);
+    }
   });
 
   it('drops a message for a stripe it does not serve, logs it once per connection and stripe, and keeps the connection', async () => {

@@ -65,6 +65,7 @@ function shipTo(store: CheckedStore, recent = new RecentRecords(16, 1 << 20)): M
     termStartLsn: () => 0,
     inSync: () => inSync,
     now: () => 0,
+    askedAtMs: () => 0,
     onReadFailed: (error) => readFailures.push(error),
   };
   return { shipper: new Shipper('m', context, store.lastPosition), sent, readFailures, setInSync: (value) => (inSync = value), reads: () => reads };

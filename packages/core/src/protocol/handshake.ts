@@ -41,6 +41,11 @@ export interface Welcome {
    * `pre-vote`): the dialler sends them only then. An older member leaves it out, and ignores it.
    */
   preVote?: boolean;
+  /**
+   * Said to a peer or voter by a member that reads an append's `askedAtMs` and echoes it in its
+   * ack: the dialler (an active) sends it only then, and counts the answer for its lease from it.
+   */
+  leaseEcho?: boolean;
 }
 
 /** What a server accepts in a hello. */
@@ -124,9 +129,9 @@ export async function openHandshake(connection: Connection, frames: AsyncIterato
 export function welcomeFromWire(value: unknown): Welcome {
   if (!isMap(value) || typeof value.version !== 'number') throw new ProtocolError('welcome must carry a version');
   if (value.version !== PROTOCOL_VERSION) throw new UnsupportedProtocolVersionError(value.version, PROTOCOL_VERSION);
-  const { server, clusterId, servers, preVote } = value;
+  const { server, clusterId, servers, preVote, leaseEcho } = value;
   if (typeof server !== 'string' || typeof clusterId !== 'string') throw new ProtocolError('welcome must name the server and its cluster');
-  const features = preVote === true ? { preVote } : {};
+  const features = { ...(preVote === true ? { preVote } : {}), ...(leaseEcho === true ? { leaseEcho } : {}) };
   if (servers === undefined) return { version: value.version, server, clusterId, ...features };
   if (!Array.isArray(servers) || servers.length > LEARNED_URLS_MAX || !servers.every(isUrl)) throw new ProtocolError(`welcome servers must be at most ${LEARNED_URLS_MAX} URLs`);
   return { version: value.version, server, clusterId, servers, ...features };

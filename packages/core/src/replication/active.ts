@@ -58,8 +58,10 @@ export class Active {
    * drop an earlier term's records past it (appends carry it as `termStartLsn`).
    */
   private readBarrier = 0;
-  /** When this active last sent every member a heartbeat: an answer counts for the lease from then. */
+  /** When this active last sent every member a heartbeat: an answer that echoes no ask counts for the lease from then. */
   private heartbeatMs = -Infinity;
+  /** When this active took office (monotonic ms). */
+  private openedMs = -Infinity;
   private readonly barrierWaiters: Array<{ resolve: (commitIndex: number) => void; reject: (error: unknown) => void }> = [];
 
   constructor(
@@ -131,6 +133,7 @@ export class Active {
       termStartLsn: () => this.readBarrier,
       inSync: (mirror) => member.view.inSync.includes(mirror),
       now: () => member.clock.monotonicMs(),
+      askedAtMs: () => Math.floor(member.clock.monotonicMs()),
       onReadFailed: context.onFailed,
     };
   }
@@ -143,12 +146,16 @@ export class Active {
     }, this.context.onRecoveredRecord);
   }
 
-  /** Takes office: ships to every mirror, and records the view again in this term. */
-  open(): void {
+  /**
+   * Takes office: ships to every mirror, and records the view again in this term. The votes that
+   * elected it count for the lease from `askedAtMs`, when this member asked for them: votes that
+   * waited (through a pause of this process, or a long recovery) may hold no lease by now.
+   */
+  open(askedAtMs: number): void {
     const { member, store } = this.context;
     this.readBarrier = store.lastPosition.lsn;
-    const now = member.clock.monotonicMs();
-    for (const m of member.view.members) this.lastHeardMs.set(m.name, now);
+    this.openedMs = member.clock.monotonicMs();
+    for (const m of member.view.members) this.lastHeardMs.set(m.name, askedAtMs);
     this.followMirrors(serversOf(member.view));
     // A standalone server says so once it listens, with its addresses.
     if (!this.context.standalone) this.context.log(`${member.self.name} is ACTIVE-COORDINATOR in term ${this.term} at LSN ${store.lastPosition.lsn}`);
@@ -214,10 +221,14 @@ export class Active {
     return this.context.member.view.members.length === 1 && this.shippers.size === 0 && this.barrierWaiters.length === 0 && this.viewChange.settled;
   }
 
-  /** Runs the active's timers; false when the lease is lost and this member must step down. */
+  /**
+   * Runs the active's timers; false when the lease is lost and this member must step down. A new
+   * active whose votes hold no lease any more waits up to `leaseMs` for its first answers, serving
+   * and committing nothing meanwhile.
+   */
   tick(now: number): boolean {
-    if (!this.leaseHeld()) return false;
-    this.observeLease();
+    if (this.leaseHeld()) this.observeLease();
+    else if (now - this.openedMs > this.leaseMs) return false;
     this.heartbeat();
     this.rates.sample(this.shippers.values(), now);
     this.written.sample(this.committer.lastWrittenLsn, now);
@@ -228,10 +239,9 @@ export class Active {
   }
 
   onAck(message: AckMessage): void {
-    // An answer may have waited, in the network or for this process while it stalled: it counts
-    // for the lease from the last heartbeat sent before it arrived, not from its arrival, so
-    // answers held through a stall longer than the lease do not renew it.
-    this.lastHeardMs.set(message.from, this.heartbeatMs);
+    // A late answer to an older ask never takes back what a newer one proved.
+    const heard = this.lastHeardMs.get(message.from) ?? -Infinity;
+    this.lastHeardMs.set(message.from, Math.max(heard, this.askedAt(message)));
     const shipper = this.shippers.get(message.from);
     if (!shipper) return;
     const next = (): void => {
@@ -244,6 +254,19 @@ export class Active {
       shipper.onMatched(message);
       next();
     } else void shipper.onAck(message).then(next);
+  }
+
+  /**
+   * When the member that answered last heard from this active, as far as the answer proves. An
+   * answer may have waited, in the network or for this process while it stalled, so it counts
+   * from when this active asked (the append's `askedAtMs`, echoed), never from its arrival. From
+   * a member of an older version, which echoes nothing, it counts from the last heartbeat sent
+   * before it arrived: a bound that still credits a slow answer to an older heartbeat too late.
+   */
+  private askedAt(message: AckMessage): number {
+    const asked = message.askedAtMs;
+    // An echo later than now is not of this active's clock: only the bound is left.
+    return asked !== undefined && asked <= this.context.member.clock.monotonicMs() ? asked : this.heartbeatMs;
   }
 
   /** Each mirror's progress, for status. */
@@ -325,9 +348,10 @@ export class Active {
   private heartbeat(): void {
     const { member, outbox } = this.context;
     this.heartbeatMs = member.clock.monotonicMs();
+    const askedAtMs = Math.floor(this.heartbeatMs);
     for (const shipper of this.shippers.values()) shipper.heartbeat();
     for (const m of member.view.members) {
-      if (m.kind === 'voter') outbox.send(m.name, { kind: 'append', term: this.term, from: member.self.name, prevLsn: 0, prevTerm: 0, commitIndex: 0, termStartLsn: 0, records: [] });
+      if (m.kind === 'voter') outbox.send(m.name, { kind: 'append', term: this.term, from: member.self.name, prevLsn: 0, prevTerm: 0, commitIndex: 0, termStartLsn: 0, records: [], askedAtMs });
     }
   }
 

@@ -2,13 +2,13 @@
  * The append message's wire form, written and read without the general MessagePack codec: every
  * record the active ships passes here, on both sides. The bytes are exactly the general
  * encoder's (`[kind, stripe, term, from, prevLsn, prevTerm, commitIndex, termStartLsn,
- * [record…]]`, each record a bin), so either side may be older; the records go in as the bytes
- * the active already encoded, and come out as views of the frame, never decoded.
+ * [record…], askedAtMs?]`, each record a bin), so either side may be older; the records go in as
+ * the bytes the active already encoded, and come out as views of the frame, never decoded.
  */
 import { Encoder } from '@msgpack/msgpack';
 import { ByteSlab } from '../log/byte-slab.js';
 import { untrustedDecoderLimits } from '../log/events.js';
-import { writeArrayHeader, writeBinHeader } from '../log/record-writer.js';
+import { writeArrayHeader, writeBinHeader, writeUint } from '../log/record-writer.js';
 
 /** The active ships records (none: a heartbeat) that follow `(prevLsn, prevTerm)`. */
 export interface AppendMessage {
@@ -26,13 +26,20 @@ export interface AppendMessage {
   termStartLsn: number;
   /** Whole encoded records, in LSN order. */
   records: Uint8Array[];
+  /**
+   * When the active sent this append, in whole ms of its monotonic clock (rounded down): the answer
+   * echoes it, and the active's lease counts the answer from then. Only to a member whose welcome
+   * said `leaseEcho`; absent from an older active, and to an older member.
+   */
+  askedAtMs?: number | undefined;
 }
 
 const encoder = new Encoder();
 /** Frames are carved from slabs: a transport may hold one until its turn ends, but needs no buffer of its own for it. */
 const frames = new ByteSlab();
-/** A fixarray of the message's 9 fields. */
+/** A fixarray of the message's 9 fields, or 10 with `askedAtMs`. */
 const FIELDS = 0x99;
+const FIELDS_ASKED = 0x9a;
 /** `'append'` as a fixstr. */
 const KIND = [0xa6, ...new TextEncoder().encode('append')];
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -41,18 +48,20 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function encodeAppendFrame(m: AppendMessage): Uint8Array {
   const head = encoder.encodeSharedRef([m.kind, m.stripe, m.term, m.from, m.prevLsn, m.prevTerm, m.commitIndex, m.termStartLsn]);
   const count = m.records.length;
-  let size = head.length + containerHeaderBytes(count);
+  const asked = m.askedAtMs;
+  let size = head.length + containerHeaderBytes(count) + (asked === undefined ? 0 : uintBytes(asked));
   for (const record of m.records) size += binHeaderBytes(record.length) + record.length;
   const frame = frames.take(size);
   frame.set(head);
-  // The head was written as an array of its 8 fields: the records are the ninth.
-  frame[0] = FIELDS;
+  // The head was written as an array of its 8 fields: the records are the ninth, askedAtMs the tenth.
+  frame[0] = asked === undefined ? FIELDS : FIELDS_ASKED;
   let at = writeArrayHeader(frame, head.length, count);
   for (const record of m.records) {
     at = writeBinHeader(frame, at, record.length);
     frame.set(record, at);
     at += record.length;
   }
+  if (asked !== undefined) writeUint(frame, at, asked);
   return frame;
 }
 
@@ -62,7 +71,8 @@ export function encodeAppendFrame(m: AppendMessage): Uint8Array {
  * the general decoder then judges.
  */
 export function readAppendFrame(frame: Uint8Array): AppendMessage | undefined {
-  if (frame[0] !== FIELDS || frame.length < 1 + KIND.length) return undefined;
+  const asked = frame[0] === FIELDS_ASKED;
+  if ((frame[0] !== FIELDS && !asked) || frame.length < 1 + KIND.length) return undefined;
   for (let i = 0; i < KIND.length; i++) if (frame[1 + i] !== KIND[i]) return undefined;
   const reader = new FrameReader(frame, 1 + KIND.length);
   const stripe = reader.count();
@@ -73,9 +83,10 @@ export function readAppendFrame(frame: Uint8Array): AppendMessage | undefined {
   const commitIndex = reader.count();
   const termStartLsn = reader.count();
   const records = reader.bins();
+  const askedAtMs = asked ? reader.count() : undefined;
   if (stripe === undefined || term === undefined || from === undefined || prevLsn === undefined || prevTerm === undefined) return undefined;
-  if (commitIndex === undefined || termStartLsn === undefined || records === undefined || !reader.atEnd()) return undefined;
-  return { kind: 'append', stripe, term, from, prevLsn, prevTerm, commitIndex, termStartLsn, records };
+  if (commitIndex === undefined || termStartLsn === undefined || records === undefined || (asked && askedAtMs === undefined) || !reader.atEnd()) return undefined;
+  return { kind: 'append', stripe, term, from, prevLsn, prevTerm, commitIndex, termStartLsn, records, askedAtMs };
 }
 
 /** Reads values in sequence; a value not in the expected form makes every later read undefined. */
@@ -175,6 +186,10 @@ class FrameReader {
 
 function containerHeaderBytes(count: number): number {
   return count < 16 ? 1 : count < 0x10000 ? 3 : 5;
+}
+
+function uintBytes(n: number): number {
+  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x1_0000_0000 ? 5 : 9;
 }
 
 function binHeaderBytes(length: number): number {

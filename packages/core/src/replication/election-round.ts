@@ -15,6 +15,8 @@ import type { CandidacyMessage } from './peer-protocol.js';
 
 interface Round {
   term: number;
+  /** When this member joined the round (monotonic ms): its candidacy went out then, so every vote it wins answers it. */
+  askedAtMs: number;
   deadlineMs: number;
   candidates: Map<string, Candidate>;
   heard: Set<string>;
@@ -41,8 +43,11 @@ export interface ElectionContext {
   isRefused: (name: string) => boolean;
   /** Whether a member is connected and understands pre-vote messages (an older one does not). */
   speaksPreVote: (name: string) => boolean;
-  /** Takes office in `term`, won by a majority (or alone, under availability). */
-  becomeActive: (term: number) => Promise<void>;
+  /**
+   * Takes office in `term`, won by a majority (or alone, under availability); `askedAtMs` is when
+   * this member asked for the votes, from which its lease counts them.
+   */
+  becomeActive: (term: number, askedAtMs: number) => Promise<void>;
   /** A round was opened or joined: one more election held, for metrics. */
   roundOpened: () => void;
 }
@@ -168,6 +173,7 @@ export class Election {
     const { self } = member;
     const round: Round = {
       term,
+      askedAtMs: member.clock.monotonicMs(),
       deadlineMs: member.clock.monotonicMs() + member.options.electionTimeMs,
       candidates: new Map(),
       heard: new Set([self.name]),
@@ -251,7 +257,7 @@ export class Election {
     this.promoting = true;
     void member.durable
       .save({ vote: { term, name: member.self.name } })
-      .then(() => this.context.becomeActive(term))
+      .then(() => this.context.becomeActive(term, round.askedAtMs))
       .finally(() => (this.promoting = false));
   }
 
@@ -265,7 +271,7 @@ export class Election {
       const votes = member.view.members.filter((m) => round.votesForMe.has(m.name)).length;
       if (votes >= majority(member.view.members.length) && !member.isActive && !this.promoting) {
         this.promoting = true;
-        void this.context.becomeActive(term).finally(() => (this.promoting = false));
+        void this.context.becomeActive(term, round.askedAtMs).finally(() => (this.promoting = false));
       }
     }
     this.checkRound();

@@ -43,7 +43,7 @@ export class Follower {
   receive(message: AppendMessage): void {
     const { member } = this.context;
     if (member.self.kind === 'voter') {
-      this.context.outbox.send(message.from, { kind: 'ack', term: member.term, from: member.self.name, lastLsn: 0, matched: true });
+      this.context.outbox.send(message.from, { kind: 'ack', term: member.term, from: member.self.name, lastLsn: 0, matched: true, askedAtMs: message.askedAtMs });
       return;
     }
     this.inbox.push(message);
@@ -75,7 +75,7 @@ export class Follower {
         if (next.prevLsn !== merged.prevLsn + merged.records.length) break;
         const nextBytes = byteLength(next.records);
         if (merged.records.length + next.records.length > groupCommitRecordsMax || bytes + nextBytes > groupCommitBytesMax) break;
-        merged = { ...merged, records: [...merged.records, ...next.records], commitIndex: next.commitIndex };
+        merged = { ...merged, records: [...merged.records, ...next.records], commitIndex: next.commitIndex, askedAtMs: next.askedAtMs };
         bytes += nextBytes;
         taken++;
       }
@@ -101,7 +101,8 @@ export class Follower {
   private async apply(message: AppendMessage): Promise<void> {
     const { store, member } = this.context;
     if (this.context.stopped() || message.term !== member.term) return;
-    const reply = (lastLsn: number, matched: boolean): void => this.acknowledge(message.from, { kind: 'ack', term: member.term, from: member.self.name, lastLsn, matched });
+    // The ack echoes when the active asked: its lease counts this answer from then.
+    const reply = (lastLsn: number, matched: boolean): void => this.acknowledge(message.from, { kind: 'ack', term: member.term, from: member.self.name, lastLsn, matched, askedAtMs: message.askedAtMs });
     const last = store.lastPosition;
     if (last.lsn < message.prevLsn) return reply(last.lsn, false);
     if ((this.tailTerm(message.prevLsn) ?? (await this.termAt(message.prevLsn))) !== message.prevTerm) return reply(Math.max(message.prevLsn - 1, 0), false);

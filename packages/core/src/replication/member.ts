@@ -65,7 +65,7 @@ export class GroupMember {
       isConnected: (name) => this.network.isConnected(name),
       isRefused: (name) => this.network.isRefused(name),
       speaksPreVote: (name) => this.network.speaksPreVote(name),
-      becomeActive: (term) => this.becomeActive(term),
+      becomeActive: (term, askedAtMs) => this.becomeActive(term, askedAtMs),
       roundOpened: () => {
         if (context.counters) context.counters.elections++;
       },
@@ -97,7 +97,7 @@ export class GroupMember {
   private async takeOfficeAlone(): Promise<void> {
     const term = Math.max(this.member.term, this.context.store.lastPosition.term) + 1;
     await this.member.durable.save({ term });
-    await this.becomeActive(term);
+    await this.becomeActive(term, this.member.clock.monotonicMs());
   }
 
   async stop(): Promise<void> {
@@ -277,7 +277,8 @@ export class GroupMember {
 
   // ---- role switch ---------------------------------------------------------------------------
 
-  private async becomeActive(term: number): Promise<void> {
+  /** @param askedAtMs when this member asked for the votes that elected it: its lease counts them from then */
+  private async becomeActive(term: number, askedAtMs: number): Promise<void> {
     // The term and the vote that won it are on disk before this member ships in it.
     await this.member.durable.settled();
     if (this.term !== term || this.stopped) return;
@@ -316,7 +317,7 @@ export class GroupMember {
     this.member.state = 'ACTIVE-COORDINATOR';
     this.member.leader = this.member.self.name;
     this.election.onTookOffice();
-    active.open();
+    active.open(askedAtMs);
     this.context.onTookOffice?.(term);
   }
 

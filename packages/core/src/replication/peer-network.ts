@@ -8,10 +8,10 @@
  */
 import { ConnectionClosedError, ConnectionRefusedError } from '../errors.js';
 import { REDIAL_DELAY_MAX_MS, REDIAL_DELAY_MIN_MS, type ConnectionLimits } from '../limits.js';
-import { openHandshake } from '../protocol/handshake.js';
+import { openHandshake, type Welcome } from '../protocol/handshake.js';
 import type { TimerHandle, Timers } from '../time.js';
 import type { Connection, Transport } from '../transport/transport.js';
-import { encodePeerMessage, SINGLE_STRIPE, type OutgoingPeerMessage } from './peer-protocol.js';
+import { encodePeerMessage, SINGLE_STRIPE, type OutgoingPeerMessage, type PeerMessage } from './peer-protocol.js';
 
 /** Another member, as this one reaches it. */
 export interface PeerAddress {
@@ -46,6 +46,8 @@ interface Link {
   refused: boolean;
   /** The peer said in its welcome that it understands pre-vote messages. */
   preVote: boolean;
+  /** The peer said in its welcome that it echoes an append's `askedAtMs` (and reads an ack's). */
+  leaseEcho: boolean;
 }
 
 export class PeerNetwork {
@@ -76,7 +78,7 @@ export class PeerNetwork {
     }
     for (const [name, peer] of wanted) {
       if (this.links.has(name)) continue;
-      const link: Link = { peer, connection: undefined, delayMs: REDIAL_DELAY_MIN_MS, timer: undefined, closed: false, refused: false, preVote: false };
+      const link: Link = { peer, connection: undefined, delayMs: REDIAL_DELAY_MIN_MS, timer: undefined, closed: false, refused: false, preVote: false, leaseEcho: false };
       this.links.set(name, link);
       if (this.started) void this.dial(link);
     }
@@ -109,10 +111,10 @@ export class PeerNetwork {
 
   /** Sends a message to one member; false when it could not go out now. */
   send(peer: string, message: OutgoingPeerMessage): boolean {
-    const connection = this.links.get(peer)?.connection;
-    if (!connection) return false;
+    const link = this.links.get(peer);
+    if (!link?.connection) return false;
     try {
-      connection.send(this.encode(message));
+      link.connection.send(this.encode(message, link.leaseEcho));
       return true;
     } catch {
       return false;
@@ -126,7 +128,7 @@ export class PeerNetwork {
 
   /** Sends a message to every other member. */
   broadcast(message: OutgoingPeerMessage): void {
-    const frame = this.encode(message);
+    const frame = this.encode(message, false);
     for (const link of this.links.values()) {
       try {
         link.connection?.send(frame);
@@ -144,20 +146,25 @@ export class PeerNetwork {
     }
   }
 
-  private encode(message: OutgoingPeerMessage): Uint8Array {
-    return encodePeerMessage({ ...message, stripe: this.stripe });
+  private encode(message: OutgoingPeerMessage, leaseEcho: boolean): Uint8Array {
+    const stamped: PeerMessage = { ...message, stripe: this.stripe };
+    // A member of an older version refuses a field it does not know: it gets none, and the active
+    // counts its answers for the lease as it did before (from its last heartbeat).
+    if (!leaseEcho && (stamped.kind === 'append' || stamped.kind === 'ack')) stamped.askedAtMs = undefined;
+    return encodePeerMessage(stamped);
   }
 
   private async dial(link: Link): Promise<void> {
     if (this.closed || link.closed) return;
     try {
-      const { connection, preVote } = await this.open(link.peer);
+      const { connection, preVote, leaseEcho } = await this.open(link.peer);
       if (this.closed || link.closed) {
         connection.close('member shutting down');
         return;
       }
       link.connection = connection;
       link.preVote = preVote;
+      link.leaseEcho = leaseEcho;
       link.refused = false;
       link.delayMs = REDIAL_DELAY_MIN_MS;
       this.options.onLinkChange(link.peer.name, true);
@@ -178,7 +185,7 @@ export class PeerNetwork {
     link.delayMs = Math.min(link.delayMs * 2, REDIAL_DELAY_MAX_MS);
   }
 
-  private async open(peer: PeerAddress): Promise<{ connection: Connection; preVote: boolean }> {
+  private async open(peer: PeerAddress): Promise<{ connection: Connection; preVote: boolean; leaseEcho: boolean }> {
     const { url, name } = peer;
     const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
     const transport = this.options.transports.find((t) => t.schemes.includes(scheme));
@@ -186,9 +193,9 @@ export class PeerNetwork {
     const { frameBytesMax, sendQueueBytesMax } = this.options.limits;
     const connection = await transport.dial(url, { frameBytesMax, sendQueueBytesMax, ...(this.options.mutualTls ? { serverName: name } : {}) });
     const frames = connection[Symbol.asyncIterator]();
-    let preVote: boolean;
+    let welcome: Welcome;
     try {
-      preVote = (await openHandshake(connection, frames, { role: 'peer', name: this.options.self })).preVote === true;
+      welcome = await openHandshake(connection, frames, { role: 'peer', name: this.options.self });
     } catch (error) {
       connection.close('refused');
       throw error;
@@ -197,6 +204,6 @@ export class PeerNetwork {
     void (async () => {
       for (;;) if ((await frames.next()).done) return;
     })();
-    return { connection, preVote };
+    return { connection, preVote: welcome.preVote === true, leaseEcho: welcome.leaseEcho === true };
   }
 }

@@ -28,6 +28,8 @@ export interface AckMessage {
   from: string;
   lastLsn: number;
   matched: boolean;
+  /** The `askedAtMs` of the append this answers, echoed; absent when the append carried none. */
+  askedAtMs?: number | undefined;
 }
 
 /** The active asks every voting member (old and new) to record a new view of the group. */
@@ -131,7 +133,8 @@ export function encodePeerMessage(m: PeerMessage): Uint8Array {
     case 'append':
       return encodeAppendFrame(m);
     case 'ack':
-      return encoder.encode([m.kind, m.stripe, m.term, m.from, m.lastLsn, m.matched]);
+      // No echo, no field: an older active refuses an ack with seven fields.
+      return encoder.encode(m.askedAtMs === undefined ? [m.kind, m.stripe, m.term, m.from, m.lastLsn, m.matched] : [m.kind, m.stripe, m.term, m.from, m.lastLsn, m.matched, m.askedAtMs]);
     case 'view':
       return encoder.encode([m.kind, m.stripe, m.term, m.from, viewToWire(m.view)]);
     case 'view-ack':
@@ -169,16 +172,16 @@ export function decodePeerMessage(frame: Uint8Array): PeerMessage {
   const fields = (count: number): boolean => rest.length === count;
   switch (kind) {
     case 'append': {
-      const [prevLsn, prevTerm, commitIndex, termStartLsn, records] = rest;
-      if (!fields(5) || !isCount(prevLsn) || !isCount(prevTerm) || !isCount(commitIndex) || !isCount(termStartLsn) || !Array.isArray(records) || !records.every((r) => r instanceof Uint8Array)) {
+      const [prevLsn, prevTerm, commitIndex, termStartLsn, records, askedAtMs] = rest;
+      if (!(fields(5) || (fields(6) && isCount(askedAtMs))) || !isCount(prevLsn) || !isCount(prevTerm) || !isCount(commitIndex) || !isCount(termStartLsn) || !Array.isArray(records) || !records.every((r) => r instanceof Uint8Array)) {
         throw new ProtocolError('malformed append');
       }
-      return { kind, stripe, term, from, prevLsn, prevTerm, commitIndex, termStartLsn, records: records as Uint8Array[] };
+      return { kind, stripe, term, from, prevLsn, prevTerm, commitIndex, termStartLsn, records: records as Uint8Array[], askedAtMs: isCount(askedAtMs) ? askedAtMs : undefined };
     }
     case 'ack': {
-      const [lastLsn, matched] = rest;
-      if (!fields(2) || !isCount(lastLsn) || typeof matched !== 'boolean') throw new ProtocolError('malformed ack');
-      return { kind, stripe, term, from, lastLsn, matched };
+      const [lastLsn, matched, askedAtMs] = rest;
+      if (!(fields(2) || (fields(3) && isCount(askedAtMs))) || !isCount(lastLsn) || typeof matched !== 'boolean') throw new ProtocolError('malformed ack');
+      return { kind, stripe, term, from, lastLsn, matched, askedAtMs: isCount(askedAtMs) ? askedAtMs : undefined };
     }
     case 'view': {
       const view = viewFromWire(rest[0]);

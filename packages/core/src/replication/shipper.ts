@@ -85,6 +85,8 @@ export interface ShipperContext {
   /** Whether `mirror` is in the in-sync set: a mirror catching up gets one append at a time. */
   inSync: (mirror: string) => boolean;
   now: () => number;
+  /** Now, as an append's `askedAtMs`: the mirror echoes it, and the active's lease counts its answer from then. */
+  askedAtMs: () => number;
   /** A store read failed while shipping (not a close): the server's disk is in doubt. */
   onReadFailed: (error: unknown) => void;
 }
@@ -141,6 +143,7 @@ export class Shipper {
           commitIndex: this.context.commitIndex(),
           termStartLsn: this.context.termStartLsn(),
           records: records.map((r) => r.bytes),
+          askedAtMs: this.context.askedAtMs(),
         });
         if (!sent) break;
         const last = records[records.length - 1]!;
@@ -166,6 +169,7 @@ export class Shipper {
       commitIndex: this.context.commitIndex(),
       termStartLsn: this.context.termStartLsn(),
       records: [],
+      askedAtMs: this.context.askedAtMs(),
     });
   }
 

@@ -170,8 +170,8 @@ export class Session implements TransactAnswers {
     }
     if (this.context.shuttingDown()) throw new ServerShuttingDownError();
     const servers = this.context.groupUrls?.();
-    const preVote = accepted.role !== 'client' ? { preVote: true } : {};
-    this.connection.send(encodeWelcomeFrame({ server: this.context.serverName, clusterId: this.context.clusterId, ...(servers ? { servers } : {}), ...preVote }));
+    const groupFeatures = accepted.role !== 'client' ? { preVote: true, leaseEcho: true } : {};
+    this.connection.send(encodeWelcomeFrame({ server: this.context.serverName, clusterId: this.context.clusterId, ...(servers ? { servers } : {}), ...groupFeatures }));
     return accepted;
   }
 
