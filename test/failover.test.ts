@@ -19,8 +19,10 @@ afterAll(async () => {
   if (!process.env.KILN_KEEP) await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
+// The shapes run at once, each its own cluster and ports: a failover is mostly waiting (for the
+// kill to be noticed, for an election), so four overlap in about the time of the slowest alone.
 for (const [servers, voters, persistence] of GROUP_SHAPES) {
-  describe(`a ${persistence} group of ${servers} servers and ${voters} voter(s) under SIGKILL of its active`, () => {
+  describe.concurrent(`a ${persistence} group of ${servers} servers and ${voters} voter(s) under SIGKILL of its active`, () => {
     it(`loses and duplicates nothing over ${KILLS} kills, and every server ends with the same log`, async () => {
       const seed = Number(process.env.KILN_FAILOVER_SEED ?? Math.floor(Math.random() * 2 ** 31));
       console.log(`failover seed ${seed} (replay with KILN_FAILOVER_SEED=${seed})`);

@@ -15,8 +15,10 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
+// The shapes run at once, each its own cluster and ports: most of a case is waiting out a lease
+// and an election.
 for (const [serverCount, voters, persistence] of GROUP_SHAPES) {
-  describe(`a ${persistence} group of ${serverCount} servers and ${voters} voter(s)`, () => {
+  describe.concurrent(`a ${persistence} group of ${serverCount} servers and ${voters} voter(s)`, () => {
     it('a paused active resumes as a mirror and loses nothing acknowledged anywhere', async () => {
       const root = await mkdtemp(join(tmpdir(), 'kiln-pause-'));
       dirs.push(root);

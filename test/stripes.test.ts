@@ -42,8 +42,10 @@ async function readAllOf(client: KilnClient, streams: readonly string[]): Promis
   return out;
 }
 
+// Both modes at once, each its own cluster and ports: most of a case is waiting on failovers and
+// on the client's window.
 for (const persistence of ['restartable', 'memory'] as const) {
-  describe(`two ${persistence} stripes of two servers and a shared voter`, () => {
+  describe.concurrent(`two ${persistence} stripes of two servers and a shared voter`, () => {
     it('isolates the loss of a stripe, follows failovers in each, and loses nothing acknowledged', async () => {
       const seed = Number(process.env.KILN_STRIPES_SEED ?? Math.floor(Math.random() * 2 ** 31));
       console.log(`stripes seed ${seed} (replay with KILN_STRIPES_SEED=${seed})`);
