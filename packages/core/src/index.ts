@@ -129,7 +129,7 @@ export type { GroupOptions, GroupMemberConfig, GroupStatus, MirrorStatus } from 
 export type { GroupView } from './replication/group-view.js';
 export type { TransactionResult, AppendedRange, MirrorSpec } from './protocol/messages.js';
 export { PROTOCOL_VERSION } from './protocol/frames.js';
-export { OPERATION_NAMES, type OperationName } from './protocol/operations.js';
+export { OPERATION_NAMES } from './protocol/operations.js';
 export { validateClusterConfig } from './config/cluster-config.js';
 export { isLoopbackHost, webOrigin, address as checkAddress, httpAddress as checkHttpAddress, editDistance, type Address } from './config/fields.js';
 export { parseAuth } from './config/auth.js';
