@@ -8,8 +8,7 @@
 // participant that shows a transaction's part before its outcome, and an active that gives up a
 // membership change without recording its view again (given-up-changes.ts scripts that split brain),
 // and a lease that outlasts the election's wait. A member that restarts without a disk after
-// membership changes and so forgets its view can still help elect a second active: a known defect,
-// scripted in memory-restart.ts (its test is marked to fail until it is fixed).
+// membership changes must hold the active's view again before it votes (memory-restart.ts).
 //
 //   KILN_SEED=<n>        run (and report in full) one seed only: the replay command of a failure
 //   KILN_SEEDS=<count>   how many seeds to run (default 1000)
@@ -30,6 +29,8 @@ import {
   runMemoryRestart,
   runSeed,
   Scheduler,
+  SimCluster,
+  SimNetwork,
   startGroupMember,
   startSingleServer,
   type RunSeedOptions,
@@ -271,19 +272,73 @@ if (single !== undefined) {
       }
     });
 
-    // KNOWN DEFECT, not fixed: memory-restart.ts scripts it. The restarted member and one that missed
-    // the additions elect a second active by the three servers they know, and writes are lost (19 to
-    // 26 acknowledged ones in seeds 1 to 5). Keeping such a member out of elections past term 1 until
-    // an active sent it the view fixes this run, but a stripe that lost every server (its voters keep
-    // a later term) then never elects again (test/stripes.test.ts, memory): the fix needs a way for
-    // such members to learn the view without an active. Drop `.fails` once fixed.
-    it.fails('keeps a member restarted without a disk out of elections until it knows the view: it forgot two additions', async () => {
+    // memory-restart.ts scripts it: before the fix the restarted member and one that missed the
+    // additions elected a second active by the three servers they knew, and writes were lost (19 to
+    // 26 acknowledged ones in seeds 1 to 5): the active never sent the restarted member its view
+    // again. It now asks on the active's first append, well within its quiet period.
+    it('sends a member restarted without a disk the view it forgot before its quiet period ends: two additions', async () => {
       for (const seed of [1, 2, 3]) {
         const result = await runMemoryRestart({ createStore, seed });
         expect(result.additions, `seed ${seed}: both additions recorded`).toEqual(['recorded', 'recorded']);
         expect(result.problems, `seed ${seed}`).toEqual([]);
         expect(result.tookOffice, `seed ${seed}: no one else takes office while the active keeps its majority`).toEqual([]);
         expect(result.check?.valid, `seed ${seed}: ${JSON.stringify(result.check?.examples)}`).toBe(true);
+      }
+    });
+
+    it('elects again once every server of a memory group forgot everything, its voter remembering', async () => {
+      // Keeping a member restarted without a disk out of elections until an active sent it the view
+      // (831e1bf) broke this: nothing acknowledged survives, and the group must become available again.
+      for (const seed of [1, 2, 3]) {
+        const scheduler = new Scheduler({ seed });
+        const network = new SimNetwork(scheduler, { delayMinMs: 1, delayMaxMs: 5 });
+        const members = [{ name: 's1' }, { name: 's2' }, { name: 's3' }, { name: 'v1', role: 'voter' as const }];
+        const cluster = new SimCluster({ scheduler, network, createStore, persistence: 'memory', members, startMember: startGroupMember() });
+        try {
+          await scheduler.settle(cluster.start(), 30_000, 'cluster start');
+          await scheduler.run({ until: () => cluster.activeName() !== undefined, untilMs: scheduler.now + 30_000 });
+          expect(cluster.activeName(), `seed ${seed}: a cold start elects`).toBeDefined();
+          const tookOfficeBefore = cluster.tookOffice.length;
+          for (const name of ['s1', 's2', 's3']) await cluster.crash(name);
+          await scheduler.settle(cluster.start(), 30_000, 'restart');
+          await scheduler.run({ until: () => cluster.activeName() !== undefined, untilMs: scheduler.now + 60_000 });
+          expect(cluster.activeName(), `seed ${seed}: the servers elect again: ${cluster.describeServers().join('; ')}`).toBeDefined();
+          expect(cluster.tookOffice.length, `seed ${seed}: a restarted server took office`).toBeGreaterThan(tookOfficeBefore);
+          expect(cluster.problems, `seed ${seed}`).toEqual([]);
+        } finally {
+          await scheduler.settle(cluster.closeAll(), 30_000, 'shutdown').catch(() => {});
+          await cluster.dispose();
+        }
+      }
+    });
+
+    it('elects again when the active dies before a restarted mirror got the view, and returns without a disk', async () => {
+      // a's views to b are lost, so b never learns the view; then a dies and returns with nothing.
+      // Only c remembers, and it cannot win alone: a rule that kept b and a out of elections until
+      // an active sent them the view would leave the group without an active for good.
+      for (const seed of [1, 2, 3]) {
+        const scheduler = new Scheduler({ seed });
+        const network = new SimNetwork(scheduler, { delayMinMs: 1, delayMaxMs: 5 });
+        const cluster = new SimCluster({ scheduler, network, createStore, persistence: 'memory', members: [{ name: 's1' }, { name: 's2' }, { name: 's3' }], startMember: startGroupMember() });
+        try {
+          await scheduler.settle(cluster.start(), 30_000, 'cluster start');
+          await scheduler.run({ until: () => cluster.activeName() !== undefined, untilMs: scheduler.now + 30_000 });
+          const a = cluster.activeName();
+          expect(a, `seed ${seed}: a cold start elects`).toBeDefined();
+          const b = cluster.serverNames.find((name) => name !== a)!;
+          network.dropKinds(a!, [b], ['view']);
+          await cluster.crash(b);
+          await scheduler.settle(cluster.restart(b), 30_000, `restart ${b}`);
+          await scheduler.run({ untilMs: scheduler.now + 3_000 });
+          await cluster.crash(a!);
+          await scheduler.settle(cluster.restart(a!), 30_000, `restart ${a}`);
+          await scheduler.run({ until: () => cluster.activeName() !== undefined, untilMs: scheduler.now + 60_000 });
+          expect(cluster.activeName(), `seed ${seed}: ${cluster.describeServers().join('; ')}`).toBeDefined();
+          expect(cluster.problems, `seed ${seed}`).toEqual([]);
+        } finally {
+          await scheduler.settle(cluster.closeAll(), 30_000, 'shutdown').catch(() => {});
+          await cluster.dispose();
+        }
       }
     });
 

@@ -29,6 +29,12 @@ export class MemberState {
    * round it may have voted in close first, so it never votes twice in a term.
    */
   quietUntilMs = 0;
+  /**
+   * Set while this member, started without a disk (memory mode), may have forgotten a view it
+   * recorded and no active has sent it one: the active that counted it as holding its view would
+   * otherwise never send it again (see view-change.ts). It asks on the active's next append.
+   */
+  awaitingView = false;
   private durableState: DurableState | undefined;
 
   /** @param onViewAdopted called whenever the followed view changes (the peers to talk to may have) */
@@ -58,6 +64,7 @@ export class MemberState {
     const term = Math.max(this.durableState.term, store.lastPosition.term);
     if (term > this.durableState.term && !standalone) await this.durableState.save({ term });
     if (!store.persistent) this.quietUntilMs = this.clock.monotonicMs() + this.options.electionTimeMs + this.options.mirrorTimeoutMs;
+    this.awaitingView = !store.persistent && !standalone;
     this.state = this.self.kind === 'voter' ? 'PASSIVE-STANDBY' : 'PASSIVE-UNINITIALIZED';
   }
 

@@ -37,6 +37,8 @@ export class GroupMember {
   private active: Active | undefined;
   private tickTimer: TimerHandle | undefined;
   private stopped = false;
+  /** When this member last asked the active for its view (see askForView), monotonic ms. */
+  private viewAskedMs = -Infinity;
 
   constructor(
     private readonly options: GroupOptions,
@@ -259,6 +261,7 @@ export class GroupMember {
     }
     assert(!member.isActive, `two actives in term ${member.term}`);
     member.heardFromActive(message.from, message.commitIndex);
+    if (member.awaitingView) this.askForView(message.from);
     this.election.onActiveHeard();
     this.follower.receive(message);
   }
@@ -266,7 +269,21 @@ export class GroupMember {
   private async onView(message: ViewMessage): Promise<void> {
     if (message.term < this.term) return;
     await this.member.learnView(message.view);
+    // Only an active sends views: this is the group's, whatever this member forgot.
+    this.member.awaitingView = false;
     this.outbox.send(message.from, { kind: 'view-ack', term: this.term, from: this.member.self.name, version: message.view.version });
+  }
+
+  /**
+   * Tells the active this member holds none of its views (a `view-ack` of version 0, which no
+   * active proposes), at most once a lease: the active had counted it as holding its view since
+   * before it restarted without a disk, and sends it again.
+   */
+  private askForView(active: string): void {
+    const now = this.context.clock.monotonicMs();
+    if (now - this.viewAskedMs < this.options.leaseMs) return;
+    this.viewAskedMs = now;
+    this.outbox.send(active, { kind: 'view-ack', term: this.term, from: this.member.self.name, version: 0 });
   }
 
   /** Talks to the members of `members`, and of the view being recorded. */

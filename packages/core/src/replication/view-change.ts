@@ -28,8 +28,19 @@
  * that is recorded: a majority of a..d is more than half of a..e, so view 2 ends there.
  *
  * All this assumes recorded views survive. A member without a disk (memory mode) that restarts
- * follows the configuration's members again, and can help elect a second active after membership
- * changes: testing/simulation/memory-restart.ts scripts it (a known defect, not yet fixed).
+ * forgets its view and follows the configuration's members again. Servers a, b, c, active a; d and
+ * e added, recorded by a, b, d, e (a's view messages to c lost); b restarts. Cut into a, d, e and
+ * b, c: a keeps a majority of five, while b's vote carries the configuration's view, so c wins two
+ * of the three it knows (memory-restart.ts scripts it). The active had counted b as holding its
+ * view and never sent it again. Hence a member restarted without a disk answers the active's first
+ * append with a `view-ack` of version 0, below any an active proposes, and the active sends its
+ * view again: b holds it again long before its quiet period (which keeps it from voting twice in a
+ * term) lets it vote. What remains: such a member that hears no active during its whole quiet
+ * period (cut off as it restarts) still votes by the configuration's members. Closing that too
+ * (no vote until an active sent the view, except when every server forgot) also stops a memory
+ * group electing when a server is down at a cold start, or when its active dies before a
+ * restarted mirror got the view (test/group.test.ts): from inside, a live active cut off with
+ * members added and a dead one look alike.
  */
 import { TimeoutError } from '../errors.js';
 import { majority } from './election.js';
@@ -171,6 +182,8 @@ export class ViewChange {
   onViewAck(message: ViewAckMessage): void {
     const { member } = this.context;
     if (member.view.term === member.term && message.version === member.view.version) this.holdView.add(message.from);
+    // An older version: the member restarted without a disk and forgot the view; the next tick sends it again.
+    else if (message.version < member.view.version) this.holdView.delete(message.from);
     const proposal = this.proposal;
     if (proposal && proposal.view.term === member.term && message.version === proposal.view.version) {
       proposal.acks.add(message.from);

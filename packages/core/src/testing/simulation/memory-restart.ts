@@ -4,10 +4,10 @@
  * c without disks, a active; a's `view` messages to c are lost (heartbeats pass) while d and e are
  * added: a, b, d and e record the five members, c still holds a, b, c. Then b crashes and restarts
  * with nothing: it follows the configuration's a, b, c again. The group is cut into a, d, e and b,
- * c, a client on each side. a keeps its lease on a majority of five, and b and c make a majority
- * of the three they know and elect as well (the active counted b as holding its view, and never
- * sent it again; b's quiet period only keeps it from voting twice in a term): both sides
- * acknowledge writes, and once healed one side loses its own. A known defect: see its test.
+ * c, a client on each side. a keeps its lease on a majority of five; unless the active sent b the
+ * current view again before b's quiet period ended (view-change.ts), b and c make a majority of
+ * the three they know and elect as well, both sides acknowledge writes, and once healed one side
+ * loses its own.
  */
 import type { GroupMemberConfig } from '../../replication/group-view.js';
 import type { Store } from '../../store/store.js';
