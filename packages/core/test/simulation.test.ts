@@ -304,7 +304,10 @@ if (single !== undefined) {
           await scheduler.run({ until: () => cluster.activeName() !== undefined, untilMs: scheduler.now + 60_000 });
           expect(cluster.activeName(), `seed ${seed}: the servers elect again: ${cluster.describeServers().join('; ')}`).toBeDefined();
           expect(cluster.tookOffice.length, `seed ${seed}: a restarted server took office`).toBeGreaterThan(tookOfficeBefore);
-          expect(cluster.problems, `seed ${seed}`).toEqual([]);
+          // The restarted servers count terms from 0 again and make a majority without the voter,
+          // so one of them may take office in a term it held before it forgot: harmless here, as
+          // no record of that term survives anywhere (every server forgot; a voter keeps none).
+          expect(cluster.problems.filter((p) => !/ took office twice in term /.test(p)), `seed ${seed}`).toEqual([]);
         } finally {
           await scheduler.settle(cluster.closeAll(), 30_000, 'shutdown').catch(() => {});
           await cluster.dispose();

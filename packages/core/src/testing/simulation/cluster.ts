@@ -490,7 +490,11 @@ export class SimCluster {
     for (const stripe of this.leases.values()) for (const lease of stripe) if (lease.name === name && lease.untilMs > now) lease.untilMs = now;
   }
 
-  /** Keeps who took office in which term of its stripe; a second server in one term is a problem (split brain). */
+  /**
+   * Keeps who took office in which term of its stripe: a second server in one term is a problem
+   * (split brain), and so is one server taking office twice in a term (a restart that forgot it
+   * held the term, and a second election that reused it).
+   */
   private noteOffice(spec: SimMemberInfo, line: string): void {
     if (/^\S+: steps down from term/.test(line)) return this.endLeases(spec.name);
     const took = /^(\S+) is ACTIVE-COORDINATOR in term (\d+)/.exec(line);
@@ -498,8 +502,10 @@ export class SimCluster {
     this.tookOffice.push({ name: took[1]!, term: Number(took[2]), atMs: this.scheduler.now });
     const key = `${spec.stripe ?? ''}/${took[2]}`;
     const holder = this.officeHolders.get(key);
-    if (holder !== undefined && holder !== took[1]) this.problems.push(`safety: ${holder} and ${took[1]} both took office in term ${took[2]}${spec.stripe ? ` of stripe ${spec.stripe}` : ''}`);
-    else this.officeHolders.set(key, took[1]!);
+    const where = `term ${took[2]}${spec.stripe ? ` of stripe ${spec.stripe}` : ''}`;
+    if (holder === undefined) this.officeHolders.set(key, took[1]!);
+    else if (holder !== took[1]) this.problems.push(`safety: ${holder} and ${took[1]} both took office in ${where}`);
+    else this.problems.push(`safety: ${holder} took office twice in ${where}`);
   }
 
   private newDisk(random: Prng): CrashableStore {
