@@ -345,6 +345,36 @@ if (single !== undefined) {
       }
     });
 
+    it('elects past the voter\'s term when two servers of a memory group restart while the third is cut off', async () => {
+      // The restarted servers count terms from 0 again; the voter, whose vote they need, is in a
+      // later term and refuses their poll. They must learn that term from its answer: else they
+      // poll in term 0 for ever (or, with the voter's vote, reuse a term the cut-off server holds records of).
+      for (const seed of [1, 2, 3]) {
+        const scheduler = new Scheduler({ seed });
+        const network = new SimNetwork(scheduler, { delayMinMs: 1, delayMaxMs: 5 });
+        const members = [{ name: 's1' }, { name: 's2' }, { name: 's3' }, { name: 'v1', role: 'voter' as const }];
+        const cluster = new SimCluster({ scheduler, network, createStore, persistence: 'memory', members, startMember: startGroupMember() });
+        try {
+          await scheduler.settle(cluster.start(), 30_000, 'cluster start');
+          await scheduler.run({ until: () => cluster.activeName() !== undefined, untilMs: scheduler.now + 30_000 });
+          const a = cluster.activeName();
+          expect(a, `seed ${seed}: a cold start elects`).toBeDefined();
+          const [b, c] = cluster.serverNames.filter((name) => name !== a);
+          network.isolate(c!, ['s1', 's2', 's3', 'v1']);
+          await cluster.crash(a!);
+          await cluster.crash(b!);
+          await scheduler.settle(cluster.restart(a!), 30_000, `restart ${a}`);
+          await scheduler.settle(cluster.restart(b!), 30_000, `restart ${b}`);
+          await scheduler.run({ until: () => cluster.activeName() !== undefined && cluster.activeName() !== c, untilMs: scheduler.now + 60_000 });
+          expect(cluster.activeName(), `seed ${seed}: ${cluster.describeServers().join('; ')}`).toBeDefined();
+          expect(cluster.problems, `seed ${seed}`).toEqual([]);
+        } finally {
+          await scheduler.settle(cluster.closeAll(), 30_000, 'shutdown').catch(() => {});
+          await cluster.dispose();
+        }
+      }
+    });
+
     it('runs tasks in (virtual time, sequence) order, holds a paused node, drops a crashed one', async () => {
       const scheduler = new Scheduler({ seed: 1 });
       const ran: string[] = [];
