@@ -44,5 +44,6 @@ export {
 } from './cluster.js';
 export { Workload, HistoryRecorder, type WorkloadOptions, type WorkloadCluster } from './workload.js';
 export { runSeed, drawSwarm, defaultReplayCommand, type RunSeedOptions, type SeedResult, type SwarmParameters } from './run-seed.js';
-export { runGivenUpChanges, type GivenUpChangesOptions, type GivenUpChangesResult } from './given-up-changes.js';
-export { runMemoryRestart, type MemoryRestartOptions, type MemoryRestartResult } from './memory-restart.js';
+export { runGivenUpChanges, type GivenUpChangesOptions } from './given-up-changes.js';
+export { runMemoryRestart, type MemoryRestartOptions } from './memory-restart.js';
+export type { ScriptedSplitResult } from './scripted-split.js';
