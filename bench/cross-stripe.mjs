@@ -2,12 +2,15 @@
 // Transactions over two stripes against the same transactions on one stripe (issue 10's figures),
 // every member its own `kiln` process: 2 stripes × 2 servers + a shared voter, memory and
 // restartable. Clients each run transactions of two streams in a loop (one in flight per client):
-// once with the two streams on different stripes, once hash-tagged onto one stripe. Then the
+// once with the two streams on different stripes, once hash-tagged onto one stripe. Both kinds
+// run on one cluster, in turns: each kind's measured time is cut into --rounds slices, one kind's
+// slice then the other's (the order flipped every round), and each kind's figures pool its
+// slices; a change in the shared machine's load then falls on both kinds alike. Then the
 // recovery: under the cross-stripe load, the coordinator's active is killed with SIGKILL and the
 // time to the first transaction on the same streams that commits is measured, against the same
 // for the hash-tagged load (a single-stripe failover).
 //
-//   node bench/cross-stripe.mjs [--seconds 20] [--clients 8] [--modes memory,restartable]
+//   node bench/cross-stripe.mjs [--seconds 20] [--rounds 4] [--clients 8] [--modes memory,restartable]
 //        [--kinds one,cross] [--skip-recovery] [--cpu] [--checkout DIR] [--profile DIR] [--rate R]
 //
 // `--rate R` adds an open-loop run of each kind at the same load: R transactions/s in total,
@@ -36,6 +39,7 @@ const repoRoot = path.resolve(benchDir, '..');
 const { values: flags } = parseArgs({
   options: {
     seconds: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '4' },
     clients: { type: 'string', default: '8' },
     modes: { type: 'string', default: 'memory,restartable' },
     kinds: { type: 'string', default: 'one,cross' },
@@ -50,6 +54,8 @@ const checkout = flags.checkout ? path.resolve(flags.checkout) : repoRoot;
 const cliBin = path.join(checkout, 'packages/cli/dist/bin.js');
 const nodeArgs = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(flags.profile)] : [];
 const SECONDS = Number(flags.seconds);
+const ROUNDS = Number(flags.rounds);
+if (!(ROUNDS >= 1 && Number.isInteger(ROUNDS))) throw new Error('--rounds must be a positive integer');
 const CLIENTS = Number(flags.clients);
 const RATE = flags.rate === undefined ? undefined : Number(flags.rate);
 /** Pairs an open-loop run cycles through: enough that one is rarely still in flight when its turn comes again. */
@@ -132,7 +138,7 @@ function pairs(kind, count = CLIENTS) {
   return out;
 }
 
-/** C clients each running transactions on their pair for `seconds`; returns latencies (ms) and the rate. */
+/** C clients each running transactions on their pair for `seconds`; returns the latencies (ms) and the failures. */
 async function load(c, kind, seconds, onCommit) {
   const url = c.config.stripes[0].servers[0].listen[0];
   const clients = await Promise.all(pairs(kind).map(() => connect(url, { transports: [tcpTransport()], reconnectWindowMs: 20000, requestTimeoutMs: 60000 })));
@@ -154,7 +160,7 @@ async function load(c, kind, seconds, onCommit) {
     }
   }));
   await Promise.all(clients.map((cl) => cl.close()));
-  return { rate: latencies.length / seconds, ...quantiles(latencies), failed };
+  return { latencies, failed };
 }
 
 function quantiles(values) {
@@ -165,7 +171,8 @@ function quantiles(values) {
 
 /**
  * Open loop: RATE transactions/s in total for `seconds`, the n-th scheduled at start + n / RATE
- * and sent on client n mod C, whatever the answers do. Latency counts from the schedule.
+ * and sent on client n mod C, whatever the answers do. Latency counts from the schedule; returns
+ * it, the latency from the take-up and the generator's lateness (ms), and the failures.
  */
 async function openLoad(c, kind, seconds) {
   const url = c.config.stripes[0].servers[0].listen[0];
@@ -205,8 +212,7 @@ async function openLoad(c, kind, seconds) {
   }
   await Promise.all(running);
   await Promise.all(clients.map((cl) => cl.close()));
-  const takeUp = quantiles(fromTakeUp);
-  return { rate: latencies.length / seconds, ...quantiles(latencies), failed, lagP50: quantiles(lags).p50, takeUpP50: takeUp.p50, takeUpP99: takeUp.p99 };
+  return { latencies, fromTakeUp, lags, failed };
 }
 
 /** Under load, SIGKILL of alpha's active (the coordinator of every cross-stripe pair): ms to the first commit of a transaction begun after it. */
@@ -238,36 +244,76 @@ function ioCalls(pid) {
   return { reads: Number(/syscr: (\d+)/.exec(io)[1]), writes: Number(/syscw: (\d+)/.exec(io)[1]) };
 }
 
-/** `load`, with each member's CPU µs per transaction over it when `--cpu` is given. */
-async function measuredLoad(c, kind, open = false) {
+/** Each member's CPU ms and read and write calls so far. */
+const usage = (c) => new Map([...c.members].map(([name, m]) => [name, { cpu: cpuMs(m.child.pid), ...ioCalls(m.child.pid) }]));
+
+/**
+ * The kinds' measured loads, in turns on one cluster: `ROUNDS` slices of SECONDS / ROUNDS each per
+ * kind, the kinds' order flipped every round. Returns each kind's pooled figures (rate over its
+ * slices' time); with `--cpu`, prints each member's CPU µs and calls per transaction of each kind.
+ */
+async function interleaved(c, kinds, open) {
   const actives = new Set(await waitActives(c));
-  const before = new Map([...c.members].map(([name, m]) => [name, { cpu: cpuMs(m.child.pid), ...ioCalls(m.child.pid) }]));
-  const fromUs = process.hrtime.bigint() / 1000n;
-  const r = open ? await openLoad(c, kind, SECONDS) : await load(c, kind, SECONDS);
-  const toUs = process.hrtime.bigint() / 1000n;
-  const count = r.rate * SECONDS;
-  const cpu = [...c.members].map(([name, m]) => {
-    const { cpu, reads, writes } = before.get(name);
-    const now = ioCalls(m.child.pid);
-    return `${name}${actives.has(name) ? ' (active)' : ''} ${(((cpuMs(m.child.pid) - cpu) * 1000) / count).toFixed(0)} (${((now.reads - reads) / count).toFixed(2)} reads, ${((now.writes - writes) / count).toFixed(2)} writes)`;
-  });
-  if (flags.cpu) console.error(`  CPU µs (read, write calls) per transaction: ${cpu.join(', ')}`);
-  if (flags.profile) console.error(`  profiles of ${[...c.members].map(([name, m]) => `${name} pid ${m.child.pid}`).join(', ')}; measured window: --from ${fromUs} --to ${toUs}`);
-  return r;
+  const slice = SECONDS / ROUNDS;
+  const pooled = new Map(kinds.map((kind) => [kind, { latencies: [], fromTakeUp: [], lags: [], failed: 0, spent: new Map() }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) {
+      const p = pooled.get(kind);
+      const before = usage(c);
+      const fromUs = process.hrtime.bigint() / 1000n;
+      const r = open ? await openLoad(c, kind, slice) : await load(c, kind, slice);
+      const toUs = process.hrtime.bigint() / 1000n;
+      for (const [name, now] of usage(c)) {
+        const was = before.get(name);
+        const sum = p.spent.get(name) ?? { cpu: 0, reads: 0, writes: 0 };
+        p.spent.set(name, { cpu: sum.cpu + now.cpu - was.cpu, reads: sum.reads + now.reads - was.reads, writes: sum.writes + now.writes - was.writes });
+      }
+      // Loops, not spreads: a slice may hold more latencies than a call takes arguments.
+      for (const ms of r.latencies) p.latencies.push(ms);
+      for (const ms of r.fromTakeUp ?? []) p.fromTakeUp.push(ms);
+      for (const ms of r.lags ?? []) p.lags.push(ms);
+      p.failed += r.failed;
+      if (flags.profile) console.error(`  ${kind} round ${round + 1}: profiles of ${[...c.members].map(([name, m]) => `${name} pid ${m.child.pid}`).join(', ')}; measured window: --from ${fromUs} --to ${toUs}`);
+    }
+  }
+  const figures = new Map();
+  for (const [kind, p] of pooled) {
+    const count = p.latencies.length;
+    if (flags.cpu) {
+      const each = [...p.spent].map(([name, { cpu, reads, writes }]) => `${name}${actives.has(name) ? ' (active)' : ''} ${((cpu * 1000) / count).toFixed(0)} (${(reads / count).toFixed(2)} reads, ${(writes / count).toFixed(2)} writes)`);
+      console.error(`  ${kind}${open ? ` at ${RATE} tx/s` : ''}: CPU µs (read, write calls) per transaction: ${each.join(', ')}`);
+    }
+    const takeUp = quantiles(p.fromTakeUp);
+    figures.set(kind, { rate: count / SECONDS, ...quantiles(p.latencies), failed: p.failed, ...(open ? { lagP50: quantiles(p.lags).p50, takeUpP50: takeUp.p50, takeUpP99: takeUp.p99 } : {}) });
+  }
+  return figures;
 }
 
 const rows = [];
+const kinds = flags.kinds.split(',');
 for (const mode of flags.modes.split(',')) {
-  for (const kind of flags.kinds.split(',')) {
+  const c = await startCluster(mode);
+  try {
+    for (const kind of kinds) await load(c, kind, 2); // warm up
+    const closed = await interleaved(c, kinds, false);
+    const open = RATE === undefined ? undefined : await interleaved(c, kinds, true);
+    for (const kind of kinds) {
+      const r = closed.get(kind);
+      console.error(`${mode} ${kind}: ${Math.round(r.rate)} tx/s (${r.failed} failed), p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
+      const o = open?.get(kind);
+      if (o) console.error(`${mode} ${kind} at ${RATE} tx/s: ${Math.round(o.rate)} tx/s (${o.failed} failed), p50 ${o.p50.toFixed(2)} ms, p99 ${o.p99.toFixed(2)} ms; from take-up p50 ${o.takeUpP50.toFixed(2)} ms, p99 ${o.takeUpP99.toFixed(2)} ms (generator lag p50 ${o.lagP50.toFixed(2)} ms)`);
+      rows.push({ mode, kind, ...r, open: o, failoverMs: null });
+    }
+  } finally {
+    await stopCluster(c);
+  }
+  if (flags['skip-recovery']) continue;
+  // A failover ends the cluster it happens on: each kind's gets one of its own.
+  for (const kind of kinds) {
     const c = await startCluster(mode);
     try {
       await load(c, kind, 2); // warm up
-      const r = await measuredLoad(c, kind);
-      console.error(`${mode} ${kind}: ${Math.round(r.rate)} tx/s (${r.failed} failed), p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
-      const open = RATE === undefined ? undefined : await measuredLoad(c, kind, true);
-      if (open) console.error(`${mode} ${kind} at ${RATE} tx/s: ${Math.round(open.rate)} tx/s (${open.failed} failed), p50 ${open.p50.toFixed(2)} ms, p99 ${open.p99.toFixed(2)} ms; from take-up p50 ${open.takeUpP50.toFixed(2)} ms, p99 ${open.takeUpP99.toFixed(2)} ms (generator lag p50 ${open.lagP50.toFixed(2)} ms)`);
-      const failoverMs = flags['skip-recovery'] ? null : await recovery(c, kind);
-      rows.push({ mode, kind, ...r, open, failoverMs });
+      rows.find((r) => r.mode === mode && r.kind === kind).failoverMs = await recovery(c, kind);
     } finally {
       await stopCluster(c);
     }

@@ -56,7 +56,8 @@ const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrore
                                                                                            (PARTS=stripes)
   --cross-stripe   transactions over two stripes against the same on one (hash-tagged): tx/s, p50,
                    p99 (8 clients in a closed loop, then both at the same load, XS_RATE=1000 tx/s
-                   open loop), and the first commit after SIGKILL of the coordinator's active
+                   open loop; the two kinds in turns on one cluster, 4 rounds), and the first
+                   commit after SIGKILL of the coordinator's active
                    (bench/cross-stripe.mjs)                                                (PARTS=cross-stripe)
   --all            --ws --mirrored --failover --rejoin --stripes --cross-stripe            (PARTS=all)
   --large-data     4 GiB over 1,000,000 streams into one server of 256 MB heap: RSS, cold reads (bench/large-data.mjs)
