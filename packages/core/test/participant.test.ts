@@ -120,6 +120,41 @@ describe('Participant', () => {
     expect(txnLog.prepared.has('c#2/0.1.2')).toBe(true);
   });
 
+  it('ends a part whose decision overtook its prepare once the prepare is written, without asking the coordinator', async () => {
+    // Another participant voted no, or the coordinator gave up waiting: its abort reaches this
+    // stripe while the prepare is still replicating. Dropped, it would leave the part holding its
+    // stream until the resolver asked, half a second later.
+    const { committer, participant, txnLog, asked, writtenThrough, fire } = await participantHarness();
+    const prepared = participant.prepare(prepareOf(1, 's'));
+    await writtenThrough(1);
+    const told = participant.decide({ txnId: 'c#1/0.1.1', decision: Decision.Abort });
+    committer.commitThrough(1);
+    await prepared;
+    await turns(5);
+    fire(TXN_OUTCOME_DELAY_MAX_MS);
+    await writtenThrough(2);
+    committer.commitThrough(2);
+    await told;
+    expect(txnLog.ended.get('c#1/0.1.1')).toBe(Decision.Abort);
+    expect(txnLog.prepared.size).toBe(0);
+    expect(committer.holderOf('s')).toBeUndefined();
+    expect(asked).toEqual([]);
+  });
+
+  it('answers a resent prepare still being written with the same ranges, and writes one prepare record', async () => {
+    const { committer, participant, txnLog, writtenThrough, groupCommits } = await participantHarness();
+    const first = participant.prepare(prepareOf(1, 's'));
+    await writtenThrough(1);
+    const resent = participant.prepare(prepareOf(1, 's'));
+    committer.commitThrough(1);
+    const expected = [{ stream: 's', firstVersion: 0, eventCount: 1 }];
+    expect(await first).toEqual(expected);
+    expect(await resent).toEqual(expected);
+    await turns(5);
+    expect(groupCommits).toEqual([[1]]);
+    expect(txnLog.prepared.get('c#1/0.1.1')!.record.lsn).toBe(1);
+  });
+
   it('writes a lone outcome after TXN_OUTCOME_DELAY_MAX_MS when no other record comes', async () => {
     const { committer, participant, txnLog, writtenThrough, prepareCommitted, groupCommits, fire } = await participantHarness();
     await prepareCommitted(prepareOf(1, 's'), 1);

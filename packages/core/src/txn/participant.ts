@@ -40,19 +40,30 @@ export class Participant {
   private readonly ending = new Map<string, Promise<void>>();
   /** Parts whose coordinator did not answer: since when (monotonic ms) it has not, by transaction. */
   private readonly unanswered = new Map<string, number>();
+  /** Prepares being written, by transaction: a resend joins one, and a decision waits for it. */
+  private readonly preparing = new Map<string, Promise<StreamEntry[]>>();
 
   constructor(private readonly context: ParticipantContext) {}
 
   /**
    * Prepares this stripe's part; resolves, with the part's stream ranges, once the prepare record
-   * is committed. Asking again for a part prepared already answers the same.
+   * is committed. Asking again for a part prepared already, or being prepared (a coordinator's
+   * resend after its link dropped), answers the same: one prepare record per part.
    * @throws StreamBusyError or WrongExpectedVersionError: the vote is no, and nothing is held
    */
-  async prepare(request: PrepareRequest): Promise<StreamEntry[]> {
+  prepare(request: PrepareRequest): Promise<StreamEntry[]> {
     const { txnLog } = this.context;
     const open = txnLog.prepared.get(request.txnId);
-    if (open) return entriesOf(open.record);
-    if (txnLog.ended.has(request.txnId)) throw new InvalidArgumentError('txnId', `transaction ${request.txnId} already ended on this stripe`);
+    if (open) return Promise.resolve(entriesOf(open.record));
+    if (txnLog.ended.has(request.txnId)) return Promise.reject(new InvalidArgumentError('txnId', `transaction ${request.txnId} already ended on this stripe`));
+    const running = this.preparing.get(request.txnId);
+    if (running) return running;
+    const preparing = this.writePrepare(request).finally(() => this.preparing.delete(request.txnId));
+    this.preparing.set(request.txnId, preparing);
+    return preparing;
+  }
+
+  private async writePrepare(request: PrepareRequest): Promise<StreamEntry[]> {
     // A part of an earlier transaction still holding a stream, decided but not yet told, is ended first.
     const streams = request.part.appends.map((a) => a.stream);
     if (this.mustSettle(streams)) await this.settleHeld(streams);
@@ -79,6 +90,11 @@ export class Participant {
    * in the next group commit (the next prepare's, usually) rather than starting one of its own.
    */
   decide(request: DecideRequest): Promise<null> {
+    // A decision may overtake its part's prepare (another participant voted no, or the coordinator
+    // gave up waiting): it ends the part once the prepare is written, rather than leaving it to
+    // hold its streams until the resolver asks.
+    const preparing = this.preparing.get(request.txnId);
+    if (preparing) return preparing.then(NOTHING, NOTHING).then(() => this.decide(request));
     return this.end(request.txnId, request.decision, TXN_OUTCOME_DELAY_MAX_MS).then(() => null);
   }
 
@@ -223,3 +239,5 @@ export class Participant {
     await committer.writeStep(RecordKind.Outcome, txn, prepare.clientId, prepare.seq, decision === Decision.Commit ? writes(prepare) : [], lateMs);
   }
 }
+
+const NOTHING = (): void => {};
