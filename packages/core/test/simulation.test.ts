@@ -21,7 +21,7 @@
 //   KILN_SIM_STRIPES=<n> fix the stripes at n (by default about a third of the seeds draw 2 to 4 stripes of 1 to 3 servers, the rest one)
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
-import { anomalyClasses } from '../src/testing/checker/index.js';
+import { anomalyClasses, overlappingLeases } from '../src/testing/checker/index.js';
 import {
   defaultReplayCommand,
   Prng,
@@ -29,6 +29,7 @@ import {
   runMemoryRestart,
   runSeed,
   Scheduler,
+  SIM_CLOCK_DRIFT_MAX,
   SimCluster,
   SimNetwork,
   startGroupMember,
@@ -62,6 +63,12 @@ const options: RunSeedOptions = {
   swarm: { ...(servers === undefined ? {} : { servers }), ...(stripes === undefined ? {} : { stripes }) },
   replayCommand: (seed) => `${replayEnv ? `${replayEnv} ` : ''}${defaultReplayCommand(seed)}`,
 };
+
+/**
+ * Seeds found before clocks drifted and before drawn seeds ran without disks, run as they were
+ * found: true clocks, disks (a seed draws both after everything else, so the rest stays as drawn).
+ */
+const asFound = { clockDrift: 0, persistence: 'restartable' } as const;
 
 /** A failure report: the replay command first, then what went wrong and the run's last events. */
 function report(result: SeedResult): string {
@@ -156,7 +163,7 @@ if (single !== undefined) {
       it(`${timing.electionTimeMs}/${timing.mirrorTimeoutMs}/${timing.leaseMs} ms: seeds ${seeds.join(', ')} check clean (${why})`, async () => {
         const failed: string[] = [];
         for (const seed of seeds) {
-          const found = { ...options, swarm: { ...options.swarm, stripes: 1 }, startMember: withTiming(timing) };
+          const found = { ...options, swarm: { ...options.swarm, ...asFound, stripes: 1 }, startMember: withTiming(timing) };
           const result = await runSeed(seed, found);
           if (!result.ok) failed.push(report(await runSeed(seed, { ...found, traceLinesKept: 60 })));
         }
@@ -196,7 +203,7 @@ if (single !== undefined) {
       const caught: SeedResult[] = [];
       for (let seed = 1; seed <= 200 && caught.length < 3; seed++) {
         // A lone server: in a group the mirrors' copies would hide a lost local write.
-        const result = await runSeed(seed, { ...options, swarm: { servers: 1, voters: 0 }, ackBeforeSync: true });
+        const result = await runSeed(seed, { ...options, swarm: { ...asFound, servers: 1, voters: 0 }, ackBeforeSync: true });
         if (!result.ok) {
           expect(result.problems, `seed ${seed}: the run itself must complete`).toEqual([]);
           caught.push(result);
@@ -211,7 +218,7 @@ if (single !== undefined) {
     it('catches the planted bug in a cluster of stripes, and names the stripe that lost the write', async () => {
       // Stripes of one server and no voters (no mirror copy hides a lost write), crashed often, with
       // slow fsyncs that lose everything unsynced: the window the bug opens, widened.
-      const swarm = { stripeServers: [1, 1, 1], voters: 0, crashes: 3, stripeLosses: 1, syncDelayMaxMs: 10, unsyncedSurvivalProbability: 0 };
+      const swarm = { ...asFound, stripeServers: [1, 1, 1], voters: 0, crashes: 3, stripeLosses: 1, syncDelayMaxMs: 10, unsyncedSurvivalProbability: 0 };
       // A lost decide may also show as a transaction over several stripes that its coordinator
       // aborted and a participant committed: the same bug, seen across stripes. Look on for a loss.
       let caught: SeedResult | undefined;
@@ -251,7 +258,7 @@ if (single !== undefined) {
       // Paused past its lease while a mirror took over, the active took the answers waiting for it
       // as fresh, and held its lease again for an instant before the new term reached it.
       for (const seed of [70, 285]) {
-        const result = await runSeed(seed, options);
+        const result = await runSeed(seed, { ...options, swarm: { ...options.swarm, ...asFound } });
         expect(result.problems, `seed ${seed}`).toEqual([]);
       }
     });
@@ -359,6 +366,46 @@ if (single !== undefined) {
         expect(cluster.activeName(), `seed ${seed}: ${cluster.describeServers().join('; ')}`).toBeDefined();
         expect(cluster.problems, `seed ${seed}`).toEqual([]);
       });
+    });
+
+    /**
+     * Three servers; once the first active holds its lease, its clock runs at 1 - drift and the
+     * others' at 1 + drift, and it is cut off. Returns the leases that overlap, and who took office after the cut.
+     */
+    async function cutOffSlowActive(seed: number, drift: number): Promise<{ overlaps: string[]; successors: string[] }> {
+      const scheduler = new Scheduler({ seed });
+      const network = new SimNetwork(scheduler, { delayMinMs: 1, delayMaxMs: 5 });
+      const cluster = new SimCluster({ scheduler, network, createStore, members: [{ name: 's1' }, { name: 's2' }, { name: 's3' }], startMember: startGroupMember() });
+      try {
+        await scheduler.settle(cluster.start(), 30_000, 'cluster start');
+        await scheduler.run({ until: () => cluster.activeName() !== undefined, untilMs: scheduler.now + 30_000 });
+        const active = cluster.activeName();
+        expect(active, `seed ${seed}: a cold start elects`).toBeDefined();
+        await scheduler.run({ untilMs: scheduler.now + 2_000 });
+        for (const name of cluster.names) scheduler.machineClock(name).setRate(name === active ? 1 - drift : 1 + drift);
+        const cutAt = cluster.tookOffice.length;
+        network.isolate(active!, cluster.names);
+        await scheduler.run({ untilMs: scheduler.now + 5_000 });
+        return { overlaps: cluster.leaseIntervals().flatMap(overlappingLeases), successors: cluster.tookOffice.slice(cutAt).map((t) => t.name) };
+      } finally {
+        await scheduler.settle(cluster.closeAll(), 30_000, 'shutdown').catch(() => {});
+        await cluster.dispose();
+      }
+    }
+
+    it('sees clock drift: a cut-off active on a slow clock keeps its lease past a successor on fast clocks only beyond the drift bound', async () => {
+      // The successor's first poll waits mirrorTimeoutMs (700 ms) on its fast clock, the old lease
+      // runs leaseMs (600 ms) on the slow one: apart up to (700 - 600) / (700 + 600), about 7.7 %
+      // of drift, before the election's own steps; the drawn seeds' 1 % stays well inside. At 30 %
+      // the new active holds its lease before the old one's runs out, and the lease check must say so.
+      for (const seed of [1, 2, 3]) {
+        const within = await cutOffSlowActive(seed, SIM_CLOCK_DRIFT_MAX);
+        expect(within.successors, `seed ${seed}: the others elect`).toHaveLength(1);
+        expect(within.overlaps, `seed ${seed}`).toEqual([]);
+        const beyond = await cutOffSlowActive(seed, 0.3);
+        expect(beyond.successors, `seed ${seed}: the others elect`).toHaveLength(1);
+        expect(beyond.overlaps, `seed ${seed}: leases overlap`).toHaveLength(1);
+      }
     });
 
     it('runs tasks in (virtual time, sequence) order, holds a paused node, drops a crashed one', async () => {
