@@ -3,11 +3,13 @@
 // history checker (and no two servers may take office in one term of a stripe, nor hold leases
 // that overlap in true time). In some seeds of
 // one group an operator also adds and removes servers at runtime, amid the faults (operator.ts).
+// Each member's clock runs at a rate of its own within the drift leases tolerate, and about one seed
+// in four runs without disks (memory mode).
 // Every seed must check clean; one seed replays bit for bit; and a planted
 // durability bug must be caught, in a lone server and in a cluster of stripes, and so must a
 // participant that shows a transaction's part before its outcome, and an active that gives up a
 // membership change without recording its view again (given-up-changes.ts scripts that split brain),
-// and a lease that outlasts the election's wait. A member that restarts without a disk after
+// and a lease that outlasts the election's wait, and clocks that drift past the bound. A member that restarts without a disk after
 // membership changes must hold the active's view again before it votes (memory-restart.ts).
 //
 //   KILN_SEED=<n>        run (and report in full) one seed only: the replay command of a failure
@@ -21,7 +23,7 @@
 //   KILN_SIM_STRIPES=<n> fix the stripes at n (by default about a third of the seeds draw 2 to 4 stripes of 1 to 3 servers, the rest one)
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
-import { anomalyClasses } from '../src/testing/checker/index.js';
+import { anomalyClasses, overlappingLeases } from '../src/testing/checker/index.js';
 import {
   defaultReplayCommand,
   Prng,
@@ -29,6 +31,7 @@ import {
   runMemoryRestart,
   runSeed,
   Scheduler,
+  SIM_CLOCK_DRIFT_MAX,
   SimCluster,
   SimNetwork,
   startGroupMember,
@@ -62,6 +65,12 @@ const options: RunSeedOptions = {
   swarm: { ...(servers === undefined ? {} : { servers }), ...(stripes === undefined ? {} : { stripes }) },
   replayCommand: (seed) => `${replayEnv ? `${replayEnv} ` : ''}${defaultReplayCommand(seed)}`,
 };
+
+/**
+ * Seeds found before clocks drifted and before drawn seeds ran without disks, run as they were
+ * found: true clocks, disks (a seed draws both after everything else, so the rest stays as drawn).
+ */
+const asFound = { clockDrift: 0, persistence: 'restartable' } as const;
 
 /** A failure report: the replay command first, then what went wrong and the run's last events. */
 function report(result: SeedResult): string {
@@ -105,9 +114,12 @@ if (single !== undefined) {
     process.env.KILN_SEED_BASE === 'random' ? new Prng(Date.now()).nextUint32() : Number(process.env.KILN_SEED_BASE ?? 1);
   const chunk = 100;
 
-  /** The cluster shapes the seeds drew: `servers+voters` of one stripe, and `stripes:`, `servers:`, `voters:` of several. */
+  /** The cluster shapes the seeds drew: `servers+voters` of one stripe, and `stripes:`, `servers:`, `voters:` of several; memory mode and drift of one and of several. */
   const shapes = new Set<string>();
   const noteShape = ({ swarm }: SeedResult): void => {
+    const where = swarm.stripes === 1 ? 'one stripe' : 'stripes';
+    if (swarm.persistence === 'memory') shapes.add(`memory, ${where}`);
+    if (swarm.clockDrift > 0) shapes.add(`drift, ${where}`);
     if (swarm.stripes === 1) shapes.add(`${swarm.servers}+${swarm.voters}`);
     if (swarm.membershipChanges > 0) shapes.add('membership changes');
     else for (const shape of [`stripes:${swarm.stripes}`, `voters:${swarm.voters}`, ...swarm.stripeServers.map((n) => `servers:${n}`)]) shapes.add(shape);
@@ -128,8 +140,9 @@ if (single !== undefined) {
       }, 120_000);
     }
 
-    it.runIf(count >= 1000 && servers === undefined && stripes === undefined)('drew every shape: one group of 1 to 5 servers with 0 to 2 voters, some with membership changes; 2 to 4 stripes of 1 to 3 servers with 0 to 2 voters', () => {
-      const group = [1, 2, 3, 4, 5].flatMap((n) => [0, 1, 2].filter((v) => n !== 2 || v > 0).map((v) => `${n}+${v}`)).concat('membership changes');
+    it.runIf(count >= 1000 && servers === undefined && stripes === undefined)('drew every shape: one group of 1 to 5 servers with 0 to 2 voters, some with membership changes; 2 to 4 stripes of 1 to 3 servers with 0 to 2 voters; each of both in memory mode and with drifting clocks', () => {
+      const modes = ['memory', 'drift'].flatMap((mode) => [`${mode}, one stripe`, `${mode}, stripes`]);
+      const group = [1, 2, 3, 4, 5].flatMap((n) => [0, 1, 2].filter((v) => n !== 2 || v > 0).map((v) => `${n}+${v}`)).concat('membership changes', ...modes);
       const striped = [...[2, 3, 4].map((n) => `stripes:${n}`), ...[1, 2, 3].map((n) => `servers:${n}`), ...[0, 1, 2].map((n) => `voters:${n}`)];
       expect([...group, ...striped].filter((shape) => !shapes.has(shape))).toEqual([]);
     });
@@ -156,7 +169,7 @@ if (single !== undefined) {
       it(`${timing.electionTimeMs}/${timing.mirrorTimeoutMs}/${timing.leaseMs} ms: seeds ${seeds.join(', ')} check clean (${why})`, async () => {
         const failed: string[] = [];
         for (const seed of seeds) {
-          const found = { ...options, swarm: { ...options.swarm, stripes: 1 }, startMember: withTiming(timing) };
+          const found = { ...options, swarm: { ...options.swarm, ...asFound, stripes: 1 }, startMember: withTiming(timing) };
           const result = await runSeed(seed, found);
           if (!result.ok) failed.push(report(await runSeed(seed, { ...found, traceLinesKept: 60 })));
         }
@@ -196,7 +209,7 @@ if (single !== undefined) {
       const caught: SeedResult[] = [];
       for (let seed = 1; seed <= 200 && caught.length < 3; seed++) {
         // A lone server: in a group the mirrors' copies would hide a lost local write.
-        const result = await runSeed(seed, { ...options, swarm: { servers: 1, voters: 0 }, ackBeforeSync: true });
+        const result = await runSeed(seed, { ...options, swarm: { ...asFound, servers: 1, voters: 0 }, ackBeforeSync: true });
         if (!result.ok) {
           expect(result.problems, `seed ${seed}: the run itself must complete`).toEqual([]);
           caught.push(result);
@@ -211,7 +224,7 @@ if (single !== undefined) {
     it('catches the planted bug in a cluster of stripes, and names the stripe that lost the write', async () => {
       // Stripes of one server and no voters (no mirror copy hides a lost write), crashed often, with
       // slow fsyncs that lose everything unsynced: the window the bug opens, widened.
-      const swarm = { stripeServers: [1, 1, 1], voters: 0, crashes: 3, stripeLosses: 1, syncDelayMaxMs: 10, unsyncedSurvivalProbability: 0 };
+      const swarm = { ...asFound, stripeServers: [1, 1, 1], voters: 0, crashes: 3, stripeLosses: 1, syncDelayMaxMs: 10, unsyncedSurvivalProbability: 0 };
       // A lost decide may also show as a transaction over several stripes that its coordinator
       // aborted and a participant committed: the same bug, seen across stripes. Look on for a loss.
       let caught: SeedResult | undefined;
@@ -251,7 +264,7 @@ if (single !== undefined) {
       // Paused past its lease while a mirror took over, the active took the answers waiting for it
       // as fresh, and held its lease again for an instant before the new term reached it.
       for (const seed of [70, 285]) {
-        const result = await runSeed(seed, options);
+        const result = await runSeed(seed, { ...options, swarm: { ...options.swarm, ...asFound } });
         expect(result.problems, `seed ${seed}`).toEqual([]);
       }
     });
@@ -359,6 +372,46 @@ if (single !== undefined) {
         expect(cluster.activeName(), `seed ${seed}: ${cluster.describeServers().join('; ')}`).toBeDefined();
         expect(cluster.problems, `seed ${seed}`).toEqual([]);
       });
+    });
+
+    /**
+     * Three servers; once the first active holds its lease, its clock runs at 1 - drift and the
+     * others' at 1 + drift, and it is cut off. Returns the leases that overlap, and who took office after the cut.
+     */
+    async function cutOffSlowActive(seed: number, drift: number): Promise<{ overlaps: string[]; successors: string[] }> {
+      const scheduler = new Scheduler({ seed });
+      const network = new SimNetwork(scheduler, { delayMinMs: 1, delayMaxMs: 5 });
+      const cluster = new SimCluster({ scheduler, network, createStore, members: [{ name: 's1' }, { name: 's2' }, { name: 's3' }], startMember: startGroupMember() });
+      try {
+        await scheduler.settle(cluster.start(), 30_000, 'cluster start');
+        await scheduler.run({ until: () => cluster.activeName() !== undefined, untilMs: scheduler.now + 30_000 });
+        const active = cluster.activeName();
+        expect(active, `seed ${seed}: a cold start elects`).toBeDefined();
+        await scheduler.run({ untilMs: scheduler.now + 2_000 });
+        for (const name of cluster.names) scheduler.machineClock(name).setRate(name === active ? 1 - drift : 1 + drift);
+        const cutAt = cluster.tookOffice.length;
+        network.isolate(active!, cluster.names);
+        await scheduler.run({ untilMs: scheduler.now + 5_000 });
+        return { overlaps: cluster.leaseIntervals().flatMap(overlappingLeases), successors: cluster.tookOffice.slice(cutAt).map((t) => t.name) };
+      } finally {
+        await scheduler.settle(cluster.closeAll(), 30_000, 'shutdown').catch(() => {});
+        await cluster.dispose();
+      }
+    }
+
+    it('sees clock drift: a cut-off active on a slow clock keeps its lease past a successor on fast clocks only beyond the drift bound', async () => {
+      // The successor's first poll waits mirrorTimeoutMs (700 ms) on its fast clock, the old lease
+      // runs leaseMs (600 ms) on the slow one: apart up to (700 - 600) / (700 + 600), about 7.7 %
+      // of drift, before the election's own steps; the drawn seeds' 1 % stays well inside. At 30 %
+      // the new active holds its lease before the old one's runs out, and the lease check must say so.
+      for (const seed of [1, 2, 3]) {
+        const within = await cutOffSlowActive(seed, SIM_CLOCK_DRIFT_MAX);
+        expect(within.successors, `seed ${seed}: the others elect`).toHaveLength(1);
+        expect(within.overlaps, `seed ${seed}`).toEqual([]);
+        const beyond = await cutOffSlowActive(seed, 0.3);
+        expect(beyond.successors, `seed ${seed}: the others elect`).toHaveLength(1);
+        expect(beyond.overlaps, `seed ${seed}: leases overlap`).toHaveLength(1);
+      }
     });
 
     it('runs tasks in (virtual time, sequence) order, holds a paused node, drops a crashed one', async () => {

@@ -24,7 +24,7 @@ import type { EventPosition } from '../checker/types.js';
 import { CrashableStore, type CrashableStoreOptions, type CrashReport } from './crashable-store.js';
 import { simUrl, type SimNetwork } from './network.js';
 import type { Prng } from './prng.js';
-import type { Scheduler, SimNode } from './scheduler.js';
+import type { Scheduler, SimClock, SimNode } from './scheduler.js';
 
 /** One member of a simulated group. */
 export interface SimMemberSpec {
@@ -367,6 +367,25 @@ export class SimCluster {
     return report!;
   }
 
+  /**
+   * True when `name` is a running server and no other running server of its stripe is in sync
+   * (by the newest view a running server of the stripe holds) and holds the log up to the highest
+   * commit index a running server of the stripe knows: crashing it without a disk would lose
+   * acknowledged transactions, as memory mode warns it does.
+   */
+  holdsLastCopy(name: string): boolean {
+    const stripe = this.stripes.find((s) => s.servers.includes(name));
+    if (stripe === undefined || !this.isUp(name)) return false;
+    const statuses = stripe.servers.flatMap((server) => {
+      const status = this.isUp(server) ? this.member(server)?.server?.status() : undefined;
+      return status === undefined ? [] : [{ server, status }];
+    });
+    const committed = Math.max(0, ...statuses.map(({ status }) => status.commitIndex));
+    const newest = statuses.map(({ status }) => status.group).reduce((a, b) => (b !== undefined && (a === undefined || b.viewVersion > a.viewVersion) ? b : a), undefined);
+    const inSync = (server: string): boolean => newest === undefined || newest.inSync.includes(server);
+    return !statuses.some(({ server, status }) => server !== name && inSync(server) && status.lastLsn >= committed);
+  }
+
   /** The server of `stripe` (an index into {@link stripes}) that reports itself `ACTIVE-COORDINATOR`, if exactly one running server does. */
   activeName(stripe = 0): string | undefined {
     const actives = this.stripes[stripe]!.servers.filter((name) => this.isUp(name) && this.member(name)?.server?.status().state === 'ACTIVE-COORDINATOR');
@@ -471,12 +490,12 @@ export class SimCluster {
   }
 
   /**
-   * Keeps a lease `name` found held, from now to when it runs out in true time (the simulation's
-   * monotonic clocks run at the true rate, without drift); one interval while it is renewed.
+   * Keeps a lease `name` found held, from now to when it runs out in true time (its clock counts
+   * the rest at its machine's rate); one interval while it is renewed.
    */
-  private noteLease(spec: SimMemberInfo, clock: Clock, term: number, untilMs: number): void {
+  private noteLease(spec: SimMemberInfo, clock: SimClock, term: number, untilMs: number): void {
     const fromMs = this.scheduler.now;
-    const lease = { name: spec.name, term, fromMs, untilMs: fromMs + (untilMs - clock.monotonicMs()) };
+    const lease = { name: spec.name, term, fromMs, untilMs: fromMs + clock.machine.trueMsOf(untilMs - clock.monotonicMs()) };
     let stripe = this.leases.get(spec.stripe ?? '');
     if (!stripe) this.leases.set(spec.stripe ?? '', (stripe = []));
     const last = stripe.findLast((l) => l.name === spec.name);

@@ -43,7 +43,7 @@ export {
   type StartMember,
 } from './cluster.js';
 export { Workload, HistoryRecorder, type WorkloadOptions, type WorkloadCluster } from './workload.js';
-export { runSeed, drawSwarm, defaultReplayCommand, type RunSeedOptions, type SeedResult, type SwarmParameters } from './run-seed.js';
+export { runSeed, drawSwarm, defaultReplayCommand, SIM_CLOCK_DRIFT_MAX, type RunSeedOptions, type SeedResult, type SwarmParameters } from './run-seed.js';
 export { runGivenUpChanges, type GivenUpChangesOptions } from './given-up-changes.js';
 export { runMemoryRestart, type MemoryRestartOptions } from './memory-restart.js';
 export type { ScriptedSplitResult } from './scripted-split.js';

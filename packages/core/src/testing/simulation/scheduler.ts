@@ -213,22 +213,24 @@ export class Scheduler {
 
   // ---- seams -----------------------------------------------------------------------------------
 
-  /** Timers whose callbacks run as tasks of `node` (of that incarnation only). */
+  /** Timers whose callbacks run as tasks of `node` (of that incarnation only), timed by its machine's clock. */
   timers(node: SimNode): SimTimers {
-    return new SimTimers(this, node);
+    return new SimTimers(this, node, this.machineClock(node.name));
   }
 
   /**
    * The clock `node` reads: its monotonic clock counts from the incarnation's start (plus a
-   * seeded origin), as `performance.now()` does per process; its wall clock is the machine's,
-   * shared by every incarnation of `node.name` and moved by {@link MachineClock.jumpWallMs}.
+   * seeded origin), as `performance.now()` does per process, at its machine's rate; its wall clock
+   * is the machine's, shared by every incarnation of `node.name` and moved by
+   * {@link MachineClock.jumpWallMs}.
    */
   clock(node: SimNode): SimClock {
     const state = node as NodeState;
-    return new SimClock(this, this.machineClock(node.name), state.startedMs - state.monotonicOriginMs);
+    const machine = this.machineClock(node.name);
+    return new SimClock(machine, machine.localMsAt(state.startedMs) - state.monotonicOriginMs);
   }
 
-  /** The wall clock of the machine `name` runs on, to jump it. */
+  /** The clock of the machine `name` runs on, to jump its wall clock or set its rate. */
   machineClock(name: string): MachineClock {
     let clock = this.clocks.get(name);
     if (!clock) {
@@ -404,17 +406,22 @@ function describe(error: unknown): string {
   return String(error);
 }
 
-/** Timers whose callbacks run as tasks of one node incarnation; nothing runs on a real timer. */
+/**
+ * Timers whose callbacks run as tasks of one node incarnation; nothing runs on a real timer. A
+ * delay is measured on the machine's clock, as an operating system's timers are: on a clock that
+ * runs fast a timer fires early in true time.
+ */
 export class SimTimers implements Timers {
   /** @internal */
   constructor(
     private readonly scheduler: Scheduler,
     /** The incarnation the callbacks belong to. */
     readonly node: SimNode,
+    private readonly machine: MachineClock,
   ) {}
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
-    const task = this.scheduler.scheduleFor(this.node as NodeState, delayMs, callback, 'timer');
+    const task = this.scheduler.scheduleFor(this.node as NodeState, this.machine.trueMsOf(delayMs), callback, 'timer');
     return { cancel: () => void (task.cancelled = true) };
   }
 
@@ -424,11 +431,18 @@ export class SimTimers implements Timers {
 }
 
 /**
- * A machine's wall clock: virtual time plus an offset that a fault can jump either way (an NTP
- * step, an operator's `date -s`). Kiln may only ever record it, never order or time out by it.
+ * A machine's clock. Its oscillator counts {@link rate} ms per true (virtual) ms, the same for
+ * every process on it: a real crystal drifts, so no two machines' monotonic clocks agree on how
+ * long anything took. Its wall clock counts on the same oscillator from an offset that a fault can
+ * jump either way (an NTP step, an operator's `date -s`); Kiln may only ever record it, never order
+ * or time out by it.
  */
 export class MachineClock {
   private offsetMs = 0;
+  private rateValue = 1;
+  /** The true time and the oscillator's count when the rate was last set: the count is linear from there. */
+  private anchorTrueMs = 0;
+  private anchorLocalMs = 0;
 
   /** @internal */
   constructor(
@@ -436,9 +450,37 @@ export class MachineClock {
     private readonly epochMs: number,
   ) {}
 
+  /** Oscillator ms per true ms: 1 runs true, 1.01 runs 1 % fast. @default 1 */
+  get rate(): number {
+    return this.rateValue;
+  }
+
+  /** Sets the rate from now on; the clock does not jump. */
+  setRate(rate: number): void {
+    if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`a clock rate must be a positive number, got ${rate}`);
+    this.anchorLocalMs = this.localMsAt(this.scheduler.now);
+    this.anchorTrueMs = this.scheduler.now;
+    this.rateValue = rate;
+  }
+
+  /** The oscillator's count at true time `trueMs` (not before the rate was last set), in ms. */
+  localMsAt(trueMs: number): number {
+    return this.anchorLocalMs + (trueMs - this.anchorTrueMs) * this.rateValue;
+  }
+
+  /** The oscillator's count now, in ms. */
+  localMs(): number {
+    return this.localMsAt(this.scheduler.now);
+  }
+
+  /** True ms that pass while this machine counts `localMs`. */
+  trueMsOf(localMs: number): number {
+    return localMs / this.rateValue;
+  }
+
   /** Milliseconds since the epoch, as this machine believes. */
   wallMs(): number {
-    return this.epochMs + this.scheduler.now + this.offsetMs;
+    return this.epochMs + this.localMs() + this.offsetMs;
   }
 
   /** Jumps the wall clock by `deltaMs` (negative: backwards). */
@@ -449,20 +491,20 @@ export class MachineClock {
 }
 
 /**
- * The `Clock` of one node incarnation: `monotonicMs()` advances only with the scheduler, from an
- * origin of its own; `wallMs()` is its machine's (jumpable) wall clock.
+ * The `Clock` of one node incarnation: `monotonicMs()` advances only with the scheduler, at its
+ * machine's rate, from an origin of its own; `wallMs()` is its machine's (jumpable) wall clock.
  */
 export class SimClock implements Clock {
   /** @internal */
   constructor(
-    private readonly scheduler: Scheduler,
-    /** The machine's wall clock. */
+    /** The machine's clock. */
     readonly machine: MachineClock,
-    private readonly zeroAtMs: number,
+    /** The machine's count at this clock's zero. */
+    private readonly zeroLocalMs: number,
   ) {}
 
   monotonicMs(): number {
-    return this.scheduler.now - this.zeroAtMs;
+    return this.machine.localMs() - this.zeroLocalMs;
   }
 
   wallMs(): number {
