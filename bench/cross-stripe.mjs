@@ -284,7 +284,9 @@ async function interleaved(c, kinds, open) {
       console.error(`  ${kind}${open ? ` at ${RATE} tx/s` : ''}: CPU µs (read, write calls) per transaction: ${each.join(', ')}`);
     }
     const takeUp = quantiles(p.fromTakeUp);
-    figures.set(kind, { rate: count / SECONDS, ...quantiles(p.latencies), failed: p.failed, ...(open ? { lagP50: quantiles(p.lags).p50, takeUpP50: takeUp.p50, takeUpP99: takeUp.p99 } : {}) });
+    let serverCpuMs = 0;
+    for (const { cpu } of p.spent.values()) serverCpuMs += cpu;
+    figures.set(kind, { rate: count / SECONDS, ...quantiles(p.latencies), failed: p.failed, cpuUs: (serverCpuMs * 1000) / count, ...(open ? { lagP50: quantiles(p.lags).p50, takeUpP50: takeUp.p50, takeUpP99: takeUp.p99 } : {}) });
   }
   return figures;
 }
@@ -326,8 +328,8 @@ lines.push('');
 for (const mode of new Set(rows.map((r) => r.mode))) {
   const one = rows.find((r) => r.mode === mode && r.kind === 'one');
   const cross = rows.find((r) => r.mode === mode && r.kind === 'cross');
-  if (one && cross) lines.push(`${mode}: two stripes / one stripe: p50 ${f(cross.p50 / one.p50)}×, p99 ${f(cross.p99 / one.p99)}×, tx/s ${f(cross.rate / one.rate)}×; recovery ${cross.failoverMs} ms vs ${one.failoverMs} ms`);
-  if (one?.open && cross?.open) lines.push(`${mode}, same load (open loop, ${RATE} tx/s): two stripes / one stripe: p50 ${f(cross.open.p50)} / ${f(one.open.p50)} ms = ${f(cross.open.p50 / one.open.p50)}×, p99 ${f(cross.open.p99 / one.open.p99)}×; from take-up p50 ${f(cross.open.takeUpP50)} / ${f(one.open.takeUpP50)} ms = ${f(cross.open.takeUpP50 / one.open.takeUpP50)}×`);
+  if (one && cross) lines.push(`${mode}: two stripes / one stripe: p50 ${f(cross.p50 / one.p50)}×, p99 ${f(cross.p99 / one.p99)}×, tx/s ${f(cross.rate / one.rate)}×, servers' CPU per transaction ${f(cross.cpuUs, 0)} / ${f(one.cpuUs, 0)} µs = ${f(cross.cpuUs / one.cpuUs)}×; recovery ${cross.failoverMs} ms vs ${one.failoverMs} ms`);
+  if (one?.open && cross?.open) lines.push(`${mode}, same load (open loop, ${RATE} tx/s): two stripes / one stripe: p50 ${f(cross.open.p50)} / ${f(one.open.p50)} ms = ${f(cross.open.p50 / one.open.p50)}×, p99 ${f(cross.open.p99 / one.open.p99)}×; from take-up p50 ${f(cross.open.takeUpP50)} / ${f(one.open.takeUpP50)} ms = ${f(cross.open.takeUpP50 / one.open.takeUpP50)}×; servers' CPU per transaction ${f(cross.open.cpuUs, 0)} / ${f(one.open.cpuUs, 0)} µs = ${f(cross.open.cpuUs / one.open.cpuUs)}×`);
 }
 console.log(lines.join('\n'));
 process.exit(0);
