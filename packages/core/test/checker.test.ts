@@ -7,6 +7,7 @@ import {
   anomalyClasses,
   checkHistory,
   checkStripes,
+  overlappingLeases,
   type AnomalyClass,
   type CheckResult,
   type EventPosition,
@@ -739,5 +740,17 @@ describe('history checker across stripes', () => {
     expect(result.counts.lost).toBe(2);
     expect(result.examples.lost![0]).toMatch(/^stripe b: acknowledged transaction e2 /);
     expect(result.counts.wrongStripe).toBe(0);
+  });
+});
+
+describe('lease check', () => {
+  const lease = (name: string, term: number, fromMs: number, untilMs: number) => ({ name, term, fromMs, untilMs });
+
+  it('flags leases of two terms that share an instant, not those that only touch, nor an empty one', () => {
+    expect(overlappingLeases([lease('a', 1, 0, 10), lease('b', 2, 9, 20)])).toEqual(['a (term 1) 0.0..10.0 ms overlaps b (term 2) 9.0..20.0 ms']);
+    expect(overlappingLeases([lease('a', 1, 0, 10), lease('b', 2, 10, 20)])).toEqual([]);
+    // b found its lease just as it ran out: it held nothing, inside a's or not.
+    expect(overlappingLeases([lease('a', 1, 0, 10), lease('b', 2, 5, 5)])).toEqual([]);
+    expect(overlappingLeases([lease('a', 1, 0, 10), lease('a', 1, 5, 15)])).toEqual([]);
   });
 });

@@ -21,7 +21,8 @@ export interface LeaseInterval {
 
 /** The pairs of intervals of different terms that overlap, described; empty when none do. */
 export function overlappingLeases(leases: readonly LeaseInterval[]): string[] {
-  const sorted = [...leases].sort((a, b) => a.fromMs - b.fromMs);
+  // An interval that ends as it starts (a lease found just as it ran out) holds no instant.
+  const sorted = leases.filter((l) => l.untilMs > l.fromMs).sort((a, b) => a.fromMs - b.fromMs);
   const found: string[] = [];
   const describe = (l: LeaseInterval): string => `${l.name} (term ${l.term}) ${l.fromMs.toFixed(1)}..${l.untilMs.toFixed(1)} ms`;
   for (const [i, later] of sorted.entries()) {
