@@ -6,7 +6,7 @@
  * shippers, commit index, lease, read barrier) with its {@link ViewChange}, and `status.ts`.
  */
 import { assert } from '../assert.js';
-import { NotActiveError, StoreClosedError } from '../errors.js';
+import { MirrorBehindError, MirrorNotInSyncError, NotActiveError, StoreClosedError } from '../errors.js';
 import type { Committer } from '../commit/committer.js';
 import type { TimerHandle } from '../time.js';
 import { Active } from './active.js';
@@ -16,6 +16,7 @@ import { Follower } from './follower.js';
 import { withMirrorAdded, withMirrorRemoved, type GroupMemberConfig, type GroupView } from './group-view.js';
 import type { GroupOptions, MemberContext } from './member-context.js';
 import { MemberState } from './member-state.js';
+import { MirrorCommit } from './mirror-commit.js';
 import { Outbox } from './outbox.js';
 import { PeerNetwork } from './peer-network.js';
 import { SINGLE_STRIPE, type AppendMessage, type GroupMessage, type ViewMessage } from './peer-protocol.js';
@@ -32,6 +33,8 @@ export class GroupMember {
   private readonly outbox: Outbox;
   private readonly diverged: DivergedReport;
   private readonly follower: Follower;
+  /** How far this member, as a mirror, knows its log is committed. */
+  private readonly mirrorCommit = new MirrorCommit();
   private readonly election: Election;
   /** The active role, while this member holds office. */
   private active: Active | undefined;
@@ -58,7 +61,7 @@ export class GroupMember {
     });
     this.outbox = new Outbox(this.network, () => this.member.durableTerm);
     const { store, logLimits, log } = context;
-    this.follower = new Follower({ member: this.member, outbox: this.outbox, store, logLimits, diverged: this.diverged, log, stopped: () => this.stopped, defer: (callback) => context.timers.defer(callback) });
+    this.follower = new Follower({ member: this.member, outbox: this.outbox, store, logLimits, diverged: this.diverged, commit: this.mirrorCommit, log, stopped: () => this.stopped, defer: (callback) => context.timers.defer(callback) });
     this.election = new Election({
       member: this.member,
       outbox: this.outbox,
@@ -123,6 +126,29 @@ export class GroupMember {
   /** The commit index a read may use: the active's, once its lease and read barrier allow. */
   readIndex(): Promise<number> {
     return this.requireActive().readIndex();
+  }
+
+  /**
+   * The commit index a read served by this member as a mirror may use (a backup from a mirror):
+   * `throughLsn`, once this member knows its own log committed through it, waiting up to
+   * `mirrorTimeoutMs` for that (an in-sync mirror hears the active's commit index more often).
+   * @throws MirrorNotInSyncError unless this member is a mirror of the in-sync set, in step with the active
+   * @throws MirrorBehindError when it did not learn within that time that the range is committed
+   */
+  async mirrorReadIndex(throughLsn: number): Promise<number> {
+    this.requireInSyncMirror();
+    if (!(await this.mirrorCommit.reached(throughLsn, this.options.mirrorTimeoutMs, this.context.timers))) {
+      throw new MirrorBehindError(this.member.self.name, this.mirrorCommit.committedLsn, throughLsn);
+    }
+    // It may have left the in-sync set, or taken office, while it waited.
+    this.requireInSyncMirror();
+    return throughLsn;
+  }
+
+  private requireInSyncMirror(): void {
+    const { member } = this;
+    const inSync = member.self.kind === 'server' && !member.removed && member.view.inSync.includes(member.self.name);
+    if (!inSync || member.state !== 'PASSIVE-STANDBY') throw new MirrorNotInSyncError(member.self.name, member.removed ? 'removed' : member.state);
   }
 
   /** The highest acknowledged LSN this member knows of; readers see nothing above it. */
