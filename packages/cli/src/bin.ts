@@ -333,10 +333,7 @@ async function start(args: string[]): Promise<void> {
 }
 
 async function backup(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: withOptionalValue(args, '--from-mirror'),
-    options: { config: { type: 'string' }, stripe: { type: 'string' }, url: { type: 'string', multiple: true }, out: { type: 'string' }, 'from-lsn': { type: 'string' }, 'from-mirror': { type: 'string' }, ...OPERATOR_FLAGS },
-  });
+  const { values } = parseArgs({ args: withOptionalValue(args, '--from-mirror'), options: { config: { type: 'string' }, stripe: { type: 'string' }, url: { type: 'string', multiple: true }, out: { type: 'string' }, 'from-lsn': { type: 'string' }, 'from-mirror': { type: 'string' }, ...OPERATOR_FLAGS } });
   if (!values.out || (values.config === undefined) === (values.url === undefined)) throw new UsageError('kiln backup needs --out FILE and one of --config CLUSTER-FILE or --url URL');
   if (values.stripe !== undefined && values.config === undefined) throw new UsageError('--stripe goes with --config');
   const fromLsn = Number(values['from-lsn'] ?? '1');
@@ -347,10 +344,7 @@ async function backup(args: string[]): Promise<void> {
   return runBackup({ urls, dial, out: values.out, fromLsn, ...(mirror !== undefined && { fromMirror: { name: mirror === '' ? undefined : mirror } }) }, (line) => console.log(line), log);
 }
 
-/**
- * `flag` with its value optional (`--from-mirror` or `--from-mirror NAME`), which parseArgs does
- * not offer: a bare one becomes `flag=` (an empty value); one followed by a value is left as it is.
- */
+/** `flag` with an optional value (`--from-mirror [NAME]`), which parseArgs lacks: a bare one becomes `flag=`, an empty value. */
 function withOptionalValue(args: string[], flag: string): string[] {
   return args.map((arg, i) => (arg === flag && (i + 1 === args.length || args[i + 1]!.startsWith('-')) ? `${flag}=` : arg));
 }

@@ -6,7 +6,7 @@
  * shippers, commit index, lease, read barrier) with its {@link ViewChange}, and `status.ts`.
  */
 import { assert } from '../assert.js';
-import { MirrorBehindError, MirrorNotInSyncError, NotActiveError, StoreClosedError } from '../errors.js';
+import { NotActiveError, StoreClosedError } from '../errors.js';
 import type { Committer } from '../commit/committer.js';
 import type { TimerHandle } from '../time.js';
 import { Active } from './active.js';
@@ -130,25 +130,11 @@ export class GroupMember {
 
   /**
    * The commit index a read served by this member as a mirror may use (a backup from a mirror):
-   * `throughLsn`, once this member knows its own log committed through it, waiting up to
-   * `mirrorTimeoutMs` for that (an in-sync mirror hears the active's commit index more often).
-   * @throws MirrorNotInSyncError unless this member is a mirror of the in-sync set, in step with the active
-   * @throws MirrorBehindError when it did not learn within that time that the range is committed
+   * see {@link MirrorCommit.readIndex}. An in-sync mirror hears the active's commit index more
+   * often than `mirrorTimeoutMs`, so it waits that long at most.
    */
-  async mirrorReadIndex(throughLsn: number): Promise<number> {
-    this.requireInSyncMirror();
-    if (!(await this.mirrorCommit.reached(throughLsn, this.options.mirrorTimeoutMs, this.context.timers))) {
-      throw new MirrorBehindError(this.member.self.name, this.mirrorCommit.committedLsn, throughLsn);
-    }
-    // It may have left the in-sync set, or taken office, while it waited.
-    this.requireInSyncMirror();
-    return throughLsn;
-  }
-
-  private requireInSyncMirror(): void {
-    const { member } = this;
-    const inSync = member.self.kind === 'server' && !member.removed && member.view.inSync.includes(member.self.name);
-    if (!inSync || member.state !== 'PASSIVE-STANDBY') throw new MirrorNotInSyncError(member.self.name, member.removed ? 'removed' : member.state);
+  mirrorReadIndex(throughLsn: number): Promise<number> {
+    return this.mirrorCommit.readIndex(this.member, throughLsn, this.options.mirrorTimeoutMs, this.context.timers);
   }
 
   /** The highest acknowledged LSN this member knows of; readers see nothing above it. */
