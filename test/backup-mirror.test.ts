@@ -2,9 +2,9 @@
 // come from an in-sync mirror, through the end the active committed when the backup began, and
 // the file is the one a backup of the same range from the active writes, but for the header's
 // server; it restores to a server with every record. A mirror named wrong, the active, or a
-// mirror out of sync is refused in one line before anything is written; a mirror killed during
-// the backup fails it cleanly (only FILE.partial left); a mirror serves nothing past what it
-// knows is committed.
+// mirror out of sync is refused in one line before anything is written; a mirror killed, or
+// leaving the in-sync set, during the backup fails it in one line, leaving no FILE; a mirror
+// serves nothing past what it knows is committed.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { access, readdir, readFile, rm, writeFile, mkdtemp } from 'node:fs/promises';
@@ -196,5 +196,31 @@ describe('kiln backup --from-mirror', () => {
     expect(await exists(`${out}.partial`)).toBe(false);
     launch(file, mirror);
     await roles();
+  });
+
+  // Last: the group keeps one server afterwards.
+  it('a mirror leaving the in-sync set during the backup fails it in one line, leaving no FILE', { timeout: 120_000 }, async () => {
+    const { mirror } = await roles();
+    const out = join(root, 'left.kbak');
+    const child = spawn(process.execPath, [KILN_BIN, 'backup', '--config', file, '--out', out, '--from-mirror', mirror.name], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exit = once(child, 'exit');
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await pollUntil('the backup to start writing', () => /backup: writing /.test(stderr) || child.exitCode !== null, 30_000, 5);
+    // The backup held still while the mirror leaves: its next page is surely asked of a mirror that left.
+    child.kill('SIGSTOP');
+    try {
+      const removed = await kilnWith(['admin', 'remove-mirror', '--config', file, '--name', mirror.name]);
+      expect(removed.status, removed.stderr).toBe(0);
+      await pollUntil('the mirror to know it left', async () => (await statusOf(mirror.client))?.group?.removed === true, 20_000, 50);
+    } finally {
+      child.kill('SIGCONT');
+    }
+    const [code] = (await exit) as [number | null];
+    const lines = stderr.split('\n').filter((l) => l.startsWith('kiln: '));
+    expect(lines).toEqual([`kiln: MirrorNotInSyncError: ${mirror.name} is not an in-sync mirror of its stripe (it is removed): it serves no reads of a mirror`]);
+    expect(code).toBe(1);
+    expect(await exists(out)).toBe(false);
+    expect(await exists(`${out}.partial`)).toBe(false);
   });
 });
