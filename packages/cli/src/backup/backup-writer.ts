@@ -1,9 +1,9 @@
 /**
  * `kiln backup`: copies a stripe's committed log, as stored, from its active (or, with
  * `--from-mirror`, from an in-sync mirror: mirror-source.ts) into a backup file (see
- * backup-format.ts), page by page. The range is fixed when it starts: from `--from-lsn`
- * (1: a full backup) through the active's commit index then, so writers go on appending meanwhile and the
- * file holds exactly that range. It is written to FILE.partial and renamed only once whole and
+ * backup-format.ts), page by page. The range is fixed when it starts: from `--from-lsn` (1: a
+ * full backup) through the active's commit index then, so writers go on appending meanwhile and
+ * the file holds exactly that range. It is written to FILE.partial and renamed only once whole and
  * synced, so a backup stopped on the way never leaves a file that looks whole.
  */
 import { createHash } from 'node:crypto';
