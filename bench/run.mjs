@@ -59,7 +59,10 @@ const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrore
                    open loop; the two kinds in turns on one cluster, 4 rounds), and the first
                    commit after SIGKILL of the coordinator's active
                    (bench/cross-stripe.mjs)                                                (PARTS=cross-stripe)
-  --all            --ws --mirrored --failover --rejoin --stripes --cross-stripe            (PARTS=all)
+  --backup         what kiln backup of a ~300 MB log costs appends beside it (8 clients, one append
+                   in flight each): windows of BACKUP_SECONDS=10 without a backup, and while it
+                   copies from the active, then from the mirror (bench/backup-cost.mjs)   (PARTS=backup)
+  --all            --ws --mirrored --failover --rejoin --stripes --cross-stripe --backup   (PARTS=all)
   --large-data     4 GiB over 1,000,000 streams into one server of 256 MB heap: RSS, cold reads (bench/large-data.mjs)
   --profile        run each Kiln server under node --cpu-prof and summarise the profiles
                    (the profiler costs CPU: the figures of such a run are not comparable)
@@ -90,6 +93,7 @@ const { values: flags } = parseArgs({
     rejoin: { type: 'boolean', default: false },
     stripes: { type: 'boolean', default: false },
     'cross-stripe': { type: 'boolean', default: false },
+    backup: { type: 'boolean', default: false },
     'large-data': { type: 'boolean', default: false },
     all: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
@@ -129,7 +133,7 @@ const S = {
 };
 S.runTimeout = int('RUN_TIMEOUT', S.maxSeconds * 2 + 240);
 const withPeers = flags.peers || env.PEERS === '1' || env.PEERS === 'true';
-const ALL_PARTS = ['ws', 'mirrored', 'failover', 'rejoin', 'stripes', 'cross-stripe'];
+const ALL_PARTS = ['ws', 'mirrored', 'failover', 'rejoin', 'stripes', 'cross-stripe', 'backup'];
 const envParts = words(env.PARTS, '-').flatMap((t) => (t === 'all' ? ALL_PARTS : t === '-' ? [] : [t]));
 for (const t of envParts) if (!ALL_PARTS.includes(t)) fatal(`PARTS: unknown part ${t} (${ALL_PARTS.join(' ')}, all)`);
 const part = Object.fromEntries(ALL_PARTS.map((p) => [p, flags.all || flags[p] || envParts.includes(p)]));
@@ -1061,7 +1065,7 @@ function writeReport(groups, startedAt, seconds) {
       .filter(([k, v]) => env[k] !== undefined && String(v) !== '')
       .map(([k, v]) => `${k}=${v}`),
     ...['MODES', 'KILN_EXPECTED', 'PEER_TARGETS', 'WORKLOADS', 'SIZE', 'STREAMS', 'WORKERS', 'MAX_SECONDS'].filter((k) => env[k]).map((k) => `${k}=${JSON.stringify(env[k])}`),
-    ...['PARTS', 'MIRRORED', 'FAILOVER_KILLS', 'REJOIN_EVENTS', 'REJOIN_TX_EVENTS'].filter((k) => env[k]).map((k) => `${k}=${JSON.stringify(env[k])}`),
+    ...['PARTS', 'MIRRORED', 'FAILOVER_KILLS', 'REJOIN_EVENTS', 'REJOIN_TX_EVENTS', 'BACKUP_SECONDS'].filter((k) => env[k]).map((k) => `${k}=${JSON.stringify(env[k])}`),
     'npm run bench',
     ...(withPeers || flags.profile || flags.force || flags['update-results'] || flags['no-kiln'] || flags.all || ALL_PARTS.some((p) => flags[p]) ? ['--'] : []),
     ...(withPeers ? ['--peers'] : []),
@@ -1183,6 +1187,8 @@ async function main() {
   if (part.rejoin && !interrupted) await runRejoin();
   if (part.stripes && !interrupted) await runScript('Stripes', 'stripes.mjs', ['--out', path.join(outDir, `${stamp}-stripes.jsonl`), '--rate', String(int('STRIPES_RATE', 1000))]);
   if (part['cross-stripe'] && !interrupted) await runScript('Transactions over several stripes', 'cross-stripe.mjs', ['--rate', String(int('XS_RATE', 1000))]);
+  // Its windows are of their own length (the later --seconds wins), not MAX_SECONDS.
+  if (part.backup && !interrupted) await runScript('What a backup costs', 'backup-cost.mjs', ['--seconds', String(int('BACKUP_SECONDS', 10))]);
   if (flags['large-data'] && !interrupted) await runScript('Data far larger than memory', 'large-data.mjs', []);
   if (part.failover || part.rejoin) writeFileSync(clusterJson, JSON.stringify(clusterResults, null, 2));
   if (withPeers && !interrupted) await runPeers();

@@ -8,7 +8,7 @@
  * kiln voter --config CLUSTER-FILE --name NAME [--http URL]
  * kiln certs --config CLUSTER-FILE --out DIR
  * kiln admin add-mirror|remove-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE] [--wait]
- * kiln backup --config CLUSTER-FILE [--stripe STRIPE] | --url URL --out FILE [--from-lsn N]
+ * kiln backup --config CLUSTER-FILE [--stripe STRIPE] | --url URL --out FILE [--from-lsn N] [--from-mirror [NAME]]
  * kiln restore --in FILE [FILE...] --data-dir DIR
  * kiln status [URL] [--config CLUSTER-FILE] [--json]
  * kiln status --config CLUSTER-FILE [--json]
@@ -87,13 +87,17 @@ const USAGE = `usage:
       With several stripes, --stripe names the server's stripe.
   kiln admin remove-mirror --config CLUSTER-FILE --name NAME [--stripe STRIPE]
       Removes mirror NAME from its running stripe; it then takes no part.
-  kiln backup --config CLUSTER-FILE [--stripe STRIPE] --out FILE [--from-lsn N]
-  kiln backup --url URL --out FILE [--from-lsn N]
+  kiln backup --config CLUSTER-FILE [--stripe STRIPE] --out FILE [--from-lsn N] [--from-mirror [NAME]]
+  kiln backup --url URL --out FILE [--from-lsn N] [--from-mirror [NAME]]
       Copies the stripe's committed log, as stored, from its active (or the lone server at URL)
       into FILE while it keeps serving: every record from LSN 1 (or N, an incremental backup
       after one that ended at N-1) through the commit index when the backup starts. Written to
       FILE.partial, renamed to FILE once whole; never overwrites FILE. Prints a progress line a
       second on stderr. With auth it needs a user or token with admin on "*".
+      --from-mirror reads the records from mirror NAME (or any mirror the active names in sync)
+      instead of the active, which then only says where the range ends: the same file, but for
+      the header's server. The backup fails if that mirror is not in sync, or restarts or
+      leaves the in-sync set before it is done.
   kiln restore --in FILE [FILE...] --data-dir DIR
       Checks a full backup and the incremental ones after it (headers, every record's CRC,
       trailers, LSNs joining up) and writes their records into DIR, new or empty, for a server
@@ -329,14 +333,20 @@ async function start(args: string[]): Promise<void> {
 }
 
 async function backup(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' }, stripe: { type: 'string' }, url: { type: 'string', multiple: true }, out: { type: 'string' }, 'from-lsn': { type: 'string' }, ...OPERATOR_FLAGS } });
+  const { values } = parseArgs({ args: withOptionalValue(args, '--from-mirror'), options: { config: { type: 'string' }, stripe: { type: 'string' }, url: { type: 'string', multiple: true }, out: { type: 'string' }, 'from-lsn': { type: 'string' }, 'from-mirror': { type: 'string' }, ...OPERATOR_FLAGS } });
   if (!values.out || (values.config === undefined) === (values.url === undefined)) throw new UsageError('kiln backup needs --out FILE and one of --config CLUSTER-FILE or --url URL');
   if (values.stripe !== undefined && values.config === undefined) throw new UsageError('--stripe goes with --config');
   const fromLsn = Number(values['from-lsn'] ?? '1');
   if (!Number.isSafeInteger(fromLsn) || fromLsn < 1) throw new UsageError(`--from-lsn must be a positive integer, not '${values['from-lsn']}'`);
   const { config, dial } = await operatorLink(values.config, values);
   const urls = config === undefined ? values.url!.map((url, i) => checkUrl(url, `--url[${i}]`)) : stripeUrls(config, values.stripe);
-  return runBackup({ urls, dial, out: values.out, fromLsn }, (line) => console.log(line), log);
+  const mirror = values['from-mirror'];
+  return runBackup({ urls, dial, out: values.out, fromLsn, ...(mirror !== undefined && { fromMirror: { name: mirror === '' ? undefined : mirror } }) }, (line) => console.log(line), log);
+}
+
+/** `flag` with an optional value (`--from-mirror [NAME]`), which parseArgs lacks: a bare one becomes `flag=`, an empty value. */
+function withOptionalValue(args: string[], flag: string): string[] {
+  return args.map((arg, i) => (arg === flag && (i + 1 === args.length || args[i + 1]!.startsWith('-')) ? `${flag}=` : arg));
 }
 
 /** The client addresses of the stripe `--stripe` names (the only one, when the cluster has one). */

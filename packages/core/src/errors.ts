@@ -35,7 +35,7 @@ export {
   UnsupportedFormatVersionError,
   LogOrderError,
 } from './errors/store.js';
-export { NotActiveError, ServerShuttingDownError, ServerFailedError } from './errors/server.js';
+export { NotActiveError, ServerShuttingDownError, ServerFailedError, MirrorNotInSyncError, MirrorBehindError } from './errors/server.js';
 export { WrongStripeError, CrossStripeTransactionError, StripeUnavailableError, StripeEpochChangedError, PositionAheadError } from './errors/stripe.js';
 export { StreamBusyError, TransactionInDoubtError } from './errors/transaction.js';
 export { AuthenticationError, PermissionDeniedError, type Permission } from './errors/auth.js';

@@ -41,6 +41,8 @@ export {
   NotActiveError,
   ServerShuttingDownError,
   ServerFailedError,
+  MirrorNotInSyncError,
+  MirrorBehindError,
   WrongStripeError,
   CrossStripeTransactionError,
   StripeUnavailableError,

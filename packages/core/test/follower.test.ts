@@ -10,6 +10,7 @@ import { DivergedReport } from '../src/replication/diverged-report.js';
 import { Follower } from '../src/replication/follower.js';
 import type { GroupMemberConfig } from '../src/replication/group-view.js';
 import { MemberState } from '../src/replication/member-state.js';
+import { MirrorCommit } from '../src/replication/mirror-commit.js';
 import type { AppendMessage, OutgoingPeerMessage } from '../src/replication/peer-protocol.js';
 import { checkedStore, type CheckedStore } from '../src/store/checked-store.js';
 import type { EncodedRecord } from '../src/log/record.js';
@@ -55,6 +56,54 @@ describe('Follower acknowledgements', () => {
   });
 });
 
+// What a mirror serves of its own log (a backup from a mirror) stops where it knows its log is the
+// active's and committed: the active's commit index alone would cover records not applied yet, or
+// a predecessor's tail that this append is about to replace.
+describe('Follower: what a mirror knows is committed', () => {
+  it('is the lower of the LSNs the append matched and the commit index it carried', async () => {
+    const h = await mirror();
+    h.follower.receive({ ...append(0, [record(1), record(2)]), commitIndex: 1 });
+    await h.follower.idle();
+    expect(h.commit.committedLsn).toBe(1);
+    // The active committed through 5 but shipped only through 3: records 4 and 5 are not here.
+    h.follower.receive({ ...append(2, [record(3)]), commitIndex: 5 });
+    await h.follower.idle();
+    expect(h.commit.committedLsn).toBe(3);
+    // A heartbeat carries the commit index on.
+    h.follower.receive({ ...append(3, []), commitIndex: 3 });
+    await h.follower.idle();
+    expect(h.commit.committedLsn).toBe(3);
+  });
+
+  it("counts nothing of a predecessor's tail the active's commit index covers, until the active's records replace it", async () => {
+    const h = await mirror();
+    // Records 1-2 of the previous term; 2 never committed, and the active of this term wrote another record 2.
+    await h.store.append([record(1, TERM - 1), record(2, TERM - 1)]);
+    h.follower.receive({ ...append(2, []), prevTerm: TERM, commitIndex: 2 });
+    await h.follower.idle();
+    expect(h.sent.at(-1)!.message).toMatchObject({ matched: false, lastLsn: 1 });
+    expect(h.commit.committedLsn).toBe(0);
+    h.follower.receive({ ...append(1, [record(2)]), prevTerm: TERM - 1, commitIndex: 2 });
+    await h.follower.idle();
+    expect(h.commit.committedLsn).toBe(2);
+    expect(h.store.lastPosition).toMatchObject({ lsn: 2, term: TERM });
+  });
+
+  it('waits for the committed LSN to reach a range, and gives up after the wait', async () => {
+    const commit = new MirrorCommit();
+    const timeouts: Array<() => void> = [];
+    const timers = { setTimeout: (callback: () => void) => (timeouts.push(callback), { cancel: () => {} }), defer: (callback: () => void) => callback() };
+    const reached = commit.reached(5, 1000, timers);
+    commit.applied(4, 10);
+    commit.applied(7, 5);
+    await expect(reached).resolves.toBe(true);
+    const late = commit.reached(6, 1000, timers);
+    commit.applied(9, 5);
+    timeouts.at(-1)!();
+    await expect(late).resolves.toBe(false);
+  });
+});
+
 interface Harness {
   follower: Follower;
   store: CheckedStore;
@@ -63,6 +112,7 @@ interface Harness {
   deferred: Array<() => void>;
   /** Store writes of records. */
   written: number;
+  commit: MirrorCommit;
 }
 
 /** Mirror `b` of active `a` in term {@link TERM}, over an empty memory store. */
@@ -77,7 +127,7 @@ async function mirror(): Promise<Harness> {
   );
   await member.load(() => {});
   await member.durable.save({ term: TERM });
-  const harness: Harness = { follower: undefined as unknown as Follower, store, sent: [], deferred: [], written: 0 };
+  const harness: Harness = { follower: undefined as unknown as Follower, store, sent: [], deferred: [], written: 0, commit: new MirrorCommit() };
   const append = store.append.bind(store);
   store.append = (records) => {
     harness.written++;
@@ -88,6 +138,7 @@ async function mirror(): Promise<Harness> {
     store,
     logLimits: defaultLogLimits,
     diverged: new DivergedReport(store, 1024),
+    commit: harness.commit,
     log: () => {},
     stopped: () => false,
     defer: (callback) => void harness.deferred.push(callback),
@@ -96,8 +147,8 @@ async function mirror(): Promise<Harness> {
   return harness;
 }
 
-function record(lsn: number): EncodedRecord {
-  return encodeRecord({ lsn, term: TERM, kind: RecordKind.Commit, clientId: 'c', seq: lsn, timestampMs: 0, appends: [{ stream: 's', firstVersion: lsn - 1, eventCount: 1, events: new Uint8Array([0x91, lsn]) }] });
+function record(lsn: number, term = TERM): EncodedRecord {
+  return encodeRecord({ lsn, term, kind: RecordKind.Commit, clientId: 'c', seq: lsn, timestampMs: 0, appends: [{ stream: 's', firstVersion: lsn - 1, eventCount: 1, events: new Uint8Array([0x91, lsn]) }] });
 }
 
 function append(prevLsn: number, records: EncodedRecord[]): AppendMessage {

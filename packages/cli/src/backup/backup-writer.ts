@@ -1,18 +1,20 @@
 /**
- * `kiln backup`: copies a stripe's committed log, as stored, from its active into a backup file
- * (see backup-format.ts), page by page. The range is fixed when it starts: from `--from-lsn`
- * (1: a full backup) through the commit index then, so writers go on appending meanwhile and the
- * file holds exactly that range. It is written to FILE.partial and renamed only once whole and
+ * `kiln backup`: copies a stripe's committed log, as stored, from its active (or, with
+ * `--from-mirror`, from an in-sync mirror: mirror-source.ts) into a backup file (see
+ * backup-format.ts), page by page. The range is fixed when it starts: from `--from-lsn` (1: a
+ * full backup) through the active's commit index then, so writers go on appending meanwhile and
+ * the file holds exactly that range. It is written to FILE.partial and renamed only once whole and
  * synced, so a backup stopped on the way never leaves a file that looks whole.
  */
 import { createHash } from 'node:crypto';
 import { access, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConfigError, indexRecord, InvalidArgumentError } from '@kiln/core';
-import { connect, type BackupPage, type KilnClient } from '@kiln/core/client';
+import { connect, type BackupPage } from '@kiln/core/client';
 import type { Dial } from '../transports.js';
 import { BackupFileError } from './backup-file-error.js';
 import { encodeHeader, TRAILER_MAGIC, type BackupHeader } from './backup-format.js';
+import { openMirrorSource } from './mirror-source.js';
 
 export interface BackupOptions {
   /** The client addresses of the stripe's servers (or of one lone server): the client follows the active. */
@@ -22,6 +24,20 @@ export interface BackupOptions {
   out: string;
   /** The first LSN to copy: 1 for a full backup, the last backup's last LSN + 1 for an incremental one. */
   fromLsn: number;
+  /**
+   * Read the records from an in-sync mirror rather than the active (`--from-mirror [NAME]`): the
+   * one named, or any when `name` is undefined. The active still says where the range ends.
+   */
+  fromMirror?: { name: string | undefined };
+}
+
+/** Past the end of any log: a page from here holds no record, only the log's facts and its committed end. */
+const PAST_ANY_LOG = Number.MAX_SAFE_INTEGER;
+
+/** Where the pages come from: the server the header names, and the pages after the first. */
+interface PageSource {
+  server: string;
+  page(fromLsn: number, throughLsn: number): Promise<BackupPage>;
 }
 
 const PROGRESS_EVERY_MS = 1000;
@@ -33,11 +49,14 @@ export async function runBackup(options: BackupOptions, print: (line: string) =>
   const client = await connect(options.urls, { ...options.dial, reconnectWindowMs: 10_000, requestTimeoutMs: 30_000 });
   try {
     const startedMs = Date.now();
-    const first = await client.backupPage({ fromLsn, throughLsn: 0 });
+    // The active's commit index, once: the range. From a mirror, the active serves no record.
+    const first = await client.backupPage({ fromLsn: options.fromMirror ? PAST_ANY_LOG : fromLsn, throughLsn: 0 });
     const lastLsn = first.throughLsn;
     if (fromLsn > lastLsn + 1) throw new InvalidArgumentError('--from-lsn', `${fromLsn} is past the end of the committed log, LSN ${lastLsn}`);
-    const header: BackupHeader = { clusterId: first.clusterId, stripe: first.stripe, stripeEpoch: first.stripeEpoch, firstLsn: fromLsn, lastLsn, server: (await client.serverStatus()).name, createdAtMs: startedMs };
-    const bytes = await writeFile(client, header, first, `${out}.partial`, progress);
+    const mirror = options.fromMirror && (await openMirrorSource(client, first.stripe, options.fromMirror.name, options.dial, `${out}.partial`));
+    const source: PageSource = mirror || { server: (await client.serverStatus()).name, page: (from, through) => client.backupPage({ fromLsn: from, throughLsn: through }) };
+    const header: BackupHeader = { clusterId: first.clusterId, stripe: first.stripe, stripeEpoch: first.stripeEpoch, firstLsn: fromLsn, lastLsn, server: source.server, createdAtMs: startedMs };
+    const bytes = await writeFile(source, header, mirror ? undefined : first, `${out}.partial`, progress).finally(() => mirror && mirror.close());
     // Not before the file is whole: a backup's name stands for a file that is.
     if (await exists(out)) throw new ConfigError('--out', `${out} appeared while the backup ran; the backup is left in ${out}.partial`);
     await rename(`${out}.partial`, out);
@@ -49,8 +68,11 @@ export async function runBackup(options: BackupOptions, print: (line: string) =>
   }
 }
 
-/** Writes the whole file to `partial`, synced; returns its size. A failure removes it (a killed process leaves it). */
-async function writeFile(client: KilnClient, header: BackupHeader, first: BackupPage, partial: string, progress: (line: string) => void): Promise<number> {
+/**
+ * Writes the whole file to `partial`, synced; returns its size. A failure removes it (a killed process leaves it).
+ * @param first the first page, when the source already sent it
+ */
+async function writeFile(source: PageSource, header: BackupHeader, first: BackupPage | undefined, partial: string, progress: (line: string) => void): Promise<number> {
   const file = await open(partial, 'w');
   try {
     const hash = createHash('sha256');
@@ -60,6 +82,7 @@ async function writeFile(client: KilnClient, header: BackupHeader, first: Backup
     let progressAtMs = Date.now();
     let page = first;
     for (let next = header.firstLsn; next <= header.lastLsn; ) {
+      page ??= await source.page(next, header.lastLsn);
       if (page.clusterId !== header.clusterId || page.stripe !== header.stripe || page.stripeEpoch !== header.stripeEpoch) {
         throw new BackupFileError(partial, next, `the stripe's log changed during the backup (now cluster ${page.clusterId}, stripe ${page.stripe}, epoch ${page.stripeEpoch})`);
       }
@@ -71,7 +94,7 @@ async function writeFile(client: KilnClient, header: BackupHeader, first: Backup
         progressAtMs = Date.now();
         progress(`backup: LSN ${next - 1} of ${header.lastLsn} (${Math.floor(((next - header.firstLsn) / (header.lastLsn - header.firstLsn + 1)) * 100)}%), ${(bytes / 1024 / 1024).toFixed(1)} MiB`);
       }
-      if (next <= header.lastLsn) page = await client.backupPage({ fromLsn: next, throughLsn: header.lastLsn });
+      page = undefined;
     }
     bytes += await append(file, null, [TRAILER_MAGIC, hash.digest()]);
     await file.sync();

@@ -348,7 +348,11 @@ export class KilnClient {
     return this.toHome('txnResolve', { txnId, decision: decision === 'commit' ? Decision.Commit : Decision.Abort });
   }
 
-  /** One page of the committed log as stored, for `kiln backup` (docs/operations.md); needs `admin` on a server with auth. */
+  /**
+   * One page of the committed log as stored, for `kiln backup` (docs/operations.md): from the
+   * active, or with `fromMirror` from the connected server as an in-sync mirror (connect to it
+   * alone, with `reconnectWindowMs: 0`). Needs `admin` on a server with auth.
+   */
   backupPage(request: BackupPageRequest): Promise<BackupPage> {
     return this.toHome('backupPage', request);
   }

@@ -68,6 +68,8 @@ export {
   NotActiveError,
   ServerShuttingDownError,
   ServerFailedError,
+  MirrorNotInSyncError,
+  MirrorBehindError,
   WrongStripeError,
   CrossStripeTransactionError,
   StripeUnavailableError,

@@ -62,3 +62,62 @@ export class ServerFailedError extends KilnError {
     return new ServerFailedError();
   }
 }
+
+/**
+ * A read asked of a mirror (a backup from a mirror, `kiln backup --from-mirror`) reached a server
+ * that is not a mirror of its stripe's in-sync set: the active, a mirror still catching up or
+ * removed, or one restarted and not yet in step with the active. Its log may lack records the
+ * stripe committed, or hold ones it did not.
+ */
+export class MirrorNotInSyncError extends KilnError {
+  static override readonly name: string = 'MirrorNotInSyncError';
+
+  constructor(
+    /** The server that refused. */
+    readonly server: string,
+    /** What it is instead: its state (`ACTIVE-COORDINATOR`, `PASSIVE-SYNCING`, ...), or `removed`. */
+    readonly state: string,
+  ) {
+    super(`${server} is not an in-sync mirror of its stripe (it is ${state}): it serves no reads of a mirror`);
+  }
+
+  override fields(): ErrorFields {
+    return { server: this.server, state: this.state };
+  }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): MirrorNotInSyncError {
+    return new MirrorNotInSyncError(String(fields.server), String(fields.state));
+  }
+}
+
+/**
+ * A mirror was asked for records through `throughLsn` but knows its log committed only through
+ * `committedLsn`, and did not learn more within `mirrorTimeoutMs`: it serves nothing it does not
+ * know is committed. The active tells its mirrors how far it committed with every append and
+ * heartbeat, so an in-sync mirror catches up within that time.
+ */
+export class MirrorBehindError extends KilnError {
+  static override readonly name: string = 'MirrorBehindError';
+
+  override readonly retryable = true;
+
+  constructor(
+    readonly server: string,
+    /** The last LSN the mirror knows is committed and holds. */
+    readonly committedLsn: number,
+    /** The end of the range asked for. */
+    readonly throughLsn: number,
+  ) {
+    super(`${server} knows its log committed through LSN ${committedLsn} only, short of LSN ${throughLsn}: it serves no record it does not know is committed`);
+  }
+
+  override fields(): ErrorFields {
+    return { server: this.server, committedLsn: this.committedLsn, throughLsn: this.throughLsn };
+  }
+
+  /** Rebuilds the error from its wire form. */
+  static fromWire(_message: string, fields: ErrorFields): MirrorBehindError {
+    return new MirrorBehindError(String(fields.server), Number(fields.committedLsn), Number(fields.throughLsn));
+  }
+}

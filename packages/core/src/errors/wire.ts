@@ -17,7 +17,7 @@ import {
 } from './connection.js';
 import { TimeoutError } from './operation.js';
 import { ConfigError, InvalidArgumentError, SequenceExpiredError, SequenceReusedError, WrongExpectedVersionError } from './request.js';
-import { NotActiveError, ServerFailedError, ServerShuttingDownError } from './server.js';
+import { MirrorBehindError, MirrorNotInSyncError, NotActiveError, ServerFailedError, ServerShuttingDownError } from './server.js';
 import { StreamBusyError, TransactionInDoubtError } from './transaction.js';
 import { CrossStripeTransactionError, PositionAheadError, StripeEpochChangedError, StripeUnavailableError, WrongStripeError } from './stripe.js';
 import { CorruptRecordError, LogOrderError, StoreClosedError, StoreFailedError, UnsupportedFormatVersionError, UnsupportedRecordKindError } from './store.js';
@@ -67,6 +67,8 @@ const wireClasses = [
   ServerShuttingDownError,
   NotActiveError,
   ServerFailedError,
+  MirrorNotInSyncError,
+  MirrorBehindError,
   WrongStripeError,
   CrossStripeTransactionError,
   StripeUnavailableError,

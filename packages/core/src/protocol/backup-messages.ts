@@ -11,6 +11,13 @@ import { ReplyReader } from './replies.js';
 export interface BackupPageRequest {
   fromLsn: number;
   throughLsn: number;
+  /**
+   * Read from the connected server as a mirror of its stripe's in-sync set, not from the active
+   * (`kiln backup --from-mirror`): `throughLsn` then names an end the active committed, and the
+   * mirror answers once it knows its own log committed through it.
+   * @default false
+   */
+  fromMirror?: boolean;
 }
 
 /** A page of committed records, and the log they belong to. */
@@ -26,15 +33,18 @@ export interface BackupPage {
   records: Uint8Array[];
 }
 
-export const backupPageRequestToWire = (r: BackupPageRequest): unknown[] => [r.fromLsn, r.throughLsn];
+// A read from the active keeps the two-element form servers before `fromMirror` take.
+export const backupPageRequestToWire = (r: BackupPageRequest): unknown[] => (r.fromMirror ? [r.fromLsn, r.throughLsn, true] : [r.fromLsn, r.throughLsn]);
 
 /** @throws InvalidArgumentError naming the field that breaks a rule */
 export function backupPageRequestFromWire(value: unknown): BackupPageRequest {
-  if (!Array.isArray(value) || value.length !== 2) throw new InvalidArgumentError('backupPage', 'must be [fromLsn, throughLsn]');
-  const [fromLsn, throughLsn] = value as [unknown, unknown];
+  if (!Array.isArray(value) || (value.length !== 2 && value.length !== 3)) throw new InvalidArgumentError('backupPage', 'must be [fromLsn, throughLsn] or [fromLsn, throughLsn, fromMirror]');
+  const [fromLsn, throughLsn, fromMirror = false] = value as [unknown, unknown, unknown];
   if (typeof fromLsn !== 'number' || !Number.isSafeInteger(fromLsn) || fromLsn < 1) throw new InvalidArgumentError('fromLsn', 'must be a positive integer');
   if (typeof throughLsn !== 'number' || !Number.isSafeInteger(throughLsn) || throughLsn < 0) throw new InvalidArgumentError('throughLsn', 'must be a non-negative integer');
-  return { fromLsn, throughLsn };
+  if (typeof fromMirror !== 'boolean') throw new InvalidArgumentError('fromMirror', 'must be a boolean');
+  if (fromMirror && throughLsn === 0) throw new InvalidArgumentError('throughLsn', "must name the range's end for a read from a mirror: the end of the committed log is the active's to say");
+  return fromMirror ? { fromLsn, throughLsn, fromMirror } : { fromLsn, throughLsn };
 }
 
 export const backupPageToWire = (p: BackupPage): unknown[] => [p.clusterId, p.stripe, p.stripeEpoch, p.throughLsn, p.records];

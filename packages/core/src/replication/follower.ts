@@ -9,6 +9,7 @@ import { indexRecord, type EncodedRecord } from '../log/record.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { DivergedReport } from './diverged-report.js';
 import type { MemberState } from './member-state.js';
+import type { MirrorCommit } from './mirror-commit.js';
 import type { PeerSender } from './outbox.js';
 import type { AckMessage, AppendMessage } from './peer-protocol.js';
 
@@ -18,6 +19,8 @@ export interface FollowerContext {
   store: CheckedStore;
   logLimits: LogLimits;
   diverged: DivergedReport;
+  /** How far this log is known committed: what a mirror may serve of it. */
+  commit: MirrorCommit;
   log: (line: string) => void;
   /** True once the member stopped: nothing more is applied. */
   stopped: () => boolean;
@@ -105,7 +108,10 @@ export class Follower {
     const reply = (lastLsn: number, matched: boolean): void => this.acknowledge(message.from, { kind: 'ack', term: member.term, from: member.self.name, lastLsn, matched, askedAtMs: message.askedAtMs });
     const last = store.lastPosition;
     if (last.lsn < message.prevLsn) return reply(last.lsn, false);
-    if ((this.tailTerm(message.prevLsn) ?? (await this.termAt(message.prevLsn))) !== message.prevTerm) return reply(Math.max(message.prevLsn - 1, 0), false);
+    if ((this.tailTerm(message.prevLsn) ?? (await this.termAt(message.prevLsn))) !== message.prevTerm) {
+      this.context.commit.differsAfter(message.prevLsn - 1);
+      return reply(Math.max(message.prevLsn - 1, 0), false);
+    }
     // Copy out of the network buffer (a store may keep the bytes, which would pin a whole read of
     // the socket), into one run of bytes for the whole append: not one per record.
     const copy = this.copies.take(byteLength(message.records));
@@ -144,6 +150,7 @@ export class Follower {
       await store.truncateAfter(end);
     }
     member.state = member.view.inSync.includes(member.self.name) ? 'PASSIVE-STANDBY' : 'PASSIVE-SYNCING';
+    this.context.commit.applied(message.prevLsn + records.length, message.commitIndex);
     reply(message.prevLsn + records.length, true);
   }
 

@@ -16,6 +16,7 @@ import { Follower } from './follower.js';
 import { withMirrorAdded, withMirrorRemoved, type GroupMemberConfig, type GroupView } from './group-view.js';
 import type { GroupOptions, MemberContext } from './member-context.js';
 import { MemberState } from './member-state.js';
+import { MirrorCommit } from './mirror-commit.js';
 import { Outbox } from './outbox.js';
 import { PeerNetwork } from './peer-network.js';
 import { SINGLE_STRIPE, type AppendMessage, type GroupMessage, type ViewMessage } from './peer-protocol.js';
@@ -32,6 +33,8 @@ export class GroupMember {
   private readonly outbox: Outbox;
   private readonly diverged: DivergedReport;
   private readonly follower: Follower;
+  /** How far this member, as a mirror, knows its log is committed. */
+  private readonly mirrorCommit = new MirrorCommit();
   private readonly election: Election;
   /** The active role, while this member holds office. */
   private active: Active | undefined;
@@ -58,7 +61,7 @@ export class GroupMember {
     });
     this.outbox = new Outbox(this.network, () => this.member.durableTerm);
     const { store, logLimits, log } = context;
-    this.follower = new Follower({ member: this.member, outbox: this.outbox, store, logLimits, diverged: this.diverged, log, stopped: () => this.stopped, defer: (callback) => context.timers.defer(callback) });
+    this.follower = new Follower({ member: this.member, outbox: this.outbox, store, logLimits, diverged: this.diverged, commit: this.mirrorCommit, log, stopped: () => this.stopped, defer: (callback) => context.timers.defer(callback) });
     this.election = new Election({
       member: this.member,
       outbox: this.outbox,
@@ -123,6 +126,15 @@ export class GroupMember {
   /** The commit index a read may use: the active's, once its lease and read barrier allow. */
   readIndex(): Promise<number> {
     return this.requireActive().readIndex();
+  }
+
+  /**
+   * The commit index a read served by this member as a mirror may use (a backup from a mirror):
+   * see {@link MirrorCommit.readIndex}. An in-sync mirror hears the active's commit index more
+   * often than `mirrorTimeoutMs`, so it waits that long at most.
+   */
+  mirrorReadIndex(throughLsn: number): Promise<number> {
+    return this.mirrorCommit.readIndex(this.member, throughLsn, this.options.mirrorTimeoutMs, this.context.timers);
   }
 
   /** The highest acknowledged LSN this member knows of; readers see nothing above it. */

@@ -253,7 +253,7 @@ class Server implements KilnServer {
         rangeDigest: (range) => rangeDigest(this.store, this.logLimits, this.timers, range),
         // A standalone server's report holds only operators' forced decisions.
         diverged: (index) => member.divergedEntry(index),
-        backupPage: (request) => member.readIndex().then((commitIndex) => readBackupPage(this.store, this.logLimits, backupLog, request, commitIndex)),
+        backupPage: (request) => (request.fromMirror ? member.mirrorReadIndex(request.throughLsn) : member.readIndex()).then((commitIndex) => readBackupPage(this.store, this.logLimits, backupLog, request, commitIndex)),
       },
       shuttingDown: () => this.closing !== undefined || this.state === 'STOPPED',
       ...(this.options.auth ? { auth: new Authenticator(this.options.auth, this.clock, this.timers, new FailureLog(this.log, this.name, this.clock, this.timers)) } : {}),
