@@ -6,11 +6,12 @@
 // event of --event-bytes in flight each, closed loop) throughout, and measures it in windows of
 // --seconds: without a backup, then while `kiln backup` (the real CLI, a child process) copies
 // the whole log from the active; again without, then while it copies from the mirror
-// (`--from-mirror`). A window with a backup lasts as long as the backup, at most --seconds. Prints
+// (`--from-mirror`). A source `active:R` or `mirror:R` copies at most R MiB a second
+// (`--max-rate R`). A window with a backup lasts as long as the backup, at most --seconds. Prints
 // a markdown table: appends/s, p50 and p99 of each window, and each backup's size and MB/s.
 //
 //   node bench/backup-cost.mjs [--seconds 10] [--events 300000] [--event-bytes 1024] [--per-txn 20]
-//        [--clients 8] [--sources active,mirror]
+//        [--clients 8] [--sources active,mirror,active:5]
 //
 // Bounded in time (--max-minutes, 20 by default, for the whole run); every process it starts is
 // killed and its temp directory removed at exit, whatever the outcome.
@@ -49,7 +50,7 @@ const EVENT_BYTES = positive('event-bytes');
 const PER_TXN = positive('per-txn');
 const CLIENTS = positive('clients');
 const SOURCES = flags.sources.split(',');
-for (const s of SOURCES) if (s !== 'active' && s !== 'mirror') throw new Error(`--sources: active or mirror, not ${s}`);
+for (const s of SOURCES) if (!/^(active|mirror)(:\d+(\.\d+)?)?$/.test(s)) throw new Error(`--sources: active or mirror, each with :MIB_PER_S or not, not ${s}`);
 /** Transactions the loader keeps in flight: enough to keep the group's pipeline full. */
 const LOAD_IN_FLIGHT = 16;
 
@@ -160,9 +161,10 @@ function windowOf(samples, from, to) {
   return { seconds: (to - from) / 1000, rate: latencies.length / ((to - from) / 1000), p50: q(0.5), p99: q(0.99) };
 }
 
-/** Runs `kiln backup` of the whole log (from the mirror when `source` is 'mirror'); its bytes and seconds as it says them. */
+/** Runs `kiln backup` of the whole log (from the mirror for 'mirror', at most R MiB/s for ':R'); its bytes and seconds as it says them. */
 function runBackup(file, source, out) {
-  const args = [cliBin, 'backup', '--config', file, '--out', out, ...(source === 'mirror' ? ['--from-mirror'] : [])];
+  const [from, rate] = source.split(':');
+  const args = [cliBin, 'backup', '--config', file, '--out', out, ...(from === 'mirror' ? ['--from-mirror'] : []), ...(rate ? ['--max-rate', rate] : [])];
   const child = track(spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
   let stderr = '';
@@ -190,12 +192,13 @@ try {
     await sleep(SECONDS * 1000);
     rows.push({ window: 'no backup', ...windowOf(load.samples, quietFrom, performance.now()) });
     const from = performance.now();
-    const backup = runBackup(group.file, source, path.join(dir, `${source}.kbak`));
+    const backup = runBackup(group.file, source, path.join(dir, `${source.replace(':', '-')}.kbak`));
     // The window ends with the backup, or after SECONDS; the backup runs on to its end either way.
     const ended = await Promise.race([backup.then(() => true, () => true), sleep(SECONDS * 1000).then(() => false)]);
     const figures = windowOf(load.samples, from, performance.now());
     const done = await backup;
-    rows.push({ window: `backup from the ${source} (${done.server})${ended ? '' : ', first ' + SECONDS + ' s'}`, ...figures, backup: done });
+    const [kind, rate] = source.split(':');
+    rows.push({ window: `backup from the ${kind} (${done.server})${rate ? `, --max-rate ${rate}` : ''}${ended ? '' : ', first ' + SECONDS + ' s'}`, ...figures, backup: done });
     log(`${source}: ${(done.bytes / 1e6).toFixed(0)} MB through LSN ${done.lastLsn} in ${done.seconds} s`);
   }
 } finally {

@@ -206,6 +206,34 @@ describe('kiln backup and kiln restore', () => {
     expect(await readdir(root)).not.toContain('killed.kbak.partial');
   });
 
+  it('--max-rate holds a backup to its rate and writes the same file; a rate that is no positive number is refused before anything is read', { timeout: 120_000 }, async () => {
+    const root = await tempRoot();
+    const source = await loneServer(root, { limits: { readBytesMax: 64 * 1024 } });
+    const client = await dial(source.url);
+    const events = Array.from({ length: 20 }, (_, i) => ({ type: 'E', data: { i, pad: 'p'.repeat(1000) } }));
+    for (let i = 0; i < 60; i++) await client.append(`m${i % 6}`, events);
+    await client.close();
+    const plain = join(root, 'plain.kbak');
+    expect(await backup('--url', source.url, '--out', plain)).toBe(60);
+    const size = (await readFile(plain)).length;
+    // About 1.2 MB at 1 MiB a second: a page at a time, the copy cannot end before its bytes were due.
+    const paced = join(root, 'paced.kbak');
+    const startedMs = performance.now();
+    expect(await backup('--url', source.url, '--out', paced, '--max-rate', '1')).toBe(60);
+    const tookMs = performance.now() - startedMs;
+    const lastPageMs = ((size - 64 * 1024 * 2) / (1024 * 1024)) * 1000;
+    expect(tookMs, `${size} bytes at 1 MiB/s`).toBeGreaterThanOrEqual(lastPageMs);
+    // Everything but the header's creation time is the same.
+    const records = (file: Buffer): Buffer => file.subarray(16 + file.readUInt32LE(12), file.length - 40); // past the header, before the trailer
+    expect(records(await readFile(paced)).equals(records(await readFile(plain)))).toBe(true);
+    for (const rate of ['0', '-1', 'fast', 'Infinity']) {
+      const run = await kilnWith(['backup', '--url', source.url, '--out', join(root, 'never.kbak'), `--max-rate=${rate}`]);
+      expect(run.stderr).toMatch(new RegExp(`^kiln: --max-rate must be a positive number of MiB a second, not '${rate}'`, 'm'));
+      expect(run.status).toBe(2);
+    }
+    expect(await readdir(root)).not.toContain('never.kbak.partial');
+  });
+
   it('with auth, a backup needs admin on "*": read on every stream is not enough', { timeout: 60_000 }, async () => {
     const root = await tempRoot();
     const source = await loneServer(root, { auth: await authConfig() });

@@ -15,6 +15,7 @@ import type { Dial } from '../transports.js';
 import { BackupFileError } from './backup-file-error.js';
 import { encodeHeader, TRAILER_MAGIC, type BackupHeader } from './backup-format.js';
 import { openMirrorSource } from './mirror-source.js';
+import { Pacer } from './pacer.js';
 
 export interface BackupOptions {
   /** The client addresses of the stripe's servers (or of one lone server): the client follows the active. */
@@ -29,6 +30,8 @@ export interface BackupOptions {
    * one named, or any when `name` is undefined. The active still says where the range ends.
    */
   fromMirror?: { name: string | undefined };
+  /** At most this many bytes a second (`--max-rate`), so that the server it reads from keeps time for its clients. */
+  maxBytesPerSecond?: number;
 }
 
 /** Past the end of any log: a page from here holds no record, only the log's facts and its committed end. */
@@ -56,7 +59,8 @@ export async function runBackup(options: BackupOptions, print: (line: string) =>
     const mirror = options.fromMirror && (await openMirrorSource(client, first.stripe, options.fromMirror.name, options.dial, `${out}.partial`));
     const source: PageSource = mirror || { server: (await client.serverStatus()).name, page: (from, through) => client.backupPage({ fromLsn: from, throughLsn: through }) };
     const header: BackupHeader = { clusterId: first.clusterId, stripe: first.stripe, stripeEpoch: first.stripeEpoch, firstLsn: fromLsn, lastLsn, server: source.server, createdAtMs: startedMs };
-    const bytes = await writeFile(source, header, mirror ? undefined : first, `${out}.partial`, progress).finally(() => mirror && mirror.close());
+    const pacer = options.maxBytesPerSecond === undefined ? undefined : new Pacer(options.maxBytesPerSecond);
+    const bytes = await writeFile(source, header, mirror ? undefined : first, `${out}.partial`, progress, pacer).finally(() => mirror && mirror.close());
     // Not before the file is whole: a backup's name stands for a file that is.
     if (await exists(out)) throw new ConfigError('--out', `${out} appeared while the backup ran; the backup is left in ${out}.partial`);
     await rename(`${out}.partial`, out);
@@ -72,7 +76,7 @@ export async function runBackup(options: BackupOptions, print: (line: string) =>
  * Writes the whole file to `partial`, synced; returns its size. A failure removes it (a killed process leaves it).
  * @param first the first page, when the source already sent it
  */
-async function writeFile(source: PageSource, header: BackupHeader, first: BackupPage | undefined, partial: string, progress: (line: string) => void): Promise<number> {
+async function writeFile(source: PageSource, header: BackupHeader, first: BackupPage | undefined, partial: string, progress: (line: string) => void, pacer: Pacer | undefined): Promise<number> {
   const file = await open(partial, 'w');
   try {
     const hash = createHash('sha256');
@@ -89,7 +93,9 @@ async function writeFile(source: PageSource, header: BackupHeader, first: Backup
       if (page.records.length === 0) throw new BackupFileError(partial, next, `the committed log of ${header.stripe} now ends at LSN ${page.throughLsn}, before LSN ${header.lastLsn}: it lost records since the backup started`);
       // Each record checked as it arrives: a damaged one never goes into a backup.
       for (const record of page.records) indexRecord(record, next++);
-      bytes += await append(file, hash, page.records);
+      const pageBytes = await append(file, hash, page.records);
+      bytes += pageBytes;
+      await pacer?.copied(pageBytes);
       if (Date.now() - progressAtMs >= PROGRESS_EVERY_MS) {
         progressAtMs = Date.now();
         progress(`backup: LSN ${next - 1} of ${header.lastLsn} (${Math.floor(((next - header.firstLsn) / (header.lastLsn - header.firstLsn + 1)) * 100)}%), ${(bytes / 1024 / 1024).toFixed(1)} MiB`);
