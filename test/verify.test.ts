@@ -1,6 +1,7 @@
 // `kiln verify` with real processes and real LevelDB: a healthy group under load verifies clean;
-// a mirror whose stored record fails its CRC is reported damaged at that LSN, and one whose record
-// was altered with a valid CRC is reported as differing from the active there; a server down is
+// a mirror whose stored record fails its CRC is reported damaged at that LSN; a record altered with
+// a valid CRC is judged by the majority of the servers: the one server outside it differs there,
+// the active too, and two copies (or three) that all differ blame none; a server down is
 // unreachable, never agreeing; a user without `admin` is refused, even one who reads every stream.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { crc32c } from '@kiln/core';
 import { connect } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { authConfig, PASSWORDS, TOKENS } from './support/auth.js';
-import { cluster, connectWithin, freeFixedPort, inSyncActive, kill, killAllKilns, killAllMembers, kilnWith, launch, pollUntil, seededRandom, startKiln } from './support/cluster.js';
+import { cluster, connectWithin, freeFixedPort, inSyncActive, kill, killAllKilns, killAllMembers, kilnWith, launch, pollUntil, seededRandom, startKiln, type Member } from './support/cluster.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -21,7 +22,7 @@ afterAll(async () => {
 });
 
 interface VerifyJson {
-  stripes: Array<{ name: string; active: string; fromLsn: number; throughLsn: number; servers: Array<{ name: string; result: string; active: boolean; checkedThroughLsn: number | null; damagedLsn: number | null; differsFromLsn: number | null; detail: string | null }> }>;
+  stripes: Array<{ name: string; active: string; fromLsn: number; throughLsn: number; servers: Array<{ name: string; result: string; active: boolean; checkedThroughLsn: number | null; damagedLsn: number | null; differsFromLsn: number | null; majority: string[] | null; detail: string | null }> }>;
 }
 
 async function verify(file: string, ...flags: string[]): Promise<{ status: number | null; json: VerifyJson; stderr: string }> {
@@ -33,7 +34,7 @@ const serverOf = (json: VerifyJson, name: string) => json.stripes[0]!.servers.fi
 
 /** Bytes of filler after the marked records: more than the newest records the level store checks at open (24 MiB). */
 const FILLER_BYTES = 30 * 1024 * 1024;
-const MARKS = { damaged: 'MARK-damaged-record', altered: 'MARK-altered-record' } as const;
+const MARKS = { damaged: 'MARK-damaged-record', altered: 'MARK-altered-record', later: 'MARK-later-record' } as const;
 
 /**
  * Changes one byte of the stored record holding `mark` in the stopped server's LevelDB; with
@@ -115,18 +116,80 @@ describe('kiln verify', () => {
       expect(damaged.status, damaged.stderr + JSON.stringify(damaged.json)).toBe(6);
       expect(serverOf(damaged.json, mirror.name)).toMatchObject({ result: 'damaged', damagedLsn });
       expect(serverOf(damaged.json, active.name)).toMatchObject({ result: 'ok' });
-      // Past the damaged record, the altered one: its CRC holds, its bytes are not the active's.
+      // Past the damaged record, the altered one: its CRC holds, its bytes are not the active's. Two
+      // servers that differ leave no majority to tell which is right: both differ, neither is blamed.
       const altered = await verify(file, '--from-lsn', String(damagedLsn + 1));
       expect(altered.status, altered.stderr).toBe(6);
-      expect(serverOf(altered.json, mirror.name)).toMatchObject({ result: 'differs', differsFromLsn: alteredLsn });
+      for (const m of servers) expect(serverOf(altered.json, m.name)).toMatchObject({ result: 'differs', differsFromLsn: alteredLsn, majority: [] });
       const text = await kilnWith(['verify', '--config', file, '--from-lsn', String(damagedLsn + 1)]);
-      expect(text.stdout).toMatch(new RegExp(`^  ${mirror.name}  DIFFERS from the active from LSN ${alteredLsn}$`, 'm'));
-      expect(text.stdout).toMatch(new RegExp(`^  ${active.name}  OK, the active`, 'm'));
+      for (const m of servers) expect(text.stdout).toMatch(new RegExp(`^  ${m.name}  DIFFERS: s1 and s2 differ from LSN ${alteredLsn}, no majority to tell which is right$`, 'm'));
+      expect(text.stdout).toMatch(new RegExp(`^  no majority: compare the records of s1 and s2 from LSN ${alteredLsn} with a backup`, 'm'));
+      expect(text.stdout).not.toMatch(/DIFFERS from the active/);
     } finally {
       running = false;
       await load.catch(() => undefined);
       await client.close();
     }
+  });
+
+  it('judges by the majority: a mirror outside it differs, an active outside it too, and three copies that all differ blame none', { timeout: 300_000 }, async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kiln-verify-majority-'));
+    dirs.push(root);
+    const { file, members } = await cluster(3, 0, root, seededRandom(Number(process.env.KILN_VERIFY_SEED ?? Math.floor(Math.random() * 2 ** 31))));
+    for (const m of members) launch(file, m);
+    const client = await connectWithin(members.map((m) => m.client));
+    try {
+      for (let i = 0; i < 20; i++) await client.append(`early-${i % 3}`, [{ type: 'E', data: i === 5 ? MARKS.altered : i === 12 ? MARKS.later : `plain-${i}` }]);
+    } finally {
+      await client.close();
+    }
+    const active = await inSyncActive(members);
+    const [first, second] = members.filter((m) => m !== active) as [Member, Member];
+    const namesOf = (...chosen: Member[]) => members.filter((m) => chosen.includes(m)).map((m) => m.name);
+    /** Stops a mirror, alters its record holding `mark` (with a valid CRC) and waits for it back in sync under the same active. */
+    const alter = async (mirror: Member, mark: string) => {
+      await kill(mirror);
+      const lsn = await alterRecord(mirror.dataDir, mark, true);
+      launch(file, mirror);
+      expect((await inSyncActive(members)).name).toBe(active.name);
+      return lsn;
+    };
+    const textOf = async () => (await kilnWith(['verify', '--config', file])).stdout;
+
+    // One mirror differs: the active and the other mirror outvote it, and it is reported against the active, as before.
+    const alteredLsn = await alter(first, MARKS.altered);
+    const mirrorDiffers = await verify(file);
+    expect(mirrorDiffers.status, mirrorDiffers.stderr).toBe(6);
+    expect(mirrorDiffers.json.stripes[0]!.active).toBe(active.name);
+    expect(serverOf(mirrorDiffers.json, first.name)).toMatchObject({ result: 'differs', differsFromLsn: alteredLsn, majority: namesOf(active, second) });
+    for (const m of [active, second]) expect(serverOf(mirrorDiffers.json, m.name)).toMatchObject({ result: 'ok', majority: namesOf(active, second) });
+    const mirrorText = await textOf();
+    expect(mirrorText).toMatch(new RegExp(`^  ${first.name}  DIFFERS from the active from LSN ${alteredLsn}$`, 'm'));
+    expect(mirrorText).toMatch(new RegExp(`^  ${active.name}  OK, the active`, 'm'));
+    expect(mirrorText).not.toMatch(/itself differs|no majority/);
+
+    // Both mirrors hold the same altered record: the active is the odd one out, and the one reported; the mirrors are OK.
+    await alter(second, MARKS.altered);
+    const activeDiffers = await verify(file);
+    expect(activeDiffers.status, activeDiffers.stderr).toBe(6);
+    expect(activeDiffers.json.stripes[0]!.active).toBe(active.name);
+    expect(serverOf(activeDiffers.json, active.name)).toMatchObject({ result: 'differs', active: true, differsFromLsn: alteredLsn, majority: namesOf(first, second) });
+    const end = activeDiffers.json.stripes[0]!.throughLsn;
+    for (const m of [first, second]) expect(serverOf(activeDiffers.json, m.name)).toMatchObject({ result: 'ok', checkedThroughLsn: end, differsFromLsn: null, majority: namesOf(first, second) });
+    const activeText = await textOf();
+    expect(activeText).toMatch(new RegExp(`^  ${active.name}  DIFFERS from the majority \\(${namesOf(first, second).join(', ')}\\) from LSN ${alteredLsn}$`, 'm'));
+    for (const m of [first, second]) expect(activeText).toMatch(new RegExp(`^  ${m.name}  OK \\(checked through LSN ${end}\\)$`, 'm'));
+    expect(activeText).toMatch(new RegExp(`^  the active ${active.name} itself differs from the majority: fail over away from it`, 'm'));
+
+    // A later record of the second mirror altered too: three copies that all differ, no majority, none blamed.
+    const laterLsn = await alter(second, MARKS.later);
+    expect(laterLsn).toBeGreaterThan(alteredLsn);
+    const allDiffer = await verify(file);
+    expect(allDiffer.status, allDiffer.stderr).toBe(6);
+    for (const m of members) expect(serverOf(allDiffer.json, m.name)).toMatchObject({ result: 'differs', differsFromLsn: alteredLsn, majority: [] });
+    const splitText = await textOf();
+    for (const m of members) expect(splitText).toMatch(new RegExp(`^  ${m.name}  DIFFERS: s1, s2 and s3 differ from LSN ${alteredLsn}, no majority to tell which is right$`, 'm'));
+    expect(splitText).not.toMatch(/itself differs/);
   });
 
   it('refuses a user without admin, and verifies for one with it', { timeout: 60_000 }, async () => {

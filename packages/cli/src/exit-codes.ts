@@ -16,7 +16,7 @@ export const EXIT = {
   inUse: 4,
   /** No server answered at the address; `kiln verify`: a server could not be checked. */
   unreachable: 5,
-  /** `kiln verify`: a server's log is damaged, or differs from its active's. */
+  /** `kiln verify`: a server's log is damaged, or differs from the majority's (or, with none, from another's). */
   mismatch: 6,
 } as const;
 
@@ -30,7 +30,8 @@ export const EXIT_CODES_HELP = `exit codes:
   4  in use: the address is taken, or the data directory is locked by another kiln process
   5  unreachable: no server answered at the address; kiln verify: a server did not answer (or
      its stripe had no active to compare it with), and no other server was found wrong
-  6  kiln verify: a server's log is damaged (a record fails its CRC) or differs from its active's`;
+  6  kiln verify: a server's log is damaged (a record fails its CRC) or differs from the
+     majority's of its stripe (or, with no majority, from another server's)`;
 
 /** A command line that does not make sense: exits with {@link EXIT.usage}. */
 export class UsageError extends Error {

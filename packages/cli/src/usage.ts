@@ -89,13 +89,15 @@ export const USAGE = `usage:
       Prints what each stripe did; fails when no stripe holds a part of TXN.
   kiln verify --config CLUSTER-FILE [--stripe STRIPE] [--from-lsn N] [--json]
       Checks, while the stripes serve, that every server of each stripe (or of STRIPE) holds the
-      same records as its active, each passing its CRC: from LSN N (default 1) to the active's
+      same records as the others, each passing its CRC: from LSN N (default 1) to the active's
       commit index, in ranges of 100,000 records, narrowing a difference down to its first LSN.
-      Prints per server OK, DAMAGED at LSN x, DIFFERS from the active from LSN y, or UNREACHABLE,
-      with a progress line on stderr every 2 s; exits 6 when a server is damaged or differs, 5
-      when one could not be checked. --json prints { stripes: [{ name, active, term, fromLsn,
-      throughLsn, servers: [{ name, result, active, checkedThroughLsn, damagedLsn,
-      differsFromLsn, detail }] }] }. Needs admin on "*" in a cluster with auth.
+      Where the servers disagree, the copy more than half of them hold is right, the active's or
+      not. Prints per server OK, DAMAGED at LSN x, DIFFERS from the active (or the majority) from
+      LSN y, DIFFERS with no majority to tell which is right, or UNREACHABLE, with a progress line
+      on stderr every 2 s; exits 6 when a server is damaged or differs, 5 when one could not be
+      checked. --json prints { stripes: [{ name, active, term, fromLsn, throughLsn, servers:
+      [{ name, result, active, checkedThroughLsn, damagedLsn, differsFromLsn, majority, detail }]
+      }] }. Needs admin on "*" in a cluster with auth.
   kiln passwd
       Reads a password from standard input (on a terminal, asks for it without echo) and prints
       its scrypt hash, for a user's passwordHash in the cluster file's auth section.
