@@ -61,7 +61,8 @@ const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrore
                    (bench/cross-stripe.mjs)                                                (PARTS=cross-stripe)
   --backup         what kiln backup of a ~300 MB log costs appends beside it (8 clients, one append
                    in flight each): windows of BACKUP_SECONDS=10 without a backup, and while it
-                   copies from the active, then from the mirror (bench/backup-cost.mjs)   (PARTS=backup)
+                   copies from the active, from the mirror, and from the active held to
+                   5 MiB/s (--max-rate 5) (bench/backup-cost.mjs)                          (PARTS=backup)
   --all            --ws --mirrored --failover --rejoin --stripes --cross-stripe --backup   (PARTS=all)
   --large-data     4 GiB over 1,000,000 streams into one server of 256 MB heap: RSS, cold reads (bench/large-data.mjs)
   --profile        run each Kiln server under node --cpu-prof and summarise the profiles
@@ -1188,7 +1189,7 @@ async function main() {
   if (part.stripes && !interrupted) await runScript('Stripes', 'stripes.mjs', ['--out', path.join(outDir, `${stamp}-stripes.jsonl`), '--rate', String(int('STRIPES_RATE', 1000))]);
   if (part['cross-stripe'] && !interrupted) await runScript('Transactions over several stripes', 'cross-stripe.mjs', ['--rate', String(int('XS_RATE', 1000))]);
   // Its windows are of their own length (the later --seconds wins), not MAX_SECONDS.
-  if (part.backup && !interrupted) await runScript('What a backup costs', 'backup-cost.mjs', ['--seconds', String(int('BACKUP_SECONDS', 10))]);
+  if (part.backup && !interrupted) await runScript('What a backup costs', 'backup-cost.mjs', ['--seconds', String(int('BACKUP_SECONDS', 10)), '--sources', 'active,mirror,active:5']);
   if (flags['large-data'] && !interrupted) await runScript('Data far larger than memory', 'large-data.mjs', []);
   if (part.failover || part.rejoin) writeFileSync(clusterJson, JSON.stringify(clusterResults, null, 2));
   if (withPeers && !interrupted) await runPeers();
