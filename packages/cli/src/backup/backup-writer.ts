@@ -77,7 +77,7 @@ export async function runBackup(options: BackupOptions, print: (line: string) =>
  * @param first the first page, when the source already sent it
  */
 async function writeFile(source: PageSource, header: BackupHeader, first: BackupPage | undefined, partial: string, progress: (line: string) => void, pacer: Pacer | undefined): Promise<number> {
-  const file = await open(partial, 'w');
+  const file = await createPartial(partial);
   try {
     const hash = createHash('sha256');
     const headerBytes = encodeHeader(header);
@@ -109,8 +109,24 @@ async function writeFile(source: PageSource, header: BackupHeader, first: Backup
   } catch (error) {
     await file.close().catch(() => {});
     await rm(partial, { force: true });
-    throw error;
+    throw isFileSystemError(error) ? new BackupFileError(partial, undefined, `could not be written (${error.code}): the backup is not taken`, { cause: error }) : error;
   }
+}
+
+/** Opens `partial` to write; @throws ConfigError naming `--out` when it cannot be created (no such directory, not writable). */
+async function createPartial(partial: string): Promise<Awaited<ReturnType<typeof open>>> {
+  try {
+    return await open(partial, 'w');
+  } catch (error) {
+    if (!isFileSystemError(error)) throw error;
+    const why = error.code === 'ENOENT' ? 'its directory does not exist' : error.code === 'ENOTDIR' ? 'a part of its path is not a directory' : `the file system refused (${error.code})`;
+    throw new ConfigError('--out', `cannot create ${partial}: ${why}`);
+  }
+}
+
+/** An error of the file system (ENOENT, EACCES, ENOSPC...), which the user can fix, rather than a bug. */
+function isFileSystemError(error: unknown): error is NodeJS.ErrnoException & { code: string } {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }
 
 /** Writes `chunks` at the end of `file`, adding them to `hash`; returns their bytes. */
