@@ -165,6 +165,7 @@ describe('kiln backup --from-mirror', () => {
       expect(await exists(`${out}.partial`)).toBe(false);
     };
     await refused(['--from-mirror', 'nobody'], /^kiln: InvalidArgumentError: --from-mirror: stripe \S+ has no server nobody \(its servers: s1, s2\)$/m);
+    await refused(['--from-mirror', 'v1'], /^kiln: InvalidArgumentError: --from-mirror: v1 is a voter of stripe \S+: it holds no log \(its servers: s1, s2\)$/m);
     await refused(['--from-mirror', active.name], new RegExp(`^kiln: InvalidArgumentError: --from-mirror: ${active.name} is the stripe's active`, 'm'));
     await kill(mirror);
     await pollUntil('the active to drop the mirror from the in-sync set', async () => (await statusOf(active.client))?.group?.inSync.includes(mirror.name) === false, 30_000, 100);

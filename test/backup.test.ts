@@ -206,7 +206,7 @@ describe('kiln backup and kiln restore', () => {
     expect(await readdir(root)).not.toContain('killed.kbak.partial');
   });
 
-  it('--max-rate holds a backup to its rate and writes the same file; a rate that is no positive number is refused before anything is read', { timeout: 120_000 }, async () => {
+  it('--max-rate holds a backup to its rate and writes the same file; a rate that is no positive number, too small to end or given twice is refused before anything is read; so is an --out that cannot be created', { timeout: 120_000 }, async () => {
     const root = await tempRoot();
     const source = await loneServer(root, { limits: { readBytesMax: 64 * 1024 } });
     const client = await dial(source.url);
@@ -231,7 +231,27 @@ describe('kiln backup and kiln restore', () => {
       expect(run.stderr).toMatch(new RegExp(`^kiln: --max-rate must be a positive number of MiB a second, not '${rate}'`, 'm'));
       expect(run.status).toBe(2);
     }
+    // Below 32 KiB a second a page's wait passes Node's timer limit: such a backup hung, silent.
+    const tiny = await kilnWith(['backup', '--url', source.url, '--out', join(root, 'never.kbak'), '--max-rate', '1e-9'], {}, 15_000);
+    expect(tiny.stderr).toMatch(/^kiln: --max-rate must be at least 0.03125 MiB \(32 KiB\) a second, not '1e-9'/m);
+    expect(tiny.status).toBe(2);
+    // parseArgs keeps the last of a flag given twice: this one ran unpaced.
+    const twice = await kilnWith(['backup', '--url', source.url, '--out', join(root, 'never.kbak'), '--max-rate', '1', '--max-rate', '1e12']);
+    expect(twice.stderr).toMatch(/^kiln: --max-rate is given twice \(see kiln backup --help\)$/m);
+    expect(twice.status).toBe(2);
     expect(await readdir(root)).not.toContain('never.kbak.partial');
+    expect(await readdir(root)).not.toContain('never.kbak');
+    // An --out that cannot be created: one line naming it, not a stack.
+    await writeFile(join(root, 'a-file'), 'x');
+    const cases: Array<[string, RegExp]> = [
+      [join(root, 'no', 'such', 'dir', 'a.kbak'), /^kiln: ConfigError: --out: cannot create \S*no\/such\/dir\/a\.kbak\.partial: its directory does not exist\n$/],
+      [join(root, 'a-file', 'a.kbak'), /^kiln: ConfigError: --out: cannot create \S*a-file\/a\.kbak\.partial: a part of its path is not a directory\n$/],
+    ];
+    for (const [out, line] of cases) {
+      const run = await kilnWith(['backup', '--url', source.url, '--out', out]);
+      expect(run.stderr.replace(/^backup: .*\n/gm, '')).toMatch(line);
+      expect(run.status).toBe(3);
+    }
   });
 
   it('with auth, a backup needs admin on "*": read on every stream is not enough', { timeout: 60_000 }, async () => {

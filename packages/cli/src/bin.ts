@@ -213,19 +213,31 @@ async function start(args: string[]): Promise<void> {
 }
 
 async function backup(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args: withOptionalValue(args, '--from-mirror'), options: { config: { type: 'string' }, stripe: { type: 'string' }, url: { type: 'string', multiple: true }, out: { type: 'string' }, 'from-lsn': { type: 'string' }, 'from-mirror': { type: 'string' }, 'max-rate': { type: 'string' }, ...OPERATOR_FLAGS } });
+  const options = { config: { type: 'string' }, stripe: { type: 'string' }, url: { type: 'string', multiple: true }, out: { type: 'string' }, 'from-lsn': { type: 'string' }, 'from-mirror': { type: 'string' }, 'max-rate': { type: 'string' }, ...OPERATOR_FLAGS } as const;
+  const { values, tokens } = parseArgs({ args: withOptionalValue(args, '--from-mirror'), options, tokens: true });
+  // parseArgs keeps the last of a flag given twice: `--max-rate 5 ... --max-rate 500` would run unpaced.
+  const given = tokens.flatMap((t) => (t.kind === 'option' && !('multiple' in options[t.name as keyof typeof options]) ? [t.name] : []));
+  const twice = given.find((name, i) => given.indexOf(name) !== i);
+  if (twice !== undefined) throw new UsageError(`--${twice} is given twice`);
   if (!values.out || (values.config === undefined) === (values.url === undefined)) throw new UsageError('kiln backup needs --out FILE and one of --config CLUSTER-FILE or --url URL');
   if (values.stripe !== undefined && values.config === undefined) throw new UsageError('--stripe goes with --config');
   const fromLsn = Number(values['from-lsn'] ?? '1');
   if (!Number.isSafeInteger(fromLsn) || fromLsn < 1) throw new UsageError(`--from-lsn must be a positive integer, not '${values['from-lsn']}'`);
   const maxRate = values['max-rate'] === undefined ? undefined : Number(values['max-rate']);
   if (maxRate !== undefined && !(maxRate > 0 && Number.isFinite(maxRate))) throw new UsageError(`--max-rate must be a positive number of MiB a second, not '${values['max-rate']}'`);
+  if (maxRate !== undefined && maxRate < MAX_RATE_MIB_MIN) throw new UsageError(`--max-rate must be at least ${MAX_RATE_MIB_MIN} MiB (32 KiB) a second, not '${values['max-rate']}'`);
   const { config, dial } = await operatorLink(values.config, values);
   const urls = config === undefined ? values.url!.map((url, i) => checkUrl(url, `--url[${i}]`)) : stripeUrls(config, values.stripe);
   const mirror = values['from-mirror'];
   const paced = maxRate === undefined ? {} : { maxBytesPerSecond: maxRate * 1024 * 1024 };
   return runBackup({ urls, dial, out: values.out, fromLsn, ...paced, ...(mirror !== undefined && { fromMirror: { name: mirror === '' ? undefined : mirror } }) }, (line) => console.log(line), log);
 }
+
+/**
+ * The least `--max-rate`, 32 KiB a second, as pg_basebackup's. Far below it a page's wait passes
+ * Node's timer limit (2^31 ms), where a timer fires at once or never: the backup ran unpaced, or hung.
+ */
+const MAX_RATE_MIB_MIN = 1 / 32;
 
 /** `flag` with an optional value (`--from-mirror [NAME]`), which parseArgs lacks: a bare one becomes `flag=`, an empty value. */
 function withOptionalValue(args: string[], flag: string): string[] {

@@ -51,7 +51,7 @@ export const USAGE = `usage:
       instead of the active, which then only says where the range ends: the same file, but for
       the header's server. The backup fails if that mirror is not in sync, or restarts or
       leaves the in-sync set before it is done. --max-rate copies at most MIB MiB a second
-      (0.5 will do), so that the server read from keeps time for its clients.
+      (0.5 will do; at least 0.03125), so that the server read from keeps time for its clients.
   kiln restore --in FILE [FILE...] --data-dir DIR
       Checks a full backup and the incremental ones after it (headers, every record's CRC,
       trailers, LSNs joining up) and writes their records into DIR, new or empty, for a server

@@ -31,6 +31,7 @@ export async function openMirrorSource(active: KilnClient, stripe: string, name:
   if (group === undefined) throw new InvalidArgumentError('--from-mirror', `${status.name} is a lone server: it has no mirror to read from`);
   const inSyncMirrors = group.inSync.filter((n) => n !== status.name);
   const servers = group.members.filter((m) => m.kind === 'server').map((m) => m.name);
+  if (group.members.some((m) => m.name === name && m.kind === 'voter')) throw new InvalidArgumentError('--from-mirror', `${name} is a voter of stripe ${stripe}: it holds no log (its servers: ${servers.join(', ')})`);
   if (name !== undefined && !servers.includes(name)) throw new InvalidArgumentError('--from-mirror', `stripe ${stripe} has no server ${name} (its servers: ${servers.join(', ')})`);
   if (name === status.name) throw new InvalidArgumentError('--from-mirror', `${name} is the stripe's active; a backup from a mirror reads from another server`);
   const chosen = name ?? inSyncMirrors[0];
