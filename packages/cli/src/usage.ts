@@ -91,8 +91,8 @@ export const USAGE = `usage:
       Checks, while the stripes serve, that every server of each stripe (or of STRIPE) holds the
       same records as the others, each passing its CRC: from LSN N (default 1) to the active's
       commit index, in ranges of 100,000 records, narrowing a difference down to its first LSN.
-      Where the servers disagree, the copy more than half of them hold is right, the active's or
-      not. Prints per server OK, DAMAGED at LSN x, DIFFERS from the active (or the majority) from
+      Where the servers disagree, the copy more than half of the stripe's servers hold is right,
+      the active's or not. Prints per server OK, DAMAGED at LSN x, DIFFERS from the active (or the majority) from
       LSN y, DIFFERS with no majority to tell which is right, or UNREACHABLE, with a progress line
       on stderr every 2 s; exits 6 when a server is damaged or differs, 5 when one could not be
       checked. --json prints { stripes: [{ name, active, term, fromLsn, throughLsn, servers:

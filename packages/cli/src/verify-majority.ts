@@ -1,8 +1,10 @@
 /**
  * Judging by the majority, for `kiln verify`: when the servers holding a range of records whole
- * and undamaged do not all hold the same bytes, the copy that more than half of them hold is taken
- * as right, whichever server is the active. Two servers that differ, or several that split with
- * no copy held by more than half, leave nothing to tell which copy is right.
+ * and undamaged do not all hold the same bytes, the copy that more than half of the stripe's
+ * servers hold is taken as right, whichever server is the active. Half is of all of them: a server
+ * down, damaged or behind may hold either copy, so two of four agreeing against one do not outvote
+ * it. Two servers that differ, or several that split with no copy held by more than half, leave
+ * nothing to tell which copy is right.
  */
 import type { RangeDigest } from '@kiln/core/client';
 import { sameDigest } from './verify-compare.js';
@@ -18,8 +20,7 @@ export function groupByDigest<S>(held: ReadonlyArray<{ server: S; digest: RangeD
   return groups.map((g) => g.servers);
 }
 
-/** The group holding more than half of all the groups' servers; undefined when none does. */
-export function majorityOf<S>(groups: ReadonlyArray<readonly S[]>): readonly S[] | undefined {
-  const count = groups.reduce((sum, g) => sum + g.length, 0);
-  return groups.find((g) => g.length * 2 > count);
+/** The group holding more than half of the stripe's `serverCount` servers; undefined when none does. */
+export function majorityOf<S>(groups: ReadonlyArray<readonly S[]>, serverCount: number): readonly S[] | undefined {
+  return groups.find((g) => g.length * 2 > serverCount);
 }

@@ -46,8 +46,8 @@ export interface ServerVerdict {
   differsFromLsn: number | null;
   /**
    * Set once the servers checked over a range did not all hold the same records: the names of those
-   * holding the copy that more than half of them (the ones holding the range whole and undamaged)
-   * hold, this server among them or differing from them; `[]` when no copy has such a majority.
+   * holding the copy that more than half of the stripe's servers hold (each holding the range whole
+   * and undamaged), this server among them or differing from them; `[]` when no copy has such a majority.
    * null while every server agrees with the active.
    */
   majority: string[] | null;
@@ -175,7 +175,7 @@ async function compareRanges(active: Checked, servers: Checked[], fromLsn: numbe
     // Only servers holding the whole range undamaged can outvote one another.
     const whole = checking.filter((s) => digests.get(s)?.damagedLsn === null && digests.get(s)!.throughLsn === high);
     const groups = groupByDigest(whole.map((s) => ({ server: s, digest: digests.get(s)! })));
-    if (groups.length > 1 && whole.includes(reference.server)) await judgeByMajority(reference, groups, digests, low, high);
+    if (groups.length > 1 && whole.includes(reference.server)) await judgeByMajority(reference, groups, servers.length, digests, low, high);
     const ours = digests.get(reference.server)!;
     await Promise.all(checking.map((s) => (s === reference.server || s.verdict.result !== 'ok' ? undefined : compareOne(reference, ours, s, digests.get(s), low))));
     if (ours.damagedLsn !== null) {
@@ -193,13 +193,13 @@ async function compareRanges(active: Checked, servers: Checked[], fromLsn: numbe
 
 /**
  * The servers holding `low..high` whole and undamaged hold different records (`groups`, by their
- * digests): the group holding more than half of them is right, whether the reference is in it or
- * not, and each server outside it differs from where it leaves it; the reference moves into the
- * majority. Without a majority every one of them differs, from the first LSN any two do, and the
+ * digests): the group holding more than half of the stripe's `serverCount` servers is right,
+ * whether the reference is in it or not, and each server outside it differs from where it leaves
+ * it; the reference moves into the majority. Without a majority every one of them differs, from the first LSN any two do, and the
  * reference stays (no copy is better than another to compare the rest with).
  */
-async function judgeByMajority(reference: Reference, groups: Checked[][], digests: Map<Checked, RangeDigest>, low: number, high: number): Promise<void> {
-  const majority = majorityOf(groups);
+async function judgeByMajority(reference: Reference, groups: Checked[][], serverCount: number, digests: Map<Checked, RangeDigest>, low: number, high: number): Promise<void> {
+  const majority = majorityOf(groups, serverCount);
   if (majority && !majority.includes(reference.server)) reference.server = majority[0]!;
   reference.majority = majority?.map((s) => s.config.name) ?? [];
   const agreeing = majority ?? groups.find((g) => g.includes(reference.server))!;
