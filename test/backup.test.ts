@@ -179,7 +179,7 @@ describe('kiln backup and kiln restore', () => {
     expect(good.stdout).toMatch(/LSN 1 through 200 of stripe lone/);
   });
 
-  it('a backup killed on the way leaves only FILE.partial, which restore refuses; the next backup replaces it', { timeout: 120_000 }, async () => {
+  it('a backup killed on the way leaves only FILE.partial, which restore refuses; the next backup replaces it, as does one started while another runs', { timeout: 120_000 }, async () => {
     const root = await tempRoot();
     // Small read pages: the backup takes many round trips, so it is surely still running when killed.
     const source = await loneServer(root, { limits: { readBytesMax: 64 * 1024 } });
@@ -204,6 +204,24 @@ describe('kiln backup and kiln restore', () => {
 
     expect(await backup('--url', source.url, '--out', out)).toBe(400);
     expect(await readdir(root)).not.toContain('killed.kbak.partial');
+
+    // Two backups of one FILE at once (a cron job overlapping the last run): the later one replaces
+    // the FILE.partial the first writes, so the first fails and the FILE is the later one's, whole.
+    // Both wrote into one FILE.partial: the first said it was taken, of a FILE that failed its digest.
+    const twice = join(root, 'twice.kbak');
+    const slow = spawn(process.execPath, [KILN_BIN, 'backup', '--url', source.url, '--out', twice, '--max-rate', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const slowExit = once(slow, 'exit');
+    let slowErr = '';
+    slow.stderr.on('data', (chunk: Buffer) => (slowErr += chunk.toString()));
+    await pollUntil('the first backup to start writing', () => /backup: writing /.test(slowErr) || slow.exitCode !== null, 30_000, 5);
+    expect(await backup('--url', source.url, '--out', twice)).toBe(400);
+    const [slowCode] = (await slowExit) as [number | null];
+    expect(slowErr.split('\n').filter((l) => l.startsWith('kiln: '))).toEqual([
+      `kiln: BackupFileError: ${twice}.partial: another backup of ${twice} started while this one ran, and writes ${twice}.partial now: this one is not taken`,
+    ]);
+    expect(slowCode).toBe(1);
+    expect((await kilnWith(['restore', '--in', twice, '--data-dir', join(root, 'from-twice')])).stdout).toMatch(/LSN 1 through 400 of stripe lone/);
+    expect(await readdir(root)).not.toContain('twice.kbak.partial');
   });
 
   it('--max-rate holds a backup to its rate and writes the same file; a rate that is no positive number, too small to end or given twice is refused before anything is read; so is an --out that cannot be created', { timeout: 120_000 }, async () => {

@@ -7,7 +7,7 @@
  * synced, so a backup stopped on the way never leaves a file that looks whole.
  */
 import { createHash } from 'node:crypto';
-import { access, open, rename, rm } from 'node:fs/promises';
+import { access, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConfigError, indexRecord, InvalidArgumentError } from '@kiln/core';
 import { connect, type BackupPage } from '@kiln/core/client';
@@ -48,6 +48,7 @@ const PROGRESS_EVERY_MS = 1000;
 /** Writes the backup; `print` gets the summary, `progress` a line a second while it runs. */
 export async function runBackup(options: BackupOptions, print: (line: string) => void, progress: (line: string) => void): Promise<void> {
   const { out, fromLsn } = options;
+  const partial = `${out}.partial`;
   if (await exists(out)) throw new ConfigError('--out', `${out} exists: a backup never overwrites a file`);
   const client = await connect(options.urls, { ...options.dial, reconnectWindowMs: 10_000, requestTimeoutMs: 30_000 });
   try {
@@ -56,14 +57,15 @@ export async function runBackup(options: BackupOptions, print: (line: string) =>
     const first = await client.backupPage({ fromLsn: options.fromMirror ? PAST_ANY_LOG : fromLsn, throughLsn: 0 });
     const lastLsn = first.throughLsn;
     if (fromLsn > lastLsn + 1) throw new InvalidArgumentError('--from-lsn', `${fromLsn} is past the end of the committed log, LSN ${lastLsn}`);
-    const mirror = options.fromMirror && (await openMirrorSource(client, first.stripe, options.fromMirror.name, options.dial, `${out}.partial`));
+    const mirror = options.fromMirror && (await openMirrorSource(client, first.stripe, options.fromMirror.name, options.dial, partial));
     const source: PageSource = mirror || { server: (await client.serverStatus()).name, page: (from, through) => client.backupPage({ fromLsn: from, throughLsn: through }) };
     const header: BackupHeader = { clusterId: first.clusterId, stripe: first.stripe, stripeEpoch: first.stripeEpoch, firstLsn: fromLsn, lastLsn, server: source.server, createdAtMs: startedMs };
     const pacer = options.maxBytesPerSecond === undefined ? undefined : new Pacer(options.maxBytesPerSecond);
-    const bytes = await writeFile(source, header, mirror ? undefined : first, `${out}.partial`, progress, pacer).finally(() => mirror && mirror.close());
+    const { bytes, written } = await writeFile(source, header, mirror ? undefined : first, partial, progress, pacer).finally(() => mirror && mirror.close());
     // Not before the file is whole: a backup's name stands for a file that is.
-    if (await exists(out)) throw new ConfigError('--out', `${out} appeared while the backup ran; the backup is left in ${out}.partial`);
-    await rename(`${out}.partial`, out);
+    if (!(await stillNames(partial, written))) throw new BackupFileError(partial, undefined, `another backup of ${out} started while this one ran, and writes ${partial} now: this one is not taken`);
+    if (await exists(out)) throw new ConfigError('--out', `${out} appeared while the backup ran; the backup is left in ${partial}`);
+    await rename(partial, out);
     await syncDirectory(dirname(out));
     const seconds = ((Date.now() - startedMs) / 1000).toFixed(1);
     print(`backup ${out}: LSN ${fromLsn} through ${lastLsn} of stripe ${header.stripe} (cluster ${header.clusterId}, epoch ${header.stripeEpoch}, from ${header.server}): ${lastLsn - fromLsn + 1} records, ${bytes} bytes in ${seconds} s`);
@@ -72,12 +74,19 @@ export async function runBackup(options: BackupOptions, print: (line: string) =>
   }
 }
 
+/** Which file a name stands for: two backups of one FILE each write a FILE.partial of their own. */
+interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+}
+
 /**
- * Writes the whole file to `partial`, synced; returns its size. A failure removes it (a killed process leaves it).
+ * Writes the whole file to `partial`, synced; returns its size, and which file it is. A failure removes it (a killed process leaves it).
  * @param first the first page, when the source already sent it
  */
-async function writeFile(source: PageSource, header: BackupHeader, first: BackupPage | undefined, partial: string, progress: (line: string) => void, pacer: Pacer | undefined): Promise<number> {
+async function writeFile(source: PageSource, header: BackupHeader, first: BackupPage | undefined, partial: string, progress: (line: string) => void, pacer: Pacer | undefined): Promise<{ bytes: number; written: FileIdentity }> {
   const file = await createPartial(partial);
+  const written = await file.stat({ bigint: true });
   try {
     const hash = createHash('sha256');
     const headerBytes = encodeHeader(header);
@@ -105,23 +114,38 @@ async function writeFile(source: PageSource, header: BackupHeader, first: Backup
     bytes += await append(file, null, [TRAILER_MAGIC, hash.digest()]);
     await file.sync();
     await file.close();
-    return bytes;
+    return { bytes, written };
   } catch (error) {
     await file.close().catch(() => {});
-    await rm(partial, { force: true });
+    if (await stillNames(partial, written)) await rm(partial, { force: true });
     throw isFileSystemError(error) ? new BackupFileError(partial, undefined, `could not be written (${error.code}): the backup is not taken`, { cause: error }) : error;
   }
 }
 
-/** Opens `partial` to write; @throws ConfigError naming `--out` when it cannot be created (no such directory, not writable). */
-async function createPartial(partial: string): Promise<Awaited<ReturnType<typeof open>>> {
+/**
+ * Creates `partial` afresh, never writing into the file of the same name: that one was left by a
+ * killed backup, or another backup of the same FILE writes it, which then finds its name taken
+ * and fails rather than publish a file the two wrote into at once.
+ * @throws ConfigError naming `--out` when it cannot be created (no such directory, not writable)
+ */
+async function createPartial(partial: string): Promise<FileHandle> {
   try {
-    return await open(partial, 'w');
+    await rm(partial, { force: true });
+    return await open(partial, 'wx');
   } catch (error) {
     if (!isFileSystemError(error)) throw error;
-    const why = error.code === 'ENOENT' ? 'its directory does not exist' : error.code === 'ENOTDIR' ? 'a part of its path is not a directory' : `the file system refused (${error.code})`;
+    const why =
+      error.code === 'ENOENT' ? 'its directory does not exist' : error.code === 'ENOTDIR' ? 'a part of its path is not a directory' : error.code === 'EEXIST' ? 'another backup of it started at the same time' : `the file system refused (${error.code})`;
     throw new ConfigError('--out', `cannot create ${partial}: ${why}`);
   }
+}
+
+/** Whether `path` still names the file `written` (see {@link createPartial}). */
+async function stillNames(path: string, written: FileIdentity): Promise<boolean> {
+  return stat(path, { bigint: true }).then(
+    (now) => now.dev === written.dev && now.ino === written.ino,
+    () => false,
+  );
 }
 
 /** An error of the file system (ENOENT, EACCES, ENOSPC...), which the user can fix, rather than a bug. */
@@ -130,7 +154,7 @@ function isFileSystemError(error: unknown): error is NodeJS.ErrnoException & { c
 }
 
 /** Writes `chunks` at the end of `file`, adding them to `hash`; returns their bytes. */
-async function append(file: Awaited<ReturnType<typeof open>>, hash: ReturnType<typeof createHash> | null, chunks: Uint8Array[]): Promise<number> {
+async function append(file: FileHandle, hash: ReturnType<typeof createHash> | null, chunks: Uint8Array[]): Promise<number> {
   const joined = Buffer.concat(chunks);
   hash?.update(joined);
   await file.write(joined);
