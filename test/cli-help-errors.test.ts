@@ -102,6 +102,11 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
     expectOneLineFailure(kiln('start', '--log-format', 'xml'), 2, /--log-format must be text or json/);
   });
 
+  it('a flag of kiln verify or kiln backup given twice: usage (2) (the last one was kept: verify checked the second stripe only, backup wrote the second file)', () => {
+    expectOneLineFailure(kiln('verify', '--config', 'kiln.json', '--stripe', 'a', '--stripe', 'b'), 2, /^kiln: --stripe is given twice \(see kiln verify --help\)$/m);
+    expectOneLineFailure(kiln('backup', '--url', 'tcp://127.0.0.1:1', '--out', 'a.kbak', '--out', 'b.kbak'), 2, /^kiln: --out is given twice \(see kiln backup --help\)$/m);
+  });
+
   it('a config file that is not there or not JSON: config (3)', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'broken.json'), '{ "cluster": ');

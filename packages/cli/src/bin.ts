@@ -129,7 +129,9 @@ async function main(argv: string[]): Promise<void> {
       return writeDevCertificates(values.config, values.out, (line) => console.log(line));
     }
     case 'verify': {
-      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, stripe: { type: 'string' }, 'from-lsn': { type: 'string' }, json: { type: 'boolean' }, ...OPERATOR_FLAGS } });
+      const options = { config: { type: 'string' }, stripe: { type: 'string' }, 'from-lsn': { type: 'string' }, json: { type: 'boolean' }, ...OPERATOR_FLAGS } as const;
+      const { values, tokens } = parseArgs({ args: rest, options, tokens: true });
+      refuseRepeated(tokens, options);
       if (!values.config) throw new UsageError('kiln verify needs --config CLUSTER-FILE');
       const fromLsn = fromLsnFlag(values['from-lsn']);
       const { config, dial } = await operatorLink(values.config, values);
@@ -215,10 +217,7 @@ async function start(args: string[]): Promise<void> {
 async function backup(args: string[]): Promise<void> {
   const options = { config: { type: 'string' }, stripe: { type: 'string' }, url: { type: 'string', multiple: true }, out: { type: 'string' }, 'from-lsn': { type: 'string' }, 'from-mirror': { type: 'string' }, 'max-rate': { type: 'string' }, ...OPERATOR_FLAGS } as const;
   const { values, tokens } = parseArgs({ args: withOptionalValue(args, '--from-mirror'), options, tokens: true });
-  // parseArgs keeps the last of a flag given twice: `--max-rate 5 ... --max-rate 500` would run unpaced.
-  const given = tokens.flatMap((t) => (t.kind === 'option' && !('multiple' in options[t.name as keyof typeof options]) ? [t.name] : []));
-  const twice = given.find((name, i) => given.indexOf(name) !== i);
-  if (twice !== undefined) throw new UsageError(`--${twice} is given twice`);
+  refuseRepeated(tokens, options);
   if (!values.out || (values.config === undefined) === (values.url === undefined)) throw new UsageError('kiln backup needs --out FILE and one of --config CLUSTER-FILE or --url URL');
   if (values.stripe !== undefined && values.config === undefined) throw new UsageError('--stripe goes with --config');
   const fromLsn = Number(values['from-lsn'] ?? '1');
@@ -231,6 +230,16 @@ async function backup(args: string[]): Promise<void> {
   const mirror = values['from-mirror'];
   const paced = maxRate === undefined ? {} : { maxBytesPerSecond: maxRate * 1024 * 1024 };
   return runBackup({ urls, dial, out: values.out, fromLsn, ...paced, ...(mirror !== undefined && { fromMirror: { name: mirror === '' ? undefined : mirror } }) }, (line) => console.log(line), log);
+}
+
+/**
+ * @throws UsageError when a flag that takes one value is given twice: parseArgs keeps the last, so
+ * `--max-rate 5 ... --max-rate 500` ran unpaced, and `verify --stripe a --stripe b` checked b only
+ */
+function refuseRepeated(tokens: ReturnType<typeof parseArgs>['tokens'], options: Record<string, { type: string; multiple?: boolean }>): void {
+  const given = (tokens ?? []).flatMap((t) => (t.kind === 'option' && options[t.name]?.multiple !== true ? [t.name] : []));
+  const twice = given.find((name, i) => given.indexOf(name) !== i);
+  if (twice !== undefined) throw new UsageError(`--${twice} is given twice`);
 }
 
 /**
