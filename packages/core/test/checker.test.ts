@@ -8,6 +8,7 @@ import {
   checkHistory,
   checkStripes,
   overlappingLeases,
+  staleLeaseReads,
   type AnomalyClass,
   type CheckResult,
   type EventPosition,
@@ -752,5 +753,25 @@ describe('lease check', () => {
     // b found its lease just as it ran out: it held nothing, inside a's or not.
     expect(overlappingLeases([lease('a', 1, 0, 10), lease('b', 2, 5, 5)])).toEqual([]);
     expect(overlappingLeases([lease('a', 1, 0, 10), lease('a', 1, 5, 15)])).toEqual([]);
+  });
+});
+
+describe('check of reads served on leases', () => {
+  const read = (name: string, term: number, commitIndex: number, atMs: number) => ({ name, term, kind: 'read' as const, commitIndex, atMs });
+  const commit = (name: string, term: number, commitIndex: number, atMs: number) => ({ name, term, kind: 'commit' as const, commitIndex, atMs });
+
+  it('flags a read that misses what a later term committed before it, in the order they happened', () => {
+    expect(staleLeaseReads([commit('a', 1, 5, 0), commit('b', 2, 7, 10), read('a', 1, 5, 12)])).toEqual([
+      'a (term 1) served a read at commit index 5 at 12.0 ms, after b (term 2) committed through 7 at 10.0 ms',
+    ]);
+    // Served before the later term committed anything past it: the read is not stale.
+    expect(staleLeaseReads([commit('a', 1, 5, 0), read('a', 1, 5, 10), commit('b', 2, 7, 10)])).toEqual([]);
+  });
+
+  it('passes a read that holds what the later term committed, reads of the later term, and commits of the same term', () => {
+    // b committed only what a had (its barrier): a's read still holds every acknowledgement.
+    expect(staleLeaseReads([commit('a', 1, 5, 0), commit('b', 2, 5, 10), read('a', 1, 5, 12)])).toEqual([]);
+    expect(staleLeaseReads([commit('a', 1, 5, 0), commit('b', 2, 7, 10), read('b', 2, 7, 12)])).toEqual([]);
+    expect(staleLeaseReads([commit('a', 1, 5, 0), read('a', 1, 5, 1), commit('a', 1, 7, 2), read('a', 1, 7, 3)])).toEqual([]);
   });
 });

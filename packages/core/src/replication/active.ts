@@ -159,6 +159,8 @@ export class Active {
     this.followMirrors(serversOf(member.view));
     // A standalone server says so once it listens, with its addresses.
     if (!this.context.standalone) this.context.log(`${member.self.name} is ACTIVE-COORDINATOR in term ${this.term} at LSN ${store.lastPosition.lsn}`);
+    // Its votes hold a lease from now, before its first tick: a lease observer sees it begin.
+    if (this.leaseHeld()) this.observeLease();
     this.heartbeat();
     // Record the view again in this term: it outranks any proposal of an earlier active that some
     // members adopted but no majority recorded, so every member converges on this one. A
@@ -185,9 +187,10 @@ export class Active {
     return new Promise((resolve, reject) => this.barrierWaiters.push({ resolve, reject }));
   }
 
-  /** The commit index a read is served at, told to a lease observer (the simulation's check). */
+  /** The commit index a read is served at, told to lease observers (the simulation's checks). */
   private servedOnLease(): number {
     this.observeLease();
+    this.context.member.options.observeServed?.({ kind: 'read', term: this.term, commitIndex: this.committer.commitIndex });
     return this.committer.commitIndex;
   }
 
@@ -300,7 +303,9 @@ export class Active {
       if (name === self) continue;
       lsn = Math.min(lsn, this.shippers.get(name)?.ackedLsn ?? 0);
     }
+    const before = this.committer.commitIndex;
     this.committer.commitThrough(lsn);
+    if (this.committer.commitIndex > before) this.context.member.options.observeServed?.({ kind: 'commit', term: this.term, commitIndex: this.committer.commitIndex });
     if (this.barrierWaiters.length > 0 && this.committer.commitIndex >= this.readBarrier) {
       for (const waiter of this.barrierWaiters.splice(0)) waiter.resolve(this.servedOnLease());
     }

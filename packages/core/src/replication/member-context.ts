@@ -62,11 +62,18 @@ export interface GroupOptions {
   plantedLeaseMs?: number;
   /**
    * @internal For the simulation's lease check, which no cluster file can set: called each time
-   * the active finds its lease held (each tick, each read served on it), with its term and the
-   * monotonic time (of its clock) its lease runs to, as far as it knows then.
+   * the active finds its lease held (taking office, each tick, each read served on it), with its
+   * term and the monotonic time (of its clock) its lease runs to, as far as it knows then.
    * @default nothing
    */
   observeLease?: (term: number, untilMs: number) => void;
+  /**
+   * @internal For the simulation's check of reads served on leases, which no cluster file can
+   * set: called with its term and the commit index each time the active serves a read on its
+   * lease, and each time its commit index rises (it then acknowledges what it committed).
+   * @default nothing
+   */
+  observeServed?: (served: { kind: 'read' | 'commit'; term: number; commitIndex: number }) => void;
 }
 
 /** What a member needs from the server around it. */

@@ -31,3 +31,4 @@ export { anomalyClasses } from './types.js';
 export { checkHistory } from './check-history.js';
 export { checkStripes, type StripeLogs } from './stripes.js';
 export { overlappingLeases, type LeaseInterval } from './leases.js';
+export { staleLeaseReads, type ServedOnLease } from './lease-reads.js';

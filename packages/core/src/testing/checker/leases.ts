@@ -3,8 +3,9 @@
  * true time. An active serves reads on its lease without asking anyone; were a successor's lease
  * to start before its predecessor's ran out, a read on the old one could miss what the new one
  * acknowledged. Intervals are in true (simulated) time, from when an active found its lease held
- * (at a tick, or serving a read) to when that lease runs out, cut short where the active stepped
- * down or crashed.
+ * (taking office, at a tick, or serving a read) to when that lease runs out, cut short where the
+ * active stepped down or crashed. Beyond the drift leases are timed for they may touch: what
+ * matters then is whether a read on the old one went stale (see `staleLeaseReads`).
  */
 
 /** An interval in which one active believed it held its lease. */

@@ -19,6 +19,7 @@ import { createVoter } from '../../server/voter.js';
 import type { Store } from '../../store/store.js';
 import type { Clock, Random, Timers } from '../../time.js';
 import type { Transport } from '../../transport/transport.js';
+import type { ServedOnLease } from '../checker/lease-reads.js';
 import type { LeaseInterval } from '../checker/leases.js';
 import type { EventPosition } from '../checker/types.js';
 import { CrashableStore, type CrashableStoreOptions, type CrashReport } from './crashable-store.js';
@@ -80,8 +81,10 @@ export interface SimMemberContext {
   limits: ServerOptions['limits'];
   /** Receives the member's log lines (into the trace). */
   log: (line: string) => void;
-  /** Receives each time an active finds its lease held (ticks, reads): its term and when (its monotonic ms) the lease runs out. */
+  /** Receives each time an active finds its lease held (taking office, ticks, reads): its term and when (its monotonic ms) the lease runs out. */
   onLease: (term: number, untilMs: number) => void;
+  /** Receives each read an active serves on its lease and each rise of its commit index, with its term. */
+  onServed: (served: { kind: 'read' | 'commit'; term: number; commitIndex: number }) => void;
 }
 
 /** A running member, as the cluster needs to see it. */
@@ -208,6 +211,7 @@ export function startGroupMember(timing: SimGroupTiming = {}, planted: SimPlante
     const withPlanted = (group: GroupOptions): GroupOptions => ({
       ...group,
       observeLease: context.onLease,
+      observeServed: context.onServed,
       ...(planted.giveUpWithoutRecording ? { plantedGiveUpWithoutRecording: true } : {}),
       ...(planted.longLease ? { plantedLeaseMs: group.mirrorTimeoutMs + group.electionTimeMs } : {}),
     });
@@ -254,6 +258,8 @@ export class SimCluster {
   private readonly officeHolders = new Map<string, string>();
   /** The intervals in which actives believed they held their lease, by stripe, in true time (see overlappingLeases). */
   private readonly leases = new Map<string, LeaseInterval[]>();
+  /** The reads actives served on their leases and their commits, by stripe, in true time (see staleLeaseReads). */
+  private readonly served = new Map<string, ServedOnLease[]>();
   /** Every time a server took office, in order, with the virtual time. */
   readonly tookOffice: Array<{ name: string; term: number; atMs: number }> = [];
   /** Server names by stripe, in the order the members first name the stripes; one stripe when none does. */
@@ -489,6 +495,17 @@ export class SimCluster {
     return [...this.leases.values()];
   }
 
+  /** Every stripe's reads served on leases and commits, in the order they happened, for staleLeaseReads. */
+  servedOnLeases(): ServedOnLease[][] {
+    return [...this.served.values()];
+  }
+
+  private noteServed(spec: SimMemberInfo, served: { kind: 'read' | 'commit'; term: number; commitIndex: number }): void {
+    let stripe = this.served.get(spec.stripe ?? '');
+    if (!stripe) this.served.set(spec.stripe ?? '', (stripe = []));
+    stripe.push({ name: spec.name, ...served, atMs: this.scheduler.now });
+  }
+
   /**
    * Keeps a lease `name` found held, from now to when it runs out in true time (its clock counts
    * the rest at its machine's rate); one interval while it is renewed.
@@ -559,6 +576,7 @@ export class SimCluster {
         scheduler.note(`${name}: ${line}`);
       },
       onLease: (term, untilMs) => this.noteLease(state.spec, clock, term, untilMs),
+      onServed: (served) => this.noteServed(state.spec, served),
     });
     // A crash during the start leaves a member that must not be used.
     if (node.alive) state.member = member;

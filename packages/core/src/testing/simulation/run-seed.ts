@@ -12,7 +12,7 @@
  * bit: compare {@link SeedResult.traceHash}.
  */
 import type { Store } from '../../store/store.js';
-import { checkHistory, checkStripes, overlappingLeases } from '../checker/index.js';
+import { checkHistory, checkStripes, overlappingLeases, staleLeaseReads } from '../checker/index.js';
 import type { CheckCounts, CheckResult } from '../checker/types.js';
 import { SimCluster, startGroupMember, startSingleServer, type SimMemberSpec, type StartMember } from './cluster.js';
 import { SimNetwork, simUrl } from './network.js';
@@ -162,8 +162,18 @@ export interface SeedResult {
   traceHash: string;
   /** The command that replays this seed. */
   replay: string;
-  /** Why the run failed apart from anomalies: stuck phases, exceptions in tasks, unexpected errors. */
+  /**
+   * Why the run failed apart from anomalies: stuck phases, exceptions in tasks, unexpected errors,
+   * reads served on a lease that miss what a later term committed before them, and leases that
+   * overlap while the clocks keep within {@link SIM_CLOCK_DRIFT_MAX}.
+   */
   problems: string[];
+  /**
+   * The leases of two terms of a stripe that overlapped in true time, whatever the drift: within
+   * {@link SIM_CLOCK_DRIFT_MAX} each is also a problem; beyond it leases may touch, and only a
+   * read served on one that misses a later term's commit fails the run.
+   */
+  leaseOverlaps: string[];
   /** The swarm parameters the seed drew. */
   swarm: SwarmParameters;
   /** Sizes of the run. */
@@ -386,8 +396,11 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
   } finally {
     await cluster.dispose().catch(() => {});
   }
-  // No two actives of a stripe may serve reads on leases that overlap in true time.
-  for (const leases of cluster.leaseIntervals()) problems.push(...overlappingLeases(leases).map((overlap) => `safety: leases overlap: ${overlap}`));
+  // No read served on a lease may miss what a later term committed before it. Within the drift
+  // leases are timed for, no two actives of a stripe may even believe in leases that overlap.
+  for (const served of cluster.servedOnLeases()) problems.push(...staleLeaseReads(served).map((read) => `safety: stale read on a lease: ${read}`));
+  const leaseOverlaps = cluster.leaseIntervals().flatMap((leases) => overlappingLeases(leases).map((overlap) => `safety: leases overlap: ${overlap}`));
+  if (swarm.clockDrift <= SIM_CLOCK_DRIFT_MAX) problems.push(...leaseOverlaps);
   problems.push(...cluster.problems, ...scheduler.errors, ...workload.unexpectedErrors.map((e) => `unexpected client error: ${e}`));
   const replay = (options.replayCommand ?? defaultReplayCommand)(seed);
   return {
@@ -398,6 +411,7 @@ export async function runSeed(seedInput: number, options: RunSeedOptions): Promi
     traceHash: scheduler.trace.hash,
     replay,
     problems,
+    leaseOverlaps,
     swarm,
     stats: {
       virtualMs: Math.round(scheduler.now),
