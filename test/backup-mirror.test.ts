@@ -175,20 +175,26 @@ describe('kiln backup --from-mirror', () => {
     await roles();
   });
 
-  it('a mirror killed during the backup fails it in one line, leaving no FILE', { timeout: 120_000 }, async () => {
-    await appendSome(400);
-    const { mirror } = await roles();
-    const out = join(root, 'killed.kbak');
-    const child = spawn(process.execPath, [KILN_BIN, 'backup', '--config', file, '--out', out, '--from-mirror', mirror.name], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `kiln backup --from-mirror MIRROR` to `out`, once it has started writing; its stderr so far as `stderr()`. */
+  async function backupWriting(out: string, mirror: string) {
+    const child = spawn(process.execPath, [KILN_BIN, 'backup', '--config', file, '--out', out, '--from-mirror', mirror], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exit = once(child, 'exit');
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     await pollUntil('the backup to start writing', () => /backup: writing /.test(stderr) || child.exitCode !== null, 30_000, 5);
+    return { child, exit, stderr: () => stderr };
+  }
+
+  it('a mirror killed during the backup fails it in one line, leaving no FILE', { timeout: 120_000 }, async () => {
+    await appendSome(400);
+    const { mirror } = await roles();
+    const out = join(root, 'killed.kbak');
+    const { exit, stderr } = await backupWriting(out, mirror.name);
     // Stopped first, so the backup is surely waiting on it when it dies.
     mirror.process!.kill('SIGSTOP');
     await kill(mirror);
     const [code] = (await exit) as [number | null];
-    const lines = stderr.split('\n').filter((l) => l.startsWith('kiln: '));
+    const lines = stderr().split('\n').filter((l) => l.startsWith('kiln: '));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`^kiln: BackupFileError: \\S*killed\\.kbak\\.partial at LSN \\d+: the connection to mirror ${mirror.name} dropped during the backup .*take the backup again$`));
     expect(code).toBe(1);
@@ -203,11 +209,7 @@ describe('kiln backup --from-mirror', () => {
   it('a mirror leaving the in-sync set during the backup fails it in one line, leaving no FILE', { timeout: 120_000 }, async () => {
     const { mirror } = await roles();
     const out = join(root, 'left.kbak');
-    const child = spawn(process.execPath, [KILN_BIN, 'backup', '--config', file, '--out', out, '--from-mirror', mirror.name], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exit = once(child, 'exit');
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    await pollUntil('the backup to start writing', () => /backup: writing /.test(stderr) || child.exitCode !== null, 30_000, 5);
+    const { child, exit, stderr } = await backupWriting(out, mirror.name);
     // The backup held still while the mirror leaves: its next page is surely asked of a mirror that left.
     child.kill('SIGSTOP');
     try {
@@ -218,7 +220,7 @@ describe('kiln backup --from-mirror', () => {
       child.kill('SIGCONT');
     }
     const [code] = (await exit) as [number | null];
-    const lines = stderr.split('\n').filter((l) => l.startsWith('kiln: '));
+    const lines = stderr().split('\n').filter((l) => l.startsWith('kiln: '));
     expect(lines).toEqual([`kiln: MirrorNotInSyncError: ${mirror.name} is not an in-sync mirror of its stripe (it is removed): it serves no reads of a mirror`]);
     expect(code).toBe(1);
     expect(await exists(out)).toBe(false);
