@@ -245,6 +245,39 @@ describe('record kinds and format versions', () => {
     }
   });
 
+  it('writes a transaction step byte for byte as the general MessagePack encoder does, and indexes it from its bytes as a full decode does', () => {
+    const count = fc.oneof(fc.nat({ max: 300 }), fc.nat({ max: 70_000 }), fc.maxSafeNat());
+    const text = fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }), fc.string({ minLength: 250, maxLength: 300 }));
+    const entry = fc.record({ stream: text, firstVersion: count, eventCount: count });
+    const append = fc.record({ stream: text, firstVersion: count, eventCount: count, events: fc.uint8Array({ maxLength: 300 }) });
+    const txn = fc.record({ id: text, coordinator: count, participants: fc.array(count, { maxLength: 17 }), decision: fc.constantFrom(0, 1, 2), prepareLsn: count, streams: fc.array(entry, { maxLength: 17 }) });
+    const kind = fc.constantFrom(RecordKind.Prepare, RecordKind.Decide, RecordKind.Outcome);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), count, kind, text, count, count, fc.array(append, { maxLength: 17 }), txn, (lsn, term, kind, clientId, seq, timestampMs, appends, txn) => {
+        const r: LogRecord = { lsn, term, kind, clientId, seq, timestampMs, appends, txn };
+        const encoded = encodeRecord(r);
+        const wire = [lsn, term, kind, clientId, seq, timestampMs, appends.map((a) => [a.stream, a.firstVersion, a.eventCount, a.events]), [txn.id, txn.coordinator, txn.participants, txn.decision, txn.prepareLsn, txn.streams.map((e) => [e.stream, e.firstVersion, e.eventCount])]];
+        expect(Buffer.from(encoded.bytes).equals(Buffer.from(framed(encode(wire))))).toBe(true);
+        expect(decodeRecord(encoded.bytes, lsn)).toEqual(r);
+        expect(indexRecord(encoded.bytes, lsn)).toEqual(encoded);
+        expect(encoded.streams).toEqual(kind === RecordKind.Prepare ? [] : appends.map(({ stream, firstVersion, eventCount }) => ({ stream, firstVersion, eventCount })));
+        expect(recordTerm(encoded.bytes, lsn)).toBe(term);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses to index a transaction step whose txn field is malformed, as a full decode does', () => {
+    const good = ['c#1/0.1.1', 0, [0, 1], 0, 0, []];
+    const bad: unknown[][] = [good.slice(0, 5), ['c#1', 0, [0, 1], 7, 0, []], ['c#1', 0, ['x'], 0, 0, []], [1, 0, [0, 1], 0, 0, []], ['c#1', 0, [0, 1], 0, 0, [['s', 1]]], [...good, 'extra']];
+    expect(indexRecord(framed(encode([7, 2, RecordKind.Prepare, 'c', 1, 0, [], good])), 7).lsn).toBe(7);
+    for (const txn of bad) {
+      const bytes = framed(encode([7, 2, RecordKind.Prepare, 'c', 1, 0, [['s', 1, 1, new Uint8Array([0x91])]], txn]));
+      expect(() => indexRecord(bytes, 7)).toThrow(CorruptRecordError);
+      expect(() => decodeRecord(bytes, 7)).toThrow(CorruptRecordError);
+    }
+  });
+
   it('refuses a kind that is not an integer as a corrupt record', () => {
     expect(() => decodeRecord(ofKind(record(), 'commit' as unknown as number), 7)).toThrow(CorruptRecordError);
   });

@@ -1,7 +1,8 @@
 /**
- * Writes a commit record's bytes by hand: every transaction passes here, and the general
- * MessagePack encoder cost more than the rest of the commit path (arrays built only to be
- * encoded, a type test per value, the body copied once more behind its header).
+ * Writes a record's bytes by hand: every transaction passes here, and the general MessagePack
+ * encoder cost more than the rest of the commit path (arrays built only to be encoded, a type
+ * test per value, the body copied once more behind its header). A transaction over several
+ * stripes writes three records (prepare, decide, outcome), so its steps take this way too.
  *
  * The bytes are those the general encoder writes for the same record (smallest integer, string
  * and array forms), so any reader of the format reads them. Records are carved out of shared
@@ -13,8 +14,18 @@ import { ByteSlab } from './byte-slab.js';
 
 const records = new ByteSlab();
 
-/** What a commit record holds, as {@link writeCommitRecord} reads it. */
-export interface CommitRecordFields {
+/** A transaction step's eighth field, as {@link writeRecord} reads it (see `TxnInfo`). */
+export interface TxnFields {
+  id: string;
+  coordinator: number;
+  participants: readonly number[];
+  decision: number;
+  prepareLsn: number;
+  streams: ReadonlyArray<{ stream: string; firstVersion: number; eventCount: number }>;
+}
+
+/** What a record holds, as {@link writeRecord} reads it: a commit, or a transaction step with `txn`. */
+export interface RecordFields {
   lsn: number;
   term: number;
   kind: number;
@@ -22,6 +33,7 @@ export interface CommitRecordFields {
   seq: number;
   timestampMs: number;
   appends: ReadonlyArray<{ stream: string; firstVersion: number; eventCount: number; events: Uint8Array }>;
+  txn?: TxnFields;
 }
 
 /**
@@ -29,8 +41,8 @@ export interface CommitRecordFields {
  * outside what this writer handles (a number that is not a non-negative safe integer): the caller
  * then uses the general encoder.
  */
-export function writeCommitRecord(record: CommitRecordFields, headerBytes: number): Uint8Array | undefined {
-  const { appends } = record;
+export function writeRecord(record: RecordFields, headerBytes: number): Uint8Array | undefined {
+  const { appends, txn } = record;
   if (!isCount(record.lsn) || !isCount(record.term) || !isCount(record.kind) || !isCount(record.seq) || !isCount(record.timestampMs)) return undefined;
   // An upper bound: integers 9 bytes, strings 3 UTF-8 bytes per UTF-16 unit plus a 5-byte header.
   let bound = headerBytes + 1 + 5 * 9 + stringBound(record.clientId) + 5;
@@ -39,10 +51,15 @@ export function writeCommitRecord(record: CommitRecordFields, headerBytes: numbe
     if (!isCount(a.firstVersion) || !isCount(a.eventCount)) return undefined;
     bound += 1 + stringBound(a.stream) + 2 * 9 + 5 + a.events.length;
   }
+  if (txn) {
+    const more = txnBound(txn);
+    if (more === undefined) return undefined;
+    bound += more;
+  }
   const target = records.reserve(bound);
   const start = records.reservedAt;
   let at = start + headerBytes;
-  target[at++] = 0x97;
+  target[at++] = txn ? 0x98 : 0x97;
   at = writeUint(target, at, record.lsn);
   at = writeUint(target, at, record.term);
   at = writeUint(target, at, record.kind);
@@ -58,6 +75,7 @@ export function writeCommitRecord(record: CommitRecordFields, headerBytes: numbe
     at = writeUint(target, at, a.eventCount);
     at = writeBinary(target, at, a.events);
   }
+  if (txn) at = writeTxn(target, at, txn);
   const bytes = records.keep(target, at);
   const bodyBytes = at - start - headerBytes;
   putU32le(bytes, 0, bodyBytes);
@@ -66,6 +84,40 @@ export function writeCommitRecord(record: CommitRecordFields, headerBytes: numbe
 }
 
 const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+
+/** The most bytes {@link writeTxn} writes for `txn`, or undefined when a number is outside what it handles. */
+function txnBound(txn: TxnFields): number | undefined {
+  if (!isCount(txn.coordinator) || !isCount(txn.decision) || !isCount(txn.prepareLsn)) return undefined;
+  let bound = 1 + stringBound(txn.id) + 3 * 9 + 5 + 5;
+  for (const p of txn.participants) {
+    if (!isCount(p)) return undefined;
+    bound += 9;
+  }
+  for (const s of txn.streams) {
+    if (!isCount(s.firstVersion) || !isCount(s.eventCount)) return undefined;
+    bound += 1 + stringBound(s.stream) + 2 * 9;
+  }
+  return bound;
+}
+
+/** `[id, coordinator, participants, decision, prepareLsn, [[stream, firstVersion, eventCount]…]]`; returns the offset after it. */
+function writeTxn(target: Uint8Array, at: number, txn: TxnFields): number {
+  target[at++] = 0x96;
+  at = writeString(target, at, txn.id);
+  at = writeUint(target, at, txn.coordinator);
+  at = writeArrayHeader(target, at, txn.participants.length);
+  for (const p of txn.participants) at = writeUint(target, at, p);
+  at = writeUint(target, at, txn.decision);
+  at = writeUint(target, at, txn.prepareLsn);
+  at = writeArrayHeader(target, at, txn.streams.length);
+  for (const s of txn.streams) {
+    target[at++] = 0x93;
+    at = writeString(target, at, s.stream);
+    at = writeUint(target, at, s.firstVersion);
+    at = writeUint(target, at, s.eventCount);
+  }
+  return at;
+}
 
 /** The most bytes {@link writeString} writes for `text`: 3 UTF-8 bytes per UTF-16 unit plus a 5-byte header. */
 export const stringBound = (text: string): number => 5 + 3 * text.length;

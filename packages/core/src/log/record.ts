@@ -17,7 +17,7 @@ import { crc32c } from '../crc32c.js';
 import { CorruptRecordError, UnsupportedRecordKindError } from '../errors.js';
 import { untrustedDecoderLimits } from './events.js';
 import { header, skipValue } from './msgpack-shape.js';
-import { putU32le, writeCommitRecord } from './record-writer.js';
+import { putU32le, writeRecord } from './record-writer.js';
 import { checkAppendStreamText } from './stream-name.js';
 
 /** Bytes before the body: its length and its CRC. */
@@ -124,12 +124,13 @@ export function encodeRecord(record: LogRecord): EncodedRecord {
     checkAppendStreamText(stream, i);
     streams[i] = { stream, firstVersion, eventCount };
   }
-  const bytes = (record.kind === RecordKind.Commit && writeCommitRecord(record, RECORD_HEADER_BYTES)) || encodeWithHeader(record);
+  assert((record.kind === RecordKind.Commit) === (record.txn === undefined), 'a transaction step, and only one, names its transaction');
+  const bytes = writeRecord(record, RECORD_HEADER_BYTES) ?? encodeWithHeader(record);
   // A prepare's appends are not indexed: its events are nobody's until the outcome.
   return { lsn: record.lsn, term: record.term, bytes, streams: record.kind === RecordKind.Prepare ? [] : streams };
 }
 
-/** The general encoder's way, for transaction steps and anything {@link writeCommitRecord} leaves. */
+/** The general encoder's way, for anything {@link writeRecord} leaves (a number it does not handle). */
 function encodeWithHeader(record: LogRecord): Uint8Array {
   const rows = record.appends.map((a) => [a.stream, a.firstVersion, a.eventCount, a.events]);
   const fields: unknown[] = [record.lsn, record.term, record.kind, record.clientId, record.seq, record.timestampMs, rows];
@@ -190,8 +191,8 @@ export function decodeRecord(bytes: Uint8Array, expectedLsn: number): LogRecord 
  */
 export function recordTerm(bytes: Uint8Array, lsn: number): number {
   const body = RECORD_HEADER_BYTES;
-  // [lsn, term, ...]: a fixarray of 7 (or 6, format 1), then two unsigned integers.
-  if (bytes[body] === 0x97 || bytes[body] === 0x96) {
+  // [lsn, term, ...]: a fixarray of 8 (a transaction step), 7 (a commit) or 6 (format 1), then two unsigned integers.
+  if (bytes[body] === 0x98 || bytes[body] === 0x97 || bytes[body] === 0x96) {
     const afterLsn = skipUint(bytes, body + 1);
     const term = afterLsn === undefined ? undefined : readUint(bytes, afterLsn);
     if (term !== undefined) return term;
@@ -219,19 +220,21 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * `[lsn, term, kind, clientId, seq, timestampMs, [[stream, firstVersion, eventCount, events]…]]`
- * (format 1: no kind), skimmed; undefined when not in that form or not a commit record.
+ * (format 1: no kind; a transaction step: its `txn` eighth), skimmed; undefined when not in that form.
  */
 function readIndexHead(bytes: Uint8Array): { lsn: number; term: number; streams: StreamEntry[] } | undefined {
   let at = RECORD_HEADER_BYTES;
   const fieldCount = bytes[at++];
-  if (fieldCount !== 0x97 && fieldCount !== 0x96) return undefined;
+  if (fieldCount !== 0x98 && fieldCount !== 0x97 && fieldCount !== 0x96) return undefined;
   const lsn = readUint(bytes, at);
   const afterLsn = skipUint(bytes, at);
   if (lsn === undefined || afterLsn === undefined) return undefined;
   const term = readUint(bytes, afterLsn);
   at = skipUint(bytes, afterLsn) ?? -1;
   if (term === undefined || at < 0) return undefined;
-  if (fieldCount === 0x97 && bytes[at++] !== RecordKind.Commit) return undefined;
+  const kind = fieldCount === 0x96 ? RecordKind.Commit : bytes[at++];
+  // Seven fields make a commit; a transaction step has an eighth, its `txn`.
+  if (fieldCount === 0x97 ? kind !== RecordKind.Commit : fieldCount === 0x98 && kind !== RecordKind.Prepare && kind !== RecordKind.Decide && kind !== RecordKind.Outcome) return undefined;
   for (let field = 0; field < 3; field++) {
     const next = skipValue(bytes, at, 1);
     if (typeof next === 'string') return undefined;
@@ -264,7 +267,21 @@ function readIndexHead(bytes: Uint8Array): { lsn: number; term: number; streams:
     at = end;
     streams.push({ stream, firstVersion, eventCount });
   }
-  return at === bytes.length ? { lsn, term, streams } : undefined;
+  if (fieldCount === 0x98) {
+    if (!isTxnTail(bytes, at)) return undefined;
+    at = bytes.length;
+  }
+  // A prepare's appends are not indexed: its events are nobody's until the outcome.
+  return at === bytes.length ? { lsn, term, streams: kind === RecordKind.Prepare ? [] : streams } : undefined;
+}
+
+/** Whether the bytes from `at` to the end are one well-formed {@link TxnInfo}: small, so decoded whole. */
+function isTxnTail(bytes: Uint8Array, at: number): boolean {
+  try {
+    return txnFromWire(decoder.decode(bytes.subarray(at))) !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 const isBin = (type: number | undefined): boolean => type === 0xc4 || type === 0xc5 || type === 0xc6;
