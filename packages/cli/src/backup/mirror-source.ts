@@ -15,7 +15,7 @@ import { BackupFileError } from './backup-file-error.js';
  * it, so its bound), plus a request's usual time. At 30 s, a group whose `mirrorTimeoutMs` was
  * longer saw the mirror reported unreachable (exit 5) where it would have said it was behind. The
  * mirror keeps that wait rather than cap it: its group counts it in sync while it acknowledges
- * within `mirrorTimeoutMs`, so it may learn that late that a range is committed. A mirror that
+ * within `mirrorTimeoutMs`, so it may be that late to learn a range is committed. A mirror that
  * stops or is cut off is still found out within seconds: the client probes a silent server while
  * a request is outstanding (`serverSilenceMs`), and the connection does not follow another one.
  */
