@@ -205,6 +205,16 @@ export const TXN_DECISION_DELAY_MAX_MS = 2;
 export const TXN_DECISION_SENDS = 3;
 /** Decisions and ended parts an active remembers; the oldest is forgotten first. */
 export const TXN_REMEMBERED_MAX = 100_000;
+/**
+ * Transactions a participant remembers it was told aborted before any prepare of theirs reached it,
+ * each for twice `txnTimeoutMs`, so that a prepare arriving late is refused rather than written to
+ * hold its streams until the resolver asks. An abort overtakes a prepare only when the prepare's
+ * link dropped or its coordinator gave up on it, at most a connection's `inFlightMax` at once;
+ * this holds several such bursts. It bounds what decisions for made-up ids can make an active
+ * hold (ids of up to `TXN_ID_LENGTH_MAX` characters: a few MiB); the oldest is forgotten first.
+ * A late prepare the participant forgot is only held until the resolver asks, as before.
+ */
+export const TXN_EARLY_ABORTS_MAX = 10_000;
 /** Longest transaction id, in characters. */
 export const TXN_ID_LENGTH_MAX = 200;
 /**

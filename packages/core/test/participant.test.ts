@@ -6,20 +6,21 @@
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { Committer } from '../src/commit/committer.js';
-import { defaultLogLimits } from '../src/limits.js';
+import { defaultLogLimits, TXN_EARLY_ABORTS_MAX, TXN_OUTCOME_DELAY_MAX_MS } from '../src/limits.js';
 import { encodeEvents } from '../src/log/events.js';
-import { TXN_OUTCOME_DELAY_MAX_MS } from '../src/limits.js';
 import { Decision, RecordKind, type LogRecord } from '../src/log/record.js';
 import type { PrepareRequest } from '../src/protocol/txn-messages.js';
 import { checkedStore } from '../src/store/checked-store.js';
-import { systemClock } from '../src/time.js';
+import { systemClock, type Clock } from '../src/time.js';
 import { Participant } from '../src/txn/participant.js';
 import type { StripeCaller } from '../src/txn/stripe-caller.js';
 import { TxnLog } from '../src/txn/txn-log.js';
 import { heldTimers, turns } from './held-timers.js';
 
+const TXN_TIMEOUT_MS = 10_000;
+
 /** A participant of stripe 1 whose mirrors never answer by themselves: `commitThrough` commits. */
-async function participantHarness() {
+async function participantHarness(clock: Clock = systemClock) {
   const store = checkedStore(memoryStore(), defaultLogLimits);
   await store.open();
   const txnLog = new TxnLog();
@@ -45,7 +46,7 @@ async function participantHarness() {
   const asked: string[] = [];
   // The coordinator decided commit for every transaction it is asked about.
   const caller = { call: (_stripe: number, op: string, txnId: string) => (asked.push(`${op} ${txnId}`), Promise.resolve(Decision.Commit)) } as unknown as StripeCaller;
-  const participant = new Participant({ committer: () => committer, timers, caller, txnLog, stripeName: String, clock: systemClock, txnTimeoutMs: 10_000, keepForced: () => Promise.resolve() });
+  const participant = new Participant({ committer: () => committer, timers, caller, txnLog, stripeName: String, clock, txnTimeoutMs: TXN_TIMEOUT_MS, keepForced: () => Promise.resolve() });
   /** Resolves once the store holds LSN `lsn` (written, not committed). */
   const writtenThrough = async (lsn: number): Promise<void> => {
     const deadline = Date.now() + 5_000;
@@ -64,12 +65,16 @@ async function participantHarness() {
   return { committer, participant, txnLog, asked, writtenThrough, prepareCommitted, groupCommits, fire };
 }
 
-const prepareOf = (n: number, stream: string): PrepareRequest => ({
-  txnId: `c#${n}/0.1.${n}`,
+const prepareOf = (n: number, stream: string, txnId = `c#${n}/0.1.${n}`): PrepareRequest => ({
+  txnId,
   coordinator: 0,
   participants: [0, 1],
   part: { clientId: 'c', seq: n, appends: [{ stream, expectedVersion: 'any', events: encodeEvents([{ type: 't', data: n }], () => `c#${n}`) }] },
 });
+
+/** What a prepare comes to within a few turns: its refusal, or 'pending' (written, its commit awaited). */
+const refusalOf = (prepared: Promise<unknown>): Promise<unknown> => Promise.race([prepared.then(() => 'prepared', (error: unknown) => error), turns(5).then(() => 'pending')]);
+const REFUSED = { name: 'InvalidArgumentError', field: 'txnId' };
 
 describe('Participant', () => {
   it("prepares the next part of a stream while the previous part's outcome is still replicating, without asking the coordinator", async () => {
@@ -139,6 +144,48 @@ describe('Participant', () => {
     expect(txnLog.prepared.size).toBe(0);
     expect(committer.holderOf('s')).toBeUndefined();
     expect(asked).toEqual([]);
+  });
+
+  it("refuses at once a prepare whose abort came before it, and the coordinator's resend of it, writing and holding nothing", async () => {
+    // The prepare's link dropped and was redialled, or the coordinator's txnTimeoutMs fired while
+    // the prepare was on its way: the abort comes first. Written, the late prepare would hold its
+    // stream until the resolver asked, and every write of it would get StreamBusyError meanwhile.
+    const { committer, participant, txnLog, asked, groupCommits, prepareCommitted } = await participantHarness();
+    await participant.decide({ txnId: 'c#1/0.1.1', decision: Decision.Abort });
+    const refusals = await Promise.all([refusalOf(participant.prepare(prepareOf(1, 's'))), refusalOf(participant.prepare(prepareOf(1, 's')))]);
+    expect(committer.holderOf('s'), 'the late prepare holds nothing').toBeUndefined();
+    expect(groupCommits, 'and writes nothing').toEqual([]);
+    for (const refusal of refusals) expect(refusal).toMatchObject({ ...REFUSED, rule: 'transaction c#1/0.1.1 was aborted before its prepare reached this stripe' });
+    expect(txnLog.prepared.size).toBe(0);
+    // The stream is free for the next part at once, at its first version.
+    expect(await prepareCommitted(prepareOf(2, 's'), 1)).toEqual([{ stream: 's', firstVersion: 0, eventCount: 1 }]);
+    expect(asked).toEqual([]);
+  });
+
+  it('remembers nothing of a commit for a part never prepared here: its prepare is written', async () => {
+    const { participant, txnLog, prepareCommitted } = await participantHarness();
+    await participant.decide({ txnId: 'c#1/0.1.1', decision: Decision.Commit });
+    expect(await prepareCommitted(prepareOf(1, 's'), 1)).toEqual([{ stream: 's', firstVersion: 0, eventCount: 1 }]);
+    expect(txnLog.prepared.has('c#1/0.1.1')).toBe(true);
+  });
+
+  it('forgets an early abort after twice txnTimeoutMs, and the oldest of a flood past TXN_EARLY_ABORTS_MAX', async () => {
+    let nowMs = 0;
+    const clock: Clock = { monotonicMs: () => nowMs, wallMs: () => nowMs };
+    const { participant, txnLog, prepareCommitted } = await participantHarness(clock);
+    // A hostile peer's aborts for made-up ids: the first is forgotten, the rest still refuse.
+    for (let i = 0; i <= TXN_EARLY_ABORTS_MAX; i++) await participant.decide({ txnId: `flood-${i}`, decision: Decision.Abort });
+    expect(await refusalOf(participant.prepare(prepareOf(1, 'a', `flood-${TXN_EARLY_ABORTS_MAX}`)))).toMatchObject(REFUSED);
+    expect(await refusalOf(participant.prepare(prepareOf(1, 'a', 'flood-1')))).toMatchObject(REFUSED);
+    await prepareCommitted(prepareOf(1, 'a', 'flood-0'), 1);
+    expect(txnLog.prepared.has('flood-0')).toBe(true);
+    // Just before twice txnTimeoutMs an abort still refuses its prepare; from then on it is forgotten.
+    await participant.decide({ txnId: 'late', decision: Decision.Abort });
+    nowMs += 2 * TXN_TIMEOUT_MS - 1;
+    expect(await refusalOf(participant.prepare(prepareOf(2, 'b', 'late')))).toMatchObject(REFUSED);
+    nowMs += 1;
+    await prepareCommitted(prepareOf(2, 'b', 'late'), 2);
+    expect(txnLog.prepared.has('late')).toBe(true);
   });
 
   it('answers a resent prepare still being written with the same ranges, and writes one prepare record', async () => {

@@ -4,10 +4,22 @@
  * names it (NAME, or the first of them), reached alone, never following the active: should its
  * connection drop (the mirror restarted or stopped) the backup fails rather than go on elsewhere.
  */
-import { ConnectionClosedError, InvalidArgumentError } from '@kiln/core';
+import { clusterConfigBounds, ConnectionClosedError, defaultClientTiming, InvalidArgumentError } from '@kiln/core';
 import { connect, type BackupPage, type KilnClient } from '@kiln/core/client';
 import type { Dial } from '../transports.js';
 import { BackupFileError } from './backup-file-error.js';
+
+/**
+ * How long the backup waits for the mirror's answer: past the longest a mirror may wait before it
+ * answers `MirrorBehindError`, its group's `mirrorTimeoutMs` (a backup given `--url` cannot know
+ * it, so its bound), plus a request's usual time. At 30 s, a group whose `mirrorTimeoutMs` was
+ * longer saw the mirror reported unreachable (exit 5) where it would have said it was behind. The
+ * mirror keeps that wait rather than cap it: its group counts it in sync while it acknowledges
+ * within `mirrorTimeoutMs`, so it may be that late to learn a range is committed. A mirror that
+ * stops or is cut off is still found out within seconds: the client probes a silent server while
+ * a request is outstanding (`serverSilenceMs`), and the connection does not follow another one.
+ */
+export const MIRROR_REQUEST_TIMEOUT_MS = clusterConfigBounds.mirrorTimeoutMs.max + defaultClientTiming.requestTimeoutMs;
 
 /** An in-sync mirror of the stripe, connected, serving pages of the range the active committed. */
 export interface MirrorSource {
@@ -41,7 +53,7 @@ export async function openMirrorSource(active: KilnClient, stripe: string, name:
   }
   const urls = (await active.topology()).stripes.find((s) => s.name === stripe)?.members.find((m) => m.name === chosen)?.urls ?? [];
   if (urls.length === 0) throw new InvalidArgumentError('--from-mirror', `the active names no client address of ${chosen}`);
-  const client = await connect(urls, { ...dial, reconnectWindowMs: 0, requestTimeoutMs: 30_000 });
+  const client = await connect(urls, { ...dial, reconnectWindowMs: 0, requestTimeoutMs: MIRROR_REQUEST_TIMEOUT_MS });
   try {
     const answering = (await client.serverStatus()).name;
     if (answering !== chosen) throw new InvalidArgumentError('--from-mirror', `another server, ${answering}, answers at ${chosen}'s address ${urls.join(', ')}`);

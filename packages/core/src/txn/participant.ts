@@ -11,7 +11,7 @@
  */
 import type { Committer } from '../commit/committer.js';
 import { InvalidArgumentError, TransactionInDoubtError } from '../errors.js';
-import { TXN_OUTCOME_DELAY_MAX_MS, TXN_SETTLE_WAIT_MS } from '../limits.js';
+import { TXN_EARLY_ABORTS_MAX, TXN_OUTCOME_DELAY_MAX_MS, TXN_SETTLE_WAIT_MS } from '../limits.js';
 import { Decision, RecordKind, type LogRecord, type RecordAppend, type StreamEntry } from '../log/record.js';
 import type { DecideRequest, PrepareRequest, ResolveOutcome } from '../protocol/txn-messages.js';
 import type { ForcedDecision } from '../replication/diverged-report.js';
@@ -42,6 +42,13 @@ export class Participant {
   private readonly unanswered = new Map<string, number>();
   /** Prepares being written, by transaction: a resend joins one, and a decision waits for it. */
   private readonly preparing = new Map<string, Promise<StreamEntry[]>>();
+  /**
+   * Transactions told aborted before any prepare of theirs came: since when (monotonic ms), by id,
+   * oldest first. Their prepares are refused for twice `txnTimeoutMs`: the coordinator's link
+   * sends a prepare (and resends it after a redial) only within `txnTimeoutMs` of its first send,
+   * which came before the decision; the second `txnTimeoutMs` is for a copy still on its way.
+   */
+  private readonly abortedEarly = new Map<string, number>();
 
   constructor(private readonly context: ParticipantContext) {}
 
@@ -50,12 +57,14 @@ export class Participant {
    * is committed. Asking again for a part prepared already, or being prepared (a coordinator's
    * resend after its link dropped), answers the same: one prepare record per part.
    * @throws StreamBusyError or WrongExpectedVersionError: the vote is no, and nothing is held
+   * @throws InvalidArgumentError when the part ended here, or its abort came before it: nothing is written or held
    */
   prepare(request: PrepareRequest): Promise<StreamEntry[]> {
     const { txnLog } = this.context;
     const open = txnLog.prepared.get(request.txnId);
     if (open) return Promise.resolve(entriesOf(open.record));
     if (txnLog.ended.has(request.txnId)) return Promise.reject(new InvalidArgumentError('txnId', `transaction ${request.txnId} already ended on this stripe`));
+    if (this.wasAbortedEarly(request.txnId)) return Promise.reject(new InvalidArgumentError('txnId', `transaction ${request.txnId} was aborted before its prepare reached this stripe`));
     const running = this.preparing.get(request.txnId);
     if (running) return running;
     const preparing = this.writePrepare(request).finally(() => this.preparing.delete(request.txnId));
@@ -86,8 +95,9 @@ export class Participant {
 
   /**
    * Ends a prepared part with the coordinator's decision; done at once for a part ended or never
-   * prepared here. Only the coordinator waits for this answer, to stop telling: the outcome rides
-   * in the next group commit (the next prepare's, usually) rather than starting one of its own.
+   * prepared here, an abort of one never prepared remembered to refuse its prepare. Only the
+   * coordinator waits for this answer, to stop telling: the outcome rides in the next group commit
+   * (the next prepare's, usually) rather than starting one of its own.
    */
   decide(request: DecideRequest): Promise<null> {
     // A decision may overtake its part's prepare (another participant voted no, or the coordinator
@@ -95,7 +105,32 @@ export class Participant {
     // hold its streams until the resolver asks.
     const preparing = this.preparing.get(request.txnId);
     if (preparing) return preparing.then(NOTHING, NOTHING).then(() => this.decide(request));
+    // With presumed abort only an abort can come first (a commit needs this part's yes vote):
+    // its prepare, should it come after, would hold its streams until the resolver asked.
+    const { txnLog } = this.context;
+    if (request.decision === Decision.Abort && !txnLog.prepared.has(request.txnId) && !txnLog.ended.has(request.txnId)) this.rememberAbortedEarly(request.txnId);
     return this.end(request.txnId, request.decision, TXN_OUTCOME_DELAY_MAX_MS).then(() => null);
+  }
+
+  private rememberAbortedEarly(txnId: string): void {
+    const nowMs = this.context.clock.monotonicMs();
+    // Oldest first: those past their time go from the front, and one more than the bound drops the oldest.
+    for (const [id, sinceMs] of this.abortedEarly) {
+      if (nowMs - sinceMs < this.abortedEarlyKeepMs()) break;
+      this.abortedEarly.delete(id);
+    }
+    this.abortedEarly.delete(txnId);
+    this.abortedEarly.set(txnId, nowMs);
+    if (this.abortedEarly.size > TXN_EARLY_ABORTS_MAX) this.abortedEarly.delete(this.abortedEarly.keys().next().value!);
+  }
+
+  private wasAbortedEarly(txnId: string): boolean {
+    const sinceMs = this.abortedEarly.get(txnId);
+    return sinceMs !== undefined && this.context.clock.monotonicMs() - sinceMs < this.abortedEarlyKeepMs();
+  }
+
+  private abortedEarlyKeepMs(): number {
+    return 2 * this.context.txnTimeoutMs;
   }
 
   /**
