@@ -260,6 +260,8 @@ export class SimCluster {
   private readonly leases = new Map<string, LeaseInterval[]>();
   /** The reads actives served on their leases and their commits, by stripe, in true time (see staleLeaseReads). */
   private readonly served = new Map<string, ServedOnLease[]>();
+  /** The highest commit index an active of each stripe reached, by stripe (see holdsLastCopy). */
+  private readonly committedHigh = new Map<string, number>();
   /** Every time a server took office, in order, with the virtual time. */
   readonly tookOffice: Array<{ name: string; term: number; atMs: number }> = [];
   /** Server names by stripe, in the order the members first name the stripes; one stripe when none does. */
@@ -376,8 +378,10 @@ export class SimCluster {
   /**
    * True when `name` is a running server and no other running server of its stripe is in sync
    * (by the newest view a running server of the stripe holds) and holds the log up to the highest
-   * commit index a running server of the stripe knows: crashing it without a disk would lose
-   * acknowledged transactions, as memory mode warns it does.
+   * commit index an active of the stripe reached: crashing it without a disk would lose
+   * acknowledged transactions, as memory mode warns it does. Not the commit index the servers
+   * report now: an active that stepped down reports none, and a mirror restarted empty (still in
+   * the view's in-sync set, as no active has removed it) would seem to hold it all.
    */
   holdsLastCopy(name: string): boolean {
     const stripe = this.stripes.find((s) => s.servers.includes(name));
@@ -386,7 +390,7 @@ export class SimCluster {
       const status = this.isUp(server) ? this.member(server)?.server?.status() : undefined;
       return status === undefined ? [] : [{ server, status }];
     });
-    const committed = Math.max(0, ...statuses.map(({ status }) => status.commitIndex));
+    const committed = Math.max(this.committedHigh.get(stripe.name ?? '') ?? 0, ...statuses.map(({ status }) => status.commitIndex));
     const newest = statuses.map(({ status }) => status.group).reduce((a, b) => (b !== undefined && (a === undefined || b.viewVersion > a.viewVersion) ? b : a), undefined);
     const inSync = (server: string): boolean => newest === undefined || newest.inSync.includes(server);
     return !statuses.some(({ server, status }) => server !== name && inSync(server) && status.lastLsn >= committed);
@@ -504,6 +508,7 @@ export class SimCluster {
     let stripe = this.served.get(spec.stripe ?? '');
     if (!stripe) this.served.set(spec.stripe ?? '', (stripe = []));
     stripe.push({ name: spec.name, ...served, atMs: this.scheduler.now });
+    if (served.kind === 'commit') this.committedHigh.set(spec.stripe ?? '', Math.max(this.committedHigh.get(spec.stripe ?? '') ?? 0, served.commitIndex));
   }
 
   /**
