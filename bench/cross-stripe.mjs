@@ -21,7 +21,7 @@
 // transaction up ~0.5 ms after its schedule: the figures from the take-up (a wait for its pair
 // still counts) are printed beside, with that lateness.
 // `--cpu` prints each member's CPU (user + system, from /proc) and read and write calls per
-// transaction over the measured window; `--checkout DIR` runs the members from another built checkout (a before/after on one
+// transaction over the measured window, and the cores the servers and the load generator kept busy; `--checkout DIR` runs the members from another built checkout (a before/after on one
 // load generator); `--profile DIR` runs them under `node --cpu-prof` (figures then not comparable).
 // Prints a markdown table. Every process it starts is killed at exit.
 import os from 'node:os';
@@ -255,14 +255,18 @@ const usage = (c) => new Map([...c.members].map(([name, m]) => [name, { cpu: cpu
 async function interleaved(c, kinds, open) {
   const actives = new Set(await waitActives(c));
   const slice = SECONDS / ROUNDS;
-  const pooled = new Map(kinds.map((kind) => [kind, { latencies: [], fromTakeUp: [], lags: [], failed: 0, spent: new Map() }]));
+  const pooled = new Map(kinds.map((kind) => [kind, { latencies: [], fromTakeUp: [], lags: [], failed: 0, spent: new Map(), generatorCpuMs: 0, wallMs: 0 }]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) {
       const p = pooled.get(kind);
       const before = usage(c);
+      const generatorBefore = process.cpuUsage();
       const fromUs = process.hrtime.bigint() / 1000n;
       const r = open ? await openLoad(c, kind, slice) : await load(c, kind, slice);
       const toUs = process.hrtime.bigint() / 1000n;
+      const generator = process.cpuUsage(generatorBefore);
+      p.generatorCpuMs += (generator.user + generator.system) / 1000;
+      p.wallMs += Number(toUs - fromUs) / 1000;
       for (const [name, now] of usage(c)) {
         const was = before.get(name);
         const sum = p.spent.get(name) ?? { cpu: 0, reads: 0, writes: 0 };
@@ -281,11 +285,13 @@ async function interleaved(c, kinds, open) {
     const count = p.latencies.length;
     if (flags.cpu) {
       const each = [...p.spent].map(([name, { cpu, reads, writes }]) => `${name}${actives.has(name) ? ' (active)' : ''} ${((cpu * 1000) / count).toFixed(0)} (${(reads / count).toFixed(2)} reads, ${(writes / count).toFixed(2)} writes)`);
-      console.error(`  ${kind}${open ? ` at ${RATE} tx/s` : ''}: CPU µs (read, write calls) per transaction: ${each.join(', ')}`);
+      console.error(`  ${kind}${open ? ` at ${RATE} tx/s` : ''}: CPU µs (read, write calls) per transaction: ${each.join(', ')}, load generator ${((p.generatorCpuMs * 1000) / count).toFixed(0)}`);
     }
     const takeUp = quantiles(p.fromTakeUp);
     let serverCpuMs = 0;
     for (const { cpu } of p.spent.values()) serverCpuMs += cpu;
+    // Cores kept busy: below the machine's count, the load waits on wake-ups and hops, not on CPU.
+    if (flags.cpu) console.error(`  ${kind}${open ? ` at ${RATE} tx/s` : ''}: cores busy ${(serverCpuMs / p.wallMs).toFixed(2)} (servers) + ${(p.generatorCpuMs / p.wallMs).toFixed(2)} (load generator) of ${os.cpus().length}`);
     figures.set(kind, { rate: count / SECONDS, ...quantiles(p.latencies), failed: p.failed, cpuUs: (serverCpuMs * 1000) / count, ...(open ? { lagP50: quantiles(p.lags).p50, takeUpP50: takeUp.p50, takeUpP99: takeUp.p99 } : {}) });
   }
   return figures;
