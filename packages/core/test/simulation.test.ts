@@ -305,6 +305,15 @@ if (single !== undefined) {
       }
     });
 
+    it('keeps leases apart when a partition meets redials on their way (seed 563479818, three stripes, found by the lease check)', async () => {
+      // sc2 and the voter redialled sc1 after its connections were reset; the partition that came
+      // next refused their dials at once, as if sc1 were gone, and they elected 340 ms after they
+      // last heard it, while its lease ran on (no read went stale). A partition drops a SYN now.
+      const result = await runSeed(563479818, { ...options, swarm: { ...options.swarm, stripes: 3 } });
+      expect(result.stats.faults).toContain('9039ms partition [sa1,sb1,sc1,c0,c2,sub4-a,sub4-c] from the rest for 930 ms');
+      expect(result.ok, report(result)).toBe(true);
+    });
+
     it('catches a planted bug: two membership changes given up in a row, without recording the view again, let both sides of a cut acknowledge writes', async () => {
       // The scripted sequence of view-change.ts's module comment; the same seeds, with and without the bug.
       for (const seed of [1, 2, 3]) {

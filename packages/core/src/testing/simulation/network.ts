@@ -250,6 +250,7 @@ export class SimNetwork {
     }
     this.stats.dials++;
     const dialer = this.scheduler.node(from);
+    const sentMs = this.scheduler.now;
     this.scheduler.note(`dial ${from} -> ${host}`);
     return new Promise<Connection>((resolve, reject) => {
       const refuse = (after: number, error: Error): void => {
@@ -266,8 +267,16 @@ export class SimNetwork {
         this.scheduler.node(HARNESS_NODE),
         this.delayMs(),
         () => {
+          // A SYN that meets a partition on its way is lost, as one sent into it is: the dial
+          // hangs to its timeout. Refused at once, it would tell the dialer that nothing accepts
+          // at the address (the process gone) while the peer runs on beyond the cut, and a
+          // member takes that as leave to elect before the lease of the active it lost ran out.
+          if (this.isPartitioned(from, host)) {
+            refuse(Math.max(0, sentMs + this.dialTimeoutMs - this.scheduler.now), new ConnectionRefusedError(url));
+            return;
+          }
           const listener = this.listeners.get(key);
-          if (!listener || this.isPartitioned(from, host)) {
+          if (!listener) {
             refuse(this.delayMs(), new ConnectionRefusedError(url));
             return;
           }
