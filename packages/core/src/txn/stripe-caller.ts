@@ -54,10 +54,20 @@ export class StripeCaller {
     this.link(stripe).send('decide', (id) => writeDecideFrame(id, request), readDecided, told, failed);
   }
 
+  /**
+   * Closes every link, failing the calls in flight with `ClientClosedError`: a link resends what
+   * it still waits for after a redial, up to `callTimeoutMs` later, so an office that ended takes
+   * back what it sent this way. The next call makes a link again.
+   */
+  async withdraw(): Promise<void> {
+    const links = [...this.links.values()];
+    this.links.clear();
+    await Promise.all(links.map((l) => l.close()));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.links.values()].map((l) => l.close()));
-    this.links.clear();
+    await this.withdraw();
   }
 
   private link(stripe: number): Link {

@@ -83,11 +83,11 @@ export class Transactions {
   }
 
   steppedDown(): void {
-    this.active = false;
-    this.recovered = [];
-    this.resolveTimer?.cancel();
-    this.resolveTimer = undefined;
-    this.coordinator.steppedDown();
+    this.leaveOffice();
+    // The prepares this office still waits votes for are withdrawn: it can no longer decide them
+    // (the next office presumes abort), and a link redialled seconds later would resend them, to
+    // hold their streams until the participant asks. A decision told meanwhile is sent again.
+    void this.caller.withdraw();
   }
 
   /** Records committed while active. */
@@ -198,8 +198,16 @@ export class Transactions {
   }
 
   async close(): Promise<void> {
-    this.steppedDown();
+    this.leaveOffice();
     await this.caller.close();
+  }
+
+  private leaveOffice(): void {
+    this.active = false;
+    this.recovered = [];
+    this.resolveTimer?.cancel();
+    this.resolveTimer = undefined;
+    this.coordinator.steppedDown();
   }
 
   private stripeName(stripe: number): string {
