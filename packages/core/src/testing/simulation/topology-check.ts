@@ -40,8 +40,14 @@ export async function checkTopology(scheduler: Scheduler, network: SimNetwork, c
       const offices = heldOffices(cluster);
       const lastTookOffice = cluster.tookOffice.at(-1)?.atMs ?? -Infinity;
       if (offices !== undefined && scheduler.now - lastTookOffice >= ANNOUNCED_WITHIN_MS) {
-        const problems = await askActives(scheduler, network, offices.map((office) => office.name));
-        if (sameOffices(offices, heldOffices(cluster))) return problems;
+        let problems: string[] | undefined;
+        try {
+          problems = await askActives(scheduler, network, offices.map((office) => office.name));
+        } catch (error) {
+          // An active that steps down as it is asked refuses the question (`ConnectionClosedError`): ask again.
+          if (sameOffices(offices, heldOffices(cluster))) throw error;
+        }
+        if (problems !== undefined && sameOffices(offices, heldOffices(cluster))) return problems;
       }
       if (scheduler.now >= deadline) {
         return [`liveness: the stripes did not each hold an active for ${ANNOUNCED_WITHIN_MS} ms within ${STILL_WITHIN_MS} ms of a network that loses nothing: ${cluster.describeServers().join('; ')}`];
@@ -78,23 +84,26 @@ async function askActives(scheduler: Scheduler, network: SimNetwork, actives: re
   const node = scheduler.spawn(ASKER);
   const random = scheduler.random.fork();
   const problems: string[] = [];
-  for (const [i, active] of actives.entries()) {
-    const client = await connect([simUrl(active)], {
-      transports: [network.transport(ASKER)],
-      clientId: `${ASKER}-${i}`,
-      clock: scheduler.clock(node),
-      timers: scheduler.timers(node),
-      random,
-    });
-    try {
-      const topology = await client.topology();
-      topology.stripes.forEach((stripe, j) => {
-        if (stripe.active !== actives[j]) problems.push(`topology: ${active}, the active of stripe ${topology.stripes[i]?.name}, names ${stripe.active ?? 'no active'} for stripe ${stripe.name}, whose active is ${actives[j]}`);
+  try {
+    for (const [i, active] of actives.entries()) {
+      const client = await connect([simUrl(active)], {
+        transports: [network.transport(ASKER)],
+        clientId: `${ASKER}-${i}`,
+        clock: scheduler.clock(node),
+        timers: scheduler.timers(node),
+        random,
       });
-    } finally {
-      await client.close();
+      try {
+        const topology = await client.topology();
+        topology.stripes.forEach((stripe, j) => {
+          if (stripe.active !== actives[j]) problems.push(`topology: ${active}, the active of stripe ${topology.stripes[i]?.name}, names ${stripe.active ?? 'no active'} for stripe ${stripe.name}, whose active is ${actives[j]}`);
+        });
+      } finally {
+        await client.close();
+      }
     }
+  } finally {
+    scheduler.kill(ASKER);
   }
-  scheduler.kill(ASKER);
   return problems;
 }
