@@ -93,6 +93,31 @@ describe('a malformed prepare or decide', () => {
   });
 });
 
+describe('two clients with one client id, sending transactions over several stripes under one seq', () => {
+  // The coordinator handed the second the first's result (naming streams it never wrote) and
+  // dropped its writes, while it was being decided and after: a one-stripe transaction gets
+  // SequenceReusedError there.
+  it('refuse the second with SequenceReusedError, writing nothing of it, and a true resend still gets the original result', async () => {
+    stripes = await startStripes(2);
+    const [[a1, a2], [b1, b2]] = streamsByStripe(stripes.layout, 'twin', 2) as [[string, string], [string, string]];
+    const [first, second] = await Promise.all([rawSession(tcp, stripes.urls[0]!), rawSession(tcp, stripes.urls[0]!)]);
+    const transaction = (a: string, b: string, type: string) => ['twin', 1, [[a, 'any', encode([[`${type}-a`, type, 1]])], [b, 'any', encode([[`${type}-b`, type, 1]])]]];
+    const outcome = (attempt: Promise<unknown>): Promise<unknown> => attempt.then((result) => result, (error: { body?: { name?: string } }) => error.body?.name);
+    const racing = [outcome(first.request('transact', transaction(a1, b1, 'First'))), outcome(second.request('transact', transaction(a2, b2, 'Second')))];
+    const [original, raced] = await Promise.all(racing);
+    expect(original).toEqual([1, [[a1, 0, 1], [b1, 0, 1]]]);
+    expect(raced).toBe('SequenceReusedError');
+    // Decided: the same refusal, and the first's resend its result.
+    expect(await outcome(second.request('transact', transaction(a2, b2, 'Second')))).toBe('SequenceReusedError');
+    expect(await outcome(first.request('transact', transaction(a1, b1, 'First')))).toEqual(original);
+    first.connection.close('test done');
+    second.connection.close('test done');
+    const client = await open(stripes.urls[0]!);
+    for (const stream of [a2, b2]) expect(await client.read(stream), stream).toEqual([]);
+    for (const stream of [a1, b1]) expect((await client.read(stream)).map((e) => e.type), stream).toEqual(['First']);
+  });
+});
+
 describe('a transaction over several stripes sent to a stripe that is not the lowest', () => {
   it("is refused with WrongStripeError naming the lowest stripe and its active, as a single stream's refusal is", async () => {
     // It named the stripe but no active (null), so a client had to fetch the topology to follow it.

@@ -8,7 +8,7 @@
 import { KilnError, SequenceExpiredError, SequenceReusedError, ServerFailedError, ServerShuttingDownError, StreamBusyError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
 import { encodeRecord, RecordKind, type EncodedRecord, type LogRecord, type RecordAppend, type TxnInfo } from '../log/record.js';
-import type { TransactionRequest, TransactionResult } from '../protocol/messages.js';
+import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Timers } from '../time.js';
 import { DedupTable } from './dedup-table.js';
@@ -17,7 +17,7 @@ import { GroupWriter, join, type CommitAnswer, type GroupWriterOptions, type Pen
 export type { CommitAnswer } from './group-writer.js';
 import { StreamHeads } from './stream-heads.js';
 import { WaitingLine } from './waiting-line.js';
-import { answersClient, checkExpected, resultOf, sameWrites, validateTransaction } from './transaction-rules.js';
+import { answersClient, checkExpected, resultOf, sameRanges, sameWrites, validateTransaction } from './transaction-rules.js';
 
 /** What the committer needs from the server around it, and what counts its commits (when someone watches). */
 export interface CommitterOptions extends Pick<GroupWriterOptions, 'counters'> {
@@ -331,14 +331,24 @@ export class Committer {
 
   /**
    * What a transaction over several stripes got, if its `(clientId, seq)` decided commit here:
-   * answered once its decide is committed; undefined when unknown.
+   * answered once its decide is committed; undefined when unknown. `own` is this stripe's part.
    * @throws SequenceExpiredError when it is older than the de-duplication window
+   * @throws SequenceReusedError (rejects) when `(clientId, seq)` is taken by a transaction with other writes
    */
-  recordedResult(clientId: string, seq: number): Promise<TransactionResult> | undefined {
-    const known = this.dedup.lookup(clientId, seq);
-    if (known.kind === 'committed') return this.afterCommit(known.result);
-    if (known.kind === 'expired') throw new SequenceExpiredError(clientId, seq);
+  recordedResult(request: TransactionRequest, own: TransactionAppend[]): Promise<TransactionResult> | undefined {
+    const known = this.dedup.lookup(request.clientId, request.seq);
+    if (known.kind === 'committed') return this.resendOfDecided(request, own, known.result);
+    if (known.kind === 'expired') throw new SequenceExpiredError(request.clientId, request.seq);
     return undefined;
+  }
+
+  /** {@link resendOfCommitted} for a transaction over several stripes: its decide holds the events of `own` only, and the ranges of every part. */
+  private async resendOfDecided(request: TransactionRequest, own: TransactionAppend[], result: TransactionResult): Promise<TransactionResult> {
+    const [original] = await this.options.store.readRecords(result.lsn, { direction: 'forward', maxCount: 1, maxBytes: 1 });
+    const ownCounts = validateTransaction({ ...request, appends: own }, this.options.limits, true);
+    const same = original !== undefined && sameWrites(own, ownCounts, original.appends) && sameRanges(request.appends, validateTransaction(request, this.options.limits), result.streams);
+    if (!same) throw new SequenceReusedError(request.clientId, request.seq);
+    return this.afterCommit(result);
   }
 
   /** Holds streams for `txnId` again, as a new active recovering a prepare does. */

@@ -6,7 +6,7 @@
 import { InvalidArgumentError, WrongExpectedVersionError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
 import { validateEvents, type ExpectedVersion } from '../log/events.js';
-import { Decision, RecordKind, type LogRecord, type RecordAppend } from '../log/record.js';
+import { Decision, RecordKind, type LogRecord, type RecordAppend, type StreamEntry } from '../log/record.js';
 import { checkStreamName } from '../log/stream-name.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 
@@ -80,6 +80,32 @@ export function sameWrites(appends: readonly TransactionAppend[], eventCounts: r
     if (!other || other.stream !== append.stream || !sameBytes(other.events, append.events)) return false;
   }
   return index === written.length;
+}
+
+/**
+ * True when a resend of a transaction over several stripes names the streams and event counts its
+ * original's result does, in order: the coordinator's decide holds the events of its own part
+ * only, so the other parts are compared by these (the own part by {@link sameWrites}).
+ * @param eventCounts each append's event count, from {@link validateTransaction}
+ */
+export function sameRanges(appends: readonly TransactionAppend[], eventCounts: readonly number[], streams: readonly StreamEntry[]): boolean {
+  let index = 0;
+  for (const [i, append] of appends.entries()) {
+    if (eventCounts[i] === 0) continue;
+    const other = streams[index++];
+    if (!other || other.stream !== append.stream || other.eventCount !== eventCounts[i]) return false;
+  }
+  return index === streams.length;
+}
+
+/** True when two requests under one `(clientId, seq)` are the same transaction: a resend, not another client's reuse of the id. */
+export function sameRequest(a: TransactionRequest, b: TransactionRequest): boolean {
+  if (a.appends.length !== b.appends.length) return false;
+  return a.appends.every((append, i) => {
+    const other = b.appends[i]!;
+    if (append.stream !== other.stream || append.expectedVersion !== other.expectedVersion) return false;
+    return append.events === undefined || other.events === undefined ? append.events === other.events : sameBytes(append.events, other.events);
+  });
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
