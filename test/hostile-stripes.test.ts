@@ -13,8 +13,8 @@ import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectWithin, kill, kiln, killAllMembers, launch, pollUntil, seededRandom, stripedCluster, type Member } from './support/cluster.js';
-import { startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
-import { rawSession } from './support/wire.js';
+import { holdableStore, startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
+import { HELLO, RawTcp, rawSession } from './support/wire.js';
 
 const tcp = tcpTransport();
 let stripes: Stripes | undefined;
@@ -116,6 +116,45 @@ describe('two clients with one client id, sending transactions over several stri
     for (const stream of [a2, b2]) expect(await client.read(stream), stream).toEqual([]);
     for (const stream of [a1, b1]) expect((await client.read(stream)).map((e) => e.type), stream).toEqual(['First']);
   });
+});
+
+describe('a client that pipelines thousands of transactions over several stripes and never reads', () => {
+  // One link carries all of alpha's prepares to beta: the flood's 1,024 (its connection's cap) took
+  // it to its in-flight cap, and another client's transaction failed with TooManyInFlightError.
+  it("holds no more than its connection's cap, other clients' transactions go through, and every held stream is released", async () => {
+    const beta = holdableStore();
+    stripes = await startStripes(2, [() => memoryStore(), () => beta.store]);
+    const count = 5_000;
+    const [floodA, floodB] = streamsByStripe(stripes.layout, 'flood', count) as [string[], string[]];
+    const [[a], [b]] = streamsByStripe(stripes.layout, 'bystander') as [[string], [string]];
+    const bystander = await open(stripes.urls[0]!);
+    await bystander.read(b); // dials beta first
+    // Beta writes nothing for now: every prepare alpha sends it stays unanswered.
+    beta.hold();
+    const flood = await RawTcp.open(stripes.urls[0]!);
+    cleanups.push(async () => flood.destroy());
+    flood.send(HELLO);
+    await flood.waitFrames(1);
+    flood.socket.pause();
+    for (let i = 0; i < count; i++) {
+      const appends = [[floodA[i]!, 'any', encode([[`a-${i}`, 'A', i]])], [floodB[i]!, 'any', encode([[`b-${i}`, 'B', i]])]];
+      flood.send(encode([1, i + 1, 'transact', ['flood', i + 1, appends]]));
+    }
+    await pollUntil('alpha deciding as many as the flood may have in flight', async () => (await bystander.openTransactions()).length === 1_024);
+    const committing = bystander.transact([
+      { stream: a, events: [{ type: 'Debited', data: 1 }] },
+      { stream: b, events: [{ type: 'Credited', data: 1 }] },
+    ]);
+    beta.release();
+    await committing;
+    expect((await bystander.read(b)).map((e) => e.type)).toEqual(['Credited']);
+    await pollUntil('no transaction open on alpha', async () => (await bystander.openTransactions()).length === 0);
+    // The flood's parts were all decided and ended on beta too: their streams are free.
+    const onBeta = await open(stripes.urls[1]!);
+    await pollUntil('no part open on beta', async () => (await onBeta.openTransactions()).length === 0);
+    flood.destroy();
+    await bystander.append(floodB[0]!, [{ type: 'After', data: 1 }]);
+  }, 60_000);
 });
 
 describe('a transaction over several stripes sent to a stripe that is not the lowest', () => {
