@@ -71,6 +71,8 @@ describe('a malformed prepare or decide', () => {
     const malformed: Array<[string, unknown]> = [
       ['prepare', ['forged#1/0.1.1', 1, [0, 1], part]], // the coordinator is not the first participant
       ['prepare', ['forged#1/0.1.1', 0, [0], part]],
+      ['prepare', ['forged#1/7.1.1', 7, [7, 1], part]], // no stripe 7: nobody would ever decide it
+      ['prepare', ['forged#1/0.1.1', 0, [0, 1, 2], part]],
       ['prepare', ['', 0, [0, 1], part]],
       ['prepare', ['forged#1/0.1.1', 0, [0, 1], ['forger', 1, [[betaStream, 'sometime']]]]],
       ['prepare', ['forged#1/0.1.1', 0, [0, 1]]],
