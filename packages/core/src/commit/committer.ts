@@ -5,8 +5,8 @@
  * never one per transaction. A transaction is acknowledged, and becomes visible to readers and
  * subscribers, only once its batch is durable.
  */
-import { KilnError, SequenceExpiredError, SequenceReusedError, ServerFailedError, ServerShuttingDownError, StreamBusyError } from '../errors.js';
-import type { LogLimits } from '../limits.js';
+import { InvalidArgumentError, KilnError, SequenceExpiredError, SequenceReusedError, ServerFailedError, ServerShuttingDownError, StreamBusyError } from '../errors.js';
+import { APPEND_FRAME_HEADROOM_BYTES, type LogLimits } from '../limits.js';
 import { encodeRecord, RecordKind, type EncodedRecord, type LogRecord, type RecordAppend, type TxnInfo } from '../log/record.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import type { CheckedStore } from '../store/checked-store.js';
@@ -44,7 +44,12 @@ export interface CommitterOptions extends Pick<GroupWriterOptions, 'counters'> {
   commitIndex?: number;
   /** Called once if a store write fails; the committer then refuses all work. */
   onFailed: (error: unknown) => void;
+  /** The largest record, encoded, it writes: a larger one is refused (see `APPEND_FRAME_HEADROOM_BYTES`). @default no limit */
+  recordBytesMax?: number;
 }
+
+/** Bytes a participant's outcome may take beyond its prepare (its decision and the prepare's LSN): a prepare leaves them room. */
+const OUTCOME_EXTRA_BYTES = 16;
 
 /** The events of a stream a transaction only checks. */
 const NO_EVENTS = new Uint8Array(0);
@@ -282,10 +287,9 @@ export class Committer {
       const { stream, events } = request.appends[i]!;
       const firstVersion = current[i]! + 1;
       appends[visible++] = { stream, firstVersion, eventCount, events: events! };
-      this.heads.advance(stream, firstVersion + eventCount - 1);
     }
     const record: LogRecord = {
-      lsn: this.writer.takeLsn(),
+      lsn: this.writer.upcomingLsn,
       term: this.options.term,
       kind: RecordKind.Commit,
       clientId: request.clientId,
@@ -294,6 +298,10 @@ export class Committer {
       appends,
     };
     const encoded = encodeRecord(record);
+    // Nothing has changed yet: a record too large is refused alone.
+    this.checkShippable(encoded);
+    this.writer.takeLsn();
+    for (let i = 0; i < appends.length; i++) this.heads.advance(appends[i]!.stream, appends[i]!.firstVersion + appends[i]!.eventCount - 1);
     // The result names the ranges the store indexes: one list serves both (neither changes it).
     const result: TransactionResult = { lsn: record.lsn, streams: encoded.streams };
     this.queue({ encoded, record, result, tag, answer });
@@ -378,10 +386,13 @@ export class Committer {
     const visible = kind !== RecordKind.Prepare;
     if (visible && appends.some((a) => this.heads.get(a.stream) === undefined)) await this.heads.load(appends.map((a) => a.stream)); // no await when cached: let go before the next request is read
     this.checkAccepting();
+    const record: LogRecord = { lsn: this.writer.upcomingLsn, term: this.options.term, kind, clientId, seq, timestampMs: this.options.clock.wallMs(), appends, txn };
+    const encoded = encodeRecord(record);
+    // An outcome is never refused: its prepare left it room.
+    if (kind !== RecordKind.Outcome) this.checkShippable(encoded, kind === RecordKind.Prepare ? OUTCOME_EXTRA_BYTES : 0);
+    this.writer.takeLsn();
     if (visible) for (const a of appends) this.heads.advance(a.stream, a.firstVersion + a.eventCount - 1);
     if (visible) this.release(txn.id);
-    const record: LogRecord = { lsn: this.writer.takeLsn(), term: this.options.term, kind, clientId, seq, timestampMs: this.options.clock.wallMs(), appends, txn };
-    const encoded = encodeRecord(record);
     const result = kind === RecordKind.Decide ? { lsn: record.lsn, streams: txn.streams } : { lsn: record.lsn, streams: encoded.streams };
     return new Promise((resolve, reject) => this.queue({ encoded, record, result, tag, answer: { resolve, reject } }, lateMs));
   }
@@ -389,6 +400,16 @@ export class Committer {
   /** Commits at this turn's end the steps queued to ride late: someone now waits for one. */
   flushSoon(): void {
     this.writer.flushSoon();
+  }
+
+  /**
+   * @throws InvalidArgumentError when `encoded` (and `room` bytes more) is over `recordBytesMax`: it
+   * could never be shipped to a mirror in an append frame
+   */
+  private checkShippable(encoded: EncodedRecord, room = 0): void {
+    const max = this.options.recordBytesMax;
+    if (max === undefined || encoded.bytes.length + room <= max) return;
+    throw new InvalidArgumentError('appends', `take ${encoded.bytes.length + room} bytes as a log record, over the ${max} a record may take (frameBytesMax less ${APPEND_FRAME_HEADROOM_BYTES} bytes, to ship it to the mirrors): split the transaction`);
   }
 
   /** @throws StreamBusyError when a transaction (other than `own`) holds `stream` */
