@@ -74,6 +74,7 @@ describe('a malformed prepare or decide', () => {
       ['prepare', ['forged#1/7.1.1', 7, [7, 1], part]], // no stripe 7: nobody would ever decide it
       ['prepare', ['forged#1/0.1.1', 0, [0, 1, 2], part]],
       ['prepare', ['', 0, [0, 1], part]],
+      ['prepare', ['forged\uD800#1/0.1.1', 0, [0, 1], part]], // the log's UTF-8 has no lone surrogate: it would come back as another id
       ['prepare', ['forged#1/0.1.1', 0, [0, 1], ['forger', 1, [[betaStream, 'sometime']]]]],
       ['prepare', ['forged#1/0.1.1', 0, [0, 1]]],
       ['decide', ['forged#1/0.1.1', 3]],
