@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from '@msgpack/msgpack';
-import { clusterLayoutOf, createServer, validateClusterConfig, type KilnServer } from '@kiln/core';
+import { clusterLayoutOf, createServer, defaultConnectionLimits, validateClusterConfig, type KilnServer } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
@@ -158,6 +158,30 @@ describe('a client that pipelines thousands of transactions over several stripes
     flood.destroy();
     await bystander.append(floodB[0]!, [{ type: 'After', data: 1 }]);
   }, 60_000);
+});
+
+describe('a transaction over several stripes of exactly frameBytesMax', () => {
+  // Its part for beta goes on in a prepare that carries the transaction's id, the client id in it:
+  // a frame over the limit, and the client was told FrameTooLargeError of a frame it never sent.
+  it('whose part does not fit a prepare is refused with InvalidArgumentError naming the part; nothing is written or held', async () => {
+    stripes = await startStripes(2);
+    const [[a], [b]] = streamsByStripe(stripes.layout, 'edge') as [[string], [string]];
+    const raw = await rawSession(tcp, stripes.urls[0]!);
+    const args = (n: number): unknown[] => ['\u20ac'.repeat(90), 1, [[a, 'no-stream'], [b, 'any', encode([['e', 'E', 'x'.repeat(n)]])]]];
+    const frameBytesMax = defaultConnectionLimits.frameBytesMax;
+    const refusal = await raw.request('transact', args(2 * frameBytesMax - 1_000 - encode([1, 1, 'transact', args(frameBytesMax - 1_000)]).length)).then(
+      () => undefined,
+      (error: { body?: unknown }) => error.body,
+    );
+    raw.connection.close('test done');
+    expect(refusal).toMatchObject({ name: 'InvalidArgumentError', fields: { field: 'appends', rule: expect.stringMatching(/^the part for stripe 1 takes a prepare of \d+ bytes, over frameBytesMax/) } });
+    const client = await open(stripes.urls[0]!);
+    expect(await client.openTransactions()).toEqual([]);
+    await client.transact([
+      { stream: a, events: [{ type: 'A', data: 1 }], expectedVersion: 'no-stream' },
+      { stream: b, events: [{ type: 'B', data: 1 }], expectedVersion: 'no-stream' },
+    ]);
+  });
 });
 
 describe('a transaction over several stripes sent to a stripe that is not the lowest', () => {

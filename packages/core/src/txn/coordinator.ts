@@ -9,7 +9,7 @@
  */
 import type { Committer } from '../commit/committer.js';
 import { sameRequest } from '../commit/transaction-rules.js';
-import { SequenceReusedError } from '../errors.js';
+import { FrameTooLargeError, InvalidArgumentError, SequenceReusedError } from '../errors.js';
 import { TXN_DECISION_DELAY_MAX_MS, TXN_DECISION_SENDS } from '../limits.js';
 import { Decision, RecordKind, type StreamEntry, type TxnInfo } from '../log/record.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
@@ -195,7 +195,7 @@ export class Coordinator {
       for (const p of others) {
         if (!this.holdLone && clock.monotonicMs() - this.loneToldMs < TXN_DECISION_DELAY_MAX_MS) this.holdLone = true;
         this.tellNow(p);
-        caller.prepare(p, { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } }, voted, reject);
+        caller.prepare(p, { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } }, voted, (error) => reject(error instanceof FrameTooLargeError ? partTooLarge(p, error) : error));
       }
     });
   }
@@ -210,3 +210,11 @@ export class Coordinator {
 }
 
 const NOTHING = (): void => {};
+
+/**
+ * A participant's part that fitted the client's frame but not a prepare's, which carries the
+ * transaction's id (the client id again): the client is told which part, not of a frame it never sent.
+ */
+function partTooLarge(participant: number, error: FrameTooLargeError): InvalidArgumentError {
+  return new InvalidArgumentError('appends', `the part for stripe ${participant} takes a prepare of ${error.bytes} bytes, over frameBytesMax (${error.limit}) with the transaction's id: split the transaction`);
+}
