@@ -5,19 +5,19 @@
  * never one per transaction. A transaction is acknowledged, and becomes visible to readers and
  * subscribers, only once its batch is durable.
  */
-import { InvalidArgumentError, KilnError, SequenceExpiredError, SequenceReusedError, ServerFailedError, ServerShuttingDownError, StreamBusyError } from '../errors.js';
-import { APPEND_FRAME_HEADROOM_BYTES, type LogLimits } from '../limits.js';
+import { KilnError, SequenceExpiredError, SequenceReusedError, ServerFailedError, ServerShuttingDownError, StreamBusyError } from '../errors.js';
+import type { LogLimits } from '../limits.js';
 import { encodeRecord, RecordKind, type EncodedRecord, type LogRecord, type RecordAppend, type TxnInfo } from '../log/record.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Timers } from '../time.js';
-import { DedupTable } from './dedup-table.js';
+import { DedupTable, rebuildDedupTable, type RecoveryProgress } from './dedup-table.js';
 import { GroupWriter, join, type CommitAnswer, type GroupWriterOptions, type PendingCommit } from './group-writer.js';
 
 export type { CommitAnswer } from './group-writer.js';
 import { StreamHeads } from './stream-heads.js';
 import { WaitingLine } from './waiting-line.js';
-import { answersClient, checkExpected, resultOf, sameRanges, sameWrites, validateTransaction } from './transaction-rules.js';
+import { answersClient, checkExpected, checkRecordBytes, OUTCOME_EXTRA_BYTES, sameDecided, sameWrites, validateTransaction } from './transaction-rules.js';
 
 /** What the committer needs from the server around it, and what counts its commits (when someone watches). */
 export interface CommitterOptions extends Pick<GroupWriterOptions, 'counters'> {
@@ -48,17 +48,10 @@ export interface CommitterOptions extends Pick<GroupWriterOptions, 'counters'> {
   recordBytesMax?: number;
 }
 
-/** Bytes a participant's outcome may take beyond its prepare (its decision and the prepare's LSN): a prepare leaves them room. */
-const OUTCOME_EXTRA_BYTES = 16;
-
 /** The events of a stream a transaction only checks. */
 const NO_EVENTS = new Uint8Array(0);
 
-/** Progress reported while the de-duplication table is rebuilt. */
-export interface RecoveryProgress {
-  scanned: number;
-  total: number;
-}
+export type { RecoveryProgress } from './dedup-table.js';
 
 export class Committer {
   private readonly heads: StreamHeads;
@@ -157,23 +150,8 @@ export class Committer {
    * Rebuilds the de-duplication table from the log's tail, `dedupRecoveryRecordsMax` records at
    * most, reporting progress along the way.
    */
-  async recover(onProgress?: (progress: RecoveryProgress) => void, observe?: (record: LogRecord) => void): Promise<void> {
-    const { store, limits } = this.options;
-    const last = store.lastPosition.lsn;
-    let from = Math.max(1, last - limits.dedupRecoveryRecordsMax + 1);
-    const total = last - from + 1;
-    let scanned = 0;
-    while (from <= last) {
-      const records = await store.readRecords(from, { direction: 'forward', maxCount: limits.readCountMax, maxBytes: limits.readBytesMax });
-      if (records.length === 0) break;
-      for (const record of records) {
-        if (answersClient(record)) this.dedup.remember(record.clientId, record.seq, resultOf(record));
-        observe?.(record);
-      }
-      scanned += records.length;
-      from = records[records.length - 1]!.lsn + 1;
-      onProgress?.({ scanned, total });
-    }
+  recover(onProgress?: (progress: RecoveryProgress) => void, observe?: (record: LogRecord) => void): Promise<void> {
+    return rebuildDedupTable(this.dedup, this.options.store, this.options.limits, onProgress, observe);
   }
 
   /**
@@ -217,7 +195,7 @@ export class Committer {
     this.checkAccepting();
     const known = this.dedup.lookup(request.clientId, request.seq);
     if (known.kind === 'committed') {
-      this.resendOfCommitted(request, eventCounts, known.result).then(
+      this.resendOfCommitted(request, known.result, (original) => sameWrites(request.appends, eventCounts, original.appends)).then(
         (result) => answer.resolve(result),
         (error: unknown) => answer.reject(error),
       );
@@ -238,11 +216,11 @@ export class Committer {
    * lacks them): their resends are answered once the commit index reaches them, as reads are, or
    * fail with the term. Answering at once would acknowledge a write a failover can still drop.
    */
-  private async resendOfCommitted(request: TransactionRequest, eventCounts: readonly number[], result: TransactionResult): Promise<TransactionResult> {
+  private async resendOfCommitted(request: TransactionRequest, result: TransactionResult, same: (original: LogRecord) => boolean): Promise<TransactionResult> {
     // The original's record is in the log (the table holds only what reached it): a resend must
     // write exactly what it wrote, or it is another transaction under a taken (clientId, seq).
     const [original] = await this.options.store.readRecords(result.lsn, { direction: 'forward', maxCount: 1, maxBytes: 1 });
-    if (!original || !sameWrites(request.appends, eventCounts, original.appends)) throw new SequenceReusedError(request.clientId, request.seq);
+    if (!original || !same(original)) throw new SequenceReusedError(request.clientId, request.seq);
     return this.afterCommit(result);
   }
 
@@ -299,7 +277,7 @@ export class Committer {
     };
     const encoded = encodeRecord(record);
     // Nothing has changed yet: a record too large is refused alone.
-    this.checkShippable(encoded);
+    checkRecordBytes(encoded, this.options.recordBytesMax);
     this.writer.takeLsn();
     for (let i = 0; i < appends.length; i++) this.heads.advance(appends[i]!.stream, appends[i]!.firstVersion + appends[i]!.eventCount - 1);
     // The result names the ranges the store indexes: one list serves both (neither changes it).
@@ -345,18 +323,9 @@ export class Committer {
    */
   recordedResult(request: TransactionRequest, own: TransactionAppend[]): Promise<TransactionResult> | undefined {
     const known = this.dedup.lookup(request.clientId, request.seq);
-    if (known.kind === 'committed') return this.resendOfDecided(request, own, known.result);
+    if (known.kind === 'committed') return this.resendOfCommitted(request, known.result, (original) => sameDecided(request, own, original, this.options.limits));
     if (known.kind === 'expired') throw new SequenceExpiredError(request.clientId, request.seq);
     return undefined;
-  }
-
-  /** {@link resendOfCommitted} for a transaction over several stripes: its decide holds the events of `own` only, and the ranges of every part. */
-  private async resendOfDecided(request: TransactionRequest, own: TransactionAppend[], result: TransactionResult): Promise<TransactionResult> {
-    const [original] = await this.options.store.readRecords(result.lsn, { direction: 'forward', maxCount: 1, maxBytes: 1 });
-    const ownCounts = validateTransaction({ ...request, appends: own }, this.options.limits, true);
-    const same = original !== undefined && sameWrites(own, ownCounts, original.appends) && sameRanges(request.appends, validateTransaction(request, this.options.limits), result.streams);
-    if (!same) throw new SequenceReusedError(request.clientId, request.seq);
-    return this.afterCommit(result);
   }
 
   /** Holds streams for `txnId` again, as a new active recovering a prepare does. */
@@ -389,7 +358,7 @@ export class Committer {
     const record: LogRecord = { lsn: this.writer.upcomingLsn, term: this.options.term, kind, clientId, seq, timestampMs: this.options.clock.wallMs(), appends, txn };
     const encoded = encodeRecord(record);
     // An outcome is never refused: its prepare left it room.
-    if (kind !== RecordKind.Outcome) this.checkShippable(encoded, kind === RecordKind.Prepare ? OUTCOME_EXTRA_BYTES : 0);
+    if (kind !== RecordKind.Outcome) checkRecordBytes(encoded, this.options.recordBytesMax, kind === RecordKind.Prepare ? OUTCOME_EXTRA_BYTES : 0);
     this.writer.takeLsn();
     if (visible) for (const a of appends) this.heads.advance(a.stream, a.firstVersion + a.eventCount - 1);
     if (visible) this.release(txn.id);
@@ -400,16 +369,6 @@ export class Committer {
   /** Commits at this turn's end the steps queued to ride late: someone now waits for one. */
   flushSoon(): void {
     this.writer.flushSoon();
-  }
-
-  /**
-   * @throws InvalidArgumentError when `encoded` (and `room` bytes more) is over `recordBytesMax`: it
-   * could never be shipped to a mirror in an append frame
-   */
-  private checkShippable(encoded: EncodedRecord, room = 0): void {
-    const max = this.options.recordBytesMax;
-    if (max === undefined || encoded.bytes.length + room <= max) return;
-    throw new InvalidArgumentError('appends', `take ${encoded.bytes.length + room} bytes as a log record, over the ${max} a record may take (frameBytesMax less ${APPEND_FRAME_HEADROOM_BYTES} bytes, to ship it to the mirrors): split the transaction`);
   }
 
   /** @throws StreamBusyError when a transaction (other than `own`) holds `stream` */
