@@ -125,6 +125,16 @@ describe('a transaction in doubt', () => {
     expect(report[0]!.atMs).toBeLessThanOrEqual(Date.now());
     const printed = await kiln('diverged', stripes.urls[1]!);
     expect(printed.stdout).toMatch(new RegExp(`transaction ${txnId}: an operator forced abort at `));
+
+    // No stripe answers: neither command may pass for an answer ("[]" and exit 0 did, for list).
+    await stripes.stop(1);
+    const unasked = await kiln('txn', 'list', '--config', file, '--json');
+    expect(unasked.stdout).toBe('');
+    expect(unasked.stderr).toMatch(/stripe alpha: no active answered.*\nstripe beta: no active answered.*\nkiln: no stripe has an active answering: no transaction was listed\n$/);
+    expect(unasked.status).toBe(5);
+    const unresolved = await kiln('txn', 'resolve', txnId, '--commit', '--config', file);
+    expect(unresolved.stderr).toBe(`kiln: no stripe has an active answering: transaction ${txnId} was not resolved\n`);
+    expect(unresolved.status).toBe(5);
   });
 });
 
