@@ -141,6 +141,9 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
     expectOneLineFailure(kiln('txn', '--config', join(dir, 'cluster.json')), 2, /^kiln: kiln txn needs list or resolve \(see kiln txn --help\)$/m);
     expectOneLineFailure(kiln('txn'), 2, /^kiln: kiln txn needs list or resolve \(see kiln txn --help\)$/m);
     expectOneLineFailure(kiln('txn', 'lsit', '--config', join(dir, 'cluster.json')), 2, /^kiln: kiln txn needs list or resolve, not 'lsit' \(see kiln txn --help\)$/m);
+    // A flag given twice: the last --config was the one asked, and --abort --abort passed.
+    expectOneLineFailure(kiln('txn', 'list', '--config', 'elsewhere.json', '--config', join(dir, 'cluster.json')), 2, /^kiln: --config is given twice \(see kiln txn --help\)$/m);
+    expectOneLineFailure(kiln('txn', 'resolve', 'a#1/0.1.1', '--abort', '--abort', '--config', join(dir, 'cluster.json')), 2, /^kiln: --abort is given twice \(see kiln txn --help\)$/m);
   });
 
   it('an unknown server or voter name, and a certificate that cannot be read: config (3)', async () => {

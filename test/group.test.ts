@@ -1,9 +1,11 @@
 // A mirror group in one process: replication to every in-sync mirror, an election at start, and
 // a failover when the active goes away, with a client that carries on.
 import { afterEach, describe, expect, it } from 'vitest';
-import { inProcessTransport, type GroupMemberConfig, type KilnServer, type ServerOptions, type Transport } from '@kiln/core';
+import { encode } from '@msgpack/msgpack';
+import { defaultConnectionLimits, inProcessTransport, type GroupMemberConfig, type KilnServer, type ServerOptions, type Transport } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
 import { activeOf, memoryMember, startInProcessMember } from './support/cluster.js';
+import { rawSession } from './support/wire.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -61,6 +63,37 @@ describe('a mirror group in one process', () => {
     await activeOf(servers);
     await client.append('s', [{ type: 'E', data: 2 }]);
     expect((await client.read('s')).map((e) => e.data)).toEqual([1, 2]);
+  });
+});
+
+describe('a transaction of nearly a frame, in a mirror group', () => {
+  // One that fit the client's frame but left its record no room beside the append message's other
+  // fields was written and never shipped: the active waited for its mirrors for ever, and nothing
+  // after it committed either.
+  it("is refused with InvalidArgumentError when its record would not fit an append frame, and the group goes on", async () => {
+    const transport = inProcessTransport();
+    const servers = await startGroup(transport, ['a', 'b', 'c']);
+    const active = await activeOf(servers);
+    const raw = await rawSession(transport, `memory://${active}`);
+    cleanups.push(async () => raw.connection.close('test done'));
+    const frameBytesMax = defaultConnectionLimits.frameBytesMax;
+    /** A transaction whose request frame takes `frameBytesMax - under` bytes. */
+    const sized = (seq: number, under: number): unknown[] => {
+      const args = (n: number): unknown[] => ['near', seq, [[`s-${seq}`, 'any', encode([[`e-${seq}`, 'E', 'x'.repeat(n)]])]]];
+      const n = frameBytesMax - under - 1_000;
+      return args(n + frameBytesMax - under - encode([1, 1, 'transact', args(n)]).length);
+    };
+    const answer = (args: unknown[]): Promise<unknown> =>
+      Promise.race([
+        raw.request('transact', args).then((result) => result, (error: { body?: { name?: string } }) => error.body?.name),
+        new Promise((resolve) => setTimeout(() => resolve('no answer within 5 s'), 5_000)),
+      ]);
+    expect(await answer(sized(1, 0))).toBe('InvalidArgumentError');
+    expect(await answer(sized(2, 2_000))).toEqual([1, [['s-2', 0, 1]]]);
+    const client = await connect(['memory://a', 'memory://b', 'memory://c'], { transports: [transport] });
+    cleanups.push(() => client.close());
+    expect(await client.append('after', [{ type: 'E', data: 1 }])).toMatchObject({ firstVersion: 0 });
+    for (const server of servers.values()) await expect.poll(() => server.status().lastLsn).toBe(2);
   });
 });
 

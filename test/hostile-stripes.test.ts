@@ -7,14 +7,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from '@msgpack/msgpack';
-import { clusterLayoutOf, createServer, validateClusterConfig, type KilnServer } from '@kiln/core';
+import { clusterLayoutOf, createServer, defaultConnectionLimits, validateClusterConfig, type KilnServer } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectWithin, kill, kiln, killAllMembers, launch, pollUntil, seededRandom, stripedCluster, type Member } from './support/cluster.js';
-import { startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
-import { rawSession } from './support/wire.js';
+import { holdableStore, startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
+import { HELLO, RawTcp, rawSession } from './support/wire.js';
 
 const tcp = tcpTransport();
 let stripes: Stripes | undefined;
@@ -71,7 +71,10 @@ describe('a malformed prepare or decide', () => {
     const malformed: Array<[string, unknown]> = [
       ['prepare', ['forged#1/0.1.1', 1, [0, 1], part]], // the coordinator is not the first participant
       ['prepare', ['forged#1/0.1.1', 0, [0], part]],
+      ['prepare', ['forged#1/7.1.1', 7, [7, 1], part]], // no stripe 7: nobody would ever decide it
+      ['prepare', ['forged#1/0.1.1', 0, [0, 1, 2], part]],
       ['prepare', ['', 0, [0, 1], part]],
+      ['prepare', ['forged\uD800#1/0.1.1', 0, [0, 1], part]], // the log's UTF-8 has no lone surrogate: it would come back as another id
       ['prepare', ['forged#1/0.1.1', 0, [0, 1], ['forger', 1, [[betaStream, 'sometime']]]]],
       ['prepare', ['forged#1/0.1.1', 0, [0, 1]]],
       ['decide', ['forged#1/0.1.1', 3]],
@@ -90,6 +93,94 @@ describe('a malformed prepare or decide', () => {
       { stream: betaStream, events: [{ type: 'Credited', data: 1 }] },
     ]);
     expect((await client.readAll({ stripe: 'beta' })).filter((e) => e.stream === betaStream).map((e) => e.type)).toEqual(['Credited']);
+  });
+});
+
+describe('two clients with one client id, sending transactions over several stripes under one seq', () => {
+  // The coordinator handed the second the first's result (naming streams it never wrote) and
+  // dropped its writes, while it was being decided and after: a one-stripe transaction gets
+  // SequenceReusedError there.
+  it('refuse the second with SequenceReusedError, writing nothing of it, and a true resend still gets the original result', async () => {
+    stripes = await startStripes(2);
+    const [[a1, a2], [b1, b2]] = streamsByStripe(stripes.layout, 'twin', 2) as [[string, string], [string, string]];
+    const [first, second] = await Promise.all([rawSession(tcp, stripes.urls[0]!), rawSession(tcp, stripes.urls[0]!)]);
+    const transaction = (a: string, b: string, type: string) => ['twin', 1, [[a, 'any', encode([[`${type}-a`, type, 1]])], [b, 'any', encode([[`${type}-b`, type, 1]])]]];
+    const outcome = (attempt: Promise<unknown>): Promise<unknown> => attempt.then((result) => result, (error: { body?: { name?: string } }) => error.body?.name);
+    const racing = [outcome(first.request('transact', transaction(a1, b1, 'First'))), outcome(second.request('transact', transaction(a2, b2, 'Second')))];
+    const [original, raced] = await Promise.all(racing);
+    expect(original).toEqual([1, [[a1, 0, 1], [b1, 0, 1]]]);
+    expect(raced).toBe('SequenceReusedError');
+    // Decided: the same refusal, and the first's resend its result.
+    expect(await outcome(second.request('transact', transaction(a2, b2, 'Second')))).toBe('SequenceReusedError');
+    expect(await outcome(first.request('transact', transaction(a1, b1, 'First')))).toEqual(original);
+    first.connection.close('test done');
+    second.connection.close('test done');
+    const client = await open(stripes.urls[0]!);
+    for (const stream of [a2, b2]) expect(await client.read(stream), stream).toEqual([]);
+    for (const stream of [a1, b1]) expect((await client.read(stream)).map((e) => e.type), stream).toEqual(['First']);
+  });
+});
+
+describe('a client that pipelines thousands of transactions over several stripes and never reads', () => {
+  // One link carries all of alpha's prepares to beta: the flood's 1,024 (its connection's cap) took
+  // it to its in-flight cap, and another client's transaction failed with TooManyInFlightError.
+  it("holds no more than its connection's cap, other clients' transactions go through, and every held stream is released", async () => {
+    const beta = holdableStore();
+    stripes = await startStripes(2, [() => memoryStore(), () => beta.store]);
+    const count = 5_000;
+    const [floodA, floodB] = streamsByStripe(stripes.layout, 'flood', count) as [string[], string[]];
+    const [[a], [b]] = streamsByStripe(stripes.layout, 'bystander') as [[string], [string]];
+    const bystander = await open(stripes.urls[0]!);
+    await bystander.read(b); // dials beta first
+    // Beta writes nothing for now: every prepare alpha sends it stays unanswered.
+    beta.hold();
+    const flood = await RawTcp.open(stripes.urls[0]!);
+    cleanups.push(async () => flood.destroy());
+    flood.send(HELLO);
+    await flood.waitFrames(1);
+    flood.socket.pause();
+    for (let i = 0; i < count; i++) {
+      const appends = [[floodA[i]!, 'any', encode([[`a-${i}`, 'A', i]])], [floodB[i]!, 'any', encode([[`b-${i}`, 'B', i]])]];
+      flood.send(encode([1, i + 1, 'transact', ['flood', i + 1, appends]]));
+    }
+    await pollUntil('alpha deciding as many as the flood may have in flight', async () => (await bystander.openTransactions()).length === 1_024);
+    const committing = bystander.transact([
+      { stream: a, events: [{ type: 'Debited', data: 1 }] },
+      { stream: b, events: [{ type: 'Credited', data: 1 }] },
+    ]);
+    beta.release();
+    await committing;
+    expect((await bystander.read(b)).map((e) => e.type)).toEqual(['Credited']);
+    await pollUntil('no transaction open on alpha', async () => (await bystander.openTransactions()).length === 0);
+    // The flood's parts were all decided and ended on beta too: their streams are free.
+    const onBeta = await open(stripes.urls[1]!);
+    await pollUntil('no part open on beta', async () => (await onBeta.openTransactions()).length === 0);
+    flood.destroy();
+    await bystander.append(floodB[0]!, [{ type: 'After', data: 1 }]);
+  }, 60_000);
+});
+
+describe('a transaction over several stripes of exactly frameBytesMax', () => {
+  // Its part for beta goes on in a prepare that carries the transaction's id, the client id in it:
+  // a frame over the limit, and the client was told FrameTooLargeError of a frame it never sent.
+  it('whose part does not fit a prepare is refused with InvalidArgumentError naming the part; nothing is written or held', async () => {
+    stripes = await startStripes(2);
+    const [[a], [b]] = streamsByStripe(stripes.layout, 'edge') as [[string], [string]];
+    const raw = await rawSession(tcp, stripes.urls[0]!);
+    const args = (n: number): unknown[] => ['\u20ac'.repeat(90), 1, [[a, 'no-stream'], [b, 'any', encode([['e', 'E', 'x'.repeat(n)]])]]];
+    const frameBytesMax = defaultConnectionLimits.frameBytesMax;
+    const refusal = await raw.request('transact', args(2 * frameBytesMax - 1_000 - encode([1, 1, 'transact', args(frameBytesMax - 1_000)]).length)).then(
+      () => undefined,
+      (error: { body?: unknown }) => error.body,
+    );
+    raw.connection.close('test done');
+    expect(refusal).toMatchObject({ name: 'InvalidArgumentError', fields: { field: 'appends', rule: expect.stringMatching(/^the part for stripe 1 takes a prepare of \d+ bytes, over frameBytesMax/) } });
+    const client = await open(stripes.urls[0]!);
+    expect(await client.openTransactions()).toEqual([]);
+    await client.transact([
+      { stream: a, events: [{ type: 'A', data: 1 }], expectedVersion: 'no-stream' },
+      { stream: b, events: [{ type: 'B', data: 1 }], expectedVersion: 'no-stream' },
+    ]);
   });
 });
 

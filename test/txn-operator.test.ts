@@ -11,7 +11,7 @@ import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { kiln } from './support/cluster.js';
-import { startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
+import { holdableStore, startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
 
 const TXN_TIMEOUT_MS = 400;
 
@@ -56,34 +56,6 @@ async function eventually<T>(attempt: () => Promise<T>, done: (outcome: { value?
 async function recordsIn(store: Store) {
   const records = await store.read(1, { direction: 'forward', maxCount: 10_000, maxBytes: 64 << 20 });
   return records.map(({ lsn, bytes }) => decodeRecord(bytes, lsn));
-}
-
-/** A memory store whose appends wait while it is held, and fail once it is lost: a server that takes its time to write, or dies writing. */
-function holdableStore(): { store: Store; hold(): void; release(): void; lose(): void } {
-  const inner = memoryStore();
-  let gate: Promise<void> | undefined;
-  let open = (): void => {};
-  let fail = (_error: Error): void => {};
-  const store = new Proxy(inner, {
-    get(target, prop) {
-      if (prop === 'append') return async (records: Parameters<Store['append']>[0]) => (await gate, target.append(records));
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  return {
-    store,
-    hold: () =>
-      void (gate = new Promise((resolve, reject) => {
-        open = resolve;
-        fail = reject;
-      })),
-    release: () => {
-      gate = undefined;
-      open();
-    },
-    lose: () => fail(new Error('the store is lost')),
-  };
 }
 
 describe('a transaction in doubt', () => {
@@ -153,6 +125,16 @@ describe('a transaction in doubt', () => {
     expect(report[0]!.atMs).toBeLessThanOrEqual(Date.now());
     const printed = await kiln('diverged', stripes.urls[1]!);
     expect(printed.stdout).toMatch(new RegExp(`transaction ${txnId}: an operator forced abort at `));
+
+    // No stripe answers: neither command may pass for an answer ("[]" and exit 0 did, for list).
+    await stripes.stop(1);
+    const unasked = await kiln('txn', 'list', '--config', file, '--json');
+    expect(unasked.stdout).toBe('');
+    expect(unasked.stderr).toMatch(/stripe alpha: no active answered.*\nstripe beta: no active answered.*\nkiln: no stripe has an active answering: no transaction was listed\n$/);
+    expect(unasked.status).toBe(5);
+    const unresolved = await kiln('txn', 'resolve', txnId, '--commit', '--config', file);
+    expect(unresolved.stderr).toBe(`kiln: no stripe has an active answering: transaction ${txnId} was not resolved\n`);
+    expect(unresolved.status).toBe(5);
   });
 });
 

@@ -102,3 +102,31 @@ export function streamsByStripe({ slotTable }: { slotTable: SlotTable }, prefix:
   }
   return found;
 }
+
+/** A memory store whose appends wait while it is held, and fail once it is lost: a server that takes its time to write, or dies writing. */
+export function holdableStore(): { store: Store; hold(): void; release(): void; lose(): void } {
+  const inner = memoryStore();
+  let gate: Promise<void> | undefined;
+  let open = (): void => {};
+  let fail = (_error: Error): void => {};
+  const store = new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'append') return async (records: Parameters<Store['append']>[0]) => (await gate, target.append(records));
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return {
+    store,
+    hold: () =>
+      void (gate = new Promise((resolve, reject) => {
+        open = resolve;
+        fail = reject;
+      })),
+    release: () => {
+      gate = undefined;
+      open();
+    },
+    lose: () => fail(new Error('the store is lost')),
+  };
+}

@@ -274,11 +274,9 @@ async function stripeOf(args: string[]): Promise<void> {
 
 async function txn(args: string[]): Promise<void> {
   const [action, ...flags] = args;
-  const { values, positionals } = parseArgs({
-    args: flags,
-    allowPositionals: true,
-    options: { config: { type: 'string' }, json: { type: 'boolean' }, abort: { type: 'boolean' }, commit: { type: 'boolean' }, ...OPERATOR_FLAGS },
-  });
+  const options = { config: { type: 'string' }, json: { type: 'boolean' }, abort: { type: 'boolean' }, commit: { type: 'boolean' }, ...OPERATOR_FLAGS } as const;
+  const { values, positionals, tokens } = parseArgs({ args: flags, allowPositionals: true, options, tokens: true });
+  refuseRepeated(tokens, options);
   // The action first: without one, the first flag would be taken for it.
   if (action === undefined || action.startsWith('-')) throw new UsageError('kiln txn needs list or resolve');
   if (action !== 'list' && action !== 'resolve') throw new UsageError(`kiln txn needs list or resolve, not '${action}'`);

@@ -6,6 +6,7 @@
  */
 import { InvalidArgumentError, stripesOf, type ClusterConfig } from '@kiln/core';
 import { connect, type KilnClient, type ResolveOutcome } from '@kiln/core/client';
+import { UnreachableError } from './exit-codes.js';
 import { clusterStatus, printTable } from './group-status.js';
 import type { Dial } from './transports.js';
 
@@ -59,6 +60,7 @@ async function withActives<T>(config: ClusterConfig, dial: Dial, work: (clients:
  * The transactions open on the stripes' actives, merged by transaction, oldest first. A stripe with
  * no active answering is named on `warn` with `--json` (stdout stays one JSON value), so a script
  * can tell "none open" from "not asked".
+ * @throws UnreachableError, once the stripes are named, when no stripe's active answered
  */
 export async function printOpenTransactions(config: ClusterConfig, dial: Dial, json: boolean, print: (line: string) => void, warn: (line: string) => void): Promise<void> {
   // A cluster of one stripe has no transactions over several (its servers refuse the question).
@@ -81,6 +83,8 @@ export async function printOpenTransactions(config: ClusterConfig, dial: Dial, j
     }
     const list = [...rows.values()].sort((a, b) => b.ageMs - a.ageMs);
     for (const stripe of missing) (json ? warn : print)(`stripe ${stripe}: no active answered; its transactions are not listed`);
+    // Nobody asked: "none open" would be a guess a script takes for an answer.
+    if (clients.length === 0) throw new UnreachableError('no stripe has an active answering: no transaction was listed');
     if (json) {
       print(JSON.stringify(list, null, 2));
       return;
@@ -110,6 +114,7 @@ const DID: Record<ResolveOutcome, string> = {
 /**
  * Forces `decision` on every stripe's prepared part of `txnId`, and prints what each did.
  * @throws InvalidArgumentError when no stripe asked holds such a part
+ * @throws UnreachableError when no stripe's active answered
  */
 export async function resolveTransaction(
   config: ClusterConfig,
@@ -119,6 +124,7 @@ export async function resolveTransaction(
   print: (line: string) => void,
 ): Promise<void> {
   await withActives(config, dial, async (clients, missing) => {
+    if (clients.length === 0) throw new UnreachableError(`no stripe has an active answering: transaction ${txnId} was not resolved`);
     const outcomes = await Promise.all(clients.map(async ([stripe, client]) => [stripe, await client.resolveTransaction(txnId, decision)] as const));
     if (outcomes.every(([, outcome]) => outcome === 'none')) {
       const unasked = missing.length > 0 ? ` (stripes not asked, with no active: ${missing.join(', ')})` : '';

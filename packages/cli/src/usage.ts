@@ -81,7 +81,8 @@ export const USAGE = `usage:
       prints one row per transaction: its coordinator and participants, 'deciding' (its
       coordinator has not decided) or 'prepared' (only participants hold parts), its age, the
       stripes holding a prepared part, and whether it is in doubt (its coordinator unreachable for
-      longer than txnTimeoutMs). --json prints an array ([] when none is open).
+      longer than txnTimeoutMs). --json prints an array ([] when none is open). Exits 5 when no
+      stripe's active answers.
   kiln txn resolve TXN --abort|--commit --config CLUSTER-FILE
       The way out for transaction TXN in doubt, its coordinator's stripe lost for good: every
       stripe's active holding a prepared part of it asks the coordinator once more, and if it

@@ -171,6 +171,13 @@ export const LEARNED_URLS_MAX = 256;
 export const URL_LENGTH_MAX = 512;
 /** Longest name a hello may carry (a client's or a member's), in characters. */
 export const HELLO_NAME_LENGTH_MAX = 256;
+/**
+ * Bytes of a frame a record leaves to the append message that ships it to the mirrors: its other
+ * fields (at most 9 numbers of 9 bytes, 'append', two headers) and the sender's name (up to
+ * HELLO_NAME_LENGTH_MAX characters of 3 bytes). A record that does not fit beside them could
+ * never be shipped: a stripe with mirrors committed nothing after it.
+ */
+export const APPEND_FRAME_HEADROOM_BYTES = 1024;
 /** First and longest delay between a client's reconnect attempts, in ms. */
 export const RECONNECT_DELAY_MIN_MS = 50;
 export const RECONNECT_DELAY_MAX_MS = 1000;

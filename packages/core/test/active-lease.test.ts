@@ -67,6 +67,7 @@ async function activeOfThree(votesAskedAtMs = 10_000): Promise<Harness> {
     },
     setPeers: () => {},
     standalone: false,
+    recordBytesMax: Infinity,
   });
   active.open(votesAskedAtMs);
   return {

@@ -7,7 +7,7 @@ import { Committer, type CommitterOptions } from '../src/commit/committer.js';
 import { NotActiveError } from '../src/errors.js';
 import { defaultLogLimits, type LogLimits } from '../src/limits.js';
 import { encodeEvents, type ExpectedVersion } from '../src/log/events.js';
-import type { LogRecord } from '../src/log/record.js';
+import { Decision, RecordKind, type LogRecord } from '../src/log/record.js';
 import type { TransactionRequest } from '../src/protocol/messages.js';
 import { checkedStore, type CheckedStore } from '../src/store/checked-store.js';
 import { systemClock, systemTimers } from '../src/time.js';
@@ -200,6 +200,23 @@ describe('Committer', () => {
       name: 'InvalidArgumentError',
     });
     expect(store.lastPosition.lsn).toBe(0);
+  });
+
+  it('refuses a record over recordBytesMax before it takes an LSN or a version, and a prepare that leaves its outcome no room', async () => {
+    // One that fits a client's frame but not an append frame beside its header was written, and a
+    // stripe with mirrors committed nothing after it: the active could never ship it.
+    const { committer, store } = await harness({ recordBytesMax: 4_000 });
+    const big = (seq: number, bytes: number): TransactionRequest => ({ clientId: 'c', seq, appends: [{ stream: 's', expectedVersion: 'no-stream', events: encodeEvents([{ type: 't', data: 'x'.repeat(bytes) }], () => `e${seq}`) }] });
+    await expect(committer.transact(big(1, 4_000))).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'appends' });
+    expect(store.lastPosition.lsn).toBe(0);
+    // Nothing moved: the stream has no version yet, and the next record takes LSN 1.
+    expect(await committer.transact(big(2, 3_900))).toMatchObject({ lsn: 1, streams: [{ stream: 's', firstVersion: 0 }] });
+    const part = big(3, 3_930).appends; // a prepare of 3,985 bytes, 15 short of the limit
+    part[0]!.expectedVersion = 0;
+    const appends = await committer.reserve('t#3', { clientId: 'c', seq: 3, appends: part });
+    const txn = { id: 't#3', coordinator: 0, participants: [0, 1], decision: Decision.None, prepareLsn: 0, streams: [] };
+    await expect(committer.writeStep(RecordKind.Prepare, txn, 'c', 3, appends)).rejects.toMatchObject({ name: 'InvalidArgumentError' });
+    expect(store.lastPosition.lsn).toBe(1);
   });
 
   it('with a replication gate, acknowledges only once commitThrough reaches a record', async () => {

@@ -3,10 +3,11 @@
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { Committer } from '../src/commit/committer.js';
-import { defaultLogLimits } from '../src/limits.js';
+import { APPEND_FRAME_HEADROOM_BYTES, defaultConnectionLimits, defaultLogLimits } from '../src/limits.js';
 import { encodeEvents } from '../src/log/events.js';
 import { indexRecord } from '../src/log/record.js';
 import type { PeerSender } from '../src/replication/outbox.js';
+import { encodeAppendFrame } from '../src/replication/append-frame.js';
 import type { AppendMessage, OutgoingPeerMessage } from '../src/replication/peer-protocol.js';
 import { RecentRecords, Shipper, type ShipperContext } from '../src/replication/shipper.js';
 import { checkedStore, type CheckedStore } from '../src/store/checked-store.js';
@@ -60,6 +61,7 @@ function shipTo(store: CheckedStore, recent = new RecentRecords(16, 1 << 20)): M
     store,
     recent,
     limits: defaultLogLimits,
+    recordsBytesMax: defaultConnectionLimits.frameBytesMax - APPEND_FRAME_HEADROOM_BYTES,
     shippableLsn: () => store.lastPosition.lsn,
     commitIndex: () => 0,
     termStartLsn: () => 0,
@@ -119,6 +121,24 @@ describe('Shipper', () => {
     await shipper.pump();
     expect(sent.at(-1)).toMatchObject({ prevLsn: 5, prevTerm: 2 });
     expect(lsnsOf(sent.at(-1)!)).toEqual([6, 8]);
+  });
+
+  it('ships a record of nearly a frame in an append of its own, never one over frameBytesMax', async () => {
+    // Reads stop past their byte bound, not before it: 900 kB of records, then one of 3.9 MB, went
+    // in one append of 4.8 MB that could never be sent, and the mirror got nothing after it.
+    const store = await logWith([1], 900_000);
+    const committer = new Committer({ store, limits: defaultLogLimits, clock: systemClock, timers: systemTimers, term: 1, onCommitted: () => {}, onFailed: () => {} });
+    const events = encodeEvents([{ type: 't', data: 'x'.repeat(3_900_000) }], () => 'id');
+    await committer.transact({ clientId: 'c', seq: 2, appends: [{ stream: 's', expectedVersion: 'any', events }] });
+    const { shipper, sent, setInSync } = shipTo(store);
+    setInSync(true);
+    await shipper.onAck(ack(0, false));
+    await shipper.pump();
+    expect(sent.map(lsnsOf)).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+    for (const message of sent) expect(encodeAppendFrame({ ...message, stripe: 0 }).length).toBeLessThanOrEqual(defaultConnectionLimits.frameBytesMax);
   });
 
   it('catches up an empty mirror from LSN 1, one append of at most 1,024 records in flight', async () => {

@@ -3,7 +3,7 @@
  * a {@link BenchUsageError} naming it, printed as one line.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, defaultConnectionLimits } from '@kiln/core';
+import { APPEND_FRAME_HEADROOM_BYTES, ConfigError, defaultConnectionLimits } from '@kiln/core';
 import { checkUrl, DEFAULT_CONFIG } from '../config.js';
 
 /** How the streams of one transaction are chosen. */
@@ -38,9 +38,12 @@ const FRAME_BYTES_MAX = defaultConnectionLimits.frameBytesMax;
  */
 const APPEND_ENVELOPE_BYTES = 1024;
 
-/** The largest `--event-size` whose transactions (one event on each of `txStreams` streams) fit a frame. */
+/**
+ * The largest `--event-size` whose transactions (one event on each of `txStreams` streams) fit a
+ * frame, their log record leaving room for the message that ships it to the mirrors.
+ */
 export function largestEventSize(txStreams: number): number {
-  return Math.floor(FRAME_BYTES_MAX / txStreams) - APPEND_ENVELOPE_BYTES;
+  return Math.floor((FRAME_BYTES_MAX - APPEND_FRAME_HEADROOM_BYTES) / txStreams) - APPEND_ENVELOPE_BYTES;
 }
 
 /** A flag `kiln bench` cannot run with. */

@@ -8,16 +8,16 @@
 import { KilnError, SequenceExpiredError, SequenceReusedError, ServerFailedError, ServerShuttingDownError, StreamBusyError } from '../errors.js';
 import type { LogLimits } from '../limits.js';
 import { encodeRecord, RecordKind, type EncodedRecord, type LogRecord, type RecordAppend, type TxnInfo } from '../log/record.js';
-import type { TransactionRequest, TransactionResult } from '../protocol/messages.js';
+import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Clock, Timers } from '../time.js';
-import { DedupTable } from './dedup-table.js';
+import { DedupTable, rebuildDedupTable, type RecoveryProgress } from './dedup-table.js';
 import { GroupWriter, join, type CommitAnswer, type GroupWriterOptions, type PendingCommit } from './group-writer.js';
 
 export type { CommitAnswer } from './group-writer.js';
 import { StreamHeads } from './stream-heads.js';
 import { WaitingLine } from './waiting-line.js';
-import { answersClient, checkExpected, resultOf, sameWrites, validateTransaction } from './transaction-rules.js';
+import { answersClient, checkExpected, checkRecordBytes, OUTCOME_EXTRA_BYTES, sameDecided, sameWrites, validateTransaction } from './transaction-rules.js';
 
 /** What the committer needs from the server around it, and what counts its commits (when someone watches). */
 export interface CommitterOptions extends Pick<GroupWriterOptions, 'counters'> {
@@ -44,16 +44,14 @@ export interface CommitterOptions extends Pick<GroupWriterOptions, 'counters'> {
   commitIndex?: number;
   /** Called once if a store write fails; the committer then refuses all work. */
   onFailed: (error: unknown) => void;
+  /** The largest record, encoded, it writes: a larger one is refused (see `APPEND_FRAME_HEADROOM_BYTES`). @default no limit */
+  recordBytesMax?: number;
 }
 
 /** The events of a stream a transaction only checks. */
 const NO_EVENTS = new Uint8Array(0);
 
-/** Progress reported while the de-duplication table is rebuilt. */
-export interface RecoveryProgress {
-  scanned: number;
-  total: number;
-}
+export type { RecoveryProgress } from './dedup-table.js';
 
 export class Committer {
   private readonly heads: StreamHeads;
@@ -152,23 +150,8 @@ export class Committer {
    * Rebuilds the de-duplication table from the log's tail, `dedupRecoveryRecordsMax` records at
    * most, reporting progress along the way.
    */
-  async recover(onProgress?: (progress: RecoveryProgress) => void, observe?: (record: LogRecord) => void): Promise<void> {
-    const { store, limits } = this.options;
-    const last = store.lastPosition.lsn;
-    let from = Math.max(1, last - limits.dedupRecoveryRecordsMax + 1);
-    const total = last - from + 1;
-    let scanned = 0;
-    while (from <= last) {
-      const records = await store.readRecords(from, { direction: 'forward', maxCount: limits.readCountMax, maxBytes: limits.readBytesMax });
-      if (records.length === 0) break;
-      for (const record of records) {
-        if (answersClient(record)) this.dedup.remember(record.clientId, record.seq, resultOf(record));
-        observe?.(record);
-      }
-      scanned += records.length;
-      from = records[records.length - 1]!.lsn + 1;
-      onProgress?.({ scanned, total });
-    }
+  recover(onProgress?: (progress: RecoveryProgress) => void, observe?: (record: LogRecord) => void): Promise<void> {
+    return rebuildDedupTable(this.dedup, this.options.store, this.options.limits, onProgress, observe);
   }
 
   /**
@@ -212,7 +195,7 @@ export class Committer {
     this.checkAccepting();
     const known = this.dedup.lookup(request.clientId, request.seq);
     if (known.kind === 'committed') {
-      this.resendOfCommitted(request, eventCounts, known.result).then(
+      this.resendOfCommitted(request, known.result, (original) => sameWrites(request.appends, eventCounts, original.appends)).then(
         (result) => answer.resolve(result),
         (error: unknown) => answer.reject(error),
       );
@@ -233,11 +216,11 @@ export class Committer {
    * lacks them): their resends are answered once the commit index reaches them, as reads are, or
    * fail with the term. Answering at once would acknowledge a write a failover can still drop.
    */
-  private async resendOfCommitted(request: TransactionRequest, eventCounts: readonly number[], result: TransactionResult): Promise<TransactionResult> {
+  private async resendOfCommitted(request: TransactionRequest, result: TransactionResult, same: (original: LogRecord) => boolean): Promise<TransactionResult> {
     // The original's record is in the log (the table holds only what reached it): a resend must
     // write exactly what it wrote, or it is another transaction under a taken (clientId, seq).
     const [original] = await this.options.store.readRecords(result.lsn, { direction: 'forward', maxCount: 1, maxBytes: 1 });
-    if (!original || !sameWrites(request.appends, eventCounts, original.appends)) throw new SequenceReusedError(request.clientId, request.seq);
+    if (!original || !same(original)) throw new SequenceReusedError(request.clientId, request.seq);
     return this.afterCommit(result);
   }
 
@@ -282,10 +265,9 @@ export class Committer {
       const { stream, events } = request.appends[i]!;
       const firstVersion = current[i]! + 1;
       appends[visible++] = { stream, firstVersion, eventCount, events: events! };
-      this.heads.advance(stream, firstVersion + eventCount - 1);
     }
     const record: LogRecord = {
-      lsn: this.writer.takeLsn(),
+      lsn: this.writer.upcomingLsn,
       term: this.options.term,
       kind: RecordKind.Commit,
       clientId: request.clientId,
@@ -294,6 +276,10 @@ export class Committer {
       appends,
     };
     const encoded = encodeRecord(record);
+    // Nothing has changed yet: a record too large is refused alone.
+    checkRecordBytes(encoded, this.options.recordBytesMax);
+    this.writer.takeLsn();
+    for (let i = 0; i < appends.length; i++) this.heads.advance(appends[i]!.stream, appends[i]!.firstVersion + appends[i]!.eventCount - 1);
     // The result names the ranges the store indexes: one list serves both (neither changes it).
     const result: TransactionResult = { lsn: record.lsn, streams: encoded.streams };
     this.queue({ encoded, record, result, tag, answer });
@@ -331,13 +317,14 @@ export class Committer {
 
   /**
    * What a transaction over several stripes got, if its `(clientId, seq)` decided commit here:
-   * answered once its decide is committed; undefined when unknown.
+   * answered once its decide is committed; undefined when unknown. `own` is this stripe's part.
    * @throws SequenceExpiredError when it is older than the de-duplication window
+   * @throws SequenceReusedError (rejects) when `(clientId, seq)` is taken by a transaction with other writes
    */
-  recordedResult(clientId: string, seq: number): Promise<TransactionResult> | undefined {
-    const known = this.dedup.lookup(clientId, seq);
-    if (known.kind === 'committed') return this.afterCommit(known.result);
-    if (known.kind === 'expired') throw new SequenceExpiredError(clientId, seq);
+  recordedResult(request: TransactionRequest, own: TransactionAppend[]): Promise<TransactionResult> | undefined {
+    const known = this.dedup.lookup(request.clientId, request.seq);
+    if (known.kind === 'committed') return this.resendOfCommitted(request, known.result, (original) => sameDecided(request, own, original, this.options.limits));
+    if (known.kind === 'expired') throw new SequenceExpiredError(request.clientId, request.seq);
     return undefined;
   }
 
@@ -368,10 +355,13 @@ export class Committer {
     const visible = kind !== RecordKind.Prepare;
     if (visible && appends.some((a) => this.heads.get(a.stream) === undefined)) await this.heads.load(appends.map((a) => a.stream)); // no await when cached: let go before the next request is read
     this.checkAccepting();
+    const record: LogRecord = { lsn: this.writer.upcomingLsn, term: this.options.term, kind, clientId, seq, timestampMs: this.options.clock.wallMs(), appends, txn };
+    const encoded = encodeRecord(record);
+    // An outcome is never refused: its prepare left it room.
+    if (kind !== RecordKind.Outcome) checkRecordBytes(encoded, this.options.recordBytesMax, kind === RecordKind.Prepare ? OUTCOME_EXTRA_BYTES : 0);
+    this.writer.takeLsn();
     if (visible) for (const a of appends) this.heads.advance(a.stream, a.firstVersion + a.eventCount - 1);
     if (visible) this.release(txn.id);
-    const record: LogRecord = { lsn: this.writer.takeLsn(), term: this.options.term, kind, clientId, seq, timestampMs: this.options.clock.wallMs(), appends, txn };
-    const encoded = encodeRecord(record);
     const result = kind === RecordKind.Decide ? { lsn: record.lsn, streams: txn.streams } : { lsn: record.lsn, streams: encoded.streams };
     return new Promise((resolve, reject) => this.queue({ encoded, record, result, tag, answer: { resolve, reject } }, lateMs));
   }

@@ -6,7 +6,17 @@
  * It holds only what the log holds (every record carries its `(clientId, seq)` and its writes),
  * so any server rebuilds the same table from the log's tail.
  */
+import type { LogLimits } from '../limits.js';
+import type { LogRecord } from '../log/record.js';
 import type { TransactionResult } from '../protocol/messages.js';
+import type { CheckedStore } from '../store/checked-store.js';
+import { answersClient, resultOf } from './transaction-rules.js';
+
+/** Progress reported while the de-duplication table is rebuilt. */
+export interface RecoveryProgress {
+  scanned: number;
+  total: number;
+}
 
 interface ClientHistory {
   highestSeq: number;
@@ -72,5 +82,27 @@ export class DedupTable {
       }
       history.results.delete(oldSeq);
     }
+  }
+}
+
+/**
+ * Rebuilds `table` from the log's tail, `dedupRecoveryRecordsMax` records at most, reporting
+ * progress along the way; `observe` sees every record scanned.
+ */
+export async function rebuildDedupTable(table: DedupTable, store: CheckedStore, limits: LogLimits, onProgress?: (progress: RecoveryProgress) => void, observe?: (record: LogRecord) => void): Promise<void> {
+  const last = store.lastPosition.lsn;
+  let from = Math.max(1, last - limits.dedupRecoveryRecordsMax + 1);
+  const total = last - from + 1;
+  let scanned = 0;
+  while (from <= last) {
+    const records = await store.readRecords(from, { direction: 'forward', maxCount: limits.readCountMax, maxBytes: limits.readBytesMax });
+    if (records.length === 0) break;
+    for (const record of records) {
+      if (answersClient(record)) table.remember(record.clientId, record.seq, resultOf(record));
+      observe?.(record);
+    }
+    scanned += records.length;
+    from = records[records.length - 1]!.lsn + 1;
+    onProgress?.({ scanned, total });
   }
 }

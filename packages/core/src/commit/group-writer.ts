@@ -96,6 +96,11 @@ export class GroupWriter {
     return this.nextLsn++;
   }
 
+  /** The LSN {@link takeLsn} gives next, not yet taken. */
+  get upcomingLsn(): number {
+    return this.nextLsn;
+  }
+
   /**
    * Queues a record that took the last LSN handed out; the store gets it in the next group commit.
    * A record nobody waits for (`lateMs`) starts no group commit of its own: it rides in the next

@@ -4,9 +4,9 @@
  * record stands for, and whether a resend writes what its original wrote.
  */
 import { InvalidArgumentError, WrongExpectedVersionError } from '../errors.js';
-import type { LogLimits } from '../limits.js';
+import { APPEND_FRAME_HEADROOM_BYTES, type LogLimits } from '../limits.js';
 import { validateEvents, type ExpectedVersion } from '../log/events.js';
-import { Decision, RecordKind, type LogRecord, type RecordAppend } from '../log/record.js';
+import { Decision, RecordKind, type EncodedRecord, type LogRecord, type RecordAppend, type StreamEntry } from '../log/record.js';
 import { checkStreamName } from '../log/stream-name.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 
@@ -80,6 +80,49 @@ export function sameWrites(appends: readonly TransactionAppend[], eventCounts: r
     if (!other || other.stream !== append.stream || !sameBytes(other.events, append.events)) return false;
   }
   return index === written.length;
+}
+
+/**
+ * True when a resend of a transaction over several stripes writes what the record its
+ * `(clientId, seq)` committed here holds: `own`, this stripe's part, the same events; every part
+ * the same streams and event counts as the result (a decide holds only its own part's events).
+ */
+export function sameDecided(request: TransactionRequest, own: TransactionAppend[], original: LogRecord, limits: LogLimits): boolean {
+  const ownCounts = validateTransaction({ ...request, appends: own }, limits, true);
+  return sameWrites(own, ownCounts, original.appends) && sameRanges(request.appends, validateTransaction(request, limits), resultOf(original).streams);
+}
+
+/** True when `appends` name the streams and event counts of `streams`, in order. */
+function sameRanges(appends: readonly TransactionAppend[], eventCounts: readonly number[], streams: readonly StreamEntry[]): boolean {
+  let index = 0;
+  for (const [i, append] of appends.entries()) {
+    if (eventCounts[i] === 0) continue;
+    const other = streams[index++];
+    if (!other || other.stream !== append.stream || other.eventCount !== eventCounts[i]) return false;
+  }
+  return index === streams.length;
+}
+
+/** Bytes a participant's outcome may take beyond its prepare (its decision and the prepare's LSN): a prepare leaves them room. */
+export const OUTCOME_EXTRA_BYTES = 16;
+
+/**
+ * @throws InvalidArgumentError when a record (and `room` bytes more) is over `bytesMax`: it could
+ * never be shipped to a mirror beside an append frame's header (see `APPEND_FRAME_HEADROOM_BYTES`)
+ */
+export function checkRecordBytes(encoded: EncodedRecord, bytesMax = Infinity, room = 0): void {
+  const bytes = encoded.bytes.length + room;
+  if (bytes > bytesMax) throw new InvalidArgumentError('appends', `take ${bytes} bytes as a log record, over the ${bytesMax} a record may take (frameBytesMax less ${APPEND_FRAME_HEADROOM_BYTES} bytes, to ship it to the mirrors): split the transaction`);
+}
+
+/** True when two requests under one `(clientId, seq)` are the same transaction: a resend, not another client's reuse of the id. */
+export function sameRequest(a: TransactionRequest, b: TransactionRequest): boolean {
+  if (a.appends.length !== b.appends.length) return false;
+  return a.appends.every((append, i) => {
+    const other = b.appends[i]!;
+    if (append.stream !== other.stream || append.expectedVersion !== other.expectedVersion) return false;
+    return append.events === undefined || other.events === undefined ? append.events === other.events : sameBytes(append.events, other.events);
+  });
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

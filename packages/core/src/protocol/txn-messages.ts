@@ -10,6 +10,7 @@ import { transactionFromWire, transactionToWire, type TransactionRequest } from 
 import { ReplyReader } from './replies.js';
 import { InvalidArgumentError } from '../errors.js';
 import { TXN_ID_LENGTH_MAX } from '../limits.js';
+import { checkWellFormed } from '../log/stream-name.js';
 
 /** A participant's part of a transaction, as its coordinator asks it to prepare it. */
 export interface PrepareRequest {
@@ -54,6 +55,8 @@ const RESOLVE_OUTCOMES: ReadonlySet<unknown> = new Set<ResolveOutcome>(['none', 
 
 function txnId(value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > TXN_ID_LENGTH_MAX) throw new InvalidArgumentError('txnId', `must be a string of 1 to ${TXN_ID_LENGTH_MAX} characters`);
+  // A prepare keeps the id in the log as UTF-8: a lone surrogate would come back as another id.
+  checkWellFormed(value, 'txnId');
   return value;
 }
 

@@ -40,6 +40,8 @@ export interface ActiveContext {
   standalone: boolean;
   /** Counts what is committed, when someone watches. */
   counters?: CommitCounters;
+  /** The largest record the committer writes: one that fits an append frame to the mirrors. */
+  recordBytesMax: number;
 }
 
 export class Active {
@@ -109,6 +111,7 @@ export class Active {
       ...replicationGate,
       onCommitted: context.onCommitted,
       onFailed: context.onFailed,
+      recordBytesMax: context.recordBytesMax,
       ...(context.counters ? { counters: context.counters } : {}),
     });
     this.viewChange = new ViewChange({
@@ -128,6 +131,7 @@ export class Active {
       store,
       recent: this.recent,
       limits: context.logLimits,
+      recordsBytesMax: context.recordBytesMax,
       shippableLsn: () => this.shippable,
       commitIndex: () => this.committer.commitIndex,
       termStartLsn: () => this.readBarrier,

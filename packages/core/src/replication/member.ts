@@ -7,6 +7,7 @@
  */
 import { assert } from '../assert.js';
 import { NotActiveError, StoreClosedError } from '../errors.js';
+import { APPEND_FRAME_HEADROOM_BYTES } from '../limits.js';
 import type { Committer } from '../commit/committer.js';
 import type { TimerHandle } from '../time.js';
 import { Active } from './active.js';
@@ -324,6 +325,7 @@ export class GroupMember {
       ...(onRecoveredRecord ? { onRecoveredRecord } : {}),
       setPeers: (members) => this.network.setPeers(peersOf(members)),
       standalone: this.context.standalone ?? false,
+      recordBytesMax: this.context.connectionLimits.frameBytesMax - APPEND_FRAME_HEADROOM_BYTES,
       ...(this.context.counters ? { counters: this.context.counters.commit } : {}),
     });
     try {

@@ -77,6 +77,11 @@ export interface ShipperContext {
   store: CheckedStore;
   recent: RecentRecords;
   limits: LogLimits;
+  /**
+   * Bytes the records of one append may take, 5 bytes of header each (frameBytesMax less
+   * `APPEND_FRAME_HEADROOM_BYTES`): past them the frame could not be sent, and nothing after it.
+   */
+  recordsBytesMax: number;
   /** The last LSN that may be shipped: handed to the local store, durable there or about to be. */
   shippableLsn: () => number;
   commitIndex: () => number;
@@ -131,8 +136,9 @@ export class Shipper {
       while (this.nextLsn <= this.context.shippableLsn() && this.nextLsn - this.ackedLsn <= window && network.canSend(this.mirror)) {
         const generation = this.generation;
         // Live shipping finds its records in memory and sends at once, in this turn's write.
-        const records = this.readRecent(this.nextLsn, catchingUp) ?? (await this.readStored(this.nextLsn, catchingUp));
-        if (generation !== this.generation || records.length === 0) continue;
+        const read = this.readRecent(this.nextLsn, catchingUp) ?? (await this.readStored(this.nextLsn, catchingUp));
+        if (generation !== this.generation || read.length === 0) continue;
+        const records = fitFrame(read, this.context.recordsBytesMax);
         const first = records[0]!;
         const sent = network.send(this.mirror, {
           kind: 'append',
@@ -230,3 +236,20 @@ export class Shipper {
     return stored.map((r) => ({ lsn: r.lsn, term: recordTerm(r.bytes, r.lsn), bytes: r.bytes }));
   }
 }
+
+/**
+ * The first records of `records` that one append frame holds: the first always (the committer
+ * wrote none larger), then as many as fit `bytesMax`. Reads stop past their byte bound, not
+ * before it, so a large record after others would have made a frame over `frameBytesMax`.
+ */
+function fitFrame<T extends { bytes: Uint8Array }>(records: T[], bytesMax: number): T[] {
+  let bytes = 0;
+  for (let i = 0; i < records.length; i++) {
+    bytes += BIN_HEADER_BYTES + records[i]!.bytes.length;
+    if (i > 0 && bytes > bytesMax) return records.slice(0, i);
+  }
+  return records;
+}
+
+/** A record's header in an append frame (msgpack bin 32), at most. */
+const BIN_HEADER_BYTES = 5;

@@ -8,6 +8,8 @@
  * aborted: a decision lost with a deposed active was never committed, so nobody acted on it.
  */
 import type { Committer } from '../commit/committer.js';
+import { sameRequest } from '../commit/transaction-rules.js';
+import { FrameTooLargeError, InvalidArgumentError, SequenceReusedError } from '../errors.js';
 import { TXN_DECISION_DELAY_MAX_MS, TXN_DECISION_SENDS } from '../limits.js';
 import { Decision, RecordKind, type StreamEntry, type TxnInfo } from '../log/record.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
@@ -39,7 +41,7 @@ export interface DecidingTransaction {
 
 export class Coordinator {
   /** Transactions being decided, by `clientId#seq` (a resend joins) and by id (`txnStatus` says: not yet). */
-  private readonly byRequest = new Map<string, Promise<TransactionResult>>();
+  private readonly byRequest = new Map<string, { request: TransactionRequest; result: Promise<TransactionResult> }>();
   private readonly deciding = new Map<string, DecidingTransaction>();
   /** Decisions not yet told, by participant: they go in the same write as the next prepare to it (see {@link tellLater}). */
   private readonly untold = new Map<number, DecideRequest[]>();
@@ -58,17 +60,20 @@ export class Coordinator {
 
   /**
    * Commits a transaction whose streams lie on `parts`' stripes (this one the lowest), all or nothing.
-   * A resend of one that committed gets its original result.
+   * A resend of one that committed, or is being decided, gets its original result.
    * @throws WrongExpectedVersionError, StreamBusyError: a participant (or this stripe) voted no; nothing was written anywhere
    * @throws TimeoutError when a participant did not vote within `txnTimeoutMs`; nothing was written anywhere
+   * @throws SequenceReusedError when `(clientId, seq)` is taken by another transaction (another client with the same id); nothing is written
    */
   transact(request: TransactionRequest, parts: Map<number, TransactionAppend[]>): Promise<TransactionResult> {
     const key = `${request.clientId}#${request.seq}`;
-    const known = this.context.committer().recordedResult(request.clientId, request.seq) ?? this.byRequest.get(key);
-    if (known) return known;
-    const running = this.run(request, parts).finally(() => this.byRequest.delete(key));
-    this.byRequest.set(key, running);
-    return running;
+    const recorded = this.context.committer().recordedResult(request, parts.get(this.context.stripe)!);
+    if (recorded) return recorded;
+    const running = this.byRequest.get(key);
+    if (running) return sameRequest(request, running.request) ? running.result : Promise.reject(new SequenceReusedError(request.clientId, request.seq));
+    const result = this.run(request, parts).finally(() => this.byRequest.delete(key));
+    this.byRequest.set(key, { request, result });
+    return result;
   }
 
   /** This stripe's decision on a transaction it coordinates: none yet while it is being decided; abort when it has none. */
@@ -190,7 +195,7 @@ export class Coordinator {
       for (const p of others) {
         if (!this.holdLone && clock.monotonicMs() - this.loneToldMs < TXN_DECISION_DELAY_MAX_MS) this.holdLone = true;
         this.tellNow(p);
-        caller.prepare(p, { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } }, voted, reject);
+        caller.prepare(p, { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } }, voted, (error) => reject(error instanceof FrameTooLargeError ? partTooLarge(p, error) : error));
       }
     });
   }
@@ -205,3 +210,11 @@ export class Coordinator {
 }
 
 const NOTHING = (): void => {};
+
+/**
+ * A participant's part that fitted the client's frame but not a prepare's, which carries the
+ * transaction's id (the client id again): the client is told which part, not of a frame it never sent.
+ */
+function partTooLarge(participant: number, error: FrameTooLargeError): InvalidArgumentError {
+  return new InvalidArgumentError('appends', `the part for stripe ${participant} takes a prepare of ${error.bytes} bytes, over frameBytesMax (${error.limit}) with the transaction's id: split the transaction`);
+}

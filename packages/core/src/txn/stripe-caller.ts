@@ -4,6 +4,7 @@
  * through failovers as any client does.
  */
 import { Link } from '../client/link.js';
+import { ClientClosedError, TimeoutError } from '../errors.js';
 import type { ClusterLayout } from '../cluster/layout.js';
 import type { ConnectionLimits } from '../limits.js';
 import type { StreamEntry } from '../log/record.js';
@@ -29,15 +30,29 @@ export interface StripeCallerOptions {
   credentials?: Credentials;
 }
 
+/** A call waiting for room on its stripe's link. */
+interface WaitingCall {
+  op: OperationName;
+  sinceMs: number;
+  send: () => void;
+  refuse: (error: unknown) => void;
+}
+
 export class StripeCaller {
   private readonly links = new Map<number, Link>();
+  /** Calls sent and not yet answered, by stripe. */
+  private readonly unanswered = new Map<number, number>();
+  /** Calls waiting for room, by stripe, in the order they came. */
+  private readonly waiting = new Map<number, WaitingCall[]>();
+  /** Stripes whose waiting calls are being sent: a call refused at once, in that loop, does not start another. */
+  private readonly sending = new Set<number>();
   private closed = false;
 
   constructor(private readonly options: StripeCallerOptions) {}
 
   /** Sends a request to the active of `stripe`. */
   call<K extends OperationName>(stripe: number, op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
-    return this.link(stripe).request(op, args);
+    return new Promise((resolve, reject) => this.whenRoom(stripe, op, (answered, failed) => this.link(stripe).request(op, args).then(answered, failed), resolve, reject));
   }
 
   /**
@@ -46,20 +61,69 @@ export class StripeCaller {
    * `callTimeoutMs` (the link's one sweep times every call out) to `refused`. No promise each.
    */
   prepare(stripe: number, request: PrepareRequest, voted: (entries: StreamEntry[]) => void, refused: (error: unknown) => void): void {
-    this.link(stripe).send('prepare', (id) => writePrepareFrame(id, request), readVote, voted, refused);
+    this.whenRoom(stripe, 'prepare', (answered, failed) => this.link(stripe).send('prepare', (id) => writePrepareFrame(id, request), readVote, answered, failed), voted, refused);
   }
 
   /** Tells the active of `stripe` a decision, with frames written and read by hand; `told` once it took it. */
   decide(stripe: number, request: DecideRequest, told: () => void, failed: (error: unknown) => void): void {
-    this.link(stripe).send('decide', (id) => writeDecideFrame(id, request), readDecided, told, failed);
+    this.whenRoom(stripe, 'decide', (answered, failed) => this.link(stripe).send('decide', (id) => writeDecideFrame(id, request), readDecided, answered, failed), told, failed);
   }
 
   /**
-   * Closes every link, failing the calls in flight with `ClientClosedError`: a link resends what
-   * it still waits for after a redial, up to `callTimeoutMs` later, so an office that ended takes
-   * back what it sent this way. The next call makes a link again.
+   * Sends a call now while fewer than `inFlightMax` to `stripe` are unanswered, else once earlier
+   * ones are, in order. One link carries every client's transactions to that stripe: past the cap
+   * the link (and the other server) refuse with TooManyInFlightError, which failed some client's
+   * transaction for the load of others. A waiting call needs no timer: the calls ahead of it end,
+   * answered or timed out by the link, within `callTimeoutMs`; one that waited that long fails
+   * with TimeoutError unsent.
+   */
+  private whenRoom<T>(stripe: number, op: OperationName, start: (answered: (value: T) => void, failed: (error: unknown) => void) => void, resolve: (value: T) => void, reject: (error: unknown) => void): void {
+    if (this.closed) return reject(new ClientClosedError());
+    const send = (): void => {
+      this.unanswered.set(stripe, (this.unanswered.get(stripe) ?? 0) + 1);
+      start(
+        (value) => {
+          this.answered(stripe);
+          resolve(value);
+        },
+        (error) => {
+          this.answered(stripe);
+          reject(error);
+        },
+      );
+    };
+    const waiting = this.waiting.get(stripe);
+    if (waiting) waiting.push({ op, sinceMs: this.options.clock.monotonicMs(), send, refuse: reject });
+    else if ((this.unanswered.get(stripe) ?? 0) < this.options.limits.inFlightMax) send();
+    else this.waiting.set(stripe, [{ op, sinceMs: this.options.clock.monotonicMs(), send, refuse: reject }]);
+  }
+
+  /** A call to `stripe` was answered: the next waiting ones go. */
+  private answered(stripe: number): void {
+    this.unanswered.set(stripe, this.unanswered.get(stripe)! - 1);
+    const waiting = this.waiting.get(stripe);
+    if (!waiting || this.sending.has(stripe)) return;
+    this.sending.add(stripe);
+    const { callTimeoutMs, limits, clock } = this.options;
+    while (waiting.length > 0 && this.unanswered.get(stripe)! < limits.inFlightMax) {
+      const call = waiting.shift()!;
+      if (this.closed) call.refuse(new ClientClosedError());
+      else if (clock.monotonicMs() - call.sinceMs >= callTimeoutMs) call.refuse(new TimeoutError(call.op, callTimeoutMs));
+      else call.send();
+    }
+    if (waiting.length === 0) this.waiting.delete(stripe);
+    this.sending.delete(stripe);
+  }
+
+  /**
+   * Closes every link, failing the calls in flight and those waiting their turn with
+   * `ClientClosedError`: a link resends what it still waits for after a redial, up to
+   * `callTimeoutMs` later, so an office that ended takes back what it sent this way. The next
+   * call makes a link again.
    */
   async withdraw(): Promise<void> {
+    for (const call of [...this.waiting.values()].flat()) call.refuse(new ClientClosedError());
+    this.waiting.clear();
     const links = [...this.links.values()];
     this.links.clear();
     await Promise.all(links.map((l) => l.close()));

@@ -216,6 +216,9 @@ export class Transactions {
 
   private checkParticipant(participants: readonly number[]): void {
     if (!participants.includes(this.options.stripe)) throw new InvalidArgumentError('participants', `does not name this server's stripe (${this.options.stripe})`);
+    // A part whose coordinator is no stripe of the cluster would hold its streams until an operator forced it.
+    const stripes = this.options.layout.stripes.length;
+    if (participants.some((p) => p >= stripes)) throw new InvalidArgumentError('participants', `names a stripe the cluster does not have (it has ${stripes})`);
   }
 
   /**
