@@ -225,6 +225,38 @@ describe('$all over a cluster of stripes', () => {
     await expect(client.readAll({ from: foreign!.position })).rejects.toBeInstanceOf(StripeEpochChangedError);
   });
 
+  it("gives positions that resume when a stripe's log starts with a record that shows no event, read, subscribed or filtered", async () => {
+    stripes = await startStripes(2);
+    const client = await open(stripes.urls[0]!);
+    const [[onAlpha], [onBeta]] = streamsByStripe(stripes.layout, 'first') as [[string], [string]];
+    // Subscribed while every log is empty: the topology says epoch 0 of each.
+    const subscribed = firstValueFrom(client.subscribeAll().pipe(take(5), toArray()));
+    const filtered = firstValueFrom(client.subscribeAll({ filter: { eventTypes: ['Z'] } }).pipe(take(1), toArray()));
+    let checkpoint: string | undefined;
+    const checkpoints = client.subscribeAll({ filter: { eventTypes: ['none'] }, onCheckpoint: (position) => (checkpoint = position) }).subscribe();
+    // Beta's log starts with its prepare of each, which shows no event (its outcome does), and
+    // alpha's first records pass the filters without a match.
+    for (const n of [1, 2]) {
+      await client.transact([
+        { stream: onAlpha, events: [{ type: 'T', data: n * 10 }] },
+        { stream: onBeta, events: [{ type: 'T', data: n * 10 + 1 }] },
+      ]);
+    }
+    await client.append(onBeta, [{ type: 'Z', data: 3 }]);
+    const all = await client.readAll();
+    expect(all.map((e) => e.data).sort()).toEqual([10, 11, 20, 21, 3].sort());
+    const rest = async (position: string): Promise<unknown[]> => (await client.readAll({ from: position })).map((e) => e.data);
+    for (const [i, event] of all.entries()) expect(await rest(event.position)).toEqual(all.slice(i + 1).map((e) => e.data));
+    for (const [i, event] of (await readInPages(client, 1)).entries()) expect(await rest(event.position)).toEqual(all.slice(i + 1).map((e) => e.data));
+    // A subscription interleaves the stripes as they come: what follows an event is what it had not delivered yet.
+    const delivered = await subscribed;
+    const sorted = (list: unknown[]): unknown[] => [...list].sort();
+    for (const [i, event] of delivered.entries()) expect(sorted(await rest(event.position))).toEqual(sorted(delivered.slice(i + 1).map((e) => e.data)));
+    expect(await rest((await filtered)[0]!.position)).toEqual([]);
+    checkpoints.unsubscribe();
+    expect(all.map((e) => e.data)).toEqual(expect.arrayContaining(await rest(checkpoint!)));
+  });
+
   it('takes an unsubscribe sent right behind its subscribe of the log: no event reaches a subscription ended', async () => {
     // Checking a subscription's start against the read barrier must not let its unsubscribe, read in the same batch, run first.
     lone = await createServer({ store: memoryStore(), transports: [tcpTransport()], listen: ['tcp://127.0.0.1:0'] });

@@ -63,6 +63,8 @@ async function readAllPage(router: TopologyRouter, options: ReadAllOptions): Pro
     const tracker = new PositionTracker(freshCursors(router)).settle(stripe, epoch);
     if (direction === 'forward') tracker.seek(stripe, fromLsn);
     const records = recordsOf(slices);
+    // The epoch was asked beside the read: of a log empty then, whose first record came meanwhile.
+    await learnEpochBefore(router, tracker, stripe, Math.max(records[0]?.lsn ?? 0, filter && direction === 'forward' ? next : 0));
     const taken = wholeRecords(records, maxCount);
     const events = taken.flatMap((record) => tracker.seek(stripe, record.lsn).consume(stripe, record));
     const last = taken[taken.length - 1];
@@ -72,7 +74,7 @@ async function readAllPage(router: TopologyRouter, options: ReadAllOptions): Pro
   }
   if (direction !== 'forward') throw new InvalidArgumentError('direction', "a merged read or a read from a position goes forward; read one stripe's log backward with `stripe`");
   if (!Number.isSafeInteger(maxCount) || maxCount < 1) throw new InvalidArgumentError('maxCount', `must be a positive integer, got ${maxCount}`);
-  const tracker = await trackerFrom(router, options.from, filter ? stripes : []);
+  const tracker = await trackerFrom(router, options.from);
   return { page: await readMerged(router, stripes, tracker, maxCount, filter), nextLsn: 0 };
 }
 
@@ -100,20 +102,19 @@ export function subscribeAllLog(router: TopologyRouter, options: SubscribeAllOpt
     let ended = false;
     const begin = (tracker: PositionTracker): void => {
       if (ended) return;
-      for (const stripe of stripes) ends.push(router.subscribe(stripe, stripeFeed(stripe, tracker, subscriber, filter, options.onCheckpoint)));
+      for (const stripe of stripes) ends.push(router.subscribe(stripe, stripeFeed(router, stripe, tracker, subscriber, filter, options.onCheckpoint)));
     };
     const fail = (error: unknown): void => subscriber.error(error);
     if (options.from === undefined) {
       const tracker = new PositionTracker(freshCursors(router));
       if (options.fromLsn === undefined) {
-        if (filter) settleEpochs(router, tracker, stripes).then(begin, fail);
-        else begin(tracker);
+        begin(tracker);
       } else {
         const stripe = stripes[0]!;
         router.ownEpoch(stripe).then((epoch) => begin(tracker.settle(stripe, epoch).seek(stripe, options.fromLsn!)), fail);
       }
     } else {
-      trackerFrom(router, options.from, filter ? stripes : []).then(begin, fail);
+      trackerFrom(router, options.from).then(begin, fail);
     }
     return () => {
       ended = true;
@@ -122,13 +123,33 @@ export function subscribeAllLog(router: TopologyRouter, options: SubscribeAllOpt
   });
 }
 
-/** A stripe's part of a subscription: it resumes after a reconnect from where the tracker stands in that stripe. */
-function stripeFeed(stripe: number, tracker: PositionTracker, subscriber: Subscriber<PositionedEvent>, filter: EventFilter | undefined, onCheckpoint: ((position: string) => void) | undefined) {
+/**
+ * A stripe's part of a subscription: it resumes after a reconnect from where the tracker stands in
+ * that stripe. A delivery that would move the reader past the log's first record without knowing
+ * the stripe's epoch waits, with those behind it, until the stripe's server gives it.
+ */
+function stripeFeed(router: TopologyRouter, stripe: number, tracker: PositionTracker, subscriber: Subscriber<PositionedEvent>, filter: EventFilter | undefined, onCheckpoint: ((position: string) => void) | undefined) {
+  let waiting: Array<{ records: RecordEvents[]; passedTo: number | undefined }> | undefined;
+  const take = (records: RecordEvents[], passedTo: number | undefined): void => {
+    for (const record of records) for (const event of tracker.consume(stripe, record)) subscriber.next(event);
+    if (passedTo !== undefined && tracker.advance(stripe, passedTo)) onCheckpoint?.(tracker.position());
+  };
   return {
     resumeArgs: (subscriptionId: number) => ({ subscriptionId, stream: null, from: tracker.cursor(stripe).nextLsn, ...(filter ? { filter } : {}) }),
     deliver: (slices: EventSlice[], passedTo?: number) => {
-      for (const record of recordsOf(slices)) for (const event of tracker.consume(stripe, record)) subscriber.next(event);
-      if (passedTo !== undefined && tracker.advance(stripe, passedTo)) onCheckpoint?.(tracker.position());
+      const records = recordsOf(slices);
+      if (waiting) return void waiting.push({ records, passedTo });
+      if (tracker.canPassTo(stripe, records[0]?.lsn ?? passedTo ?? 0)) return take(records, passedTo);
+      waiting = [{ records, passedTo }];
+      router.ownEpoch(stripe).then(
+        (epoch) => {
+          tracker.settle(stripe, epoch);
+          const held = waiting!;
+          waiting = undefined;
+          for (const delivery of held) take(delivery.records, delivery.passedTo);
+        },
+        (error: unknown) => subscriber.error(error),
+      );
     },
     fail: (error: unknown) => subscriber.error(explainFilterRefusal(error)),
   };
@@ -159,20 +180,13 @@ function scopeOf(router: TopologyRouter, options: ReadAllOptions | SubscribeAllO
  * epoch now, as its own server gives it.
  * @throws StripeEpochChangedError when a stripe restarted empty after the position was taken
  */
-async function trackerFrom(router: TopologyRouter, from: string | undefined, settle: readonly number[]): Promise<PositionTracker> {
-  const tracker = new PositionTracker(from === undefined ? freshCursors(router) : await resumeCursors(decodePosition(from), router, (stripe) => router.ownEpoch(stripe)));
-  return settleEpochs(router, tracker, settle);
+async function trackerFrom(router: TopologyRouter, from: string | undefined): Promise<PositionTracker> {
+  return new PositionTracker(from === undefined ? freshCursors(router) : await resumeCursors(decodePosition(from), router, (stripe) => router.ownEpoch(stripe)));
 }
 
-/**
- * Learns the epoch of each stripe named whose cursor does not know it yet: a filtered read may pass
- * a log's first record without reading it, and its position must still name the epoch.
- */
-async function settleEpochs(router: TopologyRouter, tracker: PositionTracker, stripes: readonly number[]): Promise<PositionTracker> {
-  const unknown = stripes.filter((stripe) => tracker.cursor(stripe).epoch === 0);
-  const epochs = await Promise.all(unknown.map((stripe) => router.ownEpoch(stripe)));
-  unknown.forEach((stripe, i) => tracker.settle(stripe, epochs[i]!));
-  return tracker;
+/** Asks a stripe's server for its epoch before the reader moves to `lsn` in its log, unless it may already (see {@link PositionTracker.canPassTo}). */
+async function learnEpochBefore(router: TopologyRouter, tracker: PositionTracker, stripe: number, lsn: number): Promise<void> {
+  if (!tracker.canPassTo(stripe, lsn)) tracker.settle(stripe, await router.ownEpoch(stripe));
 }
 
 /** One stripe's log as a merged read walks it: a page of records, and where the next page starts. */
@@ -190,7 +204,7 @@ async function readMerged(router: TopologyRouter, stripes: readonly number[], tr
   while (events.length < maxCount) {
     // Every stripe's next record must be known before the earliest is chosen.
     for (let hungry = sources.filter(isHungry); hungry.length > 0; hungry = sources.filter(isHungry)) {
-      await Promise.all(hungry.map((source) => fill(router, source, maxCount - events.length, filter)));
+      await Promise.all(hungry.map((source) => fill(router, source, tracker, maxCount - events.length, filter)));
     }
     const source = earliest(sources);
     if (!source) break;
@@ -207,10 +221,13 @@ async function readMerged(router: TopologyRouter, stripes: readonly number[], tr
 
 const isHungry = (source: Source): boolean => !source.ended && source.head === source.records.length;
 
-async function fill(router: TopologyRouter, source: Source, maxCount: number, filter: EventFilter | undefined): Promise<void> {
+async function fill(router: TopologyRouter, source: Source, tracker: PositionTracker, maxCount: number, filter: EventFilter | undefined): Promise<void> {
   const request = { fromLsn: source.fromLsn, direction: 'forward' as const, maxCount, ...(filter ? { filter } : {}) };
   const { slices, next } = await router.request(source.stripe, 'readAll', request).catch(rethrowExplained);
-  source.records = recordsOf(slices);
+  const records = recordsOf(slices);
+  // The reader moves to the first record, or with a filter past every record read.
+  await learnEpochBefore(router, tracker, source.stripe, records[0]?.lsn ?? (filter ? next : 0));
+  source.records = records;
   source.head = 0;
   source.ended = next <= source.fromLsn;
   source.fromLsn = next;

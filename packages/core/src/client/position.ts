@@ -113,17 +113,38 @@ export async function resumeCursors(from: Map<number, StripeCursor>, stripes: St
 
 /** Follows a reader through the stripes' logs and writes the position after each event. */
 export class PositionTracker {
-  /** `cursors` holds every stripe of the cluster, in index order. */
-  constructor(private readonly cursors: Map<number, StripeCursor>) {}
+  /**
+   * The stripes whose epoch the reader has from the log itself: read off its first record, given
+   * by the stripe's own server, or checked against it on resume. The topology's may be another
+   * server's stale word, or 0 from before the first record.
+   */
+  private readonly sure = new Set<number>();
+
+  /** `cursors` holds every stripe of the cluster, in index order; those that consumed something were checked (see {@link resumeCursors}). */
+  constructor(private readonly cursors: Map<number, StripeCursor>) {
+    for (const [stripe, cursor] of cursors) if (hasConsumed(cursor)) this.sure.add(stripe);
+  }
 
   /** Where the reader stands in a stripe. */
   cursor(stripe: number): StripeCursor {
     return this.cursors.get(stripe)!;
   }
 
+  /**
+   * True when the reader may move past a stripe's records before `lsn` without knowing its epoch:
+   * it knows it, or `lsn` is the log's first record, which names it. Otherwise ask the stripe
+   * ({@link settle}): a log whose first record shows no event (a participant's prepare, an aborted
+   * transaction) or that a filter passes over would leave the position with an epoch of 0 or of an
+   * earlier life, and a resume from it would fail with `StripeEpochChangedError`.
+   */
+  canPassTo(stripe: number, lsn: number): boolean {
+    return lsn <= 1 || this.sure.has(stripe);
+  }
+
   /** Takes a stripe's epoch as its own server gave it (a read by LSN may never pass the log's first record). */
   settle(stripe: number, epoch: number): this {
     this.cursors.set(stripe, { ...this.cursor(stripe), epoch });
+    if (epoch !== 0) this.sure.add(stripe);
     return this;
   }
 
@@ -139,6 +160,7 @@ export class PositionTracker {
     if (record.lsn < known.nextLsn) return [];
     // The log's first record names its epoch exactly: its commit time.
     const cursor = record.lsn === 1 ? { ...known, epoch: epochOfFirstRecord(record.timestampMs) } : known;
+    if (record.lsn === 1) this.sure.add(stripe);
     const first = record.lsn === cursor.nextLsn ? cursor.skip : 0;
     const out: PositionedEvent[] = [];
     const lastIndex = record.events.length - 1;
