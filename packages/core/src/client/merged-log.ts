@@ -11,7 +11,8 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULT_READ_COUNT } from '../limits.js';
-import type { EventFilter, EventSlice } from '../protocol/messages.js';
+import type { EventFilter, EventSlice, ReadAllRequest } from '../protocol/messages.js';
+import type { ReadAllChunk } from '../protocol/replies.js';
 import { explainFilterRefusal, filterOf } from './filter.js';
 import type { AllPage, ReadAllOptions, ReadAllStreamOptions, SubscribeAllOptions } from './options.js';
 import { decodePosition, freshCursors, PositionTracker, recordsOf, resumeCursors, type PositionedEvent, type RecordEvents } from './position.js';
@@ -59,7 +60,7 @@ async function readAllPage(router: TopologyRouter, options: ReadAllOptions): Pro
     const [stripe] = stripes as [number];
     const fromLsn = options.fromLsn ?? (direction === 'forward' ? 1 : END);
     const request = { fromLsn, direction, maxCount, ...(filter ? { filter } : {}) };
-    const [{ slices, next }, epoch] = await Promise.all([router.request(stripe, 'readAll', request).catch(rethrowExplained), router.ownEpoch(stripe)]);
+    const [{ slices, next }, epoch] = await Promise.all([readShowingEvents(router, stripe, request), router.ownEpoch(stripe)]);
     const tracker = new PositionTracker(freshCursors(router)).settle(stripe, epoch);
     if (direction === 'forward') tracker.seek(stripe, fromLsn);
     const records = recordsOf(slices);
@@ -76,6 +77,20 @@ async function readAllPage(router: TopologyRouter, options: ReadAllOptions): Pro
   if (!Number.isSafeInteger(maxCount) || maxCount < 1) throw new InvalidArgumentError('maxCount', `must be a positive integer, got ${maxCount}`);
   const tracker = await trackerFrom(router, options.from);
   return { page: await readMerged(router, stripes, tracker, maxCount, filter), nextLsn: 0 };
+}
+
+/**
+ * Reads one stripe's log by LSN, passing records that show no event (a participant's prepare, an
+ * aborted transaction) until some show events or the log ends, so that an empty page is the end, as
+ * a reader's loop takes it. A filtered read answers within one load, empty or not (see
+ * {@link ReadAllOptions.filter}).
+ */
+async function readShowingEvents(router: TopologyRouter, stripe: number, request: ReadAllRequest): Promise<ReadAllChunk> {
+  for (;;) {
+    const chunk = await router.request(stripe, 'readAll', request).catch(rethrowExplained);
+    if (chunk.slices.length > 0 || chunk.next === request.fromLsn || request.filter) return chunk;
+    request = { ...request, fromLsn: chunk.next };
+  }
 }
 
 /** The first records of a page that hold `maxCount` events together, the first one whole in any case. */
