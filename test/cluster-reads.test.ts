@@ -155,6 +155,35 @@ describe('$all over a cluster of stripes', () => {
     expect(byStripe(await seen, stripeOf)).toEqual(expected);
   });
 
+  it("fails a merged subscription with StripeEpochChangedError when a memory stripe comes back empty within the client's window", async () => {
+    stripes = await startStripes(2);
+    const cluster = stripes;
+    const [[onAlpha], [onBeta]] = streamsByStripe(cluster.layout, 'life') as [[string], [string]];
+    const client = await open(cluster.urls[0]!);
+    const seen: unknown[] = [];
+    // Ends with the subscription's error, or with the first event of the new log, which it must not deliver.
+    const ended = new Promise<unknown>((resolve) =>
+      client.subscribeAll().subscribe({
+        next: (e) => {
+          seen.push(e.data);
+          if (String(e.data).startsWith('new')) resolve(e);
+        },
+        error: resolve,
+        complete: () => resolve('completed'),
+      }),
+    );
+    for (const data of ['old0', 'old1', 'old2']) await client.append(onBeta, [{ type: 'E', data }]);
+    await client.append(onAlpha, [{ type: 'E', data: 'a0' }]);
+    await cluster.stop(1);
+    await cluster.start(1);
+    // The new log's first records, written before or after the subscription resumes on it: it
+    // resumed at the old LSN, skipping them, or failed with PositionAheadError when they were fewer.
+    const other = await open(cluster.urls[1]!);
+    for (const data of ['new0', 'new1', 'new2', 'new3']) await other.append(onBeta, [{ type: 'E', data }]);
+    expect(await ended).toMatchObject({ name: 'StripeEpochChangedError', stripe: 'beta' });
+    expect(seen).toEqual(['old0', 'old1', 'old2', 'a0']);
+  });
+
   it('reads and subscribes to one stripe by name, and refuses an LSN or a backward read over several', async () => {
     stripes = await startStripes(3);
     const client = await open(stripes.urls[0]!);

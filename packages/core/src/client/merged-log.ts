@@ -8,14 +8,15 @@
  * position returns exactly the rest of it. A subscription delivers each stripe's records as they
  * arrive: stripes interleave by arrival, each stripe in its own order.
  */
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable } from 'rxjs';
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULT_READ_COUNT } from '../limits.js';
-import type { EventFilter, EventSlice, ReadAllRequest } from '../protocol/messages.js';
+import type { EventFilter, ReadAllRequest } from '../protocol/messages.js';
 import type { ReadAllChunk } from '../protocol/replies.js';
 import { explainFilterRefusal, filterOf } from './filter.js';
 import type { AllPage, ReadAllOptions, ReadAllStreamOptions, SubscribeAllOptions } from './options.js';
 import { decodePosition, freshCursors, PositionTracker, recordsOf, resumeCursors, type PositionedEvent, type RecordEvents } from './position.js';
+import { stripeFeed } from './stripe-feed.js';
 import type { TopologyRouter } from './topology-router.js';
 
 const END = Number.MAX_SAFE_INTEGER;
@@ -117,7 +118,8 @@ export function subscribeAllLog(router: TopologyRouter, options: SubscribeAllOpt
     let ended = false;
     const begin = (tracker: PositionTracker): void => {
       if (ended) return;
-      for (const stripe of stripes) ends.push(router.subscribe(stripe, stripeFeed(router, stripe, tracker, subscriber, filter, options.onCheckpoint)));
+      const target = { router, tracker, subscriber, filter, onCheckpoint: options.onCheckpoint };
+      for (const stripe of stripes) ends.push(router.subscribe(stripe, stripeFeed(stripe, target)));
     };
     const fail = (error: unknown): void => subscriber.error(error);
     if (options.from === undefined) {
@@ -136,38 +138,6 @@ export function subscribeAllLog(router: TopologyRouter, options: SubscribeAllOpt
       for (const end of ends) end();
     };
   });
-}
-
-/**
- * A stripe's part of a subscription: it resumes after a reconnect from where the tracker stands in
- * that stripe. A delivery that would move the reader past the log's first record without knowing
- * the stripe's epoch waits, with those behind it, until the stripe's server gives it.
- */
-function stripeFeed(router: TopologyRouter, stripe: number, tracker: PositionTracker, subscriber: Subscriber<PositionedEvent>, filter: EventFilter | undefined, onCheckpoint: ((position: string) => void) | undefined) {
-  let waiting: Array<{ records: RecordEvents[]; passedTo: number | undefined }> | undefined;
-  const take = (records: RecordEvents[], passedTo: number | undefined): void => {
-    for (const record of records) for (const event of tracker.consume(stripe, record)) subscriber.next(event);
-    if (passedTo !== undefined && tracker.advance(stripe, passedTo)) onCheckpoint?.(tracker.position());
-  };
-  return {
-    resumeArgs: (subscriptionId: number) => ({ subscriptionId, stream: null, from: tracker.cursor(stripe).nextLsn, ...(filter ? { filter } : {}) }),
-    deliver: (slices: EventSlice[], passedTo?: number) => {
-      const records = recordsOf(slices);
-      if (waiting) return void waiting.push({ records, passedTo });
-      if (tracker.canPassTo(stripe, records[0]?.lsn ?? passedTo ?? 0)) return take(records, passedTo);
-      waiting = [{ records, passedTo }];
-      router.ownEpoch(stripe).then(
-        (epoch) => {
-          tracker.settle(stripe, epoch);
-          const held = waiting!;
-          waiting = undefined;
-          for (const delivery of held) take(delivery.records, delivery.passedTo);
-        },
-        (error: unknown) => subscriber.error(error),
-      );
-    },
-    fail: (error: unknown) => subscriber.error(explainFilterRefusal(error)),
-  };
 }
 
 /**
