@@ -205,6 +205,12 @@ describe('$all over a cluster of stripes', () => {
     await expect(client.readAll({ direction: 'backward' })).rejects.toMatchObject({ field: 'direction' });
     await expect(client.readAll({ stripe: 'delta' })).rejects.toMatchObject({ field: 'stripe' });
     await expect(client.readAll({ from: 'not a position' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    // Cut short at a comma, a position would read the stripes it lost from their start again.
+    const position = first!.position;
+    for (const cut of [position.slice(0, position.lastIndexOf(',')), '1:']) {
+      await expect(client.readAll({ from: cut })).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'from' });
+      await expect(firstValueFrom(client.subscribeAll({ from: cut }))).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'from' });
+    }
     await expect(firstValueFrom(client.subscribeAll({ fromLsn: 1 }))).rejects.toMatchObject({ field: 'fromLsn' });
   });
 

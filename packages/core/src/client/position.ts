@@ -1,9 +1,10 @@
 /**
  * Positions in a cluster's `$all`: where a consumer stands in each stripe's log, as one opaque
  * string that every event of `readAll` and `subscribeAll` carries. Per stripe it holds the
- * stripe's epoch, the first LSN not wholly consumed, and how many events of that record were; a
- * stripe the position does not name is read from its start. Resuming from an event's position
- * therefore continues strictly after that event, even in the middle of a transaction.
+ * stripe's epoch, the first LSN not wholly consumed, and how many events of that record were. It
+ * names every stripe of the cluster, so one cut short at a comma (which would read the stripes it
+ * lost from their start again) is refused. Resuming from an event's position therefore continues
+ * strictly after that event, even in the middle of a transaction.
  *
  * Form: `1:` then, per stripe in index order, `index.epoch.nextLsn.skip`, comma-separated.
  */
@@ -94,8 +95,8 @@ export function freshCursors(stripes: StripeFacts): Map<number, StripeCursor> {
 /**
  * The cursors of a read from `from`: its own for the stripes it consumed from, checked against
  * each stripe's epoch now (`epochNow` asks the stripe's own server), and the start of every other.
- * @throws InvalidArgumentError when `from` names a stripe the cluster does not have
- * @throws StripeEpochChangedError when a stripe restarted empty after `from` was taken
+ * @throws InvalidArgumentError when `from` names a stripe the cluster does not have, or not every one
+ * @throws StripeEpochChangedError when a stripe restarted empty after `from` was taken (or `from` is another cluster's)
  */
 export async function resumeCursors(from: Map<number, StripeCursor>, stripes: StripeFacts, epochNow: (stripe: number) => Promise<number>): Promise<Map<number, StripeCursor>> {
   for (const stripe of from.keys()) {
@@ -106,6 +107,10 @@ export async function resumeCursors(from: Map<number, StripeCursor>, stripes: St
   consumed.forEach(([stripe, cursor], i) => {
     if (cursor.epoch !== epochs[i]) throw new StripeEpochChangedError(stripes.stripeName(stripe), cursor.epoch, epochs[i]!);
   });
+  // After the epochs: another cluster's position (of another number of stripes) is told apart by them.
+  if (from.size !== stripes.stripeCount) {
+    throw new InvalidArgumentError('from', `names ${from.size} of the cluster's ${stripes.stripeCount} stripes: a position names every stripe (was it cut short?)`);
+  }
   const cursors = freshCursors(stripes);
   for (const [stripe, cursor] of consumed) cursors.set(stripe, cursor);
   return cursors;
