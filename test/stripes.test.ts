@@ -5,14 +5,17 @@
 // StripeUnavailableError once the client's window runs out, and when its servers return it serves
 // again in the same client. Every acknowledged event is then there exactly once, versions dense,
 // and every server of a stripe holds the same log (in memory mode the lost stripe starts over
-// empty, under a new epoch, as that mode promises).
+// empty, under a new epoch, as that mode promises). A merged subscription of `$all` runs through it
+// all: it delivers each event once, in each stream's order, through every failover, ends with
+// StripeUnavailableError once bravo is lost (never a silent gap), and a read from the last
+// position it delivered returns exactly the rest (in memory mode, StripeEpochChangedError).
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SlotTable } from '@kiln/core';
-import { connect, KilnError, StripeUnavailableError, type KilnClient } from '@kiln/core/client';
+import { connect, KilnError, StripeEpochChangedError, StripeUnavailableError, type KilnClient, type PositionedEvent } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { digestOf, inSyncActive, KILN_BIN, kill, killAllMembers, launch, pollUntil, seededRandom, statusOf, stripedCluster } from './support/cluster.js';
 import { streamsByStripe } from './support/stripes.js';
@@ -61,6 +64,9 @@ for (const persistence of ['restartable', 'memory'] as const) {
       const client = await connect(members[0]!.client, { transports: [tcpTransport()], reconnectWindowMs: WINDOW_MS, requestTimeoutMs: 60_000 });
       expect((await client.topology()).stripes.map((s) => s.name)).toEqual(stripeNames);
       const streams = streamsByStripe({ slotTable: SlotTable.initial(2) }, 'acct', 2);
+      const delivered: PositionedEvent[] = [];
+      let subscriptionEnd: unknown;
+      client.subscribeAll().subscribe({ next: (event) => delivered.push(event), error: (error: unknown) => (subscriptionEnd = error) });
       /** Per stream: each acknowledged event's id, with when it was acknowledged. */
       const acked = new Map<string, Map<string, number>>();
       const failures: Array<{ stripe: number; error: string; atMs: number }> = [];
@@ -108,6 +114,8 @@ for (const persistence of ['restartable', 'memory'] as const) {
       await pollUntil('alpha progress while bravo is gone', () => total(0) > alphaBefore + 100, 30_000);
       expect(failures.filter((f) => f.stripe === 0), 'alpha never fails').toEqual([]);
       expect(failures.every((f) => f.error === StripeUnavailableError.name)).toBe(true);
+      await pollUntil('the merged subscription to end', () => subscriptionEnd !== undefined, 30_000);
+      expect(subscriptionEnd).toMatchObject({ name: StripeUnavailableError.name, stripe: 'bravo' });
 
       // Bravo's servers return: the same client writes there again, nothing restarted elsewhere.
       const bravoEpoch = (await client.topology()).stripes[1]!.epoch;
@@ -130,6 +138,31 @@ for (const persistence of ['restartable', 'memory'] as const) {
         expect(missing, `${stream}: acknowledged events missing`).toEqual([]);
       }
       if (persistence === 'memory') expect((await client.topology()).stripes[1]!.epoch).not.toBe(bravoEpoch);
+      // The subscription delivered each stream's events once, in order, with no gap, and a read from
+      // where it ended returns the rest of them.
+      const last = delivered[delivered.length - 1]!.position;
+      const rest: PositionedEvent[] = [];
+      let restRefused: unknown;
+      try {
+        for (let from = last; ; ) {
+          const page = await client.readAll({ from, maxCount: 500 });
+          if (page.length === 0) break;
+          rest.push(...page);
+          from = page[page.length - 1]!.position;
+        }
+      } catch (error) {
+        restRefused = error;
+      }
+      if (persistence === 'restartable') expect(restRefused).toBeUndefined();
+      else expect(restRefused).toMatchObject({ name: StripeEpochChangedError.name, stripe: 'bravo' });
+      for (const [stream, ids] of stored) {
+        const seen = [...delivered, ...rest].filter((e) => e.stream === stream);
+        expect(seen.map((e) => e.version), `${stream}: each event once, in order`).toEqual(seen.map((_, i) => i));
+        // In memory mode bravo's first life is gone, and a read cannot go on past it: alpha's events are those stored, as far as delivered.
+        const lostStripe = persistence === 'memory' && streams[1]!.includes(stream);
+        if (persistence === 'restartable') expect(seen.map((e) => e.id), `${stream}: delivered, then read from the last position`).toEqual(ids);
+        else if (!lostStripe) expect(seen.map((e) => e.id), `${stream}: delivered`).toEqual(ids.slice(0, seen.length));
+      }
       // Every server of each stripe holds the same log.
       for (const servers of stripeServers) {
         let lastLsn = 0;

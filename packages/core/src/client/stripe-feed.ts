@@ -44,16 +44,27 @@ export function stripeFeed(stripe: number, { router, tracker, subscriber, filter
     if (passedTo !== undefined && tracker.advance(stripe, passedTo)) onCheckpoint?.(tracker.position());
   };
 
-  /** Takes the stripe's epoch from its server. @throws StripeEpochChangedError when its log started over since the reader consumed from it */
-  const learnEpoch = async (): Promise<void> => {
-    for (let asked = 0; asked !== starts; ) {
-      asked = starts;
+  /** The stripe's epoch as its server gives it, asked again when the subscription resumed meanwhile, and the start it holds for. */
+  const askEpoch = async (): Promise<{ epoch: number; start: number }> => {
+    for (;;) {
+      const start = starts;
       const epoch = await router.ownEpoch(stripe);
-      const cursor = tracker.cursor(stripe);
-      if (hasConsumed(cursor) && epoch !== cursor.epoch) throw new StripeEpochChangedError(router.stripeName(stripe), cursor.epoch, epoch);
-      tracker.settle(stripe, epoch);
+      if (start === starts) return { epoch, start };
     }
-    checkedStart = starts;
+  };
+
+  /**
+   * Takes the stripe's epoch from its server. An answer of 0 (an empty log) proves a new log only
+   * when the stripe refused the resume: one that delivers has records, and the answer came from
+   * another server (a mirror restarted empty, reached by yet another reconnect).
+   * @throws StripeEpochChangedError when the log started over since the reader consumed from it
+   */
+  const learnEpoch = async (refused: boolean): Promise<void> => {
+    const { epoch, start } = await askEpoch();
+    const cursor = tracker.cursor(stripe);
+    if (hasConsumed(cursor) && epoch !== cursor.epoch && (epoch !== 0 || refused)) throw new StripeEpochChangedError(router.stripeName(stripe), cursor.epoch, epoch);
+    if (epoch !== 0) tracker.settle(stripe, epoch);
+    checkedStart = start;
   };
 
   return {
@@ -66,7 +77,7 @@ export function stripeFeed(stripe: number, { router, tracker, subscriber, filter
       if (waiting) return void waiting.push(delivery);
       if (checkedStart === starts && tracker.canPassTo(stripe, delivery.records[0]?.lsn ?? passedTo ?? 0)) return take(delivery);
       waiting = [delivery];
-      learnEpoch().then(
+      learnEpoch(false).then(
         () => {
           const held = waiting!;
           waiting = undefined;
@@ -78,7 +89,7 @@ export function stripeFeed(stripe: number, { router, tracker, subscriber, filter
     fail: (error: KilnError) => {
       // A resume past the end of a log that started over: say that it started over.
       if (!(error instanceof PositionAheadError) || checkedStart === starts) return subscriber.error(explainFilterRefusal(error));
-      learnEpoch().then(
+      learnEpoch(true).then(
         () => subscriber.error(error),
         (changed: unknown) => subscriber.error(changed),
       );
