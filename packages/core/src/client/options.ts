@@ -186,7 +186,8 @@ export interface SubscribeAllOptions {
   /**
    * The position of the last event already seen: delivery resumes strictly after it, in every
    * stripe. Not with `fromLsn`. The subscription fails with `StripeEpochChangedError` or
-   * `PositionAheadError` as {@link ReadAllOptions.from} does.
+   * `PositionAheadError` as {@link ReadAllOptions.from} does; with `StripeEpochChangedError` too
+   * when, after a reconnect, a stripe it consumed from has started over (memory mode).
    * @default the start of every stripe
    */
   from?: string;
