@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { createServer, defaultConnectionLimits, InvalidArgumentError, StripeEpochChangedError, type KilnServer } from '@kiln/core';
 import { decode, encode } from '@msgpack/msgpack';
 import { HELLO } from './support/wire.js';
-import { connect, type KilnClient, type PositionedEvent } from '@kiln/core/client';
+import { connect, type KilnClient, type PositionedEvent, type RecordedEvent } from '@kiln/core/client';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import fc from 'fast-check';
-import { firstValueFrom, take, toArray } from 'rxjs';
+import { firstValueFrom, take, toArray, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pollUntil } from './support/cluster.js';
 import { startStripes, streamsByStripe, type Stripes } from './support/stripes.js';
 
 let stripes: Stripes | undefined;
@@ -155,33 +156,42 @@ describe('$all over a cluster of stripes', () => {
     expect(byStripe(await seen, stripeOf)).toEqual(expected);
   });
 
-  it("fails a merged subscription with StripeEpochChangedError when a memory stripe comes back empty within the client's window", async () => {
+  it("fails a merged subscription and a stream's with StripeEpochChangedError when a memory stripe comes back empty within the client's window", async () => {
     stripes = await startStripes(2);
     const cluster = stripes;
     const [[onAlpha], [onBeta]] = streamsByStripe(cluster.layout, 'life') as [[string], [string]];
     const client = await open(cluster.urls[0]!);
-    const seen: unknown[] = [];
-    // Ends with the subscription's error, or with the first event of the new log, which it must not deliver.
-    const ended = new Promise<unknown>((resolve) =>
-      client.subscribeAll().subscribe({
-        next: (e) => {
-          seen.push(e.data);
-          if (String(e.data).startsWith('new')) resolve(e);
-        },
-        error: resolve,
-        complete: () => resolve('completed'),
-      }),
-    );
+    /** What a subscription saw, and how it ended: with its error, or with the first event of the new log, which it must not deliver. */
+    const watch = (events: Observable<RecordedEvent>) => {
+      const seen: unknown[] = [];
+      const ended = new Promise<unknown>((resolve) =>
+        events.subscribe({
+          next: (e) => {
+            seen.push(e.data);
+            if (String(e.data).startsWith('new')) resolve(e);
+          },
+          error: resolve,
+          complete: () => resolve('completed'),
+        }),
+      );
+      return { seen, ended };
+    };
+    const merged = watch(client.subscribeAll());
+    const stream = watch(client.subscribe(onBeta));
     for (const data of ['old0', 'old1', 'old2']) await client.append(onBeta, [{ type: 'E', data }]);
     await client.append(onAlpha, [{ type: 'E', data: 'a0' }]);
+    await pollUntil('the stream subscription to have the old events', () => stream.seen.length === 3, 5000);
     await cluster.stop(1);
     await cluster.start(1);
-    // The new log's first records, written before or after the subscription resumes on it: it
-    // resumed at the old LSN, skipping them, or failed with PositionAheadError when they were fewer.
+    // The new log's first records, written before or after the subscriptions resume on it: they
+    // resumed at the old LSN or version, skipping them (the merged one failed with
+    // PositionAheadError when they were fewer).
     const other = await open(cluster.urls[1]!);
     for (const data of ['new0', 'new1', 'new2', 'new3']) await other.append(onBeta, [{ type: 'E', data }]);
-    expect(await ended).toMatchObject({ name: 'StripeEpochChangedError', stripe: 'beta' });
-    expect(seen).toEqual(['old0', 'old1', 'old2', 'a0']);
+    expect(await merged.ended).toMatchObject({ name: 'StripeEpochChangedError', stripe: 'beta' });
+    expect(merged.seen).toEqual(['old0', 'old1', 'old2', 'a0']);
+    expect(await stream.ended).toMatchObject({ name: 'StripeEpochChangedError', stripe: 'beta' });
+    expect(stream.seen).toEqual(['old0', 'old1', 'old2']);
   });
 
   it('reads and subscribes to one stripe by name, and refuses an LSN or a backward read over several', async () => {

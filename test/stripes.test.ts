@@ -8,7 +8,8 @@
 // empty, under a new epoch, as that mode promises). A merged subscription of `$all` runs through it
 // all: it delivers each event once, in each stream's order, through every failover, ends with
 // StripeUnavailableError once bravo is lost (never a silent gap), and a read from the last
-// position it delivered returns exactly the rest (in memory mode, StripeEpochChangedError).
+// position it delivered returns exactly the rest (in memory mode, StripeEpochChangedError); a
+// subscription of an alpha stream delivers it whole.
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -67,6 +68,11 @@ for (const persistence of ['restartable', 'memory'] as const) {
       const delivered: PositionedEvent[] = [];
       let subscriptionEnd: unknown;
       client.subscribeAll().subscribe({ next: (event) => delivered.push(event), error: (error: unknown) => (subscriptionEnd = error) });
+      // And one of an alpha stream, which alpha's failovers must not end or break.
+      const alphaStream = streams[0]![0]!;
+      const alphaSeen: string[] = [];
+      let alphaEnd: unknown;
+      client.subscribe(alphaStream).subscribe({ next: (event) => alphaSeen.push(event.id), error: (error: unknown) => (alphaEnd = error) });
       /** Per stream: each acknowledged event's id, with when it was acknowledged. */
       const acked = new Map<string, Map<string, number>>();
       const failures: Array<{ stripe: number; error: string; atMs: number }> = [];
@@ -163,6 +169,9 @@ for (const persistence of ['restartable', 'memory'] as const) {
         if (persistence === 'restartable') expect(seen.map((e) => e.id), `${stream}: delivered, then read from the last position`).toEqual(ids);
         else if (!lostStripe) expect(seen.map((e) => e.id), `${stream}: delivered`).toEqual(ids.slice(0, seen.length));
       }
+      await pollUntil(`the subscription of ${alphaStream} to catch up`, () => alphaSeen.length >= stored.get(alphaStream)!.length || alphaEnd !== undefined, 30_000);
+      expect(alphaEnd).toBeUndefined();
+      expect(alphaSeen).toEqual(stored.get(alphaStream));
       // Every server of each stripe holds the same log.
       for (const servers of stripeServers) {
         let lastLsn = 0;

@@ -3,12 +3,11 @@
  * Observables, over whichever transport handles each URL's scheme. It imports nothing from
  * `node:`, so it bundles for a browser.
  */
-import { Observable, type Subscriber } from 'rxjs';
-import { InvalidArgumentError, ProtocolError, type KilnError } from '../errors.js';
+import type { Observable } from 'rxjs';
+import { InvalidArgumentError, ProtocolError } from '../errors.js';
 import { DEFAULT_BUSY_RETRIES, DEFAULT_BUSY_RETRY_DELAY_MS, defaultClientTiming, defaultConnectionLimits } from '../limits.js';
 import type { EventData, RecordedEvent } from '../log/events.js';
 import { decodeRecord, Decision } from '../log/record.js';
-import { checkStreamNameText } from '../log/stream-name.js';
 import type { ForcedDecision } from '../replication/diverged-report.js';
 import type { GroupView } from '../replication/group-view.js';
 import { type LogDigest, type MirrorSpec, type TransactionAppend, type TransactionResult } from '../protocol/messages.js';
@@ -24,6 +23,7 @@ import { eventsOf } from './events.js';
 import { Link, type ClientStatus } from './link.js';
 import { readAllLog, readAllLogPage, readAllPages, subscribeAllLog } from './merged-log.js';
 import { readEvents, readStreamPage, readStreamPages } from './stream-reads.js';
+import { subscribeStream } from './stream-subscription.js';
 import type { AllPage, AppendOptions, AppendResult, ClientOptions, ReadAllOptions, ReadAllStreamOptions, ReadOptions, ReadStreamOptions, StreamPage, SubscribeAllOptions, SubscribeOptions, TransactAppend } from './options.js';
 import type { PositionedEvent } from './position.js';
 import { TopologyRouter } from './topology-router.js';
@@ -229,7 +229,7 @@ export class KilnClient {
    * `data`, unchecked.
    */
   subscribe<Data = unknown>(stream: string, options: SubscribeOptions = {}): Observable<RecordedEvent<Data>> {
-    return this.observe(stream, options.fromVersion ?? 0) as Observable<RecordedEvent<Data>>;
+    return subscribeStream(this.router, stream, options.fromVersion ?? 0) as Observable<RecordedEvent<Data>>;
   }
 
   /**
@@ -368,26 +368,5 @@ export class KilnClient {
   /** Sends a request about the server itself to the server the client connected to (its stripe's active, or the voter). */
   private toHome<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
     return this.router.requestHome(op, args);
-  }
-
-  private observe(stream: string, from: number): Observable<RecordedEvent> {
-    return new Observable<RecordedEvent>((subscriber: Subscriber<RecordedEvent>) => {
-      // Thrown here, the error reaches the subscriber as the observable's error.
-      checkStreamNameText(stream);
-      let next = from;
-      return this.router.subscribe(this.router.stripeOfStreams([stream]), {
-        resumeArgs: (subscriptionId) => ({ subscriptionId, stream, from: next }),
-        deliver: (slices) => {
-          for (const slice of slices) {
-            for (const event of eventsOf(slice)) {
-              if (event.version < next) continue;
-              next = event.version + 1;
-              subscriber.next(event);
-            }
-          }
-        },
-        fail: (error: KilnError) => subscriber.error(error),
-      });
-    });
   }
 }
