@@ -105,6 +105,9 @@ export async function resumeCursors(from: Map<number, StripeCursor>, stripes: St
   const consumed = [...from].filter(([, cursor]) => hasConsumed(cursor));
   const epochs = await Promise.all(consumed.map(([stripe]) => epochNow(stripe)));
   consumed.forEach(([stripe, cursor], i) => {
+    // Epoch 0 past a log's start comes from an older client, which left it unknown when it passed the
+    // log's first record unread (a prepare, a record a filter passed over): taken as it stands.
+    if (cursor.epoch === 0) cursor.epoch = epochs[i]!;
     if (cursor.epoch !== epochs[i]) throw new StripeEpochChangedError(stripes.stripeName(stripe), cursor.epoch, epochs[i]!);
   });
   // After the epochs: another cluster's position (of another number of stripes) is told apart by them.
