@@ -354,6 +354,16 @@ if (single !== undefined) {
       expect(result.ok, report(result)).toBe(true);
     });
 
+    it('elects no server restarted empty over the voter that heard the commits, while the mirror holding them is paused (seed 4291979044, memory mode)', async () => {
+      // s1 acknowledged LSN 1-23 with s2 in sync, crashed and came back empty, still in the view's
+      // in-sync set; s2 was paused. The two voters elected the empty s1 (3 of 4), which removed s2
+      // from the set and committed alone: s2's 23 writes were lost when it rejoined. Each member
+      // now remembers the commit point an active told it, and votes for no log that lacks it.
+      const result = await runSeed(4291979044, options);
+      expect(result.stats.faults).toContain('6173ms pause s2 for 2970 ms');
+      expect(result.ok, report(result)).toBe(true);
+    });
+
     it('sends no prepare of a coordinator that stepped down: the healed run ends with nothing prepared (seeds 563479482, three stripes, and 3923321508, two)', async () => {
       // The coordinator's active lost its lease while waiting for the vote of a stripe cut off from
       // it; its link redialled 4.5 to 5 s later and sent the prepare again. The part was prepared

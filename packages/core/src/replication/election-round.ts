@@ -8,7 +8,7 @@
  * the active. The vote is on disk before it is sent.
  */
 import type { Random } from '../time.js';
-import { chooseCandidate, majority, nextOwnTerm, type Candidate } from './election.js';
+import { chooseCandidate, lacksCommitted, majority, nextOwnTerm, type Candidate, type CommitPoint, type LogTip } from './election.js';
 import type { MemberState } from './member-state.js';
 import type { PeerSender } from './outbox.js';
 import type { CandidacyMessage } from './peer-protocol.js';
@@ -19,6 +19,8 @@ interface Round {
   askedAtMs: number;
   deadlineMs: number;
   candidates: Map<string, Candidate>;
+  /** The log of every member heard in the round, standing or not. */
+  tips: Map<string, LogTip>;
   heard: Set<string>;
   closed: boolean;
   votesForMe: Set<string>;
@@ -176,6 +178,7 @@ export class Election {
       askedAtMs: member.clock.monotonicMs(),
       deadlineMs: member.clock.monotonicMs() + member.options.electionTimeMs,
       candidates: new Map(),
+      tips: new Map([[self.name, member.tip]]),
       heard: new Set([self.name]),
       closed: false,
       votesForMe: new Set(),
@@ -197,6 +200,7 @@ export class Election {
     void member.learnView(message.view);
     const round = this.joinRound(message.term);
     round.heard.add(message.from);
+    round.tips.set(message.from, { lastTerm: message.lastTerm, lastLsn: message.lastLsn });
     if (message.standing) round.candidates.set(message.from, { name: message.from, lastTerm: message.lastTerm, lastLsn: message.lastLsn, weight: message.weight });
     this.checkRound();
   }
@@ -219,13 +223,33 @@ export class Election {
     if (voted && voted.term >= round.term) return;
     if (now < member.quietUntilMs) return;
     const inSync = new Set(member.view.inSync);
-    const choice = chooseCandidate(round.candidates.values(), inSync, inSync.has(member.self.name) ? member.tip : undefined);
+    const choice = chooseCandidate(round.candidates.values(), inSync, inSync.has(member.self.name) ? member.tip : undefined, this.commitToHold(round));
     if (!choice) return;
     member.lastFromActiveMs = now;
     void member.durable.save({ vote: { term: round.term, name: choice.name } }).then(() => {
       this.context.outbox.broadcast({ kind: 'vote', term: round.term, from: member.self.name, votedFor: choice.name, view: member.view });
       this.onVote(round.term, member.self.name, choice.name);
     });
+  }
+
+  /**
+   * The commit point a candidate's log must hold for this member's vote (see `chooseCandidate`),
+   * under consistency only: under availability the sides of a cut commit apart, and the higher term
+   * wins. Forgotten once every in-sync server was heard in the round and none holds it: those
+   * records are lost (memory mode keeps them only while a synced copy lives), and holding out for
+   * them would keep the group from electing anyone for good.
+   */
+  private commitToHold(round: Round): CommitPoint | undefined {
+    const { member } = this.context;
+    const point = member.knownCommit;
+    if (member.availability || point.lsn === 0) return undefined;
+    const copies = member.view.inSync.map((name) => round.tips.get(name));
+    if (copies.every((tip) => tip !== undefined && lacksCommitted(tip, point))) {
+      this.context.log(`${member.self.name}: no in-sync server holds the records committed through LSN ${point.lsn}: they are lost; votes without them`);
+      member.knownCommit = { term: 0, lsn: 0 };
+      return undefined;
+    }
+    return point;
   }
 
   /**

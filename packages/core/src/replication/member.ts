@@ -273,7 +273,8 @@ export class GroupMember {
       return;
     }
     assert(!member.isActive, `two actives in term ${member.term}`);
-    member.heardFromActive(message.from, message.commitIndex);
+    // Records past termStartLsn are of the active's own term; of an older commit point only the LSN is known.
+    member.heardFromActive(message.from, message.commitIndex, message.commitIndex > message.termStartLsn ? message.term : 0);
     if (member.awaitingView) this.askForView(message.from);
     this.election.onActiveHeard();
     this.follower.receive(message);
