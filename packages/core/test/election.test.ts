@@ -1,6 +1,6 @@
 // The voting rule: only in-sync candidates, the most up-to-date log first, then weight, then name.
 import { describe, expect, it } from 'vitest';
-import { chooseCandidate, compareCandidates, lacksCommitted, majority } from '../src/replication/election.js';
+import { chooseCandidate, compareCandidates, forgetfulMayTakeOffice, lacksCommitted, majority } from '../src/replication/election.js';
 
 const candidate = (name: string, lastTerm: number, lastLsn: number, weight = 1) => ({ name, lastTerm, lastLsn, weight });
 
@@ -48,6 +48,18 @@ describe('chooseCandidate', () => {
     }
     expect(lacksCommitted({ lastTerm: 1, lastLsn: 22 }, { term: 0, lsn: 23 })).toBe(true);
     expect(lacksCommitted({ lastTerm: 0, lastLsn: 0 }, { term: 0, lsn: 0 })).toBe(false);
+  });
+
+  it('lets a server restarted without a disk take office only once it heard every in-sync server, none ahead (seed 4291980459)', () => {
+    const empty = { lastTerm: 0, lastLsn: 0 };
+    const inSync = ['s1', 's3'];
+    // s1, holding LSN 1-10 of term 1, was not heard: s2's vote and its own do not make s3 safe.
+    expect(forgetfulMayTakeOffice(empty, 's3', inSync, new Map([['s2', empty]]))).toBe(false);
+    // Heard and ahead: s3 stands down, so that s1 can win.
+    expect(forgetfulMayTakeOffice(empty, 's3', inSync, new Map([['s1', { lastTerm: 1, lastLsn: 10 }]]))).toBe(false);
+    // Heard, and no further than s3: nothing committed is passed over (every server forgot).
+    expect(forgetfulMayTakeOffice(empty, 's3', inSync, new Map([['s1', empty]]))).toBe(true);
+    expect(forgetfulMayTakeOffice({ lastTerm: 1, lastLsn: 10 }, 's3', inSync, new Map([['s1', { lastTerm: 1, lastLsn: 10 }]]))).toBe(true);
   });
 
   it('counts a majority of voting members', () => {

@@ -8,7 +8,7 @@
  * the active. The vote is on disk before it is sent.
  */
 import type { Random } from '../time.js';
-import { chooseCandidate, lacksCommitted, majority, nextOwnTerm, type Candidate, type CommitPoint, type LogTip } from './election.js';
+import { chooseCandidate, forgetfulMayTakeOffice, lacksCommitted, majority, nextOwnTerm, type Candidate, type CommitPoint, type LogTip } from './election.js';
 import type { MemberState } from './member-state.js';
 import type { PeerSender } from './outbox.js';
 import type { CandidacyMessage } from './peer-protocol.js';
@@ -24,6 +24,8 @@ interface Round {
   heard: Set<string>;
   closed: boolean;
   votesForMe: Set<string>;
+  /** Set once this member won the round's votes and declined the office (see `mayTakeOffice`). */
+  declined: boolean;
 }
 
 /** A pre-vote poll: in `term`, who would join an election for the next one, and who would not. */
@@ -182,6 +184,7 @@ export class Election {
       heard: new Set([self.name]),
       closed: false,
       votesForMe: new Set(),
+      declined: false,
     };
     this.round = round;
     this.context.roundOpened();
@@ -230,6 +233,20 @@ export class Election {
       this.context.outbox.broadcast({ kind: 'vote', term: round.term, from: member.self.name, votedFor: choice.name, view: member.view });
       this.onVote(round.term, member.self.name, choice.name);
     });
+  }
+
+  /**
+   * False for a member that forgot its log (restarted without a disk, not caught up since) until
+   * it heard every in-sync server in the round, none ahead of it. A group that never recorded a
+   * view has had no active, so nothing committed: a cold start elects with a server down.
+   */
+  private mayTakeOffice(round: Round): boolean {
+    const { member } = this.context;
+    if (!member.forgotLog || member.availability || member.view.version === 0) return true;
+    if (forgetfulMayTakeOffice(member.tip, member.self.name, member.view.inSync, round.tips)) return true;
+    if (!round.declined) this.context.log(`${member.self.name}: won term ${round.term} but restarted without a disk and has not heard every in-sync server, none ahead of it: stands down`);
+    round.declined = true;
+    return false;
   }
 
   /**
@@ -293,7 +310,7 @@ export class Election {
     if (votedFor === member.self.name) {
       round.votesForMe.add(from);
       const votes = member.view.members.filter((m) => round.votesForMe.has(m.name)).length;
-      if (votes >= majority(member.view.members.length) && !member.isActive && !this.promoting) {
+      if (votes >= majority(member.view.members.length) && !member.isActive && !this.promoting && this.mayTakeOffice(round)) {
         this.promoting = true;
         void this.context.becomeActive(term, round.askedAtMs).finally(() => (this.promoting = false));
       }

@@ -65,6 +65,21 @@ export function chooseCandidate(candidates: Iterable<Candidate>, inSync: Readonl
   return best;
 }
 
+/**
+ * Whether a candidate that restarted without a disk, and has not caught up with an active since,
+ * may take office with the votes it won. The recorded in-sync set still names it, but its log may
+ * lack records the group committed, and an amnesiac majority cannot tell: only once it heard, in
+ * the round, every other in-sync server, none with a newer log, does it know no copy is passed
+ * over. Otherwise it stands down, and the member whose log is ahead can win.
+ */
+export function forgetfulMayTakeOffice(own: LogTip, self: string, inSync: readonly string[], heard: ReadonlyMap<string, LogTip>): boolean {
+  return inSync.every((name) => {
+    if (name === self) return true;
+    const tip = heard.get(name);
+    return tip !== undefined && compareLogs(tip, own) <= 0;
+  });
+}
+
 /** Votes needed for a majority of `members` voting members. */
 export function majority(members: number): number {
   return Math.floor(members / 2) + 1;

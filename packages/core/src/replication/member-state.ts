@@ -42,6 +42,12 @@ export class MemberState {
    * otherwise never send it again (see view-change.ts). It asks on the active's next append.
    */
   awaitingView = false;
+  /**
+   * Set while this server, started without a disk, has not matched an active's log through that
+   * active's commit index: it may have forgotten committed records, though the recorded in-sync
+   * set still names it (see `forgetfulMayTakeOffice`).
+   */
+  forgotLog = false;
   private durableState: DurableState | undefined;
 
   /** @param onViewAdopted called whenever the followed view changes (the peers to talk to may have) */
@@ -72,6 +78,7 @@ export class MemberState {
     if (term > this.durableState.term && !standalone) await this.durableState.save({ term });
     if (!store.persistent) this.quietUntilMs = this.clock.monotonicMs() + this.options.electionTimeMs + this.options.mirrorTimeoutMs;
     this.awaitingView = !store.persistent && !standalone;
+    this.forgotLog = !store.persistent && !standalone && this.self.kind === 'server';
     this.state = this.self.kind === 'voter' ? 'PASSIVE-STANDBY' : 'PASSIVE-UNINITIALIZED';
   }
 

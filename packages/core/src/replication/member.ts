@@ -348,6 +348,8 @@ export class GroupMember {
     this.active = active;
     this.member.state = 'ACTIVE-COORDINATOR';
     this.member.leader = this.member.self.name;
+    // Its log is now the group's: whatever it forgot before is no longer committed anywhere.
+    this.member.forgotLog = false;
     this.election.onTookOffice();
     active.open(askedAtMs);
     this.context.onTookOffice?.(term);
