@@ -4,8 +4,9 @@
  * has lost the active too does it open a round for the next term, so a member that was paused or
  * cut off alone never moves the group to a higher term and deposes a live active. For `electionTimeMs`, or until it heard from
  * every member it can reach, the round collects candidacies; then the member votes once for the
- * best in-sync candidate at least as up to date as itself. A candidate with a majority becomes
- * the active. The vote is on disk before it is sent.
+ * best in-sync candidate at least as up to date as itself and holding the commit point it heard
+ * from an active. A candidate with a majority becomes the active (one restarted without a disk
+ * only once it heard every in-sync server). The vote is on disk before it is sent.
  */
 import type { Random } from '../time.js';
 import { chooseCandidate, forgetfulMayTakeOffice, lacksCommitted, majority, nextOwnTerm, type Candidate, type CommitPoint, type LogTip } from './election.js';
