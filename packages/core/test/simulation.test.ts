@@ -354,6 +354,27 @@ if (single !== undefined) {
       expect(result.ok, report(result)).toBe(true);
     });
 
+    it('elects no server restarted empty over the voter that heard the commits, while the mirror holding them is paused (seed 4291979044, memory mode)', async () => {
+      // s1 acknowledged LSN 1-23 with s2 in sync, crashed and came back empty, still in the view's
+      // in-sync set; s2 was paused. The two voters elected the empty s1 (3 of 4), which removed s2
+      // from the set and committed alone: s2's 23 writes were lost when it rejoined. Each member
+      // now remembers the commit point an active told it, and votes for no log that lacks it.
+      const result = await runSeed(4291979044, options);
+      expect(result.stats.faults).toContain('6173ms pause s2 for 2970 ms');
+      expect(result.ok, report(result)).toBe(true);
+    });
+
+    it('elects no server restarted empty while the server holding the commits is cut off, though the two others are a majority (seed 4291980459, memory mode)', async () => {
+      // s1 acknowledged LSN 1-10 with s3 (s2 out of the in-sync set), s3 crashed and came back
+      // empty, and a partition reset s1's links for a second: s2, which never heard those commits,
+      // and the empty s3 elected s3 without hearing s1, and s1's writes were lost. A server
+      // restarted without a disk now takes office only once it heard every in-sync server, none
+      // ahead of it: s3 stands down and s1 wins the next term.
+      const result = await runSeed(4291980459, options);
+      expect(result.stats.faults).toContain('9138ms partition [s2,s3] from the rest for 188 ms');
+      expect(result.ok, report(result)).toBe(true);
+    });
+
     it('sends no prepare of a coordinator that stepped down: the healed run ends with nothing prepared (seeds 563479482, three stripes, and 3923321508, two)', async () => {
       // The coordinator's active lost its lease while waiting for the vote of a stripe cut off from
       // it; its link redialled 4.5 to 5 s later and sent the prepare again. The part was prepared
@@ -423,18 +444,28 @@ if (single !== undefined) {
       });
     });
 
-    it('elects past the voter\'s term when two servers of a memory group restart while the third is cut off', async () => {
+    it('elects past the voter\'s term when two servers of a memory group restart while the third is cut off, once it is back', async () => {
       // The restarted servers count terms from 0 again and need the voter, which is in a later term;
-      // the cut-off server holds records of the old terms. They must elect again (not poll for
-      // ever), and in a term no server took office in before.
+      // the cut-off server may hold records the group committed (the last copy: seed 4291980459),
+      // so while it is away neither restarted server takes office, though together they are a
+      // majority. Once it is back the group elects again (not poll for ever), in a term no server
+      // took office in before.
       await onMemoryGroups(threeServersAndVoter, async ({ seed, scheduler, network, cluster, active: a }) => {
         const [b, c] = cluster.serverNames.filter((name) => name !== a) as [string, string];
+        // Every member records the active's view first: a group that recorded none had no active, and committed nothing.
+        const recorded = (): boolean => cluster.describeServers().every((line) => / view 1 /.test(line));
+        await scheduler.run({ until: recorded, untilMs: scheduler.now + 5_000 });
+        expect(recorded(), `seed ${seed}: ${cluster.describeServers().join('; ')}`).toBe(true);
         network.isolate(c, ['s1', 's2', 's3', 'v1']);
         await cluster.crash(a);
         await cluster.crash(b);
+        const tookOfficeBefore = cluster.tookOffice.length;
         await scheduler.settle(cluster.restart(a), 30_000, `restart ${a}`);
         await scheduler.settle(cluster.restart(b), 30_000, `restart ${b}`);
-        await scheduler.run({ until: () => cluster.activeName() !== undefined && cluster.activeName() !== c, untilMs: scheduler.now + 60_000 });
+        await scheduler.run({ untilMs: scheduler.now + 10_000 });
+        expect(cluster.tookOffice.slice(tookOfficeBefore), `seed ${seed}: no restarted server takes office while ${c} is cut off`).toEqual([]);
+        network.heal();
+        await scheduler.run({ until: () => cluster.activeName() !== undefined, untilMs: scheduler.now + 60_000 });
         expect(cluster.activeName(), `seed ${seed}: ${cluster.describeServers().join('; ')}`).toBeDefined();
         expect(cluster.problems, `seed ${seed}`).toEqual([]);
       });

@@ -309,7 +309,12 @@ export class Active {
     }
     const before = this.committer.commitIndex;
     this.committer.commitThrough(lsn);
-    if (this.committer.commitIndex > before) this.context.member.options.observeServed?.({ kind: 'commit', term: this.term, commitIndex: this.committer.commitIndex });
+    if (this.committer.commitIndex > before) {
+      const { commitIndex } = this.committer;
+      this.context.member.options.observeServed?.({ kind: 'commit', term: this.term, commitIndex });
+      // Kept past stepping down: as a member again, it refuses candidates that lack these records.
+      this.context.member.learnCommit({ term: commitIndex > this.readBarrier ? this.term : 0, lsn: commitIndex });
+    }
     if (this.barrierWaiters.length > 0 && this.committer.commitIndex >= this.readBarrier) {
       for (const waiter of this.barrierWaiters.splice(0)) waiter.resolve(this.servedOnLease());
     }
@@ -360,7 +365,8 @@ export class Active {
     const askedAtMs = Math.floor(this.heartbeatMs);
     for (const shipper of this.shippers.values()) shipper.heartbeat();
     for (const m of member.view.members) {
-      if (m.kind === 'voter') outbox.send(m.name, { kind: 'append', term: this.term, from: member.self.name, prevLsn: 0, prevTerm: 0, commitIndex: 0, termStartLsn: 0, records: [], askedAtMs });
+      // The commit point too, though a voter holds no log: it votes for no candidate that lacks it.
+      if (m.kind === 'voter') outbox.send(m.name, { kind: 'append', term: this.term, from: member.self.name, prevLsn: 0, prevTerm: 0, commitIndex: this.committer.commitIndex, termStartLsn: this.readBarrier, records: [], askedAtMs });
     }
   }
 

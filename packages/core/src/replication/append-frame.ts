@@ -21,7 +21,8 @@ export interface AppendMessage {
   commitIndex: number;
   /**
    * The active's last LSN when it took office: every record it holds past it is of its own term,
-   * so a mirror drops an older term's records past it (see `Follower.apply`). Voters get 0.
+   * so a mirror drops an older term's records past it (see `Follower.apply`). A voter is sent it
+   * with the commit index, to tell whether the commit point is of the active's term (see `election.ts`).
    */
   termStartLsn: number;
   /** Whole encoded records, in LSN order. */

@@ -4,11 +4,12 @@
  * has lost the active too does it open a round for the next term, so a member that was paused or
  * cut off alone never moves the group to a higher term and deposes a live active. For `electionTimeMs`, or until it heard from
  * every member it can reach, the round collects candidacies; then the member votes once for the
- * best in-sync candidate at least as up to date as itself. A candidate with a majority becomes
- * the active. The vote is on disk before it is sent.
+ * best in-sync candidate at least as up to date as itself and holding the commit point it heard
+ * from an active. A candidate with a majority becomes the active (one restarted without a disk
+ * only once it heard every in-sync server). The vote is on disk before it is sent.
  */
 import type { Random } from '../time.js';
-import { chooseCandidate, majority, nextOwnTerm, type Candidate } from './election.js';
+import { chooseCandidate, forgetfulMayTakeOffice, lacksCommitted, majority, nextOwnTerm, type Candidate, type CommitPoint, type LogTip } from './election.js';
 import type { MemberState } from './member-state.js';
 import type { PeerSender } from './outbox.js';
 import type { CandidacyMessage } from './peer-protocol.js';
@@ -19,9 +20,13 @@ interface Round {
   askedAtMs: number;
   deadlineMs: number;
   candidates: Map<string, Candidate>;
+  /** The log of every member heard in the round, standing or not. */
+  tips: Map<string, LogTip>;
   heard: Set<string>;
   closed: boolean;
   votesForMe: Set<string>;
+  /** Set once this member won the round's votes and declined the office (see `mayTakeOffice`). */
+  declined: boolean;
 }
 
 /** A pre-vote poll: in `term`, who would join an election for the next one, and who would not. */
@@ -176,9 +181,11 @@ export class Election {
       askedAtMs: member.clock.monotonicMs(),
       deadlineMs: member.clock.monotonicMs() + member.options.electionTimeMs,
       candidates: new Map(),
+      tips: new Map([[self.name, member.tip]]),
       heard: new Set([self.name]),
       closed: false,
       votesForMe: new Set(),
+      declined: false,
     };
     this.round = round;
     this.context.roundOpened();
@@ -197,6 +204,7 @@ export class Election {
     void member.learnView(message.view);
     const round = this.joinRound(message.term);
     round.heard.add(message.from);
+    round.tips.set(message.from, { lastTerm: message.lastTerm, lastLsn: message.lastLsn });
     if (message.standing) round.candidates.set(message.from, { name: message.from, lastTerm: message.lastTerm, lastLsn: message.lastLsn, weight: message.weight });
     this.checkRound();
   }
@@ -219,13 +227,47 @@ export class Election {
     if (voted && voted.term >= round.term) return;
     if (now < member.quietUntilMs) return;
     const inSync = new Set(member.view.inSync);
-    const choice = chooseCandidate(round.candidates.values(), inSync, inSync.has(member.self.name) ? member.tip : undefined);
+    const choice = chooseCandidate(round.candidates.values(), inSync, inSync.has(member.self.name) ? member.tip : undefined, this.commitToHold(round));
     if (!choice) return;
     member.lastFromActiveMs = now;
     void member.durable.save({ vote: { term: round.term, name: choice.name } }).then(() => {
       this.context.outbox.broadcast({ kind: 'vote', term: round.term, from: member.self.name, votedFor: choice.name, view: member.view });
       this.onVote(round.term, member.self.name, choice.name);
     });
+  }
+
+  /**
+   * False for a member that forgot its log (restarted without a disk, not caught up since) until
+   * it heard every in-sync server in the round, none ahead of it. A group that never recorded a
+   * view has had no active, so nothing committed: a cold start elects with a server down.
+   */
+  private mayTakeOffice(round: Round): boolean {
+    const { member } = this.context;
+    if (!member.forgotLog || member.availability || member.view.version === 0) return true;
+    if (forgetfulMayTakeOffice(member.tip, member.self.name, member.view.inSync, round.tips)) return true;
+    if (!round.declined) this.context.log(`${member.self.name}: won term ${round.term} but restarted without a disk and has not heard every in-sync server, none ahead of it: stands down`);
+    round.declined = true;
+    return false;
+  }
+
+  /**
+   * The commit point a candidate's log must hold for this member's vote (see `chooseCandidate`),
+   * under consistency only: under availability the sides of a cut commit apart, and the higher term
+   * wins. Forgotten once every in-sync server was heard in the round and none holds it: those
+   * records are lost (memory mode keeps them only while a synced copy lives), and holding out for
+   * them would keep the group from electing anyone for good.
+   */
+  private commitToHold(round: Round): CommitPoint | undefined {
+    const { member } = this.context;
+    const point = member.knownCommit;
+    if (member.availability || point.lsn === 0) return undefined;
+    const copies = member.view.inSync.map((name) => round.tips.get(name));
+    if (copies.every((tip) => tip !== undefined && lacksCommitted(tip, point))) {
+      this.context.log(`${member.self.name}: no in-sync server holds the records committed through LSN ${point.lsn}: they are lost; votes without them`);
+      member.knownCommit = { term: 0, lsn: 0 };
+      return undefined;
+    }
+    return point;
   }
 
   /**
@@ -269,7 +311,7 @@ export class Election {
     if (votedFor === member.self.name) {
       round.votesForMe.add(from);
       const votes = member.view.members.filter((m) => round.votesForMe.has(m.name)).length;
-      if (votes >= majority(member.view.members.length) && !member.isActive && !this.promoting) {
+      if (votes >= majority(member.view.members.length) && !member.isActive && !this.promoting && this.mayTakeOffice(round)) {
         this.promoting = true;
         void this.context.becomeActive(term, round.askedAtMs).finally(() => (this.promoting = false));
       }

@@ -151,6 +151,7 @@ export class Follower {
     }
     member.state = member.view.inSync.includes(member.self.name) ? 'PASSIVE-STANDBY' : 'PASSIVE-SYNCING';
     this.context.commit.applied(message.prevLsn + records.length, message.commitIndex);
+    if (message.prevLsn + records.length >= message.commitIndex) member.forgotLog = false;
     reply(message.prevLsn + records.length, true);
   }
 

@@ -6,6 +6,7 @@
 import { assert } from '../assert.js';
 import type { Clock } from '../time.js';
 import { DurableState } from './durable-state.js';
+import type { CommitPoint } from './election.js';
 import { isNewerView, type GroupMemberConfig, type GroupView } from './group-view.js';
 import type { GroupOptions, MemberContext } from './member-context.js';
 import type { ServerState } from './status.js';
@@ -19,8 +20,14 @@ export class MemberState {
   removed = false;
   /** The active this member last heard from in the current term. */
   leader: string | undefined;
-  /** The highest commit index an active told this member. */
+  /** The highest commit index an active told this member (a server; a voter holds no log to commit). */
   knownCommitIndex = 0;
+  /**
+   * The highest commit point an active told this member, voters included (see {@link learnCommit}):
+   * it votes for no candidate whose log lacks it. In memory only: with disks, a majority of logs
+   * holds every committed record anyway, and without them it is lost with a crash like the rest.
+   */
+  knownCommit: CommitPoint = { term: 0, lsn: 0 };
   /** When this member last heard from an active (or of an election in progress): its patience runs from there. */
   lastFromActiveMs: number;
   /**
@@ -35,6 +42,12 @@ export class MemberState {
    * otherwise never send it again (see view-change.ts). It asks on the active's next append.
    */
   awaitingView = false;
+  /**
+   * Set while this server, started without a disk, has not matched an active's log through that
+   * active's commit index: it may have forgotten committed records, though the recorded in-sync
+   * set still names it (see `forgetfulMayTakeOffice`).
+   */
+  forgotLog = false;
   private durableState: DurableState | undefined;
 
   /** @param onViewAdopted called whenever the followed view changes (the peers to talk to may have) */
@@ -65,6 +78,7 @@ export class MemberState {
     if (term > this.durableState.term && !standalone) await this.durableState.save({ term });
     if (!store.persistent) this.quietUntilMs = this.clock.monotonicMs() + this.options.electionTimeMs + this.options.mirrorTimeoutMs;
     this.awaitingView = !store.persistent && !standalone;
+    this.forgotLog = !store.persistent && !standalone && this.self.kind === 'server';
     this.state = this.self.kind === 'voter' ? 'PASSIVE-STANDBY' : 'PASSIVE-UNINITIALIZED';
   }
 
@@ -102,10 +116,20 @@ export class MemberState {
   }
 
   /** An active of the current term spoke: it is the leader, and the patience starts again. */
-  heardFromActive(name: string, commitIndex: number): void {
+  heardFromActive(name: string, commitIndex: number, commitTerm: number): void {
     this.leader = name;
     this.lastFromActiveMs = this.clock.monotonicMs();
-    this.knownCommitIndex = Math.max(this.knownCommitIndex, commitIndex);
+    if (this.self.kind === 'server') this.knownCommitIndex = Math.max(this.knownCommitIndex, commitIndex);
+    this.learnCommit({ term: commitTerm, lsn: commitIndex });
+  }
+
+  /**
+   * Merges a commit point told by an active (or reached as one). Committed records form a prefix
+   * of every later active's log, their terms growing with their LSNs, so the higher LSN and the
+   * higher term of two points are a point too.
+   */
+  learnCommit(point: CommitPoint): void {
+    this.knownCommit = { term: Math.max(this.knownCommit.term, point.term), lsn: Math.max(this.knownCommit.lsn, point.lsn) };
   }
 
   /** Adopts and records a view newer than the one this member holds; resolves once it is on disk. */

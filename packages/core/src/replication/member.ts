@@ -273,7 +273,8 @@ export class GroupMember {
       return;
     }
     assert(!member.isActive, `two actives in term ${member.term}`);
-    member.heardFromActive(message.from, message.commitIndex);
+    // Records past termStartLsn are of the active's own term; of an older commit point only the LSN is known.
+    member.heardFromActive(message.from, message.commitIndex, message.commitIndex > message.termStartLsn ? message.term : 0);
     if (member.awaitingView) this.askForView(message.from);
     this.election.onActiveHeard();
     this.follower.receive(message);
@@ -347,6 +348,8 @@ export class GroupMember {
     this.active = active;
     this.member.state = 'ACTIVE-COORDINATOR';
     this.member.leader = this.member.self.name;
+    // Its log is now the group's: whatever it forgot before is no longer committed anywhere.
+    this.member.forgotLog = false;
     this.election.onTookOffice();
     active.open(askedAtMs);
     this.context.onTookOffice?.(term);
