@@ -371,7 +371,7 @@ if (single !== undefined) {
       // restarted without a disk now takes office only once it heard every in-sync server, none
       // ahead of it: s3 stands down and s1 wins the next term.
       const result = await runSeed(4291980459, options);
-      expect(result.stats.faults).toContain('9138ms partition [s2,s3] from the rest for 188 ms');
+      expect(result.stats.faults).toContain('9150ms partition [s2,s3] from the rest for 188 ms');
       expect(result.ok, report(result)).toBe(true);
     });
 
