@@ -46,14 +46,19 @@ export class ClusterDirectory {
     return this.layout.stripes[this.ownStripe]!.name;
   }
 
-  /** An active announced itself for its stripe; true when that is news (older terms than what is known are ignored). */
+  /**
+   * An active announced itself for its stripe; true when that is news. Older announcements than
+   * what is known are ignored: of an earlier life of the stripe's log (a lower epoch, both known),
+   * or of an older term in the same life. A later life wins whatever its term: a memory stripe that
+   * lost every server counts its terms from 1 again.
+   */
   learnActive(stripe: number, name: string, term: number, epoch: number): boolean {
     if (stripe === this.ownStripe || stripe >= this.layout.stripes.length) return false;
     if (!this.layout.stripes[stripe]!.servers.some((s) => s.name === name)) return false;
     const known = this.actives.get(stripe);
-    if (known !== undefined && (known.term > term || (known.term === term && known.epoch === epoch))) return false;
+    if (known !== undefined && !isNewerOffice({ term, epoch }, known)) return false;
     this.actives.set(stripe, { name, term, epoch });
-    return known?.term !== term;
+    return known?.term !== term || known.epoch !== epoch;
   }
 
   topology(): Topology {
@@ -122,4 +127,10 @@ export class ClusterDirectory {
     const server = known && this.layout.stripes[stripe]!.servers.find((s) => s.name === known.name);
     return server?.urls[0] ?? null;
   }
+}
+
+/** Whether an announced office is newer than the known one: by epoch when both lives are known (0: no record committed yet), else by term; a same term of another life is news. */
+function isNewerOffice(announced: { term: number; epoch: number }, known: { term: number; epoch: number }): boolean {
+  if (announced.epoch !== 0 && known.epoch !== 0 && announced.epoch !== known.epoch) return announced.epoch > known.epoch;
+  return announced.term > known.term || (announced.term === known.term && announced.epoch !== known.epoch);
 }
