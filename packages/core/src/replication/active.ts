@@ -12,7 +12,7 @@ import type { EncodedRecord, LogRecord } from '../log/record.js';
 import type { CommitCounters } from '../observe/counters.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { Timers } from '../time.js';
-import { majority } from './election.js';
+import { commitPointOf, majority } from './election.js';
 import { serversOf, type GroupMemberConfig } from './group-view.js';
 import type { MemberState } from './member-state.js';
 import type { PeerSender } from './outbox.js';
@@ -313,7 +313,7 @@ export class Active {
       const { commitIndex } = this.committer;
       this.context.member.options.observeServed?.({ kind: 'commit', term: this.term, commitIndex });
       // Kept past stepping down: as a member again, it refuses candidates that lack these records.
-      this.context.member.learnCommit({ term: commitIndex > this.readBarrier ? this.term : 0, lsn: commitIndex });
+      this.context.member.learnCommit(commitPointOf(commitIndex, this.term, this.readBarrier));
     }
     if (this.barrierWaiters.length > 0 && this.committer.commitIndex >= this.readBarrier) {
       for (const waiter of this.barrierWaiters.splice(0)) waiter.resolve(this.servedOnLease());

@@ -40,6 +40,14 @@ export interface CommitPoint {
 }
 
 /**
+ * The commit point an active of `term` tells at `commitIndex`: the records past `termStartLsn`, its
+ * last LSN when it took office, are of its own term; of an older point only the LSN is known.
+ */
+export function commitPointOf(commitIndex: number, term: number, termStartLsn: number): CommitPoint {
+  return { term: commitIndex > termStartLsn ? term : 0, lsn: commitIndex };
+}
+
+/**
  * True when a log ending at `tip` cannot hold the committed record at `point`: it ends before it,
  * or in an earlier term than that record's (terms only grow along a log). Never true of a log that
  * holds it, so a member that remembers a commit point never blocks the member holding that log.

@@ -116,11 +116,11 @@ export class MemberState {
   }
 
   /** An active of the current term spoke: it is the leader, and the patience starts again. */
-  heardFromActive(name: string, commitIndex: number, commitTerm: number): void {
+  heardFromActive(name: string, commit: CommitPoint): void {
     this.leader = name;
     this.lastFromActiveMs = this.clock.monotonicMs();
-    if (this.self.kind === 'server') this.knownCommitIndex = Math.max(this.knownCommitIndex, commitIndex);
-    this.learnCommit({ term: commitTerm, lsn: commitIndex });
+    if (this.self.kind === 'server') this.knownCommitIndex = Math.max(this.knownCommitIndex, commit.lsn);
+    this.learnCommit(commit);
   }
 
   /**

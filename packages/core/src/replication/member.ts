@@ -13,6 +13,7 @@ import type { TimerHandle } from '../time.js';
 import { Active } from './active.js';
 import { DivergedReport, type DivergedEntry, type ForcedDecision } from './diverged-report.js';
 import { Election } from './election-round.js';
+import { commitPointOf } from './election.js';
 import { Follower } from './follower.js';
 import { withMirrorAdded, withMirrorRemoved, type GroupMemberConfig, type GroupView } from './group-view.js';
 import type { GroupOptions, MemberContext } from './member-context.js';
@@ -273,8 +274,7 @@ export class GroupMember {
       return;
     }
     assert(!member.isActive, `two actives in term ${member.term}`);
-    // Records past termStartLsn are of the active's own term; of an older commit point only the LSN is known.
-    member.heardFromActive(message.from, message.commitIndex, message.commitIndex > message.termStartLsn ? message.term : 0);
+    member.heardFromActive(message.from, commitPointOf(message.commitIndex, message.term, message.termStartLsn));
     if (member.awaitingView) this.askForView(message.from);
     this.election.onActiveHeard();
     this.follower.receive(message);
