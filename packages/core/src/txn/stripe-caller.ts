@@ -93,9 +93,10 @@ export class StripeCaller {
       );
     };
     const waiting = this.waiting.get(stripe);
-    if (waiting) waiting.push({ op, sinceMs: this.options.clock.monotonicMs(), send, refuse: reject });
-    else if ((this.unanswered.get(stripe) ?? 0) < this.options.limits.inFlightMax) send();
-    else this.waiting.set(stripe, [{ op, sinceMs: this.options.clock.monotonicMs(), send, refuse: reject }]);
+    if (!waiting && (this.unanswered.get(stripe) ?? 0) < this.options.limits.inFlightMax) return send();
+    const call = { op, sinceMs: this.options.clock.monotonicMs(), send, refuse: reject };
+    if (waiting) waiting.push(call);
+    else this.waiting.set(stripe, [call]);
   }
 
   /** A call to `stripe` was answered: the next waiting ones go. */
