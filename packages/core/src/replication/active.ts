@@ -6,7 +6,6 @@
  * {@link ViewChange}. Made anew for each term this member wins; dropped when it steps down.
  */
 import { Committer, type RecoveryProgress } from '../commit/committer.js';
-import { NotActiveError } from '../errors.js';
 import { RECENT_RECORDS, RECENT_RECORDS_BYTES_MAX, RECOVERY_PROGRESS_EVERY, type LogLimits } from '../limits.js';
 import type { EncodedRecord, LogRecord } from '../log/record.js';
 import type { CommitCounters } from '../observe/counters.js';
@@ -183,11 +182,13 @@ export class Active {
   /**
    * The commit index a read may use. Only an active holding its lease serves reads, and a new
    * active only once it has committed the log it was elected with: an earlier commit index would
-   * hide transactions its predecessor acknowledged.
+   * hide transactions its predecessor acknowledged. A read that comes while a new active still
+   * waits for its lease (votes that aged in a slow election hold none) waits with it, as it waits
+   * for the barrier: the active gains the lease from its first answers, or steps down within
+   * `leaseMs` and the read fails then.
    */
   readIndex(): Promise<number> {
-    if (!this.leaseHeld()) return Promise.reject(new NotActiveError(null));
-    if (this.committer.commitIndex >= this.readBarrier) return Promise.resolve(this.servedOnLease());
+    if (this.leaseHeld() && this.committer.commitIndex >= this.readBarrier) return Promise.resolve(this.servedOnLease());
     return new Promise((resolve, reject) => this.barrierWaiters.push({ resolve, reject }));
   }
 
