@@ -173,6 +173,40 @@ describe('kiln txn resolve --commit', () => {
   });
 });
 
+describe('kiln txn resolve while the coordinator decides', () => {
+  it('leaves the part and exits 1 (not 0) with TxnNotResolvedError; the coordinator then ends it', async () => {
+    const gamma = holdableStore();
+    stripes = await startStripes(3, [() => memoryStore(), () => memoryStore(), () => gamma.store], { txnTimeoutMs: 20_000 });
+    const file = await clusterFile(stripes);
+    const [[a], [b], [c]] = streamsByStripe(stripes.layout, 'undecided') as [[string], [string], [string]];
+    const client = await open(stripes.urls[0]!);
+    await Promise.all([client.read(b), client.read(c)]); // dials both first
+    // Beta prepares and votes; gamma's prepare is not committed, so alpha waits for its vote.
+    gamma.hold();
+    const committing = client.transact([
+      { stream: a, events: [{ type: 'A', data: 1 }] },
+      { stream: b, events: [{ type: 'B', data: 1 }] },
+      { stream: c, events: [{ type: 'C', data: 1 }] },
+    ]);
+    const { value: listed } = await eventually(
+      () => kiln('txn', 'list', '--config', file, '--json'),
+      ({ value }) => (JSON.parse(value?.stdout || '[]') as Array<{ preparedOn: string[] }>)[0]?.preparedOn.includes('beta') ?? false,
+    );
+    const { txnId, state } = (JSON.parse(listed!.stdout) as Array<{ txnId: string; state: string }>)[0]!;
+    expect(state).toBe('deciding');
+
+    const resolved = await kiln('txn', 'resolve', txnId, '--abort', '--config', file);
+    expect(resolved.stdout).toMatch(/stripe beta: its coordinator answered that it is still deciding; the part stays/);
+    expect(resolved.stderr).toBe(`kiln: transaction ${txnId} was not resolved on beta: its coordinator is still deciding it (it aborts an undecided one after its txnTimeoutMs); try again then\n`);
+    expect(resolved.status).toBe(1);
+
+    // The operator's abort was not taken: the coordinator commits once gamma votes.
+    gamma.release();
+    await committing;
+    expect((await client.read(b)).map((e) => e.type)).toEqual(['B']);
+  });
+});
+
 describe('kiln txn list', () => {
   it('shows a transaction its coordinator is deciding, and nothing once it committed', async () => {
     const beta = holdableStore();

@@ -112,9 +112,18 @@ const DID: Record<ResolveOutcome, string> = {
 };
 
 /**
+ * A resolve that left a part in place because its coordinator is still deciding the transaction:
+ * `kiln` exits 1, so a script does not take the part for ended.
+ */
+export class TxnNotResolvedError extends Error {
+  override name = 'TxnNotResolvedError';
+}
+
+/**
  * Forces `decision` on every stripe's prepared part of `txnId`, and prints what each did.
  * @throws InvalidArgumentError when no stripe asked holds such a part
  * @throws UnreachableError when no stripe's active answered
+ * @throws TxnNotResolvedError when a part stays, its coordinator still deciding
  */
 export async function resolveTransaction(
   config: ClusterConfig,
@@ -132,5 +141,9 @@ export async function resolveTransaction(
     }
     for (const [stripe, outcome] of outcomes) print(`stripe ${stripe}: ${DID[outcome]}`);
     for (const stripe of missing) print(`stripe ${stripe}: no active answered; not asked`);
+    const staying = outcomes.filter(([, outcome]) => outcome === 'deciding').map(([stripe]) => stripe);
+    if (staying.length > 0) {
+      throw new TxnNotResolvedError(`transaction ${txnId} was not resolved on ${staying.join(', ')}: its coordinator is still deciding it (it aborts an undecided one after its txnTimeoutMs); try again then`);
+    }
   });
 }
