@@ -20,7 +20,7 @@
 // (no coordinated omission). Node's timers are ms-grained, so the generator itself takes a
 // transaction up ~0.5 ms after its schedule: the figures from the take-up (a wait for its pair
 // still counts) are printed beside, with that lateness.
-// `--cpu` prints each member's CPU (user + system, from /proc) and read and write calls per
+// `--cpu` prints each member's CPU (user + system, and system alone, from /proc) and read and write calls per
 // transaction over the measured window, and the cores the servers and the load generator kept busy; `--checkout DIR` runs the members from another built checkout (a before/after on one
 // load generator); `--profile DIR` runs them under `node --cpu-prof` (figures then not comparable).
 // Prints a markdown table. Every process it starts is killed at exit.
@@ -230,12 +230,12 @@ async function recovery(c, kind) {
   return firstAfter ? firstAfter - killedAt : null;
 }
 
-/** User and system CPU of a process so far, in ms, from /proc (Linux). */
+/** CPU of a process so far, in ms, from /proc (Linux): user and system together, and system alone (the kernel's socket and wake-up work). */
 function cpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in 1/100 s.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) * 10 + Number(fields[12]) * 10;
+  return { cpu: Number(fields[11]) * 10 + Number(fields[12]) * 10, sys: Number(fields[12]) * 10 };
 }
 
 /** Read and write system calls of a process so far, from /proc (Linux): socket reads count its wake-ups, writes the peers'. */
@@ -245,7 +245,7 @@ function ioCalls(pid) {
 }
 
 /** Each member's CPU ms and read and write calls so far. */
-const usage = (c) => new Map([...c.members].map(([name, m]) => [name, { cpu: cpuMs(m.child.pid), ...ioCalls(m.child.pid) }]));
+const usage = (c) => new Map([...c.members].map(([name, m]) => [name, { ...cpuMs(m.child.pid), ...ioCalls(m.child.pid) }]));
 
 /**
  * The kinds' measured loads, in turns on one cluster: `ROUNDS` slices of SECONDS / ROUNDS each per
@@ -269,8 +269,8 @@ async function interleaved(c, kinds, open) {
       p.wallMs += Number(toUs - fromUs) / 1000;
       for (const [name, now] of usage(c)) {
         const was = before.get(name);
-        const sum = p.spent.get(name) ?? { cpu: 0, reads: 0, writes: 0 };
-        p.spent.set(name, { cpu: sum.cpu + now.cpu - was.cpu, reads: sum.reads + now.reads - was.reads, writes: sum.writes + now.writes - was.writes });
+        const sum = p.spent.get(name) ?? { cpu: 0, sys: 0, reads: 0, writes: 0 };
+        p.spent.set(name, { cpu: sum.cpu + now.cpu - was.cpu, sys: sum.sys + now.sys - was.sys, reads: sum.reads + now.reads - was.reads, writes: sum.writes + now.writes - was.writes });
       }
       // Loops, not spreads: a slice may hold more latencies than a call takes arguments.
       for (const ms of r.latencies) p.latencies.push(ms);
@@ -284,8 +284,8 @@ async function interleaved(c, kinds, open) {
   for (const [kind, p] of pooled) {
     const count = p.latencies.length;
     if (flags.cpu) {
-      const each = [...p.spent].map(([name, { cpu, reads, writes }]) => `${name}${actives.has(name) ? ' (active)' : ''} ${((cpu * 1000) / count).toFixed(0)} (${(reads / count).toFixed(2)} reads, ${(writes / count).toFixed(2)} writes)`);
-      console.error(`  ${kind}${open ? ` at ${RATE} tx/s` : ''}: CPU µs (read, write calls) per transaction: ${each.join(', ')}, load generator ${((p.generatorCpuMs * 1000) / count).toFixed(0)}`);
+      const each = [...p.spent].map(([name, { cpu, sys, reads, writes }]) => `${name}${actives.has(name) ? ' (active)' : ''} ${((cpu * 1000) / count).toFixed(0)} (${((sys * 1000) / count).toFixed(0)} system; ${(reads / count).toFixed(2)} reads, ${(writes / count).toFixed(2)} writes)`);
+      console.error(`  ${kind}${open ? ` at ${RATE} tx/s` : ''}: CPU µs (of it system; read, write calls) per transaction: ${each.join(', ')}, load generator ${((p.generatorCpuMs * 1000) / count).toFixed(0)}`);
     }
     const takeUp = quantiles(p.fromTakeUp);
     let serverCpuMs = 0;
