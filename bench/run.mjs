@@ -57,8 +57,9 @@ const USAGE = `usage: node bench/run.mjs [--peers] [--no-kiln] [--ws] [--mirrore
   --cross-stripe   transactions over two stripes against the same on one (hash-tagged): tx/s, p50,
                    p99 (8 clients in a closed loop, then both at the same load, XS_RATE=1000 tx/s
                    open loop; the two kinds in turns on one cluster, 4 rounds), and the first
-                   commit after SIGKILL of the coordinator's active
-                   (bench/cross-stripe.mjs)                                                (PARTS=cross-stripe)
+                   commit after SIGKILL of the coordinator's active (bench/cross-stripe.mjs);
+                   then the same routes' hops between plain node processes, 1 and 8 at
+                   once: the machine's floor for the ratio (bench/hop-floor.mjs)           (PARTS=cross-stripe)
   --backup         what kiln backup of a ~300 MB log costs appends beside it (8 clients, one append
                    in flight each): windows of BACKUP_SECONDS=10 without a backup, and while it
                    copies from the active, from the mirror, and from the active held to
@@ -1187,7 +1188,11 @@ async function main() {
   if (part.failover && !interrupted) await runFailover();
   if (part.rejoin && !interrupted) await runRejoin();
   if (part.stripes && !interrupted) await runScript('Stripes', 'stripes.mjs', ['--out', path.join(outDir, `${stamp}-stripes.jsonl`), '--rate', String(int('STRIPES_RATE', 1000))]);
-  if (part['cross-stripe'] && !interrupted) await runScript('Transactions over several stripes', 'cross-stripe.mjs', ['--rate', String(int('XS_RATE', 1000))]);
+  if (part['cross-stripe'] && !interrupted) {
+    await runScript('Transactions over several stripes', 'cross-stripe.mjs', ['--rate', String(int('XS_RATE', 1000))]);
+    // What the machine alone charges those routes' hops, to read the ratio against (bench/hop-floor.mjs).
+    for (const tokens of [1, 8]) if (!interrupted) await runScript(`The same routes' hops between plain processes, ${tokens} at once`, 'hop-floor.mjs', ['--tokens', String(tokens), '--rounds', '3000']);
+  }
   // Its windows are of their own length (the later --seconds wins), not MAX_SECONDS.
   if (part.backup && !interrupted) await runScript('What a backup costs', 'backup-cost.mjs', ['--seconds', String(int('BACKUP_SECONDS', 10)), '--sources', 'active,mirror,active:5']);
   if (flags['large-data'] && !interrupted) await runScript('Data far larger than memory', 'large-data.mjs', []);
