@@ -4,7 +4,7 @@
  * through failovers as any client does.
  */
 import { Link } from '../client/link.js';
-import { ClientClosedError, TimeoutError } from '../errors.js';
+import { ClientClosedError, ConnectionClosedError, StripeUnavailableError, TimeoutError } from '../errors.js';
 import type { ClusterLayout } from '../cluster/layout.js';
 import type { ConnectionLimits } from '../limits.js';
 import type { StreamEntry } from '../log/record.js';
@@ -88,7 +88,7 @@ export class StripeCaller {
         },
         (error) => {
           this.answered(stripe);
-          reject(error);
+          reject(this.unavailable(stripe, error));
         },
       );
     };
@@ -97,6 +97,16 @@ export class StripeCaller {
     const call = { op, sinceMs: this.options.clock.monotonicMs(), send, refuse: reject };
     if (waiting) waiting.push(call);
     else this.waiting.set(stripe, [call]);
+  }
+
+  /**
+   * A link that gave up fails its calls with `ConnectionClosedError`; a coordinator passes a
+   * prepare's failure on to its client, which would take a bare one for the coordinator's own
+   * stripe being out of reach. Named, it says which stripe was.
+   */
+  private unavailable(stripe: number, error: unknown): unknown {
+    if (!(error instanceof ConnectionClosedError)) return error;
+    return new StripeUnavailableError(this.options.layout.stripes[stripe]!.name, error.message, { cause: error });
   }
 
   /** A call to `stripe` was answered: the next waiting ones go. */
