@@ -28,6 +28,12 @@ export interface StripeCallerOptions {
   random: Random;
   /** What the links present, when the other stripes check credentials. */
   credentials?: Credentials;
+  /**
+   * A client URL of a stripe's active as far as this server knows, or null: a new link dials it
+   * first. A paused server still takes connections and never answers, and a link that dialled it
+   * first, as the first configured, could spend its whole window there.
+   */
+  activeUrl?: (stripe: number) => string | null;
 }
 
 /** A call waiting for room on its stripe's link. */
@@ -149,7 +155,9 @@ export class StripeCaller {
     const existing = this.links.get(stripe);
     if (existing && !this.closed) return existing;
     const { layout, transports, limits, callTimeoutMs, clock, timers, random, self, credentials } = this.options;
-    const urls = layout.stripes[stripe]!.servers.flatMap((s) => [...s.urls]);
+    const configured = layout.stripes[stripe]!.servers.flatMap((s) => [...s.urls]);
+    const active = this.options.activeUrl?.(stripe);
+    const urls = active && configured.includes(active) ? [active, ...configured.filter((url) => url !== active)] : configured;
     const link = new Link({ urls, transports, limits, hello: { name: `${self}-txn`, ...(credentials ? { credentials } : {}) }, requestTimeoutMs: callTimeoutMs, reconnectWindowMs: callTimeoutMs, serverSilenceMs: Math.min(2_000, callTimeoutMs), clock, timers, random });
     // A link that gave up is made again on the next call.
     link.status$.subscribe((status) => {
