@@ -135,12 +135,13 @@ export class BankRound {
   }
 
   /**
-   * Stops the workers and the checker, resends every transfer whose error leaves its fate open,
-   * reads the final balances through `reader`, and returns the round's summary with every anomaly.
+   * Stops the workers and the checker, resends every transfer whose error leaves its fate open
+   * once the cluster `healed`, reads the final balances through `reader` once it `settled`, and
+   * returns the round's summary with every anomaly.
    */
-  async finish(reader: KilnClient, settled: () => Promise<void>): Promise<RoundSummary> {
+  async finish(reader: KilnClient, healed: () => Promise<unknown>, settled: () => Promise<void>): Promise<RoundSummary> {
     await this.stop();
-    await settled();
+    await healed();
     const resent = new Map<string, TransactionResult | string>();
     for (const [transfer, { error, sent, resend }] of this.failed) {
       if (DEFINITE_NO.has(error) || !sent) continue;
