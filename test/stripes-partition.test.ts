@@ -26,12 +26,15 @@ const unavailable = netnsUnavailable();
 const required = process.env.CI === 'true' || process.env.KILN_REQUIRE_NETNS === '1';
 if (unavailable && !required) console.warn(`stripes partition tests skipped: ${unavailable}`);
 
-const CLIENT_PORT = 7000;
-const PEER_PORT = 7001;
+/** Every member listens on these, on its own address. */
+const [CLIENT_PORT, PEER_PORT] = [7000, 7001];
 /** Small, so that a cut or a pause outlasts it within a few seconds. */
 const TXN_TIMEOUT_MS = 2000;
+/** Few accounts, so that transfers meet: they conflict (WrongExpectedVersionError) and hold each other's streams (StreamBusyError). */
 const ACCOUNTS_PER_STRIPE = 3;
+/** Each account's opening balance. */
 const OPENING = 1000;
+/** Workers transferring at once, each with a client of its own. */
 const WORKERS = 4;
 const SEED = Number(process.env.KILN_BANK_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
