@@ -342,7 +342,16 @@ export async function stripedCluster(
     }
   }
   for (let i = 1; i <= voters; i++) members.push({ name: `v${i}`, voter: true, client: '', peer: `tcp://127.0.0.1:${await port()}`, dataDir: join(root, `v${i}`) });
+  return { file: await writeStripedFile(root, members, persistence), members, stripeNames };
+}
+
+/**
+ * Writes `root/kiln.config.json` for `members` (servers named by their `stripe`, in order of first
+ * appearance, and voters) at the tests' timing, with `limits` if given, and returns its path.
+ */
+export async function writeStripedFile(root: string, members: readonly Member[], persistence: 'restartable' | 'memory', limits?: Record<string, number>): Promise<string> {
   const file = join(root, 'kiln.config.json');
+  const stripeNames = [...new Set(members.flatMap((m) => (m.stripe === undefined ? [] : [m.stripe])))];
   await writeFile(
     file,
     JSON.stringify({
@@ -350,6 +359,7 @@ export async function stripedCluster(
       persistence,
       ...TEST_TIMING,
       reconnectWindowMs: 20_000,
+      ...(limits ? { limits } : {}),
       stripes: stripeNames.map((stripe) => ({
         name: stripe,
         servers: members.filter((m) => m.stripe === stripe).map((m) => ({ name: m.name, listen: [m.client], peer: m.peer, dataDir: m.dataDir })),
@@ -357,7 +367,7 @@ export async function stripedCluster(
       voters: members.filter((m) => m.voter).map((m) => ({ name: m.name, peer: m.peer, dataDir: m.dataDir })),
     }),
   );
-  return { file, members, stripeNames };
+  return file;
 }
 
 /** Starts a member's process; `join` starts a server new to a running group (`--join`); `env` replaces this process's environment. */

@@ -122,7 +122,7 @@ export class ClusterDirectory {
   }
 
   /** A client URL of a stripe's active as far as this server knows, or null. */
-  private activeUrl(stripe: number): string | null {
+  activeUrl(stripe: number): string | null {
     const known = this.actives.get(stripe);
     const server = known && this.layout.stripes[stripe]!.servers.find((s) => s.name === known.name);
     return server?.urls[0] ?? null;

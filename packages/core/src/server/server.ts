@@ -312,6 +312,7 @@ class Server implements KilnServer {
       random: this.random,
       log: this.log,
       keepForced: (forced, prepareLsn) => this.member.keepForcedDecision(forced, prepareLsn),
+      activeUrl: (stripe) => this.presence.directory.activeUrl(stripe),
       ...(this.options.auth?.stripeCredentials ? { credentials: this.options.auth.stripeCredentials } : {}),
     });
   }

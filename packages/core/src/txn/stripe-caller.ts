@@ -4,7 +4,7 @@
  * through failovers as any client does.
  */
 import { Link } from '../client/link.js';
-import { ClientClosedError, TimeoutError } from '../errors.js';
+import { ClientClosedError, ConnectionClosedError, StripeUnavailableError, TimeoutError } from '../errors.js';
 import type { ClusterLayout } from '../cluster/layout.js';
 import type { ConnectionLimits } from '../limits.js';
 import type { StreamEntry } from '../log/record.js';
@@ -28,6 +28,12 @@ export interface StripeCallerOptions {
   random: Random;
   /** What the links present, when the other stripes check credentials. */
   credentials?: Credentials;
+  /**
+   * A client URL of a stripe's active as far as this server knows, or null: a new link dials it
+   * first. A paused server still takes connections and never answers, and a link that dialled it
+   * first, as the first configured, could spend its whole window there.
+   */
+  activeUrl?: (stripe: number) => string | null;
 }
 
 /** A call waiting for room on its stripe's link. */
@@ -88,7 +94,7 @@ export class StripeCaller {
         },
         (error) => {
           this.answered(stripe);
-          reject(error);
+          reject(this.unavailable(stripe, error));
         },
       );
     };
@@ -97,6 +103,16 @@ export class StripeCaller {
     const call = { op, sinceMs: this.options.clock.monotonicMs(), send, refuse: reject };
     if (waiting) waiting.push(call);
     else this.waiting.set(stripe, [call]);
+  }
+
+  /**
+   * A link that gave up fails its calls with `ConnectionClosedError`; a coordinator passes a
+   * prepare's failure on to its client, which would take a bare one for the coordinator's own
+   * stripe being out of reach. Named, it says which stripe was.
+   */
+  private unavailable(stripe: number, error: unknown): unknown {
+    if (!(error instanceof ConnectionClosedError)) return error;
+    return new StripeUnavailableError(this.options.layout.stripes[stripe]!.name, error.message, { cause: error });
   }
 
   /** A call to `stripe` was answered: the next waiting ones go. */
@@ -139,7 +155,9 @@ export class StripeCaller {
     const existing = this.links.get(stripe);
     if (existing && !this.closed) return existing;
     const { layout, transports, limits, callTimeoutMs, clock, timers, random, self, credentials } = this.options;
-    const urls = layout.stripes[stripe]!.servers.flatMap((s) => [...s.urls]);
+    const configured = layout.stripes[stripe]!.servers.flatMap((s) => [...s.urls]);
+    const active = this.options.activeUrl?.(stripe);
+    const urls = active && configured.includes(active) ? [active, ...configured.filter((url) => url !== active)] : configured;
     const link = new Link({ urls, transports, limits, hello: { name: `${self}-txn`, ...(credentials ? { credentials } : {}) }, requestTimeoutMs: callTimeoutMs, reconnectWindowMs: callTimeoutMs, serverSilenceMs: Math.min(2_000, callTimeoutMs), clock, timers, random });
     // A link that gave up is made again on the next call.
     link.status$.subscribe((status) => {

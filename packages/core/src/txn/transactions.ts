@@ -44,6 +44,8 @@ export interface TransactionsOptions {
   keepForced: (forced: ForcedDecision, prepareLsn: number) => Promise<void>;
   /** What this server presents to other stripes' actives, when they check credentials. */
   credentials?: Credentials;
+  /** A client URL of a stripe's active as far as this server knows, or null (see {@link StripeCallerOptions.activeUrl}). */
+  activeUrl?: (stripe: number) => string | null;
 }
 
 
@@ -58,8 +60,8 @@ export class Transactions {
   private active = false;
 
   constructor(private readonly options: TransactionsOptions) {
-    const { name, layout, transports, limits, txnTimeoutMs, clock, timers, random, log, stripe, committer, term, keepForced, credentials } = options;
-    this.caller = new StripeCaller({ self: name, layout, transports, limits, callTimeoutMs: txnTimeoutMs, clock, timers, random, ...(credentials ? { credentials } : {}) });
+    const { name, layout, transports, limits, txnTimeoutMs, clock, timers, random, log, stripe, committer, term, keepForced, credentials, activeUrl } = options;
+    this.caller = new StripeCaller({ self: name, layout, transports, limits, callTimeoutMs: txnTimeoutMs, clock, timers, random, ...(credentials ? { credentials } : {}), ...(activeUrl ? { activeUrl } : {}) });
     this.coordinator = new Coordinator({ stripe, committer, term, caller: this.caller, txnLog: this.txnLog, clock, timers, log });
     this.participant = new Participant({ committer, timers, caller: this.caller, txnLog: this.txnLog, stripeName: (i) => this.stripeName(i), clock, txnTimeoutMs, keepForced });
   }
