@@ -129,4 +129,16 @@ describe('kiln with a mirror group, as an operator sees it', () => {
     await kill(active);
     await pollUntil('the survivor says why it cannot elect', async () => /election for term \d+ cannot complete: 1 of 3 voting members reachable, 2 needed/.test(await logText(root, mirror)), 30_000, 200);
   }, 120_000);
+
+  it('an election among members that are connected but do not answer (paused) says how many answered, not that enough are reachable', async () => {
+    const { root, active, mirror, voter } = await runningGroup(7104, 'memory');
+    active.process!.kill('SIGSTOP');
+    voter.process!.kill('SIGSTOP');
+    try {
+      await pollUntil('the survivor says why it cannot elect', async () => /election for term \d+ cannot complete: 1 of 3 voting members answered within \d+ ms \(3 connected\), 2 needed/.test(await logText(root, mirror)), 30_000, 200);
+    } finally {
+      active.process!.kill('SIGCONT');
+      voter.process!.kill('SIGCONT');
+    }
+  }, 120_000);
 });

@@ -118,7 +118,10 @@ export class Election {
     const reachable = members.filter((m) => m.name === member.self.name || poll.granted.has(m.name) || poll.refused.has(m.name) || this.context.isConnected(m.name)).length;
     const needed = majority(members.length);
     const refusing = poll.refused.size > 0 ? `; ${poll.refused.size} still hear an active` : '';
-    this.context.log(`${member.self.name}: election for term ${member.term + 1} cannot complete: ${reachable} of ${members.length} voting members reachable, ${needed} needed${refusing}`);
+    // Connected members that never answer (paused processes, whose kernels keep the connections) are not enough.
+    const answered = poll.granted.size + poll.refused.size;
+    const heard = reachable < needed ? `${reachable} of ${members.length} voting members reachable` : `${answered} of ${members.length} voting members answered within ${member.options.leaseMs} ms (${reachable} connected)`;
+    this.context.log(`${member.self.name}: election for term ${member.term + 1} cannot complete: ${heard}, ${needed} needed${refusing}`);
   }
 
   /**
