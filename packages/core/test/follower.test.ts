@@ -104,6 +104,30 @@ describe('Follower: what a mirror knows is committed', () => {
   });
 });
 
+// A mirror learns it is back in sync from the active's view, before any append after it: the active
+// lists it only once it holds all the active wrote. Seed 2597087503 (two stripes, memory mode): the
+// active crashed 81 ms after readmitting its mirror, which stayed PASSIVE-SYNCING, never stood, and
+// the stripe had no active for good.
+describe('Follower: back in the in-sync set', () => {
+  it('is PASSIVE-STANDBY, and eligible, once it adopts a view that lists it in sync', async () => {
+    const h = await mirror();
+    const members = [server('a'), server('b')];
+    await h.member.learnView({ term: TERM, version: 1, members, inSync: ['a'] });
+    h.follower.receive(append(0, [record(1)]));
+    await h.follower.idle();
+    expect(h.member.state).toBe('PASSIVE-SYNCING');
+    // Past the quiet period of a member without a disk: only the state keeps it from standing.
+    h.nowMs = 60_000;
+    expect(h.member.eligible).toBe(false);
+    await h.member.learnView({ term: TERM, version: 2, members, inSync: ['a', 'b'] });
+    expect(h.member.state).toBe('PASSIVE-STANDBY');
+    expect(h.member.eligible).toBe(true);
+    // Left out again, it is syncing again.
+    await h.member.learnView({ term: TERM, version: 3, members, inSync: ['a'] });
+    expect(h.member.state).toBe('PASSIVE-SYNCING');
+  });
+});
+
 interface Harness {
   follower: Follower;
   store: CheckedStore;
@@ -113,13 +137,17 @@ interface Harness {
   /** Store writes of records. */
   written: number;
   commit: MirrorCommit;
+  member: MemberState;
+  /** The member's clock, ms. */
+  nowMs: number;
 }
 
 /** Mirror `b` of active `a` in term {@link TERM}, over an empty memory store. */
 async function mirror(): Promise<Harness> {
   const store = checkedStore(memoryStore(), defaultLogLimits);
   await store.open();
-  const clock = { monotonicMs: () => 0, wallMs: () => 0 };
+  const harness: Harness = { follower: undefined as unknown as Follower, member: undefined as unknown as MemberState, nowMs: 0, store, sent: [], deferred: [], written: 0, commit: new MirrorCommit() };
+  const clock = { monotonicMs: () => harness.nowMs, wallMs: () => harness.nowMs };
   const member = new MemberState(
     { self: 'b', members: [server('a'), server('b')], electionTimeMs: 5000, mirrorTimeoutMs: 1000, leaseMs: 800 },
     { store, clock, log: () => {}, onFailed: (error) => { throw error; } },
@@ -127,7 +155,7 @@ async function mirror(): Promise<Harness> {
   );
   await member.load(() => {});
   await member.durable.save({ term: TERM });
-  const harness: Harness = { follower: undefined as unknown as Follower, store, sent: [], deferred: [], written: 0, commit: new MirrorCommit() };
+  harness.member = member;
   const append = store.append.bind(store);
   store.append = (records) => {
     harness.written++;

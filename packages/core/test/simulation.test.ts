@@ -386,6 +386,15 @@ if (single !== undefined) {
       }
     });
 
+    it('elects the mirror its active readmitted just before it crashed (seed 2597087503, two stripes, memory mode, 200 operations)', async () => {
+      // sa1 recorded view 3 with sa2 back in sync and crashed 81 ms later, before another append
+      // told sa2; sa2 held the writes but stayed PASSIVE-SYNCING and never stood, and sa1 came back
+      // empty and stood down for it: stripe a had no active for good (its writes unreachable).
+      const result = await runSeed(2597087503, { ...options, ops: 200, swarm: { ...options.swarm, stripes: 2, clockDrift: 0.01 } });
+      expect(result.stats.faults).toContain('4746ms crash sa1 for 1047 ms');
+      expect(result.ok, report(result)).toBe(true);
+    });
+
     /** A group without disks for seeds 1 to 3, elected once; `scene` runs on each, and the group is shut down after. */
     async function onMemoryGroups(
       members: ReadonlyArray<{ name: string; role?: 'voter' }>,
