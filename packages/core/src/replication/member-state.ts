@@ -145,11 +145,12 @@ export class MemberState {
   /** Follows a view: who to talk to, whether this member is in sync, and whether it is a member still. */
   adoptView(view: GroupView): void {
     this.view = view;
-    const inSync = this.self.kind === 'server' && view.inSync.includes(this.self.name);
-    if (this.state === 'PASSIVE-STANDBY' && !inSync && this.self.kind === 'server') this.state = 'PASSIVE-SYNCING';
-    // An active lists a mirror in sync once it holds all the active wrote: the view says so even
-    // when the active falls silent before its next append could (else the mirror never stands).
-    if (this.state === 'PASSIVE-SYNCING' && inSync) this.state = 'PASSIVE-STANDBY';
+    // A mirror is standby exactly while the view lists it in sync. An active lists a mirror in sync
+    // once it holds all the active wrote: the view says so even when the active falls silent
+    // before its next append could (else the mirror never stands).
+    if (this.self.kind === 'server' && (this.state === 'PASSIVE-STANDBY' || this.state === 'PASSIVE-SYNCING')) {
+      this.state = view.inSync.includes(this.self.name) ? 'PASSIVE-STANDBY' : 'PASSIVE-SYNCING';
+    }
     const member = view.members.some((m) => m.name === this.self.name);
     if (!member && !this.removed) this.context.log(`${this.self.name}: removed from the group (view ${view.version}); it takes no further part`);
     this.removed = !member;
