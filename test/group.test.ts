@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encode } from '@msgpack/msgpack';
 import { defaultConnectionLimits, inProcessTransport, type GroupMemberConfig, type KilnServer, type ServerOptions, type Transport } from '@kiln/core';
 import { connect, type KilnClient } from '@kiln/core/client';
-import { activeOf, memoryMember, startInProcessMember } from './support/cluster.js';
+import { activeOf, memoryMember, startInProcessMember, TEST_TIMING } from './support/cluster.js';
 import { rawSession } from './support/wire.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -71,11 +71,6 @@ describe('a transaction of nearly a frame, in a mirror group', () => {
   // fields was written and never shipped: the active waited for its mirrors for ever, and nothing
   // after it committed either.
   it("is refused with InvalidArgumentError when its record would not fit an append frame, and the group goes on", async () => {
-    const transport = inProcessTransport();
-    const servers = await startGroup(transport, ['a', 'b', 'c']);
-    const active = await activeOf(servers);
-    const raw = await rawSession(transport, `memory://${active}`);
-    cleanups.push(async () => raw.connection.close('test done'));
     const frameBytesMax = defaultConnectionLimits.frameBytesMax;
     /** A transaction whose request frame takes `frameBytesMax - under` bytes. */
     const sized = (seq: number, under: number): unknown[] => {
@@ -83,13 +78,28 @@ describe('a transaction of nearly a frame, in a mirror group', () => {
       const n = frameBytesMax - under - 1_000;
       return args(n + frameBytesMax - under - encode([1, 1, 'transact', args(n)]).length);
     };
+    // Built before the group starts: encoding 4 MiB twice holds the one event loop the whole group
+    // shares for about 100 ms a request, and the leases are the slower timing's for the same reason.
+    const overFrame = sized(1, 0);
+    const underFrame = sized(2, 2_000);
+    const transport = inProcessTransport();
+    const members = membersOf(['a', 'b', 'c']);
+    const servers = new Map<string, KilnServer>();
+    for (const name of ['a', 'b', 'c']) {
+      const server = await startInProcessMember(transport, members, name, { timing: TEST_TIMING });
+      cleanups.push(() => server.close());
+      servers.set(name, server);
+    }
+    const active = await activeOf(servers);
+    const raw = await rawSession(transport, `memory://${active}`);
+    cleanups.push(async () => raw.connection.close('test done'));
     const answer = (args: unknown[]): Promise<unknown> =>
       Promise.race([
         raw.request('transact', args).then((result) => result, (error: { body?: { name?: string } }) => error.body?.name),
         new Promise((resolve) => setTimeout(() => resolve('no answer within 5 s'), 5_000)),
       ]);
-    expect(await answer(sized(1, 0))).toBe('InvalidArgumentError');
-    expect(await answer(sized(2, 2_000))).toEqual([1, [['s-2', 0, 1]]]);
+    expect(await answer(overFrame)).toBe('InvalidArgumentError');
+    expect(await answer(underFrame)).toEqual([1, [['s-2', 0, 1]]]);
     const client = await connect(['memory://a', 'memory://b', 'memory://c'], { transports: [transport] });
     cleanups.push(() => client.close());
     expect(await client.append('after', [{ type: 'E', data: 1 }])).toMatchObject({ firstVersion: 0 });
