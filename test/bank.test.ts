@@ -10,9 +10,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SlotTable } from '@kiln/core';
-import { connect, KilnError, type KilnClient } from '@kiln/core/client';
+import { connect, KilnError } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { inSyncActive, kill, killAllMembers, launch, pollUntil, seededRandom, stripedCluster } from './support/cluster.js';
+import { checkerPass, movementsOf, tally, type Movement } from './support/bank.js';
 import { streamsByStripe } from './support/stripes.js';
 
 const KILLS_PER_STRIPE = 10;
@@ -24,23 +25,6 @@ afterAll(async () => {
   killAllMembers();
   if (!process.env.KILN_KEEP) await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
-
-interface Movement {
-  transfer: string;
-  delta: number;
-  /** The other account of a transfer. */
-  other?: string;
-}
-
-/** An account's movements, in version order. */
-async function movementsOf(client: KilnClient, account: string): Promise<Movement[]> {
-  const out: Movement[] = [];
-  for (;;) {
-    const page = await client.read(account, { fromVersion: out.length, maxCount: 1000 });
-    if (page.length === 0) return out;
-    out.push(...page.map((e) => e.data as Movement));
-  }
-}
 
 describe('transfers between accounts on two stripes under SIGKILL of either active', () => {
   it('keep the total, never fracture a read, and lose or double nothing acknowledged', async () => {
@@ -93,26 +77,10 @@ describe('transfers between accounts on two stripes under SIGKILL of either acti
     const totals: number[] = [];
     const checker = async (): Promise<void> => {
       while (running) {
-        const read = new Map<string, Set<string>>();
-        const order: string[] = [];
-        let total = 0;
-        const movementsRead: Array<[string, Movement]> = [];
-        for (const account of all) {
-          const movements = await movementsOf(client, account).catch(() => undefined);
-          if (!movements) break;
-          read.set(account, new Set(movements.map((m) => m.transfer)));
-          order.push(account);
-          for (const m of movements) movementsRead.push([account, m]);
-        }
-        if (order.length < all.length) continue;
-        for (const [account, m] of movementsRead) {
-          if (m.other !== undefined && !read.get(m.other)!.has(m.transfer)) {
-            if (order.indexOf(m.other) > order.indexOf(account)) fractured.push(`${m.transfer}: seen on ${account}, then not on ${m.other}`);
-            continue; // committed between the reads of its two accounts
-          }
-          total += m.delta;
-        }
-        totals.push(total);
+        const pass = await checkerPass(client, all);
+        if (!pass) continue;
+        fractured.push(...pass.fractured);
+        totals.push(pass.total);
       }
     };
 
@@ -136,12 +104,9 @@ describe('transfers between accounts on two stripes under SIGKILL of either acti
     await Promise.all(stripeServers.map(inSyncActive));
     const final = new Map<string, Movement[]>();
     for (const account of all) final.set(account, await movementsOf(client, account));
-    const total = [...final.values()].flat().reduce((sum, m) => sum + m.delta, 0);
+    const { parts, total } = tally(final);
     expect(total, 'the money in total').toBe(OPENING * all.length);
     // Each transfer is on both of its accounts or on neither, once each.
-    const parts = new Map<string, number>();
-    for (const movements of final.values()) for (const m of movements) parts.set(m.transfer, (parts.get(m.transfer) ?? 0) + 1);
-    parts.delete('opening');
     expect([...parts].filter(([, n]) => n !== 2), 'transfers on one side only, or twice').toEqual([]);
     expect([...acknowledged].filter((t) => !parts.has(t)), 'acknowledged transfers lost').toEqual([]);
     expect(fractured, 'fractured reads').toEqual([]);
