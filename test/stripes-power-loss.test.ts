@@ -35,6 +35,8 @@ const OPENING = 1000;
 const TRANSFERERS = 3;
 /** Acknowledged transfers resent after each cut, besides each transferer's last. */
 const RESENDS = 5;
+/** Small images: fsck and copies of them take less of each cut. */
+const IMAGE_MIB = 32;
 
 const roots: string[] = [];
 const members: Member[] = [];
@@ -73,7 +75,7 @@ async function bankOnImages(random: ReturnType<typeof seededRandom>) {
   const { file, members: mine, stripeNames } = await stripedCluster(2, 2, 1, root, random, 'restartable');
   members.push(...mine);
   const images = new Map<Member, LoopImage>();
-  for (const m of mine) images.set(m, await makeImage(join(root, `${m.name}-0.img`), m.dataDir));
+  for (const m of mine) images.set(m, await makeImage(join(root, `${m.name}-0.img`), m.dataDir, IMAGE_MIB));
   for (const m of mine) launch(file, m);
   const stripeServers = stripeNames.map((name) => mine.filter((m) => m.stripe === name));
   await Promise.all(stripeServers.map(inSyncActive));
@@ -95,8 +97,14 @@ function startLoad(urls: string[], accounts: string[][], random: ReturnType<type
   const fractured: string[] = [];
   const all = accounts.flat();
   let running = true;
-  const transferer = async (w: number): Promise<void> => {
+  const mine: KilnClient[] = [];
+  const ownClient = async (): Promise<KilnClient> => {
     const client = await clientOf(urls);
+    mine.push(client);
+    return client;
+  };
+  const transferer = async (w: number): Promise<void> => {
+    const client = await ownClient();
     // The transact request as it last went to a stripe: the one that answered, once it resolves.
     const raw = client as unknown as Raw;
     const send = raw.router.request.bind(raw.router);
@@ -123,7 +131,7 @@ function startLoad(urls: string[], accounts: string[][], random: ReturnType<type
     }
   };
   const checker = async (): Promise<void> => {
-    const client = await clientOf(urls);
+    const client = await ownClient();
     while (running) {
       const pass = await checkerPass(client, all);
       if (!pass) continue;
@@ -139,8 +147,9 @@ function startLoad(urls: string[], accounts: string[][], random: ReturnType<type
     /** Stops the load; `closeFirst` closes its clients at once (their servers are gone), failing what they still wait for. */
     async stop(closeFirst = false): Promise<void> {
       running = false;
-      if (closeFirst) await Promise.all(clients.splice(0).map((client) => client.close()));
+      if (closeFirst) await Promise.all(mine.map((client) => client.close()));
       await Promise.all(loops);
+      await Promise.all(mine.map((client) => client.close()));
     },
   };
 }
@@ -154,6 +163,8 @@ function startLoad(urls: string[], accounts: string[][], random: ReturnType<type
 async function checkAfterCut(bank: Awaited<ReturnType<typeof bankOnImages>>, acked: readonly Acked[], load: ReturnType<typeof startLoad>, random: ReturnType<typeof seededRandom>): Promise<string> {
   const actives = await Promise.all(bank.stripeServers.map(inSyncActive));
   const open = await Promise.all(actives.map((m) => clientOf([m.client], 0)));
+  const resender = await clientOf(bank.urls);
+  const reader = await clientOf(bank.urls);
   let left: unknown[] = [];
   await pollUntil('every transaction over both stripes to end', async () => {
     left = (await Promise.all(open.map((client) => client.openTransactions()))).flat();
@@ -162,11 +173,9 @@ async function checkAfterCut(bank: Awaited<ReturnType<typeof bankOnImages>>, ack
     throw new Error(`${error.message}; still open: ${JSON.stringify(left)}`);
   });
 
-  const resender = (await clientOf(bank.urls)) as unknown as Raw;
   const resent = [...Array.from({ length: Math.min(RESENDS, acked.length) }, () => acked[random.int(0, acked.length - 1)]!), ...acked.slice(-TRANSFERERS)];
-  for (const { transfer, request, result } of resent) expect(await resender.router.request(0, 'transact', request), `resend of ${transfer}`).toEqual(result);
+  for (const { transfer, request, result } of resent) expect(await (resender as unknown as Raw).router.request(0, 'transact', request), `resend of ${transfer}`).toEqual(result);
 
-  const reader = await clientOf(bank.urls);
   const final = new Map<string, Movement[]>();
   for (const account of bank.accounts.flat()) final.set(account, await movementsOf(reader, account));
   const { parts, total } = tally(final);
@@ -181,13 +190,14 @@ async function checkAfterCut(bank: Awaited<ReturnType<typeof bankOnImages>>, ack
     const lastLsn = (await statusOf(actives[i]!.client))!.lastLsn;
     await mirrorsMatch(actives[i]!, servers, lastLsn);
   }
+  await Promise.all([...open, resender, reader].map((client) => client.close()));
   return `${acked.length} transfers acknowledged, all present once; ${parts.size} committed; ${resent.length} resends answered as first; ${load.totals.length} checker passes, all at ${OPENING * all}; no transaction open; each stripe's servers agree`;
 }
 
 describe.skipIf(!RUNS)('power loss under transfers over two stripes (loop-device images)', () => {
   console.log(`stripes power-loss seed ${SEED} (replay with KILN_STRIPES_POWER_SEED=${SEED})`);
 
-  it(`${COORDINATED_CUTS} power cuts of every member at once lose and double nothing acknowledged, and leave no transaction open`, async () => {
+  it(`${COORDINATED_CUTS} power cuts of every member at once lose and double nothing acknowledged, and leave no transaction open`, async ({ signal }) => {
     const random = seededRandom(SEED);
     const bank = await bankOnImages(random);
     const acked: Acked[] = [];
@@ -204,12 +214,13 @@ describe.skipIf(!RUNS)('power loss under transfers over two stripes (loop-device
       // Every answer the transferers got was sent before the members stopped: each must survive.
       await load.stop(true);
       acked.push(...load.acked);
+      signal.throwIfAborted(); // timed out: afterAll is unmounting the images
       await restartOnCopies(bank.file, bank.images, copies);
       console.log(`coordinated power cut ${cut} (after ${load.acked.length} transfers): ${await checkAfterCut(bank, acked, load, random)}`);
     }
-  }, 60_000);
+  }, 90_000);
 
-  it("a power cut of the coordinator stripe's active alone, then of the participant stripe's, mid-load, loses nothing acknowledged", async () => {
+  it("a power cut of the coordinator stripe's active alone, then of the participant stripe's, mid-load, loses nothing acknowledged", async ({ signal }) => {
     const random = seededRandom(SEED + 1);
     const bank = await bankOnImages(random);
     const acked: Acked[] = [];
@@ -224,11 +235,12 @@ describe.skipIf(!RUNS)('power loss under transfers over two stripes (loop-device
       await kill(active);
       const before = load.acked.length;
       await pollUntil(`transfers after the ${role} stripe's active lost power`, () => load.acked.length >= before + 5, 30_000);
+      signal.throwIfAborted();
       await restartOnCopies(bank.file, bank.images, new Map([[active, copy]]));
       await inSyncActive(servers);
       await load.stop();
       acked.push(...load.acked);
       console.log(`power cut of the ${role} stripe's active ${active.name} (after ${before} transfers): ${await checkAfterCut(bank, acked, load, random)}`);
     }
-  }, 60_000);
+  }, 90_000);
 });
