@@ -17,7 +17,6 @@ import { tcpTransport } from '@kiln/transport-tcp';
 import { checkLog, Ledger, readWholeLog, type LedgerTxn } from './support/processes/load.js';
 import {
   cluster,
-  digestOf,
   inSyncActive,
   kill,
   killAllKilns,
@@ -30,7 +29,8 @@ import {
   type KilnProcess,
   type Member,
 } from './support/cluster.js';
-import { checkLoopImagesWork, copyImage, makeImage, mountCopy, removeAllImages, runsOnLoopImages, stopForCopy, unmountImage, type LoopImage } from './support/loop-image.js';
+import { checkLoopImagesWork, copyImage, makeImage, mountCopy, removeAllImages, runsOnLoopImages, unmountImage, type LoopImage } from './support/loop-image.js';
+import { mirrorsMatch, powerCut, restartOnCopies } from './support/power-cut.js';
 
 const SEED = Number(process.env.KILN_POWER_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** Root, or CI (which must fail, not skip, without loop devices). */
@@ -98,14 +98,6 @@ function startWriters(urls: string[], ledger: Ledger, tag: string, random: Retur
 /** The transactions acknowledged before `cutAtMs`: those the cut must not lose. */
 function ackedBefore(ledger: Ledger, cutAtMs: number): LedgerTxn[] {
   return ledger.acked().filter((txn) => txn.ackedAtMs! < cutAtMs);
-}
-
-/** Stops the processes, then copies every image at once: the disks a power cut would leave. Returns when the copies began. */
-async function powerCut(pids: readonly number[], images: ReadonlyArray<{ image: LoopImage; copy: string }>): Promise<number> {
-  await stopForCopy(pids);
-  const cutAtMs = performance.now();
-  await Promise.all(images.map(({ image, copy }) => copyImage(image, copy)));
-  return cutAtMs;
 }
 
 beforeAll(() => {
@@ -184,28 +176,6 @@ async function groupOnImages(random: ReturnType<typeof seededRandom>): Promise<{
   const servers = members.filter((m) => !m.voter);
   await inSyncActive(servers);
   return { root, members, servers, file, images };
-}
-
-/** Replaces each member's image with its copy (after fsck), runs `beforeStart` on it, and starts the member again. */
-async function restartOnCopies(file: string, images: Map<Member, LoopImage>, copies: Map<Member, string>, beforeStart?: (m: Member) => Promise<void>): Promise<void> {
-  for (const [m, copy] of copies) {
-    await unmountImage(images.get(m)!);
-    images.set(m, await mountCopy(copy, m.dataDir));
-    await beforeStart?.(m);
-    launch(file, m);
-  }
-}
-
-/** Waits until every server holds the same log as the active through its last LSN. */
-async function mirrorsMatch(active: Member, servers: readonly Member[], lastLsn: number): Promise<void> {
-  const expected = await digestOf(active.client, lastLsn);
-  for (const m of servers) {
-    if (m === active) continue;
-    await pollUntil(`${m.name} to hold the active's log through LSN ${lastLsn}`, async () => {
-      const digest = await digestOf(m.client, lastLsn).catch(() => undefined);
-      return digest?.throughLsn === lastLsn && digest.digest === expected.digest;
-    }, 30_000, 100);
-  }
 }
 
 describe.skipIf(!RUNS)('power loss of a mirror group (loop-device images)', () => {
