@@ -8,7 +8,9 @@
 // stripes-partition.test.ts: no transaction over both stripes committed while bravo's first
 // server was paused, though the client reached bravo's new active). A call that waited for room
 // (past `inFlightMax` to one stripe) is sent with only what is left of its window, so that a
-// transaction fails within about `txnTimeoutMs` as docs/transactions.md says, not twice that.
+// transaction fails within about `txnTimeoutMs` as docs/transactions.md says, not twice that; and
+// it goes at the turn's end, not on a link that is giving up (whose close failed it with
+// ClientClosedError, which the coordinator passed on to its client).
 import { decode, encode } from '@msgpack/msgpack';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClusterLayout } from '../src/cluster/layout.js';
@@ -154,5 +156,24 @@ describe('StripeCaller', () => {
     time.fireSweeps();
     await turns(1);
     expect(second, '1000 ms after it was made').toBeInstanceOf(TimeoutError);
+  });
+
+  it('fails a call that waited for room behind calls to a stripe gone out of reach with StripeUnavailableError too, never ClientClosedError', async () => {
+    const time = manualTime();
+    const caller = callerOf({ clock: time.clock, timers: time.timers, callTimeoutMs: 1000, limits: { ...defaultConnectionLimits, inFlightMax: 1 } });
+    const prepare = (n: number) => new Promise((resolve, reject) => caller.prepare(1, { txnId: `c#${n}/0.1.${n}`, coordinator: 0, participants: [0, 1], part: { clientId: 'c', seq: n, appends: [] } }, resolve, reject)).catch((error: unknown) => error);
+    const first = prepare(1);
+    await time.waitForTimer();
+    time.advance(500);
+    const second = prepare(2);
+    // The link's window runs out: the first fails, and the second, within its own window, goes
+    // next, on a new link, which finds no server either.
+    time.advance(600);
+    time.fireAllButSweeps();
+    expect(await first).toSatisfy((e) => e instanceof StripeUnavailableError && e.stripe === 'bravo');
+    await time.waitForTimer();
+    time.advance(1000);
+    time.fireAllButSweeps();
+    expect(await second).toSatisfy((e) => e instanceof StripeUnavailableError && e.stripe === 'bravo');
   });
 });

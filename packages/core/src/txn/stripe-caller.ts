@@ -51,7 +51,7 @@ export class StripeCaller {
   private readonly unanswered = new Map<number, number>();
   /** Calls waiting for room, by stripe, in the order they came. */
   private readonly waiting = new Map<number, WaitingCall[]>();
-  /** Stripes whose waiting calls are being sent: a call refused at once, in that loop, does not start another. */
+  /** Stripes whose waiting calls are to be sent at this turn's end. */
   private readonly sending = new Set<number>();
   private closed = false;
 
@@ -118,12 +118,25 @@ export class StripeCaller {
     return new StripeUnavailableError(this.options.layout.stripes[stripe]!.name, error.message, { cause: error });
   }
 
-  /** A call to `stripe` was answered: the next waiting ones go. */
+  /**
+   * A call to `stripe` was answered: the next waiting ones go, at this turn's end. A link that
+   * gives up fails its calls before it says it failed (and is made again): a call sent on it from
+   * within that failure would fail with the link's close, as `ClientClosedError`.
+   */
   private answered(stripe: number): void {
     this.unanswered.set(stripe, this.unanswered.get(stripe)! - 1);
-    const waiting = this.waiting.get(stripe);
-    if (!waiting || this.sending.has(stripe)) return;
+    if (!this.waiting.has(stripe) || this.sending.has(stripe)) return;
     this.sending.add(stripe);
+    this.options.timers.defer(() => {
+      this.sending.delete(stripe);
+      this.sendWaiting(stripe);
+    });
+  }
+
+  /** Sends the calls waiting for `stripe` while there is room, in order. */
+  private sendWaiting(stripe: number): void {
+    const waiting = this.waiting.get(stripe);
+    if (!waiting) return;
     const { callTimeoutMs, limits, clock } = this.options;
     while (waiting.length > 0 && this.unanswered.get(stripe)! < limits.inFlightMax) {
       const call = waiting.shift()!;
@@ -133,7 +146,6 @@ export class StripeCaller {
       else call.send(callTimeoutMs - waitedMs);
     }
     if (waiting.length === 0) this.waiting.delete(stripe);
-    this.sending.delete(stripe);
   }
 
   /**
