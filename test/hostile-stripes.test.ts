@@ -2,13 +2,14 @@
 // operations one stripe's servers send another (prepare, decide) are on the wire for anyone to
 // send, and must not let a stripe take a stream the slot table gives another: every stream lives
 // on exactly one stripe. And a cluster file whose address reaches a server of another cluster
-// must not make `kiln status` take that server for the member the file names.
+// must not make `kiln status` take that server for the member the file names. And transactions
+// queued behind prepares to a stripe gone out of reach fail with typed errors, never ClientClosedError.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from '@msgpack/msgpack';
 import { clusterLayoutOf, createServer, defaultConnectionLimits, validateClusterConfig, type KilnServer } from '@kiln/core';
-import { connect, type KilnClient } from '@kiln/core/client';
+import { connect, StripeUnavailableError, TimeoutError, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -158,6 +159,32 @@ describe('a client that pipelines thousands of transactions over several stripes
     flood.destroy();
     await bystander.append(floodB[0]!, [{ type: 'After', data: 1 }]);
   }, 60_000);
+});
+
+describe('transactions over several stripes waiting for room behind prepares to a stripe gone', () => {
+  // Alpha's link to beta gave up and failed its calls; a prepare waiting for room went out on that
+  // dying link, failed with its close, and the client got ClientClosedError ('the client is
+  // closed', as a RemoteError) for a transaction alpha had aborted.
+  it("each fail with a typed error saying beta could not vote, never ClientClosedError, and write nothing", async () => {
+    stripes = await startStripes(2, [], { inFlightMax: 2, txnTimeoutMs: 1000 });
+    const [onAlpha, onBeta] = streamsByStripe(stripes.layout, 'queued', 3) as [string[], string[]];
+    // One client each: a connection takes two requests at a time here.
+    const senders = [await open(stripes.urls[0]!), await open(stripes.urls[0]!), await open(stripes.urls[0]!)];
+    await senders[0]!.transact([{ stream: onAlpha[0]!, events: [{ type: 'Opened', data: 0 }] }, { stream: onBeta[0]!, events: [{ type: 'Opened', data: 0 }] }]);
+    await stripes.stop(1);
+    const since = performance.now();
+    const transfer = (i: number) =>
+      senders[i]!.transact([{ stream: onAlpha[i]!, events: [{ type: 'T', data: i }] }, { stream: onBeta[i]!, events: [{ type: 'T', data: i }] }]).catch((error: unknown) => error);
+    // Alpha's calls to beta fill its two slots, and the next prepares wait for room, the last one from half a window later.
+    const outcomes = [transfer(0), transfer(1)];
+    await pollUntil('half a txnTimeoutMs', () => performance.now() - since >= 500);
+    outcomes.push(transfer(2));
+    for (const error of await Promise.all(outcomes)) {
+      expect(error).toSatisfy((e) => (e instanceof StripeUnavailableError && e.stripe === 'beta' && e.transactionFate === 'not-committed') || (e instanceof TimeoutError && e.operation === 'prepare'));
+    }
+    for (const stream of onAlpha) expect((await senders[0]!.read(stream)).filter((e) => e.type === 'T')).toEqual([]);
+    expect(await senders[0]!.openTransactions()).toEqual([]);
+  });
 });
 
 describe('a transaction over several stripes of exactly frameBytesMax', () => {

@@ -36,7 +36,7 @@ export {
   LogOrderError,
 } from './errors/store.js';
 export { NotActiveError, ServerShuttingDownError, ServerFailedError, MirrorNotInSyncError, MirrorBehindError } from './errors/server.js';
-export { WrongStripeError, CrossStripeTransactionError, StripeUnavailableError, StripeEpochChangedError, PositionAheadError } from './errors/stripe.js';
+export { WrongStripeError, CrossStripeTransactionError, StripeUnavailableError, StripeEpochChangedError, PositionAheadError, type TransactionFate } from './errors/stripe.js';
 export { StreamBusyError, TransactionInDoubtError } from './errors/transaction.js';
 export { AuthenticationError, PermissionDeniedError, type Permission } from './errors/auth.js';
 export { RemoteError, errorToWire, errorFromWire, type WireError } from './errors/wire.js';

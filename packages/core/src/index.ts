@@ -58,6 +58,7 @@ export {
   errorToWire,
   type ErrorFields,
   type Permission,
+  type TransactionFate,
   type WireError,
 } from './errors.js';
 export { assert, AssertionFailure } from './assert.js';

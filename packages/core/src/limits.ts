@@ -57,7 +57,8 @@ export interface LogLimits {
   scanYieldEvery: number;
   /**
    * Time a coordinator gives every participant of a transaction over several stripes to vote
-   * before it decides abort; also the longest one server's call to another stripe may take.
+   * before it decides abort; also the longest one server's call to another stripe may take, its
+   * wait for room past `inFlightMax` calls to that stripe included.
    * @default 10000
    */
   txnTimeoutMs: number;

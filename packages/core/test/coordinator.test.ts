@@ -2,9 +2,12 @@
 // when the test says: a decision goes after the client's answer, in front of the next prepare to
 // that participant (one write for both there), or after TXN_DECISION_DELAY_MAX_MS when none comes;
 // once none came in time, a lone decision goes at the turn's end, until prepares follow fast again.
+// And a transaction aborted because a participant's stripe was out of reach tells its client it
+// was not committed, where the client's own link giving up cannot know.
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { Committer } from '../src/commit/committer.js';
+import { errorFromWire, errorToWire, StripeUnavailableError } from '../src/errors.js';
 import { defaultLogLimits, TXN_DECISION_DELAY_MAX_MS } from '../src/limits.js';
 import { encodeEvents } from '../src/log/events.js';
 import type { TransactionAppend, TransactionRequest } from '../src/protocol/messages.js';
@@ -26,13 +29,18 @@ async function coordinatorHarness() {
   /** Every call to stripe 1, in the order sent: `prepare c#1`, `decide c#1`. */
   const calls: string[] = [];
   const votes = new Map<string, () => void>();
+  const refusals = new Map<string, (error: unknown) => void>();
   const sent = (op: string, args: PrepareRequest | DecideRequest): string => {
     const name = args.txnId.split('/')[0]!;
     calls.push(`${op} ${name}`);
     return name;
   };
   const caller = {
-    prepare: (_stripe: number, args: PrepareRequest, voted: (entries: []) => void) => votes.set(sent('prepare', args), () => voted([])),
+    prepare: (_stripe: number, args: PrepareRequest, voted: (entries: []) => void, refused: (error: unknown) => void) => {
+      const name = sent('prepare', args);
+      refusals.set(name, refused);
+      votes.set(name, () => voted([]));
+    },
     decide: (_stripe: number, args: DecideRequest, told: () => void) => (sent('decide', args), told()),
   } as unknown as StripeCaller;
   /** The coordinator's monotonic clock, moved by the test (`advance`). */
@@ -49,8 +57,10 @@ async function coordinatorHarness() {
   };
   /** Stripe 1 votes yes for `c#n`. */
   const vote = (n: number): void => votes.get(`c#${n}`)!();
+  /** Stripe 1's prepare of `c#n` fails with `error`. */
+  const refuse = (n: number, error: unknown): void => refusals.get(`c#${n}`)!(error);
   const advance = (ms: number): void => void (nowMs += ms);
-  return { coordinator, calls, start, vote, fire, advance };
+  return { coordinator, calls, start, vote, refuse, fire, advance };
 }
 
 describe('Coordinator', () => {
@@ -132,5 +142,15 @@ describe('Coordinator', () => {
     fire(TXN_DECISION_DELAY_MAX_MS);
     await turns(2);
     expect(calls).toEqual(['prepare c#1', 'prepare c#2']);
+  });
+
+  it("says a transaction was not committed when a participant's stripe was out of reach, to its client too", async () => {
+    const { start, refuse } = await coordinatorHarness();
+    const { result } = await start(1);
+    refuse(1, new StripeUnavailableError('bravo', 'no server answered within 10000 ms'));
+    const error = await result.catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'StripeUnavailableError', stripe: 'bravo', transactionFate: 'not-committed' });
+    expect((error as Error).message).toMatch(/the transaction was not committed/);
+    expect(errorFromWire(errorToWire(error))).toMatchObject({ stripe: 'bravo', transactionFate: 'not-committed' });
   });
 });

@@ -6,12 +6,16 @@
 // answers, and a link that dialled it first, as the first configured, spent its whole window
 // there whenever the window was no longer than the dial's (found with SIGSTOP in
 // stripes-partition.test.ts: no transaction over both stripes committed while bravo's first
-// server was paused, though the client reached bravo's new active).
+// server was paused, though the client reached bravo's new active). A call that waited for room
+// (past `inFlightMax` to one stripe) is sent with only what is left of its window, so that a
+// transaction fails within about `txnTimeoutMs` as docs/transactions.md says, not twice that; and
+// it goes at the turn's end, not on a link that is giving up (whose close failed it with
+// ClientClosedError, which the coordinator passed on to its client).
 import { decode, encode } from '@msgpack/msgpack';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClusterLayout } from '../src/cluster/layout.js';
 import { SlotTable } from '../src/cluster/slots.js';
-import { StripeUnavailableError } from '../src/errors.js';
+import { StripeUnavailableError, TimeoutError } from '../src/errors.js';
 import { defaultConnectionLimits, SWEEP_INTERVAL_MS } from '../src/limits.js';
 import { Decision } from '../src/log/record.js';
 import { FrameKind, PROTOCOL_VERSION } from '../src/protocol/frames.js';
@@ -45,8 +49,8 @@ async function paused(url: string): Promise<void> {
   listeners.push(await transport.listen!(url, () => undefined, defaultConnectionLimits));
 }
 
-/** A server at `url` that welcomes a caller and answers every `txnStatus` with `decision`. */
-async function answering(url: string, decision: Decision): Promise<void> {
+/** A server at `url` that welcomes a caller and answers every `txnStatus` with `decision`; with none, it never answers. */
+async function answering(url: string, decision?: Decision): Promise<void> {
   const listener = await transport.listen!(
     url,
     (connection) =>
@@ -55,7 +59,7 @@ async function answering(url: string, decision: Decision): Promise<void> {
         for await (const frame of connection) {
           const [kind, id] = decode(frame) as [number, number];
           if (!greeted) connection.send(encode([FrameKind.Welcome, { version: PROTOCOL_VERSION, server: 'b2', clusterId: 'c' }]));
-          else if (kind === FrameKind.Request) connection.send(encode([FrameKind.Result, id, decision]));
+          else if (kind === FrameKind.Request && decision !== undefined) connection.send(encode([FrameKind.Result, id, decision]));
           greeted = true;
         }
       })(),
@@ -97,6 +101,13 @@ function manualTime() {
         entry.callback();
       }
     },
+    /** Runs the link's sweep once: it times out the requests overdue now. */
+    fireSweeps(): void {
+      for (const entry of [...due].filter((e) => e.delayMs === SWEEP_INTERVAL_MS)) {
+        due.delete(entry);
+        entry.callback();
+      }
+    },
   };
 }
 
@@ -127,5 +138,42 @@ describe('StripeCaller', () => {
     // A window no longer than one dial's wait for a hello: a link that dialled b1 first never reached b2.
     const caller = callerOf({ callTimeoutMs: 1000, activeUrl: (stripe) => (stripe === 1 ? 'memory://caller-b2' : null) });
     expect(await caller.call(1, 'txnStatus', 'c#1/0.1.1')).toBe(Decision.Commit);
+  });
+
+  it('sends a call that waited for room with what is left of its callTimeoutMs, not a whole one more', async () => {
+    await answering('memory://caller-b1');
+    const time = manualTime();
+    const caller = callerOf({ clock: time.clock, timers: time.timers, callTimeoutMs: 1000, limits: { ...defaultConnectionLimits, inFlightMax: 1 } });
+    const first = caller.call(1, 'txnStatus', 'c#1/0.1.1').catch((error: unknown) => error);
+    time.advance(600);
+    let second: unknown = 'unanswered';
+    void caller.call(1, 'txnStatus', 'c#2/0.1.2').catch((error: unknown) => (second = error));
+    // At 1000 ms the first times out; the second, which waited 400 ms for room, goes with 600 ms left.
+    time.advance(400);
+    time.fireSweeps();
+    expect(await first).toBeInstanceOf(TimeoutError);
+    time.advance(600);
+    time.fireSweeps();
+    await turns(1);
+    expect(second, '1000 ms after it was made').toBeInstanceOf(TimeoutError);
+  });
+
+  it('fails a call that waited for room behind calls to a stripe gone out of reach with StripeUnavailableError too, never ClientClosedError', async () => {
+    const time = manualTime();
+    const caller = callerOf({ clock: time.clock, timers: time.timers, callTimeoutMs: 1000, limits: { ...defaultConnectionLimits, inFlightMax: 1 } });
+    const prepare = (n: number) => new Promise((resolve, reject) => caller.prepare(1, { txnId: `c#${n}/0.1.${n}`, coordinator: 0, participants: [0, 1], part: { clientId: 'c', seq: n, appends: [] } }, resolve, reject)).catch((error: unknown) => error);
+    const first = prepare(1);
+    await time.waitForTimer();
+    time.advance(500);
+    const second = prepare(2);
+    // The link's window runs out: the first fails, and the second, within its own window, goes
+    // next, on a new link, which finds no server either.
+    time.advance(600);
+    time.fireAllButSweeps();
+    expect(await first).toSatisfy((e) => e instanceof StripeUnavailableError && e.stripe === 'bravo');
+    await time.waitForTimer();
+    time.advance(1000);
+    time.fireAllButSweeps();
+    expect(await second).toSatisfy((e) => e instanceof StripeUnavailableError && e.stripe === 'bravo');
   });
 });

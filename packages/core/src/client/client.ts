@@ -148,7 +148,10 @@ export class KilnClient {
    * (`account-{42}`, `ledger-{42}`) to keep them on one.
    * @throws WrongExpectedVersionError naming the first stream whose expected version does not hold
    * @throws StreamBusyError when a stream stayed held by another transaction over several stripes through every retry (`busyRetries`)
-   * @throws StripeUnavailableError when the stripe had no reachable active within `reconnectWindowMs`
+   * @throws StripeUnavailableError when the stripe had no reachable active within `reconnectWindowMs`:
+   * its `transactionFate` is `unknown` when the transaction may have committed (read its streams
+   * before sending it again: a new `transact` is a new transaction), `not-committed` when a
+   * participant's stripe had none within the coordinator's `txnTimeoutMs`
    * @throws InvalidArgumentError naming the argument that breaks a rule (`appends[0].events[1].data.amount`)
    */
   transact<Data = unknown>(appends: readonly TransactAppend<Data>[]): Promise<TransactionResult> {

@@ -83,4 +83,5 @@ export {
   RemoteError,
   type ErrorFields,
   type Permission,
+  type TransactionFate,
 } from '../errors.js';

@@ -98,21 +98,22 @@ export class Link {
   }
 
   /** Sends a request (encoded once: a resend sends the same bytes) and checks its result; a malformed one rejects with `ProtocolError`. */
-  request<K extends OperationName>(op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
-    return new Promise<ResultOf<K>>((resolve, reject) => this.send(op, (id) => encodeRequest(id, op, encodeArguments(op, args)), undefined, resolve, reject));
+  request<K extends OperationName>(op: K, args: ArgumentsOf<K>, timeoutMs?: number): Promise<ResultOf<K>> {
+    return new Promise<ResultOf<K>>((resolve, reject) => this.send(op, (id) => encodeRequest(id, op, encodeArguments(op, args)), undefined, resolve, reject, timeoutMs));
   }
 
   /**
    * {@link request} for a request written by hand: `frameOf(id)` gives the bytes the general
    * encoder would, `readResult` reads its result (undefined: not in the form it reads, the general
-   * decoder checks it), and the answer comes to callbacks, without a promise.
+   * decoder checks it), and the answer comes to callbacks, without a promise. `timeoutMs` (at most
+   * `requestTimeoutMs`) bounds a request that already waited elsewhere.
    */
-  send<T>(op: OperationName, frameOf: (id: number) => Uint8Array, readResult: ((reader: FrameReader) => T | undefined) | undefined, resolve: (value: T) => void, reject: (error: unknown) => void): void {
+  send<T>(op: OperationName, frameOf: (id: number) => Uint8Array, readResult: ((reader: FrameReader) => T | undefined) | undefined, resolve: (value: T) => void, reject: (error: unknown) => void, timeoutMs = this.options.requestTimeoutMs): void {
     if (this.closed) return reject(new ClientClosedError());
     if (this.pending.size >= this.options.limits.inFlightMax) return reject(new TooManyInFlightError(this.options.limits.inFlightMax));
     const id = this.nextId++;
     const frame = frameOf(id);
-    this.pending.set(id, { op, frame, deadlineMs: this.options.clock.monotonicMs() + this.options.requestTimeoutMs, resolve: resolve as (value: unknown) => void, reject, readResult });
+    this.pending.set(id, { op, frame, deadlineMs: this.options.clock.monotonicMs() + Math.min(timeoutMs, this.options.requestTimeoutMs), resolve: resolve as (value: unknown) => void, reject, readResult });
     this.transmit(frame, id);
   }
 

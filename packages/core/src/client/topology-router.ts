@@ -16,6 +16,7 @@ import {
   StripeUnavailableError,
   WrongStripeError,
   type KilnError,
+  type TransactionFate,
 } from '../errors.js';
 import type { ArgumentsOf, OperationName, ResultOf } from '../protocol/operations.js';
 import type { Topology } from '../protocol/topology.js';
@@ -167,7 +168,8 @@ export class TopologyRouter implements StripeFacts {
     const answer = link.request(op, args);
     if (!this.striped) return answer;
     return answer.catch((error: unknown) => {
-      throw this.unavailable(stripe, error);
+      // A transaction the link gave up on may have reached the active before it went.
+      throw this.unavailable(stripe, error, op === 'transact' ? 'unknown' : null);
     });
   }
 
@@ -245,10 +247,10 @@ export class TopologyRouter implements StripeFacts {
     });
   }
 
-  /** A link that gave up on its stripe fails with `ConnectionClosedError`: the caller sees which stripe. */
-  private unavailable(stripe: number, error: unknown): unknown {
+  /** A link that gave up on its stripe fails with `ConnectionClosedError`: the caller sees which stripe, and what became of a transaction. */
+  private unavailable(stripe: number, error: unknown, transactionFate: TransactionFate = null): unknown {
     if (!this.striped || !(error instanceof ConnectionClosedError)) return error;
-    return new StripeUnavailableError(this.stripeName(stripe), error.message, { cause: error });
+    return new StripeUnavailableError(this.stripeName(stripe), error.message, { cause: error, transactionFate });
   }
 }
 

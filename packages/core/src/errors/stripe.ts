@@ -64,34 +64,53 @@ export class CrossStripeTransactionError extends KilnError {
 }
 
 /**
+ * What became of a transaction a {@link StripeUnavailableError} ended: `not-committed` (its
+ * coordinator aborted it, nothing was written), `unknown` (the client's link gave up after it may
+ * have been sent: it may have committed), or null when the error ended no transaction (a read).
+ */
+export type TransactionFate = 'not-committed' | 'unknown' | null;
+
+/**
  * No server of a stripe could be reached as its active within the client's `reconnectWindowMs`:
  * operations on that stripe's streams fail with this, while every other stripe keeps serving.
- * Retrying later succeeds once a server of the stripe is back.
+ * Retrying later succeeds once a server of the stripe is back. For a transaction, `transactionFate`
+ * says whether it may have committed: when `unknown`, read its streams before sending it again.
  */
 export class StripeUnavailableError extends KilnError {
   static override readonly name: string = 'StripeUnavailableError';
 
   override readonly retryable = true;
 
+  /** What became of the transaction this error ended, if it ended one. */
+  readonly transactionFate: TransactionFate;
+
   constructor(
     readonly stripe: string,
     /** What the last attempt met. */
     readonly reason: string,
     /** `cause`: the error the stripe's connection failed with. */
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; transactionFate?: TransactionFate },
   ) {
-    super(`stripe '${stripe}' has no reachable active: ${reason}`, options);
+    super(`stripe '${stripe}' has no reachable active: ${reason}${FATE_TEXT[options?.transactionFate ?? 'none']}`, options);
+    this.transactionFate = options?.transactionFate ?? null;
   }
 
   override fields(): ErrorFields {
-    return { stripe: this.stripe, reason: this.reason };
+    return { stripe: this.stripe, reason: this.reason, transactionFate: this.transactionFate };
   }
 
   /** Rebuilds the error from its wire form. */
   static fromWire(_message: string, fields: ErrorFields): StripeUnavailableError {
-    return new StripeUnavailableError(str(fields.stripe), str(fields.reason));
+    const fate = fields.transactionFate === 'not-committed' || fields.transactionFate === 'unknown' ? fields.transactionFate : null;
+    return new StripeUnavailableError(str(fields.stripe), str(fields.reason), { transactionFate: fate });
   }
 }
+
+const FATE_TEXT: Record<NonNullable<TransactionFate> | 'none', string> = {
+  'not-committed': '; the transaction was not committed',
+  unknown: '; the transaction may have committed: read its streams before sending it again',
+  none: '',
+};
 
 /**
  * A position names an earlier life of a stripe: in memory mode a stripe that lost every server

@@ -9,7 +9,7 @@
  */
 import type { Committer } from '../commit/committer.js';
 import { sameRequest } from '../commit/transaction-rules.js';
-import { FrameTooLargeError, InvalidArgumentError, SequenceReusedError } from '../errors.js';
+import { FrameTooLargeError, InvalidArgumentError, SequenceReusedError, StripeUnavailableError } from '../errors.js';
 import { TXN_DECISION_DELAY_MAX_MS, TXN_DECISION_SENDS } from '../limits.js';
 import { Decision, RecordKind, type StreamEntry, type TxnInfo } from '../log/record.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
@@ -127,7 +127,7 @@ export class Coordinator {
         committer.release(txnId);
       }
       this.tellLater(others, { txnId, decision });
-      if (decision === Decision.Abort) throw refusal;
+      if (decision === Decision.Abort) throw notCommitted(refusal);
       return result;
     } finally {
       this.deciding.delete(txnId);
@@ -217,4 +217,13 @@ const NOTHING = (): void => {};
  */
 function partTooLarge(participant: number, error: FrameTooLargeError): InvalidArgumentError {
   return new InvalidArgumentError('appends', `the part for stripe ${participant} takes a prepare of ${error.bytes} bytes, over frameBytesMax (${error.limit}) with the transaction's id: split the transaction`);
+}
+
+/**
+ * A participant's stripe out of reach, once the abort is committed: its error says the transaction
+ * was not committed, where one from the client's own link gave up not knowing.
+ */
+function notCommitted(refusal: unknown): unknown {
+  if (!(refusal instanceof StripeUnavailableError)) return refusal;
+  return new StripeUnavailableError(refusal.stripe, refusal.reason, { cause: refusal.cause, transactionFate: 'not-committed' });
 }

@@ -40,7 +40,8 @@ export interface StripeCallerOptions {
 interface WaitingCall {
   op: OperationName;
   sinceMs: number;
-  send: () => void;
+  /** Sends it, with `timeoutMs` of its window left. */
+  send: (timeoutMs: number) => void;
   refuse: (error: unknown) => void;
 }
 
@@ -50,7 +51,7 @@ export class StripeCaller {
   private readonly unanswered = new Map<number, number>();
   /** Calls waiting for room, by stripe, in the order they came. */
   private readonly waiting = new Map<number, WaitingCall[]>();
-  /** Stripes whose waiting calls are being sent: a call refused at once, in that loop, does not start another. */
+  /** Stripes whose waiting calls are to be sent at this turn's end. */
   private readonly sending = new Set<number>();
   private closed = false;
 
@@ -58,7 +59,7 @@ export class StripeCaller {
 
   /** Sends a request to the active of `stripe`. */
   call<K extends OperationName>(stripe: number, op: K, args: ArgumentsOf<K>): Promise<ResultOf<K>> {
-    return new Promise((resolve, reject) => this.whenRoom(stripe, op, (answered, failed) => this.link(stripe).request(op, args).then(answered, failed), resolve, reject));
+    return new Promise((resolve, reject) => this.whenRoom(stripe, op, (answered, failed, timeoutMs) => this.link(stripe).request(op, args, timeoutMs).then(answered, failed), resolve, reject));
   }
 
   /**
@@ -67,12 +68,12 @@ export class StripeCaller {
    * `callTimeoutMs` (the link's one sweep times every call out) to `refused`. No promise each.
    */
   prepare(stripe: number, request: PrepareRequest, voted: (entries: StreamEntry[]) => void, refused: (error: unknown) => void): void {
-    this.whenRoom(stripe, 'prepare', (answered, failed) => this.link(stripe).send('prepare', (id) => writePrepareFrame(id, request), readVote, answered, failed), voted, refused);
+    this.whenRoom(stripe, 'prepare', (answered, failed, timeoutMs) => this.link(stripe).send('prepare', (id) => writePrepareFrame(id, request), readVote, answered, failed, timeoutMs), voted, refused);
   }
 
   /** Tells the active of `stripe` a decision, with frames written and read by hand; `told` once it took it. */
   decide(stripe: number, request: DecideRequest, told: () => void, failed: (error: unknown) => void): void {
-    this.whenRoom(stripe, 'decide', (answered, failed) => this.link(stripe).send('decide', (id) => writeDecideFrame(id, request), readDecided, answered, failed), told, failed);
+    this.whenRoom(stripe, 'decide', (answered, failed, timeoutMs) => this.link(stripe).send('decide', (id) => writeDecideFrame(id, request), readDecided, answered, failed, timeoutMs), told, failed);
   }
 
   /**
@@ -81,11 +82,12 @@ export class StripeCaller {
    * the link (and the other server) refuse with TooManyInFlightError, which failed some client's
    * transaction for the load of others. A waiting call needs no timer: the calls ahead of it end,
    * answered or timed out by the link, within `callTimeoutMs`; one that waited that long fails
-   * with TimeoutError unsent.
+   * with TimeoutError unsent, and one sent after a wait has only what is left of its
+   * `callTimeoutMs`: a transaction fails within about `txnTimeoutMs`, not twice that.
    */
-  private whenRoom<T>(stripe: number, op: OperationName, start: (answered: (value: T) => void, failed: (error: unknown) => void) => void, resolve: (value: T) => void, reject: (error: unknown) => void): void {
+  private whenRoom<T>(stripe: number, op: OperationName, start: (answered: (value: T) => void, failed: (error: unknown) => void, timeoutMs: number) => void, resolve: (value: T) => void, reject: (error: unknown) => void): void {
     if (this.closed) return reject(new ClientClosedError());
-    const send = (): void => {
+    const send = (timeoutMs: number): void => {
       this.unanswered.set(stripe, (this.unanswered.get(stripe) ?? 0) + 1);
       start(
         (value) => {
@@ -96,10 +98,11 @@ export class StripeCaller {
           this.answered(stripe);
           reject(this.unavailable(stripe, error));
         },
+        timeoutMs,
       );
     };
     const waiting = this.waiting.get(stripe);
-    if (!waiting && (this.unanswered.get(stripe) ?? 0) < this.options.limits.inFlightMax) return send();
+    if (!waiting && (this.unanswered.get(stripe) ?? 0) < this.options.limits.inFlightMax) return send(this.options.callTimeoutMs);
     const call = { op, sinceMs: this.options.clock.monotonicMs(), send, refuse: reject };
     if (waiting) waiting.push(call);
     else this.waiting.set(stripe, [call]);
@@ -115,21 +118,34 @@ export class StripeCaller {
     return new StripeUnavailableError(this.options.layout.stripes[stripe]!.name, error.message, { cause: error });
   }
 
-  /** A call to `stripe` was answered: the next waiting ones go. */
+  /**
+   * A call to `stripe` was answered: the next waiting ones go, at this turn's end. A link that
+   * gives up fails its calls before it says it failed (and is made again): a call sent on it from
+   * within that failure would fail with the link's close, as `ClientClosedError`.
+   */
   private answered(stripe: number): void {
     this.unanswered.set(stripe, this.unanswered.get(stripe)! - 1);
-    const waiting = this.waiting.get(stripe);
-    if (!waiting || this.sending.has(stripe)) return;
+    if (!this.waiting.has(stripe) || this.sending.has(stripe)) return;
     this.sending.add(stripe);
+    this.options.timers.defer(() => {
+      this.sending.delete(stripe);
+      this.sendWaiting(stripe);
+    });
+  }
+
+  /** Sends the calls waiting for `stripe` while there is room, in order. */
+  private sendWaiting(stripe: number): void {
+    const waiting = this.waiting.get(stripe);
+    if (!waiting) return;
     const { callTimeoutMs, limits, clock } = this.options;
     while (waiting.length > 0 && this.unanswered.get(stripe)! < limits.inFlightMax) {
       const call = waiting.shift()!;
+      const waitedMs = clock.monotonicMs() - call.sinceMs;
       if (this.closed) call.refuse(new ClientClosedError());
-      else if (clock.monotonicMs() - call.sinceMs >= callTimeoutMs) call.refuse(new TimeoutError(call.op, callTimeoutMs));
-      else call.send();
+      else if (waitedMs >= callTimeoutMs) call.refuse(new TimeoutError(call.op, callTimeoutMs));
+      else call.send(callTimeoutMs - waitedMs);
     }
     if (waiting.length === 0) this.waiting.delete(stripe);
-    this.sending.delete(stripe);
   }
 
   /**
