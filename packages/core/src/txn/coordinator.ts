@@ -103,21 +103,22 @@ export class Coordinator {
     const committer = this.context.committer();
     // A client numbers its requests per stripe, so two coordinators may both see its `#1`: the id names the coordinator's stripe too.
     const txnId = `${request.clientId}#${request.seq}/${stripe}.${this.context.term()}.${++this.counter}`;
-    const participants = ascending(parts.keys());
+    const participants = [...parts.keys()].sort((a, b) => a - b);
     const others = participants.filter((p) => p !== stripe);
     this.deciding.set(txnId, { participants, sinceMs: this.context.clock.monotonicMs() });
     try {
-      const own = (await committer.reserve(txnId, { clientId: request.clientId, seq: request.seq, appends: parts.get(stripe)! })).filter((a) => a.eventCount > 0);
+      const own = (await committer.reserve(txnId, { ...request, appends: parts.get(stripe)! })).filter((a) => a.eventCount > 0);
       let decision: Decision = Decision.Commit;
       let refusal: unknown;
-      let voted: StreamEntry[] = [];
+      const entries = new Map<string, StreamEntry>(own.map(({ stream, firstVersion, eventCount }) => [stream, { stream, firstVersion, eventCount }]));
       try {
-        voted = await this.votes(txnId, request, parts, participants, others);
+        for (const entry of await this.votes(txnId, request, parts, participants, others)) entries.set(entry.stream, entry);
       } catch (error) {
         decision = Decision.Abort;
         refusal = error;
       }
-      const streams = decision === Decision.Commit ? inRequestOrder(request, own, voted) : [];
+      // The result names every part's ranges, in the order of the request.
+      const streams = decision === Decision.Commit ? request.appends.flatMap((a) => entries.get(a.stream) ?? []) : [];
       const txn: TxnInfo = { id: txnId, coordinator: stripe, participants, decision, prepareLsn: 0, streams };
       let result: TransactionResult;
       try {
@@ -194,7 +195,7 @@ export class Coordinator {
       for (const p of others) {
         if (!this.holdLone && clock.monotonicMs() - this.loneToldMs < TXN_DECISION_DELAY_MAX_MS) this.holdLone = true;
         this.tellNow(p);
-        caller.prepare(p, { txnId, coordinator: stripe, participants, part: { clientId: request.clientId, seq: request.seq, appends: parts.get(p)! } }, voted, (error) => reject(error instanceof FrameTooLargeError ? partTooLarge(p, error) : error));
+        caller.prepare(p, { txnId, coordinator: stripe, participants, part: { ...request, appends: parts.get(p)! } }, voted, (error) => reject(error instanceof FrameTooLargeError ? partTooLarge(p, error) : error));
       }
     });
   }
@@ -209,34 +210,6 @@ export class Coordinator {
 }
 
 const NOTHING = (): void => {};
-
-/**
- * `stripes` in ascending order, by insertion: a transaction names a few, and `Array.prototype.sort`
- * allocated more for them (its work arrays) than any other part of the coordinator's step.
- */
-function ascending(stripes: Iterable<number>): number[] {
-  const sorted: number[] = [];
-  for (const stripe of stripes) {
-    let at = sorted.length;
-    sorted.push(stripe);
-    for (; at > 0 && sorted[at - 1]! > stripe; at--) sorted[at] = sorted[at - 1]!;
-    sorted[at] = stripe;
-  }
-  return sorted;
-}
-
-/** The result's ranges: every part's, in the order of the request (each stream is in one part, once). */
-function inRequestOrder(request: TransactionRequest, own: readonly StreamEntry[], voted: readonly StreamEntry[]): StreamEntry[] {
-  const byStream = new Map<string, StreamEntry>();
-  for (const { stream, firstVersion, eventCount } of own) byStream.set(stream, { stream, firstVersion, eventCount });
-  for (const entry of voted) byStream.set(entry.stream, entry);
-  const streams: StreamEntry[] = [];
-  for (const { stream } of request.appends) {
-    const entry = byStream.get(stream);
-    if (entry) streams.push(entry);
-  }
-  return streams;
-}
 
 /**
  * A participant's part that fitted the client's frame but not a prepare's, which carries the
