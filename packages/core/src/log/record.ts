@@ -275,43 +275,13 @@ function readIndexHead(bytes: Uint8Array): { lsn: number; term: number; streams:
   return at === bytes.length ? { lsn, term, streams: kind === RecordKind.Prepare ? [] : streams } : undefined;
 }
 
-/**
- * Whether the bytes from `at` to the end are one {@link TxnInfo} in the common form (what
- * {@link txnFromWire} takes, with unsigned integers in their shortest form), skimmed: a mirror
- * checks every transaction step it is shipped, and decoding this tail into strings and arrays it
- * then dropped was most of what indexing such a record cost it. Any other form goes to the full decode.
- */
+/** Whether the bytes from `at` to the end are one well-formed {@link TxnInfo}: small, so decoded whole. */
 function isTxnTail(bytes: Uint8Array, at: number): boolean {
-  const txn = header(bytes, at);
-  if (txn.kind !== 'array' || txn.length !== 6) return false;
-  at = countEnd(bytes, stringEnd(bytes, txn.body));
-  const participants = at < 0 ? undefined : header(bytes, at);
-  if (participants?.kind !== 'array' || participants.length > untrustedDecoderLimits.maxArrayLength) return false;
-  at = participants.body;
-  for (let i = 0; i < participants.length && at >= 0; i++) at = countEnd(bytes, at);
-  // Decision.None, Commit or Abort, then prepareLsn.
-  if (at < 0 || bytes[at]! > Decision.Abort) return false;
-  at = countEnd(bytes, at + 1);
-  const streams = at < 0 ? undefined : header(bytes, at);
-  if (streams?.kind !== 'array' || streams.length > untrustedDecoderLimits.maxArrayLength) return false;
-  at = streams.body;
-  for (let i = 0; i < streams.length && at >= 0; i++) {
-    const entry = header(bytes, at);
-    at = entry.kind === 'array' && entry.length === 3 ? countEnd(bytes, countEnd(bytes, stringEnd(bytes, entry.body))) : -1;
+  try {
+    return txnFromWire(decoder.decode(bytes.subarray(at))) !== undefined;
+  } catch {
+    return false;
   }
-  return at === bytes.length;
-}
-
-/** Where the string at `at` ends, or -1 (also when `at` is). */
-function stringEnd(bytes: Uint8Array, at: number): number {
-  if (at < 0) return -1;
-  const text = header(bytes, at);
-  return text.kind === 'str' && text.body + text.length <= bytes.length ? text.body + text.length : -1;
-}
-
-/** Where the unsigned safe integer at `at` ends, or -1 (also when `at` is). */
-function countEnd(bytes: Uint8Array, at: number): number {
-  return at >= 0 && readUint(bytes, at) !== undefined ? skipUint(bytes, at)! : -1;
 }
 
 const isBin = (type: number | undefined): boolean => type === 0xc4 || type === 0xc5 || type === 0xc6;
