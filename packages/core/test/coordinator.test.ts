@@ -7,8 +7,9 @@
 import { memoryStore } from '@kiln/store-memory';
 import { describe, expect, it } from 'vitest';
 import { Committer } from '../src/commit/committer.js';
-import { errorFromWire, errorToWire, StripeUnavailableError } from '../src/errors.js';
-import { defaultLogLimits, TXN_DECISION_DELAY_MAX_MS } from '../src/limits.js';
+import { errorFromWire, errorToWire, StripeUnavailableError, TransactionInDoubtError } from '../src/errors.js';
+import { defaultLogLimits, TXN_DECISION_DELAY_MAX_MS, TXN_REMEMBERED_MAX } from '../src/limits.js';
+import { Decision, RecordKind, type LogRecord } from '../src/log/record.js';
 import { encodeEvents } from '../src/log/events.js';
 import type { TransactionAppend, TransactionRequest } from '../src/protocol/messages.js';
 import type { DecideRequest, PrepareRequest } from '../src/protocol/txn-messages.js';
@@ -46,7 +47,8 @@ async function coordinatorHarness() {
   /** The coordinator's monotonic clock, moved by the test (`advance`). */
   let nowMs = 0;
   const clock = { monotonicMs: () => nowMs, wallMs: () => systemClock.wallMs() };
-  const coordinator = new Coordinator({ stripe: 0, committer: () => committer, term: () => 1, caller, txnLog: new TxnLog(), clock, timers, log: () => {} });
+  const txnLog = new TxnLog();
+  const coordinator = new Coordinator({ stripe: 0, stripeName: 'alpha', committer: () => committer, term: () => 1, caller, txnLog, clock, timers, log: () => {} });
   /** Starts transaction `c#n` over stripes 0 and 1; resolves once its prepare is sent, with its result to come. */
   const start = async (n: number) => {
     const append = (stream: string): TransactionAppend => ({ stream, expectedVersion: 'any', events: encodeEvents([{ type: 't', data: n }], () => `${stream}#${n}`) });
@@ -60,7 +62,7 @@ async function coordinatorHarness() {
   /** Stripe 1's prepare of `c#n` fails with `error`. */
   const refuse = (n: number, error: unknown): void => refusals.get(`c#${n}`)!(error);
   const advance = (ms: number): void => void (nowMs += ms);
-  return { coordinator, calls, start, vote, refuse, fire, advance };
+  return { coordinator, txnLog, calls, start, vote, refuse, fire, advance };
 }
 
 describe('Coordinator', () => {
@@ -152,5 +154,23 @@ describe('Coordinator', () => {
     expect(error).toMatchObject({ name: 'StripeUnavailableError', stripe: 'bravo', transactionFate: 'not-committed' });
     expect((error as Error).message).toMatch(/the transaction was not committed/);
     expect(errorFromWire(errorToWire(error))).toMatchObject({ stripe: 'bravo', transactionFate: 'not-committed' });
+  });
+
+  it('does not answer abort for a transaction whose decision it may have forgotten past TXN_REMEMBERED_MAX: its part stays in doubt', async () => {
+    const { coordinator, txnLog } = await coordinatorHarness();
+    // Commits of this office (term 1), one more than it remembers: the first is forgotten.
+    const id = (n: number, term = 1): string => `c#${n}/0.${term}.${n}`;
+    const decide = (txnId: string): LogRecord => ({ lsn: 1, term: 1, kind: RecordKind.Decide, clientId: 'c', seq: 1, timestampMs: 0, appends: [], txn: { id: txnId, coordinator: 0, participants: [0, 1], decision: Decision.Commit, prepareLsn: 0, streams: [] } });
+    for (let n = 1; n <= TXN_REMEMBERED_MAX + 1; n++) txnLog.see(decide(id(n)), 0);
+    expect(txnLog.decisions.has(id(1)), 'forgotten').toBe(false);
+    // A participant cut off since then asks: "abort" would undo its part of a committed transaction.
+    expect(() => coordinator.status(id(1))).toThrow(TransactionInDoubtError);
+    expect(() => coordinator.status(id(1))).toThrow(/transaction c#1\/0\.1\.1 is in doubt/);
+    // So is an older office's transaction that was never decided: it cannot be told from a forgotten one.
+    expect(() => coordinator.status('d#4/0.0.7')).toThrow(TransactionInDoubtError);
+    expect(coordinator.status(id(2)), 'remembered').toBe(Decision.Commit);
+    // Newer than any forgotten decision and never decided: presumed abort, as before.
+    expect(coordinator.status(id(TXN_REMEMBERED_MAX + 2))).toBe(Decision.Abort);
+    expect(coordinator.status(id(1, 2))).toBe(Decision.Abort);
   });
 });

@@ -9,18 +9,20 @@
  */
 import type { Committer } from '../commit/committer.js';
 import { sameRequest } from '../commit/transaction-rules.js';
-import { FrameTooLargeError, InvalidArgumentError, SequenceReusedError, StripeUnavailableError } from '../errors.js';
+import { FrameTooLargeError, InvalidArgumentError, SequenceReusedError, StripeUnavailableError, TransactionInDoubtError } from '../errors.js';
 import { TXN_DECISION_DELAY_MAX_MS, TXN_DECISION_SENDS } from '../limits.js';
 import { Decision, RecordKind, type StreamEntry, type TxnInfo } from '../log/record.js';
 import type { TransactionAppend, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import type { DecideRequest } from '../protocol/txn-messages.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
 import type { StripeCaller } from './stripe-caller.js';
+import { txnIdOf } from './txn-id.js';
 import type { TxnLog } from './txn-log.js';
 
 export interface CoordinatorContext {
-  /** This server's stripe. */
+  /** This server's stripe, and its name. */
   stripe: number;
+  stripeName: string;
   committer: () => Committer;
   /** The term of this server's office: transaction ids name it, so a new active never reuses one. */
   term: () => number;
@@ -76,11 +78,20 @@ export class Coordinator {
     return result;
   }
 
-  /** This stripe's decision on a transaction it coordinates: none yet while it is being decided; abort when it has none. */
+  /**
+   * This stripe's decision on a transaction it coordinates: none yet while it is being decided;
+   * abort when it has none (presumed abort).
+   * @throws TransactionInDoubtError for one whose decision may have been forgotten past
+   *   `TXN_REMEMBERED_MAX`: it may have committed, so "abort" could undo half of it. Its part stays
+   *   in doubt, for an operator (`kiln txn resolve`).
+   */
   status(txnId: string): Decision {
-    const decided = this.context.txnLog.decisions.get(txnId);
+    const { txnLog, stripeName } = this.context;
+    const decided = txnLog.decisions.get(txnId);
     if (decided !== undefined) return decided;
-    return this.deciding.has(txnId) ? Decision.None : Decision.Abort;
+    if (this.deciding.has(txnId)) return Decision.None;
+    if (txnLog.mayHaveForgotten(txnId)) throw new TransactionInDoubtError(txnId, stripeName);
+    return Decision.Abort;
   }
 
   /**
@@ -102,7 +113,7 @@ export class Coordinator {
     const { stripe } = this.context;
     const committer = this.context.committer();
     // A client numbers its requests per stripe, so two coordinators may both see its `#1`: the id names the coordinator's stripe too.
-    const txnId = `${request.clientId}#${request.seq}/${stripe}.${this.context.term()}.${++this.counter}`;
+    const txnId = txnIdOf(request.clientId, request.seq, stripe, this.context.term(), ++this.counter);
     const participants = [...parts.keys()].sort((a, b) => a - b);
     const others = participants.filter((p) => p !== stripe);
     this.deciding.set(txnId, { participants, sinceMs: this.context.clock.monotonicMs() });

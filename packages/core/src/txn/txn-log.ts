@@ -6,6 +6,7 @@
  */
 import { TXN_REMEMBERED_MAX } from '../limits.js';
 import { Decision, RecordKind, type LogRecord } from '../log/record.js';
+import { atOrBefore, orderOf, type TxnOrder } from './txn-id.js';
 
 /** A part this stripe prepared and has not ended. */
 export interface OpenPrepare {
@@ -36,15 +37,25 @@ export class TxnLog {
    */
   private oldestDecision = this.decisions.keys();
   private oldestEnded = this.ended.keys();
+  /**
+   * The newest transaction whose decision was forgotten past `TXN_REMEMBERED_MAX`. Presumed abort
+   * answers "abort" for a transaction without a decision, which is right only for one whose
+   * decision would still be here: a commit forgotten while a participant was cut off would be
+   * aborted there, half of a committed transaction undone.
+   */
+  private forgottenThrough: TxnOrder | undefined;
 
   /** Takes a committed (or recovered) record into account. */
   see(record: LogRecord, nowMs: number): void {
     const { txn } = record;
     if (txn === undefined) return;
     switch (record.kind) {
-      case RecordKind.Decide:
-        remember(this.decisions, this.oldestDecision, txn.id, txn.decision);
+      case RecordKind.Decide: {
+        const forgotten = remember(this.decisions, this.oldestDecision, txn.id, txn.decision);
+        const order = forgotten === undefined ? undefined : orderOf(forgotten);
+        if (order && !(this.forgottenThrough && atOrBefore(order, this.forgottenThrough))) this.forgottenThrough = order;
         return;
+      }
       case RecordKind.Prepare:
         if (this.ended.has(txn.id)) return;
         this.prepared.set(txn.id, { record, sinceMs: nowMs });
@@ -67,6 +78,17 @@ export class TxnLog {
     this.holding.clear();
     this.oldestDecision = this.decisions.keys();
     this.oldestEnded = this.ended.keys();
+    this.forgottenThrough = undefined;
+  }
+
+  /**
+   * Whether `txnId`, coordinated here and with no decision remembered, may have had one that was
+   * forgotten: it is no newer than a forgotten one (or its id is not of the form this stripe writes).
+   */
+  mayHaveForgotten(txnId: string): boolean {
+    if (this.forgottenThrough === undefined) return false;
+    const order = orderOf(txnId);
+    return order === undefined || atOrBefore(order, this.forgottenThrough);
   }
 
   /** The open prepare holding `stream`, if any. */
@@ -76,12 +98,18 @@ export class TxnLog {
   }
 }
 
-/** Remembers `id` as the newest entry of `map`, forgetting the oldest (the next key `oldest` gives) past `TXN_REMEMBERED_MAX`. */
-function remember(map: Map<string, Decision>, oldest: Iterator<string>, id: string, decision: Decision): void {
+/**
+ * Remembers `id` as the newest entry of `map`, forgetting the oldest (the next key `oldest` gives)
+ * past `TXN_REMEMBERED_MAX`. Returns the id forgotten, if any.
+ */
+function remember(map: Map<string, Decision>, oldest: Iterator<string>, id: string, decision: Decision): string | undefined {
   map.delete(id);
   map.set(id, decision);
+  if (map.size <= TXN_REMEMBERED_MAX) return undefined;
   // The iterator stands at the oldest entry left: those before it were forgotten, and one remembered again moved to the end.
-  if (map.size > TXN_REMEMBERED_MAX) map.delete(oldest.next().value!);
+  const forgotten = oldest.next().value!;
+  map.delete(forgotten);
+  return forgotten;
 }
 
 export { Decision };
