@@ -106,6 +106,7 @@ describe('a restartable group of 2 servers and a voter, its servers shut down gr
     const written: Written[] = Array.from({ length: WRITERS }, () => ({ account: [], audit: [] }));
     const failures: string[] = [];
     let running = true;
+    const pauses: string[] = [];
     const writers = written.map((w, i) => startWriter(client, i, w, failures, () => running));
 
     const shutDownAndRestart = async (pick: (active: Member) => Member, mirrorPaused: boolean): Promise<void> => {
@@ -119,12 +120,17 @@ describe('a restartable group of 2 servers and a voter, its servers shut down gr
         mirror.process!.kill('SIGSTOP');
         await pollUntil('transactions waiting for the mirror', async () => Number((await statusOf(active.client))?.pendingTransactions ?? 0) > 0, 10_000);
       }
+      const signalledMs = performance.now();
+      const ackedAtSignal = acknowledged(written);
       try {
         expect(await terminate(target, 20_000)).toBe(0);
       } finally {
         if (mirrorPaused) mirror.process!.kill('SIGCONT');
       }
       const afterShutdown = acknowledged(written);
+      // Told, not asserted: how long clients waited from the signal to the next answer after the exit.
+      await pollUntil('an answer after the exit', () => acknowledged(written) > afterShutdown || failures.length > 0, 30_000, 5);
+      pauses.push(`${target === active ? 'active' : 'mirror'}${mirrorPaused ? ' (mirror paused)' : ''}: ${ackedAtSignal} acked at SIGTERM, ${afterShutdown} at exit, next answer ${Math.round(performance.now() - signalledMs)} ms after SIGTERM`);
       await pollUntil('progress without it', () => acknowledged(written) >= afterShutdown + 50 || failures.length > 0, 30_000);
       launch(file, target);
     };
@@ -148,6 +154,7 @@ describe('a restartable group of 2 servers and a voter, its servers shut down gr
     }
     expect(ids.length).toBe(new Set(ids).size);
     console.log(`graceful-shutdown: ${ACTIVE_SHUTDOWNS} active (${ACTIVE_SHUTDOWNS / 2} across a paused mirror) + 1 mirror shutdowns, ${acknowledged(written)} calls acknowledged, ${ids.length} events, none failed`);
+    console.log(`graceful-shutdown: ${pauses.join('; ')}`);
     await client.close();
   }, 240_000);
 });
