@@ -4,13 +4,16 @@
 // time, the mirror is paused (SIGSTOP) across the active's shutdown, so that the active gives up
 // transactions it shipped but never heard confirmed (after SHUTDOWN_COMMIT_WAIT_MS) and the mirror,
 // resumed, commits them as the next active. No call may fail; every acknowledged event is in the
-// log exactly once, at the version its answer gave.
+// log exactly once, at the version its answer gave. Then the same of a cluster of two stripes,
+// with transactions over both while the coordinating stripe's active shuts down.
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SlotTable } from '@kiln/core';
 import type { KilnClient } from '@kiln/core/client';
-import { cluster, connectWithin, inSyncActive, killAllMembers, launch, pollUntil, seededRandom, statusOf, type Member } from './support/cluster.js';
+import { cluster, connectWithin, inSyncActive, killAllMembers, launch, pollUntil, seededRandom, statusOf, stripedCluster, type Member } from './support/cluster.js';
+import { streamsByStripe } from './support/stripes.js';
 import { terminate } from './support/terminate.js';
 
 const ACTIVE_SHUTDOWNS = 4;
@@ -155,6 +158,60 @@ describe('a restartable group of 2 servers and a voter, its servers shut down gr
     expect(ids.length).toBe(new Set(ids).size);
     console.log(`graceful-shutdown: ${ACTIVE_SHUTDOWNS} active (${ACTIVE_SHUTDOWNS / 2} across a paused mirror) + 1 mirror shutdowns, ${acknowledged(written)} calls acknowledged, ${ids.length} events, none failed`);
     console.log(`graceful-shutdown: ${pauses.join('; ')}`);
+    await client.close();
+  }, 240_000);
+});
+
+describe('a restartable cluster of 2 stripes of 2 servers and a voter, the coordinating stripe\'s active shut down gracefully', () => {
+  it('no transaction over both stripes fails, and each is in both streams exactly once', async () => {
+    const seed = Number(process.env.KILN_SHUTDOWN_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`graceful-shutdown (stripes) seed ${seed} (replay with KILN_SHUTDOWN_SEED=${seed})`);
+    const root = await mkdtemp(join(tmpdir(), 'kiln-shutdown-stripes-'));
+    dirs.push(root);
+    const { file, members } = await stripedCluster(2, 2, 1, root, seededRandom(seed));
+    for (const m of members) launch(file, m);
+    const alpha = members.filter((m) => m.stripe === 'alpha');
+    await inSyncActive(members.filter((m) => m.stripe === 'bravo'));
+    const client = await connectWithin(members.filter((m) => !m.voter).map((m) => m.client));
+    // One pair of streams per writer, one on each stripe: transactions of different writers never hold each other's streams.
+    const [onAlpha, onBravo] = streamsByStripe({ slotTable: SlotTable.initial(2) }, 'pair', WRITERS) as [string[], string[]];
+    const acknowledgedIds: string[][] = onAlpha.map(() => []);
+    const failures: string[] = [];
+    let running = true;
+    const writers = acknowledgedIds.map(async (ids, w) => {
+      while (running && failures.length === 0) {
+        const version = ids.length;
+        const id = `w${w}-x${version}`;
+        const expectedVersion = version === 0 ? ('no-stream' as const) : version - 1;
+        await client
+          .transact([
+            { stream: onAlpha[w]!, events: [{ id: `${id}-a`, type: 'Moved', data: version }], expectedVersion },
+            { stream: onBravo[w]!, events: [{ id: `${id}-b`, type: 'Moved', data: version }], expectedVersion },
+          ])
+          .then(
+            () => void ids.push(id),
+            (error: Error) => void failures.push(`${id}: ${error.name}: ${error.message}`),
+          );
+      }
+    });
+    const total = (): number => acknowledgedIds.reduce((n, ids) => n + ids.length, 0);
+    for (let k = 0; k < 2 && failures.length === 0; k++) {
+      const before = total();
+      await pollUntil('progress before the shutdown', () => total() >= before + 20 || failures.length > 0, 30_000);
+      const active = await inSyncActive(alpha);
+      expect(await terminate(active, 20_000)).toBe(0);
+      const afterShutdown = total();
+      await pollUntil('progress without it', () => total() >= afterShutdown + 20 || failures.length > 0, 30_000);
+      launch(file, active);
+    }
+    running = false;
+    await Promise.all(writers);
+    expect(failures).toEqual([]);
+    for (const [w, ids] of acknowledgedIds.entries()) {
+      expect(await idsOf(client, onAlpha[w]!)).toEqual(ids.map((id) => `${id}-a`));
+      expect(await idsOf(client, onBravo[w]!)).toEqual(ids.map((id) => `${id}-b`));
+    }
+    console.log(`graceful-shutdown (stripes): 2 shutdowns of alpha's active, ${total()} transactions over both stripes acknowledged, none failed`);
     await client.close();
   }, 240_000);
 });
