@@ -4,14 +4,16 @@
 // time, the mirror is paused (SIGSTOP) across the active's shutdown, so that the active gives up
 // transactions it shipped but never heard confirmed (after SHUTDOWN_COMMIT_WAIT_MS) and the mirror,
 // resumed, commits them as the next active. No call may fail; every acknowledged event is in the
-// log exactly once, at the version its answer gave. Then the same of a cluster of two stripes,
+// log exactly once, at the version its answer gave. A client with a short reconnectWindowMs fails
+// calls only with ConnectionClosedError. Then the same of a cluster of two stripes,
 // with transactions over both while the coordinating stripe's active shuts down.
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SlotTable } from '@kiln/core';
-import type { KilnClient } from '@kiln/core/client';
+import { connect, type KilnClient } from '@kiln/core/client';
+import { tcpTransport } from '@kiln/transport-tcp';
 import { cluster, connectWithin, inSyncActive, killAllMembers, launch, pollUntil, seededRandom, statusOf, stripedCluster, type Member } from './support/cluster.js';
 import { streamsByStripe } from './support/stripes.js';
 import { terminate } from './support/terminate.js';
@@ -94,17 +96,37 @@ async function idsOf(client: KilnClient, stream: string): Promise<string[]> {
 
 const acknowledged = (written: readonly Written[]): number => written.reduce((n, w) => n + w.account.filter(Boolean).length, 0);
 
+/** A running restartable group of 2 servers and a voter, whose mirror may be paused across a shutdown of the active. */
+async function startGroup(): Promise<{ file: string; servers: Member[] }> {
+  const seed = Number(process.env.KILN_SHUTDOWN_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  console.log(`graceful-shutdown seed ${seed} (replay with KILN_SHUTDOWN_SEED=${seed})`);
+  const root = await mkdtemp(join(tmpdir(), 'kiln-shutdown-'));
+  dirs.push(root);
+  const { file, members } = await cluster(2, 1, root, seededRandom(seed));
+  // A mirror silent for longer than the active's wait at shutdown (2 s) stays in sync: it can be paused across it.
+  await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), electionTimeMs: 6000, mirrorTimeoutMs: 4000 }));
+  for (const m of members) launch(file, m);
+  return { file, servers: members.filter((m) => !m.voter) };
+}
+
+/**
+ * Pauses the mirror until the active holds transactions waiting for it, then shuts the active
+ * down: it ships them, hears nothing, gives up on them after SHUTDOWN_COMMIT_WAIT_MS and exits.
+ * The mirror, resumed, has them. Returns the active's exit code.
+ */
+async function shutDownAcrossPausedMirror(active: Member, mirror: Member): Promise<number | null> {
+  mirror.process!.kill('SIGSTOP');
+  try {
+    await pollUntil('transactions waiting for the mirror', async () => Number((await statusOf(active.client))?.pendingTransactions ?? 0) > 0, 10_000);
+    return await terminate(active, 20_000);
+  } finally {
+    mirror.process!.kill('SIGCONT');
+  }
+}
+
 describe('a restartable group of 2 servers and a voter, its servers shut down gracefully under load', () => {
   it(`no client call fails over ${ACTIVE_SHUTDOWNS} shutdowns of the active and one of a mirror, and nothing is written twice`, async () => {
-    const seed = Number(process.env.KILN_SHUTDOWN_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    console.log(`graceful-shutdown seed ${seed} (replay with KILN_SHUTDOWN_SEED=${seed})`);
-    const root = await mkdtemp(join(tmpdir(), 'kiln-shutdown-'));
-    dirs.push(root);
-    const { file, members } = await cluster(2, 1, root, seededRandom(seed));
-    // A mirror silent for longer than the active's wait at shutdown (2 s) stays in sync: it can be paused across it.
-    await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), electionTimeMs: 6000, mirrorTimeoutMs: 4000 }));
-    for (const m of members) launch(file, m);
-    const servers = members.filter((m) => !m.voter);
+    const { file, servers } = await startGroup();
     const client = await connectWithin(servers.map((m) => m.client));
     const written: Written[] = Array.from({ length: WRITERS }, () => ({ account: [], audit: [] }));
     const failures: string[] = [];
@@ -117,19 +139,9 @@ describe('a restartable group of 2 servers and a voter, its servers shut down gr
       await pollUntil('progress before the shutdown', () => acknowledged(written) >= before + 50 || failures.length > 0, 30_000);
       const active = await inSyncActive(servers);
       const target = pick(active);
-      const mirror = servers.find((m) => m !== active)!;
-      if (mirrorPaused) {
-        // Transactions wait for the paused mirror; the active ships them, hears nothing, gives up on them and exits.
-        mirror.process!.kill('SIGSTOP');
-        await pollUntil('transactions waiting for the mirror', async () => Number((await statusOf(active.client))?.pendingTransactions ?? 0) > 0, 10_000);
-      }
       const signalledMs = performance.now();
       const ackedAtSignal = acknowledged(written);
-      try {
-        expect(await terminate(target, 20_000)).toBe(0);
-      } finally {
-        if (mirrorPaused) mirror.process!.kill('SIGCONT');
-      }
+      expect(await (mirrorPaused ? shutDownAcrossPausedMirror(active, servers.find((m) => m !== active)!) : terminate(target, 20_000))).toBe(0);
       const afterShutdown = acknowledged(written);
       // Told, not asserted: how long clients waited from the signal to the next answer after the exit.
       await pollUntil('an answer after the exit', () => acknowledged(written) > afterShutdown || failures.length > 0, 30_000, 5);
@@ -160,6 +172,42 @@ describe('a restartable group of 2 servers and a voter, its servers shut down gr
     console.log(`graceful-shutdown: ${pauses.join('; ')}`);
     await client.close();
   }, 240_000);
+
+  it('fails a call only with ConnectionClosedError, once a short reconnectWindowMs runs out, and what it acknowledged is in the log once', async () => {
+    const { servers } = await startGroup();
+    await connectWithin(servers.map((m) => m.client)).then((c) => c.close());
+    const client = await connect(servers.map((m) => m.client), { transports: [tcpTransport()], reconnectWindowMs: 300, requestTimeoutMs: 20_000 });
+    const acked: string[] = [];
+    const errors: string[] = [];
+    let running = true;
+    const writer = async (w: number): Promise<void> => {
+      for (let i = 0; running; i++) {
+        const id = `w${w}-${i}`;
+        await client.append(`short-${w}`, [{ id, type: 'E', data: i }]).then(
+          () => void acked.push(id),
+          (error: Error) => void errors.push(error.name),
+        );
+      }
+    };
+    const writers = Array.from({ length: WRITERS * PIPELINE_DEPTH }, (_, w) => writer(w));
+    await pollUntil('progress before the shutdown', () => acked.length >= 100, 30_000);
+    const active = await inSyncActive(servers);
+    expect(await shutDownAcrossPausedMirror(active, servers.find((m) => m !== active)!)).toBe(0);
+    await pollUntil('calls failed by the short window', () => errors.length > 0, 30_000);
+    running = false;
+    await Promise.all(writers);
+    await client.close();
+    expect(new Set(errors)).toEqual(new Set(['ConnectionClosedError']));
+
+    const reader = await connectWithin(servers.map((m) => m.client));
+    const ids: string[] = [];
+    for (let w = 0; w < WRITERS * PIPELINE_DEPTH; w++) ids.push(...(await idsOf(reader, `short-${w}`)));
+    expect(ids.length).toBe(new Set(ids).size);
+    const stored = new Set(ids);
+    expect(acked.filter((id) => !stored.has(id))).toEqual([]);
+    console.log(`graceful-shutdown (short window): ${acked.length} acknowledged, ${errors.length} failed with ConnectionClosedError, ${ids.length} events`);
+    await reader.close();
+  }, 120_000);
 });
 
 describe('a restartable cluster of 2 stripes of 2 servers and a voter, the coordinating stripe\'s active shut down gracefully', () => {
