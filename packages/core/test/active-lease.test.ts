@@ -66,6 +66,7 @@ async function activeOfThree(votesAskedAtMs = 10_000): Promise<Harness> {
       throw error;
     },
     setPeers: () => {},
+    isRefused: () => false,
     standalone: false,
     recordBytesMax: Infinity,
   });

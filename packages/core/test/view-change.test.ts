@@ -73,6 +73,8 @@ interface Harness {
   sent: OutgoingPeerMessage[];
   recorded: () => number;
   followed: string[][];
+  /** Members whose address refused the active's last dial. */
+  refused: Set<string>;
   advance(ms: number): void;
 }
 
@@ -99,6 +101,7 @@ async function active(members: GroupMemberConfig[], inSync: string[]): Promise<H
   const mirrors: Harness['mirrors'] = members.filter((m) => m.kind === 'server' && m.name !== 'a').map((m) => ({ mirror: m.name, ackedLsn: 10, lastAckMs: now }));
   let recorded = 0;
   const followed: string[][] = [];
+  const refused = new Set<string>();
   const change = new ViewChange({
     member,
     outbox,
@@ -107,9 +110,10 @@ async function active(members: GroupMemberConfig[], inSync: string[]): Promise<H
     lastWrittenLsn: () => 10,
     followMirrors: (servers) => void followed.push([...servers]),
     setPeers: () => {},
+    isRefused: (name) => refused.has(name),
     onRecorded: () => void recorded++,
   });
-  return { member, change, mirrors, sent, recorded: () => recorded, followed, advance: (ms) => (now += ms) };
+  return { member, change, mirrors, sent, recorded: () => recorded, followed, refused, advance: (ms) => (now += ms) };
 }
 
 const viewAck = (from: string, version: number) => ({ kind: 'view-ack' as const, stripe: 0, term: 3, from, version });
@@ -137,6 +141,17 @@ describe('ViewChange', () => {
     expect(h.member.durable.view).toEqual(h.member.view);
     expect(h.recorded()).toBe(1);
     expect(h.change.proposed).toBeUndefined();
+  });
+
+  it('takes a mirror out after a quarter of mirrorTimeoutMs once its address refuses a redial (it stopped), not one only silent', async () => {
+    const h = await active([server('a'), server('b'), server('c')], ['a', 'b', 'c']);
+    h.advance(MIRROR_TIMEOUT_MS / 4 + 1);
+    h.mirrors[0]!.lastAckMs += MIRROR_TIMEOUT_MS / 4 + 1; // b answers; c is silent, its connection merely dropped
+    h.change.review();
+    expect(h.change.proposed).toBeUndefined();
+    h.refused.add('c'); // c's process is gone: nothing accepts at its address
+    h.change.review();
+    expect(h.change.proposed).toMatchObject({ version: 2, inSync: ['a', 'b'] });
   });
 
   it('lets a caught-up mirror that answers back into the in-sync set, and not one that lags', async () => {

@@ -4,7 +4,8 @@
  * until `reconnectWindowMs` runs out, then resends every request still in flight with its original
  * arguments (a transaction keeps its `(clientId, seq)`, so the server answers a resend of a
  * committed one with the original result) and resumes every subscription from the position after
- * the last event it delivered. Callers see an error when the window runs out, or at once when credentials are refused.
+ * the last event it delivered. A request refused or given up by a server that is not the active or
+ * is shutting down is kept the same way, and goes again to the active the client finds next. Callers see an error when the window runs out, or at once when credentials are refused.
  */
 import { BehaviorSubject } from 'rxjs';
 import { ClientClosedError, ConnectionClosedError, errorFromWire, KilnError, ProtocolError, TimeoutError, TooManyInFlightError } from '../errors.js';
@@ -225,8 +226,10 @@ export class Link {
       }
       case FrameKind.Error: {
         if (frame.id === null) return; // about the connection; its close follows
-        if (frame.error.name === 'NotActiveError') {
-          // Keep the request: it goes again to the active once the client finds it.
+        if (frame.error.name === 'NotActiveError' || frame.error.name === 'ServerShuttingDownError') {
+          // Keep the request: it goes again to the active once the client finds it. A server shutting
+          // down may have shipped a transaction it then gave up on, and a mirror may commit it: the resend
+          // carries the same (clientId, seq), so the new active answers it with the original result.
           this.redirect(frame.error.fields.active);
           return;
         }
@@ -254,7 +257,7 @@ export class Link {
   }
 
   /**
-   * The server is not the active: leave it for the one it names (or the next URL), after a short
+   * The server is not the active, or is shutting down: leave it for the one it names (or the next URL), after a short
    * pause, until `reconnectWindowMs` has passed since the first such answer.
    */
   private redirect(hint: unknown): void {

@@ -35,6 +35,8 @@ export interface ActiveContext {
   onFailed: (error: unknown) => void;
   /** Stays connected to these members. */
   setPeers: (members: readonly GroupMemberConfig[]) => void;
+  /** Whether the last dial to a member was refused: nothing accepts at its address, its process is gone. */
+  isRefused: (name: string) => boolean;
   /** A group of one that records no view (a server started without a group). */
   standalone: boolean;
   /** Counts what is committed, when someone watches. */
@@ -121,6 +123,7 @@ export class Active {
       lastWrittenLsn: () => this.committer.lastWrittenLsn,
       followMirrors: (servers) => this.followMirrors(servers),
       setPeers: context.setPeers,
+      isRefused: context.isRefused,
       onRecorded: () => this.maybeCommit(),
     });
     this.shipperContext = {

@@ -325,6 +325,7 @@ export class GroupMember {
       onFailed,
       ...(onRecoveredRecord ? { onRecoveredRecord } : {}),
       setPeers: (members) => this.network.setPeers(peersOf(members)),
+      isRefused: (name) => this.network.isRefused(name),
       standalone: this.context.standalone ?? false,
       recordBytesMax: this.context.connectionLimits.frameBytesMax - APPEND_FRAME_HEADROOM_BYTES,
       ...(this.context.counters ? { counters: this.context.counters.commit } : {}),

@@ -88,6 +88,8 @@ export interface ViewChangeContext {
   followMirrors: (servers: readonly string[]) => void;
   /** Stays connected to these members. */
   setPeers: (members: readonly GroupMemberConfig[]) => void;
+  /** Whether the last dial to a member was refused: nothing accepts at its address, its process is gone. */
+  isRefused: (name: string) => boolean;
   /** A view was recorded: the set a commit waits for may have changed. */
   onRecorded: () => void;
 }
@@ -154,7 +156,9 @@ export class ViewChange {
     const now = member.clock.monotonicMs();
     const { inSync } = member.view;
     for (const mirror of this.context.mirrors()) {
-      const silent = now - mirror.lastAckMs > member.options.mirrorTimeoutMs;
+      // A mirror whose address refuses a redial has stopped (a shutdown, a crash): commits need not wait the whole timeout for it.
+      const timeoutMs = this.context.isRefused(mirror.mirror) ? member.options.mirrorTimeoutMs / 4 : member.options.mirrorTimeoutMs;
+      const silent = now - mirror.lastAckMs > timeoutMs;
       const caughtUp = mirror.ackedLsn >= this.context.lastWrittenLsn();
       const held = inSync.includes(mirror.mirror);
       // Built only for a change: this runs every tick, and most find none.
