@@ -93,7 +93,8 @@ async function copies(servers: readonly Member[]): Promise<number[]> {
     const read = (s: string) => reader.read(s).then((events) => events.filter((e) => e.type === 'T').length);
     counts = await Promise.all([read(onAlpha), read(onBravo)]).catch(() => []);
     return counts.length === 2;
-  }, 30_000, 200);
+    // Under a loaded machine, alpha's election after the SIGCONTs and the participant's question to it can take long.
+  }, 60_000, 200);
   return counts;
 }
 
