@@ -18,7 +18,8 @@ import { cluster, connectWithin, inSyncActive, killAllMembers, launch, pollUntil
 import { streamsByStripe } from './support/stripes.js';
 import { terminate } from './support/terminate.js';
 
-const ACTIVE_SHUTDOWNS = 4;
+/** Half of them across a paused mirror; two keep CI short and still take the path that failed. */
+const ACTIVE_SHUTDOWNS = 2;
 const WRITERS = 4;
 /** Calls each writer keeps in flight at once, in order on its streams. */
 const PIPELINE_DEPTH = 8;
