@@ -9,6 +9,7 @@
  * @packageDocumentation
  */
 import { AUTH_FAILURE_ADDRESSES_MAX, AUTH_FAILURE_DELAY_MAX_MS, AUTH_FAILURE_DELAY_MIN_MS, AUTH_FAILURE_FORGET_MS } from '../limits.js';
+import { OldestKeys } from '../oldest-keys.js';
 import type { Clock, Timers } from '../time.js';
 
 interface Failures {
@@ -21,6 +22,7 @@ interface Failures {
 export class FailureGate {
   /** In order of last failure: the first is the oldest. */
   private readonly table = new Map<string, Failures>();
+  private readonly oldest = new OldestKeys(this.table);
 
   constructor(
     private readonly clock: Clock,
@@ -45,7 +47,7 @@ export class FailureGate {
     const entry = this.current(address);
     const delayMs = entry === undefined ? AUTH_FAILURE_DELAY_MIN_MS : Math.min(entry.delayMs * 2, AUTH_FAILURE_DELAY_MAX_MS);
     this.table.delete(address);
-    if (this.table.size >= AUTH_FAILURE_ADDRESSES_MAX) this.table.delete(this.table.keys().next().value!);
+    if (this.table.size >= AUTH_FAILURE_ADDRESSES_MAX) this.oldest.deleteOldest();
     this.table.set(address, { delayMs, nextAtMs: Math.max(entry?.nextAtMs ?? 0, now + delayMs), lastFailureMs: now });
   }
 

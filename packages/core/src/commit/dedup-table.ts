@@ -8,6 +8,7 @@
  */
 import type { LogLimits } from '../limits.js';
 import type { LogRecord } from '../log/record.js';
+import { OldestKeys } from '../oldest-keys.js';
 import type { TransactionResult } from '../protocol/messages.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import { answersClient, resultOf } from './transaction-rules.js';
@@ -36,6 +37,7 @@ const EXPIRED: DedupLookup = Object.freeze({ kind: 'expired' });
 export class DedupTable {
   // Map iteration order is insertion order: re-inserting on use makes the first key the least recently seen.
   private readonly clients = new Map<string, ClientHistory>();
+  private readonly leastRecentClient = new OldestKeys(this.clients);
   /** The client remembered last: the last key of `clients`, which needs no moving to the end. */
   private newestClient: string | undefined;
 
@@ -64,7 +66,7 @@ export class DedupTable {
     let history = this.clients.get(clientId);
     if (!history) {
       history = { highestSeq: seq, results: new Map(), oldestSeq: seq };
-      if (this.clients.size >= this.clientsMax) this.clients.delete(this.clients.keys().next().value!);
+      if (this.clients.size >= this.clientsMax) this.leastRecentClient.deleteOldest();
       this.clients.set(clientId, history);
     } else if (clientId !== this.newestClient) {
       this.clients.delete(clientId);

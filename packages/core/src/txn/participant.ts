@@ -13,6 +13,7 @@ import type { Committer } from '../commit/committer.js';
 import { InvalidArgumentError, TransactionInDoubtError } from '../errors.js';
 import { TXN_EARLY_ABORTS_MAX, TXN_OUTCOME_DELAY_MAX_MS, TXN_SETTLE_WAIT_MS } from '../limits.js';
 import { Decision, RecordKind, type LogRecord, type RecordAppend, type StreamEntry } from '../log/record.js';
+import { OldestKeys } from '../oldest-keys.js';
 import type { DecideRequest, PrepareRequest, ResolveOutcome } from '../protocol/txn-messages.js';
 import type { ForcedDecision } from '../replication/diverged-report.js';
 import type { Clock, TimerHandle, Timers } from '../time.js';
@@ -49,6 +50,7 @@ export class Participant {
    * which came before the decision; the second `txnTimeoutMs` is for a copy still on its way.
    */
   private readonly abortedEarly = new Map<string, number>();
+  private readonly oldestAbortedEarly = new OldestKeys(this.abortedEarly);
 
   constructor(private readonly context: ParticipantContext) {}
 
@@ -121,7 +123,7 @@ export class Participant {
     }
     this.abortedEarly.delete(txnId);
     this.abortedEarly.set(txnId, nowMs);
-    if (this.abortedEarly.size > TXN_EARLY_ABORTS_MAX) this.abortedEarly.delete(this.abortedEarly.keys().next().value!);
+    if (this.abortedEarly.size > TXN_EARLY_ABORTS_MAX) this.oldestAbortedEarly.deleteOldest();
   }
 
   private wasAbortedEarly(txnId: string): boolean {

@@ -5,6 +5,7 @@
  * de-duplication window's worth), then kept current as records commit.
  */
 import { TXN_REMEMBERED_MAX } from '../limits.js';
+import { OldestKeys } from '../oldest-keys.js';
 import { Decision, RecordKind, type LogRecord } from '../log/record.js';
 import { atOrBefore, orderOf, type TxnOrder } from './txn-id.js';
 
@@ -29,14 +30,9 @@ export class TxnLog {
    * follows the outcome of the last in the log.
    */
   private readonly holding = new Map<string, string>();
-  /**
-   * Where the oldest of `decisions` and of `ended` is, to forget it once a map is full: one live
-   * iterator each, which passes each forgotten entry once. `map.keys().next()` walked from the
-   * table's start over every entry forgotten since its last rehash (up to a third of it): 10 to
-   * 60 µs a transaction on a coordinator and a participant after their first 100,000.
-   */
-  private oldestDecision = this.decisions.keys();
-  private oldestEnded = this.ended.keys();
+  /** The oldest of `decisions` and of `ended`, to forget once a map is full. */
+  private readonly oldestDecision = new OldestKeys(this.decisions);
+  private readonly oldestEnded = new OldestKeys(this.ended);
   /**
    * The newest transaction whose decision was forgotten past `TXN_REMEMBERED_MAX`. Presumed abort
    * answers "abort" for a transaction without a decision, which is right only for one whose
@@ -76,8 +72,8 @@ export class TxnLog {
     this.prepared.clear();
     this.ended.clear();
     this.holding.clear();
-    this.oldestDecision = this.decisions.keys();
-    this.oldestEnded = this.ended.keys();
+    this.oldestDecision.reset();
+    this.oldestEnded.reset();
     this.forgottenThrough = undefined;
   }
 
@@ -99,17 +95,13 @@ export class TxnLog {
 }
 
 /**
- * Remembers `id` as the newest entry of `map`, forgetting the oldest (the next key `oldest` gives)
- * past `TXN_REMEMBERED_MAX`. Returns the id forgotten, if any.
+ * Remembers `id` as the newest entry of `map`, forgetting the oldest past `TXN_REMEMBERED_MAX`.
+ * Returns the id forgotten, if any.
  */
-function remember(map: Map<string, Decision>, oldest: Iterator<string>, id: string, decision: Decision): string | undefined {
+function remember(map: Map<string, Decision>, oldest: OldestKeys<string>, id: string, decision: Decision): string | undefined {
   map.delete(id);
   map.set(id, decision);
-  if (map.size <= TXN_REMEMBERED_MAX) return undefined;
-  // The iterator stands at the oldest entry left: those before it were forgotten, and one remembered again moved to the end.
-  const forgotten = oldest.next().value!;
-  map.delete(forgotten);
-  return forgotten;
+  return map.size > TXN_REMEMBERED_MAX ? oldest.deleteOldest() : undefined;
 }
 
 export { Decision };
