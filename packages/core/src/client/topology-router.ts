@@ -12,7 +12,6 @@ import { BehaviorSubject, skip, type Observable } from 'rxjs';
 import { SlotTable } from '../cluster/slots.js';
 import {
   ClientClosedError,
-  ConnectionClosedError,
   StripeUnavailableError,
   WrongStripeError,
   type KilnError,
@@ -249,8 +248,7 @@ export class TopologyRouter implements StripeFacts {
 
   /** A link that gave up on its stripe fails with `ConnectionClosedError`: the caller sees which stripe, and what became of a transaction. */
   private unavailable(stripe: number, error: unknown, transactionFate: TransactionFate = null): unknown {
-    if (!this.striped || !(error instanceof ConnectionClosedError)) return error;
-    return new StripeUnavailableError(this.stripeName(stripe), error.message, { cause: error, transactionFate });
+    return this.striped ? StripeUnavailableError.ofClosedLink(this.stripeName(stripe), error, transactionFate) : error;
   }
 }
 

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { KilnError, num, str, type ErrorFields } from './base.js';
+import { ConnectionClosedError } from './connection.js';
 
 /**
  * A stream's operation reached a server of another stripe (the client's slot table is stale). It
@@ -97,6 +98,15 @@ export class StripeUnavailableError extends KilnError {
 
   override fields(): ErrorFields {
     return { stripe: this.stripe, reason: this.reason, transactionFate: this.transactionFate };
+  }
+
+  /**
+   * `error` as the loss of `stripe` when it is a link's giving up (`ConnectionClosedError`), which
+   * would otherwise read as the caller's own connection; any other error as it is.
+   */
+  static ofClosedLink(stripe: string, error: unknown, transactionFate: TransactionFate = null): unknown {
+    if (!(error instanceof ConnectionClosedError)) return error;
+    return new StripeUnavailableError(stripe, error.message, { cause: error, transactionFate });
   }
 
   /** Rebuilds the error from its wire form. */

@@ -9,7 +9,7 @@
  * only once it heard every in-sync server). The vote is on disk before it is sent.
  */
 import type { Random } from '../time.js';
-import { chooseCandidate, forgetfulMayTakeOffice, lacksCommitted, majority, nextOwnTerm, type Candidate, type CommitPoint, type LogTip } from './election.js';
+import { chooseCandidate, forgetfulMayTakeOffice, lacksCommitted, majority, nextOwnTerm, silenceAllowedMs, type Candidate, type CommitPoint, type LogTip } from './election.js';
 import type { MemberState } from './member-state.js';
 import type { PeerSender } from './outbox.js';
 import type { CandidacyMessage } from './peer-protocol.js';
@@ -86,8 +86,7 @@ export class Election {
     this.checkRound();
     this.promoteAlone();
     const silentMs = now - member.lastFromActiveMs;
-    // A refused redial to the active says its process is gone: a shorter silence will do.
-    const timeoutMs = member.leader !== undefined && this.context.isRefused(member.leader) ? mirrorTimeoutMs / 4 : mirrorTimeoutMs;
+    const timeoutMs = silenceAllowedMs(mirrorTimeoutMs, member.leader !== undefined && this.context.isRefused(member.leader));
     // Jitter keeps members that lost the active together from always colliding.
     const patienceMs = timeoutMs + (this.round ? electionTimeMs : 0) + this.context.random.next() * 50;
     if (member.eligible && silentMs > patienceMs && (!this.round || this.round.closed)) this.pollOrWait(now);

@@ -101,3 +101,11 @@ export function nextOwnTerm(term: number, slot: number): number {
   const base = term + 1;
   return base + ((((slot - base) % TERM_SLOTS) + TERM_SLOTS) % TERM_SLOTS);
 }
+
+/**
+ * How long a peer may stay silent before it is taken for gone: all of `mirrorTimeoutMs`, or a
+ * quarter of it once its address refuses a redial, a strong sign its process is gone.
+ */
+export function silenceAllowedMs(mirrorTimeoutMs: number, refused: boolean): number {
+  return refused ? mirrorTimeoutMs / 4 : mirrorTimeoutMs;
+}

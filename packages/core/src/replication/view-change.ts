@@ -43,7 +43,7 @@
  * members added and a dead one look alike.
  */
 import { TimeoutError } from '../errors.js';
-import { majority } from './election.js';
+import { majority, silenceAllowedMs } from './election.js';
 import { isNewerView, serversOf, withInSync, type GroupMemberConfig, type GroupView } from './group-view.js';
 import type { MemberState } from './member-state.js';
 import type { PeerSender } from './outbox.js';
@@ -156,9 +156,8 @@ export class ViewChange {
     const now = member.clock.monotonicMs();
     const { inSync } = member.view;
     for (const mirror of this.context.mirrors()) {
-      // A mirror whose address refuses a redial has stopped (a shutdown, a crash): commits need not wait the whole timeout for it.
-      const timeoutMs = this.context.isRefused(mirror.mirror) ? member.options.mirrorTimeoutMs / 4 : member.options.mirrorTimeoutMs;
-      const silent = now - mirror.lastAckMs > timeoutMs;
+      // A mirror that stopped (a shutdown, a crash) refuses the redial: commits need not wait the whole timeout for it.
+      const silent = now - mirror.lastAckMs > silenceAllowedMs(member.options.mirrorTimeoutMs, this.context.isRefused(mirror.mirror));
       const caughtUp = mirror.ackedLsn >= this.context.lastWrittenLsn();
       const held = inSync.includes(mirror.mirror);
       // Built only for a change: this runs every tick, and most find none.

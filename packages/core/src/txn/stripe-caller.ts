@@ -4,7 +4,7 @@
  * through failovers as any client does.
  */
 import { Link } from '../client/link.js';
-import { ClientClosedError, ConnectionClosedError, StripeUnavailableError, TimeoutError } from '../errors.js';
+import { ClientClosedError, StripeUnavailableError, TimeoutError } from '../errors.js';
 import type { ClusterLayout } from '../cluster/layout.js';
 import type { ConnectionLimits } from '../limits.js';
 import type { StreamEntry } from '../log/record.js';
@@ -114,8 +114,7 @@ export class StripeCaller {
    * stripe being out of reach. Named, it says which stripe was.
    */
   private unavailable(stripe: number, error: unknown): unknown {
-    if (!(error instanceof ConnectionClosedError)) return error;
-    return new StripeUnavailableError(this.options.layout.stripes[stripe]!.name, error.message, { cause: error });
+    return StripeUnavailableError.ofClosedLink(this.options.layout.stripes[stripe]!.name, error);
   }
 
   /**

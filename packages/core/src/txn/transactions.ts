@@ -62,7 +62,7 @@ export class Transactions {
   constructor(private readonly options: TransactionsOptions) {
     const { name, layout, transports, limits, txnTimeoutMs, clock, timers, random, log, stripe, committer, term, keepForced, credentials, activeUrl } = options;
     this.caller = new StripeCaller({ self: name, layout, transports, limits, callTimeoutMs: txnTimeoutMs, clock, timers, random, ...(credentials ? { credentials } : {}), ...(activeUrl ? { activeUrl } : {}) });
-    this.coordinator = new Coordinator({ stripe, stripeName: layout.stripes[stripe]!.name, committer, term, caller: this.caller, txnLog: this.txnLog, clock, timers, log });
+    this.coordinator = new Coordinator({ stripe, stripeName: this.stripeName(stripe), committer, term, caller: this.caller, txnLog: this.txnLog, clock, timers, log });
     this.participant = new Participant({ committer, timers, caller: this.caller, txnLog: this.txnLog, stripeName: (i) => this.stripeName(i), clock, txnTimeoutMs, keepForced });
   }
 
