@@ -14,11 +14,12 @@ import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '.
 import { finalRefusal } from '../protocol/handshake.js';
 import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
 import { readResultHead, type FrameReader } from '../protocol/txn-frames.js';
-import { systemRandom, type TimerHandle } from '../time.js';
+import { systemRandom } from '../time.js';
 import type { Connection } from '../transport/transport.js';
 import type { ClientStatus, LinkOptions, LinkSubscription } from './link-types.js';
 import { answeredAsActive, Outage } from './outage.js';
 import { dialServer } from './dial-server.js';
+import { SweepTimer } from './sweep-timer.js';
 
 export type { ClientStatus, LinkOptions, LinkSubscription } from './link-types.js';
 
@@ -44,7 +45,8 @@ export class Link {
   private lastSentMs = 0;
   private lastReceivedMs = 0;
   private lastProbeMs = 0;
-  private sweepTimer: TimerHandle | undefined;
+  /** Runs {@link sweep}; a run its own process's stall made late is put off (see SweepTimer). */
+  private readonly sweeper: SweepTimer;
   private reconnecting: Promise<void> | undefined;
   /** When requests first met a server that is not the active, while the client looks for it. */
   private failoverSince: number | undefined;
@@ -64,6 +66,7 @@ export class Link {
     this.urls = options.urls;
     this.outage = new Outage(options.random ?? systemRandom);
     this.status$ = new BehaviorSubject<ClientStatus>({ type: 'connecting', url: options.urls[0]! });
+    this.sweeper = new SweepTimer(options.clock, options.timers, SWEEP_INTERVAL_MS, options.serverSilenceMs / 2, (now) => this.sweep(now));
   }
 
   /**
@@ -73,7 +76,7 @@ export class Link {
    */
   start(): void {
     this.preferredUrl = this.urls[0];
-    this.sweep();
+    this.sweeper.start();
     this.reconnecting ??= this.reconnect('not connected yet').finally(() => (this.reconnecting = undefined));
   }
 
@@ -89,7 +92,7 @@ export class Link {
       try {
         await this.dial(this.options.urls[i]!, 'connected');
         this.urlIndex = i;
-        this.sweep();
+        this.sweeper.start();
         return;
       } catch (error) {
         lastError = error;
@@ -135,7 +138,7 @@ export class Link {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.sweepTimer?.cancel();
+    this.sweeper.cancel();
     this.failAll(new ClientClosedError());
     const connection = this.connection;
     this.connection = undefined;
@@ -382,18 +385,11 @@ export class Link {
   }
 
   /** Times out overdue requests and pings an idle connection, on one timer for all requests. */
-  private sweep(): void {
-    const { clock, timers, limits, requestTimeoutMs } = this.options;
-    this.sweepTimer = timers.setTimeout(() => {
-      if (this.closed) return;
-      const now = clock.monotonicMs();
-      for (const [id, request] of this.pending) {
-        if (request.deadlineMs <= now) this.take(id)?.reject(new TimeoutError(request.op, requestTimeoutMs));
-      }
-      if (this.connection && now - this.lastSentMs >= limits.idleTimeoutMs / 3) this.request('ping', null).catch(() => {});
-      this.checkServerAlive(now);
-      this.sweep();
-    }, SWEEP_INTERVAL_MS);
+  private sweep(now: number): void {
+    for (const [id, request] of this.pending) {
+      if (request.deadlineMs <= now) this.take(id)?.reject(new TimeoutError(request.op, this.options.requestTimeoutMs));
+    }
+    if (this.connection && now - this.lastSentMs >= this.options.limits.idleTimeoutMs / 3) this.request('ping', null).catch(() => {});
+    this.checkServerAlive(now);
   }
 }
-
