@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongFirstSequencer from './scripts/long-first-sequencer.mjs';
 
 // Files that assert timing under real processes: no election while clocks jump, an active kept in
 // office while a mirror rejoins, a lease that runs out within bounds. They run last, one at a time
@@ -14,6 +15,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default', './scripts/summary-reporter.mjs'],
+    sequence: { sequencer: LongFirstSequencer },
     projects: [
       {
         extends: true,
