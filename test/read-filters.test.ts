@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { createServer, type Connection, type KilnServer, type Transport } from '@kiln/core';
-import { connect, InvalidArgumentError, type KilnClient, type PositionedEvent } from '@kiln/core/client';
+import { connect, InvalidArgumentError, type EventFilter, type KilnClient, type PositionedEvent } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { pollUntil } from './support/cluster.js';
@@ -169,6 +169,48 @@ describe('reading $all', () => {
   });
 });
 
+describe('positions and filters', () => {
+  // Records whose events interleave matching and other ones, in streams of both prefixes: a
+  // position counts a record's events whatever the filter, so a resume with another filter (or
+  // none) goes on strictly after its event. It counted only the events delivered: a position
+  // taken unfiltered and resumed with a filter skipped events, and the other way round repeated them.
+  const filters: Array<EventFilter | undefined> = [undefined, { eventTypes: ['x'] }, { eventTypes: ['y'] }, { streamPrefixes: ['p-'] }, { streamPrefixes: ['q-'], eventTypes: ['x'] }];
+  const matches = (event: PositionedEvent, filter: EventFilter | undefined): boolean =>
+    (!filter?.streamPrefixes || filter.streamPrefixes.some((p) => event.stream.startsWith(p))) && (!filter?.eventTypes || filter.eventTypes.includes(event.type));
+  const name = (event: PositionedEvent): string => `${event.stream}:${event.version}`;
+
+  async function writeMixedRecords(client: KilnClient): Promise<void> {
+    const events = (types: string) => [...types].map((type, i) => ({ type, data: i }));
+    await client.transact([{ stream: 'q-1', events: events('yxy') }, { stream: 'p-1', events: events('xyyx') }, { stream: 'q-2', events: events('xx') }]);
+    await client.append('p-2', events('yyx'));
+    await client.transact([{ stream: 'p-3', events: events('y') }, { stream: 'q-3', events: events('xy') }]);
+  }
+
+  it('resume strictly after their event with any filter or none, in reads and subscriptions', async () => {
+    const { client } = await serverAndClient();
+    await writeMixedRecords(client);
+    const all = await client.readAll();
+    expect(all).toHaveLength(15);
+    for (const taken of filters) {
+      for (const event of (await client.readAll(taken ? { filter: taken } : {})).filter((e) => matches(e, taken))) {
+        const after = all.slice(all.findIndex((e) => name(e) === name(event)) + 1);
+        for (const resumed of filters) {
+          const read = await client.readAll({ from: event.position, ...(resumed ? { filter: resumed } : {}) });
+          expect(read.map(name), `after ${name(event)} taken with ${JSON.stringify(taken)}, read with ${JSON.stringify(resumed)}`).toEqual(after.filter((e) => matches(e, resumed)).map(name));
+        }
+      }
+    }
+    // A subscription resumed from a position taken unfiltered, with a filter, and the other way round.
+    const midRecord = all.find((e) => name(e) === 'p-1:1')!;
+    const subscribed = await firstValueFrom(client.subscribeAll({ from: midRecord.position, filter: { eventTypes: ['x'] } }).pipe(take(3), toArray()));
+    expect(subscribed.map(name)).toEqual(['p-1:3', 'q-2:0', 'q-2:1']);
+    const filteredFirst = (await client.readAll({ filter: { eventTypes: ['x'] } }))[0]!;
+    expect(name(filteredFirst)).toBe('q-1:1');
+    const unfiltered = await firstValueFrom(client.subscribeAll({ from: filteredFirst.position }).pipe(take(2), toArray()));
+    expect(unfiltered.map(name)).toEqual(['q-1:2', 'p-1:0']);
+  });
+});
+
 describe('a filtered subscription to $all', () => {
   it('delivers only matching events and reports its position as it passes the rest', async () => {
     const transport = countingTransport();
@@ -188,8 +230,9 @@ describe('a filtered subscription to $all', () => {
     expect(transport.received - before).toBeLessThan(19 * 5000);
     expect(delivered.map((e) => e.stream)).toEqual(['orders-1']);
     // Resuming from the checkpoint delivers what matches after it, nothing before.
+    const checkpoint = checkpoints.at(-1)!;
     await client.append('orders-2', [{ type: 'OrderPlaced', data: 2 }]);
-    const resumed = await firstValueFrom(client.subscribeAll({ filter: { streamPrefixes: ['orders-'] }, from: checkpoints.at(-1)! }).pipe(take(1), toArray()));
+    const resumed = await firstValueFrom(client.subscribeAll({ filter: { streamPrefixes: ['orders-'] }, from: checkpoint }).pipe(take(1), toArray()));
     expect(resumed.map((e) => e.stream)).toEqual(['orders-2']);
   });
 });

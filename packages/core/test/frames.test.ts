@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { encode } from '@msgpack/msgpack';
 import { InvalidArgumentError, ProtocolError } from '../src/errors.js';
 import { decodeClientFrame, decodeServerFrame, encodeHello, encodeRequest, FrameKind } from '../src/protocol/frames.js';
-import { transactionFromWire } from '../src/protocol/messages.js';
+import { transactionFromWire, type EventSlice } from '../src/protocol/messages.js';
+import { slicesFromWire, sliceToWire } from '../src/protocol/replies.js';
 
 describe('client frames', () => {
   it('decodes a hello and a request', () => {
@@ -51,5 +52,22 @@ describe('transaction arguments', () => {
     expect(() => transactionFromWire(['c', 1, [['s', 'sometimes', new Uint8Array([0x90])]]], 10)).toThrow(/appends\[0\]\.expectedVersion/);
     expect(() => transactionFromWire(['c', -1, [['s', 'any', new Uint8Array([0x90])]]], 10)).toThrow(/seq/);
     expect(() => transactionFromWire(['c', 1, [['s', 'any', 'not bytes']]], 10)).toThrow(/events/);
+  });
+});
+
+describe('slices', () => {
+  const events = new Uint8Array([0x91, 0x93, 0xa1, 0x69, 0xa1, 0x78, 0x01]); // [['i', 'x', 1]]
+  it('carry where a filter cut them in their record, with a transaction or without', () => {
+    const plain: EventSlice = { lsn: 3, stream: 's', firstVersion: 2, eventCount: 1, timestampMs: 5, events };
+    for (const slice of [plain, { ...plain, recordOffset: 4 }, { ...plain, recordOffset: 0, transaction: { id: 't', stripes: 2 } }, { ...plain, transaction: { id: 't', stripes: 2 } }]) {
+      expect(slicesFromWire([sliceToWire(slice)], 'readAll')).toEqual([slice]);
+    }
+  });
+
+  it('refuse a recordOffset that is not a count with ProtocolError', () => {
+    for (const offset of [-1, 1.5, 'a', null]) {
+      expect(() => slicesFromWire([[3, 's', 2, 1, 5, events, null, offset]], 'readAll')).toThrow(ProtocolError);
+    }
+    expect(() => slicesFromWire([[3, 's', 2, 1, 5, events, null]], 'readAll')).toThrow(ProtocolError);
   });
 });

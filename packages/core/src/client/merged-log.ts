@@ -64,7 +64,7 @@ async function readAllPage(router: TopologyRouter, options: ReadAllOptions): Pro
     const [{ slices, next }, epoch] = await Promise.all([readShowingEvents(router, stripe, request), router.ownEpoch(stripe)]);
     const tracker = new PositionTracker(freshCursors(router)).settle(stripe, epoch);
     if (direction === 'forward') tracker.seek(stripe, fromLsn);
-    const records = recordsOf(slices);
+    const records = recordsOf(slices, filter !== undefined);
     // The epoch was asked beside the read: of a log empty then, whose first record came meanwhile.
     await learnEpochBefore(router, tracker, stripe, Math.max(records[0]?.lsn ?? 0, filter && direction === 'forward' ? next : 0));
     const taken = wholeRecords(records, maxCount);
@@ -209,7 +209,7 @@ const isHungry = (source: Source): boolean => !source.ended && source.head === s
 async function fill(router: TopologyRouter, source: Source, tracker: PositionTracker, maxCount: number, filter: EventFilter | undefined): Promise<void> {
   const request = { fromLsn: source.fromLsn, direction: 'forward' as const, maxCount, ...(filter ? { filter } : {}) };
   const { slices, next } = await router.request(source.stripe, 'readAll', request).catch(rethrowExplained);
-  const records = recordsOf(slices);
+  const records = recordsOf(slices, filter !== undefined);
   // The reader moves to the first record, or with a filter past every record read.
   await learnEpochBefore(router, tracker, source.stripe, records[0]?.lsn ?? (filter ? next : 0));
   source.records = records;

@@ -150,8 +150,9 @@ export interface ReadAllOptions {
    * Only events whose stream starts with one of `streamPrefixes` and whose type is one of
    * `eventTypes` (a list left out matches all), chosen on the server: nothing else crosses the
    * network. A page may then hold no event yet not be the end: read on from the page's
-   * `position` ({@link KilnClient.readAllPage}), or use {@link KilnClient.readAllStream}. Resume
-   * from a position with the same filter.
+   * `position` ({@link KilnClient.readAllPage}), or use {@link KilnClient.readAllStream}. A
+   * position counts every event of a record, those the filter left out too: resume from it with
+   * this filter, another or none, and delivery goes on strictly after its event.
    * @throws InvalidArgumentError when it breaks the rule of {@link EventFilter}, or the server predates filters
    */
   filter?: EventFilter;

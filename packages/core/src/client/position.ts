@@ -4,7 +4,8 @@
  * stripe's epoch, the first LSN not wholly consumed, and how many events of that record were. It
  * names every stripe of the cluster, so one cut short at a comma (which would read the stripes it
  * lost from their start again) is refused. Resuming from an event's position therefore continues
- * strictly after that event, even in the middle of a transaction.
+ * strictly after that event, even in the middle of a transaction, and with any filter or none: a
+ * record's events are counted over the whole record, those a filter left out included.
  *
  * Form: `1:` then, per stripe in index order, `index.epoch.nextLsn.skip`, comma-separated.
  */
@@ -39,18 +40,33 @@ export interface RecordEvents {
   lsn: number;
   timestampMs: number;
   events: RecordedEvent[];
+  /** Where each event stands among all of the record's events (a filter leaves some out). */
+  indexes: number[];
+  /** Whether `events` is the whole record: its last is the record's last. Not known of a filtered read's. */
+  whole: boolean;
 }
 
 const FORMAT = '1';
 const ENTRY = /^(\d{1,5})\.(\d{1,15})\.(\d{1,15})\.(\d{1,15})$/;
 
-/** Groups slices into their records: a record's slices come together, and no page or delivery splits one. */
-export function recordsOf(slices: readonly EventSlice[]): RecordEvents[] {
+/**
+ * Groups slices into their records: a record's slices come together, and no page or delivery
+ * splits one. `filtered`: the slices came from a filtered read, so records may not be whole.
+ */
+export function recordsOf(slices: readonly EventSlice[], filtered: boolean): RecordEvents[] {
   const records: RecordEvents[] = [];
   for (const slice of slices) {
-    const last = records[records.length - 1];
-    if (last?.lsn === slice.lsn) last.events.push(...eventsOf(slice));
-    else records.push({ lsn: slice.lsn, timestampMs: slice.timestampMs, events: eventsOf(slice) });
+    let record = records[records.length - 1];
+    if (record?.lsn !== slice.lsn) {
+      record = { lsn: slice.lsn, timestampMs: slice.timestampMs, events: [], indexes: [], whole: !filtered };
+      records.push(record);
+    }
+    // A slice follows the one before it in the record unless it says where it starts.
+    const first = slice.recordOffset ?? (record.indexes.length === 0 ? 0 : record.indexes[record.indexes.length - 1]! + 1);
+    eventsOf(slice).forEach((event, i) => {
+      record.events.push(event);
+      record.indexes.push(first + i);
+    });
   }
   return records;
 }
@@ -169,19 +185,22 @@ export class PositionTracker {
     // The log's first record names its epoch exactly: its commit time.
     const cursor = record.lsn === 1 ? { ...known, epoch: epochOfFirstRecord(record.timestampMs) } : known;
     if (record.lsn === 1) this.sure.add(stripe);
-    const first = record.lsn === cursor.nextLsn ? cursor.skip : 0;
+    const consumed = record.lsn === cursor.nextLsn ? cursor.skip : 0;
     const out: PositionedEvent[] = [];
     const lastIndex = record.events.length - 1;
-    for (let i = first; i <= lastIndex; i++) {
-      // Past a record's last event, the cursor moves to the next LSN: a resume need not read it again.
-      this.cursors.set(stripe, i === lastIndex ? { epoch: cursor.epoch, nextLsn: record.lsn + 1, skip: 0 } : { epoch: cursor.epoch, nextLsn: record.lsn, skip: i + 1 });
+    for (let i = 0; i <= lastIndex; i++) {
+      const index = record.indexes[i]!;
+      if (index < consumed) continue;
+      // Past a whole record's last event, the cursor moves to the next LSN: a resume need not read it again.
+      this.cursors.set(stripe, i === lastIndex && record.whole ? { epoch: cursor.epoch, nextLsn: record.lsn + 1, skip: 0 } : { epoch: cursor.epoch, nextLsn: record.lsn, skip: index + 1 });
       out.push({ ...record.events[i]!, position: this.encode() });
     }
     return out;
   }
 
   /**
-   * Moves the reader of a stripe on to `nextLsn` past records a filter left out; true when it moved.
+   * Moves the reader of a stripe on to `nextLsn` past records a filter left out; true when it
+   * passed a record it delivered nothing of (past the end of one it delivered from is no news).
    * The stripe's epoch must be settled first: a position that passed the log's first record
    * without reading it could not learn it.
    */
@@ -189,7 +208,7 @@ export class PositionTracker {
     const cursor = this.cursor(stripe);
     if (nextLsn <= cursor.nextLsn) return false;
     this.cursors.set(stripe, { epoch: cursor.epoch, nextLsn, skip: 0 });
-    return true;
+    return nextLsn > cursor.nextLsn + (cursor.skip > 0 ? 1 : 0);
   }
 
   /** The position after everything consumed so far. */

@@ -51,7 +51,7 @@ export function stripeFeed(stripe: number, { router, tracker, subscriber, filter
       return { subscriptionId, stream: null, from: tracker.cursor(stripe).nextLsn, ...(filter ? { filter } : {}) };
     },
     deliver: (slices: EventSlice[], passedTo?: number) => {
-      const records = recordsOf(slices);
+      const records = recordsOf(slices, filter !== undefined);
       gate.pass({ records, passedTo }, !tracker.canPassTo(stripe, records[0]?.lsn ?? passedTo ?? 0));
     },
     fail: (error) => gate.refuse(error),

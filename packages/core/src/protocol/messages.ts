@@ -48,6 +48,12 @@ export interface EventSlice {
   events: Uint8Array;
   /** Set on the part of a transaction over several stripes: its id, and how many stripes have a part of it. */
   transaction?: TransactionPart;
+  /**
+   * In a filtered read, where the slice's first event stands among its record's events, counted
+   * from 0 over every stream of the record: set when a filter left out events of the record before
+   * it, so that a position counts a record's events the same whatever the filter.
+   */
+  recordOffset?: number;
 }
 
 /** What an event of a transaction over several stripes says of it, so a consumer can apply it as one unit. */

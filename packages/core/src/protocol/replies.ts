@@ -100,14 +100,20 @@ export function transactionResultFromWire(value: unknown): TransactionResult {
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 const isRangeWire = (value: unknown): boolean => Array.isArray(value) && value.length === 3 && typeof value[0] === 'string' && isCount(value[1]) && isCount(value[2]);
 
-export const sliceToWire = (s: EventSlice): unknown[] =>
-  s.transaction === undefined ? [s.lsn, s.stream, s.firstVersion, s.eventCount, s.timestampMs, s.events] : [s.lsn, s.stream, s.firstVersion, s.eventCount, s.timestampMs, s.events, [s.transaction.id, s.transaction.stripes]];
+/** `[lsn, stream, firstVersion, eventCount, timestampMs, events]`, then `transaction` (or null) and `recordOffset` where set. */
+export function sliceToWire(s: EventSlice): unknown[] {
+  const wire: unknown[] = [s.lsn, s.stream, s.firstVersion, s.eventCount, s.timestampMs, s.events];
+  const transaction = s.transaction === undefined ? undefined : [s.transaction.id, s.transaction.stripes];
+  if (s.recordOffset !== undefined) wire.push(transaction ?? null, s.recordOffset);
+  else if (transaction !== undefined) wire.push(transaction);
+  return wire;
+}
 
 /** Slices as reads and events frames carry them; each slice's events blob must hold exactly its `eventCount` events. */
 export function slicesFromWire(value: unknown, reply: string): EventSlice[] {
   const check = new ReplyReader(reply);
   return check.array(value, 'slices').map((s, i) => {
-    const [lsn, stream, firstVersion, eventCount, timestampMs, events, transaction] = Array.isArray(s) && s.length === 7 ? s : check.tuple(s, `slices[${i}]`, 6);
+    const [lsn, stream, firstVersion, eventCount, timestampMs, events, transaction, recordOffset] = Array.isArray(s) && (s.length === 7 || s.length === 8) ? s : check.tuple(s, `slices[${i}]`, 6);
     const slice: EventSlice = {
       lsn: check.count(lsn, `slices[${i}].lsn`),
       stream: check.string(stream, `slices[${i}].stream`),
@@ -116,7 +122,8 @@ export function slicesFromWire(value: unknown, reply: string): EventSlice[] {
       timestampMs: check.time(timestampMs, `slices[${i}].timestampMs`),
       events: check.bytes(events, `slices[${i}].events`),
     };
-    if (transaction !== undefined) {
+    if (recordOffset !== undefined) slice.recordOffset = check.count(recordOffset, `slices[${i}].recordOffset`);
+    if (transaction !== undefined && (transaction !== null || recordOffset === undefined)) {
       const [id, stripes] = check.tuple(transaction, `slices[${i}].transaction`, 2);
       slice.transaction = { id: check.string(id, `slices[${i}].transaction.id`), stripes: check.count(stripes, `slices[${i}].transaction.stripes`) };
     }

@@ -2,15 +2,18 @@
  * Server-side filters on the whole log: the parts of each record a filtered read or subscription
  * sends. A stream prefix is matched on the slice; an event type on each event's type string,
  * compared as UTF-8 bytes inside the events blob, so application data is never decoded. Matching
- * events of one slice go out as slices of consecutive versions, their rows copied as they are.
+ * events of one slice go out as slices of consecutive versions, their rows copied as they are. A
+ * slice that does not start where the record's matching events before it ended says where it
+ * starts in the record (`recordOffset`): a position then counts a record's events alike with any
+ * filter or none, and resuming with another filter neither skips nor repeats one.
  */
 import { header, skipValue } from '../log/msgpack-shape.js';
 import type { EventFilter, EventSlice } from '../protocol/messages.js';
 
 /** A filter made ready for matching many records. */
 export interface SliceFilter {
-  /** The matching parts of a slice, in order: the slice itself when all of it matches. */
-  apply(slice: EventSlice): EventSlice[];
+  /** The matching parts of a record's slices, in order, where events before them were left out with their `recordOffset`. */
+  record(slices: readonly EventSlice[]): EventSlice[];
 }
 
 const utf8 = new TextEncoder();
@@ -18,10 +21,25 @@ const utf8 = new TextEncoder();
 export function sliceFilter(filter: EventFilter): SliceFilter {
   const prefixes = filter.streamPrefixes;
   const types = filter.eventTypes?.map((type) => utf8.encode(type));
+  const apply = (slice: EventSlice): EventSlice[] => {
+    if (prefixes && !prefixes.some((prefix) => slice.stream.startsWith(prefix))) return [];
+    return types ? byType(slice, types) : [slice];
+  };
   return {
-    apply(slice) {
-      if (prefixes && !prefixes.some((prefix) => slice.stream.startsWith(prefix))) return [];
-      return types ? byType(slice, types) : [slice];
+    record(slices) {
+      const out: EventSlice[] = [];
+      // Where the slice stands in the record, and where a reader that counts only what it got would put the next one.
+      let sliceOffset = 0;
+      let counted = 0;
+      for (const slice of slices) {
+        for (const part of apply(slice)) {
+          const offset = sliceOffset + part.firstVersion - slice.firstVersion;
+          out.push(offset === counted ? part : { ...part, recordOffset: offset });
+          counted = offset + part.eventCount;
+        }
+        sliceOffset += slice.eventCount;
+      }
+      return out;
     },
   };
 }

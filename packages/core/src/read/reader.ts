@@ -65,7 +65,7 @@ export class Reader {
     const maxCount = forward ? Math.min(request.maxCount, commitIndex - Math.max(from, 1) + 1) : request.maxCount;
     if (request.filter) return this.readAllFiltered(request, from, commitIndex);
     const records = await this.store.readRecords(from, { direction: request.direction, maxCount, maxBytes: this.limits.readBytesMax });
-    const slices = records.flatMap((record) => visibleAppends(record).map((append) => toSlice(record, append)));
+    const slices = records.flatMap(slicesOf);
     const last = records[records.length - 1];
     const next = last ? (forward ? last.lsn + 1 : last.lsn - 1) : from;
     return { slices, next };
@@ -85,7 +85,7 @@ export class Reader {
     let events = 0;
     let next = from;
     for (const record of records) {
-      const matching = visibleAppends(record).flatMap((append) => filter.apply(toSlice(record, append)));
+      const matching = filter.record(slicesOf(record));
       const count = matching.reduce((sum, slice) => sum + slice.eventCount, 0);
       if (events > 0 && events + count > request.maxCount) break;
       slices.push(...matching);
@@ -96,6 +96,9 @@ export class Reader {
     return { slices, next };
   }
 }
+
+/** A record's slices, one per stream it shows events of, in the record's order. */
+export const slicesOf = (record: LogRecord): EventSlice[] => visibleAppends(record).map((append) => toSlice(record, append));
 
 /** The slice of a record that belongs to one stream, if the record wrote to it. */
 export function sliceOf(record: LogRecord, stream: string): EventSlice | undefined {

@@ -8,11 +8,11 @@
  * catching up at once hold at most `readBytesInFlightMax` between them.
  */
 import type { LogLimits } from '../limits.js';
-import { visibleAppends, type LogRecord } from '../log/record.js';
+import type { LogRecord } from '../log/record.js';
 import type { EventFilter, EventSlice } from '../protocol/messages.js';
 import { sliceFilter, type SliceFilter } from './filter.js';
 import type { ReadBudget } from './read-budget.js';
-import { Reader, sliceOf } from './reader.js';
+import { Reader, sliceOf, slicesOf } from './reader.js';
 
 /** Where a subscription's events go: one client connection. */
 export interface SubscriptionSink {
@@ -118,11 +118,7 @@ export class SubscriptionHub {
         if (record.lsn < subscription.next) continue;
         if (record.lsn > subscription.next) return undefined;
         const { matcher } = subscription;
-        for (const append of visibleAppends(record)) {
-          const slice = sliceOf(record, append.stream)!;
-          if (matcher) slices.push(...matcher.apply(slice));
-          else slices.push(slice);
-        }
+        slices.push(...(matcher ? matcher.record(slicesOf(record)) : slicesOf(record)));
         subscription.next = record.lsn + 1;
       } else {
         const slice = sliceOf(record, subscription.stream);
