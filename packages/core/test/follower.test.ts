@@ -128,8 +128,32 @@ describe('Follower: back in the in-sync set', () => {
   });
 });
 
+// A mirror whose disk fills: the store write fails (ENOSPC). Swallowing it left the mirror up,
+// acknowledging heartbeats at its old LSN, in the in-sync set, and the active's commits waited on
+// it for good; it reports the failure, and its server stops as an active's does.
+describe('Follower: a store write that fails', () => {
+  it('reports the failure, once per failed apply, and acknowledges nothing of it', async () => {
+    const h = await mirror();
+    h.follower.receive(append(0, [record(1)]));
+    await h.follower.idle();
+    h.sent.length = 0;
+    h.failWrites = Object.assign(new Error('IO error: /data/000005.log: No space left on device'), { code: 'LEVEL_IO_ERROR' });
+    h.follower.receive(append(1, [record(2)]));
+    await h.follower.idle();
+    expect(h.failures).toHaveLength(1);
+    expect((h.failures[0] as Error).name).toBe('StoreFailedError');
+    expect((h.failures[0] as Error).cause).toBe(h.failWrites);
+    expect(h.sent).toEqual([]);
+    expect(h.store.lastPosition.lsn).toBe(1);
+  });
+});
+
 interface Harness {
   follower: Follower;
+  /** Errors the follower reported as store failures. */
+  failures: unknown[];
+  /** When set, every store write of records fails with it. */
+  failWrites?: Error;
   store: CheckedStore;
   sent: Array<{ to: string; message: OutgoingPeerMessage }>;
   /** Callbacks deferred to the turn's end, not run unless a test runs them. */
@@ -144,9 +168,12 @@ interface Harness {
 
 /** Mirror `b` of active `a` in term {@link TERM}, over an empty memory store. */
 async function mirror(): Promise<Harness> {
-  const store = checkedStore(memoryStore(), defaultLogLimits);
+  const disk = memoryStore();
+  const diskAppend = disk.append.bind(disk);
+  disk.append = (records) => (harness.failWrites ? Promise.reject(harness.failWrites) : diskAppend(records));
+  const store = checkedStore(disk, defaultLogLimits);
   await store.open();
-  const harness: Harness = { follower: undefined as unknown as Follower, member: undefined as unknown as MemberState, nowMs: 0, store, sent: [], deferred: [], written: 0, commit: new MirrorCommit() };
+  const harness: Harness = { follower: undefined as unknown as Follower, failures: [], member: undefined as unknown as MemberState, nowMs: 0, store, sent: [], deferred: [], written: 0, commit: new MirrorCommit() };
   const clock = { monotonicMs: () => harness.nowMs, wallMs: () => harness.nowMs };
   const member = new MemberState(
     { self: 'b', members: [server('a'), server('b')], electionTimeMs: 5000, mirrorTimeoutMs: 1000, leaseMs: 800 },
@@ -169,6 +196,7 @@ async function mirror(): Promise<Harness> {
     commit: harness.commit,
     log: () => {},
     stopped: () => false,
+    onFailed: (error) => void harness.failures.push(error),
     defer: (callback) => void harness.deferred.push(callback),
     outbox: { send: (to, message) => harness.sent.push({ to, message }) > 0, broadcast: () => {}, canSend: () => true, writeNow: () => {} },
   });

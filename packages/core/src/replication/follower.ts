@@ -6,6 +6,7 @@
 import type { LogLimits } from '../limits.js';
 import { ByteSlab } from '../log/byte-slab.js';
 import { indexRecord, type EncodedRecord } from '../log/record.js';
+import { StoreClosedError } from '../errors.js';
 import type { CheckedStore } from '../store/checked-store.js';
 import type { DivergedReport } from './diverged-report.js';
 import type { MemberState } from './member-state.js';
@@ -24,6 +25,8 @@ export interface FollowerContext {
   log: (line: string) => void;
   /** True once the member stopped: nothing more is applied. */
   stopped: () => boolean;
+  /** Called when the store failed under an apply (a full disk, say): the server stops, as an active's would. */
+  onFailed: (error: unknown) => void;
   /** Runs `callback` at the end of this event-loop turn: acknowledgements are gathered until then. */
   defer: (callback: () => void) => void;
 }
@@ -85,8 +88,10 @@ export class Follower {
       try {
         await this.apply(merged);
       } catch (error) {
-        // Not acknowledged: the active re-ships from the last acknowledged LSN.
-        this.context.log(`${this.context.member.self.name}: cannot apply records: ${String(error)}`);
+        // A store closed under an apply: the server is stopping. Any other failure leaves the disk
+        // in doubt, and a mirror that stayed up refusing every apply (acknowledging heartbeats)
+        // held the active's commits: it stops, its redial is refused, and the active drops it.
+        if (!(error instanceof StoreClosedError)) this.context.onFailed(error);
       } finally {
         this.inbox.splice(0, taken);
       }

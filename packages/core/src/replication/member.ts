@@ -63,7 +63,7 @@ export class GroupMember {
     });
     this.outbox = new Outbox(this.network, () => this.member.durableTerm);
     const { store, logLimits, log } = context;
-    this.follower = new Follower({ member: this.member, outbox: this.outbox, store, logLimits, diverged: this.diverged, commit: this.mirrorCommit, log, stopped: () => this.stopped, defer: (callback) => context.timers.defer(callback) });
+    this.follower = new Follower({ member: this.member, outbox: this.outbox, store, logLimits, diverged: this.diverged, commit: this.mirrorCommit, log, stopped: () => this.stopped, onFailed: context.onFailed, defer: (callback) => context.timers.defer(callback) });
     this.election = new Election({
       member: this.member,
       outbox: this.outbox,
