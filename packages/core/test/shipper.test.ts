@@ -35,6 +35,8 @@ interface Mirror {
   /** Store read failures the shipper reported. */
   readFailures: unknown[];
   setInSync(value: boolean): void;
+  /** Sets the monotonic clock the shipper reads, ms. */
+  setNow(ms: number): void;
   reads: () => number;
 }
 
@@ -42,6 +44,7 @@ function shipTo(store: CheckedStore, recent = new RecentRecords(16, 1 << 20)): M
   const sent: Sent[] = [];
   const readFailures: unknown[] = [];
   let inSync = false;
+  let nowMs = 0;
   let reads = 0;
   const read = store.read.bind(store);
   store.read = (lsn, options) => {
@@ -66,17 +69,42 @@ function shipTo(store: CheckedStore, recent = new RecentRecords(16, 1 << 20)): M
     commitIndex: () => 0,
     termStartLsn: () => 0,
     inSync: () => inSync,
-    now: () => 0,
+    now: () => nowMs,
     askedAtMs: () => 0,
     onReadFailed: (error) => readFailures.push(error),
   };
-  return { shipper: new Shipper('m', context, store.lastPosition), sent, readFailures, setInSync: (value) => (inSync = value), reads: () => reads };
+  return { shipper: new Shipper('m', context, store.lastPosition), sent, readFailures, setInSync: (value) => (inSync = value), setNow: (ms) => (nowMs = ms), reads: () => reads };
 }
 
 const ack = (lastLsn: number, matched: boolean) => ({ kind: 'ack' as const, stripe: 0, term: 9, from: 'm', lastLsn, matched });
 const lsnsOf = (message: Sent): [number, number] => [message.prevLsn + 1, message.prevLsn + message.records.length];
 
 describe('Shipper', () => {
+  // A mirror whose disk filled refuses every append and still answers heartbeats (a mismatch, or a
+  // match at its old LSN): counted as an answer, it stayed in the in-sync set and commits waited on
+  // it for good. Only taking records, or holding all shipped, counts as keeping up.
+  it('counts a mirror that answers without taking the records shipped as not keeping up', async () => {
+    const m = shipTo(await logWith([3]));
+    m.setNow(100);
+    m.shipper.onMatched(ack(1, true));
+    expect(m.shipper.lastProgressMs).toBe(100);
+    for (const nowMs of [2000, 4000]) {
+      m.setNow(nowMs);
+      await m.shipper.onAck(ack(1, false));
+      await m.shipper.pump();
+      m.shipper.onMatched(ack(1, true));
+    }
+    expect(m.sent.length).toBeGreaterThan(0);
+    expect(m.shipper.lastProgressMs).toBe(100);
+    m.setNow(5000);
+    m.shipper.onMatched(ack(3, true));
+    expect(m.shipper.lastProgressMs).toBe(5000);
+    // Holding everything shipped is keeping up, with nothing new to take.
+    m.setNow(6000);
+    m.shipper.onMatched(ack(3, true));
+    expect(m.shipper.lastProgressMs).toBe(6000);
+  });
+
   it('starts at the log end and walks back to where the mirror log ends, then ships from there with the right previous term', async () => {
     const store = await logWith([5, 5]); // LSN 1-5 in term 1, 6-10 in term 2
     const { shipper, sent, setInSync } = shipTo(store);

@@ -98,7 +98,7 @@ async function active(members: GroupMemberConfig[], inSync: string[]): Promise<H
   member.state = 'ACTIVE-COORDINATOR';
   const sent: OutgoingPeerMessage[] = [];
   const outbox: PeerSender = { send: (_to, m) => sent.push(m) > 0, broadcast: (m) => void sent.push(m), canSend: () => true, writeNow: () => {} };
-  const mirrors: Harness['mirrors'] = members.filter((m) => m.kind === 'server' && m.name !== 'a').map((m) => ({ mirror: m.name, ackedLsn: 10, lastAckMs: now }));
+  const mirrors: Harness['mirrors'] = members.filter((m) => m.kind === 'server' && m.name !== 'a').map((m) => ({ mirror: m.name, ackedLsn: 10, lastProgressMs: now }));
   let recorded = 0;
   const followed: string[][] = [];
   const refused = new Set<string>();
@@ -125,7 +125,7 @@ describe('ViewChange', () => {
     h.advance(MIRROR_TIMEOUT_MS);
     h.change.review();
     expect(h.change.proposed).toBeUndefined(); // not silent for longer yet
-    h.mirrors[0]!.lastAckMs += MIRROR_TIMEOUT_MS; // b answered; c stayed silent
+    h.mirrors[0]!.lastProgressMs += MIRROR_TIMEOUT_MS; // b answered; c stayed silent
     h.advance(1);
     h.change.review();
     expect(h.change.proposed).toMatchObject({ term: 3, version: 2, inSync: ['a', 'b'] });
@@ -146,7 +146,7 @@ describe('ViewChange', () => {
   it('takes a mirror out after a quarter of mirrorTimeoutMs once its address refuses a redial (it stopped), not one only silent', async () => {
     const h = await active([server('a'), server('b'), server('c')], ['a', 'b', 'c']);
     h.advance(MIRROR_TIMEOUT_MS / 4 + 1);
-    h.mirrors[0]!.lastAckMs += MIRROR_TIMEOUT_MS / 4 + 1; // b answers; c is silent, its connection merely dropped
+    h.mirrors[0]!.lastProgressMs += MIRROR_TIMEOUT_MS / 4 + 1; // b answers; c is silent, its connection merely dropped
     h.change.review();
     expect(h.change.proposed).toBeUndefined();
     h.refused.add('c'); // c's process is gone: nothing accepts at its address

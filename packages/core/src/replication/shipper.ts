@@ -99,8 +99,12 @@ export interface ShipperContext {
 export class Shipper {
   /** Highest LSN known to match the active's log on the mirror. */
   ackedLsn = 0;
-  /** When the mirror last answered, on the monotonic clock. */
-  lastAckMs: number;
+  /**
+   * When the mirror last kept up, on the monotonic clock: it answered holding everything shipped
+   * to it, or acknowledged further than before. A mirror that answers (heartbeats, mismatches)
+   * and never takes the records shipped, its disk full say, keeps up no more than a silent one.
+   */
+  lastProgressMs: number;
   private nextLsn: number;
   /** Term of the record at `nextLsn - 1`. */
   private prevTerm: number;
@@ -115,7 +119,7 @@ export class Shipper {
   ) {
     this.nextLsn = tip.lsn + 1;
     this.prevTerm = tip.term;
-    this.lastAckMs = context.now();
+    this.lastProgressMs = context.now();
   }
 
   /** True when the mirror acknowledged everything shipped to it: nothing is in flight. */
@@ -182,7 +186,6 @@ export class Shipper {
   /** Takes in an acknowledgement; a mismatch walks back to where the mirror's log ends or differs. */
   async onAck(ack: AckMessage): Promise<void> {
     if (ack.matched) return this.onMatched(ack);
-    this.lastAckMs = this.context.now();
     this.generation++;
     const back = Math.min(ack.lastLsn, this.nextLsn - 2, this.context.shippableLsn());
     const from = Math.max(back, 0);
@@ -193,8 +196,9 @@ export class Shipper {
 
   /** Takes in an acknowledgement that the mirror's log matches through `ack.lastLsn`. */
   onMatched(ack: AckMessage): void {
-    this.lastAckMs = this.context.now();
-    if (ack.lastLsn > this.ackedLsn) this.ackedLsn = ack.lastLsn;
+    const further = ack.lastLsn > this.ackedLsn;
+    if (further) this.ackedLsn = ack.lastLsn;
+    if (further || this.allAcknowledged) this.lastProgressMs = this.context.now();
   }
 
   private async termAt(lsn: number): Promise<number> {

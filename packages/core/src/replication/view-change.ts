@@ -72,8 +72,8 @@ interface MembershipChange {
 export interface MirrorProgress {
   readonly mirror: string;
   readonly ackedLsn: number;
-  /** When the mirror last answered, on the monotonic clock. */
-  readonly lastAckMs: number;
+  /** When the mirror last kept up (answered holding all shipped, or acknowledged further), on the monotonic clock. */
+  readonly lastProgressMs: number;
 }
 
 export interface ViewChangeContext {
@@ -156,13 +156,14 @@ export class ViewChange {
     const now = member.clock.monotonicMs();
     const { inSync } = member.view;
     for (const mirror of this.context.mirrors()) {
-      // A mirror that stopped (a shutdown, a crash) refuses the redial: commits need not wait the whole timeout for it.
-      const silent = now - mirror.lastAckMs > silenceAllowedMs(member.options.mirrorTimeoutMs, this.context.isRefused(mirror.mirror));
+      // Silent, or answering without taking what is shipped: commits would wait on it. A mirror that
+      // stopped (a shutdown, a crash) refuses the redial: commits need not wait the whole timeout for it.
+      const stalled = now - mirror.lastProgressMs > silenceAllowedMs(member.options.mirrorTimeoutMs, this.context.isRefused(mirror.mirror));
       const caughtUp = mirror.ackedLsn >= this.context.lastWrittenLsn();
       const held = inSync.includes(mirror.mirror);
       // Built only for a change: this runs every tick, and most find none.
-      if (held && silent) this.propose(withInSync(member.view, inSync.filter((name) => name !== mirror.mirror)));
-      else if (!held && caughtUp && !silent) this.propose(withInSync(member.view, [...inSync, mirror.mirror]));
+      if (held && stalled) this.propose(withInSync(member.view, inSync.filter((name) => name !== mirror.mirror)));
+      else if (!held && caughtUp && !stalled) this.propose(withInSync(member.view, [...inSync, mirror.mirror]));
       else continue;
       return;
     }
