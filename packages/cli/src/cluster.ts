@@ -88,6 +88,7 @@ export async function startServerMember(config: ClusterConfig, name: string | un
   const stopProgress = logCatchUp(() => server.status().group?.mirrors, log);
   return {
     failed: running.failed,
+    ...(config.persistence === 'restartable' && self.dataDir !== undefined && { dataDir: resolve(self.dataDir) }),
     close: () => {
       stopProgress();
       return running.close();
@@ -164,7 +165,8 @@ export async function startVoterMember(config: ClusterConfig, name: string, log:
     log,
   });
   log(`kiln: ${name} (voter of ${stripes.length === 1 ? 'the group' : `stripes ${stripes.map((s) => s.name).join(', ')}`}) of cluster ${config.cluster} listening on ${voter.urls.join(', ')} (${where(config, dataDir)})`);
-  return withHttp(voter, config, { name, kind: 'voter', observe: () => voter.observe(), dial: memberDial(transports) }, httpAt, self, log);
+  const running = await withHttp(voter, config, { name, kind: 'voter', observe: () => voter.observe(), dial: memberDial(transports) }, httpAt, self, log);
+  return { failed: running.failed, close: () => running.close(), ...(config.persistence === 'restartable' && dataDir !== undefined && { dataDir: resolve(dataDir) }) };
 }
 
 /**

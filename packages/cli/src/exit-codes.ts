@@ -4,6 +4,7 @@
  * does not answer) is described, never traced; only a bug prints its stack.
  */
 import { ConfigError, ConnectionRefusedError, InvalidArgumentError, KilnError, TimeoutError, TlsError } from '@kiln/core';
+import { diskFullAtStart } from './store-failure.js';
 
 /** The exit codes `kiln help` lists. */
 export const EXIT = {
@@ -50,6 +51,8 @@ export function describeFailure(error: unknown, help = 'kiln help'): { line: str
   if (isParseArgsError(error)) return { line: `kiln: ${error.message.split('. ')[0]!.replace(/\.$/, '')} (see ${help})`, code: EXIT.usage };
   if (error instanceof ConfigError) return { line: `kiln: ConfigError: ${error.message}`, code: EXIT.config };
   if (error instanceof UnreachableError) return { line: `kiln: ${error.message}`, code: EXIT.unreachable };
+  const full = diskFullAtStart(error);
+  if (full !== undefined) return { line: full, code: EXIT.failed };
   const inUse = inUseReason(error);
   if (inUse !== undefined) return { line: `kiln: ${inUse}`, code: EXIT.inUse };
   if (error instanceof ConnectionRefusedError || error instanceof TimeoutError || error instanceof TlsError) return { line: `kiln: ${error.name}: ${error.message}`, code: EXIT.unreachable };

@@ -1,8 +1,12 @@
 /** Runs a started server in the foreground until SIGINT or SIGTERM. */
 import type { KilnServer } from '@kiln/core';
+import { storeFailureLine } from './store-failure.js';
 
 /** What runs in the foreground: a server, or a voter, with its HTTP listener if any. */
-export type Running = Pick<KilnServer, 'close' | 'failed'>;
+export type Running = Pick<KilnServer, 'close' | 'failed'> & {
+  /** Where its store is (restartable mode), for the line a store failure ends it with. */
+  readonly dataDir?: string;
+};
 
 /**
  * Shuts the server down on SIGINT or SIGTERM; a second signal exits at once. A store failure
@@ -34,9 +38,10 @@ export async function runUntilSignalled(starting: Promise<Running>, log: (line: 
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   running = await starting;
-  void running.failed.then(() => {
+  const { dataDir } = running;
+  void running.failed.then((error) => {
     // The disk's state after a failed write is unknown: stop rather than serve on top of it.
-    log('kiln: store failure, exiting');
+    log(storeFailureLine(error, dataDir));
     process.exit(1);
   });
   if (stopping) shutDown(running);

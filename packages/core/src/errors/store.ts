@@ -20,12 +20,16 @@ export class StoreClosedError extends KilnError {
   }
 }
 
-/** A store write failed; the store refuses further work, since what reached the disk is unknown. */
+/**
+ * A store write failed; the store refuses further work, since what reached the disk is unknown.
+ * The message carries the store's own words when there is a cause (the file, "No space left on device").
+ */
 export class StoreFailedError extends KilnError {
   static override readonly name: string = 'StoreFailedError';
 
   constructor(options?: { cause?: unknown }) {
-    super('a store write failed; the store accepts no more work until it is reopened', options);
+    const why = options?.cause instanceof Error ? ` (${options.cause.message})` : '';
+    super(`a store write failed${why}; the store accepts no more work until it is reopened`, options);
   }
 
   /** Rebuilds the error from its wire form. */

@@ -391,6 +391,8 @@ class Server implements KilnServer {
   }
 
   private fail(error: unknown): void {
+    // Once: a mirror's store fails again on every apply until the process exits.
+    if (this.state === 'STOPPED') return;
     this.state = 'STOPPED';
     this.log(`${this.name} FAILED: store write failed (${(error as Error)?.message ?? String(error)}); acknowledging nothing more`);
     this.reportFailure(error);
