@@ -15,6 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type KilnClient } from '@kiln/core/client';
 import { tcpTransport } from '@kiln/transport-tcp';
 import { checkLog, Ledger, readWholeLog, type LedgerTxn } from './support/processes/load.js';
+import { startLedgerWriters } from './support/ledger-writers.js';
 import {
   cluster,
   inSyncActive,
@@ -55,44 +56,9 @@ async function clientOf(urls: string | string[]): Promise<KilnClient> {
   return client;
 }
 
-/**
- * Writers for a power cut: `connections` clients, each with `inFlight` appends pipelined on one
- * connection, each of those on a stream of its own (1-3 events of `padBytes` and their id,
- * expectedVersion 'any'). A writer
- * stops at its first error: after a cut, what became of its last append is unknown.
- */
-function startWriters(urls: string[], ledger: Ledger, tag: string, random: ReturnType<typeof seededRandom>, padBytes = 0, connections = 3, inFlight = 4): { stop(): Promise<void> } {
-  const pad = 'x'.repeat(padBytes);
-  let stopping = false;
-  const writers: KilnClient[] = [];
-  const loops = Array.from({ length: connections }, async (_, c) => {
-    const client = await clientOf(urls);
-    writers.push(client);
-    await Promise.all(
-      Array.from({ length: inFlight }, async (_, l) => {
-        const stream = `w${c}-${l}`;
-        for (let n = 0; !stopping; n++) {
-          const key = `${tag}-${stream}-t${n}`;
-          const ids = Array.from({ length: random.int(1, 3) }, (_, k) => `${key}-e${k}`);
-          const txn: LedgerTxn = { key, appends: [{ stream, ids }], state: 'pending' };
-          ledger.add(txn);
-          try {
-            ledger.ack(txn, await client.transact([{ stream, expectedVersion: 'any', events: ids.map((id) => ({ id, type: 'Power', data: { id, pad } })) }]));
-          } catch (error) {
-            ledger.failed(txn, error);
-            return;
-          }
-        }
-      }),
-    );
-  });
-  return {
-    async stop() {
-      stopping = true;
-      await Promise.all(writers.map((client) => client.close()));
-      await Promise.all(loops);
-    },
-  };
+/** Writers for a power cut, on clients this file closes. */
+function startWriters(urls: string[], ledger: Ledger, tag: string, random: ReturnType<typeof seededRandom>): { stop(): Promise<void> } {
+  return startLedgerWriters(clientOf, urls, ledger, tag, random);
 }
 
 /** The transactions acknowledged before `cutAtMs`: those the cut must not lose. */
