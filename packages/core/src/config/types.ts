@@ -140,7 +140,7 @@ export interface ClusterSettingsInput {
   failoverPriority?: FailoverPriority;
   /** Election window of every stripe that does not set its own, in milliseconds, 100..600000. @default 5000 */
   electionTimeMs?: number;
-  /** A mirror that does not acknowledge for this long leaves the in-sync set (a quarter of it once its address refuses the active's redial), in milliseconds, 10..600000; less than every `electionTimeMs`; a mirror that hears nothing from the active for this long starts an election (a quarter of it once its redial of the active is refused). @default 1000 */
+  /** A mirror that does not acknowledge for this long, or answers without taking the records shipped to it, leaves the in-sync set (a quarter of it once its address refuses the active's redial), in milliseconds, 10..600000; less than every `electionTimeMs`; a mirror that hears nothing from the active for this long starts an election (a quarter of it once its redial of the active is refused). @default 1000 */
   mirrorTimeoutMs?: number;
   /** An active that cannot reach a majority for this long stops acknowledging commits and serving reads, in milliseconds, 10..600000; less than `mirrorTimeoutMs`, so it stops before a successor can acknowledge anything. @default 800 */
   leaseMs?: number;
