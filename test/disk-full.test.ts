@@ -3,16 +3,14 @@
 // lost or doubled; the server whose disk is full stops in one line naming the disk full and its
 // data directory; on a disk still full it refuses to start in one line; once space is freed it
 // starts, and rejoins its group. Runs as root only; in CI (CI=true) a missing capability fails it.
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type KilnClient } from '@kiln/core/client';
-import { tcpTransport } from '@kiln/transport-tcp';
+import { describe, expect, it } from 'vitest';
 import { checkLog, Ledger, readWholeLog } from './support/processes/load.js';
-import { cluster, inSyncActive, kill, kiln, killAllKilns, killAllMembers, launch, pollUntil, seededRandom, startKiln, statusOf, type Member } from './support/cluster.js';
+import { cluster, inSyncActive, kiln, launch, pollUntil, seededRandom, startKiln, statusOf } from './support/cluster.js';
 import { startLedgerWriters } from './support/ledger-writers.js';
-import { checkLoopImagesWork, makeImage, removeAllImages, runsOnLoopImages } from './support/loop-image.js';
+import { makeImage, runsOnLoopImages } from './support/loop-image.js';
+import { loopImageTests } from './support/loop-image-tests.js';
 import { mirrorsMatch } from './support/power-cut.js';
 
 const SEED = Number(process.env.KILN_DISK_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -26,21 +24,7 @@ const PAD_BYTES = 2000;
 /** The line a server whose disk filled ends with. */
 const DISK_FULL_LINE = /^kiln: store failure, exiting: the disk is full \(ENOSPC\)/;
 
-const roots: string[] = [];
-const clients: KilnClient[] = [];
-const groupMembers: Member[] = [];
-
-async function tempRoot(): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'kiln-disk-'));
-  roots.push(root);
-  return root;
-}
-
-async function clientOf(urls: string[]): Promise<KilnClient> {
-  const client = await connect(urls, { transports: [tcpTransport()], reconnectWindowMs: 0, requestTimeoutMs: 20_000 });
-  clients.push(client);
-  return client;
-}
+const { tempRoot, clientOf, groupMembers } = loopImageTests(RUNS, 'kiln-disk-');
 
 /** Fills the file system `file` is on with it, then gives `LEFT_FREE_BYTES` back: the load fills the rest. */
 async function fillDisk(file: string): Promise<void> {
@@ -55,22 +39,6 @@ async function fillDisk(file: string): Promise<void> {
   await handle.truncate(Math.max(0, size - LEFT_FREE_BYTES));
   await handle.close();
 }
-
-beforeAll(() => {
-  if (RUNS) checkLoopImagesWork();
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-  await killAllKilns();
-  await Promise.all(groupMembers.splice(0).map((m) => (m.process ? kill(m) : undefined)));
-  await removeAllImages();
-  await Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true })));
-});
-afterAll(async () => {
-  killAllMembers();
-  await removeAllImages();
-});
 
 describe.skipIf(!RUNS)('a full disk (ext4 images on loop devices)', () => {
   console.log(`disk-full seed ${SEED} (replay with KILN_DISK_SEED=${SEED})`);

@@ -8,20 +8,15 @@
 // once, at the LSN and versions its acknowledgement gave; nothing that was never sent may be there.
 // Runs as root only (losetup, mount); elsewhere the file is skipped with a message, and in CI
 // (CI=true) a missing capability fails it.
-import { mkdtemp, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type KilnClient } from '@kiln/core/client';
-import { tcpTransport } from '@kiln/transport-tcp';
+import { describe, expect, it } from 'vitest';
 import { checkLog, Ledger, readWholeLog, type LedgerTxn } from './support/processes/load.js';
 import { startLedgerWriters } from './support/ledger-writers.js';
 import {
   cluster,
   inSyncActive,
   kill,
-  killAllKilns,
-  killAllMembers,
   launch,
   pollUntil,
   seededRandom,
@@ -30,7 +25,8 @@ import {
   type KilnProcess,
   type Member,
 } from './support/cluster.js';
-import { checkLoopImagesWork, copyImage, makeImage, mountCopy, removeAllImages, runsOnLoopImages, unmountImage, type LoopImage } from './support/loop-image.js';
+import { copyImage, makeImage, mountCopy, runsOnLoopImages, unmountImage, type LoopImage } from './support/loop-image.js';
+import { loopImageTests } from './support/loop-image-tests.js';
 import { mirrorsMatch, powerCut, restartOnCopies } from './support/power-cut.js';
 
 const SEED = Number(process.env.KILN_POWER_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -39,22 +35,7 @@ const RUNS = runsOnLoopImages('the power-loss tests');
 /** Power cuts of the lone server, each at a different moment. */
 const CUTS = 3;
 
-const roots: string[] = [];
-/** Members of the groups started, to kill (and wait for) before their images are unmounted. */
-const groupMembers: Member[] = [];
-const clients: KilnClient[] = [];
-
-async function tempRoot(): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'kiln-power-'));
-  roots.push(root);
-  return root;
-}
-
-async function clientOf(urls: string | string[]): Promise<KilnClient> {
-  const client = await connect(urls, { transports: [tcpTransport()], reconnectWindowMs: 0, requestTimeoutMs: 20_000 });
-  clients.push(client);
-  return client;
-}
+const { tempRoot, clientOf, groupMembers } = loopImageTests(RUNS, 'kiln-power-');
 
 /** Writers for a power cut, on clients this file closes. */
 function startWriters(urls: string[], ledger: Ledger, tag: string, random: ReturnType<typeof seededRandom>): { stop(): Promise<void> } {
@@ -65,22 +46,6 @@ function startWriters(urls: string[], ledger: Ledger, tag: string, random: Retur
 function ackedBefore(ledger: Ledger, cutAtMs: number): LedgerTxn[] {
   return ledger.acked().filter((txn) => txn.ackedAtMs! < cutAtMs);
 }
-
-beforeAll(() => {
-  if (RUNS) checkLoopImagesWork();
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-  await killAllKilns();
-  await Promise.all(groupMembers.splice(0).map((m) => (m.process ? kill(m) : undefined)));
-  await removeAllImages();
-  if (!process.env.KILN_KEEP) await Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true })));
-});
-afterAll(async () => {
-  killAllMembers();
-  await removeAllImages();
-});
 
 describe.skipIf(!RUNS)('power loss in restartable mode (loop-device images)', () => {
   console.log(`power-loss seed ${SEED} (replay with KILN_POWER_SEED=${SEED})`);
