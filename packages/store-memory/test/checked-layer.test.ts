@@ -29,6 +29,28 @@ describe('checked layer over the memory store', () => {
     await store.close();
   });
 
+  it('refuses everything after a truncation or a meta write fails too, whichever write it was', async () => {
+    for (const failing of ['truncateAfter', 'putMeta'] as const) {
+      const inner = memoryStore();
+      let fail = false;
+      const flaky: Store = Object.assign(Object.create(inner) as Store, {
+        [failing]: async (...args: unknown[]) => {
+          if (fail) throw new Error('disk full');
+          return (inner[failing] as (...a: unknown[]) => Promise<void>)(...args);
+        },
+      });
+      const store = checkedStore(flaky, defaultLogLimits);
+      await store.open();
+      await store.append([rec(1), rec(2)]);
+      fail = true;
+      const write = failing === 'truncateAfter' ? store.truncateAfter(1) : store.putMeta('term', new Uint8Array([1]));
+      await expect(write, failing).rejects.toBeInstanceOf(StoreFailedError);
+      await expect(store.append([rec(3)]), failing).rejects.toBeInstanceOf(StoreFailedError);
+      await expect(store.getMeta('term'), failing).rejects.toBeInstanceOf(StoreFailedError);
+      await store.close();
+    }
+  });
+
   it('accepts a pipelined append that follows one still in flight', async () => {
     const store = checkedStore(memoryStore(), defaultLogLimits);
     await store.open();

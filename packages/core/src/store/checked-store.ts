@@ -132,15 +132,8 @@ export class CheckedStore {
     this.checkSegment(records);
     const tail = records[records.length - 1]!;
     this.pending = { lsn: tail.lsn, term: tail.term };
-    await this.run(async () => {
-      try {
-        await this.store.append(records);
-      } catch (cause) {
-        // What reached the disk is unknown: refuse everything until reopened (fsyncgate).
-        this.state = 'failed';
-        this.failure = cause;
-        throw new StoreFailedError({ cause });
-      }
+    await this.write(async () => {
+      await this.store.append(records);
       if (tail.lsn > this.last.lsn) this.last = { lsn: tail.lsn, term: tail.term };
     });
   }
@@ -196,7 +189,7 @@ export class CheckedStore {
     this.checkOpen();
     checkLsn('afterLsn', afterLsn);
     if (afterLsn > this.pending.lsn) throw new InvalidArgumentError('afterLsn', `must not exceed the last LSN, ${this.pending.lsn}`);
-    await this.run(async () => {
+    await this.write(async () => {
       await this.store.truncateAfter(afterLsn);
       const [tail] = afterLsn === 0 ? [] : await this.store.read(afterLsn, { direction: 'backward', maxCount: 1, maxBytes: 1 });
       this.last = tail ? { lsn: tail.lsn, term: decodeRecord(tail.bytes, tail.lsn).term } : { lsn: 0, term: 0 };
@@ -216,7 +209,7 @@ export class CheckedStore {
     checkMetaKey(key);
     if (key === META_FORMAT_VERSION) throw new InvalidArgumentError('key', `'${META_FORMAT_VERSION}' is kept by the checked layer`);
     if (!(value instanceof Uint8Array)) throw new InvalidArgumentError('value', 'must be a Uint8Array');
-    await this.run(() => this.store.putMeta(key, value));
+    await this.write(() => this.store.putMeta(key, value));
   }
 
   /** Waits for calls in flight, then flushes and closes the store. Later calls get `StoreClosedError`. */
@@ -254,6 +247,22 @@ export class CheckedStore {
     if (bytes > this.limits.groupCommitBytesMax) {
       throw new InvalidArgumentError('records', `segment of ${bytes} bytes exceeds ${this.limits.groupCommitBytesMax}`);
     }
+  }
+
+  /**
+   * Runs a write. One that fails leaves what reached the disk unknown: the store refuses
+   * everything with `StoreFailedError` until reopened (fsyncgate), whichever write it was.
+   */
+  private write(operation: () => Promise<void>): Promise<void> {
+    return this.run(async () => {
+      try {
+        await operation();
+      } catch (cause) {
+        this.state = 'failed';
+        this.failure = cause;
+        throw new StoreFailedError({ cause });
+      }
+    });
   }
 
   private async run<T>(operation: () => Promise<T>): Promise<T> {
