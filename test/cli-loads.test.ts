@@ -54,8 +54,8 @@ async function closedPort(): Promise<number> {
 }
 
 describe('what kiln loads', () => {
-  it('loads nothing of the engine to print its version or help', async () => {
-    for (const args of [['--version'], ['help'], ['help', 'status'], ['status', '--help']]) {
+  it('loads nothing of the engine to print its version, its help or a new token', async () => {
+    for (const args of [['--version'], ['help'], ['help', 'status'], ['status', '--help'], ['token']]) {
       const run = await kilnLoading(...args);
       expect(run.status, `${args.join(' ')}: ${run.stderr}`).toBe(0);
       expect(run.loaded.filter((url) => CORE.test(url) || HEAVY.test(url)), args.join(' ')).toEqual([]);

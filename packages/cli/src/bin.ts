@@ -65,9 +65,9 @@ async function main(argv: string[]): Promise<void> {
     case 'txn':
       return (await import('./commands/operate.js')).txn(rest);
     case 'passwd':
-      return (await import('./commands/offline.js')).passwd(rest);
+      return (await import('./commands/secrets.js')).passwd(rest);
     case 'token':
-      return (await import('./commands/offline.js')).token(rest);
+      return (await import('./commands/secrets.js')).token(rest);
     case 'bench':
       return (await import('./bench/command.js')).runBench(rest);
     case undefined:

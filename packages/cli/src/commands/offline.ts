@@ -1,10 +1,9 @@
-/** The commands that dial no server: `kiln stripe-of`, `kiln certs`, `kiln passwd` and `kiln token`. */
+/** The commands that read a cluster file and dial no server: `kiln stripe-of` and `kiln certs`. */
 import { parseArgs } from 'node:util';
 import { writeDevCertificates } from '../certs.js';
 import { readClusterConfig } from '../config.js';
 import { UsageError } from '../exit-codes.js';
 import { print } from '../output.js';
-import { printNewToken, printPasswordHash } from '../passwd.js';
 import { formatPlacement, placeStream, streamNameProblem } from '../stripe-of.js';
 
 export async function stripeOf(args: string[]): Promise<void> {
@@ -21,14 +20,4 @@ export async function certs(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' }, out: { type: 'string' } } });
   if (!values.config || !values.out) throw new UsageError('kiln certs needs --config CLUSTER-FILE and --out DIR');
   return writeDevCertificates(values.config, values.out, print);
-}
-
-export async function passwd(args: string[]): Promise<void> {
-  if (args.length > 0) throw new UsageError('kiln passwd takes no arguments: it reads the password from standard input');
-  return printPasswordHash(print);
-}
-
-export async function token(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
-  return printNewToken(values.json ?? false, print);
 }
