@@ -35,7 +35,7 @@ import { memoryStore } from '@kiln/store-memory';
 import { logCatchUp } from './catch-up-log.js';
 import { checkHttpBind, type HttpBind } from './http/bind-policy.js';
 import { serveObservability, type Observed } from './http/observability.js';
-import { scryptSecrets } from './secrets.js';
+import { scryptSecrets } from './scrypt-secrets.js';
 import type { Running } from './start.js';
 import type { MemberLog } from './member-log.js';
 import { memberCertificate, memberTransports, type Dial } from './transports.js';

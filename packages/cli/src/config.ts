@@ -20,7 +20,8 @@ import {
   type Persistence,
 } from '@kiln/core';
 
-export { scryptSecrets, hashPassword, hashToken, newToken } from './secrets.js';
+export { hashPassword, hashToken, newToken } from './secrets.js';
+export { scryptSecrets } from './scrypt-secrets.js';
 
 /** A single-server file as earlier versions wrote it; it loads as a one-server cluster. */
 export interface SingleServerFile {

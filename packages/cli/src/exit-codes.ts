@@ -1,10 +1,8 @@
 /**
- * How `kiln` ends on an error: one line on stderr and an exit code a script can branch on. An
- * error the user can fix (a flag, the config file, a port or data directory in use, a server that
- * does not answer) is described, never traced; only a bug prints its stack.
+ * The exit codes `kiln` ends with, and the errors of its own command line. Imports nothing, so
+ * `kiln help` and a usage error load nothing else; the other failures are described in
+ * `failure.ts`.
  */
-import { ConfigError, ConnectionRefusedError, InvalidArgumentError, KilnError, TimeoutError, TlsError } from '@kiln/core';
-import { diskFullAtStart } from './store-failure.js';
 
 /** The exit codes `kiln help` lists. */
 export const EXIT = {
@@ -44,39 +42,18 @@ export class UnreachableError extends Error {
   override name = 'UnreachableError';
 }
 
-/** The one line and the exit code an error ends `kiln` with; `help` is where the usage of the command given is. */
-export function describeFailure(error: unknown, help = 'kiln help'): { line: string; code: number } {
+/**
+ * The line for a command line that does not make sense, a {@link UsageError} or one from
+ * node:util parseArgs (an unknown option, or a value missing or given to a flag); undefined for any
+ * other error. `help` is where the usage of the command given is.
+ */
+export function describeUsageFailure(error: unknown, help: string): { line: string; code: number } | undefined {
   if (error instanceof UsageError) return { line: `kiln: ${error.message} (see ${help})`, code: EXIT.usage };
-  // node:util parseArgs: an unknown option, or a value missing or given to a flag.
   if (isParseArgsError(error)) return { line: `kiln: ${error.message.split('. ')[0]!.replace(/\.$/, '')} (see ${help})`, code: EXIT.usage };
-  if (error instanceof ConfigError) return { line: `kiln: ConfigError: ${error.message}`, code: EXIT.config };
-  if (error instanceof UnreachableError) return { line: `kiln: ${error.message}`, code: EXIT.unreachable };
-  const full = diskFullAtStart(error);
-  if (full !== undefined) return { line: full, code: EXIT.failed };
-  const inUse = inUseReason(error);
-  if (inUse !== undefined) return { line: `kiln: ${inUse}`, code: EXIT.inUse };
-  if (error instanceof ConnectionRefusedError || error instanceof TimeoutError || error instanceof TlsError) return { line: `kiln: ${error.name}: ${error.message}`, code: EXIT.unreachable };
-  if (error instanceof KilnError) return { line: `kiln: ${error.name}: ${error.message}`, code: EXIT.failed };
-  // An error class of kiln's own (AdminWaitError, PasswordInputError) says what went wrong; a built-in one is a bug.
-  if (error instanceof Error && !BUILT_IN_ERRORS.has(error.constructor)) return { line: `kiln: ${error.message}`, code: EXIT.failed };
-  return { line: `kiln: ${String((error as Error)?.stack ?? error)}`, code: EXIT.failed };
+  return undefined;
 }
-
-const BUILT_IN_ERRORS = new Set<unknown>([Error, TypeError, RangeError, ReferenceError, SyntaxError]);
 
 function isParseArgsError(error: unknown): error is Error {
   const code = (error as { code?: unknown } | undefined)?.code;
   return error instanceof TypeError && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
-}
-
-/** The reason when a listener could not bind or the store's lock is held; undefined otherwise. */
-function inUseReason(error: unknown): string | undefined {
-  const code = (error as { code?: unknown })?.code;
-  const causeCodes: unknown[] = [];
-  for (let cause = (error as { cause?: unknown })?.cause; cause !== undefined && cause !== null; cause = (cause as { cause?: unknown }).cause) causeCodes.push((cause as { code?: unknown }).code);
-  if (code === 'EADDRINUSE') return `address in use: ${(error as { address?: string }).address ?? ''}${(error as { port?: number }).port !== undefined ? `:${(error as { port: number }).port}` : ''} is taken by another process`;
-  if (causeCodes.includes('LEVEL_LOCKED')) return (error as Error).message;
-  // The WebSocket listener (uWebSockets.js) gives no errno: its error says the address is not available.
-  if (error instanceof InvalidArgumentError && error.message.includes('cannot listen on')) return error.message;
-  return undefined;
 }

@@ -5,7 +5,6 @@
  * disagree.
  */
 import { readFileSync } from 'node:fs';
-import { editDistance } from '@kiln/core';
 import { EXIT_CODES_HELP, UsageError } from './exit-codes.js';
 
 /** How far a mistyped command may be from a command for `kiln` to suggest that one. */
@@ -28,20 +27,22 @@ export function fullHelp(usage: string): string {
  *
  * @throws UsageError for a command `usage` does not describe
  */
-export function commandHelp(usage: string, command: string): string {
+export async function commandHelp(usage: string, command: string): Promise<string> {
   const blocks = blocksOf(usage).filter((block) => {
     const heading = block.split('\n')[0]!;
     return heading.startsWith(`  kiln ${command} `) || heading === `  kiln ${command}` || new RegExp(`\\((?:[a-z-]+, )*${command}(?:, [a-z-]+)*\\)`).test(heading);
   });
-  if (blocks.length === 0) throw unknownCommand(usage, command);
+  if (blocks.length === 0) throw await unknownCommand(usage, command);
   return `usage:\n${blocks.join('\n')}\n\n${EXIT_CODES_HELP}`;
 }
 
 /**
  * The refusal of a command `usage` does not describe: it names the nearest command when one is
- * close (a typo), else every command.
+ * close (a typo), else every command. `@kiln/core` is loaded only here, for a typo: `kiln help`
+ * and `kiln --version` load nothing of it.
  */
-export function unknownCommand(usage: string, command: string): UsageError {
+export async function unknownCommand(usage: string, command: string): Promise<UsageError> {
+  const { editDistance } = await import('@kiln/core');
   const commands = commandsOf(usage);
   let nearest: string | undefined;
   let best = SUGGESTION_DISTANCE_MAX + 1;

@@ -1,10 +1,10 @@
 /**
  * Password and token hashes with Node's own `node:crypto`: scrypt for passwords, its parameters
  * kept in the hash (`scrypt$N$r$p$salt$hash`), and SHA-256 for tokens, which are 32 random bytes
- * and need no slow hash. `scryptSecrets` is what a server checks them with.
+ * and need no slow hash. `scryptSecrets` (scrypt-secrets.ts) is what a server checks them with;
+ * `kiln passwd` and `kiln token` need only this module, which loads nothing of `@kiln/core`.
  */
-import { randomBytes, scrypt, createHash, timingSafeEqual } from 'node:crypto';
-import { parseScryptHash, type SecretHashes } from '@kiln/core';
+import { randomBytes, scrypt, createHash } from 'node:crypto';
 
 /** Parameters of new password hashes: 16 MiB and some 50 ms per check on a current core. */
 const SCRYPT_N = 16_384;
@@ -14,7 +14,8 @@ const SALT_BYTES = 16;
 const KEY_BYTES = 32;
 const TOKEN_BYTES = 32;
 
-function scryptKey(password: string, salt: Buffer, keyBytes: number, N: number, r: number, p: number): Promise<Buffer> {
+/** The scrypt key of `password`: a new hash's, or the one a check compares. */
+export function scryptKey(password: string, salt: Buffer, keyBytes: number, N: number, r: number, p: number): Promise<Buffer> {
   // maxmem: the default (32 MiB) refuses parameters above N=2^14, r=8; allow what parseScryptHash admits.
   return new Promise((resolve, reject) => scrypt(password, salt, keyBytes, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (error, key) => (error ? reject(error) : resolve(key))));
 }
@@ -36,15 +37,3 @@ export function newToken(): { token: string; tokenHash: string } {
   const token = `kiln_${randomBytes(TOKEN_BYTES).toString('base64url')}`;
   return { token, tokenHash: hashToken(token) };
 }
-
-/** The server's checks of the hashes above. */
-export const scryptSecrets: SecretHashes = {
-  async verifyPassword(password, passwordHash) {
-    const parsed = parseScryptHash(passwordHash);
-    if (parsed === undefined) return false;
-    const expected = Buffer.from(parsed.hash, 'base64');
-    const key = await scryptKey(password, Buffer.from(parsed.salt, 'base64'), expected.length, parsed.N, parsed.r, parsed.p);
-    return timingSafeEqual(key, expected);
-  },
-  hashToken: (token) => Promise.resolve(hashToken(token)),
-};

@@ -3,7 +3,7 @@
 // failure while serving said only "store failure, exiting".
 import { StoreFailedError } from '@kiln/core';
 import { describe, expect, it } from 'vitest';
-import { describeFailure } from '../src/exit-codes.js';
+import { describeFailure } from '../src/failure.js';
 import { isDiskFull, storeFailureLine } from '../src/store-failure.js';
 
 /** LevelDB's error for a write cut by ENOSPC: the words are in the message only. */
