@@ -100,6 +100,8 @@ describe('mistakes a user makes: one line on stderr and the exit code kiln help 
   it('an unknown option: usage (2)', () => {
     expectOneLineFailure(kiln('start', '--bogus'), 2, /^kiln: Unknown option '--bogus' \(see kiln start --help\)$/m);
     expectOneLineFailure(kiln('start', '--log-format', 'xml'), 2, /--log-format must be text or json/);
+    // A command whose usage takes no arguments points at its own help too.
+    expectOneLineFailure(kiln('passwd', 'x'), 2, /\(see kiln passwd --help\)$/m);
   });
 
   it('a flag of kiln verify or kiln backup given twice: usage (2) (the last one was kept: verify checked the second stripe only, backup wrote the second file)', () => {

@@ -87,7 +87,8 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch(async (error: unknown) => {
   const command = process.argv[2];
-  const known = command !== undefined && USAGE.includes(`\n  kiln ${command} `);
+  // A command's usage line goes on with its arguments, or ends there (`kiln passwd`).
+  const known = command !== undefined && (USAGE.includes(`\n  kiln ${command} `) || USAGE.includes(`\n  kiln ${command}\n`));
   const help = known ? `kiln ${command} --help` : 'kiln help';
   // A usage error needs nothing loaded to be described; any other error loads what tells them apart.
   const { line, code } = describeUsageFailure(error, help) ?? (await import('./failure.js')).describeFailure(error, help);
