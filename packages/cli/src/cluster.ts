@@ -43,12 +43,19 @@ import { memberCertificate, memberTransports, type Dial } from './transports.js'
 /** How a server takes part in its stripe. */
 export type ServerRole = 'server' | 'joining server';
 
+/** Where a member keeps its store on disk: undefined in memory mode or without a `dataDir`. */
+function diskDir(config: ClusterConfig, dataDir: string | undefined): string | undefined {
+  return config.persistence === 'memory' || dataDir === undefined ? undefined : resolve(dataDir);
+}
+
 function storeAt(config: ClusterConfig, dataDir: string | undefined): Store {
-  return config.persistence === 'memory' || dataDir === undefined ? memoryStore() : levelStore({ path: resolve(dataDir) });
+  const dir = diskDir(config, dataDir);
+  return dir === undefined ? memoryStore() : levelStore({ path: dir });
 }
 
 function where(config: ClusterConfig, dataDir: string | undefined): string {
-  return config.persistence === 'memory' || dataDir === undefined ? 'memory mode, nothing on disk' : `restartable mode, data in ${resolve(dataDir)}`;
+  const dir = diskDir(config, dataDir);
+  return dir === undefined ? 'memory mode, nothing on disk' : `restartable mode, data in ${dir}`;
 }
 
 /**
@@ -88,7 +95,7 @@ export async function startServerMember(config: ClusterConfig, name: string | un
   const stopProgress = logCatchUp(() => server.status().group?.mirrors, log);
   return {
     failed: running.failed,
-    ...(config.persistence === 'restartable' && self.dataDir !== undefined && { dataDir: resolve(self.dataDir) }),
+    dataDir: diskDir(config, self.dataDir),
     close: () => {
       stopProgress();
       return running.close();
@@ -166,7 +173,8 @@ export async function startVoterMember(config: ClusterConfig, name: string, log:
   });
   log(`kiln: ${name} (voter of ${stripes.length === 1 ? 'the group' : `stripes ${stripes.map((s) => s.name).join(', ')}`}) of cluster ${config.cluster} listening on ${voter.urls.join(', ')} (${where(config, dataDir)})`);
   const running = await withHttp(voter, config, { name, kind: 'voter', observe: () => voter.observe(), dial: memberDial(transports) }, httpAt, self, log);
-  return { failed: running.failed, close: () => running.close(), ...(config.persistence === 'restartable' && dataDir !== undefined && { dataDir: resolve(dataDir) }) };
+  // Not a spread: without HTTP, `running` is the voter itself, whose `close` is on its prototype.
+  return { failed: running.failed, close: () => running.close(), dataDir: diskDir(config, dataDir) };
 }
 
 /**

@@ -4,6 +4,7 @@
  * does not answer) is described, never traced; only a bug prints its stack.
  */
 import { ConfigError, ConnectionRefusedError, InvalidArgumentError, KilnError, TimeoutError, TlsError } from '@kiln/core';
+import { causesOf } from './causes.js';
 import { describeUsageFailure, EXIT, UnreachableError } from './exit-codes.js';
 import { diskFullAtStart } from './store-failure.js';
 
@@ -29,8 +30,7 @@ const BUILT_IN_ERRORS = new Set<unknown>([Error, TypeError, RangeError, Referenc
 /** The reason when a listener could not bind or the store's lock is held; undefined otherwise. */
 function inUseReason(error: unknown): string | undefined {
   const code = (error as { code?: unknown })?.code;
-  const causeCodes: unknown[] = [];
-  for (let cause = (error as { cause?: unknown })?.cause; cause !== undefined && cause !== null; cause = (cause as { cause?: unknown }).cause) causeCodes.push((cause as { code?: unknown }).code);
+  const causeCodes = causesOf(error).slice(1).map((cause) => (cause as { code?: unknown }).code);
   if (code === 'EADDRINUSE') return `address in use: ${(error as { address?: string }).address ?? ''}${(error as { port?: number }).port !== undefined ? `:${(error as { port: number }).port}` : ''} is taken by another process`;
   if (causeCodes.includes('LEVEL_LOCKED')) return (error as Error).message;
   // The WebSocket listener (uWebSockets.js) gives no errno: its error says the address is not available.

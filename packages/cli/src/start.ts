@@ -5,7 +5,7 @@ import { storeFailureLine } from './store-failure.js';
 /** What runs in the foreground: a server, or a voter, with its HTTP listener if any. */
 export type Running = Pick<KilnServer, 'close' | 'failed'> & {
   /** Where its store is (restartable mode), for the line a store failure ends it with. */
-  readonly dataDir?: string;
+  readonly dataDir?: string | undefined;
 };
 
 /**

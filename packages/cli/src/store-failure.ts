@@ -2,19 +2,10 @@
  * How kiln words a store that failed, at start or while serving: a full disk (ENOSPC) said as
  * such, with the data directory and what to do, in one line, never as a stack trace.
  */
-
-/** How deep a chain of causes is followed: a loop of causes must not hang the last line. */
-const CAUSE_DEPTH_MAX = 8;
+import { causesOf } from './causes.js';
 
 /** LevelDB reports ENOSPC in its message only (`IO error: FILE: No space left on device`). */
 const NO_SPACE = /no space left on device/i;
-
-/** `error` and its causes, outermost first. */
-function causesOf(error: unknown): unknown[] {
-  const chain: unknown[] = [];
-  for (let e = error; e !== undefined && e !== null && chain.length < CAUSE_DEPTH_MAX; e = (e as { cause?: unknown }).cause) chain.push(e);
-  return chain;
-}
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -41,7 +41,7 @@ export async function txn(args: string[]): Promise<void> {
   if (action === 'list') {
     if (positionals.length > 0 || values.abort || values.commit) throw new UsageError('kiln txn list takes --config FILE, --json, --tls-cert/--tls-key and credentials only');
     const { config, dial } = await operatorLink(values.config, values);
-    return printOpenTransactions(config, dial, values.json ?? false, print, (line) => console.error(line));
+    return printOpenTransactions(config, dial, values.json ?? false, print, log);
   }
   if (positionals.length !== 1 || values.abort === values.commit || values.json) throw new UsageError('kiln txn resolve needs one TXN, one of --abort or --commit, and --config FILE');
   const { config, dial } = await operatorLink(values.config, values);
