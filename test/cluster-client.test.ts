@@ -10,7 +10,7 @@ import { connect, type KilnClient } from '@kiln/core/client';
 import { levelStore } from '@kiln/store-level';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
-import { firstValueFrom, take, toArray } from 'rxjs';
+import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startStripes, STRIPE_NAMES, streamsByStripe, type Stripes } from './support/stripes.js';
 
@@ -126,13 +126,16 @@ describe('a client of a cluster of stripes', () => {
     const writers = Promise.all([writer(onAlpha, 'alpha'), writer(onGamma, 'gamma')]);
     writers.catch(() => {}); // awaited below; a failed test closes the client under the writers
 
+    const betaLost = firstValueFrom(client.status$.pipe(filter((s) => s.type === 'disconnected' && s.stripe === 'beta')));
     await stripes.stop(1);
+    await betaLost;
     const atStop = { ...written };
     const failure = await client.append(onBeta, [{ type: 'Lost', data: 1 }]).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(StripeUnavailableError);
-    // The client cannot know whether an append its link gave up on reached the active: it says so.
-    expect(failure).toMatchObject({ stripe: 'beta', transactionFate: 'unknown' });
-    expect((failure as Error).message).toMatch(/may have committed/);
+    // Sent after the link lost beta, the append never left the client: it was not committed, and the
+    // error says so (one sent before may have committed: txn-stepdown.test.ts has 'unknown').
+    expect(failure).toMatchObject({ stripe: 'beta', transactionFate: 'not-committed' });
+    expect((failure as Error).message).toMatch(/was not committed/);
     expect((failure as Error).cause).toBeInstanceOf(ConnectionClosedError);
     // A later operation tries again, and fails again while the stripe is down; a read ends no transaction.
     await expect(client.read(onBeta)).rejects.toMatchObject({ name: 'StripeUnavailableError', transactionFate: null });

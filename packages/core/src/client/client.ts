@@ -150,8 +150,9 @@ export class KilnClient {
    * @throws StreamBusyError when a stream stayed held by another transaction over several stripes through every retry (`busyRetries`)
    * @throws StripeUnavailableError when the stripe had no reachable active within `reconnectWindowMs`:
    * its `transactionFate` is `unknown` when the transaction may have committed (read its streams
-   * before sending it again: a new `transact` is a new transaction), `not-committed` when a
-   * participant's stripe had none within the coordinator's `txnTimeoutMs`
+   * before sending it again: a new `transact` is a new transaction), `not-committed` when it was
+   * never sent (the stripe was lost before), or a participant's stripe had none within the
+   * coordinator's `txnTimeoutMs`
    * @throws InvalidArgumentError naming the argument that breaks a rule (`appends[0].events[1].data.amount`)
    */
   transact<Data = unknown>(appends: readonly TransactAppend<Data>[]): Promise<TransactionResult> {

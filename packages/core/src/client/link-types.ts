@@ -1,4 +1,4 @@
-/** The link's outward shapes: the statuses it tells, its settings, and the subscriptions it keeps. */
+/** The link's outward shapes: the statuses it tells, how it fails a request, its settings, and the subscriptions it keeps. */
 import type { KilnError } from '../errors.js';
 import type { ConnectionLimits } from '../limits.js';
 import type { Hello } from '../protocol/handshake.js';
@@ -21,6 +21,9 @@ export type ClientStatus = (
   | { type: 'failed'; error: KilnError }
   | { type: 'closed' }
 ) & { stripe?: string };
+
+/** Fails a request; `sent` says whether it was ever written to a connection (a server may have done it). */
+export type RejectRequest = (error: unknown, sent: boolean) => void;
 
 /** Settings of a link. */
 export interface LinkOptions {

@@ -16,20 +16,23 @@ import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, ty
 import { readResultHead, type FrameReader } from '../protocol/txn-frames.js';
 import { systemRandom } from '../time.js';
 import type { Connection } from '../transport/transport.js';
-import type { ClientStatus, LinkOptions, LinkSubscription } from './link-types.js';
+import type { ClientStatus, LinkOptions, LinkSubscription, RejectRequest } from './link-types.js';
 import { answeredAsActive, Outage } from './outage.js';
 import { dialServer } from './dial-server.js';
 import { SweepTimer } from './sweep-timer.js';
 
-export type { ClientStatus, LinkOptions, LinkSubscription } from './link-types.js';
+export type { ClientStatus, LinkOptions, LinkSubscription, RejectRequest } from './link-types.js';
 
 interface PendingRequest {
+  id: number;
   op: OperationName;
   /** The request as it goes on the wire, encoded once: a resend after a reconnect sends the same bytes. */
   frame: Uint8Array;
   deadlineMs: number;
+  /** Written to a connection at least once: a server may have it. One never written was done nowhere. */
+  sent: boolean;
   resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
+  reject: RejectRequest;
   /** Reads the result by hand, from where it starts in its frame; undefined leaves it to the general decoder. */
   readResult?: (reader: FrameReader) => unknown;
 }
@@ -101,9 +104,9 @@ export class Link {
     throw lastError;
   }
 
-  /** Sends a request (encoded once: a resend sends the same bytes) and checks its result; a malformed one rejects with `ProtocolError`. */
-  request<K extends OperationName>(op: K, args: ArgumentsOf<K>, timeoutMs?: number): Promise<ResultOf<K>> {
-    return new Promise<ResultOf<K>>((resolve, reject) => this.send(op, (id) => encodeRequest(id, op, encodeArguments(op, args)), undefined, resolve, reject, timeoutMs));
+  /** Sends a request (encoded once: a resend sends the same bytes) and checks its result; `failure` maps an error, knowing if it was sent. */
+  request<K extends OperationName>(op: K, args: ArgumentsOf<K>, timeoutMs?: number, failure?: (error: unknown, sent: boolean) => unknown): Promise<ResultOf<K>> {
+    return new Promise<ResultOf<K>>((resolve, reject) => this.send(op, (id) => encodeRequest(id, op, encodeArguments(op, args)), undefined, resolve, failure ? (error, sent) => reject(failure(error, sent)) : reject, timeoutMs));
   }
 
   /**
@@ -112,13 +115,13 @@ export class Link {
    * decoder checks it), and the answer comes to callbacks, without a promise. `timeoutMs` (at most
    * `requestTimeoutMs`) bounds a request that already waited elsewhere.
    */
-  send<T>(op: OperationName, frameOf: (id: number) => Uint8Array, readResult: ((reader: FrameReader) => T | undefined) | undefined, resolve: (value: T) => void, reject: (error: unknown) => void, timeoutMs = this.options.requestTimeoutMs): void {
-    if (this.closed) return reject(new ClientClosedError());
-    if (this.pending.size >= this.options.limits.inFlightMax) return reject(new TooManyInFlightError(this.options.limits.inFlightMax));
+  send<T>(op: OperationName, frameOf: (id: number) => Uint8Array, readResult: ((reader: FrameReader) => T | undefined) | undefined, resolve: (value: T) => void, reject: RejectRequest, timeoutMs = this.options.requestTimeoutMs): void {
+    if (this.closed) return reject(new ClientClosedError(), false);
+    if (this.pending.size >= this.options.limits.inFlightMax) return reject(new TooManyInFlightError(this.options.limits.inFlightMax), false);
     const id = this.nextId++;
-    const frame = frameOf(id);
-    this.pending.set(id, { op, frame, deadlineMs: this.options.clock.monotonicMs() + Math.min(timeoutMs, this.options.requestTimeoutMs), resolve: resolve as (value: unknown) => void, reject, readResult });
-    this.transmit(frame, id);
+    const request: PendingRequest = { id, op, frame: frameOf(id), deadlineMs: this.options.clock.monotonicMs() + Math.min(timeoutMs, this.options.requestTimeoutMs), sent: false, resolve: resolve as (value: unknown) => void, reject, readResult };
+    this.pending.set(id, request);
+    this.transmit(request.frame, request);
   }
 
   /** Registers a subscription and starts it on the server. */
@@ -150,8 +153,8 @@ export class Link {
     this.status$.complete();
   }
 
-  /** Sends a frame now if connected, else on reconnect (begun anew if the link had given up); a send refused otherwise fails request `id`, if one waits. */
-  private transmit(frame: Uint8Array, id?: number): void {
+  /** Sends a frame now if connected, else on reconnect (begun anew if the link had given up); a send refused otherwise fails `request`, if one waits. */
+  private transmit(frame: Uint8Array, request?: PendingRequest): void {
     const connection = this.connection;
     if (!connection) {
       // After the link gave up, new work looks for a server again: it waited out requestTimeoutMs on a link that no longer tried.
@@ -162,9 +165,11 @@ export class Link {
       connection.send(frame);
       this.lastSentMs = this.options.clock.monotonicMs();
     } catch (error) {
-      if (error instanceof ConnectionClosedError || id === undefined) return; // the reconnect resends it
-      this.take(id)?.reject(error);
+      if (error instanceof ConnectionClosedError || request === undefined) return; // the reconnect resends it
+      this.take(request.id)?.reject(error, request.sent);
+      return;
     }
+    if (request) request.sent = true;
   }
 
   private async dial(url: string, status: 'connected' | 'reconnected'): Promise<void> {
@@ -223,7 +228,7 @@ export class Link {
         try {
           request?.resolve(decodeResult(request.op, frame.result));
         } catch (error) {
-          request?.reject(error);
+          request?.reject(error, true);
         }
         return;
       }
@@ -241,7 +246,7 @@ export class Link {
           this.subscriptions.delete(frame.id);
           subscription.fail(errorFromWire(frame.error));
         } else {
-          this.take(frame.id)?.reject(errorFromWire(frame.error));
+          this.take(frame.id)?.reject(errorFromWire(frame.error), true);
         }
         return;
       }
@@ -354,14 +359,14 @@ export class Link {
 
   /** After a reconnect: every request still unanswered goes again, in order, and every subscription resumes. */
   private resend(): void {
-    for (const [id, request] of this.pending) this.transmit(request.frame, id);
+    for (const request of this.pending.values()) this.transmit(request.frame, request);
     for (const [id, subscription] of this.subscriptions) this.transmit(encodeRequest(id, 'subscribe', encodeArguments('subscribe', subscription.resumeArgs(id))));
   }
 
   private failAll(error: KilnError): void {
     const requests = [...this.pending.values()];
     this.pending.clear();
-    for (const request of requests) request.reject(error);
+    for (const request of requests) request.reject(error, request.sent);
     const subscriptions = [...this.subscriptions.values()];
     this.subscriptions.clear();
     for (const subscription of subscriptions) subscription.fail(error);
@@ -387,7 +392,7 @@ export class Link {
   /** Times out overdue requests and pings an idle connection, on one timer for all requests. */
   private sweep(now: number): void {
     for (const [id, request] of this.pending) {
-      if (request.deadlineMs <= now) this.take(id)?.reject(new TimeoutError(request.op, this.options.requestTimeoutMs));
+      if (request.deadlineMs <= now) this.take(id)?.reject(new TimeoutError(request.op, this.options.requestTimeoutMs), request.sent);
     }
     if (this.connection && now - this.lastSentMs >= this.options.limits.idleTimeoutMs / 3) this.request('ping', null).catch(() => {});
     this.checkServerAlive(now);

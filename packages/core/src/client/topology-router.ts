@@ -164,12 +164,9 @@ export class TopologyRouter implements StripeFacts {
     } catch (error) {
       return Promise.reject(error);
     }
-    const answer = link.request(op, args);
-    if (!this.striped) return answer;
-    return answer.catch((error: unknown) => {
-      // A transaction the link gave up on may have reached the active before it went.
-      throw this.unavailable(stripe, error, op === 'transact' ? 'unknown' : null);
-    });
+    if (!this.striped) return link.request(op, args);
+    // A transaction the link gave up on may have reached the active before it went, unless it was never sent.
+    return link.request(op, args, undefined, (error, sent) => this.unavailable(stripe, error, op === 'transact' ? (sent ? 'unknown' : 'not-committed') : null));
   }
 
   /** Starts a subscription on a stripe's link; returns what ends it. */

@@ -65,9 +65,10 @@ export class CrossStripeTransactionError extends KilnError {
 }
 
 /**
- * What became of a transaction a {@link StripeUnavailableError} ended: `not-committed` (its
- * coordinator aborted it, nothing was written), `unknown` (the client's link gave up after it may
- * have been sent: it may have committed), or null when the error ended no transaction (a read).
+ * What became of a transaction a {@link StripeUnavailableError} ended: `not-committed` (nothing
+ * was written: the client never sent it, or its coordinator aborted it), `unknown` (the client's
+ * link gave up after it was sent: it may have committed), or null when the error ended no
+ * transaction (a read).
  */
 export type TransactionFate = 'not-committed' | 'unknown' | null;
 

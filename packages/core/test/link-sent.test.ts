@@ -1,0 +1,107 @@
+// A request a link fails says whether it was ever written to a connection: one never sent was done
+// nowhere, so a transaction's error can say "not committed" where one sent may have committed (the
+// cluster client's `transactionFate`). A stripe found down before a transaction left the client
+// made it read "may have committed", and the application reconciled what had never been sent.
+import { decode, encode } from '@msgpack/msgpack';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Link } from '../src/client/link.js';
+import { ConnectionClosedError } from '../src/errors.js';
+import { defaultConnectionLimits } from '../src/limits.js';
+import { encodeRequest, FrameKind, PROTOCOL_VERSION } from '../src/protocol/frames.js';
+import { encodeArguments } from '../src/protocol/operations.js';
+import { systemClock, systemTimers } from '../src/time.js';
+import { inProcessTransport } from '../src/transport/in-process.js';
+import type { Connection, Listener } from '../src/transport/transport.js';
+
+const transport = inProcessTransport();
+const listeners: Listener[] = [];
+const links: Link[] = [];
+let serial = 0;
+
+afterEach(async () => {
+  await Promise.all(links.splice(0).map((l) => l.close()));
+  await Promise.all(listeners.splice(0).map((l) => l.close()));
+});
+
+/** A server that welcomes the link and never answers; `requests` fires with each request it reads and the connection it came on. */
+async function silentServer(requests: (connection: Connection) => void): Promise<Listener> {
+  const listener = await transport.listen!(
+    `memory://sent-${++serial}`,
+    (connection) =>
+      void (async () => {
+        let greeted = false;
+        for await (const frame of connection) {
+          const [kind] = decode(frame) as [number];
+          if (!greeted) {
+            greeted = true;
+            connection.send(encode([FrameKind.Welcome, { version: PROTOCOL_VERSION, server: 'silent', clusterId: 'c' }]));
+          } else if (kind === FrameKind.Request) {
+            requests(connection);
+          }
+        }
+      })(),
+    defaultConnectionLimits,
+  );
+  listeners.push(listener);
+  return listener;
+}
+
+function linkTo(url: string): Link {
+  const link = new Link({
+    urls: [url],
+    transports: [transport],
+    limits: defaultConnectionLimits,
+    hello: { name: 'sent-test' },
+    requestTimeoutMs: 30_000,
+    reconnectWindowMs: 0,
+    serverSilenceMs: 30_000,
+    clock: systemClock,
+    timers: systemTimers,
+  });
+  links.push(link);
+  return link;
+}
+
+/** Sends a ping and resolves with what its failure said: the error, and whether it was sent. */
+function failureOf(link: Link): Promise<{ error: unknown; sent: boolean }> {
+  return new Promise((resolve, reject) => link.send('ping', (id) => encodeRequest(id, 'ping', encodeArguments('ping', null)), undefined, () => reject(new Error('answered')), (error, sent) => resolve({ error, sent })));
+}
+
+describe('a request the link fails', () => {
+  it('was sent when the connection it went on dropped before the answer', async () => {
+    let server: Connection | undefined;
+    // The server goes as the request reaches it: the link's one redial finds nobody.
+    const listener: Listener = await silentServer((connection) => {
+      server = connection;
+      void listener.close();
+    });
+    const link = linkTo(listener.url);
+    await link.open();
+    const failure = await failureOf(link);
+    expect(server).toBeDefined();
+    expect(failure.error).toBeInstanceOf(ConnectionClosedError);
+    expect(failure.sent).toBe(true);
+  });
+
+  it('was not sent when the link had lost its connection before it was made, and found no server again', async () => {
+    const listener = await silentServer(() => {});
+    const link = linkTo(listener.url);
+    await link.open();
+    const lost = new Promise<void>((resolve) => link.status$.subscribe((s) => s.type === 'disconnected' && resolve()));
+    await listener.close();
+    await lost;
+    const failure = await failureOf(link);
+    expect(failure.error).toBeInstanceOf(ConnectionClosedError);
+    expect(failure.sent).toBe(false);
+  });
+
+  it('was not sent when the link never connected', async () => {
+    const listener = await silentServer(() => {});
+    await listener.close();
+    const link = linkTo(listener.url);
+    link.start();
+    const failure = await failureOf(link);
+    expect(failure.error).toBeInstanceOf(ConnectionClosedError);
+    expect(failure.sent).toBe(false);
+  });
+});
