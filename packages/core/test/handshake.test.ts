@@ -73,6 +73,14 @@ describe('welcomeFromWire', () => {
     expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', preVote: 'yes' }).preVote).toBeUndefined();
   });
 
+  it("says the largest frame the server reads; an older server says nothing of it, and a malformed one is refused", () => {
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', frameBytesMax: 65536 }).frameBytesMax).toBe(65536);
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c' }).frameBytesMax).toBeUndefined();
+    for (const frameBytesMax of [0, -1, 1.5, '65536', null, 2 ** 60]) {
+      expect(() => welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', frameBytesMax }), String(frameBytesMax)).toThrow(ProtocolError);
+    }
+  });
+
   it('tells a peer whether the member it dialled echoes an append\'s ask; an older member says nothing of it', () => {
     expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', preVote: true, leaseEcho: true })).toMatchObject({ preVote: true, leaseEcho: true });
     expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', preVote: true }).leaseEcho).toBeUndefined();

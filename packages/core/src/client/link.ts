@@ -8,7 +8,7 @@
  * is shutting down is kept the same way, and goes again to the active the client finds next. Callers see an error when the window runs out, or at once when credentials are refused.
  */
 import { BehaviorSubject } from 'rxjs';
-import { ClientClosedError, ConnectionClosedError, errorFromWire, KilnError, ProtocolError, TimeoutError, TooManyInFlightError } from '../errors.js';
+import { ClientClosedError, ConnectionClosedError, errorFromWire, FrameTooLargeError, KilnError, ProtocolError, TimeoutError, TooManyInFlightError } from '../errors.js';
 import { SWEEP_INTERVAL_MS } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
 import { finalRefusal } from '../protocol/handshake.js';
@@ -20,6 +20,7 @@ import type { ClientStatus, LinkOptions, LinkSubscription, RejectRequest } from 
 import { answeredAsActive, Outage } from './outage.js';
 import { dialServer } from './dial-server.js';
 import { SweepTimer } from './sweep-timer.js';
+import { UrlRotation } from './url-rotation.js';
 
 export type { ClientStatus, LinkOptions, LinkSubscription, RejectRequest } from './link-types.js';
 
@@ -55,10 +56,9 @@ export class Link {
   private failoverSince: number | undefined;
   private redirecting = false;
   private preferredUrl: string | undefined;
-  /** The group's servers as the last server greeted with them: the rotation follows membership changes. */
-  private learnedUrls: readonly string[] = [];
-  /** The URLs reconnects start from: those given, until {@link useUrls} narrows them to one stripe's. */
-  private urls: readonly string[];
+  private readonly urls: UrlRotation;
+  /** The largest frame the connected server reads (its welcome says; an older server's is not known). */
+  private serverFrameBytesMax = Infinity;
   private readonly outage: Outage;
   /** From a lost connection or a server that is not the active until a server answers as the active. */
   private hunting = false;
@@ -66,7 +66,7 @@ export class Link {
   private reachedDuringFailover: { url: string; server: string } | undefined;
 
   constructor(private readonly options: LinkOptions) {
-    this.urls = options.urls;
+    this.urls = new UrlRotation(options.urls, options.transports);
     this.outage = new Outage(options.random ?? systemRandom);
     this.status$ = new BehaviorSubject<ClientStatus>({ type: 'connecting', url: options.urls[0]! });
     this.sweeper = new SweepTimer(options.clock, options.timers, SWEEP_INTERVAL_MS, options.serverSilenceMs / 2, (now) => this.sweep(now));
@@ -78,14 +78,14 @@ export class Link {
    * after a lost connection if none is made.
    */
   start(): void {
-    this.preferredUrl = this.urls[0];
+    this.preferredUrl = this.urls.first;
     this.sweeper.start();
     this.reconnecting ??= this.reconnect('not connected yet').finally(() => (this.reconnecting = undefined));
   }
 
   /** Reconnects go round these URLs from now on (with those the group names): a stripe's servers. */
   useUrls(urls: readonly string[]): void {
-    if (urls.length > 0) this.urls = urls;
+    this.urls.narrowTo(urls);
   }
 
   /** Connects to the first URL that answers, trying each once. */
@@ -162,6 +162,8 @@ export class Link {
       return;
     }
     try {
+      // The server would drop the connection, and every reconnect would send the request again.
+      if (frame.byteLength > this.serverFrameBytesMax) throw new FrameTooLargeError(frame.byteLength, this.serverFrameBytesMax);
       connection.send(frame);
       this.lastSentMs = this.options.clock.monotonicMs();
     } catch (error) {
@@ -177,7 +179,8 @@ export class Link {
     this.connection = connection;
     this.lastSentMs = this.options.clock.monotonicMs();
     this.lastReceivedMs = this.lastSentMs;
-    this.learn(welcome.servers);
+    this.urls.learn(welcome.servers);
+    this.serverFrameBytesMax = welcome.frameBytesMax ?? Infinity;
     // Maybe another server that is not the active: then `reconnected` waits for an answer as the active.
     if (status === 'reconnected' && this.failoverSince !== undefined) this.reachedDuringFailover = { url, server: welcome.server };
     else this.status$.next({ type: status, url, server: welcome.server });
@@ -312,21 +315,9 @@ export class Link {
     return request;
   }
 
-  /** Keeps the group's client URLs a server named (the welcome's check bounds them), those this client has a transport for. */
-  private learn(servers: readonly string[] | undefined): void {
-    if (!servers) return;
-    this.learnedUrls = servers.filter((url) => this.options.transports.some((t) => t.schemes.includes(url.slice(0, Math.max(url.indexOf(':'), 0)))));
-  }
-
-  /** The URLs reconnects go round: those given to `connect`, then those the group named. */
-  private get rotation(): readonly string[] {
-    const extra = this.learnedUrls.filter((url) => !this.urls.includes(url));
-    return extra.length === 0 ? this.urls : [...this.urls, ...extra];
-  }
-
   private async reconnect(reason: string): Promise<void> {
     const { clock, timers, reconnectWindowMs } = this.options;
-    const urls = this.rotation;
+    const urls = this.urls.all;
     const deadline = clock.monotonicMs() + reconnectWindowMs;
     let refused: KilnError | undefined;
     this.hunting = true;

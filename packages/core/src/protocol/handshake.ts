@@ -46,6 +46,12 @@ export interface Welcome {
    * ack: the dialler (an active) sends it only then, and counts the answer for its lease from it.
    */
   leaseEcho?: boolean;
+  /**
+   * The largest frame the server reads: one larger closes the connection. A dialler sends none
+   * larger, and fails such a request at once; one whose own limit is larger would otherwise resend
+   * it on every reconnect. An older server leaves it out.
+   */
+  frameBytesMax?: number;
 }
 
 /** What a server accepts in a hello. */
@@ -129,9 +135,10 @@ export async function openHandshake(connection: Connection, frames: AsyncIterato
 export function welcomeFromWire(value: unknown): Welcome {
   if (!isMap(value) || typeof value.version !== 'number') throw new ProtocolError('welcome must carry a version');
   if (value.version !== PROTOCOL_VERSION) throw new UnsupportedProtocolVersionError(value.version, PROTOCOL_VERSION);
-  const { server, clusterId, servers, preVote, leaseEcho } = value;
+  const { server, clusterId, servers, preVote, leaseEcho, frameBytesMax } = value;
   if (typeof server !== 'string' || typeof clusterId !== 'string') throw new ProtocolError('welcome must name the server and its cluster');
-  const features = { ...(preVote === true ? { preVote } : {}), ...(leaseEcho === true ? { leaseEcho } : {}) };
+  if (frameBytesMax !== undefined && !(Number.isSafeInteger(frameBytesMax) && (frameBytesMax as number) > 0)) throw new ProtocolError('welcome frameBytesMax must be a positive integer');
+  const features = { ...(preVote === true ? { preVote } : {}), ...(leaseEcho === true ? { leaseEcho } : {}), ...(frameBytesMax !== undefined ? { frameBytesMax: frameBytesMax as number } : {}) };
   if (servers === undefined) return { version: value.version, server, clusterId, ...features };
   if (!Array.isArray(servers) || servers.length > LEARNED_URLS_MAX || !servers.every(isUrl)) throw new ProtocolError(`welcome servers must be at most ${LEARNED_URLS_MAX} URLs`);
   return { version: value.version, server, clusterId, servers, ...features };

@@ -171,7 +171,8 @@ export class Session implements TransactAnswers {
     if (this.context.shuttingDown()) throw new ServerShuttingDownError();
     const servers = this.context.groupUrls?.();
     const groupFeatures = accepted.role !== 'client' ? { preVote: true, leaseEcho: true } : {};
-    this.connection.send(encodeWelcomeFrame({ server: this.context.serverName, clusterId: this.context.clusterId, ...(servers ? { servers } : {}), ...groupFeatures }));
+    const { frameBytesMax } = this.context.connectionLimits;
+    this.connection.send(encodeWelcomeFrame({ server: this.context.serverName, clusterId: this.context.clusterId, frameBytesMax, ...(servers ? { servers } : {}), ...groupFeatures }));
     return accepted;
   }
 
