@@ -1,21 +1,31 @@
-// A client whose frame limit is larger than its server's, over real TCP: a request over the
-// server's `frameBytesMax` fails at once with FrameTooLargeError naming the server's limit, and the
-// connection stays up. The server drops a connection that sends it a frame over its limit, and the
-// client, not knowing the limit, sent the request again on every reconnect: 5,600 times in 30 s of
-// 2 MiB each, until the request timed out (found by trying it: a server configured with 1 MiB,
-// clients on the default 4 MiB). The server's welcome now says its limit.
+// Client and server with different frame limits, over real TCP. Either side drops a connection
+// that brings it a frame over its `frameBytesMax`, and the client, not knowing the other's limit,
+// sent its request again on every reconnect until it timed out: 5,600 times in 30 s of 2 MiB each
+// (a server configured with 1 MiB, clients on the default 4 MiB), or 7,000 reads whose answer was
+// over the client's own smaller limit (found by trying both). Now the welcome says the server's
+// limit and the hello the client's: a request over the server's, or an answer or a batch of
+// events over the client's, fails at once with FrameTooLargeError, and the connection stays up.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { firstValueFrom } from 'rxjs';
 import { createServer, FrameTooLargeError, type KilnServer } from '@kiln/core';
-import type { ClientStatus } from '@kiln/core/client';
-import { connect, type KilnClient } from '@kiln/core/client';
+import { connect, type ClientStatus, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
 
 const SERVER_FRAME_BYTES_MAX = 64 * 1024;
+const SMALL_CLIENT_FRAME_BYTES_MAX = 16 * 1024;
 
 let server: KilnServer;
 let client: KilnClient;
 const statuses: ClientStatus['type'][] = [];
+
+/** A client with a frame limit below the server's, and what its connection went through. */
+async function smallClient(): Promise<{ small: KilnClient; smallStatuses: ClientStatus['type'][] }> {
+  const small = await connect(server.urls[0]!, { transports: [tcpTransport()], requestTimeoutMs: 20_000, limits: { frameBytesMax: SMALL_CLIENT_FRAME_BYTES_MAX } });
+  const smallStatuses: ClientStatus['type'][] = [];
+  small.status$.subscribe((s) => smallStatuses.push(s.type));
+  return { small, smallStatuses };
+}
 
 beforeAll(async () => {
   server = await createServer({ name: 'small-frames', store: memoryStore(), transports: [tcpTransport()], listen: ['tcp://127.0.0.1:0'], limits: { frameBytesMax: SERVER_FRAME_BYTES_MAX } });
@@ -44,5 +54,36 @@ describe('a request over the server frame limit, from a client whose own limit i
     expect(await client.append('big', [{ type: 'Small', data: 'x'.repeat(SERVER_FRAME_BYTES_MAX / 2) }])).toMatchObject({ firstVersion: 0 });
     expect(statuses).toEqual(['connected']);
     expect((await client.serverStatus()).connections).toBe(1);
+  });
+});
+
+describe('an answer over the client frame limit, from a server whose own limit is larger', () => {
+  it('fails the read at once with FrameTooLargeError naming the client limit; a smaller page is read on the same connection', async () => {
+    for (let i = 0; i < 4; i++) await client.append('wide', [{ type: 'W', data: 'y'.repeat(SMALL_CLIENT_FRAME_BYTES_MAX / 2) }]);
+    const { small, smallStatuses } = await smallClient();
+    try {
+      const startedMs = performance.now();
+      const failure = await small.read('wide').catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(FrameTooLargeError);
+      expect(failure).toMatchObject({ limit: SMALL_CLIENT_FRAME_BYTES_MAX });
+      expect(performance.now() - startedMs).toBeLessThan(5_000);
+      expect((await small.read('wide', { maxCount: 1 })).map((e) => e.version)).toEqual([0]);
+      expect(smallStatuses).toEqual(['connected']);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('ends a subscription whose batch of events the client could not read with FrameTooLargeError', async () => {
+    const { small, smallStatuses } = await smallClient();
+    try {
+      const ended = await firstValueFrom(small.subscribe('wide')).catch((error: unknown) => error);
+      expect(ended).toBeInstanceOf(FrameTooLargeError);
+      expect(ended).toMatchObject({ limit: SMALL_CLIENT_FRAME_BYTES_MAX });
+      expect(smallStatuses).toEqual(['connected']);
+      expect(await small.read('wide', { maxCount: 1 })).toHaveLength(1);
+    } finally {
+      await small.close();
+    }
   });
 });

@@ -17,6 +17,13 @@ describe('acceptHello', () => {
     expect(acceptHello({ version: PROTOCOL_VERSION, role: 'peer' }, policy)).toEqual({ role: 'peer' });
   });
 
+  it("takes the largest frame a client reads; an older client says nothing of it, and a malformed one is refused", () => {
+    expect(acceptHello({ version: PROTOCOL_VERSION, role: 'client', frameBytesMax: 16384 }, policy)).toEqual({ role: 'client', frameBytesMax: 16384 });
+    for (const frameBytesMax of [0, -5, 2.5, '16384', null, 2 ** 60]) {
+      expect(() => acceptHello({ version: PROTOCOL_VERSION, role: 'client', frameBytesMax }, policy), String(frameBytesMax)).toThrow(ProtocolError);
+    }
+  });
+
   it('refuses an older client or peer with UnsupportedProtocolVersionError naming both versions, before reading the rest', () => {
     for (const hello of [{ version: 2, role: 'client' }, { version: 1, role: 'peer', name: 'old' }, { version: 2, role: 'no such role', credentials: 'x' }]) {
       const error = (() => {

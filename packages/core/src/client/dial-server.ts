@@ -29,7 +29,7 @@ export async function dialServer(url: string, options: Pick<LinkOptions, 'transp
     const opened = connection;
     const frames = opened[Symbol.asyncIterator]();
     abort.signal.addEventListener('abort', () => opened.close('no answer to the hello'));
-    const welcome = await openHandshake(opened, frames, { role: 'client', ...options.hello });
+    const welcome = await openHandshake(opened, frames, { role: 'client', ...options.hello, frameBytesMax: options.limits.frameBytesMax });
     return { connection: opened, frames, welcome };
   } catch (error) {
     connection?.close('handshake failed');

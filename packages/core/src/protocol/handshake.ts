@@ -24,6 +24,8 @@ export interface Hello {
   name?: string;
   /** Who the client is, for a server with users and tokens. */
   credentials?: Credentials;
+  /** The largest frame the dialler reads: the server answers a request whose answer is larger with `FrameTooLargeError` instead. */
+  frameBytesMax?: number;
 }
 
 /** A user's name and password, or a token. */
@@ -77,9 +79,17 @@ export function acceptHello(value: unknown, policy: HelloPolicy): Hello {
   if (name !== undefined && (typeof name !== 'string' || name.length > HELLO_NAME_LENGTH_MAX)) throw new ProtocolError('hello name must be a short string');
   if (clusterId !== undefined && typeof clusterId !== 'string') throw new ProtocolError('hello clusterId must be a string');
   const credentials = value.credentials === undefined ? undefined : credentialsFromWire(value.credentials);
+  const frameBytesMax = frameBytesMaxFromWire(value.frameBytesMax, 'hello');
   if (!policy.roles.has(role)) throw new ProtocolError(`role '${role}' is not served by this server`);
   if (clusterId !== undefined && clusterId !== policy.clusterId) throw new ProtocolError(`cluster id ${clusterId} does not match this server's ${policy.clusterId}`);
-  return { role, ...(name !== undefined ? { name } : {}), ...(clusterId !== undefined ? { clusterId } : {}), ...(credentials !== undefined ? { credentials } : {}) };
+  return { role, ...(name !== undefined ? { name } : {}), ...(clusterId !== undefined ? { clusterId } : {}), ...(credentials !== undefined ? { credentials } : {}), ...(frameBytesMax !== undefined ? { frameBytesMax } : {}) };
+}
+
+/** A hello's or welcome's `frameBytesMax`: absent from an older side. @throws ProtocolError unless a positive integer */
+function frameBytesMaxFromWire(value: unknown, frame: 'hello' | 'welcome'): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new ProtocolError(`${frame} frameBytesMax must be a positive integer`);
+  return value;
 }
 
 const CREDENTIALS_RULE = `hello credentials must be { username, password } or { token }: strings of 1 to ${HELLO_NAME_LENGTH_MAX} (username) or ${AUTH_SECRET_LENGTH_MAX} characters`;
@@ -135,10 +145,10 @@ export async function openHandshake(connection: Connection, frames: AsyncIterato
 export function welcomeFromWire(value: unknown): Welcome {
   if (!isMap(value) || typeof value.version !== 'number') throw new ProtocolError('welcome must carry a version');
   if (value.version !== PROTOCOL_VERSION) throw new UnsupportedProtocolVersionError(value.version, PROTOCOL_VERSION);
-  const { server, clusterId, servers, preVote, leaseEcho, frameBytesMax } = value;
+  const { server, clusterId, servers, preVote, leaseEcho } = value;
   if (typeof server !== 'string' || typeof clusterId !== 'string') throw new ProtocolError('welcome must name the server and its cluster');
-  if (frameBytesMax !== undefined && !(Number.isSafeInteger(frameBytesMax) && (frameBytesMax as number) > 0)) throw new ProtocolError('welcome frameBytesMax must be a positive integer');
-  const features = { ...(preVote === true ? { preVote } : {}), ...(leaseEcho === true ? { leaseEcho } : {}), ...(frameBytesMax !== undefined ? { frameBytesMax: frameBytesMax as number } : {}) };
+  const frameBytesMax = frameBytesMaxFromWire(value.frameBytesMax, 'welcome');
+  const features = { ...(preVote === true ? { preVote } : {}), ...(leaseEcho === true ? { leaseEcho } : {}), ...(frameBytesMax !== undefined ? { frameBytesMax } : {}) };
   if (servers === undefined) return { version: value.version, server, clusterId, ...features };
   if (!Array.isArray(servers) || servers.length > LEARNED_URLS_MAX || !servers.every(isUrl)) throw new ProtocolError(`welcome servers must be at most ${LEARNED_URLS_MAX} URLs`);
   return { version: value.version, server, clusterId, servers, ...features };

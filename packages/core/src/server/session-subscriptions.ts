@@ -4,17 +4,31 @@
  * client that pipelines subscribe then unsubscribe gets no events and holds no slot, whichever
  * of the two finishes first; a connection that closes cancels every start still waiting.
  */
-import { InvalidArgumentError } from '../errors.js';
+import { errorToWire, FrameTooLargeError, InvalidArgumentError } from '../errors.js';
 import { SUBSCRIPTIONS_PER_CONNECTION_MAX } from '../limits.js';
-import type { SubscribeRequest } from '../protocol/messages.js';
+import { encodeEvents, encodeSubscriptionEnd } from '../protocol/frames.js';
+import type { EventSlice, SubscribeRequest } from '../protocol/messages.js';
 import type { Subscription, SubscriptionHub, SubscriptionSink } from '../read/subscriptions.js';
+import type { Connection } from '../transport/transport.js';
+
+/** Where a connection's subscriptions send their frames. */
+export interface SubscriptionOutput {
+  connection: Pick<Connection, 'writable' | 'whenWritable'>;
+  /** Sends a frame; false when the connection is gone. */
+  send(frame: Uint8Array): boolean;
+  /** The largest frame the client reads: a batch of events over it ends its subscription with FrameTooLargeError. */
+  sendBytesMax(): number;
+}
 
 export class SessionSubscriptions {
   private readonly open = new Map<number, Subscription>();
   /** The ids of subscriptions whose start waits; an id taken out by {@link end} is not started. */
   private readonly starting = new Set<number>();
 
-  constructor(private readonly hub: SubscriptionHub) {}
+  constructor(
+    private readonly hub: SubscriptionHub,
+    private readonly output: SubscriptionOutput,
+  ) {}
 
   /**
    * Starts `request` once `ready` resolves, unless it was ended meanwhile; `ready` rejecting
@@ -33,13 +47,37 @@ export class SessionSubscriptions {
     );
   }
 
-  /** Opens subscription `request` on the hub, its events going to `sink`. @throws InvalidArgumentError when its id is in use or the connection holds the most it may */
-  add(request: SubscribeRequest, sink: SubscriptionSink): void {
+  /** Opens subscription `request` on the hub, its events going to the connection. @throws InvalidArgumentError when its id is in use or the connection holds the most it may */
+  add(request: SubscribeRequest): void {
     this.checkFree(request.subscriptionId);
     if (this.open.size >= SUBSCRIPTIONS_PER_CONNECTION_MAX) {
       throw new InvalidArgumentError('subscribe', `at most ${SUBSCRIPTIONS_PER_CONNECTION_MAX} subscriptions per connection`);
     }
-    this.open.set(request.subscriptionId, this.hub.open(request.stream, request.from, sink, request.filter));
+    this.open.set(request.subscriptionId, this.hub.open(request.stream, request.from, this.sinkOf(request.subscriptionId), request.filter));
+  }
+
+  /** Subscription `id`'s events as frames on the connection; one the client could not read (it would drop the connection, and subscribe again) ends it. */
+  private sinkOf(id: number): SubscriptionSink {
+    const { connection, send } = this.output;
+    return {
+      get writable() {
+        return connection.writable;
+      },
+      send: (slices: EventSlice[], passedTo?: number) => {
+        const frame = encodeEvents(id, slices, passedTo);
+        if (frame.byteLength <= this.output.sendBytesMax()) return send(frame);
+        this.fail(id, new FrameTooLargeError(frame.byteLength, this.output.sendBytesMax()));
+        return false;
+      },
+      whenWritable: () => connection.whenWritable(),
+      fail: (error: unknown) => this.fail(id, error),
+    };
+  }
+
+  /** Ends subscription `id`, which the hub ends itself, telling the client why. */
+  private fail(id: number, error: unknown): void {
+    this.open.delete(id);
+    this.output.send(encodeSubscriptionEnd(id, errorToWire(error)));
   }
 
   /** Ends subscription `id`, open or starting; nothing when there is none. */
@@ -50,11 +88,6 @@ export class SessionSubscriptions {
       this.hub.close(subscription);
       this.open.delete(id);
     }
-  }
-
-  /** Forgets subscription `id`, which the hub ended itself (its sink failed). */
-  forget(id: number): void {
-    this.open.delete(id);
   }
 
   /** Ends every subscription, and every start still waiting: the connection closed. */

@@ -4,11 +4,11 @@
  * request with bad arguments gets an error for that request alone. The session stops reading
  * while its connection cannot write, so a client that never reads its replies stalls only itself.
  */
-import { errorToWire, ConnectionClosedError, InvalidArgumentError, KilnError, ProtocolError, ServerShuttingDownError, TimeoutError, TooManyInFlightError } from '../errors.js';
+import { errorToWire, ConnectionClosedError, FrameTooLargeError, InvalidArgumentError, KilnError, ProtocolError, ServerShuttingDownError, TimeoutError, TooManyInFlightError } from '../errors.js';
 import type { ConnectionLimits, LogLimits } from '../limits.js';
-import { decodeClientFrame, encodeError, encodeEvents, encodeResult, encodeSubscriptionEnd, FrameKind } from '../protocol/frames.js';
+import { decodeClientFrame, encodeError, encodeResult, FrameKind } from '../protocol/frames.js';
 import { acceptHello, encodeWelcomeFrame, type Role } from '../protocol/handshake.js';
-import type { EventSlice, SubscribeRequest, TransactionRequest, TransactionResult } from '../protocol/messages.js';
+import type { SubscribeRequest, TransactionRequest, TransactionResult } from '../protocol/messages.js';
 import { readTransactFrame, writeTransactResult } from '../protocol/transact-frames.js';
 import type { ReadAllChunk } from '../protocol/replies.js';
 import { serveOperation, type OperationHandlers, type OperationName } from '../protocol/operations.js';
@@ -85,16 +85,19 @@ export class Session implements TransactAnswers {
   private handlers: OperationHandlers;
   /** True once {@link handlers} check permissions. */
   private guarded = false;
+  /** The largest frame sent: this server's limit, or the client's when smaller (its hello says). */
+  private sendBytesMax: number;
 
   constructor(
     private readonly connection: Connection,
     private readonly context: SessionContext,
   ) {
     this.lastActivityMs = context.clock.monotonicMs();
+    this.sendBytesMax = context.connectionLimits.frameBytesMax;
     const { readBytesInFlightPerConnectionMax, readBytesMax } = context.logLimits;
     this.reads = new ReadGate(connection, context.readBudget, readBytesInFlightPerConnectionMax, readBytesMax);
     this.handlers = this.operationHandlers();
-    this.subscriptions = new SessionSubscriptions(context.subscriptions);
+    this.subscriptions = new SessionSubscriptions(context.subscriptions, { connection, send: (frame) => this.send(frame), sendBytesMax: () => this.sendBytesMax });
   }
 
   /** Requests started on this connection and not yet answered. */
@@ -162,6 +165,7 @@ export class Session implements TransactAnswers {
 
   private async greet(hello: unknown): Promise<{ role: Role }> {
     const accepted = acceptHello(hello, { clusterId: this.context.clusterId, roles: this.context.peers ? GROUP_ROLES : CLIENT_ROLES });
+    this.sendBytesMax = Math.min(this.sendBytesMax, accepted.frameBytesMax ?? Infinity);
     // Peers are members of the group, not users: their links are not authenticated here.
     const { auth } = this.context;
     if (auth && accepted.role === 'client') {
@@ -189,7 +193,7 @@ export class Session implements TransactAnswers {
     result.then(
       (value) => {
         this.inFlight--;
-        this.send(write(id, value));
+        this.sendAnswer(id, write(id, value));
       },
       (error: unknown) => this.transactFailed(id, error),
     );
@@ -255,7 +259,7 @@ export class Session implements TransactAnswers {
     // `start` never throws: a refusal (NotActiveError on a mirror, bad arguments) is a rejection, and answered.
     const answer = (): Promise<void> =>
       this.start(op, args).then(
-        (result) => void this.send(encodeResult(id, result)),
+        (result) => this.sendAnswer(id, encodeResult(id, result)),
         (error: unknown) => this.reply(id, error),
       );
     // Refused only when the connection closed first: there is no one to answer.
@@ -341,20 +345,14 @@ export class Session implements TransactAnswers {
   private subscribe(request: SubscribeRequest): null {
     if (request.stream !== null && this.context.directory.striped) this.context.directory.checkStreams([request.stream]);
     this.context.committer(); // only the active serves subscriptions
-    const { connection } = this;
-    const id = request.subscriptionId;
-    this.subscriptions.add(request, {
-      get writable() {
-        return connection.writable;
-      },
-      send: (slices: EventSlice[], passedTo?: number) => this.send(encodeEvents(id, slices, passedTo)),
-      whenWritable: () => connection.whenWritable(),
-      fail: (error: unknown) => {
-        this.subscriptions.forget(id);
-        this.send(encodeSubscriptionEnd(id, errorToWire(error)));
-      },
-    });
+    this.subscriptions.add(request);
     return null;
+  }
+
+  /** Sends the answer to request `id`; one the client could not read (it would drop the connection, and ask again) is FrameTooLargeError. */
+  private sendAnswer(id: number, frame: Uint8Array): void {
+    if (frame.byteLength > this.sendBytesMax) this.reply(id, new FrameTooLargeError(frame.byteLength, this.sendBytesMax));
+    else this.send(frame);
   }
 
   private reply(id: number, error: unknown): void {
