@@ -2,10 +2,13 @@
 // nowhere, so a transaction's error can say "not committed" where one sent may have committed (the
 // cluster client's `transactionFate`). A stripe found down before a transaction left the client
 // made it read "may have committed", and the application reconciled what had never been sent.
+// And a link whose connection drops over a request, with nothing answered, dials again after a
+// pause that grows, as after a failed dial: it dialled and sent the request again at once, as fast
+// as both sides went (thousands of times a second), until the request timed out.
 import { decode, encode } from '@msgpack/msgpack';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Link } from '../src/client/link.js';
-import { ConnectionClosedError } from '../src/errors.js';
+import { ConnectionClosedError, TimeoutError } from '../src/errors.js';
 import { defaultConnectionLimits } from '../src/limits.js';
 import { encodeRequest, FrameKind, PROTOCOL_VERSION } from '../src/protocol/frames.js';
 import { encodeArguments } from '../src/protocol/operations.js';
@@ -46,14 +49,14 @@ async function silentServer(requests: (connection: Connection) => void): Promise
   return listener;
 }
 
-function linkTo(url: string): Link {
+function linkTo(url: string, reconnectWindowMs = 0, requestTimeoutMs = 30_000): Link {
   const link = new Link({
     urls: [url],
     transports: [transport],
     limits: defaultConnectionLimits,
     hello: { name: 'sent-test' },
-    requestTimeoutMs: 30_000,
-    reconnectWindowMs: 0,
+    requestTimeoutMs,
+    reconnectWindowMs,
     serverSilenceMs: 30_000,
     clock: systemClock,
     timers: systemTimers,
@@ -103,5 +106,25 @@ describe('a request the link fails', () => {
     const failure = await failureOf(link);
     expect(failure.error).toBeInstanceOf(ConnectionClosedError);
     expect(failure.sent).toBe(false);
+  });
+});
+
+describe('a link whose server drops the connection over a request, and takes the next', () => {
+  it('dials again after a growing pause, not at once, until the request times out', async () => {
+    let dropped = 0;
+    const listener = await silentServer((connection) => {
+      dropped++;
+      connection.close('dropped over the request');
+    });
+    const link = linkTo(listener.url, 10_000, 1_500);
+    await link.open();
+    const startedMs = performance.now();
+    const failure = await failureOf(link);
+    expect(failure.error).toBeInstanceOf(TimeoutError);
+    expect(failure.sent).toBe(true);
+    expect(performance.now() - startedMs).toBeGreaterThan(1_000);
+    // 50 ms doubling to 1 s, with jitter: a handful of times in 1.5 s, where it was thousands.
+    expect(dropped).toBeGreaterThanOrEqual(2);
+    expect(dropped).toBeLessThan(15);
   });
 });

@@ -9,7 +9,7 @@
  */
 import { BehaviorSubject } from 'rxjs';
 import { ClientClosedError, ConnectionClosedError, errorFromWire, FrameTooLargeError, KilnError, ProtocolError, TimeoutError, TooManyInFlightError } from '../errors.js';
-import { SWEEP_INTERVAL_MS } from '../limits.js';
+import { RECONNECT_DELAY_MAX_MS, SWEEP_INTERVAL_MS } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
 import { finalRefusal } from '../protocol/handshake.js';
 import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
@@ -48,6 +48,8 @@ export class Link {
   private closed = false;
   private lastSentMs = 0;
   private lastReceivedMs = 0;
+  /** When the connection was made: a connection that drops having brought nothing since is a flap. */
+  private connectedAtMs = 0;
   private lastProbeMs = 0;
   /** Runs {@link sweep}; a run its own process's stall made late is put off (see SweepTimer). */
   private readonly sweeper: SweepTimer;
@@ -177,8 +179,7 @@ export class Link {
   private async dial(url: string, status: 'connected' | 'reconnected'): Promise<void> {
     const { connection, frames, welcome } = await dialServer(url, this.options);
     this.connection = connection;
-    this.lastSentMs = this.options.clock.monotonicMs();
-    this.lastReceivedMs = this.lastSentMs;
+    this.connectedAtMs = this.lastSentMs = this.lastReceivedMs = this.options.clock.monotonicMs();
     this.urls.learn(welcome.servers);
     this.serverFrameBytesMax = welcome.frameBytesMax ?? Infinity;
     // Maybe another server that is not the active: then `reconnected` waits for an answer as the active.
@@ -208,7 +209,10 @@ export class Link {
     this.connection = undefined;
     // Leaving a server that is not the active is part of the outage the `reconnecting` statuses tell.
     if (this.failoverSince === undefined) this.status$.next({ type: 'disconnected', url, reason });
-    this.reconnecting ??= this.reconnect(reason).finally(() => (this.reconnecting = undefined));
+    // Dropped soon, with requests waiting and nothing answered: at once again, a server (or a proxy)
+    // that drops a connection over a request would take it again, and again, as fast as both go.
+    const flapped = this.pending.size > 0 && this.lastReceivedMs === this.connectedAtMs && this.options.clock.monotonicMs() - this.connectedAtMs < RECONNECT_DELAY_MAX_MS;
+    this.reconnecting ??= this.reconnect(reason, flapped).finally(() => (this.reconnecting = undefined));
   }
 
   /** True when `frame` is the result of a request sent with a reader of its own, and that reader read it. */
@@ -315,12 +319,14 @@ export class Link {
     return request;
   }
 
-  private async reconnect(reason: string): Promise<void> {
+  /** Dials the servers in turn until one answers or `reconnectWindowMs` runs out; `pauseFirst` spaces out a connection that flapped like a failed dial. */
+  private async reconnect(reason: string, pauseFirst = false): Promise<void> {
     const { clock, timers, reconnectWindowMs } = this.options;
     const urls = this.urls.all;
     const deadline = clock.monotonicMs() + reconnectWindowMs;
     let refused: KilnError | undefined;
     this.hunting = true;
+    if (pauseFirst) await new Promise<void>((resolve) => timers.setTimeout(resolve, Math.min(this.outage.delayMs(), reconnectWindowMs), { keepAlive: true }));
     while (!this.closed) {
       this.status$.next({ type: 'reconnecting', attempt: this.outage.nextAttempt() });
       const preferred = this.preferredUrl;
