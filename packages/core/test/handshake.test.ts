@@ -80,11 +80,13 @@ describe('welcomeFromWire', () => {
     expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', preVote: 'yes' }).preVote).toBeUndefined();
   });
 
-  it("says the largest frame the server reads; an older server says nothing of it, and a malformed one is refused", () => {
-    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', frameBytesMax: 65536 }).frameBytesMax).toBe(65536);
-    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c' }).frameBytesMax).toBeUndefined();
-    for (const frameBytesMax of [0, -1, 1.5, '65536', null, 2 ** 60]) {
-      expect(() => welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', frameBytesMax }), String(frameBytesMax)).toThrow(ProtocolError);
+  it("says the largest frame the server reads and its idle timeout; an older server says nothing of them, and a malformed one is refused", () => {
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', frameBytesMax: 65536, idleTimeoutMs: 2000 })).toMatchObject({ frameBytesMax: 65536, idleTimeoutMs: 2000 });
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c' })).not.toHaveProperty('frameBytesMax');
+    expect(welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c' })).not.toHaveProperty('idleTimeoutMs');
+    for (const bad of [0, -1, 1.5, '65536', null, 2 ** 60]) {
+      expect(() => welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', frameBytesMax: bad }), String(bad)).toThrow(ProtocolError);
+      expect(() => welcomeFromWire({ version: PROTOCOL_VERSION, server: 'a', clusterId: 'c', idleTimeoutMs: bad }), String(bad)).toThrow(ProtocolError);
     }
   });
 

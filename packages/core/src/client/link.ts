@@ -59,8 +59,9 @@ export class Link {
   private redirecting = false;
   private preferredUrl: string | undefined;
   private readonly urls: UrlRotation;
-  /** The largest frame the connected server reads (its welcome says; an older server's is not known). */
+  /** The largest frame the connected server reads, and how long it lets a silent connection live (its welcome says; an older server's are not known). */
   private serverFrameBytesMax = Infinity;
+  private serverIdleTimeoutMs = Infinity;
   private readonly outage: Outage;
   /** From a lost connection or a server that is not the active until a server answers as the active. */
   private hunting = false;
@@ -182,6 +183,7 @@ export class Link {
     this.connectedAtMs = this.lastSentMs = this.lastReceivedMs = this.options.clock.monotonicMs();
     this.urls.learn(welcome.servers);
     this.serverFrameBytesMax = welcome.frameBytesMax ?? Infinity;
+    this.serverIdleTimeoutMs = welcome.idleTimeoutMs ?? Infinity;
     // Maybe another server that is not the active: then `reconnected` waits for an answer as the active.
     if (status === 'reconnected' && this.failoverSince !== undefined) this.reachedDuringFailover = { url, server: welcome.server };
     else this.status$.next({ type: status, url, server: welcome.server });
@@ -391,7 +393,8 @@ export class Link {
     for (const [id, request] of this.pending) {
       if (request.deadlineMs <= now) this.take(id)?.reject(new TimeoutError(request.op, this.options.requestTimeoutMs), request.sent);
     }
-    if (this.connection && now - this.lastSentMs >= this.options.limits.idleTimeoutMs / 3) this.request('ping', null).catch(() => {});
+    // Within a third of the shorter of the two: a server that closes silent connections sooner would drop a subscriber's.
+    if (this.connection && now - this.lastSentMs >= Math.min(this.options.limits.idleTimeoutMs, this.serverIdleTimeoutMs) / 3) this.request('ping', null).catch(() => {});
     this.checkServerAlive(now);
   }
 }

@@ -54,6 +54,8 @@ export interface Welcome {
    * it on every reconnect. An older server leaves it out.
    */
   frameBytesMax?: number;
+  /** The server closes a connection that sends nothing this long: a dialler pings within a third of it. An older server leaves it out. */
+  idleTimeoutMs?: number;
 }
 
 /** What a server accepts in a hello. */
@@ -79,16 +81,16 @@ export function acceptHello(value: unknown, policy: HelloPolicy): Hello {
   if (name !== undefined && (typeof name !== 'string' || name.length > HELLO_NAME_LENGTH_MAX)) throw new ProtocolError('hello name must be a short string');
   if (clusterId !== undefined && typeof clusterId !== 'string') throw new ProtocolError('hello clusterId must be a string');
   const credentials = value.credentials === undefined ? undefined : credentialsFromWire(value.credentials);
-  const frameBytesMax = frameBytesMaxFromWire(value.frameBytesMax, 'hello');
+  const frameBytesMax = positiveFromWire(value.frameBytesMax, 'hello frameBytesMax');
   if (!policy.roles.has(role)) throw new ProtocolError(`role '${role}' is not served by this server`);
   if (clusterId !== undefined && clusterId !== policy.clusterId) throw new ProtocolError(`cluster id ${clusterId} does not match this server's ${policy.clusterId}`);
   return { role, ...(name !== undefined ? { name } : {}), ...(clusterId !== undefined ? { clusterId } : {}), ...(credentials !== undefined ? { credentials } : {}), ...(frameBytesMax !== undefined ? { frameBytesMax } : {}) };
 }
 
-/** A hello's or welcome's `frameBytesMax`: absent from an older side. @throws ProtocolError unless a positive integer */
-function frameBytesMaxFromWire(value: unknown, frame: 'hello' | 'welcome'): number | undefined {
+/** A limit a hello or welcome says (`field` names it): absent from an older side. @throws ProtocolError unless a positive integer */
+function positiveFromWire(value: unknown, field: string): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new ProtocolError(`${frame} frameBytesMax must be a positive integer`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new ProtocolError(`${field} must be a positive integer`);
   return value;
 }
 
@@ -147,8 +149,10 @@ export function welcomeFromWire(value: unknown): Welcome {
   if (value.version !== PROTOCOL_VERSION) throw new UnsupportedProtocolVersionError(value.version, PROTOCOL_VERSION);
   const { server, clusterId, servers, preVote, leaseEcho } = value;
   if (typeof server !== 'string' || typeof clusterId !== 'string') throw new ProtocolError('welcome must name the server and its cluster');
-  const frameBytesMax = frameBytesMaxFromWire(value.frameBytesMax, 'welcome');
-  const features = { ...(preVote === true ? { preVote } : {}), ...(leaseEcho === true ? { leaseEcho } : {}), ...(frameBytesMax !== undefined ? { frameBytesMax } : {}) };
+  const frameBytesMax = positiveFromWire(value.frameBytesMax, 'welcome frameBytesMax');
+  const idleTimeoutMs = positiveFromWire(value.idleTimeoutMs, 'welcome idleTimeoutMs');
+  const limits = { ...(frameBytesMax !== undefined ? { frameBytesMax } : {}), ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}) };
+  const features = { ...(preVote === true ? { preVote } : {}), ...(leaseEcho === true ? { leaseEcho } : {}), ...limits };
   if (servers === undefined) return { version: value.version, server, clusterId, ...features };
   if (!Array.isArray(servers) || servers.length > LEARNED_URLS_MAX || !servers.every(isUrl)) throw new ProtocolError(`welcome servers must be at most ${LEARNED_URLS_MAX} URLs`);
   return { version: value.version, server, clusterId, servers, ...features };

@@ -175,8 +175,8 @@ export class Session implements TransactAnswers {
     if (this.context.shuttingDown()) throw new ServerShuttingDownError();
     const servers = this.context.groupUrls?.();
     const groupFeatures = accepted.role !== 'client' ? { preVote: true, leaseEcho: true } : {};
-    const { frameBytesMax } = this.context.connectionLimits;
-    this.connection.send(encodeWelcomeFrame({ server: this.context.serverName, clusterId: this.context.clusterId, frameBytesMax, ...(servers ? { servers } : {}), ...groupFeatures }));
+    const { frameBytesMax, idleTimeoutMs } = this.context.connectionLimits;
+    this.connection.send(encodeWelcomeFrame({ server: this.context.serverName, clusterId: this.context.clusterId, frameBytesMax, idleTimeoutMs, ...(servers ? { servers } : {}), ...groupFeatures }));
     return accepted;
   }
 

@@ -1,16 +1,20 @@
-// Client and server with different frame limits, over real TCP. Either side drops a connection
+// Client and server with different limits, over real TCP. Either side drops a connection
 // that brings it a frame over its `frameBytesMax`, and the client, not knowing the other's limit,
 // sent its request again on every reconnect until it timed out: 5,600 times in 30 s of 2 MiB each
 // (a server configured with 1 MiB, clients on the default 4 MiB), or 7,000 reads whose answer was
 // over the client's own smaller limit (found by trying both). Now the welcome says the server's
 // limit and the hello the client's: a request over the server's, or an answer or a batch of
 // events over the client's, fails at once with FrameTooLargeError, and the connection stays up.
+// And a server that closes silent connections sooner than a third of the client's own idle timeout
+// dropped a connection that only subscribed, every time: the client now pings within a third of
+// the shorter of the two (the welcome says the server's).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstValueFrom } from 'rxjs';
 import { createServer, FrameTooLargeError, type KilnServer } from '@kiln/core';
 import { connect, type ClientStatus, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
 import { tcpTransport } from '@kiln/transport-tcp';
+import { pollUntil } from './support/cluster.js';
 
 const SERVER_FRAME_BYTES_MAX = 64 * 1024;
 const SMALL_CLIENT_FRAME_BYTES_MAX = 16 * 1024;
@@ -84,6 +88,36 @@ describe('an answer over the client frame limit, from a server whose own limit i
       expect(await small.read('wide', { maxCount: 1 })).toHaveLength(1);
     } finally {
       await small.close();
+    }
+  });
+});
+
+describe("a server whose idle timeout is shorter than the client's", () => {
+  it('keeps a connection that only subscribes: the client pings within a third of the server timeout', async () => {
+    const idleTimeoutMs = 2_000;
+    const strict = await createServer({ name: 'strict', store: memoryStore(), transports: [tcpTransport()], listen: ['tcp://127.0.0.1:0'], limits: { idleTimeoutMs, handshakeTimeoutMs: 1_000 } });
+    // The client keeps its default idle timeout, 30 s: it would ping after 10 s.
+    const subscriber = await connect(strict.urls[0]!, { transports: [tcpTransport()] });
+    const writer = await connect(strict.urls[0]!, { transports: [tcpTransport()] });
+    const seen: string[] = [];
+    const subscription = subscriber.subscribe<string>('quiet').subscribe({ next: (event) => seen.push(event.data), error: () => {} });
+    try {
+      const subscriberStatuses: ClientStatus['type'][] = [];
+      subscriber.status$.subscribe((s) => subscriberStatuses.push(s.type));
+      await writer.append('quiet', [{ type: 'Q', data: 'before' }]);
+      await pollUntil('the first event', () => seen.length === 1, 5_000);
+      // Silent for more than the server's timeout, with a margin: the server would have closed it by now.
+      const silentUntil = performance.now() + idleTimeoutMs * 1.75;
+      await pollUntil('the silence to pass', () => performance.now() >= silentUntil, idleTimeoutMs * 3);
+      await writer.append('quiet', [{ type: 'Q', data: 'after' }]);
+      await pollUntil('the second event', () => seen.length === 2, 5_000);
+      expect(seen).toEqual(['before', 'after']);
+      expect(subscriberStatuses).toEqual(['connected']);
+    } finally {
+      subscription.unsubscribe();
+      await subscriber.close();
+      await writer.close();
+      await strict.close();
     }
   });
 });
