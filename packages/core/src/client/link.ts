@@ -8,7 +8,7 @@
  * is shutting down is kept the same way, and goes again to the active the client finds next. Callers see an error when the window runs out, or at once when credentials are refused.
  */
 import { BehaviorSubject } from 'rxjs';
-import { ClientClosedError, ConnectionClosedError, errorFromWire, FrameTooLargeError, KilnError, ProtocolError, TimeoutError, TooManyInFlightError, UnsupportedProtocolVersionError } from '../errors.js';
+import { ClientClosedError, ConnectionClosedError, errorFromWire, FrameTooLargeError, KilnError, ProtocolError, TimeoutError, TooManyInFlightError } from '../errors.js';
 import { RECONNECT_DELAY_MAX_MS, SWEEP_INTERVAL_MS } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
 import { finalRefusal, type Welcome } from '../protocol/handshake.js';
@@ -325,7 +325,7 @@ export class Link {
     const urls = this.urls.all;
     const deadline = clock.monotonicMs() + reconnectWindowMs;
     let refused: KilnError | undefined;
-    let lastAnswer: string | undefined; // what the last server to refuse the hello said (another cluster, another version)
+    let lastAnswer: string | undefined; // what the last server to answer said in refusing (another cluster, another version)
     this.hunting = true;
     if (pauseFirst) await new Promise<void>((resolve) => timers.setTimeout(resolve, Math.min(this.outage.delayMs(), reconnectWindowMs), { keepAlive: true }));
     while (!this.closed) {
@@ -340,7 +340,7 @@ export class Link {
         return;
       } catch (error) {
         refused = finalRefusal(error); // else try the next URL after a pause
-        if (error instanceof ProtocolError || error instanceof UnsupportedProtocolVersionError) lastAnswer = error.message;
+        if (error instanceof KilnError && error.name !== ConnectionClosedError.name) lastAnswer = error.message;
       }
       const left = deadline - clock.monotonicMs();
       if (refused || left <= 0) break;
@@ -351,7 +351,7 @@ export class Link {
     if (this.closed) return;
     this.hunting = false;
     this.outage.end();
-    const error = refused ?? new ConnectionClosedError(`${reason}; no server answered within ${reconnectWindowMs} ms${lastAnswer ? ` (one refused: ${lastAnswer})` : ''}`);
+    const error = refused ?? new ConnectionClosedError(`${reason}; no server answered within ${reconnectWindowMs} ms${lastAnswer ? ` (the last said: ${lastAnswer})` : ''}`);
     this.failAll(error);
     this.status$.next({ type: 'failed', error });
   }
