@@ -13,11 +13,10 @@ export interface DialledServer {
 /**
  * Dials `url` and says hello. A paused server still completes TCP handshakes (the kernel does),
  * then never answers: the dial and the hello together get `serverSilenceMs`.
- * With `clusterId`, a server of another cluster refuses the hello (ProtocolError).
  * @throws UnsupportedSchemeError when no transport speaks the URL's scheme; TimeoutError when the
  *   server says nothing in time; the handshake's refusal
  */
-export async function dialServer(url: string, options: Pick<LinkOptions, 'transports' | 'limits' | 'hello' | 'timers' | 'serverSilenceMs'>, clusterId?: string): Promise<DialledServer> {
+export async function dialServer(url: string, options: Pick<LinkOptions, 'transports' | 'limits' | 'hello' | 'timers' | 'serverSilenceMs'>): Promise<DialledServer> {
   const scheme = url.slice(0, Math.max(url.indexOf(':'), 0));
   const transport = options.transports.find((t) => t.schemes.includes(scheme));
   if (!transport) throw new UnsupportedSchemeError(url);
@@ -30,7 +29,7 @@ export async function dialServer(url: string, options: Pick<LinkOptions, 'transp
     const opened = connection;
     const frames = opened[Symbol.asyncIterator]();
     abort.signal.addEventListener('abort', () => opened.close('no answer to the hello'));
-    const welcome = await openHandshake(opened, frames, { role: 'client', ...options.hello, frameBytesMax: options.limits.frameBytesMax, ...(clusterId !== undefined ? { clusterId } : {}) });
+    const welcome = await openHandshake(opened, frames, { role: 'client', ...options.hello, frameBytesMax: options.limits.frameBytesMax });
     return { connection: opened, frames, welcome };
   } catch (error) {
     connection?.close('handshake failed');

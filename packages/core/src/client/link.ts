@@ -11,7 +11,7 @@ import { BehaviorSubject } from 'rxjs';
 import { ClientClosedError, ConnectionClosedError, errorFromWire, FrameTooLargeError, KilnError, ProtocolError, TimeoutError, TooManyInFlightError } from '../errors.js';
 import { RECONNECT_DELAY_MAX_MS, SWEEP_INTERVAL_MS } from '../limits.js';
 import { decodeServerFrame, encodeRequest, FrameKind, type ServerFrame } from '../protocol/frames.js';
-import { finalRefusal, type Welcome } from '../protocol/handshake.js';
+import { finalRefusal } from '../protocol/handshake.js';
 import { decodeResult, encodeArguments, type ArgumentsOf, type OperationName, type ResultOf } from '../protocol/operations.js';
 import { readResultHead, type FrameReader } from '../protocol/txn-frames.js';
 import { systemRandom } from '../time.js';
@@ -59,8 +59,9 @@ export class Link {
   private redirecting = false;
   private preferredUrl: string | undefined;
   private readonly urls: UrlRotation;
-  /** The connected server's welcome: its limits (an older server says none), and its cluster, which the link keeps to (a server of another refuses). */
-  private welcome: Welcome | undefined;
+  /** The largest frame the connected server reads, and how long it lets a silent connection live (its welcome says; an older server's are not known). */
+  private serverFrameBytesMax = Infinity;
+  private serverIdleTimeoutMs = Infinity;
   private readonly outage: Outage;
   /** From a lost connection or a server that is not the active until a server answers as the active. */
   private hunting = false;
@@ -165,7 +166,7 @@ export class Link {
     }
     try {
       // The server would drop the connection, and every reconnect would send the request again.
-      if (frame.byteLength > (this.welcome?.frameBytesMax ?? Infinity)) throw new FrameTooLargeError(frame.byteLength, this.welcome!.frameBytesMax!);
+      if (frame.byteLength > this.serverFrameBytesMax) throw new FrameTooLargeError(frame.byteLength, this.serverFrameBytesMax);
       connection.send(frame);
       this.lastSentMs = this.options.clock.monotonicMs();
     } catch (error) {
@@ -177,11 +178,12 @@ export class Link {
   }
 
   private async dial(url: string, status: 'connected' | 'reconnected'): Promise<void> {
-    const { connection, frames, welcome } = await dialServer(url, this.options, this.welcome?.clusterId);
+    const { connection, frames, welcome } = await dialServer(url, this.options);
     this.connection = connection;
     this.connectedAtMs = this.lastSentMs = this.lastReceivedMs = this.options.clock.monotonicMs();
     this.urls.learn(welcome.servers);
-    this.welcome = welcome;
+    this.serverFrameBytesMax = welcome.frameBytesMax ?? Infinity;
+    this.serverIdleTimeoutMs = welcome.idleTimeoutMs ?? Infinity;
     // Maybe another server that is not the active: then `reconnected` waits for an answer as the active.
     if (status === 'reconnected' && this.failoverSince !== undefined) this.reachedDuringFailover = { url, server: welcome.server };
     else this.status$.next({ type: status, url, server: welcome.server });
@@ -325,7 +327,6 @@ export class Link {
     const urls = this.urls.all;
     const deadline = clock.monotonicMs() + reconnectWindowMs;
     let refused: KilnError | undefined;
-    let lastAnswer: string | undefined; // what the last server to answer said in refusing (another cluster, another version)
     this.hunting = true;
     if (pauseFirst) await new Promise<void>((resolve) => timers.setTimeout(resolve, Math.min(this.outage.delayMs(), reconnectWindowMs), { keepAlive: true }));
     while (!this.closed) {
@@ -340,7 +341,6 @@ export class Link {
         return;
       } catch (error) {
         refused = finalRefusal(error); // else try the next URL after a pause
-        if (error instanceof KilnError && error.name !== ConnectionClosedError.name) lastAnswer = error.message;
       }
       const left = deadline - clock.monotonicMs();
       if (refused || left <= 0) break;
@@ -351,7 +351,7 @@ export class Link {
     if (this.closed) return;
     this.hunting = false;
     this.outage.end();
-    const error = refused ?? new ConnectionClosedError(`${reason}; no server answered within ${reconnectWindowMs} ms${lastAnswer ? ` (the last said: ${lastAnswer})` : ''}`);
+    const error = refused ?? new ConnectionClosedError(`${reason}; no server answered within ${reconnectWindowMs} ms`);
     this.failAll(error);
     this.status$.next({ type: 'failed', error });
   }
@@ -394,7 +394,7 @@ export class Link {
       if (request.deadlineMs <= now) this.take(id)?.reject(new TimeoutError(request.op, this.options.requestTimeoutMs), request.sent);
     }
     // Within a third of the shorter of the two: a server that closes silent connections sooner would drop a subscriber's.
-    if (this.connection && now - this.lastSentMs >= Math.min(this.options.limits.idleTimeoutMs, this.welcome?.idleTimeoutMs ?? Infinity) / 3) this.request('ping', null).catch(() => {});
+    if (this.connection && now - this.lastSentMs >= Math.min(this.options.limits.idleTimeoutMs, this.serverIdleTimeoutMs) / 3) this.request('ping', null).catch(() => {});
     this.checkServerAlive(now);
   }
 }
