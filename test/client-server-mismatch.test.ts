@@ -1,4 +1,4 @@
-// Client and server that disagree (limits, cluster), over real TCP. Either side drops a connection
+// Client and server with different limits, over real TCP. Either side drops a connection
 // that brings it a frame over its `frameBytesMax`, and the client, not knowing the other's limit,
 // sent its request again on every reconnect until it timed out: 5,600 times in 30 s of 2 MiB each
 // (a server configured with 1 MiB, clients on the default 4 MiB), or 7,000 reads whose answer was
