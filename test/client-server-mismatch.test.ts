@@ -3,13 +3,14 @@
 // sent its request again on every reconnect until it timed out: 5,600 times in 30 s of 2 MiB each
 // (a server configured with 1 MiB, clients on the default 4 MiB), or 7,000 reads whose answer was
 // over the client's own smaller limit (found by trying both). Now the welcome says the server's
-// limit and the hello the client's: a request over the server's, or an answer or a batch of
-// events over the client's, fails at once with FrameTooLargeError, and the connection stays up.
+// limit and the hello the client's: a request over the server's fails at once with
+// FrameTooLargeError; reads and subscriptions come in frames the client reads, and only an event
+// that never fits it fails, with FrameTooLargeError; the connection stays up.
 // And a server that closes silent connections sooner than a third of the client's own idle timeout
 // dropped a connection that only subscribed, every time: the client now pings within a third of
 // the shorter of the two (the welcome says the server's).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstValueFrom } from 'rxjs';
+import { firstValueFrom, take, toArray } from 'rxjs';
 import { createServer, FrameTooLargeError, type KilnServer } from '@kiln/core';
 import { connect, type ClientStatus, type KilnClient } from '@kiln/core/client';
 import { memoryStore } from '@kiln/store-memory';
@@ -61,31 +62,42 @@ describe('a request over the server frame limit, from a client whose own limit i
   });
 });
 
-describe('an answer over the client frame limit, from a server whose own limit is larger', () => {
-  it('fails the read at once with FrameTooLargeError naming the client limit; a smaller page is read on the same connection', async () => {
+describe('answers for a client whose frame limit is under the server limit', () => {
+  beforeAll(async () => {
+    // Four events that each fit the client's frame, eight times its frame together; one that does not fit.
     for (let i = 0; i < 4; i++) await client.append('wide', [{ type: 'W', data: 'y'.repeat(SMALL_CLIENT_FRAME_BYTES_MAX / 2) }]);
+    await client.append('huge', [{ type: 'H', data: 'z'.repeat(SMALL_CLIENT_FRAME_BYTES_MAX * 2) }]);
+  });
+
+  it('reads come in pages that fit its frame; an event that never fits fails its read at once with FrameTooLargeError', async () => {
     const { small, smallStatuses } = await smallClient();
     try {
+      const wide = await small.read('wide');
+      expect(wide.map((e) => e.version)).toEqual([0, 1, 2, 3]);
+      // A page of the log holds what fits: fewer events than asked for, the next page starting after them.
+      const page = await small.readAll({ fromLsn: wide[0]!.lsn, maxCount: 4 });
+      expect(page.length).toBeGreaterThan(0);
+      expect(page.every((e) => e.stream === 'wide')).toBe(true);
       const startedMs = performance.now();
-      const failure = await small.read('wide').catch((error: unknown) => error);
+      const failure = await small.read('huge').catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(FrameTooLargeError);
       expect(failure).toMatchObject({ limit: SMALL_CLIENT_FRAME_BYTES_MAX });
       expect(performance.now() - startedMs).toBeLessThan(5_000);
-      expect((await small.read('wide', { maxCount: 1 })).map((e) => e.version)).toEqual([0]);
       expect(smallStatuses).toEqual(['connected']);
     } finally {
       await small.close();
     }
   });
 
-  it('ends a subscription whose batch of events the client could not read with FrameTooLargeError', async () => {
+  it('subscriptions deliver in frames that fit it; one reaching an event that never fits ends with FrameTooLargeError', async () => {
     const { small, smallStatuses } = await smallClient();
     try {
-      const ended = await firstValueFrom(small.subscribe('wide')).catch((error: unknown) => error);
+      const versions = await firstValueFrom(small.subscribe('wide').pipe(take(4), toArray()));
+      expect(versions.map((e) => e.version)).toEqual([0, 1, 2, 3]);
+      const ended = await firstValueFrom(small.subscribe('huge')).catch((error: unknown) => error);
       expect(ended).toBeInstanceOf(FrameTooLargeError);
       expect(ended).toMatchObject({ limit: SMALL_CLIENT_FRAME_BYTES_MAX });
       expect(smallStatuses).toEqual(['connected']);
-      expect(await small.read('wide', { maxCount: 1 })).toHaveLength(1);
     } finally {
       await small.close();
     }

@@ -22,9 +22,10 @@ export class Reader {
   /**
    * Reads a stream's committed events from `fromVersion`, in whole slices holding `maxCount` events
    * of the requested range (a slice may also carry events outside it, which the client drops), or
-   * fewer when the stream ends first or the page reaches `readBytesMax`, which `truncated` tells.
+   * fewer when the stream ends first or the page reaches `bytesMax` (`readBytesMax`, or less for a
+   * client that reads smaller frames), which `truncated` tells.
    */
-  async readStream(request: ReadRequest, commitIndex: number): Promise<ReadPage> {
+  async readStream(request: ReadRequest, commitIndex: number, bytesMax = this.limits.readBytesMax): Promise<ReadPage> {
     checkStreamName(request.stream, this.limits.streamNameBytesMax);
     const forward = request.direction === 'forward';
     const slices: EventSlice[] = [];
@@ -48,7 +49,7 @@ export class Reader {
         events += eventsInRange(entry, request);
         bytes += slice.events.length;
         if (events >= request.maxCount) return { slices, truncated: false };
-        if (bytes >= this.limits.readBytesMax) return { slices, truncated: true };
+        if (bytes >= bytesMax) return { slices, truncated: true };
       }
       const last = entries[entries.length - 1];
       if (!last || entries.length < wanted) return { slices, truncated: false };
@@ -57,14 +58,14 @@ export class Reader {
     }
   }
 
-  /** Reads the whole log from `fromLsn`, at most `maxCount` records. */
-  async readAll(request: ReadAllRequest, commitIndex: number): Promise<ReadAllChunk> {
+  /** Reads the whole log from `fromLsn`, at most `maxCount` records and about `bytesMax` bytes of them. */
+  async readAll(request: ReadAllRequest, commitIndex: number, bytesMax = this.limits.readBytesMax): Promise<ReadAllChunk> {
     const forward = request.direction === 'forward';
     const from = forward ? request.fromLsn : Math.min(request.fromLsn, commitIndex);
     if ((forward && from > commitIndex) || (!forward && from < 1)) return { slices: [], next: from };
     const maxCount = forward ? Math.min(request.maxCount, commitIndex - Math.max(from, 1) + 1) : request.maxCount;
-    if (request.filter) return this.readAllFiltered(request, from, commitIndex);
-    const records = await this.store.readRecords(from, { direction: request.direction, maxCount, maxBytes: this.limits.readBytesMax });
+    if (request.filter) return this.readAllFiltered(request, from, commitIndex, bytesMax);
+    const records = await this.store.readRecords(from, { direction: request.direction, maxCount, maxBytes: bytesMax });
     const slices = records.flatMap(slicesOf);
     const last = records[records.length - 1];
     const next = last ? (forward ? last.lsn + 1 : last.lsn - 1) : from;
@@ -73,14 +74,14 @@ export class Reader {
 
   /**
    * A filtered read: passes records until `maxCount` matching events (in whole records), the
-   * commit index, or `readBytesMax` of records passed, so a filter that matches little still
+   * commit index, or `bytesMax` of records passed, so a filter that matches little still
    * answers within one load; `next` is the LSN after the last record passed.
    */
-  private async readAllFiltered(request: ReadAllRequest, from: number, commitIndex: number): Promise<ReadAllChunk> {
+  private async readAllFiltered(request: ReadAllRequest, from: number, commitIndex: number, bytesMax: number): Promise<ReadAllChunk> {
     const forward = request.direction === 'forward';
     const filter = sliceFilter(request.filter!);
     const maxCount = forward ? Math.min(this.limits.readCountMax, commitIndex - Math.max(from, 1) + 1) : this.limits.readCountMax;
-    const records = await this.store.readRecords(from, { direction: request.direction, maxCount, maxBytes: this.limits.readBytesMax });
+    const records = await this.store.readRecords(from, { direction: request.direction, maxCount, maxBytes: bytesMax });
     const slices: EventSlice[] = [];
     let events = 0;
     let next = from;

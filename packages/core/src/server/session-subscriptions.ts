@@ -16,7 +16,7 @@ export interface SubscriptionOutput {
   connection: Pick<Connection, 'writable' | 'whenWritable'>;
   /** Sends a frame; false when the connection is gone. */
   send(frame: Uint8Array): boolean;
-  /** The largest frame the client reads: a batch of events over it ends its subscription with FrameTooLargeError. */
+  /** The largest frame the client reads: a batch of events over it goes in smaller ones, and an event over it ends its subscription with FrameTooLargeError. */
   sendBytesMax(): number;
 }
 
@@ -56,22 +56,34 @@ export class SessionSubscriptions {
     this.open.set(request.subscriptionId, this.hub.open(request.stream, request.from, this.sinkOf(request.subscriptionId), request.filter));
   }
 
-  /** Subscription `id`'s events as frames on the connection; one the client could not read (it would drop the connection, and subscribe again) ends it. */
+  /** Subscription `id`'s events as frames on the connection. */
   private sinkOf(id: number): SubscriptionSink {
-    const { connection, send } = this.output;
+    const { connection } = this.output;
     return {
       get writable() {
         return connection.writable;
       },
-      send: (slices: EventSlice[], passedTo?: number) => {
-        const frame = encodeEvents(id, slices, passedTo);
-        if (frame.byteLength <= this.output.sendBytesMax()) return send(frame);
-        this.fail(id, new FrameTooLargeError(frame.byteLength, this.output.sendBytesMax()));
-        return false;
-      },
+      send: (slices: EventSlice[], passedTo?: number) => this.sendSplit(id, slices, passedTo),
       whenWritable: () => connection.whenWritable(),
       fail: (error: unknown) => this.fail(id, error),
     };
+  }
+
+  /**
+   * Sends `slices` in frames the client reads, halving a batch over its limit (a client's limit may
+   * be under the server's); one slice alone over it ends the subscription, which the client could
+   * not read (it would drop the connection, and subscribe again). False when the connection is gone.
+   */
+  private sendSplit(id: number, slices: EventSlice[], passedTo?: number): boolean {
+    const frame = encodeEvents(id, slices, passedTo);
+    const max = this.output.sendBytesMax();
+    if (frame.byteLength <= max) return this.output.send(frame);
+    if (slices.length === 1) {
+      this.fail(id, new FrameTooLargeError(frame.byteLength, max));
+      return false;
+    }
+    const half = slices.length >> 1;
+    return this.sendSplit(id, slices.slice(0, half)) && this.sendSplit(id, slices.slice(half), passedTo);
   }
 
   /** Ends subscription `id`, which the hub ends itself, telling the client why. */

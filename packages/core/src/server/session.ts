@@ -294,16 +294,16 @@ export class Session implements TransactAnswers {
         return context.committer().transact(transaction);
       },
       read: (request) => {
-        if (!directory.striped) return context.readIndex().then((commitIndex) => context.reader.readStream(request, commitIndex));
+        if (!directory.striped) return context.readIndex().then((commitIndex) => context.reader.readStream(request, commitIndex, this.readBytesMax()));
         directory.checkStreams([request.stream]);
         // A part of a transaction over several stripes holding the stream is ended first, if decided.
         return this.transactions()
           .resolveHeld([request.stream])
           .then(() => context.readIndex())
-          .then((commitIndex) => context.reader.readStream(request, commitIndex));
+          .then((commitIndex) => context.reader.readStream(request, commitIndex, this.readBytesMax()));
       },
       readAll: (request) => {
-        const all = (): Promise<ReadAllChunk> => context.readIndex().then((commitIndex) => context.reader.readAll(request, request.direction === 'forward' ? checkReached(directory.ownStripeName, request.fromLsn, commitIndex) : commitIndex));
+        const all = (): Promise<ReadAllChunk> => context.readIndex().then((commitIndex) => context.reader.readAll(request, request.direction === 'forward' ? checkReached(directory.ownStripeName, request.fromLsn, commitIndex) : commitIndex, this.readBytesMax()));
         // Parts prepared in the range whose coordinator decided are ended first, so that a reader who
         // saw another stripe's part of a transaction sees this one's too.
         const txns = directory.striped ? this.transactions() : undefined;
@@ -347,6 +347,11 @@ export class Session implements TransactAnswers {
     this.context.committer(); // only the active serves subscriptions
     this.subscriptions.add(request);
     return null;
+  }
+
+  /** Bytes of records a read loads: `readBytesMax`, or half the client's frame when that is less (the answer's frame carries more than the events). */
+  private readBytesMax(): number {
+    return Math.min(this.context.logLimits.readBytesMax, Math.floor(this.sendBytesMax / 2));
   }
 
   /** Sends the answer to request `id`; one the client could not read (it would drop the connection, and ask again) is FrameTooLargeError. */
