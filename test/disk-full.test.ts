@@ -103,7 +103,10 @@ describe.skipIf(!RUNS)('a full disk (ext4 images on loop devices)', () => {
     await pollUntil(`${mirror.name}'s last line`, async () => {
       last = (await readFile(logFile, 'utf8')).trimEnd().split('\n').at(-1)!;
       return DISK_FULL_LINE.test(last);
-    }, 5000);
+    }, 5000).catch(async (error: unknown) => {
+      // What it said instead, for the failure to show.
+      throw new Error(`${(error as Error).message}; its last lines:\n${(await readFile(logFile, 'utf8')).trimEnd().split('\n').slice(-8).join('\n')}`);
+    });
     expect(last).toContain(mirror.dataDir);
     // The active carries on without it, and no writer met an error.
     await ledger.waitForAcks(ledger.ackedCount + 200, 20_000);

@@ -236,13 +236,26 @@ describe('a transaction over several stripes sent to a stripe that is not the lo
   });
 });
 
+/**
+ * A lone server named b1 on a port the OS picks, not one `listed` names: the stripes' peer addresses
+ * are in their file but not bound, and the OS handed the stranger one of them once (the file then
+ * failed its check for addresses used twice).
+ */
+async function serverOnUnlistedPort(listed: string): Promise<KilnServer> {
+  for (let attempt = 1; ; attempt++) {
+    const server = await createServer({ name: 'b1', store: memoryStore(), transports: [tcp], listen: ['tcp://127.0.0.1:0'] });
+    if (!listed.includes(`:${new URL(server.urls[0]!).port}"`) || attempt === 10) return server;
+    await server.close();
+  }
+}
+
 describe('kiln status --config, with a server of another cluster at a member\'s address', () => {
   it('does not take it for that member, nor for its stripe\'s active', async () => {
     stripes = await startStripes(2);
     // A lone server of a cluster of its own, where the file puts beta's server: a stale or mistyped file.
-    const stranger: KilnServer = await createServer({ name: 'b1', store: memoryStore(), transports: [tcp], listen: ['tcp://127.0.0.1:0'] });
-    cleanups.push(() => stranger.close());
     const config = structuredClone(stripes.config);
+    const stranger = await serverOnUnlistedPort(JSON.stringify(config));
+    cleanups.push(() => stranger.close());
     config.stripes[1]!.servers[0]!.listen = [stranger.urls[0]!];
     const dir = await mkdtemp(join(tmpdir(), 'kiln-hostile-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
