@@ -5,54 +5,27 @@
 // And a link whose connection drops over a request, with nothing answered, dials again after a
 // pause that grows, as after a failed dial: it dialled and sent the request again at once, as fast
 // as both sides went (thousands of times a second), until the request timed out.
-import { decode, encode } from '@msgpack/msgpack';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Link } from '../src/client/link.js';
 import { ConnectionClosedError, TimeoutError } from '../src/errors.js';
 import { defaultConnectionLimits } from '../src/limits.js';
-import { encodeRequest, FrameKind, PROTOCOL_VERSION } from '../src/protocol/frames.js';
+import { encodeRequest } from '../src/protocol/frames.js';
 import { encodeArguments } from '../src/protocol/operations.js';
 import { systemClock, systemTimers } from '../src/time.js';
-import { inProcessTransport } from '../src/transport/in-process.js';
 import type { Connection, Listener } from '../src/transport/transport.js';
+import { fakeServers } from './fake-servers.js';
 
-const transport = inProcessTransport();
-const listeners: Listener[] = [];
-const links: Link[] = [];
-let serial = 0;
+const servers = fakeServers('sent');
 
-afterEach(async () => {
-  await Promise.all(links.splice(0).map((l) => l.close()));
-  await Promise.all(listeners.splice(0).map((l) => l.close()));
-});
-
-/** A server that welcomes the link and never answers; `requests` fires with each request it reads and the connection it came on. */
-async function silentServer(requests: (connection: Connection) => void): Promise<Listener> {
-  const listener = await transport.listen!(
-    `memory://sent-${++serial}`,
-    (connection) =>
-      void (async () => {
-        let greeted = false;
-        for await (const frame of connection) {
-          const [kind] = decode(frame) as [number];
-          if (!greeted) {
-            greeted = true;
-            connection.send(encode([FrameKind.Welcome, { version: PROTOCOL_VERSION, server: 'silent', clusterId: 'c' }]));
-          } else if (kind === FrameKind.Request) {
-            requests(connection);
-          }
-        }
-      })(),
-    defaultConnectionLimits,
-  );
-  listeners.push(listener);
-  return listener;
+/** A server that welcomes the link and never answers; `requests` fires with the connection of each request it reads. */
+function silentServer(requests: (connection: Connection) => void): Promise<Listener> {
+  return servers.listen((_id, connection) => requests(connection));
 }
 
 function linkTo(url: string, reconnectWindowMs = 0, requestTimeoutMs = 30_000): Link {
-  const link = new Link({
+  return servers.track(new Link({
     urls: [url],
-    transports: [transport],
+    transports: [servers.transport],
     limits: defaultConnectionLimits,
     hello: { name: 'sent-test' },
     requestTimeoutMs,
@@ -60,9 +33,7 @@ function linkTo(url: string, reconnectWindowMs = 0, requestTimeoutMs = 30_000): 
     serverSilenceMs: 30_000,
     clock: systemClock,
     timers: systemTimers,
-  });
-  links.push(link);
-  return link;
+  }));
 }
 
 /** Sends a ping and resolves with what its failure said: the error, and whether it was sent. */

@@ -4,51 +4,23 @@
 // was already waiting (backup-mirror.test.ts failed so in CI: a SIGSTOPped `kiln backup` woke to
 // "server silent for 2074 ms" instead of the server's answer). A sweep that runs late judges
 // nothing and leaves it to the next; a server that truly says nothing is still dropped then.
-import { decode, encode } from '@msgpack/msgpack';
-import { afterEach, describe, expect, it } from 'vitest';
+import { encode } from '@msgpack/msgpack';
+import { describe, expect, it } from 'vitest';
 import { Link } from '../src/client/link.js';
 import type { ClientStatus } from '../src/client/link-types.js';
 import { ConnectionClosedError, TimeoutError } from '../src/errors.js';
 import { defaultConnectionLimits, SWEEP_INTERVAL_MS } from '../src/limits.js';
-import { FrameKind, PROTOCOL_VERSION } from '../src/protocol/frames.js';
+import { FrameKind } from '../src/protocol/frames.js';
 import type { Clock } from '../src/time.js';
-import { inProcessTransport } from '../src/transport/in-process.js';
-import type { Listener } from '../src/transport/transport.js';
+import { fakeServers } from './fake-servers.js';
 import { heldTimers } from './held-timers.js';
 
 const SILENCE_MS = 2_000;
-const transport = inProcessTransport();
-const listeners: Listener[] = [];
-const links: Link[] = [];
-let serial = 0;
-
-afterEach(async () => {
-  await Promise.all(links.splice(0).map((l) => l.close()));
-  await Promise.all(listeners.splice(0).map((l) => l.close()));
-});
+const servers = fakeServers('stall');
 
 /** A server that welcomes the link and, if `answers`, answers every request at once with null. It takes one connection only. */
 async function fakeServer(answers: boolean): Promise<string> {
-  let connections = 0;
-  const listener = await transport.listen!(
-    `memory://stall-${++serial}`,
-    (connection) =>
-      void (async () => {
-        if (++connections > 1) return connection.close('one connection only');
-        let greeted = false;
-        for await (const frame of connection) {
-          const [kind, id] = decode(frame) as [number, number];
-          if (!greeted) {
-            greeted = true;
-            connection.send(encode([FrameKind.Welcome, { version: PROTOCOL_VERSION, server: 'fake', clusterId: 'c' }]));
-          } else if (kind === FrameKind.Request && answers) {
-            connection.send(encode([FrameKind.Result, id, null]));
-          }
-        }
-      })(),
-    defaultConnectionLimits,
-  );
-  listeners.push(listener);
+  const listener = await servers.listen((id, connection) => answers && connection.send(encode([FrameKind.Result, id, null])), 1);
   return listener.url;
 }
 
@@ -57,9 +29,9 @@ async function stalledLink(url: string, requestTimeoutMs = SILENCE_MS): Promise<
   let nowMs = 1_000;
   const clock: Clock = { monotonicMs: () => nowMs, wallMs: () => nowMs };
   const { timers, fire } = heldTimers();
-  const link = new Link({
+  const link = servers.track(new Link({
     urls: [url],
-    transports: [transport],
+    transports: [servers.transport],
     limits: defaultConnectionLimits,
     hello: { name: 'stall-test' },
     requestTimeoutMs,
@@ -67,8 +39,7 @@ async function stalledLink(url: string, requestTimeoutMs = SILENCE_MS): Promise<
     serverSilenceMs: SILENCE_MS,
     clock,
     timers,
-  });
-  links.push(link);
+  }));
   await link.open();
   const statuses: ClientStatus['type'][] = [];
   link.status$.subscribe((s) => statuses.push(s.type));
